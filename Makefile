@@ -1,0 +1,39 @@
+# timetracker-import — run `make help` for the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-all lint typecheck demo bench clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the project with dev dependencies
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check timetracker_import tests bench
+
+typecheck: $(STAMP) ## mypy on the package
+	$(BIN)/mypy timetracker_import
+
+test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow trials sampled)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP) ## the whole suite including slow trials
+	$(BIN)/python -m pytest -q -m ''
+
+demo: $(STAMP) ## run the main job on the embedded defaults
+	$(BIN)/timetracker-import --help
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shipped mapping presets (YAML). Installed as ``timetracker_import.mappings``."""

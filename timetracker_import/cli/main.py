@@ -1,0 +1,78 @@
+"""Entry point: the ``timetracker-import`` command group.
+
+Subcommands live in their own modules and are imported lazily, so ``--help`` stays instant
+and a heavy import (pandas, aiohttp) only happens for the command that needs it. To add a
+command, add one line to ``COMMANDS``: ``"name": "module:attribute"``.
+
+This is the one place where errors become exit codes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from timetracker_import import __version__
+from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError
+
+# name -> "module:attribute" (module relative to timetracker_import.cli)
+COMMANDS: dict[str, str] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module only when it is used."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module_name, attr = self.lazy[cmd_name].split(":")
+            module = importlib.import_module(f"timetracker_import.cli.{module_name}")
+            command = getattr(module, attr)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; its int return value becomes the exit code, and a
+        TimetrackerError becomes a one-line message and its exit code (also under CliRunner)."""
+        try:
+            rv = super().invoke(ctx)
+        except TimetrackerError as exc:
+            raise click.exceptions.Exit(report_error(exc)) from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+            raise click.exceptions.Exit(rv)
+        return rv
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="timetracker-import")
+def cli() -> None:
+    """Move worklogs in and out of 7pace Timetracker (REST CRUD API v3).
+
+    Exit codes: 0 ok; 1 some rows rejected; 2 usage, mapping or input error; 3 authentication
+    or permission failure; 4 ambiguous outcome (resume later); 75 temporary failure
+    (resumable); 130 interrupted (resumable).
+    """
+
+
+def report_error(exc: TimetrackerError) -> int:
+    """Print a user-facing error (no traceback) and return its exit code."""
+    click.echo(f"error: {exc}", err=True)
+    return exc.exit_code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``timetracker-import`` and ``python -m``)."""
+    cli.main(args=argv, prog_name="timetracker-import")

@@ -1,0 +1,142 @@
+"""One exception tree for the whole tool.
+
+Every error a user can cause or meet carries a message in the user's terms (what, where, the
+fix) and structured attributes. The CLI maps them to exit codes in one place
+(``timetracker_import.cli.main``); nothing else prints tracebacks for these.
+
+Exit codes (see README):
+    0  success
+    1  finished, but some rows were rejected
+    2  usage, mapping or input error (nothing sent)
+    3  authentication or permission failure
+    4  an ambiguous outcome could not be resolved (resume later)
+    75 temporary failure, e.g. an exhausted retry budget (resumable)
+    130 interrupted (resumable)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_AMBIGUOUS = 4
+EXIT_TEMPFAIL = 75
+EXIT_INTERRUPTED = 130
+
+
+class TimetrackerError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+    exit_code: int = EXIT_USAGE
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.details = details
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class UsageError(TimetrackerError):
+    """Bad options or combination of options."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(TimetrackerError):
+    """An input file cannot be read (missing, undecodable, wrong format)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.row = row
+        self.column = column
+
+
+class MappingError(TimetrackerError):
+    """A mapping file is invalid; ``key_path`` says where (e.g. ``fields.length.format``)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self, message: str, *, key_path: str | None = None, path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.key_path = key_path
+        self.path = path
+
+
+class ConfigError(TimetrackerError):
+    """Connection settings, profiles or credentials are missing or unsafe."""
+
+    exit_code = EXIT_USAGE
+
+
+class ApiError(TimetrackerError):
+    """The 7pace API answered with an error.
+
+    ``transient`` is True for failures worth retrying later (429, 5xx, timeouts).
+    """
+
+    exit_code = EXIT_TEMPFAIL
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+        description: str | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.error_code = error_code
+        self.description = description
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class AuthError(ApiError):
+    """401 (bad or expired token) or 403 (not enough rights)."""
+
+    exit_code = EXIT_AUTH
+
+
+class TransientApiError(ApiError):
+    """Retry budget exhausted on 429/5xx/connection errors; safe to resume later."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class AmbiguousOutcome(ApiError):
+    """A write may or may not have been applied (timeout, 5xx or dropped connection after
+    sending). The caller must read back before re-sending."""
+
+    exit_code = EXIT_AMBIGUOUS
+
+
+class Interrupted(TimetrackerError):
+    """The user interrupted the run (Ctrl-C); the journal allows resuming."""
+
+    exit_code = EXIT_INTERRUPTED
