@@ -1,0 +1,697 @@
+"""Stage 1: read a CSV, XLSX or XLS file into a :class:`RawTable` of untyped cells.
+
+The contract (``docs/architecture.md``, "Stage 1: reading"):
+
+* ``open_table(path, ...)`` looks at the file (format, encoding, delimiter, header row) and
+  returns a :class:`RawTable` without loading the data;
+* ``RawTable.chunks(size)`` streams ``DataFrame`` chunks whose columns are the integer
+  positions ``0..len(headers)-1`` and whose index (named ``source_row``) is the row number a
+  person sees in Excel or an editor: header row = 1, first data row = 2 (1 without a header).
+
+Decisions where the contract is silent:
+
+* CSV ``source_row`` is the *physical line where a record starts*. A quoted field with
+  embedded newlines spans several lines; the next record's number jumps accordingly, exactly
+  as an editor's line numbers do.
+* CSV cells are ``str`` (never stripped: values are the mapping's business), ``None`` when
+  empty. Header cells are stripped of surrounding whitespace.
+* A row counts as blank (and is skipped) when every cell is empty or only whitespace.
+* The table is as wide as its header row (trailing empty header cells are trimmed). Without a
+  header it is as wide as the widest of the first rows looked at. A later row with a
+  non-empty cell beyond that width raises ``InputError`` naming the row and column, instead
+  of silently losing the value; shorter rows are padded with ``None``.
+* XLSX formulas give their cached value (``data_only=True``); a formula the file holds no
+  cached value for (e.g. written by a library, never opened in Excel) reads as ``None``.
+* Excel dates: a date or date-time cell reads as ``datetime.datetime`` (openpyxl does not
+  tell a date from a midnight date-time); a cell below one day with a time format
+  (``h:mm``) reads as ``datetime.time``; a cell with an elapsed-time format (``[h]:mm``,
+  ``[mm]:ss`` ...) reads as ``datetime.timedelta``. XLS follows the same rules.
+* ``sheet=`` accepts a sheet *name*, or a *1-based* position as ``int`` or digit string
+  ("2" = the second sheet). A sheet whose name is exactly the given text wins over the
+  position. The default is the first worksheet.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import re
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "CSV_DELIMITERS",
+    "RawTable",
+    "column_letter",
+    "letter_index",
+    "open_table",
+]
+
+CSV_DELIMITERS = (",", ";", "\t", "|")
+CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
+XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+XLS_SUFFIXES = frozenset({".xls"})
+
+# Hostile-XLSX guards, checked on the zip directory before openpyxl touches the file.
+MAX_XLSX_UNCOMPRESSED_BYTES = 1 << 30  # 1 GiB in total
+MAX_XLSX_COMPRESSION_RATIO = 200  # per member, once the member is big enough to matter
+XLSX_RATIO_MIN_MEMBER_BYTES = 16 << 20
+
+_READ_BLOCK = 1 << 20  # bytes decoded per step when streaming a CSV
+_SNIFF_LINES = 50
+_SNIFF_CHARS = 256 << 10
+_WIDTH_SAMPLE_ROWS = 1000  # rows looked at to size a table without header
+_ENCODING_HINT = "if the file was saved by Excel on Windows, try --encoding cp1252"
+_DURATION_FORMAT = re.compile(r"\[(h+|m+|s+)\]", re.IGNORECASE)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+# --------------------------------------------------------------------------- column letters
+
+
+def column_letter(index: int) -> str:
+    """Excel column letters for a 0-based column index: 0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    if index < 0:
+        raise ValueError(f"column index must be >= 0, got {index}")
+    letters = ""
+    n = index + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(ord("A") + rem) + letters
+    return letters
+
+
+def letter_index(letters: str) -> int:
+    """0-based column index of Excel column letters (case-insensitive): "A" -> 0, "AA" -> 26."""
+    text = letters.strip().upper()
+    if not text or not text.isascii() or not text.isalpha():
+        raise ValueError(f"not a column letter: {letters!r}")
+    n = 0
+    for ch in text:
+        n = n * 26 + (ord(ch) - ord("A") + 1)
+    return n - 1
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class RawTable:
+    """A readable table: what :func:`open_table` found out, plus a way to stream the rows."""
+
+    path: Path
+    format: str  # "csv" | "xlsx" | "xls"
+    headers: list[str]
+    has_header: bool
+    encoding: str | None = None  # csv only: the encoding actually used
+    delimiter: str | None = None  # csv only
+    sheet: str | None = None  # excel only: the sheet read
+    _width: int = field(default=0, repr=False)
+    _sheet_index: int = field(default=0, repr=False)
+
+    def chunks(self, size: int = 50_000) -> Iterator[pandas.DataFrame]:
+        """Stream the data rows as DataFrames of at most ``size`` rows.
+
+        Columns are the integer positions ``0..len(headers)-1``, the index is ``source_row``;
+        every call starts again from the top of the file. Only one chunk is held in memory.
+        """
+        if size < 1:
+            raise ValueError(f"chunk size must be >= 1, got {size}")
+        rows: list[list[Any]] = []
+        numbers: list[int] = []
+        for number, cells in self._data_rows():
+            rows.append(cells)
+            numbers.append(number)
+            if len(rows) >= size:
+                yield self._frame(numbers, rows)
+                rows, numbers = [], []
+        if rows:
+            yield self._frame(numbers, rows)
+
+    def read_all(self) -> pandas.DataFrame:
+        """All rows as one DataFrame (for small files and tests); prefer :meth:`chunks`."""
+        import pandas as pd
+
+        frames = list(self.chunks())
+        if not frames:
+            return self._frame([], [])
+        return pd.concat(frames) if len(frames) > 1 else frames[0]
+
+    # -- internals
+
+    def _frame(self, numbers: list[int], rows: list[list[Any]]) -> pandas.DataFrame:
+        import pandas as pd
+
+        index = pd.Index(numbers, dtype="int64", name="source_row")
+        frame = pd.DataFrame(rows, index=index, columns=range(self._width), dtype=object)
+        return frame
+
+    def _data_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(source_row, cells) for every non-blank data row, cells padded to the width."""
+        raw: Iterator[tuple[int, Sequence[Any]]]
+        cells_of: Callable[[Sequence[Any]], list[Any]]
+        if self.format == "csv":
+            raw = _csv_records(self.path, self.encoding or "utf-8", self.delimiter or ",")
+            cells_of = _csv_cells
+        elif self.format == "xlsx":
+            raw = _xlsx_rows(self.path, self._sheet_index)
+            cells_of = _excel_cells
+        else:
+            raw = _xls_rows(self.path, self._sheet_index)
+            cells_of = _excel_cells
+        skip_header = self.has_header
+        for number, values in raw:
+            cells = cells_of(values)
+            if _is_blank(cells):
+                continue
+            if skip_header:
+                skip_header = False
+                continue
+            yield number, self._fit(number, cells)
+
+    def _fit(self, number: int, cells: list[Any]) -> list[Any]:
+        width = self._width
+        if len(cells) < width:
+            return cells + [None] * (width - len(cells))
+        if len(cells) > width:
+            for pos in range(width, len(cells)):
+                if not _is_empty(cells[pos]):
+                    last = column_letter(width - 1) if width else "none"
+                    raise InputError(
+                        f"{self.path.name}: row {number} has a value in column "
+                        f"{column_letter(pos)} beyond the last column ({last})",
+                        path=str(self.path),
+                        row=number,
+                        column=column_letter(pos),
+                        hint="give that column a header, or clear the stray cell",
+                    )
+            return cells[:width]
+        return cells
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def open_table(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    has_header: bool = True,
+) -> RawTable:
+    """Open a CSV/TSV/TXT, XLSX or XLS file as a :class:`RawTable` (rows are read lazily).
+
+    ``encoding`` and ``delimiter`` override detection for text files (BOM, else strict
+    UTF-8; delimiter sniffed among ``,`` ``;`` TAB ``|``). ``sheet`` picks an Excel sheet by
+    name or 1-based position (int or digit string). ``has_header=False`` names the columns
+    "A", "B", ... and numbers the first data row 1. Raises ``InputError`` for a missing,
+    empty, undecodable or unsupported file.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"file not found: {p}", path=str(p), hint="check the path and name")
+    if p.is_dir():
+        raise InputError(f"{p} is a directory, not a file", path=str(p))
+    if p.stat().st_size == 0:
+        raise InputError(f"{p.name} is empty", path=str(p), hint="export the data again")
+    suffix = p.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        table = _open_csv(p, encoding, delimiter, has_header)
+    elif suffix in XLSX_SUFFIXES:
+        table = _open_excel(p, "xlsx", sheet, has_header)
+    elif suffix in XLS_SUFFIXES:
+        table = _open_excel(p, "xls", sheet, has_header)
+    else:
+        raise InputError(
+            f"{p.name}: unsupported file type {suffix or '(none)'!r}",
+            path=str(p),
+            hint="use .csv, .tsv, .txt, .xlsx or .xls",
+        )
+    return table
+
+
+def _make_headers(first: list[Any] | None, width: int, has_header: bool) -> list[str]:
+    if not has_header:
+        return [column_letter(i) for i in range(width)]
+    assert first is not None
+    return [_header_text(v) for v in first[:width]]
+
+
+def _header_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    return all(_is_empty(c) for c in cells)
+
+
+def _last_filled(cells: Sequence[Any]) -> int:
+    """Number of cells up to and including the last non-empty one."""
+    for pos in range(len(cells) - 1, -1, -1):
+        if not _is_empty(cells[pos]):
+            return pos + 1
+    return 0
+
+
+def _sized(
+    path: Path, rows: Iterable[tuple[int, list[Any]]], has_header: bool
+) -> tuple[list[Any] | None, int]:
+    """The header row (or None) and the table width, from the first non-blank rows."""
+    width = 0
+    seen = 0
+    for _number, cells in rows:
+        if _is_blank(cells):
+            continue
+        if has_header:
+            return cells, _last_filled(cells)
+        width = max(width, _last_filled(cells))
+        seen += 1
+        if seen >= _WIDTH_SAMPLE_ROWS:
+            break
+    if has_header or width == 0:
+        raise InputError(f"{path.name} holds no data (every row is empty)", path=str(path))
+    return None, width
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _detect_encoding(path: Path, encoding: str | None) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if encoding:
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:
+            raise InputError(
+                f"unknown encoding {encoding!r}",
+                path=str(path),
+                hint="use a Python codec name such as utf-8, utf-16 or cp1252",
+            ) from None
+        # An explicit utf-8 still must not leak the BOM into the first header.
+        if name == "utf-8" and head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        return name
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
+        return "utf-32"
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return "utf-8"
+
+
+def _bom_length(path: Path, encoding: str) -> int:
+    """Bytes of BOM to skip before decoding with codecs that do not eat it themselves."""
+    if encoding not in ("utf-16-le", "utf-16-be"):
+        return 0
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    return 2 if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else 0
+
+
+def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
+    """Lines of the file (line ends kept), decoded strictly.
+
+    Decoding by hand, block by block, lets an undecodable byte be reported with its line
+    number and byte offset; ``open(..., errors="strict")`` would only say "position N" of
+    some internal buffer.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    skip = _bom_length(path, encoding)
+    fed = skip  # bytes handed to the decoder so far (absolute offset of the next block)
+    lines_done = 0  # line ends already emitted
+    pending = ""
+    first = True
+    with path.open("rb") as fh:
+        fh.seek(skip)
+        while True:
+            block = fh.read(_READ_BLOCK)
+            final = not block
+            buffered = _decoder_buffered(decoder)
+            try:
+                text = decoder.decode(block, final)
+            except UnicodeDecodeError as exc:
+                error = _decode_error(path, encoding, exc, fed - buffered, pending, lines_done)
+                raise error from None
+            fed += len(block)
+            if first and text:
+                text = text.removeprefix("\ufeff")  # e.g. an explicit utf-16 with BOM
+                first = False
+            pending += text
+            parts = _NEWLINE.split(pending)
+            ends = _NEWLINE.findall(pending)
+            # Keep the unterminated tail, and a lone "\r" that may be half of "\r\n".
+            keep = parts[-1]
+            complete = len(ends)
+            if not final and ends and ends[-1] == "\r" and keep == "":
+                complete -= 1
+                keep = parts[-2] + "\r"
+            for i in range(complete):
+                yield parts[i] + ends[i]
+            lines_done += complete
+            pending = keep
+            if final:
+                if pending:
+                    yield pending
+                return
+
+
+def _decoder_buffered(decoder: codecs.IncrementalDecoder) -> int:
+    state = decoder.getstate()
+    buf = state[0] if isinstance(state, tuple) else b""
+    return len(buf) if isinstance(buf, bytes | bytearray) else 0
+
+
+def _decode_error(
+    path: Path,
+    encoding: str,
+    exc: UnicodeDecodeError,
+    data_start: int,
+    pending: str,
+    lines_done: int,
+) -> InputError:
+    """An InputError saying where the undecodable byte is (line number, byte offset)."""
+    offset = data_start + exc.start
+    good = exc.object[: exc.start]
+    try:
+        prefix = codecs.decode(good, encoding, errors="replace")
+    except LookupError:  # pragma: no cover - the codec was found before
+        prefix = ""
+    line = lines_done + len(_NEWLINE.findall(pending + prefix)) + 1
+    bad = exc.object[exc.start : exc.end].hex(" ")
+    return InputError(
+        f"{path.name}: cannot decode byte(s) {bad} at line {line}, byte offset {offset} "
+        f"as {encoding}",
+        path=str(path),
+        row=line,
+        hint=_ENCODING_HINT,
+    )
+
+
+def _sniff_delimiter(lines: list[str], truncated: bool) -> str:
+    """The candidate giving the same column count (> 1) on every sampled record."""
+    if truncated and len(lines) > 1:
+        lines = lines[:-1]  # the last sampled line may end inside a quoted field
+    best: tuple[int, int, str] | None = None  # (consistent?, columns, delimiter)
+    for cand in CSV_DELIMITERS:
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=cand) if any(r)]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        modal = max(set(counts), key=counts.count)
+        if modal <= 1:
+            continue
+        consistent = int(all(c == counts[0] for c in counts))
+        score = (consistent, modal, cand)
+        # Earlier candidates win ties, so "," beats ";" on a one-column-per-line toss-up.
+        if best is None or score[:2] > best[:2]:
+            best = score
+    return best[2] if best else ","
+
+
+def _csv_records(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(physical start line, fields) for every CSV record, blank ones included."""
+    lines = _decoded_lines(path, encoding)
+    reader = csv.reader(lines, delimiter=delimiter)
+    start = 1
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise InputError(
+                f"{path.name}: malformed CSV near line {reader.line_num}: {exc}",
+                path=str(path),
+                row=reader.line_num,
+                hint='check for an unbalanced quote (") in the lines above',
+            ) from None
+        yield start, fields
+        start = reader.line_num + 1
+
+
+def _csv_cells(fields: Sequence[Any]) -> list[Any]:
+    return [f if f != "" else None for f in fields]
+
+
+def _open_csv(
+    path: Path, encoding: str | None, delimiter: str | None, has_header: bool
+) -> RawTable:
+    used = _detect_encoding(path, encoding)
+    if delimiter is None:
+        sample: list[str] = []
+        size = 0
+        truncated = False
+        for line in _decoded_lines(path, used):
+            sample.append(line)
+            size += len(line)
+            if len(sample) >= _SNIFF_LINES or size >= _SNIFF_CHARS:
+                truncated = True
+                break
+        delim = _sniff_delimiter(sample, truncated)
+    else:
+        if len(delimiter) != 1:
+            raise InputError(
+                f"the delimiter must be one character, got {delimiter!r}",
+                path=str(path),
+                hint="e.g. --delimiter ';' or --delimiter $'\\t'",
+            )
+        delim = delimiter
+    records = ((n, _csv_cells(f)) for n, f in _csv_records(path, used, delim))
+    first, width = _sized(path, records, has_header)
+    return RawTable(
+        path=path,
+        format="csv",
+        headers=_make_headers(first, width, has_header),
+        has_header=has_header,
+        encoding=used,
+        delimiter=delim,
+        _width=width,
+    )
+
+
+# --------------------------------------------------------------------------- Excel
+
+
+def _excel_cells(values: Sequence[Any]) -> list[Any]:
+    return [None if (v is None or v == "") else v for v in values]
+
+
+def check_zip_safety(path: Path) -> None:
+    """Refuse an XLSX whose zip would inflate beyond sane limits (zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(
+            f"{path.name} is not a valid .xlsx file ({exc})",
+            path=str(path),
+            hint="open it in Excel and save it again as .xlsx",
+        ) from None
+    total = 0
+    for info in members:
+        total += info.file_size
+        if info.file_size >= XLSX_RATIO_MIN_MEMBER_BYTES:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > MAX_XLSX_COMPRESSION_RATIO:
+                raise InputError(
+                    f"{path.name} refused: part {info.filename} would inflate {ratio:.0f}-fold "
+                    f"to {info.file_size} bytes",
+                    path=str(path),
+                    hint="the file looks like a zip bomb; export it again from its source",
+                )
+    if total > MAX_XLSX_UNCOMPRESSED_BYTES:
+        raise InputError(
+            f"{path.name} refused: it would inflate to {total} bytes "
+            f"(limit {MAX_XLSX_UNCOMPRESSED_BYTES})",
+            path=str(path),
+            hint="split the workbook or export it as CSV",
+        )
+
+
+def _pick_sheet(path: Path, names: list[str], sheet: str | int | None) -> int:
+    if not names:
+        raise InputError(f"{path.name} has no worksheet", path=str(path))
+    if sheet is None:
+        return 0
+    if isinstance(sheet, str) and sheet in names:
+        return names.index(sheet)
+    position: int | None = None
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        position = sheet
+    elif isinstance(sheet, str) and sheet.strip().isdigit():
+        position = int(sheet.strip())
+    if position is not None and 1 <= position <= len(names):
+        return position - 1
+    listed = ", ".join(repr(n) for n in names)
+    raise InputError(
+        f"{path.name}: no sheet {sheet!r}; the sheets are {listed}",
+        path=str(path),
+        hint="give a sheet name from the list, or its position counting from 1",
+    )
+
+
+def _open_excel(path: Path, fmt: str, sheet: str | int | None, has_header: bool) -> RawTable:
+    names = _xlsx_sheet_names(path) if fmt == "xlsx" else _xls_sheet_names(path)
+    index = _pick_sheet(path, names, sheet)
+    rows = _xlsx_rows(path, index) if fmt == "xlsx" else _xls_rows(path, index)
+    cooked = ((n, _excel_cells(v)) for n, v in rows)
+    try:
+        first, width = _sized(path, cooked, has_header)
+    finally:
+        if hasattr(rows, "close"):
+            rows.close()  # release the workbook read early
+    return RawTable(
+        path=path,
+        format=fmt,
+        headers=_make_headers(first, width, has_header),
+        has_header=has_header,
+        sheet=names[index],
+        _width=width,
+        _sheet_index=index,
+    )
+
+
+def _load_xlsx(path: Path) -> Any:
+    check_zip_safety(path)
+    import openpyxl
+
+    try:
+        # openpyxl parses with defusedxml whenever it is installed (a runtime dependency).
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for broken files
+        raise InputError(
+            f"{path.name} cannot be read as .xlsx ({type(exc).__name__}: {exc})",
+            path=str(path),
+            hint="open it in Excel and save it again as .xlsx",
+        ) from None
+
+
+def _xlsx_sheet_names(path: Path) -> list[str]:
+    wb = _load_xlsx(path)
+    try:
+        return [ws.title for ws in wb.worksheets]
+    finally:
+        wb.close()
+
+
+def _xlsx_rows(path: Path, index: int) -> Iterator[tuple[int, list[Any]]]:
+    wb = _load_xlsx(path)
+    try:
+        ws = wb.worksheets[index]
+        # The <dimension> a file declares can be wrong (too small truncates rows and
+        # columns, too big pads them); without it openpyxl sizes each row by its own cells.
+        # Rows absent from the XML still come back as empty tuples, so counting from 1
+        # gives Excel's row numbers.
+        ws.reset_dimensions()
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            yield number, list(row)
+    finally:
+        wb.close()
+
+
+def _load_xls(path: Path) -> Any:
+    import xlrd
+
+    try:
+        return xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    except Exception as exc:  # xlrd raises XLRDError, struct.error, AssertionError ...
+        raise InputError(
+            f"{path.name} cannot be read as .xls ({type(exc).__name__}: {exc})",
+            path=str(path),
+            hint="open it in Excel and save it as .xlsx",
+        ) from None
+
+
+def _xls_sheet_names(path: Path) -> list[str]:
+    book = _load_xls(path)
+    try:
+        return list(book.sheet_names())
+    finally:
+        book.release_resources()
+
+
+def _xls_rows(path: Path, index: int) -> Iterator[tuple[int, list[Any]]]:
+    # xlrd reads a whole .xls into memory; the format caps a sheet at 65,536 rows.
+    book = _load_xls(path)
+    try:
+        sh = book.sheet_by_index(index)
+        for r in range(sh.nrows):
+            values = [_xls_value(book, sh, r, c) for c in range(sh.ncols)]
+            yield r + 1, values
+    finally:
+        book.release_resources()
+
+
+def _xls_value(book: Any, sh: Any, r: int, c: int) -> Any:
+    import xlrd
+
+    ctype = sh.cell_type(r, c)
+    value = sh.cell_value(r, c)
+    if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if ctype == xlrd.XL_CELL_TEXT:
+        return value
+    if ctype == xlrd.XL_CELL_NUMBER:
+        return int(value) if float(value).is_integer() else value
+    if ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(value)
+    if ctype == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(value, "#ERROR")
+    if ctype == xlrd.XL_CELL_DATE:
+        fmt = _xls_format(book, sh, r, c)
+        return _excel_serial(float(value), book.datemode, fmt)
+    return value  # pragma: no cover - xlrd has no other cell types
+
+
+def _xls_format(book: Any, sh: Any, r: int, c: int) -> str:
+    try:
+        xf = book.xf_list[sh.cell_xf_index(r, c)]
+        return str(book.format_map[xf.format_key].format_str)
+    except (IndexError, KeyError, AttributeError):  # pragma: no cover - defensive
+        return ""
+
+
+def _excel_serial(value: float, datemode: int, fmt: str) -> Any:
+    """An Excel date serial as openpyxl would give it: timedelta, time or datetime."""
+    if _DURATION_FORMAT.search(fmt.split(";")[0]):
+        return _round_ms(dt.timedelta(days=value))
+    if 0 <= value < 1:
+        seconds = round(value * 86400 * 1000) / 1000
+        if seconds < 86400:
+            whole = int(seconds)
+            micro = round((seconds - whole) * 1_000_000)
+            return dt.time(whole // 3600, whole % 3600 // 60, whole % 60, micro)
+    import xlrd
+
+    try:
+        return xlrd.xldate.xldate_as_datetime(value, datemode)
+    except Exception:  # a negative or absurd serial: give the number, let mapping complain
+        return value
+
+
+def _round_ms(td: dt.timedelta) -> dt.timedelta:
+    return dt.timedelta(milliseconds=round(td.total_seconds() * 1000))
