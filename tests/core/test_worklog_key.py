@@ -1,0 +1,129 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from timetracker_import.core.worklog_key import (
+    WorklogKey,
+    key_from_row,
+    key_from_worklog,
+    keys_from_frame,
+    normalize_comment,
+    parse_api_timestamp,
+)
+
+USER = "AAAAAAAA-0000-0000-0000-000000000001"
+
+
+def worklog(ts: str, **extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": "w1",
+        "timestamp": ts,
+        "length": 1800,
+        "workItemId": 42,
+        "comment": "Code review",
+        "user": {"id": USER},
+    }
+    base.update(extra)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, ""),
+        ("", ""),
+        ("   ", ""),
+        ("  Code   review\t\n done ", "Code review done"),
+        ("Cafe\u0301", "Caf\u00e9"),  # decomposed e + accent -> NFC
+        (float("nan"), ""),
+        (pd.NA, ""),
+    ],
+)
+def test_normalize_comment(text: object, expected: str) -> None:
+    assert normalize_comment(text) == expected
+
+
+def test_row_key_lowercases_user_and_truncates_to_the_second() -> None:
+    ts = pd.Timestamp("2024-03-04T08:00:00.987654", tz="UTC")
+    key = key_from_row(USER, ts, 1800, 42, " Code  review ")
+    assert key == WorklogKey(USER.lower(), "2024-03-04T08:00:00Z", 1800, 42, "Code review")
+
+
+def test_row_key_converts_other_zones_to_utc() -> None:
+    ts = datetime(2024, 3, 4, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert key_from_row(USER, ts, 60, None, None).timestamp_utc == "2024-03-04T08:00:00Z"
+
+
+def test_row_key_refuses_naive_timestamps() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        key_from_row(USER, datetime(2024, 3, 4, 8), 60, None, None)
+
+
+def test_row_key_none_and_nan_work_item_are_none() -> None:
+    ts = pd.Timestamp("2024-03-04T08:00:00", tz="UTC")
+    assert key_from_row(USER, ts, 60, pd.NA, "x").work_item_id is None
+    assert key_from_row(USER, ts, 60, None, "x").work_item_id is None
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "2024-03-04T08:00:00Z",
+        "2024-03-04T10:00:00+02:00",
+        "2024-03-04T08:00:00.5Z",
+        "2024-03-04T08:00:00.9999999Z",  # 7 fractional digits, as .NET sends
+        "2024-03-04T03:00:00-05:00",
+    ],
+)
+def test_worklog_key_equals_row_key_for_the_same_instant(ts: str) -> None:
+    row = key_from_row(USER, pd.Timestamp("2024-03-04T08:00:00Z"), 1800, 42, "Code review")
+    assert key_from_worklog(worklog(ts)) == row
+
+
+def test_naive_worklog_timestamp_uses_the_given_offset() -> None:
+    # naive = the user's local time; a user at UTC+01:00 writing 09:00 means 08:00 UTC
+    wl = worklog("2024-03-04T09:00:00")
+    assert key_from_worklog(wl, naive_offset_minutes=60).timestamp_utc == "2024-03-04T08:00:00Z"
+    assert key_from_worklog(wl).timestamp_utc == "2024-03-04T09:00:00Z"
+
+
+def test_worklog_key_comment_none_equals_empty_row_comment() -> None:
+    wl = worklog("2024-03-04T08:00:00Z", comment=None, workItemId=None)
+    row = key_from_row(USER.lower(), pd.Timestamp("2024-03-04T08:00:00Z"), 1800, None, "")
+    assert key_from_worklog(wl) == row
+
+
+def test_different_fields_give_different_keys() -> None:
+    base = key_from_worklog(worklog("2024-03-04T08:00:00Z"))
+    assert key_from_worklog(worklog("2024-03-04T08:00:01Z")) != base
+    assert key_from_worklog(worklog("2024-03-04T08:00:00Z", length=1801)) != base
+    assert key_from_worklog(worklog("2024-03-04T08:00:00Z", workItemId=43)) != base
+    assert key_from_worklog(worklog("2024-03-04T08:00:00Z", comment="code review")) != base
+
+
+def test_parse_api_timestamp_returns_aware_utc() -> None:
+    parsed = parse_api_timestamp("2023-12-12T15:35:52.0292991")
+    assert parsed == datetime(2023, 12, 12, 15, 35, 52, 29299, tzinfo=UTC)
+
+
+def test_key_json_round_trip() -> None:
+    key = key_from_worklog(worklog("2024-03-04T08:00:00Z"))
+    assert WorklogKey.from_json(key.to_json()) == key
+    no_item = key._replace(work_item_id=None)
+    assert WorklogKey.from_json(no_item.to_json()) == no_item
+
+
+def test_keys_from_frame_skips_rows_without_user() -> None:
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-03-04T08:00:00Z", "2024-03-05T08:00:00Z"]),
+            "length_seconds": [60, 120],
+            "work_item_id": pd.array([7, None], dtype="Int64"),
+            "comment": [None, "x"],
+        },
+        index=pd.Index([2, 3], name="source_row"),
+    )
+    keys = keys_from_frame(frame, pd.Series({2: USER, 3: None}))
+    assert list(keys) == [2]
+    assert keys[2] == WorklogKey(USER.lower(), "2024-03-04T08:00:00Z", 60, 7, "")

@@ -1,0 +1,149 @@
+"""The natural key of a worklog, used to recognise a row that already exists on the server.
+
+Two worklogs are "the same" when they agree on user, start time (UTC, to the second), length,
+work item and normalised comment. The same key is built from a canonical row (what we would
+send) and from a server worklog (what the API returns), so that the two can be compared.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+_SPACES = re.compile(r"\s+")
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class WorklogKey(NamedTuple):
+    """(user id lowercased, UTC start "YYYY-MM-DDTHH:MM:SSZ", length s, work item, comment)."""
+
+    user_id: str
+    timestamp_utc: str
+    length_seconds: int
+    work_item_id: int | None
+    comment: str
+
+    def to_json(self) -> list[Any]:
+        """A JSON-ready list (for the journal)."""
+        return list(self)
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> WorklogKey:
+        """Inverse of ``to_json``."""
+        user_id, ts, length, work_item, comment = data
+        return cls(
+            str(user_id),
+            str(ts),
+            int(length),
+            None if work_item is None else int(work_item),
+            str(comment),
+        )
+
+
+def normalize_comment(comment: object) -> str:
+    """Strip, collapse internal whitespace to one space, Unicode NFC; None and "" are equal."""
+    if comment is None or _is_missing(comment):
+        return ""
+    text = unicodedata.normalize("NFC", str(comment))
+    return _SPACES.sub(" ", text).strip()
+
+
+def _is_missing(value: object) -> bool:
+    # NaN and pandas.NA are not equal to themselves (pd.NA's == returns NA, bool() raises).
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
+
+
+def _utc_second(ts: datetime) -> str:
+    if ts.tzinfo is None:
+        raise ValueError(f"timestamp {ts.isoformat()} has no time zone; convert it to UTC first")
+    ts = ts.astimezone(UTC).replace(microsecond=0)
+    return ts.strftime(_TS_FORMAT)
+
+
+def _work_item(value: object) -> int | None:
+    if value is None or _is_missing(value):
+        return None
+    return int(value)  # type: ignore[call-overload]
+
+
+def key_from_row(
+    user_id: str,
+    timestamp: datetime,
+    length_seconds: int,
+    work_item_id: int | None,
+    comment: str | None,
+) -> WorklogKey:
+    """The key of a canonical row. ``timestamp`` must be time-zone aware (the canonical frame's
+    timestamps are UTC; a ``pandas.Timestamp`` works too); ``user_id`` is the resolved 7pace id."""
+    return WorklogKey(
+        user_id.strip().lower(),
+        _utc_second(timestamp),
+        int(length_seconds),
+        _work_item(work_item_id),
+        normalize_comment(comment),
+    )
+
+
+def parse_api_timestamp(text: str, *, naive_offset_minutes: int = 0) -> datetime:
+    """Parse a timestamp from the API into an aware UTC datetime.
+
+    Accepts ``Z``, ``+hh:mm`` offsets and up to 7 fractional digits (extra digits are cut).
+    A timestamp without an offset is the user's local time (API §1.6): ``naive_offset_minutes``
+    is the user's offset from UTC (``me.timeZone``), default 0.
+    """
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # Python parses at most 6 fractional digits; .NET sends up to 7.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = (parsed - timedelta(minutes=naive_offset_minutes)).replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def key_from_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 0) -> WorklogKey:
+    """The key of a worklog as the API returns it (``user.id``, ``timestamp``, ``length``,
+    ``workItemId``, ``comment``). See ``parse_api_timestamp`` for ``naive_offset_minutes``."""
+    user = worklog.get("user") or {}
+    user_id = str(user.get("id") or worklog.get("userId") or "")
+    ts_text = worklog.get("timestamp") or worklog.get("timeStamp")
+    if not isinstance(ts_text, str):
+        raise ValueError(f"worklog {worklog.get('id')!r} has no timestamp")
+    ts = parse_api_timestamp(ts_text, naive_offset_minutes=naive_offset_minutes)
+    return WorklogKey(
+        user_id.strip().lower(),
+        _utc_second(ts),
+        int(worklog.get("length") or 0),
+        _work_item(worklog.get("workItemId")),
+        normalize_comment(worklog.get("comment")),
+    )
+
+
+def keys_from_frame(frame: pd.DataFrame, user_ids: pd.Series) -> dict[int, WorklogKey]:
+    """Keys of every row of a canonical frame (index ``source_row``), with ``user_ids`` the
+    resolved user id of each row (aligned on the index). Rows without a user id are left out."""
+    aligned = user_ids.reindex(frame.index)
+    keys: dict[int, WorklogKey] = {}
+    columns = zip(
+        frame.index,
+        aligned,
+        frame["timestamp"],
+        frame["length_seconds"],
+        frame["work_item_id"],
+        frame["comment"],
+        strict=True,
+    )
+    for row, user_id, ts, length, work_item, comment in columns:
+        if user_id is None or _is_missing(user_id):
+            continue
+        keys[int(row)] = key_from_row(str(user_id), ts, int(length), work_item, comment)
+    return keys
