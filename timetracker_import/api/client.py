@@ -1,0 +1,514 @@
+"""The aiohttp client for the 7pace REST CRUD API v3: thin I/O around ``protocol``/``retry``.
+
+``TimetrackerClient`` is an async context manager. It owns an ``aiohttp.ClientSession`` or
+uses one the caller passes; ``sleep`` and the jitter source are injectable so tests never wait.
+TLS is always verified, redirects are never followed (the Authorization header must not go to
+another host), and every URL is handed to aiohttp pre-encoded so the literal ``$`` survives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import yarl
+
+from timetracker_import import __version__
+from timetracker_import.errors import ApiError, ConfigError, TransientApiError
+
+from .protocol import (
+    AmbiguousWrite,
+    QueryValue,
+    Request,
+    error_from_response,
+    parse_response,
+    unwrap_list,
+)
+from .redact import redact_text
+from .retry import Decision, RetryPolicy, decide
+from .settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 500
+MAX_BATCH = 500
+MAX_WORK_ITEM_IDS = 100
+EXPAND_DISPLAY_NAME = ("$expand", "user.displayName")
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=60, sock_connect=15)
+
+Timestamp = str | datetime | date
+Sleep = Callable[[float], Awaitable[Any]]
+
+_AMBIGUOUS_HINT = (
+    "the write may or may not have been saved; read the affected range back before "
+    "sending it again (an import run resumes this way)"
+)
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """Passed to ``on_retry`` before each wait."""
+
+    request: Request
+    attempt: int  # the attempt that failed (1-based)
+    delay: float  # seconds about to be slept
+    reason: str  # "429", "503", "ServerDisconnectedError", ...
+
+
+class _TransportFailure(Exception):
+    def __init__(self, reason: str, *, sent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+class TimetrackerClient:
+    """Async client for every endpoint of the contract (docs/connection.md, 7pace-api.md)."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Sleep = asyncio.sleep,
+        retry_policy: RetryPolicy | None = None,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        rand: Callable[[], float] = random.random,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._session = session
+        self._owns_session = session is None
+        self._sleep = sleep
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._timeout = timeout
+        self._rand = rand
+        self._on_retry = on_retry
+
+    async def __aenter__(self) -> TimetrackerClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client created it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        headers = {
+            "Authorization": self.settings.authorization(),
+            "Accept": "application/json",
+            "User-Agent": f"timetracker-import/{__version__}",
+        }
+        if request.has_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def _send(self, request: Request, url: str) -> tuple[int, Mapping[str, str], bytes]:
+        if self._session is None:
+            raise RuntimeError("use `async with TimetrackerClient(...)` before calling it")
+        try:
+            async with self._session.request(
+                request.method,
+                yarl.URL(url, encoded=True),  # keep our own encoding (the literal '$')
+                headers=self._headers(request),
+                json=request.body if request.has_body else None,
+                allow_redirects=False,
+                timeout=self._timeout,
+            ) as response:
+                body = await response.read()
+                return response.status, dict(response.headers), body
+        except aiohttp.ClientSSLError as exc:
+            raise ApiError(
+                f"TLS verification failed for {request.describe()}: {redact_text(str(exc))}",
+                hint="the server certificate is not trusted; install the CA certificate "
+                "(e.g. SSL_CERT_FILE) rather than disabling verification",
+            ) from None
+        except aiohttp.InvalidURL as exc:
+            raise ConfigError(f"invalid URL: {redact_text(str(exc))}") from None
+        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
+            # Raised while connecting: nothing was sent.
+            raise _TransportFailure(type(exc).__name__, sent=False) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _TransportFailure(type(exc).__name__, sent=True) from None
+
+    async def request(self, request: Request) -> Any:
+        """Send ``request`` with the retry rules; return the response payload.
+
+        Raises ``ApiError``/``AuthError`` for a definite failure, ``TransientApiError`` when the
+        retry budget is spent (or the server asks to wait longer than the cap), and
+        ``AmbiguousWrite`` (an ``AmbiguousOutcome``) for a write whose outcome is unknown.
+        """
+        url = request.url(self.settings.rest_root, self.settings.api_version)
+        policy = self.retry_policy
+        method = request.policy_method
+        maybe_applied = False  # an earlier DELETE attempt may have gone through
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                status, headers, body = await self._send(request, url)
+            except _TransportFailure as failure:
+                log.debug("%s attempt %d failed: %s", request.describe(), attempt, failure.reason)
+                reason = failure.reason
+                decision = decide(method, status=None, sent=failure.sent)
+                if decision is Decision.AMBIGUOUS:
+                    raise AmbiguousWrite(
+                        f"{request.describe()}: no answer ({reason}) after sending",
+                        request=request,
+                        hint=_AMBIGUOUS_HINT,
+                    ) from None
+                maybe_applied = maybe_applied or failure.sent
+                last_error: ApiError = TransientApiError(
+                    f"{request.describe()}: {reason}", transient=True
+                )
+            else:
+                log.debug("%s attempt %d -> %d", request.describe(), attempt, status)
+                if 200 <= status <= 299:
+                    return parse_response(status, headers, body)
+                if request.method == "DELETE" and status == 404 and maybe_applied:
+                    # An earlier attempt that got no answer did delete it.
+                    return None
+                error = error_from_response(status, headers, body)
+                decision = decide(method, status=status)
+                if decision is Decision.FAIL:
+                    raise error
+                if decision is Decision.AMBIGUOUS:
+                    raise AmbiguousWrite(
+                        f"{request.describe()}: {error.message}",
+                        request=request,
+                        status=status,
+                        error_code=error.error_code,
+                        description=error.description,
+                        hint=_AMBIGUOUS_HINT,
+                    )
+                maybe_applied = maybe_applied or status >= 500
+                reason = str(status)
+                retry_after = error.retry_after
+                last_error = error
+            if attempt >= policy.max_attempts:
+                raise self._exhausted(request, last_error, attempt)
+            delay = policy.delay(attempt, retry_after, self._rand)
+            if delay is None:
+                raise TransientApiError(
+                    f"{request.describe()}: the server asks to wait {retry_after:.0f} s "
+                    f"(more than {policy.cap:.0f} s)",
+                    status=last_error.status,
+                    error_code=last_error.error_code,
+                    description=last_error.description,
+                    transient=True,
+                    retry_after=retry_after,
+                    hint="run the command again later; it resumes where it stopped",
+                )
+            if self._on_retry is not None:
+                self._on_retry(RetryEvent(request, attempt, delay, reason))
+            log.debug("retrying %s in %.1f s (%s)", request.describe(), delay, reason)
+            await self._sleep(delay)
+
+    @staticmethod
+    def _exhausted(request: Request, last: ApiError, attempts: int) -> TransientApiError:
+        return TransientApiError(
+            f"{request.describe()} failed {attempts} times; last: {last.message}",
+            status=last.status,
+            error_code=last.error_code,
+            description=last.description,
+            transient=True,
+            retry_after=last.retry_after,
+            hint="the server or network is struggling; run again later (it resumes)",
+        )
+
+    async def iter_pages(
+        self,
+        path: str,
+        query: Iterable[tuple[str, QueryValue]] = (),
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[list[Any]]:
+        """Yield pages of a list endpoint, walking ``$skip``/``$count`` until a short page
+        (the API has no total and no next link)."""
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        base = tuple(query)
+        skip = 0
+        previous_first: Any = None
+        while True:
+            payload = await self.request(
+                Request("GET", path, (*base, ("$count", page_size), ("$skip", skip)))
+            )
+            page = unwrap_list(payload, path)
+            first = _identity(page[0]) if page else None
+            if skip and first is not None and first == previous_first:
+                raise ApiError(
+                    f"GET {path}: the server returned the same page for $skip={skip}",
+                    hint="the server seems to ignore $skip; report this",
+                )
+            previous_first = first
+            if page:
+                yield page
+            if len(page) < page_size:
+                return
+            skip += len(page)
+
+    async def collect(
+        self,
+        path: str,
+        query: Iterable[tuple[str, QueryValue]] = (),
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[Any]:
+        """All items of a list endpoint; an item seen twice (an id that shifted across a page
+        boundary while paging) is kept once."""
+        items: list[Any] = []
+        seen: set[Any] = set()
+        async for page in self.iter_pages(path, query, page_size=page_size):
+            for item in page:
+                key = _identity(item)
+                if key is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                items.append(item)
+        return items
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def me(self, *, expand_display_name: bool = False) -> dict[str, Any]:
+        """``GET me``: the token's user, account, default activity type and time zone."""
+        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
+        return _as_dict(await self.request(Request("GET", "me", query)), "me")
+
+    async def users(
+        self, *, expand_display_name: bool = True, page_size: int = MAX_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
+        """``GET users``, all pages."""
+        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
+        return await self.collect("users", query, page_size=page_size)
+
+    async def user(self, user_id: str, *, expand_display_name: bool = False) -> dict[str, Any]:
+        """``GET users/{id}``."""
+        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
+        return _as_dict(await self.request(Request("GET", f"users/{user_id}", query)), "user")
+
+    async def roles(
+        self,
+        *,
+        include_none: bool = False,
+        expand_display_name: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """``GET users/roles``, all pages (Administrator only)."""
+        query: list[tuple[str, QueryValue]] = [("includeNoneRoles", include_none)]
+        if expand_display_name:
+            query.append(EXPAND_DISPLAY_NAME)
+        return await self.collect("users/roles", query, page_size=page_size)
+
+    async def set_roles(
+        self, entries: Sequence[Mapping[str, Any]], *, skip_errors: bool = False
+    ) -> dict[str, Any]:
+        """``POST users/roles``: entries ``{id|vstsId|email, role: {id|name}}``; returns
+        ``{succeeded, failed, failedEntries}``. Setting a role is idempotent, so the caller
+        may simply re-send on an ambiguous outcome."""
+        body = {"skipErrors": skip_errors, "users": [dict(e) for e in entries]}
+        payload = await self.request(Request("POST", "users/roles", (), body))
+        return _as_dict(payload, "users/roles")
+
+    async def activity_types(self) -> dict[str, Any]:
+        """``GET activityTypes``: ``{enabled, systemDefaultActivityTypeId, activityTypes}``."""
+        return _as_dict(await self.request(Request("GET", "activityTypes")), "activityTypes")
+
+    async def activity_type(self, activity_type_id: str) -> dict[str, Any]:
+        """``GET activityTypes/{id}``."""
+        payload = await self.request(Request("GET", f"activityTypes/{activity_type_id}"))
+        return _as_dict(payload, "activityType")
+
+    async def iter_worklogs(
+        self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """``GET workLogs`` (the token's user) page by page; filters as in ``worklogs_all``."""
+        async for page in self.iter_pages(
+            "workLogs", worklog_query(**filters), page_size=page_size
+        ):
+            yield page
+
+    async def worklogs(self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> list[Any]:
+        """``GET workLogs`` (the token's user), all pages."""
+        return await self.collect("workLogs", worklog_query(**filters), page_size=page_size)
+
+    async def iter_worklogs_all(
+        self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """``GET workLogs/all`` page by page; filters as in ``worklogs_all``."""
+        async for page in self.iter_pages(
+            "workLogs/all", worklog_query(**filters), page_size=page_size
+        ):
+            yield page
+
+    async def worklogs_all(
+        self,
+        *,
+        from_ts: Timestamp | None = None,
+        to_ts: Timestamp | None = None,
+        from_created: Timestamp | None = None,
+        to_created: Timestamp | None = None,
+        work_item_ids: Sequence[int] | None = None,
+        expand_display_name: bool = False,
+        include_editable: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """``GET workLogs/all`` (whole organisation), all pages. The bounds are strict on
+        the server (greater than / less than): widen them and filter locally if needed."""
+        query = worklog_query(
+            from_ts=from_ts,
+            to_ts=to_ts,
+            from_created=from_created,
+            to_created=to_created,
+            work_item_ids=work_item_ids,
+            expand_display_name=expand_display_name,
+            include_editable=include_editable,
+        )
+        return await self.collect("workLogs/all", query, page_size=page_size)
+
+    async def worklog(
+        self, worklog_id: str, *, expand_display_name: bool = False, include_editable: bool = False
+    ) -> dict[str, Any]:
+        """``GET workLogs/{id}``."""
+        query: list[tuple[str, QueryValue]] = []
+        if expand_display_name:
+            query.append(EXPAND_DISPLAY_NAME)
+        if include_editable:
+            query.append(("$includeEditable", True))
+        payload = await self.request(Request("GET", f"workLogs/{worklog_id}", tuple(query)))
+        return _as_dict(payload, "workLog")
+
+    async def create_worklog(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST workLogs``; an unknown outcome raises ``AmbiguousWrite``."""
+        payload = await self.request(Request("POST", "workLogs", (), dict(body)))
+        return _as_dict(payload, "workLog")
+
+    async def patch_worklog(self, worklog_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH workLogs/{id}`` (fields not in ``body`` are unchanged)."""
+        payload = await self.request(Request("PATCH", f"workLogs/{worklog_id}", (), dict(body)))
+        return _as_dict(payload, "workLog")
+
+    async def delete_worklog(self, worklog_id: str) -> None:
+        """``DELETE workLogs/{id}`` (retried; a 404 after an unanswered attempt counts as
+        deleted)."""
+        await self.request(Request("DELETE", f"workLogs/{worklog_id}"))
+
+    async def post_batch(
+        self, items: Sequence[Mapping[str, Any]], *, validate_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """``POST workLogs/batch`` (all-or-nothing, at most 500 items).
+
+        Accepts ``{"data": [...]}`` and a bare array, and ``null``/empty for validateOnly.
+        Validation sends both ``validateOnly`` and ``$validateOnly`` so a server that knows
+        only one spelling can never create anything; such a call is retried like a GET.
+        """
+        if len(items) > MAX_BATCH:
+            raise ValueError(f"a batch holds at most {MAX_BATCH} items, got {len(items)}")
+        if not items:
+            return []
+        query: tuple[tuple[str, QueryValue], ...] = ()
+        if validate_only:
+            query = (("validateOnly", True), ("$validateOnly", True))
+        request = Request(
+            "POST", "workLogs/batch", query, [dict(i) for i in items], retry_safe=validate_only
+        )
+        return unwrap_list(await self.request(request), "workLogs/batch")
+
+    async def approvals(
+        self,
+        *,
+        from_ts: Timestamp | None = None,
+        to_ts: Timestamp | None = None,
+        expand_display_name: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> list[dict[str, Any]]:
+        """``GET timeApproval/all``, all pages (approval managers and administrators)."""
+        query: list[tuple[str, QueryValue]] = []
+        if from_ts is not None:
+            query.append(("$fromTimestamp", from_ts))
+        if to_ts is not None:
+            query.append(("$toTimestamp", to_ts))
+        if expand_display_name:
+            query.append(EXPAND_DISPLAY_NAME)
+        return await self.collect("timeApproval/all", query, page_size=page_size)
+
+    async def submit_week(self, week_start: date | str, manager_id: str) -> bool:
+        """``POST timeApproval/week``: submit the week starting ``week_start`` for approval."""
+        start = week_start.isoformat() if isinstance(week_start, date) else week_start
+        body = {"weekStart": start, "assignedManagerId": manager_id}
+        return bool(await self.request(Request("POST", "timeApproval/week", (), body)))
+
+    async def revoke_week(self, week_start: date | str) -> bool:
+        """``DELETE timeApproval/week?weekStart=...``: revoke a submitted week."""
+        start = week_start.isoformat() if isinstance(week_start, date) else week_start
+        return bool(
+            await self.request(Request("DELETE", "timeApproval/week", (("weekStart", start),)))
+        )
+
+
+def worklog_query(
+    *,
+    from_ts: Timestamp | None = None,
+    to_ts: Timestamp | None = None,
+    from_created: Timestamp | None = None,
+    to_created: Timestamp | None = None,
+    work_item_ids: Sequence[int] | None = None,
+    expand_display_name: bool = False,
+    include_editable: bool = False,
+) -> tuple[tuple[str, QueryValue], ...]:
+    """Query pairs for ``workLogs`` and ``workLogs/all`` (without paging)."""
+    query: list[tuple[str, QueryValue]] = []
+    for name, value in (
+        ("$fromTimestamp", from_ts),
+        ("$toTimestamp", to_ts),
+        ("$fromCreatedTimestamp", from_created),
+        ("$toCreatedTimestamp", to_created),
+    ):
+        if value is not None:
+            query.append((name, value))
+    if work_item_ids:
+        ids = [int(i) for i in work_item_ids]
+        if len(ids) > MAX_WORK_ITEM_IDS:
+            raise ValueError(f"at most {MAX_WORK_ITEM_IDS} work item ids per call, got {len(ids)}")
+        query.append(("$workItemIds", ids))
+    if expand_display_name:
+        query.append(EXPAND_DISPLAY_NAME)
+    if include_editable:
+        query.append(("$includeEditable", True))
+    return tuple(query)
+
+
+def _identity(item: Any) -> Any:
+    if isinstance(item, dict):
+        value = item.get("id")
+        if isinstance(value, str | int):
+            return value
+    return None
+
+
+def _as_dict(payload: Any, what: str) -> dict[str, Any]:
+    if isinstance(payload, dict):
+        return payload
+    raise ApiError(f"7pace API returned {type(payload).__name__} for {what}, expected an object")

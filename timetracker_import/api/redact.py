@@ -1,0 +1,138 @@
+"""Keeping the API token out of output, logs and tracebacks.
+
+``Secret`` wraps the token so that ``repr``/``str``/f-strings show only ``****`` plus its last
+four characters. Every secret created is registered, and ``RedactingFilter`` (installed on the
+log handlers by the CLI) replaces registered values in log records, arguments and exception
+text. ``redact_text`` does the same for strings built from third-party exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_registered: set[str] = set()
+
+# Shorter values would redact innocent text (and a 1-3 character token is not a real token).
+_MIN_SECRET_LEN = 4
+
+
+def mask(value: str) -> str:
+    """``'****' + last four characters`` (all stars for very short values)."""
+    if len(value) <= _MIN_SECRET_LEN:
+        return "****"
+    return "****" + value[-4:]
+
+
+def register_secret(value: str) -> None:
+    """Make ``value`` redacted wherever ``redact_text`` or ``RedactingFilter`` look."""
+    if len(value) >= _MIN_SECRET_LEN:
+        with _lock:
+            _registered.add(value)
+
+
+def redact_text(text: str) -> str:
+    """Replace every registered secret in ``text`` by its mask."""
+    with _lock:
+        secrets = sorted(_registered, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, mask(secret))
+    return text
+
+
+class Secret:
+    """A token that never shows itself: ``str``/``repr`` give ``****abcd``.
+
+    ``reveal()`` is the only way to get the value, used when building the Authorization header.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The real token (only for the Authorization header)."""
+        return self._value
+
+    @property
+    def last4(self) -> str:
+        """The last four characters, safe to show for identification."""
+        return self._value[-4:] if len(self._value) > _MIN_SECRET_LEN else ""
+
+    def __repr__(self) -> str:
+        return f"Secret({mask(self._value)!r})"
+
+    def __str__(self) -> str:
+        return mask(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        # Pickling would write the token somewhere; nothing in this tool needs it.
+        raise TypeError("a Secret cannot be pickled")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is *now* (click's test runner swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+class RedactingFilter(logging.Filter):
+    """Replace registered secrets in a record's message, arguments and exception text.
+
+    Attach it to *handlers* (logger filters do not see records propagated from child loggers).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: still redact what we have
+            message = str(record.msg)
+        record.msg = redact_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return True
+
+
+def configure_logging(debug: bool = False) -> None:
+    """Send log records to stderr through a redacting handler; debug level when asked.
+
+    Also puts the filter on every handler already on the root logger (e.g. pytest's), so no
+    handler sees an unredacted record. Safe to call more than once.
+    """
+    root = logging.getLogger()
+    if not any(getattr(h, "_timetracker_handler", False) for h in root.handlers):
+        ours = _StderrHandler()
+        ours.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        ours._timetracker_handler = True  # type: ignore[attr-defined]
+        root.addHandler(ours)
+    for existing in root.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in existing.filters):
+            existing.addFilter(RedactingFilter())
+    level = logging.DEBUG if debug else logging.WARNING
+    root.setLevel(level)
+    for existing in root.handlers:
+        if getattr(existing, "_timetracker_handler", False):
+            existing.setLevel(level)
