@@ -1,0 +1,177 @@
+import pandas as pd
+import pytest
+
+from timetracker_import.core.resolve import (
+    ActivityTypeDirectory,
+    UserDirectory,
+    resolve_activity_types,
+    resolve_users,
+)
+
+SELF = "5e1f0000-0000-0000-0000-000000000000"
+USERS = [
+    {
+        "id": "id-bob",
+        "uniqueName": "bob@example.com",
+        "email": "bob@example.com",
+        "name": "Bob Builder",
+        "displayName": "Bob Builder",
+    },
+    {
+        "id": "id-ann",
+        "uniqueName": "CORP\\ann",
+        "email": "ann@example.com",
+        "name": "Ann Example",
+        "displayName": None,
+    },
+    {
+        "id": "id-b2",
+        "uniqueName": "bob2@example.com",
+        "email": "bob2@example.com",
+        "name": "Bob Builder",
+        "displayName": "Bob Builder",
+    },
+    {
+        "id": "id-odd",
+        "uniqueName": "odd@example.com",
+        "email": "odd@example.com",
+        "name": "ann@example.com",
+    },  # a name that looks like someone else's email
+]
+
+
+def users_frame(values: list[object]) -> pd.DataFrame:
+    index = pd.Index(range(2, 2 + len(values)), name="source_row")
+    return pd.DataFrame({"user": pd.Series(values, index=index, dtype=object)})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("bob@example.com", "id-bob"),
+        ("  BOB@Example.COM ", "id-bob"),
+        ("corp\\ANN", "id-ann"),
+        ("Ann   Example", "id-ann"),
+        ("ann@example.com", "id-ann"),  # identifiers win over names
+        ("id-b2", "id-b2"),
+    ],
+)
+def test_lookup_matches_identifiers_and_names(value: str, expected: str) -> None:
+    assert UserDirectory.from_users(USERS).lookup(value) == (expected, None)
+
+
+def test_ambiguous_display_name_names_both_users() -> None:
+    user_id, reason = UserDirectory.from_users(USERS).lookup("bob builder")
+    assert user_id is None
+    assert reason is not None
+    assert "'bob@example.com' (Bob Builder)" in reason
+    assert "'bob2@example.com' (Bob Builder)" in reason
+    assert "more than one user" in reason
+
+
+def test_unknown_user_gets_a_suggestion() -> None:
+    _, reason = UserDirectory.from_users(USERS).lookup("bob@exmple.com")
+    assert reason is not None
+    assert reason.startswith(
+        "unknown user 'bob@exmple.com'; did you mean 'bob@example.com' (Bob Builder)"
+    )
+    assert reason.endswith("?")
+
+
+def test_unknown_user_without_close_match_says_how_to_fix() -> None:
+    _, reason = UserDirectory.from_users(USERS).lookup("zzzzzzzz")
+    assert reason == "unknown user 'zzzzzzzz'; write the user's email address as in Azure DevOps"
+
+
+def test_aliases_point_to_users_and_bad_aliases_are_reported() -> None:
+    directory = UserDirectory.from_users(USERS, {"Bobby": "bob@example.com", "X": "nobody"})
+    assert directory.lookup("bobby") == ("id-bob", None)
+    user_id, reason = directory.lookup("x")
+    assert user_id is None and reason is not None and "alias 'x'" in reason
+
+
+def test_resolve_users_empty_is_self_and_rejections_carry_row_and_column() -> None:
+    frame = users_frame(
+        ["bob@example.com", None, "  ", "nobody@x.org", "BOB@example.com", float("nan")]
+    )
+    ids, rejections = resolve_users(
+        frame, UserDirectory.from_users(USERS), self_user_id=SELF, column_header="E-Mail"
+    )
+    assert ids.tolist() == ["id-bob", SELF, SELF, None, "id-bob", SELF]
+    assert list(ids.index) == list(frame.index)
+    assert len(rejections) == 1
+    rej = rejections[0]
+    assert (rej.source_row, rej.stage, rej.column, rej.value) == (
+        5,
+        "resolve",
+        "E-Mail",
+        "nobody@x.org",
+    )
+
+
+def test_resolve_users_looks_up_each_distinct_value_once() -> None:
+    calls: list[str] = []
+
+    class Counting(UserDirectory):
+        def lookup(self, value: str) -> tuple[str | None, str | None]:
+            calls.append(value)
+            return super().lookup(value)
+
+    base = UserDirectory.from_users(USERS)
+    directory = Counting(base.users, base.by_identifier, base.by_name, base.aliases)
+    resolve_users(
+        users_frame(["bob@example.com"] * 50 + ["ann@example.com"] * 50),
+        directory,
+        self_user_id=SELF,
+    )
+    assert sorted(calls) == ["ann@example.com", "bob@example.com"]
+
+
+PAYLOAD = {
+    "enabled": True,
+    "systemDefaultActivityTypeId": "at-dev",
+    "activityTypes": [
+        {"color": "ffffff", "name": "[Not Set]", "id": "00000000-0000-0000-0000-000000000000"},
+        {"color": "46aee8", "name": "Development", "id": "at-dev"},
+        {"color": "aaaaaa", "name": "Code Review", "id": "at-review"},
+    ],
+}
+
+
+def activity_frame(values: list[object]) -> pd.DataFrame:
+    index = pd.Index(range(2, 2 + len(values)), name="source_row")
+    return pd.DataFrame({"activity_type": pd.Series(values, index=index, dtype=object)})
+
+
+def test_activity_types_by_name_case_insensitive_empty_is_none() -> None:
+    directory = ActivityTypeDirectory.from_payload({"data": PAYLOAD})
+    assert directory.system_default_id == "at-dev"
+    ids, rejections = resolve_activity_types(
+        activity_frame([" development", None, "CODE review", "Codereview", ""]),
+        directory,
+        column_header="Activity",
+    )
+    assert ids.tolist() == ["at-dev", None, "at-review", None, None]
+    assert len(rejections) == 1
+    assert rejections[0].source_row == 5 and rejections[0].column == "Activity"
+    assert "did you mean 'Code Review'?" in rejections[0].reason
+
+
+def test_activity_types_disabled_rejects_any_value() -> None:
+    directory = ActivityTypeDirectory.from_payload({**PAYLOAD, "enabled": False})
+    ids, rejections = resolve_activity_types(activity_frame(["Development", None]), directory)
+    assert ids.tolist() == [None, None]
+    assert [r.source_row for r in rejections] == [2]
+    assert "switched off" in rejections[0].reason
+
+
+def test_duplicate_activity_type_names_are_ambiguous() -> None:
+    payload = {"activityTypes": [{"name": "Dev", "id": "1"}, {"name": "dev", "id": "2"}]}
+    type_id, reason = ActivityTypeDirectory.from_payload(payload).lookup("DEV")
+    assert type_id is None and reason is not None and "more than one" in reason
+
+
+def test_missing_activity_column_gives_all_none() -> None:
+    directory = ActivityTypeDirectory.from_payload(PAYLOAD)
+    ids, rejections = resolve_activity_types(users_frame(["a"]), directory)
+    assert ids.tolist() == [None] and rejections == []
