@@ -1,0 +1,664 @@
+"""The mapping model (pydantic) and ``apply_mapping``: a raw chunk -> the canonical frame.
+
+``core`` gets plain data: the mapping is validated from a dict, lookup tables arrive as dicts
+(``files/mapping_loader.py`` reads YAML and CSV). Everything here is vectorised over a chunk;
+Python loops only touch rows that already failed.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from timetracker_import.core import durations, timestamps
+from timetracker_import.core.durations import is_text
+from timetracker_import.core.rejections import Rejection, merge_rejections
+from timetracker_import.errors import MappingError
+
+Scalar = str | int | float | bool
+
+CANONICAL_COLUMNS = [
+    "user",
+    "timestamp",
+    "length_seconds",
+    "billable_seconds",
+    "work_item_id",
+    "comment",
+    "activity_type",
+    "organization",
+]
+TEXT_FIELDS = ("user", "comment", "activity_type", "organization", "work_item")
+TIME_FIELDS = ("timestamp", "date", "start", "end")
+DURATION_FIELDS = ("length", "billable_length")
+_LETTERS = re.compile(r"^[A-Z]{1,3}$")
+
+
+def _path_error(path: str, message: str) -> PydanticCustomError:
+    """An error whose key path is carried in ``ctx['path']`` (model validators have none)."""
+    return PydanticCustomError("mapping", "{path}: {message}", {"path": path, "message": message})
+
+
+class _FieldBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | None = Field(None, description="Header text (case/space-insensitive) or letter")
+    occurrence: int = Field(1, ge=1, description="Which of several same-named headers (1 = first)")
+    value: Scalar | None = Field(None, description="A constant for every row")
+    default: Scalar | None = Field(None, description="Used when the cell is empty")
+    map: dict[str, Scalar] | None = Field(None, description="Value map, case-insensitive keys")
+    regex: str | None = Field(None, description="Extract the first group (or the whole match)")
+    lookup: str | None = Field(None, description="Name of an entry under `lookups`")
+    optional: bool = Field(
+        False, description="The column may be absent: the field is then unmapped"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # `user: UserName` is short for `user: {column: UserName}`.
+        return {"column": data} if isinstance(data, str) else data
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compiled = re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+            if compiled.groups > 1:
+                raise ValueError("use at most one capture group (the value to keep)")
+        return value
+
+    @model_validator(mode="after")
+    def _column_or_value(self) -> _FieldBase:
+        if (self.column is None) == (self.value is None):
+            raise ValueError("give exactly one of `column` or `value`")
+        return self
+
+
+class TextField(_FieldBase):
+    """A text field (user, comment, activity type, organization, work item)."""
+
+
+class TimeField(_FieldBase):
+    """A date, time or date-time field."""
+
+    format: str | list[str] | None = Field(
+        None, description="strptime format(s), e.g. '%d.%m.%Y %H:%M'; tried in order"
+    )
+
+    def formats(self) -> list[str] | None:
+        if self.format is None:
+            return None
+        return [self.format] if isinstance(self.format, str) else list(self.format)
+
+
+class DurationField(_FieldBase):
+    """A duration field (length, billable length)."""
+
+    unit: Literal["hours", "minutes", "seconds"] = Field(
+        "hours", description="Unit of plain numbers; 1:30, 1h30m, PT1H30M always say their unit"
+    )
+
+
+class Fields(BaseModel):
+    """Canonical field -> where its value comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: TextField | None = None
+    timestamp: TimeField | None = None
+    date: TimeField | None = None
+    start: TimeField | None = None
+    end: TimeField | None = None
+    length: DurationField | None = None
+    billable_length: DurationField | None = None
+    work_item: TextField | None = None
+    comment: TextField | None = None
+    activity_type: TextField | None = None
+    organization: TextField | None = None
+
+    @model_validator(mode="after")
+    def _timestamp_alternatives(self) -> Fields:
+        if self.timestamp is not None:
+            for name in ("date", "start", "end"):
+                # An optional timestamp column may have date/start as the fallback.
+                if getattr(self, name) is not None and not self.timestamp.optional:
+                    raise _path_error(
+                        f"fields.{name}", "give either `timestamp` or date/start/end, not both"
+                    )
+        elif self.date is None and self.start is None:
+            raise _path_error(
+                "fields.timestamp",
+                "required: give `timestamp`, or `date` (+ `start`), or `start` + `end`",
+            )
+        if self.end is not None and self.start is None:
+            raise _path_error("fields.start", "required when `end` is given")
+        if self.length is None and self.end is None:
+            raise _path_error("fields.length", "required (or give `start` + `end`)")
+        if self.length is not None and self.end is not None:
+            raise _path_error("fields.end", "give either `length` or `end`, not both")
+        if self.start is not None and self.date is None and self.end is None:
+            raise _path_error("fields.date", "required with `start` (or give `timestamp`)")
+        return self
+
+
+class Lookup(BaseModel):
+    """A CSV file of alias -> value, relative to the mapping file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str
+    key: str = Field(description="Header of the alias column")
+    value: str = Field(description="Header of the value column")
+
+
+class Rounding(BaseModel):
+    """How durations are rounded to whole seconds or coarser steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit: Literal[
+        "exact",
+        "second",
+        "minute",
+        "five_minutes",
+        "six_minutes",
+        "ten_minutes",
+        "quarter_hour",
+        "half_hour",
+        "hour",
+    ] = "exact"
+    mode: Literal["nearest", "up", "down"] = "nearest"
+
+
+class RowFilter(BaseModel):
+    """Skip rows whose cell equals (case-insensitively) one of the given texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str
+    occurrence: int = Field(1, ge=1)
+    equals: str | list[str]
+
+    def values(self) -> list[str]:
+        items = [self.equals] if isinstance(self.equals, str) else self.equals
+        return [v.strip().casefold() for v in items]
+
+
+class Mapping(BaseModel):
+    """A mapping file: how the columns of an input table become 7pace worklogs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    description: str | None = Field(None, description="One line shown by `mapping presets`")
+    header: bool = Field(True, description="false: no header row, columns named by letter")
+    timezone: str | None = Field(None, description="IANA zone for times without an offset")
+    date_order: Literal["MDY", "DMY", "YMD"] | None = None
+    dst_ambiguous: Literal["reject", "earlier", "later"] = "reject"
+    max_hours: float = Field(24, gt=0, description="Longer worklogs are rejected")
+    rounding: Rounding = Field(default_factory=Rounding)
+    fields: Fields
+    lookups: dict[str, Lookup] = Field(default_factory=dict)
+    skip_rows: list[RowFilter] = Field(default_factory=list)
+
+    @field_validator("skip_rows", mode="before")
+    @classmethod
+    def _one_filter(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Mapping:
+        for name, spec in self.field_specs().items():
+            if spec.lookup is not None and spec.lookup not in self.lookups:
+                known = ", ".join(sorted(self.lookups)) or "none defined"
+                raise _path_error(
+                    f"fields.{name}.lookup", f"no lookup named {spec.lookup!r} ({known})"
+                )
+            if not self.header and spec.column is not None and not _LETTERS.match(spec.column):
+                raise _path_error(
+                    f"fields.{name}.column",
+                    f"{spec.column!r} is not a column letter (header: false needs A, B, ...)",
+                )
+        for i, flt in enumerate(self.skip_rows):
+            if not self.header and not _LETTERS.match(flt.column):
+                raise _path_error(f"skip_rows.{i}.column", "header: false needs a column letter")
+        return self
+
+    def field_specs(self) -> dict[str, _FieldBase]:
+        """The fields given, by canonical name."""
+        return {
+            name: spec
+            for name in Fields.model_fields
+            if (spec := getattr(self.fields, name)) is not None
+        }
+
+
+def mapping_json_schema() -> dict[str, Any]:
+    """JSON Schema of the mapping file format (for editors)."""
+    schema = Mapping.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "timetracker-import mapping"
+    return schema
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def normalise_header(text: str) -> str:
+    """Header matching key: BOM stripped, whitespace collapsed, case-folded."""
+    return " ".join(str(text).replace("\ufeff", "").split()).casefold()
+
+
+def find_column(
+    headers: list[str], column: str, occurrence: int, *, has_header: bool, key_path: str
+) -> int:
+    """Position of a mapped column; MappingError (with the headers found) when absent."""
+    if not has_header:
+        letters = [h.upper() for h in headers]
+        if column.upper() in letters:
+            return letters.index(column.upper())
+        raise MappingError(
+            f"column {column} does not exist (the file has columns {letters[0]}..{letters[-1]})"
+            if letters
+            else f"column {column} does not exist (the file has no columns)",
+            key_path=key_path,
+        )
+    wanted = normalise_header(column)
+    hits = [i for i, h in enumerate(headers) if normalise_header(h) == wanted]
+    if len(hits) >= occurrence:
+        return hits[occurrence - 1]
+    found = ", ".join(repr(h) for h in headers)
+    what = f"column {column!r}" + (f" (occurrence {occurrence})" if occurrence > 1 else "")
+    raise MappingError(
+        f"{what} not found in the file; its headers are: {found}",
+        key_path=key_path,
+        hint="fix the header name in the mapping (case and spaces do not matter)",
+    )
+
+
+def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) -> Mapping:
+    """The mapping for this file: optional fields whose column is absent are dropped, and
+    an optional ``timestamp`` that is present wins over date/start. MappingError when what
+    is left cannot give a timestamp and a length."""
+    dropped: dict[str, None] = {}
+    for name, spec in mapping.field_specs().items():
+        if spec.optional and spec.column is not None:
+            try:
+                find_column(
+                    headers,
+                    spec.column,
+                    spec.occurrence,
+                    has_header=has_header,
+                    key_path=f"fields.{name}.column",
+                )
+            except MappingError:
+                dropped[name] = None
+    fields = mapping.fields
+    if fields.timestamp is not None and "timestamp" not in dropped:
+        dropped.update({n: None for n in ("date", "start", "end") if getattr(fields, n)})
+    if not dropped:
+        return mapping
+    data = fields.model_dump(exclude_none=True)
+    for name in dropped:
+        data.pop(name, None)
+    try:
+        new_fields = Fields.model_validate(data)
+    except ValueError:
+        wanted = [
+            s.column
+            for n, s in mapping.field_specs().items()
+            if n in ("timestamp", "date", "start", "length", "end") and s.column
+        ]
+        raise MappingError(
+            "the file lacks the columns for a start time or length; the mapping looks for "
+            + ", ".join(repr(w) for w in wanted)
+            + f" but the file has: {', '.join(headers)}",
+            key_path="fields",
+        ) from None
+    return mapping.model_copy(update={"fields": new_fields})
+
+
+def resolve_columns(mapping: Mapping, headers: list[str], has_header: bool) -> dict[str, int]:
+    """Canonical field name -> column position, for every field read from a column (after
+    ``effective_mapping``)."""
+    mapping = effective_mapping(mapping, headers, has_header)
+    resolved: dict[str, int] = {}
+    for name, spec in mapping.field_specs().items():
+        if spec.column is not None:
+            resolved[name] = find_column(
+                headers,
+                spec.column,
+                spec.occurrence,
+                has_header=has_header,
+                key_path=f"fields.{name}.column",
+            )
+    return resolved
+
+
+# --------------------------------------------------------------------------- apply
+
+
+class _Problems:
+    """Collects map-stage rejections as (row index -> first reason) plus column and value."""
+
+    def __init__(self, chunk: pd.DataFrame, headers: list[str]) -> None:
+        self.chunk = chunk
+        self.headers = headers
+        self.items: list[Rejection] = []
+        self.bad = pd.Series(False, index=chunk.index)
+
+    def add(self, mask: pd.Series, reason: pd.Series | str, position: int | None) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        self.bad |= mask
+        header = self.headers[position] if position is not None else None
+        rows = mask[mask].index
+        for row in rows:
+            value = self.chunk.at[row, position] if position is not None else None
+            text = reason if isinstance(reason, str) else str(reason[row])
+            self.items.append(
+                Rejection(
+                    int(row), "map", header, None if value is None else str(value).strip(), text
+                )
+            )
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Cells as stripped text, empty -> None (Excel numbers like 123.0 -> '123')."""
+    is_str = is_text(values)
+    out = pd.Series(None, index=values.index, dtype=object)
+    strings = values[is_str].str.strip()
+    out[strings.index] = strings.where(strings != "", None)
+    others = values[~is_str & values.notna()]
+    if not others.empty:
+        out[others.index] = [
+            str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in others
+        ]
+    return out
+
+
+def _raw(chunk: pd.DataFrame, spec: _FieldBase, position: int | None) -> pd.Series:
+    if position is None:
+        value = spec.value
+        return pd.Series(None if value is None else str(value), index=chunk.index, dtype=object)
+    return chunk[position]
+
+
+def _transform_text(
+    name: str,
+    spec: _FieldBase,
+    values: pd.Series,
+    lookups: dict[str, dict[str, str]],
+    problems: _Problems,
+    position: int | None,
+) -> pd.Series:
+    """regex -> map -> lookup -> default, in this order (docs/mapping.md)."""
+    text = _text(values)
+    if spec.regex is not None:
+        pattern = spec.regex if re.compile(spec.regex).groups == 1 else f"({spec.regex})"
+        extracted = text.str.extract(pattern, expand=False)
+        text = extracted.where(extracted.notna(), None).astype(object)
+    if spec.map:
+        table = {str(k).strip().casefold(): str(v) for k, v in spec.map.items()}
+        keys = text.str.casefold()
+        mapped = keys.map(table)
+        text = mapped.where(mapped.notna(), text).astype(object)
+    if spec.lookup is not None:
+        table = lookups.get(spec.lookup, {})
+        keys = text.str.casefold()
+        looked = keys.map(table)
+        missing = text.notna() & looked.isna()
+        problems.add(
+            missing,
+            f"not found in lookup {spec.lookup!r}; add it to the lookup file or fix the cell",
+            position,
+        )
+        text = looked.where(looked.notna(), None).astype(object)
+    if spec.default is not None:
+        text = text.where(text.notna(), str(spec.default)).astype(object)
+    return text
+
+
+def _work_items(text: pd.Series, problems: _Problems, position: int | None) -> pd.Series:
+    ok = text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
+    bad = text.notna() & ~ok
+    problems.add(bad, "work item must be a whole number such as 1234", position)
+    numbers = pd.to_numeric(text.where(ok, None), errors="coerce")
+    return numbers.astype("Int64")
+
+
+def _durations(
+    mapping: Mapping,
+    name: str,
+    spec: DurationField,
+    values: pd.Series,
+    problems: _Problems,
+    position: int | None,
+    *,
+    required: bool,
+) -> pd.Series:
+    seconds = durations.parse_durations(values, spec.unit)
+    empty = _text(values).isna()
+    if spec.default is not None:
+        fill = durations.parse_durations(
+            pd.Series([str(spec.default)], dtype=object), spec.unit
+        ).iloc[0]
+        seconds = seconds.where(~empty, fill)
+        empty = empty & pd.isna(fill)
+    label = "length" if name == "length" else "billable length"
+    problems.add(
+        seconds.isna() & ~empty,
+        f"{label} is not a duration (use e.g. 1.5, 1:30, 1h 30m or PT1H30M)",
+        position,
+    )
+    if required:
+        problems.add(empty, f"{label} is empty; 7pace requires a length > 0", position)
+    seconds = durations.round_seconds(seconds, mapping.rounding.unit, mapping.rounding.mode)
+    too_long = seconds > mapping.max_hours * 3600
+    problems.add(
+        too_long,
+        f"{label} is over {mapping.max_hours:g} hours; split the entry or raise max_hours "
+        "in the mapping",
+        position,
+    )
+    return seconds
+
+
+def _timestamps(
+    mapping: Mapping,
+    chunk: pd.DataFrame,
+    positions: dict[str, int],
+    problems: _Problems,
+    timezone: str,
+) -> tuple[pd.Series, pd.Series | None]:
+    """UTC start timestamps and, in start+end mode, the derived length in seconds."""
+    fields = mapping.fields
+    order = mapping.date_order
+    index = chunk.index
+    naive = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    aware = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    length: pd.Series | None = None
+    main = "timestamp" if fields.timestamp is not None else ("date" if fields.date else "start")
+    # A DST problem is blamed on the column that holds the time of day.
+    main_pos = positions.get("start" if fields.start is not None else main)
+
+    def parse(name: str, spec: TimeField, with_time: bool) -> timestamps.ParsedTimes:
+        pos = positions.get(name)
+        parsed = timestamps.parse_datetimes(
+            _raw(chunk, spec, pos),
+            formats=spec.formats(),
+            date_order=order,
+            with_time=with_time,
+        )
+        problems.add(parsed.error.notna(), parsed.error, pos)
+        empty = parsed.naive.isna() & parsed.aware.isna() & parsed.error.isna()
+        problems.add(empty, f"{name} is empty; 7pace needs when the work started", pos)
+        return parsed
+
+    if fields.timestamp is not None:
+        p = parse("timestamp", fields.timestamp, True)
+        naive, aware = p.naive, p.aware
+    elif fields.date is not None:
+        p = parse("date", fields.date, True)
+        day = p.naive.dt.normalize()
+        naive = day
+        aware = p.aware
+        if fields.start is not None:
+            start_pos = positions.get("start")
+            start_raw = _raw(chunk, fields.start, start_pos)
+            offset, err = timestamps.parse_times_of_day(start_raw)
+            problems.add(err.notna(), err, start_pos)
+            # An empty Start means the start of the day, as the old importer did.
+            naive = day + offset.fillna(pd.Timedelta(0))
+            if fields.end is not None:
+                end_pos = positions.get("end")
+                end_off, end_err = timestamps.parse_times_of_day(_raw(chunk, fields.end, end_pos))
+                problems.add(end_err.notna(), end_err, end_pos)
+                problems.add(end_off.isna() & end_err.isna(), "end is empty", end_pos)
+                # End before start: the work ran past midnight.
+                span = end_off - offset
+                span = span.where(span >= pd.Timedelta(0), span + pd.Timedelta(days=1))
+                length = span.dt.total_seconds()
+    else:
+        assert fields.start is not None and fields.end is not None
+        s = parse("start", fields.start, True)
+        e = parse("end", fields.end, True)
+        naive, aware = s.naive, s.aware
+        s_utc, s_err = timestamps.localize(s.naive, timezone, mapping.dst_ambiguous)
+        e_utc, e_err = timestamps.localize(e.naive, timezone, mapping.dst_ambiguous)
+        problems.add(e_err.notna(), e_err, positions.get("end"))
+        s_all = s_utc.where(s_utc.notna(), s.aware)
+        e_all = e_utc.where(e_utc.notna(), e.aware)
+        length = (e_all - s_all).dt.total_seconds()
+    utc, err = timestamps.localize(naive, timezone, mapping.dst_ambiguous)
+    problems.add(err.notna(), err, main_pos)
+    return utc.where(utc.notna(), aware), length
+
+
+def _skipped(mapping: Mapping, chunk: pd.DataFrame, headers: list[str]) -> pd.Series:
+    skip = pd.Series(False, index=chunk.index)
+    for i, flt in enumerate(mapping.skip_rows):
+        pos = find_column(
+            headers,
+            flt.column,
+            flt.occurrence,
+            has_header=mapping.header,
+            key_path=f"skip_rows.{i}.column",
+        )
+        skip |= _text(chunk[pos]).str.casefold().isin(flt.values())
+    return skip
+
+
+def apply_mapping(
+    mapping: Mapping,
+    headers: list[str],
+    chunk: pd.DataFrame,
+    *,
+    lookups: dict[str, dict[str, str]] | None = None,
+    timezone: str = "UTC",
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Map one raw chunk (columns = positions, index = source_row) to the canonical frame.
+
+    Returns the canonical rows that mapped cleanly and one map-stage rejection per failed row.
+    Rows matched by ``skip_rows`` appear in neither (the caller counts them). ``lookups``
+    holds lookup name -> {case-folded alias: value}. Raises MappingError when a mapped column
+    is missing from ``headers``.
+    """
+    lookups = lookups or {}
+    mapping = effective_mapping(mapping, headers, mapping.header)
+    positions = resolve_columns(mapping, headers, mapping.header)
+    skip = _skipped(mapping, chunk, headers)
+    if skip.any():
+        chunk = chunk[~skip]
+    problems = _Problems(chunk, headers)
+    specs = mapping.field_specs()
+    out = pd.DataFrame(index=chunk.index)
+    out.index.name = "source_row"
+
+    for name in ("user", "comment", "activity_type", "organization"):
+        spec = specs.get(name)
+        if spec is None:
+            out[name] = pd.Series(None, index=chunk.index, dtype=object)
+        else:
+            pos = positions.get(name)
+            out[name] = _transform_text(name, spec, _raw(chunk, spec, pos), lookups, problems, pos)
+
+    wi_spec = specs.get("work_item")
+    if wi_spec is None:
+        out["work_item_id"] = pd.Series(pd.NA, index=chunk.index, dtype="Int64")
+    else:
+        pos = positions.get("work_item")
+        text = _transform_text(
+            "work_item", wi_spec, _raw(chunk, wi_spec, pos), lookups, problems, pos
+        )
+        out["work_item_id"] = _work_items(text, problems, pos)
+
+    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone)
+    out["timestamp"] = stamp
+
+    fields = mapping.fields
+    if fields.length is not None:
+        pos = positions.get("length")
+        length = _durations(
+            mapping,
+            "length",
+            fields.length,
+            _raw(chunk, fields.length, pos),
+            problems,
+            pos,
+            required=True,
+        )
+    else:
+        assert derived is not None
+        length = durations.round_seconds(derived, mapping.rounding.unit, mapping.rounding.mode)
+        pos = positions.get("end")
+        problems.add(
+            length > mapping.max_hours * 3600,
+            f"end - start is over {mapping.max_hours:g} hours; check the times or raise "
+            "max_hours in the mapping",
+            pos,
+        )
+    if fields.billable_length is not None:
+        pos = positions.get("billable_length")
+        billable = _durations(
+            mapping,
+            "billable_length",
+            fields.billable_length,
+            _raw(chunk, fields.billable_length, pos),
+            problems,
+            pos,
+            required=False,
+        )
+    else:
+        billable = pd.Series(np.nan, index=chunk.index)
+
+    good = ~problems.bad
+    out = out[good]
+    out["length_seconds"] = length[good].astype("int64")
+    out["billable_seconds"] = billable[good].round().astype("Int64")
+    out = out[CANONICAL_COLUMNS]
+    for name in ("user", "comment", "activity_type", "organization"):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out, merge_rejections(problems.items)

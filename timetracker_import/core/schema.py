@@ -1,0 +1,116 @@
+"""pandera models of the canonical frame, one per stage, and failure cases -> rejections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import Index, Series
+
+from timetracker_import.core.rejections import Rejection
+
+
+class MappedWorklog(pa.DataFrameModel):
+    """The canonical frame right after mapping: types only."""
+
+    source_row: Index[int] = pa.Field(check_name=False)
+    user: Series[object] = pa.Field(nullable=True)
+    timestamp: Series[Annotated[pd.DatetimeTZDtype, "ns", "UTC"]]
+    length_seconds: Series[int]
+    billable_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    work_item_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
+    comment: Series[object] = pa.Field(nullable=True)
+    activity_type: Series[object] = pa.Field(nullable=True)
+    organization: Series[object] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+
+
+class ValidWorklog(MappedWorklog):
+    """7pace's rules on top of the types."""
+
+    length_seconds: Series[int] = pa.Field(gt=0)
+    billable_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    work_item_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0)
+
+    @pa.dataframe_check(name="comment_or_work_item")
+    @classmethod
+    def comment_or_work_item(cls, df: pd.DataFrame) -> pd.Series:
+        """7pace needs a comment or a work item on every worklog."""
+        comment = df[cls.comment].astype(object)
+        has_comment = comment.notna() & (comment.astype(str).str.strip() != "")
+        return has_comment | df[cls.work_item_id].notna()
+
+
+# (canonical column, check) -> the reason a person reads, with the fix.
+_REASONS: dict[tuple[str | None, str], str] = {
+    (
+        "length_seconds",
+        "greater_than(0)",
+    ): "length must be greater than 0 (7pace requires length > 0)",
+    ("billable_seconds", "greater_than_or_equal_to(0)"): "billable length must not be negative",
+    ("work_item_id", "greater_than(0)"): "work item must be a positive whole number",
+    (None, "comment_or_work_item"): "give a comment or a work item (7pace requires one of them)",
+}
+
+
+_ROW_CHECKS = {"comment_or_work_item"}
+
+
+def failure_reason(column: str | None, check: str) -> str:
+    """A readable reason for one pandera failure case."""
+    return _REASONS.get((column, check), f"{column or 'row'} failed check {check}")
+
+
+def validate_worklogs(
+    frame: pd.DataFrame,
+    columns: dict[str, tuple[str | None, dict[int, object]]] | None = None,
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Validate a canonical frame against ``ValidWorklog`` (lazily: all failures at once).
+
+    ``columns`` maps a canonical column to (original header, {source_row: original cell}) so a
+    rejection names what the person sees. Returns the valid rows and the rejections (several
+    per row possible; merge them with ``merge_rejections``).
+    """
+    columns = columns or {}
+    try:
+        ValidWorklog.validate(frame, lazy=True)
+        return frame, []
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    rejections: list[Rejection] = []
+    bad_rows: set[int] = set()
+    seen: set[tuple[int, str]] = set()
+    for column, check, row, value in zip(
+        cases["column"], cases["check"], cases["index"], cases["failure_case"], strict=True
+    ):
+        if row is None or pd.isna(row):
+            # A schema-level failure (wrong dtype, missing column) is a bug, not bad data.
+            raise AssertionError(f"canonical frame does not fit ValidWorklog: {check} {column}")
+        row = int(row)
+        # Dataframe-level checks report one case per column; keep one per row.
+        if str(check) in _ROW_CHECKS:
+            if (row, str(check)) in seen:
+                continue
+            seen.add((row, str(check)))
+            col = None
+        else:
+            col = column if column in frame.columns else None
+        header: str | None = None
+        shown: str | None = None if value is None or pd.isna(value) else str(value)
+        if col is not None and col in columns:
+            header, cells = columns[col]
+            cell = cells.get(row)
+            shown = None if cell is None else str(cell)
+        elif col is None:
+            header = columns.get("comment", (None, {}))[0]
+            shown = None
+        rejections.append(
+            Rejection(row, "validate", header, shown, failure_reason(col, str(check)))
+        )
+        bad_rows.add(row)
+    valid = frame[~frame.index.isin(list(bad_rows))]
+    return valid, rejections

@@ -1,0 +1,263 @@
+"""Dates, times and time zones, vectorised over a column.
+
+Rules (docs/mapping.md): explicit ``format`` wins; otherwise ISO ``YYYY-MM-DD`` is always
+accepted and ``date_order`` (MDY/DMY/YMD) picks the day/month order of other dates. Without a
+declared order, a date whose first two numbers are both <= 12 (and differ) is rejected as
+ambiguous: the order is never guessed row by row. Naive times are localised in an IANA zone;
+a time in a DST gap is rejected, one in a DST overlap is rejected unless ``dst_ambiguous``
+says ``earlier`` or ``later``. Text with an explicit offset or ``Z`` is honoured.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from timetracker_import.core.durations import is_text
+
+DateOrder = Literal["MDY", "DMY", "YMD"]
+DstAmbiguous = Literal["reject", "earlier", "later"]
+
+_ISO_DATES = ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
+_ORDER_DATES: dict[str, list[str]] = {
+    "DMY": ["%d.%m.%Y", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%y", "%d/%m/%y"],
+    "MDY": ["%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y", "%m/%d/%y", "%m.%d.%y"],
+    "YMD": [],
+}
+_TIMES = [
+    "",
+    " %H:%M",
+    " %H:%M:%S",
+    " %I:%M %p",
+    " %I:%M:%S %p",
+    " %I:%M%p",
+    "T%H:%M",
+    "T%H:%M:%S",
+    " %H:%M:%S.%f",
+    "T%H:%M:%S.%f",
+]
+_OFFSET_TIMES = ["T%H:%M:%S%z", "T%H:%M%z", " %H:%M:%S%z", " %H:%M%z", "T%H:%M:%S.%f%z"]
+_SAMPLE = 200
+_TIME_RE = (
+    r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(?::(?P<s>\d{2}))?(?:\.\d+)?\s*"
+    r"(?P<ampm>[AaPp]\.?[Mm]\.?)?$"
+)
+_LEADING_PAIR = r"^(\d{1,2})\D(\d{1,2})\D"
+
+
+@dataclass
+class ParsedTimes:
+    """Result of parsing one column: ``naive`` local times (NaT where not naive or failed),
+    ``aware`` UTC times for text that carried an offset, and ``error`` (reason or None)."""
+
+    naive: pd.Series
+    aware: pd.Series
+    error: pd.Series
+
+
+def candidate_formats(date_order: str | None, with_time: bool) -> list[str]:
+    """The formats tried, in no particular order, when a field has no explicit format."""
+    dates = list(_ISO_DATES)
+    if date_order in ("DMY", "MDY"):
+        dates += _ORDER_DATES[date_order]
+    elif date_order is None:
+        dates += _ORDER_DATES["DMY"] + _ORDER_DATES["MDY"]
+    times = _TIMES + _OFFSET_TIMES if with_time else [""]
+    return [d + t for d in dates for t in times]
+
+
+def _normalise_text(values: pd.Series) -> pd.Series:
+    return values.str.strip().str.replace(r"\s+", " ", regex=True)
+
+
+def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
+    if "%z" in fmt:
+        return pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    return pd.to_datetime(text, format=fmt, errors="coerce")
+
+
+def _empty(index: pd.Index, tz: str | None = None) -> pd.Series:
+    dtype = f"datetime64[ns, {tz}]" if tz else "datetime64[ns]"
+    return pd.Series(pd.NaT, index=index, dtype=dtype)
+
+
+def parse_datetime_strings(
+    text: pd.Series,
+    *,
+    formats: list[str] | None,
+    date_order: str | None,
+    with_time: bool,
+) -> ParsedTimes:
+    """Parse stripped date(-time) strings. Tries formats that fit a sample first, so a whole
+    file usually costs one vectorised ``to_datetime`` call."""
+    naive = _empty(text.index)
+    aware = _empty(text.index, "UTC")
+    error = pd.Series(None, index=text.index, dtype=object)
+    if text.empty:
+        return ParsedTimes(naive, aware, error)
+    text = _normalise_text(text)
+    explicit = formats is not None
+    cands = list(formats) if formats else candidate_formats(date_order, with_time)
+    if not explicit:
+        sample = text.iloc[:_SAMPLE]
+        hits = {f: int(_to_datetime(sample, f).notna().sum()) for f in cands}
+        cands.sort(key=lambda f: -hits[f])
+    pending = text
+    order_based: list[pd.Index] = []
+    for fmt in cands:
+        if pending.empty:
+            break
+        parsed = _to_datetime(pending, fmt)
+        ok = parsed.notna()
+        if not ok.any():
+            continue
+        got = parsed[ok]
+        if "%z" in fmt:
+            aware[got.index] = got.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        else:
+            naive[got.index] = got.astype("datetime64[ns]")
+        if not explicit and date_order is None and not fmt.startswith("%Y"):
+            order_based.append(got.index)
+        pending = pending[~ok]
+    if not pending.empty:
+        if explicit:
+            shown = " or ".join(f"'{f}'" for f in cands)
+            error[pending.index] = f"not a date/time in the declared format {shown}"
+        else:
+            hint = "e.g. 2026-03-04" + (" 09:30" if with_time else "")
+            error[pending.index] = f"not a recognisable date{'/time' if with_time else ''} ({hint})"
+    if order_based:
+        idx = order_based[0].append(order_based[1:]) if len(order_based) > 1 else order_based[0]
+        pair = text[idx].str.extract(_LEADING_PAIR).astype(float)
+        ambiguous = (pair[0] <= 12) & (pair[1] <= 12) & (pair[0] != pair[1])
+        amb = ambiguous[ambiguous].index
+        if len(amb):
+            naive[amb] = pd.NaT
+            aware[amb] = pd.NaT
+            error[amb] = (
+                "ambiguous date: day and month could be swapped; declare date_order "
+                "(DMY or MDY) or a format in the mapping"
+            )
+    return ParsedTimes(naive, aware, error)
+
+
+def _native_timestamp(value: object) -> pd.Timestamp | None:
+    if isinstance(value, dt.datetime | pd.Timestamp):
+        return pd.Timestamp(value)
+    if isinstance(value, dt.date):
+        return pd.Timestamp(value)
+    return None
+
+
+def parse_datetimes(
+    values: pd.Series,
+    *,
+    formats: list[str] | None = None,
+    date_order: str | None = None,
+    with_time: bool = True,
+) -> ParsedTimes:
+    """Parse a raw column (CSV text or Excel date cells); empty cells give NaT, no error."""
+    is_str = is_text(values)
+    strings = values[is_str]
+    strings = strings[strings.str.strip() != ""]
+    result = parse_datetime_strings(
+        strings, formats=formats, date_order=date_order, with_time=with_time
+    )
+    naive = result.naive.reindex(values.index)
+    aware = result.aware.reindex(values.index)
+    error = result.error.reindex(values.index)
+    natives = values[~is_str & values.notna()]
+    for row, value in natives.items():
+        stamp = _native_timestamp(value)
+        if stamp is None:
+            error[row] = "not a date/time cell"  # type: ignore[call-overload]
+        elif stamp.tzinfo is not None:
+            aware[row] = stamp.tz_convert("UTC")  # type: ignore[call-overload]
+        else:
+            naive[row] = stamp  # type: ignore[call-overload]
+    return ParsedTimes(naive, aware, error)
+
+
+def parse_times_of_day(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse a start-time column (``9:30``, ``09:30:00``, ``9:30 PM``, Excel time cells) into
+    timedeltas since midnight; returns ``(timedelta Series, error Series)``."""
+    out = pd.Series(pd.NaT, index=values.index, dtype="timedelta64[ns]")
+    error = pd.Series(None, index=values.index, dtype=object)
+    is_str = is_text(values)
+    text = values[is_str].str.strip()
+    text = text[text != ""]
+    if not text.empty:
+        parts = text.str.extract(_TIME_RE)
+        h = pd.to_numeric(parts["h"], errors="coerce")
+        m = pd.to_numeric(parts["m"], errors="coerce")
+        s = pd.to_numeric(parts["s"], errors="coerce").fillna(0)
+        ampm = parts["ampm"].str.upper().str.replace(".", "", regex=False)
+        is_pm, is_am = ampm.eq("PM"), ampm.eq("AM")
+        twelve = ampm.notna()
+        valid = h.notna() & (m < 60) & (s < 60)
+        valid &= np.where(twelve, (h >= 1) & (h <= 12), h <= 23)
+        h = h.where(~twelve, (h % 12) + np.where(is_pm.fillna(False), 12, 0))
+        del is_am
+        seconds = h * 3600 + m * 60 + s
+        good = seconds[valid]
+        out[good.index] = pd.to_timedelta(good, unit="s")
+        bad = text.index[~valid.to_numpy(dtype=bool)]
+        error[bad] = "not a time of day (e.g. 09:30 or 9:30 AM)"
+    for row, value in values[~is_str & values.notna()].items():
+        if isinstance(value, dt.datetime):
+            value = value.time()
+        if isinstance(value, dt.time):
+            out[row] = pd.Timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)  # type: ignore[call-overload]
+        elif isinstance(value, dt.timedelta) and value < dt.timedelta(days=1):
+            out[row] = pd.Timedelta(value)  # type: ignore[call-overload]
+        else:
+            error[row] = "not a time of day (e.g. 09:30 or 9:30 AM)"  # type: ignore[call-overload]
+    return out, error
+
+
+def localize(
+    naive: pd.Series, tz: str, dst_ambiguous: str = "reject"
+) -> tuple[pd.Series, pd.Series]:
+    """Localise naive wall-clock times in ``tz`` and convert to UTC.
+
+    Returns ``(utc Series, error Series)``; times in a DST gap, and in a DST overlap unless
+    ``dst_ambiguous`` is ``earlier``/``later``, get NaT and a reason that names the fix.
+    """
+    error = pd.Series(None, index=naive.index, dtype=object)
+    if naive.empty:
+        return _empty(naive.index, "UTC"), error
+    if dst_ambiguous == "reject":
+        ambiguous: str | np.ndarray = "NaT"
+    else:
+        # True means "DST side", i.e. the earlier of the two instants.
+        ambiguous = np.full(len(naive), dst_ambiguous == "earlier")
+    local = naive.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="NaT")
+    failed = local.isna() & naive.notna()
+    if failed.any():
+        amb_arg: str | np.ndarray = (
+            ambiguous if isinstance(ambiguous, str) else ambiguous[failed.to_numpy()]
+        )
+        sub = naive[failed]
+        forward = sub.dt.tz_localize(tz, ambiguous=amb_arg, nonexistent="shift_forward")
+        backward = sub.dt.tz_localize(tz, ambiguous=amb_arg, nonexistent="shift_backward")
+        for row in sub.index:
+            wall = sub[row]
+            if pd.isna(forward[row]):
+                error[row] = (
+                    f"{wall:%H:%M} on {wall:%Y-%m-%d} occurs twice in {tz} (the clocks go "
+                    "back at the end of summer time); set dst_ambiguous: earlier or later in "
+                    "the mapping, or write the time with its UTC offset"
+                )
+            else:
+                jump_from = (backward[row].tz_localize(None) + pd.Timedelta(1, "ns")).ceil("min")
+                jump_to = forward[row].tz_localize(None)
+                error[row] = (
+                    f"{wall:%H:%M} does not exist in {tz} on {wall:%Y-%m-%d}, clocks jump from "
+                    f"{jump_from:%H:%M} to {jump_to:%H:%M}; use {jump_to:%H:%M}"
+                )
+    utc = local.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    return utc, error

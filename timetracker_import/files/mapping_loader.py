@@ -1,0 +1,171 @@
+"""Load mapping files (YAML) and shipped presets into a validated ``Mapping``.
+
+Pydantic errors become ``MappingError`` with the key path (``fields.length.unit``) and the
+file path; lookup CSV files are read relative to the mapping file.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.resources
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from timetracker_import.core.mapping import Mapping
+from timetracker_import.errors import MappingError
+
+PRESET_PACKAGE = "timetracker_import.mappings"
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "dict", "list"}
+
+
+@dataclass(frozen=True)
+class LoadedMapping:
+    """A validated mapping, its lookup tables (name -> {case-folded alias: value}) and where
+    it came from (a path or ``preset NAME``)."""
+
+    mapping: Mapping
+    source: str
+    lookups: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    # Drop pydantic's union-member markers such as "str" or "list[str]" from the path.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in _TYPE_TAGS or "[" in p))]
+    return ".".join(parts)
+
+
+def mapping_from_dict(data: Any, *, source: str) -> Mapping:
+    """Validate plain data as a Mapping; MappingError names the first bad key path."""
+    if not isinstance(data, dict):
+        raise MappingError(f"{source}: a mapping must be a YAML mapping of keys", path=source)
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        lines: dict[str, str] = {}
+        first_path: str | None = None
+        for err in exc.errors():
+            ctx = err.get("ctx") or {}
+            if err["type"] == "mapping":
+                path, message = str(ctx["path"]), str(ctx["message"])
+            else:
+                path, message = _key_path(err["loc"]), err["msg"]
+                if err["type"] == "extra_forbidden":
+                    message = "unknown key"
+            path = path or "(top level)"
+            first_path = first_path or path
+            # One message per key (a union reports once per alternative).
+            lines.setdefault(path, message.removeprefix("Value error, "))
+        raise MappingError(
+            f"{source}: invalid mapping: " + "; ".join(f"{k}: {v}" for k, v in lines.items()),
+            key_path=first_path,
+            path=source,
+            hint="see docs/mapping.md or `timetracker-import mapping schema`",
+        ) from None
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise MappingError(f"{source}: not valid YAML{where}", path=source) from None
+
+
+def load_lookup(path: Path, key: str, value: str, *, key_path: str) -> dict[str, str]:
+    """Read a lookup CSV (header row; ``key`` -> ``value`` columns), keys case-folded."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            names = reader.fieldnames or []
+            for col in (key, value):
+                if col not in names:
+                    raise MappingError(
+                        f"lookup file {path} has no column {col!r} (it has {', '.join(names)})",
+                        key_path=key_path,
+                        path=str(path),
+                    )
+            return {
+                row[key].strip().casefold(): row[value].strip()
+                for row in reader
+                if row.get(key) and row.get(value) is not None
+            }
+    except OSError as exc:
+        raise MappingError(
+            f"cannot read lookup file {path}: {exc.strerror}", key_path=key_path, path=str(path)
+        ) from None
+
+
+def _load_lookups(mapping: Mapping, base: Path | None, source: str) -> dict[str, dict[str, str]]:
+    tables: dict[str, dict[str, str]] = {}
+    for name, spec in mapping.lookups.items():
+        file = Path(spec.file)
+        if not file.is_absolute():
+            if base is None:
+                raise MappingError(
+                    f"{source}: lookup {name!r} needs a file path", key_path=f"lookups.{name}.file"
+                )
+            file = base / file
+        tables[name] = load_lookup(file, spec.key, spec.value, key_path=f"lookups.{name}.file")
+    return tables
+
+
+def load_mapping(path: str | Path) -> LoadedMapping:
+    """Load and validate a mapping YAML file (and its lookup files)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise MappingError(
+            f"cannot read mapping file {p}: {exc.strerror or exc}", path=str(p)
+        ) from None
+    mapping = mapping_from_dict(_parse_yaml(text, str(p)), source=str(p))
+    return LoadedMapping(mapping, str(p), _load_lookups(mapping, p.parent, str(p)))
+
+
+def _preset_files() -> dict[str, Any]:
+    root = importlib.resources.files(PRESET_PACKAGE)
+    return {
+        entry.name.removesuffix(".yaml"): entry
+        for entry in root.iterdir()
+        if entry.name.endswith(".yaml")
+    }
+
+
+def list_presets() -> list[tuple[str, str]]:
+    """(name, one-line description) of every shipped preset, sorted by name."""
+    out = []
+    for name, entry in sorted(_preset_files().items()):
+        data = yaml.safe_load(entry.read_text(encoding="utf-8"))
+        desc = data.get("description", "") if isinstance(data, dict) else ""
+        out.append((name, str(desc or "").strip().splitlines()[0] if desc else ""))
+    return out
+
+
+def preset_text(name: str) -> str:
+    """The YAML text of a shipped preset; MappingError listing the presets when unknown."""
+    files = _preset_files()
+    if name not in files:
+        known = ", ".join(sorted(files)) or "none"
+        raise MappingError(
+            f"unknown preset {name!r}; shipped presets: {known}",
+            hint="`timetracker-import mapping presets` lists them",
+        )
+    return str(files[name].read_text(encoding="utf-8"))
+
+
+def load_preset(name: str) -> LoadedMapping:
+    """Load a shipped preset from the installed package ``timetracker_import.mappings``."""
+    source = f"preset {name}"
+    mapping = mapping_from_dict(_parse_yaml(preset_text(name), source), source=source)
+    if mapping.lookups:
+        root = importlib.resources.files(PRESET_PACKAGE)
+        with importlib.resources.as_file(root) as base:
+            lookups = _load_lookups(mapping, Path(base), source)
+    else:
+        lookups = {}
+    return LoadedMapping(mapping, source, lookups)
