@@ -1,0 +1,82 @@
+"""``timetracker-import sandbox``: serve the embedded 7pace emulator on loopback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from timetracker_import.errors import UsageError
+
+
+@click.command("sandbox")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind (loopback by default).",
+)
+@click.option("--port", default=8765, show_default=True, type=int, help="Port (0 = any free port).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file to keep data in (default: in memory).",
+)
+@click.option("--seed", default="demo", show_default=True, help="'demo' or a YAML/JSON seed file.")
+@click.option("--latency-ms", default=0.0, type=float, help="Latency added to every API call.")
+@click.option("--rate-limit", default=None, help="Token-bucket limit such as 10/s or 100/min.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    help="Scripted fault, e.g. 'batch#3:500' (repeatable; see docs/sandbox.md).",
+)
+def sandbox(
+    host: str,
+    port: int,
+    db: Path | None,
+    seed: str,
+    latency_ms: float,
+    rate_limit: str | None,
+    faults: tuple[str, ...],
+) -> int:
+    """Run the 7pace sandbox (REST CRUD API v3 emulator) until Ctrl-C.
+
+    Prints the base URL and the seeded users' tokens; these are sandbox-only demo secrets.
+    """
+    from timetracker_import.sandbox import STATE, FaultSpecError, SeedError, make_app, serve_forever
+
+    try:
+        app = make_app(
+            seed=seed,
+            db=db if db is not None else ":memory:",
+            faults=list(faults),
+            latency_ms=latency_ms,
+            rate_limit=rate_limit,
+        )
+    except (SeedError, FaultSpecError) as exc:
+        raise UsageError(
+            str(exc), hint="see docs/sandbox.md for seeds and the fault grammar"
+        ) from None
+    users = app[STATE].seed.users
+
+    def started(url: str) -> None:
+        click.echo(f"7pace sandbox listening on {url}")
+        click.echo(
+            f"API base: {url}/api/rest  (on-premises style: {url}/api/DefaultCollection/rest)"
+        )
+        click.echo("users (sandbox demo tokens; use as 'Authorization: Bearer <token>'):")
+        for user in users:
+            click.echo(f"  {user.email:<24} {user.name:<16} {user.role:<14} {user.token or '-'}")
+        click.echo("press Ctrl-C to stop")
+        sys.stdout.flush()
+
+    try:
+        serve_forever(app, host, port, started)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="choose another --port"
+        ) from None
+    return 0
