@@ -20,7 +20,6 @@ from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError
 # name -> "module:attribute" (module relative to timetracker_import.cli)
 COMMANDS: dict[str, str] = {
     "sandbox": "sandbox:sandbox",
-    "sandbox": "sandbox:sandbox",
     "mapping": "mapping:mapping",
     "validate": "validate:validate",
 }
