@@ -32,8 +32,10 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow t
 test-all: $(STAMP) ## the whole suite including slow trials
 	$(BIN)/python -m pytest -q -m ''
 
-demo: $(STAMP) ## run the main job on the embedded defaults
-	$(BIN)/timetracker-import --help
+demo: $(STAMP) ## validate the sample payroll workbook (its deliberate mistakes give exit 1)
+	@mkdir -p out
+	$(BIN)/timetracker-import validate sample_data/payroll_hours.xlsx --preset payroll-demo \
+		--rejected out/payroll_hours.rejected.xlsx || test $$? -eq 1
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
