@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
+from yarl import URL
 
 from timetracker_import.api.client import RetryEvent, TimetrackerClient
 from timetracker_import.api.redact import Secret
@@ -49,3 +53,18 @@ async def client(
         settings, sleep=recorder.sleep, rand=lambda: 0.5, on_retry=recorder.events.append
     ) as c:
         yield c
+
+
+class _CompatResponse(ClientResponse):
+    """aioresponses 0.7.9 does not pass ``stream_writer``, which aiohttp 3.14 requires."""
+
+    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(method, url, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _aioresponses_compat(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aioresponses.core
+
+    monkeypatch.setattr(aioresponses.core, "ClientResponse", _CompatResponse)

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError
 
+from .redact import redact_text
 from .retry import is_transient_status, parse_retry_after
 
 QueryValue = str | int | float | bool | date | datetime | Sequence[int] | Sequence[str]
@@ -208,6 +209,9 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     """The typed error for a non-2xx response (not raised, so callers can decide)."""
     err = parse_error_body(body)
     description = err.description or err.message
+    if description is not None:
+        # a server (or proxy) echoing the Authorization header must not leak it
+        description = redact_text(description)
     code = err.error_code
     text = f"7pace API answered {status}"
     if code:
