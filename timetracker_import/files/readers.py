@@ -607,7 +607,22 @@ def _xlsx_rows(path: Path, index: int) -> Iterator[tuple[int, list[Any]]]:
         # Rows absent from the XML still come back as empty tuples, so counting from 1
         # gives Excel's row numbers.
         ws.reset_dimensions()
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        rows = ws.iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except Exception as exc:  # sheet XML is parsed lazily: broken or hostile XML
+                raise InputError(
+                    f"{path.name}: sheet {ws.title!r} cannot be read after row {number} "
+                    f"({type(exc).__name__}: {exc})",
+                    path=str(path),
+                    row=number + 1,
+                    hint="open it in Excel and save it again as .xlsx",
+                ) from None
+            number += 1
             yield number, list(row)
     finally:
         wb.close()
