@@ -1,0 +1,210 @@
+"""The mapping model (errors with key paths) and apply_mapping features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from timetracker_import.core.mapping import Mapping, apply_mapping, mapping_json_schema
+from timetracker_import.core.schema import validate_worklogs
+from timetracker_import.errors import MappingError
+from timetracker_import.files.mapping_loader import mapping_from_dict
+
+BASE: dict[str, Any] = {"fields": {"date": "Date", "start": "Start", "length": "Hours"}}
+
+
+def _with(**fields: Any) -> dict[str, Any]:
+    return {"fields": {**BASE["fields"], **fields}}
+
+
+@pytest.mark.parametrize(
+    ("data", "key_path"),
+    [
+        (_with(length={"column": "Hours", "unit": "days"}), "fields.length.unit"),
+        (_with(user={"colum": "x"}), "fields.user.colum"),
+        (_with(user={"column": "x", "value": "y"}), "fields.user"),
+        (_with(user={"column": "x", "lookup": "nope"}), "fields.user.lookup"),
+        (_with(comment={"column": "x", "regex": "(a"}), "fields.comment.regex"),
+        (_with(comment={"column": "x", "unit": "hours"}), "fields.comment.unit"),
+        ({"fields": {"length": "Hours"}}, "fields.timestamp"),
+        ({"fields": {"timestamp": "T"}}, "fields.length"),
+        ({"fields": {"timestamp": "T", "date": "D", "length": "L"}}, "fields.date"),
+        ({**BASE, "timezone": "Mars/Olympus"}, "timezone"),
+        ({**BASE, "date_order": "DDMM"}, "date_order"),
+        ({**BASE, "rounding": {"unit": "minute", "mode": "sideways"}}, "rounding.mode"),
+        ({**BASE, "header": False}, "fields.date.column"),
+        ({**BASE, "colour": "red"}, "colour"),
+    ],
+)
+def test_mapping_errors_carry_key_path(data: dict[str, Any], key_path: str) -> None:
+    with pytest.raises(MappingError) as info:
+        mapping_from_dict(data, source="m.yaml")
+    assert info.value.key_path == key_path
+    assert key_path in str(info.value) and "m.yaml" in str(info.value)
+
+
+def test_json_schema_comes_from_the_model() -> None:
+    schema = mapping_json_schema()
+    assert schema["additionalProperties"] is False
+    assert "fields" in schema["properties"]
+
+
+HEADERS = ["Employee", "Date", "Start", "Hours", "Notes", "Tag", "Notes"]
+
+
+def _chunk(rows: list[list[object]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, index=range(2, 2 + len(rows)), dtype=object)
+
+
+def _apply(
+    extra: dict[str, Any], rows: list[list[object]], **top: Any
+) -> tuple[pd.DataFrame, list]:
+    m = Mapping.model_validate({"date_order": "DMY", **top, "fields": {**BASE["fields"], **extra}})
+    return apply_mapping(
+        m,
+        HEADERS,
+        _chunk(rows),
+        lookups=top.pop("_lookups", None) or {"jira": {"abc-1": "1234"}},
+        timezone="Europe/Berlin",
+    )
+
+
+ROW = ["a@x", "04.03.2026", "09:00", "1,5", "fix #12", "dev", "second notes"]
+
+
+def test_headers_match_case_and_space_insensitively_and_by_occurrence() -> None:
+    frame, rej = _apply(
+        {"user": " employee ", "comment": {"column": "NOTES", "occurrence": 2}}, [ROW]
+    )
+    assert rej == []
+    assert frame.loc[2, "user"] == "a@x"
+    assert frame.loc[2, "comment"] == "second notes"
+    assert frame.loc[2, "timestamp"] == pd.Timestamp("2026-03-04 08:00", tz="UTC")
+    assert frame.loc[2, "length_seconds"] == 5400
+
+
+def test_regex_map_default_and_constant() -> None:
+    frame, rej = _apply(
+        {
+            "work_item": {"column": "Notes", "regex": r"#(\d+)"},
+            "activity_type": {"column": "Tag", "map": {"DEV": "Development"}, "default": "General"},
+            "organization": {"value": "contoso"},
+        },
+        [ROW, [*ROW[:5], None, ROW[6]]],
+    )
+    assert rej == []
+    assert frame["work_item_id"].tolist() == [12, 12]
+    assert frame["activity_type"].tolist() == ["Development", "General"]
+    assert frame["organization"].tolist() == ["contoso", "contoso"]
+
+
+def test_lookup_hit_and_miss() -> None:
+    m = Mapping.model_validate(
+        {
+            "fields": {**BASE["fields"], "work_item": {"column": "Tag", "lookup": "jira"}},
+            "lookups": {"jira": {"file": "x.csv", "key": "Key", "value": "Id"}},
+            "date_order": "DMY",
+        }
+    )
+    rows = [[*ROW[:5], "ABC-1", ROW[6]], [*ROW[:5], "ABC-2", ROW[6]]]
+    frame, rej = apply_mapping(
+        m, HEADERS, _chunk(rows), lookups={"jira": {"abc-1": "1234"}}, timezone="UTC"
+    )
+    assert frame["work_item_id"].tolist() == [1234]
+    assert [(r.source_row, r.column, r.value) for r in rej] == [(3, "Tag", "ABC-2")]
+    assert "lookup 'jira'" in rej[0].reason
+
+
+def test_missing_column_is_a_mapping_error_listing_headers() -> None:
+    with pytest.raises(MappingError) as info:
+        _apply({"user": "Mitarbeiter"}, [ROW])
+    assert info.value.key_path == "fields.user.column"
+    assert "'Employee'" in str(info.value)
+
+
+def test_map_stage_rejections_name_original_header_and_value() -> None:
+    rows = [
+        ROW,
+        [*ROW[:1], "31.02.2026", *ROW[2:]],
+        [*ROW[:3], "lots", *ROW[4:]],
+        [*ROW[:3], "25", *ROW[4:]],
+    ]
+    frame, rej = _apply({}, rows)
+    assert list(frame.index) == [2]
+    got = {r.source_row: (r.stage, r.column, r.value) for r in rej}
+    assert got == {
+        3: ("map", "Date", "31.02.2026"),
+        4: ("map", "Hours", "lots"),
+        5: ("map", "Hours", "25"),
+    }
+    assert "over 24 hours" in rej[2].reason
+
+
+def test_max_hours_configurable_and_dst_gap_blames_start() -> None:
+    frame, rej = _apply({}, [[*ROW[:3], "25", *ROW[4:]]], max_hours=48)
+    assert rej == [] and frame["length_seconds"].tolist() == [90000]
+    frame, rej = _apply({}, [[ROW[0], "29.03.2026", "02:30", *ROW[3:]]])
+    assert rej[0].column == "Start" and "clocks jump from 02:00 to 03:00" in rej[0].reason
+
+
+def test_start_end_with_date_crosses_midnight() -> None:
+    m = Mapping.model_validate(
+        {
+            "date_order": "DMY",
+            "fields": {"date": "Date", "start": "Start", "end": "Hours", "comment": "Notes"},
+        }
+    )
+    frame, rej = apply_mapping(
+        m, HEADERS, _chunk([[*ROW[:2], "22:00", "02:30", *ROW[4:]]]), timezone="UTC"
+    )
+    assert rej == [] and frame["length_seconds"].tolist() == [4.5 * 3600]
+
+
+def test_skip_rows_counted_out_not_rejected() -> None:
+    frame, rej = _apply(
+        {}, [ROW, [*ROW[:5], "Break", ROW[6]]], skip_rows={"column": "Tag", "equals": "break"}
+    )
+    assert list(frame.index) == [2] and rej == []
+
+
+def test_date_alone_means_start_of_day_and_rounding_policy() -> None:
+    m = Mapping.model_validate(
+        {
+            "date_order": "DMY",
+            "rounding": {"unit": "quarter_hour", "mode": "up"},
+            "fields": {"date": "Date", "length": "Hours"},
+        }
+    )
+    frame, _ = apply_mapping(m, HEADERS, _chunk([[*ROW[:3], "0:20", *ROW[4:]]]), timezone="UTC")
+    assert frame.loc[2, "timestamp"] == pd.Timestamp("2026-03-04", tz="UTC")
+    assert frame.loc[2, "length_seconds"] == 1800
+
+
+def test_pandera_rejections_for_7pace_rules() -> None:
+    rows = [
+        ROW,
+        [*ROW[:3], "0", *ROW[4:]],
+        [*ROW[:4], None, ROW[5], None],
+        [*ROW[:3], "-1", *ROW[4:]],
+    ]
+    frame, rej = _apply(
+        {"comment": "Notes", "work_item": {"column": "Tag", "default": None}},
+        [r[:5] + [None] + r[6:] for r in rows],
+    )
+    assert rej == []
+    hours = frame.index.to_series().map(lambda r: rows[r - 2][3])
+    valid, problems = validate_worklogs(
+        frame, {"length_seconds": ("Hours", hours.to_dict()), "comment": ("Notes", {})}
+    )
+    assert list(valid.index) == [2]
+    got = sorted((p.source_row, p.stage, p.column, p.value) for p in problems)
+    assert got == [
+        (3, "validate", "Hours", "0"),
+        (4, "validate", "Notes", None),
+        (5, "validate", "Hours", "-1"),
+    ]
+    assert "7pace requires length > 0" in problems[0].reason or any(
+        "7pace requires length > 0" in p.reason for p in problems
+    )
