@@ -1,0 +1,124 @@
+"""``auth login | status | logout``: keep the API token in the OS keyring.
+
+The token is typed at a hidden prompt (never an option), checked with ``me`` before it is
+stored, and shown afterwards only as ``****`` plus its last four characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from .options import ConnectionOptions, connection_options
+
+
+@click.group("auth")
+def auth() -> None:
+    """Store, check or remove the 7pace API token (OS keyring)."""
+
+
+def _where(url: str, collection: str | None, profile: str | None) -> str:
+    target = f"{url} (collection {collection})" if collection else url
+    return f"profile {profile!r}, {target}" if profile else target
+
+
+@auth.command("login")
+@connection_options
+@click.option("--no-verify", is_flag=True, help="Store the token without calling `me` first.")
+def login(connection: ConnectionOptions, no_verify: bool) -> int:
+    """Ask for the token (hidden), check it, and store it in the OS keyring.
+
+    With --profile NAME and --url/--org, the profile is created (without the token) in the
+    user config directory, so later commands need only --profile NAME.
+    """
+    from timetracker_import.api import settings as conn
+    from timetracker_import.api.redact import Secret
+
+    profile_created = False
+    if connection.profile and connection.profile not in conn.load_profiles(conn.profiles_path()):
+        if not (connection.url or connection.org):
+            raise click.UsageError(
+                f"profile {connection.profile!r} does not exist; give --url or --org to create it"
+            )
+        base = ConnectionOptions(
+            url=connection.url,
+            org=connection.org,
+            collection=connection.collection,
+            api_version=connection.api_version,
+        ).target()
+        conn.save_profile(
+            connection.profile,
+            url=base.url,
+            collection=base.collection,
+            api_version=connection.api_version,
+        )
+        profile_created = True
+    target = connection.target()
+    token = click.prompt("7pace API token", hide_input=True).strip()
+    if not token:
+        raise click.UsageError("no token entered")
+    secret = Secret(token)
+    settings = conn.ConnectionSettings(
+        url=target.url,
+        token=secret,
+        api_version=target.api_version,
+        collection=target.collection,
+        auth_scheme=target.auth_scheme,
+        profile=target.profile,
+        token_source="prompt",
+    )
+    who = ""
+    if not no_verify:
+        from timetracker_import.app.read import fetch_me
+
+        me = asyncio.run(fetch_me(settings))
+        user = me.get("user") or {}
+        who = f" as {user.get('displayName') or user.get('name')} ({user.get('uniqueName')})"
+    store = conn.default_token_store()
+    store.set(conn.keyring_key(target.url, target.collection, target.profile), token)
+    if profile_created:
+        click.echo(f"created profile {target.profile!r} in {target.profiles_file}", err=True)
+    click.echo(
+        f"logged in{who}; token {secret} stored in the OS keyring for "
+        f"{_where(target.url, target.collection, target.profile)}"
+    )
+    return 0
+
+
+@auth.command("status")
+@connection_options
+def status(connection: ConnectionOptions) -> int:
+    """Show where the token comes from and whom it belongs to (calls `me`)."""
+    from timetracker_import.app.read import fetch_me
+
+    settings = connection.resolve()
+    me = asyncio.run(fetch_me(settings))
+    user = me.get("user") or {}
+    lines = [
+        f"server:   {settings.rest_root} (api-version {settings.api_version})",
+        f"profile:  {settings.profile or '-'}",
+        f"token:    {settings.token} (from {settings.token_source}, {settings.auth_scheme})",
+        f"user:     {user.get('displayName') or user.get('name')} <{user.get('uniqueName')}>",
+        f"user id:  {user.get('id')}",
+        f"timezone: UTC{int(me.get('timeZone') or 0):+d} min",
+    ]
+    click.echo("\n".join(lines))
+    return 0
+
+
+@auth.command("logout")
+@connection_options
+def logout(connection: ConnectionOptions) -> int:
+    """Remove the stored token from the OS keyring."""
+    from timetracker_import.api import settings as conn
+
+    target = connection.target()
+    store = conn.default_token_store()
+    removed = [key for key in target.keyring_keys[:1] if store.delete(key)]
+    where = _where(target.url, target.collection, target.profile)
+    if removed:
+        click.echo(f"removed the stored token for {where}")
+    else:
+        click.echo(f"no token was stored for {where}")
+    return 0

@@ -1,0 +1,164 @@
+"""Options shared by every command that talks to 7pace.
+
+``@connection_options`` adds ``--url``, ``--org``, ``--collection``, ``--api-version``,
+``--profile``, ``--token-file`` and ``--debug`` and passes one frozen ``ConnectionOptions`` as
+the ``connection`` argument. There is deliberately no option taking the token itself: it would
+end up in shell history and process listings (use TIMETRACKER_TOKEN, --token-file or the
+keyring). ``--debug`` turns on debug logging to stderr through the redacting filter.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from timetracker_import.api.settings import ConnectionSettings, Target, TokenStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMATS = ("table", "csv", "json")
+
+
+@dataclass(frozen=True)
+class ConnectionOptions:
+    """The connection options as given on the command line (nothing resolved yet)."""
+
+    url: str | None = None
+    org: str | None = None
+    collection: str | None = None
+    api_version: str | None = None
+    profile: str | None = None
+    token_file: Path | None = None
+
+    def resolve(self, *, token_store: TokenStore | None = None) -> ConnectionSettings:
+        """Full settings including the token (options > env > profile > keyring)."""
+        from timetracker_import.api import settings
+
+        return settings.resolve_connection(
+            url=self.url,
+            org=self.org,
+            collection=self.collection,
+            api_version=self.api_version,
+            profile=self.profile,
+            token_file=self.token_file,
+            token_store=token_store,
+        )
+
+    def target(self) -> Target:
+        """Where to connect, without looking for a token (for ``auth login``/``logout``)."""
+        from timetracker_import.api import settings
+
+        return settings.resolve_target(
+            url=self.url,
+            org=self.org,
+            collection=self.collection,
+            api_version=self.api_version,
+            profile=self.profile,
+        )
+
+
+def _setup_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from timetracker_import.api.redact import configure_logging
+
+    configure_logging(debug=value)
+    return value
+
+
+_DEBUG = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_setup_debug,
+    help="Log HTTP calls and retries to stderr (the token is always masked).",
+)
+
+_CONNECTION = [
+    click.option(
+        "--url",
+        metavar="URL",
+        help="7pace server: https://ORG.timehub.7pace.com, or on-premises http://server:port "
+        "(with --collection). Default: $TIMETRACKER_URL, then the profile.",
+    ),
+    click.option(
+        "--org", metavar="NAME", help="Cloud organisation: https://NAME.timehub.7pace.com."
+    ),
+    click.option(
+        "--collection", metavar="NAME", help="On-premises collection, e.g. DefaultCollection."
+    ),
+    click.option(
+        "--api-version", metavar="VERSION", help="REST api-version (default 3.2, or the profile's)."
+    ),
+    click.option(
+        "--profile",
+        metavar="NAME",
+        help="Profile in the user config profiles.toml (default: $TIMETRACKER_PROFILE or 'default').",
+    ),
+    click.option(
+        "--token-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help="Read the API token from PATH (chmod 600). Default: $TIMETRACKER_TOKEN, the "
+        "profile, then the OS keyring.",
+    ),
+]
+
+
+def debug_option(func: F) -> F:
+    """Add ``--debug`` only (for commands that take no connection options)."""
+    return _DEBUG(func)  # type: ignore[no-any-return]
+
+
+def connection_options(func: F) -> F:
+    """Add the connection options and ``--debug``; the command receives ``connection``."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        url: str | None,
+        org: str | None,
+        collection: str | None,
+        api_version: str | None,
+        profile: str | None,
+        token_file: Path | None,
+        **kwargs: Any,
+    ) -> Any:
+        connection = ConnectionOptions(
+            url=url,
+            org=org,
+            collection=collection,
+            api_version=api_version,
+            profile=profile,
+            token_file=token_file,
+        )
+        return func(*args, connection=connection, **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_CONNECTION):
+        decorated = option(decorated)
+    return _DEBUG(decorated)  # type: ignore[no-any-return]
+
+
+def format_option(func: F) -> F:
+    """``--format table|csv|json`` passed as ``fmt``; default table on a terminal, else csv."""
+    return click.option(  # type: ignore[no-any-return]
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output format (default: table on a terminal, csv otherwise).",
+    )(func)
+
+
+def default_format(fmt: str | None) -> str:
+    """The chosen format, or table when stdout is a terminal, else csv."""
+    if fmt:
+        return fmt
+    return "table" if sys.stdout.isatty() else "csv"
