@@ -22,6 +22,10 @@ COMMANDS: dict[str, str] = {
     "sandbox": "sandbox:sandbox",
     "mapping": "mapping:mapping",
     "validate": "validate:validate",
+    "auth": "auth:auth",
+    "me": "read:me",
+    "users": "read:users",
+    "activity-types": "read:activity_types",
 }
 
 
