@@ -17,6 +17,7 @@ from timetracker_import.core.report import (
     ReportSettings,
     iso_week,
     reason_kind,
+    source_cells,
 )
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -188,6 +189,18 @@ def test_rejections_group_by_kind_and_keep_few_examples() -> None:
         ("length must be <= 24 h, got 25.5 h", "25.5", "length must be <= 24 h, got … h"),
         ("user 'x@y' not found in row 12", None, "user … not found in row …"),
         ("bad date 2024-01-02; length must be > 0", None, "bad date …"),
+        (
+            "length must be greater than 0 (7pace requires length > 0)",
+            "0",
+            "length must be greater than 0 (7pace requires length > 0)",
+        ),
+        (
+            "'2026-11-31' is not a date/time (e.g. 2026-03-04 09:30)",
+            "2026-11-31",
+            "… is not a date/time (e.g. 2026-03-04 09:30)",
+        ),
+        ("too long (got 25.5 h)", None, "too long (got … h)"),
+        ("need at least 2 cells, got 1", None, "need at least 2 cells, got …"),
     ],
 )
 def test_reason_kind(reason: str, value: str | None, kind: str) -> None:
@@ -206,3 +219,10 @@ def test_empty_report() -> None:
     assert report.totals.rows == 0 and report.grid.weeks == ()
     assert all(f.count == 0 for f in report.flags)
     json.dumps(report.to_dict())
+
+
+def test_source_cells_from_a_raw_chunk() -> None:
+    raw = pd.DataFrame({0: ["a", "b", "c"], 1: ["1", None, "3"], 2: ["x", "y", "z"]})
+    raw.index = pd.Index([2, 3, 5], name="source_row")
+    cells = source_cells(raw, ["Name", "Hours", "Name"], [5, 2, 5, 99])
+    assert cells == {5: {"Name": "c", "Hours": "3"}, 2: {"Name": "a", "Hours": "1"}}

@@ -44,3 +44,14 @@ def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="does not exist"):
         check_report_path(tmp_path / "nope" / "r.html")
     assert check_report_path(tmp_path / "R.HTML") == tmp_path / "R.HTML"
+
+
+def test_report_file_is_not_private_only(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_report(sample_report(), tmp_path / "r.json")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -56,8 +56,25 @@ def test_header_row_can_be_elsewhere(tmp_path: Path) -> None:
     assert ws["B3"].comment.text == "too long"
 
 
+def test_sheet_without_header_uses_column_letters(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    write_table(path, ["2024-01-02", "-1", "x"], [["2024-01-03", "0", "y"]])
+    highlight_rejections(path, [(1, "B", "length must be > 0"), (2, "C", "bad")], header_row=None)
+    ws = load_workbook(path).worksheets[0]
+    assert ws["B1"].comment.text == "length must be > 0"
+    assert ws["C2"].comment.text == "bad"
+    assert ws["A1"].comment is None
+
+
 def test_not_an_xlsx_file(tmp_path: Path) -> None:
     path = tmp_path / "r.xlsx"
     path.write_text("not a workbook")
     with pytest.raises(InputError, match="cannot open"):
         highlight_rejections(path, [(2, "A", "x")])
+
+
+def test_file_permissions_are_kept(tmp_path: Path) -> None:
+    path = _sheet(tmp_path)
+    path.chmod(0o640)
+    highlight_rejections(path, [(2, "Duration", "x")])
+    assert path.stat().st_mode & 0o777 == 0o640

@@ -39,6 +39,7 @@ class ValidateSettings:
     delimiter: str | None = None
     rejected_path: Path | None = None
     chunk_rows: int = CHUNK_ROWS
+    report_path: Path | None = None  # --report: .html or .json
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ValidateResult:
     timezone_source: str
     mapping_source: str
     billable_over_length: int
+    report_path: Path | None = None
 
     @property
     def exit_code(self) -> int:
@@ -243,6 +245,13 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
     rejected_path = settings.rejected_path or default_rejected_path(Path(settings.path))
     if rejected_path.resolve() == Path(settings.path).resolve():
         raise UsageError("--rejected must not be the input file itself")
+    builder = None
+    if settings.report_path is not None:
+        from timetracker_import.core.report import ReportBuilder, ReportSettings
+        from timetracker_import.files.report_json import check_report_path
+
+        check_report_path(settings.report_path)  # fail now, not after a long run
+        builder = ReportBuilder(ReportSettings(timezone=timezone))
     totals = Totals()
     all_rejections: list[Rejection] = []
     writer = _RejectedWriter(rejected_path, table)
@@ -254,9 +263,46 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
             totals.add_chunk(len(chunk.raw), chunk.canonical, len(chunk.rejections))
             all_rejections.extend(chunk.rejections)
             writer.write(chunk.raw, chunk.rejections)
+            if builder is not None:
+                from timetracker_import.core.report import source_cells
+
+                rows = [r.source_row for r in chunk.rejections]
+                builder.add_rows(chunk.canonical)
+                builder.add_rejections(
+                    chunk.rejections, source_cells(chunk.raw, table.headers, rows)
+                )
         ok = True
     finally:
         writer.close(ok)
+    if all_rejections and rejected_path.suffix.lower() == ".xlsx":
+        from timetracker_import.files.xlsx_highlight import highlight_rejections
+
+        # one rejected-file row per rejection, in order, below the header row (if any)
+        first = 2 if table.has_header else 1
+        highlight_rejections(
+            rejected_path,
+            [(first + i, r.column, r.reason) for i, r in enumerate(all_rejections)],
+            header_row=1 if table.has_header else None,
+        )
+    report_path = None
+    if builder is not None and settings.report_path is not None:
+        from datetime import UTC, datetime
+
+        from timetracker_import.files.report_json import write_report
+
+        accounting = {
+            "rows": totals.rows,
+            "valid": totals.valid,
+            "rejected": totals.rejected,
+            "skipped": totals.skipped,
+        }
+        meta = {
+            "command": "validate",
+            "input": str(settings.path),
+            "mapping": loaded.source,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        report_path = write_report(builder.build(accounting, meta), settings.report_path)
     return ValidateResult(
         rows=totals.rows,
         valid=totals.valid,
@@ -270,4 +316,5 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
         timezone_source=tz_source,
         mapping_source=loaded.source,
         billable_over_length=totals.billable_over_length,
+        report_path=report_path,
     )

@@ -89,6 +89,13 @@ def render_json(result: ValidateResult) -> str:
     help="Where to write rejected rows (default: <file>.rejected.<ext>).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report to stdout.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a report: PATH.html (a page to read or print) or PATH.json "
+    "(docs/report-schema.md).",
+)
 def validate(
     file: Path,
     mapping_path: Path | None,
@@ -99,6 +106,7 @@ def validate(
     delimiter: str | None,
     rejected_path: Path | None,
     as_json: bool,
+    report_path: Path | None,
 ) -> int:
     """Check FILE against a mapping without sending anything.
 
@@ -119,9 +127,12 @@ def validate(
         encoding=encoding,
         delimiter=delimiter,
         rejected_path=rejected_path,
+        report_path=report_path,
     )
     result = run_validate(settings)
     click.echo(render_summary(result, file), err=True)
+    if result.report_path is not None:
+        click.echo(f"report written to {result.report_path}", err=True)
     if as_json:
         click.echo(render_json(result))
     return result.exit_code

@@ -195,7 +195,12 @@ def _lists(obj: Any) -> Any:
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|«[^»]*»")
 _ROWS = re.compile(r"\brows? \d+(?:\s*(?:,|and|-)\s*\d+)*", re.IGNORECASE)
 # a number that is not a limit: limits follow a comparison ("> 0", "<= 24") and stay
-_NUMBER = re.compile(r"(?<![<>=≤≥])(?<![<>=≤≥] )(?<![\w.])-?\d+(?:[.,:/-]\d+)*(?![\w])")
+_NUMBER = re.compile(
+    r"(?<![<>=≤≥])(?<![<>=≤≥] )(?<!than )(?<!least )(?<!most )"
+    r"(?<![\w.])-?\d+(?:[.,:/-]\d+)*(?![\w])"
+)
+# parenthesised help such as "(e.g. 2026-03-04 09:30)" is the same for every row; "(got 5)" isn't
+_HELP = re.compile(r"\((?!got\b|was\b|value\b)[^()]*\)")
 _SPACES = re.compile(r"\s+")
 
 
@@ -203,18 +208,29 @@ def reason_kind(reason: str, value: str | None = None) -> str:
     """Normalise a rejection reason so that rows with the same problem group together.
 
     Only the first problem of a merged reason ("a; b") counts. The offending value, quoted
-    text, row numbers and numbers that are not limits are replaced by placeholders:
+    text, row numbers and numbers that are not limits (limits follow ``>``, ``<=``, "than",
+    "at least", "at most") are replaced by ``…``, outside parenthesised help text:
     ``"length must be > 0, got '-5'"`` and ``"length must be > 0, got '0'"`` both become
     ``"length must be > 0, got …"``.
     """
     first = reason.split("; ")[0].strip()
+    parts: list[str] = []
+    end = 0
+    for match in _HELP.finditer(first):
+        parts.append(_strip_values(first[end : match.start()], value))
+        parts.append(match.group(0))
+        end = match.end()
+    parts.append(_strip_values(first[end:], value))
+    return _SPACES.sub(" ", "".join(parts)).strip()
+
+
+def _strip_values(text: str, value: str | None) -> str:
     # a bare number value is left to _NUMBER, which knows not to touch limits like "> 0"
     if value and value.strip() and not _NUMBER.fullmatch(value.strip()):
-        first = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "…", first)
-    first = _QUOTED.sub("…", first)
-    first = _ROWS.sub("row …", first)
-    first = _NUMBER.sub("…", first)
-    return _SPACES.sub(" ", first).strip()
+        text = re.sub(rf"(?<!\w){re.escape(value.strip())}(?!\w)", "…", text)
+    text = _QUOTED.sub("…", text)
+    text = _ROWS.sub("row …", text)
+    return _NUMBER.sub("…", text)
 
 
 # --------------------------------------------------------------------------- the builder
@@ -555,6 +571,22 @@ class ReportBuilder:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def source_cells(
+    raw: pd.DataFrame, headers: list[str], rows: Iterable[int]
+) -> dict[int, dict[str, Any]]:
+    """The original cells of some rows of a raw chunk (columns are positions, index is
+    source_row) as ``{source_row: {header: value}}``, for ``add_rejections``. A repeated
+    header keeps its first cell."""
+    wanted = [row for row in dict.fromkeys(rows) if row in raw.index]
+    out: dict[int, dict[str, Any]] = {}
+    for row, values in zip(wanted, raw.loc[wanted].itertuples(index=False, name=None), strict=True):
+        cells: dict[str, Any] = {}
+        for header, value in zip(headers, values, strict=False):
+            cells.setdefault(header, value)
+        out[int(row)] = cells
+    return out
 
 
 def iso_week(day: date) -> str:

@@ -9,6 +9,7 @@ so it is meant for rejected-rows files (the rows that failed), not whole inputs.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ def highlight_rejections(
     path: str | os.PathLike[str],
     cells: Iterable[tuple[int, str | None, str]],
     *,
-    header_row: int = 1,
+    header_row: int | None = 1,
     sheet: str | None = None,
 ) -> int:
     """Fill each offending cell and attach its reason as a comment; returns how many cells
@@ -39,6 +40,7 @@ def highlight_rejections(
     from openpyxl import load_workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import PatternFill
+    from openpyxl.utils import get_column_letter
 
     target = Path(path)
     try:
@@ -49,9 +51,12 @@ def highlight_rejections(
         ) from exc
     worksheet = workbook[sheet] if sheet else workbook.worksheets[0]
     columns: dict[str, int] = {}
-    for cell in worksheet[header_row]:
-        if cell.value is not None and str(cell.value) not in columns:
-            columns[str(cell.value)] = int(cell.column)
+    if header_row is None:
+        columns = {get_column_letter(i): i for i in range(1, worksheet.max_column + 1)}
+    else:
+        for cell in worksheet[header_row]:
+            if cell.value is not None and str(cell.value) not in columns:
+                columns[str(cell.value)] = int(cell.column)
 
     reasons: dict[tuple[int, int], list[str]] = {}
     for row, header, reason in cells:
@@ -74,6 +79,7 @@ def highlight_rejections(
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".xlsx", dir=target.parent)
     os.close(fd)
     try:
+        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))  # keep the file's permissions
         workbook.save(tmp)
         os.replace(tmp, target)
     except BaseException:
