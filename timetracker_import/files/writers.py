@@ -22,6 +22,7 @@ Decisions where the brief is silent:
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime as dt
@@ -107,6 +108,14 @@ class TableWriter:
                 path=str(self.path),
                 hint="use .csv, .tsv, .txt or .xlsx",
             )
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(
+                f"unknown encoding {encoding!r}",
+                path=str(self.path),
+                hint="use a Python codec name such as utf-8, utf-8-sig or cp1252",
+            ) from None
         self.delimiter = delimiter or ("\t" if suffix == ".tsv" else ",")
         self.rows_written = 0
         self._tmp: Path | None = None
@@ -148,14 +157,7 @@ class TableWriter:
         # mkstemp creates 0600; give the result the mode a plain open() would have.
         os.chmod(fd, 0o666 & ~_current_umask())
         if self.format == "csv":
-            try:
-                self._fh = open(fd, "w", encoding=self.encoding, newline="")  # noqa: SIM115
-            except LookupError:
-                os.close(fd)
-                self.abort()
-                raise InputError(
-                    f"unknown encoding {self.encoding!r}", path=str(self.path)
-                ) from None
+            self._fh = open(fd, "w", encoding=self.encoding, newline="")  # noqa: SIM115
             self._csv = csv.writer(self._fh, delimiter=self.delimiter, lineterminator="\r\n")
             self._csv.writerow([_csv_text(neutralise_cell(h)) for h in self.headers])
         else:
@@ -204,7 +206,16 @@ class TableWriter:
             with contextlib.suppress(OSError):
                 self._fh.close()
             self._fh = None
+        if self._ws is not None and self._wb is not None:
+            # Finish openpyxl's own temp file for the sheet, then delete it.
+            with contextlib.suppress(Exception):
+                self._ws.close()
+            writer = getattr(self._ws, "_writer", None)
+            with contextlib.suppress(Exception):
+                if writer is not None:
+                    writer.cleanup()
         self._wb = None
+        self._ws = None
         if self._tmp is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._tmp.unlink()
