@@ -35,7 +35,8 @@ test-all: $(STAMP) ## the whole suite including slow trials
 demo: $(STAMP) ## validate the sample payroll workbook (its deliberate mistakes give exit 1)
 	@mkdir -p out
 	$(BIN)/timetracker-import validate sample_data/payroll_hours.xlsx --preset payroll-demo \
-		--rejected out/payroll_hours.rejected.xlsx || test $$? -eq 1
+		--rejected out/payroll_hours.rejected.xlsx \
+		--report out/payroll_hours.report.html || test $$? -eq 1
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
