@@ -52,6 +52,8 @@ async def test_me_sends_bearer_and_unwraps(client: TimetrackerClient) -> None:
     (_, _, call) = calls(m)[0]
     assert call.kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
     assert call.kwargs["allow_redirects"] is False
+    assert call.kwargs.get("ssl", True) is not False  # TLS verification never switched off
+    assert call.kwargs.get("verify_ssl", True) is not False
 
 
 async def test_basic_auth_scheme_uses_empty_user(recorder: Recorder) -> None:
