@@ -89,6 +89,33 @@ def test_decoding_across_blocks(
     assert f"byte offset {bad_at}" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("bom", "codec", "override"),
+    [
+        (codecs.BOM_UTF8, "utf-8", None),
+        (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", None),
+        (codecs.BOM_UTF32_LE, "utf-32-le", None),
+    ],
+)
+def test_offsets_count_the_bom(
+    tmp_path: Path, bom: bytes, codec: str, override: str | None
+) -> None:
+    good = bom + "a,b\nc,d\n".encode(codec)
+    bad = {
+        "utf-8": b"\xfc",
+        "utf-16-le": b"\x00\xdc",
+        "utf-16-be": b"\xdc\x00",
+        "utf-32-le": b"\x00\x00\x11\x00",
+    }[codec]
+    path = tmp_path / "in.csv"
+    path.write_bytes(good + bad + "x\n".encode(codec))
+    with pytest.raises(InputError) as info:
+        open_table(path, encoding=override).read_all()
+    assert f"line 3, byte offset {len(good)}" in info.value.message
+
+
 def test_utf16_undecodable_reports_offset(tmp_path: Path) -> None:
     raw = codecs.BOM_UTF16_LE + "a,b\n1,2\n".encode("utf-16-le") + b"\x00\xdc" + b"x\x00"
     path = tmp_path / "in.csv"

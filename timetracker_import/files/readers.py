@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CSV_DELIMITERS",
     "RawTable",
+    "check_zip_safety",
     "column_letter",
     "letter_index",
     "open_table",
@@ -312,8 +313,10 @@ def _detect_encoding(path: Path, encoding: str | None) -> str:
         return name
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
-        return "utf-32"
+    if head.startswith(codecs.BOM_UTF32_LE):
+        return "utf-32-le"
+    if head.startswith(codecs.BOM_UTF32_BE):
+        return "utf-32-be"
     if head.startswith(codecs.BOM_UTF16_LE):
         return "utf-16-le"
     if head.startswith(codecs.BOM_UTF16_BE):
@@ -321,13 +324,45 @@ def _detect_encoding(path: Path, encoding: str | None) -> str:
     return "utf-8"
 
 
-def _bom_length(path: Path, encoding: str) -> int:
-    """Bytes of BOM to skip before decoding with codecs that do not eat it themselves."""
-    if encoding not in ("utf-16-le", "utf-16-be"):
-        return 0
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_BOM_FAMILY = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "utf-16": "utf-16",
+    "utf-16-le": "utf-16",
+    "utf-16-be": "utf-16",
+    "utf-32": "utf-32",
+    "utf-32-le": "utf-32",
+    "utf-32-be": "utf-32",
+}
+
+
+def _bom_split(path: Path, encoding: str) -> tuple[str, int]:
+    """(codec to decode with, BOM bytes to skip) for ``encoding``.
+
+    The BOM is skipped by hand and the BOM-less codec used, so that byte offsets in decode
+    errors count from the start of the file (the -sig and generic utf-16/32 decoders eat
+    the BOM and report positions relative to what follows).
+    """
+    family = _BOM_FAMILY.get(encoding)
+    if family is None:
+        return encoding, 0
     with path.open("rb") as fh:
-        head = fh.read(2)
-    return 2 if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else 0
+        head = fh.read(4)
+    for bom, codec in _BOMS:
+        if head.startswith(bom) and _BOM_FAMILY[codec] == family:
+            if codec == "utf-16-le" and head.startswith(codecs.BOM_UTF32_LE):
+                continue
+            return codec, len(bom)
+    if encoding == "utf-8-sig":
+        return "utf-8", 0
+    return encoding, 0
 
 
 def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
@@ -337,8 +372,8 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
     number and byte offset; ``open(..., errors="strict")`` would only say "position N" of
     some internal buffer.
     """
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    skip = _bom_length(path, encoding)
+    codec, skip = _bom_split(path, encoding)
+    decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     fed = skip  # bytes handed to the decoder so far (absolute offset of the next block)
     lines_done = 0  # line ends already emitted
     pending = ""
@@ -352,7 +387,9 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
             try:
                 text = decoder.decode(block, final)
             except UnicodeDecodeError as exc:
-                error = _decode_error(path, encoding, exc, fed - buffered, pending, lines_done)
+                error = _decode_error(
+                    path, encoding, codec, exc, fed - buffered, pending, lines_done
+                )
                 raise error from None
             fed += len(block)
             if first and text:
@@ -386,6 +423,7 @@ def _decoder_buffered(decoder: codecs.IncrementalDecoder) -> int:
 def _decode_error(
     path: Path,
     encoding: str,
+    codec: str,
     exc: UnicodeDecodeError,
     data_start: int,
     pending: str,
@@ -395,7 +433,7 @@ def _decode_error(
     offset = data_start + exc.start
     good = exc.object[: exc.start]
     try:
-        prefix = codecs.decode(good, encoding, errors="replace")
+        prefix = codecs.decode(good, codec, errors="replace")
     except LookupError:  # pragma: no cover - the codec was found before
         prefix = ""
     line = lines_done + len(_NEWLINE.findall(pending + prefix)) + 1
