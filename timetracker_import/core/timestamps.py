@@ -104,8 +104,12 @@ def parse_datetime_strings(
     cands = list(formats) if formats else candidate_formats(date_order, with_time)
     if not explicit:
         sample = text.iloc[:_SAMPLE]
-        hits = {f: int(_to_datetime(sample, f).notna().sum()) for f in cands}
-        cands.sort(key=lambda f: -hits[f])
+        hits: dict[str, int] = {}
+        for f in cands:
+            hits[f] = int(_to_datetime(sample, f).notna().sum())
+            if hits[f] == len(sample):
+                break  # one format fits the whole sample: no need to try the rest here
+        cands.sort(key=lambda f: -hits.get(f, 0))
     pending = text
     order_based: list[pd.Index] = []
     for fmt in cands:
