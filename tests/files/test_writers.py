@@ -72,6 +72,8 @@ def test_neutralise_cell(value: Any, expected: Any) -> None:
         ("out.csv", "utf-8-sig", ";", ";"),
         ("out.tsv", "utf-8", None, "\t"),
         ("out.txt", "utf-16", "\t", "\t"),
+        ("out.txt", "utf-16-le", "\t", "\t"),
+        ("out.csv", "utf-16-be", None, ","),
         ("out.csv", "cp1252", "|", "|"),
     ],
 )

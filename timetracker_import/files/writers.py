@@ -39,6 +39,7 @@ from timetracker_import.errors import InputError
 __all__ = ["TableWriter", "neutralise_cell", "write_table"]
 
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
+_BOM_LESS_UNICODE = frozenset({"utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"})
 _CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 _XLSX_FORMATS = {
     dt.datetime: "yyyy-mm-dd hh:mm:ss",
@@ -67,7 +68,8 @@ def write_table(
     """Write ``headers`` and ``rows`` to ``path`` as CSV or XLSX (by extension), atomically.
 
     ``delimiter`` (CSV only) defaults to TAB for ``.tsv`` and ``,`` otherwise; ``encoding``
-    applies to CSV only (use ``utf-8-sig`` for Excel-friendly UTF-8 with BOM).
+    applies to CSV only (use ``utf-8-sig`` for Excel-friendly UTF-8 with BOM; UTF-16/32 are
+    always written with a BOM, so the encoding a RawTable reports can be passed back).
     """
     with TableWriter(path, headers, encoding=encoding, delimiter=delimiter) as writer:
         writer.write_rows(rows)
@@ -158,6 +160,10 @@ class TableWriter:
         os.chmod(fd, 0o666 & ~_current_umask())
         if self.format == "csv":
             self._fh = open(fd, "w", encoding=self.encoding, newline="")  # noqa: SIM115
+            if codecs.lookup(self.encoding).name in _BOM_LESS_UNICODE:
+                # Without a BOM nobody (our reader included) can tell UTF-16/32 from bytes;
+                # this is also what the reader reports for Excel's "Unicode text".
+                self._fh.write("\ufeff")
             self._csv = csv.writer(self._fh, delimiter=self.delimiter, lineterminator="\r\n")
             self._csv.writerow([_csv_text(neutralise_cell(h)) for h in self.headers])
         else:
