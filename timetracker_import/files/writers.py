@@ -28,6 +28,7 @@ import csv
 import datetime as dt
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -49,10 +50,20 @@ _XLSX_FORMATS = {
 }
 
 
+# A signed plain number ("-1.5", "+2", "-0,25") is data, not a formula: Excel reads it as a
+# number. Prefixing it would change the value a person fixes and re-imports.
+_PLAIN_NUMBER = re.compile(r"[+-]\d+(?:[.,]\d+)?")
+
+
 def neutralise_cell(value: Any) -> Any:
     """Return ``value`` made safe for a spreadsheet: text starting with ``=``, ``+``, ``-``,
-    ``@``, TAB or CR gets a leading ``'``; every other value (numbers too) is unchanged."""
-    if isinstance(value, str) and value.startswith(_DANGEROUS_START):
+    ``@``, TAB or CR gets a leading ``'``, except a plain signed number such as ``-1.5``;
+    every other value (numbers too) is unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_DANGEROUS_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 
