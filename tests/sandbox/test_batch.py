@@ -118,3 +118,30 @@ async def test_batch_of_20000_rows_and_paging_over_them(make_api: ApiFactory) ->
     elapsed = time.perf_counter() - started
     assert len(seen) == 20_000  # same timestamp everywhere: the id tie-break keeps paging exact
     assert elapsed < 30, f"20,000 rows took {elapsed:.1f}s"
+
+
+async def test_d17_old_npm_importer_flow_is_accepted(api: Api) -> None:
+    """Replays the requests of 7pace's npm importer: api 3.0-preview, lookups, then
+    validateOnly=true and validateOnly=false batches with toLocaleString() timestamps."""
+    v = "3.0-preview"
+    _, users, _ = await api.get("users", who="alice", version=v)
+    ids = {u["uniqueName"]: u["id"] for u in users["data"]}
+    _, types, _ = await api.get("activityTypes", who="alice", version=v)
+    names = {a["name"]: a["id"] for a in types["data"]["activityTypes"]}
+    batch = [
+        {"userId": ids["carol@example.com"], "workItemId": 17, "timeStamp": "11/2/2026, 9:30:00\u202fAM",
+         "length": 5400, "billableLength": 0, "activityTypeId": names["Testing"], "comment": "review"},
+        {"userId": ids["bob@example.com"], "timeStamp": "11/3/2026, 1:00:00 PM", "length": 900,
+         "comment": "standup"},
+    ]  # fmt: skip
+    for flag in ("true", "false"):
+        status, body, _ = await api.post(
+            "workLogs/batch", batch, who="alice", version=v, query=f"validateOnly={flag}"
+        )
+        assert status == 200, body
+    assert await count_all(api) == 2
+    _, body, _ = await api.get("workLogs/all", who="alice")
+    assert [(w["timestamp"], w["activityType"]["name"]) for w in body["data"]] == [
+        ("2026-11-02T09:30:00", "Testing"),
+        ("2026-11-03T13:00:00", "Development"),
+    ]
