@@ -1,0 +1,159 @@
+"""Pure export helpers: inclusive-day translation, windows, layout, order, flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from timetracker_import.core.export import (
+    EXPORT_COLUMNS,
+    RowFilter,
+    build_rows,
+    chunked,
+    day_range,
+    export_columns,
+    export_row,
+    flatten_flags,
+    format_query_instant,
+    parse_api_timestamp,
+    split_windows,
+)
+
+BERLIN = "Europe/Berlin"
+
+
+def wl(wid: str, ts: str, **extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "id": wid,
+        "timestamp": ts,
+        "length": 5400,
+        "billableLength": None,
+        "workItemId": 42,
+        "comment": "c",
+        "user": {
+            "email": "bob@example.com",
+            "uniqueName": "bob@example.com",
+            "name": "Bob",
+            "displayName": "Bob B",
+        },
+        "activityType": {"name": "Development"},
+        "createdTimestamp": "2026-03-04T10:00:00.1234567",
+        "editedTimestamp": "2026-03-04T10:00:00.1234567",
+        "flags": {"isFromApi": True, "isManuallyEntered": True, "isChanged": False},
+    }
+    base.update(extra)
+    return base
+
+
+def test_day_range_translates_inclusive_days_to_strict_bounds() -> None:
+    r = day_range(date(2026, 3, 2), date(2026, 3, 8), BERLIN, today=date(2026, 1, 1))
+    assert r.start == datetime(2026, 3, 1, 23, 0, tzinfo=UTC)
+    assert r.end == datetime(2026, 3, 8, 23, 0, tzinfo=UTC)
+    assert r.query_from == datetime(2026, 3, 1, 22, 59, 59, tzinfo=UTC)
+    assert format_query_instant(r.query_to) == "2026-03-08T23:00:00Z"
+
+
+def test_day_range_edges_are_inclusive_of_first_and_last_day() -> None:
+    r = day_range(date(2026, 3, 2), date(2026, 3, 2), "UTC", today=date(2026, 1, 1))
+    assert r.contains(datetime(2026, 3, 2, 0, 0, tzinfo=UTC))
+    assert r.contains(datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=UTC))
+    assert not r.contains(datetime(2026, 3, 3, 0, 0, tzinfo=UTC))
+    assert not r.contains(datetime(2026, 3, 1, 23, 59, 59, 500000, tzinfo=UTC))
+
+
+def test_day_range_over_dst_change_uses_local_midnights() -> None:
+    r = day_range(date(2026, 3, 29), date(2026, 3, 29), BERLIN, today=date(2026, 1, 1))
+    assert r.end - r.start == timedelta(hours=23)
+
+
+def test_day_range_defaults_and_errors() -> None:
+    r = day_range(None, None, "UTC", today=date(2026, 3, 31))
+    assert (r.first, r.last) == (date(2026, 3, 2), date(2026, 3, 31))
+    with pytest.raises(ValueError, match="after"):
+        day_range(date(2026, 3, 5), date(2026, 3, 4), "UTC", today=date(2026, 3, 31))
+
+
+def test_split_windows_cover_exactly_without_overlap() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = start + timedelta(days=10, seconds=7)
+    windows = split_windows(start, end, 7)
+    assert len(windows) == 7
+    assert windows[0][0] == start and windows[-1][1] == end
+    for (_, b), (c, _) in zip(windows, windows[1:], strict=False):
+        assert b == c
+    assert split_windows(start, start, 3) == []
+    assert len(split_windows(start, start + timedelta(seconds=2), 10)) == 2
+
+
+def test_chunked_dedupes_and_limits() -> None:
+    ids = list(range(1, 251)) + [1, 2]
+    chunks = chunked(ids, 100)
+    assert [len(c) for c in chunks] == [100, 100, 50]
+    assert chunks[0][0] == 1 and chunks[-1][-1] == 250
+
+
+def test_parse_api_timestamp_variants() -> None:
+    assert parse_api_timestamp("2026-03-04T10:00:00Z") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert parse_api_timestamp("2026-03-04T10:00:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert parse_api_timestamp("2026-03-04T12:00:00+02:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert parse_api_timestamp("2026-03-04T10:00:00.1234567").microsecond == 123456
+    assert parse_api_timestamp("2026-03-04T10:00:00.39").microsecond == 390000
+    assert parse_api_timestamp(None) is None
+
+
+def test_export_row_layout_and_local_time() -> None:
+    row = export_row(wl("a", "2026-03-04T23:30:00Z", billableLength=0), ZoneInfo(BERLIN))
+    assert list(row) == list(EXPORT_COLUMNS)
+    assert row["date"] == date(2026, 3, 5) and row["start"] == time(0, 30)
+    assert row["timestamp_utc"] == "2026-03-04T23:30:00Z"
+    assert row["length_hours"] == 1.5 and row["billable_seconds"] == 0
+    assert row["user_email"] == "bob@example.com" and row["user_name"] == "Bob B"
+    assert row["created_utc"] == "2026-03-04T10:00:00.123456Z"
+    assert row["flags"] == "isManuallyEntered;isFromApi"
+    assert (
+        export_row(wl("a", "2026-03-04T10:00:00Z"), ZoneInfo("UTC"), organization="x")[
+            "organization"
+        ]
+        == "x"
+    )
+
+
+def test_flatten_flags() -> None:
+    assert flatten_flags(None) == ""
+    assert flatten_flags({"isBillable": True, "isTracked": True, "zNew": True}) == (
+        "isTracked;isBillable;zNew"
+    )
+
+
+def test_build_rows_filters_dedupes_and_orders() -> None:
+    days = day_range(date(2026, 3, 4), date(2026, 3, 4), "UTC", today=date(2026, 1, 1))
+    logs = [
+        wl("b", "2026-03-04T10:00:00Z"),
+        wl("a", "2026-03-04T10:00:00Z"),
+        wl("c", "2026-03-04T09:59:59.5Z"),
+        wl("a", "2026-03-04T10:00:00Z"),  # boundary duplicate from a second window
+        wl("d", "2026-03-03T23:59:59.9Z"),  # inside the widened query, outside the days
+        wl("e", "2026-03-05T00:00:00Z"),
+        wl("f", "2026-03-04T11:00:00Z", activityType={"name": "Testing"}),
+        wl("g", "2026-03-04T11:00:00Z", user={"email": "carol@example.com"}),
+        wl("h", "2026-03-04T11:00:00Z", workItemId=7),
+    ]
+    rows = build_rows({None: logs}, RowFilter.build(days), ZoneInfo("UTC"))
+    assert [r["id"] for r in rows] == ["c", "a", "b", "f", "g", "h"]
+    flt = RowFilter.build(
+        days, users=["BOB@example.com"], activity_types=["development"], work_items=[42]
+    )
+    assert [r["id"] for r in build_rows({None: logs}, flt, ZoneInfo("UTC"))] == ["c", "a", "b"]
+
+
+def test_multi_org_rows_keep_same_ids_apart() -> None:
+    days = day_range(date(2026, 3, 4), date(2026, 3, 4), "UTC", today=date(2026, 1, 1))
+    rows = build_rows(
+        {"B": [wl("x", "2026-03-04T10:00:00Z")], "A": [wl("x", "2026-03-04T10:00:00Z")]},
+        RowFilter.build(days),
+        ZoneInfo("UTC"),
+    )
+    assert [(r["organization"], r["id"]) for r in rows] == [("A", "x"), ("B", "x")]
+    assert export_columns(True)[:2] == ["id", "organization"]

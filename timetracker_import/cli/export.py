@@ -1,0 +1,117 @@
+"""``export``: worklogs to CSV, XLSX, JSON or NDJSON (a layout ``import --preset 7pace-export``
+reads back)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from .options import ConnectionOptions, connection_options
+
+if TYPE_CHECKING:
+    from timetracker_import.api.settings import ConnectionSettings
+
+
+@click.command("export")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day (inclusive).")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day (inclusive).")
+@click.option("--mine", is_flag=True, help="Only the token's own worklogs (workLogs, any role).")
+@click.option(
+    "--user", "users", multiple=True, metavar="EMAIL", help="Only this user (repeatable)."
+)
+@click.option(
+    "--work-item", "work_items", multiple=True, type=int, metavar="ID", help="Repeatable."
+)
+@click.option(
+    "--activity-type", "activity_types", multiple=True, metavar="NAME", help="Repeatable."
+)
+@click.option(
+    "--timezone",
+    metavar="TZ",
+    help="IANA zone for the days and the local date/start columns (default: this machine's).",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "ndjson"]))
+@click.option("--output", "-o", metavar="PATH|-", default="-", help="Default: stdout.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@connection_options
+def export(
+    connection: ConnectionOptions,
+    first: dt.datetime | None,
+    last: dt.datetime | None,
+    mine: bool,
+    users: tuple[str, ...],
+    work_items: tuple[int, ...],
+    activity_types: tuple[str, ...],
+    timezone: str | None,
+    fmt: str | None,
+    output: str,
+    concurrency: int,
+    quiet: bool,
+) -> int:
+    """Export worklogs of the whole organization (workLogs/all: Administrator, Budget or
+    Product role) or, with --mine, your own.
+
+    --from/--to are inclusive days in --timezone. Without them the last 30 days up to today
+    are exported (--to alone: the 30 days ending there; --from alone: up to today).
+    Format from --format, else the --output extension, else csv. Give --profile several
+    times to merge organizations (an organization column is added).
+    """
+    from timetracker_import.app.export import (
+        ExportSettings,
+        choose_format,
+        run_export,
+        write_export,
+    )
+    from timetracker_import.app.validate import local_timezone
+
+    chosen = choose_format(fmt, output)
+    settings = ExportSettings(
+        timezone=timezone or local_timezone(),
+        first=first.date() if first else None,
+        last=last.date() if last else None,
+        mine=mine,
+        users=users,
+        work_items=work_items,
+        activity_types=activity_types,
+        concurrency=concurrency,
+    )
+    profiles: tuple[str, ...] = connection.profile or ()  # type: ignore[assignment]
+    connections: list[tuple[str | None, ConnectionSettings]]
+    if len(profiles) > 1:
+        connections = [(p, dataclasses.replace(connection, profile=p).resolve()) for p in profiles]
+    else:
+        single = dataclasses.replace(connection, profile=profiles[0] if profiles else None)
+        connections = [(None, single.resolve())]
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" worklogs", file=sys.stderr, desc="export")
+    try:
+        result = asyncio.run(run_export(connections, settings, on_page=bar.update if bar else None))
+    finally:
+        if bar is not None:
+            bar.close()
+    write_export(result, output, chosen)
+    where = "stdout" if output == "-" else output
+    per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
+    click.echo(
+        f"exported {len(result.rows)} worklogs ({result.days.first} .. {result.days.last}, "
+        f"{settings.timezone}{per_org}) to {where}",
+        err=True,
+    )
+    return 0
+
+
+# ``--profile`` is repeatable here only: one export may merge several organizations.
+for _param in export.params:
+    if _param.name == "profile" and isinstance(_param, click.Option):
+        _param.multiple = True
+        _param.default = None
+        _param.help = "Profile (repeatable: merge organizations, adds an organization column)."

@@ -1,0 +1,276 @@
+"""Pure parts of ``export``: date bounds, windows, the row layout and the output order.
+
+The API's timestamp filters are strict (``$fromTimestamp`` means "greater than",
+``$toTimestamp`` "less than", API §1.6), so inclusive days are translated into a slightly
+wider server query and the rows are then filtered client-side to the exact range:
+
+* from: start of the ``--from`` day (in ``--timezone``) minus one second;
+* to:   start of the day after ``--to``;
+* kept: ``start_of_from_day <= timestamp < start_of_day_after_to``.
+
+Server timestamps without an offset are read as UTC (the sandbox does the same for filters;
+the real service calls them "user-local" but ``workLogs/all`` mixes users whose zones the
+client does not know).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_DAYS = 30
+FLAG_NAMES = (
+    "isTracked",
+    "isManuallyEntered",
+    "isChanged",
+    "isTrackedExtended",
+    "isImported",
+    "isFromApi",
+    "isBillable",
+)
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "user_email",
+    "user_name",
+    "timestamp_utc",
+    "date",
+    "start",
+    "length_seconds",
+    "length_hours",
+    "billable_seconds",
+    "work_item_id",
+    "activity_type",
+    "comment",
+    "created_utc",
+    "edited_utc",
+    "flags",
+)
+ORGANIZATION_COLUMN = "organization"
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Inclusive local days ``first..last`` in ``timezone``, with the exact UTC instants
+    ``[start, end)`` they cover."""
+
+    first: date
+    last: date
+    timezone: str
+    start: datetime  # aware, UTC: start of ``first`` in ``timezone``
+    end: datetime  # aware, UTC: start of the day after ``last``
+
+    @property
+    def query_from(self) -> datetime:
+        """``$fromTimestamp`` (strict >): one second before ``start``."""
+        return self.start - timedelta(seconds=1)
+
+    @property
+    def query_to(self) -> datetime:
+        """``$toTimestamp`` (strict <): ``end`` itself."""
+        return self.end
+
+    def contains(self, instant: datetime) -> bool:
+        """Whether ``instant`` (aware) lies in ``[start, end)``."""
+        return self.start <= instant < self.end
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+def day_range(first: date | None, last: date | None, timezone: str, *, today: date) -> DayRange:
+    """The inclusive range ``first..last``; ``last`` defaults to ``today``, ``first`` to
+    ``DEFAULT_DAYS`` days ending at ``last``. Raises ``ValueError`` when ``first > last``."""
+    zone = ZoneInfo(timezone)
+    last = last or today
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise ValueError(f"--from {first} is after --to {last}")
+    return DayRange(
+        first=first,
+        last=last,
+        timezone=timezone,
+        start=_day_start(first, zone),
+        end=_day_start(last + timedelta(days=1), zone),
+    )
+
+
+def split_windows(start: datetime, end: datetime, count: int) -> list[tuple[datetime, datetime]]:
+    """``[start, end)`` cut into at most ``count`` contiguous half-open windows of equal
+    length (whole seconds), covering the range exactly."""
+    if end <= start:
+        return []
+    total = int((end - start).total_seconds())
+    count = max(1, min(count, max(1, total)))
+    bounds = [start + timedelta(seconds=total * i // count) for i in range(count)] + [end]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+def chunked(values: Sequence[int], size: int) -> list[list[int]]:
+    """``values`` (deduplicated, order kept) in lists of at most ``size``."""
+    unique = list(dict.fromkeys(int(v) for v in values))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+def format_query_instant(instant: datetime) -> str:
+    """A filter value: UTC, second precision, with ``Z``."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_api_timestamp(value: Any) -> datetime | None:
+    """An API timestamp as an aware UTC datetime (no offset = UTC); None when empty.
+
+    Tolerates 7 fractional digits (.NET) by cutting them to microseconds."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    main, dot, rest = text.partition(".")
+    if dot:
+        digits = "".join(c for c in rest[:7] if c.isdigit())
+        tail = rest[len(digits) :]
+        text = f"{main}.{digits[:6].ljust(6, '0')}{tail}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_utc(instant: datetime | None) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` or None."""
+    if instant is None:
+        return None
+    text = instant.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def flatten_flags(flags: Mapping[str, Any] | None) -> str:
+    """The set flags as ``isFromApi;isManuallyEntered`` (known flags first in API order, then
+    unknown ones sorted), empty when none is set."""
+    if not flags:
+        return ""
+    known = [n for n in FLAG_NAMES if flags.get(n)]
+    extra = sorted(k for k, v in flags.items() if k not in FLAG_NAMES and v is True)
+    return ";".join(known + extra)
+
+
+def export_row(
+    worklog: Mapping[str, Any], zone: ZoneInfo, *, organization: str | None = None
+) -> dict[str, Any]:
+    """One worklog as an export row (``EXPORT_COLUMNS``, plus ``organization`` when given).
+
+    ``date`` and ``start`` are the local date and time of day in ``zone``."""
+    ts = parse_api_timestamp(worklog.get("timestamp"))
+    local = ts.astimezone(zone) if ts is not None else None
+    user = worklog.get("user") or {}
+    activity = worklog.get("activityType") or {}
+    length = worklog.get("length")
+    billable = worklog.get("billableLength")
+    row: dict[str, Any] = {
+        "id": worklog.get("id"),
+        "user_email": user.get("email") or user.get("uniqueName"),
+        "user_name": user.get("displayName") or user.get("name"),
+        "timestamp_utc": format_utc(ts),
+        "date": local.date() if local else None,
+        "start": local.time().replace(tzinfo=None) if local else None,
+        "length_seconds": None if length is None else int(length),
+        "length_hours": None if length is None else round(int(length) / 3600, 6),
+        "billable_seconds": None if billable is None else int(billable),
+        "work_item_id": worklog.get("workItemId"),
+        "activity_type": activity.get("name"),
+        "comment": worklog.get("comment"),
+        "created_utc": format_utc(parse_api_timestamp(worklog.get("createdTimestamp"))),
+        "edited_utc": format_utc(parse_api_timestamp(worklog.get("editedTimestamp"))),
+        "flags": flatten_flags(worklog.get("flags")),
+    }
+    if organization is not None:
+        row[ORGANIZATION_COLUMN] = organization
+    return row
+
+
+def sort_key(row: Mapping[str, Any]) -> tuple[datetime, str, str]:
+    """Deterministic order: timestamp, organization, id (rows without a timestamp first)."""
+    ts = parse_api_timestamp(row.get("timestamp_utc"))
+    return (
+        ts or datetime.min.replace(tzinfo=UTC),
+        str(row.get(ORGANIZATION_COLUMN) or ""),
+        str(row.get("id") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Client-side filters: users by e-mail/uniqueName (case-insensitive), activity types by
+    name (case-insensitive), work items by id, and the exact day range."""
+
+    days: DayRange
+    users: frozenset[str] = frozenset()
+    activity_types: frozenset[str] = frozenset()
+    work_items: frozenset[int] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        days: DayRange,
+        users: Iterable[str] = (),
+        activity_types: Iterable[str] = (),
+        work_items: Iterable[int] = (),
+    ) -> RowFilter:
+        """Normalise the option values."""
+        return cls(
+            days,
+            frozenset(u.strip().lower() for u in users),
+            frozenset(a.strip().lower() for a in activity_types),
+            frozenset(int(w) for w in work_items),
+        )
+
+    def keep(self, worklog: Mapping[str, Any]) -> bool:
+        """Whether a server worklog passes every filter."""
+        ts = parse_api_timestamp(worklog.get("timestamp"))
+        if ts is None or not self.days.contains(ts):
+            return False
+        if self.users:
+            user = worklog.get("user") or {}
+            names = {str(user.get(k) or "").lower() for k in ("email", "uniqueName")}
+            if not names & self.users:
+                return False
+        if self.activity_types:
+            name = str((worklog.get("activityType") or {}).get("name") or "").lower()
+            if name not in self.activity_types:
+                return False
+        return not self.work_items or worklog.get("workItemId") in self.work_items
+
+
+def build_rows(
+    worklogs_by_org: Mapping[str | None, Iterable[Mapping[str, Any]]],
+    row_filter: RowFilter,
+    zone: ZoneInfo,
+) -> list[dict[str, Any]]:
+    """Filter, deduplicate by (organization, id), lay out and sort the fetched worklogs.
+
+    Keys of ``worklogs_by_org`` are organization names (None: single organization, no
+    ``organization`` column)."""
+    seen: set[tuple[str | None, Any]] = set()
+    rows: list[dict[str, Any]] = []
+    for org, worklogs in worklogs_by_org.items():
+        for worklog in worklogs:
+            key = (org, worklog.get("id"))
+            if key in seen or not row_filter.keep(worklog):
+                continue
+            seen.add(key)
+            rows.append(export_row(worklog, zone, organization=org))
+    rows.sort(key=sort_key)
+    return rows
+
+
+def export_columns(multi_org: bool) -> list[str]:
+    """The column list, with ``organization`` after ``id`` for a multi-organization export."""
+    columns = list(EXPORT_COLUMNS)
+    if multi_org:
+        columns.insert(1, ORGANIZATION_COLUMN)
+    return columns
