@@ -28,7 +28,6 @@ COMMANDS: dict[str, str] = {
     "activity-types": "read:activity_types",
     "import": "importer:import_",
     "runs": "runs:runs",
-    "export": "export:export",
 }
 
 

@@ -1,0 +1,812 @@
+"""Use case: import a file into 7pace (read, map, validate, resolve, preflight, plan, post).
+
+The offline stages are exactly ``validate``'s (``iter_mapped_chunks``). Every step that
+promises something is journaled (``journal.store``) before the network call that depends on
+it, so a run halted for any reason - even SIGKILL - resumes on the next ``import`` of the same
+file and mapping: in-flight batches are read back and reconciled first, then the rows still
+pending are checked and posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.app.validate import (
+    ValidateSettings,
+    choose_timezone,
+    iter_mapped_chunks,
+    load_mapping_for,
+)
+from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.rejections import Rejection, merge_rejections
+from timetracker_import.errors import (
+    EXIT_AMBIGUOUS,
+    EXIT_AUTH,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TEMPFAIL,
+    AuthError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.app.poster import Poster
+    from timetracker_import.core.planning import PlannedBatch
+    from timetracker_import.files.readers import RawTable
+    from timetracker_import.journal.store import Journal
+
+ON_EXISTING = ("skip", "allow", "fail")
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_CONCURRENCY = 8
+REJECTED_COLUMNS = ("source_row", "stage", "reason", "error_code")
+BASELINE_ROLE_HINT = (
+    "reading the existing worklogs of other users (duplicate check) needs the Administrator, "
+    "Budget or Product role in 7pace; ask an administrator, or import only your own rows"
+)
+
+ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """What ``import`` was asked to do."""
+
+    path: Path
+    connection: ConnectionSettings
+    mapping_path: Path | None = None
+    preset: str | None = None
+    sheet: str | None = None
+    timezone: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    dry_run: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    on_existing: str = "skip"
+    rejected_path: Path | None = None
+    report_path: Path | None = None
+    new_run: bool = False
+    chunk_rows: int = 100_000
+
+
+@dataclass(frozen=True)
+class ConfirmInfo:
+    """What a confirmation prompt shows before anything is created."""
+
+    rows: int
+    seconds: int
+    users: tuple[str, ...]
+    batches: int
+    target: str
+
+
+@dataclass
+class ImportResult:
+    """The outcome of one ``import`` (or one resumed part of it)."""
+
+    run_id: str
+    run_dir: Path
+    dry_run: bool
+    resumed: bool
+    accounting: Accounting
+    exit_code: int
+    rejections: list[Rejection]
+    existing: dict[int, str]
+    in_file_duplicates: dict[int, int]
+    halt_reason: str | None
+    halt_message: str | None
+    ambiguous_batches: list[int]
+    rejected_path: Path | None
+    user_rejected_path: Path | None
+    created_csv: Path | None
+    summary_path: Path
+    report_path: Path | None
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    throttled: int = 0
+    round_trips: list[float] = field(default_factory=list)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The JSON summary (also written as ``summary.json``)."""
+        counts = self.accounting.to_dict()
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "exit_code": self.exit_code,
+            "counts": counts,
+            "halt_reason": self.halt_reason,
+            "halt_message": self.halt_message,
+            "ambiguous_batches": self.ambiguous_batches,
+            "in_file_duplicates": [
+                {"source_row": r, "same_as_row": f}
+                for r, f in sorted(self.in_file_duplicates.items())
+            ],
+            "already_existing": [
+                {"source_row": r, "worklog_id": w} for r, w in sorted(self.existing.items())
+            ],
+            "rejected_path": str(self.rejected_path) if self.rejected_path else None,
+            "created_csv": str(self.created_csv) if self.created_csv else None,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "notes": self.notes,
+            "rejections": [r.to_dict() for r in self.rejections],
+        }
+
+
+@dataclass
+class _Prepared:
+    """The offline stages' output for the whole file."""
+
+    table: RawTable
+    raw: pd.DataFrame
+    canonical: pd.DataFrame
+    rejections: list[Rejection]
+    skipped: list[int]
+    timezone: str
+    mapping_source: str
+    fingerprint: str
+    date_header: str | None
+    user_header: str | None
+    activity_header: str | None
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_settings(settings: ImportSettings) -> None:
+    from timetracker_import.core.planning import MAX_BATCH_SIZE
+
+    if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}")
+    if settings.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if settings.on_existing not in ON_EXISTING:
+        raise UsageError(f"--on-existing must be one of {', '.join(ON_EXISTING)}")
+    if settings.rejected_path is not None and (
+        settings.rejected_path.resolve() == Path(settings.path).resolve()
+    ):
+        raise UsageError("--rejected must not be the input file itself")
+
+
+def prepare(settings: ImportSettings) -> _Prepared:
+    """Read, map and validate the whole file, exactly like ``validate``."""
+    import pandas as pd
+
+    from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.files.readers import open_table
+
+    loaded = load_mapping_for(
+        ValidateSettings(
+            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
+        )
+    )
+    timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
+    table = open_table(
+        settings.path,
+        sheet=settings.sheet,
+        encoding=settings.encoding,
+        delimiter=settings.delimiter,
+        has_header=loaded.mapping.header,
+    )
+    canon_parts, raw_parts, rejections = [], [], []
+    for chunk in iter_mapped_chunks(
+        table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows
+    ):
+        canon_parts.append(chunk.canonical)
+        raw_parts.append(chunk.raw)
+        rejections.extend(chunk.rejections)
+    raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
+    canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    rejected_rows = {r.source_row for r in rejections}
+    valid_rows = set(int(r) for r in canonical.index)
+    skipped = [
+        int(r) for r in raw.index if int(r) not in valid_rows and int(r) not in rejected_rows
+    ]
+    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+
+    def header(*names: str) -> str | None:
+        for name in names:
+            if name in positions:
+                return table.headers[positions[name]]
+        return None
+
+    mapping_text = json.dumps(
+        {"mapping": loaded.mapping.model_dump(mode="json"), "lookups": loaded.lookups},
+        sort_keys=True,
+        default=str,
+    )
+    options = {
+        "batch_size": settings.batch_size,
+        "on_existing": settings.on_existing,
+        "timezone": timezone,
+        "sheet": settings.sheet,
+        "encoding": settings.encoding,
+        "delimiter": settings.delimiter,
+        "dry_run": settings.dry_run,
+        "target": settings.connection.rest_root,
+    }
+    from timetracker_import.journal.store import fingerprint
+
+    return _Prepared(
+        table=table,
+        raw=raw,
+        canonical=canonical,
+        rejections=rejections,
+        skipped=skipped,
+        timezone=timezone,
+        mapping_source=loaded.source,
+        fingerprint=fingerprint(file_sha256(Path(settings.path)), mapping_text, options),
+        date_header=header("date", "timestamp", "start"),
+        user_header=header("user"),
+        activity_header=header("activity_type"),
+    )
+
+
+def _default_client_factory(
+    connection: ConnectionSettings, on_retry: Callable[[Any], None]
+) -> TimetrackerClient:
+    from timetracker_import.api.client import TimetrackerClient
+
+    return TimetrackerClient(connection, on_retry=on_retry)
+
+
+def run_import(
+    settings: ImportSettings,
+    *,
+    progress: bool = False,
+    confirm: Callable[[ConfirmInfo], bool] | None = None,
+    client_factory: ClientFactory | None = None,
+) -> ImportResult:
+    """Run (or resume) an import. ``confirm`` is asked before a real import creates anything
+    (None: no question); ``progress`` shows a tqdm bar on stderr. Raises ``UsageError`` and
+    friends for problems found before anything is sent."""
+    _check_settings(settings)
+    if settings.report_path is not None:
+        from timetracker_import.files.report_json import check_report_path
+
+        check_report_path(settings.report_path)
+    prepared = prepare(settings)
+    runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
+    return asyncio.run(runner.run(client_factory or _default_client_factory))
+
+
+class _ImportRun:
+    """The networked part of one run (one event loop)."""
+
+    def __init__(
+        self,
+        settings: ImportSettings,
+        prepared: _Prepared,
+        *,
+        progress: bool,
+        confirm: Callable[[ConfirmInfo], bool] | None,
+    ) -> None:
+        self.settings = settings
+        self.p = prepared
+        self.progress = progress
+        self.confirm = confirm
+        self.notes: list[str] = []
+        self.poster: Poster | None = None
+        self.self_only = False
+        self.naive_offset = 0
+
+    def _open_journal(self) -> tuple[Journal, bool]:
+        from timetracker_import.journal.store import Journal, find_resumable
+
+        if not self.settings.new_run and not self.settings.dry_run:
+            run_id = find_resumable(self.p.fingerprint)
+            if run_id is not None:
+                journal = Journal.open(run_id)
+                journal.reopen()
+                return journal, True
+        journal = Journal.create(
+            fingerprint=self.p.fingerprint,
+            input_path=Path(self.settings.path).resolve(),
+            mapping_name=self.p.mapping_source,
+            mapping_path=self.settings.mapping_path,
+            options={
+                "dry_run": self.settings.dry_run,
+                "batch_size": self.settings.batch_size,
+                "concurrency": self.settings.concurrency,
+                "on_existing": self.settings.on_existing,
+                "timezone": self.p.timezone,
+            },
+            base_url=self.settings.connection.rest_root,
+        )
+        journal.record_rows(int(r) for r in self.p.raw.index)
+        if self.p.skipped:
+            journal.mark_skipped(self.p.skipped, "left out by the mapping")
+        return journal, False
+
+    def _on_retry(self, event: Any) -> None:
+        if getattr(event, "reason", "") == "429" and self.poster is not None:
+            self.poster.throttled()
+
+    async def run(self, client_factory: ClientFactory) -> ImportResult:
+        journal, resumed = self._open_journal()
+        try:
+            return await self._run(journal, resumed, client_factory)
+        finally:
+            journal.close()
+
+    async def _run(
+        self, journal: Journal, resumed: bool, client_factory: ClientFactory
+    ) -> ImportResult:
+        import pandas as pd
+
+        from timetracker_import.app.poster import Poster
+        from timetracker_import.core.approval import locked_weeks, reject_locked
+        from timetracker_import.core.dedupe import (
+            existing_from_worklogs,
+            find_in_file_duplicates,
+            match_existing,
+        )
+        from timetracker_import.core.planning import plan_batches, read_back_window
+        from timetracker_import.core.resolve import (
+            ActivityTypeDirectory,
+            UserDirectory,
+            resolve_activity_types,
+            resolve_users,
+        )
+        from timetracker_import.core.worklog_key import keys_from_frame
+
+        s, p = self.settings, self.p
+        outcomes = journal.row_outcomes()
+
+        def still_pending(rows: Any) -> list[int]:
+            return [int(r) for r in rows if outcomes.get(int(r), ("pending",))[0]
+                    in ("pending", "unprocessed")]  # fmt: skip
+
+        def reject(rejections: list[Rejection]) -> list[Rejection]:
+            merged = merge_rejections(rejections)
+            open_rows = set(still_pending(r.source_row for r in merged))
+            fresh = [r for r in merged if r.source_row in open_rows]
+            if fresh:
+                journal.mark_rejections(fresh)
+                for r in fresh:
+                    outcomes[r.source_row] = ("rejected", None)
+            return fresh
+
+        reject(p.rejections)
+        halt: str | None = None
+        halt_error: Exception | None = None
+        existing: dict[int, str] = {}
+        duplicates: dict[int, int] = {}
+        ambiguous: list[int] = []
+        poster: Poster | None = None
+        client = client_factory(s.connection, self._on_retry)
+        try:
+            async with client:
+                me = await client.me()
+                self_id = str((me.get("user") or {}).get("id") or "")
+                self.naive_offset = int(me.get("timeZone") or 0)
+                users = await client.users()
+                activity = await client.activity_types()
+                frame = (
+                    p.canonical.loc[still_pending(p.canonical.index)]
+                    if len(p.canonical)
+                    else p.canonical
+                )
+                directory = UserDirectory.from_users(users)
+                user_ids, user_rej = resolve_users(
+                    frame, directory, self_user_id=self_id, column_header=p.user_header
+                )
+                at_ids, at_rej = resolve_activity_types(
+                    frame,
+                    ActivityTypeDirectory.from_payload(activity),
+                    column_header=p.activity_header,
+                )
+                reject(user_rej + at_rej)
+                frame = frame.loc[still_pending(frame.index)]
+                user_ids = user_ids.reindex(frame.index)
+                keys = keys_from_frame(frame, user_ids)
+                at_of = at_ids.to_dict()
+                bodies = {
+                    int(row): _body(rec, user_ids[row], at_of.get(row))
+                    for row, rec in zip(frame.index, frame.to_dict("records"), strict=True)
+                }
+                self.self_only = bool(len(user_ids)) and all(
+                    str(u).lower() == self_id.lower() for u in user_ids
+                )
+                known_ids = {wid for _, wid in outcomes.values() if wid}
+                info = journal.info()
+                started = datetime.fromisoformat(info.started_at)
+
+                async def read_back(batch: PlannedBatch) -> list[dict[str, Any]]:
+                    lo, hi = read_back_window(batch)
+                    if self.self_only:
+                        return await client.worklogs(from_ts=lo, to_ts=hi)
+                    return await client.worklogs_all(from_ts=lo, to_ts=hi)
+
+                bar = _progress_bar(self.progress, len(frame), s.dry_run)
+                poster = Poster(
+                    client=client,
+                    journal=journal,
+                    bodies=bodies,
+                    keys=keys,
+                    timestamps=dict(zip(frame.index, frame["timestamp"], strict=True)),
+                    read_back=read_back,
+                    pending=frame.index,
+                    known_ids=known_ids,
+                    claim_after=started,
+                    dry_run=s.dry_run,
+                    concurrency=s.concurrency,
+                    on_rows_done=bar.update if bar is not None else None,
+                    naive_offset_minutes=self.naive_offset if self.self_only else 0,
+                )
+                self.poster = poster
+                # 1. batches that were in flight when the last attempt stopped: read back first
+                if resumed:
+                    for batch in journal.in_flight_batches():
+                        await poster.reconcile(batch)
+                    ambiguous.extend(poster.stats.ambiguous_batches)
+                    poster.stats.ambiguous_batches.clear()
+                    for row, wid in poster.stats.created.items():
+                        outcomes[row] = ("created", wid)
+                    if poster.stats.halt:
+                        raise _Halt()
+                blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
+                frame = frame.loc[[r for r in still_pending(frame.index) if r not in blocked]]
+                # 2. preflight: approval locks
+                if len(frame):
+                    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+                    lo, hi = stamps.min(), stamps.max()
+                    try:
+                        approvals = await client.approvals(
+                            from_ts=(lo - timedelta(days=8)).date(),
+                            to_ts=(hi + timedelta(days=8)).date(),
+                        )
+                    except AuthError as exc:
+                        if exc.status != 403:
+                            raise
+                        approvals = []
+                        self.notes.append(
+                            "approval states were not readable with this token; rows in locked "
+                            "weeks are refused by the server and isolated"
+                        )
+                    labels = {
+                        str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
+                        for u in users
+                    }
+                    reject(
+                        reject_locked(
+                            frame,
+                            user_ids,
+                            locked_weeks(approvals),
+                            user_labels=labels,
+                            column_header=p.date_header,
+                        )
+                    )
+                    frame = frame.loc[still_pending(frame.index)]
+                # 3. preflight: baseline of existing worklogs, duplicates
+                if len(frame):
+                    stamps = pd.to_datetime(frame["timestamp"], utc=True)
+                    base_lo = stamps.min().to_pydatetime() - timedelta(seconds=1)
+                    base_hi = stamps.max().to_pydatetime() + timedelta(seconds=1)
+                    try:
+                        baseline = await client.worklogs_all(from_ts=base_lo, to_ts=base_hi)
+                    except AuthError as exc:
+                        if exc.status != 403:
+                            raise
+                        if not self.self_only:
+                            raise AuthError(
+                                "this token may not read other users' worklogs, which the "
+                                "duplicate check needs",
+                                status=403,
+                                hint=BASELINE_ROLE_HINT,
+                            ) from None
+                        baseline = await client.worklogs(from_ts=base_lo, to_ts=base_hi)
+                    base_ids = {str(w.get("id")) for w in baseline if w.get("id")}
+                    poster.known_ids.update(base_ids)
+                    fresh_keys = {r: keys[r] for r in frame.index if r in keys}
+                    duplicates = find_in_file_duplicates(fresh_keys)
+                    pool = existing_from_worklogs(
+                        [w for w in baseline if str(w.get("id")) not in known_ids],
+                        naive_offset_minutes=self.naive_offset if self.self_only else 0,
+                    )
+                    matched = match_existing(fresh_keys, pool)
+                    if s.on_existing == "skip" and matched:
+                        journal.mark_existing(matched)
+                        existing = dict(matched)
+                        for row, wid in matched.items():
+                            outcomes[row] = ("existing", wid)
+                    elif s.on_existing == "fail" and matched:
+                        reject(
+                            [
+                                Rejection(
+                                    row,
+                                    "duplicate",
+                                    None,
+                                    None,
+                                    f"already exists on the server as worklog {wid}; "
+                                    "use --on-existing skip or allow",
+                                )
+                                for row, wid in matched.items()
+                            ]
+                        )
+                    frame = frame.loc[still_pending(frame.index)]
+                    poster.pending = set(int(r) for r in frame.index)
+                else:
+                    poster.pending = set()
+                # 4. plan: keep stored planned batches, plan the rows they do not cover
+                stored = journal.batches("planned")
+                covered = {r for b in stored for r in b.source_rows}
+                uncovered = frame.loc[[r for r in frame.index if r not in covered]]
+                new_plan = []
+                if len(uncovered):
+                    first = journal.next_batch_no()
+                    planned = plan_batches(
+                        pd.DataFrame(
+                            {
+                                "user_id": user_ids.reindex(uncovered.index),
+                                "timestamp": uncovered["timestamp"],
+                            },
+                            index=uncovered.index,
+                        ),
+                        s.batch_size,
+                    )
+                    new_plan = [replace(b, batch_no=first + i) for i, b in enumerate(planned)]
+                    journal.record_plan(new_plan)
+                    poster._next_no = journal.next_batch_no()
+                batches = [
+                    b for b in stored + new_plan if any(r in poster.pending for r in b.source_rows)
+                ]
+                if bar is not None:
+                    bar.total = len(poster.pending)
+                    bar.refresh()
+                # 5. confirm, then post
+                if batches and not s.dry_run and self.confirm is not None:
+                    by_id = {str(u.get("id")).lower(): u for u in users}
+                    shown = sorted(
+                        {
+                            str(
+                                (by_id.get(str(user_ids[r]).lower()) or {}).get("email")
+                                or user_ids[r]
+                            )
+                            for r in poster.pending
+                        }
+                    )
+                    seconds = int(frame.loc[list(poster.pending), "length_seconds"].sum())
+                    info_ = ConfirmInfo(
+                        len(poster.pending),
+                        seconds,
+                        tuple(shown),
+                        len(batches),
+                        s.connection.rest_root,
+                    )
+                    if not self.confirm(info_):
+                        if bar is not None:
+                            bar.close()
+                        raise UsageError(
+                            "import cancelled; nothing was sent",
+                            hint="run again to resume, or add --yes",
+                        )
+                with _sigint_stops(poster):
+                    await poster.run(batches)
+                if bar is not None:
+                    bar.close()
+                ambiguous.extend(poster.stats.ambiguous_batches)
+                if poster.stats.halt:
+                    halt = poster.stats.halt
+                    halt_error = poster.stats.halt_error
+        except _Halt:
+            assert poster is not None
+            halt = poster.stats.halt
+            halt_error = poster.stats.halt_error
+        except AuthError as exc:
+            halt, halt_error = "auth", exc
+            if poster is None or not poster.stats.requests:
+                # nothing was posted: leave the run open for a resume and fail with exit 3
+                journal.finish("halted")
+                raise
+        return self._finish(
+            journal, resumed, poster, existing, duplicates, ambiguous, halt, halt_error
+        )
+
+    def _finish(
+        self,
+        journal: Journal,
+        resumed: bool,
+        poster: Poster | None,
+        existing: dict[int, str],
+        duplicates: dict[int, int],
+        ambiguous: list[int],
+        halt: str | None,
+        halt_error: Exception | None,
+    ) -> ImportResult:
+        s = self.settings
+        would = poster.stats.would_create if poster is not None else set()
+        pending = journal.pending_rows()
+        leftover = [r for r in pending if r not in would] if s.dry_run else pending
+        if leftover and not s.dry_run:
+            journal.mark_unprocessed(leftover)
+        status = "halted" if (leftover or ambiguous or halt) and not s.dry_run else "complete"
+        counts = journal.finish(status)
+        if s.dry_run:
+            counts.created = len(would)
+            counts.unprocessed = len(leftover)
+        counts.in_file_duplicates = len(duplicates)
+        rejections = journal.rejections()
+        rejected_path = self._write_rejected(journal.directory, rejections)
+        user_rejected = None
+        if s.rejected_path is not None and rejections:
+            user_rejected = self._write_rejected_to(s.rejected_path, rejections)
+        created_csv = None if s.dry_run else journal.write_created_csv()
+        if halt == "auth":
+            code = EXIT_AUTH
+        elif halt == "interrupted":
+            code = EXIT_INTERRUPTED
+        elif halt in ("transient", "error"):
+            code = getattr(halt_error, "exit_code", EXIT_TEMPFAIL)
+        elif ambiguous:
+            code = EXIT_AMBIGUOUS
+        elif counts.rejected:
+            code = EXIT_REJECTED
+        elif counts.unprocessed:
+            code = EXIT_TEMPFAIL
+        else:
+            code = EXIT_OK
+        result = ImportResult(
+            run_id=journal.run_id,
+            run_dir=journal.directory,
+            dry_run=s.dry_run,
+            resumed=resumed,
+            accounting=counts,
+            exit_code=code,
+            rejections=rejections,
+            existing=existing,
+            in_file_duplicates=duplicates,
+            halt_reason=halt,
+            halt_message=None if halt_error is None else str(halt_error),
+            ambiguous_batches=sorted(set(ambiguous)),
+            rejected_path=rejected_path,
+            user_rejected_path=user_rejected,
+            created_csv=created_csv,
+            summary_path=journal.directory / "summary.json",
+            report_path=None,
+            notes=list(self.notes),
+            requests=poster.stats.requests if poster else 0,
+            throttled=poster.stats.throttled if poster else 0,
+            round_trips=list(poster.stats.round_trips) if poster else [],
+        )
+        if s.report_path is not None:
+            result.report_path = self._write_report(result, existing, duplicates)
+        journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
+        return result
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def _write_rejected(self, directory: Path, rejections: list[Rejection]) -> Path | None:
+        if not rejections:
+            return None
+        suffix = Path(self.settings.path).suffix.lower()
+        ext = ".xlsx" if suffix in (".xls", ".xlsx", ".xlsm") else (suffix or ".csv")
+        return self._write_rejected_to(directory / f"rejected{ext}", rejections)
+
+    def _write_rejected_to(self, path: Path, rejections: list[Rejection]) -> Path:
+        from timetracker_import.files.writers import write_table
+
+        table, raw = self.p.table, self.p.raw
+        rows = []
+        for rej in rejections:
+            cells = (
+                list(raw.loc[rej.source_row])
+                if rej.source_row in raw.index
+                else [None] * len(table.headers)
+            )
+            rows.append([*cells, rej.source_row, rej.stage, rej.reason, rej.error_code])
+        if table.has_header:
+            headers = [*table.headers, *REJECTED_COLUMNS]
+        else:  # no header in, none out (as validate does)
+            headers, rows = [str(c) if c is not None else "" for c in rows[0]], rows[1:]
+        opts: dict[str, Any] = {}
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            opts["delimiter"] = table.delimiter
+            if table.encoding:
+                opts["encoding"] = table.encoding
+        write_table(path, headers, rows, **opts)
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)
+        return path
+
+    def _write_report(
+        self, result: ImportResult, existing: dict[int, str], duplicates: dict[int, int]
+    ) -> Path | None:
+        from timetracker_import.core.report import ReportBuilder, ReportSettings, source_cells
+        from timetracker_import.files.report_json import write_report
+
+        assert self.settings.report_path is not None
+        builder = ReportBuilder(ReportSettings(timezone=self.p.timezone))
+        builder.add_rows(self.p.canonical)
+        rows = [r.source_row for r in result.rejections]
+        builder.add_rejections(
+            result.rejections, source_cells(self.p.raw, self.p.table.headers, rows)
+        )
+        builder.add_flags(
+            locked_week_rows=[r.source_row for r in result.rejections if r.stage == "preflight"],
+            duplicate_rows=sorted(set(existing) | set(duplicates)),
+        )
+        counts = {k: int(v) for k, v in result.accounting.to_dict().items()}
+        meta: dict[str, Any] = {
+            "command": "import --dry-run" if result.dry_run else "import",
+            "input": str(self.settings.path),
+            "mapping": self.p.mapping_source,
+            "run_id": result.run_id,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        return write_report(builder.build(counts, meta), self.settings.report_path)
+
+
+class _Halt(Exception):
+    """Internal: the poster halted during reconciliation."""
+
+
+def _body(row: Any, user_id: Any, activity_type_id: Any) -> dict[str, Any]:
+    """The creation model of one canonical row (API §12): UTC timestamp with ``Z``."""
+    import pandas as pd
+
+    ts = pd.Timestamp(row["timestamp"]).tz_convert("UTC")
+    body: dict[str, Any] = {
+        "timeStamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "length": int(row["length_seconds"]),
+        "userId": str(user_id),
+    }
+    billable = row.get("billable_seconds")
+    if billable is not None and not pd.isna(billable) and int(billable) != body["length"]:
+        body["billableLength"] = int(billable)
+    work_item = row.get("work_item_id")
+    if work_item is not None and not pd.isna(work_item):
+        body["workItemId"] = int(work_item)
+    comment = row.get("comment")
+    if isinstance(comment, str) and comment.strip():
+        body["comment"] = comment
+    if isinstance(activity_type_id, str) and activity_type_id:
+        body["activityTypeId"] = activity_type_id
+    return body
+
+
+def _progress_bar(enabled: bool, total: int, dry_run: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="row", desc="validating" if dry_run else "importing",
+                leave=False)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _sigint_stops(poster: Poster) -> Iterator[None]:
+    """First Ctrl-C: stop dispatching and let requests in flight finish (exit 130)."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, poster.interrupt)
+        installed = True
+    except (NotImplementedError, RuntimeError, ValueError):
+        installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)

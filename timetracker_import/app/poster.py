@@ -1,0 +1,330 @@
+"""The posting engine of ``import``: batches go out concurrently, under an adaptive limit.
+
+Rules (docs/architecture.md, stage 4):
+
+- the intent to send a batch is committed to the journal before the request leaves, created ids
+  are committed before they are reported;
+- one failing batch never cancels the others;
+- a batch the server refuses for its content (400/404/409/422) is split in halves until the
+  offending rows are isolated (in a dry run the halves go with ``validateOnly`` too);
+- an ambiguous outcome (timeout or 5xx after sending, dropped connection) is resolved by reading
+  the batch's window back and claiming matching worklogs by natural key before anything is
+  re-sent; if the read-back fails the batch stays ambiguous (exit 4, resumable);
+- a 401/403 halts the run (exit 3), an exhausted retry budget halts it (exit 75), an interrupt
+  stops dispatching and lets in-flight requests finish (exit 130). Halted runs are resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.app.concurrency import AdaptiveSemaphore
+from timetracker_import.core.dedupe import existing_from_worklogs, match_existing
+from timetracker_import.core.planning import PlannedBatch, split_in_half
+from timetracker_import.core.rejections import Rejection
+from timetracker_import.core.worklog_key import WorklogKey, parse_api_timestamp
+from timetracker_import.errors import (
+    AmbiguousOutcome,
+    ApiError,
+    AuthError,
+    TimetrackerError,
+    TransientApiError,
+)
+
+if TYPE_CHECKING:
+    from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.journal.store import Journal
+
+#: statuses that mean "the server refused what is in this batch" (bisect to find the rows)
+CONTENT_STATUSES = frozenset({400, 404, 409, 422})
+#: how many read-back-and-resend rounds one ambiguous batch gets before it is left for resume
+MAX_AMBIGUOUS_ROUNDS = 3
+#: worklogs created this long before the run started may still be ours (clock skew)
+CLAIM_CLOCK_MARGIN = timedelta(minutes=2)
+
+ReadBack = Callable[[PlannedBatch], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass
+class PostStats:
+    """What the posting stage did (the journal holds the authoritative row outcomes)."""
+
+    halt: str | None = None  # "auth" | "transient" | "interrupted" | "error"
+    halt_error: TimetrackerError | None = None
+    ambiguous_batches: list[int] = field(default_factory=list)
+    created: dict[int, str] = field(default_factory=dict)
+    would_create: set[int] = field(default_factory=set)  # dry run: rows the server accepted
+    rejections: list[Rejection] = field(default_factory=list)
+    requests: int = 0
+    split_batches: int = 0
+    throttled: int = 0
+    round_trips: list[float] = field(default_factory=list)  # seconds per successful request
+
+
+@dataclass
+class _Outcome:
+    kind: str  # ok | content | ambiguous | halt | skipped
+    result: Any = None
+    error: ApiError | None = None
+
+
+class Poster:
+    """Posts planned batches for one run. ``pending`` is the set of rows still to send; it
+    shrinks as rows get an outcome (so a row is never sent twice from one process)."""
+
+    def __init__(
+        self,
+        *,
+        client: TimetrackerClient,
+        journal: Journal,
+        bodies: Mapping[int, dict[str, Any]],
+        keys: Mapping[int, WorklogKey],
+        timestamps: Mapping[int, Any],
+        read_back: ReadBack,
+        pending: Iterable[int],
+        known_ids: Iterable[str] = (),
+        claim_after: datetime | None = None,
+        dry_run: bool = False,
+        concurrency: int = 8,
+        on_rows_done: Callable[[int], None] | None = None,
+        naive_offset_minutes: int = 0,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.bodies = bodies
+        self.keys = keys
+        self.timestamps = timestamps
+        self.read_back = read_back
+        self.pending = set(pending)
+        self.known_ids = set(known_ids)
+        self.claim_after = claim_after
+        self.dry_run = dry_run
+        self.sem = AdaptiveSemaphore(concurrency)
+        self.on_rows_done = on_rows_done
+        self.naive_offset_minutes = naive_offset_minutes
+        self.stats = PostStats()
+        self.stopping = False
+        self._next_no = journal.next_batch_no()
+
+    # -- control -------------------------------------------------------------------------
+
+    def throttled(self) -> None:
+        """The client saw a 429 (called from its ``on_retry`` hook): halve the limit."""
+        self.stats.throttled += 1
+        self.sem.state.on_throttled()
+
+    def interrupt(self) -> None:
+        """Stop dispatching (Ctrl-C); requests in flight finish normally."""
+        self._halt("interrupted", None)
+
+    def _halt(self, reason: str, error: TimetrackerError | None) -> None:
+        self.stopping = True
+        if self.stats.halt is None:
+            self.stats.halt = reason
+            self.stats.halt_error = error
+
+    def _done(self, count: int) -> None:
+        if self.on_rows_done is not None and count:
+            self.on_rows_done(count)
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, batches: Iterable[PlannedBatch]) -> PostStats:
+        """Post every batch (rows no longer pending are left out); return the stats."""
+        await asyncio.gather(*(self.run_batch(b) for b in batches))
+        return self.stats
+
+    async def run_batch(self, batch: PlannedBatch) -> None:
+        """Post one batch and deal with its outcome (split, reconcile) to the end."""
+        rows = [r for r in batch.source_rows if r in self.pending]
+        if not rows:
+            if not self.dry_run:
+                self.journal.mark_created(batch.batch_no, [], result="nothing left to send")
+            return
+        outcome = await self._send(batch, rows)
+        await self._handle(batch, rows, outcome, rounds=0)
+
+    async def _handle(
+        self, batch: PlannedBatch, rows: list[int], outcome: _Outcome, *, rounds: int
+    ) -> None:
+        if outcome.kind == "ok":
+            self._record_success(batch, rows, outcome.result)
+        elif outcome.kind == "content":
+            assert outcome.error is not None
+            await self._bisect(batch, rows, outcome.error)
+        elif outcome.kind == "ambiguous":
+            await self.reconcile(batch, rows, rounds=rounds)
+
+    async def _send(self, batch: PlannedBatch, rows: list[int]) -> _Outcome:
+        if self.stopping:
+            return _Outcome("skipped")
+        async with self.sem.slot():
+            if self.stopping:  # halted while waiting for a slot
+                return _Outcome("skipped")
+            if not self.dry_run:
+                self.journal.mark_sending(batch.batch_no)  # write-ahead: before the request
+            items = [self.bodies[r] for r in rows]
+            started = time.monotonic()
+            self.stats.requests += 1
+            try:
+                result = await self.client.post_batch(items, validate_only=self.dry_run)
+            except AmbiguousOutcome as exc:
+                await self.sem.failed()
+                if not self.dry_run:
+                    self.journal.mark_ambiguous(batch.batch_no, exc.message[:500])
+                return _Outcome("ambiguous", error=exc)
+            except AuthError as exc:
+                await self.sem.failed()
+                self._unsent(batch)
+                self._halt("auth", exc)
+                return _Outcome("halt", error=exc)
+            except TransientApiError as exc:
+                await self.sem.failed()
+                self._unsent(batch)
+                self._halt("transient", exc)
+                return _Outcome("halt", error=exc)
+            except ApiError as exc:
+                await self.sem.failed()
+                if exc.status in CONTENT_STATUSES:
+                    return _Outcome("content", error=exc)
+                self._unsent(batch)
+                self._halt("error", exc)
+                return _Outcome("halt", error=exc)
+            self.stats.round_trips.append(time.monotonic() - started)
+            await self.sem.succeeded()
+            return _Outcome("ok", result=result)
+
+    def _unsent(self, batch: PlannedBatch) -> None:
+        # a definite failure: nothing was created, the batch can simply be sent again later
+        if not self.dry_run:
+            self.journal.mark_planned(batch.batch_no)
+
+    def _record_success(self, batch: PlannedBatch, rows: list[int], result: Any) -> None:
+        if self.dry_run:
+            self.stats.would_create.update(rows)
+            self.pending.difference_update(rows)
+            self._done(len(rows))
+            return
+        worklogs = result if isinstance(result, list) else []
+        if len(worklogs) != len(rows) or not all(
+            isinstance(w, dict) and w.get("id") for w in worklogs
+        ):
+            # cannot tell which row became which worklog: claim by key on the next resume
+            self.journal.mark_ambiguous(batch.batch_no, "unexpected batch response shape")
+            self.stats.ambiguous_batches.append(batch.batch_no)
+            return
+        created = [(row, str(w["id"]), _edited(w)) for row, w in zip(rows, worklogs, strict=True)]
+        self._commit_created(batch.batch_no, created)
+
+    def _commit_created(
+        self, batch_no: int | None, created: list[tuple[int, str, str | None]]
+    ) -> None:
+        """Journal first, then memory and progress (ids are reported only once committed)."""
+        self.journal.mark_created(
+            batch_no, created, {row: self.bodies[row] for row, _, _ in created}
+        )
+        for row, worklog_id, _ in created:
+            self.stats.created[row] = worklog_id
+            self.known_ids.add(worklog_id)
+            self.pending.discard(row)
+        self._done(len(created))
+
+    async def _bisect(self, batch: PlannedBatch, rows: list[int], error: ApiError) -> None:
+        if len(rows) == 1:
+            row = rows[0]
+            detail = error.description or error.message
+            rejection = Rejection(
+                row,
+                "server",
+                None,
+                None,
+                f"the server refused this row: {detail}",
+                error.error_code or (str(error.status) if error.status else None),
+            )
+            if not self.dry_run:
+                self.journal.mark_failed(batch.batch_no, error.error_code)
+                self.journal.mark_rejections([rejection])
+            self.stats.rejections.append(rejection)
+            self.pending.discard(row)
+            self._done(1)
+            return
+        first = self._next_no
+        self._next_no += 2
+        narrowed = replace(batch, source_rows=tuple(rows))
+        halves = split_in_half(narrowed, first, self.timestamps)
+        if not self.dry_run:
+            self.journal.mark_split(batch.batch_no, halves)
+        self.stats.split_batches += 1
+        await asyncio.gather(*(self.run_batch(h) for h in halves))
+
+    async def reconcile(self, batch: PlannedBatch, rows: list[int] | None = None, *,
+                        rounds: int = 0) -> None:  # fmt: skip
+        """Resolve an ambiguous batch: read its window back, claim worklogs that match its
+        rows by natural key (as created by this run), re-send only the unclaimed rest."""
+        rows = [r for r in (rows or batch.source_rows) if r in self.pending]
+        while True:
+            if not rows:
+                if not self.dry_run:
+                    self.journal.mark_created(batch.batch_no, [], result="reconciled")
+                return
+            try:
+                found = await self.read_back(batch)
+            except AuthError as exc:
+                self._halt("auth", exc)
+                self.stats.ambiguous_batches.append(batch.batch_no)
+                return
+            except TimetrackerError:
+                self.stats.ambiguous_batches.append(batch.batch_no)
+                return
+            claimed = self._claim(rows, found)
+            edited = {str(w.get("id")): _edited(w) for w in found}
+            created = [(row, wid, edited.get(wid)) for row, wid in sorted(claimed.items())]
+            rest = [r for r in rows if r not in claimed]
+            if not rest:
+                self._commit_created(batch.batch_no, created)
+                return
+            if created:
+                self._commit_created(None, created)
+            rows = rest
+            if rounds >= MAX_AMBIGUOUS_ROUNDS or self.stopping:
+                self.stats.ambiguous_batches.append(batch.batch_no)
+                return
+            rounds += 1
+            outcome = await self._send(batch, rows)
+            if outcome.kind == "ambiguous":
+                continue
+            if outcome.kind == "skipped":
+                # halted meanwhile: the batch is still ambiguous, a resume reads it back
+                self.stats.ambiguous_batches.append(batch.batch_no)
+                return
+            await self._handle(batch, rows, outcome, rounds=rounds)
+            return
+
+    def _claim(self, rows: list[int], worklogs: list[dict[str, Any]]) -> dict[int, str]:
+        candidates = []
+        for worklog in worklogs:
+            wid = str(worklog.get("id") or "")
+            if not wid or wid in self.known_ids:
+                continue
+            if self.claim_after is not None and worklog.get("createdTimestamp"):
+                try:
+                    created = parse_api_timestamp(str(worklog["createdTimestamp"]))
+                except ValueError:
+                    created = None
+                if created is not None and created < self.claim_after - CLAIM_CLOCK_MARGIN:
+                    continue  # existed before this run: not ours
+            candidates.append(worklog)
+        existing = existing_from_worklogs(
+            candidates, naive_offset_minutes=self.naive_offset_minutes
+        )
+        return match_existing({r: self.keys[r] for r in rows if r in self.keys}, existing)
+
+
+def _edited(worklog: Mapping[str, Any]) -> str | None:
+    value = worklog.get("editedTimestamp")
+    return None if value is None else str(value)

@@ -1,0 +1,205 @@
+"""``timetracker-import import``: import a file into 7pace, resumably (module named
+``importer`` because ``import`` is a Python keyword)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from timetracker_import.cli.options import connection_options
+
+if TYPE_CHECKING:
+    from timetracker_import.app.importer import ConfirmInfo, ImportResult
+    from timetracker_import.cli.options import ConnectionOptions
+
+_HALTS = {
+    "auth": "halted: authentication or permission failure",
+    "interrupted": "interrupted",
+    "transient": "halted: temporary failure",
+    "error": "halted: the server failed",
+}
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:.2f} h"
+
+
+def render_summary(result: ImportResult) -> str:
+    """The human summary printed to stderr."""
+    c = result.accounting
+    verb = "would be created" if result.dry_run else "created"
+    lines = [
+        f"{'dry run' if result.dry_run else 'import'} {result.run_id}"
+        + (" (resumed)" if result.resumed else ""),
+        f"rows {c.rows} = {verb} {c.created} + already existing {c.already_existing} + "
+        f"rejected {c.rejected} + unprocessed {c.unprocessed}"
+        + (f" + skipped {c.skipped}" if c.skipped else ""),
+    ]
+    if result.in_file_duplicates:
+        pairs = ", ".join(
+            f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
+        )
+        lines.append(f"identical rows within the file: {pairs}")
+    for row, wid in sorted(result.existing.items())[:10]:
+        lines.append(f"  row {row}: already exists as worklog {wid}")
+    if len(result.existing) > 10:
+        lines.append(f"  ... and {len(result.existing) - 10} more already existing")
+    for rej in result.rejections[:10]:
+        where = f" [{rej.column}]" if rej.column else ""
+        code = f" ({rej.error_code})" if rej.error_code else ""
+        lines.append(f"  row {rej.source_row}{where}: {rej.stage}{code}: {rej.reason}")
+    if len(result.rejections) > 10:
+        lines.append(f"  ... and {len(result.rejections) - 10} more rejected")
+    for note in result.notes:
+        lines.append(f"note: {note}")
+    if result.halt_reason:
+        lines.append(f"{_HALTS.get(result.halt_reason, 'halted')}: {result.halt_message or ''}")
+    if result.ambiguous_batches:
+        lines.append(
+            f"{len(result.ambiguous_batches)} batch(es) with an unresolved outcome; "
+            "run the same command again later to reconcile them"
+        )
+    if result.accounting.unprocessed and not result.dry_run:
+        lines.append("run the same command again to resume the unprocessed rows")
+    if result.rejected_path is not None:
+        lines.append(f"rejected rows: {result.rejected_path}")
+    if result.user_rejected_path is not None:
+        lines.append(f"rejected rows also written to {result.user_rejected_path}")
+    if result.created_csv is not None:
+        lines.append(f"created worklogs: {result.created_csv}")
+    if result.report_path is not None:
+        lines.append(f"report written to {result.report_path}")
+    lines.append(f"run id: {result.run_id} (timetracker-import runs show {result.run_id})")
+    return "\n".join(lines)
+
+
+def _prompt(info: ConfirmInfo) -> bool:
+    users = ", ".join(info.users[:8]) + (
+        f" and {len(info.users) - 8} more" if len(info.users) > 8 else ""
+    )
+    click.echo(
+        f"About to create {info.rows} worklogs ({_hours(info.seconds)}) for "
+        f"{len(info.users)} user(s): {users}\n  in {info.batches} batch(es) at {info.target}",
+        err=True,
+    )
+    return click.confirm("Continue?", default=False, err=True)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Mapping YAML file.",
+)
+@click.option("--preset", help="A shipped mapping (see `mapping presets`).")
+@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
+@click.option("--timezone", help="IANA zone for times without offset (beats the mapping's).")
+@click.option("--encoding", help="CSV encoding (default: BOM, else UTF-8).")
+@click.option("--delimiter", help="CSV delimiter (default: detected).")
+@click.option(
+    "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
+)
+@click.option(
+    "--batch-size", default=500, show_default=True, type=int, help="Rows per request (<= 500)."
+)
+@click.option(
+    "--concurrency", default=8, show_default=True, type=int, help="Requests in flight at most."
+)
+@click.option(
+    "--on-existing",
+    type=click.Choice(["skip", "allow", "fail"]),
+    default="skip",
+    show_default=True,
+    help="Rows identical to a worklog already on the server: skip them, post anyway, or reject.",
+)
+@click.option(
+    "--rejected",
+    "rejected_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the rejected rows here (they are always in the run directory).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a report: PATH.html or PATH.json.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--new-run", is_flag=True, help="Start afresh instead of resuming an unfinished run.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: on a terminal).",
+)
+@connection_options
+def import_(
+    file: Path,
+    mapping_path: Path | None,
+    preset: str | None,
+    sheet: str | None,
+    timezone: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    dry_run: bool,
+    batch_size: int,
+    concurrency: int,
+    on_existing: str,
+    rejected_path: Path | None,
+    report_path: Path | None,
+    as_json: bool,
+    yes: bool,
+    new_run: bool,
+    progress: bool | None,
+    connection: ConnectionOptions,
+) -> int:
+    """Import FILE into 7pace Timetracker.
+
+    Reads, maps and validates FILE like `validate`, resolves users and activity types,
+    rejects rows in approval-locked weeks, skips rows that already exist, then posts in
+    batches. Every run is journaled: running the same command again resumes an unfinished
+    run; `runs undo RUN` removes what a run created.
+
+    Exit codes: 0 all rows created or already existing; 1 some rows rejected; 2 usage or
+    input error (nothing sent); 3 authentication or permission failure; 4 ambiguous outcome
+    (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
+    """
+    from timetracker_import.app.importer import ImportSettings, run_import
+    from timetracker_import.errors import UsageError
+
+    if delimiter == "\\t":
+        delimiter = "\t"
+    if not dry_run and not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "a real import asks for confirmation, but there is no terminal",
+            hint="add --yes to import without asking (or --dry-run to check first)",
+        )
+    settings = ImportSettings(
+        path=file,
+        connection=connection.resolve(),
+        mapping_path=mapping_path,
+        preset=preset,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        on_existing=on_existing,
+        rejected_path=rejected_path,
+        report_path=report_path,
+        new_run=new_run,
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    result = run_import(settings, progress=show, confirm=None if (yes or dry_run) else _prompt)
+    click.echo(render_summary(result), err=True)
+    if as_json:
+        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    return result.exit_code

@@ -1,0 +1,185 @@
+"""``timetracker-import runs list|show|undo``: the journaled import runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from timetracker_import.cli.options import connection_options
+
+if TYPE_CHECKING:
+    from timetracker_import.cli.options import ConnectionOptions
+    from timetracker_import.journal.store import Journal
+    from timetracker_import.journal.undo import UndoReport
+
+
+def _open(run_id: str) -> Journal:
+    from timetracker_import.errors import UsageError
+    from timetracker_import.journal.store import Journal, JournalError, runs_root
+
+    try:
+        return Journal.open(run_id)
+    except JournalError:
+        raise UsageError(
+            f"no run {run_id!r} in {runs_root()}", hint="see `timetracker-import runs list`"
+        ) from None
+
+
+def _counts(counts: dict[str, Any] | None) -> str:
+    if not counts:
+        return "-"
+    return (
+        f"rows {counts.get('rows', 0)}: created {counts.get('created', 0)}, existing "
+        f"{counts.get('already_existing', 0)}, rejected {counts.get('rejected', 0)}, "
+        f"unprocessed {counts.get('unprocessed', 0)}"
+    )
+
+
+@click.group("runs")
+def runs() -> None:
+    """List, inspect and undo import runs (journal under the user state directory, or
+    $TIMETRACKER_STATE_DIR)."""
+
+
+@runs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+def list_(as_json: bool) -> int:
+    """Every run, oldest first."""
+    from timetracker_import.journal.store import list_runs, runs_root
+
+    items = list_runs()
+    if as_json:
+        doc = [
+            {
+                "run_id": r.run_id,
+                "status": r.status,
+                "input": r.input_path,
+                "mapping": r.mapping_name,
+                "target": r.base_url,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "counts": r.counts,
+            }
+            for r in items
+        ]
+        click.echo(json.dumps(doc, indent=2))
+        return 0
+    if not items:
+        click.echo(f"no runs in {runs_root()}", err=True)
+        return 0
+    for r in items:
+        name = r.input_path.rsplit("/", 1)[-1] if r.input_path else "-"
+        click.echo(f"{r.run_id}  {r.status:<8}  {name}  {_counts(r.counts)}")
+    return 0
+
+
+@runs.command("show")
+@click.argument("run_id", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+def show(run_id: str, as_json: bool) -> int:
+    """One run: where it is, its counts, its rejected rows and its undo log."""
+    with _open(run_id) as journal:
+        info = journal.info()
+        counts = journal.accounting().to_dict()
+        rejections = journal.rejections()
+        undo = journal.undo_log()
+        options = journal.options
+    if as_json:
+        doc = {
+            "run_id": info.run_id,
+            "status": info.status,
+            "directory": str(info.directory),
+            "input": info.input_path,
+            "mapping": info.mapping_name,
+            "target": info.base_url,
+            "options": options,
+            "started_at": info.started_at,
+            "finished_at": info.finished_at,
+            "counts": counts,
+            "rejections": [r.to_dict() for r in rejections],
+            "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
+        }
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return 0
+    lines = [
+        f"run {info.run_id} ({info.status})",
+        f"  directory: {info.directory}",
+        f"  input: {info.input_path}  mapping: {info.mapping_name}",
+        f"  target: {info.base_url}",
+        f"  started {info.started_at}, finished {info.finished_at or '-'}",
+        f"  {_counts(counts)}",  # type: ignore[arg-type]
+    ]
+    for rej in rejections[:20]:
+        lines.append(f"  row {rej.source_row}: {rej.stage}: {rej.reason}")
+    if len(rejections) > 20:
+        lines.append(f"  ... and {len(rejections) - 20} more rejected")
+    if undo:
+        actions: dict[str, int] = {}
+        for _, action, _ in undo:
+            actions[action] = actions.get(action, 0) + 1
+        lines.append("  undo: " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+    click.echo("\n".join(lines))
+    return 0
+
+
+def render_undo(report: UndoReport) -> str:
+    """The human summary of an undo."""
+    verb = "would delete" if report.dry_run else "deleted"
+    lines = [
+        f"{verb} {len(report.deleted)}, skipped (edited since) {len(report.skipped_edited)}, "
+        f"already gone {len(report.already_gone)}, failed {len(report.failed)}"
+    ]
+    for wid, why in report.skipped_edited[:20]:
+        lines.append(f"  skipped {wid}: {why}")
+    for wid, why in report.failed[:20]:
+        lines.append(f"  failed {wid}: {why}")
+    return "\n".join(lines)
+
+
+@runs.command("undo")
+@click.argument("run_id", metavar="RUN")
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@connection_options
+def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOptions) -> int:
+    """Delete exactly the worklogs RUN created; worklogs edited since are skipped and reported.
+    Running it again is harmless."""
+    from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.errors import ApiError
+    from timetracker_import.journal.undo import run_undo
+
+    settings = connection.resolve()
+
+    async def main(journal: Journal) -> UndoReport:
+        async with TimetrackerClient(settings) as client:
+
+            async def fetch(worklog_id: str) -> dict[str, Any] | None:
+                try:
+                    return await client.worklog(worklog_id)
+                except ApiError as exc:
+                    if exc.status == 404:
+                        return None
+                    raise
+
+            async def delete(worklog_id: str) -> bool:
+                try:
+                    await client.delete_worklog(worklog_id)
+                except ApiError as exc:
+                    if exc.status == 404:
+                        return False
+                    raise
+                return True
+
+            return await run_undo(
+                journal, fetch_worklog=fetch, delete_worklog=delete, dry_run=dry_run
+            )
+
+    with _open(run_id) as journal:
+        report = asyncio.run(main(journal))
+    click.echo(render_undo(report), err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    return 1 if report.failed else 0
