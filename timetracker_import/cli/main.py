@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "me": "read:me",
     "users": "read:users",
     "activity-types": "read:activity_types",
+    "import": "importer:import_",
+    "runs": "runs:runs",
+    "export": "export:export",
 }
 
 
