@@ -86,6 +86,12 @@ class _FieldBase(BaseModel):
 class TextField(_FieldBase):
     """A text field (user, comment, activity type, organization, work item)."""
 
+    join: list[str] | None = Field(
+        None,
+        description="Further columns whose text is appended with a space, before regex/map/"
+        "lookup (e.g. First Name + Last Name)",
+    )
+
 
 class TimeField(_FieldBase):
     """A date, time or date-time field."""
@@ -180,17 +186,37 @@ class Rounding(BaseModel):
 
 
 class RowFilter(BaseModel):
-    """Skip rows whose cell equals (case-insensitively) one of the given texts."""
+    """Skip rows whose cell in ``column`` equals (case-insensitively) one of the given texts,
+    or rows whose cells in all the ``empty`` columns are empty (e.g. a totals row)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    column: str
+    column: str | None = None
     occurrence: int = Field(1, ge=1)
-    equals: str | list[str]
+    equals: str | list[str] | None = None
+    empty: list[str] | None = Field(
+        None, description="Skip a row when every one of these columns is empty"
+    )
+    optional: bool = Field(False, description="The column may be absent: the filter is unused")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> RowFilter:
+        if self.empty is not None:
+            if self.column is not None or self.equals is not None:
+                raise ValueError("give either `empty` or `column` + `equals`, not both")
+            if not self.empty:
+                raise ValueError("`empty` needs at least one column")
+        elif self.column is None or self.equals is None:
+            raise ValueError("give `column` + `equals`, or `empty: [columns]`")
+        return self
 
     def values(self) -> list[str]:
-        items = [self.equals] if isinstance(self.equals, str) else self.equals
+        items = [self.equals] if isinstance(self.equals, str) else (self.equals or [])
         return [v.strip().casefold() for v in items]
+
+    def columns(self) -> list[str]:
+        """Every column the filter reads."""
+        return list(self.empty) if self.empty is not None else [str(self.column)]
 
 
 class Mapping(BaseModel):
@@ -241,8 +267,14 @@ class Mapping(BaseModel):
                     f"{spec.column!r} is not a column letter (header: false needs A, B, ...)",
                 )
         for i, flt in enumerate(self.skip_rows):
-            if not self.header and not _LETTERS.match(flt.column):
+            if not self.header and not all(_LETTERS.match(c) for c in flt.columns()):
                 raise _path_error(f"skip_rows.{i}.column", "header: false needs a column letter")
+        for name, spec in self.field_specs().items():
+            joined = getattr(spec, "join", None) or []
+            if not self.header and not all(_LETTERS.match(c) for c in joined):
+                raise _path_error(f"fields.{name}.join", "header: false needs column letters")
+            if joined and spec.column is None:
+                raise _path_error(f"fields.{name}.join", "`join` needs `column`")
         return self
 
     def field_specs(self) -> dict[str, _FieldBase]:
@@ -413,8 +445,10 @@ def _transform_text(
     lookups: dict[str, dict[str, str]],
     problems: _Problems,
     position: int | None,
+    lookup_files: dict[str, str] | None = None,
 ) -> pd.Series:
     """regex -> map -> lookup -> default, in this order (docs/mapping.md)."""
+    lookup_files = lookup_files or {}
     text = _text(values)
     if spec.regex is not None:
         pattern = spec.regex if re.compile(spec.regex).groups == 1 else f"({spec.regex})"
@@ -430,11 +464,17 @@ def _transform_text(
         keys = text.str.casefold()
         looked = keys.map(table)
         missing = text.notna() & looked.isna()
-        problems.add(
-            missing,
-            f"not found in lookup {spec.lookup!r}; add it to the lookup file or fix the cell",
-            position,
-        )
+        if table:
+            reason = (
+                f"not found in lookup {spec.lookup!r}; add it to the lookup file or fix the cell"
+            )
+        else:
+            file = lookup_files.get(spec.lookup, "its file")
+            reason = (
+                f"lookup {spec.lookup!r} is empty: {file} was not found or has no rows "
+                "(a preset reads it from the current directory)"
+            )
+        problems.add(missing, reason, position)
         text = looked.where(looked.notna(), None).astype(object)
     if spec.default is not None:
         text = text.where(text.notna(), str(spec.default)).astype(object)
@@ -560,6 +600,21 @@ def _timestamps(
 def _skipped(mapping: Mapping, chunk: pd.DataFrame, headers: list[str]) -> pd.Series:
     skip = pd.Series(False, index=chunk.index)
     for i, flt in enumerate(mapping.skip_rows):
+        if flt.optional and not all(
+            any(normalise_header(h) == normalise_header(c) for h in headers) for c in flt.columns()
+        ):
+            continue
+        if flt.empty is not None:
+            # Every listed column empty: a totals or separator row, not a worklog.
+            all_empty = pd.Series(True, index=chunk.index)
+            for column in flt.empty:
+                pos = find_column(
+                    headers, column, 1, has_header=mapping.header, key_path=f"skip_rows.{i}.empty"
+                )
+                all_empty &= _text(chunk[pos]).isna()
+            skip |= all_empty
+            continue
+        assert flt.column is not None
         pos = find_column(
             headers,
             flt.column,
@@ -569,6 +624,34 @@ def _skipped(mapping: Mapping, chunk: pd.DataFrame, headers: list[str]) -> pd.Se
         )
         skip |= _text(chunk[pos]).str.casefold().isin(flt.values())
     return skip
+
+
+def _joined(
+    mapping: Mapping,
+    name: str,
+    spec: _FieldBase,
+    headers: list[str],
+    chunk: pd.DataFrame,
+    position: int | None,
+) -> pd.Series:
+    """The field's raw cells, with the text of its ``join`` columns appended (space-separated,
+    empty parts left out; all parts empty -> empty)."""
+    values = _raw(chunk, spec, position)
+    joined = getattr(spec, "join", None)
+    if not joined:
+        return values
+    parts = [_text(values)]
+    for column in joined:
+        pos = find_column(
+            headers, column, 1, has_header=mapping.header, key_path=f"fields.{name}.join"
+        )
+        parts.append(_text(chunk[pos]))
+    text = parts[0].fillna("").astype(str)
+    for part in parts[1:]:
+        text = text.str.cat(part.fillna("").astype(str), sep=" ")
+    # An empty part leaves a doubled or edge space behind.
+    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.where(text != "", None).astype(object)
 
 
 def apply_mapping(
@@ -594,6 +677,7 @@ def apply_mapping(
         chunk = chunk[~skip]
     problems = _Problems(chunk, headers)
     specs = mapping.field_specs()
+    files = {name: spec.file for name, spec in mapping.lookups.items()}
     out = pd.DataFrame(index=chunk.index)
     out.index.name = "source_row"
 
@@ -603,16 +687,16 @@ def apply_mapping(
             out[name] = pd.Series(None, index=chunk.index, dtype=object)
         else:
             pos = positions.get(name)
-            out[name] = _transform_text(name, spec, _raw(chunk, spec, pos), lookups, problems, pos)
+            raw = _joined(mapping, name, spec, headers, chunk, pos)
+            out[name] = _transform_text(name, spec, raw, lookups, problems, pos, files)
 
     wi_spec = specs.get("work_item")
     if wi_spec is None:
         out["work_item_id"] = pd.Series(pd.NA, index=chunk.index, dtype="Int64")
     else:
         pos = positions.get("work_item")
-        text = _transform_text(
-            "work_item", wi_spec, _raw(chunk, wi_spec, pos), lookups, problems, pos
-        )
+        raw = _joined(mapping, "work_item", wi_spec, headers, chunk, pos)
+        text = _transform_text("work_item", wi_spec, raw, lookups, problems, pos, files)
         out["work_item_id"] = _work_items(text, problems, pos)
 
     stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone)

@@ -162,10 +162,15 @@ def load_preset(name: str) -> LoadedMapping:
     """Load a shipped preset from the installed package ``timetracker_import.mappings``."""
     source = f"preset {name}"
     mapping = mapping_from_dict(_parse_yaml(preset_text(name), source), source=source)
-    if mapping.lookups:
-        root = importlib.resources.files(PRESET_PACKAGE)
-        with importlib.resources.as_file(root) as base:
-            lookups = _load_lookups(mapping, Path(base), source)
-    else:
-        lookups = {}
+    # A preset's lookup files (e.g. harvest-users.csv) are the user's data: they are read from
+    # the current directory; `mapping show NAME > my.yaml` lets them live elsewhere. A missing
+    # one leaves its table empty, and each row needing it is rejected naming the file.
+    lookups: dict[str, dict[str, str]] = {}
+    for lname, spec in mapping.lookups.items():
+        file = Path.cwd() / spec.file
+        lookups[lname] = (
+            load_lookup(file, spec.key, spec.value, key_path=f"lookups.{lname}.file")
+            if file.exists()
+            else {}
+        )
     return LoadedMapping(mapping, source, lookups)
