@@ -248,7 +248,7 @@ class Poster:
             )
             if not self.dry_run:
                 self.journal.mark_failed(batch.batch_no, error.error_code)
-                self.journal.mark_rejections([rejection])
+            self.journal.mark_rejections([rejection])  # a dry run reports it the same way
             self.stats.rejections.append(rejection)
             self.pending.discard(row)
             self._done(1)

@@ -178,6 +178,19 @@ def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOption
             )
 
     with _open(run_id) as journal:
+        from timetracker_import.app.worklogs import run_kind, undo_changes
+
+        if run_kind(journal):  # a `worklogs update/delete` run: restore or re-create
+
+            async def changes() -> Any:
+                async with TimetrackerClient(settings) as client:
+                    return await undo_changes(journal, client, dry_run=dry_run)
+
+            done = asyncio.run(changes())
+            click.echo(done.render(), err=True)
+            if as_json:
+                click.echo(json.dumps(done.to_dict(), indent=2))
+            return 1 if done.failed else 0
         report = asyncio.run(main(journal))
     click.echo(render_undo(report), err=True)
     if as_json:

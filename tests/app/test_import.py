@@ -1,0 +1,285 @@
+"""``run_import`` end to end against the sandbox over loopback: happy path, bisection, 429,
+ambiguous outcomes (500 and timeout after commit), re-runs, approval locks, unknown users and
+dry runs."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from timetracker_import.api.client import TimetrackerClient
+from timetracker_import.api.retry import RetryPolicy
+from timetracker_import.api.settings import resolve_connection
+from timetracker_import.app.importer import ImportResult, ImportSettings, run_import
+from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+from timetracker_import.sandbox.seed import load_seed
+
+MAPPING = """\
+version: 1
+header: true
+timezone: UTC
+fields:
+  user: {column: User}
+  timestamp: {column: Start}
+  length: {column: Minutes, unit: minutes}
+  work_item: {column: WorkItem}
+  comment: {column: Comment}
+"""
+USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
+BASE = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)  # weeks before the demo seed's locked weeks
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A CSV in the MAPPING's layout."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["User", "Start", "Minutes", "WorkItem", "Comment"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def make_rows(
+    count: int, *, users: tuple[str, ...] = USERS, start: datetime = BASE
+) -> list[dict[str, Any]]:
+    """``count`` distinct rows (comment ``row-N``), users round robin, 15 minutes apart."""
+    return [
+        {
+            "User": users[i % len(users)],
+            "Start": (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Minutes": 15,
+            "WorkItem": 100 + i % 7,
+            "Comment": f"row-{i}",
+        }
+        for i in range(count)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own journal directory; no inherited connection settings."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return state
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with run_sandbox_in_thread() as box:
+        yield box
+
+
+def server_comments(box: RunningSandbox) -> Counter[str]:
+    """How often each comment is stored on the server (straight from the sandbox DB)."""
+    assert box.db is not None
+    with sqlite3.connect(box.db) as conn:
+        return Counter(str(c) for (c,) in conn.execute("SELECT comment FROM worklogs"))
+
+
+def settings_for(
+    box: RunningSandbox, path: Path, tmp_path: Path, *, user: str = "alice@example.com", **kw: Any
+) -> ImportSettings:
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    connection = resolve_connection(
+        url=box.url, env={"TIMETRACKER_TOKEN": box.tokens[user]}, config_dir=tmp_path / "cfg"
+    )
+    return ImportSettings(path=path, connection=connection, mapping_path=mapping, **kw)
+
+
+def fast_client(timeout: float = 30) -> Callable[..., TimetrackerClient]:
+    """A client factory with a short timeout and no real backoff waits beyond Retry-After."""
+
+    def factory(connection: Any, on_retry: Callable[[Any], None]) -> TimetrackerClient:
+        return TimetrackerClient(
+            connection,
+            on_retry=on_retry,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            retry_policy=RetryPolicy(),
+            rand=lambda: 0.0,
+        )
+
+    return factory
+
+
+def run(settings: ImportSettings, **kw: Any) -> ImportResult:
+    return run_import(settings, client_factory=fast_client(**kw))
+
+
+def balanced(result: ImportResult) -> bool:
+    c = result.accounting
+    return c.rows == c.created + c.already_existing + c.rejected + c.unprocessed + c.skipped
+
+
+def test_happy_path_1200_rows_in_three_batches(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "in.csv", make_rows(1200, users=("alice@example.com",)))
+    result = run(settings_for(sandbox, path, tmp_path))
+    assert result.exit_code == 0
+    assert result.accounting.created == 1200 and balanced(result)
+    assert sandbox.stats()["calls"]["batch"] == 3
+    comments = server_comments(sandbox)
+    assert len(comments) == 1200 and set(comments.values()) == {1}
+    created = (result.run_dir / "created.csv").read_text().splitlines()
+    assert created[0] == "source_row,worklog_id" and len(created) == 1201
+    assert (result.run_dir.stat().st_mode & 0o777) == 0o700
+    assert (result.summary_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_rerun_of_completed_file_creates_nothing(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "in.csv", make_rows(60))
+    first = run(settings_for(sandbox, path, tmp_path))
+    assert first.exit_code == 0 and first.accounting.created == 60
+    calls = sandbox.stats()["calls"].get("batch", 0)
+    second = run(settings_for(sandbox, path, tmp_path))
+    assert second.exit_code == 0
+    assert second.accounting.created == 0 and second.accounting.already_existing == 60
+    assert sandbox.stats()["calls"].get("batch", 0) == calls  # nothing posted
+    assert sum(server_comments(sandbox).values()) == 60
+
+
+def _seed_with_work_items() -> dict[str, Any]:
+    from importlib import resources
+
+    text = resources.files("timetracker_import.sandbox").joinpath("seeds/demo.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["work_items"] = list(range(100, 200))
+    return data
+
+
+def test_bad_row_isolated_by_splitting(tmp_path: Path) -> None:
+    load_seed(_seed_with_work_items())  # the seed itself is valid
+    with run_sandbox_in_thread(seed=_seed_with_work_items()) as box:
+        rows = make_rows(500)
+        rows[321]["WorkItem"] = 99999  # unknown to the server: 404 EntityNotFound
+        path = write_rows(tmp_path / "in.csv", rows)
+        result = run(settings_for(box, path, tmp_path))
+        assert result.exit_code == 1
+        assert result.accounting.created == 499 and result.accounting.rejected == 1
+        (rej,) = result.rejections
+        assert rej.source_row == 323 and rej.stage == "server"
+        assert rej.error_code == "EntityNotFound"
+        comments = server_comments(box)
+        assert len(comments) == 499 and "row-321" not in comments
+        rejected = (result.run_dir / "rejected.csv").read_text().splitlines()
+        assert rejected[0].endswith("source_row,stage,reason,error_code")
+        assert "EntityNotFound" in rejected[1] and "99999" in rejected[1]
+
+
+def test_429_with_retry_after_creates_every_row_once(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    sandbox.set_faults(["batch#1:429=1"])
+    path = write_rows(tmp_path / "in.csv", make_rows(40))
+    result = run(settings_for(sandbox, path, tmp_path, batch_size=10, concurrency=4))
+    assert result.exit_code == 0 and result.accounting.created == 40
+    assert result.throttled >= 1
+    assert set(server_comments(sandbox).values()) == {1} and len(server_comments(sandbox)) == 40
+
+
+def test_500_after_commit_gives_no_duplicate(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    sandbox.set_faults(["batch#2:500-after-commit"])
+    path = write_rows(tmp_path / "in.csv", make_rows(90))
+    result = run(settings_for(sandbox, path, tmp_path, batch_size=30, concurrency=1))
+    assert result.exit_code == 0, result.summary_dict()
+    assert result.accounting.created == 90
+    comments = server_comments(sandbox)
+    assert len(comments) == 90 and set(comments.values()) == {1}
+    assert sandbox.stats()["calls"]["batch"] == 3  # the committed batch was claimed, not re-sent
+
+
+def test_timeout_after_commit_gives_no_duplicate(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    sandbox.set_faults(["batch#1:delay-after-commit=2s"])
+    path = write_rows(tmp_path / "in.csv", make_rows(40))
+    result = run_import(
+        settings_for(sandbox, path, tmp_path, batch_size=20, concurrency=1),
+        client_factory=fast_client(timeout=0.7),
+    )
+    assert result.exit_code == 0, result.summary_dict()
+    comments = server_comments(sandbox)
+    assert len(comments) == 40 and set(comments.values()) == {1}
+    assert len(result.ambiguous_batches) == 0
+
+
+def test_approval_locked_weeks_rejected_before_posting(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    rows = make_rows(6, users=("alice@example.com",))
+    # bob's week of 2026-10-05 is Submitted, carol's is Closed in the demo seed
+    rows.append({"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30,
+                 "WorkItem": 5, "Comment": "locked-bob"})  # fmt: skip
+    rows.append({"User": "carol@example.com", "Start": "2026-10-07T09:00:00Z", "Minutes": 30,
+                 "WorkItem": 5, "Comment": "locked-carol"})  # fmt: skip
+    path = write_rows(tmp_path / "in.csv", rows)
+    result = run(settings_for(sandbox, path, tmp_path))
+    assert result.exit_code == 1
+    assert result.accounting.created == 6 and result.accounting.rejected == 2
+    by_row = {r.source_row: r for r in result.rejections}
+    assert by_row[8].stage == "preflight" and "2026-10-05 is Submitted" in by_row[8].reason
+    assert by_row[9].stage == "preflight" and "Closed" in by_row[9].reason
+    assert sandbox.stats()["calls"]["batch"] == 1  # the locked rows were never sent
+    assert "locked-bob" not in server_comments(sandbox)
+
+
+def test_unknown_user_rejected_with_suggestion(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    rows = make_rows(3)
+    rows[1]["User"] = "alcie@example.com"
+    path = write_rows(tmp_path / "in.csv", rows)
+    result = run(settings_for(sandbox, path, tmp_path))
+    assert result.exit_code == 1
+    (rej,) = result.rejections
+    assert rej.stage == "resolve" and rej.column == "User"
+    assert "did you mean 'alice@example.com'" in rej.reason
+    assert result.accounting.created == 2
+
+
+def test_dry_run_creates_nothing_and_finds_the_same_rejections(tmp_path: Path) -> None:
+    with run_sandbox_in_thread(seed=_seed_with_work_items()) as box:
+        rows = make_rows(120)
+        rows[7]["WorkItem"] = 99999  # server-side problem (EntityNotFound)
+        rows[50]["User"] = "nobody@example.com"  # resolve problem
+        rows[60]["Minutes"] = 0  # validate problem
+        rows.append({"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30,
+                     "WorkItem": 105, "Comment": "locked"})  # fmt: skip
+        path = write_rows(tmp_path / "in.csv", rows)
+        dry = run(settings_for(box, path, tmp_path, dry_run=True, batch_size=50))
+        assert sum(server_comments(box).values()) == 0
+        assert dry.accounting.created == 117 and dry.accounting.rejected == 4
+        assert dry.created_csv is None
+        real = run(settings_for(box, path, tmp_path, batch_size=50, new_run=True))
+        assert sum(server_comments(box).values()) == 117
+
+        def shape(result: ImportResult) -> list[tuple[int, str, str | None]]:
+            return [(r.source_row, r.stage, r.error_code) for r in result.rejections]
+
+        assert shape(dry) == shape(real)
+        assert [r.stage for r in dry.rejections] == ["server", "resolve", "validate", "preflight"]
+        assert dry.exit_code == real.exit_code == 1
+        assert (dry.run_dir / "rejected.csv").is_file()
+
+
+def test_resume_after_auth_failure_then_undo(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """A 401 mid-run halts with exit 3; the re-run resumes only the rest; undo removes it all."""
+    sandbox.set_faults(["batch#2:401"])
+    path = write_rows(tmp_path / "in.csv", make_rows(90))
+    first = run(settings_for(sandbox, path, tmp_path, batch_size=30, concurrency=1))
+    assert first.exit_code == 3 and first.halt_reason == "auth"
+    assert first.accounting.created == 30 and first.accounting.unprocessed == 60
+    assert balanced(first)
+    sandbox.set_faults([])
+    second = run(settings_for(sandbox, path, tmp_path, batch_size=30, concurrency=1))
+    assert second.resumed and second.run_id == first.run_id
+    assert second.exit_code == 0 and second.accounting.created == 90
+    comments = server_comments(sandbox)
+    assert len(comments) == 90 and set(comments.values()) == {1}
