@@ -32,11 +32,12 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow t
 test-all: $(STAMP) ## the whole suite including slow trials
 	$(BIN)/python -m pytest -q -m ''
 
-demo: $(STAMP) ## validate the sample payroll workbook (its deliberate mistakes give exit 1)
+demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (mistakes give exit 1)
 	@mkdir -p out
 	$(BIN)/timetracker-import validate sample_data/payroll_hours.xlsx --preset payroll-demo \
 		--rejected out/payroll_hours.rejected.xlsx \
 		--report out/payroll_hours.report.html || test $$? -eq 1
+	$(BIN)/python -m timetracker_import.app.demo out
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
