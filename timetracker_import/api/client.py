@@ -23,6 +23,7 @@ import yarl
 from timetracker_import import __version__
 from timetracker_import.errors import ApiError, ConfigError, TransientApiError
 
+from .ntlm import HandshakeFailure, NtlmTransport
 from .protocol import (
     AmbiguousWrite,
     QueryValue,
@@ -91,10 +92,16 @@ class TimetrackerClient:
         self._timeout = timeout
         self._rand = rand
         self._on_retry = on_retry
+        self._ntlm: NtlmTransport | None = None
 
     async def __aenter__(self) -> TimetrackerClient:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
+        if self.settings.auth_scheme == "ntlm" and self._ntlm is None:
+            # NTLM needs connections of its own (api/ntlm.py); the session is not used for it.
+            self._ntlm = NtlmTransport(
+                self.settings.username or "", self.settings.token, timeout=self._timeout
+            )
         return self
 
     async def __aexit__(
@@ -106,7 +113,10 @@ class TimetrackerClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session if this client created it."""
+        """Close the session if this client created it (and any NTLM connections)."""
+        if self._ntlm is not None:
+            await self._ntlm.close()
+            self._ntlm = None
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
@@ -115,10 +125,11 @@ class TimetrackerClient:
 
     def _headers(self, request: Request) -> dict[str, str]:
         headers = {
-            "Authorization": self.settings.authorization(),
             "Accept": "application/json",
             "User-Agent": f"timetracker-import/{__version__}",
         }
+        if self.settings.auth_scheme != "ntlm":  # NTLM sets it per handshake leg
+            headers["Authorization"] = self.settings.authorization()
         if request.has_body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -127,6 +138,13 @@ class TimetrackerClient:
         if self._session is None:
             raise RuntimeError("use `async with TimetrackerClient(...)` before calling it")
         try:
+            if self._ntlm is not None:
+                return await self._ntlm.send(
+                    request.method,
+                    yarl.URL(url, encoded=True),
+                    headers=self._headers(request),
+                    json=request.body if request.has_body else None,
+                )
             async with self._session.request(
                 request.method,
                 yarl.URL(url, encoded=True),  # keep our own encoding (the literal '$')
@@ -145,6 +163,9 @@ class TimetrackerClient:
             ) from None
         except aiohttp.InvalidURL as exc:
             raise ConfigError(f"invalid URL: {redact_text(str(exc))}") from None
+        except HandshakeFailure as exc:
+            # Before NTLM's authenticated leg: no credentials, no body, nothing applied.
+            raise _TransportFailure(exc.reason, sent=False) from None
         except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
             # Raised while connecting: nothing was sent.
             raise _TransportFailure(type(exc).__name__, sent=False) from None

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 _lock = threading.Lock()
-_registered: set[str] = set()
+_registered: dict[str, str] = {}  # secret -> what replaces it
 
 # Shorter values would redact innocent text (and a 1-3 character token is not a real token).
 _MIN_SECRET_LEN = 4
@@ -27,20 +27,24 @@ def mask(value: str) -> str:
     return "****" + value[-4:]
 
 
-def register_secret(value: str) -> None:
-    """Make ``value`` redacted wherever ``redact_text`` or ``RedactingFilter`` look."""
+def register_secret(value: str, *, show_last4: bool = True) -> None:
+    """Make ``value`` redacted wherever ``redact_text`` or ``RedactingFilter`` look.
+
+    Passwords use ``show_last4=False``: even four characters of a password are too many.
+    """
     if len(value) >= _MIN_SECRET_LEN:
         with _lock:
-            _registered.add(value)
+            if _registered.get(value) != "****":
+                _registered[value] = mask(value) if show_last4 else "****"
 
 
 def redact_text(text: str) -> str:
     """Replace every registered secret in ``text`` by its mask."""
     with _lock:
-        secrets = sorted(_registered, key=len, reverse=True)
-    for secret in secrets:
+        secrets = sorted(_registered.items(), key=lambda item: len(item[0]), reverse=True)
+    for secret, masked in secrets:
         if secret in text:
-            text = text.replace(secret, mask(secret))
+            text = text.replace(secret, masked)
     return text
 
 
@@ -80,6 +84,28 @@ class Secret:
     def __reduce__(self) -> Any:
         # Pickling would write the token somewhere; nothing in this tool needs it.
         raise TypeError("a Secret cannot be pickled")
+
+
+class Password(Secret):
+    """A password (NTLM): like ``Secret`` but shown as ``****`` only, never its last four
+    characters."""
+
+    __slots__ = ()
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value, show_last4=False)
+
+    @property
+    def last4(self) -> str:
+        """Always empty: no part of a password is shown."""
+        return ""
+
+    def __repr__(self) -> str:
+        return "Password('****')"
+
+    def __str__(self) -> str:
+        return "****"
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

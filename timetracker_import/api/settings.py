@@ -6,6 +6,9 @@ Precedence, highest first (docs/connection.md):
 * Token: ``--token-file`` > ``TIMETRACKER_TOKEN`` > the profile's ``token`` > the OS keyring.
   There is deliberately no option taking the token itself (it would land in shell history
   and process listings).
+* NTLM (``auth_scheme = "ntlm"``, on-premises Windows authentication): user ``--user`` >
+  ``TIMETRACKER_USER`` > the profile's ``user``; password ``--password-file`` >
+  ``TIMETRACKER_PASSWORD`` (never an option, never the keyring or the profile file).
 
 Profiles live in ``{user_config_dir}/profiles.toml``::
 
@@ -13,7 +16,8 @@ Profiles live in ``{user_config_dir}/profiles.toml``::
     url = "https://contoso.timehub.7pace.com"
     api_version = "3.2"          # optional
     collection = "DefaultCollection"   # on-premises only
-    auth_scheme = "bearer"       # or "basic" (empty user, token as password)
+    auth_scheme = "bearer"       # or "basic" (empty user, token as password), or "ntlm"
+    user = 'CONTOSO\\alice'      # ntlm only (DOMAIN\\user or user@domain)
     token = "..."                # optional; refused unless the file is private (chmod 600)
 """
 
@@ -32,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from timetracker_import.errors import ConfigError, UsageError
 
-from .redact import Secret
+from .redact import Password, Secret
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +44,11 @@ APP_NAME = "timetracker-import"
 KEYRING_SERVICE = "timetracker-import"
 DEFAULT_API_VERSION = "3.2"
 PROFILES_FILE = "profiles.toml"
-AUTH_SCHEMES = ("bearer", "basic")
+AUTH_SCHEMES = ("bearer", "basic", "ntlm")
 ENV_URL = "TIMETRACKER_URL"
 ENV_TOKEN = "TIMETRACKER_TOKEN"
+ENV_USER = "TIMETRACKER_USER"
+ENV_PASSWORD = "TIMETRACKER_PASSWORD"
 ENV_PROFILE = "TIMETRACKER_PROFILE"
 
 _REST_SUFFIX = re.compile(r"^(?P<prefix>.*?)/api(?:/(?P<collection>[^/]+))?/rest/?$")
@@ -56,11 +62,20 @@ TOKEN_HINT = (
     "set TIMETRACKER_TOKEN, pass --token-file PATH, run `timetracker-import auth login`, "
     'or add token = "..." to a private profile'
 )
+PASSWORD_HINT = "set TIMETRACKER_PASSWORD or pass --password-file PATH (chmod 600)"
+USER_HINT = (
+    "pass --user 'DOMAIN\\user' (or user@domain), set TIMETRACKER_USER, "
+    "or add user = ... to the profile"
+)
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Everything needed to talk to one 7pace server. ``token`` never prints itself."""
+    """Everything needed to talk to one 7pace server. ``token`` never prints itself.
+
+    With ``auth_scheme="ntlm"``, ``username`` is ``DOMAIN\\user`` or ``user@domain`` and
+    ``token`` holds the password (a ``Password``, shown as ``****`` only).
+    """
 
     url: str
     token: Secret
@@ -69,6 +84,7 @@ class ConnectionSettings:
     auth_scheme: str = "bearer"
     profile: str | None = None
     token_source: str = "given"
+    username: str | None = None
 
     @property
     def rest_root(self) -> str:
@@ -79,6 +95,9 @@ class ConnectionSettings:
 
     def authorization(self) -> str:
         """The Authorization header value (bearer, or basic with an empty user name)."""
+        if self.auth_scheme == "ntlm":
+            # NTLM authenticates a connection by a handshake (api/ntlm.py), not a header.
+            raise ValueError("NTLM has no fixed Authorization header")
         if self.auth_scheme == "basic":
             import base64
 
@@ -387,6 +406,65 @@ def read_token_file(path: Path) -> str:
     return token
 
 
+def read_password_file(path: Path) -> str:
+    """The NTLM password in ``path`` (its first line, the line break removed; inner spaces
+    are kept); the file must be private like a token file."""
+    try:
+        if os.name == "posix" and path.exists():
+            mode = path.stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ConfigError(
+                    f"password file {path} is readable by other users "
+                    f"(mode {stat.S_IMODE(mode):o}); the password is not used",
+                    hint=f"chmod 600 {path}",
+                )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"password file {path} does not exist", hint=PASSWORD_HINT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read password file {path}: {type(exc).__name__}") from None
+    lines = text.splitlines()
+    password = lines[0] if lines else ""
+    if not password:
+        raise ConfigError(f"password file {path} is empty", hint=PASSWORD_HINT)
+    return password
+
+
+def _resolve_ntlm(
+    target: Target,
+    *,
+    username: str | None,
+    password_file: str | Path | None,
+    env: Mapping[str, str],
+) -> ConnectionSettings:
+    user = (
+        username
+        or env.get(ENV_USER)
+        or _str_or_none(target.profile_entry.get("user"), "user", target.profiles_file)
+        or ""
+    ).strip()
+    if not user:
+        raise ConfigError("NTLM needs a user name", hint=USER_HINT)
+    if ":" in user or user.startswith("\\") or user.endswith(("\\", "@")):
+        raise ConfigError(f"{user!r} is not a user name", hint=USER_HINT)
+    if password_file is not None:
+        password, source = read_password_file(Path(password_file)), "password-file"
+    elif env.get(ENV_PASSWORD):
+        password, source = env[ENV_PASSWORD], "environment"
+    else:
+        raise ConfigError(f"no password for NTLM user {user}", hint=PASSWORD_HINT)
+    return ConnectionSettings(
+        url=target.url,
+        token=Password(password),
+        api_version=target.api_version,
+        collection=target.collection,
+        auth_scheme="ntlm",
+        profile=target.profile,
+        token_source=source,
+        username=user,
+    )
+
+
 def resolve_connection(
     *,
     url: str | None = None,
@@ -399,11 +477,14 @@ def resolve_connection(
     env: Mapping[str, str] | None = None,
     config_dir: Path | None = None,
     token_store: TokenStore | None = None,
+    username: str | None = None,
+    password_file: str | Path | None = None,
 ) -> ConnectionSettings:
     """Resolve the connection from options, environment, profile file and keyring.
 
     Raises ``ConfigError`` (with a hint listing the ways to provide it) when the URL or the
-    token is missing, or a file holding the token is readable by others.
+    token is missing, or a file holding the token is readable by others. With the ``ntlm``
+    scheme the user name and password are resolved instead of a token.
     """
     env = os.environ if env is None else env
     target = resolve_target(
@@ -416,6 +497,13 @@ def resolve_connection(
         env=env,
         config_dir=config_dir,
     )
+    if target.auth_scheme == "ntlm":
+        return _resolve_ntlm(target, username=username, password_file=password_file, env=env)
+    if username is not None or password_file is not None:
+        raise UsageError(
+            "--user and --password-file are for --auth ntlm only",
+            hint="bearer and basic use an API token (TIMETRACKER_TOKEN or --token-file)",
+        )
     token: str | None = None
     source = ""
     if token_file is not None:

@@ -1,8 +1,8 @@
 """Options shared by every command that talks to 7pace.
 
 ``@connection_options`` adds ``--url``, ``--org``, ``--collection``, ``--api-version``,
-``--profile``, ``--token-file`` and ``--debug`` and passes one frozen ``ConnectionOptions`` as
-the ``connection`` argument. There is deliberately no option taking the token itself: it would
+``--profile``, ``--token-file``, ``--auth``, ``--user``, ``--password-file`` and ``--debug``
+and passes one frozen ``ConnectionOptions`` as the ``connection`` argument. There is deliberately no option taking the token itself: it would
 end up in shell history and process listings (use TIMETRACKER_TOKEN, --token-file or the
 keyring). ``--debug`` turns on debug logging to stderr through the redacting filter.
 """
@@ -36,6 +36,9 @@ class ConnectionOptions:
     api_version: str | None = None
     profile: str | None = None
     token_file: Path | None = None
+    auth: str | None = None
+    user: str | None = None
+    password_file: Path | None = None
 
     def resolve(self, *, token_store: TokenStore | None = None) -> ConnectionSettings:
         """Full settings including the token (options > env > profile > keyring)."""
@@ -49,6 +52,9 @@ class ConnectionOptions:
             profile=self.profile,
             token_file=self.token_file,
             token_store=token_store,
+            auth_scheme=self.auth,
+            username=self.user,
+            password_file=self.password_file,
         )
 
     def target(self) -> Target:
@@ -61,6 +67,7 @@ class ConnectionOptions:
             collection=self.collection,
             api_version=self.api_version,
             profile=self.profile,
+            auth_scheme=self.auth,
         )
 
 
@@ -108,6 +115,24 @@ _CONNECTION = [
         help="Read the API token from PATH (chmod 600). Default: $TIMETRACKER_TOKEN, the "
         "profile, then the OS keyring.",
     ),
+    click.option(
+        "--auth",
+        type=click.Choice(["bearer", "basic", "ntlm"], case_sensitive=False),
+        default=None,
+        help="How to authenticate: bearer (default) or basic with a token, or ntlm (Windows "
+        "authentication, on-premises) with --user and a password.",
+    ),
+    click.option(
+        "--user",
+        metavar="DOMAIN\\USER",
+        help="NTLM user: DOMAIN\\user or user@domain. Default: $TIMETRACKER_USER, the profile.",
+    ),
+    click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help="Read the NTLM password from PATH (chmod 600). Default: $TIMETRACKER_PASSWORD.",
+    ),
 ]
 
 
@@ -128,6 +153,9 @@ def connection_options(func: F) -> F:
         api_version: str | None,
         profile: str | None,
         token_file: Path | None,
+        auth: str | None,
+        user: str | None,
+        password_file: Path | None,
         **kwargs: Any,
     ) -> Any:
         connection = ConnectionOptions(
@@ -137,6 +165,9 @@ def connection_options(func: F) -> F:
             api_version=api_version,
             profile=profile,
             token_file=token_file,
+            auth=auth.lower() if auth else None,
+            user=user,
+            password_file=password_file,
         )
         return func(*args, connection=connection, **kwargs)
 

@@ -33,6 +33,21 @@ from timetracker_import.errors import UsageError
     multiple=True,
     help="Scripted fault, e.g. 'batch#3:500' (repeatable; see docs/sandbox.md).",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["token", "ntlm"]),
+    default="token",
+    show_default=True,
+    help="token: Bearer/Basic with the seeded tokens; ntlm: Windows authentication checked "
+    "against --ntlm-users (on-premises style).",
+)
+@click.option(
+    "--ntlm-users",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --auth ntlm: lines DOMAIN\\user:password (or user@domain:password); each user "
+    "is the seeded user whose email starts with user@.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -41,13 +56,21 @@ def sandbox(
     latency_ms: float,
     rate_limit: str | None,
     faults: tuple[str, ...],
+    auth: str,
+    ntlm_users: Path | None,
 ) -> int:
     """Run the 7pace sandbox (REST CRUD API v3 emulator) until Ctrl-C.
 
     Prints the base URL and the seeded users' tokens; these are sandbox-only demo secrets.
     """
     from timetracker_import.sandbox import STATE, FaultSpecError, SeedError, make_app, serve_forever
+    from timetracker_import.sandbox.ntlm import NtlmUsersError
 
+    if (auth == "ntlm") != (ntlm_users is not None):
+        raise UsageError(
+            "--auth ntlm and --ntlm-users FILE go together",
+            hint="e.g. --auth ntlm --ntlm-users users.txt with lines CONTOSO\\alice:password",
+        )
     try:
         app = make_app(
             seed=seed,
@@ -55,21 +78,33 @@ def sandbox(
             faults=list(faults),
             latency_ms=latency_ms,
             rate_limit=rate_limit,
+            auth=auth,
+            ntlm_users=ntlm_users,
         )
+    except NtlmUsersError as exc:
+        raise UsageError(str(exc), hint="see the NTLM section of docs/sandbox.md") from None
     except (SeedError, FaultSpecError) as exc:
         raise UsageError(
             str(exc), hint="see docs/sandbox.md for seeds and the fault grammar"
         ) from None
     users = app[STATE].seed.users
+    ntlm = app[STATE].ntlm
 
     def started(url: str) -> None:
         click.echo(f"7pace sandbox listening on {url}")
         click.echo(
             f"API base: {url}/api/rest  (on-premises style: {url}/api/DefaultCollection/rest)"
         )
-        click.echo("users (sandbox demo tokens; use as 'Authorization: Bearer <token>'):")
-        for user in users:
-            click.echo(f"  {user.email:<24} {user.name:<16} {user.role:<14} {user.token or '-'}")
+        if ntlm is not None:
+            click.echo("NTLM users (passwords are in the --ntlm-users file):")
+            for account in ntlm.accounts:
+                click.echo(f"  {account.principal:<24} -> {account.email}")
+        else:
+            click.echo("users (sandbox demo tokens; use as 'Authorization: Bearer <token>'):")
+            for user in users:
+                click.echo(
+                    f"  {user.email:<24} {user.name:<16} {user.role:<14} {user.token or '-'}"
+                )
         click.echo("press Ctrl-C to stop")
         sys.stdout.flush()
 

@@ -30,6 +30,7 @@ from timetracker_import.sandbox.faults import (
     as_fault_plan,
     parse_rate_limit,
 )
+from timetracker_import.sandbox.ntlm import NtlmAcceptor, load_ntlm_users
 from timetracker_import.sandbox.seed import (
     EMPTY_GUID,
     ROLES,
@@ -74,6 +75,7 @@ class SandboxState:
     rate_limit_spec: str | float | RateLimiter | None = None
     calls: Counter[str] = field(default_factory=Counter)  # since start or /_sandbox/reset
     rate_limited: int = 0
+    ntlm: NtlmAcceptor | None = None  # set in NTLM mode: tokens are then not accepted
 
     @property
     def tokens(self) -> dict[str, str]:
@@ -931,6 +933,20 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         return await control(request, state, [p.lower() for p in parts[1:]])
     if segments is None:
         return web.json_response({"Message": f"No resource at {request.path}."}, status=404)
+    ntlm_user_id: str | None = None
+    ntlm_reason = ""
+    if state.ntlm is not None:
+        # The negotiate leg is answered before routing and is not counted (nor faulted).
+        outcome = state.ntlm.accept(request)
+        if outcome.challenge is not None:
+            await request.read()  # drain any body so the connection stays usable
+            return error_response(
+                401,
+                "UnauthorizedError",
+                "NTLM challenge",
+                headers={"WWW-Authenticate": f"{outcome.scheme} {outcome.challenge}"},
+            )
+        ntlm_user_id, ntlm_reason = outcome.user_id, outcome.reason
     route = resolve(request.method, segments)
     if isinstance(route, int):
         message = (
@@ -974,8 +990,18 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             + ", ".join(sorted(API_VERSIONS)),
         )
     else:
-        user = _authenticate(request, state)
-        if user is None:
+        if state.ntlm is None:
+            user = _authenticate(request, state)
+        else:
+            user = state.store.users.get(ntlm_user_id) if ntlm_user_id else None
+        if user is None and state.ntlm is not None:
+            response = error_response(
+                401,
+                "UnauthorizedError",
+                ntlm_reason,
+                headers={"WWW-Authenticate": "NTLM"},
+            )
+        elif user is None:
             response = error_response(
                 401, "UnauthorizedError", "missing or invalid credentials (Bearer token or Basic)"
             )
@@ -1054,16 +1080,27 @@ def make_app(
     faults: FaultPlan | Iterable[str] | None = None,
     latency_ms: float = 0,
     rate_limit: str | float | RateLimiter | None = None,
+    auth: str = "token",
+    ntlm_users: str | Path | None = None,
 ) -> web.Application:
     """Build the sandbox application.
 
     ``seed``: ``"demo"``, a YAML/JSON path, a dict or a :class:`Seed`; ``db``: ``":memory:"``
     or a SQLite file (worklogs persist across restarts); ``faults``: fault specs (see
     docs/sandbox.md) or a :class:`FaultPlan`; ``latency_ms``: added to every API call;
-    ``rate_limit``: ``"10/s"``, ``"100/min"`` or requests per second. Raises ``SeedError`` or
-    ``FaultSpecError`` (both ``ValueError``) for bad input.
+    ``rate_limit``: ``"10/s"``, ``"100/min"`` or requests per second; ``auth``: ``"token"``
+    (Bearer/Basic) or ``"ntlm"`` (Windows authentication checked against the ``ntlm_users``
+    file, see docs/sandbox.md). Raises ``SeedError``, ``FaultSpecError`` or
+    ``NtlmUsersError`` (all ``ValueError``) for bad input.
     """
+    if auth not in ("token", "ntlm"):
+        raise ValueError(f"auth must be 'token' or 'ntlm', not {auth!r}")
+    if (auth == "ntlm") != (ntlm_users is not None):
+        raise ValueError("auth='ntlm' needs ntlm_users (and ntlm_users needs auth='ntlm')")
     loaded = seed if isinstance(seed, Seed) else load_seed(seed)
+    acceptor = None
+    if ntlm_users is not None:
+        acceptor = NtlmAcceptor(load_ntlm_users(ntlm_users, {u.email: u.id for u in loaded.users}))
     plan = as_fault_plan(faults)
     limiter = _limiter(rate_limit)
     store = Store(db, loaded)
@@ -1075,11 +1112,14 @@ def make_app(
         limiter=limiter,
         latency=latency_ms / 1000,
         rate_limit_spec=rate_limit,
+        ntlm=acceptor,
     )
     app.router.add_route("*", "/{tail:.*}", dispatch)
 
     async def close_store(_: web.Application) -> None:
         store.close()
+        if acceptor is not None:
+            acceptor.close()
 
     app.on_cleanup.append(close_store)
     return app
