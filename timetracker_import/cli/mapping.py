@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -36,3 +37,188 @@ def show(name: str) -> None:
     from timetracker_import.files.mapping_loader import preset_text
 
     click.echo(preset_text(name), nl=False)
+
+
+def _draft_mapping(headers: list[str], file_name: str) -> str:
+    """A commented mapping YAML drafted from the header row with guessed fields."""
+    from timetracker_import.core.preset_detect import guess_fields
+
+    guesses = guess_fields(headers)
+    lines = [
+        f"# Drafted by `timetracker-import mapping init` from the header row of {file_name}.",
+        "# The fields below are GUESSES: check each one, then try it with",
+        "#   timetracker-import mapping check --mapping THIS_FILE " + file_name,
+        "# Columns in the file: " + ", ".join(headers),
+        "# docs/mapping.md describes every key.",
+        "version: 1",
+        "header: true",
+        "# date_order: DMY    # MDY | DMY | YMD: needed when dates look like 03/04/2026",
+        "# timezone: Europe/Berlin",
+        "fields:",
+    ]
+    for name in GUESS_ORDER:
+        if name in guesses:
+            column = guesses[name].replace('"', '\\"')
+            extra = ", unit: hours" if name == "length" else ""
+            lines.append(f'  {name}: {{column: "{column}"{extra}}}   # guessed')
+        else:
+            lines.append(f"  # {name}: {{column: ...}}   # no header looked like it")
+    if "timestamp" not in guesses and "date" not in guesses:
+        lines.append("  # TODO: a start time is required: timestamp, or date (+ start)")
+    if "length" not in guesses and "end" not in guesses:
+        lines.append("  # TODO: a length is required: length, or start + end")
+    return "\n".join(lines) + "\n"
+
+
+GUESS_ORDER = (
+    "user",
+    "timestamp",
+    "date",
+    "start",
+    "end",
+    "length",
+    "work_item",
+    "comment",
+    "activity_type",
+)
+
+
+@mapping.command("init")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the mapping here (default: print it).",
+)
+@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
+def init(file: Path, output: Path | None, sheet: str | None) -> int:
+    """Recognise a shipped preset from FILE's header row, or draft a mapping from it.
+
+    When a preset fits, says which columns matched and (with -o) writes the preset's YAML as
+    a starting point; otherwise drafts a commented mapping with guessed fields.
+    """
+    from timetracker_import.core.preset_detect import best_presets
+    from timetracker_import.errors import UsageError
+    from timetracker_import.files.mapping_loader import preset_text
+    from timetracker_import.files.readers import open_table
+
+    if output is not None and output.exists():
+        raise UsageError(f"{output} exists; choose another -o path or remove it")
+    headers = open_table(file, sheet=sheet).headers
+    found = best_presets(headers)
+    if found:
+        for det in found:
+            click.echo(
+                f"recognised preset {det.preset}: matched columns " + ", ".join(det.matched),
+                err=True,
+            )
+        if len(found) > 1:
+            click.echo(
+                "these presets share the header; they differ in a setting of the exporting "
+                "tool (see docs/presets.md): pick the one that matches yours",
+                err=True,
+            )
+        names = " or ".join(f"--preset {d.preset}" for d in found)
+        click.echo(f"use {names}", err=True)
+        text = preset_text(found[0].preset)
+    else:
+        click.echo("no shipped preset matches this header row; drafting a mapping", err=True)
+        text = _draft_mapping(headers, file.name)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"mapping written to {output}", err=True)
+    return 0
+
+
+def _cell(value: object) -> str:
+    import pandas as pd
+
+    if value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value))):  # type: ignore[call-overload]
+        return ""
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 28 else text[:27] + "…"
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+
+
+@mapping.command("check")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--mapping",
+    "mapping_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Mapping YAML file.",
+)
+@click.option("--preset", help="A shipped mapping (see `mapping presets`).")
+@click.option("--rows", "n_rows", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
+@click.option("--timezone", help="IANA zone for times without offset (beats the mapping's).")
+def check(
+    file: Path,
+    mapping_path: Path | None,
+    preset: str | None,
+    n_rows: int,
+    sheet: str | None,
+    timezone: str | None,
+) -> int:
+    """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
+    or the reason a row is rejected. Sends nothing; exit 0 even when rows are rejected."""
+    from timetracker_import.app.validate import (
+        ValidateSettings,
+        choose_timezone,
+        iter_mapped_chunks,
+        load_mapping_for,
+    )
+    from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.files.readers import open_table
+
+    loaded = load_mapping_for(ValidateSettings(path=file, mapping_path=mapping_path, preset=preset))
+    zone, zone_source = choose_timezone(loaded.mapping, timezone)
+    table = open_table(file, sheet=sheet, has_header=loaded.mapping.header)
+    chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=n_rows), None)
+    if chunk is None:
+        click.echo("the file has no data rows", err=True)
+        return 0
+    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+    source_cols = sorted(set(positions.values()))
+    head = ["row", *[table.headers[p] for p in source_cols], "|", "user", "timestamp (UTC)"]
+    head += ["hours", "billable", "work item", "activity", "comment"]
+    rows = [head]
+    rejected = {r.source_row: r for r in chunk.rejections}
+    canon = chunk.canonical
+    for label, raw in chunk.raw.iterrows():
+        source_row = int(label)  # type: ignore[call-overload]
+        cells = [str(source_row), *[_cell(raw[p]) for p in source_cols], "|"]
+        if source_row in canon.index:
+            c = canon.loc[source_row]
+            billable = c["billable_seconds"]
+            cells += [
+                _cell(c["user"]) or "(token's user)",
+                c["timestamp"].strftime("%Y-%m-%d %H:%M:%S"),
+                f"{c['length_seconds'] / 3600:.2f}",
+                _cell(billable) and f"{billable / 3600:.2f}",
+                _cell(c["work_item_id"]),
+                _cell(c["activity_type"]),
+                _cell(c["comment"]),
+            ]
+        elif source_row in rejected:
+            # The reason goes last so it does not widen the other columns.
+            cells += ["REJECTED", "", "", "", "", "", rejected[source_row].reason]
+        else:
+            cells += ["skipped (skip_rows)", "", "", "", "", "", ""]
+        rows.append(cells)
+    click.echo(_table(rows))
+    click.echo(
+        f"{len(chunk.raw)} rows previewed: {len(canon)} mapped, {len(rejected)} rejected; "
+        f"times without an offset read as {zone} ({zone_source}); mapping: {loaded.source}",
+        err=True,
+    )
+    return 0
