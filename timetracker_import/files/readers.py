@@ -127,16 +127,10 @@ class RawTable:
         """
         if size < 1:
             raise ValueError(f"chunk size must be >= 1, got {size}")
-        rows: list[list[Any]] = []
-        numbers: list[int] = []
-        for number, cells in self._data_rows():
-            rows.append(cells)
-            numbers.append(number)
-            if len(rows) >= size:
-                yield self._frame(numbers, rows)
-                rows, numbers = [], []
-        if rows:
-            yield self._frame(numbers, rows)
+        if self.format == "csv":
+            yield from self._csv_chunks(size)
+        else:
+            yield from self._python_chunks(size)
 
     def read_all(self) -> pandas.DataFrame:
         """All rows as one DataFrame (for small files and tests); prefer :meth:`chunks`."""
@@ -148,6 +142,34 @@ class RawTable:
         return pd.concat(frames) if len(frames) > 1 else frames[0]
 
     # -- internals
+
+    def _csv_chunks(self, size: int) -> Iterator[pandas.DataFrame]:
+        """pandas' C parser while it is provably equivalent, else the precise reader.
+
+        The fast path only yields chunks it has checked (no line break inside a cell, no
+        stray cell beyond the width, everything decoded); on the first doubt the precise
+        reader starts again from the top of the file and continues after the last row
+        already yielded, so rows, numbers, chunk boundaries and errors are exactly its own.
+        """
+        fast = _FastCsv(self)
+        yield from fast.chunks(size)
+        if fast.fell_back:
+            yield from self._python_chunks(size, after=fast.last_row)
+
+    def _python_chunks(self, size: int, after: int = 0) -> Iterator[pandas.DataFrame]:
+        """Chunks from the precise row-by-row reader, rows numbered ``<= after`` left out."""
+        rows: list[list[Any]] = []
+        numbers: list[int] = []
+        for number, cells in self._data_rows():
+            if number <= after:
+                continue
+            rows.append(cells)
+            numbers.append(number)
+            if len(rows) >= size:
+                yield self._frame(numbers, rows)
+                rows, numbers = [], []
+        if rows:
+            yield self._frame(numbers, rows)
 
     def _frame(self, numbers: list[int], rows: list[list[Any]]) -> pandas.DataFrame:
         import pandas as pd
@@ -529,6 +551,144 @@ def _open_csv(
         delimiter=delim,
         _width=width,
     )
+
+
+class _FastCsv:
+    """Chunks of a CSV via pandas' C parser, numbered by physical line.
+
+    One record per physical line holds only while no cell contains a line break, so every
+    parsed block is checked for one before it is used. Anything the C parser and the
+    precise reader could disagree on (a line break in a cell, a decode or parser error, a
+    stray cell beyond the width, a BOM character at the start) stops the fast path:
+    ``fell_back`` is then True and ``last_row`` is the last ``source_row`` yielded.
+    """
+
+    def __init__(self, table: RawTable) -> None:
+        self.table = table
+        self.fell_back = False
+        self.last_row = 0
+
+    def chunks(self, size: int) -> Iterator[pandas.DataFrame]:
+        import numpy as np
+        import pandas as pd
+
+        table = self.table
+        codec, skip = _bom_split(table.path, table.encoding or "utf-8")
+        width = table._width
+        with table.path.open("rb") as fh:
+            reader = self._open(fh, codec, skip)
+            if reader is None:
+                self.fell_back = True
+                return
+            line = 0  # physical lines (= records) consumed so far
+            header_pending = table.has_header
+            parts: list[tuple[Any, Any]] = []  # (source rows, cells) waiting for a chunk
+            have = 0
+            done = False
+            while not done:
+                need = size - have + (1 if header_pending else 0)
+                try:
+                    block = reader.get_chunk(need)
+                except StopIteration:
+                    block = None
+                except Exception:  # decode/parser error: the precise reader explains it
+                    self.fell_back = True
+                    return
+                if block is None or len(block) == 0:
+                    done = True
+                else:
+                    cells = block.to_numpy(dtype=object)
+                    numbers = np.arange(line + 1, line + 1 + len(cells), dtype=np.int64)
+                    line += len(cells)
+                    kept = self._checked(cells, width, header_pending)
+                    if kept is None:
+                        self.fell_back = True
+                        return
+                    keep, header_seen = kept
+                    header_pending = header_pending and not header_seen
+                    if keep.any():
+                        parts.append((numbers[keep], cells[keep]))
+                        have += int(keep.sum())
+                if parts and (have >= size or done):
+                    rows = np.concatenate([n for n, _ in parts]) if len(parts) > 1 else parts[0][0]
+                    data = np.concatenate([c for _, c in parts]) if len(parts) > 1 else parts[0][1]
+                    parts, have = [], 0
+                    self.last_row = int(rows[-1])
+                    yield _csv_frame(pd, np, rows, data, width)
+
+    def _open(self, fh: Any, codec: str, skip: int) -> Any:
+        """A pandas TextFileReader positioned after the BOM, or None when not usable."""
+        import pandas as pd
+
+        fh.seek(skip)
+        head = fh.read(16)
+        fh.seek(skip)
+        try:
+            first = codecs.getincrementaldecoder(codec)(errors="ignore").decode(head)
+        except LookupError:
+            return None
+        if first.startswith("\ufeff"):
+            return None  # a BOM character after the BOM bytes: the precise reader strips it
+        try:
+            return pd.read_csv(
+                fh,
+                sep=self.table.delimiter or ",",
+                header=None,
+                dtype=object,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                quotechar='"',
+                doublequote=True,
+                encoding=codec,
+                encoding_errors="strict",
+                engine="c",
+                iterator=True,
+            )
+        except Exception:  # e.g. EmptyDataError on a leading blank line
+            return None
+
+    @staticmethod
+    def _checked(cells: Any, width: int, header_pending: bool) -> tuple[Any, bool] | None:
+        """(rows to keep, header row found) for a block of records; None means fall back."""
+        import numpy as np
+
+        flat = cells.ravel().tolist()
+        try:
+            joined = "\x00".join(flat)
+        except TypeError:  # a non-text cell: not what the C parser normally gives
+            return None
+        if "\n" in joined or "\r" in joined:
+            return None  # a line break inside a cell: line numbers would drift
+        empty = cells == ""
+        if _WHITESPACE_CELL.search(f"\x00{joined}\x00"):
+            # Whitespace-only cells count as empty for blank rows (rare: check exactly).
+            blank = np.fromiter((not c.strip() for c in flat), bool, len(flat))
+            empty = empty | blank.reshape(cells.shape)
+        keep = ~empty.all(axis=1)
+        header_seen = False
+        if header_pending and keep.any():
+            keep[int(np.argmax(keep))] = False
+            header_seen = True
+        if cells.shape[1] > width and not empty[keep, width:].all():
+            return None  # a stray value beyond the last column: the precise error
+        return keep, header_seen
+
+
+_WHITESPACE_CELL = re.compile(r"\x00\s+\x00")
+
+
+def _csv_frame(pd: Any, np: Any, rows: Any, data: Any, width: int) -> pandas.DataFrame:
+    """The chunk frame of checked C-parser cells: cut or padded to the width, "" -> None."""
+    if data.shape[1] > width:
+        data = data[:, :width]
+    elif data.shape[1] < width:
+        pad = np.full((len(data), width - data.shape[1]), None, dtype=object)
+        data = np.concatenate([data, pad], axis=1)
+    # ``data`` is already a private copy (boolean selection), so it is changed in place.
+    data[data == ""] = None
+    index = pd.Index(rows, dtype="int64", name="source_row")
+    return pd.DataFrame(data, index=index, columns=range(width), dtype=object, copy=False)
 
 
 # --------------------------------------------------------------------------- Excel
