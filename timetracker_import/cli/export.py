@@ -110,8 +110,14 @@ def export(
 
 
 # ``--profile`` is repeatable here only: one export may merge several organizations.
+# ``--user`` filters by e-mail here (the spelling), so a connection-level NTLM
+# ``--user`` option, if present, is offered as ``--ntlm-user`` on this command instead.
 for _param in export.params:
-    if _param.name == "profile" and isinstance(_param, click.Option):
+    if not isinstance(_param, click.Option):
+        continue
+    if _param.name == "profile":
         _param.multiple = True
         _param.default = None
         _param.help = "Profile (repeatable: merge organizations, adds an organization column)."
+    elif _param.name == "user" and "--user" in _param.opts:
+        _param.opts = ["--ntlm-user"]

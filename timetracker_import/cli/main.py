@@ -29,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "import": "importer:import_",
     "runs": "runs:runs",
     "export": "export:export",
+    "worklogs": "worklogs:worklogs",
+    "roles": "roles:roles",
+    "approvals": "approvals:approvals",
 }
 
 

@@ -1,0 +1,71 @@
+"""``approvals list|submit|revoke`` (timeApproval)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import click
+
+from .options import ConnectionOptions, connection_options, default_format, format_option
+from .read import _emit
+
+
+@click.group("approvals")
+def approvals() -> None:
+    """Time approval weeks: list (approval managers, administrators), submit, revoke."""
+
+
+@approvals.command("list")
+@click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day.")
+@click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), help="Last day.")
+@click.option("--state", type=click.Choice(["submitted", "reopened", "approved", "closed"]))
+@format_option
+@connection_options
+def list_(
+    connection: ConnectionOptions,
+    first: dt.datetime | None,
+    last: dt.datetime | None,
+    state: str | None,
+    fmt: str | None,
+) -> int:
+    """Approval weeks that overlap --from..--to (inclusive)."""
+    from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
+
+    rows = asyncio.run(
+        list_approvals(
+            connection.resolve(),
+            first=first.date() if first else None,
+            last=last.date() if last else None,
+            state=state,
+        )
+    )
+    _emit(rows, rows, APPROVAL_COLUMNS, default_format(fmt))
+    return 0
+
+
+@approvals.command("submit")
+@click.argument("week_start", metavar="WEEK_START")
+@click.option("--manager", required=True, metavar="EMAIL", help="Approval manager's e-mail.")
+@connection_options
+def submit(connection: ConnectionOptions, week_start: str, manager: str) -> int:
+    """Submit your week starting WEEK_START (a Monday, YYYY-MM-DD) for approval."""
+    from timetracker_import.app.admin import parse_week, submit_week
+
+    week = parse_week(week_start)
+    asyncio.run(submit_week(connection.resolve(), week, manager))
+    click.echo(f"week {week} submitted to {manager}")
+    return 0
+
+
+@approvals.command("revoke")
+@click.argument("week_start", metavar="WEEK_START")
+@connection_options
+def revoke(connection: ConnectionOptions, week_start: str) -> int:
+    """Revoke your submitted week starting WEEK_START."""
+    from timetracker_import.app.admin import parse_week, revoke_week
+
+    week = parse_week(week_start)
+    asyncio.run(revoke_week(connection.resolve(), week))
+    click.echo(f"week {week} revoked")
+    return 0

@@ -1,0 +1,62 @@
+"""``roles list`` and ``roles set FILE`` (users/roles; Administrator only)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from .options import ConnectionOptions, connection_options, default_format
+from .read import _emit
+
+
+def write_rows(rows: list[dict[str, object]], columns: list[str], output: str) -> None:
+    """Write rows to a CSV/XLSX path (formula-safe, atomic)."""
+    from timetracker_import.files.writers import write_table
+
+    write_table(Path(output), columns, ([r.get(c) for c in columns] for r in rows))
+
+
+@click.group("roles")
+def roles() -> None:
+    """List and set 7pace user roles (Administrator only)."""
+
+
+@roles.command("list")
+@click.option("--include-none", is_flag=True, help="Also users with the None role.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]))
+@click.option("--output", "-o", metavar="PATH", help="Write to PATH (.csv or .xlsx).")
+@connection_options
+def list_(
+    connection: ConnectionOptions, include_none: bool, fmt: str | None, output: str | None
+) -> int:
+    """Users with their role (GET users/roles)."""
+    from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
+
+    rows = asyncio.run(list_roles(connection.resolve(), include_none=include_none))
+    if output or fmt == "xlsx":
+        if not output:
+            raise click.UsageError("--format xlsx needs --output PATH.xlsx")
+        write_rows(rows, ROLE_COLUMNS, output)
+        click.echo(f"{len(rows)} users written to {output}", err=True)
+        return 0
+    _emit(rows, rows, ROLE_COLUMNS, default_format(fmt))
+    return 0
+
+
+@roles.command("set")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-errors", is_flag=True, help="Apply the valid entries, report the others.")
+@connection_options
+def set_(connection: ConnectionOptions, file: Path, skip_errors: bool) -> int:
+    """Set roles from FILE (CSV/XLSX): a user column (email, id or vstsId) and a role column
+    (role name, or roleId). Without --skip-errors one bad entry changes nothing."""
+    from timetracker_import.app.admin import set_roles
+
+    result = asyncio.run(set_roles(connection.resolve(), file, skip_errors=skip_errors))
+    click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}")
+    for entity, message in result.failed_entries:
+        who = entity.get("email") or entity.get("id") or entity.get("vstsId") or entity
+        click.echo(f"  failed {who}: {message}")
+    return 1 if result.failed else 0

@@ -1,0 +1,65 @@
+"""``worklogs update FILE`` and ``worklogs delete FILE | --id ID...`` (journaled; undo with
+``runs undo RUN``)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from .options import ConnectionOptions, connection_options
+
+
+@click.group("worklogs")
+def worklogs() -> None:
+    """Change or delete existing worklogs (round trip with `export`)."""
+
+
+@worklogs.command("update")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Show the field changes, send nothing.")
+@connection_options
+def update(connection: ConnectionOptions, file: Path, dry_run: bool) -> int:
+    """PATCH the worklogs of FILE (an edited `export`: an id column plus the fields to change).
+
+    Only fields that differ from the server are sent; empty cells leave a field unchanged.
+    The run is journaled: `runs undo RUN` puts the old values back.
+    """
+    from timetracker_import.app.worklogs import run_update, summary_lines
+
+    result = asyncio.run(run_update(connection.resolve(), file, dry_run=dry_run))
+    for line in summary_lines(result, "updated"):
+        click.echo(line)
+    return result.exit_code
+
+
+@worklogs.command("delete")
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--id", "ids", multiple=True, metavar="ID", help="Worklog id (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@connection_options
+def delete(
+    connection: ConnectionOptions, file: Path | None, ids: tuple[str, ...], dry_run: bool, yes: bool
+) -> int:
+    """DELETE the worklogs in FILE's id column or given with --id.
+
+    Asks for confirmation unless --yes. Unknown ids are reported as not found. The run is
+    journaled: `runs undo RUN` re-creates the deleted worklogs (they get new ids).
+    """
+    from timetracker_import.app.worklogs import check_ids, ids_from_file, run_delete, summary_lines
+
+    check_ids(ids, file)
+    wanted = ids_from_file(file) if file is not None else list(ids)
+    settings = connection.resolve()
+    if not dry_run and not yes:
+        click.confirm(f"delete {len(set(wanted))} worklogs?", abort=True, err=True)
+    result = asyncio.run(
+        run_delete(settings, wanted, dry_run=dry_run, source=str(file) if file else None)
+    )
+    for line in summary_lines(result, "deleted"):
+        click.echo(line)
+    return result.exit_code

@@ -1,0 +1,158 @@
+"""Round-trip editing: compare an edited export row with the server's worklog.
+
+``patch_for_row`` returns the PATCH body with only the fields that differ. Decisions:
+
+* a column missing from the file, or an empty cell, means "leave unchanged" (the API has no
+  documented way to clear a field, API §11.2);
+* ``length_seconds`` wins over ``length_hours`` when both are given; hours are rounded to
+  whole seconds;
+* timestamps are compared as instants (``timestamp_utc``; text without an offset is UTC);
+* users by e-mail/uniqueName and activity types by name, case-insensitively.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from timetracker_import.core.export import parse_api_timestamp
+
+RESTORABLE = ("timeStamp", "length", "billableLength", "workItemId", "comment", "activityTypeId",
+              "userId")  # fmt: skip
+
+
+class RowError(ValueError):
+    """A cell of an update file cannot be used (message names the column and value)."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field: API name, old and new value (as sent)."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _int(value: Any, column: str) -> int:
+    try:
+        number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else value
+        if isinstance(number, bool) or not float(number).is_integer():
+            raise ValueError
+        return int(number)
+    except (TypeError, ValueError):
+        raise RowError(f"{column}: {value!r} is not a whole number") from None
+
+
+def _unquote(text: str) -> str:
+    # undo the writers' formula neutralisation (a ' before = + - @ TAB CR)
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+        return text[1:]
+    return text
+
+
+def server_values(worklog: Mapping[str, Any]) -> dict[str, Any]:
+    """The writable fields of a server worklog, in PATCH/POST body names."""
+    return {
+        "timeStamp": worklog.get("timestamp"),
+        "length": worklog.get("length"),
+        "billableLength": worklog.get("billableLength"),
+        "workItemId": worklog.get("workItemId"),
+        "comment": worklog.get("comment"),
+        "activityTypeId": (worklog.get("activityType") or {}).get("id"),
+        "userId": (worklog.get("user") or {}).get("id"),
+    }
+
+
+def patch_for_row(
+    row: Mapping[str, Any],
+    worklog: Mapping[str, Any],
+    *,
+    user_ids: Mapping[str, str],
+    activity_type_ids: Mapping[str, str],
+) -> list[FieldChange]:
+    """The changes an edited export row (column -> cell) makes to ``worklog``.
+
+    ``user_ids``/``activity_type_ids`` map lower-cased e-mail / name to ids. Raises
+    ``RowError`` for an unusable cell."""
+    old = server_values(worklog)
+    changes: list[FieldChange] = []
+
+    def add(field: str, new: Any, same: bool) -> None:
+        if not same:
+            changes.append(FieldChange(field, old[field], new))
+
+    ts_cell = row.get("timestamp_utc", row.get("timestamp"))
+    if not _blank(ts_cell):
+        try:
+            new_ts = parse_api_timestamp(
+                ts_cell.isoformat() if hasattr(ts_cell, "isoformat") else ts_cell
+            )
+        except ValueError:
+            raise RowError(f"timestamp_utc: {ts_cell!r} is not a date-time") from None
+        assert new_ts is not None
+        old_ts = parse_api_timestamp(old["timeStamp"])
+        text = new_ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+        add("timeStamp", text, old_ts == new_ts)
+    if not _blank(row.get("length_seconds")):
+        length = _int(row["length_seconds"], "length_seconds")
+    elif not _blank(row.get("length_hours")):
+        try:
+            length = round(float(str(row["length_hours"]).replace(",", ".")) * 3600)
+        except ValueError:
+            raise RowError(f"length_hours: {row['length_hours']!r} is not a number") from None
+    else:
+        length = None
+    if length is not None:
+        if length <= 0:
+            raise RowError(f"length: {length} must be greater than 0")
+        add("length", length, old["length"] == length)
+    if not _blank(row.get("billable_seconds")):
+        billable = _int(row["billable_seconds"], "billable_seconds")
+        add("billableLength", billable, old["billableLength"] == billable)
+    if not _blank(row.get("work_item_id")):
+        item = _int(row["work_item_id"], "work_item_id")
+        add("workItemId", item, old["workItemId"] == item)
+    if not _blank(row.get("comment")):
+        comment = _unquote(str(row["comment"]))
+        add("comment", comment, (old["comment"] or "") == comment)
+    if not _blank(row.get("activity_type")):
+        name = str(row["activity_type"]).strip()
+        type_id = activity_type_ids.get(name.lower())
+        if type_id is None:
+            raise RowError(f"activity_type: unknown activity type {name!r}")
+        add("activityTypeId", type_id, old["activityTypeId"] == type_id)
+    if not _blank(row.get("user_email")):
+        email = str(row["user_email"]).strip()
+        user_id = user_ids.get(email.lower())
+        if user_id is None:
+            raise RowError(f"user_email: unknown user {email!r}")
+        add("userId", user_id, old["userId"] == user_id)
+    return changes
+
+
+def patch_body(changes: list[FieldChange]) -> dict[str, Any]:
+    """The PATCH body of ``changes``."""
+    return {c.field: c.new for c in changes}
+
+
+def restore_body(changes: list[FieldChange]) -> dict[str, Any]:
+    """The PATCH body that puts the old values back (undo of an update)."""
+    return {c.field: c.old for c in changes}
+
+
+def recreate_body(worklog: Mapping[str, Any]) -> dict[str, Any]:
+    """A POST body that re-creates a deleted worklog (it gets a new id)."""
+    values = server_values(worklog)
+    return {k: v for k, v in values.items() if v is not None}
