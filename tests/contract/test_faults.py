@@ -301,3 +301,19 @@ async def test_connection_refused_until_the_budget_is_spent() -> None:
     assert not isinstance(info.value, AmbiguousOutcome)  # nothing was ever sent
     assert isinstance(info.value, ApiError)
     assert len(sleep.delays) == 2
+
+
+async def test_delete_dropped_after_commit_counts_as_deleted(make_sandbox: SandboxFactory) -> None:
+    """Finding: aiohttp silently re-sends a DELETE once after a dropped connection; the copy
+    gets 404 because the dropped one was applied. The client must count that as deleted."""
+    sb = await make_sandbox()
+    async with sb.client("bob") as client:
+        wid = (await client.create_worklog(ITEMS[0]))["id"]
+        await sb.set_faults(["worklogs#1:drop-after-commit"])
+        await client.delete_worklog(wid)
+        with pytest.raises(ApiError) as really_missing:  # a plain 404 still fails
+            await client.delete_worklog(wid)
+    assert really_missing.value.status == 404
+    stats = await sb.stats()
+    assert stats["worklogs"] == 0
+    assert stats["faultCalls"]["worklogs"] == 3  # drop, the transport's re-send, the last call

@@ -134,9 +134,14 @@ class TimetrackerClient:
             headers["Content-Type"] = "application/json"
         return headers
 
-    async def _send(self, request: Request, url: str) -> tuple[int, Mapping[str, str], bytes]:
+    async def _send(
+        self, request: Request, url: str, sends: list[int] | None = None
+    ) -> tuple[int, Mapping[str, str], bytes]:
         if self._session is None:
             raise RuntimeError("use `async with TimetrackerClient(...)` before calling it")
+        extra: dict[str, Any] = {}
+        if sends is not None and self._owns_session:  # never override a caller's middlewares
+            extra["middlewares"] = (_count_sends(sends),)
         try:
             if self._ntlm is not None:
                 return await self._ntlm.send(
@@ -152,6 +157,7 @@ class TimetrackerClient:
                 json=request.body if request.has_body else None,
                 allow_redirects=False,
                 timeout=self._timeout,
+                **extra,
             ) as response:
                 body = await response.read()
                 return response.status, dict(response.headers), body
@@ -188,7 +194,8 @@ class TimetrackerClient:
             attempt += 1
             retry_after: float | None = None
             try:
-                status, headers, body = await self._send(request, url)
+                sends: list[int] = []
+                status, headers, body = await self._send(request, url, sends)
             except _TransportFailure as failure:
                 log.debug("%s attempt %d failed: %s", request.describe(), attempt, failure.reason)
                 reason = failure.reason
@@ -205,6 +212,9 @@ class TimetrackerClient:
                 )
             else:
                 log.debug("%s attempt %d -> %d", request.describe(), attempt, status)
+                # aiohttp itself re-sends a GET/DELETE once after a dropped connection; the
+                # dropped copy may have been applied, like an unanswered attempt of ours.
+                maybe_applied = maybe_applied or len(sends) > 1
                 if 200 <= status <= 299:
                     return parse_response(status, headers, body)
                 if request.method == "DELETE" and status == 404 and maybe_applied:
@@ -519,6 +529,18 @@ def worklog_query(
     if include_editable:
         query.append(("$includeEditable", True))
     return tuple(query)
+
+
+def _count_sends(sends: list[int]) -> aiohttp.ClientMiddlewareType:
+    """A per-request aiohttp middleware that records every time the request goes out."""
+
+    async def middleware(
+        req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        sends.append(1)
+        return await handler(req)
+
+    return middleware
 
 
 def _identity(item: Any) -> Any:
