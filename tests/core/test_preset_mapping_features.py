@@ -115,3 +115,27 @@ def test_skip_rows_optional_filter_is_unused_when_its_column_is_absent() -> None
 def test_skip_rows_needs_exactly_one_form(flt: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         _mapping(skip_rows=flt)
+
+
+def test_work_item_regex_then_lookup_as_documented() -> None:
+    mapping = Mapping.model_validate(
+        {
+            "fields": {
+                "date": {"column": "Date"},
+                "length": {"column": "Hours"},
+                "work_item": {"column": "First", "regex": r"([A-Z]+-\d+)", "lookup": "wi"},
+            },
+            "lookups": {"wi": {"file": "k.csv", "key": "Key", "value": "Id"}},
+        }
+    )
+    chunk = _chunk(
+        [
+            ["WEB-101 Hero layout", "", "2024-03-04", "1", ""],
+            ["no key here", "", "2024-03-04", "1", ""],
+            ["OPS-9 patch", "", "2024-03-04", "1", ""],
+        ]
+    )
+    out, rejections = apply_mapping(mapping, HEADERS, chunk, lookups={"wi": {"web-101": "2001"}})
+    assert out.loc[2, "work_item_id"] == 2001
+    assert pd.isna(out.loc[3, "work_item_id"])  # no match: no work item (schema needs a comment)
+    assert [r.source_row for r in rejections] == [4]
