@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.contract.conftest import Sandbox, SandboxFactory, SleepRecorder
+from tests.contract.conftest import Sandbox, SandboxFactory, SleepRecorder, uid
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.redact import Secret
 from timetracker_import.api.retry import RetryPolicy
@@ -317,3 +317,23 @@ async def test_delete_dropped_after_commit_counts_as_deleted(make_sandbox: Sandb
     stats = await sb.stats()
     assert stats["worklogs"] == 0
     assert stats["faultCalls"]["worklogs"] == 3  # drop, the transport's re-send, the last call
+
+
+async def test_revoke_answered_500_after_commit_is_ambiguous(make_sandbox: SandboxFactory) -> None:
+    """Finding: the retried DELETE timeApproval/week gets 409 (no longer Submitted) because
+    the first attempt did revoke it; that must not be reported as a definite failure."""
+    sb = await make_sandbox(faults=["approvals#2:500-after-commit"])
+    sleep = SleepRecorder()
+    async with sb.client("bob", sleep=sleep) as bob:
+        assert await bob.submit_week("2026-11-02", uid("alice")) is True
+        with pytest.raises(AmbiguousOutcome) as info:
+            await bob.revoke_week("2026-11-02")
+        with pytest.raises(ApiError) as plain:  # without an unanswered attempt: definite 409
+            await bob.revoke_week("2026-11-02")
+    assert info.value.status == 409
+    assert info.value.error_code == "ApprovalStateFailed"
+    assert not isinstance(plain.value, AmbiguousOutcome)
+    assert (plain.value.status, plain.value.error_code) == (409, "ApprovalStateFailed")
+    assert len(sleep.delays) == 1  # the 500 was retried once
+    async with sb.client("alice") as alice:  # reading back shows it was revoked
+        assert await alice.approvals(from_ts="2026-11-01") == []

@@ -222,6 +222,10 @@ class TimetrackerClient:
                     return None
                 error = error_from_response(status, headers, body)
                 decision = decide(method, status=status)
+                if request.method == "DELETE" and status == 409 and maybe_applied:
+                    # e.g. revoking a week: an earlier attempt may have revoked it already,
+                    # so "not Submitted" proves nothing either way.
+                    decision = Decision.AMBIGUOUS
                 if decision is Decision.FAIL:
                     raise error
                 if decision is Decision.AMBIGUOUS:
