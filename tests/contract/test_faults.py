@@ -7,6 +7,7 @@ was re-sent and what was not.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Any
 
@@ -337,3 +338,28 @@ async def test_revoke_answered_500_after_commit_is_ambiguous(make_sandbox: Sandb
     assert len(sleep.delays) == 1  # the 500 was retried once
     async with sb.client("alice") as alice:  # reading back shows it was revoked
         assert await alice.approvals(from_ts="2026-11-01") == []
+
+
+async def test_rate_limiter_429s_are_waited_out(make_sandbox: SandboxFactory) -> None:
+    """The sandbox's token bucket (D14): every call finally succeeds, each 429 is waited for
+    (Retry-After is whole seconds, at least 1) and nothing is created twice."""
+    sb = await make_sandbox(rate_limit="5/s")
+
+    async def short_real_wait(_: float) -> None:
+        await asyncio.sleep(0.25)  # enough to refill one token at 5/s
+
+    sleep = SleepRecorder(on_sleep=short_real_wait)
+    async with sb.client("bob", sleep=sleep) as client:
+        for i in range(8):
+            await client.create_worklog(ITEMS[0] | {"comment": f"r{i}"})
+    stats = await sb.stats()
+    assert stats["worklogs"] == 8
+    assert stats["rateLimited"] == len(sleep.delays) >= 1
+    assert all(d >= 1.0 for d in sleep.delays)
+
+
+async def test_page_size_over_500_is_refused_before_sending(sandbox: Sandbox) -> None:
+    async with sandbox.client("bob") as client:
+        with pytest.raises(ValueError, match="500"):
+            await client.users(page_size=501)
+    assert sandbox.raw_requests == []
