@@ -49,7 +49,38 @@ _ISO = (
 
 def is_text(values: pd.Series) -> pd.Series:
     """Which cells are ``str`` (CSV cells all are; Excel cells may be numbers or dates)."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values.notna()  # only str and missing cells: one C-level type scan
     return values.map(type) == str  # type: ignore[no-any-return]  # noqa: E721 (vectorised)
+
+
+# Below this many rows, or when most cells differ, parsing each cell beats factorizing.
+_UNIQUE_MIN_ROWS = 64
+_UNIQUE_MAX_SHARE = 0.5
+
+
+def text_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """``(codes, uniques)`` of a column of only ``str``/missing cells that repeats a lot.
+
+    Time-tracking columns (users, dates, durations, work items) hold few distinct values,
+    so parsing the distinct ones and spreading the results back with :func:`spread` is
+    much cheaper than parsing every cell. Missing cells form one unique (NaN). Returns None
+    when factorizing would not pay off, or when the column holds non-text cells (``1``,
+    ``1.0`` and ``True`` hash alike and must not be merged).
+    """
+    if len(values) < _UNIQUE_MIN_ROWS or values.dtype != object:
+        return None
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return None
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
+    if len(uniques) > _UNIQUE_MAX_SHARE * len(values):
+        return None
+    return codes, pd.Series(uniques, dtype=object)
+
+
+def spread(per_unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """Results computed for the uniques of :func:`text_uniques`, one per original row."""
+    return per_unique.take(codes).set_axis(index)
 
 
 def _num(part: pd.Series) -> pd.Series:
@@ -125,6 +156,10 @@ def parse_durations(values: pd.Series, unit: str = "hours") -> pd.Series:
     caller tells the two apart with ``values.isna()`` / blank strings.
     """
     factor = UNIT_SECONDS[unit]
+    factorized = text_uniques(values)
+    if factorized is not None:
+        codes, uniques = factorized
+        return spread(parse_durations(uniques, unit), codes, values.index)
     out = pd.Series(np.nan, index=values.index, dtype="float64")
     is_str = is_text(values)
     strings = values[is_str].str.strip()

@@ -419,6 +419,10 @@ class _Problems:
 
 def _text(values: pd.Series) -> pd.Series:
     """Cells as stripped text, empty -> None (Excel numbers like 123.0 -> '123')."""
+    factorized = durations.text_uniques(values)
+    if factorized is not None:  # few distinct texts (users, activities): strip each once
+        codes, uniques = factorized
+        return durations.spread(_text(uniques), codes, values.index)
     is_str = is_text(values)
     out = pd.Series(None, index=values.index, dtype=object)
     strings = values[is_str].str.strip()
@@ -481,12 +485,21 @@ def _transform_text(
     return text
 
 
-def _work_items(text: pd.Series, problems: _Problems, position: int | None) -> pd.Series:
+def _work_item_numbers(text: pd.Series) -> pd.Series:
+    """Whole numbers as Int64; NA where the text is empty or not a whole number."""
+    factorized = durations.text_uniques(text)
+    if factorized is not None:  # work item ids repeat: check each distinct text once
+        codes, uniques = factorized
+        return durations.spread(_work_item_numbers(uniques), codes, text.index)
     ok = text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
-    bad = text.notna() & ~ok
+    return pd.to_numeric(text.where(ok, None), errors="coerce").astype("Int64")
+
+
+def _work_items(text: pd.Series, problems: _Problems, position: int | None) -> pd.Series:
+    numbers = _work_item_numbers(text)
+    bad = text.notna() & numbers.isna()
     problems.add(bad, "work item must be a whole number such as 1234", position)
-    numbers = pd.to_numeric(text.where(ok, None), errors="coerce")
-    return numbers.astype("Int64")
+    return numbers
 
 
 def _durations(

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from timetracker_import.core.durations import is_text
+from timetracker_import.core.durations import is_text, spread, text_uniques
 
 DateOrder = Literal["MDY", "DMY", "YMD"]
 DstAmbiguous = Literal["reject", "earlier", "later"]
@@ -42,6 +42,8 @@ _TIMES = [
 ]
 _OFFSET_TIMES = ["T%H:%M:%S%z", "T%H:%M%z", " %H:%M:%S%z", " %H:%M%z", "T%H:%M:%S.%f%z"]
 _SAMPLE = 200
+# (date_order, with_time) -> the candidate format that last fitted a whole sample.
+_FITTED: dict[tuple[str | None, bool], str] = {}
 _TIME_RE = (
     r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(?::(?P<s>\d{2}))?(?:\.\d+)?\s*"
     r"(?P<ampm>[AaPp]\.?[Mm]\.?)?$"
@@ -105,9 +107,16 @@ def parse_datetime_strings(
     if not explicit:
         sample = text.iloc[:_SAMPLE]
         hits: dict[str, int] = {}
-        for f in cands:
+        key = (date_order, with_time)
+        # The format that fitted the last chunk's sample is tried first: a file keeps one
+        # layout, so the next chunks usually need one trial instead of dozens. Formats
+        # never parse one text to two different times, so the order changes only speed.
+        known = _FITTED.get(key)
+        tried = [known, *[f for f in cands if f != known]] if known in cands else cands
+        for f in tried:
             hits[f] = int(_to_datetime(sample, f).notna().sum())
             if hits[f] == len(sample):
+                _FITTED[key] = f
                 break  # one format fits the whole sample: no need to try the rest here
         cands.sort(key=lambda f: -hits.get(f, 0))
     pending = text
@@ -165,6 +174,15 @@ def parse_datetimes(
     with_time: bool = True,
 ) -> ParsedTimes:
     """Parse a raw column (CSV text or Excel date cells); empty cells give NaT, no error."""
+    factorized = text_uniques(values)
+    if factorized is not None:
+        codes, uniques = factorized
+        once = parse_datetimes(uniques, formats=formats, date_order=date_order, with_time=with_time)
+        return ParsedTimes(
+            spread(once.naive, codes, values.index),
+            spread(once.aware, codes, values.index),
+            spread(once.error, codes, values.index),
+        )
     is_str = is_text(values)
     strings = values[is_str]
     strings = strings[strings.str.strip() != ""]
@@ -189,6 +207,11 @@ def parse_datetimes(
 def parse_times_of_day(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse a start-time column (``9:30``, ``09:30:00``, ``9:30 PM``, Excel time cells) into
     timedeltas since midnight; returns ``(timedelta Series, error Series)``."""
+    factorized = text_uniques(values)
+    if factorized is not None:
+        codes, uniques = factorized
+        offsets, errors = parse_times_of_day(uniques)
+        return spread(offsets, codes, values.index), spread(errors, codes, values.index)
     out = pd.Series(pd.NaT, index=values.index, dtype="timedelta64[ns]")
     error = pd.Series(None, index=values.index, dtype=object)
     is_str = is_text(values)
