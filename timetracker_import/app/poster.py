@@ -278,6 +278,12 @@ class Poster:
                 self._halt("auth", exc)
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return
+            except TransientApiError as exc:
+                # the server is down (retry budget spent even for a GET): stop sending more
+                # batches into the outage; a resume reads this one back first (exit 75)
+                self._halt("transient", exc)
+                self.stats.ambiguous_batches.append(batch.batch_no)
+                return
             except TimetrackerError:
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return
