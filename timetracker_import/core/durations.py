@@ -57,6 +57,9 @@ def is_text(values: pd.Series) -> pd.Series:
 # Below this many rows, or when most cells differ, parsing each cell beats factorizing.
 _UNIQUE_MIN_ROWS = 64
 _UNIQUE_MAX_SHARE = 0.5
+# Cells sampled first; enough that 16k distinct values in 100k rows (dates with times)
+# still show repeats, while a column of distinct comments shows none.
+_UNIQUE_PROBE = 5000
 
 
 def text_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
@@ -72,10 +75,19 @@ def text_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
         return None
     if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return None
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=False)
-    if len(uniques) > _UNIQUE_MAX_SHARE * len(values):
+    cells = values.to_numpy(dtype=object)
+    # A strided sample: leading rows alone would make sequential ids look all distinct.
+    probe = cells[:: max(1, len(cells) // _UNIQUE_PROBE)]
+    if len(probe) >= _UNIQUE_PROBE and len(pd.unique(probe)) > 0.95 * len(probe):
+        return None  # (nearly) all distinct, e.g. comments: factorizing would be wasted
+    codes, found = pd.factorize(cells)  # with the NA sentinel: faster than without
+    if len(found) > _UNIQUE_MAX_SHARE * len(values):
         return None
-    return codes, pd.Series(uniques, dtype=object)
+    uniques = pd.Series(found, dtype=object)
+    if len(codes) and codes.min() < 0:  # missing cells: one more unique, NaN
+        codes = np.where(codes < 0, len(found), codes)
+        uniques = pd.concat([uniques, pd.Series([np.nan], dtype=object)], ignore_index=True)
+    return codes, uniques
 
 
 def spread(per_unique: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
@@ -155,11 +167,15 @@ def parse_durations(values: pd.Series, unit: str = "hours") -> pd.Series:
     Returns NaN where a non-empty cell is not a duration and where the cell is empty; the
     caller tells the two apart with ``values.isna()`` / blank strings.
     """
-    factor = UNIT_SECONDS[unit]
     factorized = text_uniques(values)
     if factorized is not None:
         codes, uniques = factorized
-        return spread(parse_durations(uniques, unit), codes, values.index)
+        return spread(_parse_duration_cells(uniques, unit), codes, values.index)
+    return _parse_duration_cells(values, unit)
+
+
+def _parse_duration_cells(values: pd.Series, unit: str) -> pd.Series:
+    factor = UNIT_SECONDS[unit]
     out = pd.Series(np.nan, index=values.index, dtype="float64")
     is_str = is_text(values)
     strings = values[is_str].str.strip()

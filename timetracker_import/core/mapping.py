@@ -422,11 +422,17 @@ def _text(values: pd.Series) -> pd.Series:
     factorized = durations.text_uniques(values)
     if factorized is not None:  # few distinct texts (users, activities): strip each once
         codes, uniques = factorized
-        return durations.spread(_text(uniques), codes, values.index)
+        return durations.spread(_text_cells(uniques), codes, values.index)
+    return _text_cells(values)
+
+
+def _text_cells(values: pd.Series) -> pd.Series:
     is_str = is_text(values)
-    out = pd.Series(None, index=values.index, dtype=object)
-    strings = values[is_str].str.strip()
-    out[strings.index] = strings.where(strings != "", None)
+    mask = is_str.to_numpy(dtype=bool)
+    cells = np.full(len(values), None, dtype=object)
+    # A plain loop over str.strip beats the .str accessor by ~3x on large columns.
+    cells[mask] = [c.strip() or None for c in values.to_numpy(dtype=object)[mask]]
+    out = pd.Series(cells, index=values.index, dtype=object)
     others = values[~is_str & values.notna()]
     if not others.empty:
         out[others.index] = [
@@ -490,7 +496,11 @@ def _work_item_numbers(text: pd.Series) -> pd.Series:
     factorized = durations.text_uniques(text)
     if factorized is not None:  # work item ids repeat: check each distinct text once
         codes, uniques = factorized
-        return durations.spread(_work_item_numbers(uniques), codes, text.index)
+        return durations.spread(_work_item_cells(uniques), codes, text.index)
+    return _work_item_cells(text)
+
+
+def _work_item_cells(text: pd.Series) -> pd.Series:
     ok = text.str.fullmatch(r"[+-]?\d+").fillna(False).astype(bool)
     return pd.to_numeric(text.where(ok, None), errors="coerce").astype("Int64")
 

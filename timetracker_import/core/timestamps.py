@@ -11,6 +11,7 @@ says ``earlier`` or ``later``. Text with an explicit offset or ``Z`` is honoured
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,7 +74,14 @@ def candidate_formats(date_order: str | None, with_time: bool) -> list[str]:
 
 
 def _normalise_text(values: pd.Series) -> pd.Series:
-    return values.str.strip().str.replace(r"\s+", " ", regex=True)
+    stripped = values.str.strip()
+    # The whitespace-collapsing regex is costly per cell; most files never need it.
+    if stripped.empty or not _ODD_SPACE.search("\x00".join(stripped.dropna())):
+        return stripped
+    return stripped.str.replace(r"\s+", " ", regex=True)
+
+
+_ODD_SPACE = re.compile(r"[^\S ]|  ")  # whitespace other than single spaces
 
 
 def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
@@ -177,12 +185,18 @@ def parse_datetimes(
     factorized = text_uniques(values)
     if factorized is not None:
         codes, uniques = factorized
-        once = parse_datetimes(uniques, formats=formats, date_order=date_order, with_time=with_time)
+        once = _parse_datetime_cells(uniques, formats, date_order, with_time)
         return ParsedTimes(
             spread(once.naive, codes, values.index),
             spread(once.aware, codes, values.index),
             spread(once.error, codes, values.index),
         )
+    return _parse_datetime_cells(values, formats, date_order, with_time)
+
+
+def _parse_datetime_cells(
+    values: pd.Series, formats: list[str] | None, date_order: str | None, with_time: bool
+) -> ParsedTimes:
     is_str = is_text(values)
     strings = values[is_str]
     strings = strings[strings.str.strip() != ""]
@@ -210,8 +224,12 @@ def parse_times_of_day(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     factorized = text_uniques(values)
     if factorized is not None:
         codes, uniques = factorized
-        offsets, errors = parse_times_of_day(uniques)
+        offsets, errors = _times_of_day_cells(uniques)
         return spread(offsets, codes, values.index), spread(errors, codes, values.index)
+    return _times_of_day_cells(values)
+
+
+def _times_of_day_cells(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     out = pd.Series(pd.NaT, index=values.index, dtype="timedelta64[ns]")
     error = pd.Series(None, index=values.index, dtype=object)
     is_str = is_text(values)
