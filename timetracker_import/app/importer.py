@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -120,6 +121,8 @@ class ImportResult:
     requests: int = 0
     throttled: int = 0
     round_trips: list[float] = field(default_factory=list)
+    #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
+    phases: dict[str, float] = field(default_factory=dict)
 
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary (also written as ``summary.json``)."""
@@ -287,8 +290,10 @@ def run_import(
         from timetracker_import.files.report_json import check_report_path
 
         check_report_path(settings.report_path)
+    started = time.perf_counter()
     prepared = prepare(settings)
     runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
+    runner.phases["read_validate"] = time.perf_counter() - started
     return asyncio.run(runner.run(client_factory or _default_client_factory))
 
 
@@ -311,6 +316,14 @@ class _ImportRun:
         self.poster: Poster | None = None
         self.self_only = False
         self.naive_offset = 0
+        self.phases: dict[str, float] = {}
+        self._phase_started = time.perf_counter()
+
+    def _phase(self, name: str) -> None:
+        """Close the current stage as ``name`` (wall-clock, for the benchmark and -v)."""
+        now = time.perf_counter()
+        self.phases[name] = self.phases.get(name, 0.0) + now - self._phase_started
+        self._phase_started = now
 
     def _open_journal(self) -> tuple[Journal, bool]:
         from timetracker_import.journal.store import Journal, find_resumable
@@ -345,6 +358,7 @@ class _ImportRun:
             self.poster.throttled()
 
     async def run(self, client_factory: ClientFactory) -> ImportResult:
+        self._phase_started = time.perf_counter()
         journal, resumed = self._open_journal()
         try:
             return await self._run(journal, resumed, client_factory)
@@ -457,6 +471,7 @@ class _ImportRun:
                     naive_offset_minutes=self.naive_offset if self.self_only else 0,
                 )
                 self.poster = poster
+                self._phase("resolve")
                 # 1. batches that were in flight when the last attempt stopped: read back first
                 if resumed:
                     for batch in journal.in_flight_batches():
@@ -603,8 +618,10 @@ class _ImportRun:
                             "import cancelled; nothing was sent",
                             hint="run again to resume, or add --yes",
                         )
+                self._phase("preflight")
                 with _sigint_stops(poster):
                     await poster.run(batches)
+                self._phase("post")
                 if bar is not None:
                     bar.close()
                 ambiguous.extend(poster.stats.ambiguous_batches)
@@ -621,6 +638,7 @@ class _ImportRun:
                 # nothing was posted: leave the run open for a resume and fail with exit 3
                 journal.finish("halted")
                 raise
+        self._phase_started = time.perf_counter()
         return self._finish(
             journal, resumed, poster, existing, duplicates, ambiguous, halt, halt_error
         )
@@ -690,10 +708,12 @@ class _ImportRun:
             requests=poster.stats.requests if poster else 0,
             throttled=poster.stats.throttled if poster else 0,
             round_trips=list(poster.stats.round_trips) if poster else [],
+            phases=self.phases,
         )
         if s.report_path is not None:
             result.report_path = self._write_report(result, existing, duplicates)
         journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
+        self._phase("finish")
         return result
 
     # -- outputs -------------------------------------------------------------------------

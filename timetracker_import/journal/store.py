@@ -43,6 +43,7 @@ BATCH_STATES = ("planned", "sending", "done", "failed", "ambiguous", "split")
 _SECRET_WORDS = ("token", "password", "secret", "authorization", "credential")
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
+_IN_CHUNK = 500  # host parameters per "IN (...)" query (well under SQLite's limit)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -393,16 +394,15 @@ class Journal:
     def _set_outcome(
         self, conn: sqlite3.Connection, rows: Iterable[tuple[Any, ...]], sql: str
     ) -> None:
-        for params in rows:
-            row = int(params[-1])
-            current = conn.execute(
-                "SELECT outcome FROM row WHERE source_row = ?", (row,)
-            ).fetchone()
-            if current is None:
+        params = list(rows)
+        known = self._outcomes_of(conn, (int(p[-1]) for p in params))
+        for p in params:
+            row = int(p[-1])
+            if row not in known:
                 raise JournalError(f"row {row} is not part of run {self.run_id}")
-            if current["outcome"] == "created":
+            if known[row][0] == "created":
                 raise JournalError(f"row {row} was already created; its outcome cannot change")
-            conn.execute(sql, params)
+        conn.executemany(sql, params)
 
     def mark_rejections(self, rejections: Iterable[Rejection]) -> None:
         """Record rejected rows (one record per row; the last one given wins)."""
@@ -570,6 +570,10 @@ class Journal:
         bodies sent per row (kept for undo). Call BEFORE reporting the ids anywhere."""
         bodies = bodies or {}
         now = _now()
+        ids: dict[int, str] = {}
+        for row, wid, _ in created:
+            if ids.setdefault(int(row), str(wid)) != str(wid):
+                raise JournalError(f"row {row} was given two worklog ids")
         with self._transaction() as conn:
             if batch_no is not None:
                 self._set_batch(
@@ -578,34 +582,53 @@ class Journal:
                     "UPDATE batch SET state = 'done', result = ? WHERE batch_no = ?",
                     result,
                 )
-            for source_row, worklog_id, edited_ts in created:
-                current = conn.execute(
-                    "SELECT outcome, worklog_id FROM row WHERE source_row = ?", (int(source_row),)
-                ).fetchone()
-                if current is None:
+            # one lookup for the whole batch instead of one SELECT per row
+            known = self._outcomes_of(conn, ids)
+            for source_row, worklog_id in ids.items():
+                if source_row not in known:
                     raise JournalError(f"row {source_row} is not part of run {self.run_id}")
-                if current["outcome"] == "created" and current["worklog_id"] != worklog_id:
-                    raise JournalError(
-                        f"row {source_row} was already created as {current['worklog_id']}"
-                    )
-                conn.execute(
-                    "UPDATE row SET outcome = 'created', worklog_id = ?, reason = NULL,"
-                    " stage = NULL, error_code = NULL WHERE source_row = ?",
-                    (str(worklog_id), int(source_row)),
-                )
-                body = bodies.get(source_row)
-                conn.execute(
-                    "INSERT OR IGNORE INTO created (worklog_id, source_row, batch_no, created_at,"
-                    " edited_ts, body_json) VALUES (?,?,?,?,?,?)",
+                outcome, current_id = known[source_row]
+                if outcome == "created" and current_id != worklog_id:
+                    raise JournalError(f"row {source_row} was already created as {current_id}")
+            conn.executemany(
+                "UPDATE row SET outcome = 'created', worklog_id = ?, reason = NULL,"
+                " stage = NULL, error_code = NULL WHERE source_row = ?",
+                [(wid, row) for row, wid in ids.items()],
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO created (worklog_id, source_row, batch_no, created_at,"
+                " edited_ts, body_json) VALUES (?,?,?,?,?,?)",
+                [
                     (
                         str(worklog_id),
                         int(source_row),
                         batch_no,
                         now,
                         edited_ts,
-                        None if body is None else json.dumps(body, sort_keys=True, default=str),
-                    ),
-                )
+                        None
+                        if (body := bodies.get(source_row)) is None
+                        else json.dumps(body, sort_keys=True, default=str),
+                    )
+                    for source_row, worklog_id, edited_ts in created
+                ],
+            )
+
+    @staticmethod
+    def _outcomes_of(
+        conn: sqlite3.Connection, rows: Iterable[int]
+    ) -> dict[int, tuple[str, str | None]]:
+        """``{source_row: (outcome, worklog_id)}`` for the given rows that exist."""
+        wanted = list(rows)
+        found: dict[int, tuple[str, str | None]] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            part = wanted[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(part))
+            cur = conn.execute(
+                f"SELECT source_row, outcome, worklog_id FROM row WHERE source_row IN ({marks})",
+                part,
+            )
+            found.update((int(r[0]), (r[1], r[2])) for r in cur)
+        return found
 
     def mark_ambiguous(self, batch_no: int, result: str | None = None) -> None:
         """The batch may or may not have been applied: read back before re-sending."""

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import email.utils
+import functools
 import json
 import time
 import uuid
@@ -123,7 +124,12 @@ def _bad_param(name: str, why: str) -> ApiFail:
 
 
 def _data(payload: Any) -> web.Response:
-    return web.json_response({"data": payload})
+    # compact separators: batches answer ~1 kB per worklog, so this is most of the encoding
+    return web.json_response({"data": payload}, dumps=_compact_dumps)
+
+
+def _compact_dumps(payload: Any) -> str:
+    return json.dumps(payload, separators=(",", ":"))
 
 
 # -- request context ----------------------------------------------------------------------
@@ -182,8 +188,9 @@ class Ctx:
             raise _bad_param(name, f"{raw!r} is not a date/time")
         return parsed.key
 
-    @property
+    @functools.cached_property
     def expand_display_name(self) -> bool:
+        # cached: asked once per worklog when rendering a page or a batch
         raw = self.q("$expand") or ""
         return "user.displayname" in [p.strip().lower() for p in raw.split(",")]
 
@@ -214,10 +221,19 @@ def parse_guid(value: Any, name: str) -> str:
     """A canonical GUID string, or 400 ApiVersionError (D19)."""
     if not isinstance(value, str):
         raise _bad_param(name, "expected a GUID string")
+    canonical = _canonical_guid(value)
+    if canonical is None:
+        raise _bad_param(name, f"{value!r} is not a GUID")
+    return canonical
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_guid(text: str) -> str | None:
+    # cached: a batch repeats the same few user and activity type ids hundreds of times
     try:
-        return str(uuid.UUID(value.strip()))
+        return str(uuid.UUID(text.strip()))
     except ValueError:
-        raise _bad_param(name, f"{value!r} is not a GUID") from None
+        return None
 
 
 def parse_int(value: Any, name: str) -> int | None:
@@ -267,8 +283,16 @@ def week_start_of(instant: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
+_DAY_US = 86_400_000_000
+_EPOCH_DAY = date(1970, 1, 1)  # a Thursday: weekday 3
+
+
 def _is_locked(states: dict[tuple[str, date], int], user_id: str, ts_key: int) -> bool:
-    return states.get((user_id, week_start_of(from_key(ts_key)))) in LOCKED_STATES
+    if not states:
+        return False
+    day = ts_key // _DAY_US  # integer UTC day: the same Monday as week_start_of, faster
+    monday = _EPOCH_DAY + timedelta(days=day - (day + 3) % 7)
+    return states.get((user_id, monday)) in LOCKED_STATES
 
 
 def worklog_json(
@@ -277,11 +301,13 @@ def worklog_json(
     *,
     editable: dict[tuple[str, date], int] | None = None,
     with_id: bool = True,
+    memo: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
-    """The v3.2 worklog shape; ``editable`` (approval states) fills isCanEdit/isCanDelete."""
-    users = ctx.store.users
-    expand = ctx.expand_display_name
-    at = ctx.store.activity_types[row.activity_type_id]
+    """The v3.2 worklog shape; ``editable`` (approval states) fills isCanEdit/isCanDelete.
+
+    ``memo``: a dict shared by the worklogs of one response, so the user objects, activity
+    types and created stamps they repeat are built once (the JSON stays the same)."""
+    memo = {} if memo is None else memo
     can: bool | None = None
     if editable is not None:
         may = row.user_id == ctx.user.id or ctx.user.role == "Administrator"
@@ -292,12 +318,12 @@ def worklog_json(
         "billableLength": row.billable,
         "workItemId": row.work_item_id,
         "comment": row.comment,
-        "user": user_json(users[row.user_id], expand),
-        "addedByUser": user_json(users[row.added_by], expand),
-        "editedByUser": user_json(users[row.edited_by], expand),
-        "createdTimestamp": format_created(from_key(row.created_key)),
-        "editedTimestamp": format_created(from_key(row.edited_key)),
-        "activityType": {"color": at.color, "name": at.name, "id": at.id},
+        "user": _memo_user(ctx, memo, row.user_id),
+        "addedByUser": _memo_user(ctx, memo, row.added_by),
+        "editedByUser": _memo_user(ctx, memo, row.edited_by),
+        "createdTimestamp": _memo_created(memo, row.created_key),
+        "editedTimestamp": _memo_created(memo, row.edited_key),
+        "activityType": _memo_activity(ctx, memo, row.activity_type_id),
         "flags": {
             "isTracked": False,
             "isManuallyEntered": True,
@@ -311,6 +337,29 @@ def worklog_json(
         "isCanDelete": can,
         "id": row.id if with_id else None,
     }
+
+
+def _memo_user(ctx: Ctx, memo: dict[Any, Any], user_id: str) -> dict[str, Any]:
+    key = ("user", user_id)
+    if key not in memo:
+        memo[key] = user_json(ctx.store.users[user_id], ctx.expand_display_name)
+    result: dict[str, Any] = memo[key]
+    return result
+
+
+def _memo_created(memo: dict[Any, Any], key: int) -> str:
+    if ("created", key) not in memo:
+        memo["created", key] = format_created(from_key(key))
+    return str(memo["created", key])
+
+
+def _memo_activity(ctx: Ctx, memo: dict[Any, Any], type_id: str) -> dict[str, Any]:
+    key = ("activity", type_id)
+    if key not in memo:
+        at = ctx.store.activity_types[type_id]
+        memo[key] = {"color": at.color, "name": at.name, "id": at.id}
+    result: dict[str, Any] = memo[key]
+    return result
 
 
 # -- worklog validation (D7, D18) ------------------------------------------------------------
@@ -387,7 +436,7 @@ def build_worklog(
             ts_text=ts_text, ts_key=ts_key, length=data.length or 0, billable=data.billable,
             work_item_id=data.work_item_id, comment=data.comment,
             activity_type_id=data.activity_type_id or default_type,
-            created_key=to_key(now), edited_key=to_key(now),
+            created_key=(now_key := to_key(now)), edited_key=now_key,
         )  # fmt: skip
         length_given = data.length is not None
     else:
@@ -645,7 +694,8 @@ def _list_worklogs(ctx: Ctx, user_id: str | None) -> list[dict[str, Any]]:
     flt = _worklog_filter(ctx, user_id)
     editable = ctx.store.approval_states() if ctx.bool_param("$includeEditable") else None
     rows = ctx.store.list_worklogs(flt, skip=skip, count=count)
-    return [worklog_json(ctx, r, editable=editable) for r in rows]
+    memo: dict[Any, Any] = {}
+    return [worklog_json(ctx, r, editable=editable, memo=memo) for r in rows]
 
 
 async def h_worklogs_mine(ctx: Ctx) -> Any:
@@ -720,12 +770,13 @@ async def h_batch(ctx: Ctx) -> Any:
     now = datetime.now(UTC)
     # First invalid item wins; its error carries no index on purpose (D8).
     rows = [build_worklog(ctx, parse_worklog_input(item), states, now) for item in body]
+    memo: dict[Any, Any] = {}
     if validate_only:
-        return [worklog_json(ctx, r, with_id=False) for r in rows]
+        return [worklog_json(ctx, r, with_id=False, memo=memo) for r in rows]
     if ctx.partial_commit:
         rows = rows[: len(rows) // 2]
     ctx.store.insert_worklogs(rows)
-    return [worklog_json(ctx, r) for r in rows]
+    return [worklog_json(ctx, r, memo=memo) for r in rows]
 
 
 def _approval_json(ctx: Ctx, a: ApprovalRow) -> dict[str, Any]:
