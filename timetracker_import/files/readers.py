@@ -606,7 +606,10 @@ class _FastCsv:
                         return
                     keep, header_seen = kept
                     header_pending = header_pending and not header_seen
-                    if keep.any():
+                    if keep.all():  # the usual case: no copy
+                        parts.append((numbers, cells))
+                        have += len(cells)
+                    elif keep.any():
                         parts.append((numbers[keep], cells[keep]))
                         have += int(keep.sum())
                 if parts and (have >= size or done):
@@ -653,26 +656,48 @@ class _FastCsv:
         """(rows to keep, header row found) for a block of records; None means fall back."""
         import numpy as np
 
-        flat = cells.ravel().tolist()
-        try:
-            joined = "\x00".join(flat)
-        except TypeError:  # a non-text cell: not what the C parser normally gives
-            return None
-        if "\n" in joined or "\r" in joined:
-            return None  # a line break inside a cell: line numbers would drift
-        empty = cells == ""
-        if _WHITESPACE_CELL.search(f"\x00{joined}\x00"):
-            # Whitespace-only cells count as empty for blank rows (rare: check exactly).
-            blank = np.fromiter((not c.strip() for c in flat), bool, len(flat))
-            empty = empty | blank.reshape(cells.shape)
-        keep = ~empty.all(axis=1)
+        columns = [cells[:, j].tolist() for j in range(cells.shape[1])]
+        for values in columns:
+            try:
+                joined = "\x00".join(values)
+            except TypeError:  # a non-text cell: not what the C parser normally gives
+                return None
+            if "\n" in joined or "\r" in joined:
+                return None  # a line break inside a cell: line numbers would drift
+        # A blank row has an empty first cell, so only those rows are looked at closely.
+        maybe_blank = cells[:, 0] == ""
+        if _has_whitespace_cell(columns[0]):
+            maybe_blank |= np.fromiter((not c.strip() for c in columns[0]), bool, len(cells))
+        keep = np.ones(len(cells), dtype=bool)
+        if maybe_blank.any():
+            rows = np.flatnonzero(maybe_blank)
+            keep[rows] = ~_blank_rows(cells[rows])
         header_seen = False
         if header_pending and keep.any():
             keep[int(np.argmax(keep))] = False
             header_seen = True
-        if cells.shape[1] > width and not empty[keep, width:].all():
-            return None  # a stray value beyond the last column: the precise error
+        if cells.shape[1] > width:
+            extra = cells[keep, width:]
+            filled = extra[extra != ""]
+            if any(c.strip() for c in filled):
+                return None  # a stray value beyond the last column: the precise error
         return keep, header_seen
+
+
+def _has_whitespace_cell(values: list[str]) -> bool:
+    """Whether some cell is non-empty but only whitespace (one regex pass, no cell loop)."""
+    return bool(_WHITESPACE_CELL.search("\x00" + "\x00".join(values) + "\x00"))
+
+
+def _blank_rows(cells: Any) -> Any:
+    """Which rows of a cell block are blank: every cell empty or only whitespace."""
+    import numpy as np
+
+    empty = cells == ""
+    if _has_whitespace_cell(cells.ravel().tolist()):
+        ws = np.fromiter((not c.strip() for c in cells.ravel().tolist()), bool, cells.size)
+        empty |= ws.reshape(cells.shape)
+    return empty.all(axis=1)
 
 
 _WHITESPACE_CELL = re.compile(r"\x00\s+\x00")
@@ -685,8 +710,7 @@ def _csv_frame(pd: Any, np: Any, rows: Any, data: Any, width: int) -> pandas.Dat
     elif data.shape[1] < width:
         pad = np.full((len(data), width - data.shape[1]), None, dtype=object)
         data = np.concatenate([data, pad], axis=1)
-    # ``data`` is already a private copy (boolean selection), so it is changed in place.
-    data[data == ""] = None
+    data = np.where(data == "", None, data)  # a new array: the parser's may be read-only
     index = pd.Index(rows, dtype="int64", name="source_row")
     return pd.DataFrame(data, index=index, columns=range(width), dtype=object, copy=False)
 
