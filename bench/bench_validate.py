@@ -4,7 +4,7 @@ Generates a deterministic CSV (7pace-npm header layout) in a temp dir, runs both
 subprocesses and prints wall time and peak RSS (psutil polling) and the ratios.
 
     .venv/bin/python bench/bench_validate.py --rows 250000
-    .venv/bin/python bench/bench_validate.py            # 1,000,000 rows, ~60-100 MB
+    .venv/bin/python bench/bench_validate.py            # 250,000 and 1,000,000 rows (~90 MB)
 """
 
 from __future__ import annotations
@@ -57,13 +57,11 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
     return time.perf_counter() - start, peak / 2**20, proc.returncode
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    args = parser.parse_args()
+def run_size(rows: int) -> tuple[float, float, float, float]:
+    """Generate ``rows`` rows, measure both commands, print one table; return the figures."""
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "worklogs.csv"
-        generate(csv_path, args.rows)
+        generate(csv_path, rows)
         size_mb = csv_path.stat().st_size / 2**20
         py = sys.executable
         read = [py, "-c", f"import pandas as pd; pd.read_csv({str(csv_path)!r}, dtype=str)"]
@@ -80,11 +78,34 @@ def main() -> None:
         ]
         r_wall, r_rss, _ = measure(read)
         v_wall, v_rss, v_rc = measure(validate)
-        print(f"rows {args.rows:,}  file {size_mb:.1f} MB")
-        print(f"{'':24}{'wall s':>10}{'peak RSS MB':>14}")
-        print(f"{'pandas.read_csv':24}{r_wall:>10.2f}{r_rss:>14.0f}")
-        print(f"{'validate (exit ' + str(v_rc) + ')':24}{v_wall:>10.2f}{v_rss:>14.0f}")
-        print(f"ratio validate/read: time {v_wall / r_wall:.2f}x, RSS {v_rss / r_rss:.2f}x")
+    print(f"rows {rows:,}  file {size_mb:.1f} MB")
+    print(f"{'':24}{'wall s':>10}{'peak RSS MB':>14}")
+    print(f"{'pandas.read_csv':24}{r_wall:>10.2f}{r_rss:>14.0f}")
+    print(f"{'validate (exit ' + str(v_rc) + ')':24}{v_wall:>10.2f}{v_rss:>14.0f}")
+    print(f"ratio validate/read: time {v_wall / r_wall:.2f}x, RSS {v_rss / r_rss:.2f}x")
+    print()
+    return r_wall, r_rss, v_wall, v_rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[250_000, 1_000_000],
+        help="one or more row counts (default: 250000 1000000, to compare RSS growth)",
+    )
+    args = parser.parse_args()
+    results = {rows: run_size(rows) for rows in args.rows}
+    if len(results) > 1:
+        small, large = min(results), max(results)
+        growth = results[large][3] / results[small][3]
+        print(
+            f"validate peak RSS {results[small][3]:.0f} MB at {small:,} rows -> "
+            f"{results[large][3]:.0f} MB at {large:,} rows ({growth:.2f}x for "
+            f"{large / small:.0f}x the rows; chunked reading should keep this near 1x)"
+        )
 
 
 if __name__ == "__main__":
