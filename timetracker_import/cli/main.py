@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "worklogs": "worklogs:worklogs",
     "roles": "roles:roles",
     "approvals": "approvals:approvals",
+    "convert": "convert:convert",
 }
 
 

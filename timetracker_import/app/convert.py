@@ -1,0 +1,119 @@
+"""Use case: convert another tool's export into a flat worklog file a preset can read.
+
+``convert jira``: a Jira issue export (one row per issue, a repeated ``Log Work`` column)
+becomes one row per worklog (``core.jira.OUTPUT_HEADERS``), imported afterwards with
+``--preset jira-worklogs``. Keeping the reshaping a separate step leaves every pipeline
+invariant (one worklog per input row, keyed by ``source_row``) as it is, and the user sees
+and can check the worklogs before anything is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.errors import UsageError
+
+if TYPE_CHECKING:
+    from timetracker_import.core.rejections import Rejection
+
+CHUNK_ROWS = 50_000
+_EXCEL_SUFFIXES = (".xls", ".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    """What ``convert jira`` was asked to do."""
+
+    path: Path
+    output_path: Path | None = None  # default: <stem>.worklogs.csv (.xlsx for Excel input)
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    chunk_rows: int = CHUNK_ROWS
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """Counts of a conversion: every issue row is converted, rejected, or had no worklogs
+    (``issues == converted_issues + rejected + without_worklogs``)."""
+
+    issues: int
+    worklogs: int
+    rejected: int
+    without_worklogs: int
+    output_path: Path
+    rejected_path: Path | None
+    rejections: tuple[Rejection, ...]
+
+    @property
+    def converted_issues(self) -> int:
+        """Issue rows that gave at least one worklog."""
+        return self.issues - self.rejected - self.without_worklogs
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every issue row converted, 1 when some were rejected."""
+        return 1 if self.rejected else 0
+
+
+def default_output_path(path: Path) -> Path:
+    """``<stem>.worklogs.csv`` beside the input; ``.xlsx`` for Excel input."""
+    ext = ".xlsx" if path.suffix.lower() in _EXCEL_SUFFIXES else ".csv"
+    return path.with_name(f"{path.stem}.worklogs{ext}")
+
+
+def run_convert_jira(settings: ConvertSettings) -> ConvertResult:
+    """Convert a Jira issue export; write the worklog file and, when some issue rows have
+    an unreadable ``Log Work`` cell, ``<stem>.rejected.<ext>`` with those rows.
+
+    Raises ``InputError`` for unreadable input or a file without a ``Log Work`` column.
+    """
+    from timetracker_import.app.validate import _RejectedWriter, default_rejected_path
+    from timetracker_import.core.jira import OUTPUT_HEADERS, explode_worklogs, find_layout
+    from timetracker_import.files.readers import open_table
+    from timetracker_import.files.writers import TableWriter
+
+    source = Path(settings.path)
+    output = settings.output_path or default_output_path(source)
+    rejected_path = default_rejected_path(source)
+    if source.exists():
+        paths = {p.resolve() for p in (source, output, rejected_path)}
+        if len(paths) < 3:
+            raise UsageError(
+                f"the output {output} must differ from the input and from {rejected_path.name}",
+                hint="choose another -o path",
+            )
+    table = open_table(
+        source, sheet=settings.sheet, encoding=settings.encoding, delimiter=settings.delimiter
+    )
+    layout = find_layout(table.headers, source=source.name)
+
+    issues = worklogs = without = 0
+    rejections: list[Rejection] = []
+    rejected_writer = _RejectedWriter(rejected_path, table)
+    csv_opts: dict[str, Any] = {"encoding": "utf-8"} if output.suffix.lower() != ".xlsx" else {}
+    ok = False
+    try:
+        with TableWriter(output, OUTPUT_HEADERS, **csv_opts) as writer:
+            for chunk in table.chunks(settings.chunk_rows):
+                part = explode_worklogs(chunk, layout)
+                writer.write_rows(part.rows)
+                rejected_writer.write(chunk, part.rejections)
+                issues += part.issues
+                worklogs += len(part.rows)
+                without += part.without_worklogs
+                rejections.extend(part.rejections)
+        ok = True
+    finally:
+        rejected_writer.close(ok)
+    return ConvertResult(
+        issues=issues,
+        worklogs=worklogs,
+        rejected=len(rejections),
+        without_worklogs=without,
+        output_path=output,
+        rejected_path=rejected_path if rejections else None,
+        rejections=tuple(rejections),
+    )
