@@ -14,6 +14,7 @@ from timetracker_import.cli.options import connection_options
 
 if TYPE_CHECKING:
     from timetracker_import.app.importer import ConfirmInfo, ImportResult
+    from timetracker_import.app.multi_org import RoutedResult, RoutePlan
     from timetracker_import.cli.options import ConnectionOptions
 
 _HALTS = {
@@ -87,6 +88,80 @@ def _prompt(info: ConfirmInfo) -> bool:
         err=True,
     )
     return click.confirm("Continue?", default=False, err=True)
+
+
+def render_routed(result: RoutedResult) -> str:
+    """The combined summary of an import split by organization (after each run's own)."""
+    c = result.total
+    verb = "would be created" if result.dry_run else "created"
+    lines = [f"organizations: {len(result.outcomes)}"]
+    for out in result.outcomes:
+        n = out.counts()
+        where = f"{out.route.name or 'default connection'} ({out.route.connection.rest_root})"
+        run = f"run {out.result.run_id}" if out.result else f"stopped: {out.error}"
+        lines.append(
+            f"  {where}: rows {n['rows']} = {verb} {n['created']} + already existing "
+            f"{n['already_existing']} + rejected {n['rejected']} + unprocessed "
+            f"{n['unprocessed']}; {run}"
+        )
+    if result.unknown:
+        orgs = sorted({str(r.value) for r in result.unknown if r.value})
+        lines.append(
+            f"  rejected {len(result.unknown)} row(s) naming an organization without a profile: "
+            + ", ".join(orgs)
+        )
+        for rej in result.unknown[:10]:
+            lines.append(f"  row {rej.source_row}: {rej.stage}: {rej.reason}")
+    lines.append(
+        f"total: rows {c.rows} = {verb} {c.created} + already existing {c.already_existing} + "
+        f"rejected {c.rejected} + unprocessed {c.unprocessed}"
+        + (f" + skipped {c.skipped}" if c.skipped else "")
+    )
+    lines.extend(f"note: {note}" for note in result.notes)
+    if result.unknown_rejected_path is not None:
+        lines.append(f"rows of unknown organizations: {result.unknown_rejected_path}")
+    if result.user_rejected_path is not None:
+        lines.append(f"rejected rows (all organizations) written to {result.user_rejected_path}")
+    return "\n".join(lines)
+
+
+def _prompt_routes(plan: RoutePlan) -> bool:
+    click.echo(f"About to import into {len(plan.routes)} destination(s):", err=True)
+    for route in plan.routes:
+        click.echo(
+            f"  {route.name or 'default connection'}: {len(route.rows)} row(s) "
+            f"({_hours(route.seconds)}) at {route.connection.rest_root}",
+            err=True,
+        )
+    if plan.unknown:
+        click.echo(f"  {len(plan.unknown)} row(s) of unknown organizations: rejected", err=True)
+    return click.confirm("Continue?", default=False, err=True)
+
+
+def _run_routed(plan: RoutePlan, *, yes: bool, progress: bool, as_json: bool) -> int:
+    from timetracker_import.app.multi_org import run_planned
+    from timetracker_import.errors import UsageError
+
+    if not (yes or plan.settings.dry_run) and not _prompt_routes(plan):
+        raise UsageError(
+            "import cancelled; nothing was sent", hint="run again to resume, or add --yes"
+        )
+    result = run_planned(
+        plan,
+        progress=progress,
+        on_start=lambda r: click.echo(
+            f"organization {r.name or 'default connection'}: {len(r.rows)} row(s) to "
+            f"{r.connection.rest_root} ...",
+            err=True,
+        ),
+        on_done=lambda o: click.echo(
+            render_summary(o.result) if o.result else f"error: {o.error}", err=True
+        ),
+    )
+    click.echo(render_routed(result), err=True)
+    if as_json:
+        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    return result.exit_code
 
 
 @click.command("import")
@@ -171,6 +246,7 @@ def import_(
     (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
     """
     from timetracker_import.app.importer import ImportSettings, run_import
+    from timetracker_import.app.multi_org import plan_routes
     from timetracker_import.errors import UsageError
 
     if delimiter == "\\t":
@@ -198,6 +274,9 @@ def import_(
         new_run=new_run,
     )
     show = sys.stderr.isatty() if progress is None else progress
+    plan = plan_routes(settings)
+    if plan is not None:  # the file names organizations other than the default connection's
+        return _run_routed(plan, yes=yes, progress=show, as_json=as_json)
     result = run_import(settings, progress=show, confirm=None if (yes or dry_run) else _prompt)
     click.echo(render_summary(result), err=True)
     if as_json:

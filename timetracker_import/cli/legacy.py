@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,24 +19,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from timetracker_import import __version__
+from timetracker_import.app.multi_org import worst_exit_code
 from timetracker_import.errors import (
-    EXIT_AMBIGUOUS,
-    EXIT_AUTH,
     EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_TEMPFAIL,
-    EXIT_USAGE,
     ConfigError,
     InputError,
-    Interrupted,
     TimetrackerError,
     UsageError,
 )
 
 if TYPE_CHECKING:
-    from timetracker_import.api.settings import ConnectionSettings
-    from timetracker_import.app.importer import ImportResult
+    from timetracker_import.app.importer import ImportResult, ImportSettings
+    from timetracker_import.app.multi_org import Route, RouteOutcome
+
+__all__ = ["worst_exit_code"]  # moved to app.multi_org; kept importable from here
 
 # config.json `map` key -> (canonical field, extra options); the old importer's names.
 LEGACY_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -65,17 +59,6 @@ DEFAULT_LETTER_MAP = {
 }
 HEADER_PRESET = "7pace-npm"
 ORG_HEADER = "Organization"
-# Worst first: an unresolved outcome needs attention before anything else.
-_SEVERITY = [EXIT_INTERRUPTED, EXIT_AMBIGUOUS, EXIT_AUTH, EXIT_USAGE, EXIT_TEMPFAIL]
-_SEVERITY += [EXIT_REJECTED, EXIT_OK]
-
-
-def worst_exit_code(codes: list[int]) -> int:
-    """The most serious of several runs' exit codes (0 when there were none)."""
-    if not codes:
-        return EXIT_OK
-    rank = {code: i for i, code in enumerate(_SEVERITY)}
-    return min(codes, key=lambda c: rank.get(c, len(_SEVERITY)))
 
 
 @dataclass(frozen=True)
@@ -195,34 +178,6 @@ def read_organizations(
 
 
 @dataclass(frozen=True)
-class Destination:
-    """One organization's import: where to, with which credentials, and its rows."""
-
-    key: str | None  # organization (lower case), or None: all rows go to --api
-    connection: ConnectionSettings
-    rows: tuple[int, ...]
-    others: tuple[str, ...]  # organizations of the other destinations (skipped here)
-    takes_empty: bool  # rows with an empty Organization cell belong here
-
-
-def routed_mapping(
-    base: Mapping[str, Any], column: str | None, dest: Destination
-) -> dict[str, Any]:
-    """``base`` plus ``skip_rows`` filters leaving out the rows of the other destinations."""
-    data = json.loads(json.dumps(base))  # deep copy of plain data
-    if column is None:
-        return data
-    filters: list[dict[str, Any]] = []
-    if dest.others:
-        filters.append({"column": column, "equals": list(dest.others), "optional": True})
-    if not dest.takes_empty:
-        filters.append({"empty": [column], "optional": True})
-    if filters:
-        data["skip_rows"] = filters
-    return data
-
-
-@dataclass(frozen=True)
 class LegacyOptions:
     """The old importer's options as given (secrets masked in repr)."""
 
@@ -246,7 +201,7 @@ def plan_destinations(
     config: LegacyConfig,
     organizations: Mapping[int, str | None],
     env: Mapping[str, str],
-) -> list[Destination]:
+) -> list[Route]:
     """Group the rows by organization and resolve each group's URL and credentials.
 
     Raises (before anything is sent) when a row has no organization and neither ``-o`` nor
@@ -260,6 +215,7 @@ def plan_destinations(
         org_url,
         split_url,
     )
+    from timetracker_import.app.multi_org import Route
 
     default = opts.organization.strip().lower() if opts.organization else None
     groups: dict[str | None, list[int]] = {}
@@ -284,7 +240,7 @@ def plan_destinations(
             hint="e.g. --api http://tfs:8090 -o DefaultCollection",
         )
     missing: list[str] = []
-    dests: list[Destination] = []
+    dests: list[Route] = []
     keys = list(groups)
     for key in keys:
         if opts.api is not None:
@@ -323,12 +279,12 @@ def plan_destinations(
             )
         others = tuple(k for k in keys if k is not None and k != key)
         dests.append(
-            Destination(
-                key=key,
+            Route(
+                name=key,
                 connection=connection,
                 rows=tuple(groups[key]),
-                others=others,
-                takes_empty=key == default or (key is None),
+                skip_values=others,
+                skip_empty=not (key == default or key is None),
             )
         )
     if missing:
@@ -337,17 +293,6 @@ def plan_destinations(
             hint=f"set {ENV_TOKEN}, or add them to organizationTokens in config.json",
         )
     return dests
-
-
-@contextmanager
-def _mapping_file(data: Mapping[str, Any]) -> Iterator[Path]:
-    """The mapping written to a private temporary YAML file (run_import reads a path)."""
-    import yaml
-
-    with tempfile.TemporaryDirectory(prefix="import-worklogs-") as tmp:
-        path = Path(tmp) / "mapping.yaml"
-        path.write_text(yaml.safe_dump(dict(data), sort_keys=False), encoding="utf-8")
-        yield path
 
 
 def _credential_warnings(opts: LegacyOptions, config: LegacyConfig, used_config: bool) -> None:
@@ -376,7 +321,8 @@ def run_legacy(opts: LegacyOptions, env: Mapping[str, str]) -> int:
     """Import ``opts.file`` as the old importer would have, one run per organization; print
     each run's summary and return the worst exit code."""
     from timetracker_import.api.settings import ENV_TOKEN
-    from timetracker_import.app.importer import ImportSettings, run_import
+    from timetracker_import.app.importer import ImportSettings
+    from timetracker_import.app.multi_org import run_routes
     from timetracker_import.cli.importer import render_summary
     from timetracker_import.cli.main import report_error
 
@@ -399,29 +345,32 @@ def run_legacy(opts: LegacyOptions, env: Mapping[str, str]) -> int:
     )
     _credential_warnings(opts, config, used_config)
 
-    codes: list[int] = []
-    results: list[ImportResult] = []
-    for dest in dests:
-        where = dest.connection.rest_root
-        click.echo(f"Importing {len(dest.rows)} row(s) to {where} ...", err=True)
-        with _mapping_file(routed_mapping(base, column, dest)) as mapping_path:
-            settings = ImportSettings(
-                path=opts.file, connection=dest.connection, mapping_path=mapping_path
-            )
-            try:
-                result = run_import(settings, progress=False, confirm=None)
-            except Interrupted:
-                raise
-            except TimetrackerError as exc:
-                # Organizations are independent (as in the old importer): go on with the next.
-                codes.append(report_error(exc))
-                continue
-        results.append(result)
-        codes.append(result.exit_code)
-        click.echo(render_summary(result), err=True)
+    def make_settings(route: Route, mapping_path: Path) -> ImportSettings:
+        return ImportSettings(
+            path=opts.file, connection=route.connection, mapping_path=mapping_path
+        )
+
+    def started(route: Route) -> None:
+        where = route.connection.rest_root
+        click.echo(f"Importing {len(route.rows)} row(s) to {where} ...", err=True)
+
+    def done(outcome: RouteOutcome) -> None:
+        # Organizations are independent (as in the old importer): an error is reported and
+        # the next one still runs.
+        if outcome.result is not None:
+            click.echo(render_summary(outcome.result), err=True)
+        else:
+            assert outcome.error is not None
+            report_error(outcome.error)
+
+    outcomes = run_routes(
+        dests, base_mapping=base, column=column, make_settings=make_settings,
+        on_start=started, on_done=done,
+    )  # fmt: skip
+    results = [o.result for o in outcomes if o.result is not None]
     if len(dests) > 1:
         click.echo(_total_line(results, len(dests)), err=True)
-    return worst_exit_code(codes)
+    return worst_exit_code([o.exit_code for o in outcomes])
 
 
 def _total_line(results: list[ImportResult], runs: int) -> str:
