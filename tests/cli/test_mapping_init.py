@@ -28,6 +28,7 @@ RECOGNISED = {
     DATA / "kimai.csv": ["kimai"],
     DATA / "bamboohr-hours.csv": ["bamboohr-hours"],
     SAMPLES / "legacy_npm.csv": ["7pace-npm"],
+    DATA.parents[1] / "golden" / "jira_issues.worklogs.csv": ["jira-worklogs"],  # convert jira
 }
 
 

@@ -98,7 +98,7 @@ def init(file: Path, output: Path | None, sheet: str | None) -> int:
     When a preset fits, says which columns matched and (with -o) writes the preset's YAML as
     a starting point; otherwise drafts a commented mapping with guessed fields.
     """
-    from timetracker_import.core.preset_detect import best_presets
+    from timetracker_import.core.preset_detect import best_presets, detect_conversion
     from timetracker_import.errors import UsageError
     from timetracker_import.files.mapping_loader import preset_text
     from timetracker_import.files.readers import open_table
@@ -106,6 +106,16 @@ def init(file: Path, output: Path | None, sheet: str | None) -> int:
     if output is not None and output.exists():
         raise UsageError(f"{output} exists; choose another -o path or remove it")
     headers = open_table(file, sheet=sheet).headers
+    conversion = detect_conversion(headers)
+    if conversion is not None:
+        click.echo(
+            "this is a Jira issue export (matched columns "
+            + ", ".join(dict.fromkeys(conversion.matched))
+            + f"): run `timetracker-import convert jira {file}` first, then import the result "
+            "with --preset jira-worklogs; no mapping written",
+            err=True,
+        )
+        return 0
     found = best_presets(headers)
     if found:
         for det in found:

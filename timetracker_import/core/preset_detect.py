@@ -50,6 +50,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint("clockify-eu", ("Start Date", "Start Time", "Duration (h)", "Duration (decimal)")),
     Fingerprint("harvest", ("Date", "Hours", "Billable?", "First Name", "Last Name")),
     Fingerprint("tempo", ("Issue Key", "Hours", "Work date", "Work Description")),
+    # the flat file `convert jira` writes (core.jira.OUTPUT_HEADERS)
+    Fingerprint("jira-worklogs", ("Issue Key", "Author", "Started", "Time Spent (seconds)")),
     Fingerprint("kimai", ("Date", "From", "To", "Duration", "Customer", "Project", "Activity")),
     Fingerprint("bamboohr-hours", ("Employee #", "Hours Worked Date", "Rate Type", "Hours Worked")),
     Fingerprint("7pace-export", ("user_email", "timestamp_utc", "length_seconds")),
@@ -59,6 +61,17 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
         ((("TimeStamp",), ("Date", "Start")), (("WorkItem",), ("Comment",))),
     ),
 )
+
+
+# Exports no preset reads as they are: a `convert` step reshapes them first.
+JIRA_ISSUES = Fingerprint("jira-issues", ("Issue key", "Summary", "Log Work"))
+
+
+def detect_conversion(headers: list[str]) -> Detection | None:
+    """A raw Jira issue export (``Issue key``, ``Summary``, repeated ``Log Work``), which
+    needs ``convert jira`` before ``--preset jira-worklogs`` can read it; else None."""
+    found = detect_presets(headers, (JIRA_ISSUES,))
+    return found[0] if found else None
 
 
 def _index(headers: list[str]) -> dict[str, str]:
