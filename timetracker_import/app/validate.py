@@ -146,8 +146,9 @@ def iter_mapped_chunks(
         for field, canon in canonical_of.items():
             if field in positions:
                 pos = positions[field]
-                cells = raw.loc[canonical.index, pos] if len(canonical) else raw[pos].iloc[:0]
-                columns[canon] = (table.headers[pos], _LazyCells(cells))  # type: ignore[assignment]
+                # The whole raw column: lookups are by source_row of canonical rows, which
+                # all come from this chunk (selecting them first cost a hash join per field).
+                columns[canon] = (table.headers[pos], _LazyCells(raw[pos]))  # type: ignore[assignment]
         valid, problems = validate_worklogs(canonical, columns)
         yield MappedChunk(valid, merge_rejections(rejections + problems), raw)
 

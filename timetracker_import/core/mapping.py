@@ -762,67 +762,11 @@ def apply_mapping(
         billable = pd.Series(np.nan, index=chunk.index)
 
     good = ~problems.bad
-    out = out[good]
-    out["length_seconds"] = length[good].astype("int64")
-    out["billable_seconds"] = billable[good].round().astype("Int64")
+    if not good.all():  # filtering copies every column: skip it when all rows mapped
+        out, length, billable = out[good], length[good], billable[good]
+    out["length_seconds"] = length.astype("int64")
+    out["billable_seconds"] = billable.round().astype("Int64")
     out = out[CANONICAL_COLUMNS]
     for name in ("user", "comment", "activity_type", "organization"):
         out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out, merge_rejections(problems.items)
-
-
-# --------------------------------------------------------------------------- explode
-
-
-def split_repeated_cells(
-    chunk: pd.DataFrame,
-    headers: list[str],
-    columns: list[str],
-    parts: list[str],
-    *,
-    separator: str = ";",
-    has_header: bool = True,
-) -> pd.DataFrame:
-    """One row per non-empty cell of the ``columns`` (every occurrence of a repeated header,
-    e.g. Jira's ``Log Work``), split into ``parts`` (left to right).
-
-    The cell is read **from the right**, as Atlassian's importer reads ``Log Work``
-    (``comment;date;author;seconds``): the last token is the last part, and so on; whatever
-    is left over, separators included, belongs to the first part, and a shorter cell leaves
-    the first parts empty (``"Alice;5400"`` -> author Alice, seconds 5400). Returns the
-    columns ``source_row``, ``part_no`` (1-based within its row, in column order) and the
-    ``parts``; empty pieces are None. MappingError when none of ``columns`` exists.
-
-    This is the building block for mappings that turn one row into several worklogs
-    (docs/presets.md, "Jira"); the pipeline does not call it yet.
-    """
-    if not parts:
-        raise ValueError("parts must name at least one piece")
-    wanted = {normalise_header(c) if has_header else c.upper() for c in columns}
-    keys = [normalise_header(h) if has_header else h.upper() for h in headers]
-    positions = [i for i, key in enumerate(keys) if key in wanted]
-    if not positions:
-        raise MappingError(
-            f"none of the columns {', '.join(repr(c) for c in columns)} is in the file",
-            key_path="explode.columns",
-        )
-    records: list[dict[str, Any]] = []
-    for row in chunk.index:
-        part_no = 0
-        for pos in positions:
-            cell = chunk.at[row, pos]
-            if cell is None or (isinstance(cell, float) and cell != cell):
-                continue
-            text = str(cell)
-            if not text.strip():
-                continue
-            pieces = text.rsplit(separator, len(parts) - 1)
-            padded: list[str | None] = [None] * (len(parts) - len(pieces)) + list(pieces)
-            part_no += 1
-            record: dict[str, Any] = {"source_row": int(row), "part_no": part_no}
-            for name, piece in zip(parts, padded, strict=True):
-                record[name] = piece if piece is not None and piece.strip() else None
-            records.append(record)
-    out = pd.DataFrame(records, columns=["source_row", "part_no", *parts], dtype=object)
-    out[["source_row", "part_no"]] = out[["source_row", "part_no"]].astype("int64")
-    return out
