@@ -39,7 +39,9 @@ def render_summary(result: ConvertResult, path: Path) -> str:
     return "\n".join(lines)
 
 
-@convert.command("jira")
+@convert.command(
+    "jira", short_help="Jira issue export -> one row per worklog (for --preset jira-worklogs)."
+)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "-o",
