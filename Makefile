@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint typecheck demo bench clean
+.PHONY: help venv test test-all lint typecheck demo bench reliability clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (
 		--rejected out/payroll_hours.rejected.xlsx \
 		--report out/payroll_hours.report.html || test $$? -eq 1
 	$(BIN)/python -m timetracker_import.app.demo out
+
+reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 100 crash trials; prints a table
+	$(BIN)/python -m tests.reliability.report --trials 100
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
