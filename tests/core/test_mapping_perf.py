@@ -54,6 +54,18 @@ def test_durations_per_unique_equal_per_cell(p: list[int], none: bool, unit: str
     pd.testing.assert_series_equal(
         durations.parse_durations(values, unit), durations._parse_duration_cells(values, unit)
     )
+    seconds, blank = durations.parse_durations_and_blanks(values, unit)
+    pd.testing.assert_series_equal(seconds, durations.parse_durations(values, unit))
+    pd.testing.assert_series_equal(blank, mapping._text(values).isna(), check_names=False)
+
+
+def test_blanks_of_excel_cells_match_text_cleanup() -> None:
+    import datetime as dt
+
+    values = pd.Series([1.5, None, "  ", "", dt.timedelta(hours=1), "2", np.nan, 0], dtype=object)
+    seconds, blank = durations.parse_durations_and_blanks(values)
+    assert list(blank) == [False, True, True, True, False, False, True, False]
+    pd.testing.assert_series_equal(seconds, durations.parse_durations(values))
 
 
 @settings(max_examples=40, deadline=None)

@@ -174,6 +174,27 @@ def parse_durations(values: pd.Series, unit: str = "hours") -> pd.Series:
     return _parse_duration_cells(values, unit)
 
 
+def parse_durations_and_blanks(
+    values: pd.Series, unit: str = "hours"
+) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_durations` plus which cells are blank (missing, or text that is empty or
+    only whitespace), from one pass over the column's distinct values."""
+    factorized = text_uniques(values)
+    if factorized is None:
+        return _parse_duration_cells(values, unit), _blank_cells(values)
+    codes, uniques = factorized
+    return (
+        spread(_parse_duration_cells(uniques, unit), codes, values.index),
+        spread(_blank_cells(uniques), codes, values.index),
+    )
+
+
+def _blank_cells(values: pd.Series) -> pd.Series:
+    cells = values.to_numpy(dtype=object)
+    blank = [v is None or (type(v) is str and not v.strip()) for v in cells]
+    return pd.Series(blank, index=values.index, dtype=bool) | values.isna()
+
+
 def _parse_duration_cells(values: pd.Series, unit: str) -> pd.Series:
     factor = UNIT_SECONDS[unit]
     out = pd.Series(np.nan, index=values.index, dtype="float64")

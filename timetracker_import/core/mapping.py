@@ -522,8 +522,7 @@ def _durations(
     *,
     required: bool,
 ) -> pd.Series:
-    seconds = durations.parse_durations(values, spec.unit)
-    empty = _text(values).isna()
+    seconds, empty = durations.parse_durations_and_blanks(values, spec.unit)
     if spec.default is not None:
         fill = durations.parse_durations(
             pd.Series([str(spec.default)], dtype=object), spec.unit
