@@ -196,3 +196,24 @@ def test_worst_exit_code_orders_by_severity() -> None:
     assert worst_exit_code([0, 1, 75]) == 75
     assert worst_exit_code([1, 75, 3]) == 3
     assert worst_exit_code([4, 130]) == 130
+
+
+def test_mapping_file_carries_loaded_lookups_under_stable_names() -> None:
+    from timetracker_import.app.multi_org import mapping_file
+    from timetracker_import.files.mapping_loader import load_mapping
+
+    data = {
+        "fields": {
+            "user": {"column": "Who", "lookup": "people"},
+            "timestamp": {"column": "Start"},
+            "length": {"column": "Hours", "unit": "hours"},
+        },
+        "lookups": {
+            "people": {"file": "../elsewhere/people.csv", "key": "alias", "value": "email"}
+        },
+    }
+    table = {"ann": "ann@example.com", "bo": "bo@example.com"}
+    with mapping_file(data, {"people": table}) as path:
+        loaded = load_mapping(path)
+    assert loaded.lookups == {"people": table}
+    assert loaded.mapping.lookups["people"].file == "lookup-people.csv"
