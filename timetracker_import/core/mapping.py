@@ -427,6 +427,10 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _text_cells(values: pd.Series) -> pd.Series:
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # Only str and missing cells (every CSV column): one plain loop, no masks.
+        cleaned = [c.strip() or None if type(c) is str else None for c in values.tolist()]
+        return pd.Series(cleaned, index=values.index, dtype=object)
     is_str = is_text(values)
     mask = is_str.to_numpy(dtype=bool)
     cells = np.full(len(values), None, dtype=object)
