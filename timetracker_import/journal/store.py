@@ -44,6 +44,8 @@ _SECRET_WORDS = ("token", "password", "secret", "authorization", "credential")
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _IN_CHUNK = 500  # host parameters per "IN (...)" query (well under SQLite's limit)
+# one encoder for every stored body: json.dumps would build a new one per row
+_BODY_JSON = json.JSONEncoder(sort_keys=True, default=str)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -607,7 +609,7 @@ class Journal:
                         edited_ts,
                         None
                         if (body := bodies.get(source_row)) is None
-                        else json.dumps(body, sort_keys=True, default=str),
+                        else _BODY_JSON.encode(body),
                     )
                     for source_row, worklog_id, edited_ts in created
                 ],
