@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint typecheck demo bench reliability clean
+.PHONY: help venv test test-all lint typecheck demo bench reliability docs clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (
 
 reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 100 crash trials; prints a table
 	$(BIN)/python -m tests.reliability.report --trials 100
+
+docs: $(STAMP) ## regenerate docs/cli.md from the commands' --help
+	$(BIN)/python -m timetracker_import.cli.reference > docs/cli.md
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""Generate docs/cli.md, the command reference, from the commands' own ``--help``.
+
+Run ``make docs`` (``python -m timetracker_import.cli.reference > docs/cli.md``);
+tests/test_docs.py fails when the committed file is out of date, so a new command or option
+cannot ship undocumented.
+"""
+
+from __future__ import annotations
+
+import click
+
+from timetracker_import.cli.main import cli
+
+HEADER = """# Command reference
+
+Generated from `--help` by `make docs`; do not edit by hand.
+"""
+
+
+def _walk(command: click.Command, ctx: click.Context, path: list[str]) -> list[str]:
+    sections = []
+    title = " ".join(path)
+    with click.Context(
+        command, info_name=path[-1], parent=ctx, terminal_width=100, max_content_width=100
+    ) as sub:
+        text = command.get_help(sub)
+        sections.append(f"## `{title}`\n\n```text\n{text}\n```\n")
+        if isinstance(command, click.Group):
+            for name in command.list_commands(sub):
+                child = command.get_command(sub, name)
+                if child is not None and not child.hidden:
+                    sections.extend(_walk(child, sub, [*path, name]))
+    return sections
+
+
+def render_reference() -> str:
+    """The whole reference as Markdown: every command and subcommand's help text."""
+    with click.Context(
+        cli, info_name="timetracker-import", terminal_width=100, max_content_width=100
+    ) as root:
+        sections = [f"## `timetracker-import`\n\n```text\n{cli.get_help(root)}\n```\n"]
+        for name in cli.list_commands(root):
+            command = cli.get_command(root, name)
+            if command is not None and not command.hidden:
+                sections.extend(_walk(command, root, ["timetracker-import", name]))
+    legacy = _legacy_help()
+    if legacy:
+        sections.append(legacy)
+    return HEADER + "\n" + "\n".join(sections)
+
+
+def _legacy_help() -> str:
+    from timetracker_import.cli import legacy
+
+    command = getattr(legacy, "import_worklogs", None)
+    if not isinstance(command, click.Command):
+        return ""
+    with click.Context(
+        command, info_name="import-worklogs", terminal_width=100, max_content_width=100
+    ) as ctx:
+        return f"## `import-worklogs`\n\n```text\n{command.get_help(ctx)}\n```\n"
+
+
+if __name__ == "__main__":
+    click.echo(render_reference(), nl=False)
