@@ -15,6 +15,9 @@ Decisions where the contract is silent:
   as an editor's line numbers do.
 * CSV cells are ``str`` (never stripped: values are the mapping's business), ``None`` when
   empty. Header cells are stripped of surrounding whitespace.
+* CSV data is parsed by pandas' C parser while that provably gives the same rows (no line
+  break inside a cell, everything decodes, no stray cell beyond the width); otherwise the
+  precise row-by-row reader takes over from the top, so numbers and errors never differ.
 * A row counts as blank (and is skipped) when every cell is empty or only whitespace.
 * The table is as wide as its header row (trailing empty header cells are trimmed). Without a
   header it is as wide as the widest of the first rows looked at. A later row with a
