@@ -757,13 +757,20 @@ class _ImportRun:
 
         assert self.settings.report_path is not None
         builder = ReportBuilder(ReportSettings(timezone=self.p.timezone))
-        builder.add_rows(self.p.canonical)
         rows = [r.source_row for r in result.rejections]
+        # The grid shows the hours this import brings (created, already there, or pending),
+        # not the hours of rows that were turned away.
+        canonical = self.p.canonical
+        builder.add_rows(canonical.drop(index=canonical.index.intersection(rows)))
         builder.add_rejections(
             result.rejections, source_cells(self.p.raw, self.p.table.headers, rows)
         )
         builder.add_flags(
-            locked_week_rows=[r.source_row for r in result.rejections if r.stage == "preflight"],
+            locked_week_rows=[
+                (r.source_row, r.reason.split(";")[0])
+                for r in result.rejections
+                if r.stage == "preflight"
+            ],
             duplicate_rows=sorted(set(existing) | set(duplicates)),
         )
         counts = {k: int(v) for k, v in result.accounting.to_dict().items()}

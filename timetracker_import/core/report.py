@@ -278,6 +278,7 @@ class ReportBuilder:
         self._intervals: list[Any] = []  # numpy (4, n) int64 arrays: user, start, end, row
         self._groups: dict[tuple[str, str | None, str], _GroupAcc] = {}
         self._locked: list[int] = []
+        self._locked_what: dict[int, str] = {}
         self._locked_count = 0
         self._duplicates: list[int] = []
         self._duplicate_count = 0
@@ -365,18 +366,21 @@ class ReportBuilder:
     def add_flags(
         self,
         *,
-        locked_week_rows: Iterable[int] = (),
+        locked_week_rows: Iterable[int | tuple[int, str]] = (),
         duplicate_rows: Iterable[int] = (),
         rounding_drift_seconds: int | float = 0,
     ) -> None:
-        """Add facts only the pipeline knows: rows in approval-locked weeks, duplicates
+        """Add facts only the pipeline knows: rows in approval-locked weeks (a row number, or
+        ``(row, what)`` such as ``(7, "week of 2026-10-05 is Submitted for bob")``), duplicates
         skipped (already on the server or repeated in the file), and rounding drift (seconds
         gained or lost by rounding lengths; may be negative)."""
         cap = self.settings.max_flag_items
-        for row in locked_week_rows:
+        for entry in locked_week_rows:
             self._locked_count += 1
             if len(self._locked) < cap:
+                row, what = entry if isinstance(entry, tuple) else (entry, "")
                 self._locked.append(int(row))
+                self._locked_what[int(row)] = what
         for row in duplicate_rows:
             self._duplicate_count += 1
             if len(self._duplicates) < cap:
@@ -497,7 +501,13 @@ class ReportBuilder:
                 "locked_week",
                 _flag_title("locked_week", s),
                 self._locked_count,
-                _row_items(self._locked, "in a week that is locked (approved)"),
+                tuple(
+                    FlagItem(
+                        f"row {row}: {self._locked_what.get(row) or 'in a week locked by approval'}",
+                        source_rows=(row,),
+                    )
+                    for row in self._locked
+                ),
             )
         )
         flags.append(

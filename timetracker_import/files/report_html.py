@@ -27,6 +27,7 @@ ACCOUNTING_LABELS = {
     "rejected": "Rejected",
     "unprocessed": "Unprocessed",
     "skipped": "Skipped",
+    "balanced": "Rows add up",
 }
 
 _CSS = """
@@ -151,8 +152,12 @@ def _summary(report: Report) -> str:
     for key, count in report.accounting.items():
         label = ACCOUNTING_LABELS.get(key, key.replace("_", " ").capitalize())
         bad = " bad" if key in ("rejected", "unprocessed") and count else ""
+        shown = str(count)
+        if key == "balanced":  # a check, not a count
+            shown = "yes" if count else "NO"
+            bad = "" if count else " bad"
         cards.append(
-            f'<div class="card{bad}" data-key="{_e(key)}"><b>{count}</b>'
+            f'<div class="card{bad}" data-key="{_e(key)}"><b>{shown}</b>'
             f"<span>{_e(label)}</span></div>"
         )
     t = report.totals
