@@ -5,6 +5,7 @@ import pytest
 
 from timetracker_import.core.worklog_key import (
     WorklogKey,
+    _utc_second_texts,
     key_from_row,
     key_from_worklog,
     keys_from_frame,
@@ -127,3 +128,55 @@ def test_keys_from_frame_skips_rows_without_user() -> None:
     keys = keys_from_frame(frame, pd.Series({2: USER, 3: None}))
     assert list(keys) == [2]
     assert keys[2] == WorklogKey(USER.lower(), "2024-03-04T08:00:00Z", 60, 7, "")
+
+
+def _mixed_frame() -> pd.DataFrame:
+    stamps = pd.Series(
+        [
+            "2024-03-04T08:00:00.999999Z",  # sub-second: floored, not rounded
+            "1969-12-31T23:59:59.500Z",  # before the epoch: still floored
+            "2024-03-31T01:30:00.25+01:00",  # another offset: converted to UTC
+            "2200-01-01T00:00:00Z",
+        ]
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(
+                pd.to_datetime(stamps, utc=True, format="ISO8601")
+            ).tz_convert("Europe/Berlin"),
+            "length_seconds": [60, 120, 900, 1],
+            "work_item_id": pd.array([7, None, 9, None], dtype="Int64"),
+            "comment": ["  a \t b ", None, "Cafe\u0301", float("nan")],
+        },
+        index=pd.Index([5, 3, 9, 11], name="source_row"),
+    )
+
+
+def test_keys_from_frame_column_wise_equals_key_from_row() -> None:
+    frame = _mixed_frame()
+    assert _utc_second_texts(frame["timestamp"]) is not None  # the column-wise path is taken
+    users = pd.Series({5: USER, 3: " Bob-ID ", 9: USER, 11: pd.NA})
+    keys = keys_from_frame(frame, users)
+    expected = {
+        row: key_from_row(
+            str(users[row]),
+            frame.at[row, "timestamp"],
+            int(frame.at[row, "length_seconds"]),
+            frame.at[row, "work_item_id"],
+            frame.at[row, "comment"],
+        )
+        for row in (5, 3, 9)
+    }
+    assert keys == expected
+    # the stored key text (journal JSON) is pinned, not just equal to the per-row path
+    assert keys[5].timestamp_utc == "2024-03-04T08:00:00Z"
+    assert keys[3] == WorklogKey("bob-id", "1969-12-31T23:59:59Z", 120, None, "")
+    assert keys[9].timestamp_utc == "2024-03-31T00:30:00Z"
+    assert keys[9].comment == "Caf\u00e9"
+
+
+def test_keys_from_frame_naive_timestamps_still_refused() -> None:
+    frame = _mixed_frame()
+    frame["timestamp"] = frame["timestamp"].dt.tz_localize(None)
+    with pytest.raises(ValueError, match="no time zone"):
+        keys_from_frame(frame, pd.Series({5: USER, 3: USER, 9: USER, 11: USER}))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 _SPACES = re.compile(r"\s+")
@@ -128,10 +129,60 @@ def key_from_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 
     )
 
 
+def _utc_second_texts(stamps: pd.Series) -> list[str] | None:
+    """``_utc_second`` for a whole time-zone-aware column at once, or None when the column
+    needs the per-row path (naive, object dtype, missing values, years outside 1000-9999)."""
+    if not isinstance(stamps.dtype, pd.DatetimeTZDtype) or stamps.isna().any():
+        return None
+    naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    # datetime64[s] floors to the second, as replace(microsecond=0) does
+    seconds = naive.astype("datetime64[s]")
+    years = seconds.astype("datetime64[Y]").astype("int64") + 1970
+    if len(years) and (years.min() < 1000 or years.max() > 9999):
+        return None  # strftime's %Y does not zero-pad there; keep the exact text
+    return [f"{text}Z" for text in np.datetime_as_string(seconds, unit="s").tolist()]
+
+
 def keys_from_frame(frame: pd.DataFrame, user_ids: pd.Series) -> dict[int, WorklogKey]:
     """Keys of every row of a canonical frame (index ``source_row``), with ``user_ids`` the
-    resolved user id of each row (aligned on the index). Rows without a user id are left out."""
-    aligned = user_ids.reindex(frame.index)
+    resolved user id of each row (aligned on the index). Rows without a user id are left out.
+
+    Column-wise (the same keys as ``key_from_row`` per row, ~10x faster)."""
+    if not len(frame):
+        return {}
+    aligned = user_ids.reindex(frame.index).tolist()
+    texts = _utc_second_texts(frame["timestamp"])
+    if texts is None:
+        return _keys_row_by_row(frame, aligned)
+    users: dict[str, str] = {}  # few distinct users: normalise each once
+    comments: dict[str, str] = {}
+    keys: dict[int, WorklogKey] = {}
+    columns = zip(
+        frame.index.tolist(),
+        aligned,
+        texts,
+        frame["length_seconds"].tolist(),
+        frame["work_item_id"].tolist(),
+        frame["comment"].tolist(),
+        strict=True,
+    )
+    for row, user_id, text, length, work_item, comment in columns:
+        if user_id is None or _is_missing(user_id):
+            continue
+        user = users.get(user_id)
+        if user is None:
+            user = users[user_id] = str(user_id).strip().lower()
+        if isinstance(comment, str):
+            note = comments.get(comment)
+            if note is None:
+                note = comments[comment] = normalize_comment(comment)
+        else:
+            note = normalize_comment(comment)
+        keys[int(row)] = WorklogKey(user, text, int(length), _work_item(work_item), note)
+    return keys
+
+
+def _keys_row_by_row(frame: pd.DataFrame, aligned: list[Any]) -> dict[int, WorklogKey]:
     keys: dict[int, WorklogKey] = {}
     columns = zip(
         frame.index,
