@@ -223,6 +223,11 @@ class Store:
 
     def list_worklogs(self, flt: WorklogFilter, *, skip: int, count: int) -> list[WorklogRow]:
         """One page, ordered by timestamp then id (D5), paged in SQL."""
+        return [WorklogRow(*r) for r in self.page_tuples(flt, skip=skip, count=count)]
+
+    def page_tuples(self, flt: WorklogFilter, *, skip: int, count: int) -> list[tuple[Any, ...]]:
+        """Like :meth:`list_worklogs` but plain tuples in ``WORKLOG_COLUMNS`` order: the list
+        endpoints render straight from them (a dataclass per row costs more than its JSON)."""
         where: list[str] = []
         args: list[Any] = []
         for clause, value in (
@@ -242,7 +247,7 @@ class Store:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts_key, id LIMIT ? OFFSET ?"
-        return [WorklogRow(*r) for r in self.conn.execute(sql, (*args, count, skip))]
+        return self.conn.execute(sql, (*args, count, skip)).fetchall()
 
     def count_worklogs(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM worklogs").fetchone()[0])
