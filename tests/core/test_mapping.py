@@ -208,3 +208,31 @@ def test_pandera_rejections_for_7pace_rules() -> None:
     assert "7pace requires length > 0" in problems[0].reason or any(
         "7pace requires length > 0" in p.reason for p in problems
     )
+
+
+def test_comment_keeps_its_whitespace_while_other_fields_are_trimmed() -> None:
+    rows = [
+        [" a@x\t", *ROW[1:4], "=SUM(A1)\t", " dev ", ROW[6]],
+        [*ROW[:4], " @x", *ROW[5:]],
+        [*ROW[:4], "\r\tline one\n", *ROW[5:]],
+        [*ROW[:4], " \t ", *ROW[5:]],  # only whitespace: no comment
+    ]
+    frame, rej = _apply({"user": "Employee", "comment": "Notes", "activity_type": "Tag"}, rows)
+    assert frame["comment"].tolist() == ["=SUM(A1)\t", " @x", "\r\tline one\n", None]
+    assert frame.loc[2, "user"] == "a@x" and frame.loc[2, "activity_type"] == "dev"
+    # The whitespace-only comment counts as empty for "comment or work item required".
+    valid, rejected = validate_worklogs(frame)
+    assert list(valid.index) == [2, 3, 4]
+    assert [r.source_row for r in rejected] == [5]
+
+
+def test_comment_map_and_lookup_match_ignoring_surrounding_whitespace() -> None:
+    rows = [[*ROW[:4], " holiday ", *ROW[5:]], [*ROW[:4], " other ", *ROW[5:]]]
+    frame, rej = _apply({"comment": {"column": "Notes", "map": {"Holiday": "Vacation"}}}, rows)
+    assert rej == []
+    assert frame["comment"].tolist() == ["Vacation", " other "]
+
+
+def test_comment_from_an_excel_number_cell_is_text() -> None:
+    frame, rej = _apply({"comment": "Notes"}, [[*ROW[:4], 42.0, *ROW[5:]]])
+    assert rej == [] and frame.loc[2, "comment"] == "42"

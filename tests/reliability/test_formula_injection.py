@@ -74,8 +74,14 @@ def test_import_outputs_are_neutralised_and_comments_sent_verbatim(
     assert result.accounting.created == len(PAYLOADS)
     assert result.accounting.rejected == len(PAYLOADS)
     comments = sorted(str(k[4]) for k in server_worklogs(sandbox))
-    # sent as written: no quote added (the mapping trims surrounding whitespace of every cell)
-    assert comments == sorted(p.strip() for p in PAYLOADS)
+    # sent as written: no quote added, a leading TAB or CR kept (comments are not trimmed)
+    written = list(PAYLOADS)
+    if suffix == ".xlsx":  # XML turns a bare CR into LF: expect what the workbook holds
+        column = list(rows[0]).index("Comment") + 1
+        sheet = openpyxl.load_workbook(path).active
+        written = [sheet.cell(r, column).value for r in range(2, 2 + len(PAYLOADS))]
+        assert written[-1] == "\n" + MARK
+    assert comments == sorted(written)
     assert result.rejected_path is not None and result.rejected_path.suffix == suffix
     if suffix == ".csv":
         table = assert_csv_safe(result.rejected_path)

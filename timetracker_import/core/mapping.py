@@ -445,6 +445,20 @@ def _text_cells(values: pd.Series) -> pd.Series:
     return out
 
 
+def _verbatim_text(values: pd.Series) -> pd.Series:
+    """Cells as text kept exactly as written (comments reach 7pace verbatim); a cell that is
+    empty or only whitespace -> None. Non-text Excel cells are formatted like :func:`_text`."""
+    is_str = is_text(values).to_numpy(dtype=bool)
+    cells = values.to_numpy(dtype=object)
+    out = np.full(len(values), None, dtype=object)
+    out[is_str] = [c if c.strip() else None for c in cells[is_str]]
+    result = pd.Series(out, index=values.index, dtype=object)
+    others = ~is_str & values.notna().to_numpy(dtype=bool)
+    if others.any():
+        result[others] = _text_cells(values[others])
+    return result
+
+
 def _raw(chunk: pd.DataFrame, spec: _FieldBase, position: int | None) -> pd.Series:
     if position is None:
         value = spec.value
@@ -461,21 +475,26 @@ def _transform_text(
     position: int | None,
     lookup_files: dict[str, str] | None = None,
 ) -> pd.Series:
-    """regex -> map -> lookup -> default, in this order (docs/mapping.md)."""
+    """regex -> map -> lookup -> default, in this order (docs/mapping.md).
+
+    Every field is trimmed except ``comment``, which keeps its surrounding whitespace (a
+    leading TAB or CR included): 7pace stores the comment as written in the file.
+    """
     lookup_files = lookup_files or {}
-    text = _text(values)
+    verbatim = name == "comment"
+    text = _verbatim_text(values) if verbatim else _text(values)
     if spec.regex is not None:
         pattern = spec.regex if re.compile(spec.regex).groups == 1 else f"({spec.regex})"
         extracted = text.str.extract(pattern, expand=False)
         text = extracted.where(extracted.notna(), None).astype(object)
     if spec.map:
         table = {str(k).strip().casefold(): str(v) for k, v in spec.map.items()}
-        keys = text.str.casefold()
+        keys = (text.str.strip() if verbatim else text).str.casefold()
         mapped = keys.map(table)
         text = mapped.where(mapped.notna(), text).astype(object)
     if spec.lookup is not None:
         table = lookups.get(spec.lookup, {})
-        keys = text.str.casefold()
+        keys = (text.str.strip() if verbatim else text).str.casefold()
         looked = keys.map(table)
         missing = text.notna() & looked.isna()
         if table:
