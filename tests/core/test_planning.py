@@ -130,3 +130,16 @@ def test_plan_covers_every_row_once_within_size(
             assert b.user_id == batch_users.pop()
     # deterministic, also when the input comes in another order
     assert plan_batches(rows.iloc[::-1], max_size=max_size, max_mixed_span=span) == plan
+
+
+def test_mixed_span_boundary_and_sub_second_windows_are_exact() -> None:
+    span = timedelta(hours=1)
+    late = T0 + span + timedelta(microseconds=250)
+    rows = frame([(2, "a", T0), (3, "b", T0 + span), (4, "c", late)])
+    plan = plan_batches(rows, max_size=10, max_mixed_span=span)
+    # exactly the span still packs; a quarter millisecond more does not
+    assert [b.source_rows for b in plan] == [(2, 3), (4,)]
+    assert plan[0].window_from == T0 and plan[0].window_to == T0 + span
+    assert plan[1].window_from == plan[1].window_to == late
+    assert plan[1].window_from.tzinfo is not None
+    assert plan[1].to_json()["window_from"] == late.isoformat()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 MAX_BATCH_SIZE = 500  # API §13: more gives 413
@@ -65,7 +66,7 @@ class PlannedBatch:
 class _Chunk:
     user_id: str | None
     rows: list[int]
-    stamps: list[datetime]
+    stamps: list[int]  # UTC instants as integers of the frame's datetime unit (cheap to compare)
 
 
 def _to_utc(ts: Any) -> datetime:
@@ -92,13 +93,14 @@ def plan_batches(
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {max_size}")
     if rows.empty:
         return []
-    stamps = pd.to_datetime(rows["timestamp"], utc=True)
+    instants = pd.to_datetime(rows["timestamp"], utc=True).dt.tz_localize(None).to_numpy()
+    unit, _ = np.datetime_data(instants.dtype)
     table = pd.DataFrame(
         {
             "row": rows.index.astype("int64"),
             # "" sorts the token's own user (None) first and keeps sorting total
             "user": [u if isinstance(u, str) else "" for u in rows["user_id"]],
-            "ts": stamps.to_numpy(),
+            "ts": instants.astype("int64"),
         }
     ).sort_values(["user", "ts", "row"], kind="mergesort")
 
@@ -106,7 +108,7 @@ def plan_batches(
     leftovers: list[_Chunk] = []
     for user, group in table.groupby("user", sort=True):
         user_rows = group["row"].tolist()
-        user_stamps = [_to_utc(t) for t in group["ts"]]
+        user_stamps = group["ts"].tolist()
         user_id = str(user) or None
         for start in range(0, len(user_rows), max_size):
             chunk = _Chunk(
@@ -116,22 +118,28 @@ def plan_batches(
             )
             (full if len(chunk.rows) == max_size else leftovers).append(chunk)
 
-    packed = _pack(leftovers, max_size, max_mixed_span)
+    span = int(np.timedelta64(max_mixed_span).astype(f"timedelta64[{unit}]").astype("int64"))
+    packed = _pack(leftovers, max_size, span)
     chunks = sorted(full + packed, key=lambda c: (min(c.stamps), min(c.rows)))
+
+    def instant(value: int) -> datetime:
+        return _to_utc(pd.Timestamp(value, unit=unit))
+
     return [
         PlannedBatch(
             batch_no=number,
             source_rows=tuple(chunk.rows),
             user_id=chunk.user_id,
-            window_from=min(chunk.stamps),
-            window_to=max(chunk.stamps),
+            window_from=instant(min(chunk.stamps)),
+            window_to=instant(max(chunk.stamps)),
         )
         for number, chunk in enumerate(chunks, start=1)
     ]
 
 
-def _pack(chunks: list[_Chunk], max_size: int, max_span: timedelta) -> list[_Chunk]:
-    """Greedily merge small chunks (each a single user's, in time order) by window start."""
+def _pack(chunks: list[_Chunk], max_size: int, max_span: int) -> list[_Chunk]:
+    """Greedily merge small chunks (each a single user's, in time order) by window start;
+    ``max_span`` is in the stamps' unit."""
     ordered = sorted(chunks, key=lambda c: (c.stamps[0], c.user_id or "", c.rows[0]))
     packed: list[_Chunk] = []
     current: _Chunk | None = None
