@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from timetracker_import.cli.options import reading_options
+
 if TYPE_CHECKING:
     from timetracker_import.app.convert import ConvertResult
 
@@ -50,9 +52,7 @@ def render_summary(result: ConvertResult, path: Path) -> str:
     help="Write the worklogs here, .csv or .xlsx (default: <file>.worklogs.csv, "
     ".xlsx for Excel input).",
 )
-@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
-@click.option("--encoding", help="CSV encoding (default: BOM, else UTF-8).")
-@click.option("--delimiter", help="CSV delimiter (default: detected).")
+@reading_options
 def jira(
     file: Path,
     output: Path | None,
@@ -71,8 +71,6 @@ def jira(
     """
     from timetracker_import.app.convert import ConvertSettings, run_convert_jira
 
-    if delimiter == "\\t":
-        delimiter = "\t"
     settings = ConvertSettings(
         path=file, output_path=output, sheet=sheet, encoding=encoding, delimiter=delimiter
     )

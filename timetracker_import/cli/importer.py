@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import connection_options
+from timetracker_import.cli.options import connection_options, input_options
 
 if TYPE_CHECKING:
     from timetracker_import.app.importer import ConfirmInfo, ImportResult
@@ -166,17 +166,7 @@ def _run_routed(plan: RoutePlan, *, yes: bool, progress: bool, as_json: bool) ->
 
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--mapping",
-    "mapping_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Mapping YAML file.",
-)
-@click.option("--preset", help="A shipped mapping (see `mapping presets`).")
-@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
-@click.option("--timezone", help="IANA zone for times without offset (beats the mapping's).")
-@click.option("--encoding", help="CSV encoding (default: BOM, else UTF-8).")
-@click.option("--delimiter", help="CSV delimiter (default: detected).")
+@input_options
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
 )
@@ -249,8 +239,6 @@ def import_(
     from timetracker_import.app.multi_org import plan_routes
     from timetracker_import.errors import UsageError
 
-    if delimiter == "\\t":
-        delimiter = "\t"
     if not dry_run and not yes and not sys.stdin.isatty():
         raise UsageError(
             "a real import asks for confirmation, but there is no terminal",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from timetracker_import.cli.options import mapping_options, reading_options, timezone_option
+
 
 @click.group("mapping")
 def mapping() -> None:
@@ -161,22 +163,18 @@ def _table(rows: list[list[str]]) -> str:
 
 @mapping.command("check")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
-@click.option(
-    "--mapping",
-    "mapping_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Mapping YAML file.",
-)
-@click.option("--preset", help="A shipped mapping (see `mapping presets`).")
+@mapping_options
 @click.option("--rows", "n_rows", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
-@click.option("--timezone", help="IANA zone for times without offset (beats the mapping's).")
+@reading_options
+@timezone_option
 def check(
     file: Path,
     mapping_path: Path | None,
     preset: str | None,
     n_rows: int,
     sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
     timezone: str | None,
 ) -> int:
     """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
@@ -192,7 +190,9 @@ def check(
 
     loaded = load_mapping_for(ValidateSettings(path=file, mapping_path=mapping_path, preset=preset))
     zone, zone_source = choose_timezone(loaded.mapping, timezone)
-    table = open_table(file, sheet=sheet, has_header=loaded.mapping.header)
+    table = open_table(
+        file, sheet=sheet, encoding=encoding, delimiter=delimiter, has_header=loaded.mapping.header
+    )
     chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=n_rows), None)
     if chunk is None:
         click.echo("the file has no data rows", err=True)

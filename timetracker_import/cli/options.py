@@ -193,3 +193,61 @@ def default_format(fmt: str | None) -> str:
     if fmt:
         return fmt
     return "table" if sys.stdout.isatty() else "csv"
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # A shell makes typing a real TAB awkward: accept "\t" and "tab" for it.
+    if value is not None and value.lower() in ("\\t", "tab"):
+        return "\t"
+    return value
+
+
+_MAPPING = [
+    click.option(
+        "--mapping",
+        "mapping_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Mapping YAML file.",
+    ),
+    click.option("--preset", help="A shipped mapping (see `mapping presets`)."),
+]
+_SHEET = click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
+_TIMEZONE = click.option(
+    "--timezone", help="IANA zone for times without offset (beats the mapping's)."
+)
+_CSV = [
+    click.option("--encoding", help="CSV encoding (default: BOM, else UTF-8)."),
+    click.option(
+        "--delimiter",
+        callback=_delimiter,
+        help="CSV delimiter (default: detected; \\t or tab for TAB).",
+    ),
+]
+
+
+def _apply(func: F, options: list[Callable[[Any], Any]]) -> F:
+    decorated: Any = func
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+def mapping_options(func: F) -> F:
+    """``--mapping PATH`` (as ``mapping_path``) and ``--preset NAME``."""
+    return _apply(func, _MAPPING)
+
+
+def reading_options(func: F) -> F:
+    """How to read the input file: ``--sheet``, ``--encoding``, ``--delimiter``."""
+    return _apply(func, [_SHEET, *_CSV])
+
+
+def input_options(func: F) -> F:
+    """Everything that turns an input file into worklogs: the mapping options, ``--sheet``,
+    ``--timezone``, ``--encoding`` and ``--delimiter`` (shared by validate and import)."""
+    return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV])
+
+
+def timezone_option(func: F) -> F:
+    """``--timezone`` for naive times."""
+    return _apply(func, [_TIMEZONE])

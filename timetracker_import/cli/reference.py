@@ -17,12 +17,18 @@ Generated from `--help` by `make docs`; do not edit by hand.
 """
 
 
+def _context(command: click.Command, name: str, parent: click.Context | None) -> click.Context:
+    # Apply the command's context_settings (e.g. -h/--help) as click's own make_context does,
+    # so the text does not depend on which context first asked for the help option.
+    settings: dict[str, object] = {"terminal_width": 100, "max_content_width": 100}
+    settings.update(command.context_settings)
+    return click.Context(command, info_name=name, parent=parent, **settings)  # type: ignore[arg-type]
+
+
 def _walk(command: click.Command, ctx: click.Context, path: list[str]) -> list[str]:
     sections = []
     title = " ".join(path)
-    with click.Context(
-        command, info_name=path[-1], parent=ctx, terminal_width=100, max_content_width=100
-    ) as sub:
+    with _context(command, path[-1], ctx) as sub:
         text = command.get_help(sub)
         sections.append(f"## `{title}`\n\n```text\n{text}\n```\n")
         if isinstance(command, click.Group):
@@ -35,9 +41,7 @@ def _walk(command: click.Command, ctx: click.Context, path: list[str]) -> list[s
 
 def render_reference() -> str:
     """The whole reference as Markdown: every command and subcommand's help text."""
-    with click.Context(
-        cli, info_name="timetracker-import", terminal_width=100, max_content_width=100
-    ) as root:
+    with _context(cli, "timetracker-import", None) as root:
         sections = [f"## `timetracker-import`\n\n```text\n{cli.get_help(root)}\n```\n"]
         for name in cli.list_commands(root):
             command = cli.get_command(root, name)
@@ -55,9 +59,7 @@ def _legacy_help() -> str:
     command = getattr(legacy, "import_worklogs", None)
     if not isinstance(command, click.Command):
         return ""
-    with click.Context(
-        command, info_name="import-worklogs", terminal_width=100, max_content_width=100
-    ) as ctx:
+    with _context(command, "import-worklogs", None) as ctx:
         return f"## `import-worklogs`\n\n```text\n{command.get_help(ctx)}\n```\n"
 
 

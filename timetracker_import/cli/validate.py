@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from timetracker_import.cli.options import input_options
+
 if TYPE_CHECKING:
     from timetracker_import.app.validate import ValidateResult
 
@@ -71,17 +73,7 @@ def render_json(result: ValidateResult) -> str:
 
 @click.command("validate")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--mapping",
-    "mapping_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Mapping YAML file.",
-)
-@click.option("--preset", help="A shipped mapping (see `mapping presets`).")
-@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
-@click.option("--timezone", help="IANA zone for times without offset (beats the mapping's).")
-@click.option("--encoding", help="CSV encoding (default: BOM, else UTF-8).")
-@click.option("--delimiter", help="CSV delimiter (default: detected).")
+@input_options
 @click.option(
     "--rejected",
     "rejected_path",
@@ -116,8 +108,6 @@ def validate(
     """
     from timetracker_import.app.validate import ValidateSettings, run_validate
 
-    if delimiter == "\\t":
-        delimiter = "\t"
     settings = ValidateSettings(
         path=file,
         mapping_path=mapping_path,
