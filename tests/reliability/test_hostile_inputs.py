@@ -106,13 +106,15 @@ def test_random_cells_in_a_valid_layout(
     validate(path, tmp)
 
 
-def test_utf16_without_bom_is_a_clear_error_or_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_bom_is_a_clear_error_or_read(tmp_path: Path, encoding: str) -> None:
     path = tmp_path / "in.csv"
-    path.write_bytes((HEADER + GOOD_ROW).encode("utf-16-le"))
+    path.write_bytes((HEADER + GOOD_ROW).encode(encoding))
     code, text = validate(path, tmp_path)
-    # read as UTF-8 (NULs are valid UTF-8): the headers then match nothing, a clear exit 2
-    assert code == 2 and "not found" in text
-    code, _ = validate(path, tmp_path, "--encoding", "utf-16-le")
+    # NULs are valid UTF-8: the reader spots their pattern and names the encoding to use
+    assert code == 2
+    assert f"this looks like UTF-16 without a byte-order mark; try --encoding {encoding}" in text
+    code, _ = validate(path, tmp_path, "--encoding", encoding)
     assert code == 0
 
 

@@ -520,10 +520,37 @@ def _csv_cells(fields: Sequence[Any]) -> list[Any]:
     return [f if f != "" else None for f in fields]
 
 
+def _bomless_utf16(path: Path) -> str | None:
+    """The UTF-16 codec ("utf-16-le" or "utf-16-be") when the first KB has the telltale NUL
+    in every other byte (ASCII text as UTF-16 without a BOM), else None. Strict UTF-8 accepts
+    those NULs, so without this check the headers would read as garbled text full of NULs."""
+    with path.open("rb") as fh:
+        head = fh.read(1024)
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even_nul = head[0 : 2 * pairs : 2].count(0)
+    odd_nul = head[1 : 2 * pairs : 2].count(0)
+    # Mostly NUL on one side, (almost) never on the other: non-ASCII characters such as
+    # umlauts or Cyrillic put a non-NUL byte there, so half is enough.
+    if odd_nul >= pairs / 2 and even_nul <= pairs / 20:
+        return "utf-16-le"
+    if even_nul >= pairs / 2 and odd_nul <= pairs / 20:
+        return "utf-16-be"
+    return None
+
+
 def _open_csv(
     path: Path, encoding: str | None, delimiter: str | None, has_header: bool
 ) -> RawTable:
     used = _detect_encoding(path, encoding)
+    if used == "utf-8" and (utf16 := _bomless_utf16(path)) is not None:
+        raise InputError(
+            f"{path.name}: this looks like UTF-16 without a byte-order mark; "
+            f"try --encoding {utf16}",
+            path=str(path),
+            hint=f"--encoding {utf16} reads it as it is; or save the file as UTF-8",
+        )
     if delimiter is None:
         sample: list[str] = []
         size = 0
