@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from timetracker_import.core.export import (
     EXPORT_COLUMNS,
@@ -18,6 +20,7 @@ from timetracker_import.core.export import (
     flatten_flags,
     format_query_instant,
     parse_api_timestamp,
+    sort_key,
     split_windows,
 )
 
@@ -157,3 +160,69 @@ def test_multi_org_rows_keep_same_ids_apart() -> None:
     )
     assert [(r["organization"], r["id"]) for r in rows] == [("A", "x"), ("B", "x")]
     assert export_columns(True)[:2] == ["id", "organization"]
+
+
+def test_parse_api_timestamp_suffixes() -> None:
+    want = datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert parse_api_timestamp("2026-03-04T10:00:00z") == want
+    assert parse_api_timestamp(" 2026-03-04T10:00:00Z ") == want
+    assert parse_api_timestamp("2026-03-04T10:00:00.5z") == want.replace(microsecond=500000)
+    assert parse_api_timestamp("2026-03-04T11:00:00.25+01:00") == want.replace(microsecond=250000)
+    with pytest.raises(ValueError):
+        parse_api_timestamp("yesterday")
+
+
+_stamps = st.sampled_from(
+    [
+        "2026-03-04T10:00:00Z",
+        "2026-03-04T10:00:00",
+        "2026-03-04T23:30:00.1234567",
+        "2026-03-04T12:00:00+02:00",
+        "2026-03-03T23:59:59.9Z",
+        "2026-03-05T00:00:00z",
+        "2026-03-05T00:30:00+01:00",
+    ]
+)
+_worklogs = st.builds(
+    lambda wid, ts, created, flags, user, billable: wl(
+        wid,
+        ts,
+        createdTimestamp=created,
+        editedTimestamp=created,
+        flags=flags,
+        user={"email": user, "name": user},
+        billableLength=billable,
+    ),
+    st.sampled_from(["a", "b", "c", "d"]),
+    _stamps,
+    st.none() | _stamps,
+    st.none()
+    | st.dictionaries(st.sampled_from(["isTracked", "isChanged", "zNew", "aX"]), st.booleans()),
+    st.sampled_from(["bob@example.com", "carol@example.com"]),
+    st.none() | st.integers(0, 9000),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    by_org=st.dictionaries(st.sampled_from([None, "A", "B"]), st.lists(_worklogs, max_size=8)),
+    zone=st.sampled_from(["UTC", BERLIN, "America/New_York"]),
+    users=st.sampled_from([(), ("BOB@example.com",)]),
+)
+def test_build_rows_equals_row_by_row_reference(
+    by_org: dict[str | None, list[dict[str, object]]], zone: str, users: tuple[str, ...]
+) -> None:
+    """build_rows parses each timestamp once and memoises; the result must be what laying out
+    each kept, first-seen worklog with export_row and sorting by sort_key gives."""
+    days = day_range(date(2026, 3, 4), date(2026, 3, 4), zone, today=date(2026, 1, 1))
+    flt = RowFilter.build(days, users=users)
+    seen: set[tuple[str | None, object]] = set()
+    expected = []
+    for org, logs in by_org.items():
+        for log in logs:
+            if (org, log["id"]) in seen or not flt.keep(log):
+                continue
+            seen.add((org, log["id"]))
+            expected.append(export_row(log, ZoneInfo(zone), organization=org))
+    expected.sort(key=sort_key)
+    assert build_rows(by_org, flt, ZoneInfo(zone)) == expected

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +32,8 @@ FLAG_NAMES = (
     "isFromApi",
     "isBillable",
 )
+
+_FLAG_SET = frozenset(FLAG_NAMES)
 
 EXPORT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -128,13 +131,16 @@ def parse_api_timestamp(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    main, dot, rest = text.partition(".")
-    if dot:
-        digits = "".join(c for c in rest[:7] if c.isdigit())
-        tail = rest[len(digits) :]
-        text = f"{main}.{digits[:6].ljust(6, '0')}{tail}"
+    # fromisoformat reads a trailing "Z" itself; only "z" and fractions need rewriting
+    if "." in text or text.endswith("z"):
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        main, dot, rest = text.partition(".")
+        if dot:
+            # the leading digits only: "25+01:00" is fraction "25" and offset "+01:00"
+            end = next((i for i, c in enumerate(rest) if not c.isdigit()), len(rest))
+            digits, tail = rest[:end], rest[end:]
+            text = f"{main}.{digits[:6].ljust(6, '0')}{tail}"
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
@@ -155,7 +161,9 @@ def flatten_flags(flags: Mapping[str, Any] | None) -> str:
     if not flags:
         return ""
     known = [n for n in FLAG_NAMES if flags.get(n)]
-    extra = sorted(k for k, v in flags.items() if k not in FLAG_NAMES and v is True)
+    if flags.keys() <= _FLAG_SET:  # the usual case: no unknown flag to look for
+        return ";".join(known)
+    extra = sorted(k for k, v in flags.items() if k not in _FLAG_SET and v is True)
     return ";".join(known + extra)
 
 
@@ -166,6 +174,30 @@ def export_row(
 
     ``date`` and ``start`` are the local date and time of day in ``zone``."""
     ts = parse_api_timestamp(worklog.get("timestamp"))
+    return _layout(worklog, ts, zone, organization, {})
+
+
+def _utc_text(value: Any, memo: dict[Any, Any]) -> str | None:
+    """``format_utc(parse_api_timestamp(value))``, memoised: created/edited stamps repeat
+    (one import batch shares them)."""
+    try:
+        text: str | None = memo[value]
+    except KeyError:
+        text = memo[value] = format_utc(parse_api_timestamp(value))
+    except TypeError:  # not hashable: not a timestamp the API sends, let the parser say so
+        return format_utc(parse_api_timestamp(value))
+    return text
+
+
+def _layout(
+    worklog: Mapping[str, Any],
+    ts: datetime | None,
+    zone: ZoneInfo,
+    organization: str | None,
+    memo: dict[Any, Any],
+) -> dict[str, Any]:
+    """:func:`export_row` with the timestamp already parsed (``build_rows`` parses it once);
+    ``memo`` is shared by the rows of one export (stamps and flags repeat)."""
     local = ts.astimezone(zone) if ts is not None else None
     user = worklog.get("user") or {}
     activity = worklog.get("activityType") or {}
@@ -184,13 +216,27 @@ def export_row(
         "work_item_id": worklog.get("workItemId"),
         "activity_type": activity.get("name"),
         "comment": worklog.get("comment"),
-        "created_utc": format_utc(parse_api_timestamp(worklog.get("createdTimestamp"))),
-        "edited_utc": format_utc(parse_api_timestamp(worklog.get("editedTimestamp"))),
-        "flags": flatten_flags(worklog.get("flags")),
+        "created_utc": _utc_text(worklog.get("createdTimestamp"), memo),
+        "edited_utc": _utc_text(worklog.get("editedTimestamp"), memo),
+        "flags": _flags_text(worklog.get("flags"), memo),
     }
     if organization is not None:
         row[ORGANIZATION_COLUMN] = organization
     return row
+
+
+def _flags_text(flags: Any, memo: dict[Any, Any]) -> str:
+    """``flatten_flags``, memoised by the flags' items (a handful of combinations)."""
+    if not isinstance(flags, dict):
+        return flatten_flags(flags)
+    try:
+        key = ("flags", *flags.items())
+        text: str = memo[key]
+    except KeyError:
+        text = memo[key] = flatten_flags(flags)
+    except TypeError:  # an unhashable flag value
+        return flatten_flags(flags)
+    return text
 
 
 def sort_key(row: Mapping[str, Any]) -> tuple[datetime, str, str]:
@@ -231,7 +277,9 @@ class RowFilter:
 
     def keep(self, worklog: Mapping[str, Any]) -> bool:
         """Whether a server worklog passes every filter."""
-        ts = parse_api_timestamp(worklog.get("timestamp"))
+        return self._keep(worklog, parse_api_timestamp(worklog.get("timestamp")))
+
+    def _keep(self, worklog: Mapping[str, Any], ts: datetime | None) -> bool:
         if ts is None or not self.days.contains(ts):
             return False
         if self.users:
@@ -256,16 +304,24 @@ def build_rows(
     Keys of ``worklogs_by_org`` are organization names (None: single organization, no
     ``organization`` column)."""
     seen: set[tuple[str | None, Any]] = set()
-    rows: list[dict[str, Any]] = []
+    keyed: list[tuple[tuple[datetime, str, str], dict[str, Any]]] = []
+    memo: dict[Any, Any] = {}
     for org, worklogs in worklogs_by_org.items():
+        org_key = str(org or "")
         for worklog in worklogs:
-            key = (org, worklog.get("id"))
-            if key in seen or not row_filter.keep(worklog):
+            wid = worklog.get("id")
+            key = (org, wid)
+            if key in seen:
                 continue
+            # parsed once: filter, layout and sort key all use it (sort_key's order)
+            ts = parse_api_timestamp(worklog.get("timestamp"))
+            if not row_filter._keep(worklog, ts):
+                continue
+            assert ts is not None  # _keep drops rows without a timestamp
             seen.add(key)
-            rows.append(export_row(worklog, zone, organization=org))
-    rows.sort(key=sort_key)
-    return rows
+            keyed.append(((ts, org_key, str(wid or "")), _layout(worklog, ts, zone, org, memo)))
+    keyed.sort(key=itemgetter(0))  # stable, like sorting the rows by sort_key
+    return [row for _, row in keyed]
 
 
 def export_columns(multi_org: bool) -> list[str]:
