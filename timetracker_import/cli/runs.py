@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -38,6 +39,32 @@ def _counts(counts: dict[str, Any] | None) -> str:
     )
 
 
+def _dry_run_summary(directory: Path) -> dict[str, Any] | None:
+    """The counts of a dry run from its ``summary.json``, or None for a real run.
+
+    The journal cannot tell a dry run's would-be-created rows from unprocessed ones (nothing
+    was created, so they stay pending); the importer writes the true counts to the summary.
+    """
+    from timetracker_import.journal.store import SUMMARY_JSON
+
+    try:
+        summary = json.loads((directory / SUMMARY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(summary, dict) or summary.get("dry_run") is not True:
+        return None
+    counts = summary.get("counts")
+    return counts if isinstance(counts, dict) else None
+
+
+def _dry_counts(counts: dict[str, Any]) -> str:
+    text = f"dry run: would create {counts.get('created', 0)}, rejected {counts.get('rejected', 0)}"
+    for key, label in (("already_existing", "already existing"), ("unprocessed", "unprocessed")):
+        if counts.get(key):
+            text += f", {label} {counts[key]}"
+    return f"{text} (rows {counts.get('rows', 0)})"
+
+
 @click.group("runs")
 def runs() -> None:
     """List, inspect and undo import runs (journal under the user state directory, or
@@ -51,6 +78,7 @@ def list_(as_json: bool) -> int:
     from timetracker_import.journal.store import list_runs, runs_root
 
     items = list_runs()
+    dry = {r.run_id: _dry_run_summary(r.directory) for r in items}
     if as_json:
         doc = [
             {
@@ -61,7 +89,8 @@ def list_(as_json: bool) -> int:
                 "target": r.base_url,
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
-                "counts": r.counts,
+                "dry_run": dry[r.run_id] is not None,
+                "counts": dry[r.run_id] or r.counts,
             }
             for r in items
         ]
@@ -72,7 +101,9 @@ def list_(as_json: bool) -> int:
         return 0
     for r in items:
         name = r.input_path.rsplit("/", 1)[-1] if r.input_path else "-"
-        click.echo(f"{r.run_id}  {r.status:<8}  {name}  {_counts(r.counts)}")
+        found = dry[r.run_id]
+        counts = _counts(r.counts) if found is None else _dry_counts(found)
+        click.echo(f"{r.run_id}  {r.status:<8}  {name}  {counts}")
     return 0
 
 
@@ -87,6 +118,9 @@ def show(run_id: str, as_json: bool) -> int:
         rejections = journal.rejections()
         undo = journal.undo_log()
         options = journal.options
+    dry = _dry_run_summary(info.directory)
+    if dry is not None:
+        counts = dry
     if as_json:
         doc = {
             "run_id": info.run_id,
@@ -98,6 +132,7 @@ def show(run_id: str, as_json: bool) -> int:
             "options": options,
             "started_at": info.started_at,
             "finished_at": info.finished_at,
+            "dry_run": dry is not None,
             "counts": counts,
             "rejections": [r.to_dict() for r in rejections],
             "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
@@ -110,7 +145,7 @@ def show(run_id: str, as_json: bool) -> int:
         f"  input: {info.input_path}  mapping: {info.mapping_name}",
         f"  target: {info.base_url}",
         f"  started {info.started_at}, finished {info.finished_at or '-'}",
-        f"  {_counts(counts)}",  # type: ignore[arg-type]
+        f"  {_counts(counts) if dry is None else _dry_counts(dry)}",
     ]
     for rej in rejections[:20]:
         lines.append(f"  row {rej.source_row}: {rej.stage}: {rej.reason}")
