@@ -148,3 +148,27 @@ def test_group_readable_profile_token_refused_in_cli(store: FakeStore, tmp_path:
     assert result.exit_code == 2
     assert f"chmod 600 {path}" in result.stderr
     assert TOKEN not in result.output
+
+
+def test_login_with_ntlm_is_refused_without_prompt_or_profile(
+    store: FakeStore, tmp_path: Path
+) -> None:
+    profiles = tmp_path / "config" / "timetracker-import" / "profiles.toml"
+    result = invoke(
+        "auth", "login", "--profile", "onprem", "--url", "http://tfs:8090",
+        "--auth", "ntlm", "--user", "CONTOSO\\alice", input=TOKEN + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "7pace API token" not in result.output  # no prompt
+    assert "NTLM" in result.stderr and "nothing is stored" in result.stderr
+    assert "--user" in result.stderr and "TIMETRACKER_PASSWORD" in result.stderr
+    assert "--password-file" in result.stderr
+    assert store.tokens == {} and not profiles.exists()
+
+
+def test_login_refuses_a_profile_that_uses_ntlm(store: FakeStore, tmp_path: Path) -> None:
+    conn.save_profile("onprem", url="http://tfs:8090", auth_scheme="ntlm")
+    result = invoke("auth", "login", "--profile", "onprem", input=TOKEN + "\n")
+    assert result.exit_code == 2
+    assert "7pace API token" not in result.output
+    assert "nothing is stored" in result.stderr and store.tokens == {}

@@ -23,6 +23,18 @@ def _where(url: str, collection: str | None, profile: str | None) -> str:
     return f"profile {profile!r}, {target}" if profile else target
 
 
+def _ntlm_has_no_token() -> Exception:
+    from timetracker_import.errors import UsageError
+
+    return UsageError(
+        "auth login stores an API token, and NTLM (Windows authentication) has none: "
+        "nothing is stored for --auth ntlm",
+        hint="NTLM uses --user DOMAIN\\user with the password from $TIMETRACKER_PASSWORD or "
+        "--password-file on each command; check them with `timetracker-import me --auth ntlm "
+        "--user DOMAIN\\user`",
+    )
+
+
 @auth.command("login")
 @connection_options
 @click.option("--no-verify", is_flag=True, help="Store the token without calling `me` first.")
@@ -35,6 +47,8 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     from timetracker_import.api import settings as conn
     from timetracker_import.api.redact import Secret
 
+    if connection.auth == "ntlm":  # refuse before a profile is created or a prompt shown
+        raise _ntlm_has_no_token()
     profile_created = False
     if connection.profile and connection.profile not in conn.load_profiles(conn.profiles_path()):
         if not (connection.url or connection.org):
@@ -55,6 +69,8 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
         )
         profile_created = True
     target = connection.target()
+    if target.auth_scheme == "ntlm":  # the profile says ntlm
+        raise _ntlm_has_no_token()
     token = click.prompt("7pace API token", hide_input=True).strip()
     if not token:
         raise click.UsageError("no token entered")
