@@ -280,3 +280,27 @@ def test_open_unknown_run() -> None:
 
 def test_list_runs_without_root_is_empty() -> None:
     assert list_runs() == []
+
+
+def test_writes_from_worker_threads_are_serialised() -> None:
+    # The poster commits from threads (asyncio.to_thread); transactions must never interleave.
+    from concurrent.futures import ThreadPoolExecutor
+
+    journal = new_journal()  # rows 2-7 in batches 1 and 2, left alone here
+    journal.record_rows(range(8, 8 + 40 * 25))
+    plan = [batch(no, tuple(range(8 + (no - 3) * 25, 8 + (no - 2) * 25))) for no in range(3, 43)]
+    journal.record_plan(plan)
+
+    def post(planned: PlannedBatch) -> None:
+        journal.mark_sending(planned.batch_no)
+        created = [(r, f"w{r}", None) for r in planned.source_rows]
+        journal.mark_created(
+            planned.batch_no, created, {r: {"row": r} for r in planned.source_rows}
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(post, plan))
+    assert journal.pending_rows() == list(range(2, 8))
+    assert journal.batches("done") == plan
+    assert len(journal.created_records()) == 40 * 25
+    journal.close()

@@ -144,7 +144,9 @@ class Poster:
         rows = [r for r in batch.source_rows if r in self.pending]
         if not rows:
             if not self.dry_run:
-                self.journal.mark_created(batch.batch_no, [], result="nothing left to send")
+                await self._write(
+                    self.journal.mark_created, batch.batch_no, [], result="nothing left to send"
+                )
             return
         outcome = await self._send(batch, rows)
         await self._handle(batch, rows, outcome, rounds=0)
@@ -153,7 +155,7 @@ class Poster:
         self, batch: PlannedBatch, rows: list[int], outcome: _Outcome, *, rounds: int
     ) -> None:
         if outcome.kind == "ok":
-            self._record_success(batch, rows, outcome.result)
+            await self._record_success(batch, rows, outcome.result)
         elif outcome.kind == "content":
             assert outcome.error is not None
             await self._bisect(batch, rows, outcome.error)
@@ -167,7 +169,8 @@ class Poster:
             if self.stopping:  # halted while waiting for a slot
                 return _Outcome("skipped")
             if not self.dry_run:
-                self.journal.mark_sending(batch.batch_no)  # write-ahead: before the request
+                # write-ahead: committed before the request leaves
+                await self._write(self.journal.mark_sending, batch.batch_no)
             items = [self.bodies[r] for r in rows]
             started = time.monotonic()
             self.stats.requests += 1
@@ -204,7 +207,7 @@ class Poster:
         if not self.dry_run:
             self.journal.mark_planned(batch.batch_no)
 
-    def _record_success(self, batch: PlannedBatch, rows: list[int], result: Any) -> None:
+    async def _record_success(self, batch: PlannedBatch, rows: list[int], result: Any) -> None:
         if self.dry_run:
             self.stats.would_create.update(rows)
             self.pending.difference_update(rows)
@@ -219,14 +222,23 @@ class Poster:
             self.stats.ambiguous_batches.append(batch.batch_no)
             return
         created = [(row, str(w["id"]), _edited(w)) for row, w in zip(rows, worklogs, strict=True)]
-        self._commit_created(batch.batch_no, created)
+        await self._commit_created(batch.batch_no, created)
 
-    def _commit_created(
+    async def _write(self, method: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run a journal write in a worker thread and wait for its commit: the event loop
+        keeps reading other batches' responses during the fsync, and whatever depends on the
+        write (the request, reporting ids) still comes after it."""
+        await asyncio.to_thread(method, *args, **kwargs)
+
+    async def _commit_created(
         self, batch_no: int | None, created: list[tuple[int, str, str | None]]
     ) -> None:
         """Journal first, then memory and progress (ids are reported only once committed)."""
-        self.journal.mark_created(
-            batch_no, created, {row: self.bodies[row] for row, _, _ in created}
+        await self._write(
+            self.journal.mark_created,
+            batch_no,
+            created,
+            {row: self.bodies[row] for row, _, _ in created},
         )
         for row, worklog_id, _ in created:
             self.stats.created[row] = worklog_id
@@ -270,7 +282,9 @@ class Poster:
         while True:
             if not rows:
                 if not self.dry_run:
-                    self.journal.mark_created(batch.batch_no, [], result="reconciled")
+                    await self._write(
+                        self.journal.mark_created, batch.batch_no, [], result="reconciled"
+                    )
                 return
             try:
                 found = await self.read_back(batch)
@@ -292,10 +306,10 @@ class Poster:
             created = [(row, wid, edited.get(wid)) for row, wid in sorted(claimed.items())]
             rest = [r for r in rows if r not in claimed]
             if not rest:
-                self._commit_created(batch.batch_no, created)
+                await self._commit_created(batch.batch_no, created)
                 return
             if created:
-                self._commit_created(None, created)
+                await self._commit_created(None, created)
             rows = rest
             if rounds >= MAX_AMBIGUOUS_ROUNDS or self.stopping:
                 self.stats.ambiguous_batches.append(batch.batch_no)

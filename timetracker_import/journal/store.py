@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -233,13 +234,17 @@ class Journal:
         self.run_id = run_id
         self.directory = directory
         self._conn = conn
+        # The poster commits from a worker thread (so an fsync never stalls the event loop);
+        # one transaction at a time on the shared connection.
+        self._lock = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
         # autocommit mode: every write goes through _transaction(), which commits explicitly
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        # check_same_thread=False: writes may come from a worker thread, serialised by _lock
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed intent survives a power cut, not only a process crash
@@ -309,7 +314,8 @@ class Journal:
 
     def close(self) -> None:
         """Close the connection (uncommitted work is rolled back)."""
-        self._conn.close()
+        with self._lock:  # never under a transaction still running in a worker thread
+            self._conn.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -325,13 +331,14 @@ class Journal:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     # -- run -----------------------------------------------------------------------------
 
