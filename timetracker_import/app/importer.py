@@ -390,6 +390,8 @@ class _ImportRun:
         outcomes = journal.row_outcomes()
 
         def still_pending(rows: Any) -> list[int]:
+            if hasattr(rows, "tolist"):  # an Index: plain ints, not numpy scalars
+                rows = rows.tolist()
             return [int(r) for r in rows if outcomes.get(int(r), ("pending",))[0]
                     in ("pending", "unprocessed")]  # fmt: skip
 
@@ -458,7 +460,8 @@ class _ImportRun:
                     journal=journal,
                     bodies=bodies,
                     keys=keys,
-                    timestamps=dict(zip(frame.index, frame["timestamp"], strict=True)),
+                    # looked up only to split a refused batch: no per-row conversion up front
+                    timestamps=frame["timestamp"],
                     read_back=read_back,
                     pending=frame.index,
                     known_ids=known_ids,
@@ -482,55 +485,72 @@ class _ImportRun:
                         raise _Halt()
                 blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
                 frame = frame.loc[[r for r in still_pending(frame.index) if r not in blocked]]
-                # 2. preflight: approval locks
+                # 2. preflight: approval locks, and 3. the baseline of existing worklogs. Both
+                # reads go out together; the baseline window covers the rows before the lock
+                # check (a superset: worklogs outside the final window match no row's key).
+                baseline_task: asyncio.Future[list[Any]] | None = None
+                try:
+                    if len(frame):
+                        stamps = pd.to_datetime(frame["timestamp"], utc=True)
+                        lo, hi = stamps.min(), stamps.max()
+                        base_lo = lo.to_pydatetime() - timedelta(seconds=1)
+                        base_hi = hi.to_pydatetime() + timedelta(seconds=1)
+                        baseline_task = asyncio.ensure_future(
+                            client.worklogs_all(from_ts=base_lo, to_ts=base_hi)
+                        )
+                        try:
+                            approvals = await client.approvals(
+                                from_ts=(lo - timedelta(days=8)).date(),
+                                to_ts=(hi + timedelta(days=8)).date(),
+                            )
+                        except AuthError as exc:
+                            if exc.status != 403:
+                                raise
+                            approvals = []
+                            self.notes.append(
+                                "approval states were not readable with this token; rows in "
+                                "locked weeks are refused by the server and isolated"
+                            )
+                        labels = {
+                            str(u.get("id")): str(
+                                u.get("email") or u.get("uniqueName") or u.get("id")
+                            )
+                            for u in users
+                        }
+                        reject(
+                            reject_locked(
+                                frame,
+                                user_ids,
+                                locked_weeks(approvals),
+                                user_labels=labels,
+                                column_header=p.date_header,
+                            )
+                        )
+                        frame = frame.loc[still_pending(frame.index)]
+                    baseline: list[Any] = []
+                    if len(frame):
+                        assert baseline_task is not None
+                        try:
+                            baseline = await baseline_task
+                        except AuthError as exc:
+                            if exc.status != 403:
+                                raise
+                            if not self.self_only:
+                                raise AuthError(
+                                    "this token may not read other users' worklogs, which the "
+                                    "duplicate check needs",
+                                    status=403,
+                                    hint=BASELINE_ROLE_HINT,
+                                ) from None
+                            baseline = await client.worklogs(from_ts=base_lo, to_ts=base_hi)
+                finally:
+                    # every row locked, or the approvals read failed: the baseline is not
+                    # needed, and neither are its errors
+                    if baseline_task is not None and not baseline_task.done():
+                        baseline_task.cancel()
+                    if baseline_task is not None:
+                        await asyncio.gather(baseline_task, return_exceptions=True)
                 if len(frame):
-                    stamps = pd.to_datetime(frame["timestamp"], utc=True)
-                    lo, hi = stamps.min(), stamps.max()
-                    try:
-                        approvals = await client.approvals(
-                            from_ts=(lo - timedelta(days=8)).date(),
-                            to_ts=(hi + timedelta(days=8)).date(),
-                        )
-                    except AuthError as exc:
-                        if exc.status != 403:
-                            raise
-                        approvals = []
-                        self.notes.append(
-                            "approval states were not readable with this token; rows in locked "
-                            "weeks are refused by the server and isolated"
-                        )
-                    labels = {
-                        str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
-                        for u in users
-                    }
-                    reject(
-                        reject_locked(
-                            frame,
-                            user_ids,
-                            locked_weeks(approvals),
-                            user_labels=labels,
-                            column_header=p.date_header,
-                        )
-                    )
-                    frame = frame.loc[still_pending(frame.index)]
-                # 3. preflight: baseline of existing worklogs, duplicates
-                if len(frame):
-                    stamps = pd.to_datetime(frame["timestamp"], utc=True)
-                    base_lo = stamps.min().to_pydatetime() - timedelta(seconds=1)
-                    base_hi = stamps.max().to_pydatetime() + timedelta(seconds=1)
-                    try:
-                        baseline = await client.worklogs_all(from_ts=base_lo, to_ts=base_hi)
-                    except AuthError as exc:
-                        if exc.status != 403:
-                            raise
-                        if not self.self_only:
-                            raise AuthError(
-                                "this token may not read other users' worklogs, which the "
-                                "duplicate check needs",
-                                status=403,
-                                hint=BASELINE_ROLE_HINT,
-                            ) from None
-                        baseline = await client.worklogs(from_ts=base_lo, to_ts=base_hi)
                     base_ids = {str(w.get("id")) for w in baseline if w.get("id")}
                     poster.known_ids.update(base_ids)
                     fresh_keys = {r: keys[r] for r in frame.index if r in keys}

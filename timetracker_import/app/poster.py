@@ -37,6 +37,8 @@ from timetracker_import.errors import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.journal.store import Journal
 
@@ -84,7 +86,7 @@ class Poster:
         journal: Journal,
         bodies: Mapping[int, dict[str, Any]],
         keys: Mapping[int, WorklogKey],
-        timestamps: Mapping[int, Any],
+        timestamps: Mapping[int, Any] | pd.Series,
         read_back: ReadBack,
         pending: Iterable[int],
         known_ids: Iterable[str] = (),
