@@ -157,7 +157,10 @@ def warm_imports() -> float:
     import importlib
 
     started = time.perf_counter()
+    # pandera registers its pandas backends (and its check strategies, which import
+    # hypothesis when installed) lazily on the first validation: an import cost too
     for name in ("pandas", "numpy", "aiohttp", "pandera", "pydantic", "yaml", "psutil",
+                 "pandera.backends.pandas.register", "pandera.backends.pandas.builtin_checks",
                  "timetracker_import.core.mapping", "timetracker_import.core.schema",
                  "timetracker_import.files.mapping_loader", "timetracker_import.app.importer",
                  "timetracker_import.app.validate", "timetracker_import.app.poster",
