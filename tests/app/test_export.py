@@ -99,6 +99,15 @@ def test_export_is_complete_and_ordered(box: RunningSandbox) -> None:
     assert {r["user_name"] for r in result.rows} >= {"Alice Admin", "Carol Coder"}
 
 
+def test_result_repr_is_a_summary_not_the_rows(box: RunningSandbox) -> None:
+    """asyncio.run formats the main task's result on exit (Python 3.11): the repr must stay
+    short however many rows there are."""
+    result = export(box)
+    text = repr(result)
+    assert text.startswith(f"ExportResult({len(result.rows)} rows, 2026-10-01..2026-11-30")
+    assert result.rows[0]["id"] not in text and len(text) < 200
+
+
 def test_window_count_does_not_change_the_output(box: RunningSandbox) -> None:
     one = export(box, windows=1, concurrency=1, page_size=3)
     many = export(box, windows=17, concurrency=5, page_size=2)
