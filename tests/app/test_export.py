@@ -150,3 +150,22 @@ def test_two_organizations_merge_with_a_column(box: RunningSandbox) -> None:
     n = len(export(box).rows)
     assert result.per_organization == {"a-org": n, "b-org": n}
     assert [r["organization"] for r in result.rows[:2]] == ["a-org", "b-org"]
+
+
+def test_paused_gc_restores_the_collector_state() -> None:
+    import gc
+
+    from timetracker_import.app.export import paused_gc
+
+    assert gc.isenabled()
+    try:
+        with pytest.raises(RuntimeError), paused_gc():
+            assert not gc.isenabled()
+            raise RuntimeError("boom")
+        assert gc.isenabled()  # back on, even after an error
+        gc.disable()
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's disabled collector stays disabled
+    finally:
+        gc.enable()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -168,11 +169,14 @@ async def run_export(
         async with factory(conn) as client:
             return await fetch_worklogs(client, settings, days, on_page=on_page)
 
-    fetched = await asyncio.gather(*(one(conn) for _, conn in connections))
-    by_org = {name: logs for (name, _), (logs, _) in zip(connections, fetched, strict=True)}
+    with paused_gc():
+        fetched = await asyncio.gather(*(one(conn) for _, conn in connections))
+        by_org = {name: logs for (name, _), (logs, _) in zip(connections, fetched, strict=True)}
+        row_filter = RowFilter.build(
+            days, settings.users, settings.activity_types, settings.work_items
+        )
+        rows = build_rows(by_org, row_filter, zone)
     multi = len(connections) > 1
-    row_filter = RowFilter.build(days, settings.users, settings.activity_types, settings.work_items)
-    rows = build_rows(by_org, row_filter, zone)
     per_org: dict[str, int] = {}
     if multi:
         for row in rows:
@@ -185,6 +189,23 @@ async def run_export(
         fetched=sum(len(logs) for logs, _ in fetched),
         per_organization=per_org,
     )
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk phase (restored after, if it was on).
+
+    Decoding and laying out 100k worklogs allocates millions of acyclic objects (JSON dicts
+    and lists, row dicts); every ~700 allocations start a collection and the full ones walk
+    everything alive: measured 0.8 s of 3.3 s CPU on the 100k bench. Reference counting
+    still frees all of it; cycles made meanwhile wait for the next collection."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def choose_format(fmt: str | None, output: str | None) -> str:
