@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from timetracker_import.core.export import (
     EXPORT_COLUMNS,
+    RowBuilder,
     RowFilter,
     build_rows,
     chunked,
@@ -226,3 +227,23 @@ def test_build_rows_equals_row_by_row_reference(
             expected.append(export_row(log, ZoneInfo(zone), organization=org))
     expected.sort(key=sort_key)
     assert build_rows(by_org, flt, ZoneInfo(zone)) == expected
+
+
+def test_row_builder_page_by_page_equals_all_at_once() -> None:
+    days = day_range(date(2026, 3, 4), date(2026, 3, 4), "UTC", today=date(2026, 1, 1))
+    flt = RowFilter.build(days)
+    a = [wl("b", "2026-03-04T10:00:00Z"), wl("a", "2026-03-04T10:00:00Z")]
+    b = [wl("a", "2026-03-04T10:00:00Z"), wl("c", "2026-03-04T09:00:00Z")]  # "a" again
+    c = [wl("a", "2026-03-04T08:00:00Z"), wl("z", "2026-03-05T08:00:00Z")]  # other org; z out
+    builder = RowBuilder(flt, ZoneInfo(BERLIN))
+    for org, page in ((None, a), ("X", c), (None, b)):
+        builder.add(org, page)
+    assert builder.received == 6
+    rows = builder.rows()
+    assert rows == build_rows({None: a + b, "X": c}, flt, ZoneInfo(BERLIN))
+    assert [(r.get("organization"), r["id"]) for r in rows] == [
+        ("X", "a"),
+        (None, "c"),
+        (None, "a"),
+        (None, "b"),
+    ]

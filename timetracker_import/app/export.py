@@ -92,9 +92,13 @@ async def fetch_worklogs(
     days: DayRange,
     *,
     on_page: OnPage | None = None,
+    consume: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Fetch every worklog of ``days`` (widened for the strict filters); returns the raw
-    worklogs (may contain boundary duplicates) and the number of requests made."""
+    worklogs (may contain boundary duplicates) and the number of requests made.
+
+    With ``consume``, each page goes to it as it arrives (so its work overlaps the requests
+    still in flight) and the returned list is empty."""
     from timetracker_import.api.client import MAX_WORK_ITEM_IDS, worklog_query
     from timetracker_import.core.export import chunked, format_query_instant, split_windows
 
@@ -116,13 +120,18 @@ async def fetch_worklogs(
             expand_display_name=True,
         )
         found: list[dict[str, Any]] = []
+        count = 0
         async with slots:
             async for page in client.iter_pages(path, query, page_size=settings.page_size):
                 requests += 1
-                found.extend(page)
+                count += len(page)
+                if consume is not None:
+                    consume(page)
+                else:
+                    found.extend(page)
                 if on_page is not None:
                     on_page(len(page))
-            if not found or len(found) % settings.page_size == 0:
+            if not count or count % settings.page_size == 0:
                 requests += 1  # the empty/short closing page
         results.append(found)
 
@@ -149,7 +158,7 @@ async def run_export(
     (``[(name, settings), ...]``: rows get an ``organization`` column, fetched in parallel)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from timetracker_import.core.export import RowFilter, build_rows, day_range, export_columns
+    from timetracker_import.core.export import RowBuilder, RowFilter, day_range, export_columns
 
     try:
         zone = ZoneInfo(settings.timezone)
@@ -164,18 +173,20 @@ async def run_export(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     factory = client_factory or _default_factory
+    row_filter = RowFilter.build(days, settings.users, settings.activity_types, settings.work_items)
+    builder = RowBuilder(row_filter, zone)
 
-    async def one(conn: ConnectionSettings) -> tuple[list[dict[str, Any]], int]:
+    async def one(name: str | None, conn: ConnectionSettings) -> int:
         async with factory(conn) as client:
-            return await fetch_worklogs(client, settings, days, on_page=on_page)
+            _, requests = await fetch_worklogs(
+                client, settings, days, on_page=on_page, consume=lambda p: builder.add(name, p)
+            )
+            return requests
 
     with paused_gc():
-        fetched = await asyncio.gather(*(one(conn) for _, conn in connections))
-        by_org = {name: logs for (name, _), (logs, _) in zip(connections, fetched, strict=True)}
-        row_filter = RowFilter.build(
-            days, settings.users, settings.activity_types, settings.work_items
-        )
-        rows = build_rows(by_org, row_filter, zone)
+        # rows are laid out page by page while other windows' requests are in flight
+        requests = await asyncio.gather(*(one(name, conn) for name, conn in connections))
+        rows = builder.rows()
     multi = len(connections) > 1
     per_org: dict[str, int] = {}
     if multi:
@@ -185,8 +196,8 @@ async def run_export(
         rows=rows,
         columns=export_columns(multi),
         days=days,
-        requests=sum(n for _, n in fetched),
-        fetched=sum(len(logs) for logs, _ in fetched),
+        requests=sum(requests),
+        fetched=builder.received,
         per_organization=per_org,
     )
 

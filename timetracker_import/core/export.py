@@ -294,6 +294,46 @@ class RowFilter:
         return not self.work_items or worklog.get("workItemId") in self.work_items
 
 
+class RowBuilder:
+    """Filters, deduplicates by (organization, id) and lays out worklogs as they arrive, so
+    an export can do this work page by page while other requests are in flight;
+    :meth:`rows` sorts at the end. ``build_rows`` is the all-at-once form."""
+
+    def __init__(self, row_filter: RowFilter, zone: ZoneInfo) -> None:
+        self.row_filter = row_filter
+        self.zone = zone
+        self.received = 0  # worklogs given to add(), duplicates and filtered ones included
+        self._seen: set[tuple[str | None, Any]] = set()
+        self._keyed: list[tuple[tuple[datetime, str, str], dict[str, Any]]] = []
+        self._memo: dict[Any, Any] = {}  # created/edited stamps and flags repeat
+
+    def add(self, organization: str | None, worklogs: Iterable[Mapping[str, Any]]) -> None:
+        """Take server worklogs of ``organization`` (None: single organization); a worklog
+        whose (organization, id) was already taken is skipped (first one wins)."""
+        seen, keyed, memo, zone = self._seen, self._keyed, self._memo, self.zone
+        keep = self.row_filter._keep
+        org_key = str(organization or "")
+        for worklog in worklogs:
+            self.received += 1
+            wid = worklog.get("id")
+            key = (organization, wid)
+            if key in seen:
+                continue
+            # parsed once: filter, layout and sort key all use it (sort_key's order)
+            ts = parse_api_timestamp(worklog.get("timestamp"))
+            if not keep(worklog, ts):
+                continue
+            assert ts is not None  # _keep drops rows without a timestamp
+            seen.add(key)
+            row = _layout(worklog, ts, zone, organization, memo)
+            keyed.append(((ts, org_key, str(wid or "")), row))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows taken so far, in ``sort_key`` order (stable for equal keys)."""
+        self._keyed.sort(key=itemgetter(0))
+        return [row for _, row in self._keyed]
+
+
 def build_rows(
     worklogs_by_org: Mapping[str | None, Iterable[Mapping[str, Any]]],
     row_filter: RowFilter,
@@ -303,25 +343,10 @@ def build_rows(
 
     Keys of ``worklogs_by_org`` are organization names (None: single organization, no
     ``organization`` column)."""
-    seen: set[tuple[str | None, Any]] = set()
-    keyed: list[tuple[tuple[datetime, str, str], dict[str, Any]]] = []
-    memo: dict[Any, Any] = {}
+    builder = RowBuilder(row_filter, zone)
     for org, worklogs in worklogs_by_org.items():
-        org_key = str(org or "")
-        for worklog in worklogs:
-            wid = worklog.get("id")
-            key = (org, wid)
-            if key in seen:
-                continue
-            # parsed once: filter, layout and sort key all use it (sort_key's order)
-            ts = parse_api_timestamp(worklog.get("timestamp"))
-            if not row_filter._keep(worklog, ts):
-                continue
-            assert ts is not None  # _keep drops rows without a timestamp
-            seen.add(key)
-            keyed.append(((ts, org_key, str(wid or "")), _layout(worklog, ts, zone, org, memo)))
-    keyed.sort(key=itemgetter(0))  # stable, like sorting the rows by sort_key
-    return [row for _, row in keyed]
+        builder.add(org, worklogs)
+    return builder.rows()
 
 
 def export_columns(multi_org: bool) -> list[str]:
