@@ -68,3 +68,27 @@ def test_refused_approvals_read_halts_before_posting(
     with pytest.raises(AuthError):
         run(settings_for(sandbox, path, tmp_path))
     assert sandbox.stats()["calls"].get("batch", 0) == 0
+
+
+def test_prefetched_reads_do_not_matter_when_every_row_fails_to_resolve(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    # On a fresh run the preflight reads go out with the setup reads, before any row is
+    # resolved; when no row survives resolving, their failures must not surface.
+    sandbox.set_faults(["approvals:401", "worklogs-all:403"])
+    rows = make_rows(3)
+    for row in rows:
+        row["User"] = "nobody@example.com"
+    path = write_rows(tmp_path / "in.csv", rows)
+    result = run(settings_for(sandbox, path, tmp_path))
+    assert result.exit_code == 1 and result.accounting.rejected == 3
+    assert {r.stage for r in result.rejections} == {"resolve"}
+    assert sandbox.stats()["calls"].get("batch", 0) == 0
+
+
+def test_each_preflight_read_is_sent_once(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "in.csv", make_rows(30) + LOCKED)
+    result = run(settings_for(sandbox, path, tmp_path))
+    assert result.accounting.created == 30 and result.accounting.rejected == 2
+    calls = sandbox.stats()["calls"]
+    assert calls["approvals"] == 1 and calls["worklogs-all"] == 1 and calls["batch"] == 1

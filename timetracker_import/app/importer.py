@@ -16,7 +16,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -414,18 +414,27 @@ class _ImportRun:
         poster: Poster | None = None
         client = client_factory(s.connection, self._on_retry)
         try:
-            async with client:
+            reads: list[asyncio.Future[Any]] = []
+            async with client, _reaped(reads):
+                prefetched: _Preflight | None = None
+                to_check = (
+                    p.canonical.loc[still_pending(p.canonical.index)]
+                    if len(p.canonical)
+                    else p.canonical
+                )
+                if not resumed and len(to_check):
+                    # Nothing to reconcile first: the preflight reads (approvals, baseline)
+                    # go out with the setup reads. Their windows cover every row still to
+                    # check, a superset of what is left after resolving and the lock check.
+                    prefetched = _Preflight.start(client, to_check)
+                    reads.extend((prefetched.approvals, prefetched.baseline))
                 # independent reads: one round trip instead of three
                 me, users, activity = await _all_or_cancel(
                     client.me(), client.users(), client.activity_types()
                 )
                 self_id = str((me.get("user") or {}).get("id") or "")
                 self.naive_offset = int(me.get("timeZone") or 0)
-                frame = (
-                    p.canonical.loc[still_pending(p.canonical.index)]
-                    if len(p.canonical)
-                    else p.canonical
-                )
+                frame = to_check
                 directory = UserDirectory.from_users(users)
                 user_ids, user_rej = resolve_users(
                     frame, directory, self_user_id=self_id, column_header=p.user_header
@@ -486,70 +495,56 @@ class _ImportRun:
                 blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
                 frame = frame.loc[[r for r in still_pending(frame.index) if r not in blocked]]
                 # 2. preflight: approval locks, and 3. the baseline of existing worklogs. Both
-                # reads go out together; the baseline window covers the rows before the lock
-                # check (a superset: worklogs outside the final window match no row's key).
-                baseline_task: asyncio.Future[list[Any]] | None = None
-                try:
-                    if len(frame):
-                        stamps = pd.to_datetime(frame["timestamp"], utc=True)
-                        lo, hi = stamps.min(), stamps.max()
-                        base_lo = lo.to_pydatetime() - timedelta(seconds=1)
-                        base_hi = hi.to_pydatetime() + timedelta(seconds=1)
-                        baseline_task = asyncio.ensure_future(
-                            client.worklogs_all(from_ts=base_lo, to_ts=base_hi)
+                # reads go out together (with the setup reads when nothing was reconciled);
+                # the baseline window covers the rows before the lock check (a superset:
+                # worklogs outside the final window match no row's key).
+                baseline: list[Any] = []
+                if len(frame):
+                    if prefetched is None:
+                        prefetched = _Preflight.start(client, frame)
+                        reads.extend((prefetched.approvals, prefetched.baseline))
+                    try:
+                        approvals = await prefetched.approvals
+                    except AuthError as exc:
+                        if exc.status != 403:
+                            raise
+                        approvals = []
+                        self.notes.append(
+                            "approval states were not readable with this token; rows in "
+                            "locked weeks are refused by the server and isolated"
                         )
-                        try:
-                            approvals = await client.approvals(
-                                from_ts=(lo - timedelta(days=8)).date(),
-                                to_ts=(hi + timedelta(days=8)).date(),
-                            )
-                        except AuthError as exc:
-                            if exc.status != 403:
-                                raise
-                            approvals = []
-                            self.notes.append(
-                                "approval states were not readable with this token; rows in "
-                                "locked weeks are refused by the server and isolated"
-                            )
-                        labels = {
-                            str(u.get("id")): str(
-                                u.get("email") or u.get("uniqueName") or u.get("id")
-                            )
-                            for u in users
-                        }
-                        reject(
-                            reject_locked(
-                                frame,
-                                user_ids,
-                                locked_weeks(approvals),
-                                user_labels=labels,
-                                column_header=p.date_header,
-                            )
+                    labels = {
+                        str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
+                        for u in users
+                    }
+                    reject(
+                        reject_locked(
+                            frame,
+                            user_ids,
+                            locked_weeks(approvals),
+                            user_labels=labels,
+                            column_header=p.date_header,
                         )
-                        frame = frame.loc[still_pending(frame.index)]
-                    baseline: list[Any] = []
-                    if len(frame):
-                        assert baseline_task is not None
-                        try:
-                            baseline = await baseline_task
-                        except AuthError as exc:
-                            if exc.status != 403:
-                                raise
-                            if not self.self_only:
-                                raise AuthError(
-                                    "this token may not read other users' worklogs, which the "
-                                    "duplicate check needs",
-                                    status=403,
-                                    hint=BASELINE_ROLE_HINT,
-                                ) from None
-                            baseline = await client.worklogs(from_ts=base_lo, to_ts=base_hi)
-                finally:
-                    # every row locked, or the approvals read failed: the baseline is not
-                    # needed, and neither are its errors
-                    if baseline_task is not None and not baseline_task.done():
-                        baseline_task.cancel()
-                    if baseline_task is not None:
-                        await asyncio.gather(baseline_task, return_exceptions=True)
+                    )
+                    frame = frame.loc[still_pending(frame.index)]
+                # every row locked (or none left): the baseline and its errors do not matter
+                if len(frame):
+                    assert prefetched is not None
+                    try:
+                        baseline = await prefetched.baseline
+                    except AuthError as exc:
+                        if exc.status != 403:
+                            raise
+                        if not self.self_only:
+                            raise AuthError(
+                                "this token may not read other users' worklogs, which the "
+                                "duplicate check needs",
+                                status=403,
+                                hint=BASELINE_ROLE_HINT,
+                            ) from None
+                        baseline = await client.worklogs(
+                            from_ts=prefetched.base_lo, to_ts=prefetched.base_hi
+                        )
                 if len(frame):
                     base_ids = {str(w.get("id")) for w in baseline if w.get("id")}
                     poster.known_ids.update(base_ids)
@@ -806,6 +801,48 @@ class _ImportRun:
 
 class _Halt(Exception):
     """Internal: the poster halted during reconciliation."""
+
+
+@dataclass
+class _Preflight:
+    """The preflight reads in flight: approval states and the baseline of existing worklogs,
+    over the window of the rows they were started for."""
+
+    approvals: asyncio.Future[Any]
+    baseline: asyncio.Future[Any]
+    base_lo: datetime
+    base_hi: datetime
+
+    @classmethod
+    def start(cls, client: TimetrackerClient, frame: pd.DataFrame) -> _Preflight:
+        """Send both reads for the rows of ``frame`` (not empty)."""
+        import pandas as pd
+
+        stamps = pd.to_datetime(frame["timestamp"], utc=True)
+        lo, hi = stamps.min(), stamps.max()
+        base_lo = lo.to_pydatetime() - timedelta(seconds=1)
+        base_hi = hi.to_pydatetime() + timedelta(seconds=1)
+        approvals = asyncio.ensure_future(
+            client.approvals(
+                from_ts=(lo - timedelta(days=8)).date(), to_ts=(hi + timedelta(days=8)).date()
+            )
+        )
+        baseline = asyncio.ensure_future(client.worklogs_all(from_ts=base_lo, to_ts=base_hi))
+        return cls(approvals, baseline, base_lo, base_hi)
+
+
+@contextlib.asynccontextmanager
+async def _reaped(tasks: list[asyncio.Future[Any]]) -> AsyncIterator[None]:
+    """On leaving the block, cancel the reads in ``tasks`` still running and collect every
+    outcome: no orphaned request, and no error of a read whose answer was not needed."""
+    try:
+        yield
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _body(row: Any, user_id: Any, activity_type_id: Any) -> dict[str, Any]:
