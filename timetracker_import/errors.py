@@ -76,7 +76,11 @@ class MappingError(TimetrackerError):
     exit_code = EXIT_USAGE
 
     def __init__(
-        self, message: str, *, key_path: str | None = None, path: str | None = None,
+        self,
+        message: str,
+        *,
+        key_path: str | None = None,
+        path: str | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)

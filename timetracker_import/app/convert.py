@@ -70,9 +70,10 @@ def run_convert_jira(settings: ConvertSettings) -> ConvertResult:
 
     Raises ``InputError`` for unreadable input or a file without a ``Log Work`` column.
     """
-    from timetracker_import.app.validate import _RejectedWriter, default_rejected_path
+    from timetracker_import.app.validate import default_rejected_path
     from timetracker_import.core.jira import OUTPUT_HEADERS, explode_worklogs, find_layout
     from timetracker_import.files.readers import open_table
+    from timetracker_import.files.rejected import RejectedWriter
     from timetracker_import.files.writers import TableWriter
 
     source = Path(settings.path)
@@ -92,7 +93,7 @@ def run_convert_jira(settings: ConvertSettings) -> ConvertResult:
 
     issues = worklogs = without = 0
     rejections: list[Rejection] = []
-    rejected_writer = _RejectedWriter(rejected_path, table)
+    rejected_writer = RejectedWriter(rejected_path, table)
     csv_opts: dict[str, Any] = {"encoding": "utf-8"} if output.suffix.lower() != ".xlsx" else {}
     ok = False
     try:

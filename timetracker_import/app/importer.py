@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -54,7 +53,6 @@ if TYPE_CHECKING:
 ON_EXISTING = ("skip", "allow", "fail")
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_CONCURRENCY = 8
-REJECTED_COLUMNS = ("source_row", "stage", "reason", "error_code")
 BASELINE_ROLE_HINT = (
     "reading the existing worklogs of other users (duplicate check) needs the Administrator, "
     "Budget or Product role in 7pace; ask an administrator, or import only your own rows"
@@ -739,30 +737,11 @@ class _ImportRun:
         return self._write_rejected_to(directory / f"rejected{ext}", rejections)
 
     def _write_rejected_to(self, path: Path, rejections: list[Rejection]) -> Path:
-        from timetracker_import.files.writers import write_table
+        from timetracker_import.files.rejected import write_rejected
 
-        table, raw = self.p.table, self.p.raw
-        rows = []
-        for rej in rejections:
-            cells = (
-                list(raw.loc[rej.source_row])
-                if rej.source_row in raw.index
-                else [None] * len(table.headers)
-            )
-            rows.append([*cells, rej.source_row, rej.stage, rej.reason, rej.error_code])
-        if table.has_header:
-            headers = [*table.headers, *REJECTED_COLUMNS]
-        else:  # no header in, none out (as validate does)
-            headers, rows = [str(c) if c is not None else "" for c in rows[0]], rows[1:]
-        opts: dict[str, Any] = {}
-        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-            opts["delimiter"] = table.delimiter
-            if table.encoding:
-                opts["encoding"] = table.encoding
-        write_table(path, headers, rows, **opts)
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o600)
-        return path
+        written = write_rejected(path, self.p.table, self.p.raw, rejections)
+        assert written is not None  # callers only come here with rejections
+        return written
 
     def _write_report(
         self, result: ImportResult, existing: dict[int, str], duplicates: dict[int, int]

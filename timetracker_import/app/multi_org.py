@@ -54,7 +54,6 @@ _SEVERITY += [EXIT_REJECTED, EXIT_OK]
 _SINGLE_TARGET_ENV = ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE")
 UNKNOWN_REJECTED_STEM = "rejected-unknown-organization"
 UNKNOWN = "\0unknown"  # route key of rows whose organization has no profile
-REJECTED_COLUMNS = ("source_row", "stage", "reason", "error_code")
 
 
 def worst_exit_code(codes: list[int]) -> int:
@@ -570,27 +569,8 @@ def _unknown_rejected_path(plan: RoutePlan, outcomes: list[RouteOutcome]) -> Pat
 
 def _write_rejected(path: Path, plan: RoutePlan, rejections: list[Rejection]) -> Path:
     """The rejected rows with their original cells and the reason (as ``import`` writes)."""
-    from timetracker_import.files.writers import write_table
+    from timetracker_import.files.rejected import write_rejected
 
-    table, raw = plan.table, plan.raw
-    rows = []
-    for rej in rejections:
-        cells = (
-            list(raw.loc[rej.source_row])
-            if rej.source_row in raw.index
-            else [None] * len(table.headers)
-        )
-        rows.append([*cells, rej.source_row, rej.stage, rej.reason, rej.error_code])
-    if table.has_header:
-        headers = [*table.headers, *REJECTED_COLUMNS]
-    else:  # no header in, none out (as validate does)
-        headers, rows = [str(c) if c is not None else "" for c in rows[0]], rows[1:]
-    opts: dict[str, Any] = {}
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
-        opts["delimiter"] = table.delimiter
-        if table.encoding:
-            opts["encoding"] = table.encoding
-    write_table(path, headers, rows, **opts)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o600)
-    return path
+    written = write_rejected(path, plan.table, plan.raw, rejections)
+    assert written is not None  # callers only come here with rejections
+    return written

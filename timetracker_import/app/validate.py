@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from timetracker_import.files.readers import RawTable
 
 CHUNK_ROWS = 100_000
-REJECTED_EXTRA_COLUMNS = ("source_row", "stage", "reason")
 
 
 @dataclass(frozen=True)
@@ -174,48 +173,6 @@ def default_rejected_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.rejected{ext}")
 
 
-class _RejectedWriter:
-    """Writes rejected raw rows + source_row/stage/reason; opened on the first rejection so a
-    clean run leaves no file."""
-
-    def __init__(self, path: Path, table: RawTable) -> None:
-        self.path = path
-        self.table = table
-        self.writer: Any = None
-
-    def write(self, raw: pd.DataFrame, rejections: list[Rejection]) -> None:
-        if not rejections:
-            return
-        rows = []
-        picked = raw.loc[[r.source_row for r in rejections]]
-        for rej, cells in zip(rejections, picked.itertuples(index=False, name=None), strict=True):
-            rows.append([*cells, rej.source_row, rej.stage, rej.reason])
-        if self.writer is None:
-            from timetracker_import.files.writers import TableWriter
-
-            if self.table.has_header:
-                headers = [*self.table.headers, *REJECTED_EXTRA_COLUMNS]
-            else:
-                # No header row in, none out: the first rejected row takes the header slot so
-                # the file can be fixed and validated again with the same letter mapping.
-                headers, rows = rows[0], rows[1:]
-            csv_opts: dict[str, Any] = {}
-            if self.path.suffix.lower() in (".csv", ".txt", ".tsv"):
-                csv_opts["delimiter"] = self.table.delimiter
-                if self.table.encoding:
-                    csv_opts["encoding"] = self.table.encoding
-            self.writer = TableWriter(self.path, headers, **csv_opts)
-            self.writer.open()
-        self.writer.write_rows(rows)
-
-    def close(self, ok: bool) -> None:
-        if self.writer is not None:
-            if ok:
-                self.writer.commit()
-            else:
-                self.writer.abort()
-
-
 def load_mapping_for(settings: ValidateSettings) -> LoadedMapping:
     """The mapping named by ``--mapping`` or ``--preset`` (exactly one)."""
     from timetracker_import.files.mapping_loader import load_mapping, load_preset
@@ -232,6 +189,7 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
     """Validate ``settings.path`` with its mapping; write the rejected-rows file if needed."""
     from timetracker_import.core.summary import Totals
     from timetracker_import.files.readers import open_table
+    from timetracker_import.files.rejected import RejectedWriter
 
     loaded = load_mapping_for(settings)
     mapping = loaded.mapping
@@ -255,7 +213,7 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
         builder = ReportBuilder(ReportSettings(timezone=timezone))
     totals = Totals()
     all_rejections: list[Rejection] = []
-    writer = _RejectedWriter(rejected_path, table)
+    writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
         for chunk in iter_mapped_chunks(

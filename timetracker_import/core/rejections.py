@@ -45,7 +45,11 @@ def merge_rejections(rejections: list[Rejection]) -> list[Rejection]:
             by_row[rej.source_row] = rej
         elif rej.reason not in first.reason:
             by_row[rej.source_row] = Rejection(
-                first.source_row, first.stage, first.column, first.value,
-                f"{first.reason}; {rej.reason}", first.error_code,
+                first.source_row,
+                first.stage,
+                first.column,
+                first.value,
+                f"{first.reason}; {rej.reason}",
+                first.error_code,
             )
     return [by_row[row] for row in sorted(by_row)]
