@@ -42,6 +42,11 @@ demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (
 reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 100 crash trials; prints a table
 	$(BIN)/python -m tests.reliability.report --trials 100
 
+bench: $(STAMP) ## the benchmark scripts (validate 1M rows, import 20k rows, export 100k worklogs)
+	$(BIN)/python bench/bench_validate.py
+	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_export.py
+
 docs: $(STAMP) ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -m timetracker_import.cli.reference > docs/cli.md
 
