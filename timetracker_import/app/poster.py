@@ -344,7 +344,11 @@ class Poster:
         existing = existing_from_worklogs(
             candidates, naive_offset_minutes=self.naive_offset_minutes
         )
-        return match_existing({r: self.keys[r] for r in rows if r in self.keys}, existing)
+        claimed = match_existing({r: self.keys[r] for r in rows if r in self.keys}, existing)
+        # reserve the ids now, not after the commit: a concurrent read-back of another batch
+        # (identical rows) must not claim the same worklog while this commit is in flight
+        self.known_ids.update(claimed.values())
+        return claimed
 
 
 def _edited(worklog: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,50 @@
+"""Adversarial review of the ambiguous-outcome claim path (read back, claim by natural key).
+
+Each test is a scenario found by reasoning about interleavings; it failed before its fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_import import settings_for, write_rows
+from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from timetracker_import.journal.store import Journal
+from timetracker_import.sandbox import RunningSandbox
+
+TWIN = {
+    "User": "alice@example.com",
+    "Start": "2026-09-01T09:00:00Z",
+    "Minutes": 30,
+    "WorkItem": 101,
+    "Comment": "twin",
+}
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        ["batch#1..2:500-after-commit"],  # both stored, both answers lost
+        ["batch#1:500-after-commit", "batch#2:500"],  # one stored, one not
+    ],
+)
+def test_identical_rows_in_two_concurrent_ambiguous_batches(
+    sandbox: RunningSandbox, tmp_path: Path, faults: list[str]
+) -> None:
+    """Two identical rows in two batches sent together, both outcomes unknown. The two
+    read-backs run concurrently; each must claim a different worklog (or none), never the
+    same one twice: a row claimed with its twin's worklog would never be created."""
+    sandbox.set_faults(faults)
+    rows = [dict(TWIN), dict(TWIN)]
+    path = write_rows(tmp_path / "in.csv", rows)
+    result = run_quick(settings_for(sandbox, path, tmp_path, batch_size=1, concurrency=2))
+    assert balanced(result), result.summary_dict()
+    assert result.exit_code == 0, result.summary_dict()
+    assert server_worklogs(sandbox) == expected_worklogs(rows)
+    with Journal.open(result.run_id) as journal:
+        ids = [wid for _, (outcome, wid) in journal.row_outcomes().items() if outcome == "created"]
+        records = journal.created_records()
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    assert sorted(r.worklog_id for r in records) == sorted(ids)  # undo knows both

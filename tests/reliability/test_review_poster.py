@@ -1,0 +1,113 @@
+"""Adversarial review of ``Poster`` at unit level: a scripted client and read-back, a real
+journal, so that interleavings the sandbox only hits by chance happen every time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from timetracker_import.app.poster import Poster
+from timetracker_import.core.planning import PlannedBatch
+from timetracker_import.core.worklog_key import WorklogKey
+from timetracker_import.errors import AmbiguousOutcome
+from timetracker_import.journal.store import Journal
+
+USER = "0b9e7e4c-0000-4000-8000-000000000001"
+START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+KEY = WorklogKey(USER, "2026-09-01T09:00:00Z", 1800, 101, "twin")
+BODY = {"timeStamp": "2026-09-01T09:00:00Z", "length": 1800, "userId": USER,
+        "workItemId": 101, "comment": "twin"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "state"
+    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(path))
+    return path
+
+
+def worklog(wid: str, created: str = "2026-11-27T10:00:00.1234567") -> dict[str, Any]:
+    """A worklog as the API returns it, with the key of ``KEY``."""
+    return {"id": wid, "user": {"id": USER}, "timestamp": "2026-09-01T09:00:00Z",
+            "length": 1800, "workItemId": 101, "comment": "twin",
+            "createdTimestamp": created, "editedTimestamp": created}  # fmt: skip
+
+
+class ScriptedClient:
+    """``post_batch`` answers from a script: an exception to raise, or a list of ids to
+    return as created worklogs. Records what was sent."""
+
+    def __init__(self, script: list[Any]) -> None:
+        self.script = script
+        self.sent: list[list[dict[str, Any]]] = []
+
+    async def post_batch(self, items: list[dict[str, Any]], *, validate_only: bool = False) -> Any:
+        self.sent.append(items)
+        await asyncio.sleep(0)
+        step = self.script.pop(0)
+        if isinstance(step, BaseException):
+            raise step
+        return [worklog(wid) for wid in step]
+
+
+def batch(no: int, rows: tuple[int, ...]) -> PlannedBatch:
+    return PlannedBatch(no, rows, USER, START, START)
+
+
+@pytest.fixture
+def journal() -> Iterator[Journal]:
+    with Journal.create(fingerprint="review") as j:
+        yield j
+
+
+def make_poster(
+    journal: Journal, client: ScriptedClient, read_back: Callable[..., Any], rows: list[int]
+) -> Poster:
+    keys = {r: KEY for r in rows}
+    journal.record_rows(rows, keys)
+    return Poster(
+        client=client,  # type: ignore[arg-type]
+        journal=journal,
+        bodies={r: dict(BODY) for r in rows},
+        keys=keys,
+        timestamps={r: START for r in rows},
+        read_back=read_back,
+        pending=rows,
+        claim_after=datetime(2026, 11, 27, 9, 59, tzinfo=UTC),
+    )
+
+
+def lost() -> AmbiguousOutcome:
+    return AmbiguousOutcome("500 after sending", status=500)
+
+
+@pytest.mark.parametrize("stored", [["w1"], ["w1", "w2"]])
+async def test_concurrent_read_backs_never_claim_one_worklog_twice(
+    journal: Journal, stored: list[str]
+) -> None:
+    """Identical rows 2 and 3 in batches 1 and 2, both ambiguous. Both read-backs answer at
+    the same moment (before either claim is committed). Each worklog may be claimed by one row
+    only; a row left unclaimed is re-sent."""
+    client = ScriptedClient([lost(), lost(), ["w9"]])
+    both_read = asyncio.Barrier(2)
+
+    async def read_back(_: PlannedBatch) -> list[dict[str, Any]]:
+        await both_read.wait()
+        return [worklog(w) for w in stored]
+
+    poster = make_poster(journal, client, read_back, [2, 3])
+    journal.record_plan([batch(1, (2,)), batch(2, (3,))])
+    await poster.run([batch(1, (2,)), batch(2, (3,))])
+    outcomes = journal.row_outcomes()
+    ids = [outcomes[2][1], outcomes[3][1]]
+    assert outcomes[2][0] == outcomes[3][0] == "created"
+    assert len(set(ids)) == 2, ids  # one worklog, one row
+    expected = set(stored) if len(stored) == 2 else {"w1", "w9"}
+    assert set(ids) == expected
+    assert len(client.sent) == 2 + (2 - len(stored))  # only the unclaimed row re-sent
+    assert {r.worklog_id for r in journal.created_records()} == expected
