@@ -48,3 +48,26 @@ def test_identical_rows_in_two_concurrent_ambiguous_batches(
         records = journal.created_records()
     assert len(ids) == 2 and len(set(ids)) == 2, ids
     assert sorted(r.worklog_id for r in records) == sorted(ids)  # undo knows both
+
+
+def test_resume_does_not_match_a_reconciled_worklog_again_as_existing(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Identical rows 2 and 3 in two batches. Batch 1 is stored but its answer lost, its
+    read-back hits an outage, batch 2 gets a 429 beyond the cap (halt, exit 75; batch 2 stays
+    planned). The resume claims the
+    stored worklog for row 2; its duplicate check must not then match row 3 to that same
+    worklog ("already exists"): row 3 was never created."""
+    sandbox.set_faults(["batch#1:500-after-commit", "batch#2..:429=600", "worklogs#1..:503"])
+    rows = [dict(TWIN), dict(TWIN)]
+    path = write_rows(tmp_path / "in.csv", rows)
+    settings = settings_for(sandbox, path, tmp_path, batch_size=1, concurrency=1)
+    first = run_quick(settings)
+    assert first.exit_code == 75 and balanced(first), first.summary_dict()
+    assert first.accounting.created == 0
+    sandbox.set_faults([])
+    second = run_quick(settings)
+    assert second.resumed and balanced(second), second.summary_dict()
+    assert second.exit_code == 0, second.summary_dict()
+    assert second.accounting.created == 2 and second.accounting.already_existing == 0
+    assert server_worklogs(sandbox) == expected_worklogs(rows)

@@ -544,12 +544,15 @@ class _ImportRun:
                             from_ts=prefetched.base_lo, to_ts=prefetched.base_hi
                         )
                 if len(frame):
+                    # ids of this run, including those claimed by the reconciliation above:
+                    # a worklog claimed for one row must not count as "existing" for its twin
+                    ours = set(poster.known_ids)
                     base_ids = {str(w.get("id")) for w in baseline if w.get("id")}
                     poster.known_ids.update(base_ids)
                     fresh_keys = {r: keys[r] for r in frame.index if r in keys}
                     duplicates = find_in_file_duplicates(fresh_keys)
                     pool = existing_from_worklogs(
-                        [w for w in baseline if str(w.get("id")) not in known_ids],
+                        [w for w in baseline if str(w.get("id")) not in ours],
                         naive_offset_minutes=self.naive_offset if self.self_only else 0,
                     )
                     matched = match_existing(fresh_keys, pool)
