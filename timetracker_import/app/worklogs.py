@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.errors import ApiError, AuthError, InputError, UsageError
+from timetracker_import.errors import (
+    AmbiguousOutcome,
+    ApiError,
+    AuthError,
+    InputError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
@@ -229,6 +235,11 @@ async def run_update(
                     await client.patch_worklog(item.worklog_id, patch_body(item.changes))
                 except AuthError:
                     raise
+                except AmbiguousOutcome as exc:
+                    # maybe applied: stays "sending", so that undo restores the old values
+                    log.settle(item.worklog_id, "sending", exc.message)
+                    result.failed.append((item.worklog_id, exc.message))
+                    return
                 except ApiError as exc:
                     log.settle(item.worklog_id, "failed", exc.message)
                     result.failed.append((item.worklog_id, exc.message))
@@ -355,7 +366,9 @@ async def undo_changes(
             if undone:
                 report.skipped.append((worklog_id, f"already undone ({undone})"))
                 continue
-            if state != "done" and action == "update":
+            # "sending": the PATCH may have been applied (crash, unknown outcome); putting the
+            # old values back is harmless if it was not. Only a refused PATCH is skipped.
+            if state == "failed" and action == "update":
                 report.skipped.append((worklog_id, f"the update was not applied ({state})"))
                 continue
             try:

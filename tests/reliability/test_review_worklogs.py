@@ -1,0 +1,31 @@
+"""Adversarial review of ``worklogs update`` and its undo (``runs undo``) under faults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.test_worklogs import box, cli_run, exported, isolated, run_id_of, write_csv
+from timetracker_import.sandbox.server import RunningSandbox
+
+__all__ = ["box", "isolated"]  # fixtures
+
+
+def test_undo_restores_an_update_whose_answer_was_lost(box: RunningSandbox, tmp_path: Path) -> None:
+    """The PATCH is applied but answered 500 (an unknown outcome, not a refusal). The run
+    reports it as failed; undo must still put the old value back: it may have been applied
+    (here it was), and restoring an update that was not applied changes nothing."""
+    before = exported(box)
+    edited = [dict(r) for r in before]
+    edited[0]["comment"] = "changed"
+    path = tmp_path / "edit.csv"
+    write_csv(path, edited)
+    # workLogs/{id} is read once per row (calls 1-3), the PATCH is call 4
+    box.set_faults(["worklogs#4:500-after-commit"])
+    applied = cli_run(box, "worklogs", "update", str(path))
+    assert box.stats()["fired"] == {"worklogs#4:500-after-commit": 1}
+    assert applied.exit_code != 0, applied.output
+    box.set_faults([])
+    assert exported(box)[0]["comment"] == "changed"  # it was applied
+    undo = cli_run(box, "runs", "undo", run_id_of(applied.stdout))
+    assert undo.exit_code == 0, undo.output
+    assert [r["comment"] for r in exported(box)] == [r["comment"] for r in before]
