@@ -29,3 +29,21 @@ def test_undo_restores_an_update_whose_answer_was_lost(box: RunningSandbox, tmp_
     undo = cli_run(box, "runs", "undo", run_id_of(applied.stdout))
     assert undo.exit_code == 0, undo.output
     assert [r["comment"] for r in exported(box)] == [r["comment"] for r in before]
+
+
+def test_undo_of_a_delete_never_recreates_twice(box: RunningSandbox, tmp_path: Path) -> None:
+    """Undo of a delete run re-creates the worklog; that POST is stored but answered 500.
+    Undo again must not POST it a second time (two copies), and says why it skipped it."""
+    before = exported(box)
+    deleted = cli_run(box, "worklogs", "delete", "--id", before[0]["id"], "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    run_id = run_id_of(deleted.stdout)
+    box.set_faults(["worklogs#1:500-after-commit"])  # the re-creating POST
+    first = cli_run(box, "runs", "undo", run_id)
+    assert box.stats()["fired"] == {"worklogs#1:500-after-commit": 1}
+    assert first.exit_code != 0, first.output
+    box.set_faults([])
+    second = cli_run(box, "runs", "undo", run_id)
+    assert "answer was lost" in second.output, second.output
+    comments = sorted(r["comment"] for r in exported(box))
+    assert comments == sorted(r["comment"] for r in before)  # "one" is back exactly once

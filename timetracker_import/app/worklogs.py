@@ -38,6 +38,11 @@ RUN_KINDS = (KIND_UPDATE, KIND_DELETE)
 CHANGES_DB = "changes.sqlite"
 CONCURRENCY = 8
 RECREATED_NOTE = "re-created worklogs get new ids (the API cannot restore an id)"
+RECREATING = "recreating"
+RECREATING_UNKNOWN = (
+    "an earlier undo re-created it but its answer was lost; check whether it exists before "
+    "re-creating it by hand"
+)
 
 
 def _default_factory(settings: ConnectionSettings) -> TimetrackerClient:
@@ -79,7 +84,7 @@ class ChangeLog:
             (state, detail, worklog_id),
         )
 
-    def mark_undo(self, worklog_id: str, outcome: str) -> None:
+    def mark_undo(self, worklog_id: str, outcome: str | None) -> None:
         """Record the undo outcome of one worklog."""
         self.conn.execute("UPDATE change SET undo = ? WHERE worklog_id = ?", (outcome, worklog_id))
 
@@ -363,6 +368,11 @@ async def undo_changes(
     report = ChangeUndoReport(dry_run=dry_run)
     try:
         for worklog_id, action, old, changes, state, undone in log.entries():
+            if undone == RECREATING:
+                # an earlier undo sent the POST but never learnt its outcome: re-sending it
+                # could create the worklog twice
+                report.skipped.append((worklog_id, RECREATING_UNKNOWN))
+                continue
             if undone:
                 report.skipped.append((worklog_id, f"already undone ({undone})"))
                 continue
@@ -384,7 +394,14 @@ async def undo_changes(
                         continue
                     new_id = ""
                     if not dry_run:
-                        created = await client.create_worklog(recreate_body(old))
+                        log.mark_undo(worklog_id, RECREATING)  # intent, before the POST
+                        try:
+                            created = await client.create_worklog(recreate_body(old))
+                        except AmbiguousOutcome:
+                            raise  # the intent stays: a later undo does not send it again
+                        except ApiError:
+                            log.mark_undo(worklog_id, None)  # refused: a later undo may retry
+                            raise
                         new_id = str(created.get("id"))
                         log.mark_undo(worklog_id, f"recreated as {new_id}")
                     report.recreated.append((worklog_id, new_id))
