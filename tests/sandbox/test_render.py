@@ -60,14 +60,17 @@ def ctx_for(user_id: str, expand: bool) -> Ctx:
     caller=st.sampled_from(USERS),
     expand=st.booleans(),
     editable=st.booleans(),
+    with_id=st.booleans(),
 )
 def test_render_matches_reference_encoder(
-    page: list[tuple[Any, ...]], caller: str, expand: bool, editable: bool
+    page: list[tuple[Any, ...]], caller: str, expand: bool, editable: bool, with_id: bool
 ) -> None:
     ctx = ctx_for(caller, expand)
     states = STATE_OBJ.store.approval_states() if editable else None
-    expected = _compact_dumps([worklog_json(ctx, WorklogRow(*r), editable=states) for r in page])
-    rendered = render_worklogs(ctx, page, editable=states)
+    expected = _compact_dumps(
+        [worklog_json(ctx, WorklogRow(*r), editable=states, with_id=with_id) for r in page]
+    )
+    rendered = render_worklogs(ctx, page, editable=states, with_id=with_id)
     assert isinstance(rendered, RawJson)
     assert rendered == expected
 

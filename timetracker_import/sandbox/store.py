@@ -43,6 +43,8 @@ WORKLOG_COLUMNS = (
     "comment, activity_type_id, created_key, edited_key"
 )
 
+_INSERT_WORKLOG = f"INSERT INTO worklogs ({WORKLOG_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+
 
 @dataclass(frozen=True)
 class UserRow:
@@ -192,13 +194,14 @@ class Store:
     # -- worklogs -----------------------------------------------------------------------------
     def insert_worklogs(self, rows: Sequence[WorklogRow]) -> None:
         """Insert all rows in one transaction (all or nothing)."""
+        self.insert_worklog_tuples([r.as_tuple() for r in rows])
+
+    def insert_worklog_tuples(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """:meth:`insert_worklogs` for rows already in ``WORKLOG_COLUMNS`` order."""
         c = self.conn
         c.execute("BEGIN")
         try:
-            c.executemany(
-                f"INSERT INTO worklogs ({WORKLOG_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                [r.as_tuple() for r in rows],
-            )
+            c.executemany(_INSERT_WORKLOG, rows)
         except BaseException:
             c.execute("ROLLBACK")
             raise
