@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +111,43 @@ async def test_concurrent_read_backs_never_claim_one_worklog_twice(
     assert set(ids) == expected
     assert len(client.sent) == 2 + (2 - len(stored))  # only the unclaimed row re-sent
     assert {r.worklog_id for r in journal.created_records()} == expected
+
+
+async def test_naive_created_timestamp_in_local_time_west_of_utc_is_claimed(
+    journal: Journal,
+) -> None:
+    """The real service gives ``createdTimestamp`` in the user's local time without offset
+    (API §1.6; the sandbox uses UTC, D6). For a user at UTC-5 a worklog created a minute ago
+    reads as five hours old; it must still be claimed, not re-sent as a duplicate."""
+    now = datetime.now(UTC)
+    local = (now - timedelta(hours=5)).replace(tzinfo=None).isoformat()
+    client = ScriptedClient([lost(), ["w9"]])
+
+    async def read_back(_: PlannedBatch) -> list[dict[str, Any]]:
+        return [worklog("w1", created=local)]
+
+    poster = make_poster(journal, client, read_back, [2])
+    poster.claim_after = now - timedelta(minutes=1)
+    poster.created_offset_minutes = -300
+    journal.record_plan([batch(1, (2,))])
+    await poster.run([batch(1, (2,))])
+    assert journal.row_outcomes()[2] == ("created", "w1")
+    assert len(client.sent) == 1  # claimed, not re-sent
+
+
+async def test_worklog_created_before_the_run_is_not_claimed(journal: Journal) -> None:
+    """The cut-off still holds under both readings of a naive ``createdTimestamp``."""
+    now = datetime.now(UTC)
+    old = (now - timedelta(hours=7)).replace(tzinfo=None).isoformat()
+    client = ScriptedClient([lost(), ["w9"]])
+
+    async def read_back(_: PlannedBatch) -> list[dict[str, Any]]:
+        return [worklog("w1", created=old)]
+
+    poster = make_poster(journal, client, read_back, [2])
+    poster.claim_after = now - timedelta(minutes=1)
+    poster.created_offset_minutes = -300
+    journal.record_plan([batch(1, (2,))])
+    await poster.run([batch(1, (2,))])
+    assert journal.row_outcomes()[2] == ("created", "w9")
+    assert len(client.sent) == 2

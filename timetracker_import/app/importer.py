@@ -477,6 +477,7 @@ class _ImportRun:
                     concurrency=s.concurrency,
                     on_rows_done=bar.update if bar is not None else None,
                     naive_offset_minutes=self.naive_offset if self.self_only else 0,
+                    created_offset_minutes=self.naive_offset,
                 )
                 self.poster = poster
                 self._phase("resolve")

@@ -95,6 +95,7 @@ class Poster:
         concurrency: int = 8,
         on_rows_done: Callable[[int], None] | None = None,
         naive_offset_minutes: int = 0,
+        created_offset_minutes: int = 0,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -109,6 +110,9 @@ class Poster:
         self.sem = AdaptiveSemaphore(concurrency)
         self.on_rows_done = on_rows_done
         self.naive_offset_minutes = naive_offset_minutes
+        # the token user's offset (me.timeZone): the real service may give createdTimestamp
+        # in that local time without an offset, the sandbox gives UTC (API §1.6, D6)
+        self.created_offset_minutes = created_offset_minutes
         self.stats = PostStats()
         self.stopping = False
         self._next_no = journal.next_batch_no()
@@ -334,8 +338,14 @@ class Poster:
             if not wid or wid in self.known_ids:
                 continue
             if self.claim_after is not None and worklog.get("createdTimestamp"):
+                text = str(worklog["createdTimestamp"])
                 try:
-                    created = parse_api_timestamp(str(worklog["createdTimestamp"]))
+                    # a naive stamp may be UTC or local: the later reading, so that a worklog
+                    # of this run is never taken for an older one (and re-sent)
+                    created = max(
+                        parse_api_timestamp(text),
+                        parse_api_timestamp(text, naive_offset_minutes=self.created_offset_minutes),
+                    )
                 except ValueError:
                     created = None
                 if created is not None and created < self.claim_after - CLAIM_CLOCK_MARGIN:
