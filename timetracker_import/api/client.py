@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -172,8 +173,19 @@ class TimetrackerClient:
         except HandshakeFailure as exc:
             # Before NTLM's authenticated leg: no credentials, no body, nothing applied.
             raise _TransportFailure(exc.reason, sent=False) from None
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
-            # Raised while connecting: nothing was sent.
+        except aiohttp.ClientConnectorError as exc:
+            # Raised while connecting: nothing was sent. Say where, not the class name.
+            err = exc.os_error
+            if isinstance(exc, aiohttp.ClientConnectorDNSError):
+                why = "host name not found"
+            elif err.errno and err.errno > 0:
+                why = os.strerror(err.errno)
+            else:
+                why = str(err) or type(err).__name__
+            raise _TransportFailure(
+                f"cannot connect to {exc.host}:{exc.port} ({why})", sent=False
+            ) from None
+        except aiohttp.ConnectionTimeoutError as exc:
             raise _TransportFailure(type(exc).__name__, sent=False) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _TransportFailure(type(exc).__name__, sent=True) from None
@@ -269,7 +281,8 @@ class TimetrackerClient:
             description=last.description,
             transient=True,
             retry_after=last.retry_after,
-            hint="the server or network is struggling; run again later (it resumes)",
+            hint="check the URL and the network, or run again later "
+            "(an import resumes where it stopped)",
         )
 
     async def iter_pages(

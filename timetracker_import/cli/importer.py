@@ -58,7 +58,9 @@ def render_summary(result: ImportResult) -> str:
     for note in result.notes:
         lines.append(f"note: {note}")
     if result.halt_reason:
-        lines.append(f"{_HALTS.get(result.halt_reason, 'halted')}: {result.halt_message or ''}")
+        halt = _HALTS.get(result.halt_reason, "halted")
+        # Ctrl-C carries no message: no dangling "interrupted: ".
+        lines.append(f"{halt}: {result.halt_message}" if result.halt_message else halt)
     if result.ambiguous_batches:
         lines.append(
             f"{len(result.ambiguous_batches)} batch(es) with an unresolved outcome; "

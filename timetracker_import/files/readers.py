@@ -416,6 +416,14 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
                     path, encoding, codec, exc, fed - buffered, pending, lines_done
                 )
                 raise error from None
+            except UnicodeError as exc:
+                # e.g. --encoding utf-16 on a file without a UTF-16 byte-order mark
+                raise InputError(
+                    f"{path.name}: cannot read the file as {encoding}: {exc}",
+                    path=str(path),
+                    hint="name the byte order (--encoding utf-16-le or utf-16-be), or leave "
+                    "--encoding out to detect it from the byte-order mark",
+                ) from None
             fed += len(block)
             if first and text:
                 text = text.removeprefix("\ufeff")  # e.g. an explicit utf-16 with BOM
