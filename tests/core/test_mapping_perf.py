@@ -83,11 +83,51 @@ def test_datetimes_per_unique_equal_per_cell(
     fast = timestamps.parse_datetimes(
         values, formats=formats, date_order=order, with_time=with_time
     )
-    timestamps._FITTED.clear()
     slow = timestamps._parse_datetime_cells(values, formats, order, with_time)
-    pd.testing.assert_series_equal(fast.naive, slow.naive)
-    pd.testing.assert_series_equal(fast.aware, slow.aware)
-    pd.testing.assert_series_equal(fast.error, slow.error)
+    _assert_same_times(fast, slow)
+
+
+def _assert_same_times(a: timestamps.ParsedTimes, b: timestamps.ParsedTimes) -> None:
+    pd.testing.assert_series_equal(a.naive, b.naive)
+    pd.testing.assert_series_equal(a.aware, b.aware)
+    pd.testing.assert_series_equal(a.error, b.error)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(picks, min_size=2, max_size=4),
+    st.booleans(),
+    st.sampled_from([None, "DMY", "MDY"]),
+    st.sampled_from([None, ["%d/%m/%Y %H:%M"]]),
+)
+def test_datetimes_with_memo_across_chunks_equal_without(
+    chunks: list[list[int]], none: bool, order: str | None, formats: list[str] | None
+) -> None:
+    # One memo for a whole run, as iter_mapped_chunks uses it: texts parsed in an earlier
+    # chunk (in other company) must come back exactly as a fresh parse gives them.
+    memo = timestamps.DateMemo()
+    for p in chunks:
+        values = column(DATES, p, none)
+        remembered = timestamps.parse_datetimes(
+            values, formats=formats, date_order=order, memo=memo
+        )
+        fresh = timestamps.parse_datetimes(values, formats=formats, date_order=order)
+        _assert_same_times(remembered, fresh)
+    assert memo.parsed  # the memo was used, not bypassed
+
+
+def test_date_memo_starts_afresh_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timestamps, "MEMO_MAX_TEXTS", 40)
+    memo = timestamps.DateMemo()
+    first = pd.Series([f"2026-03-{d:02d} 09:30" for d in range(1, 29)] * 3, dtype=object)
+    second = pd.Series([f"2026-04-{d:02d} 10:00" for d in range(1, 29)] * 3, dtype=object)
+    timestamps.parse_datetimes(first, memo=memo)
+    (stored,) = memo.parsed.values()
+    assert len(stored.texts) == 28
+    again = timestamps.parse_datetimes(second, memo=memo)
+    (stored,) = memo.parsed.values()
+    assert sorted(stored.texts) == sorted(set(second))  # 28 + 28 > 40: only the newest
+    assert again.naive.iloc[0] == pd.Timestamp("2026-04-01 10:00")
 
 
 @settings(max_examples=30, deadline=None)
@@ -125,11 +165,13 @@ def test_text_uniques_refuses_mixed_cells_and_distinct_columns() -> None:
 
 
 def test_remembered_date_format_does_not_leak_into_another_file() -> None:
-    timestamps._FITTED.clear()
+    # Even a memo shared (wrongly) across two files only changes the order formats are tried.
+    memo = timestamps.DateMemo()
     first = pd.Series(["03/04/2026 10:00"] * 300, dtype=object)
     other = pd.Series(["2026-05-06 07:15"] * 300, dtype=object)
-    a = timestamps.parse_datetimes(first, date_order="MDY")
-    b = timestamps.parse_datetimes(other, date_order="MDY")
+    a = timestamps.parse_datetimes(first, date_order="MDY", memo=memo)
+    assert memo.fitted == {("MDY", True): "%m/%d/%Y %H:%M"}
+    b = timestamps.parse_datetimes(other, date_order="MDY", memo=memo)
     assert a.naive.iloc[0] == pd.Timestamp("2026-03-04 10:00")
     assert b.naive.iloc[0] == pd.Timestamp("2026-05-06 07:15")
     assert a.error.isna().all() and b.error.isna().all()

@@ -125,6 +125,7 @@ def iter_mapped_chunks(
     from timetracker_import.core.mapping import apply_mapping, resolve_columns
     from timetracker_import.core.rejections import merge_rejections
     from timetracker_import.core.schema import validate_worklogs
+    from timetracker_import.core.timestamps import DateMemo
 
     mapping = loaded.mapping
     positions = resolve_columns(mapping, table.headers, table.has_header)
@@ -137,9 +138,10 @@ def iter_mapped_chunks(
         "activity_type": "activity_type",
         "organization": "organization",
     }
+    memo = DateMemo()  # this file's dates repeat chunk after chunk: parse each text once
     for raw in table.chunks(chunk_rows):
         canonical, rejections = apply_mapping(
-            mapping, table.headers, raw, lookups=loaded.lookups, timezone=timezone
+            mapping, table.headers, raw, lookups=loaded.lookups, timezone=timezone, memo=memo
         )
         columns: dict[str, tuple[str | None, dict[int, object]]] = {}
         for field, canon in canonical_of.items():

@@ -577,6 +577,7 @@ def _timestamps(
     positions: dict[str, int],
     problems: _Problems,
     timezone: str,
+    memo: timestamps.DateMemo | None = None,
 ) -> tuple[pd.Series, pd.Series | None]:
     """UTC start timestamps and, in start+end mode, the derived length in seconds."""
     fields = mapping.fields
@@ -596,6 +597,7 @@ def _timestamps(
             formats=spec.formats(),
             date_order=order,
             with_time=with_time,
+            memo=memo,
         )
         problems.add(parsed.error.notna(), parsed.error, pos)
         empty = parsed.naive.isna() & parsed.aware.isna() & parsed.error.isna()
@@ -706,13 +708,15 @@ def apply_mapping(
     *,
     lookups: dict[str, dict[str, str]] | None = None,
     timezone: str = "UTC",
+    memo: timestamps.DateMemo | None = None,
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Map one raw chunk (columns = positions, index = source_row) to the canonical frame.
 
     Returns the canonical rows that mapped cleanly and one map-stage rejection per failed row.
     Rows matched by ``skip_rows`` appear in neither (the caller counts them). ``lookups``
-    holds lookup name -> {case-folded alias: value}. Raises MappingError when a mapped column
-    is missing from ``headers``.
+    holds lookup name -> {case-folded alias: value}. ``memo`` is what date parsing learnt
+    from earlier chunks of the same run (the caller creates one per run; results do not
+    depend on it). Raises MappingError when a mapped column is missing from ``headers``.
     """
     lookups = lookups or {}
     mapping = effective_mapping(mapping, headers, mapping.header)
@@ -744,7 +748,7 @@ def apply_mapping(
         text = _transform_text("work_item", wi_spec, raw, lookups, problems, pos, files)
         out["work_item_id"] = _work_items(text, problems, pos)
 
-    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone)
+    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo)
     out["timestamp"] = stamp
 
     fields = mapping.fields

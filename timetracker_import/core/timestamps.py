@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -43,8 +43,6 @@ _TIMES = [
 ]
 _OFFSET_TIMES = ["T%H:%M:%S%z", "T%H:%M%z", " %H:%M:%S%z", " %H:%M%z", "T%H:%M:%S.%f%z"]
 _SAMPLE = 200
-# (date_order, with_time) -> the candidate format that last fitted a whole sample.
-_FITTED: dict[tuple[str | None, bool], str] = {}
 _TIME_RE = (
     r"^(?P<h>\d{1,2})[:.](?P<m>\d{2})(?::(?P<s>\d{2}))?(?:\.\d+)?\s*"
     r"(?P<ampm>[AaPp]\.?[Mm]\.?)?$"
@@ -60,6 +58,40 @@ class ParsedTimes:
     naive: pd.Series
     aware: pd.Series
     error: pd.Series
+
+
+# Distinct texts remembered per parse settings; beyond this the memory starts afresh, so a
+# file of ever-new timestamps cannot grow it without bound.
+MEMO_MAX_TEXTS = 100_000
+
+_MemoKey = tuple[tuple[str, ...] | None, str | None, bool]
+
+
+@dataclass
+class _Parsed:
+    """Results per distinct text: ``texts`` (an Index to look texts up) and, position by
+    position, naive (datetime64[ns]), aware (datetime64[ns, UTC]) and error (object)."""
+
+    texts: pd.Index
+    naive: np.ndarray
+    aware: np.ndarray
+    error: np.ndarray
+
+
+@dataclass
+class DateMemo:
+    """What parsing has learnt during one run, handed in by the caller (one per file).
+
+    ``fitted`` remembers, per (date_order, with_time), the candidate format that fitted the
+    last sample, so the next chunk usually needs one trial instead of dozens. ``parsed``
+    keeps the results per distinct text: a file repeats the same dates chunk after chunk.
+    A text always parses to the same result whatever else is in its column (format order
+    changes only speed; the ambiguity check looks at the text alone), so a memo changes
+    nothing but time.
+    """
+
+    fitted: dict[tuple[str | None, bool], str] = field(default_factory=dict)
+    parsed: dict[_MemoKey, _Parsed] = field(default_factory=dict)
 
 
 def candidate_formats(date_order: str | None, with_time: bool) -> list[str]:
@@ -101,9 +133,11 @@ def parse_datetime_strings(
     formats: list[str] | None,
     date_order: str | None,
     with_time: bool,
+    fitted: dict[tuple[str | None, bool], str] | None = None,
 ) -> ParsedTimes:
     """Parse stripped date(-time) strings. Tries formats that fit a sample first, so a whole
-    file usually costs one vectorised ``to_datetime`` call."""
+    file usually costs one vectorised ``to_datetime`` call. ``fitted`` (from a
+    :class:`DateMemo`) remembers the format that fitted across calls."""
     naive = _empty(text.index)
     aware = _empty(text.index, "UTC")
     error = pd.Series(None, index=text.index, dtype=object)
@@ -119,12 +153,13 @@ def parse_datetime_strings(
         # The format that fitted the last chunk's sample is tried first: a file keeps one
         # layout, so the next chunks usually need one trial instead of dozens. Formats
         # never parse one text to two different times, so the order changes only speed.
-        known = _FITTED.get(key)
+        known = fitted.get(key) if fitted is not None else None
         tried = [known, *[f for f in cands if f != known]] if known in cands else cands
         for f in tried:
             hits[f] = int(_to_datetime(sample, f).notna().sum())
             if hits[f] == len(sample):
-                _FITTED[key] = f
+                if fitted is not None:
+                    fitted[key] = f
                 break  # one format fits the whole sample: no need to try the rest here
         cands.sort(key=lambda f: -hits.get(f, 0))
     pending = text
@@ -180,28 +215,108 @@ def parse_datetimes(
     formats: list[str] | None = None,
     date_order: str | None = None,
     with_time: bool = True,
+    memo: DateMemo | None = None,
 ) -> ParsedTimes:
-    """Parse a raw column (CSV text or Excel date cells); empty cells give NaT, no error."""
+    """Parse a raw column (CSV text or Excel date cells); empty cells give NaT, no error.
+
+    ``memo`` (one per run, owned by the caller) carries what earlier chunks learnt; without
+    it every call starts from nothing. Results are the same either way.
+    """
+    fitted = memo.fitted if memo is not None else None
     factorized = text_uniques(values)
     if factorized is not None:
         codes, uniques = factorized
-        once = _parse_datetime_cells(uniques, formats, date_order, with_time)
+        if memo is not None:
+            key = (tuple(formats) if formats is not None else None, date_order, with_time)
+            once = _parse_remembered(uniques, formats, date_order, with_time, memo, key)
+        else:
+            once = _parse_datetime_cells(uniques, formats, date_order, with_time)
         return ParsedTimes(
             spread(once.naive, codes, values.index),
             spread(once.aware, codes, values.index),
             spread(once.error, codes, values.index),
         )
-    return _parse_datetime_cells(values, formats, date_order, with_time)
+    return _parse_datetime_cells(values, formats, date_order, with_time, fitted)
+
+
+def _parse_remembered(
+    uniques: pd.Series,
+    formats: list[str] | None,
+    date_order: str | None,
+    with_time: bool,
+    memo: DateMemo,
+    key: _MemoKey,
+) -> ParsedTimes:
+    """Parse distinct texts, taking those seen in earlier chunks from ``memo``."""
+    known = memo.parsed.get(key)
+    if known is None:
+        where = np.full(len(uniques), -1, dtype=np.intp)
+    else:
+        # NaN (missing cells) is never stored, so it always parses afresh (to nothing)
+        where = known.texts.get_indexer(pd.Index(uniques.to_numpy(dtype=object), dtype=object))
+    new = where < 0
+    naive = np.empty(len(uniques), dtype="datetime64[ns]")
+    aware = np.empty(len(uniques), dtype="datetime64[ns]")  # UTC instants, zone added below
+    error = np.empty(len(uniques), dtype=object)
+    if known is not None and not new.all():
+        old = ~new
+        naive[old] = known.naive[where[old]]
+        aware[old] = known.aware[where[old]]
+        error[old] = known.error[where[old]]
+    if new.any():
+        fresh_cells = uniques[new]
+        fresh = _parse_datetime_cells(fresh_cells, formats, date_order, with_time, memo.fitted)
+        naive[new] = fresh.naive.to_numpy()
+        aware[new] = _utc_values(fresh.aware)
+        error[new] = fresh.error.to_numpy(dtype=object)
+        _remember(memo, key, fresh_cells, fresh)
+    index = uniques.index
+    return ParsedTimes(
+        pd.Series(naive, index=index),
+        pd.Series(aware, index=index, dtype="datetime64[ns]").dt.tz_localize("UTC"),
+        pd.Series(error, index=index, dtype=object),
+    )
+
+
+def _utc_values(aware: pd.Series) -> np.ndarray:
+    """A ``datetime64[ns, UTC]`` Series as plain datetime64[ns] UTC values (NaT kept)."""
+    return aware.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _remember(memo: DateMemo, key: _MemoKey, cells: pd.Series, parsed: ParsedTimes) -> None:
+    texts = cells.notna().to_numpy(dtype=bool)
+    if not texts.any():
+        return
+    add = _Parsed(
+        pd.Index(cells.to_numpy(dtype=object)[texts], dtype=object),
+        parsed.naive.to_numpy()[texts],
+        _utc_values(parsed.aware)[texts],
+        parsed.error.to_numpy(dtype=object)[texts],
+    )
+    known = memo.parsed.get(key)
+    if known is None or len(known.texts) + len(add.texts) > MEMO_MAX_TEXTS:
+        memo.parsed[key] = add  # start afresh: the latest chunk predicts the next best
+        return
+    memo.parsed[key] = _Parsed(
+        known.texts.append(add.texts),
+        np.concatenate([known.naive, add.naive]),
+        np.concatenate([known.aware, add.aware]),
+        np.concatenate([known.error, add.error]),
+    )
 
 
 def _parse_datetime_cells(
-    values: pd.Series, formats: list[str] | None, date_order: str | None, with_time: bool
+    values: pd.Series,
+    formats: list[str] | None,
+    date_order: str | None,
+    with_time: bool,
+    fitted: dict[tuple[str | None, bool], str] | None = None,
 ) -> ParsedTimes:
     is_str = is_text(values)
     strings = values[is_str]
     strings = strings[strings.str.strip() != ""]
     result = parse_datetime_strings(
-        strings, formats=formats, date_order=date_order, with_time=with_time
+        strings, formats=formats, date_order=date_order, with_time=with_time, fitted=fitted
     )
     naive = result.naive.reindex(values.index)
     aware = result.aware.reindex(values.index)
