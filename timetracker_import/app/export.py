@@ -220,17 +220,32 @@ def paused_gc() -> Iterator[None]:
 
 
 def choose_format(fmt: str | None, output: str | None) -> str:
-    """``--format`` if given, else from the output extension, else csv."""
-    if fmt:
-        return fmt
+    """``--format`` if given, else from the output extension, else csv.
+
+    A ``--format`` that contradicts a known extension (``--format csv -o x.xlsx``) is refused:
+    the file writers go by the extension, so one of the two would silently lose.
+    """
+    implied: str | None = None
     if output and output != "-":
         suffix = Path(output).suffix.lower().lstrip(".")
         if suffix in FORMATS:
-            return suffix
-        if suffix in ("jsonl",):
-            return "ndjson"
-        if suffix in ("tsv", "txt"):
-            return "csv"
+            implied = suffix
+        elif suffix in ("jsonl",):
+            implied = "ndjson"
+        elif suffix in ("tsv", "txt"):
+            implied = "csv"
+    if fmt:
+        if (implied is not None and implied != fmt) or (
+            fmt == "xlsx" and implied is None and output not in (None, "-")
+        ):
+            raise UsageError(
+                f"--format {fmt} does not match the output name {output!r}",
+                hint=f"drop --format, or name the output file .{fmt}",
+            )
+        return fmt
+    if output and output != "-":
+        if implied is not None:
+            return implied
         raise UsageError(
             f"cannot tell the format from {output!r}",
             hint="use --format csv|xlsx|json|ndjson or a .csv/.xlsx/.json/.ndjson name",

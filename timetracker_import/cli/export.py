@@ -106,6 +106,13 @@ def export(
         f"{settings.timezone}{per_org}) to {where}",
         err=True,
     )
+    if not result.rows and (users or activity_types):
+        # A misspelt filter looks exactly like an empty period; say which to check.
+        click.echo(
+            "note: no worklog matched --user/--activity-type; check their spelling "
+            "(`timetracker-import users`, `timetracker-import activity-types`)",
+            err=True,
+        )
     return 0
 
 
