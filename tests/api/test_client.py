@@ -525,3 +525,57 @@ async def test_client_requires_context(settings: ConnectionSettings) -> None:
 def test_base_constant_matches_settings(settings: ConnectionSettings) -> None:
     assert settings.rest_root == BASE
     assert json.dumps(str(settings.token)).count(TOKEN) == 0
+
+
+FIELDS = ("id", "editedTimestamp")
+
+
+def _reference(body: bytes) -> Any:
+    """What post_batch(fields=FIELDS) must give: the full decode with its objects cut down
+    to FIELDS (other items as they are: the poster counts them as an unexpected shape)."""
+    from timetracker_import.api.protocol import parse_response, unwrap_list
+
+    full = unwrap_list(parse_response(200, {}, body), "workLogs/batch")
+    return [{f: w.get(f) for f in FIELDS} if isinstance(w, dict) else w for w in full]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data":[{"id":"a","editedTimestamp":"t","user":{"id":"u"}},{"id":7,"x":[1,{}]}]}',
+        b'[{"editedTimestamp":null,"id":"b"},{}]',
+        b'{"data":null}',
+        b'{"data":[]}',
+        b"[]",
+        b"null",
+        b"  ",
+        b'\xef\xbb\xbf{"data":[{"id":"bom"}]}',
+        b'{"data":[{"id":"x","id":"y"}], "count": 1}',
+        b'{"data":[{"id":"\\u00e9\\ud83d\\ude00"}]}',
+        b'{"data":[null,{"id":"c","editedTimestamp":"e"}]}',
+        b"[1]",
+    ],
+)
+async def test_post_batch_fields_match_the_full_decode(
+    client: TimetrackerClient, body: bytes
+) -> None:
+    with aioresponses() as m:
+        m.post(url("workLogs/batch"), body=body)
+        got = await client.post_batch([{"length": 1}], fields=FIELDS)
+    assert got == _reference(body)
+
+
+@pytest.mark.parametrize("body", [b'{"data":{"id":"a"}}', b'{"error":"?"}', b"{", b"<html>"])
+async def test_post_batch_fields_refuses_what_the_full_decode_refuses(
+    client: TimetrackerClient, body: bytes
+) -> None:
+    from timetracker_import.errors import ApiError
+
+    with pytest.raises(ApiError) as full:
+        _reference(body)
+    with aioresponses() as m:
+        m.post(url("workLogs/batch"), body=body)
+        with pytest.raises(ApiError) as partial:
+            await client.post_batch([{"length": 1}], fields=FIELDS)
+    assert type(partial.value) is type(full.value)
+    assert partial.value.message == full.value.message

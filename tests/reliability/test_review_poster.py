@@ -46,7 +46,13 @@ class ScriptedClient:
         self.script = script
         self.sent: list[list[dict[str, Any]]] = []
 
-    async def post_batch(self, items: list[dict[str, Any]], *, validate_only: bool = False) -> Any:
+    async def post_batch(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        validate_only: bool = False,
+        fields: tuple[str, ...] | None = None,
+    ) -> Any:
         self.sent.append(items)
         await asyncio.sleep(0)
         step = self.script.pop(0)

@@ -9,6 +9,7 @@ another host), and every URL is handed to aiohttp pre-encoded so the literal ``$
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -190,8 +191,13 @@ class TimetrackerClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _TransportFailure(type(exc).__name__, sent=True) from None
 
-    async def request(self, request: Request) -> Any:
-        """Send ``request`` with the retry rules; return the response payload.
+    async def request(
+        self,
+        request: Request,
+        decode: Callable[[int, Mapping[str, str], bytes], Any] = parse_response,
+    ) -> Any:
+        """Send ``request`` with the retry rules; return the response payload (``decode`` of
+        a 2xx answer: :func:`parse_response` unless the caller reads only part of it).
 
         Raises ``ApiError``/``AuthError`` for a definite failure, ``TransientApiError`` when the
         retry budget is spent (or the server asks to wait longer than the cap), and
@@ -228,7 +234,7 @@ class TimetrackerClient:
                 # dropped copy may have been applied, like an unanswered attempt of ours.
                 maybe_applied = maybe_applied or len(sends) > 1
                 if 200 <= status <= 299:
-                    return parse_response(status, headers, body)
+                    return decode(status, headers, body)
                 if request.method == "DELETE" and status == 404 and maybe_applied:
                     # An earlier attempt that got no answer did delete it.
                     return None
@@ -464,13 +470,19 @@ class TimetrackerClient:
         await self.request(Request("DELETE", f"workLogs/{worklog_id}"))
 
     async def post_batch(
-        self, items: Sequence[Mapping[str, Any]], *, validate_only: bool = False
+        self,
+        items: Sequence[Mapping[str, Any]],
+        *,
+        validate_only: bool = False,
+        fields: tuple[str, ...] | None = None,
     ) -> list[dict[str, Any]]:
         """``POST workLogs/batch`` (all-or-nothing, at most 500 items).
 
         Accepts ``{"data": [...]}`` and a bare array, and ``null``/empty for validateOnly.
         Validation sends both ``validateOnly`` and ``$validateOnly`` so a server that knows
         only one spelling can never create anything; such a call is retried like a GET.
+        ``fields``: return each worklog with only these keys (absent ones as None); the
+        answer (~1.5 kB per worklog) is then read without building the rest.
         """
         if len(items) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} items, got {len(items)}")
@@ -482,7 +494,8 @@ class TimetrackerClient:
         request = Request(
             "POST", "workLogs/batch", query, [dict(i) for i in items], retry_safe=validate_only
         )
-        return unwrap_list(await self.request(request), "workLogs/batch")
+        decode = parse_response if fields is None else _partial_decoder(fields)
+        return unwrap_list(await self.request(request, decode), "workLogs/batch")
 
     async def approvals(
         self,
@@ -558,6 +571,48 @@ def _count_sends(sends: list[int]) -> aiohttp.ClientMiddlewareType:
         return await handler(req)
 
     return middleware
+
+
+@functools.lru_cache(maxsize=8)
+def _partial_decoder(fields: tuple[str, ...]) -> Callable[[int, Mapping[str, str], bytes], Any]:
+    """:func:`parse_response` for a list of objects read down to ``fields``.
+
+    msgspec skips everything else without building it (~0.3 ms instead of ~3 ms for a
+    500-worklog answer). Any other shape (an envelope without ``data``, a non-object item,
+    a BOM, invalid JSON) goes through :func:`parse_response`, with objects in a list cut
+    down the same way and anything else left as it is."""
+    import msgspec
+
+    item = msgspec.defstruct("Item", [(name, Any, None) for name in fields])
+    envelope = msgspec.defstruct("Envelope", [("data", list[item] | None, msgspec.UNSET)])  # type: ignore[valid-type]
+    decoder = msgspec.json.Decoder(envelope | list[item] | None)  # type: ignore[valid-type]
+
+    def full(status: int, headers: Mapping[str, str], body: bytes) -> Any:
+        payload = parse_response(status, headers, body)
+        if not isinstance(payload, list):
+            return payload
+        return [
+            {name: i.get(name) for name in fields} if isinstance(i, dict) else i for i in payload
+        ]
+
+    def decode(status: int, headers: Mapping[str, str], body: bytes) -> Any:
+        try:
+            payload = decoder.decode(body) if body.strip() else None
+        except msgspec.DecodeError:
+            return full(status, headers, body)
+        if isinstance(payload, list):
+            items = payload
+        elif payload is None:
+            return None
+        elif payload.data is msgspec.UNSET:  # type: ignore[attr-defined]
+            return full(status, headers, body)
+        elif payload.data is None:  # type: ignore[attr-defined]
+            return None
+        else:
+            items = payload.data  # type: ignore[attr-defined]
+        return [{name: getattr(i, name) for name in fields} for i in items]
+
+    return decode
 
 
 def _identity(item: Any) -> Any:

@@ -48,6 +48,8 @@ CONTENT_STATUSES = frozenset({400, 404, 409, 422})
 MAX_AMBIGUOUS_ROUNDS = 3
 #: worklogs created this long before the run started may still be ours (clock skew)
 CLAIM_CLOCK_MARGIN = timedelta(minutes=2)
+#: what _record_success reads of a batch answer (the rest is skipped while decoding)
+ANSWER_FIELDS = ("id", "editedTimestamp")
 
 ReadBack = Callable[[PlannedBatch], Awaitable[list[dict[str, Any]]]]
 
@@ -181,7 +183,9 @@ class Poster:
             started = time.monotonic()
             self.stats.requests += 1
             try:
-                result = await self.client.post_batch(items, validate_only=self.dry_run)
+                result = await self.client.post_batch(
+                    items, validate_only=self.dry_run, fields=ANSWER_FIELDS
+                )
             except AmbiguousOutcome as exc:
                 await self.sem.failed()
                 if not self.dry_run:
