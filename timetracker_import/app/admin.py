@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.errors import InputError, UsageError
+from timetracker_import.errors import ApiError, InputError, UsageError
 
 if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
@@ -59,6 +59,21 @@ def _norm(header: str) -> str:
     return "".join(ch for ch in header.lower() if ch.isalnum())
 
 
+def _refusal(exc: ApiError) -> bool:
+    """A definite 4xx answer (not auth, not retryable): the request was refused as asked,
+    so retrying later (exit 75) would not help; it is the user's input to fix."""
+    return (
+        type(exc) is ApiError and not exc.transient and exc.status is not None
+        and 400 <= exc.status < 500
+    )  # fmt: skip
+
+
+def _why(exc: ApiError) -> str:
+    """The server's own words plus its errorCode (what a support ticket needs)."""
+    text = exc.description or exc.message
+    return f"{text} ({exc.error_code})" if exc.error_code else text
+
+
 def role_entries(path: Path) -> list[dict[str, Any]]:
     """``POST users/roles`` entries from a CSV/XLSX with a user column (email, id or vstsId)
     and a role column (role name or roleId). A GUID in the role column is sent as an id."""
@@ -77,6 +92,7 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
             hint="headers e.g. `email,role` (role name) or `id,roleId`",
         )
     entries: list[dict[str, Any]] = []
+    seen: dict[str, tuple[int, str]] = {}  # user -> (row, role) to catch contradictions
     for chunk in table.chunks():
         for source_row, cells in chunk.iterrows():
             entry: dict[str, Any] = {}
@@ -102,6 +118,18 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
                     path=str(path),
                     row=int(str(source_row)),
                 )
+            who = next(str(v).lower() for k, v in entry.items() if k != "role")
+            role_text = str(next(iter(entry["role"].values())))
+            if who in seen and seen[who][1].lower() != role_text.lower():
+                first_row, first_role = seen[who]
+                raise InputError(
+                    f"{path.name} row {source_row}: {who} gets role {role_text!r}, but row {first_row} "
+                    f"gives {first_role!r}",
+                    path=str(path),
+                    row=int(str(source_row)),
+                    hint="keep one row per user",
+                )
+            seen.setdefault(who, (int(str(source_row)), role_text))
             entries.append(entry)
     return entries
 
@@ -125,7 +153,17 @@ async def set_roles(
     """``POST users/roles`` with the file's entries."""
     entries = role_entries(path)
     async with (client_factory or _default_factory)(settings) as client:
-        data = await client.set_roles(entries, skip_errors=skip_errors)
+        try:
+            data = await client.set_roles(entries, skip_errors=skip_errors)
+        except ApiError as exc:
+            if not _refusal(exc):
+                raise
+            raise InputError(
+                f"{path.name}: 7pace refused the roles: {_why(exc)}; nothing was changed",
+                path=str(path),
+                hint="fix the user or role names (`timetracker-import roles list` shows both), "
+                "or add --skip-errors to apply the valid rows",
+            ) from None
     failed = [
         (dict(e.get("entity") or {}), str((e.get("error") or {}).get("message") or ""))
         for e in data.get("failedEntries") or []
@@ -162,6 +200,8 @@ async def list_approvals(
 ) -> list[dict[str, Any]]:
     """Approval weeks overlapping ``first..last`` (inclusive), optionally of one state.
     The server bounds select weeks containing-or-after / containing-or-before an instant."""
+    if first and last and first > last:
+        raise UsageError(f"--from {first} is after --to {last}")  # as `export` says it
     async with (client_factory or _default_factory)(settings) as client:
         items = await client.approvals(
             from_ts=first.isoformat() if first else None,
@@ -209,7 +249,15 @@ async def submit_week(
         if not match:
             raise UsageError(f"no 7pace user with e-mail {manager_email!r}",
                              hint="`timetracker-import users` lists them")  # fmt: skip
-        return await client.submit_week(week, match[0]["id"])
+        try:
+            return await client.submit_week(week, match[0]["id"])
+        except ApiError as exc:
+            if not _refusal(exc):
+                raise
+            raise UsageError(
+                f"cannot submit the week of {week}: {_why(exc)}",
+                hint="`timetracker-import approvals list` shows the weeks' states",
+            ) from None
 
 
 async def revoke_week(
@@ -217,4 +265,12 @@ async def revoke_week(
 ) -> bool:
     """Revoke the token user's submitted week."""
     async with (client_factory or _default_factory)(settings) as client:
-        return await client.revoke_week(week)
+        try:
+            return await client.revoke_week(week)
+        except ApiError as exc:
+            if not _refusal(exc):
+                raise
+            raise UsageError(
+                f"cannot revoke the week of {week}: {_why(exc)}",
+                hint="only a Submitted week can be revoked",
+            ) from None
