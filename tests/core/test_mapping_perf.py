@@ -207,3 +207,50 @@ def test_comment_or_work_item_still_enforced(comment: object, item: object, reje
     valid, problems = validate_worklogs(frame)
     assert [p.source_row for p in problems] == ([2] if rejected else [])
     assert list(valid.index) == ([3] if rejected else [2, 3])
+
+
+TEXT_HEADERS = ["Who", "Last", "When", "Hours", "Note", "Kind", "Org"]
+
+
+@pytest.mark.parametrize("rows", [5, 200])  # cell by cell, and per distinct value
+def test_text_columns_hold_none_never_nan(rows: int) -> None:
+    # apply_mapping no longer converts NaN to None at the end: every text path must give None.
+    model = mapping.Mapping.model_validate(
+        {
+            "fields": {
+                "user": {"column": "Who", "join": ["Last"], "lookup": "people"},
+                "timestamp": {"column": "When"},
+                "length": {"column": "Hours"},
+                "comment": {"column": "Note", "regex": r"#(\d+)"},
+                "activity_type": {"column": "Kind", "map": {"dev": "Development"}},
+                "organization": {"column": "Org", "default": "contoso"},
+            },
+            "lookups": {"people": {"file": "p.csv", "key": "a", "value": "b"}},
+        }
+    )
+    pool = [
+        ["ann", "lee", "2026-03-04 09:00", "1", "fix #12", "dev", None],
+        [None, None, "2026-03-04 10:00", "1", "no number", "  ", "fabrikam"],
+        ["bob", None, "2026-03-04 11:00", "1", None, None, "  "],
+        ["  ", "  ", "2026-03-04 12:00", "2", "   ", "qa", None],
+    ]
+    chunk = pd.DataFrame([pool[i % len(pool)] for i in range(rows)], dtype=object)
+    chunk.index = pd.RangeIndex(2, 2 + rows, name="source_row")
+    lookups = {"people": {"ann lee": "ann@example.com", "bob": "bob@example.com"}}
+    out, _ = mapping.apply_mapping(model, TEXT_HEADERS, chunk, lookups=lookups, timezone="UTC")
+    assert len(out)
+    for name in ("user", "comment", "activity_type", "organization"):
+        assert out[name].dtype == object
+        assert all(v is None or type(v) is str for v in out[name]), name
+    assert None in out["comment"].tolist()  # "no number" has no match: None, not NaN
+
+
+def test_absent_text_fields_are_none() -> None:
+    model = mapping.Mapping.model_validate(
+        {"fields": {"timestamp": {"column": "When"}, "length": {"column": "Hours"}}}
+    )
+    chunk = pd.DataFrame([["2026-03-04 09:00", "1"]] * 70, dtype=object)
+    chunk.index = pd.RangeIndex(2, 72, name="source_row")
+    out, _ = mapping.apply_mapping(model, ["When", "Hours"], chunk)
+    for name in ("user", "comment", "activity_type", "organization"):
+        assert out[name].tolist() == [None] * 70, name

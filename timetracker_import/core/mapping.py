@@ -445,9 +445,22 @@ def _text_cells(values: pd.Series) -> pd.Series:
     return out
 
 
+_BLANK_CELL = re.compile(r"\x00\s*\x00")  # in NUL-joined cells: an empty/whitespace one
+
+
 def _verbatim_text(values: pd.Series) -> pd.Series:
     """Cells as text kept exactly as written (comments reach 7pace verbatim); a cell that is
     empty or only whitespace -> None. Non-text Excel cells are formatted like :func:`_text`."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        # Only str and missing cells (every CSV column). Comments are mostly distinct, so
+        # one regex pass over the joined text finds blank cells faster than a cell loop.
+        cells = values.to_numpy(dtype=object)
+        missing = pd.isna(cells)
+        texts = cells[~missing] if missing.any() else cells
+        if not _BLANK_CELL.search("\x00" + "\x00".join(texts.tolist()) + "\x00"):
+            out = cells.copy()
+            out[missing] = None
+            return pd.Series(out, index=values.index, dtype=object)
     is_str = is_text(values).to_numpy(dtype=bool)
     cells = values.to_numpy(dtype=object)
     out = np.full(len(values), None, dtype=object)
@@ -511,6 +524,11 @@ def _transform_text(
         text = looked.where(looked.notna(), None).astype(object)
     if spec.default is not None:
         text = text.where(text.notna(), str(spec.default)).astype(object)
+    if spec.regex is not None or spec.map or spec.lookup is not None:
+        # pandas may infer a string dtype on the way, whose missing value is NaN: back to
+        # None, as the canonical frame holds (plain trimmed text is None already).
+        text = text.astype(object)
+        text = text.where(text.notna(), None)
     return text
 
 
@@ -733,7 +751,8 @@ def apply_mapping(
     for name in ("user", "comment", "activity_type", "organization"):
         spec = specs.get(name)
         if spec is None:
-            out[name] = pd.Series(None, index=chunk.index, dtype=object)
+            # A list of None: pd.Series(None, dtype=object) would hold NaN, not None.
+            out[name] = pd.Series([None] * len(chunk), index=chunk.index, dtype=object)
         else:
             pos = positions.get(name)
             raw = _joined(mapping, name, spec, headers, chunk, pos)
@@ -792,7 +811,4 @@ def apply_mapping(
         out, length, billable = out[good], length[good], billable[good]
     out["length_seconds"] = length.astype("int64")
     out["billable_seconds"] = billable.round().astype("Int64")
-    out = out[CANONICAL_COLUMNS]
-    for name in ("user", "comment", "activity_type", "organization"):
-        out[name] = out[name].astype(object).where(out[name].notna(), None)
-    return out, merge_rejections(problems.items)
+    return out[CANONICAL_COLUMNS], merge_rejections(problems.items)
