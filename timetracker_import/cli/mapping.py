@@ -61,7 +61,7 @@ def _draft_mapping(headers: list[str], file_name: str) -> str:
     for name in GUESS_ORDER:
         if name in guesses:
             column = guesses[name].replace('"', '\\"')
-            extra = ", unit: hours" if name == "length" else ""
+            extra = ", unit: hours" if name in ("length", "billable_length") else ""
             lines.append(f'  {name}: {{column: "{column}"{extra}}}   # guessed')
         else:
             lines.append(f"  # {name}: {{column: ...}}   # no header looked like it")
@@ -79,6 +79,7 @@ GUESS_ORDER = (
     "start",
     "end",
     "length",
+    "billable_length",
     "work_item",
     "comment",
     "activity_type",

@@ -55,6 +55,11 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint("kimai", ("Date", "From", "To", "Duration", "Customer", "Project", "Activity")),
     Fingerprint("bamboohr-hours", ("Employee #", "Hours Worked Date", "Rate Type", "Hours Worked")),
     Fingerprint("7pace-export", ("user_email", "timestamp_utc", "length_seconds")),
+    # sample_data/payroll_hours.xlsx, the file the README's walkthrough imports
+    Fingerprint(
+        "payroll-demo",
+        ("Employee Email", "Date", "Start", "Hours", "Billable Hours", "Work Item", "Notes"),
+    ),
     Fingerprint(
         "7pace-npm",
         ("Duration",),
@@ -134,6 +139,8 @@ GUESSES: dict[str, tuple[str, ...]] = {
     "date": ("date", "datum", "day", "start date", "tag"),
     "start": ("start time", "start", "from", "begin", "beginn", "von"),
     "end": ("end time", "stop time", "end", "stop", "to", "bis", "ende"),
+    # before "length", so a "Billable Hours" column is not taken for the length
+    "billable_length": ("billable hours", "billable duration", "billable time", "billable length"),
     "length": ("duration", "hours", "time spent", "length", "dauer", "stunden", "dauer (h)"),
     "work_item": ("work item", "workitem", "work item id", "issue key", "issue", "ticket", "id"),
     "comment": (
