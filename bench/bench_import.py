@@ -16,8 +16,8 @@ resolve, preflight, post, finish) and its rows/s as a fraction of
 ``concurrency x batch size / median batch round trip`` (target >= 0.8), both for the whole
 run and for the posting phase alone.
 
-Usage: ``python bench/bench_import.py [--rows 20000] [--latency-ms 50] [--profile FILE]
-[--profile-sandbox FILE]``
+Usage: ``python bench/bench_import.py [--rows 20000] [--latency-ms 50] [--concurrency N]
+[--profile FILE] [--profile-sandbox FILE] [--repeat N]``
 """
 
 from __future__ import annotations
@@ -185,7 +185,12 @@ def run_ours(
         settings = resolve_connection(
             url=url, env={"TIMETRACKER_TOKEN": tokens["alice@example.com"]}, config_dir=work / "cfg"
         )
-        request = ImportSettings(path=src, connection=settings, mapping_path=work / "mapping.yaml")
+        request = ImportSettings(
+            path=src,
+            connection=settings,
+            mapping_path=work / "mapping.yaml",
+            concurrency=CONCURRENCY,
+        )
         server = psutil.Process(pid)
         server_cpu = sum(server.cpu_times()[:2])
         started, cpu = time.perf_counter(), time.process_time()
@@ -212,9 +217,13 @@ def run_old(work: Path, rows: int, latency_ms: float) -> tuple[float, list[float
 
 
 def main() -> int:
+    global CONCURRENCY
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="this tool's (default: its default)"
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of this tool's run here")
     parser.add_argument(
         "--profile-sandbox", type=Path, help="write a cProfile of the sandbox (this tool's run)"
@@ -227,6 +236,7 @@ def main() -> int:
         "on a shared machine single runs vary a lot",
     )
     args = parser.parse_args()
+    CONCURRENCY = args.concurrency
     imports = warm_imports()
 
     with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
