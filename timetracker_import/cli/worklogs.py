@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import click
@@ -51,10 +52,17 @@ def delete(
     journaled: `runs undo RUN` re-creates the deleted worklogs (they get new ids).
     """
     from timetracker_import.app.worklogs import check_ids, ids_from_file, run_delete, summary_lines
+    from timetracker_import.errors import UsageError
 
     check_ids(ids, file)
     wanted = ids_from_file(file) if file is not None else list(ids)
     settings = connection.resolve()
+    if not dry_run and not yes and not sys.stdin.isatty():
+        # as `import`: a scheduled job must not hang on, or fail at, a prompt
+        raise UsageError(
+            "deleting asks for confirmation, but there is no terminal",
+            hint="add --yes to delete without asking (or --dry-run to see what would go)",
+        )
     if not dry_run and not yes:
         click.confirm(f"delete {len(set(wanted))} worklogs?", abort=True, err=True)
     result = asyncio.run(

@@ -4,8 +4,9 @@
 
 * a column missing from the file, or an empty cell, means "leave unchanged" (the API has no
   documented way to clear a field, API §11.2);
-* ``length_seconds`` wins over ``length_hours`` when both are given; hours are rounded to
-  whole seconds;
+* an export has both ``length_seconds`` and ``length_hours``: the one that differs from the
+  server is the edit (editing either works); both edited to different lengths is a row
+  error; hours are rounded to whole seconds;
 * timestamps are compared as instants (``timestamp_utc``; text without an offset is UTC);
 * users by e-mail/uniqueName and activity types by name, case-insensitively.
 """
@@ -105,15 +106,25 @@ def patch_for_row(
         old_ts = parse_api_timestamp(old["timeStamp"])
         text = new_ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
         add("timeStamp", text, old_ts == new_ts)
+    seconds = None
     if not _blank(row.get("length_seconds")):
-        length = _int(row["length_seconds"], "length_seconds")
-    elif not _blank(row.get("length_hours")):
+        seconds = _int(row["length_seconds"], "length_seconds")
+    from_hours = None
+    if not _blank(row.get("length_hours")):
         try:
-            length = round(float(str(row["length_hours"]).replace(",", ".")) * 3600)
+            from_hours = round(float(str(row["length_hours"]).replace(",", ".")) * 3600)
         except ValueError:
             raise RowError(f"length_hours: {row['length_hours']!r} is not a number") from None
-    else:
-        length = None
+    length = seconds if seconds is not None else from_hours
+    if seconds is not None and from_hours is not None and seconds != from_hours:
+        # Editing hours in Excel leaves the seconds column as exported: keep the edit.
+        if seconds == old["length"]:
+            length = from_hours
+        elif from_hours != old["length"]:
+            raise RowError(
+                f"length_seconds ({seconds}) and length_hours ({row['length_hours']}) were both "
+                "changed and disagree; edit only one of them"
+            )
     if length is not None:
         if length <= 0:
             raise RowError(f"length: {length} must be greater than 0")
