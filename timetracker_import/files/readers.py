@@ -748,7 +748,12 @@ def _csv_frame(pd: Any, np: Any, rows: Any, data: Any, width: int) -> pandas.Dat
     elif data.shape[1] < width:
         pad = np.full((len(data), width - data.shape[1]), None, dtype=object)
         data = np.concatenate([data, pad], axis=1)
-    data = np.where(data == "", None, data)  # a new array: the parser's may be read-only
+    if not data.flags.writeable:
+        data = data.copy()  # the parser's array may be read-only
+    # In place, column by column: np.where built a second array of every cell.
+    for j in range(min(width, data.shape[1])):
+        column = data[:, j]
+        column[column == ""] = None
     index = pd.Index(rows, dtype="int64", name="source_row")
     return pd.DataFrame(data, index=index, columns=range(width), dtype=object, copy=False)
 
