@@ -109,3 +109,24 @@ def test_interrupted_summary_has_no_dangling_colon(tmp_path: Path) -> None:
     lines = render_summary(result).splitlines()
     assert "interrupted" in lines
     assert not any(line.rstrip().endswith(":") for line in lines)
+
+
+def test_auth_login_with_stdin_closed_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["auth", "login", "--url", "http://127.0.0.1:9"], input="")
+    assert result.exit_code == 2, result.output
+    assert "no token entered" in result.output
+    assert "Aborted" not in result.output
+
+
+def test_auth_login_ctrl_c_at_the_prompt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+
+    def interrupted_prompt(*args: object, **kwargs: object) -> str:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise click.Abort() from None  # what click.prompt does on Ctrl-C
+
+    monkeypatch.setattr(click, "prompt", interrupted_prompt)
+    result = CliRunner().invoke(cli, ["auth", "login", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 130, result.output

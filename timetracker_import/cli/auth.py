@@ -71,7 +71,15 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     target = connection.target()
     if target.auth_scheme == "ntlm":  # the profile says ntlm
         raise _ntlm_has_no_token()
-    token = click.prompt("7pace API token", hide_input=True).strip()
+    try:
+        token = click.prompt("7pace API token", hide_input=True).strip()
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # Ctrl-C: exit 130 like every command
+        # stdin ended (no terminal, nothing piped): a usage problem, not "rows rejected"
+        raise click.UsageError(
+            "no token entered: type it at the hidden prompt in a terminal, or pipe it in"
+        ) from None
     if not token:
         raise click.UsageError("no token entered")
     secret = Secret(token)
