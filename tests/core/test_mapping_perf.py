@@ -1,9 +1,10 @@
 """The performance paths of the mapping give exactly what cell-by-cell parsing gives.
 
 Columns with few distinct texts are parsed once per distinct value (``text_uniques`` +
-``spread``); dates try the format that fitted the previous chunk first; the
-comment-or-work-item check looks only at rows without a work item. None of that may change
-a result.
+``spread``); dates try the format that fitted the previous chunk first and are remembered
+per distinct text across the chunks of a run (``DateMemo``); the comment-or-work-item check
+looks only at rows without a work item; text columns hold None without a final clean-up
+pass. None of that may change a result.
 """
 
 from __future__ import annotations
@@ -254,3 +255,21 @@ def test_absent_text_fields_are_none() -> None:
     out, _ = mapping.apply_mapping(model, ["When", "Hours"], chunk)
     for name in ("user", "comment", "activity_type", "organization"):
         assert out[name].tolist() == [None] * 70, name
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["", " ", "\t", "\u00a0", "\x1f", "a\x00", "\x00", " x ", "\tlead"]),
+            st.text(max_size=6),
+        ),
+        max_size=80,
+    )
+)
+def test_verbatim_text_fast_path_equals_cell_rule(cells: list[str | None]) -> None:
+    # The regex over NUL-joined cells must find exactly the cells str.strip() calls blank.
+    values = pd.Series(cells, dtype=object)
+    got = mapping._verbatim_text(values).tolist()
+    assert got == [c if c is not None and c.strip() else None for c in cells]
