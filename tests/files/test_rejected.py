@@ -41,3 +41,27 @@ def test_no_rejections_leave_no_file(tmp_path: Path) -> None:
     writer.write(next(table.chunks()), [])
     assert writer.close(ok=True) is None
     assert not (tmp_path / "rej.csv").exists()
+
+
+def test_xlsx_rejected_file_highlights_the_offending_cell(tmp_path: Path) -> None:
+    import openpyxl
+
+    source = tmp_path / "in.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["User", "Hours", "Notes"])
+    sheet.append(["bob", 0, "x"])
+    book.save(source)
+    table = open_table(source)
+    out = write_rejected(
+        tmp_path / "rej.xlsx",
+        table,
+        next(table.chunks()),
+        [Rejection(2, "server", "Hours", "0", "length must be > 0", "LengthMustBePositive")],
+    )
+    assert out is not None
+    cell = openpyxl.load_workbook(out).active["B2"]  # type: ignore[index]
+    assert cell.comment is not None and "length must be > 0" in cell.comment.text
+    assert cell.fill.fgColor.rgb not in (None, "00000000")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

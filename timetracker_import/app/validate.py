@@ -235,16 +235,6 @@ def run_validate(settings: ValidateSettings) -> ValidateResult:
         ok = True
     finally:
         writer.close(ok)
-    if all_rejections and rejected_path.suffix.lower() == ".xlsx":
-        from timetracker_import.files.xlsx_highlight import highlight_rejections
-
-        # one rejected-file row per rejection, in order, below the header row (if any)
-        first = 2 if table.has_header else 1
-        highlight_rejections(
-            rejected_path,
-            [(first + i, r.column, r.reason) for i, r in enumerate(all_rejections)],
-            header_row=1 if table.has_header else None,
-        )
     report_path = None
     if builder is not None and settings.report_path is not None:
         from datetime import UTC, datetime

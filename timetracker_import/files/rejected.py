@@ -27,7 +27,8 @@ SERVER_COLUMNS = (*BASE_COLUMNS, "error_code")
 class RejectedWriter:
     """Streams rejected raw rows into ``path`` (CSV in the input's delimiter and encoding, or
     XLSX); the file is opened on the first rejection, so a clean run leaves no file, and
-    appears only on ``close(ok=True)``."""
+    appears only on ``close(ok=True)``. In an XLSX file the offending cells are highlighted
+    and carry the reason as a comment."""
 
     def __init__(
         self,
@@ -42,6 +43,8 @@ class RejectedWriter:
         self.columns = tuple(columns)
         self.private = private
         self._writer: Any = None
+        # (column header or None, reason) of each written row, for XLSX highlighting
+        self._marks: list[tuple[str | None, str]] = []
 
     def write(self, raw: pd.DataFrame, rejections: Sequence[Rejection]) -> None:
         """Append the rows of ``rejections``; their cells come from ``raw`` (indexed by
@@ -55,6 +58,7 @@ class RejectedWriter:
             extra = {"source_row": rej.source_row, "stage": rej.stage, "reason": rej.reason,
                      "error_code": rej.error_code}  # fmt: skip
             rows.append([*cells, *(extra[c] for c in self.columns)])
+            self._marks.append((rej.column, rej.reason))
         if self._writer is None:
             from timetracker_import.files.writers import TableWriter
 
@@ -81,6 +85,16 @@ class RejectedWriter:
             self._writer.abort()
             return None
         self._writer.commit()
+        if self.path.suffix.lower() == ".xlsx":
+            from timetracker_import.files.xlsx_highlight import highlight_rejections
+
+            # one row per rejection, in order, below the header row (if any)
+            first = 2 if self.table.has_header else 1
+            highlight_rejections(
+                self.path,
+                [(first + i, column, reason) for i, (column, reason) in enumerate(self._marks)],
+                header_row=1 if self.table.has_header else None,
+            )
         if self.private:
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
