@@ -97,7 +97,9 @@ class ConfigError(TimetrackerError):
 class ApiError(TimetrackerError):
     """The 7pace API answered with an error.
 
-    ``transient`` is True for failures worth retrying later (429, 5xx, timeouts).
+    ``transient`` is True for failures worth retrying later (429, 5xx, timeouts): exit 75. A
+    definite refusal (400, 404, 409, 422: the same request would fail again) exits 2, like
+    any other request the user has to change. Subclasses fix their own codes.
     """
 
     exit_code = EXIT_TEMPFAIL
@@ -119,6 +121,8 @@ class ApiError(TimetrackerError):
         self.description = description
         self.transient = transient
         self.retry_after = retry_after
+        if type(self) is ApiError and not transient:
+            self.exit_code = EXIT_USAGE
 
 
 class AuthError(ApiError):

@@ -47,3 +47,12 @@ def test_int_return_value_is_exit_code() -> None:
 def test_auth_error_exit_code_is_3() -> None:
     assert report_error(AuthError("token expired", status=401)) == 3
     assert isinstance(AuthError("x"), TimetrackerError)
+
+
+def test_api_error_exit_code_follows_transience() -> None:
+    from timetracker_import.errors import ApiError, TransientApiError
+
+    assert report_error(ApiError("refused", status=409, transient=False)) == 2
+    assert report_error(ApiError("server down", status=503, transient=True)) == 75
+    assert report_error(TransientApiError("budget spent", transient=False)) == 75
+    assert report_error(AuthError("forbidden", status=403, transient=False)) == 3

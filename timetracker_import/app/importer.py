@@ -691,8 +691,11 @@ class _ImportRun:
             code = EXIT_AUTH
         elif halt == "interrupted":
             code = EXIT_INTERRUPTED
-        elif halt in ("transient", "error"):
+        elif halt == "transient":
             code = getattr(halt_error, "exit_code", EXIT_TEMPFAIL)
+        elif halt == "error":
+            # a refusal that stopped the run: the rows not sent stay unprocessed and resumable
+            code = EXIT_TEMPFAIL
         elif ambiguous:
             code = EXIT_AMBIGUOUS
         elif counts.rejected:
