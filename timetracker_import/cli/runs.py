@@ -174,6 +174,21 @@ def render_undo(report: UndoReport) -> str:
     return "\n".join(lines)
 
 
+def _check_target(journal: Journal, rest_root: str) -> None:
+    """Refuse to undo against another server than the one the run wrote to: ids would not
+    match there, and the report would wrongly say the worklogs are already gone."""
+    from timetracker_import.errors import UsageError
+    from timetracker_import.journal.store import safe_base_url
+
+    recorded = journal.info().base_url
+    given = safe_base_url(rest_root)
+    if recorded and given and recorded.rstrip("/").lower() != given.rstrip("/").lower():
+        raise UsageError(
+            f"run {journal.run_id} wrote to {recorded}, but the connection points at {given}",
+            hint=f"connect to the run's server (e.g. --url for {recorded}) and undo again",
+        )
+
+
 @runs.command("undo")
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
@@ -215,6 +230,7 @@ def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOption
     with _open(run_id) as journal:
         from timetracker_import.app.worklogs import run_kind, undo_changes
 
+        _check_target(journal, settings.rest_root)
         if run_kind(journal):  # a `worklogs update/delete` run: restore or re-create
 
             async def changes() -> Any:
