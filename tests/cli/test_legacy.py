@@ -99,7 +99,7 @@ def test_letter_layout_from_config_json(sandbox: RunningSandbox, tmp_path: Path)
         ("bob@example.com", "review", 5400),
     ]
     # The rejected row is isolated with its row number (no header row: first row is 1).
-    assert "row 3 [A]" in err
+    assert "row 3 [A: 'x']" in err  # the column and the value to fix
 
 
 def test_token_never_written_to_run_directory(
@@ -133,7 +133,7 @@ def test_header_layout_with_map(sandbox: RunningSandbox, tmp_path: Path) -> None
     assert code == 1, err
     assert "warning" not in err  # the token came from the environment
     assert server_rows(sandbox) == [("carol@example.com", "tests", 7200)]
-    assert "row 3 [ActivityType]" in err
+    assert "row 3 [ActivityType: 'Nope']" in err
 
 
 def test_multiple_organizations_with_organization_tokens(

@@ -12,3 +12,12 @@ def test_merge_joins_reasons_per_row_and_sorts() -> None:
     assert merged[1].reason == "length must be > 0; comment or work item required"
     assert merged[1].column == "Hours"
     assert merged[0].to_dict()["value"] == "03/04"
+
+
+def test_where_shows_column_and_value_to_fix() -> None:
+    assert Rejection(3, "map", "Date", "31.09.2026", "not a date").where() == (
+        " [Date: '31.09.2026']"
+    )
+    assert Rejection(3, "validate", "Notes", None, "comment required").where() == " [Notes: empty]"
+    assert Rejection(3, "resolve", None, None, "unknown").where() == ""
+    assert Rejection(3, "map", "C", "x" * 60, "too long").where().endswith("…']")

@@ -50,9 +50,8 @@ def render_summary(result: ImportResult) -> str:
     if len(result.existing) > 10:
         lines.append(f"  ... and {len(result.existing) - 10} more already existing")
     for rej in result.rejections[:10]:
-        where = f" [{rej.column}]" if rej.column else ""
         code = f" ({rej.error_code})" if rej.error_code else ""
-        lines.append(f"  row {rej.source_row}{where}: {rej.stage}{code}: {rej.reason}")
+        lines.append(f"  row {rej.source_row}{rej.where()}: {rej.stage}{code}: {rej.reason}")
     if len(result.rejections) > 10:
         lines.append(f"  ... and {len(result.rejections) - 10} more rejected")
     for note in result.notes:

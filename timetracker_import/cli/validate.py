@@ -39,8 +39,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     if result.rejected_path is not None:
         lines.append(f"rejected rows written to {result.rejected_path}")
         for rej in result.rejections[:10]:
-            where = f" [{rej.column}]" if rej.column else ""
-            lines.append(f"  row {rej.source_row}{where}: {rej.reason}")
+            lines.append(f"  row {rej.source_row}{rej.where()}: {rej.reason}")
         if len(result.rejections) > 10:
             lines.append(f"  ... and {len(result.rejections) - 10} more")
     return "\n".join(lines)

@@ -23,6 +23,16 @@ class Rejection:
     reason: str
     error_code: str | None = None
 
+    def where(self) -> str:
+        """`` [Column: 'value']`` for a message line (empty when not tied to a column), so a
+        person sees what to fix without opening the file."""
+        if not self.column:
+            return ""
+        if self.value in (None, ""):
+            return f" [{self.column}: empty]"
+        value = self.value if len(self.value) <= 40 else self.value[:39] + "…"
+        return f" [{self.column}: {value!r}]"
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (the shape of ``--json`` output's ``rejections`` items)."""
         return {
