@@ -115,3 +115,26 @@ def test_times_of_day(cell: object, expected: str) -> None:
 def test_bad_times_of_day(cell: str) -> None:
     out, err = parse_times_of_day(pd.Series([cell], dtype=object))
     assert pd.isna(out.iloc[0]) and err.notna().all()
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [
+        ("2026-11-31", None, "November 2026 has 30 days"),
+        ("2026-02-29 09:00", None, "February 2026 has 28 days"),
+        ("2026-13-01", None, "there is no month 13"),
+        ("31.09.2026", "DMY", "September 2026 has 30 days"),
+        ("09/31/2026", "MDY", "September 2026 has 30 days"),
+        ("2024-02-29", None, None),  # a leap day
+        ("2026-12-31", None, None),
+        ("31.09.2026", None, None),  # order unknown: no claim about which is the day
+    ],
+)
+def test_calendar_problem(text: str, order: str | None, expected: str | None) -> None:
+    from timetracker_import.core.timestamps import calendar_problem
+
+    problem = calendar_problem(text, order)
+    if expected is None:
+        assert problem is None
+    else:
+        assert problem is not None and expected in problem and repr(text) in problem

@@ -127,6 +127,32 @@ def _empty(index: pd.Index, tz: str | None = None) -> pd.Series:
     return pd.Series(pd.NaT, index=index, dtype=dtype)
 
 
+_YMD = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:$|[ T])")
+_XXY = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:$|[ ,T])")
+
+
+def calendar_problem(text: str, date_order: str | None = None) -> str | None:
+    """Why ``text`` is not a calendar date, when it has a date's shape but names a month or a
+    day that does not exist (``2026-11-31``, ``31.09.2026`` with DMY); None otherwise. The
+    day/month order of ``dd.mm.yyyy`` shapes is only known when ``date_order`` is declared."""
+    match = _YMD.match(text)
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+    else:
+        match = _XXY.match(text)
+        if not match or date_order not in ("DMY", "MDY"):
+            return None
+        first, second, year = (int(g) for g in match.groups())
+        day, month = (first, second) if date_order == "DMY" else (second, first)
+    if not 1 <= month <= 12:
+        return f"{text!r} is not a calendar date: there is no month {month}"
+    last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    if not 1 <= day <= last:
+        name = dt.date(year, month, 1).strftime("%B %Y")
+        return f"{text!r} is not a calendar date: {name} has {last} days"
+    return None
+
+
 def parse_datetime_strings(
     text: pd.Series,
     *,
@@ -186,6 +212,11 @@ def parse_datetime_strings(
         else:
             hint = "e.g. 2026-03-04" + (" 09:30" if with_time else "")
             error[pending.index] = f"not a recognisable date{'/time' if with_time else ''} ({hint})"
+        # Failures are few: say when the text is a date shape naming a day that does not exist.
+        for index, value in pending.items():
+            problem = calendar_problem(str(value), date_order)
+            if problem:
+                error[index] = problem
     if order_based:
         idx = order_based[0].append(order_based[1:]) if len(order_based) > 1 else order_based[0]
         pair = text[idx].str.extract(_LEADING_PAIR).astype(float)
