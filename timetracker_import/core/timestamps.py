@@ -213,10 +213,10 @@ def parse_datetime_strings(
             hint = "e.g. 2026-03-04" + (" 09:30" if with_time else "")
             error[pending.index] = f"not a recognisable date{'/time' if with_time else ''} ({hint})"
         # Failures are few: say when the text is a date shape naming a day that does not exist.
-        for index, value in pending.items():
-            problem = calendar_problem(str(value), date_order)
-            if problem:
-                error[index] = problem
+        problems = {i: calendar_problem(str(v), date_order) for i, v in pending.items()}
+        found = {i: p for i, p in problems.items() if p}
+        if found:
+            error[pd.Index(list(found))] = list(found.values())
     if order_based:
         idx = order_based[0].append(order_based[1:]) if len(order_based) > 1 else order_based[0]
         pair = text[idx].str.extract(_LEADING_PAIR).astype(float)
