@@ -23,3 +23,11 @@ def test_every_command_is_in_the_reference_and_the_readme() -> None:
         assert f"timetracker-import {name}" in readme or f"`{name}" in readme, (
             f"README never mentions the `{name}` command"
         )
+
+
+def test_readme_keeps_the_sections_users_need() -> None:
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    for heading in ("## Set up", "## `validate`", "## Mappings and presets", "## `import`",
+                    "## Exit codes"):  # fmt: skip
+        assert heading in readme, heading
+    assert "make demo" in readme and "make test" in readme
