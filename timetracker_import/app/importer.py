@@ -15,7 +15,7 @@ import hashlib
 import json
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 ON_EXISTING = ("skip", "allow", "fail")
 DEFAULT_BATCH_SIZE = 500
 DEFAULT_CONCURRENCY = 8
+_OPEN_OUTCOMES = ("pending", "unprocessed")
 BASELINE_ROLE_HINT = (
     "reading the existing worklogs of other users (duplicate check) needs the Administrator, "
     "Budget or Product role in 7pace; ask an administrator, or import only your own rows"
@@ -323,7 +324,8 @@ class _ImportRun:
         self.phases[name] = self.phases.get(name, 0.0) + now - self._phase_started
         self._phase_started = now
 
-    def _open_journal(self) -> tuple[Journal, bool]:
+    def _open_resumable(self) -> Journal | None:
+        """The journal of the run this one resumes (reopened), or None for a new run."""
         from timetracker_import.journal.store import Journal, find_resumable
 
         if not self.settings.new_run and not self.settings.dry_run:
@@ -331,7 +333,28 @@ class _ImportRun:
             if run_id is not None:
                 journal = Journal.open(run_id)
                 journal.reopen()
-                return journal, True
+                return journal
+        return None
+
+    def _fresh_outcomes(self) -> tuple[dict[int, tuple[str, str | None]], list[Rejection]]:
+        """What a new journal will hold once ``_create_journal`` is done: every row pending
+        but the skipped and rejected ones; and the rejections it records."""
+        outcomes: dict[int, tuple[str, str | None]] = dict.fromkeys(
+            (int(r) for r in self.p.raw.index.tolist()), ("pending", None)
+        )
+        for row in self.p.skipped:
+            outcomes[row] = ("skipped", None)
+        merged = merge_rejections(self.p.rejections)
+        fresh = [r for r in merged if outcomes.get(r.source_row, ("pending",))[0] in _OPEN_OUTCOMES]
+        for r in fresh:
+            outcomes[r.source_row] = ("rejected", None)
+        return outcomes, fresh
+
+    def _create_journal(self, rejections: list[Rejection]) -> Journal:
+        """A new run's journal with its rows, skipped rows and file rejections (runs in a
+        worker thread while the setup reads are on the wire)."""
+        from timetracker_import.journal.store import Journal
+
         journal = Journal.create(
             fingerprint=self.p.fingerprint,
             input_path=Path(self.settings.path).resolve(),
@@ -346,10 +369,16 @@ class _ImportRun:
             },
             base_url=self.settings.connection.rest_root,
         )
-        journal.record_rows(int(r) for r in self.p.raw.index)
-        if self.p.skipped:
-            journal.mark_skipped(self.p.skipped, "left out by the mapping")
-        return journal, False
+        try:
+            journal.record_rows(int(r) for r in self.p.raw.index.tolist())
+            if self.p.skipped:
+                journal.mark_skipped(self.p.skipped, "left out by the mapping")
+            if rejections:
+                journal.mark_rejections(rejections)
+        except BaseException:
+            journal.close()
+            raise
+        return journal
 
     def _on_retry(self, event: Any) -> None:
         if getattr(event, "reason", "") == "429" and self.poster is not None:
@@ -357,14 +386,29 @@ class _ImportRun:
 
     async def run(self, client_factory: ClientFactory) -> ImportResult:
         self._phase_started = time.perf_counter()
-        journal, resumed = self._open_journal()
+        resumable = self._open_resumable()
+        ready: asyncio.Future[Journal]
+        if resumable is not None:
+            ready = asyncio.get_running_loop().create_future()
+            ready.set_result(resumable)
+            outcomes = None
+        else:
+            # A new run's journal is written in a worker thread while the setup reads (all
+            # GETs) are on the wire; _run waits for it before anything else is journaled and
+            # before the poster exists, so every intent is still committed before its POST.
+            outcomes, rejections = self._fresh_outcomes()
+            ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
-            return await self._run(journal, resumed, client_factory)
+            return await self._run(ready, outcomes, client_factory)
         finally:
-            journal.close()
+            with contextlib.suppress(Exception):  # a failed creation raised in _run already
+                (await ready).close()
 
     async def _run(
-        self, journal: Journal, resumed: bool, client_factory: ClientFactory
+        self,
+        ready: asyncio.Future[Journal],
+        fresh_outcomes: dict[int, tuple[str, str | None]] | None,
+        client_factory: ClientFactory,
     ) -> ImportResult:
         import pandas as pd
 
@@ -385,13 +429,31 @@ class _ImportRun:
         from timetracker_import.core.worklog_key import keys_from_frame
 
         s, p = self.settings, self.p
-        outcomes = journal.row_outcomes()
+        resumed = fresh_outcomes is None
+        if fresh_outcomes is None:
+            journal = ready.result()
+            outcomes = journal.row_outcomes()
+        else:
+            outcomes = fresh_outcomes
+        # rows with a final outcome: "still pending" is one set lookup (or one isin) per row
+        closed = {r for r, (o, _) in outcomes.items() if o not in _OPEN_OUTCOMES}
+
+        def settle(row: int, outcome: str, worklog_id: str | None) -> None:
+            outcomes[row] = (outcome, worklog_id)
+            closed.add(row)
 
         def still_pending(rows: Any) -> list[int]:
-            if hasattr(rows, "tolist"):  # an Index: plain ints, not numpy scalars
-                rows = rows.tolist()
-            return [int(r) for r in rows if outcomes.get(int(r), ("pending",))[0]
-                    in ("pending", "unprocessed")]  # fmt: skip
+            if isinstance(rows, pd.Index):  # plain ints, not numpy scalars
+                if closed:
+                    rows = rows[~rows.isin(list(closed))]
+                return [int(r) for r in rows.tolist()]
+            return [int(r) for r in rows if int(r) not in closed]
+
+        def pending_part(frame: pd.DataFrame) -> pd.DataFrame:
+            if not len(frame) or not closed:
+                return frame
+            done = frame.index.isin(list(closed))
+            return frame[~done] if done.any() else frame
 
         def reject(rejections: list[Rejection]) -> list[Rejection]:
             merged = merge_rejections(rejections)
@@ -400,10 +462,11 @@ class _ImportRun:
             if fresh:
                 journal.mark_rejections(fresh)
                 for r in fresh:
-                    outcomes[r.source_row] = ("rejected", None)
+                    settle(r.source_row, "rejected", None)
             return fresh
 
-        reject(p.rejections)
+        if resumed:
+            reject(p.rejections)  # a new run's journal records them as it is created
         halt: str | None = None
         halt_error: Exception | None = None
         existing: dict[int, str] = {}
@@ -415,11 +478,7 @@ class _ImportRun:
             reads: list[asyncio.Future[Any]] = []
             async with client, _reaped(reads):
                 prefetched: _Preflight | None = None
-                to_check = (
-                    p.canonical.loc[still_pending(p.canonical.index)]
-                    if len(p.canonical)
-                    else p.canonical
-                )
+                to_check = pending_part(p.canonical)
                 if not resumed and len(to_check):
                     # Nothing to reconcile first: the preflight reads (approvals, baseline)
                     # go out with the setup reads. Their windows cover every row still to
@@ -430,6 +489,8 @@ class _ImportRun:
                 me, users, activity = await _all_or_cancel(
                     client.me(), client.users(), client.activity_types()
                 )
+                # shield: a cancelled run still gets the journal, to close it
+                journal = await asyncio.shield(ready)
                 self_id = str((me.get("user") or {}).get("id") or "")
                 self.naive_offset = int(me.get("timeZone") or 0)
                 frame = to_check
@@ -443,11 +504,11 @@ class _ImportRun:
                     column_header=p.activity_header,
                 )
                 reject(user_rej + at_rej)
-                frame = frame.loc[still_pending(frame.index)]
+                frame = pending_part(frame)
                 user_ids = user_ids.reindex(frame.index)
                 keys = keys_from_frame(frame, user_ids)
                 at_of = at_ids.to_dict()
-                bodies = _bodies(frame, user_ids, at_of)
+                bodies = LazyBodies(frame, user_ids, at_of)
                 self.self_only = bool(len(user_ids)) and all(
                     str(u).lower() == self_id.lower() for u in user_ids
                 )
@@ -488,11 +549,13 @@ class _ImportRun:
                     ambiguous.extend(poster.stats.ambiguous_batches)
                     poster.stats.ambiguous_batches.clear()
                     for row, wid in poster.stats.created.items():
-                        outcomes[row] = ("created", wid)
+                        settle(row, "created", wid)
                     if poster.stats.halt:
                         raise _Halt()
                 blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
-                frame = frame.loc[[r for r in still_pending(frame.index) if r not in blocked]]
+                frame = pending_part(frame)
+                if blocked:
+                    frame = frame[~frame.index.isin(list(blocked))]
                 # 2. preflight: approval locks, and 3. the baseline of existing worklogs. Both
                 # reads go out together (with the setup reads when nothing was reconciled);
                 # the baseline window covers the rows before the lock check (a superset:
@@ -525,7 +588,7 @@ class _ImportRun:
                             column_header=p.date_header,
                         )
                     )
-                    frame = frame.loc[still_pending(frame.index)]
+                    frame = pending_part(frame)
                 # every row locked (or none left): the baseline and its errors do not matter
                 if len(frame):
                     assert prefetched is not None
@@ -561,7 +624,7 @@ class _ImportRun:
                         journal.mark_existing(matched)
                         existing = dict(matched)
                         for row, wid in matched.items():
-                            outcomes[row] = ("existing", wid)
+                            settle(row, "existing", wid)
                     elif s.on_existing == "fail" and matched:
                         reject(
                             [
@@ -576,7 +639,7 @@ class _ImportRun:
                                 for row, wid in matched.items()
                             ]
                         )
-                    frame = frame.loc[still_pending(frame.index)]
+                    frame = pending_part(frame)
                     poster.pending = set(int(r) for r in frame.index)
                 else:
                     poster.pending = set()
@@ -649,11 +712,13 @@ class _ImportRun:
             halt_error = poster.stats.halt_error
         except AuthError as exc:
             halt, halt_error = "auth", exc
+            journal = await asyncio.shield(ready)
             if poster is None or not poster.stats.requests:
                 # nothing was posted: leave the run open for a resume and fail with exit 3
                 journal.finish("halted")
                 raise
         self._phase_started = time.perf_counter()
+        journal = await asyncio.shield(ready)
         return self._finish(
             journal, resumed, poster, existing, duplicates, ambiguous, halt, halt_error
         )
@@ -867,43 +932,97 @@ async def _all_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
         raise
 
 
+class LazyBodies(Mapping[int, dict[str, Any]]):
+    """``_body`` of every row of a canonical frame, built per batch when first asked for.
+
+    Only the cheap column extraction happens up front; the per-row dicts are built for a
+    batch's rows when the poster sends it (while other batches are on the wire) and kept,
+    so a re-send, a split and the journal's undo copy get the very same dict."""
+
+    def __init__(
+        self, frame: pd.DataFrame, user_ids: pd.Series, activity_type_ids: Mapping[Any, Any]
+    ) -> None:
+        import numpy as np
+        import pandas as pd
+
+        rows = [int(r) for r in frame.index.tolist()]
+        self._pos = {row: i for i, row in enumerate(rows)}
+        self._built: dict[int, dict[str, Any]] = {}
+        n = len(rows)
+        if n:
+            stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_localize(None)
+            # datetime64[s] floors to the second, like strftime's %S
+            self._seconds = stamps.to_numpy().astype("datetime64[s]")
+        else:
+            self._seconds = np.array([], dtype="datetime64[s]")
+
+        def column(name: str) -> list[Any]:
+            return frame[name].tolist() if name in frame.columns else [None] * n
+
+        self._lengths = column("length_seconds")
+        self._users = user_ids.reindex(frame.index).tolist() if n else []
+        self._billable = column("billable_seconds")
+        self._work_items = column("work_item_id")
+        self._comments = column("comment")
+        self._activity = activity_type_ids
+
+    def __getitem__(self, row: int) -> dict[str, Any]:
+        body = self._built.get(row)
+        if body is None:
+            body = self.many([row])[0]
+        return body
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._pos)
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __contains__(self, row: object) -> bool:
+        return row in self._pos
+
+    def many(self, rows: Sequence[int]) -> list[dict[str, Any]]:
+        """The bodies of ``rows`` in that order (built column-wise for those not built yet;
+        KeyError for a row not in the frame)."""
+        import numpy as np
+        import pandas as pd
+
+        built = self._built
+        todo = [r for r in rows if r not in built]
+        if todo:
+            positions = [self._pos[r] for r in todo]
+            texts = np.datetime_as_string(self._seconds[positions], unit="s").tolist()
+            isna = pd.isna
+            for row, i, text in zip(todo, positions, texts, strict=True):
+                length = int(self._lengths[i])
+                body: dict[str, Any] = {
+                    "timeStamp": f"{text}Z",
+                    "length": length,
+                    "userId": str(self._users[i]),
+                }
+                billable = self._billable[i]
+                if billable is not None and not isna(billable) and int(billable) != length:
+                    body["billableLength"] = int(billable)
+                work_item = self._work_items[i]
+                if work_item is not None and not isna(work_item):
+                    body["workItemId"] = int(work_item)
+                comment = self._comments[i]
+                if isinstance(comment, str) and comment.strip():
+                    body["comment"] = comment
+                activity_type_id = self._activity.get(row)
+                if isinstance(activity_type_id, str) and activity_type_id:
+                    body["activityTypeId"] = activity_type_id
+                built[row] = body
+        return [built[r] for r in rows]
+
+
 def _bodies(
     frame: pd.DataFrame, user_ids: pd.Series, activity_type_ids: dict[Any, Any]
 ) -> dict[int, dict[str, Any]]:
     """``_body`` for every row of ``frame``, column-wise (the same dicts, ~5x faster)."""
-    import numpy as np
-    import pandas as pd
-
-    if not len(frame):
-        return {}
-    stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_localize(None)
-    # datetime64[s] floors to the second, like strftime's %S
-    texts = np.datetime_as_string(stamps.to_numpy().astype("datetime64[s]"), unit="s")
-
-    def optional(name: str) -> list[Any]:
-        if name not in frame.columns:
-            return [None] * len(frame)
-        return [None if pd.isna(v) else int(v) for v in frame[name].tolist()]
-
-    lengths = [int(v) for v in frame["length_seconds"].tolist()]
-    comments = frame["comment"].tolist() if "comment" in frame.columns else [None] * len(frame)
-    bodies: dict[int, dict[str, Any]] = {}
-    for row, text, length, user_id, billable, work_item, comment in zip(
-        frame.index.tolist(), texts.tolist(), lengths, user_ids.reindex(frame.index).tolist(),
-        optional("billable_seconds"), optional("work_item_id"), comments, strict=True,
-    ):  # fmt: skip
-        body: dict[str, Any] = {"timeStamp": f"{text}Z", "length": length, "userId": str(user_id)}
-        if billable is not None and billable != length:
-            body["billableLength"] = billable
-        if work_item is not None:
-            body["workItemId"] = work_item
-        if isinstance(comment, str) and comment.strip():
-            body["comment"] = comment
-        activity_type_id = activity_type_ids.get(row)
-        if isinstance(activity_type_id, str) and activity_type_id:
-            body["activityTypeId"] = activity_type_id
-        bodies[int(row)] = body
-    return bodies
+    lazy = LazyBodies(frame, user_ids, activity_type_ids)
+    rows = list(lazy)
+    return dict(zip(rows, lazy.many(rows), strict=True))
 
 
 def _progress_bar(enabled: bool, total: int, dry_run: bool) -> Any:

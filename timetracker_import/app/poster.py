@@ -176,10 +176,18 @@ class Poster:
         async with self.sem.slot():
             if self.stopping:  # halted while waiting for a slot
                 return _Outcome("skipped")
-            if not self.dry_run:
-                # write-ahead: committed before the request leaves
-                await self._write(self.journal.mark_sending, batch.batch_no)
-            items = [self.bodies[r] for r in rows]
+            if self.dry_run:
+                items = self._bodies_of(rows)
+            else:
+                # write-ahead: committed before the request leaves (the bodies are built
+                # while the commit's fsync runs in its worker thread)
+                intent = asyncio.ensure_future(
+                    self._write(self.journal.mark_sending, batch.batch_no)
+                )
+                try:
+                    items = self._bodies_of(rows)
+                finally:
+                    await intent
             started = time.monotonic()
             self.stats.requests += 1
             try:
@@ -211,6 +219,13 @@ class Poster:
             self.stats.round_trips.append(time.monotonic() - started)
             await self.sem.succeeded()
             return _Outcome("ok", result=result)
+
+    def _bodies_of(self, rows: list[int]) -> list[dict[str, Any]]:
+        # a lazy mapping (importer.LazyBodies) builds a whole batch's bodies in one pass
+        many = getattr(self.bodies, "many", None)
+        if many is not None:
+            return list(many(rows))
+        return [self.bodies[r] for r in rows]
 
     def _unsent(self, batch: PlannedBatch) -> None:
         # a definite failure: nothing was created, the batch can simply be sent again later

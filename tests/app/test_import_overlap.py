@@ -1,0 +1,159 @@
+"""The import's overlapped start: a new run's journal is written in a worker thread while the
+setup reads are on the wire, and request bodies are built per batch (``LazyBodies``). Neither
+may weaken the write-ahead rule: every row and file rejection is journaled, and each batch's
+intent committed, before its POST leaves."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.app.test_import import (
+    balanced,
+    fast_client,
+    make_rows,
+    settings_for,
+    state_dir,  # noqa: F401 - autouse fixture
+    write_rows,
+)
+from timetracker_import.api.client import TimetrackerClient
+from timetracker_import.api.settings import resolve_connection
+from timetracker_import.app import importer
+from timetracker_import.app.importer import LazyBodies, _body, run_import
+from timetracker_import.errors import AuthError
+from timetracker_import.journal.store import list_runs
+from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+
+
+@pytest.fixture
+def sandbox() -> Any:
+    with run_sandbox_in_thread() as box:
+        yield box
+
+
+def _journal_rows(run_dir: Path) -> dict[int, str]:
+    with sqlite3.connect(run_dir / "journal.sqlite") as conn:
+        return {int(r): str(o) for r, o in conn.execute("SELECT source_row, outcome FROM row")}
+
+
+def _sending_states(run_dir: Path) -> list[str]:
+    with sqlite3.connect(run_dir / "journal.sqlite") as conn:
+        return [str(s) for (s,) in conn.execute("SELECT state FROM batch ORDER BY batch_no")]
+
+
+def test_journal_complete_and_intent_committed_before_each_post(
+    sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = make_rows(60)
+    rows[7]["Minutes"] = "soon"  # a file rejection: journaled with the new run
+    path = write_rows(tmp_path / "in.csv", rows)
+    threads: list[int] = []
+    created = importer._ImportRun._create_journal
+
+    def tracked(self: Any, rejections: Any) -> Any:
+        threads.append(threading.get_ident())
+        return created(self, rejections)
+
+    monkeypatch.setattr(importer._ImportRun, "_create_journal", tracked)
+    seen: list[tuple[dict[int, str], list[str]]] = []
+
+    def factory(connection: Any, on_retry: Callable[[Any], None]) -> TimetrackerClient:
+        client = fast_client()(connection, on_retry)
+        post = client.post_batch
+
+        async def watched(items: Any, **kw: Any) -> Any:
+            (run,) = list_runs()
+            seen.append((_journal_rows(run.directory), _sending_states(run.directory)))
+            return await post(items, **kw)
+
+        client.post_batch = watched  # type: ignore[method-assign]
+        return client
+
+    result = run_import(
+        settings_for(sandbox, path, tmp_path, batch_size=20, concurrency=2),
+        client_factory=factory,
+    )
+    assert result.accounting.created == 59 and result.accounting.rejected == 1
+    assert balanced(result)
+    assert threads and threads[0] != threading.get_ident()  # a worker thread, not the loop
+    assert len(seen) == 3
+    for outcomes, states in seen:
+        assert len(outcomes) == 60 and outcomes[9] == "rejected"  # row 9 = data row 7
+        assert "sending" in states  # this POST's intent is already committed
+
+
+def test_setup_read_refused_leaves_a_complete_halted_journal(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    path = write_rows(tmp_path / "in.csv", make_rows(30))
+    settings = settings_for(sandbox, path, tmp_path)
+    bad = resolve_connection(
+        url=sandbox.url, env={"TIMETRACKER_TOKEN": "x" * 52}, config_dir=tmp_path / "cfg"
+    )
+    with pytest.raises(AuthError):
+        run_import(
+            importer.ImportSettings(path=path, connection=bad, mapping_path=settings.mapping_path),
+            client_factory=fast_client(),
+        )
+    (run,) = list_runs()
+    assert run.status == "halted"
+    outcomes = _journal_rows(run.directory)
+    assert len(outcomes) == 30 and set(outcomes.values()) == {"pending"}
+    # the halted run resumes with the right token
+    again = run_import(settings, client_factory=fast_client())
+    assert again.resumed and again.exit_code == 0 and again.accounting.created == 30
+
+
+def _frame() -> tuple[pd.DataFrame, pd.Series, dict[int, Any]]:
+    index = pd.Index([4, 2, 9, 7], name="source_row")
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                [
+                    "2026-09-01T06:00:00.7Z",
+                    "2026-09-02T23:30:00+02:00",
+                    "2026-01-01T00:00:00Z",
+                    "1969-12-31T23:59:59.5Z",
+                ],
+                utc=True,
+                format="ISO8601",
+            ),  # fmt: skip
+            "length_seconds": pd.Series([900, 60, 3600, 5], dtype="int64", index=index),
+            "billable_seconds": pd.Series([900, None, 0, 1], dtype="Int64", index=index),
+            "work_item_id": pd.Series([None, 3, 7, None], dtype="Int64", index=index),
+            "comment": ["x", " ", None, "note"],
+        },
+        index=index,
+    )
+    users = pd.Series(["u4", "u2", "u9", "u7"], index=index)
+    return frame, users, {2: "at-2", 9: ""}
+
+
+def test_lazy_bodies_equal_the_row_wise_reference_in_any_order() -> None:
+    frame, users, activity = _frame()
+    lazy = LazyBodies(frame, users, activity)
+    expected = {
+        int(row): _body(rec, users[row], activity.get(row))
+        for row, rec in zip(frame.index, frame.to_dict("records"), strict=True)
+    }
+    assert len(lazy) == 4 and list(lazy) == [4, 2, 9, 7] and 9 in lazy and 5 not in lazy
+    first = lazy.many([9, 4])
+    assert first == [expected[9], expected[4]]
+    assert lazy[2] == expected[2] and dict(lazy) == expected
+    # built once: a re-send or the journal's undo copy gets the very same dict
+    assert lazy.many([4, 9])[1] is first[0] and lazy[4] is first[1]
+    assert expected[7]["timeStamp"] == "1969-12-31T23:59:59Z"
+    with pytest.raises(KeyError):
+        lazy.many([5])
+
+
+def test_lazy_bodies_of_an_empty_frame() -> None:
+    frame, users, _ = _frame()
+    lazy = LazyBodies(frame.iloc[:0], users.iloc[:0], {})
+    assert len(lazy) == 0 and lazy.many([]) == [] and dict(lazy) == {}
