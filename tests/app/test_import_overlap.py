@@ -86,6 +86,24 @@ def test_journal_complete_and_intent_committed_before_each_post(
     for outcomes, states in seen:
         assert len(outcomes) == 60 and outcomes[9] == "rejected"  # row 9 = data row 7
         assert "sending" in states  # this POST's intent is already committed
+        # in flight (2) plus staged ahead of a slot (at most 2)
+        assert states.count("sending") <= 4
+
+
+def test_staged_batches_never_sent_go_back_to_planned(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A 401 on batch 2 halts the run; batch 3, staged (intent committed) while batch 2 was
+    on the wire, was never sent: it is planned again, not left for a read-back."""
+    sandbox.set_faults(["batch#2:401"])
+    path = write_rows(tmp_path / "in.csv", make_rows(90))
+    result = run_import(
+        settings_for(sandbox, path, tmp_path, batch_size=30, concurrency=1),
+        client_factory=fast_client(),
+    )
+    assert result.exit_code == 3 and result.accounting.created == 30
+    assert sandbox.stats()["calls"]["batch"] == 2
+    assert _sending_states(result.run_dir) == ["done", "planned", "planned"]
 
 
 def test_setup_read_refused_leaves_a_complete_halted_journal(

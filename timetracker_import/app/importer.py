@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
 import signal
@@ -290,10 +291,28 @@ def run_import(
 
         check_report_path(settings.report_path)
     started = time.perf_counter()
-    prepared = prepare(settings)
-    runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
-    runner.phases["read_validate"] = time.perf_counter() - started
-    return asyncio.run(runner.run(client_factory or _default_client_factory))
+    with _long_lived_frozen():
+        prepared = prepare(settings)
+        gc.freeze()  # the prepared frame lives until the end too
+        runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
+        runner.phases["read_validate"] = time.perf_counter() - started
+        return asyncio.run(runner.run(client_factory or _default_client_factory))
+
+
+@contextlib.contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Keep what is alive now (modules, and the prepared file once frozen again) out of the
+    cyclic collector's full passes for the run: one such pass walked ~0.5M objects and
+    stalled posting (event loop and journal threads alike) for ~55 ms. Objects still die by
+    reference count as usual; on leaving, all of it is handed back to the collector (unless
+    someone else had frozen objects before us, whose choice we keep)."""
+    ours = gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if ours:
+            gc.unfreeze()
 
 
 class _ImportRun:

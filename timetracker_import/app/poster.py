@@ -110,6 +110,7 @@ class Poster:
         self.claim_after = claim_after
         self.dry_run = dry_run
         self.sem = AdaptiveSemaphore(concurrency)
+        self._staged = asyncio.Semaphore(concurrency)
         self.on_rows_done = on_rows_done
         self.naive_offset_minutes = naive_offset_minutes
         # the token user's offset (me.timeZone): the real service may give createdTimestamp
@@ -173,52 +174,67 @@ class Poster:
     async def _send(self, batch: PlannedBatch, rows: list[int]) -> _Outcome:
         if self.stopping:
             return _Outcome("skipped")
-        async with self.sem.slot():
-            if self.stopping:  # halted while waiting for a slot
+        # Staged ahead of a free slot: the intent is committed and the bodies are built while
+        # the batch waits, so a slot freed by an answer is reused at once instead of after a
+        # journal commit (which queued behind the answers' own commits). At most
+        # ``concurrency`` batches wait staged; one never sent goes back to planned.
+        async with self._staged:
+            if self.stopping:
                 return _Outcome("skipped")
-            if self.dry_run:
-                items = self._bodies_of(rows)
-            else:
-                # write-ahead: committed before the request leaves (the bodies are built
-                # while the commit's fsync runs in its worker thread)
-                intent = asyncio.ensure_future(
-                    self._write(self.journal.mark_sending, batch.batch_no)
-                )
-                try:
-                    items = self._bodies_of(rows)
-                finally:
-                    await intent
-            started = time.monotonic()
-            self.stats.requests += 1
-            try:
-                result = await self.client.post_batch(
-                    items, validate_only=self.dry_run, fields=ANSWER_FIELDS
-                )
-            except AmbiguousOutcome as exc:
-                await self.sem.failed()
-                if not self.dry_run:
-                    self.journal.mark_ambiguous(batch.batch_no, exc.message[:500])
-                return _Outcome("ambiguous", error=exc)
-            except AuthError as exc:
-                await self.sem.failed()
-                self._unsent(batch)
-                self._halt("auth", exc)
-                return _Outcome("halt", error=exc)
-            except TransientApiError as exc:
-                await self.sem.failed()
-                self._unsent(batch)
-                self._halt("transient", exc)
-                return _Outcome("halt", error=exc)
-            except ApiError as exc:
-                await self.sem.failed()
-                if exc.status in CONTENT_STATUSES:
-                    return _Outcome("content", error=exc)
-                self._unsent(batch)
-                self._halt("error", exc)
-                return _Outcome("halt", error=exc)
-            self.stats.round_trips.append(time.monotonic() - started)
-            await self.sem.succeeded()
-            return _Outcome("ok", result=result)
+            items = await self._stage(batch, rows)
+            slot = self.sem.slot()
+            await slot.__aenter__()
+        try:
+            return await self._post(batch, items)
+        finally:
+            await slot.__aexit__(None, None, None)
+
+    async def _stage(self, batch: PlannedBatch, rows: list[int]) -> list[dict[str, Any]]:
+        """The request bodies, with the intent to send them committed (write-ahead)."""
+        if self.dry_run:
+            return self._bodies_of(rows)
+        # the bodies are built while the commit runs in its worker thread
+        intent = asyncio.ensure_future(self._write(self.journal.mark_sending, batch.batch_no))
+        try:
+            return self._bodies_of(rows)
+        finally:
+            await intent
+
+    async def _post(self, batch: PlannedBatch, items: list[dict[str, Any]]) -> _Outcome:
+        if self.stopping:  # halted while waiting for a slot: never sent
+            self._unsent(batch)
+            return _Outcome("skipped")
+        started = time.monotonic()
+        self.stats.requests += 1
+        try:
+            result = await self.client.post_batch(
+                items, validate_only=self.dry_run, fields=ANSWER_FIELDS
+            )
+        except AmbiguousOutcome as exc:
+            await self.sem.failed()
+            if not self.dry_run:
+                self.journal.mark_ambiguous(batch.batch_no, exc.message[:500])
+            return _Outcome("ambiguous", error=exc)
+        except AuthError as exc:
+            await self.sem.failed()
+            self._unsent(batch)
+            self._halt("auth", exc)
+            return _Outcome("halt", error=exc)
+        except TransientApiError as exc:
+            await self.sem.failed()
+            self._unsent(batch)
+            self._halt("transient", exc)
+            return _Outcome("halt", error=exc)
+        except ApiError as exc:
+            await self.sem.failed()
+            if exc.status in CONTENT_STATUSES:
+                return _Outcome("content", error=exc)
+            self._unsent(batch)
+            self._halt("error", exc)
+            return _Outcome("halt", error=exc)
+        self.stats.round_trips.append(time.monotonic() - started)
+        await self.sem.succeeded()
+        return _Outcome("ok", result=result)
 
     def _bodies_of(self, rows: list[int]) -> list[dict[str, Any]]:
         # a lazy mapping (importer.LazyBodies) builds a whole batch's bodies in one pass

@@ -120,6 +120,9 @@ class Store:
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # checkpoint every ~40 MB of WAL instead of ~4 MB: a 20k-worklog import paid
+            # ~35 ms of checkpoints inside batch commits (11 ms stalls of a whole wave)
+            self.conn.execute("PRAGMA wal_autocheckpoint=10000")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_SCHEMA)
         self.users: dict[str, UserRow] = {}
