@@ -889,6 +889,9 @@ _FAST_KEYS = {
     for name in ("timeStamp", "timestamp", "length", "billableLength", "workItemId", "comment",
                  "userId", "activityTypeId")
 }  # fmt: skip
+_CLIENT_KEYS = frozenset(
+    ("timeStamp", "length", "billableLength", "workItemId", "comment", "userId", "activityTypeId")
+)
 _CANONICAL_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
@@ -951,20 +954,33 @@ class _FastItems:
         """The stored row (``WORKLOG_COLUMNS`` order) for a valid common item, else None."""
         if type(item) is not dict:
             return None
-        fields: dict[str, Any] = {}
-        for key, value in item.items():
-            name = _FAST_KEYS.get(key)
-            if name is None or name in fields:
-                return None
-            fields[name] = value
-        ts_text = fields.get("timestamp")
+        if item.keys() <= _CLIENT_KEYS:
+            # the spellings this project's client sends: no two can name the same field,
+            # so the values are read straight from the item (one set check per item)
+            ts_text = item.get("timeStamp")
+            length = item.get("length")
+            billable = item.get("billableLength")
+            work_item = item.get("workItemId")
+            comment = item.get("comment")
+            user_id = item.get("userId")
+            type_id = item.get("activityTypeId")
+        else:
+            fields: dict[str, Any] = {}
+            for key, value in item.items():
+                name = _FAST_KEYS.get(key)
+                if name is None or name in fields:
+                    return None
+                fields[name] = value
+            ts_text = fields.get("timestamp")
+            length = fields.get("length")
+            billable = fields.get("billablelength")
+            work_item = fields.get("workitemid")
+            comment = fields.get("comment")
+            user_id = fields.get("userid")
+            type_id = fields.get("activitytypeid")
         if type(ts_text) is not str:
             return None
         ts_key = _canonical_z_key(ts_text)
-        length = fields.get("length")
-        billable = fields.get("billablelength")
-        work_item = fields.get("workitemid")
-        comment = fields.get("comment")
         if (
             ts_key is None
             or type(length) is not int
@@ -982,7 +998,6 @@ class _FastItems:
             or (self.work_items is not None and work_item not in self.work_items)
         ):
             return None
-        user_id = fields.get("userid")
         if user_id is None:
             user_id = self.caller
         elif type(user_id) is not str or (user_id := _canonical_guid(user_id)) is None:
@@ -990,7 +1005,6 @@ class _FastItems:
         user = self.users.get(user_id)
         if user is None or (user_id != self.caller and not self.admin):
             return None
-        type_id = fields.get("activitytypeid")
         if type_id is None:
             type_id = user.default_activity_type_id
         elif type(type_id) is not str or (type_id := _canonical_guid(type_id)) is None:
