@@ -199,3 +199,12 @@ def test_ambiguous_write_is_an_ambiguous_outcome_with_request() -> None:
     exc = AmbiguousWrite("no answer", request=req, status=500)
     assert isinstance(exc, AmbiguousOutcome)
     assert exc.request is req and exc.exit_code == 4 and exc.transient
+
+
+def test_403_hint_names_the_role_each_gated_call_needs() -> None:
+    from timetracker_import.api.protocol import error_from_response
+
+    err = error_from_response(403, {}, b'{"error": {"errorCode": "AccessDenied"}}')
+    assert err.hint is not None
+    assert "users/roles needs Administrator" in err.hint
+    assert "Administrator, Budget or Product" in err.hint

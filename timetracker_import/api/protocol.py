@@ -197,8 +197,9 @@ def retry_after_from(headers: Mapping[str, str], error: ErrorBody) -> float | No
 _HINTS = {
     401: "the token is missing, wrong or expired (tokens last one year); "
     "check it with `timetracker-import auth status`",
-    403: "your 7pace role does not allow this call (e.g. workLogs/all needs Administrator, "
-    "Budget or Product)",
+    403: "your 7pace role does not allow this call: reading everyone's worklogs needs "
+    "Administrator, Budget or Product; users/roles needs Administrator; timeApproval/all an "
+    "approval manager; writing another user's worklogs needs Administrator",
     404: "the id does not exist, or the URL/collection is wrong",
     413: "a batch may hold at most 500 worklogs",
     429: "the 7pace rate limit was hit; wait and run again (it resumes)",
