@@ -84,3 +84,14 @@ def test_approvals_list_from_after_to_is_refused(box: RunningSandbox) -> None:
     result = run(box, "approvals", "list", "--from", "2026-11-30", "--to", "2026-10-01")
     assert result.exit_code == 2, result.output
     assert "--from 2026-11-30 is after --to 2026-10-01" in result.stderr
+
+
+def test_roles_file_without_usable_columns_lists_its_headers(tmp_path: Path) -> None:
+    from timetracker_import.app.admin import role_entries
+    from timetracker_import.errors import InputError
+
+    path = tmp_path / "roles.csv"
+    path.write_text("user,new role\nbob@example.com,Team\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        role_entries(path)
+    assert "its headers are: user, new role" in str(caught.value)

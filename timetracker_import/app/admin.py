@@ -87,7 +87,8 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
     role_id_col = cols.get("roleid")
     if not user_cols or (role_col is None and role_id_col is None):
         raise InputError(
-            f"{path.name} needs a user column (email, id or vstsId) and a role column",
+            f"{path.name} needs a user column (email, id or vstsId) and a role column "
+            f"(role or roleId); its headers are: {', '.join(table.headers) or 'none'}",
             path=str(path),
             hint="headers e.g. `email,role` (role name) or `id,roleId`",
         )
