@@ -10,9 +10,10 @@ id: the API cannot restore ids).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,17 +166,37 @@ async def _gather_limited(calls: Iterable[Any], limit: int = CONCURRENCY) -> lis
     return list(await asyncio.gather(*(one(c) for c in calls)))
 
 
-def _new_journal(kind: str, settings: ConnectionSettings, source: str | None) -> Journal:
+@contextlib.contextmanager
+def _change_run(
+    kind: str,
+    settings: ConnectionSettings,
+    source: str | None,
+    result: ChangeResult,
+    intents: Iterable[tuple[str, str, Any, Any]],
+) -> Iterator[ChangeLog]:
+    """A new journal run of ``kind`` whose change log has every ``(worklog_id, action, old,
+    changes)`` intent recorded before the block sends anything; finished as ``halted`` when
+    ``result`` has failures."""
     from timetracker_import.journal.store import Journal, new_run_id
 
     run_id = new_run_id()
-    return Journal.create(
+    journal = Journal.create(
         fingerprint=f"{kind}:{run_id}",
         input_path=source,
         options={"kind": kind},
         base_url=settings.rest_root,
         run_id=run_id,
     )
+    log = ChangeLog(journal.directory)
+    result.run_id = journal.run_id
+    try:
+        for worklog_id, action, old, changes in intents:
+            log.intend(worklog_id, action, old, changes)
+        yield log
+    finally:
+        log.close()
+        journal.finish("complete" if not result.failed else "halted")
+        journal.close()
 
 
 async def run_update(
@@ -223,17 +244,16 @@ async def run_update(
         todo = [i for i in result.items if i.changes and not i.error]
         if dry_run or not todo:
             return result
-        journal = _new_journal(KIND_UPDATE, settings, str(path))
-        log = ChangeLog(journal.directory)
-        result.run_id = journal.run_id
-        try:
-            for item in todo:
-                log.intend(
-                    item.worklog_id,
-                    "update",
-                    by_id[item.worklog_id],
-                    [[c.field, c.old, c.new] for c in item.changes],
-                )
+        intents = [
+            (
+                i.worklog_id,
+                "update",
+                by_id[i.worklog_id],
+                [[c.field, c.old, c.new] for c in i.changes],
+            )
+            for i in todo
+        ]
+        with _change_run(KIND_UPDATE, settings, str(path), result, intents) as log:
 
             async def patch(item: UpdatePlanItem) -> None:
                 try:
@@ -253,10 +273,6 @@ async def run_update(
                 result.done.append(item.worklog_id)
 
             await _gather_limited(patch(i) for i in todo)
-        finally:
-            log.close()
-            journal.finish("complete" if not result.failed else "halted")
-            journal.close()
     return result
 
 
@@ -278,12 +294,8 @@ async def run_delete(
         if dry_run or not found:
             result.done = list(found) if dry_run else []
             return result
-        journal = _new_journal(KIND_DELETE, settings, source)
-        log = ChangeLog(journal.directory)
-        result.run_id = journal.run_id
-        try:
-            for worklog_id, worklog in found.items():
-                log.intend(worklog_id, "delete", worklog)
+        intents = [(i, "delete", worklog, None) for i, worklog in found.items()]
+        with _change_run(KIND_DELETE, settings, source, result, intents) as log:
 
             async def delete(worklog_id: str) -> None:
                 try:
@@ -302,10 +314,6 @@ async def run_delete(
                 result.done.append(worklog_id)
 
             await _gather_limited(delete(i) for i in found)
-        finally:
-            log.close()
-            journal.finish("complete" if not result.failed else "halted")
-            journal.close()
     return result
 
 
