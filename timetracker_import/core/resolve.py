@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,22 +144,13 @@ def resolve_users(
     """Resolve the frame's ``user`` column: a Series of user ids (index as the frame; None for
     rejected rows) and the rejections (stage ``resolve``). An empty cell is the token's own
     user, ``self_user_id``. Each distinct value is looked up once."""
-    values = frame["user"]
-    outcome: dict[str, tuple[str | None, str | None]] = {}
-    for value in pd.unique(values.dropna()):
-        if not _is_empty(value):
-            outcome[str(value)] = directory.lookup(str(value))
-    ids: list[str | None] = []
-    rejections: list[Rejection] = []
-    for row, value in zip(frame.index, values, strict=True):
-        if _is_empty(value):
-            ids.append(self_user_id)
-            continue
-        user_id, reason = outcome[str(value)]
-        ids.append(user_id)
-        if reason is not None:
-            rejections.append(Rejection(int(row), "resolve", column_header, str(value), reason))
-    return pd.Series(ids, index=frame.index, dtype=object, name="user_id"), rejections
+    return _resolve_column(
+        frame["user"],
+        directory.lookup,
+        empty_id=self_user_id,
+        column_header=column_header,
+        name="user_id",
+    )
 
 
 @dataclass(frozen=True)
@@ -226,18 +217,34 @@ def resolve_activity_types(
     if "activity_type" not in frame.columns:
         empty = [None] * len(frame)
         return pd.Series(empty, index=frame.index, dtype=object, name="activity_type_id"), []
-    values = frame["activity_type"]
-    outcome = {
-        str(v): directory.lookup(str(v)) for v in pd.unique(values.dropna()) if not _is_empty(v)
-    }
+    return _resolve_column(
+        frame["activity_type"],
+        directory.lookup,
+        empty_id=None,
+        column_header=column_header,
+        name="activity_type_id",
+    )
+
+
+def _resolve_column(
+    values: pd.Series,
+    lookup: Callable[[str], tuple[str | None, str | None]],
+    *,
+    empty_id: str | None,
+    column_header: str | None,
+    name: str,
+) -> tuple[pd.Series, list[Rejection]]:
+    """Look each distinct non-empty value up once; empty cells get ``empty_id``, rejected
+    rows None and a rejection (stage ``resolve``)."""
+    outcome = {str(v): lookup(str(v)) for v in pd.unique(values.dropna()) if not _is_empty(v)}
     ids: list[str | None] = []
     rejections: list[Rejection] = []
-    for row, value in zip(frame.index, values, strict=True):
+    for row, value in zip(values.index, values, strict=True):
         if _is_empty(value):
-            ids.append(None)
+            ids.append(empty_id)
             continue
-        type_id, reason = outcome[str(value)]
-        ids.append(type_id)
+        found, reason = outcome[str(value)]
+        ids.append(found)
         if reason is not None:
             rejections.append(Rejection(int(row), "resolve", column_header, str(value), reason))
-    return pd.Series(ids, index=frame.index, dtype=object, name="activity_type_id"), rejections
+    return pd.Series(ids, index=values.index, dtype=object, name=name), rejections
