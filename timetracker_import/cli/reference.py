@@ -25,7 +25,7 @@ def _context(command: click.Command, name: str, parent: click.Context | None) ->
     return click.Context(command, info_name=name, parent=parent, **settings)  # type: ignore[arg-type]
 
 
-def _walk(command: click.Command, ctx: click.Context, path: list[str]) -> list[str]:
+def _walk(command: click.Command, ctx: click.Context | None, path: list[str]) -> list[str]:
     sections = []
     title = " ".join(path)
     with _context(command, path[-1], ctx) as sub:
@@ -40,27 +40,15 @@ def _walk(command: click.Command, ctx: click.Context, path: list[str]) -> list[s
 
 
 def render_reference() -> str:
-    """The whole reference as Markdown: every command and subcommand's help text."""
-    with _context(cli, "timetracker-import", None) as root:
-        sections = [f"## `timetracker-import`\n\n```text\n{cli.get_help(root)}\n```\n"]
-        for name in cli.list_commands(root):
-            command = cli.get_command(root, name)
-            if command is not None and not command.hidden:
-                sections.extend(_walk(command, root, ["timetracker-import", name]))
-    legacy = _legacy_help()
-    if legacy:
-        sections.append(legacy)
+    """The whole reference as Markdown: every command and subcommand's help text, then the
+    legacy ``import-worklogs`` entry point."""
+    from timetracker_import.cli.legacy import import_worklogs
+
+    sections = [
+        *_walk(cli, None, ["timetracker-import"]),
+        *_walk(import_worklogs, None, ["import-worklogs"]),
+    ]
     return HEADER + "\n" + "\n".join(sections)
-
-
-def _legacy_help() -> str:
-    from timetracker_import.cli import legacy
-
-    command = getattr(legacy, "import_worklogs", None)
-    if not isinstance(command, click.Command):
-        return ""
-    with _context(command, "import-worklogs", None) as ctx:
-        return f"## `import-worklogs`\n\n```text\n{command.get_help(ctx)}\n```\n"
 
 
 if __name__ == "__main__":
