@@ -98,6 +98,13 @@ def load_lookup(path: Path, key: str, value: str, *, key_path: str) -> dict[str,
         raise MappingError(
             f"cannot read lookup file {path}: {exc.strerror}", key_path=key_path, path=str(path)
         ) from None
+    except UnicodeDecodeError:
+        raise MappingError(
+            f"lookup file {path} is not UTF-8 text",
+            key_path=key_path,
+            path=str(path),
+            hint='save it as UTF-8 (in Excel: "CSV UTF-8")',
+        ) from None
 
 
 def _load_lookups(mapping: Mapping, base: Path | None, source: str) -> dict[str, dict[str, str]]:
@@ -122,6 +129,12 @@ def load_mapping(path: str | Path) -> LoadedMapping:
     except OSError as exc:
         raise MappingError(
             f"cannot read mapping file {p}: {exc.strerror or exc}", path=str(p)
+        ) from None
+    except UnicodeDecodeError:
+        raise MappingError(
+            f"mapping file {p} is not UTF-8 text",
+            path=str(p),
+            hint="--mapping takes the YAML mapping file (saved as UTF-8), not the data file",
         ) from None
     mapping = mapping_from_dict(_parse_yaml(text, str(p)), source=str(p))
     return LoadedMapping(mapping, str(p), _load_lookups(mapping, p.parent, str(p)))
