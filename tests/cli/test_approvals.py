@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import Result
 
-from timetracker_import.cli.main import cli
-from timetracker_import.sandbox import run_sandbox_in_thread
+from tests.cli.conftest import invoke
 from timetracker_import.sandbox.server import RunningSandbox
 
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.delenv("TIMETRACKER_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
-@pytest.fixture
-def box() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox
-
-
-def run(box: RunningSandbox, *args: str, who: str = "alice") -> Any:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens[f"{who}@example.com"]}
-    return CliRunner().invoke(cli, ["approvals", *args], env=env)
+def run(box: RunningSandbox, *args: str, who: str = "alice") -> Result:
+    return invoke(box, "approvals", *args, who=who)
 
 
 def weeks(box: RunningSandbox, *args: str) -> list[dict[str, str]]:

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from tests.app.test_export import conn, import_file
+from tests.cli.conftest import invoke
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
@@ -23,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
 VOLATILE = ("id", "created_utc", "edited_utc")
 RANGE = ["--from", "2026-10-01", "--to", "2026-11-30", "--timezone", "Europe/Berlin"]
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def assert_golden(name: str, text: str) -> None:
@@ -34,11 +36,7 @@ def assert_golden(name: str, text: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
@@ -55,9 +53,8 @@ def box() -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-def run(box: RunningSandbox, *args: str, who: str = "alice") -> Any:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens[f"{who}@example.com"]}
-    return CliRunner().invoke(cli, ["export", *args], env=env)
+def run(box: RunningSandbox, *args: str, who: str = "alice") -> Result:
+    return invoke(box, "export", *args, who=who)
 
 
 def mask(rows: list[list[Any]]) -> list[list[Any]]:

@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from timetracker_import.cli.main import cli
+from tests.cli.conftest import invoke
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,19 +19,11 @@ VOLATILE = ("id", "created_utc", "edited_utc")
 RANGE = ["--from", "2026-09-01", "--to", "2026-12-31", "--timezone", "Europe/Berlin"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A private journal and config dir; no inherited connection settings or keyring."""
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def cli_run(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    result = CliRunner().invoke(cli, list(args), env=env)
+    result = invoke(box, *args)
     return result.exit_code, result.stdout, result.stderr
 
 

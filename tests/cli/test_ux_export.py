@@ -5,25 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import Result
 
-from timetracker_import.cli.main import cli
+from tests.cli.conftest import invoke
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 
 RANGE = ["--from", "2026-10-01", "--to", "2026-11-30", "--timezone", "Europe/Berlin"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    yield
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +25,8 @@ def box() -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-def run(box: RunningSandbox, *args: str) -> Any:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    return CliRunner().invoke(cli, ["export", *args], env=env)
+def run(box: RunningSandbox, *args: str) -> Result:
+    return invoke(box, "export", *args)
 
 
 @pytest.mark.parametrize(

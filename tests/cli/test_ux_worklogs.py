@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from timetracker_import.cli.main import cli
+from tests.cli.conftest import invoke
 from timetracker_import.core.roundtrip import RowError, patch_body, patch_for_row
-from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
+
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 SERVER = {"id": "w1", "timeStamp": "2026-03-04T09:00:00Z", "length": 3600}
 
@@ -39,29 +37,10 @@ def test_both_lengths_edited_differently_is_a_row_error() -> None:
         patch_for_row(row, SERVER, user_ids={}, activity_type_ids={})
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.delenv("TIMETRACKER_PROFILE", raising=False)
-
-
-@pytest.fixture
-def box() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox
-
-
-def run(box: RunningSandbox, *args: str, stdin: str | None = None) -> Any:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    return CliRunner().invoke(cli, list(args), env=env, input=stdin)
-
-
 def test_delete_without_terminal_refuses_with_exit_2(box: RunningSandbox, tmp_path: Path) -> None:
     ids = tmp_path / "ids.csv"
     ids.write_text("id\n00000000-0000-0000-0000-000000000001\n", encoding="utf-8")
-    result = run(box, "worklogs", "delete", str(ids))  # CliRunner's stdin is no terminal
+    result = invoke(box, "worklogs", "delete", str(ids))  # CliRunner's stdin is no terminal
     assert result.exit_code == 2, result.output
     assert "no terminal" in result.stderr and "--yes" in result.stderr
 
@@ -79,10 +58,10 @@ def test_edited_hours_reach_the_server(box: RunningSandbox, tmp_path: Path) -> N
         "  comment: {column: Notes}\n",
         encoding="utf-8",
     )
-    imported = run(box, "import", str(source), "--mapping", str(mapping), "--yes")
+    imported = invoke(box, "import", str(source), "--mapping", str(mapping), "--yes")
     assert imported.exit_code == 0, imported.output
     out = tmp_path / "e.csv"
-    got = run(box, "export", "--from", "2026-11-16", "--to", "2026-11-16", "-o", str(out))
+    got = invoke(box, "export", "--from", "2026-11-16", "--to", "2026-11-16", "-o", str(out))
     assert got.exit_code == 0, got.output
     (first,) = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert first["length_hours"] == "1.5"
@@ -93,10 +72,10 @@ def test_edited_hours_reach_the_server(box: RunningSandbox, tmp_path: Path) -> N
         writer = csv.DictWriter(fh, fieldnames=list(first))
         writer.writeheader()
         writer.writerow(first)
-    result = run(box, "worklogs", "update", str(edited))
+    result = invoke(box, "worklogs", "update", str(edited))
     assert result.exit_code == 0, result.output
     assert "updated: 1" in result.stdout
-    again = run(box, "export", "--from", "2026-11-16", "--to", "2026-11-16", "-o", str(out))
+    again = invoke(box, "export", "--from", "2026-11-16", "--to", "2026-11-16", "-o", str(out))
     assert again.exit_code == 0, again.output
     (after,) = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert after["length_seconds"] == "7200"

@@ -7,26 +7,19 @@ import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from tests.app.test_export import conn
+from tests.cli.conftest import invoke
 from timetracker_import.api.client import TimetrackerClient
-from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 
 RANGE = ["--from", "2026-03-01", "--to", "2026-03-31", "--timezone", "UTC"]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.delenv("TIMETRACKER_PROFILE", raising=False)
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 @pytest.fixture
@@ -49,13 +42,8 @@ def box() -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-def cli_run(box: RunningSandbox, *args: str, who: str = "alice", input: str | None = None) -> Any:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens[f"{who}@example.com"]}
-    return CliRunner().invoke(cli, list(args), env=env, input=input)
-
-
 def exported(box: RunningSandbox) -> list[dict[str, str]]:
-    result = cli_run(box, "export", *RANGE, "--format", "csv")
+    result = invoke(box, "export", *RANGE, "--format", "csv")
     assert result.exit_code == 0, result.output
     return list(csv.DictReader(io.StringIO(result.stdout)))
 
@@ -80,26 +68,26 @@ def test_update_dry_run_then_apply_then_undo(box: RunningSandbox, tmp_path: Path
     path = tmp_path / "edit.csv"
     write_csv(path, edited)
 
-    dry = cli_run(box, "worklogs", "update", str(path), "--dry-run")
+    dry = invoke(box, "worklogs", "update", str(path), "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert "comment: 'one' -> 'changed'" in dry.stdout and "length: 3600 -> 1800" in dry.stdout
     assert "would be updated: 2, unchanged 1" in dry.stdout
     assert exported(box) == before  # nothing sent
 
-    applied = cli_run(box, "worklogs", "update", str(path))
+    applied = invoke(box, "worklogs", "update", str(path))
     assert applied.exit_code == 0, applied.output
     after = exported(box)
     assert after[0]["comment"] == "changed" and after[1]["length_seconds"] == "1800"
     assert after[2]["edited_utc"] == before[2]["edited_utc"]  # unchanged row not patched
 
-    undo = cli_run(box, "runs", "undo", run_id_of(applied.stdout))
+    undo = invoke(box, "runs", "undo", run_id_of(applied.stdout))
     assert undo.exit_code == 0, undo.output
     assert "restored 2" in undo.stderr
     restored = exported(box)
     assert [(r["comment"], r["length_seconds"]) for r in restored] == [
         (r["comment"], r["length_seconds"]) for r in before
     ]
-    again = cli_run(box, "runs", "undo", run_id_of(applied.stdout))
+    again = invoke(box, "runs", "undo", run_id_of(applied.stdout))
     assert "restored 0" in again.stderr and "already undone" in again.stderr
 
 
@@ -109,7 +97,7 @@ def test_update_reports_unknown_ids_and_bad_cells(box: RunningSandbox, tmp_path:
     rows.append({**rows[0], "length_seconds": "-5"})
     path = tmp_path / "bad.csv"
     write_csv(path, rows)
-    result = cli_run(box, "worklogs", "update", str(path))
+    result = invoke(box, "worklogs", "update", str(path))
     assert result.exit_code == 1
     assert "not found" in result.stdout and "must be greater than 0" in result.stdout
 
@@ -119,7 +107,7 @@ def test_update_someone_elses_worklog_needs_admin(box: RunningSandbox, tmp_path:
     rows[0]["comment"] = "by bob"
     path = tmp_path / "bob.csv"
     write_csv(path, rows)
-    result = cli_run(box, "worklogs", "update", str(path), who="bob")
+    result = invoke(box, "worklogs", "update", str(path), who="bob")
     assert result.exit_code == 3, result.output
 
 
@@ -127,16 +115,16 @@ def test_delete_ids_and_undo_recreates(box: RunningSandbox, tmp_path: Path) -> N
     before = exported(box)
     ids = [before[0]["id"], before[1]["id"]]
     missing = "00000000-0000-0000-0000-000000000def"
-    refused = cli_run(box, "worklogs", "delete", "--id", ids[0], input="n\n")
+    refused = invoke(box, "worklogs", "delete", "--id", ids[0], input="n\n")
     assert refused.exit_code != 0 and len(exported(box)) == 3
-    result = cli_run(
+    result = invoke(
         box, "worklogs", "delete", "--id", ids[0], "--id", ids[1], "--id", missing, "--yes"
     )
     assert result.exit_code == 1  # one id not found
     assert f"not found: {missing}" in result.stdout and "deleted: 2" in result.stdout
     assert [r["id"] for r in exported(box)] == [before[2]["id"]]
 
-    undo = cli_run(box, "runs", "undo", run_id_of(result.stdout))
+    undo = invoke(box, "runs", "undo", run_id_of(result.stdout))
     assert undo.exit_code == 0, undo.output
     assert "re-created 2" in undo.stderr and "new ids" in undo.stderr
     after = exported(box)
@@ -149,9 +137,9 @@ def test_delete_from_file_and_usage(box: RunningSandbox, tmp_path: Path) -> None
     rows = exported(box)
     path = tmp_path / "del.csv"
     write_csv(path, rows[:1])
-    assert cli_run(box, "worklogs", "delete", str(path), "--dry-run").exit_code == 0
+    assert invoke(box, "worklogs", "delete", str(path), "--dry-run").exit_code == 0
     assert len(exported(box)) == 3
-    assert cli_run(box, "worklogs", "delete").exit_code == 2
-    assert cli_run(box, "worklogs", "delete", str(path), "--id", "x").exit_code == 2
-    done = cli_run(box, "worklogs", "delete", str(path), "-y")
+    assert invoke(box, "worklogs", "delete").exit_code == 2
+    assert invoke(box, "worklogs", "delete", str(path), "--id", "x").exit_code == 2
+    done = invoke(box, "worklogs", "delete", str(path), "-y")
     assert done.exit_code == 0 and len(exported(box)) == 2
