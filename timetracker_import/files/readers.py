@@ -820,15 +820,24 @@ def _pick_sheet(path: Path, names: list[str], sheet: str | int | None) -> int:
 
 
 def _open_excel(path: Path, fmt: str, sheet: str | int | None, has_header: bool) -> RawTable:
-    names = _xlsx_sheet_names(path) if fmt == "xlsx" else _xls_sheet_names(path)
-    index = _pick_sheet(path, names, sheet)
-    rows = _xlsx_rows(path, index) if fmt == "xlsx" else _xls_rows(path, index)
-    cooked = ((n, _excel_cells(v)) for n, v in rows)
+    # One workbook load for the sheet names and the sizing rows (openpyxl parses the shared
+    # strings on every load).
+    if fmt == "xlsx":
+        book = _load_xlsx(path)
+        names = [ws.title for ws in book.worksheets]
+        close = book.close
+    else:
+        book = _load_xls(path)
+        names = list(book.sheet_names())
+        close = book.release_resources
     try:
-        first, width = _sized(path, cooked, has_header)
+        index = _pick_sheet(path, names, sheet)
+        rows = (
+            _xlsx_sheet_rows(path, book, index) if fmt == "xlsx" else _xls_sheet_rows(book, index)
+        )
+        first, width = _sized(path, ((n, _excel_cells(v)) for n, v in rows), has_header)
     finally:
-        if hasattr(rows, "close"):
-            rows.close()  # release the workbook read early
+        close()
     return RawTable(
         path=path,
         format=fmt,
@@ -855,42 +864,38 @@ def _load_xlsx(path: Path) -> Any:
         ) from None
 
 
-def _xlsx_sheet_names(path: Path) -> list[str]:
-    wb = _load_xlsx(path)
-    try:
-        return [ws.title for ws in wb.worksheets]
-    finally:
-        wb.close()
-
-
 def _xlsx_rows(path: Path, index: int) -> Iterator[tuple[int, list[Any]]]:
     wb = _load_xlsx(path)
     try:
-        ws = wb.worksheets[index]
-        # The <dimension> a file declares can be wrong (too small truncates rows and
-        # columns, too big pads them); without it openpyxl sizes each row by its own cells.
-        # Rows absent from the XML still come back as empty tuples, so counting from 1
-        # gives Excel's row numbers.
-        ws.reset_dimensions()
-        rows = ws.iter_rows(values_only=True)
-        number = 0
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                return
-            except Exception as exc:  # sheet XML is parsed lazily: broken or hostile XML
-                raise InputError(
-                    f"{path.name}: sheet {ws.title!r} cannot be read after row {number} "
-                    f"({type(exc).__name__}: {exc})",
-                    path=str(path),
-                    row=number + 1,
-                    hint="open it in Excel and save it again as .xlsx",
-                ) from None
-            number += 1
-            yield number, list(row)
+        yield from _xlsx_sheet_rows(path, wb, index)
     finally:
         wb.close()
+
+
+def _xlsx_sheet_rows(path: Path, wb: Any, index: int) -> Iterator[tuple[int, list[Any]]]:
+    ws = wb.worksheets[index]
+    # The <dimension> a file declares can be wrong (too small truncates rows and
+    # columns, too big pads them); without it openpyxl sizes each row by its own cells.
+    # Rows absent from the XML still come back as empty tuples, so counting from 1
+    # gives Excel's row numbers.
+    ws.reset_dimensions()
+    rows = ws.iter_rows(values_only=True)
+    number = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception as exc:  # sheet XML is parsed lazily: broken or hostile XML
+            raise InputError(
+                f"{path.name}: sheet {ws.title!r} cannot be read after row {number} "
+                f"({type(exc).__name__}: {exc})",
+                path=str(path),
+                row=number + 1,
+                hint="open it in Excel and save it again as .xlsx",
+            ) from None
+        number += 1
+        yield number, list(row)
 
 
 def _load_xls(path: Path) -> Any:
@@ -906,24 +911,19 @@ def _load_xls(path: Path) -> Any:
         ) from None
 
 
-def _xls_sheet_names(path: Path) -> list[str]:
-    book = _load_xls(path)
-    try:
-        return list(book.sheet_names())
-    finally:
-        book.release_resources()
-
-
 def _xls_rows(path: Path, index: int) -> Iterator[tuple[int, list[Any]]]:
     # xlrd reads a whole .xls into memory; the format caps a sheet at 65,536 rows.
     book = _load_xls(path)
     try:
-        sh = book.sheet_by_index(index)
-        for r in range(sh.nrows):
-            values = [_xls_value(book, sh, r, c) for c in range(sh.ncols)]
-            yield r + 1, values
+        yield from _xls_sheet_rows(book, index)
     finally:
         book.release_resources()
+
+
+def _xls_sheet_rows(book: Any, index: int) -> Iterator[tuple[int, list[Any]]]:
+    sh = book.sheet_by_index(index)
+    for r in range(sh.nrows):
+        yield r + 1, [_xls_value(book, sh, r, c) for c in range(sh.ncols)]
 
 
 def _xls_value(book: Any, sh: Any, r: int, c: int) -> Any:
