@@ -115,7 +115,7 @@ def test_password_file_must_be_private(tmp_path: Path) -> None:
     path = tmp_path / "pw"
     path.write_text(PASSWORD + "\n", encoding="utf-8")
     path.chmod(0o644)
-    with pytest.raises(ConfigError, match="chmod 600"):
+    with pytest.raises(ConfigError, match="chmod 600") as refused:
         resolve_connection(
             url="http://tfs:8080",
             auth_scheme="ntlm",
@@ -124,6 +124,8 @@ def test_password_file_must_be_private(tmp_path: Path) -> None:
             env={},
             config_dir=tmp_path,
         )
+    assert "password file" in refused.value.message
+    assert "the password is not used" in refused.value.message
     path.chmod(0o600)
     settings = resolve_connection(
         url="http://tfs:8080",

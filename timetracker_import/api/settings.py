@@ -174,15 +174,15 @@ def profiles_path(config_dir: Path | None = None) -> Path:
     return (config_dir or default_config_dir()) / PROFILES_FILE
 
 
-def check_private(path: Path, what: str) -> None:
-    """Refuse a secret-holding file that group or others may read (POSIX only)."""
+def check_private(path: Path, what: str, secret: str = "token") -> None:
+    """Refuse a file holding ``secret`` that group or others may read (POSIX only)."""
     if os.name != "posix":
         return
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(
             f"{what} {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
-            "the token is not used",
+            f"the {secret} is not used",
             hint=f"chmod 600 {path}",
         )
 
@@ -410,14 +410,7 @@ def read_password_file(path: Path) -> str:
     """The NTLM password in ``path`` (its first line, the line break removed; inner spaces
     are kept); the file must be private like a token file."""
     try:
-        if os.name == "posix" and path.exists():
-            mode = path.stat().st_mode
-            if mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise ConfigError(
-                    f"password file {path} is readable by other users "
-                    f"(mode {stat.S_IMODE(mode):o}); the password is not used",
-                    hint=f"chmod 600 {path}",
-                )
+        check_private(path, "password file", "password")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"password file {path} does not exist", hint=PASSWORD_HINT) from None
