@@ -22,7 +22,6 @@ import contextlib
 import datetime as dt
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _sandbox import sandbox_subprocess  # noqa: E402
 
 from timetracker_import.api.redact import Secret  # noqa: E402
 from timetracker_import.api.settings import ConnectionSettings  # noqa: E402
@@ -86,10 +87,8 @@ def seed_db(path: Path, count: int) -> None:
 @contextlib.contextmanager
 def sandbox_process(db: Path, latency_ms: float) -> Iterator[tuple[str, int]]:
     """``timetracker-import sandbox`` on a free port; yields its base URL and process id."""
-    command = [sys.executable, "-m", "timetracker_import", "sandbox", "--port", "0",
-               "--db", str(db), "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
+    args = ["--port", "0", "--db", str(db), "--latency-ms", str(latency_ms)]
+    with sandbox_subprocess(args) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             found = re.search(r"http://127\.0\.0\.1:\d+", line)
@@ -98,13 +97,6 @@ def sandbox_process(db: Path, latency_ms: float) -> Iterator[tuple[str, int]]:
                 break
         else:
             raise RuntimeError(f"the sandbox did not start (exit {proc.poll()})")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
