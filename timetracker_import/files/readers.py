@@ -320,6 +320,15 @@ def _sized(
 # --------------------------------------------------------------------------- CSV
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
 def _detect_encoding(path: Path, encoding: str | None) -> str:
     with path.open("rb") as fh:
         head = fh.read(4)
@@ -336,26 +345,12 @@ def _detect_encoding(path: Path, encoding: str | None) -> str:
         if name == "utf-8" and head.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
         return name
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith(codecs.BOM_UTF32_LE):
-        return "utf-32-le"
-    if head.startswith(codecs.BOM_UTF32_BE):
-        return "utf-32-be"
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le"
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be"
+    for bom, codec in _BOMS:  # UTF-32-LE before UTF-16-LE: its BOM starts with that one
+        if head.startswith(bom):
+            return "utf-8-sig" if codec == "utf-8" else codec
     return "utf-8"
 
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 _BOM_FAMILY = {
     "utf-8": "utf-8",
     "utf-8-sig": "utf-8",
