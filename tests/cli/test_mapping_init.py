@@ -130,6 +130,8 @@ def test_check_rows_limits_the_preview_and_shows_skipped() -> None:
 def test_check_needs_exactly_one_mapping_source() -> None:
     result = CliRunner().invoke(cli, ["mapping", "check", str(DATA / "kimai.csv")])
     assert result.exit_code == 2
+    # exit 2 is also click's own usage error: the message proves which check refused
+    assert "exactly one of --mapping PATH or --preset NAME" in result.output
 
 
 def test_check_reads_xlsx(tmp_path: Path) -> None:
