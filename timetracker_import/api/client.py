@@ -348,20 +348,19 @@ class TimetrackerClient:
 
     async def me(self, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET me``: the token's user, account, default activity type and time zone."""
-        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
-        return _as_dict(await self.request(Request("GET", "me", query)), "me")
+        request = Request("GET", "me", _expand(expand_display_name))
+        return _as_dict(await self.request(request), "me")
 
     async def users(
         self, *, expand_display_name: bool = True, page_size: int = MAX_PAGE_SIZE
     ) -> list[dict[str, Any]]:
         """``GET users``, all pages."""
-        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
-        return await self.collect("users", query, page_size=page_size)
+        return await self.collect("users", _expand(expand_display_name), page_size=page_size)
 
     async def user(self, user_id: str, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET users/{id}``."""
-        query = (EXPAND_DISPLAY_NAME,) if expand_display_name else ()
-        return _as_dict(await self.request(Request("GET", f"users/{user_id}", query)), "user")
+        request = Request("GET", f"users/{user_id}", _expand(expand_display_name))
+        return _as_dict(await self.request(request), "user")
 
     async def roles(
         self,
@@ -371,9 +370,7 @@ class TimetrackerClient:
         page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict[str, Any]]:
         """``GET users/roles``, all pages (Administrator only)."""
-        query: list[tuple[str, QueryValue]] = [("includeNoneRoles", include_none)]
-        if expand_display_name:
-            query.append(EXPAND_DISPLAY_NAME)
+        query = (("includeNoneRoles", include_none), *_expand(expand_display_name))
         return await self.collect("users/roles", query, page_size=page_size)
 
     async def set_roles(
@@ -395,27 +392,21 @@ class TimetrackerClient:
         payload = await self.request(Request("GET", f"activityTypes/{activity_type_id}"))
         return _as_dict(payload, "activityType")
 
-    async def iter_worklogs(
+    def iter_worklogs(
         self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """``GET workLogs`` (the token's user) page by page; filters as in ``worklogs_all``."""
-        async for page in self.iter_pages(
-            "workLogs", worklog_query(**filters), page_size=page_size
-        ):
-            yield page
+        return self.iter_pages("workLogs", worklog_query(**filters), page_size=page_size)
 
     async def worklogs(self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any) -> list[Any]:
         """``GET workLogs`` (the token's user), all pages."""
         return await self.collect("workLogs", worklog_query(**filters), page_size=page_size)
 
-    async def iter_worklogs_all(
+    def iter_worklogs_all(
         self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """``GET workLogs/all`` page by page; filters as in ``worklogs_all``."""
-        async for page in self.iter_pages(
-            "workLogs/all", worklog_query(**filters), page_size=page_size
-        ):
-            yield page
+        return self.iter_pages("workLogs/all", worklog_query(**filters), page_size=page_size)
 
     async def worklogs_all(
         self,
@@ -446,12 +437,10 @@ class TimetrackerClient:
         self, worklog_id: str, *, expand_display_name: bool = False, include_editable: bool = False
     ) -> dict[str, Any]:
         """``GET workLogs/{id}``."""
-        query: list[tuple[str, QueryValue]] = []
-        if expand_display_name:
-            query.append(EXPAND_DISPLAY_NAME)
-        if include_editable:
-            query.append(("$includeEditable", True))
-        payload = await self.request(Request("GET", f"workLogs/{worklog_id}", tuple(query)))
+        query = worklog_query(
+            expand_display_name=expand_display_name, include_editable=include_editable
+        )
+        payload = await self.request(Request("GET", f"workLogs/{worklog_id}", query))
         return _as_dict(payload, "workLog")
 
     async def create_worklog(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -506,13 +495,7 @@ class TimetrackerClient:
         page_size: int = MAX_PAGE_SIZE,
     ) -> list[dict[str, Any]]:
         """``GET timeApproval/all``, all pages (approval managers and administrators)."""
-        query: list[tuple[str, QueryValue]] = []
-        if from_ts is not None:
-            query.append(("$fromTimestamp", from_ts))
-        if to_ts is not None:
-            query.append(("$toTimestamp", to_ts))
-        if expand_display_name:
-            query.append(EXPAND_DISPLAY_NAME)
+        query = worklog_query(from_ts=from_ts, to_ts=to_ts, expand_display_name=expand_display_name)
         return await self.collect("timeApproval/all", query, page_size=page_size)
 
     async def submit_week(self, week_start: date | str, manager_id: str) -> bool:
@@ -539,7 +522,8 @@ def worklog_query(
     expand_display_name: bool = False,
     include_editable: bool = False,
 ) -> tuple[tuple[str, QueryValue], ...]:
-    """Query pairs for ``workLogs`` and ``workLogs/all`` (without paging)."""
+    """Query pairs for ``workLogs``, ``workLogs/all`` and ``workLogs/{id}`` (without
+    paging); ``timeApproval/all`` takes the same time bounds and ``$expand``."""
     query: list[tuple[str, QueryValue]] = []
     for name, value in (
         ("$fromTimestamp", from_ts),
@@ -554,11 +538,15 @@ def worklog_query(
         if len(ids) > MAX_WORK_ITEM_IDS:
             raise ValueError(f"at most {MAX_WORK_ITEM_IDS} work item ids per call, got {len(ids)}")
         query.append(("$workItemIds", ids))
-    if expand_display_name:
-        query.append(EXPAND_DISPLAY_NAME)
+    query.extend(_expand(expand_display_name))
     if include_editable:
         query.append(("$includeEditable", True))
     return tuple(query)
+
+
+def _expand(display_name: bool) -> tuple[tuple[str, QueryValue], ...]:
+    """``$expand=user.displayName`` when asked for."""
+    return (EXPAND_DISPLAY_NAME,) if display_name else ()
 
 
 def _count_sends(sends: list[int]) -> aiohttp.ClientMiddlewareType:
