@@ -70,3 +70,15 @@ def test_set_by_id_and_bad_file(box: RunningSandbox, tmp_path: Path) -> None:
     bad.write_text("who,what\nx,y\n")
     assert run(box, "set", str(bad)).exit_code == 2
     assert run(box, "set", str(path), who="carol").exit_code == 3
+
+
+def test_set_row_with_an_empty_role_cell_is_refused_before_sending(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    path = tmp_path / "roles.csv"
+    path.write_text("email,role\nbob@example.com,\n", encoding="utf-8")
+    result = run(box, "set", str(path))
+    assert result.exit_code == 2, result.output
+    assert "row 2: needs a user and a role" in result.stderr
+    assert "nan" not in result.stderr  # the empty cell was not sent as the role "nan"
+    assert roles_of(box)["bob@example.com"] == "Team"

@@ -143,3 +143,12 @@ def test_delete_from_file_and_usage(box: RunningSandbox, tmp_path: Path) -> None
     assert invoke(box, "worklogs", "delete", str(path), "--id", "x").exit_code == 2
     done = invoke(box, "worklogs", "delete", str(path), "-y")
     assert done.exit_code == 0 and len(exported(box)) == 2
+
+
+def test_update_row_with_an_empty_id_cell_says_no_id(box: RunningSandbox, tmp_path: Path) -> None:
+    path = tmp_path / "edited.csv"
+    path.write_text("id,comment\n,new text\n", encoding="utf-8")
+    result = invoke(box, "worklogs", "update", str(path))
+    assert result.exit_code == 1, result.output
+    assert "row 2: -: no id" in result.stdout  # not a look-up of the id "nan"
+    assert "nan" not in result.stdout

@@ -95,7 +95,10 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     seen: dict[str, tuple[int, str]] = {}  # user -> (row, role) to catch contradictions
     for chunk in table.chunks():
-        for source_row, cells in chunk.iterrows():
+        # itertuples, not iterrows: that would turn an empty (None) cell of a text row into NaN
+        cells_of = chunk.itertuples(index=False, name=None)
+        for index, cells in zip(chunk.index, cells_of, strict=True):
+            source_row = int(index)
             entry: dict[str, Any] = {}
             for key, pos in user_cols:
                 value = cells[pos]
@@ -117,7 +120,7 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
                 raise InputError(
                     f"row {source_row}: needs a user and a role",
                     path=str(path),
-                    row=int(str(source_row)),
+                    row=source_row,
                 )
             who = next(str(v).lower() for k, v in entry.items() if k != "role")
             role_text = str(next(iter(entry["role"].values())))
@@ -127,10 +130,10 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
                     f"{path.name} row {source_row}: {who} gets role {role_text!r}, but row {first_row} "
                     f"gives {first_role!r}",
                     path=str(path),
-                    row=int(str(source_row)),
+                    row=source_row,
                     hint="keep one row per user",
                 )
-            seen.setdefault(who, (int(str(source_row)), role_text))
+            seen.setdefault(who, (source_row, role_text))
             entries.append(entry)
     return entries
 

@@ -140,8 +140,11 @@ def read_update_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
         )
     rows: list[tuple[int, dict[str, Any]]] = []
     for chunk in table.chunks():
-        for source_row, cells in chunk.iterrows():
-            rows.append((int(str(source_row)), {headers[i]: cells[i] for i in range(len(headers))}))
+        # itertuples keeps the reader's cells; iterrows would coerce a row of text and empty
+        # cells to a string Series, turning None into NaN (an empty id read as "nan")
+        cells_of = chunk.itertuples(index=False, name=None)
+        for source_row, cells in zip(chunk.index, cells_of, strict=True):
+            rows.append((int(source_row), dict(zip(headers, cells, strict=True))))
     return rows
 
 
