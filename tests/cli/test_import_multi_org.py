@@ -91,3 +91,35 @@ def test_prompt_shows_each_organization_and_no_answer_sends_nothing(
     assert "default connection: 2 row(s) (0.50 h)" in result.stderr
     assert "2 row(s) of unknown organizations: rejected" in result.stderr
     assert (comments(east), comments(west)) == before
+
+
+def test_file_without_other_organizations_is_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning routes and the import share one read of the file when nothing is routed."""
+    import timetracker_import.files.readers as readers
+
+    path = write_file(tmp_path / "orgs.csv")
+    text = path.read_text(encoding="utf-8").splitlines()
+    # every Organization cell empty: the command line's connection takes all rows
+    path.write_text(
+        "\n".join([text[0], *(",".join(line.split(",")[:-1]) + "," for line in text[1:])]),
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(ROUTED_MAPPING, encoding="utf-8")
+    opened: list[Path] = []
+    real_open = readers.open_table
+
+    def counting_open(file: Path, **kwargs: object) -> readers.RawTable:
+        opened.append(Path(file))
+        return real_open(file, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(readers, "open_table", counting_open)
+    with run_sandbox_in_thread() as box:
+        env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens[ALICE]}
+        args = ["import", str(path), "--mapping", str(mapping), "--yes", "--json"]
+        result = CliRunner().invoke(cli, args, env=env)
+    assert result.exit_code == 1, result.output  # row 10's "abc" minutes
+    assert "organizations" not in json.loads(result.stdout)
+    assert opened == [path]

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.poster import Poster
     from timetracker_import.core.planning import PlannedBatch
+    from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.files.readers import RawTable
     from timetracker_import.journal.store import Journal
 
@@ -153,7 +154,7 @@ class ImportResult:
 
 
 @dataclass
-class _Prepared:
+class PreparedFile:
     """The offline stages' output for the whole file."""
 
     table: RawTable
@@ -162,7 +163,7 @@ class _Prepared:
     rejections: list[Rejection]
     skipped: list[int]
     timezone: str
-    mapping_source: str
+    loaded: LoadedMapping
     fingerprint: str
     date_header: str | None
     user_header: str | None
@@ -191,20 +192,32 @@ def _check_settings(settings: ImportSettings) -> None:
         settings.rejected_path.resolve() == Path(settings.path).resolve()
     ):
         raise UsageError("--rejected must not be the input file itself")
+    if settings.report_path is not None:
+        from timetracker_import.files.report_json import check_report_path
+
+        check_report_path(settings.report_path)
 
 
-def prepare(settings: ImportSettings) -> _Prepared:
-    """Read, map and validate the whole file, exactly like ``validate``."""
+def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
+    """The mapping named by ``settings`` (``--mapping`` or ``--preset``)."""
+    return load_mapping_for(
+        ValidateSettings(
+            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
+        )
+    )
+
+
+def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> PreparedFile:
+    """Read, map and validate the whole file, exactly like ``validate`` (``loaded``: the
+    mapping when the caller has loaded it already)."""
     import pandas as pd
 
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    loaded = load_mapping_for(
-        ValidateSettings(
-            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
-        )
-    )
+    _check_settings(settings)
+    if loaded is None:
+        loaded = load_import_mapping(settings)
     timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
     table = open_table(
         settings.path,
@@ -252,14 +265,14 @@ def prepare(settings: ImportSettings) -> _Prepared:
     }
     from timetracker_import.journal.store import fingerprint
 
-    return _Prepared(
+    return PreparedFile(
         table=table,
         raw=raw,
         canonical=canonical,
         rejections=rejections,
         skipped=skipped,
         timezone=timezone,
-        mapping_source=loaded.source,
+        loaded=loaded,
         fingerprint=fingerprint(file_sha256(Path(settings.path)), mapping_text, options),
         date_header=header("date", "timestamp", "start"),
         user_header=header("user"),
@@ -281,18 +294,16 @@ def run_import(
     progress: bool = False,
     confirm: Callable[[ConfirmInfo], bool] | None = None,
     client_factory: ClientFactory | None = None,
+    prepared: PreparedFile | None = None,
 ) -> ImportResult:
     """Run (or resume) an import. ``confirm`` is asked before a real import creates anything
-    (None: no question); ``progress`` shows a tqdm bar on stderr. Raises ``UsageError`` and
-    friends for problems found before anything is sent."""
-    _check_settings(settings)
-    if settings.report_path is not None:
-        from timetracker_import.files.report_json import check_report_path
-
-        check_report_path(settings.report_path)
+    (None: no question); ``progress`` shows a tqdm bar on stderr; ``prepared``: the file as
+    ``prepare(settings)`` already read it. Raises ``UsageError`` and friends for problems
+    found before anything is sent."""
     started = time.perf_counter()
     with _long_lived_frozen():
-        prepared = prepare(settings)
+        if prepared is None:
+            prepared = prepare(settings)
         gc.freeze()  # the prepared frame lives until the end too
         runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
         runner.phases["read_validate"] = time.perf_counter() - started
@@ -321,7 +332,7 @@ class _ImportRun:
     def __init__(
         self,
         settings: ImportSettings,
-        prepared: _Prepared,
+        prepared: PreparedFile,
         *,
         progress: bool,
         confirm: Callable[[ConfirmInfo], bool] | None,
@@ -377,7 +388,7 @@ class _ImportRun:
         journal = Journal.create(
             fingerprint=self.p.fingerprint,
             input_path=Path(self.settings.path).resolve(),
-            mapping_name=self.p.mapping_source,
+            mapping_name=self.p.loaded.source,
             mapping_path=self.settings.mapping_path,
             options={
                 "dry_run": self.settings.dry_run,
@@ -862,7 +873,7 @@ class _ImportRun:
         meta: dict[str, Any] = {
             "command": "import --dry-run" if result.dry_run else "import",
             "input": str(self.settings.path),
-            "mapping": self.p.mapping_source,
+            "mapping": self.p.loaded.source,
             "run_id": result.run_id,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

@@ -43,7 +43,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from timetracker_import.api.settings import ConnectionSettings
-    from timetracker_import.app.importer import ClientFactory, ImportResult, ImportSettings
+    from timetracker_import.app.importer import (
+        ClientFactory,
+        ImportResult,
+        ImportSettings,
+        PreparedFile,
+    )
     from timetracker_import.files.readers import RawTable
 
 # Worst first: an unresolved outcome needs attention before anything else.
@@ -292,30 +297,21 @@ def plan_routes(
     *,
     config_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    prepared: PreparedFile | None = None,
 ) -> RoutePlan | None:
     """Work out which rows go to which organization's profile.
 
     Returns None when routing is not needed (no organization field, or every organization is
-    empty or the default connection's profile): then ``run_import`` runs as usual. Raises
-    ``UsageError``/``ConfigError`` before anything is sent when a profile cannot be used."""
-    import pandas as pd
-
+    empty or the default connection's profile): then ``run_import`` runs as usual, and can be
+    given ``prepared`` (the file as ``prepare`` read it) so it does not read the file again.
+    Raises ``UsageError``/``ConfigError`` before anything is sent when a profile cannot be
+    used."""
     from timetracker_import.api.settings import load_profiles, profiles_path, resolve_connection
-    from timetracker_import.app.validate import (
-        ValidateSettings,
-        choose_timezone,
-        iter_mapped_chunks,
-        load_mapping_for,
-    )
+    from timetracker_import.app.importer import load_import_mapping, prepare
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.core.routing import route_by_organization
-    from timetracker_import.files.readers import open_table
 
-    loaded = load_mapping_for(
-        ValidateSettings(
-            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
-        )
-    )
+    loaded = prepared.loaded if prepared is not None else load_import_mapping(settings)
     spec = loaded.mapping.fields.organization
     default_profile = (settings.connection.profile or "").strip().casefold() or None
     if spec is None:
@@ -327,21 +323,10 @@ def plan_routes(
             "routing by organization needs the organization from one column, not `join`",
             hint="map fields.organization to a single column",
         )
-    timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
-    table = open_table(
-        settings.path,
-        sheet=settings.sheet,
-        encoding=settings.encoding,
-        delimiter=settings.delimiter,
-        has_header=loaded.mapping.header,
-    )
-    canon_parts, raw_parts, map_rejections = [], [], []
-    for chunk in iter_mapped_chunks(table, loaded, timezone=timezone):
-        canon_parts.append(chunk.canonical)
-        raw_parts.append(chunk.raw)
-        map_rejections.extend(chunk.rejections)
-    raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
-    canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    if prepared is None:
+        prepared = prepare(settings, loaded)
+    table, raw, canonical = prepared.table, prepared.raw, prepared.canonical
+    map_rejections = prepared.rejections
 
     profiles = load_profiles(profiles_path(config_dir))
     sentinel = "\0default"  # key of the command line's connection

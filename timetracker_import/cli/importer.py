@@ -236,7 +236,7 @@ def import_(
     input error (nothing sent); 3 authentication or permission failure; 4 ambiguous outcome
     (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
     """
-    from timetracker_import.app.importer import ImportSettings, run_import
+    from timetracker_import.app.importer import ImportSettings, prepare, run_import
     from timetracker_import.app.multi_org import plan_routes
     from timetracker_import.errors import UsageError
 
@@ -263,10 +263,16 @@ def import_(
         new_run=new_run,
     )
     show = sys.stderr.isatty() if progress is None else progress
-    plan = plan_routes(settings)
+    prepared = prepare(settings)  # read once: for planning routes, then for the import
+    plan = plan_routes(settings, prepared=prepared)
     if plan is not None:  # the file names organizations other than the default connection's
         return _run_routed(plan, yes=yes, progress=show, as_json=as_json)
-    result = run_import(settings, progress=show, confirm=None if (yes or dry_run) else _prompt)
+    result = run_import(
+        settings,
+        progress=show,
+        confirm=None if (yes or dry_run) else _prompt,
+        prepared=prepared,
+    )
     click.echo(render_summary(result), err=True)
     if as_json:
         click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
