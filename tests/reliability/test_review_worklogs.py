@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.test_worklogs import box, cli_run, exported, isolated, run_id_of, write_csv
+import pytest
+
+from tests.cli.conftest import cli_env
+from tests.cli.conftest import invoke as cli_run
+from tests.cli.test_worklogs import box, exported, run_id_of, write_csv
 from timetracker_import.sandbox.server import RunningSandbox
 
-__all__ = ["box", "isolated"]  # fixtures
+__all__ = ["box", "cli_env"]  # fixtures
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 def test_undo_restores_an_update_whose_answer_was_lost(box: RunningSandbox, tmp_path: Path) -> None:
