@@ -9,10 +9,10 @@ keyring). ``--debug`` turns on debug logging to stderr through the redacting fil
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "csv", "json")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ConnectionOptions:
     """The connection options as given on the command line (nothing resolved yet)."""
 
@@ -134,6 +134,14 @@ _CONNECTION = [
         help="Read the NTLM password from PATH (chmod 600). Default: $TIMETRACKER_PASSWORD.",
     ),
 ]
+_CONNECTION_FIELDS = tuple(field.name for field in dataclasses.fields(ConnectionOptions))
+
+
+def _apply(func: F, options: list[Callable[[Any], Any]]) -> F:
+    decorated: Any = func
+    for option in reversed(options):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
 def debug_option(func: F) -> F:
@@ -145,36 +153,14 @@ def connection_options(func: F) -> F:
     """Add the connection options and ``--debug``; the command receives ``connection``."""
 
     @functools.wraps(func)
-    def wrapper(
-        *args: Any,
-        url: str | None,
-        org: str | None,
-        collection: str | None,
-        api_version: str | None,
-        profile: str | None,
-        token_file: Path | None,
-        auth: str | None,
-        user: str | None,
-        password_file: Path | None,
-        **kwargs: Any,
-    ) -> Any:
-        connection = ConnectionOptions(
-            url=url,
-            org=org,
-            collection=collection,
-            api_version=api_version,
-            profile=profile,
-            token_file=token_file,
-            auth=auth.lower() if auth else None,
-            user=user,
-            password_file=password_file,
-        )
-        return func(*args, connection=connection, **kwargs)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _CONNECTION_FIELDS}
+        if given["auth"]:
+            given["auth"] = given["auth"].lower()
+        return func(*args, connection=ConnectionOptions(**given), **kwargs)
 
     decorated: Any = wrapper
-    for option in reversed(_CONNECTION):
-        decorated = option(decorated)
-    return _DEBUG(decorated)  # type: ignore[no-any-return]
+    return _DEBUG(_apply(decorated, _CONNECTION))  # type: ignore[no-any-return]
 
 
 def format_option(func: F) -> F:
@@ -223,13 +209,6 @@ _CSV = [
         help="CSV delimiter (default: detected; \\t or tab for TAB).",
     ),
 ]
-
-
-def _apply(func: F, options: list[Callable[[Any], Any]]) -> F:
-    decorated: Any = func
-    for option in reversed(options):
-        decorated = option(decorated)
-    return decorated  # type: ignore[no-any-return]
 
 
 def mapping_options(func: F) -> F:
