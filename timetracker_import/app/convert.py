@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from timetracker_import.core.rejections import Rejection
 
 CHUNK_ROWS = 50_000
-_EXCEL_SUFFIXES = (".xls", ".xlsx", ".xlsm")
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,9 @@ class ConvertResult:
 
 def default_output_path(path: Path) -> Path:
     """``<stem>.worklogs.csv`` beside the input; ``.xlsx`` for Excel input."""
-    ext = ".xlsx" if path.suffix.lower() in _EXCEL_SUFFIXES else ".csv"
+    from timetracker_import.files.rejected import EXCEL_SUFFIXES
+
+    ext = ".xlsx" if path.suffix.lower() in EXCEL_SUFFIXES else ".csv"
     return path.with_name(f"{path.stem}.worklogs{ext}")
 
 

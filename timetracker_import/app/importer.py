@@ -834,8 +834,9 @@ class _ImportRun:
     def _write_rejected(self, directory: Path, rejections: list[Rejection]) -> Path | None:
         if not rejections:
             return None
-        suffix = Path(self.settings.path).suffix.lower()
-        ext = ".xlsx" if suffix in (".xls", ".xlsx", ".xlsm") else (suffix or ".csv")
+        from timetracker_import.files.rejected import rejected_suffix
+
+        ext = rejected_suffix(self.settings.path).lower()
         return self._write_rejected_to(directory / f"rejected{ext}", rejections)
 
     def _write_rejected_to(self, path: Path, rejections: list[Rejection]) -> Path:

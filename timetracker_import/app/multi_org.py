@@ -539,10 +539,10 @@ def run_planned(
 def _unknown_rejected_path(plan: RoutePlan, outcomes: list[RouteOutcome]) -> Path:
     """Next to the default connection's run (else the first run that ran; else the runs
     folder): ``rejected-unknown-organization.<ext>``."""
+    from timetracker_import.files.rejected import rejected_suffix
     from timetracker_import.journal.store import runs_root
 
-    suffix = Path(plan.settings.path).suffix.lower()
-    ext = ".xlsx" if suffix in (".xls", ".xlsx", ".xlsm") else (suffix or ".csv")
+    ext = rejected_suffix(plan.settings.path).lower()
     ran = [o.result for o in outcomes if o.result is not None]
     default = [o.result for o in outcomes if o.result is not None and o.route.name is None]
     if default or ran:

@@ -170,9 +170,9 @@ class _LazyCells(dict):  # type: ignore[type-arg]
 
 def default_rejected_path(path: Path) -> Path:
     """``<stem>.rejected.<ext>`` beside the input; .xls input gives .xlsx (we cannot write xls)."""
-    suffix = path.suffix.lower()
-    ext = ".xlsx" if suffix in (".xls", ".xlsx", ".xlsm") else (path.suffix or ".csv")
-    return path.with_name(f"{path.stem}.rejected{ext}")
+    from timetracker_import.files.rejected import rejected_suffix
+
+    return path.with_name(f"{path.stem}.rejected{rejected_suffix(path)}")
 
 
 def load_mapping_for(settings: ValidateSettings) -> LoadedMapping:

@@ -24,6 +24,16 @@ BASE_COLUMNS = ("source_row", "stage", "reason")
 SERVER_COLUMNS = (*BASE_COLUMNS, "error_code")
 
 
+EXCEL_SUFFIXES = (".xls", ".xlsx", ".xlsm")
+
+
+def rejected_suffix(input_path: str | os.PathLike[str]) -> str:
+    """The rejected file's extension for an input: ``.xlsx`` for Excel input (xls cannot be
+    written), else the input's own (``.csv`` when it has none)."""
+    suffix = Path(input_path).suffix
+    return ".xlsx" if suffix.lower() in EXCEL_SUFFIXES else (suffix or ".csv")
+
+
 class RejectedWriter:
     """Streams rejected raw rows into ``path`` (CSV in the input's delimiter and encoding, or
     XLSX); the file is opened on the first rejection, so a clean run leaves no file, and
