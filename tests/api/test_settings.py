@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.fake_store import FakeStore
 from timetracker_import.api.settings import (
     ConnectionSettings,
     keyring_key,
@@ -16,22 +17,6 @@ from timetracker_import.api.settings import (
     split_url,
 )
 from timetracker_import.errors import ConfigError, UsageError
-
-
-class FakeStore:
-    """In-memory token store (never the real keyring)."""
-
-    def __init__(self, tokens: dict[str, str] | None = None) -> None:
-        self.tokens = dict(tokens or {})
-
-    def get(self, key: str) -> str | None:
-        return self.tokens.get(key)
-
-    def set(self, key: str, token: str) -> None:
-        self.tokens[key] = token
-
-    def delete(self, key: str) -> bool:
-        return self.tokens.pop(key, None) is not None
 
 
 def write_profiles(config: Path, text: str, mode: int = 0o600) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.api.fake_server import FakeServer
+from tests.api.fake_store import FakeStore
 from timetracker_import.api import settings as conn
 from timetracker_import.api.settings import keyring_key
 from timetracker_import.cli.main import cli
@@ -18,34 +18,12 @@ from timetracker_import.cli.main import cli
 TOKEN = "auth-cli-token-abcdefghijk-LMNO"
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.tokens: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.tokens.get(key)
-
-    def set(self, key: str, token: str) -> None:
-        self.tokens[key] = token
-
-    def delete(self, key: str) -> bool:
-        return self.tokens.pop(key, None) is not None
-
-
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStore]:
-    """Fake keyring, isolated config dir, clean env, logging restored afterwards."""
+def store(cli_env: None, restored_logging: None, monkeypatch: pytest.MonkeyPatch) -> FakeStore:
+    """A fake keyring for the commands (with the isolated CLI environment)."""
     fake = FakeStore()
     monkeypatch.setattr(conn, "default_token_store", lambda: fake)
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield fake
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    return fake
 
 
 @pytest.fixture(scope="module")
