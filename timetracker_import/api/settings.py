@@ -265,8 +265,12 @@ def split_url(url: str) -> tuple[str, str | None]:
     """Normalise a server URL; a URL ending in ``/api/rest`` or ``/api/{collection}/rest`` is
     cut back to the server part, returning the collection found in it."""
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        hostname = None
+    if not hostname or parts.scheme not in ("http", "https"):
         raise ConfigError(
             f"{url!r} is not an http(s) URL",
             hint="e.g. https://contoso.timehub.7pace.com or http://tfs:8090",
