@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 GOLDEN = REPO / "tests" / "golden"
 VOLATILE = ("id", "created_utc", "edited_utc")
 RANGE = ["--from", "2026-10-01", "--to", "2026-11-30", "--timezone", "Europe/Berlin"]
-pytestmark = pytest.mark.usefixtures("cli_env")
+pytestmark = pytest.mark.usefixtures("cli_env", "restored_logging")
 
 
 def assert_golden(name: str, text: str) -> None:
@@ -33,15 +32,6 @@ def assert_golden(name: str, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"{path} missing; run with UPDATE_GOLDEN=1"
     assert text == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1 if intended)"
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.fixture(scope="module")
