@@ -226,6 +226,29 @@ def test_cli_sandbox_bad_fault_is_usage_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "--port 99999 is not a port number"),
+        (["--port", "0", "--db", "{tmp}/missing/x.db"], "cannot use --db"),
+        (["--port", "0", "--db", "{tmp}/not-sqlite.txt"], "file is not a database"),
+    ],
+)
+def test_cli_sandbox_bad_port_or_db_is_usage_error(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    from click.testing import CliRunner
+
+    from timetracker_import.cli.main import cli
+
+    (tmp_path / "not-sqlite.txt").write_text("hello\n", encoding="utf-8")
+    argv = ["sandbox", *(a.format(tmp=tmp_path) for a in args)]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_cli_sandbox_help_is_listed() -> None:
     from click.testing import CliRunner
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def sandbox(
     from timetracker_import.sandbox import STATE, FaultSpecError, SeedError, make_app, serve_forever
     from timetracker_import.sandbox.ntlm import NtlmUsersError
 
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a port number", hint="use 0..65535 (0 = any free)")
     if (auth == "ntlm") != (ntlm_users is not None):
         raise UsageError(
             "--auth ntlm and --ntlm-users FILE go together",
@@ -86,6 +89,11 @@ def sandbox(
     except (SeedError, FaultSpecError) as exc:
         raise UsageError(
             str(exc), hint="see docs/sandbox.md for seeds and the fault grammar"
+        ) from None
+    except sqlite3.Error as exc:  # --db in a missing folder, read-only, or not SQLite
+        raise UsageError(
+            f"cannot use --db {db}: {exc}",
+            hint="give a writable path for a new file or an earlier sandbox database",
         ) from None
     users = app[STATE].seed.users
     ntlm = app[STATE].ntlm
