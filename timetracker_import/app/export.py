@@ -13,7 +13,6 @@ import contextlib
 import datetime as dt
 import gc
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -294,23 +293,6 @@ def write_export(
     if to_stdout:
         out.write(text)
         return
-    _atomic_write_text(Path(str(output)), text)
+    from timetracker_import.files.writers import write_text_atomic
 
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    write_text_atomic(Path(str(output)), text)

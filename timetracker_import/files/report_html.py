@@ -136,9 +136,9 @@ def render_html(report: Report) -> str:
 
 def write_html_report(report: Report, path: str | os.PathLike[str]) -> Path:
     """Write the HTML report to ``path``; returns the path written."""
-    from timetracker_import.files.report_json import _write_text
+    from timetracker_import.files.writers import write_text_atomic
 
-    return _write_text(Path(path), render_html(report))
+    return write_text_atomic(path, render_html(report))
 
 
 def _meta_line(report: Report) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from timetracker_import.core.report import Report
 from timetracker_import.errors import UsageError
+from timetracker_import.files.writers import write_text_atomic
 
 REPORT_SUFFIXES = (".html", ".htm", ".json")
 
@@ -20,7 +20,7 @@ def report_to_json(report: Report) -> str:
 
 def write_json_report(report: Report, path: str | os.PathLike[str]) -> Path:
     """Write the report as JSON to ``path``; returns the path written."""
-    return _write_text(Path(path), report_to_json(report))
+    return write_text_atomic(path, report_to_json(report))
 
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
@@ -57,23 +57,3 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
             hint="create the folder first or choose another path",
         )
     return target
-
-
-def _write_text(path: Path, text: str) -> Path:
-    # write next to the target and rename, so a reader never sees half a report
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        os.chmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

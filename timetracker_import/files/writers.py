@@ -267,6 +267,22 @@ def _current_umask() -> int:
     return mask
 
 
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8, line ends as given) next to ``path`` and rename it into place,
+    so a reader never sees half a file; the file gets the mode a plain ``open()`` would."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        os.chmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
 def _plain(value: Any) -> Any:
     """Turn numpy/pandas scalars into Python ones and missing markers into None."""
     if value is None:
