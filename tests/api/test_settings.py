@@ -68,7 +68,15 @@ def test_on_prem_collection_from_option_or_url(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["ftp://x", "contoso", "https://u:p@x.com", "https://x.com/?a=1", "http://[::1"]
+    "bad",
+    [
+        "ftp://x",
+        "contoso",
+        "https://u:p@x.com",
+        "https://x.com/?a=1",
+        "http://[::1",
+        "http://x:99999",
+    ],
 )
 def test_bad_urls(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ConfigError):

@@ -265,16 +265,14 @@ def split_url(url: str) -> tuple[str, str | None]:
     """Normalise a server URL; a URL ending in ``/api/rest`` or ``/api/{collection}/rest`` is
     cut back to the server part, returning the collection found in it."""
     text = url.strip()
+    hint = "e.g. https://contoso.timehub.7pace.com or http://tfs:8090"
     try:
         parts = urlsplit(text)
-        hostname = parts.hostname
-    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
-        hostname = None
-    if not hostname or parts.scheme not in ("http", "https"):
-        raise ConfigError(
-            f"{url!r} is not an http(s) URL",
-            hint="e.g. https://contoso.timehub.7pace.com or http://tfs:8090",
-        )
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:  # an unclosed IPv6 "[", a port out of range
+        raise ConfigError(f"{url!r} is not a valid URL ({exc})", hint=hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{url!r} is not an http(s) URL", hint=hint)
     if parts.username or parts.password:
         raise ConfigError("the URL must not contain credentials", hint="give the token separately")
     if parts.query or parts.fragment:
