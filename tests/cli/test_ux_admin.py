@@ -75,3 +75,12 @@ def test_roles_file_without_usable_columns_lists_its_headers(tmp_path: Path) -> 
     with pytest.raises(InputError) as caught:
         role_entries(path)
     assert "its headers are: user, new role" in str(caught.value)
+
+
+def test_roles_list_xlsx_without_output_is_a_one_line_error_before_any_request(
+    box: RunningSandbox,
+) -> None:
+    result = invoke(box, "roles", "list", "--format", "xlsx")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --format xlsx needs --output PATH.xlsx")
+    assert box.stats()["calls"].get("roles", 0) == 0

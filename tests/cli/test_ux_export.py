@@ -55,3 +55,13 @@ def test_filter_matching_nothing_says_so(box: RunningSandbox, tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     assert "exported 0 worklogs" in result.stderr
     assert "check their spelling" in result.stderr
+
+
+def test_export_refuses_a_work_item_below_1() -> None:
+    from click.testing import CliRunner
+
+    from timetracker_import.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["export", "--work-item", "-3"])
+    assert result.exit_code == 2
+    assert "-3 is not in the range x>=1" in result.output

@@ -25,7 +25,12 @@ if TYPE_CHECKING:
     "--user", "users", multiple=True, metavar="EMAIL", help="Only this user (repeatable)."
 )
 @click.option(
-    "--work-item", "work_items", multiple=True, type=int, metavar="ID", help="Repeatable."
+    "--work-item",
+    "work_items",
+    multiple=True,
+    type=click.IntRange(min=1),
+    metavar="ID",
+    help="Repeatable.",
 )
 @click.option(
     "--activity-type", "activity_types", multiple=True, metavar="NAME", help="Repeatable."

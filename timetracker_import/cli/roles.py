@@ -34,10 +34,12 @@ def list_(
     """Users with their role (GET users/roles)."""
     from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
 
+    if fmt == "xlsx" and not output:  # checked before anything is fetched
+        from timetracker_import.errors import UsageError
+
+        raise UsageError("--format xlsx needs --output PATH.xlsx")
     rows = asyncio.run(list_roles(connection.resolve(), include_none=include_none))
-    if output or fmt == "xlsx":
-        if not output:
-            raise click.UsageError("--format xlsx needs --output PATH.xlsx")
+    if output:
         write_rows(rows, ROLE_COLUMNS, output)
         click.echo(f"{len(rows)} users written to {output}", err=True)
         return 0
