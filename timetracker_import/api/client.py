@@ -615,3 +615,14 @@ def _as_dict(payload: Any, what: str) -> dict[str, Any]:
     if isinstance(payload, dict):
         return payload
     raise ApiError(f"7pace API returned {type(payload).__name__} for {what}, expected an object")
+
+
+#: Makes a client for connection settings; use cases take one so tests can inject theirs.
+ClientFactory = Callable[[ConnectionSettings], TimetrackerClient]
+
+
+def open_client(
+    settings: ConnectionSettings, factory: ClientFactory | None = None
+) -> TimetrackerClient:
+    """The client for ``settings``: ``factory``'s when given (tests), else a plain one."""
+    return (factory or TimetrackerClient)(settings)

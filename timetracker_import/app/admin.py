@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.api.client import ClientFactory, open_client
 from timetracker_import.errors import ApiError, InputError, UsageError
 
 if TYPE_CHECKING:
-    from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
 
-ClientFactory = Callable[["ConnectionSettings"], "TimetrackerClient"]
 ROLE_COLUMNS = ["name", "email", "uniqueName", "id", "vstsId", "role", "roleId"]
 APPROVAL_COLUMNS = ["weekStart", "weekEnd", "user", "state", "manager", "approvedBy", "submitted"]
 STATES = {1: "submitted", 2: "reopened", 3: "approved", 99: "closed"}
 _GUID_LEN = 36
-
-
-def _default_factory(settings: ConnectionSettings) -> TimetrackerClient:
-    from timetracker_import.api.client import TimetrackerClient
-
-    return TimetrackerClient(settings)
 
 
 def role_row(item: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +42,7 @@ async def list_roles(
     client_factory: ClientFactory | None = None,
 ) -> list[dict[str, Any]]:
     """``users/roles`` as flat rows (Administrator only)."""
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         items = await client.roles(include_none=include_none, expand_display_name=True)
     return [role_row(i) for i in items]
 
@@ -156,7 +148,7 @@ async def set_roles(
 ) -> RolesResult:
     """``POST users/roles`` with the file's entries."""
     entries = role_entries(path)
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         try:
             data = await client.set_roles(entries, skip_errors=skip_errors)
         except ApiError as exc:
@@ -206,7 +198,7 @@ async def list_approvals(
     The server bounds select weeks containing-or-after / containing-or-before an instant."""
     if first and last and first > last:
         raise UsageError(f"--from {first} is after --to {last}")  # as `export` says it
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         items = await client.approvals(
             from_ts=first.isoformat() if first else None,
             to_ts=last.isoformat() if last else None,
@@ -243,7 +235,7 @@ async def submit_week(
     client_factory: ClientFactory | None = None,
 ) -> bool:
     """Submit the token user's week for approval to the manager with this e-mail."""
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         users = await client.users(expand_display_name=False)
         wanted = manager_email.strip().lower()
         match = [
@@ -268,7 +260,7 @@ async def revoke_week(
     settings: ConnectionSettings, week: dt.date, *, client_factory: ClientFactory | None = None
 ) -> bool:
     """Revoke the token user's submitted week."""
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         try:
             return await client.revoke_week(week)
         except ApiError as exc:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from timetracker_import.api.client import ClientFactory, TimetrackerClient
 from timetracker_import.errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.core.export import DayRange
 
-ClientFactory = Callable[["ConnectionSettings"], "TimetrackerClient"]
 OnPage = Callable[[int], None]
 FORMATS = ("csv", "xlsx", "json", "ndjson")
 DEFAULT_CONCURRENCY = 8
@@ -68,12 +68,6 @@ class ExportResult:
             f"ExportResult({len(self.rows)} rows, {self.days.first}..{self.days.last}, "
             f"requests={self.requests}, fetched={self.fetched})"
         )
-
-
-def _default_factory(settings: ConnectionSettings) -> TimetrackerClient:
-    from timetracker_import.api.client import TimetrackerClient
-
-    return TimetrackerClient(settings)
 
 
 def window_count(settings: ExportSettings, days: DayRange) -> int:
@@ -171,7 +165,7 @@ async def run_export(
         days = day_range(settings.first, settings.last, settings.timezone, today=today)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    factory = client_factory or _default_factory
+    factory = client_factory or TimetrackerClient
     row_filter = RowFilter.build(days, settings.users, settings.activity_types, settings.work_items)
     builder = RowBuilder(row_filter, zone)
 

@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.api.client import ClientFactory, TimetrackerClient, open_client
 from timetracker_import.errors import (
     AmbiguousOutcome,
     ApiError,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from timetracker_import.core.roundtrip import FieldChange
     from timetracker_import.journal.store import Journal
 
-ClientFactory = Callable[["ConnectionSettings"], "TimetrackerClient"]
 KIND_UPDATE = "worklogs-update"
 KIND_DELETE = "worklogs-delete"
 RUN_KINDS = (KIND_UPDATE, KIND_DELETE)
@@ -44,12 +44,6 @@ RECREATING_UNKNOWN = (
     "an earlier undo re-created it but its answer was lost; check whether it exists before "
     "re-creating it by hand"
 )
-
-
-def _default_factory(settings: ConnectionSettings) -> TimetrackerClient:
-    from timetracker_import.api.client import TimetrackerClient
-
-    return TimetrackerClient(settings)
 
 
 class ChangeLog:
@@ -214,7 +208,7 @@ async def run_update(
 
     rows = read_update_file(path)
     result = ChangeResult(run_id=None, dry_run=dry_run)
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         users = {
             str(u.get(k) or "").lower(): u["id"]
             for u in await client.users(expand_display_name=False)
@@ -290,7 +284,7 @@ async def run_delete(
     """DELETE the given worklogs (unknown ids are reported as not found)."""
     result = ChangeResult(run_id=None, dry_run=dry_run)
     unique = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
-    async with (client_factory or _default_factory)(settings) as client:
+    async with open_client(settings, client_factory) as client:
         current = await _gather_limited(_get_or_none(client, i) for i in unique)
         found = {i: w for i, w in zip(unique, current, strict=True) if w is not None}
         result.not_found = [i for i in unique if i not in found]
