@@ -21,10 +21,8 @@ import click
 from timetracker_import import __version__
 from timetracker_import.app.multi_org import worst_exit_code
 from timetracker_import.errors import (
-    EXIT_INTERRUPTED,
     ConfigError,
     InputError,
-    TimetrackerError,
     UsageError,
 )
 
@@ -394,18 +392,9 @@ class _LegacyCommand(click.Command):
     ``timetracker-import`` group does), also under CliRunner."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from timetracker_import.cli.main import report_error
+        from timetracker_import.cli.main import invoke_with_exit_codes
 
-        try:
-            rv = super().invoke(ctx)
-        except TimetrackerError as exc:
-            raise click.exceptions.Exit(report_error(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
-            raise click.exceptions.Exit(rv)
-        return rv
+        return invoke_with_exit_codes(lambda: super(_LegacyCommand, self).invoke(ctx))
 
 
 @click.command(

@@ -10,6 +10,7 @@ This is the one place where errors become exit codes.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -58,16 +59,22 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; its int return value becomes the exit code, and a
         TimetrackerError becomes a one-line message and its exit code (also under CliRunner)."""
-        try:
-            rv = super().invoke(ctx)
-        except TimetrackerError as exc:
-            raise click.exceptions.Exit(report_error(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
-        if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
-            raise click.exceptions.Exit(rv)
-        return rv
+        return invoke_with_exit_codes(lambda: super(LazyGroup, self).invoke(ctx))
+
+
+def invoke_with_exit_codes(run: Callable[[], Any]) -> Any:
+    """Call ``run`` (a command's invoke): a non-zero int result becomes the exit code, and a
+    TimetrackerError a one-line message and its exit code; the one place errors meet exit codes."""
+    try:
+        rv = run()
+    except TimetrackerError as exc:
+        raise click.exceptions.Exit(report_error(exc)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        raise click.exceptions.Exit(rv)
+    return rv
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
