@@ -29,7 +29,6 @@ import os
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _sandbox import sandbox_subprocess  # noqa: E402
 
 MAPPING = """\
 version: 1
@@ -124,10 +125,8 @@ def sandbox_process(
     """Run ``timetracker_import sandbox`` as a subprocess; yield its URL, seeded tokens and
     process id."""
     prof = ["-m", "cProfile", "-o", str(profile)] if profile is not None else []
-    cmd = [sys.executable, *prof, "-m", "timetracker_import", "sandbox", "--port",
-           str(_free_port()), "--db", str(db), "--latency-ms", str(latency_ms)]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
+    args = ["--port", str(_free_port()), "--db", str(db), "--latency-ms", str(latency_ms)]
+    with sandbox_subprocess(args, python_args=prof) as proc:
         assert proc.stdout is not None
         url, tokens = None, {}
         for line in proc.stdout:
@@ -142,13 +141,6 @@ def sandbox_process(
         if url is None or not tokens:
             raise RuntimeError(f"the sandbox did not start (exit {proc.poll()})")
         yield url, tokens, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def warm_imports() -> float:
