@@ -84,6 +84,9 @@ class ImportSettings:
     report_path: Path | None = None
     new_run: bool = False
     chunk_rows: int = 100_000
+    # -- issue 13 (presets helper): in-file copies and --date; to move into the stage layout
+    on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
+    date: str | None = None  # --date: the date of every row
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class ImportResult:
     round_trips: list[float] = field(default_factory=list)
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
+    on_duplicate: str = "skip"  # issue 13: what was done with in_file_duplicates
 
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary (also written as ``summary.json``)."""
@@ -142,6 +146,7 @@ class ImportResult:
                 {"source_row": r, "same_as_row": f}
                 for r, f in sorted(self.in_file_duplicates.items())
             ],
+            "on_duplicate": self.on_duplicate,
             "already_existing": [
                 {"source_row": r, "worklog_id": w} for r, w in sorted(self.existing.items())
             ],
@@ -168,6 +173,9 @@ class PreparedFile:
     date_header: str | None
     user_header: str | None
     activity_header: str | None
+    # issue 13: every copy of an earlier row -> that row; the copies skipped (in ``skipped``)
+    repeats: dict[int, int] = field(default_factory=dict)
+    duplicate_skips: dict[int, int] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -202,7 +210,13 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
     """The mapping named by ``settings`` (``--mapping`` or ``--preset``)."""
     return load_mapping_for(
         ValidateSettings(
-            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
+            path=settings.path,
+            mapping_path=settings.mapping_path,
+            preset=settings.preset,
+            sheet=settings.sheet,
+            encoding=settings.encoding,
+            delimiter=settings.delimiter,
+            date=settings.date,
         )
     )
 
@@ -235,6 +249,16 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    # -- issue 13: rows identical to an earlier row (core.dedupe.in_file_repeats)
+    from timetracker_import.core.dedupe import in_file_repeats
+
+    repeats = in_file_repeats(canonical, settings.on_duplicate) if len(canonical) else None
+    if repeats is not None and (repeats.skip or repeats.rejections):
+        canonical = canonical.drop(
+            index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
+        )
+        rejections = merge_rejections(rejections + repeats.rejections)
+    # -- end issue 13
     rejected_rows = {r.source_row for r in rejections}
     valid_rows = set(int(r) for r in canonical.index)
     skipped = [
@@ -256,6 +280,7 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
     options = {
         "batch_size": settings.batch_size,
         "on_existing": settings.on_existing,
+        "on_duplicate": settings.on_duplicate,
         "timezone": timezone,
         "sheet": settings.sheet,
         "encoding": settings.encoding,
@@ -277,6 +302,8 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
         date_header=header("date", "timestamp", "start"),
         user_header=header("user"),
         activity_header=header("activity_type"),
+        repeats=repeats.repeats if repeats is not None else {},
+        duplicate_skips=repeats.skip if repeats is not None else {},
     )
 
 
@@ -401,8 +428,15 @@ class _ImportRun:
         )
         try:
             journal.record_rows(int(r) for r in self.p.raw.index.tolist())
-            if self.p.skipped:
-                journal.mark_skipped(self.p.skipped, "left out by the mapping")
+            copies = self.p.duplicate_skips
+            filtered = [r for r in self.p.skipped if r not in copies]
+            if filtered:
+                journal.mark_skipped(filtered, "left out by the mapping")
+            if copies:  # issue 13: --on-duplicate skip
+                from timetracker_import.core.dedupe import repeat_reason
+
+                for row, first in copies.items():
+                    journal.mark_skipped([row], repeat_reason(first))
             if rejections:
                 journal.mark_rejections(rejections)
         except BaseException:
@@ -775,6 +809,7 @@ class _ImportRun:
         if s.dry_run:
             counts.created = len(would)
             counts.unprocessed = len(leftover)
+        duplicates = {**self.p.repeats, **duplicates}  # issue 13: copies found before resolving
         counts.in_file_duplicates = len(duplicates)
         rejections = journal.rejections()
         rejected_path = self._write_rejected(journal.directory, rejections)
@@ -822,6 +857,7 @@ class _ImportRun:
             throttled=poster.stats.throttled if poster else 0,
             round_trips=list(poster.stats.round_trips) if poster else [],
             phases=self.phases,
+            on_duplicate=s.on_duplicate,
         )
         if s.report_path is not None:
             result.report_path = self._write_report(result, existing, duplicates)

@@ -44,7 +44,15 @@ def render_summary(result: ImportResult) -> str:
         pairs = ", ".join(
             f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
         )
-        lines.append(f"identical rows within the file: {pairs}")
+        more = len(result.in_file_duplicates) - 10
+        # issue 13: what --on-duplicate made of them
+        what = {"skip": "skipped", "fail": "rejected", "allow": "imported too"}.get(
+            result.on_duplicate, ""
+        )
+        lines.append(
+            f"identical rows within the file ({what}, --on-duplicate {result.on_duplicate}): "
+            f"{pairs}" + (f" and {more} more" if more > 0 else "")
+        )
     for row, wid in sorted(result.existing.items())[:10]:
         lines.append(f"  row {row}: already exists as worklog {wid}")
     if len(result.existing) > 10:
@@ -213,6 +221,8 @@ def import_(
     timezone: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date: str | None,
+    on_duplicate: str,
     dry_run: bool,
     batch_size: int,
     concurrency: int,
@@ -261,6 +271,8 @@ def import_(
         rejected_path=rejected_path,
         report_path=report_path,
         new_run=new_run,
+        on_duplicate=on_duplicate,
+        date=date,
     )
     show = sys.stderr.isatty() if progress is None else progress
     prepared = prepare(settings)  # read once: for planning routes, then for the import

@@ -238,6 +238,11 @@ class Mapping(BaseModel):
 
     version: Literal[1] = 1
     description: str | None = Field(None, description="One line shown by `mapping presets`")
+    note: str | None = Field(
+        None,
+        description="What the source cannot tell (e.g. no date per entry); printed by "
+        "`mapping init` and `validate`",
+    )
     header: bool = Field(True, description="false: no header row, columns named by letter")
     timezone: str | None = Field(None, description="IANA zone for times without an offset")
     date_order: Literal["MDY", "DMY", "YMD"] | None = None
@@ -379,6 +384,8 @@ def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) ->
             + ", ".join(repr(w) for w in wanted)
             + f" but the file has: {', '.join(headers)}",
             key_path="fields",
+            hint="fix the column names in the mapping; for a file without dates give "
+            "--date YYYY-MM-DD",
         ) from None
     return mapping.model_copy(update={"fields": new_fields})
 

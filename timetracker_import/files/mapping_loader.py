@@ -206,3 +206,20 @@ def load_preset(name: str) -> LoadedMapping:
     # into the comment).
     tables, files, missing = _load_lookups(mapping, Path.cwd(), source)
     return LoadedMapping(mapping, source, tables, files, missing)
+
+
+def write_lookup_template(
+    path: Path, key: str, value: str, rows: list[tuple[str, str, str]]
+) -> None:
+    """Write a lookup CSV: ``key``, ``value`` and a ``note`` column, one line per
+    (key, value, note); an empty value is no entry yet (``load_lookup`` ignores the line).
+    Refuses to overwrite (the caller checks first; this is the last guard)."""
+    try:
+        with path.open("x", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([key, value, "note"])
+            writer.writerows(rows)
+    except OSError as exc:
+        raise MappingError(
+            f"cannot write lookup template {path}: {exc.strerror or exc}", path=str(path)
+        ) from None
