@@ -108,7 +108,9 @@ def _jira_lookup(required: bool) -> Mapping:
                 "work_item": {"column": "Tag", "lookup": "jira"},
                 "comment": {"column": "Notes", "occurrence": 2},
             },
-            "lookups": {"jira": {"file": "x.csv", "key": "Key", "value": "Id", "required": required}},
+            "lookups": {
+                "jira": {"file": "x.csv", "key": "Key", "value": "Id", "required": required}
+            },
             "date_order": "DMY",
         }
     )

@@ -69,9 +69,7 @@ def test_join_then_lookup_is_case_insensitive() -> None:
     assert rejections == []
     required = mapping.model_copy(
         update={
-            "lookups": {
-                "users": mapping.lookups["users"].model_copy(update={"required": True})
-            }
+            "lookups": {"users": mapping.lookups["users"].model_copy(update={"required": True})}
         }
     )
     out, rejections = apply_mapping(

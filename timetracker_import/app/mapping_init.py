@@ -5,7 +5,8 @@ are filled in and the rest are marked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ class LookupTemplate:
     existed: bool = False
     values: int = 0
     matched: int = 0
-    unmatched: list[str] = field(default_factory=list)
+    unmatched: list[str] = dc_field(default_factory=list)
 
 
 def distinct_lookup_values(
@@ -72,9 +73,7 @@ def write_lookup_templates(
     from timetracker_import.core.resolve import UserDirectory
     from timetracker_import.files.mapping_loader import write_lookup_template
 
-    fields_of = {
-        spec.lookup: name for name, spec in mapping.field_specs().items() if spec.lookup
-    }
+    fields_of = {spec.lookup: name for name, spec in mapping.field_specs().items() if spec.lookup}
     values = distinct_lookup_values(mapping, table)
     directory_ = UserDirectory.from_users(users) if users is not None else None
     out: list[LookupTemplate] = []

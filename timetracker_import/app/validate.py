@@ -7,9 +7,9 @@ exactly the same stages as ``validate``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,13 +63,13 @@ class ValidateResult:
     billable_over_length: int
     report_path: Path | None = None
     #: every row identical to an earlier row -> that row (reported whatever the policy)
-    repeats: dict[int, int] = field(default_factory=dict)
+    repeats: dict[int, int] = dc_field(default_factory=dict)
     skipped_duplicates: int = 0
     on_duplicate: str = "skip"
     #: values a lookup had no entry for, and what became of them (passed on, key in comment)
     lookup_misses: tuple[LookupMiss, ...] = ()
     #: lookups whose file does not exist: name -> the path looked for
-    missing_lookup_files: dict[str, str] = field(default_factory=dict)
+    missing_lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
 
@@ -276,7 +276,9 @@ def with_date(mapping: Mapping, date: str) -> Mapping:
         raise UsageError(f"--date {date!r} is not a date", hint="write it as YYYY-MM-DD") from None
     data = mapping.fields.model_dump(exclude_none=True)
     data.pop("timestamp", None)
-    data["date"] = TimeField(value=day, format="%Y-%m-%d").model_dump(exclude_none=True)
+    data["date"] = TimeField.model_validate({"value": day, "format": "%Y-%m-%d"}).model_dump(
+        exclude_none=True
+    )
     return mapping.model_copy(update={"fields": Fields.model_validate(data)})
 
 

@@ -130,6 +130,11 @@ def init(
 
     if output is not None and output.exists():
         raise UsageError(f"{output} exists; choose another -o path or remove it")
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(
+            f"cannot write {output}: the directory {output.parent} does not exist",
+            hint="create it first, or choose another -o path",
+        )
     table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
     headers = table.headers
     conversion = detect_conversion(headers)

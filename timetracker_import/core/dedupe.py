@@ -146,11 +146,10 @@ class RepeatIndex:
             for i in np.flatnonzero(hit):
                 earlier[int(rows[firsts[i]])] = int(self._rows[at[i]])
         if earlier:
-            for pos in range(len(codes)):
-                row = int(rows[pos])
-                first = int(rows[first_pos[pos]])
+            for k in range(len(codes)):
+                first = int(rows[first_pos[k]])
                 if first in earlier:
-                    out[row] = earlier[first]
+                    out[int(rows[k])] = earlier[first]
         new = np.array([r not in earlier for r in rows[firsts].tolist()], dtype=bool)
         merged_h = np.concatenate([self._hashes, hashes[new]])
         merged_r = np.concatenate([self._rows, rows[firsts][new]])

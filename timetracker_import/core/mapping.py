@@ -458,7 +458,6 @@ class LookupMisses:
         return sorted(self.items.values(), key=lambda m: (m.field, min(m.rows)))
 
 
-
 class _Problems:
     """Collects map-stage rejections as (row index -> first reason) plus column and value."""
 

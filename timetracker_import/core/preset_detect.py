@@ -242,8 +242,10 @@ class Choice:
     def hint(self) -> str:
         if not self.candidates:
             return "`timetracker-import mapping init FILE -o my.yaml` drafts a mapping"
-        return "name one: " + " or ".join(f"--preset {c}" for c in self.candidates) + (
-            " (docs/presets.md says which setting each one matches)"
+        return (
+            "name one: "
+            + " or ".join(f"--preset {c}" for c in self.candidates)
+            + (" (docs/presets.md says which setting each one matches)")
         )
 
 
