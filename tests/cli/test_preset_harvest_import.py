@@ -48,13 +48,19 @@ def test_harvest_imports_by_display_name_without_a_lookup_file(
     assert result.exit_code == 1, result.stderr  # the typo row only
     doc = json.loads(result.stdout)
     counts = doc["counts"]
-    assert (counts["rows"], counts["created"], counts["rejected"], counts["skipped"]) == (5, 3, 1, 1)
+    assert (counts["rows"], counts["created"], counts["rejected"], counts["skipped"]) == (
+        5,
+        3,
+        1,
+        1,
+    )
     assert counts["balanced"] is True
     assert doc["in_file_duplicates"] == [{"source_row": 5, "same_as_row": 3}]
     [rej] = doc["rejections"]
     assert rej["source_row"] == 6 and rej["stage"] == "resolve"
-    assert "unknown user 'Carol Codr'; did you mean 'carol@example.com' (Carol Coder)?" in (
-        rej["reason"]
+    assert (
+        "unknown user 'Carol Codr'; did you mean 'carol@example.com' (Carol Coder)?"
+        in (rej["reason"])
     )
     assert "identical rows within the file (skipped, --on-duplicate skip): 5 (= row 3)" in (
         result.stderr

@@ -88,3 +88,45 @@ def test_row_order_is_by_source_row_not_frame_order() -> None:
 def test_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="skip, allow, fail"):
         in_file_repeats(frame({2: {}}), "merge")
+
+
+def test_field_by_field_confirmation_tells_different_rows_apart() -> None:
+    # what protects against a hash collision within a frame
+    from timetracker_import.core.dedupe import _same_rows
+
+    f = frame({2: {}, 3: {}, 4: {"comment": None}, 5: {"comment": None}, 6: {"user": "x"}})
+    import numpy as np
+
+    same = _same_rows(f, np.array([1, 3, 4]), np.array([0, 2, 0]))
+    assert same.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_a_brute_force_comparison_in_any_chunking(seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    rows = {
+        r: {
+            "user": rnd.choice(["a", "b", None]),
+            "length_seconds": rnd.choice([60, 120]),
+            "work_item_id": rnd.choice([1, pd.NA]),
+            "comment": rnd.choice(["x", None]),
+        }
+        for r in rnd.sample(range(2, 200), 60)
+    }
+    f = frame(rows)
+    first: dict[tuple[object, ...], int] = {}
+    expected: dict[int, int] = {}
+    for r in sorted(rows):
+        key = tuple("<NA>" if pd.isna(v) else v for v in f.loc[r].tolist())
+        if key in first:
+            expected[r] = first[key]
+        else:
+            first[key] = r
+    assert in_file_repeats(f).repeats == expected
+    index = RepeatIndex()
+    ordered = f.sort_index()
+    cut = rnd.randint(1, 59)
+    got = {**index.add(ordered.iloc[:cut]), **index.add(ordered.iloc[cut:])}
+    assert got == expected

@@ -292,7 +292,16 @@ def check(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    loaded = load_mapping_for(ValidateSettings(path=file, mapping_path=mapping_path, preset=preset))
+    loaded = load_mapping_for(
+        ValidateSettings(
+            path=file,
+            mapping_path=mapping_path,
+            preset=preset,
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+    )
     zone, zone_source = choose_timezone(loaded.mapping, timezone)
     table = open_table(
         file, sheet=sheet, encoding=encoding, delimiter=delimiter, has_header=loaded.mapping.header

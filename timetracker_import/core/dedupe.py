@@ -109,9 +109,10 @@ def repeat_reason(first_row: int) -> str:
 class RepeatIndex:
     """Finds rows identical to an earlier row, over the chunks of one file.
 
-    Within one frame the comparison is exact; across frames a 64-bit hash of every
-    ``IDENTITY_COLUMNS`` value stands for the row (a false match needs a hash collision).
-    Rows are taken lowest ``source_row`` first; the first of each set of copies is kept."""
+    Rows are compared by a 64-bit hash of every ``IDENTITY_COLUMNS`` value; within one frame
+    each match is then confirmed field by field (a hash collision never makes two different
+    rows copies), across frames the hash stands for the row. Rows are taken lowest
+    ``source_row`` first; the first of each set of copies is kept."""
 
     def __init__(self) -> None:
         self._hashes = np.array([], dtype=np.uint64)  # sorted
@@ -124,38 +125,46 @@ class RepeatIndex:
             return {}
         part = frame.loc[:, list(IDENTITY_COLUMNS)].sort_index()
         rows = part.index.to_numpy(dtype=np.int64)
-        # exact within the frame: rows with equal values share a group number
-        groups = part.astype(object).groupby(list(IDENTITY_COLUMNS), dropna=False, sort=False)
-        codes = groups.ngroup().to_numpy()
-        first_pos = pd.Series(np.arange(len(codes))).groupby(codes).transform("min").to_numpy()
-        out: dict[int, int] = {}
-        later = first_pos != np.arange(len(codes))
-        for pos in np.flatnonzero(later):
-            out[int(rows[pos])] = int(rows[first_pos[pos]])
-        # the first of each group against earlier frames
-        firsts = np.flatnonzero(~later)
-        hashes = pd.util.hash_pandas_object(part.iloc[firsts], index=False).to_numpy(
-            dtype=np.uint64
-        )
-        earlier: dict[int, int] = {}
+        hashes = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
+        codes, _ = pd.factorize(hashes)
+        # factorize numbers hashes in order of first appearance: first position per code
+        _, first_at = np.unique(codes, return_index=True)
+        first_pos = first_at[codes]
+        later = np.flatnonzero(first_pos != np.arange(len(codes)))
+        if len(later):
+            later = later[_same_rows(part, later, first_pos[later])]
+        out = {int(rows[p]): int(rows[first_pos[p]]) for p in later}
+        # each hash's first row against the rows of earlier frames
+        firsts = first_at
+        first_hashes = hashes[firsts]
+        seen = np.zeros(len(firsts), dtype=bool)
         if len(self._hashes):
-            at = np.searchsorted(self._hashes, hashes)
-            at_ok = at < len(self._hashes)
-            hit = np.zeros(len(hashes), dtype=bool)
-            hit[at_ok] = self._hashes[at[at_ok]] == hashes[at_ok]
-            for i in np.flatnonzero(hit):
-                earlier[int(rows[firsts[i]])] = int(self._rows[at[i]])
-        if earlier:
-            for k in range(len(codes)):
-                first = int(rows[first_pos[k]])
-                if first in earlier:
-                    out[int(rows[k])] = earlier[first]
-        new = np.array([r not in earlier for r in rows[firsts].tolist()], dtype=bool)
-        merged_h = np.concatenate([self._hashes, hashes[new]])
-        merged_r = np.concatenate([self._rows, rows[firsts][new]])
+            at = np.searchsorted(self._hashes, first_hashes)
+            inside = at < len(self._hashes)
+            seen[inside] = self._hashes[at[inside]] == first_hashes[inside]
+            earlier = {int(rows[firsts[i]]): int(self._rows[at[i]]) for i in np.flatnonzero(seen)}
+            if earlier:
+                for row, first in list(out.items()):  # copies of a copy: the file's first
+                    out[row] = earlier.get(first, first)
+                out.update(earlier)
+        merged_h = np.concatenate([self._hashes, first_hashes[~seen]])
+        merged_r = np.concatenate([self._rows, rows[firsts][~seen]])
         order = np.argsort(merged_h, kind="stable")
         self._hashes, self._rows = merged_h[order], merged_r[order]
         return dict(sorted(out.items()))
+
+
+def _same_rows(part: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Field-by-field equality of the rows at positions ``left`` and ``right`` (empty equals
+    empty): the confirmation of a hash match."""
+    same = np.ones(len(left), dtype=bool)
+    for column in part.columns:
+        a = part[column].iloc[left].reset_index(drop=True)
+        b = part[column].iloc[right].reset_index(drop=True)
+        both_empty = (a.isna() & b.isna()).to_numpy(dtype=bool)
+        equal = a.eq(b).fillna(False).to_numpy(dtype=bool)
+        same &= equal | both_empty
+    return same
 
 
 def in_file_repeats(
