@@ -40,6 +40,8 @@ class ValidateSettings:
     rejected_path: Path | None = None
     chunk_rows: int = CHUNK_ROWS
     report_path: Path | None = None  # --report: .html or .json
+    #: a mapping given as data (library callers): used instead of --mapping/--preset
+    loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # rows identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row (files without dates)
 
@@ -235,9 +237,13 @@ def load_mapping_for(
 
     from timetracker_import.files.mapping_loader import load_mapping, load_preset
 
-    if (settings.mapping_path is None) == (settings.preset is None):
+    if settings.loaded is not None:
+        if settings.mapping_path is not None or settings.preset is not None:
+            raise UsageError("give one mapping: as data, as a file or as a preset")
+        loaded = settings.loaded
+    elif (settings.mapping_path is None) == (settings.preset is None):
         raise UsageError("give exactly one of --mapping PATH or --preset NAME")
-    if settings.preset is not None and settings.preset.strip().lower() == AUTO:
+    elif settings.preset is not None and settings.preset.strip().lower() == AUTO:
         choice = detect_preset_for(
             Path(settings.path),
             sheet=settings.sheet,

@@ -223,3 +223,13 @@ def write_lookup_template(
         raise MappingError(
             f"cannot write lookup template {path}: {exc.strerror or exc}", path=str(path)
         ) from None
+
+
+def mapping_from_data(data: Any, *, base: Path | None = None) -> LoadedMapping:
+    """A mapping given as plain data (what a mapping YAML file holds), e.g. built by a
+    program or a form; its lookup files are read relative to ``base`` (default: the current
+    directory)."""
+    source = "mapping (given as data)"
+    mapping = mapping_from_dict(data, source=source)
+    tables, files, missing = _load_lookups(mapping, base or Path.cwd(), source)
+    return LoadedMapping(mapping, source, tables, files, missing)
