@@ -13,17 +13,10 @@ from hypothesis import strategies as st
 
 from tests.sandbox.conftest import Api, uid
 from timetracker_import.sandbox import make_app
-from timetracker_import.sandbox.app import (
-    STATE,
-    ApiFail,
-    Ctx,
-    _canonical_z_key,
-    _FastItems,
-    _new_ids,
-    build_worklog,
-    parse_worklog_input,
-)
+from timetracker_import.sandbox.context import STATE, ApiFail, Ctx
+from timetracker_import.sandbox.routes.batch import _canonical_z_key, _FastItems, _new_ids
 from timetracker_import.sandbox.timeparse import parse_timestamp
+from timetracker_import.sandbox.validation import build_worklog, parse_worklog_input
 
 STATE_OBJ = make_app()[STATE]
 USERS = sorted(STATE_OBJ.store.users)

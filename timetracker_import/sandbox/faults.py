@@ -203,3 +203,12 @@ def parse_rate_limit(text: str) -> RateLimiter:
     count = float(match[1])
     period = 1.0 if match[2].startswith("s") else 60.0
     return RateLimiter(count / period, max(1.0, count))
+
+
+def make_limiter(spec: str | float | RateLimiter | None) -> RateLimiter | None:
+    """The limiter for ``make_app(rate_limit=...)``: a spec, requests per second, or as given."""
+    if spec is None or isinstance(spec, RateLimiter):
+        return spec
+    if isinstance(spec, int | float):
+        return RateLimiter(float(spec), max(1.0, float(spec)))
+    return parse_rate_limit(spec)
