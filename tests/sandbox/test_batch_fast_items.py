@@ -183,7 +183,7 @@ async def test_mixed_batch_over_http_keeps_order_and_odd_forms(api: Api) -> None
     assert status == 200, answer
     data = answer["data"]
     assert [w["timestamp"] for w in data] == [
-        "2026-09-01T08:00:00Z", "2026-09-01T09:00:00", "2026-09-01T08:00:00Z",
+        "2026-09-01T08:00:00Z", "9/1/2026, 9:00:00 AM", "2026-09-01T08:00:00Z",
     ]  # fmt: skip
     assert [w["user"]["id"] for w in data] == [bob, admin, bob]
     assert [w["length"] for w in data] == [900, 600, 60]

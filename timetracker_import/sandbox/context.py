@@ -134,12 +134,7 @@ class Ctx:
         raw = self.q(*names)
         if raw is None or raw == "":
             return False
-        value = raw.strip().lower()
-        if value in ("true", "1", "yes"):
-            return True
-        if value in ("false", "0", "no"):
-            return False
-        raise bad_param(names[0], f"{raw!r} is not a boolean")
+        return parse_bool(raw, names[0])
 
     def time_param(self, name: str) -> int | None:
         raw = self.q(name)
@@ -198,6 +193,31 @@ def canonical_guid(text: str) -> str | None:
         return None
 
 
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+
+
+def parse_bool(value: Any, name: str, default: bool = False) -> bool:
+    """A boolean from a query value or a body field (D4, docs/sandbox.md):
+
+    ``true``/``false``, the integers 1/0, and the strings ``true``/``false``/``1``/``0``/
+    ``yes``/``no`` in any case; None (absent, or JSON ``null``) is ``default``. Anything else
+    (``"maybe"``, ``2``, a list) is 400 ``ApiVersionError``, never silently true."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise bad_param(name, f"{value!r} is not a boolean")
+
+
 def parse_int(value: Any, name: str) -> int | None:
     """Integers, integral floats and numeric strings (D4); None stays None."""
     if value is None:
@@ -240,6 +260,12 @@ def paginate(ctx: Ctx, items: Sequence[Any]) -> list[Any]:
 def require(ctx: Ctx, allowed: bool, what: str) -> None:
     if not allowed:
         raise ApiFail(403, "AccessDenied", f"access denied: {what}")
+
+
+def require_a_role(ctx: Ctx, what: str) -> None:
+    """403 ``AccessDenied`` for the None role, which "has no access" (contract §6.3, D11):
+    every worklog endpoint and ``timeApproval/week`` (docs/sandbox.md)."""
+    require(ctx, ctx.user.role != "None", f"{what} needs a role other than None")
 
 
 Handler = Callable[[Ctx], Awaitable[Any]]

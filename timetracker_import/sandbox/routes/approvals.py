@@ -14,6 +14,7 @@ from timetracker_import.sandbox.context import (
     paginate,
     parse_guid,
     require,
+    require_a_role,
 )
 from timetracker_import.sandbox.render import user_json
 from timetracker_import.sandbox.seed import stable_guid
@@ -77,7 +78,7 @@ def _week_param(value: Any, name: str) -> date:
 
 
 async def h_week_post(ctx: Ctx) -> Any:
-    require(ctx, ctx.user.role != "None", "time approval needs a role other than None")
+    require_a_role(ctx, "time approval")
     body = lower_keys(await ctx.json(), "the body")
     week = _week_param(body.get("weekstart"), "weekStart")
     manager_id: str | None = None
@@ -100,7 +101,7 @@ async def h_week_post(ctx: Ctx) -> Any:
 
 
 async def h_week_delete(ctx: Ctx) -> Any:
-    require(ctx, ctx.user.role != "None", "time approval needs a role other than None")
+    require_a_role(ctx, "time approval")
     week = _week_param(ctx.q("weekStart", "$weekStart"), "weekStart")
     if ctx.store.approval_states().get((ctx.user.id, week)) != 1:
         raise ApiFail(

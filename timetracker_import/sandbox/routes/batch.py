@@ -8,7 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from timetracker_import.sandbox.context import ApiFail, Ctx, canonical_guid
+from timetracker_import.sandbox.context import ApiFail, Ctx, canonical_guid, require_a_role
 from timetracker_import.sandbox.render import render_worklogs
 from timetracker_import.sandbox.timeparse import to_key
 from timetracker_import.sandbox.validation import build_worklog, parse_worklog_input
@@ -18,6 +18,7 @@ MAX_BATCH = 500
 
 
 async def h_batch(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs/batch")
     body = await ctx.json()
     if not isinstance(body, list):
         raise ApiFail(400, "ApiVersionError", "the batch body must be a JSON array of worklogs")

@@ -10,6 +10,7 @@ from timetracker_import.sandbox.context import (
     fail422,
     lower_keys,
     paginate,
+    parse_bool,
     parse_guid,
     require,
 )
@@ -46,54 +47,61 @@ async def h_roles_get(ctx: Ctx) -> Any:
     ]
 
 
-def _find_role(spec: Any) -> str | None:
-    if not isinstance(spec, dict):
-        return None
-    s = {str(k).lower(): v for k, v in spec.items()}
-    for role in ROLES:
-        if s.get("id") is not None and str(s["id"]).strip().lower() == role_id(role):
-            return role
-        if s.get("name") is not None and str(s["name"]).strip().lower() == role.lower():
-            return role
-    return None
+def _find_role(spec: Any) -> str:
+    """The role an entry's ``role: {id | name}`` names; a malformed id is 400 (D19), an
+    unknown role 422."""
+    if isinstance(spec, dict):
+        s = {str(k).lower(): v for k, v in spec.items()}
+        wanted_id = parse_guid(s["id"], "role.id") if s.get("id") is not None else None
+        for role in ROLES:
+            if wanted_id is not None and wanted_id == role_id(role):
+                return role
+            if s.get("name") is not None and str(s["name"]).strip().lower() == role.lower():
+                return role
+    raise fail422("EntityNotFound", f"role {spec!r} does not exist")
+
+
+def _find_user(users: dict[str, UserRow], entry: dict[str, Any]) -> UserRow:
+    """The user an entry names by exactly one of id, vstsId or email (D12, D19)."""
+    keys = [k for k in ("id", "vstsid", "email") if entry.get(k) is not None]
+    if len(keys) != 1:
+        raise fail422("EntityNotFound", "name the user by exactly one of id, vstsId or email")
+    key = keys[0]
+    if key == "email":
+        email = str(entry["email"]).lower()
+        found = next((u for u in users.values() if u.email.lower() == email), None)
+    else:
+        guid = parse_guid(entry[key], "vstsId" if key == "vstsid" else "id")
+        attr = "id" if key == "id" else "vsts_id"
+        found = next((u for u in users.values() if getattr(u, attr) == guid), None)
+    if found is None:
+        raise fail422("EntityNotFound", f"user {entry[key]} does not exist")
+    return found
 
 
 async def h_roles_post(ctx: Ctx) -> Any:
+    """D12. With ``skipErrors`` true every entry that cannot be processed (not an object, a
+    malformed GUID, an unknown user or role) lands in ``failedEntries`` and the others are
+    applied; with it false (the default) the first such entry fails the whole call (400 for
+    a malformed entry or GUID, 422 for an unknown one) and nothing changes."""
     require(ctx, ctx.user.role == "Administrator", "users/roles needs the Administrator role")
     body = lower_keys(await ctx.json(), "the body")
     entries = body.get("users")
     if not isinstance(entries, list):
         raise ApiFail(400, "ApiVersionError", "users must be a list")
-    skip_errors = bool(body.get("skiperrors", False))
-    users = ctx.store.users
+    skip_errors = parse_bool(body.get("skiperrors"), "skipErrors")
     changes: list[tuple[str, str]] = []
     failed: list[dict[str, Any]] = []
     for entry in entries:
-        e = lower_keys(entry, "a users[] entry")
-        found: UserRow | None = None
-        keys = [k for k in ("id", "vstsid", "email") if e.get(k) is not None]
-        problem: str | None = None
-        if len(keys) != 1:
-            problem = "name the user by exactly one of id, vstsId or email"
-        elif keys[0] == "email":
-            found = next(
-                (u for u in users.values() if u.email.lower() == str(e["email"]).lower()), None
-            )
-        else:
-            guid = parse_guid(e[keys[0]], keys[0])
-            attr = "id" if keys[0] == "id" else "vsts_id"
-            found = next((u for u in users.values() if getattr(u, attr) == guid), None)
-        role = _find_role(e.get("role"))
-        if problem is None and found is None:
-            problem = f"user {e[keys[0]]} does not exist"
-        if problem is None and role is None:
-            problem = f"role {e.get('role')!r} does not exist"
-        if problem is not None:
+        try:
+            e = lower_keys(entry, "a users[] entry")
+            user = _find_user(ctx.store.users, e)
+            role = _find_role(e.get("role"))
+        except ApiFail as fail:
             if not skip_errors:
-                raise fail422("EntityNotFound", problem)
-            failed.append({"entity": entry, "error": {"message": problem}})
+                raise
+            failed.append({"entity": entry, "error": {"message": fail.message}})
             continue
-        assert found is not None and role is not None
-        changes.append((found.id, role))
+        changes.append((user.id, role))
     ctx.store.set_roles(changes)
     return {"succeeded": len(changes), "failed": len(failed), "failedEntries": failed}

@@ -16,6 +16,7 @@ from timetracker_import.sandbox.context import (
     fail422,
     parse_guid,
     require,
+    require_a_role,
 )
 from timetracker_import.sandbox.render import render_worklogs, worklog_json
 from timetracker_import.sandbox.store import WorklogFilter, WorklogRow
@@ -61,6 +62,7 @@ def _list_worklogs(ctx: Ctx, user_id: str | None) -> RawJson:
 
 
 async def h_worklogs_mine(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs")
     return _list_worklogs(ctx, ctx.user.id)
 
 
@@ -80,6 +82,7 @@ def _path_worklog(ctx: Ctx) -> WorklogRow:
 
 
 async def h_worklog_get(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs")
     row = _path_worklog(ctx)
     require(
         ctx,
@@ -91,6 +94,7 @@ async def h_worklog_get(ctx: Ctx) -> Any:
 
 
 async def h_worklog_post(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs")
     data = parse_worklog_input(await ctx.json())
     row = build_worklog(ctx, data, ctx.store.approval_states(), datetime.now(UTC))
     ctx.store.insert_worklogs([row])
@@ -98,6 +102,7 @@ async def h_worklog_post(ctx: Ctx) -> Any:
 
 
 async def h_worklog_patch(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs")
     existing = _path_worklog(ctx)
     data = parse_worklog_input(await ctx.json())
     row = build_worklog(ctx, data, ctx.store.approval_states(), datetime.now(UTC), existing)
@@ -106,6 +111,7 @@ async def h_worklog_patch(ctx: Ctx) -> Any:
 
 
 async def h_worklog_delete(ctx: Ctx) -> Any:
+    require_a_role(ctx, "workLogs")
     row = _path_worklog(ctx)
     if row.user_id != ctx.user.id and ctx.user.role != "Administrator":
         raise ApiFail(
