@@ -34,9 +34,10 @@ def make_app(
 ) -> web.Application:
     """Build the sandbox application.
 
-    ``seed``: ``"demo"``, a YAML/JSON path, a dict or a :class:`Seed`; ``db``: ``":memory:"``
-    or a SQLite file (worklogs persist across restarts); ``faults``: fault specs (see
-    docs/sandbox.md) or a :class:`FaultPlan`; ``latency_ms``: added to every API call;
+    ``seed``: a built-in name (``"demo"``, ``"approvals"``), a YAML/JSON path, a dict or a
+    :class:`Seed`; ``db``: ``":memory:"`` or a SQLite file (worklogs persist across
+    restarts); ``faults``: fault specs (see docs/sandbox.md) or a :class:`FaultPlan`;
+    ``latency_ms``: added to every API call;
     ``rate_limit``: ``"10/s"``, ``"100/min"`` or requests per second; ``auth``: ``"token"``
     (Bearer/Basic) or ``"ntlm"`` (Windows authentication checked against the ``ntlm_users``
     file, see docs/sandbox.md). Raises ``SeedError``, ``FaultSpecError`` or
