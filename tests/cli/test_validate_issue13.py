@@ -92,6 +92,7 @@ def test_init_then_validate_works_without_filling_in_the_templates(work: Path) -
     (work / "sub").mkdir()
     init = CliRunner().invoke(cli, ["mapping", "init", "b.csv", "-o", "sub/m.yaml"])
     assert init.exit_code == 0, init.stderr
+    assert "next: timetracker-import validate b.csv --mapping sub/m.yaml" in init.stderr
     template = (work / "sub" / "bamboohr-employees.csv").read_text(encoding="utf-8")
     assert template.splitlines()[0] == "Employee,User,note"
     assert [line.split(",")[0] for line in template.splitlines()[1:]] == ["101", "102", "999"]

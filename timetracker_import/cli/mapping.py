@@ -187,6 +187,12 @@ def init(
         click.echo(f"mapping written to {output}", err=True)
     if preset is not None:
         _lookup_templates(preset, file, output, sheet, encoding, delimiter, connection)
+    if output is not None:
+        click.echo(
+            f"next: timetracker-import validate {file} --mapping {output}, then "
+            f"timetracker-import import {file} --mapping {output} --dry-run",
+            err=True,
+        )
     return 0
 
 
