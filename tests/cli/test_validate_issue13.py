@@ -53,6 +53,7 @@ def test_harvest_without_lookup_file_validates_names_and_keeps_real_errors(work:
     assert "harvest-users.csv not found; its values pass on" in err
     assert "4 value(s) not in lookup 'users': passed on as written, for the server" in err
     assert "these still need the server: `import --dry-run` checks them" in err
+    assert f"add it with its 7pace user to {work / 'harvest-users.csv'}" in err
 
 
 def test_tempo_without_key_file_keeps_the_key_in_the_comment(work: Path) -> None:

@@ -150,12 +150,13 @@ def test_work_item_lookup_miss_keeps_the_key_in_the_comment() -> None:
     assert pd.isna(frame["work_item_id"].tolist()[1])
     assert frame["comment"].tolist() == [ROW[6], f"[ABC-2] {ROW[6]}", "[ABC-2]"]
     [miss] = misses.in_order()
-    assert (miss.field, miss.lookup, miss.value, miss.outcome, miss.rows) == (
+    assert (miss.field, miss.lookup, miss.value, miss.outcome, miss.rows, miss.count) == (
         "work_item",
         "jira",
         "ABC-2",
         KEY_IN_COMMENT,
         [3, 4],
+        2,
     )
 
 
@@ -278,3 +279,14 @@ def test_comment_map_and_lookup_match_ignoring_surrounding_whitespace() -> None:
 def test_comment_from_an_excel_number_cell_is_text() -> None:
     frame, rej = _apply({"comment": "Notes"}, [[*ROW[:4], 42.0, *ROW[5:]]])
     assert rej == [] and frame.loc[2, "comment"] == "42"
+
+
+def test_lookup_misses_count_every_row_but_name_the_first_ten() -> None:
+    from timetracker_import.core.mapping import PASSED_ON, LookupMisses
+
+    misses = LookupMisses()
+    misses.add("user", "users", PASSED_ON, pd.Series(["Eve"] * 8, index=range(2, 10)))
+    misses.add("user", "users", PASSED_ON, pd.Series(["Eve"] * 17, index=range(10, 27)))
+    [miss] = misses.in_order()
+    assert miss.count == 25 and miss.rows == list(range(2, 12))
+    assert miss.to_dict()["rows"] == 25 and miss.to_dict()["first_rows"] == list(range(2, 12))

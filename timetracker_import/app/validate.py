@@ -72,6 +72,8 @@ class ValidateResult:
     lookup_misses: tuple[LookupMiss, ...] = ()
     #: lookups whose file does not exist: name -> the path looked for
     missing_lookup_files: dict[str, str] = dc_field(default_factory=dict)
+    #: every lookup: name -> the file it is read from
+    lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
 
@@ -393,6 +395,7 @@ def run_validate(
         on_duplicate=settings.on_duplicate,
         lookup_misses=tuple(misses.in_order()),
         missing_lookup_files={n: loaded.lookup_files.get(n, n) for n in loaded.missing_lookups},
+        lookup_files=dict(loaded.lookup_files),
         detection=loaded.detection,
         note=mapping.note,
     )

@@ -25,9 +25,11 @@ _OUTCOME_TEXT = {
 }
 
 
-def _rows(rows: list[int]) -> str:
+def _rows(rows: list[int], count: int) -> str:
     shown = ", ".join(str(r) for r in rows[:5])
-    return f"row {shown}" if len(rows) == 1 else f"rows {shown}" + (" ..." if len(rows) > 5 else "")
+    if count == 1:
+        return f"row {shown}"
+    return f"{count} rows: {shown}" + (" ..." if count > 5 else "")
 
 
 def render_lookups(result: ValidateResult) -> list[str]:
@@ -36,24 +38,25 @@ def render_lookups(result: ValidateResult) -> list[str]:
     lines: list[str] = []
     for name, file in result.missing_lookup_files.items():
         lines.append(f"lookup {name!r}: {file} not found; its values pass on (see below)")
-    by_field: dict[tuple[str, str, str], list[tuple[str, list[int]]]] = {}
+    by_field: dict[tuple[str, str, str], list[tuple[str, list[int], int]]] = {}
     for miss in result.lookup_misses:
         by_field.setdefault((miss.field, miss.lookup, miss.outcome), []).append(
-            (miss.value, miss.rows)
+            (miss.value, miss.rows, miss.count)
         )
     for (field, lookup, outcome), values in by_field.items():
         lines.append(
             f"{field}: {len(values)} value(s) not in lookup {lookup!r}: "
             + _OUTCOME_TEXT.get(outcome, outcome)
         )
-        for value, rows in values[:10]:
-            lines.append(f"  {value!r} ({_rows(rows)})")
+        for value, rows, count in values[:10]:
+            lines.append(f"  {value!r} ({_rows(rows, count)})")
         if len(values) > 10:
             lines.append(f"  ... and {len(values) - 10} more")
         if outcome == "passed on":
+            file = result.lookup_files.get(lookup, f"the {lookup!r} lookup file")
             lines.append(
                 "  these still need the server: `import --dry-run` checks them; to pin one, "
-                f"add it to the {lookup!r} lookup file"
+                f"add it with its 7pace user to {file}"
             )
     return lines
 

@@ -414,15 +414,20 @@ PASSED_ON = "passed on"  # kept as written: the server resolves it (users by ema
 KEY_IN_COMMENT = "key in comment"  # work item left empty, the key put before the comment
 
 
+MISS_ROWS_KEPT = 10  # rows named per value (the count covers them all)
+
+
 @dataclass
 class LookupMiss:
-    """One distinct value a lookup had no entry for, and the rows it occurs in."""
+    """One distinct value a lookup had no entry for: how many rows have it and the first
+    ``MISS_ROWS_KEPT`` of them."""
 
     field: str
     lookup: str
     value: str
     outcome: str  # PASSED_ON or KEY_IN_COMMENT
     rows: list[int]
+    count: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``validate --json``'s ``lookup_misses`` items)."""
@@ -431,8 +436,8 @@ class LookupMiss:
             "lookup": self.lookup,
             "value": self.value,
             "outcome": self.outcome,
-            "rows": len(self.rows),
-            "first_rows": self.rows[:10],
+            "rows": self.count,
+            "first_rows": self.rows[:MISS_ROWS_KEPT],
         }
 
 
@@ -451,11 +456,14 @@ class LookupMisses:
             item = self.items.setdefault(
                 (field, str(value)), LookupMiss(field, lookup, str(value), outcome, [])
             )
-            item.rows.extend(int(r) for r in rows)
+            item.count += len(rows)
+            room = MISS_ROWS_KEPT - len(item.rows)
+            if room > 0:
+                item.rows.extend(sorted(int(r) for r in rows[:room]))
 
     def in_order(self) -> list[LookupMiss]:
         """By field, then by first row."""
-        return sorted(self.items.values(), key=lambda m: (m.field, min(m.rows)))
+        return sorted(self.items.values(), key=lambda m: (m.field, m.rows[0]))
 
 
 class _Problems:
