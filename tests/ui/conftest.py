@@ -1,0 +1,55 @@
+"""Fixtures for the web app tests: the app under aiohttp's test client, logged in or not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from timetracker_import.ui.security import GUARD, Guard, allowed_hosts
+from timetracker_import.ui.server import make_app
+from timetracker_import.ui.state import Wizard
+
+MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+def ui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A private config and journal dir; no inherited connection settings; no keyring."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def anon(aiohttp_client: MakeClient, tmp_path: Path, ui_env: None) -> TestClient:
+    """The app's client without a session (the launch token is in ``client.app['guard']``)."""
+    guard = Guard(hosts=frozenset())
+    app = make_app(guard=guard, wizard=Wizard(work_dir=tmp_path / "work"))
+    (tmp_path / "work").mkdir()
+    client = await aiohttp_client(app)
+    guard.hosts = allowed_hosts("127.0.0.1", client.port)
+    return client
+
+
+@pytest.fixture
+async def ui(anon: TestClient) -> TestClient:
+    """The app's client after opening the launch link (session cookie set)."""
+    guard: Guard = anon.app[GUARD]
+    resp = await anon.get(f"/launch?token={guard.launch_token}", allow_redirects=False)
+    assert resp.status == 303
+    return anon
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page carries."""
+    match = re.search(r'name="_csrf" value="([^"]+)"', html) or re.search(
+        r'data-csrf="([^"]+)"', html
+    )
+    assert match, "page without a CSRF token"
+    return match.group(1)

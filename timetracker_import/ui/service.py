@@ -1,0 +1,518 @@
+"""What the pages need from the library, as plain data for the HTML builders.
+
+Request handlers call these functions and render their results; the import logic itself is
+the library's (``timetracker_import.validate``, ``import_file``, ``undo_run``, ...). The few
+helpers the library has no function for (headers, preset detection, the mapping preview,
+the rows of rejected cells) sit here on top of app-layer functions.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from timetracker_import.errors import MappingError, UsageError
+
+#: The 7pace fields of the mapping form, in order, with their kind and a label.
+FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("user", "text", "User (e-mail, login or display name; empty = the token's own user)"),
+    ("timestamp", "time", "Start date and time in one cell"),
+    ("date", "time", "Date"),
+    ("start", "time", "Start time"),
+    ("end", "time", "End time"),
+    ("length", "duration", "Length"),
+    ("billable_length", "duration", "Billable length"),
+    ("work_item", "text", "Work item id"),
+    ("comment", "text", "Comment"),
+    ("activity_type", "text", "Activity type"),
+)
+UNITS = ("hours", "minutes", "seconds")
+DATE_ORDERS = ("", "DMY", "MDY", "YMD")
+UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls")
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """Every IANA zone name this machine knows, sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+# --------------------------------------------------------------------------- the file
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """The chosen input file and its header row."""
+
+    path: Path
+    label: str  # what the user calls it: the uploaded name or the path typed
+    sheet: str | None
+    headers: tuple[str, ...]
+    format: str
+
+
+def open_file(path: Path, label: str, sheet: str | None = None) -> FileInfo:
+    """Check that ``path`` is a readable table and read its header row."""
+    from timetracker_import.files.readers import open_table
+
+    if not path.exists():
+        raise UsageError(f"{label}: no such file", hint="check the path, or upload the file")
+    if not path.is_file():
+        raise UsageError(f"{label} is not a file", hint="give the path of a CSV or Excel file")
+    table = open_table(path, sheet=sheet or None)
+    if not table.headers:
+        raise UsageError(f"{label} has no columns", hint="is it the right file or sheet?")
+    return FileInfo(path, label, sheet or None, tuple(str(h) for h in table.headers), table.format)
+
+
+# --------------------------------------------------------------------------- the mapping
+
+
+@dataclass(frozen=True)
+class PresetMatch:
+    """A shipped preset that fits the file, and why (the columns that matched)."""
+
+    name: str
+    description: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Detected:
+    """What the Mapping page offers first."""
+
+    presets: tuple[PresetMatch, ...]
+    conversion: str | None  # a message when the file must be converted first
+    guesses: dict[str, str]  # field -> header, for the drafted form
+
+
+def detect(info: FileInfo) -> Detected:
+    """Presets whose fingerprint the header row satisfies (best first), and field guesses."""
+    from timetracker_import.core.preset_detect import best_presets, detect_conversion, guess_fields
+    from timetracker_import.files.mapping_loader import list_presets
+
+    headers = list(info.headers)
+    described = dict(list_presets())
+    conversion = detect_conversion(headers)
+    note = None
+    if conversion is not None:
+        note = (
+            "this is a Jira issue export (columns "
+            + ", ".join(dict.fromkeys(conversion.matched))
+            + f"): convert it first with `timetracker-import convert jira {info.label}`, then "
+            "choose the converted file here"
+        )
+    found = tuple(
+        PresetMatch(d.preset, described.get(d.preset, ""), tuple(dict.fromkeys(d.matched)))
+        for d in best_presets(headers)
+    )
+    return Detected(found, note, guess_fields(headers))
+
+
+def preset_names() -> list[tuple[str, str]]:
+    """(name, description) of every shipped preset."""
+    from timetracker_import.files.mapping_loader import list_presets
+
+    return list_presets()
+
+
+@dataclass(frozen=True)
+class MappingChoice:
+    """The mapping the wizard uses: a shipped preset, or the form's mapping as data."""
+
+    preset: str | None = None
+    data: dict[str, Any] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"preset {self.preset}" if self.preset else "the mapping drafted on the Mapping page"
+
+    def kwargs(self) -> dict[str, Any]:
+        """``mapping=`` / ``preset=`` for the library functions."""
+        return {"preset": self.preset} if self.preset else {"mapping": self.data}
+
+    def yaml_text(self) -> str:
+        """The mapping file the CLI takes (``--mapping``), or the preset's own YAML."""
+        from timetracker_import.files.mapping_loader import preset_text
+
+        if self.preset:
+            return preset_text(self.preset)
+        head = (
+            "# Mapping drafted in `timetracker-import ui`. Use it on the command line with\n"
+            "#   timetracker-import validate --mapping THIS_FILE YOUR_FILE\n"
+        )
+        return head + yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True)
+
+
+def header_column(headers: tuple[str, ...], position: int) -> dict[str, Any]:
+    """``{column: header}`` (+ ``occurrence`` for a repeated header) for a header position."""
+    from timetracker_import.core.mapping import normalise_header
+
+    text = headers[position]
+    key = normalise_header(text)
+    before = sum(1 for h in headers[:position] if normalise_header(h) == key)
+    return {"column": text, "occurrence": before + 1} if before else {"column": text}
+
+
+def position_of(headers: tuple[str, ...], spec: Mapping[str, Any] | None) -> int | None:
+    """The header position a field spec's ``column`` names (None when unmapped/absent)."""
+    from timetracker_import.core.mapping import normalise_header
+
+    if not spec or not isinstance(spec.get("column"), str):
+        return None
+    key = normalise_header(spec["column"])
+    hits = [i for i, h in enumerate(headers) if normalise_header(h) == key]
+    n = int(spec.get("occurrence") or 1)
+    return hits[n - 1] if len(hits) >= n else None
+
+
+def mapping_from_form(headers: tuple[str, ...], form: Mapping[str, str]) -> dict[str, Any]:
+    """The mapping (as the YAML's data) the Mapping form describes; MappingError when the
+    form does not make a valid mapping (the message names the field)."""
+    from timetracker_import.files.mapping_loader import mapping_from_dict
+
+    fields: dict[str, Any] = {}
+    for name, kind, _label in FORM_FIELDS:
+        picked = (form.get(f"{name}.column") or "").strip()
+        if not picked:
+            continue
+        if not picked.isdigit() or int(picked) >= len(headers):
+            raise MappingError(f"{name}: pick one of the file's columns")
+        spec = header_column(headers, int(picked))
+        if kind == "duration":
+            unit = form.get(f"{name}.unit") or "hours"
+            if unit not in UNITS:
+                raise MappingError(f"{name}: unit must be one of {', '.join(UNITS)}")
+            spec["unit"] = unit
+        if kind == "time" and (fmt := (form.get(f"{name}.format") or "").strip()):
+            spec["format"] = fmt
+        fields[name] = spec
+    data: dict[str, Any] = {"version": 1, "header": True}
+    zone = (form.get("timezone") or "").strip()
+    if zone:
+        data["timezone"] = zone
+    order = (form.get("date_order") or "").strip()
+    if order:
+        data["date_order"] = order
+    data["fields"] = fields
+    mapping_from_dict(data, source="the mapping form")  # raises MappingError naming the key
+    return data
+
+
+def form_values(choice: MappingChoice, headers: tuple[str, ...]) -> dict[str, str]:
+    """The form's field values for a mapping (so a preset can be edited as a form)."""
+    data = choice.data
+    if choice.preset:
+        data = yaml.safe_load(choice.yaml_text())
+    out: dict[str, str] = {}
+    if not isinstance(data, dict):
+        return out
+    for name, _kind, _label in FORM_FIELDS:
+        spec = (data.get("fields") or {}).get(name)
+        if isinstance(spec, str):
+            spec = {"column": spec}
+        pos = position_of(headers, spec) if isinstance(spec, dict) else None
+        if pos is None:
+            continue
+        out[f"{name}.column"] = str(pos)
+        for key in ("unit", "format"):
+            if isinstance(spec.get(key), str):
+                out[f"{name}.{key}"] = spec[key]
+    for key in ("timezone", "date_order"):
+        if isinstance(data.get(key), str):
+            out[key] = data[key]
+    return out
+
+
+def drafted_values(guesses: Mapping[str, str], headers: tuple[str, ...]) -> dict[str, str]:
+    """Form values from the header guesses (lengths in hours)."""
+    out: dict[str, str] = {}
+    for name, header in guesses.items():
+        if header in headers:
+            out[f"{name}.column"] = str(headers.index(header))
+            if name in ("length", "billable_length"):
+                out[f"{name}.unit"] = "hours"
+    return out
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One source row and what it becomes (or why it is rejected)."""
+
+    source_row: int
+    cells: tuple[str, ...]  # the mapped source columns
+    sent: dict[str, str] | None  # user, timestamp (UTC), hours, ... as they will be sent
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    columns: tuple[str, ...]
+    rows: tuple[PreviewRow, ...]
+    timezone: str
+    timezone_source: str
+
+
+def _loaded(info: FileInfo, choice: MappingChoice) -> Any:
+    from timetracker_import.files.mapping_loader import (
+        LoadedMapping,
+        load_preset,
+        mapping_from_dict,
+    )
+
+    if choice.preset:
+        return load_preset(choice.preset)
+    return LoadedMapping(mapping_from_dict(choice.data, source="the mapping form"), choice.label)
+
+
+def text(value: object) -> str:
+    """A cell as text ('' for empty/NaN)."""
+    import pandas as pd
+
+    if value is None:
+        return ""
+    try:
+        if bool(pd.isna(value)):  # type: ignore[call-overload]
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def preview(info: FileInfo, choice: MappingChoice, rows: int = 8) -> Preview:
+    """The first ``rows`` rows through the mapping (nothing is sent)."""
+    from timetracker_import.app.validate import choose_timezone, iter_mapped_chunks
+    from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.files.readers import open_table
+
+    loaded = _loaded(info, choice)
+    zone, zone_source = choose_timezone(loaded.mapping, None)
+    table = open_table(info.path, sheet=info.sheet, has_header=loaded.mapping.header)
+    chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=rows), None)
+    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+    cols = sorted(set(positions.values()))
+    out: list[PreviewRow] = []
+    if chunk is not None:
+        rejected = {r.source_row: r.reason for r in chunk.rejections}
+        canon = chunk.canonical
+        for label, raw in chunk.raw.iterrows():
+            row = int(label)  # type: ignore[call-overload]
+            sent = None
+            if row in canon.index:
+                c = canon.loc[row]
+                billable = c["billable_seconds"]
+                sent = {
+                    "user": text(c["user"]) or "(token's own user)",
+                    "timestamp": c["timestamp"].strftime("%Y-%m-%d %H:%M UTC"),
+                    "hours": f"{c['length_seconds'] / 3600:.2f}",
+                    "billable": f"{billable / 3600:.2f}" if text(billable) else "",
+                    "work_item": text(c["work_item_id"]),
+                    "activity": text(c["activity_type"]),
+                    "comment": text(c["comment"]),
+                }
+            out.append(
+                PreviewRow(
+                    row,
+                    tuple(text(raw[p]) for p in cols),
+                    sent,
+                    None if sent else rejected.get(row, "skipped (skip_rows)"),
+                )
+            )
+    return Preview(tuple(table.headers[p] for p in cols), tuple(out), zone, zone_source)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A rejected row with all its cells, the offending column and the reason."""
+
+    source_row: int
+    cells: tuple[str, ...]
+    column: str | None
+    stage: str
+    reason: str
+    kind: str  # the reason with values stripped, for the filter
+
+
+@dataclass
+class Checked:
+    """A validation as the Validate page shows it."""
+
+    rows: int
+    valid: int
+    rejected: int
+    skipped: int
+    total_seconds: int
+    seconds_per_user: dict[str, int]
+    headers: tuple[str, ...]
+    rejected_rows: list[RejectedRow] = field(default_factory=list)
+    shown_limit: int = 0
+    rejected_path: Path | None = None
+    report_path: Path | None = None
+    timezone: str = ""
+
+
+SHOWN_REJECTIONS = 500
+
+
+def rejected_rows(
+    info: FileInfo, rejections: Iterable[Any], header: bool = True, limit: int = SHOWN_REJECTIONS
+) -> list[RejectedRow]:
+    """The first ``limit`` rejections with their rows' cells read back from the file."""
+    from timetracker_import.core.report import reason_kind
+    from timetracker_import.files.readers import open_table
+
+    chosen = sorted(rejections, key=lambda r: r.source_row)[:limit]
+    wanted = {r.source_row for r in chosen}
+    cells: dict[int, tuple[str, ...]] = {}
+    if wanted:
+        table = open_table(info.path, sheet=info.sheet, has_header=header)
+        last = max(wanted)
+        for chunk in table.chunks(20_000):
+            hit = chunk.index.intersection(list(wanted))
+            for row in hit:
+                cells[int(row)] = tuple(text(v) for v in chunk.loc[row].tolist())
+            if len(chunk.index) and int(chunk.index[-1]) >= last:
+                break
+    width = len(info.headers)
+    return [
+        RejectedRow(
+            r.source_row,
+            cells.get(r.source_row, ("",) * width),
+            r.column,
+            r.stage,
+            r.reason,
+            reason_kind(r.reason, r.value),
+        )
+        for r in chosen
+    ]
+
+
+def run_validate(info: FileInfo, choice: MappingChoice, out_dir: Path) -> Checked:
+    """Validate the file with the library (blocking: call it in a worker thread); writes
+    the rejected file (XLSX with highlighted cells) and the HTML report into ``out_dir``."""
+    import timetracker_import as lib
+    from timetracker_import.files.rejected import rejected_suffix
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = lib.validate(
+        info.path,
+        sheet=info.sheet,
+        rejected=out_dir / f"rejected{_xlsx_or_csv(rejected_suffix(info.path))}",
+        report=out_dir / "report.html",
+        **choice.kwargs(),
+    )
+    header = choice.data.get("header", True) if choice.data else True
+    return Checked(
+        rows=result.rows,
+        valid=result.valid,
+        rejected=result.rejected,
+        skipped=result.skipped,
+        total_seconds=result.total_seconds,
+        seconds_per_user=dict(getattr(result, "seconds_per_user", {}) or {}),
+        headers=info.headers,
+        rejected_rows=rejected_rows(info, result.rejections, header=bool(header)),
+        shown_limit=SHOWN_REJECTIONS,
+        rejected_path=result.rejected_path,
+        report_path=result.report_path,
+        timezone=str(getattr(result, "timezone", "")),
+    )
+
+
+def _xlsx_or_csv(suffix: str) -> str:
+    return suffix if suffix in (".xlsx", ".csv", ".tsv", ".txt") else ".csv"
+
+
+# --------------------------------------------------------------------------- connection
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A checked connection: whom the token belongs to, never the token itself."""
+
+    settings: Any  # api.settings.ConnectionSettings
+    who: str
+    where: str
+    token_label: str  # ****abcd (from the keyring)
+    stored: bool = False
+
+
+def profiles() -> list[tuple[str, str]]:
+    """(name, server URL) of the profiles in the user's profiles file."""
+    from timetracker_import.api.settings import load_profiles, profiles_path
+
+    return [(n, str(p.get("url") or "")) for n, p in sorted(load_profiles(profiles_path()).items())]
+
+
+def environment_url() -> str | None:
+    """$TIMETRACKER_URL when set (the CLI's default server)."""
+    import os
+
+    from timetracker_import.api.settings import ENV_URL
+
+    return os.environ.get(ENV_URL) or None
+
+
+def connect(
+    *,
+    profile: str | None = None,
+    url: str | None = None,
+    collection: str | None = None,
+    pasted: str | None = None,
+    remember: bool = False,
+) -> Connected:
+    """Resolve the connection as the CLI does (a pasted token wins over the environment,
+    profile and keyring), check it with ``me``, and store a pasted token in the OS keyring
+    when asked. Blocking: call it in a worker thread."""
+    import asyncio as _asyncio
+
+    from timetracker_import.api import settings as conn
+    from timetracker_import.api.redact import Secret
+    from timetracker_import.app.read import fetch_me
+
+    url = (url or "").strip() or None
+    collection = (collection or "").strip() or None
+    if url and not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"{url!r} is not a server URL",
+            hint="write it with http:// or https://, e.g. "
+            "https://dev.azure.com/myorg or https://tfs.example.com/tfs",
+        )
+    token = (pasted or "").strip()
+    if token:
+        target = conn.resolve_target(url=url, collection=collection, profile=profile)
+        settings = conn.ConnectionSettings(
+            url=target.url,
+            token=Secret(token),
+            api_version=target.api_version,
+            collection=target.collection,
+            auth_scheme="bearer" if target.auth_scheme == "ntlm" else target.auth_scheme,
+            profile=target.profile,
+            token_source="pasted",
+        )
+    else:
+        if remember:
+            raise UsageError("nothing to remember: no token was pasted",
+                             hint="paste the token, or untick 'remember'")  # fmt: skip
+        settings = conn.resolve_connection(url=url, collection=collection, profile=profile)
+    me = _asyncio.run(fetch_me(settings))
+    user = me.get("user") or {}
+    who = f"{user.get('displayName') or user.get('name')} <{user.get('uniqueName')}>"
+    stored = False
+    if token and remember:
+        key = conn.keyring_key(settings.url, settings.collection, settings.profile)
+        conn.default_token_store().set(key, token)
+        stored = True
+    where = settings.rest_root + (f" (profile {settings.profile})" if settings.profile else "")
+    label = f"{settings.token} (from the {'OS keyring' if settings.token_source == 'keyring' else settings.token_source})"
+    if stored:
+        label = f"{settings.token} (pasted; stored in the OS keyring)"
+    return Connected(settings, who, where, label, stored)
