@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from timetracker_import.sandbox import run_sandbox_in_thread
+from timetracker_import.sandbox.server import RunningSandbox
+from timetracker_import.ui.demo import write_demo_file
 from timetracker_import.ui.security import GUARD, Guard, allowed_hosts
 from timetracker_import.ui.server import make_app
 from timetracker_import.ui.state import Wizard
@@ -53,3 +57,22 @@ def csrf_of(html: str) -> str:
     )
     assert match, "page without a CSRF token"
     return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[RunningSandbox]:
+    """One demo sandbox for a test module (tests reset it when they need it empty)."""
+    with run_sandbox_in_thread() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def demo_file(tmp_path: Path) -> Path:
+    """The demo CSV: unknown user (row 4), bad date (row 5), row 7 a copy of row 3."""
+    return write_demo_file(tmp_path / "hours-demo.csv")
+
+
+async def post_form(client: TestClient, page: str, action: str, data: dict[str, str]) -> Any:
+    """GET ``page`` for its CSRF token, then POST ``data`` to ``action`` (no redirects)."""
+    token = csrf_of(await (await client.get(page)).text())
+    return await client.post(action, data={"_csrf": token, **data}, allow_redirects=False)

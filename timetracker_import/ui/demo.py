@@ -26,7 +26,16 @@ HEADERS = ("Employee Email", "Date", "Start", "Hours", "Billable Hours", "Work I
 DEMO_ROWS = (
     ("alice@example.com", "2026-11-02", "09:00", "2", "2", "101", "Development", "Planning"),
     ("bob@example.com", "2026-11-02", "10:30", "1.5", "1", "102", "Testing", "Regression tests"),
-    ("bobb@example.com", "2026-11-03", "09:00", "3", "3", "101", "Development", "Typo in the email"),
+    (
+        "bobb@example.com",
+        "2026-11-03",
+        "09:00",
+        "3",
+        "3",
+        "101",
+        "Development",
+        "Typo in the email",
+    ),
     ("carol@example.com", "2026-11-31", "13:00", "2", "0", "103", "Meetings", "No such day"),
     ("carol@example.com", "2026-11-04", "08:15", "4.25", "4", "103", "Development", "Feature work"),
     ("bob@example.com", "2026-11-02", "10:30", "1.5", "1", "102", "Testing", "Regression tests"),

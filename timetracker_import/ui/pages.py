@@ -12,7 +12,7 @@ from aiohttp import web
 from timetracker_import.errors import TimetrackerError, UsageError
 from timetracker_import.ui import service
 from timetracker_import.ui.html import e, form, hours, nav, page, select, table
-from timetracker_import.ui.security import GUARD
+from timetracker_import.ui.security import GUARD, MULTIPART_READER
 from timetracker_import.ui.service import FORM_FIELDS, FileInfo, MappingChoice
 from timetracker_import.ui.state import WIZARD, Wizard
 
@@ -124,7 +124,7 @@ async def file_page(request: web.Request) -> web.StreamResponse:
 async def _read_upload(request: web.Request) -> tuple[FileInfo | None, str]:
     """Stream an upload into the private folder (refusing more than MAX_UPLOAD bytes)."""
     w = wizard(request)
-    reader = request.get("multipart_reader") or await request.multipart()
+    reader = request.get(MULTIPART_READER) or await request.multipart()
     sheet = ""
     path = None
     label = ""
@@ -133,7 +133,11 @@ async def _read_upload(request: web.Request) -> tuple[FileInfo | None, str]:
         if name == "sheet":
             sheet = (await part.text()).strip()  # type: ignore[union-attr]
         elif name == "upload":
-            label = getattr(part, "filename", None) or "upload"
+            from pathlib import PurePath
+            from urllib.parse import unquote
+
+            # the name only (a browser may send a path; some clients percent-encode it)
+            label = PurePath(unquote(getattr(part, "filename", None) or "upload")).name
             if not label.lower().endswith(service.UPLOAD_SUFFIXES):
                 raise UsageError(
                     f"{label}: not a CSV or Excel file",
@@ -484,8 +488,8 @@ def rejected_table(checked: service.Checked) -> str:
     rows = []
     for r in checked.rejected_rows:
         cells = []
-        for header, cell in zip(checked.headers, r.cells, strict=False):
-            if r.column is not None and header == r.column:
+        for i, cell in enumerate(r.cells):
+            if i == r.column_index:
                 cells.append(
                     f'<td class="bad" title="{e(r.reason)}">{e(cell) or "<i>empty</i>"}</td>'
                 )

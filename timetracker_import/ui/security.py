@@ -17,6 +17,7 @@ import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -25,6 +26,10 @@ CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 LAUNCH_PATH = "/launch"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: where the middleware leaves a multipart upload's reader after reading its CSRF part
+MULTIPART_READER: Any = (
+    web.RequestKey("multipart_reader", object) if hasattr(web, "RequestKey") else "multipart_reader"
+)
 
 #: Sent with every answer: nothing from elsewhere is loaded, the page cannot be framed, and
 #: the launch URL never leaks through a Referer header.
@@ -138,12 +143,12 @@ def guard_middleware(
                     "403: this launch link has been used or is wrong. Each start of "
                     "`timetracker-import ui` prints a new link: restart it to get one."
                 )
-            response = web.HTTPSeeOther("/")
-            response.set_cookie(
+            redirect = web.HTTPSeeOther("/")
+            redirect.set_cookie(
                 SESSION_COOKIE, guard.session_id, httponly=True, samesite="Strict", path="/"
             )
-            response.headers.update(SECURITY_HEADERS)
-            raise response
+            redirect.headers.update(SECURITY_HEADERS)
+            raise redirect
         if request.path not in open_paths and not guard.has_session(request):
             return forbidden(
                 "403: no session. Open the link `timetracker-import ui` printed when it "
@@ -161,7 +166,12 @@ def guard_middleware(
                     "403: the form's security token is missing or stale. Go back, reload "
                     "the page and submit it again."
                 )
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # redirects and 404s get the headers too
+            for name, value in SECURITY_HEADERS.items():
+                exc.headers.setdefault(name, value)
+            raise
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
@@ -178,7 +188,7 @@ async def _form_csrf(request: web.Request) -> str | None:
         if part is None or getattr(part, "name", None) != CSRF_FIELD:
             return None
         value = (await part.read(decode=True)).decode("utf-8", "replace")  # type: ignore[union-attr]
-        request["multipart_reader"] = reader
+        request[MULTIPART_READER] = reader
         return value
     form = await request.post()
     value = form.get(CSRF_FIELD)

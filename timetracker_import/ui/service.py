@@ -8,6 +8,7 @@ the rows of rejected cells) sit here on top of app-layer functions.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -128,10 +129,15 @@ class MappingChoice:
 
     preset: str | None = None
     data: dict[str, Any] | None = None
+    based_on: str | None = None  # the preset a mapping with added user aliases came from
 
     @property
     def label(self) -> str:
-        return f"preset {self.preset}" if self.preset else "the mapping drafted on the Mapping page"
+        if self.preset:
+            return f"preset {self.preset}"
+        if self.based_on:
+            return f"preset {self.based_on} with your user aliases"
+        return "the mapping drafted on the Mapping page"
 
     def kwargs(self) -> dict[str, Any]:
         """``mapping=`` / ``preset=`` for the library functions."""
@@ -148,6 +154,26 @@ class MappingChoice:
             "#   timetracker-import validate --mapping THIS_FILE YOUR_FILE\n"
         )
         return head + yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True)
+
+
+def with_alias(choice: MappingChoice, value: str, target: str) -> MappingChoice:
+    """The mapping with one more user alias: ``value`` in the file means user ``target``
+    (a ``map`` entry on the user field; values not in the map pass unchanged)."""
+    import copy
+
+    from timetracker_import.files.mapping_loader import mapping_from_dict
+
+    data = copy.deepcopy(choice.data) if choice.data else yaml.safe_load(choice.yaml_text())
+    user = (data.get("fields") or {}).get("user")
+    if isinstance(user, str):
+        user = {"column": user}
+    if not isinstance(user, dict):
+        raise UsageError("the mapping reads no user column, so it has nothing to alias",
+                         hint="map the user field on the Mapping page")  # fmt: skip
+    user["map"] = {**(user.get("map") or {}), value: target}
+    data["fields"]["user"] = user
+    mapping_from_dict(data, source="the mapping with the alias")
+    return MappingChoice(data=data, based_on=choice.preset or choice.based_on)
 
 
 def header_column(headers: tuple[str, ...], position: int) -> dict[str, Any]:
@@ -217,8 +243,7 @@ def form_values(choice: MappingChoice, headers: tuple[str, ...]) -> dict[str, st
         spec = (data.get("fields") or {}).get(name)
         if isinstance(spec, str):
             spec = {"column": spec}
-        pos = position_of(headers, spec) if isinstance(spec, dict) else None
-        if pos is None:
+        if not isinstance(spec, dict) or (pos := position_of(headers, spec)) is None:
             continue
         out[f"{name}.column"] = str(pos)
         for key in ("unit", "format"):
@@ -340,6 +365,7 @@ class RejectedRow:
     stage: str
     reason: str
     kind: str  # the reason with values stripped, for the filter
+    column_index: int | None = None  # the offending column's position in the file
 
 
 @dataclass
@@ -391,6 +417,7 @@ def rejected_rows(
             r.stage,
             r.reason,
             reason_kind(r.reason, r.value),
+            position_of(info.headers, {"column": r.column}) if r.column else None,
         )
         for r in chosen
     ]
@@ -400,13 +427,12 @@ def run_validate(info: FileInfo, choice: MappingChoice, out_dir: Path) -> Checke
     """Validate the file with the library (blocking: call it in a worker thread); writes
     the rejected file (XLSX with highlighted cells) and the HTML report into ``out_dir``."""
     import timetracker_import as lib
-    from timetracker_import.files.rejected import rejected_suffix
 
     out_dir.mkdir(parents=True, exist_ok=True)
     result = lib.validate(
         info.path,
         sheet=info.sheet,
-        rejected=out_dir / f"rejected{_xlsx_or_csv(rejected_suffix(info.path))}",
+        rejected=out_dir / "rejected.xlsx",  # highlighted cells, whatever the input
         report=out_dir / "report.html",
         **choice.kwargs(),
     )
@@ -425,10 +451,6 @@ def run_validate(info: FileInfo, choice: MappingChoice, out_dir: Path) -> Checke
         report_path=result.report_path,
         timezone=str(getattr(result, "timezone", "")),
     )
-
-
-def _xlsx_or_csv(suffix: str) -> str:
-    return suffix if suffix in (".xlsx", ".csv", ".tsv", ".txt") else ".csv"
 
 
 # --------------------------------------------------------------------------- connection
@@ -474,8 +496,8 @@ def connect(
     when asked. Blocking: call it in a worker thread."""
     import asyncio as _asyncio
 
+    import timetracker_import as lib
     from timetracker_import.api import settings as conn
-    from timetracker_import.api.redact import Secret
     from timetracker_import.app.read import fetch_me
 
     url = (url or "").strip() or None
@@ -483,26 +505,15 @@ def connect(
     if url and not url.startswith(("http://", "https://")):
         raise UsageError(
             f"{url!r} is not a server URL",
-            hint="write it with http:// or https://, e.g. "
-            "https://dev.azure.com/myorg or https://tfs.example.com/tfs",
+            hint="write it with http:// or https://, e.g. https://dev.azure.com/myorg",
         )
-    token = (pasted or "").strip()
-    if token:
-        target = conn.resolve_target(url=url, collection=collection, profile=profile)
-        settings = conn.ConnectionSettings(
-            url=target.url,
-            token=Secret(token),
-            api_version=target.api_version,
-            collection=target.collection,
-            auth_scheme="bearer" if target.auth_scheme == "ntlm" else target.auth_scheme,
-            profile=target.profile,
-            token_source="pasted",
-        )
-    else:
-        if remember:
-            raise UsageError("nothing to remember: no token was pasted",
-                             hint="paste the token, or untick 'remember'")  # fmt: skip
-        settings = conn.resolve_connection(url=url, collection=collection, profile=profile)
+    token = (pasted or "").strip() or None
+    if remember and not token:
+        raise UsageError("nothing to remember: no token was pasted",
+                         hint="paste the token, or untick 'remember'")  # fmt: skip
+    settings = lib.Connection(
+        url=url, token=token, collection=collection, profile=profile
+    ).settings()
     me = _asyncio.run(fetch_me(settings))
     user = me.get("user") or {}
     who = f"{user.get('displayName') or user.get('name')} <{user.get('uniqueName')}>"
@@ -512,7 +523,268 @@ def connect(
         conn.default_token_store().set(key, token)
         stored = True
     where = settings.rest_root + (f" (profile {settings.profile})" if settings.profile else "")
-    label = f"{settings.token} (from the {'OS keyring' if settings.token_source == 'keyring' else settings.token_source})"
+    source = {"keyring": "the OS keyring", "given": "pasted here", "token-file": "a token file"}
+    label = f"{settings.token} (from {source.get(settings.token_source, settings.token_source)})"
     if stored:
-        label = f"{settings.token} (pasted; stored in the OS keyring)"
+        label = f"{settings.token} (pasted here; stored in the OS keyring)"
     return Connected(settings, who, where, label, stored)
+
+
+# --------------------------------------------------------------------------- dry run, import
+
+
+@dataclass(frozen=True)
+class UnknownUser:
+    """A user name the server does not know, its rows and the close matches."""
+
+    value: str
+    rows: tuple[int, ...]
+    suggestions: tuple[str, ...]  # e-mail addresses (or names) to alias it to
+
+
+@dataclass
+class Plan:
+    """The result of a dry run or an import, as the pages show it."""
+
+    run_id: str
+    dry_run: bool
+    counts: dict[str, int]
+    exit_code: int
+    rejections: list[RejectedRow]
+    unknown_users: list[UnknownUser]
+    locked: list[RejectedRow]
+    in_file_duplicates: dict[int, int]
+    existing: dict[int, str]
+    grid: dict[str, Any] | None
+    flags: list[dict[str, Any]]
+    halt: str | None
+    notes: list[str]
+    run_dir: Path
+    files: dict[str, Path]  # name -> path of the run's downloadable files
+    users: list[str] = field(default_factory=list)
+    seconds: int = 0
+
+
+_SUGGESTED = re.compile(r"'([^']+)'")
+
+
+def unknown_users(rejections: Iterable[Any]) -> list[UnknownUser]:
+    """Group the ``unknown user`` rejections by the name written in the file."""
+    rows: dict[str, list[int]] = {}
+    suggestions: dict[str, tuple[str, ...]] = {}
+    for r in rejections:
+        if r.stage != "resolve" or not r.reason.startswith("unknown user") or not r.value:
+            continue
+        rows.setdefault(r.value, []).append(r.source_row)
+        _, _, tail = r.reason.partition("did you mean ")
+        suggestions[r.value] = tuple(_SUGGESTED.findall(tail))
+    return [UnknownUser(v, tuple(rows[v]), suggestions[v]) for v in rows]
+
+
+def _plan(result: Any, info: FileInfo, header: bool, report_json: Path | None) -> Plan:
+    import json
+
+    doc: dict[str, Any] = {}
+    if report_json is not None and report_json.exists():
+        doc = json.loads(report_json.read_text(encoding="utf-8"))
+    rows = rejected_rows(info, result.rejections, header=header)
+    counts = {
+        k: int(getattr(result.counts, k))
+        for k in ("rows", "created", "already_existing", "rejected", "unprocessed", "skipped")
+    }
+    grid = doc.get("grid")
+    files = run_files(result.run_dir)
+    halt = None
+    if result.halt_reason:
+        halt = result.halt_reason + (f": {result.halt_message}" if result.halt_message else "")
+    return Plan(
+        run_id=result.run_id,
+        dry_run=result.dry_run,
+        counts=counts,
+        exit_code=result.exit_code,
+        rejections=rows,
+        unknown_users=unknown_users(result.rejections),
+        locked=[r for r in rows if r.stage == "preflight"],
+        in_file_duplicates=dict(result.in_file_duplicates),
+        existing=dict(result.existing),
+        grid=grid,
+        flags=[f for f in doc.get("flags", []) if f.get("count")],
+        halt=halt,
+        notes=list(result.notes),
+        run_dir=result.run_dir,
+        files=files,
+        users=[r["user"] for r in (grid or {}).get("rows", [])],
+        seconds=int((grid or {}).get("total_seconds") or 0),
+    )
+
+
+RUN_FILES = ("report.html", "report.json", "created.csv", "rejected.csv", "rejected.xlsx",
+             "mapping.yaml", "summary.json")  # fmt: skip
+
+
+def run_files(run_dir: Path) -> dict[str, Path]:
+    """The downloadable files of a run folder that exist."""
+    return {n: run_dir / n for n in RUN_FILES if (run_dir / n).is_file()}
+
+
+def _keep(run_dir: Path, name: str, source: Path | None) -> None:
+    """Move a file we wrote next to the run's journal (private, like the journal)."""
+    import os
+    import shutil
+
+    if source is not None and source.exists():
+        target = run_dir / name
+        shutil.move(str(source), target)
+        os.chmod(target, 0o600)
+
+
+def run_import(
+    info: FileInfo,
+    choice: MappingChoice,
+    connected: Connected,
+    out_dir: Path,
+    *,
+    dry_run: bool,
+    progress: Any = None,
+    cancel: Any = None,
+) -> Plan:
+    """A dry run (``validateOnly`` on the server, nothing created) or the import, with the
+    library (blocking: call it in a worker thread). The report (JSON for the dry run's grid,
+    HTML for the import) and the mapping go into the run's folder."""
+    import timetracker_import as lib
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = out_dir / ("report.json" if dry_run else "report.html")
+    report.unlink(missing_ok=True)
+    result = lib.import_file(
+        info.path,
+        sheet=info.sheet,
+        connection=connected.settings,
+        dry_run=dry_run,
+        report=report,
+        progress=progress,
+        cancel=cancel,
+        **choice.kwargs(),
+    )
+    if not hasattr(result, "run_dir"):  # a file split by organization
+        raise UsageError(
+            "this file names several organizations; the web app imports into one",
+            hint="import it with `timetracker-import import` on the command line",
+        )
+    header = bool(choice.data.get("header", True)) if choice.data else True
+    _keep(result.run_dir, report.name, report)
+    json_report = result.run_dir / "report.json" if dry_run else None
+    if choice.data:
+        (result.run_dir / "mapping.yaml").write_text(choice.yaml_text(), encoding="utf-8")
+    return _plan(result, info, header, json_report)
+
+
+# --------------------------------------------------------------------------- runs, undo
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One journaled run for the Runs page."""
+
+    run_id: str
+    status: str
+    input_path: str | None
+    mapping: str | None
+    target: str | None
+    started_at: str
+    finished_at: str | None
+    dry_run: bool
+    counts: dict[str, Any]
+    directory: Path
+
+
+def runs() -> list[RunRow]:
+    """Every journaled run, newest first."""
+    import json
+
+    import timetracker_import as lib
+
+    out = []
+    for r in lib.list_runs():
+        counts = dict(r.counts or {})
+        dry = False
+        try:
+            summary = json.loads((r.directory / "summary.json").read_text(encoding="utf-8"))
+            if isinstance(summary, dict) and summary.get("dry_run") is True:
+                dry, counts = True, dict(summary.get("counts") or counts)
+        except (OSError, ValueError):
+            pass
+        out.append(RunRow(r.run_id, r.status, r.input_path, r.mapping_name, r.base_url,
+                          r.started_at, r.finished_at, dry, counts, r.directory))  # fmt: skip
+    return out[::-1]
+
+
+def find_run(run_id: str) -> RunRow:
+    for r in runs():
+        if r.run_id == run_id:
+            return r
+    raise UsageError(f"no run {run_id!r}", hint="pick one from the Runs page")
+
+
+@dataclass(frozen=True)
+class UndoView:
+    """What undo would do or did: ids with the source rows they came from."""
+
+    dry_run: bool
+    delete: list[tuple[str, int | None]]
+    skipped_edited: list[tuple[str, str]]
+    already_gone: list[str]
+    failed: list[tuple[str, str]]
+
+
+def undo(run_id: str, connected: Connected, *, dry_run: bool) -> UndoView:
+    """``undo_run`` through the library (blocking)."""
+    import csv
+
+    import timetracker_import as lib
+
+    run = find_run(run_id)
+    outcome = lib.undo_run(run_id, connection=connected.settings, dry_run=dry_run)
+    report = outcome.report
+    if report is None:
+        raise UsageError(
+            f"run {run_id} is not an import (it changed existing worklogs)",
+            hint=f"undo it with `timetracker-import runs undo {run_id}` on the command line",
+        )
+    rows: dict[str, int] = {}
+    created = run.directory / "created.csv"
+    if created.exists():
+        with created.open(encoding="utf-8", newline="") as fh:
+            for rec in csv.DictReader(fh):
+                if rec.get("worklog_id") and (rec.get("source_row") or "").isdigit():
+                    rows[rec["worklog_id"]] = int(rec["source_row"])
+    return UndoView(
+        dry_run=dry_run,
+        delete=[(i, rows.get(i)) for i in report.deleted],
+        skipped_edited=list(report.skipped_edited),
+        already_gone=list(report.already_gone),
+        failed=list(report.failed),
+    )
+
+
+def resume_choice(run: RunRow) -> tuple[FileInfo, MappingChoice]:
+    """The file and mapping to run again to resume ``run`` (UsageError when they are gone)."""
+    if not run.input_path or not Path(run.input_path).is_file():
+        raise UsageError(
+            f"the input file of run {run.run_id} is no longer at {run.input_path}",
+            hint="choose the file again on the File page; the import resumes by itself",
+        )
+    if run.mapping and run.mapping.startswith("preset "):
+        choice = MappingChoice(preset=run.mapping.removeprefix("preset "))
+    elif (run.directory / "mapping.yaml").is_file():
+        data = yaml.safe_load((run.directory / "mapping.yaml").read_text(encoding="utf-8"))
+        choice = MappingChoice(data=data)
+    elif run.mapping and Path(run.mapping).is_file():
+        data = yaml.safe_load(Path(run.mapping).read_text(encoding="utf-8"))
+        choice = MappingChoice(data=data)
+    else:
+        raise UsageError(
+            f"the mapping of run {run.run_id} ({run.mapping}) is not at hand",
+            hint="choose the file and mapping again in the wizard; the import resumes by itself",
+        )
+    return open_file(Path(run.input_path), run.input_path), choice

@@ -24,6 +24,8 @@ class ImportJob:
     finished: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: tuple[str, str | None] | None = None
+    future: Any = None  # the worker thread's future
+    cancelled_early: bool = False  # Cancel came before anything was sent
 
     def progress(self, done: int, total: int) -> None:
         self.done_rows, self.total_rows = done, total
