@@ -83,7 +83,7 @@ async def test_pages_carry_the_security_headers(ui: TestClient) -> None:
     resp = await ui.get("/file")
     csp = resp.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "script-src 'self'" in csp
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["X-Frame-Options"] == "DENY"
     html = await resp.text()
     assert "http://" not in html.replace(f"127.0.0.1:{ui.port}", "")  # nothing remote

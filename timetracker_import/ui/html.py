@@ -49,7 +49,7 @@ def page(
     open_steps = set(reachable)
     items = []
     for i, (path, label) in enumerate(STEPS, 1):
-        text = f"<span class=num>{i}</span> {e(label)}"
+        text = f"<span class=stepno>{i}</span> {e(label)}"
         cls = "current" if path == step else ("done" if path in open_steps else "todo")
         if path in open_steps or path == step:
             items.append(f'<a class="{cls}" href="{path}">{text}</a>')

@@ -576,8 +576,9 @@ def undo_view_html(view: service.UndoView) -> str:
     parts = []
     if view.delete:
         parts.append(
-            f'<h2>{verb} {len(view.delete)} worklog(s)</h2><table id="undo-list"><thead><tr>'
-            "<th>worklog id</th><th>from row</th></tr></thead><tbody>"
+            f"<h2>{verb} {len(view.delete)} worklog(s)</h2><p>Created by this import from "
+            f'<b>{e(view.source)}</b>; the rows are that file\'s.</p><table id="undo-list">'
+            "<thead><tr><th>worklog id</th><th>from row</th></tr></thead><tbody>"
             + "".join(
                 f"<tr><td><code>{e(i)}</code></td><td>{e(r or '')}</td></tr>"
                 for i, r in view.delete

@@ -735,6 +735,7 @@ class UndoView:
     skipped_edited: list[tuple[str, str]]
     already_gone: list[str]
     failed: list[tuple[str, str]]
+    source: str = ""  # the imported file's name
 
 
 def undo(run_id: str, connected: Connected, *, dry_run: bool) -> UndoView:
@@ -764,6 +765,7 @@ def undo(run_id: str, connected: Connected, *, dry_run: bool) -> UndoView:
         skipped_edited=list(report.skipped_edited),
         already_gone=list(report.already_gone),
         failed=list(report.failed),
+        source=(run.input_path or "?").rsplit("/", 1)[-1],
     )
 
 
