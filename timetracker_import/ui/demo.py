@@ -4,7 +4,8 @@ Starts the sandbox (demo seed, temporary database) on a free loopback port, writ
 ``hours-demo.csv`` (a payroll-style file with an unknown user, a bad date and a duplicate
 row) into a temporary folder, points the app at the sandbox through ``TIMETRACKER_URL`` /
 ``TIMETRACKER_TOKEN`` (Alice's sandbox-only demo token) and a private journal, and serves the
-app until Ctrl-C. The File page's path box takes the demo file's path, which is printed.
+app until Ctrl-C. The demo file is chosen on the File page already (its path is printed;
+``sample_data/payroll_hours.xlsx`` is another file to try).
 
 Usage: ``python -m timetracker_import.ui.demo [--port N] [--no-open]``.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -74,16 +76,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("TIMETRACKER_PROFILE", None)
         print(
             f"sandbox running at {box.url} (demo seed; you are {DEMO_USER})\n"
-            f"demo file: {demo}\n  (type this path on the File page; it has an unknown user, "
+            f"demo file: {demo}\n  (chosen on the File page already; it has an unknown user, "
             "a bad date and a duplicate row)",
             file=sys.stderr,
             flush=True,
         )
         try:
-            serve(port=args.port, open_browser=not args.no_open)
+            serve(port=args.port, open_browser=not args.no_open, initial_file=demo)
         except TimetrackerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

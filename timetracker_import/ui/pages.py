@@ -526,13 +526,17 @@ def validate_body(w: Wizard) -> str:
     )
     per_user = ""
     if c.seconds_per_user:
-        per_user = "<h2>Valid time per user</h2>" + table(
-            ["user", "hours"],
-            [
-                [u or "(the token's own user)", hours(s)]
-                for u, s in sorted(c.seconds_per_user.items())
-            ],
-            cls="narrow",
+        per_user = (
+            "<h2>Valid time per user</h2><p class=help>As written in the file; the dry "
+            "run checks each name against the 7pace users.</p>"
+            + table(
+                ["user", "hours"],
+                [
+                    [u or "(the token's own user)", hours(s)]
+                    for u, s in sorted(c.seconds_per_user.items())
+                ],
+                cls="narrow",
+            )
         )
     downloads = []
     if c.rejected_path is not None:

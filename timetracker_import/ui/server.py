@@ -129,8 +129,10 @@ def serve(
     allow_remote: bool = False,
     echo: Callable[[str], Any] = lambda text: print(text, file=sys.stderr, flush=True),
     ready: Callable[[str], Any] | None = None,
+    initial_file: Path | None = None,
 ) -> None:
-    """Serve until Ctrl-C: print the launch URL (and open the browser)."""
+    """Serve until Ctrl-C: print the launch URL (and open the browser). ``initial_file``
+    is chosen on the File page already (``make ui``'s demo file)."""
     warning = check_host(host, allow_remote)
     if warning:
         echo(warning)
@@ -139,7 +141,12 @@ def serve(
         nonlocal port
         runner: web.AppRunner | None = None
         guard = Guard(hosts=frozenset())
-        app = make_app(host=host, port=port, guard=guard)
+        wizard = Wizard()
+        if initial_file is not None:
+            from timetracker_import.ui.service import open_file
+
+            wizard.set_file(open_file(initial_file, str(initial_file)))
+        app = make_app(host=host, port=port, guard=guard, wizard=wizard)
         runner = web.AppRunner(app, access_log=None, handle_signals=True)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
@@ -175,5 +182,5 @@ def serve(
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, web.GracefulExit):
         echo("stopped")
