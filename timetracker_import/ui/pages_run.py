@@ -163,7 +163,9 @@ def problems_list(plan: service.Plan, request: web.Request) -> str:
                 for s in u.suggestions
             )
             hint = (
-                "add an alias: " if u.suggestions else "no close match; fix the cell in your file"
+                "If it is one of these users, add an alias: "
+                if u.suggestions
+                else "No 7pace user is close to it: fix the cell in your file."
             )
             items.append(
                 f'<li class="unknown-user"><b>{e(u.value)}</b> (row {e(rows)}) is not a 7pace '
