@@ -113,9 +113,7 @@ async def test_validate_highlights_the_offending_cell(ui: TestClient, demo_file:
     assert report.status == 200 and "<html" in (await report.text()).lower()
 
 
-async def test_file_errors_are_shown_on_the_page(
-    ui: TestClient, tmp_path: Path, monkeypatch: object
-) -> None:
+async def test_file_errors_are_shown_on_the_page(ui: TestClient, tmp_path: Path) -> None:
     resp = await post_form(ui, "/file", "/file", {"path": "relative.csv"})
     assert resp.status == 400 and "not a full path" in await resp.text()
     resp = await post_form(ui, "/file", "/file", {"path": str(tmp_path / "missing.csv")})
@@ -132,11 +130,8 @@ async def test_file_errors_are_shown_on_the_page(
     assert (await ui.get("/file")).status == 200  # the server keeps running
 
 
-async def test_an_upload_is_stored_privately_and_limited(
-    ui: TestClient, demo_file: Path, monkeypatch: object
-) -> None:
+async def test_an_upload_is_stored_privately_and_limited(ui: TestClient, demo_file: Path) -> None:
     import aiohttp
-    import pytest
 
     token = csrf_of(await (await ui.get("/file")).text())
     form = aiohttp.FormData()
@@ -148,16 +143,13 @@ async def test_an_upload_is_stored_privately_and_limited(
     assert info.label == "hours demo.csv"
     assert info.path.parent.parent == ui.app[WIZARD].work_dir and info.path.name == "hours demo.csv"
     assert oct(info.path.parent.stat().st_mode & 0o777) == "0o700"
-    mp = pytest.MonkeyPatch()
-    mp.setattr(pages, "MAX_UPLOAD", 100)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pages, "MAX_UPLOAD", 100)
         form = aiohttp.FormData()
         form.add_field("_csrf", token)
         form.add_field("upload", demo_file.read_bytes(), filename="big.csv")
         resp = await ui.post("/file", data=form)
         assert resp.status == 400 and "larger than" in await resp.text()
-    finally:
-        mp.undo()
 
 
 async def test_connect_shows_who_and_never_the_token(
@@ -341,3 +333,80 @@ async def test_steps_that_need_earlier_ones_send_you_back(ui: TestClient) -> Non
                        ("/import", "/file")):  # fmt: skip
         resp = await ui.get(path, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"] == back, path
+
+
+class FakeKeyring:
+    """An in-memory stand-in for the OS keyring."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.items.get(key)
+
+    def set(self, key: str, token: str) -> None:
+        self.items[key] = token
+
+    def delete(self, key: str) -> bool:
+        return self.items.pop(key, None) is not None
+
+
+async def test_a_pasted_token_is_stored_in_the_keyring_and_used_from_there(
+    ui: TestClient, box: RunningSandbox, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    from timetracker_import.api import settings as conn
+
+    store = FakeKeyring()
+    monkeypatch.setattr(conn, "default_token_store", lambda: store)
+    token = box.tokens["bob@example.com"]
+    caplog.set_level("DEBUG")
+    resp = await post_form(ui, "/connect", "/connect",
+                           {"target": "url", "url": box.url, "token": token, "remember": "1"})  # fmt: skip
+    assert resp.status == 303
+    html = await (await ui.get("/connect")).text()
+    assert "stored in the OS keyring" in html and "Bob Builder" in html and token not in html
+    assert store.items == {box.url: token}  # the key `auth login --url` uses
+    assert token not in caplog.text
+    # next time nothing is pasted: the keyring's token is found as the CLI finds it
+    resp = await post_form(ui, "/connect", "/connect", {"target": "url", "url": box.url})
+    assert resp.status == 303
+    html = await (await ui.get("/connect")).text()
+    assert "from the OS keyring" in html and "Bob Builder" in html
+
+
+async def test_a_profile_is_offered_and_its_keyring_token_used(
+    ui: TestClient, box: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timetracker_import.api import settings as conn
+
+    store = FakeKeyring()
+    store.set("profile:sandbox", box.tokens["carol@example.com"])
+    monkeypatch.setattr(conn, "default_token_store", lambda: store)
+    conn.save_profile("sandbox", url=box.url)
+    page = await (await ui.get("/connect")).text()
+    assert 'value="profile:sandbox"' in page
+    resp = await post_form(ui, "/connect", "/connect", {"target": "profile:sandbox"})
+    assert resp.status == 303
+    html = await (await ui.get("/connect")).text()
+    assert "Carol Coder" in html and "profile sandbox" in html
+
+
+async def test_a_bug_shows_a_page_not_a_traceback_and_the_server_keeps_running(
+    ui: TestClient, demo_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from timetracker_import.ui import service
+
+    await choose_file(ui, demo_file)
+
+    def broken(info: object) -> object:
+        raise RuntimeError("internal detail")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(service, "detect", broken)
+        resp = await ui.get("/mapping")
+        html = await resp.text()
+    assert resp.status == 500 and "this is a bug" in html
+    assert "internal detail" not in html and "Traceback" not in html
+    assert "internal detail" in caplog.text  # the terminal gets the details
+    assert (await ui.get("/mapping")).status == 200
