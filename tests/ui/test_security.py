@@ -93,6 +93,11 @@ async def test_pages_carry_the_security_headers(ui: TestClient) -> None:
 def test_allowed_hosts_and_loopback() -> None:
     assert allowed_hosts("127.0.0.1", 8766) == {"127.0.0.1:8766", "localhost:8766", "[::1]:8766"}
     assert allowed_hosts("192.168.1.5", 80) == {"192.168.1.5:80", "192.168.1.5"}
+    import socket
+
+    every = allowed_hosts("0.0.0.0", 9000)  # --allow-remote on every interface
+    assert f"{socket.gethostname().lower()}:9000" in every and "127.0.0.1:9000" in every
+    assert "evil.example:9000" not in every
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
 

@@ -249,6 +249,8 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     assert box.stats()["worklogs"] == 0
     runs = await (await ui.get("/runs")).text()
     assert run_id in runs and "dry run: would create 7" in runs
+    details = await (await ui.get(f"/runs/{run_id}")).text()
+    assert "November 2026 has 30 days" in details and "created 7" in details
 
 
 async def start_import(ui: TestClient) -> None:
@@ -410,3 +412,21 @@ async def test_a_bug_shows_a_page_not_a_traceback_and_the_server_keeps_running(
     assert "internal detail" not in html and "Traceback" not in html
     assert "internal detail" in caplog.text  # the terminal gets the details
     assert (await ui.get("/mapping")).status == 200
+
+
+async def test_after_an_import_the_import_step_asks_for_a_new_dry_run(
+    ui: TestClient, box: RunningSandbox, demo_file: Path
+) -> None:
+    box.reset()
+    await choose_file(ui, demo_file)
+    await choose_preset(ui)
+    await connect(ui, box)
+    await ui.get("/dryrun")
+    await start_import(ui)
+    html = await (await ui.get("/import")).text()
+    assert "were imported" in html and "New dry run" in html and "About to create" not in html
+    again = await (await ui.get("/dryrun?again=1")).text()
+    assert cell_counts(again)["already_existing"] == 6 and cell_counts(again)["created"] == 0
+    html = await (await ui.get("/import")).text()
+    assert "no row to create" in html
+    box.reset()

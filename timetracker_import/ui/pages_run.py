@@ -251,6 +251,8 @@ async def dryrun_page(request: web.Request) -> web.StreamResponse:
     need(request, "file", "mapping", "connection")
     w = wizard(request)
     assert w.file and w.mapping and w.connection
+    if request.query.get("again"):
+        w.dry_run = None
     if w.dry_run is None:
         try:
             w.dry_run = await asyncio.to_thread(
@@ -302,6 +304,21 @@ async def import_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/dryrun")
     plan: service.Plan = w.dry_run
     c: service.Connected = w.connection
+    job = w.job
+    if (
+        job is not None
+        and job.plan is plan
+        and job.result is not None
+        and not job.result.counts["unprocessed"]
+    ):
+        body = (
+            f'<p class="notice">This dry run\'s rows were imported (run <a href="/import/result">'
+            f"{e(job.result.run_id)}</a>). To import the file again, run a new dry run: rows "
+            "that exist now are reported as already existing and not sent twice.</p>"
+            '<div class="nav"><a class="button secondary" href="/import/result">&larr; The result</a>'
+            '<a class="button" href="/dryrun?again=1">New dry run</a></div>'
+        )
+        return render(request, "Import", body, step="/import")
     n = plan.counts.get("created", 0)
     users = ", ".join(plan.users[:10]) + (
         f" and {len(plan.users) - 10} more" if len(plan.users) > 10 else ""
@@ -328,7 +345,7 @@ def _start(w: Wizard, loop: asyncio.AbstractEventLoop) -> None:
     """Start the import of the wizard's file in a worker thread."""
     import logging
 
-    job = ImportJob()
+    job = ImportJob(plan=w.dry_run)
     w.job = job
     file, mapping, connection = w.file, w.mapping, w.connection
     assert file is not None and mapping is not None
@@ -531,6 +548,21 @@ async def run_page(request: web.Request) -> web.StreamResponse:
     plan_like = service.Plan(run.run_id, run.dry_run, {}, 0, [], [], [], {}, {}, None, [], None,
                              [], run.directory, files)  # fmt: skip
     body += run_links(plan_like)
+    summary = await asyncio.to_thread(service.run_summary, run)
+    rejections = [r for r in summary.get("rejections") or [] if isinstance(r, dict)]
+    if rejections:
+        rows = "".join(
+            f"<tr><td>{e(r.get('source_row'))}</td><td>{e(r.get('stage'))}</td>"
+            f"<td>{e(r.get('column') or '')}</td><td class=reason>{e(r.get('reason'))}</td></tr>"
+            for r in rejections[:100]
+        )
+        more = (
+            f"<p class=help>and {len(rejections) - 100} more</p>" if len(rejections) > 100 else ""
+        )
+        body += (
+            '<h2>Rejected rows</h2><table id="run-rejected"><thead><tr><th>row</th><th>stage</th>'
+            f"<th>column</th><th>problem</th></tr></thead><tbody>{rows}</tbody></table>{more}"
+        )
     actions = []
     if not run.dry_run and run.counts.get("created"):
         actions.append(

@@ -55,9 +55,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def machine_names() -> set[str]:
+    """This machine's host names and addresses (for ``--host 0.0.0.0 --allow-remote``)."""
+    import contextlib
+    import socket
+
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    with contextlib.suppress(OSError):
+        names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    return names
+
+
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
-    """The Host header values a browser sends for this server (lower case)."""
+    """The Host header values a browser sends for this server (lower case). Serving on
+    every interface (0.0.0.0, ::) allows this machine's names and addresses."""
     names = {host.lower()}
+    if host in ("0.0.0.0", "::"):
+        names = machine_names() | {"127.0.0.1", "localhost", "[::1]"}
     if is_loopback(host):
         names |= {"127.0.0.1", "localhost", "[::1]"}
     out: set[str] = set()

@@ -165,6 +165,10 @@ def serve(
             port = sockets[0].getsockname()[1]
         guard.hosts = allowed_hosts(host, port)
         shown = f"[{host}]" if ":" in host else host
+        if host in ("0.0.0.0", "::"):
+            import socket
+
+            shown = socket.gethostname()
         url = guard.launch_url(f"http://{shown}:{port}")
         echo(
             f"timetracker-import ui is running at http://{shown}:{port}\n"

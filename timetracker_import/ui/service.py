@@ -719,6 +719,17 @@ def runs() -> list[RunRow]:
     return out[::-1]
 
 
+def run_summary(run: RunRow) -> dict[str, Any]:
+    """The run's ``summary.json`` (empty when it has none, e.g. a run still open)."""
+    import json
+
+    try:
+        data = json.loads((run.directory / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def find_run(run_id: str) -> RunRow:
     for r in runs():
         if r.run_id == run_id:

@@ -26,6 +26,7 @@ class ImportJob:
     error: tuple[str, str | None] | None = None
     future: Any = None  # the worker thread's future
     cancelled_early: bool = False  # Cancel came before anything was sent
+    plan: Any = None  # the dry run this import was confirmed from
 
     def progress(self, done: int, total: int) -> None:
         self.done_rows, self.total_rows = done, total
