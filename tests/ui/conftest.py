@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.cli.conftest import cli_env  # noqa: F401 (a private config, state dir, no keyring)
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 from timetracker_import.ui.demo import write_demo_file
@@ -21,17 +22,11 @@ MakeClient = Callable[..., Awaitable[TestClient]]
 
 
 @pytest.fixture
-def ui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A private config and journal dir; no inherited connection settings; no keyring."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-async def anon(aiohttp_client: MakeClient, tmp_path: Path, ui_env: None) -> TestClient:
+async def anon(
+    aiohttp_client: MakeClient,
+    tmp_path: Path,
+    cli_env: None,  # noqa: F811 (the fixture imported above)
+) -> TestClient:
     """The app's client without a session (the launch token is in ``client.app['guard']``)."""
     guard = Guard(hosts=frozenset())
     app = make_app(guard=guard, wizard=Wizard(work_dir=tmp_path / "work"))

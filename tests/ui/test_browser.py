@@ -51,22 +51,13 @@ class RunningApp:
 
 
 @pytest.fixture
-def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
 def box() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as sandbox:
         yield sandbox
 
 
 @pytest.fixture
-def running_app(tmp_path: Path, app_env: None) -> Iterator[RunningApp]:
+def running_app(tmp_path: Path, cli_env: None) -> Iterator[RunningApp]:
     """The web app served on a free loopback port in a thread."""
     ready = threading.Event()
     state: dict[str, Any] = {}

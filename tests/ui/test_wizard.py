@@ -13,6 +13,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 import timetracker_import
+from tests.api.fake_store import FakeStore
 from tests.ui.conftest import csrf_of, post_form
 from timetracker_import.sandbox.server import RunningSandbox
 from timetracker_import.ui import pages, pages_run
@@ -192,11 +193,7 @@ async def wait_for_job(ui: TestClient) -> None:
 async def test_dry_run_alias_import_undo_against_the_sandbox(
     ui: TestClient, box: RunningSandbox, demo_file: Path
 ) -> None:
-    box.reset()
-    await choose_file(ui, demo_file)
-    await choose_preset(ui)
-    await connect(ui, box)
-    html = await (await ui.get("/dryrun")).text()
+    html = await up_to_the_dry_run(ui, box, demo_file)
     assert cell_counts(html) == {
         "rows": 8,
         "created": 6,
@@ -253,6 +250,15 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     assert "November 2026 has 30 days" in details and "created 7" in details
 
 
+async def up_to_the_dry_run(ui: TestClient, box: RunningSandbox, demo_file: Path) -> str:
+    """A fresh sandbox; the demo file with its preset, connected as alice; the dry run page."""
+    box.reset()
+    await choose_file(ui, demo_file)
+    await choose_preset(ui)
+    await connect(ui, box)
+    return await (await ui.get("/dryrun")).text()
+
+
 async def start_import(ui: TestClient) -> None:
     resp = await post_form(ui, "/import", "/import/start", {})
     assert resp.headers["Location"] == "/import/progress"
@@ -262,11 +268,7 @@ async def start_import(ui: TestClient) -> None:
 async def test_cancel_before_anything_is_sent_says_so(
     ui: TestClient, box: RunningSandbox, demo_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box.reset()
-    await choose_file(ui, demo_file)
-    await choose_preset(ui)
-    await connect(ui, box)
-    await ui.get("/dryrun")
+    await up_to_the_dry_run(ui, box, demo_file)
     real = pages_run._start
 
     def start_cancelled(wizard: Wizard, loop: asyncio.AbstractEventLoop) -> None:
@@ -288,11 +290,7 @@ async def test_cancel_before_anything_is_sent_says_so(
 async def test_cancel_mid_run_stops_resumably_and_resume_finishes(
     ui: TestClient, box: RunningSandbox, demo_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    box.reset()
-    await choose_file(ui, demo_file)
-    await choose_preset(ui)
-    await connect(ui, box)
-    await ui.get("/dryrun")
+    await up_to_the_dry_run(ui, box, demo_file)
     real_import = timetracker_import.import_file
 
     def small_batches(*args: Any, progress: Any = None, cancel: Any = None, **kw: Any) -> Any:
@@ -337,29 +335,13 @@ async def test_steps_that_need_earlier_ones_send_you_back(ui: TestClient) -> Non
         assert resp.status == 303 and resp.headers["Location"] == back, path
 
 
-class FakeKeyring:
-    """An in-memory stand-in for the OS keyring."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.items.get(key)
-
-    def set(self, key: str, token: str) -> None:
-        self.items[key] = token
-
-    def delete(self, key: str) -> bool:
-        return self.items.pop(key, None) is not None
-
-
 async def test_a_pasted_token_is_stored_in_the_keyring_and_used_from_there(
     ui: TestClient, box: RunningSandbox, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
     from timetracker_import.api import settings as conn
 
-    store = FakeKeyring()
+    store = FakeStore()
     monkeypatch.setattr(conn, "default_token_store", lambda: store)
     token = box.tokens["bob@example.com"]
     caplog.set_level("DEBUG")
@@ -368,7 +350,7 @@ async def test_a_pasted_token_is_stored_in_the_keyring_and_used_from_there(
     assert resp.status == 303
     html = await (await ui.get("/connect")).text()
     assert "stored in the OS keyring" in html and "Bob Builder" in html and token not in html
-    assert store.items == {box.url: token}  # the key `auth login --url` uses
+    assert store.tokens == {box.url: token}  # the key `auth login --url` uses
     assert token not in caplog.text
     # next time nothing is pasted: the keyring's token is found as the CLI finds it
     resp = await post_form(ui, "/connect", "/connect", {"target": "url", "url": box.url})
@@ -382,7 +364,7 @@ async def test_a_profile_is_offered_and_its_keyring_token_used(
 ) -> None:
     from timetracker_import.api import settings as conn
 
-    store = FakeKeyring()
+    store = FakeStore()
     store.set("profile:sandbox", box.tokens["carol@example.com"])
     monkeypatch.setattr(conn, "default_token_store", lambda: store)
     conn.save_profile("sandbox", url=box.url)
@@ -417,11 +399,7 @@ async def test_a_bug_shows_a_page_not_a_traceback_and_the_server_keeps_running(
 async def test_after_an_import_the_import_step_asks_for_a_new_dry_run(
     ui: TestClient, box: RunningSandbox, demo_file: Path
 ) -> None:
-    box.reset()
-    await choose_file(ui, demo_file)
-    await choose_preset(ui)
-    await connect(ui, box)
-    await ui.get("/dryrun")
+    await up_to_the_dry_run(ui, box, demo_file)
     await start_import(ui)
     html = await (await ui.get("/import")).text()
     assert "were imported" in html and "New dry run" in html and "About to create" not in html

@@ -404,10 +404,8 @@ async def mapping_page(request: web.Request) -> web.StreamResponse:
 @routes.post("/mapping/preview")
 async def mapping_preview(request: web.Request) -> web.StreamResponse:
     """The preview fragment for the form as it is now (the page's script asks on change)."""
-    need(request, "file")
-    w = wizard(request)
+    w, data = await _mapping_form(request)
     assert w.file is not None
-    data = await request.post()
     try:
         choice = choice_from_post(w.file.headers, data)
     except TimetrackerError as exc:
@@ -418,12 +416,15 @@ async def mapping_preview(request: web.Request) -> web.StreamResponse:
     return web.Response(text=text, content_type="text/html")
 
 
+async def _mapping_form(request: web.Request) -> tuple[Wizard, Any]:
+    need(request, "file")
+    return wizard(request), await request.post()
+
+
 @routes.post("/mapping")
 async def mapping_post(request: web.Request) -> web.StreamResponse:
-    need(request, "file")
-    w = wizard(request)
+    w, data = await _mapping_form(request)
     assert w.file is not None
-    data = await request.post()
     action = str(data.get("action") or "next")
     values = {k: str(v) for k, v in data.items() if isinstance(v, str)}
     source = str(data.get("source") or "form")
@@ -501,9 +502,9 @@ def rejected_table(checked: service.Checked) -> str:
             + f'<td class="reason">{e(r.reason)}</td></tr>'
         )
     more = ""
-    if checked.rejected > len(checked.rejected_rows):
+    if checked.result.rejected > len(checked.rejected_rows):
         more = (
-            f"<p class=help>Showing the first {len(checked.rejected_rows)} of {checked.rejected} "
+            f"<p class=help>Showing the first {len(checked.rejected_rows)} of {checked.result.rejected} "
             "rejected rows; the rejected file has them all.</p>"
         )
     return (
@@ -516,8 +517,8 @@ def rejected_table(checked: service.Checked) -> str:
 
 
 def validate_body(w: Wizard) -> str:
-    c = w.checked
-    assert c is not None and w.mapping is not None
+    assert w.checked is not None and w.mapping is not None
+    c = w.checked.result
     counts = table(
         ["rows", "valid", "rejected", "skipped", "valid time"],
         [[str(c.rows), str(c.valid), str(c.rejected), str(c.skipped), hours(c.total_seconds)]],
@@ -550,7 +551,7 @@ def validate_body(w: Wizard) -> str:
             f"<p>{c.rejected} row(s) have a problem. Fix them in your file and choose it again, "
             "or go on: rejected rows are never sent, and the import reports them again.</p>"
         )
-        rejected = "<h2>Rejected rows</h2>" + rejected_table(c)
+        rejected = "<h2>Rejected rows</h2>" + rejected_table(w.checked)
     else:
         verdict = "<p class=ok>Every row is valid.</p>"
         rejected = ""
@@ -585,7 +586,7 @@ async def validate_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/validate/{name:rejected.xlsx|report.html}")
 async def validate_download(request: web.Request) -> web.StreamResponse:
     w = wizard(request)
-    c = w.checked
+    c = w.checked.result if w.checked else None
     path = None
     if c is not None:
         path = c.rejected_path if request.match_info["name"] == "rejected.xlsx" else c.report_path

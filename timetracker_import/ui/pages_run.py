@@ -576,21 +576,19 @@ async def run_page(request: web.Request) -> web.StreamResponse:
     return render(request, f"Run {run.run_id}", body, step="/runs")
 
 
-def _need_connection_for(request: web.Request, run_id: str) -> None:
-    if wizard(request).connection is None:
+async def _undo(request: web.Request, *, dry_run: bool) -> tuple[str, service.UndoView]:
+    """Undo (or plan the undo of) the run in the URL; connect first when not connected.
+    A problem (another server, not an import) becomes the error page with its fix."""
+    run_id = request.match_info["run_id"]
+    w = wizard(request)
+    if w.connection is None:
         raise web.HTTPSeeOther(f"/connect?next=/runs/{run_id}/undo")
+    return run_id, await asyncio.to_thread(service.undo, run_id, w.connection, dry_run=dry_run)
 
 
 @routes.get("/runs/{run_id}/undo")
 async def undo_page(request: web.Request) -> web.StreamResponse:
-    run_id = request.match_info["run_id"]
-    _need_connection_for(request, run_id)
-    w = wizard(request)
-    try:
-        view = await asyncio.to_thread(service.undo, run_id, w.connection, dry_run=True)
-    except TimetrackerError as exc:
-        return render(request, "Undo", nav(f"/runs/{run_id}", None), step="/runs",
-                      error=problem(exc), status=400)  # fmt: skip
+    run_id, view = await _undo(request, dry_run=True)
     body = undo_view_html(view)
     if view.delete:
         body += form(
@@ -636,14 +634,8 @@ def undo_view_html(view: service.UndoView) -> str:
 
 @routes.post("/runs/{run_id}/undo")
 async def undo_post(request: web.Request) -> web.StreamResponse:
-    run_id = request.match_info["run_id"]
-    _need_connection_for(request, run_id)
+    run_id, view = await _undo(request, dry_run=False)
     w = wizard(request)
-    try:
-        view = await asyncio.to_thread(service.undo, run_id, w.connection, dry_run=False)
-    except TimetrackerError as exc:
-        return render(request, "Undo", nav(f"/runs/{run_id}", None), step="/runs",
-                      error=problem(exc), status=400)  # fmt: skip
     w.clear_checks()  # the server's state changed: a new dry run is needed
     outcome = (f'<p class="ok" id="undo-done">Undone: {len(view.delete)} worklog(s) deleted.</p>'
                if not view.failed else "")  # fmt: skip

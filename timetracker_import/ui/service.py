@@ -370,20 +370,12 @@ class RejectedRow:
 
 @dataclass
 class Checked:
-    """A validation as the Validate page shows it."""
+    """A validation as the Validate page shows it: the library's result (counts, hours,
+    files) and the first rejected rows with their cells."""
 
-    rows: int
-    valid: int
-    rejected: int
-    skipped: int
-    total_seconds: int
-    seconds_per_user: dict[str, int]
+    result: Any  # timetracker_import.validate's ValidateResult
     headers: tuple[str, ...]
     rejected_rows: list[RejectedRow] = field(default_factory=list)
-    shown_limit: int = 0
-    rejected_path: Path | None = None
-    report_path: Path | None = None
-    timezone: str = ""
 
 
 SHOWN_REJECTIONS = 500
@@ -437,20 +429,8 @@ def run_validate(info: FileInfo, choice: MappingChoice, out_dir: Path) -> Checke
         **choice.kwargs(),
     )
     header = choice.data.get("header", True) if choice.data else True
-    return Checked(
-        rows=result.rows,
-        valid=result.valid,
-        rejected=result.rejected,
-        skipped=result.skipped,
-        total_seconds=result.total_seconds,
-        seconds_per_user=dict(getattr(result, "seconds_per_user", {}) or {}),
-        headers=info.headers,
-        rejected_rows=rejected_rows(info, result.rejections, header=bool(header)),
-        shown_limit=SHOWN_REJECTIONS,
-        rejected_path=result.rejected_path,
-        report_path=result.report_path,
-        timezone=str(getattr(result, "timezone", "")),
-    )
+    rows = rejected_rows(info, result.rejections, header=bool(header))
+    return Checked(result, info.headers, rows)
 
 
 # --------------------------------------------------------------------------- connection
