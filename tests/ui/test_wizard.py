@@ -408,3 +408,19 @@ async def test_after_an_import_the_import_step_asks_for_a_new_dry_run(
     html = await (await ui.get("/import")).text()
     assert "no row to create" in html
     box.reset()
+
+
+async def test_an_excel_file_is_validated_with_its_highlighted_cells(ui: TestClient) -> None:
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "payroll_hours.xlsx"
+    await choose_file(ui, sample)
+    html = await (await ui.get("/mapping")).text()
+    assert 'value="preset:payroll-demo" checked' in html
+    await choose_preset(ui)
+    html = await (await ui.get("/validate")).text()
+    rows, valid, rejected, _skipped = cell_counts_from_validate(html)
+    assert rows == valid + rejected and rejected > 0
+    marked = re.findall(r'<tr data-kind="[^"]*" data-row="(\d+)">(.*?)</tr>', html)
+    assert len(marked) == rejected
+    # each rejected row with a column names has exactly that cell highlighted
+    with_cell = [body for _row, body in marked if 'class="bad"' in body]
+    assert with_cell and all(body.count('class="bad"') == 1 for body in with_cell)

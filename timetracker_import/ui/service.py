@@ -297,7 +297,10 @@ def _loaded(info: FileInfo, choice: MappingChoice) -> Any:
 
 
 def text(value: object) -> str:
-    """A cell as text ('' for empty/NaN)."""
+    """A cell as a person reads it: '' for empty/NaN, Excel dates without a midnight time,
+    times as HH:MM, whole floats without ``.0``."""
+    import datetime as dt
+
     import pandas as pd
 
     if value is None:
@@ -307,6 +310,14 @@ def text(value: object) -> str:
             return ""
     except (TypeError, ValueError):
         pass
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds" if value.second else "minutes")
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
