@@ -295,8 +295,9 @@ async def test_cancel_mid_run_stops_resumably_and_resume_finishes(
 
     def small_batches(*args: Any, progress: Any = None, cancel: Any = None, **kw: Any) -> Any:
         def watch(done: int, total: int) -> None:
-            progress(done, total)
-            if done >= 2 and first_run:
+            if progress is not None:  # None for the dry run
+                progress(done, total)
+            if done >= 2 and first_run and cancel is not None:
                 cancel.set()  # Cancel pressed after the first batch
 
         kw.update(batch_size=2, concurrency=1)
@@ -314,9 +315,18 @@ async def test_cancel_mid_run_stops_resumably_and_resume_finishes(
     assert 'id="resume"' in html
     first_run = False
     box.set_faults([])
+    # resume from the Runs page: the halted run offers it; the wizard gets the file and mapping
+    halted = ui.app[WIZARD].job.result.run_id
+    details = await (await ui.get(f"/runs/{halted}")).text()
+    assert "halted" in details and f'action="/runs/{halted}/resume"' in details
+    resp = await post_form(ui, f"/runs/{halted}", f"/runs/{halted}/resume", {})
+    assert resp.headers["Location"] == "/dryrun"
+    plan = await (await ui.get("/dryrun")).text()
+    assert cell_counts(plan)["created"] == 6 - counts["created"]  # the rest
     await start_import(ui)
     html = await (await ui.get("/import/result")).text()
     assert cell_counts(html)["unprocessed"] == 0 and cell_counts(html)["rejected"] == 2
+    assert ui.app[WIZARD].job.result.run_id == halted  # the same run, resumed
     assert box.stats()["worklogs"] == 6  # nothing twice
     box.reset()
 
