@@ -167,6 +167,11 @@ async def test_connect_shows_who_and_never_the_token(
     )
     html = await resp.text()
     assert resp.status == 400 and "Problem:" in html and "wrong-token-123456" not in html
+    assert "401" in html and "paste a valid token" in html
+    # no token anywhere: the fix names the box on this page
+    resp = await post_form(ui, "/connect", "/connect", {"target": "url", "url": box.url})
+    html = await resp.text()
+    assert "no API token found" in html and "paste the token in the Token box" in html
 
 
 async def test_remembering_a_token_without_a_keyring_is_a_message(

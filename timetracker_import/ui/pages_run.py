@@ -65,6 +65,23 @@ def connect_body(request: web.Request) -> str:
     return current + form("/connect", inner, csrf=csrf(request), form_id="connect")
 
 
+def connect_problem(exc: TimetrackerError) -> tuple[str, str | None]:
+    """The error with a fix in this page's terms (the CLI's hints name its options)."""
+    from timetracker_import.errors import AuthError
+
+    if exc.message == "no API token found":
+        return exc.message, (
+            "paste the token in the Token box (used for this session; tick the box to keep it "
+            "in the OS keyring), or start the app with TIMETRACKER_TOKEN set"
+        )
+    if isinstance(exc, AuthError):
+        return (
+            exc.message,
+            "paste a valid token: it is wrong, expired (tokens last one year) or lacks the rights",
+        )
+    return problem(exc)
+
+
 @routes.get("/connect")
 async def connect_page(request: web.Request) -> web.StreamResponse:
     return render(request, "Connect to 7pace", connect_body(request), step="/connect")
@@ -96,7 +113,7 @@ async def connect_post(request: web.Request) -> web.StreamResponse:
         connected = await asyncio.to_thread(lambda: service.connect(**kwargs))  # type: ignore[arg-type]
     except TimetrackerError as exc:
         return render(request, "Connect to 7pace", connect_body(request), step="/connect",
-                      error=problem(exc), status=400)  # fmt: skip
+                      error=connect_problem(exc), status=400)  # fmt: skip
     finally:
         kwargs.clear()  # the pasted token goes out of scope with the request
     w.connection = connected
