@@ -132,6 +132,7 @@ def test_the_whole_wizard_in_chromium(
             assert page.url == running_app.base + "/file"
 
             # File: upload
+            page.screenshot(path=str(shots / "file.png"), full_page=True)
             page.set_input_files("input[name=upload]", str(demo))
             page.click("#upload-next")
             page.wait_for_url("**/mapping")

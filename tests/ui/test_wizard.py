@@ -253,6 +253,7 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     assert run_id in runs and "dry run: would create 7" in runs
     details = await (await ui.get(f"/runs/{run_id}")).text()
     assert "November 2026 has 30 days" in details and "created 7" in details
+    assert "undone: 7 deleted" in details and "made in the web app" in details
 
 
 async def up_to_the_dry_run(ui: TestClient, box: RunningSandbox, demo_file: Path) -> str:
@@ -439,3 +440,26 @@ async def test_an_excel_file_is_validated_with_its_highlighted_cells(ui: TestCli
     # each rejected row with a column names has exactly that cell highlighted
     with_cell = [body for _row, body in marked if 'class="bad"' in body]
     assert with_cell and all(body.count('class="bad"') == 1 for body in with_cell)
+
+
+async def test_rows_in_locked_weeks_are_listed_in_the_plan(
+    ui: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    from timetracker_import.ui.demo import HEADERS
+
+    # bob's week of 2026-10-05 is Submitted in the demo seed
+    locked = tmp_path / "locked.csv"
+    locked.write_text(
+        ",".join(HEADERS) + "\n"
+        "bob@example.com,2026-10-06,09:00,2,2,101,Development,In a submitted week\n"
+        "bob@example.com,2026-11-03,09:00,2,2,101,Development,Open week\n",
+        encoding="utf-8",
+    )
+    box.reset()
+    await choose_file(ui, locked)
+    await choose_preset(ui)
+    await connect(ui, box)
+    html = await (await ui.get("/dryrun")).text()
+    assert cell_counts(html)["created"] == 1 and cell_counts(html)["rejected"] == 1
+    section = html.split("Rows in locked weeks", 1)[1].split("</ul>", 1)[0]
+    assert "row 2:" in section

@@ -523,9 +523,10 @@ def _counts_text(run: service.RunRow) -> str:
     if run.dry_run:
         return (f"dry run: would create {c.get('created', 0)}, rejected {c.get('rejected', 0)}"
                 f", already existing {c.get('already_existing', 0)} (rows {c.get('rows', 0)})")  # fmt: skip
+    undone = f" (undone: {run.undone} deleted)" if run.undone else ""
     return (f"rows {c.get('rows', 0)}: created {c.get('created', 0)}, existing "
             f"{c.get('already_existing', 0)}, rejected {c.get('rejected', 0)}, unprocessed "
-            f"{c.get('unprocessed', 0)}")  # fmt: skip
+            f"{c.get('unprocessed', 0)}{undone}")  # fmt: skip
 
 
 @routes.get("/runs")
@@ -536,7 +537,7 @@ async def runs_page(request: web.Request) -> web.StreamResponse:
     else:
         rows = "".join(
             f'<tr><td><a href="/runs/{e(r.run_id)}">{e(r.run_id)}</a></td><td>{e(r.status)}</td>'
-            f"<td>{e((r.input_path or '-').rsplit('/', 1)[-1])}</td><td>{e(r.mapping or '-')}</td>"
+            f"<td>{e((r.input_path or '-').rsplit('/', 1)[-1])}</td><td>{e(r.mapping_label)}</td>"
             f"<td>{e(_counts_text(r))}</td></tr>"
             for r in items
         )
@@ -554,7 +555,7 @@ async def run_page(request: web.Request) -> web.StreamResponse:
     run = await asyncio.to_thread(service.find_run, request.match_info["run_id"])
     files = service.run_files(run.directory)
     facts = [("status", run.status), ("kind", "dry run" if run.dry_run else "import"),
-             ("file", run.input_path or "-"), ("mapping", run.mapping or "-"),
+             ("file", run.input_path or "-"), ("mapping", run.mapping_label),
              ("server", run.target or "-"), ("started", run.started_at),
              ("finished", run.finished_at or "-"), ("rows", _counts_text(run))]  # fmt: skip
     body = (

@@ -687,6 +687,31 @@ class RunRow:
     dry_run: bool
     counts: dict[str, Any]
     directory: Path
+    undone: int = 0  # worklogs deleted by undo so far
+
+    @property
+    def mapping_label(self) -> str:
+        """The mapping as a person recognises it."""
+        if (self.directory / "mapping.yaml").is_file() and not (self.mapping or "").startswith(
+            "preset "
+        ):
+            return "made in the web app (mapping.yaml)"
+        return self.mapping or "-"
+
+
+def _undone(directory: Path) -> int:
+    """How many worklogs undo deleted in this run (0 when the journal cannot be read)."""
+    import contextlib
+    import sqlite3
+
+    from timetracker_import.journal.store import Journal, JournalError
+
+    with (
+        contextlib.suppress(JournalError, OSError, sqlite3.Error),
+        Journal.open(directory.name) as journal,
+    ):
+        return sum(1 for _id, action, _detail in journal.undo_log() if action == "deleted")
+    return 0
 
 
 def runs() -> list[RunRow]:
@@ -706,7 +731,8 @@ def runs() -> list[RunRow]:
         except (OSError, ValueError):
             pass
         out.append(RunRow(r.run_id, r.status, r.input_path, r.mapping_name, r.base_url,
-                          r.started_at, r.finished_at, dry, counts, r.directory))  # fmt: skip
+                          r.started_at, r.finished_at, dry, counts, r.directory,
+                          0 if dry else _undone(r.directory)))  # fmt: skip
     return out[::-1]
 
 
