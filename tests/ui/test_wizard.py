@@ -128,6 +128,12 @@ async def test_file_errors_are_shown_on_the_page(ui: TestClient, tmp_path: Path)
     form.add_field("upload", b"a,b\n1,2\n", filename="notes.pdf")
     resp = await ui.post("/file", data=form)
     assert resp.status == 400 and "not a CSV or Excel file" in await resp.text()
+    form = aiohttp.FormData()
+    form.add_field("_csrf", token)
+    form.add_field("upload", b"not a zip", filename="hours.xlsx")
+    resp = await ui.post("/file", data=form)
+    html = await resp.text()
+    assert resp.status == 400 and "not a valid .xlsx file" in html and "save it again" in html
     assert (await ui.get("/file")).status == 200  # the server keeps running
 
 
