@@ -469,3 +469,17 @@ async def test_rows_in_locked_weeks_are_listed_in_the_plan(
     assert cell_counts(html)["created"] == 1 and cell_counts(html)["rejected"] == 1
     section = html.split("Rows in locked weeks", 1)[1].split("</ul>", 1)[0]
     assert "row 2:" in section
+
+
+async def test_the_environment_connection_is_offered_and_used(
+    ui: TestClient, box: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMETRACKER_URL", box.url)
+    monkeypatch.setenv("TIMETRACKER_TOKEN", box.tokens["dave@example.com"])
+    page = await (await ui.get("/connect")).text()
+    assert 'value="env" checked' in page and box.url in page
+    resp = await post_form(ui, "/connect", "/connect", {"target": "env"})
+    assert resp.status == 303
+    html = await (await ui.get("/connect")).text()
+    assert "Dave Product" in html and "from the environment ($TIMETRACKER_TOKEN)" in html
+    assert box.tokens["dave@example.com"] not in html

@@ -514,7 +514,9 @@ def connect(
         conn.default_token_store().set(key, token)
         stored = True
     where = settings.rest_root + (f" (profile {settings.profile})" if settings.profile else "")
-    source = {"keyring": "the OS keyring", "given": "pasted here", "token-file": "a token file"}
+    source = {"keyring": "the OS keyring", "given": "pasted here", "token-file": "a token file",
+              "environment": "the environment ($TIMETRACKER_TOKEN)",
+              "profile": "the profiles file"}  # fmt: skip
     label = f"{settings.token} (from {source.get(settings.token_source, settings.token_source)})"
     if stored:
         label = f"{settings.token} (pasted here; stored in the OS keyring)"
