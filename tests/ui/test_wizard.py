@@ -483,3 +483,22 @@ async def test_the_environment_connection_is_offered_and_used(
     html = await (await ui.get("/connect")).text()
     assert "Dave Product" in html and "from the environment ($TIMETRACKER_TOKEN)" in html
     assert box.tokens["dave@example.com"] not in html
+
+
+async def test_the_data_picks_among_presets_that_share_a_header(
+    ui: TestClient, tmp_path: Path
+) -> None:
+    from timetracker_import.core import preset_detect
+
+    if not hasattr(preset_detect, "choose_preset"):
+        pytest.skip("core.preset_detect.choose_preset (data evidence, issue 13) is not merged yet")
+    clockify = tmp_path / "clockify.csv"
+    clockify.write_text(
+        "Email,Description,Start Date,Start Time,Duration (h),Duration (decimal)\n"
+        "bob@example.com,Fix #101,03/14/2026,09:00,01:30:00,1.50\n",
+        encoding="utf-8",
+    )
+    await choose_file(ui, clockify)
+    html = await (await ui.get("/mapping")).text()
+    assert 'value="preset:clockify-us" checked' in html
+    assert "the data picks it" in html and "03/14/2026" in html

@@ -301,6 +301,14 @@ def mapping_body(
         f"preset:{w.mapping.preset}" if w.mapping and w.mapping.preset
         else "form" if w.mapping else (f"preset:{found.presets[0].name}" if found.presets else "form")
     )  # fmt: skip
+    data_note = ""
+    if found.data_evidence:
+        said = "the data picks it: " if found.chosen else "the data cannot decide: "
+        data_note = (
+            '<span class="evidence data-evidence">'
+            + e(said + "; ".join(found.data_evidence))
+            + "</span>"
+        )
     if values is None:
         if w.mapping is not None and not w.mapping.preset:
             values = service.form_values(w.mapping, w.file.headers)
@@ -322,12 +330,16 @@ def mapping_body(
             f"<span class=help> &mdash; {e(p.description)}</span>"
             f'<span class="evidence">recognised by the columns: '
             + ", ".join(f"<code>{e(c)}</code>" for c in p.evidence)
-            + "</span></label>"
+            + "</span>"
+            + (data_note if p.name == found.chosen else "")
+            + "</label>"
         )
     if len(found.presets) > 1:
         choices.append(
             "<p class=help>These presets share the header row; they differ in a setting of "
-            "the exporting tool (e.g. US or EU number format): pick the one that matches yours.</p>"
+            "the exporting tool (e.g. US or EU number format): pick the one that matches yours."
+            + ("" if found.chosen else f" {data_note}")
+            + "</p>"
         )
     detected = {p.name for p in found.presets}
     others = [(f"preset:{n}", f"{n} — {d}") for n, d in service.preset_names() if n not in detected]

@@ -91,29 +91,51 @@ class Detected:
     presets: tuple[PresetMatch, ...]
     conversion: str | None  # a message when the file must be converted first
     guesses: dict[str, str]  # field -> header, for the drafted form
+    chosen: str | None = None  # the preset the data picks among those sharing the header
+    data_evidence: tuple[str, ...] = ()  # why (or why the data cannot decide)
+
+
+EVIDENCE_ROWS = 1000
 
 
 def detect(info: FileInfo) -> Detected:
-    """Presets whose fingerprint the header row satisfies (best first), and field guesses."""
-    from timetracker_import.core.preset_detect import best_presets, detect_conversion, guess_fields
+    """Presets whose fingerprint the header row satisfies (best first), and field guesses.
+    Where the library can choose among presets from the data (``choose_preset``, the
+    evidence of ``--preset auto``), its choice and evidence from the first 1,000 rows."""
+    from timetracker_import.core import preset_detect
     from timetracker_import.files.mapping_loader import list_presets
 
     headers = list(info.headers)
     described = dict(list_presets())
-    conversion = detect_conversion(headers)
+    conversion = preset_detect.detect_conversion(headers)
     note = None
     if conversion is not None:
         note = (
-            "this is a Jira issue export (columns "
-            + ", ".join(dict.fromkeys(conversion.matched))
+            "this is a Jira issue export (columns " + ", ".join(dict.fromkeys(conversion.matched))
             + f"): convert it first with `timetracker-import convert jira {info.label}`, then "
             "choose the converted file here"
-        )
-    found = tuple(
+        )  # fmt: skip
+    found = [
         PresetMatch(d.preset, described.get(d.preset, ""), tuple(dict.fromkeys(d.matched)))
-        for d in best_presets(headers)
-    )
-    return Detected(found, note, guess_fields(headers))
+        for d in preset_detect.best_presets(headers)
+    ]
+    chosen, evidence = None, ()
+    choose = getattr(preset_detect, "choose_preset", None)  # data evidence, where available
+    if choose is not None:
+        choice = choose(headers, _first_rows(info))
+        chosen, evidence = choice.preset, tuple(choice.evidence)
+        if chosen and chosen not in {p.name for p in found}:  # e.g. a file without a header
+            found.insert(0, PresetMatch(chosen, described.get(chosen, ""), tuple(choice.matched)))
+        found.sort(key=lambda p: p.name != chosen)
+    return Detected(tuple(found), note, preset_detect.guess_fields(headers), chosen, evidence)
+
+
+def _first_rows(info: FileInfo) -> Any:
+    """The first EVIDENCE_ROWS rows (raw cells by column position), or None."""
+    from timetracker_import.files.readers import open_table
+
+    table = open_table(info.path, sheet=info.sheet)
+    return next(iter(table.chunks(EVIDENCE_ROWS)), None)
 
 
 def preset_names() -> list[tuple[str, str]]:
