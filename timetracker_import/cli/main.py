@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "roles": "roles:roles",
     "approvals": "approvals:approvals",
     "convert": "convert:convert",
+    "ui": "ui:ui",
 }
 
 
