@@ -363,8 +363,23 @@ class _ImportRun:
             if run_id is not None:
                 journal = Journal.open(run_id)
                 journal.reopen()
+                self._complete_journal(journal)
                 return journal
         return None
+
+    def _complete_journal(self, journal: Journal) -> None:
+        """Record the rows a killed run had not journaled yet. A new run commits its run
+        record first and its rows (then the skipped rows) in later transactions, in a worker
+        thread while the setup reads are on the wire; a SIGKILL in between leaves a
+        resumable journal without rows (or with the skipped rows still pending). Nothing was
+        sent by that run (the poster waits for the complete journal), so the missing rows
+        are exactly pending now; rows already known keep their outcome."""
+        journal.record_rows(int(r) for r in self.p.raw.index.tolist())
+        if self.p.skipped:
+            outcomes = journal.row_outcomes()
+            still_open = [r for r in self.p.skipped if outcomes[r][0] in _OPEN_OUTCOMES]
+            if still_open:
+                journal.mark_skipped(still_open, "left out by the mapping")
 
     def _fresh_outcomes(self) -> tuple[dict[int, tuple[str, str | None]], list[Rejection]]:
         """What a new journal will hold once ``_create_journal`` is done: every row pending
