@@ -84,6 +84,8 @@ class ImportSettings:
     report_path: Path | None = None
     new_run: bool = False
     chunk_rows: int = 100_000
+    #: seconds to wait for another run importing the same file into the same server
+    wait: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class PreparedFile:
     date_header: str | None
     user_header: str | None
     activity_header: str | None
+    input_sha256: str = ""  # the file's bytes: the import lock's target (journal.lock)
 
 
 def file_sha256(path: Path) -> str:
@@ -265,6 +268,7 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
     }
     from timetracker_import.journal.store import fingerprint
 
+    digest = file_sha256(Path(settings.path))
     return PreparedFile(
         table=table,
         raw=raw,
@@ -273,10 +277,11 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
         skipped=skipped,
         timezone=timezone,
         loaded=loaded,
-        fingerprint=fingerprint(file_sha256(Path(settings.path)), mapping_text, options),
+        fingerprint=fingerprint(digest, mapping_text, options),
         date_header=header("date", "timestamp", "start"),
         user_header=header("user"),
         activity_header=header("activity_type"),
+        input_sha256=digest,
     )
 
 
@@ -307,7 +312,21 @@ def run_import(
         gc.freeze()  # the prepared frame lives until the end too
         runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
         runner.phases["read_validate"] = time.perf_counter() - started
-        return asyncio.run(runner.run(client_factory or _default_client_factory))
+        with _one_writer(settings, prepared):
+            return asyncio.run(runner.run(client_factory or _default_client_factory))
+
+
+def _one_writer(
+    settings: ImportSettings, prepared: PreparedFile
+) -> contextlib.AbstractContextManager[Any]:
+    """The import lock of this file and server (journal.lock), held from before the
+    resumable run is looked up until the run is finished; a dry run creates nothing and
+    takes none."""
+    if settings.dry_run:
+        return contextlib.nullcontext()
+    from timetracker_import.journal.lock import import_lock
+
+    return import_lock(settings.connection.rest_root, prepared.input_sha256, wait=settings.wait)
 
 
 @contextlib.contextmanager

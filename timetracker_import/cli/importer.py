@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import connection_options, input_options
+from timetracker_import.cli.options import connection_options, input_options, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.app.importer import ConfirmInfo, ImportResult
@@ -204,6 +204,7 @@ def _run_routed(plan: RoutePlan, *, yes: bool, progress: bool, as_json: bool) ->
     default=None,
     help="Progress bar on stderr (default: on a terminal).",
 )
+@wait_option
 @connection_options
 def import_(
     file: Path,
@@ -223,6 +224,7 @@ def import_(
     yes: bool,
     new_run: bool,
     progress: bool | None,
+    wait: float,
     connection: ConnectionOptions,
 ) -> int:
     """Import FILE into 7pace Timetracker.
@@ -230,11 +232,13 @@ def import_(
     Reads, maps and validates FILE like `validate`, resolves users and activity types,
     rejects rows in approval-locked weeks, skips rows that already exist, then posts in
     batches. Every run is journaled: running the same command again resumes an unfinished
-    run; `runs undo RUN` removes what a run created.
+    run; `runs undo RUN` removes what a run created. One run at a time imports a file into a
+    server: a second one waits up to --wait seconds, then exits 75.
 
     Exit codes: 0 all rows created or already existing; 1 some rows rejected; 2 usage or
     input error (nothing sent); 3 authentication or permission failure; 4 ambiguous outcome
-    (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
+    (run again later); 75 temporary failure or another run importing the file (resumable);
+    130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
     """
     from timetracker_import.app.importer import ImportSettings, prepare, run_import
     from timetracker_import.app.multi_org import plan_routes
@@ -261,6 +265,7 @@ def import_(
         rejected_path=rejected_path,
         report_path=report_path,
         new_run=new_run,
+        wait=wait,
     )
     show = sys.stderr.isatty() if progress is None else progress
     prepared = prepare(settings)  # read once: for planning routes, then for the import

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options
+from timetracker_import.cli.options import connection_options, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -189,14 +190,28 @@ def _check_target(journal: Journal, rest_root: str) -> None:
         )
 
 
+def _undo_lock(
+    rest_root: str, run_id: str, dry_run: bool, wait: float
+) -> contextlib.AbstractContextManager[Any]:
+    """One undo of a run at a time (``journal.lock``); a dry run takes no lock."""
+    if dry_run:
+        return contextlib.nullcontext()
+    from timetracker_import.journal.lock import undo_lock
+
+    return undo_lock(rest_root, run_id, wait=wait)
+
+
 @runs.command("undo")
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@wait_option
 @connection_options
-def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOptions) -> int:
+def undo(
+    run_id: str, dry_run: bool, as_json: bool, wait: float, connection: ConnectionOptions
+) -> int:
     """Delete exactly the worklogs RUN created; worklogs edited since are skipped and reported.
-    Running it again is harmless."""
+    Running it again is harmless; two undos of one run do not run at once (--wait)."""
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.errors import ApiError
     from timetracker_import.journal.undo import run_undo
@@ -227,7 +242,7 @@ def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOption
                 journal, fetch_worklog=fetch, delete_worklog=delete, dry_run=dry_run
             )
 
-    with _open(run_id) as journal:
+    with _open(run_id) as journal, _undo_lock(settings.rest_root, run_id, dry_run, wait):
         from timetracker_import.app.worklogs import run_kind, undo_changes
 
         _check_target(journal, settings.rest_root)
