@@ -362,6 +362,9 @@ class _ImportRun:
         self.confirm = confirm
         self.notes: list[str] = []
         self.poster: Poster | None = None
+        #: the first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)
+        self.stop_signal: int | None = None
+        self._task: asyncio.Future[ImportResult] | None = None
         self.self_only = False
         self.naive_offset = 0
         self.phases: dict[str, float] = {}
@@ -444,6 +447,22 @@ class _ImportRun:
             raise
         return journal
 
+    def _on_stop_signal(self, signo: int) -> None:
+        """SIGINT, SIGTERM or SIGHUP: stop sending and finish resumably. Once the poster
+        exists it stops dispatching and lets the requests in flight settle (their outcome is
+        journaled); before that nothing was sent and the run is cancelled where it waits."""
+        if self.stop_signal is None:
+            self.stop_signal = signo
+        if self.poster is not None:
+            self.poster.interrupt()
+        elif self._task is not None:
+            self._task.cancel()
+
+    def _stop_signal_message(self) -> str | None:
+        if self.stop_signal is None or self.stop_signal == signal.SIGINT:
+            return None  # Ctrl-C: "interrupted" says it all
+        return f"stopped by {signal.Signals(self.stop_signal).name}"
+
     def _on_retry(self, event: Any) -> None:
         if getattr(event, "reason", "") == "429" and self.poster is not None:
             self.poster.throttled()
@@ -463,7 +482,19 @@ class _ImportRun:
             outcomes, rejections = self._fresh_outcomes()
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
-            return await self._run(ready, outcomes, client_factory)
+            self._task = asyncio.ensure_future(self._run(ready, outcomes, client_factory))
+            with _stop_signals(self._on_stop_signal):
+                try:
+                    return await self._task
+                except asyncio.CancelledError:
+                    if self.stop_signal is None:
+                        raise
+                # stopped before the poster existed: nothing was sent, every open row
+                # stays resumable (unprocessed), and the summary says so
+                return self._finish(
+                    await asyncio.shield(ready), outcomes is None, None, {}, {}, [],
+                    "interrupted", None,
+                )  # fmt: skip
         finally:
             with contextlib.suppress(Exception):  # a failed creation raised in _run already
                 (await ready).close()
@@ -761,8 +792,7 @@ class _ImportRun:
                             hint="run again to resume, or add --yes",
                         )
                 self._phase("preflight")
-                with _sigint_stops(poster):
-                    await poster.run(batches)
+                await poster.run(batches)
                 self._phase("post")
                 if bar is not None:
                     bar.close()
@@ -819,7 +849,7 @@ class _ImportRun:
         if halt == "auth":
             code = EXIT_AUTH
         elif halt == "interrupted":
-            code = EXIT_INTERRUPTED
+            code = EXIT_INTERRUPTED if self.stop_signal is None else 128 + self.stop_signal
         elif halt == "transient":
             code = getattr(halt_error, "exit_code", EXIT_TEMPFAIL)
         elif halt == "error":
@@ -844,7 +874,9 @@ class _ImportRun:
             existing=existing,
             in_file_duplicates=duplicates,
             halt_reason=halt,
-            halt_message=None if halt_error is None else str(halt_error),
+            halt_message=(
+                str(halt_error) if halt_error is not None else self._stop_signal_message()
+            ),
             ambiguous_batches=sorted(set(ambiguous)),
             rejected_path=rejected_path,
             user_rejected_path=user_rejected,
@@ -1099,17 +1131,31 @@ def _progress_bar(enabled: bool, total: int, dry_run: bool) -> Any:
                 leave=False)  # fmt: skip
 
 
+#: the signals that stop a run resumably (cron, systemd, CI timeouts and ``docker stop``
+#: send SIGTERM; a closed terminal SIGHUP)
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    int(getattr(signal, name)) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextlib.contextmanager
-def _sigint_stops(poster: Poster) -> Iterator[None]:
-    """First Ctrl-C: stop dispatching and let requests in flight finish (exit 130)."""
+def _stop_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """While the run's event loop runs, SIGINT, SIGTERM and SIGHUP call ``on_signal`` (stop
+    dispatching, let requests in flight finish: exit 128 + the signal). The handlers that
+    were there before (the CLI's, Python's default) are put back afterwards."""
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, poster.interrupt)
-        installed = True
-    except (NotImplementedError, RuntimeError, ValueError):
-        installed = False
+    installed: list[tuple[int, Any]] = []
+    for sig in STOP_SIGNALS:
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or no such signal here
+        installed.append((sig, previous))
     try:
         yield
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig, previous in installed:
+            loop.remove_signal_handler(sig)
+            if previous is not None:
+                signal.signal(sig, previous)
