@@ -9,8 +9,11 @@ exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -116,6 +119,20 @@ def test_sigterm_before_anything_is_sent_writes_the_summary(
         _rerun_completes(args, env, box, data)
 
 
+def _wait_until_it_opens(proc: subprocess.Popen[str], path: Path) -> None:
+    fds = Path(f"/proc/{proc.pid}/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to see the process waiting on the lock file")
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return
+        time.sleep(0.02)
+
+
 def test_sigterm_while_waiting_for_the_lock(
     tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -124,10 +141,9 @@ def test_sigterm_while_waiting_for_the_lock(
     with run_sandbox_in_thread() as box:
         env = subprocess_env(box, state_dir)
         monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state_dir))
-        with import_lock(f"{box.url}/api/rest", file_sha256(path)):
+        with import_lock(f"{box.url}/api/rest", file_sha256(path)) as lock:
             proc = start(_args(path, tmp_path, "--wait", "120"), env)
-            time.sleep(2.0)  # start-up, reading the file, then waiting for the lock
-            assert proc.poll() is None
+            _wait_until_it_opens(proc, lock.path)  # start-up and reading done: it waits
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=60)
         assert proc.returncode == 143, err
