@@ -159,3 +159,10 @@ class RunLocked(TimetrackerError):
     again when it has finished (exit 75)."""
 
     exit_code = EXIT_TEMPFAIL
+
+
+class ApprovalDataError(ApiError):
+    """``timeApproval/all`` answered an item that cannot be read (a ``weekStartDate`` that is
+    not an ISO date, an unknown ``approvalState``, no user)."""
+
+    exit_code = EXIT_USAGE

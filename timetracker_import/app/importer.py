@@ -563,7 +563,7 @@ class _ImportRun:
         import pandas as pd
 
         from timetracker_import.app.poster import Poster
-        from timetracker_import.core.approval import locked_weeks, reject_locked
+        from timetracker_import.core.approval import preflight_locks
         from timetracker_import.core.dedupe import (
             existing_from_worklogs,
             find_in_file_duplicates,
@@ -729,15 +729,14 @@ class _ImportRun:
                         str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
                         for u in users
                     }
-                    reject(
-                        reject_locked(
-                            frame,
-                            user_ids,
-                            locked_weeks(approvals),
-                            user_labels=labels,
-                            column_header=p.date_header,
-                        )
-                    )
+                    # by each user's local week (me.timeZone; UTC with a note where unknown)
+                    locked_rows, lock_notes = preflight_locks(
+                        frame, user_ids, approvals, users=users, self_id=self_id,
+                        self_offset=self.naive_offset, user_labels=labels,
+                        column_header=p.date_header,
+                    )  # fmt: skip
+                    self.notes.extend(lock_notes)
+                    reject(locked_rows)
                     frame = pending_part(frame)
                 # every row locked (or none left): the baseline and its errors do not matter
                 if len(frame):
