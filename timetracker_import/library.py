@@ -14,6 +14,7 @@ has an ``exit_code``), progress is a callback. The command line calls these func
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -82,7 +83,7 @@ class Connection:
     def settings(self) -> ConnectionSettings:
         """The resolved settings (raises ``ConfigError`` naming what is missing)."""
         from timetracker_import.api import settings as s
-        from timetracker_import.api.redact import Secret, register_secret
+        from timetracker_import.api.redact import register_secret
 
         env: Mapping[str, str] = os.environ if self._env is None else self._env
         if self.token is None:
@@ -115,21 +116,17 @@ class Connection:
             )
         token = self.token.strip()
         register_secret(token)
-        return s.ConnectionSettings(
-            url=target.url,
-            token=Secret(token),
-            api_version=target.api_version,
-            collection=target.collection,
-            auth_scheme=target.auth_scheme,
-            profile=target.profile,
-            token_source="given",
-        )
+        return s.with_token(target, token)
 
 
 def _mapping_args(
     mapping: MappingSource | None, preset: str | None
 ) -> tuple[Path | None, str | None, LoadedMapping | None]:
     """(mapping_path, preset, loaded) for the settings objects."""
+    if mapping is not None and preset is not None:
+        from timetracker_import.errors import UsageError
+
+        raise UsageError("give exactly one of mapping= and preset=")
     if mapping is None or isinstance(mapping, str | os.PathLike):
         return (Path(mapping) if mapping is not None else None), preset, None
     from timetracker_import.files.mapping_loader import mapping_from_data
@@ -216,7 +213,12 @@ def import_file(
     and ``on_route("start"|"done", route_or_outcome)`` follows its steps. One run at a time
     imports a file into a server: another one holding it makes this wait up to ``wait``
     seconds, then raise ``RunLocked`` (exit code 75)."""
-    from timetracker_import.app.importer import ImportSettings, prepare, run_import
+    from timetracker_import.app.importer import (
+        ImportSettings,
+        load_import_mapping,
+        prepare,
+        run_import,
+    )
     from timetracker_import.app.multi_org import plan_routes, run_planned
 
     settings = _import_settings(
@@ -225,7 +227,12 @@ def import_file(
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run, wait=wait,
     )  # fmt: skip
     assert isinstance(settings, ImportSettings)
-    prepared: PreparedFile = prepare(settings)  # read once: routes, then the import
+    loaded = load_import_mapping(settings)
+    if loaded.mapping.fields.organization is None:
+        # one destination: the file is read while the setup reads are on the wire
+        return run_import(dataclasses.replace(settings, loaded=loaded), progress=progress,
+                          confirm=confirm, cancel=cancel)  # fmt: skip
+    prepared: PreparedFile = prepare(settings, loaded)  # read once: routes, then the import
     plan = plan_routes(settings, prepared=prepared)
     if plan is not None:
         if not dry_run and (confirm_routes or confirm) and not _confirm_plan(

@@ -61,8 +61,15 @@ AFTER = "after the last worklog"
 LANDINGS = (STARTUP, PREFLIGHT, MID, AFTER)
 #: how often each moment is aimed at (the landing is measured, and may differ)
 INTENTS: tuple[tuple[str, float], ...] = (
-    (STARTUP, 0.08), (PREFLIGHT, 0.17), (MID, 0.60), (AFTER, 0.15),
+    (STARTUP, 0.06), (PREFLIGHT, 0.14), (MID, 0.68), (AFTER, 0.12),
 )  # fmt: skip
+#: mid-import kills wait for a uniform number of stored rows up to this share of the file:
+#: under contention the harness sees a count late, and kills aimed at the last rows landed
+#: after the last worklog (measured: 37% of 199 trials with 1..119 and 60% aimed mid)
+MID_TARGET_SHARE = 0.8
+#: a trial whose child exited before the kill (the harness starved by the load past the
+#: whole run) is run again, at most this many times in all; the attempts are recorded
+MAX_ATTEMPTS = 3
 POLL = 0.002  # seconds between two looks at the server while waiting for the moment
 LATENCIES_MS = (10, 30, 60)
 
@@ -99,6 +106,7 @@ class TrialResult:
     concurrency: int
     latency_ms: int
     kept: str | None = None  # where a failing trial's evidence is
+    attempts: int = 1  # > 1: the child had exited before the kill in the earlier attempts
 
     @property
     def ok(self) -> bool:
@@ -120,6 +128,8 @@ class TrialResult:
             f"requests; re-run exit {self.rerun_exit}, missing {self.missing}, extra "
             f"{self.extra}, counts ok {self.counts_ok}"
         )
+        if self.attempts > 1:
+            text += f" (attempt {self.attempts}: the child exited before the earlier kills)"
         return text + (f"; kept in {self.kept}" if self.kept else "")
 
 
@@ -247,13 +257,36 @@ def run_trial(
     """One trial; deterministic in its choices (moment, batch size, concurrency, latency) for
     ``seed``. ``busy``: how many competing busy processes run meanwhile (the caller runs
     them, e.g. with ``CompetingLoad``; recorded only). ``keep``: where a failing trial's
-    evidence is copied (a subdirectory per trial)."""
+    evidence is copied (a subdirectory per trial). A child that exited before the kill is
+    not a kill: the trial is run again (``MAX_ATTEMPTS`` in all), and fails if no attempt
+    killed a live child."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        result = _attempt(seed, rows=rows, phases=phases, busy=busy, workdir=workdir)
+        result = TrialResult(**{**asdict(result), "attempts": attempt})
+        if result.killed:
+            break
+    evidence = _evidence.pop(seed, None)
+    if not result.ok and keep is not None and evidence is not None:
+        kept = _keep(keep, result, *evidence)
+        result = TrialResult(**{**asdict(result), "kept": str(kept)})
+    elif evidence is not None:
+        shutil.rmtree(evidence[0].parent, ignore_errors=True)
+    return result
+
+
+#: the last attempt's evidence per seed (copied to ``keep`` when the trial failed)
+_evidence: dict[int, tuple[Path, Path | None, str, str, subprocess.CompletedProcess[str]]] = {}
+
+
+def _attempt(
+    seed: int, *, rows: int, phases: Phases, busy: int, workdir: Path | None
+) -> TrialResult:
     rng = random.Random(seed)
     batch_size = rng.choice([5, 10, 20])
     concurrency = rng.choice([1, 2, 4])
     latency_ms = rng.choice(LATENCIES_MS)
     intent = rng.choices([i for i, _ in INTENTS], weights=[w for _, w in INTENTS])[0]
-    target_rows = rng.randint(1, rows - 1)
+    target_rows = rng.randint(1, max(1, int((rows - 1) * MID_TARGET_SHARE)))
     jitter = rng.uniform(0, latency_ms / 1000)
     startup_delay = rng.uniform(0, phases.startup * 0.9)
     preflight_delay = rng.uniform(0, phases.preflight)
@@ -313,9 +346,16 @@ def run_trial(
                 concurrency=concurrency,
                 latency_ms=latency_ms,
             )
-            if not result.ok and keep is not None:
-                kept = _keep(keep, result, base, box, first_out, first_err, rerun)
-                result = TrialResult(**{**asdict(result), "kept": str(kept)})
+            if not result.ok:  # what a failed trial keeps, while the files still exist
+                saved = Path(tempfile.mkdtemp(prefix=f"trial-{seed}-"))
+                shutil.copytree(base, saved / "work", dirs_exist_ok=True)
+                db = None
+                if box.db is not None:
+                    db = saved / "sandbox.sqlite"
+                    for suffix in ("", "-wal", "-shm"):
+                        if Path(f"{box.db}{suffix}").exists():
+                            shutil.copy2(f"{box.db}{suffix}", f"{db}{suffix}")
+                _evidence[seed] = (saved / "work", db, first_out, first_err, rerun)
             return result
 
 
@@ -323,7 +363,7 @@ def _keep(
     keep: Path,
     result: TrialResult,
     base: Path,
-    box: RunningSandbox,
+    db: Path | None,
     first_out: str,
     first_err: str,
     rerun: subprocess.CompletedProcess[str],
@@ -341,9 +381,10 @@ def _keep(
     if (base / "state").is_dir():
         shutil.copytree(base / "state", where / "state", dirs_exist_ok=True)
     shutil.copy2(base / "in.csv", where / "in.csv")
-    if box.db is not None:
+    if db is not None:
         for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{box.db}{suffix}")
+            source = Path(f"{db}{suffix}")
             if source.exists():
                 shutil.copy2(source, where / f"sandbox.sqlite{suffix}")
+    shutil.rmtree(base.parent, ignore_errors=True)
     return where

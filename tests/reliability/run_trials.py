@@ -87,6 +87,7 @@ def tally(results: list[TrialResult]) -> str:
     landed = Counter(r.landing for r in results)
     passed = sum(1 for r in results if r.ok)
     not_killed = sum(1 for r in results if not r.killed)
+    retried = sum(1 for r in results if r.attempts > 1)
     share = ", ".join(
         f"{name} {landed[name]} ({100 * landed[name] / len(results):.0f}%)" for name in LANDINGS
     )
@@ -94,7 +95,9 @@ def tally(results: list[TrialResult]) -> str:
     return (
         f"crash trials ({', '.join(_load(b) for b in loads)}): {passed}/{len(results)} passed, "
         f"{len(results) - passed} failed; {len(results) - not_killed} SIGKILLed while running"
-        f"{f', {not_killed} NOT killed (exited first)' if not_killed else ''}; landed: {share}"
+        f"{f', {not_killed} NOT killed (exited first)' if not_killed else ''}"
+        f"{f', {retried} after a retry (the child exited before the first kill)' if retried else ''}"
+        f"; landed: {share}"
     )
 
 

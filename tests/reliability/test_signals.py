@@ -101,15 +101,19 @@ def test_sigterm_before_anything_is_sent_writes_the_summary(
 ) -> None:
     data = make_rows(60)
     args = _args(write_rows(tmp_path / "in.csv", data), tmp_path)
-    # slow answers: the setup reads (me, users, activity types) are still on the wire
-    with run_sandbox_in_thread(latency_ms=400) as box:
+    # slow answers: the setup reads (me, users, activity types) are still on the wire when
+    # the file has been read and the run's journal exists
+    with run_sandbox_in_thread(latency_ms=1500) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
         deadline = time.monotonic() + 60
-        while box.stats()["calls"].get("any", 0) == 0:
+        while box.stats()["calls"].get("any", 0) == 0 or not list(
+            state_dir.glob("runs/*/journal.sqlite")
+        ):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.005)
+        assert box.stats()["calls"].get("batch", 0) == 0
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 143, err

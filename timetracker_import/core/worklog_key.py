@@ -11,10 +11,11 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _SPACES = re.compile(r"\s+")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -93,6 +94,35 @@ def key_from_row(
     )
 
 
+_US_FORM = re.compile(
+    r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}),?\s+(?P<H>\d{1,2}):(?P<M>\d{2})"
+    r"(?::(?P<S>\d{2}))?\s*(?P<ampm>[AaPp][Mm])?$"
+)
+
+
+def parse_timestamp_text(text: str) -> datetime:
+    """A timestamp as the API may return it, naive or aware: ISO 8601 (``Z``, offsets, up to
+    7 fractional digits), a date alone (midnight), or the US-culture forms 7pace's old npm
+    importer sent and the service stores as sent (``3/4/2024, 9:00:00 AM``, ``3/4/2024
+    9:00 AM``, ``3/4/2024 13:05``; contract D6/D17). ValueError for anything else."""
+    value = text.strip().replace("\u202f", " ").replace("\xa0", " ")
+    us = _US_FORM.match(value)
+    if us is not None:
+        hour = int(us["H"])
+        ampm = (us["ampm"] or "").upper()
+        if ampm:
+            if not 1 <= hour <= 12:
+                raise ValueError(f"not a timestamp: {text!r}")
+            hour = hour % 12 + (12 if ampm == "PM" else 0)
+        return datetime(int(us["y"]), int(us["m"]), int(us["d"]), hour, int(us["M"]),
+                        int(us["S"] or 0))  # fmt: skip
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # Python parses at most 6 fractional digits; .NET sends up to 7.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    return datetime.fromisoformat(value)
+
+
 def parse_api_timestamp(text: str, *, naive_offset_minutes: int = 0) -> datetime:
     """Parse a timestamp from the API into an aware UTC datetime.
 
@@ -100,12 +130,7 @@ def parse_api_timestamp(text: str, *, naive_offset_minutes: int = 0) -> datetime
     A timestamp without an offset is the user's local time (API §1.6): ``naive_offset_minutes``
     is the user's offset from UTC (``me.timeZone``), default 0.
     """
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    # Python parses at most 6 fractional digits; .NET sends up to 7.
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
-    parsed = datetime.fromisoformat(value)
+    parsed = parse_timestamp_text(text)
     if parsed.tzinfo is None:
         parsed = (parsed - timedelta(minutes=naive_offset_minutes)).replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
@@ -132,6 +157,9 @@ def key_from_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 
 def _utc_second_texts(stamps: pd.Series) -> list[str] | None:
     """``_utc_second`` for a whole time-zone-aware column at once, or None when the column
     needs the per-row path (naive, object dtype, missing values, years outside 1000-9999)."""
+    import numpy as np
+    import pandas as pd
+
     if not isinstance(stamps.dtype, pd.DatetimeTZDtype) or stamps.isna().any():
         return None
     naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
