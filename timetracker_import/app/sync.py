@@ -1,0 +1,1089 @@
+"""Use case: ``sync`` - make 7pace equal to a recurring source for the period it covers.
+
+The offline stages (read, map, validate) are the import's (``app.importer.prepare``); users
+and activity types are resolved and weeks locked by approval refused as there; creates go
+through the import's ``Poster`` and batch journal. What sync adds:
+
+- a key per row (``core.sync_plan``: an id column, or the slot) and the ledger
+  (``journal.ledger``) of key -> worklog, content last written and ``editedTimestamp``;
+- the pure plan (create / update / unchanged / conflict, deletes under ``--prune``);
+- PATCH and DELETE, each journaled before its request and settled after
+  (``journal.actions``) and mirrored in the ledger (``pending`` / ``deleting``), so a run
+  killed at any point converges on the next run: a lost PATCH answer is recognised by
+  comparing the server with what was sent, a lost create by adoption.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from timetracker_import.core.rejections import Rejection, merge_rejections
+from timetracker_import.core.sync_plan import (
+    ON_DUPLICATE_KEY,
+    SLOT_KEY,
+    DesiredRow,
+    LedgerEntry,
+    PruneWindow,
+    RowPlan,
+    ServerWorklog,
+    SyncPlan,
+    column_keys,
+    default_window,
+    duplicate_keys,
+    plan_sync,
+    server_worklog,
+    slot_keys,
+)
+from timetracker_import.errors import (
+    EXIT_AMBIGUOUS,
+    EXIT_AUTH,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_TEMPFAIL,
+    AmbiguousOutcome,
+    ApiError,
+    AuthError,
+    TimetrackerError,
+    TransientApiError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.app.importer import PreparedFile
+    from timetracker_import.core.actions import Delete, Update
+    from timetracker_import.journal.actions import ActionLog
+    from timetracker_import.journal.ledger import Ledger
+    from timetracker_import.journal.store import Journal
+
+KIND_SYNC = "sync"
+ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What ``sync`` was asked to do."""
+
+    path: Path
+    connection: ConnectionSettings
+    mapping_path: Path | None = None
+    preset: str | None = None
+    keys: tuple[str, ...] = ()
+    prune: bool = False
+    window: tuple[date, date] | None = None
+    ledger_path: Path | None = None
+    overwrite_edited: bool = False
+    on_duplicate_key: str = "reject"
+    dry_run: bool = False
+    sheet: str | None = None
+    timezone: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    batch_size: int = 500
+    concurrency: int = 8
+    rejected_path: Path | None = None
+    report_path: Path | None = None
+    #: ``ledger rebuild``: record adoptable worklogs in the ledger, write nothing to 7pace
+    rebuild: bool = False
+
+
+@dataclass
+class SyncCounts:
+    """rows = created + updated + unchanged + conflicts + rejected + unprocessed + skipped;
+    ``deleted`` counts worklogs, not rows."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    conflicts: int = 0
+    rejected: int = 0
+    unprocessed: int = 0
+    skipped: int = 0
+
+    def is_balanced(self) -> bool:
+        return self.rows == (
+            self.created + self.updated + self.unchanged + self.conflicts + self.rejected
+            + self.unprocessed + self.skipped
+        )  # fmt: skip
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "rows": self.rows, "created": self.created, "updated": self.updated,
+            "unchanged": self.unchanged, "deleted": self.deleted, "conflicts": self.conflicts,
+            "rejected": self.rejected, "unprocessed": self.unprocessed, "skipped": self.skipped,
+        }  # fmt: skip
+
+
+@dataclass
+class SyncResult:
+    """The outcome of one ``sync``."""
+
+    run_id: str
+    run_dir: Path
+    dry_run: bool
+    exit_code: int
+    counts: SyncCounts
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    ledger_path: Path | None = None
+    scope: str = ""
+    halt_reason: str | None = None
+    halt_message: str | None = None
+    writes: int = 0
+    rejected_path: Path | None = None
+    report_path: Path | None = None
+    hours: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The ``--json`` document (also ``summary.json``)."""
+        return {
+            "run_id": self.run_id,
+            "dry_run": self.dry_run,
+            "exit_code": self.exit_code,
+            "counts": self.counts.to_dict(),
+            "balanced": self.counts.is_balanced(),
+            "changes": self.changes,
+            "deletes": self.deletes,
+            "conflicts": self.conflicts,
+            "kept_absent": self.kept,
+            "rejections": [r.to_dict() for r in self.rejections],
+            "notes": self.notes,
+            "ledger": None if self.ledger_path is None else str(self.ledger_path),
+            "scope": json.loads(self.scope) if self.scope else None,
+            "halt_reason": self.halt_reason,
+            "halt_message": self.halt_message,
+            "run_dir": str(self.run_dir),
+            "rejected_path": None if self.rejected_path is None else str(self.rejected_path),
+            "report_path": None if self.report_path is None else str(self.report_path),
+        }
+
+
+@dataclass(frozen=True)
+class SyncConfirm:
+    """What the confirmation prompt shows before anything is written."""
+
+    creates: int
+    updates: int
+    deletes: int
+    target: str
+
+
+def parse_window(text: str) -> tuple[date, date]:
+    """``FROM..TO`` (ISO dates, both included) -> (from, to); UsageError when malformed."""
+    parts = text.split("..")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        lo, hi = date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[1].strip())
+    except ValueError:
+        raise UsageError(
+            f"--window {text!r} is not FROM..TO", hint="e.g. --window 2026-11-01..2026-11-30"
+        ) from None
+    if lo > hi:
+        raise UsageError(f"--window {text!r} ends before it starts")
+    return lo, hi
+
+
+def _import_settings(s: SyncSettings) -> Any:
+    from timetracker_import.app.importer import ImportSettings
+
+    return ImportSettings(
+        path=s.path, connection=s.connection, mapping_path=s.mapping_path, preset=s.preset,
+        sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
+        dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
+        rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
+    )  # fmt: skip
+
+
+def _scope_mapping_name(s: SyncSettings) -> str:
+    # the mapping file's name, not its path: a CI agent checks it out elsewhere every time
+    return f"preset {s.preset}" if s.preset else f"mapping {Path(str(s.mapping_path)).name}"
+
+
+def sync_file(
+    settings: SyncSettings,
+    *,
+    confirm: Callable[[SyncConfirm], bool] | None = None,
+    client_factory: ClientFactory | None = None,
+) -> SyncResult:
+    """Sync a file into 7pace (library API). ``confirm`` is asked before anything is written
+    (None: no question). Raises ``UsageError`` and friends for problems found before anything
+    is sent."""
+    from timetracker_import.app.importer import prepare
+
+    if settings.on_duplicate_key not in ON_DUPLICATE_KEY:
+        raise UsageError(f"--on-duplicate-key must be one of {', '.join(ON_DUPLICATE_KEY)}")
+    if settings.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    prepared = prepare(_import_settings(settings))
+    run = _SyncRun(settings, prepared, confirm=confirm)
+    return asyncio.run(run.run(client_factory or _default_client_factory))
+
+
+def _default_client_factory(
+    connection: ConnectionSettings, on_retry: Callable[[Any], None]
+) -> TimetrackerClient:
+    from timetracker_import.api.client import TimetrackerClient
+
+    return TimetrackerClient(connection, on_retry=on_retry)
+
+
+def _day_bounds(lo: date, hi: date, timezone: str) -> tuple[datetime, datetime]:
+    """UTC instants just outside local days ``lo``..``hi`` (the API's bounds are strict)."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(lo, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(hi + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    return start - timedelta(seconds=1), end
+
+
+def _utc(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+class _SyncRun:
+    """The networked part of one sync (one event loop)."""
+
+    def __init__(
+        self,
+        settings: SyncSettings,
+        prepared: PreparedFile,
+        *,
+        confirm: Callable[[SyncConfirm], bool] | None,
+    ) -> None:
+        self.s = settings
+        self.p = prepared
+        self.confirm = confirm
+        self.notes: list[str] = []
+        self.rejections: list[Rejection] = []
+        self.skipped: dict[int, str] = {int(r): "left out by the mapping" for r in prepared.skipped}
+        self.outcome: dict[int, tuple[str, str | None]] = {}
+        self.writes = 0
+        self.halt: str | None = None
+        self.halt_error: Exception | None = None
+        self.ambiguous = False
+        self.deleted: list[dict[str, Any]] = []
+        self.delete_problems: list[dict[str, Any]] = []
+        self.keyed_rows: set[int] = set()  # rows whose key is known (also when rejected)
+
+    # -- keys and desired rows -----------------------------------------------------------
+
+    def _key_columns(self) -> list[str]:
+        return list(self.s.keys) or list(self.p.loaded.mapping.key or [])
+
+    def _managed(self) -> set[str]:
+        """The content fields the file gives (a field it does not map is never changed)."""
+        from timetracker_import.core.mapping import resolve_columns
+
+        mapping = self.p.loaded.mapping
+        given = set(resolve_columns(mapping, self.p.table.headers, self.p.table.has_header))
+        given |= {n for n, spec in mapping.field_specs().items() if spec.value is not None}
+        managed = {"length"}
+        if "billable_length" in given:
+            managed.add("billableLength")
+        if "comment" in given:
+            managed.add("comment")
+        if "activity_type" in given:
+            managed.add("activityTypeId")
+        if self._key_columns():
+            managed |= {"timeStamp", "userId"}
+            if "work_item" in given:
+                managed.add("workItemId")
+        return managed
+
+    def _column_keys(self) -> tuple[dict[int, str], list[Rejection]]:
+        from timetracker_import.core.mapping import find_column
+
+        columns = self._key_columns()
+        table = self.p.table
+        try:
+            positions = [
+                find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
+                for c in columns
+            ]
+        except TimetrackerError as exc:
+            raise UsageError(
+                f"--key: {exc.message}", hint="name the column that holds the entry id"
+            ) from None
+        raw = self.p.raw
+        cells = {
+            int(r): [raw.at[r, pos] if pos in raw.columns else None for pos in positions]
+            for r in raw.index
+        }
+        return column_keys(cells, [table.headers[p] for p in positions])
+
+    def desired_rows(
+        self, frame: pd.DataFrame, user_ids: pd.Series, at_ids: Mapping[Any, Any]
+    ) -> tuple[list[DesiredRow], dict[int, dict[str, Any]], set[str]]:
+        """Keys (with duplicate-key rejections) and content of the resolved rows; the
+        creation bodies; and the keys of rows rejected before (they keep their worklogs)."""
+        from timetracker_import.app.importer import LazyBodies
+
+        bodies = LazyBodies(frame, user_ids, at_ids)
+        rows = [int(r) for r in frame.index]
+        built = dict(zip(rows, bodies.many(rows), strict=True))
+        present: set[str] = set()
+        if self._key_columns():
+            keys, key_rej = self._column_keys()
+            self.keyed_rows = set(keys)
+            done = {r.source_row for r in self.rejections} | set(self.skipped)
+            self.reject([r for r in key_rej if r.source_row in built])
+            present = {k for r, k in keys.items() if r in done}
+            candidates = {r: keys[r] for r in rows if r in keys}
+            kept, dup_rej, replaced = duplicate_keys(candidates, self.s.on_duplicate_key)
+            self.reject(dup_rej)
+            for row, by in replaced.items():
+                self.skipped[row] = f"replaced by row {by} with the same key (--on-duplicate-key last)"
+            present |= {k for r, k in candidates.items() if r not in kept}
+        else:
+            kept = slot_keys(
+                (r, (b["userId"].lower(), b["timeStamp"], b.get("workItemId")))
+                for r, b in built.items()
+            )
+        managed = self._managed()
+        desired = []
+        comments = frame["comment"].to_dict() if "comment" in frame.columns else {}
+        for row, key in sorted(kept.items()):
+            body = built[row]
+            content: dict[str, Any] = {"length": body["length"]}
+            if "billableLength" in managed:
+                content["billableLength"] = body.get("billableLength")
+            if "comment" in managed:
+                comment = comments.get(row)
+                content["comment"] = comment if isinstance(comment, str) else None
+            if "activityTypeId" in managed:
+                at = body.get("activityTypeId")
+                content["activityTypeId"] = at.lower() if isinstance(at, str) else None
+            if "timeStamp" in managed:
+                content["timeStamp"] = body["timeStamp"]
+                content["userId"] = body["userId"].lower()
+            if "workItemId" in managed:
+                content["workItemId"] = body.get("workItemId")
+            desired.append(
+                DesiredRow(row, key, body["userId"].lower(), body["timeStamp"],
+                           body.get("workItemId"), content)  # fmt: skip
+            )
+        return desired, built, present
+
+    def reject(self, rejections: Sequence[Rejection]) -> None:
+        done = {r.source_row for r in self.rejections}
+        for rej in merge_rejections(list(rejections)):
+            if rej.source_row not in done and rej.source_row not in self.skipped:
+                self.rejections.append(rej)
+                self.outcome[rej.source_row] = ("rejected", None)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def _on_retry(self, event: Any) -> None:
+        pass
+
+    async def run(self, client_factory: ClientFactory) -> SyncResult:
+        from timetracker_import.journal.ledger import Ledger, default_ledger_path, scope_of
+
+        s = self.s
+        ledger_path = Path(s.ledger_path) if s.ledger_path else default_ledger_path()
+        key_spec = "key:" + json.dumps(self._key_columns()) if self._key_columns() else SLOT_KEY
+        scope = scope_of(s.connection.rest_root, _scope_mapping_name(s), key_spec)
+        self.reject(self.p.rejections)
+        with Ledger(ledger_path) as ledger:
+            client = client_factory(s.connection, self._on_retry)
+            async with client:
+                result = await self._run(client, ledger, scope)
+            result.ledger_path = ledger_path
+            result.scope = scope
+            return result
+
+    async def _run(self, client: TimetrackerClient, ledger: Ledger, scope: str) -> SyncResult:
+
+        from timetracker_import.app.importer import _all_or_cancel
+        from timetracker_import.core.resolve import (
+            ActivityTypeDirectory,
+            UserDirectory,
+            resolve_activity_types,
+            resolve_users,
+        )
+
+        s, p = self.s, self.p
+        me, users, activity = await _all_or_cancel(
+            client.me(), client.users(), client.activity_types()
+        )
+        self_id = str((me.get("user") or {}).get("id") or "").lower()
+        naive_offset = int(me.get("timeZone") or 0)
+        frame = p.canonical
+        if len(frame):
+            frame = frame[~frame.index.isin([r.source_row for r in self.rejections])]
+        user_ids, user_rej = resolve_users(
+            frame, UserDirectory.from_users(users), self_user_id=self_id,
+            column_header=p.user_header,
+        )  # fmt: skip
+        at_ids, at_rej = resolve_activity_types(
+            frame, ActivityTypeDirectory.from_payload(activity), column_header=p.activity_header
+        )
+        self.reject(user_rej + at_rej)
+        frame = frame[~frame.index.isin([r.source_row for r in self.rejections])]
+        user_ids = user_ids.reindex(frame.index)
+        desired, bodies, present = self.desired_rows(frame, user_ids, at_ids.to_dict())
+        entries = ledger.entries(scope)
+        window = self._window(desired)
+        wanted_keys = {d.key for d in desired} | present
+        users_involved = {d.user_id for d in desired} | {e.user_id for e in entries.values()}
+        self_only = bool(users_involved) and users_involved <= {self_id}
+        offset = naive_offset if self_only else 0
+        server, approvals = await self._read_server(
+            client, desired, entries, wanted_keys, window, self_only, offset
+        )
+        blocked = None
+        keyless = [r for r in self.rejections if r.source_row not in self.keyed_rows]
+        if keyless:
+            blocked = (
+                f"{len(keyless)} rejected row(s) have no key, and a rejected row may be the "
+                "one that keeps a worklog; fix them and sync again"
+            )
+        from timetracker_import.journal.undo import same_edited_timestamp
+
+        plan = plan_sync(
+            desired, entries, server, same_edited=same_edited_timestamp, prune=s.prune,
+            window=window, overwrite_edited=s.overwrite_edited, present_keys=present,
+            prune_blocked=blocked,
+        )  # fmt: skip
+        self.notes.extend(plan.notes)
+        self._lock_check(plan, frame, user_ids, approvals, users)
+        return await self._execute(
+            client, ledger, scope, plan, frame, user_ids, bodies, desired, server, offset,
+            self_only, users,
+        )  # fmt: skip
+
+    def _window(self, desired: list[DesiredRow]) -> PruneWindow:
+        if self.s.window is not None:
+            return PruneWindow(overall=self.s.window, timezone=self.p.timezone)
+        return default_window(desired, self.p.timezone)
+
+    async def _read_server(
+        self,
+        client: TimetrackerClient,
+        desired: list[DesiredRow],
+        entries: Mapping[str, LedgerEntry],
+        wanted: set[str],
+        window: PruneWindow,
+        self_only: bool,
+        offset: int,
+    ) -> tuple[dict[str, ServerWorklog], list[Any]]:
+        """The worklogs in the window (and every ledgered worklog the plan may touch, by
+        id when outside it), and the approval states over the same range."""
+        from timetracker_import.core.sync_plan import local_day
+
+        tz = self.p.timezone
+        days = [local_day(d.timestamp, tz) for d in desired]
+        days += [local_day(e.timestamp, tz) for k, e in entries.items() if k in wanted]
+        spans = list(window.per_user.values()) + ([window.overall] if window.overall else [])
+        days += [d for span in spans for d in span]
+        if not days:
+            return {}, []
+        lo, hi = _day_bounds(min(days), max(days), tz)
+        read = client.worklogs if self_only else client.worklogs_all
+        worklogs, approvals = await asyncio.gather(
+            read(from_ts=lo, to_ts=hi),
+            self._approvals(client, lo.date() - timedelta(days=8), hi.date() + timedelta(days=8)),
+        )
+        server = {}
+        for w in worklogs:
+            if w.get("id"):
+                item = server_worklog(w, naive_offset_minutes=offset)
+                server[item.id] = item
+        relevant = [
+            e.worklog_id
+            for k, e in entries.items()
+            if e.worklog_id not in server
+            and (k in wanted or window.contains(e.user_id, e.timestamp))
+        ]
+        slots = asyncio.Semaphore(self.s.concurrency)
+
+        async def one(worklog_id: str) -> None:
+            async with slots:
+                found = await _get_or_none(client, worklog_id)
+            if found is not None:
+                server[worklog_id] = server_worklog(found, naive_offset_minutes=offset)
+
+        await asyncio.gather(*(one(w) for w in relevant))
+        return server, approvals
+
+    async def _approvals(self, client: TimetrackerClient, lo: date, hi: date) -> list[Any]:
+        try:
+            return list(await client.approvals(from_ts=lo, to_ts=hi))
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            self.notes.append(
+                "approval states were not readable with this token; writes into locked weeks "
+                "are refused by the server and reported"
+            )
+            return []
+
+    def _lock_check(
+        self,
+        plan: SyncPlan,
+        frame: pd.DataFrame,
+        user_ids: pd.Series,
+        approvals: list[Any],
+        users: list[Any],
+    ) -> None:
+        """Creates and updates into locked weeks are rejected (week and state named), and
+        deletes there are not sent."""
+        from timetracker_import.core.approval import locked_weeks, reject_locked, week_start
+
+        locked = locked_weeks(approvals)
+        if not locked:
+            return
+        labels = {
+            str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
+            for u in users
+        }
+        writing = [r.source_row for r in plan.rows if r.outcome in ("create", "update")]
+        rejected = reject_locked(
+            frame.loc[writing], user_ids, locked, user_labels=labels,
+            column_header=self.p.date_header,
+        )  # fmt: skip
+        # an update also writes into the week the worklog is in now
+        done = {r.source_row for r in rejected}
+        for row in plan.rows:
+            if row.outcome != "update" or row.source_row in done or row.action is None:
+                continue
+            before = row.action.before.get("timeStamp")
+            if before:
+                state = locked.get((self._user_of(row, frame, user_ids), week_start(_utc(before))))
+                if state:
+                    rejected.append(Rejection(row.source_row, "preflight", self.p.date_header,
+                                              None, f"the worklog is in a week that is {state}; "
+                                              "it cannot be changed"))  # fmt: skip
+        self.reject(rejected)
+        refused = {r.source_row for r in rejected}
+        plan.rows = [r for r in plan.rows if r.source_row not in refused]
+        kept = []
+        for d in plan.deletes:
+            w = server_worklog(d.before)
+            state = locked.get((w.user_id, week_start(_utc(w.timestamp))))
+            if state:
+                self.delete_problems.append(
+                    {"worklog_id": d.worklog_id, "key": d.key,
+                     "reason": f"its week ({week_start(_utc(w.timestamp))}) is {state}; not deleted"}
+                )  # fmt: skip
+            else:
+                kept.append(d)
+        plan.deletes = kept
+
+    @staticmethod
+    def _user_of(row: RowPlan, frame: pd.DataFrame, user_ids: pd.Series) -> str:
+        return str(user_ids.get(row.source_row) or "").lower()
+
+    # -- executing -----------------------------------------------------------------------
+
+    async def _execute(
+        self,
+        client: TimetrackerClient,
+        ledger: Ledger,
+        scope: str,
+        plan: SyncPlan,
+        frame: pd.DataFrame,
+        user_ids: pd.Series,
+        bodies: dict[int, dict[str, Any]],
+        desired: list[DesiredRow],
+        server: Mapping[str, ServerWorklog],
+        offset: int,
+        self_only: bool,
+        users: list[Any],
+    ) -> SyncResult:
+        from timetracker_import.journal.actions import ActionLog
+        from timetracker_import.journal.store import Journal, new_run_id
+
+        s = self.s
+        run_id = new_run_id()
+        journal = Journal.create(
+            fingerprint=f"{KIND_SYNC}:{run_id}", input_path=Path(s.path).resolve(),
+            mapping_name=self.p.loaded.source, mapping_path=s.mapping_path,
+            options={"kind": KIND_SYNC, "ledger": str(ledger.path), "scope": scope,
+                     "dry_run": s.dry_run, "prune": s.prune, "timezone": self.p.timezone},
+            base_url=s.connection.rest_root, run_id=run_id,
+        )  # fmt: skip
+        log = ActionLog(journal.directory)
+        by_row = {d.source_row: d for d in desired}
+        try:
+            journal.record_rows(int(r) for r in self.p.raw.index)
+            if self.skipped:
+                for reason in set(self.skipped.values()):
+                    journal.mark_skipped([r for r, why in self.skipped.items() if why == reason],
+                                         reason)  # fmt: skip
+            conflicts = plan.by_outcome("conflict")
+            conflict_rej = [
+                Rejection(r.source_row, "conflict", None, r.worklog_id, r.reason or "conflict")
+                for r in conflicts
+            ]
+            if self.rejections or conflict_rej:
+                journal.mark_rejections(self.rejections + conflict_rej)
+            for r in conflicts:
+                self.outcome[r.source_row] = ("conflict", r.worklog_id)
+            creates = [r.source_row for r in plan.by_outcome("create")]
+            updates = [r for r in plan.by_outcome("update") if r.action is not None]
+            info = SyncConfirm(len(creates), len(updates), len(plan.deletes),
+                               s.connection.rest_root)  # fmt: skip
+            writes_planned = bool(creates or updates or plan.deletes)
+            if (writes_planned and not s.dry_run and not s.rebuild and self.confirm is not None
+                    and not self.confirm(info)):  # fmt: skip
+                raise UsageError("sync cancelled; nothing was sent", hint="add --yes")
+            real = not (s.dry_run or s.rebuild)
+            # 1. what is in step already: record adoptions, drop forgotten keys
+            adopted = [r.ledger for r in plan.rows if r.outcome == "unchanged" and r.ledger]
+            if s.rebuild:
+                adopted += [r.ledger for r in updates if r.ledger]
+            if not s.dry_run:
+                if adopted:
+                    ledger.upsert(scope, adopted, run_id)
+                if plan.forget:
+                    ledger.remove(scope, plan.forget)
+            for r in plan.by_outcome("unchanged"):
+                self.outcome[r.source_row] = ("unchanged", r.worklog_id)
+            if real:
+                await self._run_writes(client, ledger, scope, log, journal, plan, frame,
+                                       user_ids, bodies, by_row, self_only, offset)  # fmt: skip
+            else:
+                await self._dry_writes(client, journal, plan, frame, user_ids, bodies, by_row,
+                                       self_only, offset)  # fmt: skip
+            return self._finish(journal, log, plan, server, desired)
+        finally:
+            log.close()
+            journal.close()
+
+    async def _dry_writes(self, client: TimetrackerClient, journal: Journal, plan: SyncPlan,
+                          frame: pd.DataFrame, user_ids: pd.Series, bodies: dict[int, Any],
+                          by_row: dict[int, DesiredRow], self_only: bool,
+                          offset: int) -> None:  # fmt: skip
+        """A dry run (or ledger rebuild): creates validated by the server (validateOnly),
+        updates and deletes only shown."""
+        creates = [r.source_row for r in plan.by_outcome("create")]
+        if creates and not self.s.rebuild:
+            poster = await self._post(client, journal, frame, user_ids, bodies, creates,
+                                      self_only, offset, dry_run=True)  # fmt: skip
+            for row in poster.stats.would_create:
+                self.outcome[row] = ("created", None)
+            for rej in poster.stats.rejections:
+                self.rejections.append(rej)
+                self.outcome[rej.source_row] = ("rejected", None)
+        elif creates:
+            for row in creates:
+                self.outcome[row] = ("unprocessed", None)
+            self.notes.append(
+                f"{len(creates)} row(s) have no worklog to adopt; the next sync creates them"
+            )
+        for r in plan.by_outcome("update"):
+            self.outcome[r.source_row] = ("unchanged" if self.s.rebuild else "updated",
+                                          r.worklog_id)  # fmt: skip
+        if not self.s.rebuild:
+            self.deleted = [self._delete_doc(d) for d in plan.deletes]
+
+    async def _post(self, client: TimetrackerClient, journal: Journal, frame: pd.DataFrame,
+                    user_ids: pd.Series, bodies: dict[int, Any], rows: list[int],
+                    self_only: bool, offset: int, *, dry_run: bool) -> Any:  # fmt: skip
+        """Create ``rows`` through the import's poster and batch journal."""
+        import pandas as pd
+
+        from timetracker_import.app.poster import Poster
+        from timetracker_import.core.planning import PlannedBatch, plan_batches, read_back_window
+        from timetracker_import.core.worklog_key import keys_from_frame
+
+        part = frame.loc[rows]
+        ids = user_ids.reindex(part.index)
+
+        async def read_back(batch: PlannedBatch) -> list[dict[str, Any]]:
+            lo, hi = read_back_window(batch)
+            if self_only:
+                return await client.worklogs(from_ts=lo, to_ts=hi)
+            return await client.worklogs_all(from_ts=lo, to_ts=hi)
+
+        poster = Poster(
+            client=client, journal=journal, bodies=bodies, keys=keys_from_frame(part, ids),
+            timestamps=part["timestamp"], read_back=read_back, pending=part.index,
+            claim_after=datetime.fromisoformat(journal.info().started_at), dry_run=dry_run,
+            concurrency=self.s.concurrency, naive_offset_minutes=offset,
+            created_offset_minutes=offset,
+        )  # fmt: skip
+        first = journal.next_batch_no()
+        planned = plan_batches(
+            pd.DataFrame({"user_id": ids, "timestamp": part["timestamp"]}, index=part.index),
+            self.s.batch_size,
+        )
+        batches = [replace(b, batch_no=first + i) for i, b in enumerate(planned)]
+        journal.record_plan(batches)
+        poster._next_no = journal.next_batch_no()
+        await poster.run(batches)
+        self.writes += poster.stats.requests
+        if poster.stats.halt:
+            self.halt = self.halt or poster.stats.halt
+            self.halt_error = self.halt_error or poster.stats.halt_error
+        if poster.stats.ambiguous_batches:
+            self.ambiguous = True
+        return poster
+
+    async def _run_writes(self, client: TimetrackerClient, ledger: Ledger, scope: str,
+                          log: ActionLog, journal: Journal, plan: SyncPlan, frame: pd.DataFrame,
+                          user_ids: pd.Series, bodies: dict[int, Any],
+                          by_row: dict[int, DesiredRow], self_only: bool,
+                          offset: int) -> None:  # fmt: skip
+        slots = asyncio.Semaphore(self.s.concurrency)
+        updates = [r for r in plan.by_outcome("update") if r.action is not None]
+        creates = [r.source_row for r in plan.by_outcome("create")]
+
+        async def update(row: RowPlan) -> None:
+            async with slots:
+                if self.halt:
+                    self.outcome[row.source_row] = ("unprocessed", row.worklog_id)
+                    return
+                await self._update(client, ledger, scope, log, row, by_row[row.source_row])
+
+        async def delete(action: Delete) -> None:
+            async with slots:
+                if self.halt:
+                    return
+                await self._delete(client, ledger, scope, log, action)
+
+        async def create() -> None:
+            if not creates:
+                return
+            poster = await self._post(client, journal, frame, user_ids, bodies, creates,
+                                      self_only, offset, dry_run=False)  # fmt: skip
+            records = {c.source_row: c for c in journal.created_records()}
+            entries = []
+            for row in creates:
+                rec = records.get(row)
+                if rec is None:
+                    continue
+                d = by_row[row]
+                self.outcome[row] = ("created", rec.worklog_id)
+                entries.append(LedgerEntry(d.key, rec.worklog_id, d.user_id, d.timestamp,
+                                           dict(d.content), rec.edited_ts))  # fmt: skip
+            if entries:
+                ledger.upsert(scope, entries, journal.run_id)
+            for rej in poster.stats.rejections:
+                self.rejections.append(rej)
+                self.outcome[rej.source_row] = ("rejected", None)
+
+        outcomes = await asyncio.gather(
+            create(), *(update(r) for r in updates), *(delete(d) for d in plan.deletes),
+            return_exceptions=True,
+        )  # fmt: skip
+        for failure in outcomes:
+            if isinstance(failure, AuthError):
+                self.halt, self.halt_error = "auth", failure
+            elif isinstance(failure, BaseException):
+                raise failure
+        for row in updates:
+            self.outcome.setdefault(row.source_row, ("unprocessed", row.worklog_id))
+        journal.mark_existing(
+            {r: w for r, (o, w) in self.outcome.items() if o in ("updated", "unchanged") and w}
+        )
+        refused = [r for r in self.rejections if self.outcome.get(r.source_row, ("",))[0]
+                   == "rejected" and r.stage == "server"]  # fmt: skip
+        if refused:
+            journal.mark_rejections(refused)
+
+    async def _update(self, client: TimetrackerClient, ledger: Ledger, scope: str,
+                      log: ActionLog, row: RowPlan, d: DesiredRow) -> None:  # fmt: skip
+        assert row.action is not None and row.worklog_id is not None
+        action: Update = row.action
+        if row.ledger is not None:  # adopted: the ledger learns the worklog first
+            ledger.upsert(scope, [row.ledger], None)
+        ledger.set_pending(scope, d.key, dict(action.fields))
+        action_id = await asyncio.to_thread(
+            log.intend, "update", action.worklog_id, action.before, fields=action.fields,
+            source_row=row.source_row, key=d.key,
+        )  # fmt: skip
+        self.writes += 1
+        try:
+            answer = await client.patch_worklog(action.worklog_id, action.fields)
+        except AmbiguousOutcome:
+            found = await self._read_back_patch(client, action)
+            if found is None:
+                self.ambiguous = True
+                self.outcome[row.source_row] = ("unprocessed", row.worklog_id)
+                return  # stays "sending" and pending: the next sync compares and decides
+            answer = found
+        except AuthError:
+            raise
+        except TransientApiError as exc:
+            self.halt, self.halt_error = "transient", exc
+            await asyncio.to_thread(log.settle, action_id, "failed", detail=exc.message)
+            ledger.set_pending(scope, d.key, None)
+            self.outcome[row.source_row] = ("unprocessed", row.worklog_id)
+            return
+        except ApiError as exc:
+            state = "gone" if exc.status == 404 else "failed"
+            await asyncio.to_thread(log.settle, action_id, state, detail=exc.message)
+            ledger.set_pending(scope, d.key, None)
+            if exc.status == 404:
+                self.outcome[row.source_row] = ("conflict", row.worklog_id)
+                self._conflict_rejection(row, f"worklog {row.worklog_id} was deleted in 7pace "
+                                         "while sync ran; not re-created")  # fmt: skip
+            else:
+                self.rejections.append(Rejection(
+                    row.source_row, "server", None, None,
+                    f"the server refused the update of worklog {row.worklog_id}: "
+                    f"{exc.description or exc.message}", exc.error_code))  # fmt: skip
+                self.outcome[row.source_row] = ("rejected", None)
+            return
+        edited = answer.get("editedTimestamp")
+        edited_ts = None if edited is None else str(edited)
+        await asyncio.to_thread(log.settle, action_id, "done", edited_after=edited_ts)
+        current = server_worklog(answer) if answer.get("timestamp") else None
+        ledger.upsert(scope, [LedgerEntry(
+            d.key, action.worklog_id, current.user_id if current else d.user_id,
+            current.timestamp if current else d.timestamp, dict(d.content), edited_ts)],
+            None)  # fmt: skip
+        self.outcome[row.source_row] = ("updated", row.worklog_id)
+
+    async def _read_back_patch(
+        self, client: TimetrackerClient, action: Update
+    ) -> dict[str, Any] | None:
+        """After a PATCH without an answer: the worklog if it holds the new values (sent
+        again once when it still holds the old ones), else None (undecided)."""
+        from timetracker_import.core.sync_plan import diff_content
+
+        for attempt in range(2):
+            try:
+                found = await _get_or_none(client, action.worklog_id)
+            except TimetrackerError:
+                return None
+            if found is None:
+                return None
+            if not diff_content(dict(action.fields), server_worklog(found).content):
+                return found
+            if attempt:
+                return None
+            try:
+                return await client.patch_worklog(action.worklog_id, action.fields)
+            except TimetrackerError:
+                continue
+        return None
+
+    def _conflict_rejection(self, row: RowPlan, reason: str) -> None:
+        self.rejections.append(Rejection(row.source_row, "conflict", None, row.worklog_id, reason))
+
+    async def _delete(self, client: TimetrackerClient, ledger: Ledger, scope: str,
+                      log: ActionLog, action: Delete) -> None:  # fmt: skip
+        assert action.key is not None
+        ledger.set_deleting(scope, action.key)
+        action_id = await asyncio.to_thread(
+            log.intend, "delete", action.worklog_id, action.before, key=action.key
+        )
+        self.writes += 1
+        try:
+            await client.delete_worklog(action.worklog_id)
+        except AuthError:
+            raise
+        except TransientApiError as exc:
+            self.halt, self.halt_error = "transient", exc
+            return  # stays "deleting": the next sync sees whether it is gone
+        except ApiError as exc:
+            if exc.status != 404:
+                await asyncio.to_thread(log.settle, action_id, "failed", detail=exc.message)
+                self.delete_problems.append({"worklog_id": action.worklog_id, "key": action.key,
+                                             "reason": exc.description or exc.message})  # fmt: skip
+                with ledger.transaction() as conn:  # not deleted: the entry stays ours
+                    conn.execute("UPDATE entry SET state = 'ok' WHERE scope = ? AND key = ?",
+                                 (scope, action.key))  # fmt: skip
+                return
+            await asyncio.to_thread(log.settle, action_id, "gone")
+        else:
+            await asyncio.to_thread(log.settle, action_id, "done")
+        ledger.remove(scope, [action.key])
+        self.deleted.append(self._delete_doc(action))
+
+    @staticmethod
+    def _delete_doc(action: Delete) -> dict[str, Any]:
+        w = server_worklog(action.before)
+        return {"worklog_id": action.worklog_id, "key": action.key, "user_id": w.user_id,
+                "timestamp": w.timestamp, "length": w.content.get("length"),
+                "comment": w.content.get("comment")}  # fmt: skip
+
+    # -- finishing -----------------------------------------------------------------------
+
+    def _finish(self, journal: Journal, log: ActionLog, plan: SyncPlan,
+                server: Mapping[str, ServerWorklog], desired: list[DesiredRow]) -> SyncResult:  # fmt: skip
+        from timetracker_import.files.rejected import rejected_suffix, write_rejected
+
+        s = self.s
+        all_rows = [int(r) for r in self.p.raw.index]
+        for row, reason in self.skipped.items():
+            self.outcome[row] = ("skipped", reason)
+        counts = SyncCounts(rows=len(all_rows))
+        for row in all_rows:
+            outcome = self.outcome.get(row, ("unprocessed", None))[0]
+            if outcome == "conflict":
+                counts.conflicts += 1
+            elif outcome in ("created", "updated", "unchanged", "rejected", "skipped"):
+                setattr(counts, outcome, getattr(counts, outcome) + 1)
+            else:
+                counts.unprocessed += 1
+        counts.deleted = len(self.deleted)
+        key_of = {d.source_row: d.key for d in desired}
+        if not s.dry_run:
+            log.record_rows(
+                (row, key_of.get(row), self.outcome.get(row, ("unprocessed", None))[0],
+                 self.outcome.get(row, ("", None))[1] if self.outcome.get(row, ("",))[0]
+                 != "skipped" else None, None)
+                for row in all_rows
+            )  # fmt: skip
+        leftover = [r for r in journal.pending_rows() if self.outcome.get(r, ("",))[0]
+                    not in ("updated", "unchanged", "conflict")]  # fmt: skip
+        if leftover and not s.dry_run:
+            journal.mark_unprocessed(leftover)
+        rejections = sorted(
+            merge_rejections(self.rejections + [
+                Rejection(r.source_row, "conflict", None, r.worklog_id, r.reason or "conflict")
+                for r in plan.by_outcome("conflict")]),
+            key=lambda r: r.source_row,
+        )  # fmt: skip
+        if self.halt == "auth":
+            code = EXIT_AUTH
+        elif self.halt:
+            code = EXIT_TEMPFAIL
+        elif self.ambiguous:
+            code = EXIT_AMBIGUOUS
+        elif counts.rejected or counts.conflicts or self.delete_problems or plan.delete_conflicts:
+            code = EXIT_REJECTED
+        elif counts.unprocessed and not s.rebuild:
+            code = EXIT_TEMPFAIL
+        else:
+            code = EXIT_OK
+        changes = [
+            {"source_row": r.source_row, "key": r.key, "worklog_id": r.worklog_id,
+             "adopted": r.adopted,
+             "fields": {k: {"old": o, "new": n} for k, (o, n) in r.changes.items()}}
+            for r in plan.rows if r.outcome == "update"
+            and self.outcome.get(r.source_row, ("",))[0] in ("updated", "unchanged")
+        ]  # fmt: skip
+        conflicts = [
+            {"source_row": r.source_row, "key": r.key, "worklog_id": r.worklog_id,
+             "reason": r.reason, "ours": r.ours, "theirs": r.theirs,
+             "wanted": {k: n for k, (_, n) in r.changes.items()}}
+            for r in plan.by_outcome("conflict")
+        ] + [{"source_row": None, "key": c.key, "worklog_id": c.worklog_id, "reason": c.reason}
+             for c in plan.delete_conflicts]  # fmt: skip
+        result = SyncResult(
+            run_id=journal.run_id, run_dir=journal.directory, dry_run=s.dry_run, exit_code=code,
+            counts=counts, changes=changes, deletes=self.deleted, conflicts=conflicts,
+            kept=[{"key": e.key, "worklog_id": e.worklog_id, "timestamp": e.timestamp}
+                  for e in plan.absent],
+            rejections=rejections, notes=self.notes, halt_reason=self.halt,
+            halt_message=None if self.halt_error is None else str(self.halt_error),
+            writes=self.writes,
+        )  # fmt: skip
+        for problem in self.delete_problems:
+            self.notes.append(f"worklog {problem['worklog_id']} (key {problem['key']}) was not "
+                              f"deleted: {problem['reason']}")  # fmt: skip
+        if plan.absent:
+            self.notes.append(
+                f"{len(plan.absent)} worklog(s) synced earlier are no longer in the file "
+                "inside the window; kept (--prune deletes them)"
+                if not s.prune else f"{len(plan.absent)} worklog(s) kept (see above)"
+            )
+        result.hours = _hours_before_after(plan, server, desired, self.outcome, self.p.timezone,
+                                           self.deleted)  # fmt: skip
+        if rejections and not s.rebuild:
+            ext = rejected_suffix(s.path).lower()
+            result.rejected_path = write_rejected(
+                journal.directory / f"rejected{ext}", self.p.table, self.p.raw, rejections
+            )
+            if s.rejected_path is not None:
+                write_rejected(s.rejected_path, self.p.table, self.p.raw, rejections)
+        if s.report_path is not None:
+            result.report_path = self._write_report(result)
+        journal.finish("halted" if code in (EXIT_TEMPFAIL, EXIT_AUTH, EXIT_AMBIGUOUS) else
+                       "complete")  # fmt: skip
+        journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
+        return result
+
+    def _write_report(self, result: SyncResult) -> Path | None:
+        from timetracker_import.core.report import ReportBuilder, ReportSettings, source_cells
+        from timetracker_import.files.report_json import write_report
+
+        assert self.s.report_path is not None
+        builder = ReportBuilder(ReportSettings(timezone=self.p.timezone))
+        rows = [r.source_row for r in result.rejections]
+        canonical = self.p.canonical
+        builder.add_rows(canonical.drop(index=canonical.index.intersection(rows)))
+        builder.add_rejections(
+            result.rejections, source_cells(self.p.raw, self.p.table.headers, rows)
+        )
+        builder.add_changes(
+            changes=result.changes, deletes=result.deletes, conflicts=result.conflicts,
+            hours=result.hours,
+        )  # fmt: skip
+        meta: dict[str, Any] = {
+            "command": "sync --dry-run" if result.dry_run else "sync",
+            "input": str(self.s.path),
+            "mapping": self.p.loaded.source,
+            "run_id": result.run_id,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        counts = {k: int(v) for k, v in result.counts.to_dict().items()}
+        return write_report(builder.build(counts, meta), self.s.report_path)
+
+
+def _hours_before_after(
+    plan: SyncPlan,
+    server: Mapping[str, ServerWorklog],
+    desired: list[DesiredRow],
+    outcome: Mapping[int, tuple[str, str | None]],
+    timezone: str,
+    deleted: list[dict[str, Any]],
+) -> dict[str, dict[str, float]]:
+    """User x week hours before -> after this sync, for the worklogs sync manages:
+    ``{"user|week": {"before": h, "after": h}}``."""
+    from timetracker_import.core.approval import week_start
+
+    grid: dict[str, dict[str, float]] = {}
+
+    def add(user: str, stamp: str, which: str, seconds: float) -> None:
+        cell = grid.setdefault(f"{user}|{week_start(_utc(stamp)).isoformat()}",
+                               {"before": 0.0, "after": 0.0})  # fmt: skip
+        cell[which] += seconds / 3600
+
+    by_row = {d.source_row: d for d in desired}
+    for r in plan.rows:
+        d = by_row.get(r.source_row)
+        state = outcome.get(r.source_row, ("",))[0]
+        if d is None:
+            continue
+        old = server.get(r.worklog_id or "")
+        if old is not None:
+            add(old.user_id, old.timestamp, "before", old.content.get("length") or 0)
+        if state in ("created", "updated", "unchanged"):
+            add(d.user_id, d.content.get("timeStamp", d.timestamp), "after", d.content["length"])
+        elif old is not None:
+            add(old.user_id, old.timestamp, "after", old.content.get("length") or 0)
+    for doc in deleted:
+        add(doc["user_id"], doc["timestamp"], "before", doc.get("length") or 0)
+    return {k: {"before": round(v["before"], 2), "after": round(v["after"], 2)}
+            for k, v in sorted(grid.items())}  # fmt: skip
+
+
+async def _get_or_none(client: TimetrackerClient, worklog_id: str) -> dict[str, Any] | None:
+    try:
+        return await client.worklog(worklog_id)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
