@@ -50,8 +50,9 @@ def show(ledger_path: Path | None, as_json: bool) -> int:
     if as_json:
         doc = {
             "ledger": str(path),
-            "scopes": [{**s.parts(), "entries": s.entries, "updated_at": s.updated_at}
-                       for s in scopes],  # fmt: skip
+            "scopes": [
+                {**s.parts(), "entries": s.entries, "updated_at": s.updated_at} for s in scopes
+            ],  # fmt: skip
             "unsettled": len(pending),
         }
         click.echo(json.dumps(doc, indent=2))

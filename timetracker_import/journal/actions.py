@@ -148,12 +148,25 @@ class ActionLog:
             " edited_after, detail, undo FROM sync_action ORDER BY id"
         )
         return [
-            ActionRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"),
-                         json.loads(r[6]), r[7], r[8], r[9], r[10])  # fmt: skip
+            ActionRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                json.loads(r[5] or "{}"),
+                json.loads(r[6]),
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+            )  # fmt: skip
             for r in cur
         ]
 
-    def record_rows(self, rows: Iterable[tuple[int, str | None, str, str | None, str | None]]) -> None:
+    def record_rows(
+        self, rows: Iterable[tuple[int, str | None, str, str | None, str | None]]
+    ) -> None:
         """``(source_row, key, outcome, worklog_id, detail)`` of every row, at the end."""
         with self._transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO sync_row VALUES (?,?,?,?,?)", list(rows))
