@@ -15,6 +15,7 @@ import gc
 import hashlib
 import json
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ from timetracker_import.errors import (
     EXIT_REJECTED,
     EXIT_TEMPFAIL,
     AuthError,
+    Interrupted,
     UsageError,
 )
 
@@ -84,6 +86,8 @@ class ImportSettings:
     report_path: Path | None = None
     new_run: bool = False
     chunk_rows: int = 100_000
+    #: a mapping given as data (library callers): used instead of mapping_path/preset
+    loaded: LoadedMapping | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,11 @@ class ImportResult:
     round_trips: list[float] = field(default_factory=list)
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> Accounting:
+        """Where the rows ended up (``created``, ``already_existing``, ``rejected``, ...)."""
+        return self.accounting
 
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary (also written as ``summary.json``)."""
@@ -202,7 +211,10 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
     """The mapping named by ``settings`` (``--mapping`` or ``--preset``)."""
     return load_mapping_for(
         ValidateSettings(
-            path=settings.path, mapping_path=settings.mapping_path, preset=settings.preset
+            path=settings.path,
+            mapping_path=settings.mapping_path,
+            preset=settings.preset,
+            loaded=settings.loaded,
         )
     )
 
@@ -288,24 +300,33 @@ def _default_client_factory(
     return TimetrackerClient(connection, on_retry=on_retry)
 
 
+#: ``progress``: True for a tqdm bar on stderr, or a callback ``(rows_done, rows_total)``
+Progress = bool | Callable[[int, int], None] | None
+
+
 def run_import(
     settings: ImportSettings,
     *,
-    progress: bool = False,
+    progress: Progress = False,
     confirm: Callable[[ConfirmInfo], bool] | None = None,
     client_factory: ClientFactory | None = None,
     prepared: PreparedFile | None = None,
+    cancel: threading.Event | None = None,
 ) -> ImportResult:
     """Run (or resume) an import. ``confirm`` is asked before a real import creates anything
-    (None: no question); ``progress`` shows a tqdm bar on stderr; ``prepared``: the file as
-    ``prepare(settings)`` already read it. Raises ``UsageError`` and friends for problems
-    found before anything is sent."""
+    (None: no question); ``progress`` shows a tqdm bar on stderr (True) or is called with
+    (rows done, rows to send); ``prepared``: the file as ``prepare(settings)`` already read
+    it; setting ``cancel`` (from any thread) stops the run like Ctrl-C: requests in flight
+    finish, the rest stays resumable. Raises ``UsageError`` and friends for problems found
+    before anything is sent, ``Interrupted`` when cancelled before posting began."""
     started = time.perf_counter()
     with _long_lived_frozen():
         if prepared is None:
             prepared = prepare(settings)
         gc.freeze()  # the prepared frame lives until the end too
-        runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm)
+        runner = _ImportRun(
+            settings, prepared, progress=progress, confirm=confirm, cancel=cancel
+        )
         runner.phases["read_validate"] = time.perf_counter() - started
         return asyncio.run(runner.run(client_factory or _default_client_factory))
 
@@ -334,13 +355,16 @@ class _ImportRun:
         settings: ImportSettings,
         prepared: PreparedFile,
         *,
-        progress: bool,
+        progress: Progress,
         confirm: Callable[[ConfirmInfo], bool] | None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.p = prepared
         self.progress = progress
         self.confirm = confirm
+        self.cancel = cancel
+        self._cancelled_early = False
         self.notes: list[str] = []
         self.poster: Poster | None = None
         self.self_only = False
@@ -414,7 +438,38 @@ class _ImportRun:
         if getattr(event, "reason", "") == "429" and self.poster is not None:
             self.poster.throttled()
 
+    async def _watch_cancel(self, main: asyncio.Task[Any]) -> None:
+        """Poll ``cancel``; once set, stop like Ctrl-C (the poster stops dispatching), or,
+        before the poster exists (only reads so far), cancel the run outright."""
+        assert self.cancel is not None
+        while not self.cancel.is_set():
+            await asyncio.sleep(0.05)
+        if self.poster is not None:
+            self.poster.interrupt()
+        else:
+            self._cancelled_early = True
+            main.cancel()
+
     async def run(self, client_factory: ClientFactory) -> ImportResult:
+        watcher = None
+        if self.cancel is not None:
+            main = asyncio.current_task()
+            assert main is not None
+            watcher = asyncio.ensure_future(self._watch_cancel(main))
+        try:
+            return await self._run_watched(client_factory)
+        except asyncio.CancelledError:
+            if self._cancelled_early:
+                raise Interrupted(
+                    "import cancelled before anything was sent",
+                    hint="run it again to resume",
+                ) from None
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _run_watched(self, client_factory: ClientFactory) -> ImportResult:
         self._phase_started = time.perf_counter()
         resumable = self._open_resumable()
         ready: asyncio.Future[Journal]
@@ -1056,9 +1111,30 @@ def _bodies(
     return dict(zip(rows, lazy.many(rows), strict=True))
 
 
-def _progress_bar(enabled: bool, total: int, dry_run: bool) -> Any:
+class _CallbackBar:
+    """The part of tqdm's interface the run uses, reporting to a callback instead."""
+
+    def __init__(self, callback: Callable[[int, int], None], total: int) -> None:
+        self.callback = callback
+        self.total = total
+        self.n = 0
+
+    def update(self, count: int) -> None:
+        self.n += count
+        self.callback(self.n, self.total)
+
+    def refresh(self) -> None:
+        self.callback(self.n, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(enabled: Progress, total: int, dry_run: bool) -> Any:
     if not enabled:
         return None
+    if callable(enabled):
+        return _CallbackBar(enabled, total)
     from tqdm import tqdm
 
     return tqdm(total=total, unit="row", desc="validating" if dry_run else "importing",

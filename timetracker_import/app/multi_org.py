@@ -129,6 +129,16 @@ class RoutedResult:
     user_rejected_path: Path | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def counts(self) -> Accounting:
+        """The rows of every organization together."""
+        return self.total
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The run of each organization that started one."""
+        return [o.result.run_id for o in self.outcomes if o.result is not None]
+
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary: the total and one entry per organization."""
         organizations = []

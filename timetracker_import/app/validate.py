@@ -39,6 +39,8 @@ class ValidateSettings:
     rejected_path: Path | None = None
     chunk_rows: int = CHUNK_ROWS
     report_path: Path | None = None  # --report: .html or .json
+    #: a mapping given as data (library callers): used instead of --mapping/--preset
+    loaded: LoadedMapping | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,10 @@ def load_mapping_for(settings: ValidateSettings) -> LoadedMapping:
     """The mapping named by ``--mapping`` or ``--preset`` (exactly one)."""
     from timetracker_import.files.mapping_loader import load_mapping, load_preset
 
+    if settings.loaded is not None:
+        if settings.mapping_path is not None or settings.preset is not None:
+            raise UsageError("give one mapping: as data, as a file or as a preset")
+        return settings.loaded
     if (settings.mapping_path is None) == (settings.preset is None):
         raise UsageError("give exactly one of --mapping PATH or --preset NAME")
     if settings.preset is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -139,32 +139,6 @@ def _prompt_routes(plan: RoutePlan) -> bool:
     return click.confirm("Continue?", default=False, err=True)
 
 
-def _run_routed(plan: RoutePlan, *, yes: bool, progress: bool, as_json: bool) -> int:
-    from timetracker_import.app.multi_org import run_planned
-    from timetracker_import.errors import UsageError
-
-    if not (yes or plan.settings.dry_run) and not _prompt_routes(plan):
-        raise UsageError(
-            "import cancelled; nothing was sent", hint="run again to resume, or add --yes"
-        )
-    result = run_planned(
-        plan,
-        progress=progress,
-        on_start=lambda r: click.echo(
-            f"organization {r.name or 'default connection'}: {len(r.rows)} row(s) to "
-            f"{r.connection.rest_root} ...",
-            err=True,
-        ),
-        on_done=lambda o: click.echo(
-            render_summary(o.result) if o.result else f"error: {o.error}", err=True
-        ),
-    )
-    click.echo(render_routed(result), err=True)
-    if as_json:
-        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
-    return result.exit_code
-
-
 @click.command("import")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @input_options
@@ -236,19 +210,33 @@ def import_(
     input error (nothing sent); 3 authentication or permission failure; 4 ambiguous outcome
     (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
     """
-    from timetracker_import.app.importer import ImportSettings, prepare, run_import
-    from timetracker_import.app.multi_org import plan_routes
+    from timetracker_import.app.importer import ImportResult
     from timetracker_import.errors import UsageError
+    from timetracker_import.library import import_file
 
     if not dry_run and not yes and not sys.stdin.isatty():
         raise UsageError(
             "a real import asks for confirmation, but there is no terminal",
             hint="add --yes to import without asking (or --dry-run to check first)",
         )
-    settings = ImportSettings(
-        path=file,
+    ask = not (yes or dry_run)
+
+    def on_route(step: str, item: Any) -> None:
+        if step == "start":
+            click.echo(
+                f"organization {item.name or 'default connection'}: {len(item.rows)} row(s) "
+                f"to {item.connection.rest_root} ...",
+                err=True,
+            )
+        else:
+            click.echo(
+                render_summary(item.result) if item.result else f"error: {item.error}", err=True
+            )
+
+    result = import_file(
+        file,
         connection=connection.resolve(),
-        mapping_path=mapping_path,
+        mapping=mapping_path,
         preset=preset,
         sheet=sheet,
         timezone=timezone,
@@ -258,22 +246,18 @@ def import_(
         batch_size=batch_size,
         concurrency=concurrency,
         on_existing=on_existing,
-        rejected_path=rejected_path,
-        report_path=report_path,
+        rejected=rejected_path,
+        report=report_path,
         new_run=new_run,
+        progress=sys.stderr.isatty() if progress is None else progress,
+        confirm=_prompt if ask else None,
+        confirm_routes=_prompt_routes if ask else None,
+        on_route=on_route,
     )
-    show = sys.stderr.isatty() if progress is None else progress
-    prepared = prepare(settings)  # read once: for planning routes, then for the import
-    plan = plan_routes(settings, prepared=prepared)
-    if plan is not None:  # the file names organizations other than the default connection's
-        return _run_routed(plan, yes=yes, progress=show, as_json=as_json)
-    result = run_import(
-        settings,
-        progress=show,
-        confirm=None if (yes or dry_run) else _prompt,
-        prepared=prepared,
-    )
-    click.echo(render_summary(result), err=True)
+    if isinstance(result, ImportResult):
+        click.echo(render_summary(result), err=True)
+    else:
+        click.echo(render_routed(result), err=True)
     if as_json:
         click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
     return result.exit_code

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,15 +17,9 @@ if TYPE_CHECKING:
 
 
 def _open(run_id: str) -> Journal:
-    from timetracker_import.errors import UsageError
-    from timetracker_import.journal.store import Journal, JournalError, runs_root
+    from timetracker_import.app.undo import open_run
 
-    try:
-        return Journal.open(run_id)
-    except JournalError:
-        raise UsageError(
-            f"no run {run_id!r} in {runs_root()}", hint="see `timetracker-import runs list`"
-        ) from None
+    return open_run(run_id)
 
 
 def _counts(counts: dict[str, Any] | None) -> str:
@@ -174,21 +167,6 @@ def render_undo(report: UndoReport) -> str:
     return "\n".join(lines)
 
 
-def _check_target(journal: Journal, rest_root: str) -> None:
-    """Refuse to undo against another server than the one the run wrote to: ids would not
-    match there, and the report would wrongly say the worklogs are already gone."""
-    from timetracker_import.errors import UsageError
-    from timetracker_import.journal.store import safe_base_url
-
-    recorded = journal.info().base_url
-    given = safe_base_url(rest_root)
-    if recorded and given and recorded.rstrip("/").lower() != given.rstrip("/").lower():
-        raise UsageError(
-            f"run {journal.run_id} wrote to {recorded}, but the connection points at {given}",
-            hint=f"connect to the run's server (e.g. --url for {recorded}) and undo again",
-        )
-
-
 @runs.command("undo")
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
@@ -197,53 +175,13 @@ def _check_target(journal: Journal, rest_root: str) -> None:
 def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOptions) -> int:
     """Delete exactly the worklogs RUN created; worklogs edited since are skipped and reported.
     Running it again is harmless."""
-    from timetracker_import.api.client import TimetrackerClient
-    from timetracker_import.errors import ApiError
-    from timetracker_import.journal.undo import run_undo
+    from timetracker_import.app.undo import undo_run
 
-    settings = connection.resolve()
-
-    async def main(journal: Journal) -> UndoReport:
-        async with TimetrackerClient(settings) as client:
-
-            async def fetch(worklog_id: str) -> dict[str, Any] | None:
-                try:
-                    return await client.worklog(worklog_id)
-                except ApiError as exc:
-                    if exc.status == 404:
-                        return None
-                    raise
-
-            async def delete(worklog_id: str) -> bool:
-                try:
-                    await client.delete_worklog(worklog_id)
-                except ApiError as exc:
-                    if exc.status == 404:
-                        return False
-                    raise
-                return True
-
-            return await run_undo(
-                journal, fetch_worklog=fetch, delete_worklog=delete, dry_run=dry_run
-            )
-
-    with _open(run_id) as journal:
-        from timetracker_import.app.worklogs import run_kind, undo_changes
-
-        _check_target(journal, settings.rest_root)
-        if run_kind(journal):  # a `worklogs update/delete` run: restore or re-create
-
-            async def changes() -> Any:
-                async with TimetrackerClient(settings) as client:
-                    return await undo_changes(journal, client, dry_run=dry_run)
-
-            done = asyncio.run(changes())
-            click.echo(done.render(), err=True)
-            if as_json:
-                click.echo(json.dumps(done.to_dict(), indent=2))
-            return 1 if done.failed else 0
-        report = asyncio.run(main(journal))
-    click.echo(render_undo(report), err=True)
+    outcome = undo_run(run_id, connection.resolve(), dry_run=dry_run)
+    if outcome.report is not None:
+        click.echo(render_undo(outcome.report), err=True)
+    else:
+        click.echo(outcome.changes.render(), err=True)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    return 1 if report.failed else 0
+        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    return outcome.exit_code

@@ -187,3 +187,12 @@ def load_preset(name: str) -> LoadedMapping:
             else {}
         )
     return LoadedMapping(mapping, source, lookups)
+
+
+def mapping_from_data(data: Any, *, base: Path | None = None) -> LoadedMapping:
+    """A mapping given as plain data (what a mapping YAML file holds), e.g. built by a
+    program or a form; its lookup files are read relative to ``base`` (default: the current
+    directory)."""
+    source = "mapping (given as data)"
+    mapping = mapping_from_dict(data, source=source)
+    return LoadedMapping(mapping, source, _load_lookups(mapping, base or Path.cwd(), source))
