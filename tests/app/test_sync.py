@@ -408,3 +408,52 @@ def test_settings_are_checked(box: RunningSandbox, tmp_path: Path) -> None:
         sync(box, tmp_path, BASE_ROWS, keys=("Entry Id",))
     with pytest.raises(UsageError, match="on-duplicate-key"):
         sync_file(replace(settings(box, tmp_path, BASE_ROWS), on_duplicate_key="first"))
+
+
+def test_undo_restores_recreates_and_deletes_then_the_ledger_is_in_step(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    from timetracker_import.app.undo import undo_run
+
+    sync(box, tmp_path, BASE_ROWS)
+    second = [dict(r) for r in BASE_ROWS if r["ID"] != "E2"]
+    second[0]["Minutes"] = 360
+    second.append(row(6, CAROL, "2026-11-03T14:00:00Z", 15))
+    result = sync(box, tmp_path, second, prune=True)
+    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
+                              "deleted": 1}  # fmt: skip
+    assert server(box) == expected(second)
+    connection = settings(box, tmp_path, second).connection
+    dry = undo_run(result.run_id, connection, dry_run=True)
+    assert server(box) == expected(second)
+    assert dry.changes.to_dict()["restored"] and not dry.failed
+    outcome = undo_run(result.run_id, connection)
+    report = outcome.changes
+    assert (len(report.restored), len(report.deleted), len(report.recreated)) == (1, 1, 1)
+    assert outcome.exit_code == 0
+    assert server(box) == expected(BASE_ROWS)
+    # the ledger follows: syncing the first file again finds everything in step
+    before = writes(box)
+    again = sync(box, tmp_path, BASE_ROWS)
+    assert counts(again) == {"rows": 5, "unchanged": 5}
+    assert writes(box) == before
+    # a second undo does nothing more
+    twice = undo_run(result.run_id, connection)
+    assert not twice.changes.restored and not twice.changes.recreated
+    assert server(box) == expected(BASE_ROWS)
+
+
+def test_undo_skips_what_was_edited_since(box: RunningSandbox, tmp_path: Path) -> None:
+    from timetracker_import.app.undo import undo_run
+
+    first = sync(box, tmp_path, BASE_ROWS)
+    corrected = [dict(r) for r in BASE_ROWS]
+    corrected[0]["Minutes"] = 360
+    result = sync(box, tmp_path, corrected)
+    wid = result.changes[0]["worklog_id"]
+    assert wid in ledger_ids(first).values()
+    edit_in_7pace(box, wid, {"comment": "checked by HR"})
+    outcome = undo_run(result.run_id, settings(box, tmp_path, corrected).connection)
+    assert outcome.changes.restored == []
+    assert [i for i, _ in outcome.changes.skipped] == [wid]
+    assert server(box)[(BOB, "2026-11-02T09:00:00Z", 360, "checked by HR")] == 1

@@ -348,7 +348,9 @@ class _SyncRun:
             kept, dup_rej, replaced = duplicate_keys(candidates, self.s.on_duplicate_key)
             self.reject(dup_rej)
             for row, by in replaced.items():
-                self.skipped[row] = f"replaced by row {by} with the same key (--on-duplicate-key last)"
+                self.skipped[row] = (
+                    f"replaced by row {by} with the same key (--on-duplicate-key last)"
+                )
             present |= {k for r, k in candidates.items() if r not in kept}
         else:
             kept = slot_keys(
@@ -375,8 +377,14 @@ class _SyncRun:
             if "workItemId" in managed:
                 content["workItemId"] = body.get("workItemId")
             desired.append(
-                DesiredRow(row, key, body["userId"].lower(), body["timeStamp"],
-                           body.get("workItemId"), content)  # fmt: skip
+                DesiredRow(
+                    row,
+                    key,
+                    body["userId"].lower(),
+                    body["timeStamp"],
+                    body.get("workItemId"),
+                    content,
+                )  # fmt: skip
             )
         return desired, built, present
 
@@ -997,7 +1005,8 @@ class _SyncRun:
             self.notes.append(
                 f"{len(plan.absent)} worklog(s) synced earlier are no longer in the file "
                 "inside the window; kept (--prune deletes them)"
-                if not s.prune else f"{len(plan.absent)} worklog(s) kept (see above)"
+                if not s.prune
+                else f"{len(plan.absent)} worklog(s) kept (see above)"
             )
         result.hours = _hours_before_after(plan, server, desired, self.outcome, self.p.timezone,
                                            self.deleted)  # fmt: skip
@@ -1087,3 +1096,134 @@ async def _get_or_none(client: TimetrackerClient, worklog_id: str) -> dict[str, 
         if exc.status == 404:
             return None
         raise
+
+
+# --------------------------------------------------------------------------- undo
+
+
+@dataclass
+class SyncUndoReport:
+    """What ``runs undo`` of a sync did: PATCHed values restored, created worklogs deleted,
+    deleted worklogs re-created (new ids), and what was skipped (edited since) or failed."""
+
+    dry_run: bool
+    restored: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    recreated: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "restored": self.restored,
+            "deleted": self.deleted,
+            "recreated": [{"old_id": o, "new_id": n} for o, n in self.recreated],
+            "skipped": [{"id": i, "why": w} for i, w in self.skipped],
+            "failed": [{"id": i, "why": w} for i, w in self.failed],
+        }
+
+    def render(self) -> str:
+        would = "would " if self.dry_run else ""
+        lines = [
+            f"sync undo: {would}restore {len(self.restored)}, {would}delete "
+            f"{len(self.deleted)}, {would}re-create {len(self.recreated)}, skipped "
+            f"{len(self.skipped)}, failed {len(self.failed)}"
+        ]
+        lines += [f"  re-created {o} as {n}" for o, n in self.recreated if n]
+        lines += [f"  skipped {i}: {w}" for i, w in self.skipped[:20]]
+        lines += [f"  failed {i}: {w}" for i, w in self.failed[:20]]
+        if self.recreated:
+            lines.append("note: re-created worklogs get new ids; the ledger now names them")
+        return "\n".join(lines)
+
+
+def is_sync_run(journal: Journal) -> bool:
+    """Whether ``journal`` is a sync run (undone by ``undo_sync``)."""
+    return journal.options.get("kind") == KIND_SYNC
+
+
+async def undo_sync(
+    journal: Journal, client: TimetrackerClient, *, dry_run: bool = False
+) -> SyncUndoReport:
+    """Undo a sync run: PATCH the old values back (unless edited since our PATCH), re-create
+    what it deleted, delete what it created (unless edited since), and bring the ledger in
+    line. Actions already undone are skipped, so running it again is harmless."""
+    from timetracker_import.app.undo import undo_created
+    from timetracker_import.core.roundtrip import recreate_body
+    from timetracker_import.journal.actions import ActionLog
+    from timetracker_import.journal.ledger import Ledger
+    from timetracker_import.journal.undo import same_edited_timestamp
+
+    options = journal.options
+    report = SyncUndoReport(dry_run=dry_run)
+    scope = str(options.get("scope") or "")
+    with ActionLog(journal.directory) as log, Ledger(Path(str(options["ledger"]))) as ledger:
+        entries = {e.worklog_id: e for e in ledger.entries(scope).values()}
+        for action in log.actions():
+            wid = action.worklog_id
+            if action.undo:
+                report.skipped.append((wid, f"already undone ({action.undo})"))
+                continue
+            if action.state in ("failed", "gone"):
+                continue  # never applied
+            try:
+                if action.kind == "update":
+                    current = await _get_or_none(client, wid)
+                    if current is None:
+                        report.skipped.append((wid, "deleted since the sync"))
+                        continue
+                    edited = current.get("editedTimestamp")
+                    ours = action.state == "done" and same_edited_timestamp(
+                        action.edited_after, None if edited is None else str(edited)
+                    )
+                    if action.state == "done" and not ours:
+                        report.skipped.append((wid, f"edited since the sync (editedTimestamp "
+                                               f"{edited}); restore it by hand"))  # fmt: skip
+                        continue
+                    report.restored.append(wid)
+                    if dry_run:
+                        continue
+                    body = {k: ("" if k == "comment" and v is None else v)
+                            for k, v in action.before.items()}  # fmt: skip
+                    answer = await client.patch_worklog(wid, body)
+                    log.mark_undo(action.id, "restored")
+                    entry = entries.get(wid)
+                    if entry is not None:
+                        restored = server_worklog(answer)
+                        after = answer.get("editedTimestamp")
+                        ledger.upsert(scope, [replace(
+                            entry, content={**entry.content, **action.before},
+                            edited_ts=None if after is None else str(after), pending=None,
+                            timestamp=restored.timestamp, user_id=restored.user_id)],
+                            journal.run_id)  # fmt: skip
+                else:
+                    if action.state == "sending" and await _get_or_none(client, wid):
+                        report.skipped.append((wid, "the delete did not happen"))
+                        continue
+                    if dry_run:
+                        report.recreated.append((wid, ""))
+                        continue
+                    log.mark_undo(action.id, "recreating")  # intent, before the POST
+                    created = await client.create_worklog(recreate_body(action.before))
+                    new_id = str(created.get("id"))
+                    log.mark_undo(action.id, f"recreated as {new_id}")
+                    report.recreated.append((wid, new_id))
+                    if action.key:
+                        w = server_worklog(created)
+                        known = server_worklog(action.before).content
+                        ledger.upsert(scope, [LedgerEntry(
+                            action.key, new_id, w.user_id, w.timestamp,
+                            {k: w.content.get(k) for k in known if known.get(k) is not None},
+                            w.edited_ts)], journal.run_id)  # fmt: skip
+            except AuthError:
+                raise
+            except ApiError as exc:
+                report.failed.append((wid, exc.message))
+        undo = await undo_created(journal, client, dry_run=dry_run)
+        report.deleted = list(undo.deleted)
+        report.skipped += list(undo.skipped_edited)
+        report.failed += list(undo.failed)
+        if not dry_run:
+            ledger.remove_worklogs(scope, list(undo.deleted) + list(undo.already_gone))
+    return report

@@ -101,6 +101,7 @@ def undo_run(
     """Undo ``run_id`` against ``connection`` (which must be the server the run wrote to).
     Running it again is harmless."""
     from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.app.sync import is_sync_run, undo_sync
     from timetracker_import.app.worklogs import run_kind, undo_changes
 
     with open_run(run_id) as journal:
@@ -109,6 +110,9 @@ def undo_run(
 
         async def main() -> UndoOutcome:
             async with TimetrackerClient(connection) as client:
+                if is_sync_run(journal):  # restore, re-create, delete; ledger updated
+                    undone = await undo_sync(journal, client, dry_run=dry_run)
+                    return UndoOutcome(journal.run_id, dry_run, changes=undone)
                 if kind:  # a `worklogs update/delete` run: restore or re-create
                     changes = await undo_changes(journal, client, dry_run=dry_run)
                     return UndoOutcome(journal.run_id, dry_run, changes=changes)
