@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.importer import PreparedFile
     from timetracker_import.core.actions import Delete, Update
+    from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.journal.actions import ActionLog
     from timetracker_import.journal.ledger import Ledger
     from timetracker_import.journal.store import Journal
@@ -95,6 +96,8 @@ class SyncSettings:
     report_path: Path | None = None
     #: ``ledger rebuild``: record adoptable worklogs in the ledger, write nothing to 7pace
     rebuild: bool = False
+    #: the mapping given as data (library API) instead of ``mapping_path``/``preset``
+    loaded: LoadedMapping | None = None
 
 
 @dataclass
@@ -208,12 +211,18 @@ def _import_settings(s: SyncSettings) -> Any:
         sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
         dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
+        loaded=s.loaded,
     )  # fmt: skip
 
 
 def _scope_mapping_name(s: SyncSettings) -> str:
     # the mapping file's name, not its path: a CI agent checks it out elsewhere every time
-    return f"preset {s.preset}" if s.preset else f"mapping {Path(str(s.mapping_path)).name}"
+    if s.preset:
+        return f"preset {s.preset}"
+    if s.mapping_path is not None:
+        return f"mapping {Path(str(s.mapping_path)).name}"
+    assert s.loaded is not None
+    return f"mapping {s.loaded.source}"
 
 
 def sync_file(
