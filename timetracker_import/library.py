@@ -227,10 +227,8 @@ def import_file(
     prepared: PreparedFile = prepare(settings)  # read once: routes, then the import
     plan = plan_routes(settings, prepared=prepared)
     if plan is not None:
-        if (
-            not dry_run
-            and (confirm_routes or confirm)
-            and not _confirm_plan(plan, confirm_routes, confirm)
+        if not dry_run and (confirm_routes or confirm) and not _confirm_plan(
+            plan, confirm_routes, confirm
         ):
             from timetracker_import.errors import UsageError
 
