@@ -289,6 +289,7 @@ class _SyncRun:
         self.deleted: list[dict[str, Any]] = []
         self.delete_problems: list[dict[str, Any]] = []
         self.keyed_rows: set[int] = set()  # rows whose key is known (also when rejected)
+        self.labels: dict[str, str] = {}  # user id (lowercased) -> email, for messages
 
     # -- keys and desired rows -----------------------------------------------------------
 
@@ -440,6 +441,10 @@ class _SyncRun:
             client.me(), client.users(), client.activity_types()
         )
         self_id = str((me.get("user") or {}).get("id") or "").lower()
+        self.labels = {
+            str(u.get("id")).lower(): str(u.get("email") or u.get("uniqueName") or u.get("id"))
+            for u in users
+        }
         naive_offset = int(me.get("timeZone") or 0)
         frame = p.canonical
         if len(frame):
@@ -927,10 +932,10 @@ class _SyncRun:
         ledger.remove(scope, [action.key])
         self.deleted.append(self._delete_doc(action))
 
-    @staticmethod
-    def _delete_doc(action: Delete) -> dict[str, Any]:
+    def _delete_doc(self, action: Delete) -> dict[str, Any]:
         w = server_worklog(action.before)
         return {"worklog_id": action.worklog_id, "key": action.key, "user_id": w.user_id,
+                "user": self.labels.get(w.user_id, w.user_id),
                 "timestamp": w.timestamp, "length": w.content.get("length"),
                 "comment": w.content.get("comment")}  # fmt: skip
 
@@ -1017,7 +1022,7 @@ class _SyncRun:
                 if not s.prune
                 else f"{len(plan.absent)} worklog(s) kept (see above)"
             )
-        result.hours = _hours_before_after(plan, server, desired, self.outcome, self.p.timezone,
+        result.hours = _hours_before_after(plan, server, desired, self.outcome, self.labels,
                                            self.deleted)  # fmt: skip
         if rejections and not s.rebuild:
             ext = rejected_suffix(s.path).lower()
@@ -1065,7 +1070,7 @@ def _hours_before_after(
     server: Mapping[str, ServerWorklog],
     desired: list[DesiredRow],
     outcome: Mapping[int, tuple[str, str | None]],
-    timezone: str,
+    labels: Mapping[str, str],
     deleted: list[dict[str, Any]],
 ) -> dict[str, dict[str, float]]:
     """User x week hours before -> after this sync, for the worklogs sync manages:
@@ -1075,6 +1080,7 @@ def _hours_before_after(
     grid: dict[str, dict[str, float]] = {}
 
     def add(user: str, stamp: str, which: str, seconds: float) -> None:
+        user = labels.get(user, user)
         cell = grid.setdefault(f"{user}|{week_start(_utc(stamp)).isoformat()}",
                                {"before": 0.0, "after": 0.0})  # fmt: skip
         cell[which] += seconds / 3600

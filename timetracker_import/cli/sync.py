@@ -56,7 +56,7 @@ def render_sync(result: SyncResult) -> str:
         lines.append(f"  ... and {len(result.changes) - _SHOWN} more updates")
     for d in result.deletes[:_SHOWN]:
         lines.append(
-            f"  delete worklog {d['worklog_id']} ({d['timestamp']}, "
+            f"  delete worklog {d['worklog_id']} ({d.get('user')}, {d['timestamp']}, "
             f"{_value('length', d.get('length'))}, key {d['key']}): not in the file"
         )
     if len(result.deletes) > _SHOWN:
