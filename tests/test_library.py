@@ -21,6 +21,19 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "library.md"
 BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
+TOGGLISH = {
+    "version": 1,
+    "fields": {
+        "user": {"column": "Email"},
+        "date": {"column": "Start date"},
+        "start": {"column": "Start time"},
+        "end": {"column": "End time"},
+        "comment": {"column": "Description"},
+    },
+}
+
+
+
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -68,16 +81,7 @@ def test_the_library_prints_nothing(isolated: Path, capsys: pytest.CaptureFixtur
         "bob@example.com,2026-11-02,09:00:00,10:00:00,x\n",
         encoding="utf-8",
     )
-    mapping = {
-        "version": 1,
-        "fields": {
-            "user": {"column": "Email"},
-            "date": {"column": "Start date"},
-            "start": {"column": "Start time"},
-            "end": {"column": "End time"},
-            "comment": {"column": "Description"},
-        },
-    }
+    mapping = TOGGLISH
     with run_sandbox_in_thread() as box:
         conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
         assert "demo-alice" not in repr(conn) and "demo-alice" not in str(conn.settings())
@@ -107,18 +111,6 @@ def _rows(n: int) -> str:
         day, hour = 1 + i // 8, 8 + i % 8
         lines.append(f"bob@example.com,2026-09-{day:02d},{hour:02d}:00:00,{hour:02d}:30:00,r{i}")
     return "\n".join(lines) + "\n"
-
-
-TOGGLISH = {
-    "version": 1,
-    "fields": {
-        "user": {"column": "Email"},
-        "date": {"column": "Start date"},
-        "start": {"column": "Start time"},
-        "end": {"column": "End time"},
-        "comment": {"column": "Description"},
-    },
-}
 
 
 def test_cancel_stops_resumably_and_a_rerun_finishes(isolated: Path) -> None:

@@ -84,7 +84,7 @@ class Connection:
     def settings(self) -> ConnectionSettings:
         """The resolved settings (raises ``ConfigError`` naming what is missing)."""
         from timetracker_import.api import settings as s
-        from timetracker_import.api.redact import Secret, register_secret
+        from timetracker_import.api.redact import register_secret
 
         env: Mapping[str, str] = os.environ if self._env is None else self._env
         if self.token is None:
@@ -117,15 +117,7 @@ class Connection:
             )
         token = self.token.strip()
         register_secret(token)
-        return s.ConnectionSettings(
-            url=target.url,
-            token=Secret(token),
-            api_version=target.api_version,
-            collection=target.collection,
-            auth_scheme=target.auth_scheme,
-            profile=target.profile,
-            token_source="given",
-        )
+        return s.with_token(target, token)
 
 
 def _mapping_args(

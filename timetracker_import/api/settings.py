@@ -520,6 +520,11 @@ def resolve_connection(
                 break
     if not token:
         raise ConfigError("no API token found", hint=TOKEN_HINT)
+    return with_token(target, token, source)
+
+
+def with_token(target: Target, token: str, source: str = "given") -> ConnectionSettings:
+    """Settings for ``target`` authenticated by ``token`` (bearer or basic)."""
     return ConnectionSettings(
         url=target.url,
         token=Secret(token),

@@ -105,20 +105,12 @@ def validate(
     rejected-rows file with source_row, stage and reason), 2 for usage, mapping or
     unreadable-file errors.
     """
-    from timetracker_import.app.validate import ValidateSettings, run_validate
+    from timetracker_import.library import validate as run
 
-    settings = ValidateSettings(
-        path=file,
-        mapping_path=mapping_path,
-        preset=preset,
-        sheet=sheet,
-        timezone=timezone,
-        encoding=encoding,
-        delimiter=delimiter,
-        rejected_path=rejected_path,
-        report_path=report_path,
-    )
-    result = run_validate(settings)
+    result = run(
+        file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
+        encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,
+    )  # fmt: skip
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:
         click.echo(f"report written to {result.report_path}", err=True)

@@ -1,0 +1,117 @@
+"""The data the import stages pass along: what was asked (``ImportSettings``), what a
+confirmation shows (``ConfirmInfo``) and the outcome (``ImportResult``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.rejections import Rejection
+
+if TYPE_CHECKING:
+    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.files.mapping_loader import LoadedMapping
+
+ON_EXISTING = ("skip", "allow", "fail")
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """What ``import`` was asked to do."""
+
+    path: Path
+    connection: ConnectionSettings
+    mapping_path: Path | None = None
+    preset: str | None = None
+    sheet: str | None = None
+    timezone: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    dry_run: bool = False
+    batch_size: int = DEFAULT_BATCH_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    on_existing: str = "skip"
+    rejected_path: Path | None = None
+    report_path: Path | None = None
+    new_run: bool = False
+    chunk_rows: int = 100_000
+    #: a mapping given as data (library callers): used instead of mapping_path/preset
+    loaded: LoadedMapping | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmInfo:
+    """What a confirmation prompt shows before anything is created."""
+
+    rows: int
+    seconds: int
+    users: tuple[str, ...]
+    batches: int
+    target: str
+
+
+@dataclass
+class ImportResult:
+    """The outcome of one ``import`` (or one resumed part of it)."""
+
+    run_id: str
+    run_dir: Path
+    dry_run: bool
+    resumed: bool
+    accounting: Accounting
+    exit_code: int
+    rejections: list[Rejection]
+    existing: dict[int, str]
+    in_file_duplicates: dict[int, int]
+    halt_reason: str | None
+    halt_message: str | None
+    ambiguous_batches: list[int]
+    rejected_path: Path | None
+    user_rejected_path: Path | None
+    created_csv: Path | None
+    summary_path: Path
+    report_path: Path | None
+    notes: list[str] = field(default_factory=list)
+    requests: int = 0
+    throttled: int = 0
+    round_trips: list[float] = field(default_factory=list)
+    #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> Accounting:
+        """Where the rows ended up (``created``, ``already_existing``, ``rejected``, ...)."""
+        return self.accounting
+
+    def summary_dict(self) -> dict[str, Any]:
+        """The JSON summary (also written as ``summary.json``)."""
+        counts = self.accounting.to_dict()
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "exit_code": self.exit_code,
+            "counts": counts,
+            "halt_reason": self.halt_reason,
+            "halt_message": self.halt_message,
+            "ambiguous_batches": self.ambiguous_batches,
+            "in_file_duplicates": [
+                {"source_row": r, "same_as_row": f}
+                for r, f in sorted(self.in_file_duplicates.items())
+            ],
+            "already_existing": [
+                {"source_row": r, "worklog_id": w} for r, w in sorted(self.existing.items())
+            ],
+            "rejected_path": str(self.rejected_path) if self.rejected_path else None,
+            "created_csv": str(self.created_csv) if self.created_csv else None,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "notes": self.notes,
+            # wall-clock seconds per stage (read_validate, resolve, preflight, post, finish)
+            "timings": {k: round(v, 4) for k, v in self.phases.items()},
+            "rejections": [r.to_dict() for r in self.rejections],
+        }

@@ -1,0 +1,165 @@
+"""Stage ``preflight``: what the server would refuse or already has, before any write.
+
+Two reads, sent as early as possible (with the setup reads when nothing is to reconcile):
+the approval states (rows in Submitted, Approved or Closed weeks are rejected, naming the
+week and state) and the baseline of worklogs already on the server over the rows' window
+(rows identical to one are skipped, posted anyway or rejected, by ``--on-existing``).
+Input: the rows still to check with their user ids and keys; output: rejections and the
+``ExistingCheck``. ``PreflightReads`` does the two GETs; the checks themselves are pure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from timetracker_import.core.rejections import Rejection
+from timetracker_import.errors import AuthError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.core.worklog_key import WorklogKey
+
+BASELINE_ROLE_HINT = (
+    "reading the existing worklogs of other users (duplicate check) needs the Administrator, "
+    "Budget or Product role in 7pace; ask an administrator, or import only your own rows"
+)
+APPROVALS_UNREADABLE = (
+    "approval states were not readable with this token; rows in locked weeks are refused by "
+    "the server and isolated"
+)
+
+
+@dataclass
+class PreflightReads:
+    """The preflight reads in flight: approval states and the baseline of existing worklogs,
+    over the window of the rows they were started for."""
+
+    approvals: asyncio.Future[Any]
+    baseline: asyncio.Future[Any]
+    base_lo: datetime
+    base_hi: datetime
+
+    @classmethod
+    def start(cls, client: TimetrackerClient, frame: pd.DataFrame) -> PreflightReads:
+        """Send both reads for the rows of ``frame`` (not empty)."""
+        import pandas as pd
+
+        stamps = pd.to_datetime(frame["timestamp"], utc=True)
+        lo, hi = stamps.min(), stamps.max()
+        base_lo = lo.to_pydatetime() - timedelta(seconds=1)
+        base_hi = hi.to_pydatetime() + timedelta(seconds=1)
+        approvals = asyncio.ensure_future(
+            client.approvals(
+                from_ts=(lo - timedelta(days=8)).date(), to_ts=(hi + timedelta(days=8)).date()
+            )
+        )
+        baseline = asyncio.ensure_future(client.worklogs_all(from_ts=base_lo, to_ts=base_hi))
+        return cls(approvals, baseline, base_lo, base_hi)
+
+    @property
+    def futures(self) -> tuple[asyncio.Future[Any], asyncio.Future[Any]]:
+        return self.approvals, self.baseline
+
+    async def read_approvals(self, notes: list[str]) -> list[Any]:
+        """The approval states; a token that may not read them (403) gets a note and an
+        empty list (the server then refuses locked rows, which the poster isolates)."""
+        try:
+            return list(await self.approvals)
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            notes.append(APPROVALS_UNREADABLE)
+            return []
+
+    async def read_baseline(self, client: TimetrackerClient, *, self_only: bool) -> list[Any]:
+        """The worklogs already on the server in the window. Without the role to read every
+        user's (403), a file of the token's own rows falls back to ``workLogs``; any other
+        file fails with the role hint."""
+        try:
+            return list(await self.baseline)
+        except AuthError as exc:
+            if exc.status != 403:
+                raise
+            if not self_only:
+                raise AuthError(
+                    "this token may not read other users' worklogs, which the duplicate "
+                    "check needs",
+                    status=403,
+                    hint=BASELINE_ROLE_HINT,
+                ) from None
+            return list(await client.worklogs(from_ts=self.base_lo, to_ts=self.base_hi))
+
+
+def locked_rejections(
+    frame: pd.DataFrame,
+    user_ids: pd.Series,
+    approvals: list[Any],
+    *,
+    labels: dict[str, str],
+    date_header: str | None,
+) -> list[Rejection]:
+    """One rejection per row of ``frame`` in a Submitted, Approved or Closed week."""
+    from timetracker_import.core.approval import locked_weeks, reject_locked
+
+    return reject_locked(
+        frame, user_ids, locked_weeks(approvals), user_labels=labels, column_header=date_header
+    )
+
+
+@dataclass
+class ExistingCheck:
+    """The baseline compared with the rows: ``existing`` (row -> worklog id of an identical
+    worklog already there), ``in_file_duplicates`` (row -> the earlier row it repeats),
+    ``rejections`` (with ``--on-existing fail``) and the ids of the baseline's worklogs."""
+
+    existing: dict[int, str] = field(default_factory=dict)
+    in_file_duplicates: dict[int, int] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    baseline_ids: set[str] = field(default_factory=set)
+
+
+def check_existing(
+    keys: dict[int, WorklogKey],
+    baseline: list[Any],
+    *,
+    ours: set[str],
+    naive_offset_minutes: int,
+    on_existing: str,
+) -> ExistingCheck:
+    """Compare the rows' ``keys`` with the ``baseline``. Worklogs in ``ours`` (created by
+    this run, including those claimed while reconciling) never count as existing: a worklog
+    claimed for one row must not count as "existing" for its twin."""
+    from timetracker_import.core.dedupe import (
+        existing_from_worklogs,
+        find_in_file_duplicates,
+        match_existing,
+    )
+
+    check = ExistingCheck(
+        in_file_duplicates=find_in_file_duplicates(keys),
+        baseline_ids={str(w.get("id")) for w in baseline if w.get("id")},
+    )
+    pool = existing_from_worklogs(
+        [w for w in baseline if str(w.get("id")) not in ours],
+        naive_offset_minutes=naive_offset_minutes,
+    )
+    matched = match_existing(keys, pool)
+    if on_existing == "skip":
+        check.existing = dict(matched)
+    elif on_existing == "fail":
+        check.rejections = [
+            Rejection(
+                row,
+                "duplicate",
+                None,
+                None,
+                f"already exists on the server as worklog {wid}; use --on-existing skip or allow",
+            )
+            for row, wid in matched.items()
+        ]
+    return check

@@ -1,0 +1,165 @@
+"""Stage ``prepare``: read the file, map it and validate every row, exactly like
+``validate`` (``app.validate.iter_mapped_chunks``). Input: ``ImportSettings``; output: a
+``PreparedFile`` (the raw and canonical frames, the rejections, the run's fingerprint). It
+reads the input and mapping files and touches nothing else: no network, no journal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from timetracker_import.app.stages.model import ON_EXISTING, ImportSettings
+from timetracker_import.app.validate import (
+    ValidateSettings,
+    choose_timezone,
+    iter_mapped_chunks,
+    load_mapping_for,
+)
+from timetracker_import.core.rejections import Rejection
+from timetracker_import.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from timetracker_import.files.mapping_loader import LoadedMapping
+    from timetracker_import.files.readers import RawTable
+
+
+@dataclass
+class PreparedFile:
+    """The offline stages' output for the whole file."""
+
+    table: RawTable
+    raw: pd.DataFrame
+    canonical: pd.DataFrame
+    rejections: list[Rejection]
+    skipped: list[int]
+    timezone: str
+    loaded: LoadedMapping
+    fingerprint: str
+    date_header: str | None
+    user_header: str | None
+    activity_header: str | None
+    #: wall-clock seconds the read, map and validate took
+    seconds: float = 0.0
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_settings(settings: ImportSettings) -> None:
+    """Refuse option values that cannot work, before anything is read."""
+    from timetracker_import.core.planning import MAX_BATCH_SIZE
+
+    if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}")
+    if settings.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if settings.on_existing not in ON_EXISTING:
+        raise UsageError(f"--on-existing must be one of {', '.join(ON_EXISTING)}")
+    if settings.rejected_path is not None and (
+        settings.rejected_path.resolve() == Path(settings.path).resolve()
+    ):
+        raise UsageError("--rejected must not be the input file itself")
+    if settings.report_path is not None:
+        from timetracker_import.files.report_json import check_report_path
+
+        check_report_path(settings.report_path)
+
+
+def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
+    """The mapping named by ``settings`` (``--mapping`` or ``--preset``)."""
+    return load_mapping_for(
+        ValidateSettings(
+            path=settings.path,
+            mapping_path=settings.mapping_path,
+            preset=settings.preset,
+            loaded=settings.loaded,
+        )
+    )
+
+
+def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> PreparedFile:
+    """Read, map and validate the whole file, exactly like ``validate`` (``loaded``: the
+    mapping when the caller has loaded it already)."""
+    import time
+
+    import pandas as pd
+
+    from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.files.readers import open_table
+
+    started = time.perf_counter()
+    check_settings(settings)
+    if loaded is None:
+        loaded = load_import_mapping(settings)
+    timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
+    table = open_table(
+        settings.path,
+        sheet=settings.sheet,
+        encoding=settings.encoding,
+        delimiter=settings.delimiter,
+        has_header=loaded.mapping.header,
+    )
+    canon_parts, raw_parts, rejections = [], [], []
+    for chunk in iter_mapped_chunks(
+        table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows
+    ):
+        canon_parts.append(chunk.canonical)
+        raw_parts.append(chunk.raw)
+        rejections.extend(chunk.rejections)
+    raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
+    canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    rejected_rows = {r.source_row for r in rejections}
+    valid_rows = set(int(r) for r in canonical.index)
+    skipped = [
+        int(r) for r in raw.index if int(r) not in valid_rows and int(r) not in rejected_rows
+    ]
+    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+
+    def header(*names: str) -> str | None:
+        for name in names:
+            if name in positions:
+                return table.headers[positions[name]]
+        return None
+
+    mapping_text = json.dumps(
+        {"mapping": loaded.mapping.model_dump(mode="json"), "lookups": loaded.lookups},
+        sort_keys=True,
+        default=str,
+    )
+    options = {
+        "batch_size": settings.batch_size,
+        "on_existing": settings.on_existing,
+        "timezone": timezone,
+        "sheet": settings.sheet,
+        "encoding": settings.encoding,
+        "delimiter": settings.delimiter,
+        "dry_run": settings.dry_run,
+        "target": settings.connection.rest_root,
+    }
+    from timetracker_import.journal.store import fingerprint
+
+    return PreparedFile(
+        table=table,
+        raw=raw,
+        canonical=canonical,
+        rejections=rejections,
+        skipped=skipped,
+        timezone=timezone,
+        loaded=loaded,
+        fingerprint=fingerprint(file_sha256(Path(settings.path)), mapping_text, options),
+        date_header=header("date", "timestamp", "start"),
+        user_header=header("user"),
+        activity_header=header("activity_type"),
+        seconds=time.perf_counter() - started,
+    )
