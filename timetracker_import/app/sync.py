@@ -44,8 +44,6 @@ from timetracker_import.core.sync_plan import (
 from timetracker_import.errors import (
     EXIT_AMBIGUOUS,
     EXIT_AUTH,
-    EXIT_OK,
-    EXIT_REJECTED,
     EXIT_TEMPFAIL,
     AmbiguousOutcome,
     ApiError,
@@ -342,7 +340,7 @@ class _SyncRun:
     ) -> tuple[list[DesiredRow], dict[int, dict[str, Any]], set[str]]:
         """Keys (with duplicate-key rejections) and content of the resolved rows; the
         creation bodies; and the keys of rows rejected before (they keep their worklogs)."""
-        from timetracker_import.app.importer import LazyBodies
+        from timetracker_import.app.stages.execute import LazyBodies
 
         bodies = LazyBodies(frame, user_ids, at_ids)
         rows = [int(r) for r in frame.index]
@@ -427,45 +425,33 @@ class _SyncRun:
             return result
 
     async def _run(self, client: TimetrackerClient, ledger: Ledger, scope: str) -> SyncResult:
-
         from timetracker_import.app.importer import _all_or_cancel
-        from timetracker_import.core.resolve import (
-            ActivityTypeDirectory,
-            UserDirectory,
-            resolve_activity_types,
-            resolve_users,
-        )
+        from timetracker_import.app.stages.resolve import resolve_rows
+        from timetracker_import.journal.undo import same_edited_timestamp
 
         s, p = self.s, self.p
         me, users, activity = await _all_or_cancel(
             client.me(), client.users(), client.activity_types()
         )
-        self_id = str((me.get("user") or {}).get("id") or "").lower()
-        self.labels = {
-            str(u.get("id")).lower(): str(u.get("email") or u.get("uniqueName") or u.get("id"))
-            for u in users
-        }
-        naive_offset = int(me.get("timeZone") or 0)
         frame = p.canonical
         if len(frame):
             frame = frame[~frame.index.isin([r.source_row for r in self.rejections])]
-        user_ids, user_rej = resolve_users(
-            frame, UserDirectory.from_users(users), self_user_id=self_id,
-            column_header=p.user_header,
+        # stage resolve: the import's, on the rows the file stages left
+        resolved = resolve_rows(
+            frame, me=me, users=users, activity_types=activity, user_header=p.user_header,
+            activity_header=p.activity_header,
         )  # fmt: skip
-        at_ids, at_rej = resolve_activity_types(
-            frame, ActivityTypeDirectory.from_payload(activity), column_header=p.activity_header
-        )
-        self.reject(user_rej + at_rej)
+        self.labels = {k.lower(): v for k, v in resolved.labels.items()}
+        self.reject(resolved.rejections)
         frame = frame[~frame.index.isin([r.source_row for r in self.rejections])]
-        user_ids = user_ids.reindex(frame.index)
-        desired, bodies, present = self.desired_rows(frame, user_ids, at_ids.to_dict())
+        user_ids = resolved.user_ids.reindex(frame.index)
+        desired, bodies, present = self.desired_rows(frame, user_ids, resolved.activity_type_ids)
         entries = ledger.entries(scope)
         window = self._window(desired)
         wanted_keys = {d.key for d in desired} | present
         users_involved = {d.user_id for d in desired} | {e.user_id for e in entries.values()}
-        self_only = bool(users_involved) and users_involved <= {self_id}
-        offset = naive_offset if self_only else 0
+        self_only = bool(users_involved) and users_involved <= {resolved.self_id.lower()}
+        offset = resolved.naive_offset if self_only else 0
         server, approvals = await self._read_server(
             client, desired, entries, wanted_keys, window, self_only, offset
         )
@@ -476,18 +462,16 @@ class _SyncRun:
                 f"{len(keyless)} rejected row(s) have no key, and a rejected row may be the "
                 "one that keeps a worklog; fix them and sync again"
             )
-        from timetracker_import.journal.undo import same_edited_timestamp
-
         plan = plan_sync(
             desired, entries, server, same_edited=same_edited_timestamp, prune=s.prune,
             window=window, overwrite_edited=s.overwrite_edited, present_keys=present,
             prune_blocked=blocked,
         )  # fmt: skip
         self.notes.extend(plan.notes)
-        self._lock_check(plan, frame, user_ids, approvals, users)
+        self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
         return await self._execute(
             client, ledger, scope, plan, frame, user_ids, bodies, desired, server, offset,
-            self_only, users,
+            self_only,
         )  # fmt: skip
 
     def _window(self, desired: list[DesiredRow]) -> PruneWindow:
@@ -505,8 +489,10 @@ class _SyncRun:
         self_only: bool,
         offset: int,
     ) -> tuple[dict[str, ServerWorklog], list[Any]]:
-        """The worklogs in the window (and every ledgered worklog the plan may touch, by
-        id when outside it), and the approval states over the same range."""
+        """Stage preflight, over sync's window: the approval states and the worklogs in the
+        window (the import's ``PreflightReads``, with its 403 fallbacks), then every ledgered
+        worklog the plan may touch that is outside the window, by id."""
+        from timetracker_import.app.stages.preflight import PreflightReads
         from timetracker_import.core.sync_plan import local_day
 
         tz = self.p.timezone
@@ -517,11 +503,20 @@ class _SyncRun:
         if not days:
             return {}, []
         lo, hi = _day_bounds(min(days), max(days), tz)
-        read = client.worklogs if self_only else client.worklogs_all
-        worklogs, approvals = await asyncio.gather(
-            read(from_ts=lo, to_ts=hi),
-            self._approvals(client, lo.date() - timedelta(days=8), hi.date() + timedelta(days=8)),
-        )
+        reads = PreflightReads(
+            approvals=asyncio.ensure_future(client.approvals(
+                from_ts=lo.date() - timedelta(days=8), to_ts=hi.date() + timedelta(days=8))),
+            baseline=asyncio.ensure_future(client.worklogs_all(from_ts=lo, to_ts=hi)),
+            base_lo=lo, base_hi=hi,
+        )  # fmt: skip
+        try:
+            approvals = await reads.read_approvals(self.notes)
+            worklogs = await reads.read_baseline(client, self_only=self_only)
+        finally:
+            for future in reads.futures:
+                if not future.done():
+                    future.cancel()
+            await asyncio.gather(*reads.futures, return_exceptions=True)
         server = {}
         for w in worklogs:
             if w.get("id"):
@@ -544,73 +539,57 @@ class _SyncRun:
         await asyncio.gather(*(one(w) for w in relevant))
         return server, approvals
 
-    async def _approvals(self, client: TimetrackerClient, lo: date, hi: date) -> list[Any]:
-        try:
-            return list(await client.approvals(from_ts=lo, to_ts=hi))
-        except AuthError as exc:
-            if exc.status != 403:
-                raise
-            self.notes.append(
-                "approval states were not readable with this token; writes into locked weeks "
-                "are refused by the server and reported"
-            )
-            return []
-
     def _lock_check(
         self,
         plan: SyncPlan,
         frame: pd.DataFrame,
         user_ids: pd.Series,
         approvals: list[Any],
-        users: list[Any],
+        labels: dict[str, str],
     ) -> None:
-        """Creates and updates into locked weeks are rejected (week and state named), and
+        """Stage preflight's lock check: creates and updates into locked weeks are rejected
+        (week and state named); an update also writes into the week its worklog is in now;
         deletes there are not sent."""
-        from timetracker_import.core.approval import locked_weeks, reject_locked, week_start
+        from timetracker_import.app.stages.preflight import locked_rejections
+        from timetracker_import.core.approval import locked_weeks, week_start
 
         locked = locked_weeks(approvals)
         if not locked:
             return
-        labels = {
-            str(u.get("id")): str(u.get("email") or u.get("uniqueName") or u.get("id"))
-            for u in users
-        }
         writing = [r.source_row for r in plan.rows if r.outcome in ("create", "update")]
-        rejected = reject_locked(
-            frame.loc[writing], user_ids, locked, user_labels=labels,
-            column_header=self.p.date_header,
+        rejected = locked_rejections(
+            frame.loc[writing], user_ids, approvals, labels=labels,
+            date_header=self.p.date_header,
         )  # fmt: skip
-        # an update also writes into the week the worklog is in now
         done = {r.source_row for r in rejected}
         for row in plan.rows:
             if row.outcome != "update" or row.source_row in done or row.action is None:
                 continue
             before = row.action.before.get("timeStamp")
             if before:
-                state = locked.get((self._user_of(row, frame, user_ids), week_start(_utc(before))))
+                user = str(row.action.before.get("userId") or user_ids.get(row.source_row) or "")
+                monday = week_start(_utc(before))
+                state = locked.get((user.lower(), monday))
                 if state:
-                    rejected.append(Rejection(row.source_row, "preflight", self.p.date_header,
-                                              None, f"the worklog is in a week that is {state}; "
-                                              "it cannot be changed"))  # fmt: skip
+                    rejected.append(Rejection(
+                        row.source_row, "preflight", self.p.date_header, None,
+                        f"the worklog is in the week of {monday}, which is {state}; it cannot "
+                        "be moved out of it"))  # fmt: skip
         self.reject(rejected)
         refused = {r.source_row for r in rejected}
         plan.rows = [r for r in plan.rows if r.source_row not in refused]
         kept = []
         for d in plan.deletes:
             w = server_worklog(d.before)
-            state = locked.get((w.user_id, week_start(_utc(w.timestamp))))
+            monday = week_start(_utc(w.timestamp))
+            state = locked.get((w.user_id, monday))
             if state:
-                self.delete_problems.append(
-                    {"worklog_id": d.worklog_id, "key": d.key,
-                     "reason": f"its week ({week_start(_utc(w.timestamp))}) is {state}; not deleted"}
-                )  # fmt: skip
+                self.delete_problems.append({
+                    "worklog_id": d.worklog_id, "key": d.key,
+                    "reason": f"its week ({monday}) is {state}; not deleted"})  # fmt: skip
             else:
                 kept.append(d)
         plan.deletes = kept
-
-    @staticmethod
-    def _user_of(row: RowPlan, frame: pd.DataFrame, user_ids: pd.Series) -> str:
-        return str(user_ids.get(row.source_row) or "").lower()
 
     # -- executing -----------------------------------------------------------------------
 
@@ -627,7 +606,6 @@ class _SyncRun:
         server: Mapping[str, ServerWorklog],
         offset: int,
         self_only: bool,
-        users: list[Any],
     ) -> SyncResult:
         from timetracker_import.journal.actions import ActionLog
         from timetracker_import.journal.store import Journal, new_run_id
@@ -719,37 +697,29 @@ class _SyncRun:
     async def _post(self, client: TimetrackerClient, journal: Journal, frame: pd.DataFrame,
                     user_ids: pd.Series, bodies: dict[int, Any], rows: list[int],
                     self_only: bool, offset: int, *, dry_run: bool) -> Any:  # fmt: skip
-        """Create ``rows`` through the import's poster and batch journal."""
-        import pandas as pd
-
+        """Create ``rows`` through the import's stages: ``plan_creates`` (batches by user and
+        time), the poster with its batch journal and read-back (stage execute)."""
         from timetracker_import.app.poster import Poster
-        from timetracker_import.core.planning import PlannedBatch, plan_batches, read_back_window
+        from timetracker_import.app.stages.execute import read_back_for
+        from timetracker_import.app.stages.plan import plan_creates
         from timetracker_import.core.worklog_key import keys_from_frame
 
         part = frame.loc[rows]
         ids = user_ids.reindex(part.index)
-
-        async def read_back(batch: PlannedBatch) -> list[dict[str, Any]]:
-            lo, hi = read_back_window(batch)
-            if self_only:
-                return await client.worklogs(from_ts=lo, to_ts=hi)
-            return await client.worklogs_all(from_ts=lo, to_ts=hi)
-
         poster = Poster(
             client=client, journal=journal, bodies=bodies, keys=keys_from_frame(part, ids),
-            timestamps=part["timestamp"], read_back=read_back, pending=part.index,
-            claim_after=datetime.fromisoformat(journal.info().started_at), dry_run=dry_run,
-            concurrency=self.s.concurrency, naive_offset_minutes=offset,
+            timestamps=part["timestamp"], read_back=read_back_for(client, self_only=self_only),
+            pending=part.index, claim_after=datetime.fromisoformat(journal.info().started_at),
+            dry_run=dry_run, concurrency=self.s.concurrency, naive_offset_minutes=offset,
             created_offset_minutes=offset,
         )  # fmt: skip
-        first = journal.next_batch_no()
-        planned = plan_batches(
-            pd.DataFrame({"user_id": ids, "timestamp": part["timestamp"]}, index=part.index),
-            self.s.batch_size,
-        )
-        batches = [replace(b, batch_no=first + i) for i, b in enumerate(planned)]
-        journal.record_plan(batches)
+        planned = plan_creates(
+            part, ids, stored=[], pending=set(rows), batch_size=self.s.batch_size,
+            first_batch_no=journal.next_batch_no(),
+        )  # fmt: skip
+        journal.record_plan(planned.new)
         poster._next_no = journal.next_batch_no()
+        batches = planned.batches
         await poster.run(batches)
         self.writes += poster.stats.requests
         if poster.stats.halt:
@@ -943,7 +913,7 @@ class _SyncRun:
 
     def _finish(self, journal: Journal, log: ActionLog, plan: SyncPlan,
                 server: Mapping[str, ServerWorklog], desired: list[DesiredRow]) -> SyncResult:  # fmt: skip
-        from timetracker_import.files.rejected import rejected_suffix, write_rejected
+        from timetracker_import.app.stages.account import rejected_in, write_rejected
 
         s = self.s
         all_rows = [int(r) for r in self.p.raw.index]
@@ -977,18 +947,18 @@ class _SyncRun:
                 for r in plan.by_outcome("conflict")]),
             key=lambda r: r.source_row,
         )  # fmt: skip
-        if self.halt == "auth":
-            code = EXIT_AUTH
-        elif self.halt:
-            code = EXIT_TEMPFAIL
-        elif self.ambiguous:
-            code = EXIT_AMBIGUOUS
-        elif counts.rejected or counts.conflicts or self.delete_problems or plan.delete_conflicts:
-            code = EXIT_REJECTED
-        elif counts.unprocessed and not s.rebuild:
-            code = EXIT_TEMPFAIL
-        else:
-            code = EXIT_OK
+        from timetracker_import.app.stages.account import exit_code_for
+        from timetracker_import.core.accounting import Accounting
+
+        # the import's rule; a conflict, a kept edited worklog or a refused delete counts as
+        # a rejection, rows left for the next sync of a ledger rebuild are not a failure
+        refusals = (counts.rejected + counts.conflicts + len(self.delete_problems)
+                    + len(plan.delete_conflicts))  # fmt: skip
+        code = exit_code_for(
+            Accounting(rows=counts.rows, rejected=refusals,
+                       unprocessed=0 if s.rebuild else counts.unprocessed),
+            halt=self.halt, halt_error=self.halt_error, ambiguous=self.ambiguous,
+        )  # fmt: skip
         changes = [
             {"source_row": r.source_row, "key": r.key, "worklog_id": r.worklog_id,
              "adopted": r.adopted,
@@ -1025,12 +995,9 @@ class _SyncRun:
         result.hours = _hours_before_after(plan, server, desired, self.outcome, self.labels,
                                            self.deleted)  # fmt: skip
         if rejections and not s.rebuild:
-            ext = rejected_suffix(s.path).lower()
-            result.rejected_path = write_rejected(
-                journal.directory / f"rejected{ext}", self.p.table, self.p.raw, rejections
-            )
+            result.rejected_path = rejected_in(journal.directory, s.path, self.p, rejections)
             if s.rejected_path is not None:
-                write_rejected(s.rejected_path, self.p.table, self.p.raw, rejections)
+                write_rejected(s.rejected_path, self.p, rejections)
         if s.report_path is not None:
             result.report_path = self._write_report(result)
         journal.finish("halted" if code in (EXIT_TEMPFAIL, EXIT_AUTH, EXIT_AMBIGUOUS) else
