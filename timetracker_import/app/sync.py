@@ -468,6 +468,17 @@ class _SyncRun:
             prune_blocked=blocked,
         )  # fmt: skip
         self.notes.extend(plan.notes)
+        if s.prune:
+            ours = {e.worklog_id for e in entries.values()} | {
+                r.worklog_id for r in plan.rows if r.worklog_id
+            }
+            foreign = [w for w in server.values()
+                       if w.id not in ours and window.contains(w.user_id, w.timestamp)]  # fmt: skip
+            if foreign:
+                self.notes.append(
+                    f"{len(foreign)} worklog(s) in the window were neither written nor adopted "
+                    "by sync; --prune leaves them alone"
+                )
         self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
         return await self._execute(
             client, ledger, scope, plan, frame, user_ids, bodies, desired, server, offset,

@@ -316,9 +316,14 @@ def _changes(changes: Any) -> str:
     if changes is None:
         return ""
     blocks = ['<section id="changes"><h2>Changes</h2>']
+    def shown(name: str, value: Any) -> str:
+        if name in ("length", "billableLength") and isinstance(value, int):
+            return _h(value)
+        return _e(value)
+
     rows = [
-        (str(u.get("source_row")), str(u.get("worklog_id")), name,
-         f"{_e(v.get('old'))} → {_e(v.get('new'))}")
+        (str(u.get("source_row")), _e(u.get("worklog_id")), _e(name),
+         f"{shown(name, v.get('old'))} → {shown(name, v.get('new'))}")
         for u in changes.get("updates", [])
         for name, v in (u.get("fields") or {}).items()
     ]  # fmt: skip
