@@ -14,6 +14,7 @@ has an ``exit_code``), progress is a callback. The command line calls these func
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -124,6 +125,10 @@ def _mapping_args(
     mapping: MappingSource | None, preset: str | None
 ) -> tuple[Path | None, str | None, LoadedMapping | None]:
     """(mapping_path, preset, loaded) for the settings objects."""
+    if mapping is not None and preset is not None:
+        from timetracker_import.errors import UsageError
+
+        raise UsageError("give exactly one of mapping= and preset=")
     if mapping is None or isinstance(mapping, str | os.PathLike):
         return (Path(mapping) if mapping is not None else None), preset, None
     from timetracker_import.files.mapping_loader import mapping_from_data
@@ -207,7 +212,12 @@ def import_file(
     gives a ``RoutedResult`` (one run per organization; ``counts`` is their total): it asks
     ``confirm_routes(plan)`` (else ``confirm`` with the totals) once before anything is sent,
     and ``on_route("start"|"done", route_or_outcome)`` follows its steps."""
-    from timetracker_import.app.importer import ImportSettings, prepare, run_import
+    from timetracker_import.app.importer import (
+        ImportSettings,
+        load_import_mapping,
+        prepare,
+        run_import,
+    )
     from timetracker_import.app.multi_org import plan_routes, run_planned
 
     settings = _import_settings(
@@ -216,7 +226,12 @@ def import_file(
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
     )  # fmt: skip
     assert isinstance(settings, ImportSettings)
-    prepared: PreparedFile = prepare(settings)  # read once: routes, then the import
+    loaded = load_import_mapping(settings)
+    if loaded.mapping.fields.organization is None:
+        # one destination: the file is read while the setup reads are on the wire
+        return run_import(dataclasses.replace(settings, loaded=loaded), progress=progress,
+                          confirm=confirm, cancel=cancel)  # fmt: skip
+    prepared: PreparedFile = prepare(settings, loaded)  # read once: routes, then the import
     plan = plan_routes(settings, prepared=prepared)
     if plan is not None:
         if not dry_run and (confirm_routes or confirm) and not _confirm_plan(

@@ -175,3 +175,90 @@ def test_lazy_bodies_of_an_empty_frame() -> None:
     frame, users, _ = _frame()
     lazy = LazyBodies(frame.iloc[:0], users.iloc[:0], {})
     assert len(lazy) == 0 and lazy.many([]) == [] and dict(lazy) == {}
+
+
+def test_setup_reads_are_on_the_wire_while_the_file_is_read(
+    sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a prepared file, the run reads the file in a worker thread after sending
+    me/users/activityTypes: those requests reach the server before reading is over."""
+    from timetracker_import.app.stages import prepare as stage
+
+    path = write_rows(tmp_path / "in.csv", make_rows(30))
+    calls_at_read_end: list[dict[str, Any]] = []
+    real = stage.prepare
+
+    def slow_prepare(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        import time
+
+        deadline = time.monotonic() + 10  # wait (bounded) for the setup reads to arrive
+        while time.monotonic() < deadline:
+            calls = sandbox.stats()["calls"]
+            if all(calls.get(k) for k in ("me", "users", "activitytypes")):
+                break
+            time.sleep(0.02)
+        calls_at_read_end.append(dict(sandbox.stats()["calls"]))
+        assert threading.current_thread() is not threading.main_thread()
+        return result
+
+    monkeypatch.setattr(importer, "prepare", slow_prepare)
+    result = run_import(settings_for(sandbox, path, tmp_path), client_factory=fast_client())
+    assert result.exit_code == 0 and balanced(result)
+    assert result.accounting.created == 30
+    (calls,) = calls_at_read_end
+    assert calls.get("me") == calls.get("users") == calls.get("activitytypes") == 1, calls
+    assert not calls.get("batch"), calls  # nothing written before the file was read
+
+
+def test_an_unreadable_file_sends_no_write_and_fails_cleanly(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    from timetracker_import.errors import InputError
+
+    bad = tmp_path / "in.csv"
+    bad.write_bytes(b"User,Start,Minutes\n\xff\xfe broken\n")
+    with pytest.raises(InputError):
+        run_import(settings_for(sandbox, bad, tmp_path), client_factory=fast_client())
+    calls = sandbox.stats()["calls"]
+    assert not calls.get("batch") and not list_runs()
+
+
+def test_ctrl_c_while_reading_stops_without_waiting_for_the_reader(tmp_path: Path) -> None:
+    """SIGINT during the read of a big file: exit 130 at once, nothing sent, no run
+    journaled (the reader thread is not waited for)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = write_rows(tmp_path / "big.csv", make_rows(150_000))
+    mapping = tmp_path / "m.yaml"
+    from tests.app.test_import import MAPPING
+
+    mapping.write_text(MAPPING, encoding="utf-8")
+    with run_sandbox_in_thread() as box:
+        env = dict(os.environ, TIMETRACKER_URL=box.url,
+                   TIMETRACKER_TOKEN=box.tokens["alice@example.com"],
+                   TIMETRACKER_STATE_DIR=str(tmp_path / "state"))  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "timetracker_import", "import", str(path), "--mapping",
+             str(mapping), "--yes", "--no-progress"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not box.stats()["calls"].get("activitytypes"):  # the run has started
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, err
+        assert box.stats()["worklogs"] == 0
+        assert not box.stats()["calls"].get("batch")
+    runs = tmp_path / "state"
+    assert not any(runs.rglob("journal.sqlite")), "the reader was waited for"

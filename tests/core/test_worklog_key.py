@@ -180,3 +180,36 @@ def test_keys_from_frame_naive_timestamps_still_refused() -> None:
     frame["timestamp"] = frame["timestamp"].dt.tz_localize(None)
     with pytest.raises(ValueError, match="no time zone"):
         keys_from_frame(frame, pd.Series({5: USER, 3: USER, 9: USER, 11: USER}))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("11/2/2026, 9:30:00 AM", "2026-11-02T09:30:00"),
+        ("11/2/2026 9:30 PM", "2026-11-02T21:30:00"),
+        ("11/2/2026,\u202f12:05:09\u202fAM", "2026-11-02T00:05:09"),
+        ("3/4/2024 13:05", "2024-03-04T13:05:00"),
+        ("2026-11-03", "2026-11-03T00:00:00"),
+        ("2018-06-29T05:36:21.3912345", "2018-06-29T05:36:21.391234"),
+    ],
+)
+def test_naive_forms_the_service_returns_as_sent_are_read(text: str, expected: str) -> None:
+    from timetracker_import.core.worklog_key import parse_timestamp_text
+
+    parsed = parse_timestamp_text(text)
+    assert parsed.tzinfo is None and parsed.isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["13/2/2026 9:00 AM", "11/2/2026 13:00 PM", "yesterday", ""])
+def test_unreadable_timestamps_are_a_value_error(text: str) -> None:
+    from timetracker_import.core.worklog_key import parse_timestamp_text
+
+    with pytest.raises(ValueError):
+        parse_timestamp_text(text)
+
+
+def test_export_reads_worklogs_the_old_importer_wrote() -> None:
+    from timetracker_import.core.export import parse_api_timestamp as export_parse
+
+    assert export_parse("11/2/2026, 9:30:00 AM").isoformat() == "2026-11-02T09:30:00+00:00"
+    assert export_parse("2026-11-03").isoformat() == "2026-11-03T00:00:00+00:00"

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from timetracker_import.errors import InputError
-from timetracker_import.files import readers
+from timetracker_import.files import readers_csv
 from timetracker_import.files.readers import column_letter, letter_index, open_table
 
 TEXT = "Name,Stunden,Notiz\nJürgen,1.5,Grüße\nZoë,2,\n"
@@ -74,7 +74,7 @@ def test_decoding_across_blocks(
     tmp_path: Path, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Multi-byte characters and CRLF split across read blocks; error offsets stay exact."""
-    monkeypatch.setattr(readers, "_READ_BLOCK", block)
+    monkeypatch.setattr(readers_csv, "_READ_BLOCK", block)
     good = 'a;b\r\nä€;𝄞\r\n\r\nx;"y\r\nz"\r\n'.encode()
     path = tmp_path / "ok.csv"
     path.write_bytes(good)

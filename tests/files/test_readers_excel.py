@@ -13,7 +13,7 @@ import pytest
 
 from tests.files.xls_builder import XlsCell, build_xls
 from timetracker_import.errors import InputError
-from timetracker_import.files import readers
+from timetracker_import.files import readers_excel
 from timetracker_import.files.readers import open_table
 
 SHEET_XML = "xl/worksheets/sheet1.xml"
@@ -219,7 +219,7 @@ def test_zip_total_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     path = tmp_path / "ok.xlsx"
     make_xlsx(path, {"S": [["a"], [1]]})
     assert rows_of(path) == {2: [1]}
-    monkeypatch.setattr(readers, "MAX_XLSX_UNCOMPRESSED_BYTES", 1000)
+    monkeypatch.setattr(readers_excel, "MAX_XLSX_UNCOMPRESSED_BYTES", 1000)
     with pytest.raises(InputError, match="inflate"):
         open_table(path)
 

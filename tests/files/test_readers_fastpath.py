@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from timetracker_import.errors import InputError
-from timetracker_import.files import readers
-from timetracker_import.files.readers import RawTable, _FastCsv, open_table
+from timetracker_import.files import readers_csv
+from timetracker_import.files.readers import RawTable, open_table
+from timetracker_import.files.readers_csv import FastCsv
 
 
 def _outcome(chunks: object) -> tuple[list[pd.DataFrame], str | None]:
@@ -50,7 +51,7 @@ def assert_same_chunks(table: RawTable, size: int) -> bool:
         pd.testing.assert_frame_equal(fast, slow)
         # Cells are str or None, never NaN or numbers.
         assert all(v is None or type(v) is str for v in fast.to_numpy().ravel())
-    probe = _FastCsv(table)
+    probe = FastCsv(table)
     _outcome(probe.chunks(size))
     return not probe.fell_back
 
@@ -113,8 +114,8 @@ def test_fast_path_gives_the_precise_chunks(
 ) -> None:
     raw, encoding, has_header, size, delimiter = case
     path = _write(raw)
-    saved = readers._READ_BLOCK
-    readers._READ_BLOCK = 8  # decode errors surface while chunking, not in open_table
+    saved = readers_csv._READ_BLOCK
+    readers_csv._READ_BLOCK = 8  # decode errors surface while chunking, not in open_table
     try:
         try:
             table = open_table(path, encoding=encoding, has_header=has_header, delimiter=delimiter)
@@ -124,7 +125,7 @@ def test_fast_path_gives_the_precise_chunks(
         held = assert_same_chunks(table, size)
         event("fast path held" if held else "fell back")
     finally:
-        readers._READ_BLOCK = saved
+        readers_csv._READ_BLOCK = saved
         path.unlink()
 
 
@@ -155,7 +156,7 @@ def test_fast_path_numbers_rows_by_physical_line(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text('\n\nName;Hours\n\nann;"1,5"\n  ;\nbob;\n', encoding="utf-8")
     table = open_table(path)
-    probe = _FastCsv(table)
+    probe = FastCsv(table)
     frames = list(probe.chunks(10))
     assert not probe.fell_back or frames == []
     frame = table.read_all()
@@ -177,7 +178,7 @@ def test_fallback_continues_after_the_chunks_already_given(
     path = tmp_path / "in.csv"
     path.write_text(text, encoding="utf-8")
     table = open_table(path)
-    probe = _FastCsv(table)
+    probe = FastCsv(table)
     given_fast = list(probe.chunks(1))
     assert probe.fell_back, reason
     assert [int(f.index[0]) for f in given_fast] == [2][: len(given_fast)]
@@ -189,7 +190,7 @@ def test_decode_error_after_good_rows_is_the_precise_error(
 ) -> None:
     # Small decode blocks and more lines than open_table samples: the bad byte is met only
     # while chunking, after the fast path has given good chunks.
-    monkeypatch.setattr(readers, "_READ_BLOCK", 64)
+    monkeypatch.setattr(readers_csv, "_READ_BLOCK", 64)
     good = b"A,B\n" + b"".join(b"%d,x\n" % i for i in range(100))
     path = tmp_path / "in.csv"
     path.write_bytes(good + b"5,\xfc\n")

@@ -142,6 +142,6 @@ async def test_d17_old_npm_importer_flow_is_accepted(api: Api) -> None:
     assert await count_all(api) == 2
     _, body, _ = await api.get("workLogs/all", who="alice")
     assert [(w["timestamp"], w["activityType"]["name"]) for w in body["data"]] == [
-        ("2026-11-02T09:30:00", "Testing"),
-        ("2026-11-03T13:00:00", "Development"),
+        ("11/2/2026, 9:30:00\u202fAM", "Testing"),  # exactly as sent (D6)
+        ("11/3/2026, 1:00:00 PM", "Development"),
     ]

@@ -13,17 +13,10 @@ from hypothesis import strategies as st
 
 from tests.sandbox.conftest import Api, uid
 from timetracker_import.sandbox import make_app
-from timetracker_import.sandbox.app import (
-    STATE,
-    ApiFail,
-    Ctx,
-    _canonical_z_key,
-    _FastItems,
-    _new_ids,
-    build_worklog,
-    parse_worklog_input,
-)
+from timetracker_import.sandbox.context import STATE, ApiFail, Ctx
+from timetracker_import.sandbox.routes.batch import _canonical_z_key, _FastItems, _new_ids
 from timetracker_import.sandbox.timeparse import parse_timestamp
+from timetracker_import.sandbox.validation import build_worklog, parse_worklog_input
 
 STATE_OBJ = make_app()[STATE]
 USERS = sorted(STATE_OBJ.store.users)
@@ -190,7 +183,7 @@ async def test_mixed_batch_over_http_keeps_order_and_odd_forms(api: Api) -> None
     assert status == 200, answer
     data = answer["data"]
     assert [w["timestamp"] for w in data] == [
-        "2026-09-01T08:00:00Z", "2026-09-01T09:00:00", "2026-09-01T08:00:00Z",
+        "2026-09-01T08:00:00Z", "9/1/2026, 9:00:00 AM", "2026-09-01T08:00:00Z",
     ]  # fmt: skip
     assert [w["user"]["id"] for w in data] == [bob, admin, bob]
     assert [w["length"] for w in data] == [900, 600, 60]

@@ -8,14 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from timetracker_import.sandbox.app import (
-    LOCKED_STATES,
-    ApiFail,
-    _is_locked,
-    parse_guid,
-    week_start_of,
-)
+from timetracker_import.sandbox.context import ApiFail, parse_guid
 from timetracker_import.sandbox.timeparse import from_key
+from timetracker_import.sandbox.weeks import LOCKED_STATES, is_locked, week_start_of
 
 # 1900-01-01 .. 2100-01-01 in microseconds since the epoch
 KEYS = st.integers(min_value=-2_208_988_800_000_000, max_value=4_102_444_800_000_000)
@@ -27,10 +22,10 @@ def test_integer_week_lookup_matches_week_start_of(key: int) -> None:
     assert monday.weekday() == 0
     for state in (1, 2, 3, 99):
         states = {("u", monday): state}
-        assert _is_locked(states, "u", key) is (state in LOCKED_STATES)
-        assert _is_locked(states, "other", key) is False
-    assert _is_locked({("u", date(1800, 1, 6)): 3}, "u", key) is False
-    assert _is_locked({}, "u", key) is False
+        assert is_locked(states, "u", key) is (state in LOCKED_STATES)
+        assert is_locked(states, "other", key) is False
+    assert is_locked({("u", date(1800, 1, 6)): 3}, "u", key) is False
+    assert is_locked({}, "u", key) is False
 
 
 def test_cached_guid_parsing_still_canonicalises_and_refuses() -> None:

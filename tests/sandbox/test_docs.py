@@ -30,6 +30,20 @@ def test_every_decision_has_a_row_and_every_named_test_exists() -> None:
             assert name in defined, name
 
 
+def test_every_recorded_decision_has_a_row_with_tests() -> None:
+    """Each ``**Sn.`` under "Decisions made here" has a ``| Sn `` row naming at least one
+    test (the names themselves are checked above), and no row names a missing decision."""
+    doc = DOC.read_text(encoding="utf-8")
+    decisions_part, table = doc.split("## Test coverage by decision", 1)
+    decisions_part = decisions_part.split("## Decisions made here", 1)[1]
+    decided = re.findall(r"^- \*\*(S\d+)\.", decisions_part, re.MULTILINE)
+    rows = dict(re.findall(r"^\| (S\d+) [^|]*\|([^\n]*)\|$", table, re.MULTILINE))
+    assert len(decided) >= 16 and len(set(decided)) == len(decided), decided
+    assert set(rows) == set(decided)
+    for number, tests in rows.items():
+        assert re.search(r"test_\w+", tests), number
+
+
 def test_documented_fault_examples_parse() -> None:
     doc = DOC.read_text(encoding="utf-8")
     examples = re.findall(r"^\| `([^`]+)`(?: / `([^`]+)`)? \|", doc, re.MULTILINE)

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 
 from tests.sandbox.conftest import Api, auth, uid
 from timetracker_import.sandbox import make_app
-from timetracker_import.sandbox.app import (
-    STATE,
-    Ctx,
-    RawJson,
-    _compact_dumps,
-    render_worklogs,
-    worklog_json,
-)
+from timetracker_import.sandbox.context import STATE, Ctx, RawJson, compact_dumps
+from timetracker_import.sandbox.render import render_worklogs, worklog_json
 from timetracker_import.sandbox.store import WorklogRow
 from timetracker_import.sandbox.timeparse import to_key
 
@@ -67,7 +61,7 @@ def test_render_matches_reference_encoder(
 ) -> None:
     ctx = ctx_for(caller, expand)
     states = STATE_OBJ.store.approval_states() if editable else None
-    expected = _compact_dumps(
+    expected = compact_dumps(
         [worklog_json(ctx, WorklogRow(*r), editable=states, with_id=with_id) for r in page]
     )
     rendered = render_worklogs(ctx, page, editable=states, with_id=with_id)
@@ -101,4 +95,4 @@ async def test_list_page_over_http_is_the_reference_shape(api: Api) -> None:
     states = state.store.approval_states()
     stored = [state.store.get_worklog(w["id"]) for w in data]
     reference = [worklog_json(ctx, r, editable=states) for r in stored if r is not None]
-    assert raw.decode() == '{"data":' + _compact_dumps(reference) + "}"
+    assert raw.decode() == '{"data":' + compact_dumps(reference) + "}"

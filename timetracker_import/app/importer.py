@@ -54,6 +54,7 @@ from timetracker_import.app.stages.preflight import (
 )
 from timetracker_import.app.stages.prepare import (
     PreparedFile,
+    check_settings,
     file_sha256,
     load_import_mapping,
     prepare,
@@ -114,17 +115,18 @@ def run_import(
     """Run (or resume) an import. ``confirm`` is asked before a real import creates anything
     (None: no question); ``progress`` shows a tqdm bar on stderr (True) or is called with
     (rows done, rows to send); ``prepared``: the file as ``prepare(settings)`` already read
-    it; setting ``cancel`` (from any thread) stops the run like Ctrl-C: requests in flight
+    it (otherwise the file is read in a worker thread while the setup reads are on the
+    wire); setting ``cancel`` (from any thread) stops the run like Ctrl-C: requests in flight
     finish, the rest stays resumable. Raises ``UsageError`` and friends for problems found
     before anything is sent, ``Interrupted`` when cancelled before posting began."""
+    check_settings(settings)  # before any request
     with _long_lived_frozen():
-        if prepared is None:
-            prepared = prepare(settings)
-        gc.freeze()  # the prepared frame lives until the end too
         runner = _ImportRun(
             settings, prepared, progress=progress, confirm=confirm, cancel=cancel
         )
-        runner.phases["read_validate"] = prepared.seconds
+        if prepared is not None:
+            gc.freeze()  # the prepared frame lives until the end too
+            runner.phases["read_validate"] = prepared.seconds
         return asyncio.run(runner.run(client_factory or _default_client_factory))
 
 
@@ -155,14 +157,15 @@ class _ImportRun:
     def __init__(
         self,
         settings: ImportSettings,
-        prepared: PreparedFile,
+        prepared: PreparedFile | None,
         *,
         progress: Progress,
         confirm: Callable[[ConfirmInfo], bool] | None,
         cancel: threading.Event | None = None,
     ) -> None:
         self.settings = settings
-        self.p = prepared
+        self._prepared = prepared
+        self._stop_reading = threading.Event()
         self.progress = progress
         self.confirm = confirm
         self.cancel = cancel
@@ -196,8 +199,23 @@ class _ImportRun:
             if run_id is not None:
                 journal = Journal.open(run_id)
                 journal.reopen()
+                self._complete_journal(journal)
                 return journal
         return None
+
+    def _complete_journal(self, journal: Journal) -> None:
+        """Record the rows a killed run had not journaled yet. A new run commits its run
+        record first and its rows (then the skipped rows) in later transactions, in a worker
+        thread while the setup reads are on the wire; a SIGKILL in between leaves a
+        resumable journal without rows (or with the skipped rows still pending). Nothing was
+        sent by that run (the poster waits for the complete journal), so the missing rows
+        are exactly pending now; rows already known keep their outcome."""
+        journal.record_rows(int(r) for r in self.p.raw.index.tolist())
+        if self.p.skipped:
+            outcomes = journal.row_outcomes()
+            still_open = [r for r in self.p.skipped if outcomes[r][0] in OPEN_OUTCOMES]
+            if still_open:
+                journal.mark_skipped(still_open, "left out by the mapping")
 
     def _create_journal(self, rejections: list[Rejection]) -> Journal:
         """A new run's journal with its rows, skipped rows and file rejections (runs in a
@@ -266,7 +284,63 @@ class _ImportRun:
             if watcher is not None:
                 watcher.cancel()
 
+    @property
+    def p(self) -> PreparedFile:
+        """The prepared file (read before the run, or by ``_prepare`` during it)."""
+        assert self._prepared is not None, "the file is not read yet"
+        return self._prepared
+
+    async def _prepare(self) -> PreparedFile:
+        """Stage ``prepare`` in a daemon thread (the event loop meanwhile serves the setup
+        reads). A cancelled run (Ctrl-C, ``cancel``) does not wait for it: the reader only
+        reads, and stops at its next chunk (or with the process)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[PreparedFile] = loop.create_future()
+
+        def settle(result: PreparedFile | None, error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(result)  # type: ignore[arg-type]
+
+        def read() -> None:
+            try:
+                result = prepare(self.settings, stop=self._stop_reading)
+            except BaseException as exc:  # handed to the event loop, raised there
+                with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                    loop.call_soon_threadsafe(settle, None, exc)
+                return
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, result, None)
+
+        threading.Thread(target=read, name="prepare", daemon=True).start()
+        try:
+            prepared = await done
+        except BaseException:
+            self._stop_reading.set()
+            raise
+        gc.freeze()  # the prepared frame lives until the end too
+        self.phases["read_validate"] = prepared.seconds
+        return prepared
+
     async def _run_watched(self, client_factory: ClientFactory) -> ImportResult:
+        client = client_factory(self.settings.connection, self._on_retry)
+        async with client:
+            # independent reads, sent at once: one round trip, on the wire while the file is
+            # read (they change nothing, so a file that turns out unreadable costs nothing)
+            setup = asyncio.ensure_future(
+                _all_or_cancel(client.me(), client.users(), client.activity_types())
+            )
+            async with _reaped([setup]):
+                if self._prepared is None:
+                    self._prepared = await self._prepare()
+                return await self._journaled(client, setup)
+
+    async def _journaled(
+        self, client: TimetrackerClient, setup: asyncio.Future[list[Any]]
+    ) -> ImportResult:
         self._phase_started = time.perf_counter()
         resumable = self._open_resumable()
         ready: asyncio.Future[Journal]
@@ -282,8 +356,8 @@ class _ImportRun:
             book, rejections = RowBook.fresh(rows, self.p.skipped, self.p.rejections)
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
-            return await self._run(ready, book, resumed=resumable is not None,
-                                   client_factory=client_factory)  # fmt: skip
+            return await self._run(ready, book, resumed=resumable is not None, client=client,
+                                   setup=setup)  # fmt: skip
         finally:
             with contextlib.suppress(Exception):  # a failed creation raised in _run already
                 (await ready).close()
@@ -294,15 +368,15 @@ class _ImportRun:
         book: RowBook,
         *,
         resumed: bool,
-        client_factory: ClientFactory,
+        client: TimetrackerClient,
+        setup: asyncio.Future[list[Any]],
     ) -> ImportResult:
         s, p = self.settings, self.p
         if resumed:
             book.reject(ready.result(), p.rejections)  # a new journal records them itself
-        client = client_factory(s.connection, self._on_retry)
         try:
             reads: list[asyncio.Future[Any]] = []
-            async with client, _reaped(reads):
+            async with _reaped(reads):
                 prefetched: PreflightReads | None = None
                 to_check = book.pending_part(p.canonical)
                 if not resumed and len(to_check):
@@ -311,10 +385,7 @@ class _ImportRun:
                     # check, a superset of what is left after resolving and the lock check.
                     prefetched = PreflightReads.start(client, to_check)
                     reads.extend(prefetched.futures)
-                # independent reads: one round trip instead of three
-                me, users, activity = await _all_or_cancel(
-                    client.me(), client.users(), client.activity_types()
-                )
+                me, users, activity = await setup
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 # stage: resolve

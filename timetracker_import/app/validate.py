@@ -181,9 +181,7 @@ def load_mapping_for(settings: ValidateSettings) -> LoadedMapping:
     """The mapping named by ``--mapping`` or ``--preset`` (exactly one)."""
     from timetracker_import.files.mapping_loader import load_mapping, load_preset
 
-    if settings.loaded is not None:
-        if settings.mapping_path is not None or settings.preset is not None:
-            raise UsageError("give one mapping: as data, as a file or as a preset")
+    if settings.loaded is not None:  # loaded already (the names say where it came from)
         return settings.loaded
     if (settings.mapping_path is None) == (settings.preset is None):
         raise UsageError("give exactly one of --mapping PATH or --preset NAME")

@@ -25,7 +25,7 @@ from timetracker_import.errors import UsageError
     default=None,
     help="SQLite file to keep data in (default: in memory).",
 )
-@click.option("--seed", default="demo", show_default=True, help="'demo' or a YAML/JSON seed file.")
+@click.option("--seed", default="demo", show_default=True, help="A built-in seed ('demo', 'approvals') or a YAML/JSON seed file.")
 @click.option("--latency-ms", default=0.0, type=float, help="Latency added to every API call.")
 @click.option("--rate-limit", default=None, help="Token-bucket limit such as 10/s or 100/min.")
 @click.option(

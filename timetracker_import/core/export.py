@@ -127,21 +127,13 @@ def format_query_instant(instant: datetime) -> str:
 def parse_api_timestamp(value: Any) -> datetime | None:
     """An API timestamp as an aware UTC datetime (no offset = UTC); None when empty.
 
-    Tolerates 7 fractional digits (.NET) by cutting them to microseconds."""
+    Tolerates 7 fractional digits (.NET) by cutting them to microseconds, a date alone and
+    the US-culture forms (``core.worklog_key.parse_timestamp_text``)."""
     if value is None or value == "":
         return None
-    text = str(value).strip()
-    # fromisoformat reads a trailing "Z" itself; only "z" and fractions need rewriting
-    if "." in text or text.endswith("z"):
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        main, dot, rest = text.partition(".")
-        if dot:
-            # the leading digits only: "25+01:00" is fraction "25" and offset "+01:00"
-            end = next((i for i, c in enumerate(rest) if not c.isdigit()), len(rest))
-            digits, tail = rest[:end], rest[end:]
-            text = f"{main}.{digits[:6].ljust(6, '0')}{tail}"
-    parsed = datetime.fromisoformat(text)
+    from timetracker_import.core.worklog_key import parse_timestamp_text
+
+    parsed = parse_timestamp_text(str(value))
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaErrors
-from pandera.typing import Index, Series
 
-from timetracker_import.core.rejections import Rejection
+
+@contextmanager
+def _without_hypothesis() -> Iterator[None]:
+    """pandera imports hypothesis (its data-synthesis strategies) when it is installed, on the
+    first validation: ~0.15 s of start-up for a feature we never use. Unless hypothesis is
+    already loaded (the test suite), make it look absent while pandera's pandas backends are
+    imported; pandera then registers its checks without strategies, and a later ``import
+    hypothesis`` works as usual."""
+    if "hypothesis" in sys.modules:
+        yield
+        return
+    sys.modules["hypothesis"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get("hypothesis", 0) is None:
+            del sys.modules["hypothesis"]
+
+
+with _without_hypothesis():
+    # the modules pandera's first validation would import (and with them its strategies)
+    import pandera.backends.pandas.builtin_checks
+    import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
+    import pandera.pandas as pa
+from pandera.errors import SchemaErrors  # noqa: E402
+from pandera.typing import Index, Series  # noqa: E402
+
+from timetracker_import.core.rejections import Rejection  # noqa: E402
 
 
 class MappedWorklog(pa.DataFrameModel):

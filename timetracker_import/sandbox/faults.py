@@ -6,7 +6,7 @@ Grammar (full description in docs/sandbox.md)::
     SELECTOR := batch | worklogs | worklogs-all | me | users | roles | activitytypes
               | approvals | any | *            (also workLogs/batch, workLogs/all, ...)
     CALLS    := N | N..M | N..                 (1-based, counted per selector)
-    ACTION   := STATUS | STATUS-after-commit | 429=SECS | 429-date=SECS
+    ACTION   := STATUS | STATUS-after-commit (not 429) | 429=SECS | 429-date=SECS
               | drop | drop-after-commit | partial-commit-drop
               | latency=DUR | delay=DUR | delay-after-commit=DUR      (DUR: 50ms, 2s, 1.5s)
 
@@ -125,6 +125,12 @@ def parse_fault(spec: str) -> Fault:
             raise FaultSpecError(f"{spec!r}: status must be 4xx or 5xx")
         if status_match[4] is not None and status != 429:
             raise FaultSpecError(f"{spec!r}: =SECONDS (Retry-After) only applies to 429")
+        if status == 429 and status_match[2]:
+            raise FaultSpecError(
+                f"{spec!r}: a 429 never has side effects (contract D14, D15), so it cannot come "
+                "after a commit; use 429, 429=SECS or 429-date=SECS (nothing stored), or "
+                "another status such as 503-after-commit"
+            )
         return replace(
             base,
             kind="status",
@@ -203,3 +209,12 @@ def parse_rate_limit(text: str) -> RateLimiter:
     count = float(match[1])
     period = 1.0 if match[2].startswith("s") else 60.0
     return RateLimiter(count / period, max(1.0, count))
+
+
+def make_limiter(spec: str | float | RateLimiter | None) -> RateLimiter | None:
+    """The limiter for ``make_app(rate_limit=...)``: a spec, requests per second, or as given."""
+    if spec is None or isinstance(spec, RateLimiter):
+        return spec
+    if isinstance(spec, int | float):
+        return RateLimiter(float(spec), max(1.0, float(spec)))
+    return parse_rate_limit(spec)

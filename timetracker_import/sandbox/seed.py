@@ -92,17 +92,23 @@ class Seed:
         raise SeedError(f"unknown activity type {name!r}")
 
 
+# Seeds shipped in timetracker_import/sandbox/seeds/ (docs/sandbox.md): a name here wins
+# over a file of the same name in the working directory.
+BUILTIN_SEEDS = ("demo", "approvals")
+
+
 def load_seed(seed: str | Path | dict[str, Any]) -> Seed:
-    """Load a seed: ``"demo"`` (built in), a path to a YAML/JSON file, or a dict."""
+    """Load a seed: a built-in name (``"demo"``, ``"approvals"``), a path to a YAML/JSON
+    file, or a dict."""
     if isinstance(seed, dict):
         return parse_seed(seed)
-    if str(seed) == "demo":
+    if str(seed) in BUILTIN_SEEDS:
         text = (
             resources.files("timetracker_import.sandbox")
-            .joinpath("seeds/demo.yaml")
+            .joinpath(f"seeds/{seed}.yaml")
             .read_text(encoding="utf-8")
         )
-        return parse_seed(yaml.safe_load(text), source="demo")
+        return parse_seed(yaml.safe_load(text), source=str(seed))
     path = Path(seed)
     try:
         text = path.read_text(encoding="utf-8")

@@ -66,7 +66,6 @@ def parse_timestamp(value: object) -> ParsedTime | None:
     if not text:
         return None
     parsed = _parse_iso(text)
-    iso = parsed is not None
     if parsed is None:
         parsed = _parse_us(text)
     if parsed is None:
@@ -74,10 +73,9 @@ def parse_timestamp(value: object) -> ParsedTime | None:
     if parsed.tzinfo is not None:
         instant = parsed.astimezone(UTC)
         return ParsedTime(instant, format_utc_z(instant), True)
-    instant = parsed.replace(tzinfo=UTC)
-    # Naive ISO date-times come back exactly as sent; other forms are normalised to ISO.
-    echo = text if iso and "T" in text else parsed.isoformat()
-    return ParsedTime(instant, echo, False)
+    # Without an offset the text is stored and returned exactly as sent (D6), whatever its
+    # form: ISO, a date alone or a US form, even with Node's narrow no-break space.
+    return ParsedTime(parsed.replace(tzinfo=UTC), value, False)
 
 
 def _parse_iso(text: str) -> datetime | None:

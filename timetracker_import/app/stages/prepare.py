@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from timetracker_import.app.validate import (
     load_mapping_for,
 )
 from timetracker_import.core.rejections import Rejection
-from timetracker_import.errors import UsageError
+from timetracker_import.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,9 +89,15 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
     )
 
 
-def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> PreparedFile:
+def prepare(
+    settings: ImportSettings,
+    loaded: LoadedMapping | None = None,
+    *,
+    stop: threading.Event | None = None,
+) -> PreparedFile:
     """Read, map and validate the whole file, exactly like ``validate`` (``loaded``: the
-    mapping when the caller has loaded it already)."""
+    mapping when the caller has loaded it already; ``stop``: set from another thread to
+    stop between chunks with ``Interrupted``)."""
     import time
 
     import pandas as pd
@@ -114,6 +121,8 @@ def prepare(settings: ImportSettings, loaded: LoadedMapping | None = None) -> Pr
     for chunk in iter_mapped_chunks(
         table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows
     ):
+        if stop is not None and stop.is_set():
+            raise Interrupted("stopped while reading the file; nothing was sent")
         canon_parts.append(chunk.canonical)
         raw_parts.append(chunk.raw)
         rejections.extend(chunk.rejections)
