@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_import import MAPPING, USERS, sandbox_process  # noqa: E402
+from bench_import import MAPPING, USERS, sandbox  # noqa: E402
 
 START = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 CLI = [sys.executable, "-m", "timetracker_import"]
@@ -116,7 +116,7 @@ def main() -> int:
         finals = []
         for name in ("sync", "naive"):
             db = work / f"{name}.sqlite"
-            with sandbox_process(db, args.latency_ms) as (url, tokens, _):
+            with sandbox(db, args.latency_ms) as (url, tokens):
                 env = {**os.environ, "TIMETRACKER_URL": url,
                        "TIMETRACKER_TOKEN": tokens["alice@example.com"],
                        "TIMETRACKER_STATE_DIR": str(work / f"state-{name}"),

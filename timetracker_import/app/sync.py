@@ -288,6 +288,9 @@ class _SyncRun:
         self.delete_problems: list[dict[str, Any]] = []
         self.keyed_rows: set[int] = set()  # rows whose key is known (also when rejected)
         self.labels: dict[str, str] = {}  # user id (lowercased) -> email, for messages
+        #: worklogs that were there before this run (in the window, or ledgered): a create's
+        #: read-back after an ambiguous answer never claims one of them as its own
+        self.known_ids: set[str] = set()
 
     # -- keys and desired rows -----------------------------------------------------------
 
@@ -455,6 +458,7 @@ class _SyncRun:
         server, approvals = await self._read_server(
             client, desired, entries, wanted_keys, window, self_only, offset
         )
+        self.known_ids = set(server) | {e.worklog_id for e in entries.values()}
         blocked = None
         keyless = [r for r in self.rejections if r.source_row not in self.keyed_rows]
         if keyless:
@@ -720,7 +724,8 @@ class _SyncRun:
         poster = Poster(
             client=client, journal=journal, bodies=bodies, keys=keys_from_frame(part, ids),
             timestamps=part["timestamp"], read_back=read_back_for(client, self_only=self_only),
-            pending=part.index, claim_after=datetime.fromisoformat(journal.info().started_at),
+            pending=part.index, known_ids=self.known_ids,
+            claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=dry_run, concurrency=self.s.concurrency, naive_offset_minutes=offset,
             created_offset_minutes=offset,
         )  # fmt: skip

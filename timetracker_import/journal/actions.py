@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from timetracker_import.journal.store import JOURNAL_NAME
+from timetracker_import.journal.db import JOURNAL_NAME
 
 ACTION_STATES = ("sending", "done", "failed", "gone")
 _SCHEMA = """

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from timetracker_import.core.sync_plan import LedgerEntry
-from timetracker_import.journal.store import ensure_private_file, runs_root, safe_base_url
+from timetracker_import.journal.private_files import ensure_private_file
+from timetracker_import.journal.runs import runs_root, safe_base_url
 
 LEDGER_NAME = "ledger.sqlite"
 _SCHEMA = """
