@@ -136,3 +136,22 @@ def test_the_library_function(box: RunningSandbox, tmp_path: Path) -> None:
     result = sync_file(hr, connection=conn, mapping=mapping, ledger_path=tmp_path / "l.sqlite")
     assert result.exit_code == 0 and result.counts.created == 1
     assert hours(box, "bob@example.com") == [8.0]
+
+
+def test_runs_list_show_and_undo_of_a_sync(box: RunningSandbox, tmp_path: Path) -> None:
+    hr = write(tmp_path / "hr.csv", BOB_8, CAROL)
+    assert invoke(box, "sync", hr, "--preset", "7pace-npm", "--yes").exit_code == 0
+    write(tmp_path / "hr.csv", BOB_6)
+    done = invoke(box, "sync", hr, "--preset", "7pace-npm", "--yes", "--prune", "--window",
+                  "2026-11-02..2026-11-02", "--json")  # fmt: skip
+    run_id = json.loads(done.stdout)["run_id"]
+    assert hours(box, "bob@example.com") == [6.0] and hours(box, "carol@example.com") == []
+    listed = invoke(box, "runs", "list")
+    assert "rows 1: created 0, updated 1, unchanged 0" in listed.stdout
+    assert "deleted 1" in listed.stdout
+    shown = json.loads(invoke(box, "runs", "show", run_id, "--json").stdout)
+    assert shown["counts"]["updated"] == 1 and shown["counts"]["deleted"] == 1
+    undone = invoke(box, "runs", "undo", run_id, "--json")
+    assert undone.exit_code == 0, undone.stderr
+    assert "restore 1" in undone.stderr and "re-create 1" in undone.stderr
+    assert hours(box, "bob@example.com") == [8.0] and hours(box, "carol@example.com") == [7.5]
