@@ -457,3 +457,61 @@ def test_undo_skips_what_was_edited_since(box: RunningSandbox, tmp_path: Path) -
     assert outcome.changes.restored == []
     assert [i for i, _ in outcome.changes.skipped] == [wid]
     assert server(box)[(BOB, "2026-11-02T09:00:00Z", 360, "checked by HR")] == 1
+
+
+@pytest.mark.parametrize("fault", ["drop-after-commit", "500-after-commit", "drop", "500"])
+def test_an_unanswered_patch_is_read_back(box: RunningSandbox, tmp_path: Path, fault: str) -> None:
+    sync(box, tmp_path, BASE_ROWS)
+    corrected = [dict(r) for r in BASE_ROWS]
+    corrected[0]["Minutes"] = 360
+    box.set_faults([f"worklogs#1:{fault}"])  # the PATCH (the first single-worklog call)
+    result = sync(box, tmp_path, corrected, concurrency=1)
+    assert result.exit_code == 0, result.summary_dict()
+    assert counts(result) == {"rows": 5, "updated": 1, "unchanged": 4}
+    assert server(box) == expected(corrected)
+    box.set_faults([])
+    before = writes(box)
+    again = sync(box, tmp_path, corrected)  # the ledger knows the new editedTimestamp
+    assert counts(again) == {"rows": 5, "unchanged": 5} and writes(box) == before
+
+
+def test_a_server_outage_halts_resumably_and_the_rerun_converges(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    sync(box, tmp_path, BASE_ROWS)
+    corrected = [dict(r, Minutes=int(r["Minutes"]) + 30) for r in BASE_ROWS]
+    box.set_faults(["worklogs#3..:503"])  # two PATCHes pass, then the service is down
+    from timetracker_import.api.retry import RetryPolicy
+
+    halted = sync_file(settings(box, tmp_path, corrected, concurrency=1),
+                       client_factory=_fast_retries(RetryPolicy(max_attempts=2, floor=0.01, cap=0.02)))  # fmt: skip
+    assert halted.exit_code == 75 and halted.halt_reason == "transient"
+    assert halted.counts.is_balanced()
+    assert halted.counts.updated == 2 and halted.counts.unprocessed == 3
+    box.set_faults([])
+    result = sync(box, tmp_path, corrected)
+    assert counts(result) == {"rows": 5, "updated": 3, "unchanged": 2}
+    assert server(box) == expected(corrected)
+
+
+def _fast_retries(policy: Any) -> Any:
+    def factory(connection: Any, on_retry: Any) -> TimetrackerClient:
+        client = TimetrackerClient(connection, on_retry=on_retry)
+        client.retry_policy = policy
+        return client
+
+    return factory
+
+
+@pytest.mark.parametrize("fault", ["drop-after-commit", "500-after-commit", "drop"])
+def test_an_unanswered_delete_is_settled(box: RunningSandbox, tmp_path: Path, fault: str) -> None:
+    sync(box, tmp_path, BASE_ROWS)
+    fewer = [r for r in BASE_ROWS if r["ID"] != "E2"]
+    box.set_faults([f"worklogs#1:{fault}"])
+    result = sync(box, tmp_path, fewer, prune=True)
+    assert result.exit_code == 0, result.summary_dict()
+    assert counts(result) == {"rows": 4, "unchanged": 4, "deleted": 1}
+    assert server(box) == expected(fewer)
+    box.set_faults([])
+    again = sync(box, tmp_path, fewer, prune=True)
+    assert counts(again) == {"rows": 4, "unchanged": 4}

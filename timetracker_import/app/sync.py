@@ -871,6 +871,10 @@ class _SyncRun:
         for attempt in range(2):
             try:
                 found = await _get_or_none(client, action.worklog_id)
+            except TransientApiError as exc:
+                # the server is down: stop sending more into the outage (exit 75, resumable)
+                self.halt, self.halt_error = self.halt or "transient", self.halt_error or exc
+                return None
             except TimetrackerError:
                 return None
             if found is None:
