@@ -750,22 +750,42 @@ class _SyncRun:
                           user_ids: pd.Series, bodies: dict[int, Any],
                           by_row: dict[int, DesiredRow], self_only: bool,
                           offset: int) -> None:  # fmt: skip
+        from timetracker_import.journal.actions import PlannedAction
+
         slots = asyncio.Semaphore(self.s.concurrency)
         updates = [r for r in plan.by_outcome("update") if r.action is not None]
         creates = [r.source_row for r in plan.by_outcome("create")]
+        # the intents of every PATCH and DELETE, committed before the first is sent: in the
+        # ledger (adopted entries, pending fields, deleting keys) and in the run's journal
+        if updates or plan.deletes:
+            await asyncio.to_thread(
+                ledger.intend, scope,
+                entries=[r.ledger for r in updates if r.ledger is not None],
+                pending={by_row[r.source_row].key: dict(r.action.fields) for r in updates
+                         if r.action is not None},
+                deleting=[d.key for d in plan.deletes if d.key is not None],
+                run_id=journal.run_id,
+            )  # fmt: skip
+        ids = await asyncio.to_thread(log.intend_many, [
+            *(PlannedAction("update", r.action.worklog_id, r.action.before, r.action.fields,
+                            r.source_row, by_row[r.source_row].key)
+              for r in updates if r.action is not None),
+            *(PlannedAction("delete", d.worklog_id, d.before, key=d.key) for d in plan.deletes),
+        ])  # fmt: skip
+        settler = _Settler(ledger, scope, log, journal.run_id)
 
-        async def update(row: RowPlan) -> None:
+        async def update(row: RowPlan, action_id: int) -> None:
             async with slots:
                 if self.halt:
                     self.outcome[row.source_row] = ("unprocessed", row.worklog_id)
                     return
-                await self._update(client, ledger, scope, log, row, by_row[row.source_row])
+                await self._update(client, settler, action_id, row, by_row[row.source_row])
 
-        async def delete(action: Delete) -> None:
+        async def delete(action: Delete, action_id: int) -> None:
             async with slots:
                 if self.halt:
                     return
-                await self._delete(client, ledger, scope, log, action)
+                await self._delete(client, settler, action_id, action)
 
         async def create() -> None:
             if not creates:
@@ -783,15 +803,18 @@ class _SyncRun:
                 entries.append(LedgerEntry(d.key, rec.worklog_id, d.user_id, d.timestamp,
                                            dict(d.content), rec.edited_ts))  # fmt: skip
             if entries:
-                ledger.upsert(scope, entries, journal.run_id)
+                await settler.add(entries=entries)
             for rej in poster.stats.rejections:
                 self.rejections.append(rej)
                 self.outcome[rej.source_row] = ("rejected", None)
 
         outcomes = await asyncio.gather(
-            create(), *(update(r) for r in updates), *(delete(d) for d in plan.deletes),
+            create(),
+            *(update(r, i) for r, i in zip(updates, ids, strict=False)),
+            *(delete(d, i) for d, i in zip(plan.deletes, ids[len(updates):], strict=True)),
             return_exceptions=True,
         )  # fmt: skip
+        await settler.flush()
         for failure in outcomes:
             if isinstance(failure, AuthError):
                 self.halt, self.halt_error = "auth", failure
@@ -807,17 +830,10 @@ class _SyncRun:
         if refused:
             journal.mark_rejections(refused)
 
-    async def _update(self, client: TimetrackerClient, ledger: Ledger, scope: str,
-                      log: ActionLog, row: RowPlan, d: DesiredRow) -> None:  # fmt: skip
+    async def _update(self, client: TimetrackerClient, settler: _Settler, action_id: int,
+                      row: RowPlan, d: DesiredRow) -> None:  # fmt: skip
         assert row.action is not None and row.worklog_id is not None
         action: Update = row.action
-        if row.ledger is not None:  # adopted: the ledger learns the worklog first
-            ledger.upsert(scope, [row.ledger], None)
-        ledger.set_pending(scope, d.key, dict(action.fields))
-        action_id = await asyncio.to_thread(
-            log.intend, "update", action.worklog_id, action.before, fields=action.fields,
-            source_row=row.source_row, key=d.key,
-        )  # fmt: skip
         self.writes += 1
         try:
             answer = await client.patch_worklog(action.worklog_id, action.fields)
@@ -832,14 +848,12 @@ class _SyncRun:
             raise
         except TransientApiError as exc:
             self.halt, self.halt_error = "transient", exc
-            await asyncio.to_thread(log.settle, action_id, "failed", detail=exc.message)
-            ledger.set_pending(scope, d.key, None)
+            await settler.add((action_id, "failed", None, exc.message), not_sent=[d.key])
             self.outcome[row.source_row] = ("unprocessed", row.worklog_id)
             return
         except ApiError as exc:
             state = "gone" if exc.status == 404 else "failed"
-            await asyncio.to_thread(log.settle, action_id, state, detail=exc.message)
-            ledger.set_pending(scope, d.key, None)
+            await settler.add((action_id, state, None, exc.message), not_sent=[d.key])
             if exc.status == 404:
                 self.outcome[row.source_row] = ("conflict", row.worklog_id)
                 self._conflict_rejection(row, f"worklog {row.worklog_id} was deleted in 7pace "
@@ -853,12 +867,12 @@ class _SyncRun:
             return
         edited = answer.get("editedTimestamp")
         edited_ts = None if edited is None else str(edited)
-        await asyncio.to_thread(log.settle, action_id, "done", edited_after=edited_ts)
         current = server_worklog(answer) if answer.get("timestamp") else None
-        ledger.upsert(scope, [LedgerEntry(
+        entry = LedgerEntry(
             d.key, action.worklog_id, current.user_id if current else d.user_id,
-            current.timestamp if current else d.timestamp, dict(d.content), edited_ts)],
-            None)  # fmt: skip
+            current.timestamp if current else d.timestamp, dict(d.content), edited_ts,
+        )  # fmt: skip
+        await settler.add((action_id, "done", edited_ts, None), entries=[entry])
         self.outcome[row.source_row] = ("updated", row.worklog_id)
 
     async def _read_back_patch(
@@ -892,13 +906,9 @@ class _SyncRun:
     def _conflict_rejection(self, row: RowPlan, reason: str) -> None:
         self.rejections.append(Rejection(row.source_row, "conflict", None, row.worklog_id, reason))
 
-    async def _delete(self, client: TimetrackerClient, ledger: Ledger, scope: str,
-                      log: ActionLog, action: Delete) -> None:  # fmt: skip
+    async def _delete(self, client: TimetrackerClient, settler: _Settler, action_id: int,
+                      action: Delete) -> None:  # fmt: skip
         assert action.key is not None
-        ledger.set_deleting(scope, action.key)
-        action_id = await asyncio.to_thread(
-            log.intend, "delete", action.worklog_id, action.before, key=action.key
-        )
         self.writes += 1
         try:
             await client.delete_worklog(action.worklog_id)
@@ -909,17 +919,15 @@ class _SyncRun:
             return  # stays "deleting": the next sync sees whether it is gone
         except ApiError as exc:
             if exc.status != 404:
-                await asyncio.to_thread(log.settle, action_id, "failed", detail=exc.message)
+                # refused: not deleted, the entry stays ours
+                await settler.add((action_id, "failed", None, exc.message),
+                                  not_sent=[action.key])  # fmt: skip
                 self.delete_problems.append({"worklog_id": action.worklog_id, "key": action.key,
                                              "reason": exc.description or exc.message})  # fmt: skip
-                with ledger.transaction() as conn:  # not deleted: the entry stays ours
-                    conn.execute("UPDATE entry SET state = 'ok' WHERE scope = ? AND key = ?",
-                                 (scope, action.key))  # fmt: skip
                 return
-            await asyncio.to_thread(log.settle, action_id, "gone")
+            await settler.add((action_id, "gone", None, None), removed=[action.key])
         else:
-            await asyncio.to_thread(log.settle, action_id, "done")
-        ledger.remove(scope, [action.key])
+            await settler.add((action_id, "done", None, None), removed=[action.key])
         self.deleted.append(self._delete_doc(action))
 
     def _delete_doc(self, action: Delete) -> dict[str, Any]:
@@ -1098,6 +1106,53 @@ async def _get_or_none(client: TimetrackerClient, worklog_id: str) -> dict[str, 
         if exc.status == 404:
             return None
         raise
+
+
+class _Settler:
+    """The outcomes of PATCHes and DELETEs, committed in groups off the event loop: the
+    run's journal first, then the ledger, one transaction each per group. Until a group is
+    committed, the intents written before the requests (``sending``, ``pending``,
+    ``deleting``) stand for it, and the next sync resolves them against the server."""
+
+    EVERY = 50
+
+    def __init__(self, ledger: Ledger, scope: str, log: ActionLog, run_id: str) -> None:
+        self.ledger, self.scope, self.log, self.run_id = ledger, scope, log, run_id
+        self.settled: list[tuple[int, str, str | None, str | None]] = []
+        self.entries: list[LedgerEntry] = []
+        self.removed: list[str] = []
+        self.not_sent: list[str] = []
+        self._lock = asyncio.Lock()
+
+    async def add(
+        self,
+        settled: tuple[int, str, str | None, str | None] | None = None,
+        *,
+        entries: Sequence[LedgerEntry] = (),
+        removed: Sequence[str] = (),
+        not_sent: Sequence[str] = (),
+    ) -> None:
+        if settled is not None:
+            self.settled.append(settled)
+        self.entries.extend(entries)
+        self.removed.extend(removed)
+        self.not_sent.extend(not_sent)
+        if len(self.settled) + len(self.entries) >= self.EVERY:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            group = (self.settled, self.entries, self.removed, self.not_sent)
+            self.settled, self.entries, self.removed, self.not_sent = [], [], [], []
+            if any(group):
+                await asyncio.to_thread(self._commit, *group)
+
+    def _commit(self, settled: list[tuple[int, str, str | None, str | None]],
+                entries: list[LedgerEntry], removed: list[str], not_sent: list[str]) -> None:  # fmt: skip
+        if settled:
+            self.log.settle_many(settled)
+        self.ledger.settle(self.scope, entries=entries, removed=removed, not_sent=not_sent,
+                           run_id=self.run_id)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- undo

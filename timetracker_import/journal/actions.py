@@ -53,6 +53,18 @@ def _now() -> str:
 
 
 @dataclass(frozen=True)
+class PlannedAction:
+    """An action to journal before its request (``ActionLog.intend_many``)."""
+
+    kind: str
+    worklog_id: str
+    before: Mapping[str, Any]
+    fields: Mapping[str, Any] | None = None
+    source_row: int | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class ActionRecord:
     """One journaled PATCH or DELETE."""
 
@@ -112,28 +124,44 @@ class ActionLog:
         source_row: int | None = None,
         key: str | None = None,
     ) -> int:
-        """Commit an action before its request is sent; returns its id."""
+        """Commit one action before its request is sent; returns its id."""
+        return self.intend_many([PlannedAction(kind, worklog_id, before, fields, source_row, key)])[
+            0
+        ]
+
+    def intend_many(self, actions: Iterable[PlannedAction]) -> list[int]:
+        """Commit several actions in one transaction before any of their requests is sent;
+        returns their ids in order."""
+        ids = []
         with self._transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO sync_action (kind, source_row, key, worklog_id, fields_json,"
-                " before_json, state, at) VALUES (?,?,?,?,?,?, 'sending', ?)",
-                (kind, source_row, key, worklog_id,
-                 None if fields is None else json.dumps(dict(fields), default=str),
-                 json.dumps(dict(before), default=str), _now()),
-            )  # fmt: skip
-            return int(cur.lastrowid or 0)
+            for a in actions:
+                cur = conn.execute(
+                    "INSERT INTO sync_action (kind, source_row, key, worklog_id, fields_json,"
+                    " before_json, state, at) VALUES (?,?,?,?,?,?, 'sending', ?)",
+                    (a.kind, a.source_row, a.key, a.worklog_id,
+                     None if a.fields is None else json.dumps(dict(a.fields), default=str),
+                     json.dumps(dict(a.before), default=str), _now()),
+                )  # fmt: skip
+                ids.append(int(cur.lastrowid or 0))
+        return ids
 
     def settle(
         self, action_id: int, state: str, *, edited_after: str | None = None,
         detail: str | None = None,
     ) -> None:  # fmt: skip
         """Record an action's outcome: done, failed (refused) or gone (404)."""
-        if state not in ACTION_STATES:
-            raise ValueError(f"unknown action state {state!r}")
+        self.settle_many([(action_id, state, edited_after, detail)])
+
+    def settle_many(self, outcomes: Iterable[tuple[int, str, str | None, str | None]]) -> None:
+        """Record ``(action_id, state, edited_after, detail)`` outcomes in one transaction."""
+        rows = list(outcomes)
+        for _, state, _, _ in rows:
+            if state not in ACTION_STATES:
+                raise ValueError(f"unknown action state {state!r}")
         with self._transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE sync_action SET state = ?, edited_after = ?, detail = ? WHERE id = ?",
-                (state, edited_after, detail, action_id),
+                [(state, edited, detail, aid) for aid, state, edited, detail in rows],
             )
 
     def mark_undo(self, action_id: int, outcome: str | None) -> None:

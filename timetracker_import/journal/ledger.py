@@ -92,7 +92,11 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         ensure_private_file(self.path)
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # check_same_thread=False: sync commits its outcomes from a worker thread (one
+            # at a time), so that an fsync never stalls the requests in flight
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             self._conn.execute("PRAGMA journal_mode=DELETE")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
@@ -176,39 +180,76 @@ class Ledger:
 
     def upsert(self, scope: str, entries: Iterable[LedgerEntry], run_id: str | None) -> None:
         """Record (or replace) entries, in one transaction."""
+        with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
+
+    def intend(
+        self,
+        scope: str,
+        *,
+        entries: Iterable[LedgerEntry] = (),
+        pending: Mapping[str, Mapping[str, Any]] | None = None,
+        deleting: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> None:
+        """Before the writes, in one transaction: the entries adopted for an update, the
+        fields each PATCH will send (``pending`` by key) and the keys about to be deleted."""
         now = _now()
         with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
             conn.executemany(
-                "INSERT OR REPLACE INTO entry (scope, key, worklog_id, user_id, timestamp,"
-                " content_json, edited_ts, pending_json, state, run_id, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        scope, e.key, e.worklog_id, e.user_id.lower(), e.timestamp,
-                        json.dumps(dict(e.content), sort_keys=True, default=str), e.edited_ts,
-                        None if e.pending is None else json.dumps(dict(e.pending), default=str),
-                        e.state, run_id, now,
-                    )
-                    for e in entries
-                ],
-            )  # fmt: skip
-
-    def set_pending(self, scope: str, key: str, fields: Mapping[str, Any] | None) -> None:
-        """Record the fields of a PATCH about to be sent (None: clear)."""
-        with self.transaction() as conn:
-            conn.execute(
                 "UPDATE entry SET pending_json = ?, updated_at = ? WHERE scope = ? AND key = ?",
-                (None if fields is None else json.dumps(dict(fields), default=str), _now(),
-                 scope, key),
+                [(json.dumps(dict(f), default=str), now, scope, k)
+                 for k, f in (pending or {}).items()],
             )  # fmt: skip
-
-    def set_deleting(self, scope: str, key: str) -> None:
-        """Record that a DELETE of the key's worklog is about to be sent."""
-        with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "UPDATE entry SET state = 'deleting', updated_at = ? WHERE scope = ? AND key = ?",
-                (_now(), scope, key),
+                [(now, scope, k) for k in deleting],
             )
+
+    def settle(
+        self,
+        scope: str,
+        *,
+        entries: Iterable[LedgerEntry] = (),
+        removed: Iterable[str] = (),
+        not_sent: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> None:
+        """After the writes, in one transaction: entries as written (``pending`` cleared),
+        keys whose worklog is deleted, and keys whose write was refused (pending cleared,
+        state back to ``ok``)."""
+        now = _now()
+        with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
+            conn.executemany(
+                "DELETE FROM entry WHERE scope = ? AND key = ?", [(scope, k) for k in removed]
+            )
+            conn.executemany(
+                "UPDATE entry SET pending_json = NULL, state = 'ok', updated_at = ?"
+                " WHERE scope = ? AND key = ?",
+                [(now, scope, k) for k in not_sent],
+            )
+
+    @staticmethod
+    def _upsert(
+        conn: sqlite3.Connection, scope: str, entries: Iterable[LedgerEntry], run_id: str | None
+    ) -> None:
+        now = _now()
+        conn.executemany(
+            "INSERT OR REPLACE INTO entry (scope, key, worklog_id, user_id, timestamp,"
+            " content_json, edited_ts, pending_json, state, run_id, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    scope, e.key, e.worklog_id, e.user_id.lower(), e.timestamp,
+                    json.dumps(dict(e.content), sort_keys=True, default=str), e.edited_ts,
+                    None if e.pending is None else json.dumps(dict(e.pending), default=str),
+                    e.state, run_id, now,
+                )
+                for e in entries
+            ],
+        )  # fmt: skip
 
     def remove(self, scope: str, keys: Iterable[str]) -> None:
         """Forget keys (their worklogs are deleted)."""
