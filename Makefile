@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint typecheck demo bench reliability docs clean
+.PHONY: help venv test test-all lint typecheck demo ui bench reliability docs clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (
 		--rejected out/payroll_hours.rejected.xlsx \
 		--report out/payroll_hours.report.html || test $$? -eq 1
 	$(BIN)/python -m timetracker_import.app.demo out
+
+ui: $(STAMP) ## the web app on a fresh sandbox with a demo file (prints the link; Ctrl-C stops)
+	$(BIN)/python -m timetracker_import.ui.demo $(UI_ARGS)
 
 reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 100 crash trials; prints a table
 	$(BIN)/python -m tests.reliability.report --trials 100

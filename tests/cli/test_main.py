@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+import pytest
 from click.testing import CliRunner
 
 from timetracker_import import __version__
@@ -56,3 +59,60 @@ def test_api_error_exit_code_follows_transience() -> None:
     assert report_error(ApiError("server down", status=503, transient=True)) == 75
     assert report_error(TransientApiError("budget spent", transient=False)) == 75
     assert report_error(AuthError("forbidden", status=403, transient=False)) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["--help"], ("pandas", "numpy", "pandera", "aiohttp", "pydantic")),
+        (["runs", "list"], ("pandas", "numpy", "pandera", "hypothesis")),
+        (["runs", "show", "no-such-run"], ("pandas", "numpy", "pandera", "aiohttp")),
+    ],
+)
+def test_commands_that_do_not_need_the_heavy_libraries_do_not_import_them(
+    argv: list[str], absent: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Start-up is part of what a user waits for: pandas, pandera (and through it
+    hypothesis) and aiohttp stay off the path of commands that never use them."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, json\n"
+        "from timetracker_import.cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
+    )
+    env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert not loaded & set(absent), (argv, sorted(loaded & set(absent)))
+
+
+def test_an_import_does_not_load_hypothesis_through_pandera(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    csv = tmp_path / "h.csv"
+    csv.write_text("User,Date,Hours,Note\nbob@example.com,2026-11-02,8,x\n", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(
+        "version: 1\ntimezone: UTC\nfields:\n  user: {column: User}\n  date: {column: Date}\n"
+        "  length: {column: Hours, unit: hours}\n  comment: {column: Note}\n",
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys\n"
+        "from timetracker_import import validate\n"
+        f"r = validate({str(csv)!r}, mapping={str(mapping)!r})\n"
+        "assert r.valid == 1, r\n"
+        "print('hypothesis' in sys.modules, 'pandera' in sys.modules)\n"
+    )
+    env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.stdout.split() == ["False", "True"], done.stderr

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "convert": "convert:convert",
     "sync": "sync:sync",
     "ledger": "ledger:ledger",
+    "ui": "ui:ui",
 }
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 MAX_BATCH_SIZE = 500  # API §13: more gives 413
 DEFAULT_MIXED_SPAN = timedelta(days=7)
@@ -70,6 +71,8 @@ class _Chunk:
 
 
 def _to_utc(ts: Any) -> datetime:
+    import pandas as pd
+
     stamp = pd.Timestamp(ts)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime().astimezone(UTC)
@@ -89,6 +92,9 @@ def plan_batches(
     packed together, in time order, as long as the batch stays within ``max_size`` rows and
     its window within ``max_mixed_span``. Batches are numbered from 1 in order of their
     window start."""
+    import numpy as np
+    import pandas as pd
+
     if not 1 <= max_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH_SIZE}, got {max_size}")
     if rows.empty:

@@ -11,10 +11,11 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 _SPACES = re.compile(r"\s+")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -156,6 +157,9 @@ def key_from_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 
 def _utc_second_texts(stamps: pd.Series) -> list[str] | None:
     """``_utc_second`` for a whole time-zone-aware column at once, or None when the column
     needs the per-row path (naive, object dtype, missing values, years outside 1000-9999)."""
+    import numpy as np
+    import pandas as pd
+
     if not isinstance(stamps.dtype, pd.DatetimeTZDtype) or stamps.isna().any():
         return None
     naive = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
