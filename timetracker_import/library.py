@@ -151,11 +151,16 @@ def validate(
     delimiter: str | None = None,
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
+    on_duplicate: str = "skip",
+    date: str | None = None,
 ) -> ValidateResult:
     """Read, map and validate ``path`` offline (nothing is sent). Give exactly one of
-    ``mapping`` (a YAML path, or its content as a dict) and ``preset``. The rejected rows are
+    ``mapping`` (a YAML path, or its content as a dict) and ``preset`` (``"auto"``: recognised
+    from the file; ``result.detection`` says why). The rejected rows are
     written to ``rejected`` (default: ``<stem>.rejected.<ext>`` beside the input) when there
-    are any; ``report``: an ``.html`` or ``.json`` report."""
+    are any; ``report``: an ``.html`` or ``.json`` report. ``on_duplicate``: what to do with
+    a row identical to an earlier one (``skip``, ``allow``, ``fail``); ``date``: YYYY-MM-DD
+    for every row of a file without dates."""
     from timetracker_import.app.validate import ValidateSettings, run_validate
 
     mapping_path, preset, loaded = _mapping_args(mapping, preset)
@@ -171,7 +176,10 @@ def validate(
             rejected_path=_path(rejected),
             report_path=_path(report),
             loaded=loaded,
-        )
+            on_duplicate=on_duplicate,
+            date=date,
+        ),
+        notify=lambda _line: None,  # result.detection holds what --preset auto chose
     )
 
 
@@ -192,6 +200,8 @@ def import_file(
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
     new_run: bool = False,
+    on_duplicate: str = "skip",
+    date: str | None = None,
     progress: bool | Callable[[int, int], None] | None = None,
     confirm: Callable[[ConfirmInfo], bool] | None = None,
     cancel: threading.Event | None = None,
@@ -211,7 +221,8 @@ def import_file(
     A file with an organization column naming other profiles is split by organization and
     gives a ``RoutedResult`` (one run per organization; ``counts`` is their total): it asks
     ``confirm_routes(plan)`` (else ``confirm`` with the totals) once before anything is sent,
-    and ``on_route("start"|"done", route_or_outcome)`` follows its steps."""
+    and ``on_route("start"|"done", route_or_outcome)`` follows its steps. ``on_duplicate``
+    and ``date`` as for ``validate`` (a copy skipped is counted as skipped)."""
     from timetracker_import.app.importer import (
         ImportSettings,
         load_import_mapping,
@@ -224,6 +235,7 @@ def import_file(
         path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
+        on_duplicate=on_duplicate, date=date,
     )  # fmt: skip
     assert isinstance(settings, ImportSettings)
     loaded = load_import_mapping(settings)
@@ -234,8 +246,10 @@ def import_file(
     prepared: PreparedFile = prepare(settings, loaded)  # read once: routes, then the import
     plan = plan_routes(settings, prepared=prepared)
     if plan is not None:
-        if not dry_run and (confirm_routes or confirm) and not _confirm_plan(
-            plan, confirm_routes, confirm
+        if (
+            not dry_run
+            and (confirm_routes or confirm)
+            and not _confirm_plan(plan, confirm_routes, confirm)
         ):
             from timetracker_import.errors import UsageError
 

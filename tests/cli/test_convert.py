@@ -144,18 +144,30 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
     import json
 
     doc = json.loads(result.stdout)
-    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 4, 3)
+    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 5, 2)
     reasons = {r["source_row"]: r["reason"] for r in doc["rejections"]}
-    assert set(reasons) == {5, 7, 8}
+    assert set(reasons) == {5, 8}
     assert "timestamp is empty" in reasons[5]  # "Alice;5400": no date in the cell
-    assert "not found in lookup 'work_items'" in reasons[7]  # WEB-103 not in jira-keys.csv
     assert "greater than 0" in reasons[8]  # a 0-second worklog
-    # 1:30 (+0100) + 0:30 + 0:10 + 0:05 of valid time
-    assert doc["total_seconds"] == 5400 + 1800 + 600 + 300
+    # issue 13: WEB-103 is not in jira-keys.csv: row 7 is valid without a work item, the key
+    # kept in its comment, and the JSON says so
+    assert doc["lookup_misses"] == [
+        {
+            "field": "work_item",
+            "lookup": "work_items",
+            "value": "WEB-103",
+            "outcome": "key in comment",
+            "rows": 1,
+            "first_rows": [7],
+        }
+    ]
+    # 1:30 (+0100) + 0:30 + 0:10 + 0:05 + 1:00 (row 7) of valid time
+    assert doc["total_seconds"] == 5400 + 1800 + 600 + 300 + 3600
     assert doc["seconds_per_user"] == {
         "alice@example.com": 5400,
         "bob@example.com": 2100,
         "(token's user)": 600,
+        "carol@example.com": 3600,
     }
 
 

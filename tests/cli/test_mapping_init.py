@@ -15,18 +15,21 @@ from timetracker_import.files.mapping_loader import list_presets, load_mapping
 DATA = Path(__file__).resolve().parents[1] / "data" / "presets"
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 
-# sample file -> presets `init` must name (several when a setting decides)
+# sample file -> the preset `init` must name (from the header, or the data where presets
+# share a header: issue 13)
 RECOGNISED = {
     DATA / "toggl-report.csv": ["toggl"],
     DATA / "toggl-data-export.csv": ["toggl"],
     DATA / "toggl-2025.csv": ["toggl-2025"],
-    DATA / "clockify-us.csv": ["clockify-eu", "clockify-us"],
-    DATA / "clockify-eu.csv": ["clockify-eu", "clockify-us"],
+    DATA / "clockify-us-by-data.csv": ["clockify-us"],  # 03/18/2024: month first
+    DATA / "clockify-eu.csv": ["clockify-eu"],  # 18.03.2024, 19/03/2024: day first
     DATA / "harvest.csv": ["harvest"],
     DATA / "harvest-eu.csv": ["harvest"],
     DATA / "tempo.csv": ["tempo"],
     DATA / "kimai.csv": ["kimai"],
     DATA / "bamboohr-hours.csv": ["bamboohr-hours"],
+    DATA / "azure-devops-query.csv": ["azure-devops-query"],
+    DATA / "7pace-npm-letters.csv": ["7pace-npm-letters"],  # no header: the data says so
     SAMPLES / "legacy_npm.csv": ["7pace-npm"],
     DATA.parents[1] / "golden" / "jira_issues.worklogs.csv": ["jira-worklogs"],  # convert jira
 }
@@ -48,16 +51,35 @@ def test_init_recognises_the_preset(sample: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["mapping", "init", str(sample), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
     for name in RECOGNISED[sample]:
-        assert f"recognised preset {name}: matched columns" in result.stderr
+        assert f"recognised preset {name}" in result.stderr
+        assert f"use --preset {name} (or --preset auto)" in result.stderr
     assert out.read_text(encoding="utf-8").startswith("#")
+
+
+@pytest.mark.parametrize(
+    ("sample", "why"),
+    [
+        # every date reads both ways; AM/PM alone does not decide the date order
+        ("clockify-undecided.csv", "every date reads both ways"),
+        # 03/13/2024 and a typo 13/03/2024: the file contradicts itself
+        ("clockify-us.csv", "the file contradicts itself"),
+    ],
+)
+def test_init_says_when_the_data_cannot_decide(sample: str, why: str, tmp_path: Path) -> None:
+    out = tmp_path / "m.yaml"
+    result = CliRunner().invoke(cli, ["mapping", "init", str(DATA / sample), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "the data cannot decide" in result.stderr and why in result.stderr
+    assert "--preset clockify-eu or --preset clockify-us" in result.stderr
+    assert f"{out} holds clockify-eu" in result.stderr
 
 
 def test_init_covers_every_header_preset(tmp_path: Path) -> None:
     named = {n for names in RECOGNISED.values() for n in names} | {"7pace-export"}
     result = CliRunner().invoke(cli, ["mapping", "init", str(_export_sample(tmp_path))])
     assert "recognised preset 7pace-export" in result.stderr
-    # letters (no header) and the demo have nothing to recognise
-    assert {n for n, _ in list_presets()} - named == {"7pace-npm-letters", "payroll-demo"}
+    # the demo has nothing to recognise (letters without a header are told by their data)
+    assert {n for n, _ in list_presets()} - named == {"payroll-demo"}
 
 
 def test_init_writes_the_recognised_preset_text(tmp_path: Path) -> None:
@@ -102,8 +124,9 @@ def test_check_shows_source_next_to_mapped_rows_and_reasons(
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["row", "Date"]
     assert "Alice" in lines[1] and "alice@example.com" in lines[1] and "1.50" in lines[1]
-    assert "REJECTED" in lines[3] and "not found in lookup 'users'" in lines[3]
-    assert "3 rows previewed: 2 mapped, 1 rejected" in result.stderr
+    # issue 13: not in harvest-users.csv: the joined name is kept for the server to resolve
+    assert "REJECTED" not in lines[3] and "Dana Nobody" in lines[3]
+    assert "3 rows previewed: 3 mapped, 0 rejected" in result.stderr
 
 
 def test_check_rows_limits_the_preview_and_shows_skipped() -> None:

@@ -100,21 +100,64 @@ def test_regex_map_default_and_constant() -> None:
     assert frame["organization"].tolist() == ["contoso", "contoso"]
 
 
-def test_lookup_hit_and_miss() -> None:
-    m = Mapping.model_validate(
+def _jira_lookup(required: bool) -> Mapping:
+    return Mapping.model_validate(
         {
-            "fields": {**BASE["fields"], "work_item": {"column": "Tag", "lookup": "jira"}},
-            "lookups": {"jira": {"file": "x.csv", "key": "Key", "value": "Id"}},
+            "fields": {
+                **BASE["fields"],
+                "work_item": {"column": "Tag", "lookup": "jira"},
+                "comment": {"column": "Notes", "occurrence": 2},
+            },
+            "lookups": {
+                "jira": {"file": "x.csv", "key": "Key", "value": "Id", "required": required}
+            },
             "date_order": "DMY",
         }
     )
+
+
+def test_lookup_hit_and_miss_required() -> None:
+    # required: true keeps the old rule: a key without an entry rejects the row
     rows = [[*ROW[:5], "ABC-1", ROW[6]], [*ROW[:5], "ABC-2", ROW[6]]]
     frame, rej = apply_mapping(
-        m, HEADERS, _chunk(rows), lookups={"jira": {"abc-1": "1234"}}, timezone="UTC"
+        _jira_lookup(True),
+        HEADERS,
+        _chunk(rows),
+        lookups={"jira": {"abc-1": "1234"}},
+        timezone="UTC",
     )
     assert frame["work_item_id"].tolist() == [1234]
     assert [(r.source_row, r.column, r.value) for r in rej] == [(3, "Tag", "ABC-2")]
     assert "lookup 'jira'" in rej[0].reason
+
+
+def test_work_item_lookup_miss_keeps_the_key_in_the_comment() -> None:
+    # issue 13: a key the lookup lacks leaves the work item empty, the key goes in the comment
+    from timetracker_import.core.mapping import KEY_IN_COMMENT, LookupMisses
+
+    rows = [[*ROW[:5], "ABC-1", ROW[6]], [*ROW[:5], "ABC-2", ROW[6]], [*ROW[:5], "ABC-2", None]]
+    misses = LookupMisses()
+    frame, rej = apply_mapping(
+        _jira_lookup(False),
+        HEADERS,
+        _chunk(rows),
+        lookups={"jira": {"abc-1": "1234"}},
+        timezone="UTC",
+        misses=misses,
+    )
+    assert rej == []
+    assert frame["work_item_id"].tolist()[0] == 1234
+    assert pd.isna(frame["work_item_id"].tolist()[1])
+    assert frame["comment"].tolist() == [ROW[6], f"[ABC-2] {ROW[6]}", "[ABC-2]"]
+    [miss] = misses.in_order()
+    assert (miss.field, miss.lookup, miss.value, miss.outcome, miss.rows, miss.count) == (
+        "work_item",
+        "jira",
+        "ABC-2",
+        KEY_IN_COMMENT,
+        [3, 4],
+        2,
+    )
 
 
 def test_missing_column_is_a_mapping_error_listing_headers() -> None:
@@ -236,3 +279,14 @@ def test_comment_map_and_lookup_match_ignoring_surrounding_whitespace() -> None:
 def test_comment_from_an_excel_number_cell_is_text() -> None:
     frame, rej = _apply({"comment": "Notes"}, [[*ROW[:4], 42.0, *ROW[5:]]])
     assert rej == [] and frame.loc[2, "comment"] == "42"
+
+
+def test_lookup_misses_count_every_row_but_name_the_first_ten() -> None:
+    from timetracker_import.core.mapping import PASSED_ON, LookupMisses
+
+    misses = LookupMisses()
+    misses.add("user", "users", PASSED_ON, pd.Series(["Eve"] * 8, index=range(2, 10)))
+    misses.add("user", "users", PASSED_ON, pd.Series(["Eve"] * 17, index=range(10, 27)))
+    [miss] = misses.in_order()
+    assert miss.count == 25 and miss.rows == list(range(2, 12))
+    assert miss.to_dict()["rows"] == 25 and miss.to_dict()["first_rows"] == list(range(2, 12))

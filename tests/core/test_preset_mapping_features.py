@@ -63,6 +63,18 @@ def test_join_then_lookup_is_case_insensitive() -> None:
     out, rejections = apply_mapping(
         mapping, HEADERS, chunk, lookups={"users": {"alice example": "alice@example.com"}}
     )
+    # issue 13: a name the lookup lacks passes on as written (joined), for the server to
+    # resolve by display name; `required: true` on the lookup rejects it instead
+    assert out["user"].tolist() == ["alice@example.com", "Eve X"]
+    assert rejections == []
+    required = mapping.model_copy(
+        update={
+            "lookups": {"users": mapping.lookups["users"].model_copy(update={"required": True})}
+        }
+    )
+    out, rejections = apply_mapping(
+        required, HEADERS, chunk, lookups={"users": {"alice example": "alice@example.com"}}
+    )
     assert out["user"].tolist() == ["alice@example.com"]
     assert [r.source_row for r in rejections] == [3]
     assert rejections[0].column == "First"
@@ -138,4 +150,9 @@ def test_work_item_regex_then_lookup_as_documented() -> None:
     out, rejections = apply_mapping(mapping, HEADERS, chunk, lookups={"wi": {"web-101": "2001"}})
     assert out.loc[2, "work_item_id"] == 2001
     assert pd.isna(out.loc[3, "work_item_id"])  # no match: no work item (schema needs a comment)
-    assert [r.source_row for r in rejections] == [4]
+    # issue 13: a key the lookup lacks (OPS-9) is not rejected: no work item, the key goes
+    # into the (here unmapped) comment
+    assert rejections == []
+    assert pd.isna(out.loc[4, "work_item_id"])
+    assert out.loc[4, "comment"] == "[OPS-9]"
+    assert out.loc[2, "comment"] is None

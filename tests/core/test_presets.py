@@ -58,7 +58,9 @@ def check_golden(name: str, frame: pd.DataFrame, rejections: list[str]) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-# (preset, sample file, valid, rejected, skipped)
+# (preset, sample file, valid, rejected, skipped). Since issue 13 a value a lookup lacks is
+# not rejected offline: a Harvest/BambooHR user passes on to server resolution, a Tempo key
+# goes into the comment (the work item left empty).
 CASES = [
     ("toggl", "toggl-report.csv", 3, 2, 0),
     ("toggl", "toggl-data-export.csv", 2, 1, 0),
@@ -66,11 +68,11 @@ CASES = [
     ("clockify-us", "clockify-us.csv", 2, 1, 1),
     ("clockify-us", "clockify-old.csv", 1, 0, 0),
     ("clockify-eu", "clockify-eu.csv", 2, 1, 1),
-    ("harvest", "harvest.csv", 2, 1, 0),
+    ("harvest", "harvest.csv", 3, 0, 0),
     ("harvest", "harvest-eu.csv", 2, 1, 0),
-    ("tempo", "tempo.csv", 2, 1, 0),
+    ("tempo", "tempo.csv", 3, 0, 0),
     ("kimai", "kimai.csv", 2, 1, 0),
-    ("bamboohr-hours", "bamboohr-hours.csv", 2, 2, 0),
+    ("bamboohr-hours", "bamboohr-hours.csv", 3, 1, 0),
 ]
 
 
@@ -199,7 +201,7 @@ def _tempo_xlsx(path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("preset", "builder", "name", "valid", "rejected", "skipped"),
-    [("kimai", _kimai_xlsx, "kimai-xlsx", 3, 0, 1), ("tempo", _tempo_xlsx, "tempo-xlsx", 2, 1, 0)],
+    [("kimai", _kimai_xlsx, "kimai-xlsx", 3, 0, 1), ("tempo", _tempo_xlsx, "tempo-xlsx", 3, 0, 0)],
 )
 def test_preset_xlsx(
     tmp_path: Path, preset: str, builder, name: str, valid: int, rejected: int, skipped: int
@@ -224,20 +226,29 @@ def test_kimai_csv_strips_only_the_formula_guard() -> None:
 def test_harvest_joins_first_and_last_name_through_the_alias_file() -> None:
     frame, rejections, _ = run_preset("harvest", DATA / "harvest.csv")
     assert frame.loc[3, "user"] == "bob@example.com"
-    assert "not found in lookup 'users'" in rejections[0]
+    # not in harvest-users.csv: the joined name goes on to server resolution
+    assert frame.loc[4, "user"] == "Dana Nobody"
+    assert rejections == []
 
 
-def test_preset_lookup_file_missing_rejects_rows_naming_the_file(
+def test_preset_lookup_file_missing_passes_names_on_and_keeps_other_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # issue 13: without harvest-users.csv nothing is rejected for the lookup; the names go
+    # on as written, and a real mistake (an empty Hours cell) is still reported on its own
     monkeypatch.chdir(tmp_path)
     loaded = load_preset("harvest")
     assert loaded.lookups == {"users": {}}
-    table = open_table(DATA / "harvest.csv")
-    chunk = next(iter_mapped_chunks(table, loaded, timezone="UTC"))
-    assert chunk.canonical.empty
-    assert len(chunk.rejections) == 3
-    assert "harvest-users.csv was not found" in chunk.rejections[0].reason
+    assert loaded.missing_lookups == ("users",)
+    source = (DATA / "harvest.csv").read_text(encoding="utf-8").splitlines()
+    source[2] = source[2].replace(",3.25,", ",,")
+    path = tmp_path / "harvest-broken.csv"
+    path.write_text("\n".join(source) + "\n", encoding="utf-8")
+    chunk = next(iter_mapped_chunks(open_table(path), loaded, timezone="UTC"))
+    assert chunk.canonical["user"].tolist() == ["Alice Example", "Dana Nobody"]
+    [rej] = chunk.rejections
+    assert (rej.source_row, rej.column) == (3, "Hours")
+    assert "lookup" not in rej.reason
 
 
 def test_clockify_never_guesses_day_month_order() -> None:

@@ -29,3 +29,26 @@ def test_lookup_file_not_utf8(tmp_path: Path) -> None:
 def test_mapping_file_missing(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="cannot read mapping file"):
         load_mapping(tmp_path / "nope.yaml")
+
+
+def test_lookup_lines_with_an_empty_value_are_no_entry(tmp_path: Path) -> None:
+    # a template line not filled in yet must not map the name to an empty user (the token's)
+    (tmp_path / "u.csv").write_text(
+        "Name,User,note\nAlice Admin,alice@example.com,\nBob Builder,,FILL IN\n , x,\n",
+        encoding="utf-8",
+    )
+    assert load_lookup(tmp_path / "u.csv", "Name", "User", key_path="k") == {
+        "alice admin": "alice@example.com"
+    }
+
+
+def test_missing_lookup_file_is_recorded_not_an_error(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "fields: {user: {column: U, lookup: users}, timestamp: T, length: L}\n"
+        "lookups: {users: {file: people.csv, key: Name, value: User}}\n",
+        encoding="utf-8",
+    )
+    loaded = load_mapping(tmp_path / "m.yaml")
+    assert loaded.lookups == {"users": {}}
+    assert loaded.missing_lookups == ("users",)
+    assert loaded.lookup_files == {"users": str(tmp_path / "people.csv")}

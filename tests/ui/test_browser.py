@@ -153,7 +153,8 @@ def test_the_whole_wizard_in_chromium(
             page.wait_for_url("**/validate")
 
             # Validate: counts, the offending cell highlighted with its reason, the filter
-            assert page.inner_text("#counts tbody").split() == ["8", "7", "1", "0", "14.00", "h"]
+            # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+            assert page.inner_text("#counts tbody").split() == ["8", "6", "1", "1", "12.50", "h"]
             bad = page.locator(f"#rejected tr[data-row='{BAD_DATE_ROW}'] td.bad")
             assert bad.count() == 1 and bad.inner_text() == "2026-11-31"
             assert "30 days" in (bad.get_attribute("title") or "")
@@ -179,8 +180,8 @@ def test_the_whole_wizard_in_chromium(
             assert token not in page.content()
 
             # Dry run: the plan, the unknown user with a one-click alias, the duplicate
-            assert counts(page) == {"rows": 8, "created": 6, "already_existing": 0,
-                                    "rejected": 2, "unprocessed": 0}  # fmt: skip
+            assert counts(page) == {"rows": 8, "created": 5, "already_existing": 0,
+                                    "rejected": 2, "unprocessed": 0, "skipped": 1}  # fmt: skip
             assert "bobb@example.com" in page.inner_text("#unknown-users")
             assert f"row {DUPLICATE_ROW} is identical to row {DUPLICATE_OF}" in page.inner_text(
                 "#duplicates"
@@ -190,26 +191,26 @@ def test_the_whole_wizard_in_chromium(
             page.screenshot(path=str(shots / "ui-dryrun.png"), full_page=True)
             page.click("text=It is bob@example.com")
             page.wait_for_url("**/dryrun")
-            assert counts(page)["created"] == 7 and counts(page)["rejected"] == 1
+            assert counts(page)["created"] == 6 and counts(page)["rejected"] == 1
             page.click("#next")
             page.wait_for_url("**/import")
 
             # Import: confirm, live progress over server-sent events, the result
-            assert "About to create 7 worklogs" in page.inner_text("#confirm-text")
+            assert "About to create 6 worklogs" in page.inner_text("#confirm-text")
             page.click("#next")
             page.wait_for_url("**/import/result")
-            assert counts(page) == {"rows": 8, "created": 7, "already_existing": 0,
-                                    "rejected": 1, "unprocessed": 0}  # fmt: skip
-            assert box.stats()["worklogs"] == 7  # the server agrees
+            assert counts(page) == {"rows": 8, "created": 6, "already_existing": 0,
+                                    "rejected": 1, "unprocessed": 0, "skipped": 1}  # fmt: skip
+            assert box.stats()["worklogs"] == 6  # the server agrees
             assert page.locator("#file-created-csv").count() == 1
             page.screenshot(path=str(shots / "result.png"), full_page=True)
 
             # Undo: the confirmation lists what will be deleted
             page.click("#undo")
             page.wait_for_url("**/undo")
-            assert page.locator("#undo-list tbody tr").count() == 7
+            assert page.locator("#undo-list tbody tr").count() == 6
             page.screenshot(path=str(shots / "undo.png"), full_page=True)
-            assert box.stats()["worklogs"] == 7
+            assert box.stats()["worklogs"] == 6
             page.click("#confirm-undo")
             page.wait_for_selector("#undo-done")
             assert box.stats()["worklogs"] == 0

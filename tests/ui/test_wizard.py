@@ -79,7 +79,8 @@ async def test_a_drafted_mapping_previews_downloads_and_validates(
     resp = await post_form(ui, "/mapping", "/mapping", {**form, "action": "next"})
     assert resp.headers["Location"] == "/validate"
     html = await (await ui.get("/validate")).text()
-    assert cell_counts_from_validate(html) == [8, 7, 1, 0]
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+    assert cell_counts_from_validate(html) == [8, 6, 1, 1]
 
 
 def cell_counts_from_validate(html: str) -> list[int]:
@@ -102,7 +103,8 @@ async def test_validate_highlights_the_offending_cell(ui: TestClient, demo_file:
     await choose_file(ui, demo_file)
     await choose_preset(ui)
     html = await (await ui.get("/validate")).text()
-    assert cell_counts_from_validate(html) == [8, 7, 1, 0]
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+    assert cell_counts_from_validate(html) == [8, 6, 1, 1]
     row = re.search(rf'<tr data-kind="[^"]*" data-row="{BAD_DATE_ROW}">(.*?)</tr>', html)
     assert row, html
     bad = re.findall(r'<td class="bad" title="([^"]*)">([^<]*)</td>', row.group(1))
@@ -205,12 +207,14 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     ui: TestClient, box: RunningSandbox, demo_file: Path
 ) -> None:
     html = await up_to_the_dry_run(ui, box, demo_file)
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
     assert cell_counts(html) == {
         "rows": 8,
-        "created": 6,
+        "created": 5,
         "already_existing": 0,
         "rejected": 2,
         "unprocessed": 0,
+        "skipped": 1,
     }
     assert f"row {UNKNOWN_USER_ROW})" in html and "bobb@example.com" in html
     assert f"row {DUPLICATE_ROW} is identical to row {DUPLICATE_OF}" in html
@@ -220,28 +224,29 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
                            {"value": "bobb@example.com", "target": "bob@example.com"})  # fmt: skip
     assert resp.headers["Location"] == "/dryrun"
     html = await (await ui.get("/dryrun")).text()
-    assert cell_counts(html)["created"] == 7 and cell_counts(html)["rejected"] == 1
+    assert cell_counts(html)["created"] == 6 and cell_counts(html)["rejected"] == 1
     assert "with your user aliases" in html
     confirm = await (await ui.get("/import")).text()
-    assert "About to create <b>7</b> worklogs" in confirm
+    assert "About to create <b>6</b> worklogs" in confirm
     resp = await post_form(ui, "/import", "/import/start", {})
     assert resp.headers["Location"] == "/import/progress"
     await wait_for_job(ui)
     events = await (await ui.get("/import/events")).text()
-    assert 'event: progress\ndata: {"done": 7, "total": 7}' in events
+    assert 'event: progress\ndata: {"done": 6, "total": 6}' in events
     assert "event: done" in events
     html = await (await ui.get("/import/result")).text()
     assert cell_counts(html) == {
         "rows": 8,
-        "created": 7,
+        "created": 6,
         "already_existing": 0,
         "rejected": 1,
         "unprocessed": 0,
+        "skipped": 1,
     }
-    assert box.stats()["worklogs"] == 7
+    assert box.stats()["worklogs"] == 6
     run_id = ui.app[WIZARD].job.result.run_id
     created = await ui.get(f"/runs/{run_id}/files/created.csv")
-    assert created.status == 200 and (await created.text()).count("\n") == 8
+    assert created.status == 200 and (await created.text()).count("\n") == 7
     assert (await ui.get(f"/runs/{run_id}/files/report.html")).status == 200
     assert (await ui.get(f"/runs/{run_id}/files/journal.sqlite")).status == 404
     # the run directory holds no token
@@ -250,16 +255,16 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
         assert token.encode() not in path.read_bytes(), path
     # undo: the confirmation lists what will be deleted, then deletes it
     plan = await (await ui.get(f"/runs/{run_id}/undo")).text()
-    assert plan.count("<tr><td><code>") == 7 and "Delete 7 worklogs" in plan
-    assert box.stats()["worklogs"] == 7
+    assert plan.count("<tr><td><code>") == 6 and "Delete 6 worklogs" in plan
+    assert box.stats()["worklogs"] == 6
     resp = await post_form(ui, f"/runs/{run_id}/undo", f"/runs/{run_id}/undo", {})
-    assert "Undone: 7 worklog(s) deleted" in await resp.text()
+    assert "Undone: 6 worklog(s) deleted" in await resp.text()
     assert box.stats()["worklogs"] == 0
     runs = await (await ui.get("/runs")).text()
-    assert run_id in runs and "dry run: would create 7" in runs
+    assert run_id in runs and "dry run: would create 6" in runs
     details = await (await ui.get(f"/runs/{run_id}")).text()
-    assert "November 2026 has 30 days" in details and "created 7" in details
-    assert "undone: 7 deleted" in details and "made in the web app" in details
+    assert "November 2026 has 30 days" in details and "created 6" in details
+    assert "undone: 6 deleted" in details and "made in the web app" in details
 
 
 async def up_to_the_dry_run(ui: TestClient, box: RunningSandbox, demo_file: Path) -> str:
@@ -295,7 +300,8 @@ async def test_cancel_before_anything_is_sent_says_so(
     monkeypatch.setattr(pages_run, "_start", real)
     await start_import(ui)
     html = await (await ui.get("/import/result")).text()
-    assert cell_counts(html)["created"] == 6 and box.stats()["worklogs"] == 6
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+    assert cell_counts(html)["created"] == 5 and box.stats()["worklogs"] == 5
     box.reset()
 
 
@@ -322,7 +328,8 @@ async def test_cancel_mid_run_stops_resumably_and_resume_finishes(
     html = await (await ui.get("/import/result")).text()
     counts = cell_counts(html)
     assert counts["created"] >= 2 and counts["unprocessed"] > 0, html
-    assert counts["created"] + counts["unprocessed"] == 6
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+    assert counts["created"] + counts["unprocessed"] == 5
     assert box.stats()["worklogs"] == counts["created"]
     assert 'id="resume"' in html
     first_run = False
@@ -334,12 +341,12 @@ async def test_cancel_mid_run_stops_resumably_and_resume_finishes(
     resp = await post_form(ui, f"/runs/{halted}", f"/runs/{halted}/resume", {})
     assert resp.headers["Location"] == "/dryrun"
     plan = await (await ui.get("/dryrun")).text()
-    assert cell_counts(plan)["created"] == 6 - counts["created"]  # the rest
+    assert cell_counts(plan)["created"] == 5 - counts["created"]  # the rest
     await start_import(ui)
     html = await (await ui.get("/import/result")).text()
     assert cell_counts(html)["unprocessed"] == 0 and cell_counts(html)["rejected"] == 2
     assert ui.app[WIZARD].job.result.run_id == halted  # the same run, resumed
-    assert box.stats()["worklogs"] == 6  # nothing twice
+    assert box.stats()["worklogs"] == 5  # nothing twice
     box.reset()
 
 
@@ -426,7 +433,8 @@ async def test_after_an_import_the_import_step_asks_for_a_new_dry_run(
     html = await (await ui.get("/import")).text()
     assert "were imported" in html and "New dry run" in html and "About to create" not in html
     again = await (await ui.get("/dryrun?again=1")).text()
-    assert cell_counts(again)["already_existing"] == 6 and cell_counts(again)["created"] == 0
+    # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
+    assert cell_counts(again)["already_existing"] == 5 and cell_counts(again)["created"] == 0
     html = await (await ui.get("/import")).text()
     assert "no row to create" in html
     box.reset()

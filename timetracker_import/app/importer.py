@@ -60,6 +60,7 @@ from timetracker_import.app.stages.prepare import (
     prepare,
 )
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
+from timetracker_import.core.dedupe import repeat_reason
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import AuthError, Interrupted, UsageError
 
@@ -238,8 +239,12 @@ class _ImportRun:
         )
         try:
             journal.record_rows(int(r) for r in self.p.raw.index.tolist())
-            if self.p.skipped:
-                journal.mark_skipped(self.p.skipped, "left out by the mapping")
+            copies = self.p.duplicate_skips  # --on-duplicate skip
+            filtered = [r for r in self.p.skipped if r not in copies]
+            if filtered:
+                journal.mark_skipped(filtered, "left out by the mapping")
+            for row, first in copies.items():
+                journal.mark_skipped([row], repeat_reason(first))
             if rejections:
                 journal.mark_rejections(rejections)
         except BaseException:
@@ -592,6 +597,8 @@ class _ImportRun:
         if s.dry_run:
             counts.created = len(would)
             counts.unprocessed = len(leftover)
+        # copies found before resolving (--on-duplicate) and those the keys found after
+        self.duplicates = {**self.p.repeats, **self.duplicates}
         counts.in_file_duplicates = len(self.duplicates)
         rejections = journal.rejections()
         rejected_path = rejected_in(journal.directory, Path(s.path), self.p, rejections)
@@ -622,6 +629,7 @@ class _ImportRun:
             throttled=poster.stats.throttled if poster else 0,
             round_trips=list(poster.stats.round_trips) if poster else [],
             phases=self.phases,
+            on_duplicate=s.on_duplicate,
         )
         if s.report_path is not None:
             result.report_path = write_report(s.report_path, result, self.p,

@@ -44,7 +44,15 @@ def render_summary(result: ImportResult) -> str:
         pairs = ", ".join(
             f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
         )
-        lines.append(f"identical rows within the file: {pairs}")
+        more = len(result.in_file_duplicates) - 10
+        # issue 13: what --on-duplicate made of them
+        what = {"skip": "skipped", "fail": "rejected", "allow": "imported too"}.get(
+            result.on_duplicate, ""
+        )
+        lines.append(
+            f"identical rows within the file ({what}, --on-duplicate {result.on_duplicate}): "
+            f"{pairs}" + (f" and {more} more" if more > 0 else "")
+        )
     for row, wid in sorted(result.existing.items())[:10]:
         lines.append(f"  row {row}: already exists as worklog {wid}")
     if len(result.existing) > 10:
@@ -187,6 +195,8 @@ def import_(
     timezone: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date: str | None,
+    on_duplicate: str,
     dry_run: bool,
     batch_size: int,
     concurrency: int,
@@ -249,6 +259,8 @@ def import_(
         rejected=rejected_path,
         report=report_path,
         new_run=new_run,
+        on_duplicate=on_duplicate,
+        date=date,
         progress=sys.stderr.isatty() if progress is None else progress,
         confirm=_prompt if ask else None,
         confirm_routes=_prompt_routes if ask else None,

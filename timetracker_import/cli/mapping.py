@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import mapping_options, reading_options, timezone_option
+from timetracker_import.cli.options import (
+    connection_options,
+    mapping_options,
+    reading_options,
+    timezone_option,
+)
+
+if TYPE_CHECKING:
+    from timetracker_import.cli.options import ConnectionOptions
 
 
 @click.group("mapping")
@@ -92,23 +101,42 @@ GUESS_ORDER = (
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the mapping here (default: print it).",
+    help="Write the mapping here (default: print it), and the lookup templates beside it.",
 )
-@click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
-def init(file: Path, output: Path | None, sheet: str | None) -> int:
-    """Recognise a shipped preset from FILE's header row, or draft a mapping from it.
+@reading_options
+@connection_options
+def init(
+    file: Path,
+    output: Path | None,
+    sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    connection: ConnectionOptions,
+) -> int:
+    """Recognise a shipped preset from FILE (its header row, and where presets share a
+    header the data of the first 1,000 rows), or draft a mapping from the header.
 
-    When a preset fits, says which columns matched and (with -o) writes the preset's YAML as
-    a starting point; otherwise drafts a commented mapping with guessed fields.
+    Says which columns matched and what in the data decided; with -o writes the preset's
+    YAML as a starting point and, beside it, a template for each lookup file the preset
+    uses, listing the file's distinct values with an empty value column (fill in what you
+    want to pin; empty lines pass on as written). With --url, --org or --profile the
+    organisation's users are read and the user values they match are filled in.
     """
-    from timetracker_import.core.preset_detect import best_presets, detect_conversion
+    from timetracker_import.app.validate import DETECT_ROWS
+    from timetracker_import.core.preset_detect import choose_preset, detect_conversion
     from timetracker_import.errors import UsageError
     from timetracker_import.files.mapping_loader import preset_text
     from timetracker_import.files.readers import open_table
 
     if output is not None and output.exists():
         raise UsageError(f"{output} exists; choose another -o path or remove it")
-    headers = open_table(file, sheet=sheet).headers
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(
+            f"cannot write {output}: the directory {output.parent} does not exist",
+            hint="create it first, or choose another -o path",
+        )
+    table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    headers = table.headers
     conversion = detect_conversion(headers)
     if conversion is not None:
         click.echo(
@@ -119,22 +147,36 @@ def init(file: Path, output: Path | None, sheet: str | None) -> int:
             err=True,
         )
         return 0
-    found = best_presets(headers)
-    if found:
-        for det in found:
-            click.echo(
-                f"recognised preset {det.preset}: matched columns " + ", ".join(det.matched),
-                err=True,
+    choice = choose_preset(headers, next(iter(table.chunks(DETECT_ROWS)), None))
+    preset: str | None = None
+    if choice.preset is not None:
+        preset = choice.preset
+        click.echo(choice.explain(), err=True)
+        click.echo(f"use --preset {preset} (or --preset auto)", err=True)
+    elif choice.candidates:
+        cols = ", ".join(dict.fromkeys(choice.matched))
+        click.echo(
+            f"the header fits {' and '.join(choice.candidates)} (matched columns {cols}), "
+            "and the data cannot decide: " + "; ".join(choice.evidence),
+            err=True,
+        )
+        click.echo(
+            "they differ in a setting of the exporting tool (see docs/presets.md): pick the "
+            "one that matches yours: "
+            + " or ".join(f"--preset {c}" for c in choice.candidates)
+            + (f"; {output} holds {choice.candidates[0]}" if output is not None else ""),
+            err=True,
+        )
+        preset = choice.candidates[0]
+    if preset is not None:
+        text = preset_text(preset)
+        if choice.date_order is not None and "\ndate_order:" not in text:
+            text = text.replace(
+                "\nheader: true\n",
+                f"\nheader: true\ndate_order: {choice.date_order}   # read from the data by "
+                "`mapping init`\n",
+                1,
             )
-        if len(found) > 1:
-            click.echo(
-                "these presets share the header; they differ in a setting of the exporting "
-                "tool (see docs/presets.md): pick the one that matches yours",
-                err=True,
-            )
-        names = " or ".join(f"--preset {d.preset}" for d in found)
-        click.echo(f"use {names}", err=True)
-        text = preset_text(found[0].preset)
     else:
         click.echo("no shipped preset matches this header row; drafting a mapping", err=True)
         text = _draft_mapping(headers, file.name)
@@ -143,7 +185,74 @@ def init(file: Path, output: Path | None, sheet: str | None) -> int:
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"mapping written to {output}", err=True)
+    if preset is not None:
+        _lookup_templates(preset, file, output, sheet, encoding, delimiter, connection)
+    if output is not None:
+        click.echo(
+            f"next: timetracker-import validate {file} --mapping {output}, then "
+            f"timetracker-import import {file} --mapping {output} --dry-run",
+            err=True,
+        )
     return 0
+
+
+def _lookup_templates(
+    preset: str,
+    file: Path,
+    output: Path | None,
+    sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    connection: ConnectionOptions,
+) -> None:
+    """Write (with -o) the preset's lookup templates beside the mapping and say so."""
+    import asyncio
+
+    from timetracker_import.app.mapping_init import fetch_users, write_lookup_templates
+    from timetracker_import.files.mapping_loader import load_preset
+    from timetracker_import.files.readers import open_table
+
+    mapping = load_preset(preset).mapping
+    if mapping.note:
+        click.echo(f"note: {mapping.note.strip()}", err=True)
+    if not mapping.lookups:
+        return
+    if output is None:
+        names = ", ".join(spec.file for spec in mapping.lookups.values())
+        click.echo(
+            f"the preset reads the lookup file(s) {names}; with -o, templates listing this "
+            "file's values are written beside the mapping",
+            err=True,
+        )
+        return
+    users = None
+    if connection.url or connection.org or connection.profile:
+        settings = connection.resolve()
+        users = asyncio.run(fetch_users(settings))
+        click.echo(f"read {len(users)} users from {settings.rest_root}", err=True)
+    table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    for item in write_lookup_templates(mapping, table, output.parent, users=users):
+        if item.existed:
+            click.echo(f"lookup {item.lookup!r}: {item.path} exists; left as it is", err=True)
+            continue
+        line = f"lookup {item.lookup!r}: template {item.path} written with {item.values} value(s)"
+        if item.field == "user" and users is not None:
+            line += f", {item.matched} matched to a 7pace user"
+            if item.unmatched:
+                shown = ", ".join(repr(v) for v in item.unmatched[:5])
+                line += f"; {len(item.unmatched)} not matched (marked FILL IN): {shown}"
+                line += " ..." if len(item.unmatched) > 5 else ""
+        elif item.field == "user":
+            line += (
+                " and the value column empty: optional, the server resolves the names as "
+                "written (fill in a uniqueName or e-mail to pin one)"
+            )
+        elif item.field == "work_item":
+            line += (
+                " and the value column empty: optional, a key without an id goes into the "
+                "comment (fill in the Azure DevOps work item id)"
+            )
+        click.echo(line, err=True)
 
 
 def _cell(value: object) -> str:
@@ -189,7 +298,16 @@ def check(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    loaded = load_mapping_for(ValidateSettings(path=file, mapping_path=mapping_path, preset=preset))
+    loaded = load_mapping_for(
+        ValidateSettings(
+            path=file,
+            mapping_path=mapping_path,
+            preset=preset,
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+    )
     zone, zone_source = choose_timezone(loaded.mapping, timezone)
     table = open_table(
         file, sheet=sheet, encoding=encoding, delimiter=delimiter, has_header=loaded.mapping.header

@@ -195,7 +195,11 @@ _MAPPING = [
         type=click.Path(path_type=Path, dir_okay=False),
         help="Mapping YAML file.",
     ),
-    click.option("--preset", help="A shipped mapping (see `mapping presets`)."),
+    click.option(
+        "--preset",
+        help="A shipped mapping (see `mapping presets`), or `auto`: recognise it from the "
+        "file's header and first rows (says what it chose and why; refuses when unsure).",
+    ),
 ]
 _SHEET = click.option("--sheet", help="Excel sheet name or 1-based number (default: the first).")
 _TIMEZONE = click.option(
@@ -211,6 +215,22 @@ _CSV = [
 ]
 
 
+_ON_DUPLICATE = click.option(
+    "--on-duplicate",
+    type=click.Choice(["skip", "allow", "fail"]),
+    default="skip",
+    show_default=True,
+    help="A row identical in every field to an earlier row of the file: skip it (reported "
+    "with the row it repeats), allow it (import both), or fail (reject the copy).",
+)
+_DATE = click.option(
+    "--date",
+    metavar="YYYY-MM-DD",
+    help="Date every row with this day (for files without a date per entry, such as an "
+    "Azure DevOps query export); replaces the mapping's date column.",
+)
+
+
 def mapping_options(func: F) -> F:
     """``--mapping PATH`` (as ``mapping_path``) and ``--preset NAME``."""
     return _apply(func, _MAPPING)
@@ -223,8 +243,9 @@ def reading_options(func: F) -> F:
 
 def input_options(func: F) -> F:
     """Everything that turns an input file into worklogs: the mapping options, ``--sheet``,
-    ``--timezone``, ``--encoding`` and ``--delimiter`` (shared by validate and import)."""
-    return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV])
+    ``--timezone``, ``--encoding``, ``--delimiter``, ``--date`` (as ``date``) and
+    ``--on-duplicate`` (as ``on_duplicate``), shared by validate and import."""
+    return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV, _DATE, _ON_DUPLICATE])
 
 
 def timezone_option(func: F) -> F:

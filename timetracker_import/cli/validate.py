@@ -18,11 +18,63 @@ def _hours(seconds: int) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+_OUTCOME_TEXT = {
+    "passed on": "passed on as written, for the server to resolve (email, uniqueName or "
+    "display name)",
+    "key in comment": "no work item; the key is kept in the comment ([KEY] ...)",
+}
+
+
+def _rows(rows: list[int], count: int) -> str:
+    shown = ", ".join(str(r) for r in rows[:5])
+    if count == 1:
+        return f"row {shown}"
+    return f"{count} rows: {shown}" + (" ..." if count > 5 else "")
+
+
+def render_lookups(result: ValidateResult) -> list[str]:
+    """Lines on the lookups: files not found, and the values without an entry (what became
+    of them and what still needs the server or a lookup entry)."""
+    lines: list[str] = []
+    for name, file in result.missing_lookup_files.items():
+        lines.append(f"lookup {name!r}: {file} not found; its values pass on (see below)")
+    by_field: dict[tuple[str, str, str], list[tuple[str, list[int], int]]] = {}
+    for miss in result.lookup_misses:
+        by_field.setdefault((miss.field, miss.lookup, miss.outcome), []).append(
+            (miss.value, miss.rows, miss.count)
+        )
+    for (field, lookup, outcome), values in by_field.items():
+        lines.append(
+            f"{field}: {len(values)} value(s) not in lookup {lookup!r}: "
+            + _OUTCOME_TEXT.get(outcome, outcome)
+        )
+        for value, rows, count in values[:10]:
+            lines.append(f"  {value!r} ({_rows(rows, count)})")
+        if len(values) > 10:
+            lines.append(f"  ... and {len(values) - 10} more")
+        if outcome == "passed on":
+            file = result.lookup_files.get(lookup, f"the {lookup!r} lookup file")
+            lines.append(
+                "  these still need the server: `import --dry-run` checks them; to pin one, "
+                f"add it with its 7pace user to {file}"
+            )
+    return lines
+
+
 def render_summary(result: ValidateResult, path: Path) -> str:
     """The human summary printed to stderr."""
-    lines = [
+    skipped_filter = result.skipped - result.skipped_duplicates
+    parts = []
+    if skipped_filter:
+        parts.append(f"{skipped_filter} skipped by skip_rows")
+    if result.skipped_duplicates:
+        parts.append(f"{result.skipped_duplicates} skipped as copies of an earlier row")
+    lines = []
+    if result.detection:
+        lines.append(result.detection)
+    lines += [
         f"{path.name}: {result.rows} rows, {result.valid} valid, {result.rejected} rejected"
-        + (f", {result.skipped} skipped by skip_rows" if result.skipped else ""),
+        + "".join(f", {p}" for p in parts),
         f"total {_hours(result.total_seconds)} valid time",
     ]
     for user, seconds in sorted(result.seconds_per_user.items()):
@@ -31,6 +83,18 @@ def render_summary(result: ValidateResult, path: Path) -> str:
         f"times without an offset read as {result.timezone} ({result.timezone_source}); "
         f"mapping: {result.mapping_source}"
     )
+    if result.repeats:
+        what = {"skip": "skipped", "fail": "rejected", "allow": "kept (both imported)"}
+        pairs = ", ".join(f"{r} (= row {f})" for r, f in sorted(result.repeats.items())[:10])
+        more = len(result.repeats) - 10
+        lines.append(
+            f"identical rows within the file, {what[result.on_duplicate]} "
+            f"(--on-duplicate {result.on_duplicate}): {pairs}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    lines.extend(render_lookups(result))
+    if result.note:
+        lines.append(f"note: {result.note.strip()}")
     if result.billable_over_length:
         lines.append(
             f"note: {result.billable_over_length} rows have billable length > length "
@@ -54,7 +118,16 @@ def render_json(result: ValidateResult) -> str:
         "skipped": result.skipped,
         "total_seconds": result.total_seconds,
         "seconds_per_user": result.seconds_per_user,
+        "skipped_duplicates": result.skipped_duplicates,
         "timezone": result.timezone,
+        "on_duplicate": result.on_duplicate,
+        "in_file_duplicates": [
+            {"source_row": r, "same_as_row": f} for r, f in sorted(result.repeats.items())
+        ],
+        "missing_lookup_files": result.missing_lookup_files,
+        "lookup_misses": [m.to_dict() for m in result.lookup_misses],
+        "detection": result.detection,
+        "note": result.note,
         "rejected_path": str(result.rejected_path) if result.rejected_path else None,
         "rejections": [
             {
@@ -95,6 +168,8 @@ def validate(
     timezone: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date: str | None,
+    on_duplicate: str,
     rejected_path: Path | None,
     as_json: bool,
     report_path: Path | None,
@@ -110,6 +185,7 @@ def validate(
     result = run(
         file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,
+        on_duplicate=on_duplicate, date=date,
     )  # fmt: skip
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:

@@ -1,4 +1,5 @@
-"""Duplicate detection on the natural key (``core.worklog_key``).
+"""Duplicate detection: on the natural key (``core.worklog_key``) against the server, and
+rows of one file that repeat an earlier row (``in_file_repeats``, ``--on-duplicate``).
 
 Both functions are deterministic: rows are taken lowest ``source_row`` first, existing
 worklogs in the order given (callers pass them oldest first; ``existing_from_worklogs`` does).
@@ -8,8 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.worklog_key import WorklogKey, key_from_worklog
 
 
@@ -63,3 +69,125 @@ def existing_from_worklogs(
         (str(w["id"]), key_from_worklog(w, naive_offset_minutes=naive_offset_minutes))
         for w in items
     ]
+
+
+# --------------------------------------------------------------------------- in-file copies
+
+ON_DUPLICATE = ("skip", "allow", "fail")
+
+#: The canonical fields two rows must share to be copies of one another: every field the
+#: mapping produces, the user as written in the file (before server resolution) included.
+IDENTITY_COLUMNS = (
+    "user",
+    "timestamp",
+    "length_seconds",
+    "billable_seconds",
+    "work_item_id",
+    "comment",
+    "activity_type",
+    "organization",
+)
+
+
+@dataclass(frozen=True)
+class RepeatOutcome:
+    """What ``--on-duplicate`` makes of the rows that repeat an earlier row of the file.
+
+    ``repeats``: every later copy -> the first row it repeats (whatever the policy);
+    ``skip``: the copies to leave out (``skip``); ``rejections``: one per copy (``fail``)."""
+
+    repeats: dict[int, int]
+    skip: dict[int, int]
+    rejections: list[Rejection]
+
+
+def repeat_reason(first_row: int) -> str:
+    """The message for a copy of ``first_row`` (skipped rows' reason, and ``fail``'s)."""
+    return f"repeats row {first_row} (identical in every field)"
+
+
+class RepeatIndex:
+    """Finds rows identical to an earlier row, over the chunks of one file.
+
+    Rows are compared by a 64-bit hash of every ``IDENTITY_COLUMNS`` value; within one frame
+    each match is then confirmed field by field (a hash collision never makes two different
+    rows copies), across frames the hash stands for the row. Rows are taken lowest
+    ``source_row`` first; the first of each set of copies is kept."""
+
+    def __init__(self) -> None:
+        self._hashes = np.array([], dtype=np.uint64)  # sorted
+        self._rows = np.array([], dtype=np.int64)  # first row of each hash, aligned
+
+    def add(self, frame: pd.DataFrame) -> dict[int, int]:
+        """Copies among ``frame``'s rows (index = source_row) of rows seen so far:
+        ``{row: first_row}``."""
+        if frame.empty:
+            return {}
+        part = frame.loc[:, list(IDENTITY_COLUMNS)].sort_index()
+        rows = part.index.to_numpy(dtype=np.int64)
+        hashes = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
+        codes, _ = pd.factorize(hashes)
+        # factorize numbers hashes in order of first appearance: first position per code
+        _, first_at = np.unique(codes, return_index=True)
+        first_pos = first_at[codes]
+        later = np.flatnonzero(first_pos != np.arange(len(codes)))
+        if len(later):
+            later = later[_same_rows(part, later, first_pos[later])]
+        out = {int(rows[p]): int(rows[first_pos[p]]) for p in later}
+        # each hash's first row against the rows of earlier frames
+        firsts = first_at
+        first_hashes = hashes[firsts]
+        seen = np.zeros(len(firsts), dtype=bool)
+        if len(self._hashes):
+            at = np.searchsorted(self._hashes, first_hashes)
+            inside = at < len(self._hashes)
+            seen[inside] = self._hashes[at[inside]] == first_hashes[inside]
+            earlier = {int(rows[firsts[i]]): int(self._rows[at[i]]) for i in np.flatnonzero(seen)}
+            if earlier:
+                for row, first in list(out.items()):  # copies of a copy: the file's first
+                    out[row] = earlier.get(first, first)
+                out.update(earlier)
+        merged_h = np.concatenate([self._hashes, first_hashes[~seen]])
+        merged_r = np.concatenate([self._rows, rows[firsts][~seen]])
+        order = np.argsort(merged_h, kind="stable")
+        self._hashes, self._rows = merged_h[order], merged_r[order]
+        return dict(sorted(out.items()))
+
+
+def _same_rows(part: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Field-by-field equality of the rows at positions ``left`` and ``right`` (empty equals
+    empty): the confirmation of a hash match."""
+    same = np.ones(len(left), dtype=bool)
+    for column in part.columns:
+        a = part[column].iloc[left].reset_index(drop=True)
+        b = part[column].iloc[right].reset_index(drop=True)
+        both_empty = (a.isna() & b.isna()).to_numpy(dtype=bool)
+        equal = a.eq(b).fillna(False).to_numpy(dtype=bool)
+        same &= equal | both_empty
+    return same
+
+
+def in_file_repeats(
+    frame: pd.DataFrame, policy: str = "skip", *, index: RepeatIndex | None = None
+) -> RepeatOutcome:
+    """Rows of the canonical ``frame`` identical (``IDENTITY_COLUMNS``) to an earlier row,
+    and what ``policy`` (``skip`` | ``allow`` | ``fail``) makes of them. ``index``: the
+    running index when a file comes in chunks (one per file); None for a whole frame."""
+    if policy not in ON_DUPLICATE:
+        raise ValueError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
+    repeats = (index or RepeatIndex()).add(frame)
+    if policy == "skip":
+        return RepeatOutcome(repeats, dict(repeats), [])
+    if policy == "fail":
+        rejections = [
+            Rejection(
+                row,
+                "duplicate",
+                None,
+                None,
+                repeat_reason(first) + "; remove one copy, or use --on-duplicate skip or allow",
+            )
+            for row, first in repeats.items()
+        ]
+        return RepeatOutcome(repeats, {}, rejections)
+    return RepeatOutcome(repeats, {}, [])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Literal
 
 import numpy as np
@@ -157,13 +159,23 @@ class Fields(BaseModel):
 
 
 class Lookup(BaseModel):
-    """A CSV file of alias -> value, relative to the mapping file."""
+    """A CSV file of alias -> value, relative to the mapping file.
+
+    Not required (the default): a missing file, or a value it has no entry for, does not
+    reject the row. A user (or activity type, organization) keeps the value as written, for
+    the server to resolve; a work item is left empty and its key is put in front of the
+    comment (``[WEB-101] Homepage hero layout``). ``required: true`` rejects such rows."""
 
     model_config = ConfigDict(extra="forbid")
 
     file: str
     key: str = Field(description="Header of the alias column")
     value: str = Field(description="Header of the value column")
+    required: bool = Field(
+        False,
+        description="true: a value without an entry (or a missing file) rejects the row; "
+        "false: it passes on (users to server resolution; a work item key into the comment)",
+    )
 
 
 class Rounding(BaseModel):
@@ -226,6 +238,11 @@ class Mapping(BaseModel):
 
     version: Literal[1] = 1
     description: str | None = Field(None, description="One line shown by `mapping presets`")
+    note: str | None = Field(
+        None,
+        description="What the source cannot tell (e.g. no date per entry); printed by "
+        "`mapping init` and `validate`",
+    )
     header: bool = Field(True, description="false: no header row, columns named by letter")
     timezone: str | None = Field(None, description="IANA zone for times without an offset")
     date_order: Literal["MDY", "DMY", "YMD"] | None = None
@@ -384,6 +401,8 @@ def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) ->
             + ", ".join(repr(w) for w in wanted)
             + f" but the file has: {', '.join(headers)}",
             key_path="fields",
+            hint="fix the column names in the mapping; for a file without dates give "
+            "--date YYYY-MM-DD",
         ) from None
     return mapping.model_copy(update={"fields": new_fields})
 
@@ -406,6 +425,62 @@ def resolve_columns(mapping: Mapping, headers: list[str], has_header: bool) -> d
 
 
 # --------------------------------------------------------------------------- apply
+
+#: What happened to a value a lookup had no entry for (lookup not ``required``).
+PASSED_ON = "passed on"  # kept as written: the server resolves it (users by email/name)
+KEY_IN_COMMENT = "key in comment"  # work item left empty, the key put before the comment
+
+
+MISS_ROWS_KEPT = 10  # rows named per value (the count covers them all)
+
+
+@dataclass
+class LookupMiss:
+    """One distinct value a lookup had no entry for: how many rows have it and the first
+    ``MISS_ROWS_KEPT`` of them."""
+
+    field: str
+    lookup: str
+    value: str
+    outcome: str  # PASSED_ON or KEY_IN_COMMENT
+    rows: list[int]
+    count: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``validate --json``'s ``lookup_misses`` items)."""
+        return {
+            "field": self.field,
+            "lookup": self.lookup,
+            "value": self.value,
+            "outcome": self.outcome,
+            "rows": self.count,
+            "first_rows": self.rows[:MISS_ROWS_KEPT],
+        }
+
+
+@dataclass
+class LookupMisses:
+    """Collects lookup misses over the chunks of one file: (field, value) -> rows."""
+
+    items: dict[tuple[str, str], LookupMiss] = dc_field(default_factory=dict)
+
+    def add(self, field: str, lookup: str, outcome: str, keys: pd.Series) -> None:
+        """Record the non-empty ``keys`` (index = source_row) as misses of ``lookup``."""
+        keys = keys.dropna()
+        if keys.empty:
+            return
+        for value, rows in keys.groupby(keys, sort=False).groups.items():
+            item = self.items.setdefault(
+                (field, str(value)), LookupMiss(field, lookup, str(value), outcome, [])
+            )
+            item.count += len(rows)
+            room = MISS_ROWS_KEPT - len(item.rows)
+            if room > 0:
+                item.rows.extend(sorted(int(r) for r in rows[:room]))
+
+    def in_order(self) -> list[LookupMiss]:
+        """By field, then by first row."""
+        return sorted(self.items.values(), key=lambda m: (m.field, m.rows[0]))
 
 
 class _Problems:
@@ -503,16 +578,21 @@ def _transform_text(
     lookups: dict[str, dict[str, str]],
     problems: _Problems,
     position: int | None,
-    lookup_files: dict[str, str] | None = None,
-) -> pd.Series:
+    lookup_specs: dict[str, Lookup] | None = None,
+    misses: LookupMisses | None = None,
+) -> tuple[pd.Series, pd.Series | None]:
     """regex -> map -> lookup -> default, in this order (docs/mapping.md).
 
     Every field is trimmed except ``comment``, which keeps its surrounding whitespace (a
     leading TAB or CR included): 7pace stores the comment as written in the file.
+
+    Returns the text and, for a work item whose (not required) lookup has no entry, the keys
+    that missed (index as ``values``; None elsewhere), for the caller to put in the comment.
     """
-    lookup_files = lookup_files or {}
+    lookup_specs = lookup_specs or {}
     verbatim = name == "comment"
     text = _verbatim_text(values) if verbatim else _text(values)
+    missed_keys: pd.Series | None = None
     if spec.regex is not None:
         pattern = spec.regex if re.compile(spec.regex).groups == 1 else f"({spec.regex})"
         extracted = text.str.extract(pattern, expand=False)
@@ -524,21 +604,37 @@ def _transform_text(
         text = mapped.where(mapped.notna(), text).astype(object)
     if spec.lookup is not None:
         table = lookups.get(spec.lookup, {})
+        lookup_spec = lookup_specs.get(spec.lookup)
         keys = (text.str.strip() if verbatim else text).str.casefold()
         looked = keys.map(table)
         missing = text.notna() & looked.isna()
-        if table:
-            reason = (
-                f"not found in lookup {spec.lookup!r}; add it to the lookup file or fix the cell"
-            )
+        if lookup_spec is None or lookup_spec.required:
+            if table:
+                reason = (
+                    f"not found in lookup {spec.lookup!r}, which the mapping marks required; "
+                    "add it to the lookup file or fix the cell"
+                )
+            else:
+                file = lookup_spec.file if lookup_spec is not None else "its file"
+                reason = (
+                    f"lookup {spec.lookup!r} is empty: {file} was not found or has no rows "
+                    "(a preset reads it from the current directory)"
+                )
+            problems.add(missing, reason, position)
+            text = looked.where(looked.notna(), None).astype(object)
+        elif name == "work_item":
+            # No id for this key: the worklog goes without a work item, the key into the comment.
+            if missing.any():
+                missed_keys = text.where(missing, None).astype(object)
+                if misses is not None:
+                    misses.add(name, spec.lookup, KEY_IN_COMMENT, missed_keys)
+            text = looked.where(looked.notna(), None).astype(object)
         else:
-            file = lookup_files.get(spec.lookup, "its file")
-            reason = (
-                f"lookup {spec.lookup!r} is empty: {file} was not found or has no rows "
-                "(a preset reads it from the current directory)"
-            )
-        problems.add(missing, reason, position)
-        text = looked.where(looked.notna(), None).astype(object)
+            # The value goes on as written: users are resolved by the server (email,
+            # uniqueName or display name), as without a lookup.
+            if misses is not None and missing.any():
+                misses.add(name, spec.lookup, PASSED_ON, text.where(missing, None))
+            text = looked.where(looked.notna(), text).astype(object)
     if spec.default is not None:
         text = text.where(text.notna(), str(spec.default)).astype(object)
     if spec.regex is not None or spec.map or spec.lookup is not None:
@@ -546,7 +642,46 @@ def _transform_text(
         # None, as the canonical frame holds (plain trimmed text is None already).
         text = text.astype(object)
         text = text.where(text.notna(), None)
-    return text
+    return text, missed_keys
+
+
+def lookup_keys(
+    mapping: Mapping, headers: list[str], chunk: pd.DataFrame
+) -> dict[str, dict[str, None]]:
+    """Lookup name -> the distinct texts of this chunk that would be looked up in it (after
+    join, regex and map; in order of appearance). For ``mapping init``'s lookup templates."""
+    mapping = effective_mapping(mapping, headers, mapping.header)
+    positions = resolve_columns(mapping, headers, mapping.header)
+    skip = _skipped(mapping, chunk, headers)
+    if skip.any():
+        chunk = chunk[~skip]
+    problems = _Problems(chunk, headers)
+    out: dict[str, dict[str, None]] = {}
+    for name, spec in mapping.field_specs().items():
+        if spec.lookup is None:
+            continue
+        pos = positions.get(name)
+        bare = spec.model_copy(update={"lookup": None, "default": None})
+        raw = _joined(mapping, name, spec, headers, chunk, pos)
+        text, _ = _transform_text(name, bare, raw, {}, problems, pos)
+        found = out.setdefault(spec.lookup, {})
+        for value in text.dropna():
+            if str(value).strip():
+                found.setdefault(str(value).strip(), None)
+    return out
+
+
+def _key_in_comment(comment: pd.Series, keys: pd.Series) -> pd.Series:
+    """``[KEY] comment`` where a work item key had no id (``[KEY]`` without a comment)."""
+    has_key = keys.notna()
+    if not has_key.any():
+        return comment
+    out = comment.astype(object).copy()
+    for row in has_key[has_key].index:
+        text = out.at[row]
+        prefix = f"[{keys.at[row]}]"
+        out.at[row] = f"{prefix} {text}" if isinstance(text, str) and text.strip() else prefix
+    return out
 
 
 def _work_item_numbers(text: pd.Series) -> pd.Series:
@@ -744,6 +879,7 @@ def apply_mapping(
     lookups: dict[str, dict[str, str]] | None = None,
     timezone: str = "UTC",
     memo: timestamps.DateMemo | None = None,
+    misses: LookupMisses | None = None,
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Map one raw chunk (columns = positions, index = source_row) to the canonical frame.
 
@@ -751,7 +887,8 @@ def apply_mapping(
     Rows matched by ``skip_rows`` appear in neither (the caller counts them). ``lookups``
     holds lookup name -> {case-folded alias: value}. ``memo`` is what date parsing learnt
     from earlier chunks of the same run (the caller creates one per run; results do not
-    depend on it). Raises MappingError when a mapped column is missing from ``headers``.
+    depend on it). ``misses`` collects the values a lookup that is not ``required`` had no
+    entry for. Raises MappingError when a mapped column is missing from ``headers``.
     """
     lookups = lookups or {}
     mapping = effective_mapping(mapping, headers, mapping.header)
@@ -761,7 +898,7 @@ def apply_mapping(
         chunk = chunk[~skip]
     problems = _Problems(chunk, headers)
     specs = mapping.field_specs()
-    files = {name: spec.file for name, spec in mapping.lookups.items()}
+    specs_of = dict(mapping.lookups)
     out = pd.DataFrame(index=chunk.index)
     out.index.name = "source_row"
 
@@ -773,7 +910,9 @@ def apply_mapping(
         else:
             pos = positions.get(name)
             raw = _joined(mapping, name, spec, headers, chunk, pos)
-            out[name] = _transform_text(name, spec, raw, lookups, problems, pos, files)
+            out[name], _ = _transform_text(
+                name, spec, raw, lookups, problems, pos, specs_of, misses
+            )
 
     wi_spec = specs.get("work_item")
     if wi_spec is None:
@@ -781,8 +920,12 @@ def apply_mapping(
     else:
         pos = positions.get("work_item")
         raw = _joined(mapping, "work_item", wi_spec, headers, chunk, pos)
-        text = _transform_text("work_item", wi_spec, raw, lookups, problems, pos, files)
+        text, missed = _transform_text(
+            "work_item", wi_spec, raw, lookups, problems, pos, specs_of, misses
+        )
         out["work_item_id"] = _work_items(text, problems, pos)
+        if missed is not None:
+            out["comment"] = _key_in_comment(out["comment"], missed)
 
     stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo)
     out["timestamp"] = stamp

@@ -25,11 +25,17 @@ _TYPE_TAGS = {"str", "int", "float", "bool", "none", "dict", "list"}
 @dataclass(frozen=True)
 class LoadedMapping:
     """A validated mapping, its lookup tables (name -> {case-folded alias: value}) and where
-    it came from (a path or ``preset NAME``)."""
+    it came from (a path or ``preset NAME``). ``lookup_files``: lookup name -> the file it
+    was read from (or looked for); ``missing_lookups``: the names whose file does not exist
+    (their table is empty; allowed unless the lookup is ``required``). ``detection``: how
+    ``--preset auto`` chose the preset (None otherwise)."""
 
     mapping: Mapping
     source: str
     lookups: dict[str, dict[str, str]] = field(default_factory=dict)
+    lookup_files: dict[str, str] = field(default_factory=dict)
+    missing_lookups: tuple[str, ...] = ()
+    detection: str | None = None
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -89,10 +95,12 @@ def load_lookup(path: Path, key: str, value: str, *, key_path: str) -> dict[str,
                         key_path=key_path,
                         path=str(path),
                     )
+            # A row with an empty value (a template line not filled in yet) is no entry: the
+            # value then passes on as written instead of becoming an empty user.
             return {
                 row[key].strip().casefold(): row[value].strip()
                 for row in reader
-                if row.get(key) and row.get(value) is not None
+                if row.get(key) and row.get(key, "").strip() and (row.get(value) or "").strip()
             }
     except OSError as exc:
         raise MappingError(
@@ -107,18 +115,34 @@ def load_lookup(path: Path, key: str, value: str, *, key_path: str) -> dict[str,
         ) from None
 
 
-def _load_lookups(mapping: Mapping, base: Path | None, source: str) -> dict[str, dict[str, str]]:
+def _load_lookups(
+    mapping: Mapping, base: Path, source: str
+) -> tuple[dict[str, dict[str, str]], dict[str, str], tuple[str, ...]]:
+    """(tables, files, missing): a lookup whose file does not exist gets an empty table
+    (its values pass on, see ``core.mapping.Lookup``) unless it is ``required``."""
     tables: dict[str, dict[str, str]] = {}
+    files: dict[str, str] = {}
+    missing: list[str] = []
     for name, spec in mapping.lookups.items():
         file = Path(spec.file)
         if not file.is_absolute():
-            if base is None:
-                raise MappingError(
-                    f"{source}: lookup {name!r} needs a file path", key_path=f"lookups.{name}.file"
-                )
             file = base / file
-        tables[name] = load_lookup(file, spec.key, spec.value, key_path=f"lookups.{name}.file")
-    return tables
+        files[name] = str(file)
+        key_path = f"lookups.{name}.file"
+        if not file.exists() and not spec.required:
+            tables[name] = {}
+            missing.append(name)
+            continue
+        if not file.exists():
+            raise MappingError(
+                f"{source}: lookup {name!r} is required but {file} does not exist",
+                key_path=key_path,
+                path=str(file),
+                hint="create it (`mapping init FILE -o MAPPING` writes a template) or set "
+                "`required: false` to let unknown values pass on",
+            )
+        tables[name] = load_lookup(file, spec.key, spec.value, key_path=key_path)
+    return tables, files, tuple(missing)
 
 
 def load_mapping(path: str | Path) -> LoadedMapping:
@@ -137,7 +161,8 @@ def load_mapping(path: str | Path) -> LoadedMapping:
             hint="--mapping takes the YAML mapping file (saved as UTF-8), not the data file",
         ) from None
     mapping = mapping_from_dict(_parse_yaml(text, str(p)), source=str(p))
-    return LoadedMapping(mapping, str(p), _load_lookups(mapping, p.parent, str(p)))
+    tables, files, missing = _load_lookups(mapping, p.parent, str(p))
+    return LoadedMapping(mapping, str(p), tables, files, missing)
 
 
 def _preset_files() -> dict[str, Any]:
@@ -177,16 +202,27 @@ def load_preset(name: str) -> LoadedMapping:
     mapping = mapping_from_dict(_parse_yaml(preset_text(name), source), source=source)
     # A preset's lookup files (e.g. harvest-users.csv) are the user's data: they are read from
     # the current directory; `mapping show NAME > my.yaml` lets them live elsewhere. A missing
-    # one leaves its table empty, and each row needing it is rejected naming the file.
-    lookups: dict[str, dict[str, str]] = {}
-    for lname, spec in mapping.lookups.items():
-        file = Path.cwd() / spec.file
-        lookups[lname] = (
-            load_lookup(file, spec.key, spec.value, key_path=f"lookups.{lname}.file")
-            if file.exists()
-            else {}
-        )
-    return LoadedMapping(mapping, source, lookups)
+    # one leaves its table empty: its values pass on (users to the server, work item keys
+    # into the comment).
+    tables, files, missing = _load_lookups(mapping, Path.cwd(), source)
+    return LoadedMapping(mapping, source, tables, files, missing)
+
+
+def write_lookup_template(
+    path: Path, key: str, value: str, rows: list[tuple[str, str, str]]
+) -> None:
+    """Write a lookup CSV: ``key``, ``value`` and a ``note`` column, one line per
+    (key, value, note); an empty value is no entry yet (``load_lookup`` ignores the line).
+    Refuses to overwrite (the caller checks first; this is the last guard)."""
+    try:
+        with path.open("x", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([key, value, "note"])
+            writer.writerows(rows)
+    except OSError as exc:
+        raise MappingError(
+            f"cannot write lookup template {path}: {exc.strerror or exc}", path=str(path)
+        ) from None
 
 
 def mapping_from_data(data: Any, *, base: Path | None = None) -> LoadedMapping:
@@ -195,4 +231,5 @@ def mapping_from_data(data: Any, *, base: Path | None = None) -> LoadedMapping:
     directory)."""
     source = "mapping (given as data)"
     mapping = mapping_from_dict(data, source=source)
-    return LoadedMapping(mapping, source, _load_lookups(mapping, base or Path.cwd(), source))
+    tables, files, missing = _load_lookups(mapping, base or Path.cwd(), source)
+    return LoadedMapping(mapping, source, tables, files, missing)

@@ -41,6 +41,8 @@ class ImportSettings:
     chunk_rows: int = 100_000
     #: a mapping given as data (library callers): used instead of mapping_path/preset
     loaded: LoadedMapping | None = None
+    on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
+    date: str | None = None  # --date: the date of every row
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class ImportResult:
     round_trips: list[float] = field(default_factory=list)
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
+    on_duplicate: str = "skip"  # what was done with in_file_duplicates
 
     @property
     def counts(self) -> Accounting:
@@ -104,6 +107,7 @@ class ImportResult:
                 {"source_row": r, "same_as_row": f}
                 for r, f in sorted(self.in_file_duplicates.items())
             ],
+            "on_duplicate": self.on_duplicate,
             "already_existing": [
                 {"source_row": r, "worklog_id": w} for r, w in sorted(self.existing.items())
             ],

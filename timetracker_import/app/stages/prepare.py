@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +46,10 @@ class PreparedFile:
     activity_header: str | None
     #: wall-clock seconds the read, map and validate took
     seconds: float = 0.0
+    #: every copy of an earlier row -> that row (``--on-duplicate``, core.dedupe)
+    repeats: dict[int, int] = field(default_factory=dict)
+    #: the copies left out (``skip``): also in ``skipped``
+    duplicate_skips: dict[int, int] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -67,6 +71,10 @@ def check_settings(settings: ImportSettings) -> None:
         raise UsageError("--concurrency must be at least 1")
     if settings.on_existing not in ON_EXISTING:
         raise UsageError(f"--on-existing must be one of {', '.join(ON_EXISTING)}")
+    from timetracker_import.core.dedupe import ON_DUPLICATE
+
+    if settings.on_duplicate not in ON_DUPLICATE:
+        raise UsageError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}")
     if settings.rejected_path is not None and (
         settings.rejected_path.resolve() == Path(settings.path).resolve()
     ):
@@ -85,6 +93,10 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
             mapping_path=settings.mapping_path,
             preset=settings.preset,
             loaded=settings.loaded,
+            sheet=settings.sheet,
+            encoding=settings.encoding,
+            delimiter=settings.delimiter,
+            date=settings.date,
         )
     )
 
@@ -102,7 +114,9 @@ def prepare(
 
     import pandas as pd
 
+    from timetracker_import.core.dedupe import in_file_repeats
     from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.core.rejections import merge_rejections
     from timetracker_import.files.readers import open_table
 
     started = time.perf_counter()
@@ -128,6 +142,13 @@ def prepare(
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    # rows identical to an earlier row: skipped, allowed or rejected (--on-duplicate)
+    repeats = in_file_repeats(canonical, settings.on_duplicate) if len(canonical) else None
+    if repeats is not None and (repeats.skip or repeats.rejections):
+        canonical = canonical.drop(
+            index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
+        )
+        rejections = merge_rejections(rejections + repeats.rejections)
     rejected_rows = {r.source_row for r in rejections}
     valid_rows = set(int(r) for r in canonical.index)
     skipped = [
@@ -149,6 +170,7 @@ def prepare(
     options = {
         "batch_size": settings.batch_size,
         "on_existing": settings.on_existing,
+        "on_duplicate": settings.on_duplicate,
         "timezone": timezone,
         "sheet": settings.sheet,
         "encoding": settings.encoding,
@@ -171,4 +193,6 @@ def prepare(
         user_header=header("user"),
         activity_header=header("activity_type"),
         seconds=time.perf_counter() - started,
+        repeats=repeats.repeats if repeats is not None else {},
+        duplicate_skips=repeats.skip if repeats is not None else {},
     )

@@ -1,0 +1,62 @@
+"""``ImportSettings.on_duplicate`` (issue 13) through ``run_import`` against the sandbox:
+the later copy of a row is skipped by default (counted, reported with the row it repeats,
+not posted), rejected with ``fail``, posted too with ``allow``; a resume keeps the choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_import import (
+    make_rows,
+    sandbox,
+    server_comments,
+    settings_for,
+    state_dir,
+    write_rows,
+)
+from timetracker_import.app.importer import run_import
+from timetracker_import.sandbox import RunningSandbox
+
+__all__ = ["sandbox", "state_dir"]
+
+
+def _file(tmp_path: Path) -> Path:
+    rows = make_rows(4)
+    return write_rows(tmp_path / "in.csv", [*rows, dict(rows[1]), dict(rows[1])])  # rows 6, 7
+
+
+@pytest.mark.parametrize(
+    ("policy", "created", "skipped", "rejected", "copies_on_server", "code"),
+    [("skip", 4, 2, 0, 1, 0), ("fail", 4, 0, 2, 1, 1), ("allow", 6, 0, 0, 3, 0)],
+)
+def test_policy(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    policy: str,
+    created: int,
+    skipped: int,
+    rejected: int,
+    copies_on_server: int,
+    code: int,
+) -> None:
+    path = _file(tmp_path)
+    result = run_import(settings_for(sandbox, path, tmp_path, on_duplicate=policy))
+    c = result.accounting
+    assert (c.created, c.skipped, c.rejected) == (created, skipped, rejected)
+    assert c.is_balanced() and result.exit_code == code
+    assert result.in_file_duplicates == {6: 3, 7: 3}
+    assert c.in_file_duplicates == 2
+    assert server_comments(sandbox)["row-1"] == copies_on_server
+    summary = result.summary_dict()
+    assert summary["on_duplicate"] == policy
+    if policy == "fail":
+        assert {r.source_row for r in result.rejections} == {6, 7}
+        assert all("repeats row 3" in r.reason for r in result.rejections)
+
+
+def test_dry_run_counts_the_copies_as_skipped(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    result = run_import(settings_for(sandbox, _file(tmp_path), tmp_path, dry_run=True))
+    assert (result.accounting.created, result.accounting.skipped) == (4, 2)
+    assert sum(server_comments(sandbox).values()) == 0
