@@ -515,3 +515,18 @@ def test_an_unanswered_delete_is_settled(box: RunningSandbox, tmp_path: Path, fa
     box.set_faults([])
     again = sync(box, tmp_path, fewer, prune=True)
     assert counts(again) == {"rows": 4, "unchanged": 4}
+
+
+def test_identical_rows_are_two_entries(box: RunningSandbox, tmp_path: Path) -> None:
+    # two equal 1 h entries on one slot (the slot's ordinal tells them apart), and with an
+    # id key two equal entries with their own ids: none of them is dropped as a repeat
+    twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+             row(2, BOB, "2026-11-02T09:00:00Z", 60, "same")]  # fmt: skip
+    result = sync(box, tmp_path, twins)
+    assert counts(result) == {"rows": 2, "created": 2}
+    again = sync(box, tmp_path, twins)
+    assert counts(again) == {"rows": 2, "unchanged": 2}
+    assert server(box) == expected(twins)
+    keyed = sync(box, tmp_path, twins, keys=("ID",), ledger_path=tmp_path / "other.sqlite")
+    assert counts(keyed) == {"rows": 2, "unchanged": 2}  # adopted, one worklog each
+    assert server(box) == expected(twins)

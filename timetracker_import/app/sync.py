@@ -88,6 +88,7 @@ class SyncSettings:
     timezone: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    date: str | None = None  # --date: the date of every row
     batch_size: int = 500
     concurrency: int = 8
     rejected_path: Path | None = None
@@ -207,9 +208,12 @@ def _import_settings(s: SyncSettings) -> Any:
     return ImportSettings(
         path=s.path, connection=s.connection, mapping_path=s.mapping_path, preset=s.preset,
         sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
-        dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
+        date=s.date, dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
         loaded=s.loaded,
+        # identical rows are two entries for sync (the slot's ordinal, or their ids tell
+        # them apart); sync's own rule is about rows sharing a key (--on-duplicate-key)
+        on_duplicate="allow",
     )  # fmt: skip
 
 

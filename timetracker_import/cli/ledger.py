@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import connection_options, input_options
+from timetracker_import.cli.options import connection_options, sync_input_options
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -104,7 +104,7 @@ def export(ledger_path: Path | None, output: Path) -> int:
 
 @ledger.command("rebuild")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@input_options
+@sync_input_options
 @click.option("--key", "keys", multiple=True, metavar="COLUMN", help="As for `sync`.")
 @_LEDGER
 @connection_options
@@ -116,6 +116,7 @@ def rebuild(
     timezone: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date: str | None,
     keys: tuple[str, ...],
     ledger_path: Path | None,
     connection: ConnectionOptions,
@@ -131,7 +132,7 @@ def rebuild(
     settings = SyncSettings(
         path=file, connection=connection.resolve(), mapping_path=mapping_path, preset=preset,
         keys=tuple(keys), ledger_path=ledger_path, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, rebuild=True,
+        encoding=encoding, delimiter=delimiter, date=date, rebuild=True,
     )  # fmt: skip
     result = sync_file(settings)
     click.echo(render_sync(result).replace("sync ", "ledger rebuild ", 1), err=True)

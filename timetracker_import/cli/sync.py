@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options, input_options
+from timetracker_import.cli.options import connection_options, sync_input_options
 
 if TYPE_CHECKING:
     from timetracker_import.app.sync import SyncConfirm, SyncResult
@@ -97,7 +97,7 @@ def _prompt(info: SyncConfirm) -> bool:
 
 @click.command("sync")
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@input_options
+@sync_input_options
 @click.option(
     "--key",
     "keys",
@@ -166,6 +166,7 @@ def sync(
     timezone: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date: str | None,
     keys: tuple[str, ...],
     on_duplicate_key: str,
     prune: bool,
@@ -207,7 +208,7 @@ def sync(
         keys=tuple(keys), prune=prune, window=None if window is None else parse_window(window),
         ledger_path=ledger_path, overwrite_edited=overwrite_edited,
         on_duplicate_key=on_duplicate_key, dry_run=dry_run, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, batch_size=batch_size, concurrency=concurrency,
+        encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size, concurrency=concurrency,
         rejected_path=rejected_path, report_path=report_path,
     )  # fmt: skip
     result = sync_file(settings, confirm=None if (yes or dry_run) else _prompt)
