@@ -20,6 +20,7 @@ __all__ = [
     "export_worklogs",
     "import_file",
     "list_runs",
+    "sync_file",
     "undo_run",
     "validate",
 ]
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         export_worklogs,
         import_file,
         list_runs,
+        sync_file,
         undo_run,
         validate,
     )

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from timetracker_import.app.export import ExportResult
     from timetracker_import.app.importer import ConfirmInfo, ImportResult, PreparedFile
     from timetracker_import.app.multi_org import RoutedResult, RoutePlan
+    from timetracker_import.app.sync import SyncConfirm, SyncResult
     from timetracker_import.app.undo import UndoOutcome
     from timetracker_import.app.validate import ValidateResult
     from timetracker_import.files.mapping_loader import LoadedMapping
@@ -39,6 +40,7 @@ __all__ = [
     "export_worklogs",
     "import_file",
     "list_runs",
+    "sync_file",
     "undo_run",
     "validate",
 ]
@@ -390,3 +392,35 @@ def list_runs() -> list[RunInfo]:
     from timetracker_import.journal.store import list_runs as runs
 
     return runs()
+
+
+def sync_file(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    mapping: MappingSource | None = None,
+    preset: str | None = None,
+    confirm: Callable[[SyncConfirm], bool] | None = None,
+    **options: Any,
+) -> SyncResult:
+    """Make 7pace equal to ``path`` for the period it covers (``sync``, docs/sync.md):
+    rows are created, corrected rows updated, and with ``prune=True`` worklogs sync wrote
+    whose key left the file are deleted. ``options`` are ``SyncSettings`` fields: ``keys``,
+    ``prune``, ``window`` (a pair of dates), ``ledger_path``, ``overwrite_edited``,
+    ``on_duplicate_key``, ``dry_run``, ``sheet``, ``timezone``, ``encoding``, ``delimiter``,
+    ``batch_size``, ``concurrency``, ``rejected_path``, ``report_path``. ``confirm(info)`` is
+    asked before anything is written. Returns a ``SyncResult`` (``summary_dict()`` is the
+    command's ``--json``)."""
+    from timetracker_import.app.sync import SyncSettings
+    from timetracker_import.app.sync import sync_file as run
+
+    conn = connection.settings() if isinstance(connection, Connection) else connection
+    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    for name in ("ledger_path", "rejected_path", "report_path"):
+        if options.get(name) is not None:
+            options[name] = Path(options[name])
+    settings = SyncSettings(
+        path=Path(path), connection=conn, mapping_path=mapping_path, preset=preset,
+        loaded=loaded, **options,
+    )  # fmt: skip
+    return run(settings, confirm=confirm)

@@ -103,6 +103,7 @@ def undo_run(
     Running it again is harmless; one undo of a run at a time (``journal.lock``: another
     one waits up to ``wait`` seconds, then ``RunLocked``, exit 75; a dry run takes no lock)."""
     from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.app.sync import is_sync_run, undo_sync
     from timetracker_import.app.worklogs import run_kind, undo_changes
     from timetracker_import.journal.lock import undo_lock
 
@@ -115,6 +116,9 @@ def undo_run(
 
         async def main() -> UndoOutcome:
             async with TimetrackerClient(connection) as client:
+                if is_sync_run(journal):  # restore, re-create, delete; ledger updated
+                    undone = await undo_sync(journal, client, dry_run=dry_run)
+                    return UndoOutcome(journal.run_id, dry_run, changes=undone)
                 if kind:  # a `worklogs update/delete` run: restore or re-create
                     changes = await undo_changes(journal, client, dry_run=dry_run)
                     return UndoOutcome(journal.run_id, dry_run, changes=changes)

@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "roles": "roles:roles",
     "approvals": "approvals:approvals",
     "convert": "convert:convert",
+    "sync": "sync:sync",
+    "ledger": "ledger:ledger",
     "ui": "ui:ui",
 }
 

@@ -248,6 +248,12 @@ def input_options(func: F) -> F:
     return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV, _DATE, _ON_DUPLICATE])
 
 
+def sync_input_options(func: F) -> F:
+    """``input_options`` without ``--on-duplicate``: for ``sync``, identical rows are separate
+    entries, and rows sharing a key have their own rule (``--on-duplicate-key``)."""
+    return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV, _DATE])
+
+
 def timezone_option(func: F) -> F:
     """``--timezone`` for naive times."""
     return _apply(func, [_TIMEZONE])

@@ -25,6 +25,13 @@ def _open(run_id: str) -> Journal:
 def _counts(counts: dict[str, Any] | None) -> str:
     if not counts:
         return "-"
+    if "updated" in counts:  # a sync run (its summary's counts)
+        return (
+            f"rows {counts.get('rows', 0)}: created {counts.get('created', 0)}, updated "
+            f"{counts.get('updated', 0)}, unchanged {counts.get('unchanged', 0)}, conflicts "
+            f"{counts.get('conflicts', 0)}, rejected {counts.get('rejected', 0)}, unprocessed "
+            f"{counts.get('unprocessed', 0)}; deleted {counts.get('deleted', 0)}"
+        )
     return (
         f"rows {counts.get('rows', 0)}: created {counts.get('created', 0)}, existing "
         f"{counts.get('already_existing', 0)}, rejected {counts.get('rejected', 0)}, "
@@ -48,6 +55,21 @@ def _dry_run_summary(directory: Path) -> dict[str, Any] | None:
         return None
     counts = summary.get("counts")
     return counts if isinstance(counts, dict) else None
+
+
+def _sync_summary(directory: Path) -> dict[str, Any] | None:
+    """The counts of a real ``sync`` run from its ``summary.json`` (updated, unchanged, ...:
+    more than the journal's row outcomes can tell), else None."""
+    from timetracker_import.journal.store import SUMMARY_JSON
+
+    try:
+        summary = json.loads((directory / SUMMARY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    counts = summary.get("counts") if isinstance(summary, dict) else None
+    if not isinstance(counts, dict) or "updated" not in counts or summary.get("dry_run"):
+        return None
+    return counts
 
 
 def _dry_counts(counts: dict[str, Any]) -> str:
@@ -83,7 +105,7 @@ def list_(as_json: bool) -> int:
                 "started_at": r.started_at,
                 "finished_at": r.finished_at,
                 "dry_run": dry[r.run_id] is not None,
-                "counts": dry[r.run_id] or r.counts,
+                "counts": dry[r.run_id] or _sync_summary(r.directory) or r.counts,
             }
             for r in items
         ]
@@ -95,7 +117,8 @@ def list_(as_json: bool) -> int:
     for r in items:
         name = r.input_path.rsplit("/", 1)[-1] if r.input_path else "-"
         found = dry[r.run_id]
-        counts = _counts(r.counts) if found is None else _dry_counts(found)
+        synced = _sync_summary(r.directory)
+        counts = _counts(synced or r.counts) if found is None else _dry_counts(found)
         click.echo(f"{r.run_id}  {r.status:<8}  {name}  {counts}")
     return 0
 
@@ -114,6 +137,7 @@ def show(run_id: str, as_json: bool) -> int:
     dry = _dry_run_summary(info.directory)
     if dry is not None:
         counts = dry
+    counts = _sync_summary(info.directory) or counts
     if as_json:
         doc = {
             "run_id": info.run_id,

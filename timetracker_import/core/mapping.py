@@ -252,6 +252,23 @@ class Mapping(BaseModel):
     fields: Fields
     lookups: dict[str, Lookup] = Field(default_factory=dict)
     skip_rows: list[RowFilter] = Field(default_factory=list)
+    key: list[str] | None = Field(
+        None,
+        description="Source column(s) whose values identify an entry (an entry id), for `sync`;"
+        " without it sync identifies a row by its slot (user + start + work item)",
+    )
+
+    @field_validator("key", mode="before")
+    @classmethod
+    def _one_key(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("key")
+    @classmethod
+    def _key_not_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or not all(str(c).strip() for c in value)):
+            raise ValueError("`key` needs at least one column name")
+        return value
 
     @field_validator("skip_rows", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ Conventions (documented in docs/report-schema.md):
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -160,6 +161,8 @@ class Report:
     flags: tuple[Flag, ...]
     rejections: tuple[RejectionGroup, ...]
     schema_version: int = SCHEMA_VERSION
+    #: ``sync`` only: field diffs, deletes, conflicts and user x week hours before -> after
+    changes: Mapping[str, Any] | None = None
 
     @property
     def rejected_rows(self) -> int:
@@ -177,6 +180,10 @@ class Report:
         out.update(raw)
         out["meta"] = dict(self.meta)
         out["accounting"] = dict(self.accounting)
+        if self.changes is None:
+            out.pop("changes", None)
+        else:
+            out["changes"] = json.loads(json.dumps(self.changes, default=str))
         for group in out["rejections"]:
             for example in group["examples"]:
                 example["source"] = {h: v for h, v in example["source"]}
@@ -283,6 +290,7 @@ class ReportBuilder:
         self._duplicates: list[int] = []
         self._duplicate_count = 0
         self._drift_seconds = 0
+        self._changes: dict[str, Any] | None = None
 
     # -- input
 
@@ -389,6 +397,26 @@ class ReportBuilder:
 
     # -- output
 
+    def add_changes(
+        self,
+        *,
+        changes: list[dict[str, Any]],
+        deletes: list[dict[str, Any]],
+        conflicts: list[dict[str, Any]],
+        hours: Mapping[str, Mapping[str, float]],
+    ) -> None:
+        """``sync``: what changes (per-row field diffs old -> new), what is deleted, the
+        conflicts (both versions), and hours before -> after per ``user|week``."""
+        self._changes = {
+            "updates": list(changes),
+            "deletes": list(deletes),
+            "conflicts": list(conflicts),
+            "hours": [
+                {"user": key.split("|")[0], "week": key.split("|")[1], **dict(value)}
+                for key, value in hours.items()
+            ],
+        }
+
     def build(
         self,
         accounting: Mapping[str, int],
@@ -437,6 +465,7 @@ class ReportBuilder:
             work_items=work_items,
             flags=self._flags(grid),
             rejections=groups,
+            changes=self._changes,
         )
 
     def _grid(self) -> Grid:

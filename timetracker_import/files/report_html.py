@@ -10,6 +10,7 @@ import html
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from timetracker_import.core.report import (
     Flag,
@@ -129,6 +130,7 @@ def render_html(report: Report) -> str:
         _breakdowns(report),
         _flags(report.flags),
         _rejections(report.rejections),
+        _changes(report.changes),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -307,3 +309,54 @@ def _rejections(groups: tuple[RejectionGroup, ...]) -> str:
         )
     blocks.append("</section>")
     return "".join(blocks)
+
+
+def _changes(changes: Any) -> str:
+    """``sync``: the "changes" section (updates old -> new, deletes, conflicts, hours)."""
+    if changes is None:
+        return ""
+    blocks = ['<section id="changes"><h2>Changes</h2>']
+    def shown(name: str, value: Any) -> str:
+        if name in ("length", "billableLength") and isinstance(value, int):
+            return _h(value)
+        return _e(value)
+
+    rows = [
+        (str(u.get("source_row")), _e(u.get("worklog_id")), _e(name),
+         f"{shown(name, v.get('old'))} → {shown(name, v.get('new'))}")
+        for u in changes.get("updates", [])
+        for name, v in (u.get("fields") or {}).items()
+    ]  # fmt: skip
+    blocks.append(f"<h3>Updates ({len(changes.get('updates', []))})</h3>")
+    blocks.append(_plain_table(("Row", "Worklog", "Field", "Old → new"), rows))
+    deletes = changes.get("deletes", [])
+    blocks.append(f"<h3>Deletes ({len(deletes)})</h3>")
+    blocks.append(_plain_table(
+        ("Worklog", "Key", "Start (UTC)", "Length"),
+        [(_e(d.get("worklog_id")), _e(d.get("key")), _e(d.get("timestamp")),
+          _h(int(d.get("length") or 0))) for d in deletes],
+    ))  # fmt: skip
+    conflicts = changes.get("conflicts", [])
+    blocks.append(f"<h3>Conflicts ({len(conflicts)})</h3>")
+    blocks.append(_plain_table(
+        ("Row", "Worklog", "Why", "Ours", "Theirs"),
+        [(_e(c.get("source_row")), _e(c.get("worklog_id")), _e(c.get("reason")),
+          _e(c.get("ours")), _e(c.get("theirs"))) for c in conflicts],
+    ))  # fmt: skip
+    hours = changes.get("hours", [])
+    blocks.append("<h3>Hours per user and week, before → after</h3>")
+    blocks.append(_plain_table(
+        ("User", "Week of", "Before", "After"),
+        [(_e(h.get("user")), _e(h.get("week")), f"{h.get('before', 0):.2f}",
+          f"{h.get('after', 0):.2f}") for h in hours],
+    ))  # fmt: skip
+    blocks.append("</section>")
+    return "".join(blocks)
+
+
+def _plain_table(headers: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    if not body:
+        return '<p class="none">None.</p>'
+    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in headers)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'

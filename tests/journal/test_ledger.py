@@ -1,0 +1,81 @@
+"""The sync ledger: one private file, scopes kept apart, atomic changes, intents and
+outcomes, no secrets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from timetracker_import.core.sync_plan import LedgerEntry
+from timetracker_import.journal.ledger import Ledger, LedgerError, default_ledger_path, scope_of
+
+TS = "2026-11-02T09:00:00Z"
+
+
+def entry(key: str, wid: str, edited: str = "e1", **kw: object) -> LedgerEntry:
+    return LedgerEntry(key, wid, "U1", TS, {"length": 3600}, edited, **kw)  # type: ignore[arg-type]
+
+
+def test_default_path_is_in_the_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
+    assert default_ledger_path() == tmp_path / "state" / "ledger.sqlite"
+
+
+def test_file_is_private_and_single(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "ledger.sqlite"
+    with Ledger(path) as book:
+        book.upsert("s", [entry("k", "w")], "run-1")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(path.parent)) == ["ledger.sqlite"]  # no -wal/-shm beside it
+
+
+def test_scopes_keep_servers_mappings_and_keys_apart(tmp_path: Path) -> None:
+    a = scope_of("https://user:secret@org.timehub.7pace.com/api/rest?token=x", "preset p",
+                 "slot")  # fmt: skip
+    b = scope_of("https://org.timehub.7pace.com/api/rest", "preset p", 'key:["ID"]')
+    assert "secret" not in a and "token" not in a
+    with Ledger(tmp_path / "l.sqlite") as book:
+        book.upsert(a, [entry("k", "w1")], None)
+        book.upsert(b, [entry("k", "w2")], None)
+        assert book.entries(a)["k"].worklog_id == "w1"
+        assert book.entries(b)["k"].worklog_id == "w2"
+        assert [s.entries for s in book.scopes()] == [1, 1]
+        assert book.scopes()[0].parts()["server"] == "https://org.timehub.7pace.com/api/rest"
+
+
+def test_intents_and_outcomes(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as book:
+        book.upsert("s", [entry("u", "w1"), entry("d", "w2"), entry("r", "w3")], None)
+        book.intend("s", entries=[entry("a", "w4")], pending={"u": {"length": 60}, "r": {"length": 5}},
+                    deleting=["d"])  # fmt: skip
+        got = book.entries("s")
+        assert got["u"].pending == {"length": 60} and got["d"].state == "deleting"
+        assert got["a"].worklog_id == "w4"
+        book.settle("s", entries=[entry("u", "w1", "e2")], removed=["d"],
+                    not_sent=["r"])  # fmt: skip
+        got = book.entries("s")
+        assert set(got) == {"u", "r", "a"}
+        assert got["u"].pending is None and got["u"].edited_ts == "e2"
+        assert got["r"].pending is None and got["r"].state == "ok"
+        book.remove_worklogs("s", ["w4"])
+        assert set(book.entries("s")) == {"u", "r"}
+
+
+def test_a_failed_change_leaves_nothing_half_done(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite") as book:
+        book.upsert("s", [entry("k", "w")], None)
+        with pytest.raises(RuntimeError), book.transaction() as conn:
+            conn.execute("DELETE FROM entry")
+            raise RuntimeError("crash in the middle")
+        assert set(book.entries("s")) == {"k"}
+
+
+def test_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(LedgerError, match="is not a sync ledger"):
+        Ledger(path)

@@ -1,0 +1,267 @@
+"""The sync ledger: per sync scope, source key -> the worklog sync created or adopted.
+
+One SQLite file (mode 0600, rollback journal so that it is a single file a CI cache can keep,
+every change in one transaction). Default ``<state dir>/ledger.sqlite``; ``--ledger PATH``
+elsewhere. A *scope* is (server + collection, mapping or preset, key columns): the same file
+synced with another mapping, key or server starts from nothing (and adopts). The token is
+never stored: the server is kept as ``safe_base_url``.
+
+Besides the content last written and the ``editedTimestamp`` after that write, an entry may
+carry ``pending`` (the fields of a PATCH sent, outcome not yet recorded) or the state
+``deleting`` (a DELETE sent): a crash between request and answer is resolved on the next run
+by comparing the server with what was sent (``core.sync_plan``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from timetracker_import.core.sync_plan import LedgerEntry
+from timetracker_import.journal.private_files import ensure_private_file
+from timetracker_import.journal.runs import runs_root, safe_base_url
+
+LEDGER_NAME = "ledger.sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entry (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    worklog_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    timestamp TEXT NOT NULL,
+    content_json TEXT NOT NULL,
+    edited_ts TEXT,
+    pending_json TEXT,
+    state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'deleting')),
+    run_id TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS entry_worklog ON entry (worklog_id);
+"""
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be used (not a ledger, unreadable)."""
+
+
+def default_ledger_path() -> Path:
+    """``ledger.sqlite`` in the state directory (beside ``runs/``)."""
+    return runs_root().parent / LEDGER_NAME
+
+
+def scope_of(server: str | None, mapping: str, key: str) -> str:
+    """The scope text of (server, mapping/preset name, key spec), e.g.
+    ``{"key":"slot","mapping":"preset 7pace-npm","server":"https://x/api/rest"}``."""
+    return json.dumps(
+        {"server": (safe_base_url(server) or "").rstrip("/").lower(), "mapping": mapping,
+         "key": key},
+        sort_keys=True,
+        separators=(",", ":"),
+    )  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class ScopeInfo:
+    """One scope of a ledger file and how many keys it holds."""
+
+    scope: str
+    entries: int
+    updated_at: str
+
+    def parts(self) -> dict[str, str]:
+        data = json.loads(self.scope)
+        return {str(k): str(v) for k, v in data.items()}
+
+
+class Ledger:
+    """An open ledger file (a context manager)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_file(self.path)
+        try:
+            # check_same_thread=False: sync commits its outcomes from a worker thread (one
+            # at a time), so that an fsync never stalls the requests in flight
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            self._conn.execute("PRAGMA journal_mode=DELETE")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise LedgerError(f"{self.path} is not a sync ledger ({exc})") from None
+
+    def close(self) -> None:
+        """Close the file."""
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic change (all of it or nothing)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def entries(self, scope: str) -> dict[str, LedgerEntry]:
+        """Every entry of ``scope`` by key."""
+        cur = self._conn.execute(
+            "SELECT key, worklog_id, user_id, timestamp, content_json, edited_ts, pending_json,"
+            " state FROM entry WHERE scope = ?",
+            (scope,),
+        )
+        return {
+            r[0]: LedgerEntry(
+                key=r[0],
+                worklog_id=r[1],
+                user_id=r[2],
+                timestamp=r[3],
+                content=json.loads(r[4]),
+                edited_ts=r[5],
+                pending=None if r[6] is None else json.loads(r[6]),
+                state=r[7],
+            )
+            for r in cur
+        }
+
+    def scopes(self) -> list[ScopeInfo]:
+        """The scopes in this file, with their entry counts."""
+        cur = self._conn.execute(
+            "SELECT scope, COUNT(*), MAX(updated_at) FROM entry GROUP BY scope ORDER BY scope"
+        )
+        return [ScopeInfo(r[0], int(r[1]), r[2]) for r in cur]
+
+    def rows(self, scope: str | None = None) -> list[dict[str, Any]]:
+        """Every entry as a flat dict (for ``ledger export``), ordered by scope and key."""
+        sql = (
+            "SELECT scope, key, worklog_id, user_id, timestamp, content_json, edited_ts,"
+            " pending_json, state, run_id, updated_at FROM entry"
+        )
+        params: tuple[Any, ...] = ()
+        if scope is not None:
+            sql += " WHERE scope = ?"
+            params = (scope,)
+        out = []
+        for r in self._conn.execute(sql + " ORDER BY scope, key", params):
+            out.append(
+                {
+                    "scope": r[0], "key": r[1], "worklog_id": r[2], "user_id": r[3],
+                    "timestamp": r[4], "content": json.loads(r[5]), "edited_ts": r[6],
+                    "pending": None if r[7] is None else json.loads(r[7]), "state": r[8],
+                    "run_id": r[9], "updated_at": r[10],
+                }
+            )  # fmt: skip
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+
+    def upsert(self, scope: str, entries: Iterable[LedgerEntry], run_id: str | None) -> None:
+        """Record (or replace) entries, in one transaction."""
+        with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
+
+    def intend(
+        self,
+        scope: str,
+        *,
+        entries: Iterable[LedgerEntry] = (),
+        pending: Mapping[str, Mapping[str, Any]] | None = None,
+        deleting: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> None:
+        """Before the writes, in one transaction: the entries adopted for an update, the
+        fields each PATCH will send (``pending`` by key) and the keys about to be deleted."""
+        now = _now()
+        with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
+            conn.executemany(
+                "UPDATE entry SET pending_json = ?, updated_at = ? WHERE scope = ? AND key = ?",
+                [(json.dumps(dict(f), default=str), now, scope, k)
+                 for k, f in (pending or {}).items()],
+            )  # fmt: skip
+            conn.executemany(
+                "UPDATE entry SET state = 'deleting', updated_at = ? WHERE scope = ? AND key = ?",
+                [(now, scope, k) for k in deleting],
+            )
+
+    def settle(
+        self,
+        scope: str,
+        *,
+        entries: Iterable[LedgerEntry] = (),
+        removed: Iterable[str] = (),
+        not_sent: Iterable[str] = (),
+        run_id: str | None = None,
+    ) -> None:
+        """After the writes, in one transaction: entries as written (``pending`` cleared),
+        keys whose worklog is deleted, and keys whose write was refused (pending cleared,
+        state back to ``ok``)."""
+        now = _now()
+        with self.transaction() as conn:
+            self._upsert(conn, scope, entries, run_id)
+            conn.executemany(
+                "DELETE FROM entry WHERE scope = ? AND key = ?", [(scope, k) for k in removed]
+            )
+            conn.executemany(
+                "UPDATE entry SET pending_json = NULL, state = 'ok', updated_at = ?"
+                " WHERE scope = ? AND key = ?",
+                [(now, scope, k) for k in not_sent],
+            )
+
+    @staticmethod
+    def _upsert(
+        conn: sqlite3.Connection, scope: str, entries: Iterable[LedgerEntry], run_id: str | None
+    ) -> None:
+        now = _now()
+        conn.executemany(
+            "INSERT OR REPLACE INTO entry (scope, key, worklog_id, user_id, timestamp,"
+            " content_json, edited_ts, pending_json, state, run_id, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    scope, e.key, e.worklog_id, e.user_id.lower(), e.timestamp,
+                    json.dumps(dict(e.content), sort_keys=True, default=str), e.edited_ts,
+                    None if e.pending is None else json.dumps(dict(e.pending), default=str),
+                    e.state, run_id, now,
+                )
+                for e in entries
+            ],
+        )  # fmt: skip
+
+    def remove(self, scope: str, keys: Iterable[str]) -> None:
+        """Forget keys (their worklogs are deleted)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM entry WHERE scope = ? AND key = ?", [(scope, k) for k in keys]
+            )
+
+    def remove_worklogs(self, scope: str, worklog_ids: Iterable[str]) -> None:
+        """Forget the entries that name these worklogs (undo deleted them)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM entry WHERE scope = ? AND worklog_id = ?",
+                [(scope, w) for w in worklog_ids],
+            )
