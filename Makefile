@@ -42,8 +42,8 @@ demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (
 ui: $(STAMP) ## the web app on a fresh sandbox with a demo file (prints the link; Ctrl-C stops)
 	$(BIN)/python -m timetracker_import.ui.demo $(UI_ARGS)
 
-reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 100 crash trials; prints a table
-	$(BIN)/python -m tests.reliability.report --trials 100
+reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 300 crash trials under CPU contention + 100 idle; prints a table
+	$(BIN)/python -m tests.reliability.report --trials 300 --idle-trials 100 --jobs 2
 
 bench: $(STAMP) ## the benchmark scripts (validate 1M rows, import 20k rows, export 100k worklogs)
 	$(BIN)/python bench/bench_validate.py

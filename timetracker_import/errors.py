@@ -10,8 +10,9 @@ Exit codes (see README):
     2  usage, mapping or input error (nothing sent)
     3  authentication or permission failure
     4  an ambiguous outcome could not be resolved (resume later)
-    75 temporary failure, e.g. an exhausted retry budget (resumable)
-    130 interrupted (resumable)
+    75 temporary failure, e.g. an exhausted retry budget, or another run holds the target's
+       lock (resumable / try again)
+    130 interrupted by Ctrl-C (SIGINT); 143 by SIGTERM, 129 by SIGHUP (resumable)
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ EXIT_AUTH = 3
 EXIT_AMBIGUOUS = 4
 EXIT_TEMPFAIL = 75
 EXIT_INTERRUPTED = 130
+#: 128 + the signal's number, as shells report a process a signal ended
+EXIT_SIGHUP = 129
+EXIT_SIGTERM = 143
 
 
 class TimetrackerError(Exception):
@@ -148,3 +152,17 @@ class Interrupted(TimetrackerError):
     """The user interrupted the run (Ctrl-C); the journal allows resuming."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class RunLocked(TimetrackerError):
+    """Another run holds the lock of the same target (file and server, ledger, run); try
+    again when it has finished (exit 75)."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class ApprovalDataError(ApiError):
+    """``timeApproval/all`` answered an item that cannot be read (a ``weekStartDate`` that is
+    not an ISO date, an unknown ``approvalState``, no user)."""
+
+    exit_code = EXIT_USAGE

@@ -207,6 +207,7 @@ def import_file(
     cancel: threading.Event | None = None,
     confirm_routes: Callable[[RoutePlan], bool] | None = None,
     on_route: Callable[[str, Any], None] | None = None,
+    wait: float = 0.0,
 ) -> ImportResult | RoutedResult:
     """Import ``path`` into 7pace (or, with ``dry_run``, check every row on the server with
     ``validateOnly`` and create nothing). The run is journaled: calling it again with the
@@ -222,7 +223,9 @@ def import_file(
     gives a ``RoutedResult`` (one run per organization; ``counts`` is their total): it asks
     ``confirm_routes(plan)`` (else ``confirm`` with the totals) once before anything is sent,
     and ``on_route("start"|"done", route_or_outcome)`` follows its steps. ``on_duplicate``
-    and ``date`` as for ``validate`` (a copy skipped is counted as skipped)."""
+    and ``date`` as for ``validate`` (a copy skipped is counted as skipped). One run at a
+    time imports a file into a server: another one holding it makes this wait up to
+    ``wait`` seconds, then raise ``RunLocked`` (exit code 75)."""
     from timetracker_import.app.importer import (
         ImportSettings,
         load_import_mapping,
@@ -235,7 +238,7 @@ def import_file(
         path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
-        on_duplicate=on_duplicate, date=date,
+        on_duplicate=on_duplicate, date=date, wait=wait,
     )  # fmt: skip
     assert isinstance(settings, ImportSettings)
     loaded = load_import_mapping(settings)
@@ -369,7 +372,11 @@ def export_worklogs(
 
 
 def undo_run(
-    run_id: str, *, connection: Connection | ConnectionSettings, dry_run: bool = False
+    run_id: str,
+    *,
+    connection: Connection | ConnectionSettings,
+    dry_run: bool = False,
+    wait: float = 0.0,
 ) -> UndoOutcome:
     """Undo a run: delete exactly the worklogs an import created (skipping those edited
     since), or restore what a ``worklogs update/delete`` run changed. ``dry_run``: only say
@@ -377,7 +384,7 @@ def undo_run(
     from timetracker_import.app.undo import undo_run as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    return run(run_id, conn, dry_run=dry_run)
+    return run(run_id, conn, dry_run=dry_run, wait=wait)
 
 
 def list_runs() -> list[RunInfo]:

@@ -33,8 +33,23 @@ __all__ = ["state_dir"]  # autouse: a private journal directory, no inherited se
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: (user email, UTC start as epoch seconds, length seconds, work item, comment)
-WorklogTuple = tuple[str, int, int, int | None, str | None]
+#: (user email, UTC start as epoch seconds, length seconds, billable seconds (the length when
+#: not set), work item, comment, activity type name)
+WorklogTuple = tuple[str, int, int, int, int | None, str | None, str]
+#: the demo seed's default activity type (every user's, and the system's)
+DEFAULT_ACTIVITY = "Development"
+NOT_SET_ACTIVITY = "[Not Set]"
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+#: MAPPING plus billable length and activity type (``make_rich_rows``/``write_rich_rows``)
+RICH_MAPPING = (
+    MAPPING
+    + """\
+  billable_length: {column: Billable, unit: minutes}
+  activity_type: {column: Activity}
+"""
+)
+RICH_COLUMNS = ["User", "Start", "Minutes", "Billable", "WorkItem", "Comment", "Activity"]
 
 
 @pytest.fixture
@@ -48,12 +63,32 @@ def server_worklogs(box: RunningSandbox) -> Counter[WorklogTuple]:
     assert box.db is not None
     with sqlite3.connect(box.db) as conn:
         emails = dict(conn.execute("SELECT id, email FROM users"))
+        activities = dict(conn.execute("SELECT id, name FROM activity_types"))
+        activities.setdefault(EMPTY_GUID, NOT_SET_ACTIVITY)
         found: Counter[WorklogTuple] = Counter()
-        for user_id, ts_text, length, work_item, comment in conn.execute(
-            "SELECT user_id, ts_text, length, work_item_id, comment FROM worklogs"
+        for user_id, ts_text, length, billable, work_item, comment, activity in conn.execute(
+            "SELECT user_id, ts_text, length, billable, work_item_id, comment, activity_type_id"
+            " FROM worklogs"
         ):
-            found[(emails.get(user_id, user_id), _epoch(ts_text), length, work_item, comment)] += 1
+            found[
+                (
+                    emails.get(user_id, user_id),
+                    _epoch(ts_text),
+                    length,
+                    length if billable is None else billable,
+                    work_item,
+                    comment,
+                    activities.get(activity, activity),
+                )
+            ] += 1
     return found
+
+
+def stored_count(box: RunningSandbox) -> int:
+    """How many worklogs the sandbox holds (one cheap query, for polling)."""
+    assert box.db is not None
+    with sqlite3.connect(box.db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM worklogs").fetchone()[0])
 
 
 def _epoch(text: str) -> int:
@@ -63,21 +98,59 @@ def _epoch(text: str) -> int:
     return int(when.timestamp())
 
 
-def expected_worklogs(rows: Iterable[Mapping[str, Any]]) -> Counter[WorklogTuple]:
-    """The multiset of worklogs a file in ``tests/app/test_import.py``'s layout should give."""
+def expected_worklogs(
+    rows: Iterable[Mapping[str, Any]], *, default_activity: str = DEFAULT_ACTIVITY
+) -> Counter[WorklogTuple]:
+    """The multiset of worklogs a file in ``tests/app/test_import.py``'s layout (optionally
+    with ``Billable`` minutes and an ``Activity`` name, ``RICH_COLUMNS``) should give."""
     wanted: Counter[WorklogTuple] = Counter()
     for row in rows:
         work_item = row.get("WorkItem")
+        length = int(row["Minutes"]) * 60
+        billable = row.get("Billable")
         wanted[
             (
                 str(row["User"]),
                 _epoch(str(row["Start"])),
-                int(row["Minutes"]) * 60,
+                length,
+                int(billable) * 60 if billable not in (None, "") else length,
                 int(work_item) if work_item not in (None, "") else None,
                 str(row["Comment"]) if row.get("Comment") else None,
+                str(row.get("Activity") or default_activity),
             )
         ] += 1
     return wanted
+
+
+def make_rich_rows(count: int) -> list[dict[str, Any]]:
+    """``make_rows(count)`` with a billable length on every third row (shorter than the
+    length) and activity types in turn: the file's default (empty), Testing, Meetings,
+    Documentation."""
+    from tests.app.test_import import make_rows
+
+    activities = ("", "Testing", "Meetings", "Documentation")
+    rows = make_rows(count)
+    for i, row in enumerate(rows):
+        row["Billable"] = int(row["Minutes"]) - 5 if i % 3 == 0 else ""
+        row["Activity"] = activities[i % len(activities)]
+    return rows
+
+
+def write_rich_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A CSV in ``RICH_MAPPING``'s layout."""
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, RICH_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def rich_mapping_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mapping.yaml"
+    path.write_text(RICH_MAPPING, encoding="utf-8")
+    return path
 
 
 def balanced(result: ImportResult) -> bool:

@@ -1,20 +1,21 @@
 """``make reliability``: run every reliability scenario (slow ones included) and the crash
-trials, then print a table of scenario | result. Exit 0 only when everything passed.
+trials (under CPU contention, then idle), then print a table of scenario | result and the
+trials' tally. Exit 0 only when everything passed.
 
-    python -m tests.reliability.report [--trials N]
+    python -m tests.reliability.report [--trials N] [--idle-trials M] [--busy B] [--jobs J]
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.reliability.run_trials import run_trials, tally
+from tests.reliability.crash import default_busy
+from tests.reliability.run_trials import _quiet, run_trials, tally
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,32 +45,44 @@ def table(rows: list[tuple[str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--trials", type=int, default=300, help="trials under contention")
+    parser.add_argument("--idle-trials", type=int, default=100, help="trials on an idle box")
+    parser.add_argument("--busy", type=int, default=None, help="busy processes (default: CPUs)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="trials at the same time (under contention only)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "reliability.xml"
         subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:cacheprovider",
              "tests/reliability", "--deselect",
-             "tests/reliability/test_crash_trials.py::test_hundred_crash_trials",
+             "tests/reliability/test_crash_trials.py::test_hundred_crash_trials_under_contention",
              f"--junitxml={junit}"],
             cwd=REPO,
             check=False,
         )  # fmt: skip
         rows = scenario_results(junit)
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    trials = run_trials(args.trials)
-    passed = sum(1 for t in trials if t.ok)
-    rows.append(
-        (
-            f"crash trials ({args.trials})",
-            "pass" if passed == len(trials) else f"FAIL {passed}/{len(trials)}",
-        )
-    )
+    _quiet()
+    keep = Path(tempfile.mkdtemp(prefix="crash-trials-"))
+    busy = default_busy() if args.busy is None else args.busy
+    tallies = []
+    for count, load, first in ((args.trials, busy, 100), (args.idle_trials, 0, 1000)):
+        if count <= 0:
+            continue
+        # idle means one trial at a time: parallel trials contend with each other
+        jobs = args.jobs if load else 1
+        trials, _ = run_trials(count, first, busy=load, keep=keep, jobs=jobs)
+        passed = sum(1 for t in trials if t.ok)
+        label = f"crash trials ({count}, {'busy ' + str(load) if load else 'idle'})"
+        rows.append((label, "pass" if passed == len(trials) else f"FAIL {passed}/{len(trials)}"))
+        tallies.append(tally(trials))
     print()
     print(table(rows))
-    print(tally(trials))
-    return 0 if all(result in ("pass", "skip") for _, result in rows) else 1
+    print("\n".join(tallies))
+    failed = any(result not in ("pass", "skip") for _, result in rows)
+    print(f"failing trials kept in {keep}" if failed else f"no failing trial kept ({keep})")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -76,3 +76,28 @@ def test_resume_of_a_journal_killed_before_its_skipped_rows_were_marked(
     assert balanced(result) and result.accounting.created == 10
     kept = [r for r in data if r["Comment"] not in ("row-3", "row-7")]
     assert server_worklogs(sandbox) == expected_worklogs(kept)
+
+
+def test_a_journal_killed_before_its_run_record_does_not_block_later_runs(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """A SIGKILL between the journal's schema and its run record (one commit apart) leaves
+    a journal file with tables and no run. Every later import read it while looking for a
+    run to resume and crashed (a TypeError, exit 1, nothing sent). Such a journal never
+    started: it is not a run, and the next import starts afresh."""
+    import sqlite3
+
+    from timetracker_import.journal.db import SCHEMA
+    from timetracker_import.journal.store import find_resumable, list_runs, runs_root
+
+    data = make_rows(30)
+    settings = settings_for(sandbox, write_rows(tmp_path / "in.csv", data), tmp_path)
+    half = runs_root() / "20261203T000000Z-dead"
+    half.mkdir(parents=True)
+    with sqlite3.connect(half / "journal.sqlite") as conn:
+        conn.executescript(SCHEMA)
+    assert list_runs() == [] and find_resumable("anything") is None
+    result = run_quick(settings)
+    assert result.exit_code == 0, result.summary_dict()
+    assert not result.resumed and result.accounting.created == 30
+    assert server_worklogs(sandbox) == expected_worklogs(data)

@@ -2,7 +2,10 @@
 
 Every scenario asserts the accounting invariant (rows = created + already existing + rejected
 + unprocessed) and that the worklogs stored on the server are exactly the multiset the file's
-valid rows should give: nothing lost, nothing twice.
+valid rows should give: nothing lost, nothing twice. The multiset key is user, UTC start,
+length, billable length, work item, comment and activity type; the scenarios marked "rich"
+import files with billable lengths and several activity types, so a body that lost either
+fails them.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from tests.reliability.conftest import (
     cli_command,
     expected_worklogs,
     invoke,
+    make_rich_rows,
     mapping_file,
+    rich_mapping_file,
     run_quick,
     server_worklogs,
     start,
     subprocess_env,
+    write_rich_rows,
 )
 from timetracker_import.errors import TransientApiError
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
@@ -40,9 +46,11 @@ def batch_calls(box: RunningSandbox) -> int:
 
 
 def test_happy_path_1200_rows(sandbox: RunningSandbox, tmp_path: Path) -> None:
-    rows = make_rows(1200)
-    path = write_rows(tmp_path / "in.csv", rows)
-    result = run_quick(settings_for(sandbox, path, tmp_path))
+    rows = make_rich_rows(1200)  # rich
+    path = write_rich_rows(tmp_path / "in.csv", rows)
+    settings = settings_for(sandbox, path, tmp_path)
+    rich_mapping_file(tmp_path)
+    result = run_quick(settings)
     assert result.exit_code == 0 and balanced(result)
     assert result.accounting.created == 1200
     assert server_worklogs(sandbox) == expected_worklogs(rows)
@@ -60,9 +68,11 @@ def test_failed_batch_3_of_10(
     sandbox: RunningSandbox, tmp_path: Path, fault: str, batch_posts: int
 ) -> None:
     sandbox.set_faults([fault])
-    rows = make_rows(100)
-    path = write_rows(tmp_path / "in.csv", rows)
-    result = run_quick(settings_for(sandbox, path, tmp_path, batch_size=10, concurrency=1))
+    rows = make_rich_rows(100)  # rich: the read-back must match billable and activity too
+    path = write_rich_rows(tmp_path / "in.csv", rows)
+    settings = settings_for(sandbox, path, tmp_path, batch_size=10, concurrency=1)
+    rich_mapping_file(tmp_path)
+    result = run_quick(settings)
     assert result.exit_code == 0, result.summary_dict()
     assert balanced(result) and result.accounting.created == 100
     assert sandbox.stats()["fired"] == {fault: 1}
@@ -185,17 +195,37 @@ def test_token_expiring_mid_run_exit_3_then_resume_creates_only_the_rest(
             "--batch-size", "10", "--concurrency", "1"]  # fmt: skip
     code, out, err = invoke(args, env)
     assert code == 3, err
-    counts = json.loads(out)["counts"]
+    first = json.loads(out)
+    counts = first["counts"]
     assert counts["created"] == 20 and counts["unprocessed"] == 40
+    assert _balanced_counts(counts) and counts["rows"] == 60
     assert sandbox.tokens["alice@example.com"] not in out + err
+    # exactly the 20 rows the journal says were created are on the server
+    assert server_worklogs(sandbox) == expected_worklogs(_created_rows(first, rows))
     sandbox.set_faults([])
     before = batch_calls(sandbox)
     code, out, err = invoke(args, env)  # the renewed token
     assert code == 0, err
     doc = json.loads(out)
     assert doc["resumed"] and doc["counts"]["created"] == 60
+    assert _balanced_counts(doc["counts"]) and doc["counts"]["unprocessed"] == 0
     assert batch_calls(sandbox) - before == 4  # only the 40 rows left, in 4 batches
     assert server_worklogs(sandbox) == expected_worklogs(rows)
+
+
+def _balanced_counts(counts: dict[str, int]) -> bool:
+    """The accounting invariant on a JSON summary's counts."""
+    return counts["rows"] == (
+        counts["created"] + counts["already_existing"] + counts["rejected"]
+        + counts["unprocessed"] + counts.get("skipped", 0)
+    )  # fmt: skip
+
+
+def _created_rows(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The file rows a run's ``created.csv`` lists (source rows count from 2: the header is
+    row 1)."""
+    lines = Path(summary["created_csv"]).read_text(encoding="utf-8").splitlines()[1:]
+    return [rows[int(line.split(",")[0]) - 2] for line in lines]
 
 
 def test_one_bad_row_is_isolated(tmp_path: Path) -> None:
@@ -333,13 +363,15 @@ def test_undo_with_one_edited_and_one_already_deleted(
 
     from timetracker_import.api.client import TimetrackerClient
 
-    rows = make_rows(6)
-    path = write_rows(tmp_path / "in.csv", rows)
+    rows = make_rich_rows(6)  # rich
+    path = write_rich_rows(tmp_path / "in.csv", rows)
     settings = settings_for(sandbox, path, tmp_path)
+    rich_mapping_file(tmp_path)
     result = run_quick(settings)
-    assert result.exit_code == 0
-    ids = [line.split(",")[1] for line in result.created_csv.read_text().splitlines()[1:]]  # type: ignore[union-attr]
-    edited, deleted = ids[0], ids[1]
+    assert result.exit_code == 0 and balanced(result) and result.accounting.created == 6
+    assert server_worklogs(sandbox) == expected_worklogs(rows)
+    created = [line.split(",") for line in result.created_csv.read_text().splitlines()[1:]]  # type: ignore[union-attr]
+    (edited_row, edited), (_, deleted) = created[0], created[1]
 
     async def touch() -> None:
         async with TimetrackerClient(settings.connection) as client:
@@ -357,8 +389,10 @@ def test_undo_with_one_edited_and_one_already_deleted(
         deleted
     ]
     assert len(doc["deleted"]) == 4
-    only = server_worklogs(sandbox)
-    assert sum(only.values()) == 1 and next(iter(only))[4] == "changed by hand"
+    assert len(doc["deleted"]) + len(doc["skipped_edited"]) + len(doc["already_gone"]) == 6
+    # exactly the edited worklog is left, with everything but its comment as imported
+    left = dict(rows[int(edited_row) - 2], Comment="changed by hand")
+    assert server_worklogs(sandbox) == expected_worklogs([left])
     code, out, _ = invoke(["runs", "undo", result.run_id, "--json"], env)  # again: harmless
     assert code == 0 and json.loads(out)["deleted"] == []
-    assert sum(server_worklogs(sandbox).values()) == 1
+    assert server_worklogs(sandbox) == expected_worklogs([left])

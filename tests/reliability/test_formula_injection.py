@@ -73,7 +73,7 @@ def test_import_outputs_are_neutralised_and_comments_sent_verbatim(
     assert result.exit_code == 1, result.summary_dict()
     assert result.accounting.created == len(PAYLOADS)
     assert result.accounting.rejected == len(PAYLOADS)
-    comments = sorted(str(k[4]) for k in server_worklogs(sandbox))
+    comments = sorted(str(k[5]) for k in server_worklogs(sandbox))  # k[5]: the comment
     # sent as written: no quote added, a leading TAB or CR kept (comments are not trimmed)
     written = list(PAYLOADS)
     if suffix == ".xlsx":  # XML turns a bare CR into LF: expect what the workbook holds

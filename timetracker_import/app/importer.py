@@ -36,6 +36,7 @@ from timetracker_import.app.stages.execute import (
     body_of,
     progress_bar,
     read_back_for,
+    stop_signal_message,
     stop_signals,
 )
 from timetracker_import.app.stages.model import (
@@ -128,7 +129,23 @@ def run_import(
         if prepared is not None:
             gc.freeze()  # the prepared frame lives until the end too
             runner.phases["read_validate"] = prepared.seconds
-        return asyncio.run(runner.run(client_factory or _default_client_factory))
+        with _one_writer(settings):
+            return asyncio.run(runner.run(client_factory or _default_client_factory))
+
+
+def _one_writer(settings: ImportSettings) -> contextlib.AbstractContextManager[Any]:
+    """The import lock of this file's content and server (journal.lock), held from before
+    the resumable run is looked up until the run is finished; a dry run creates nothing and
+    takes none. (Hashing the file costs one more read of it, ~0.1 s per 100 MB.)"""
+    if settings.dry_run:
+        return contextlib.nullcontext()
+    from timetracker_import.journal.lock import import_lock
+
+    try:
+        digest = file_sha256(Path(settings.path))
+    except OSError:
+        return contextlib.nullcontext()  # prepare() reports the unreadable file
+    return import_lock(settings.connection.rest_root, digest, wait=settings.wait)
 
 
 @contextlib.contextmanager
@@ -182,6 +199,10 @@ class _ImportRun:
         self.ambiguous: list[int] = []
         self.halt: str | None = None
         self.halt_error: Exception | None = None
+        self.users: list[dict[str, Any]] = []  # the setup read of ``users``
+        #: the first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)
+        self.stop_signal: int | None = None
+        self._task: asyncio.Future[ImportResult] | None = None
 
     def _phase(self, name: str) -> None:
         """Close the current stage as ``name`` (wall-clock, for the benchmark and -v)."""
@@ -254,6 +275,17 @@ class _ImportRun:
 
     # -- running -------------------------------------------------------------------------
 
+    def _on_stop_signal(self, signo: int) -> None:
+        """SIGINT, SIGTERM or SIGHUP: stop sending and finish resumably. Once the poster
+        exists it stops dispatching and lets the requests in flight settle (their outcome is
+        journaled); before that nothing was sent and the run is cancelled where it waits."""
+        if self.stop_signal is None:
+            self.stop_signal = signo
+        if self.poster is not None:
+            self.poster.interrupt()
+        elif self._task is not None:
+            self._task.cancel()
+
     def _on_retry(self, event: Any) -> None:
         if getattr(event, "reason", "") == "429" and self.poster is not None:
             self.poster.throttled()
@@ -277,13 +309,23 @@ class _ImportRun:
             assert main is not None
             watcher = asyncio.ensure_future(self._watch_cancel(main))
         try:
-            return await self._run_watched(client_factory)
+            # SIGINT/SIGTERM/SIGHUP from here on: see _on_stop_signal
+            self._task = asyncio.ensure_future(self._run_watched(client_factory))
+            with stop_signals(self._on_stop_signal):
+                return await self._task
         except asyncio.CancelledError:
             if self._cancelled_early:
                 raise Interrupted(
                     "import cancelled before anything was sent",
                     hint="run it again to resume",
                 ) from None
+            if self.stop_signal is not None:  # while the file was read: no journal yet
+                stopped = Interrupted(
+                    stop_signal_message(self.stop_signal) or "interrupted",
+                    hint="nothing was sent; run the same command again",
+                )
+                stopped.exit_code = 128 + self.stop_signal
+                raise stopped from None
             raise
         finally:
             if watcher is not None:
@@ -361,8 +403,19 @@ class _ImportRun:
             book, rejections = RowBook.fresh(rows, self.p.skipped, self.p.rejections)
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
-            return await self._run(ready, book, resumed=resumable is not None, client=client,
-                                   setup=setup)  # fmt: skip
+            # a stop signal from now on cancels this task (until the poster exists)
+            self._task = asyncio.ensure_future(self._run(
+                ready, book, resumed=resumable is not None, client=client, setup=setup
+            ))  # fmt: skip
+            try:
+                return await self._task
+            except asyncio.CancelledError:
+                if self.stop_signal is None:
+                    raise
+            # stopped before the poster existed: nothing was sent, every open row stays
+            # resumable (unprocessed), and the summary says so
+            self.halt = "interrupted"
+            return self._finish(await asyncio.shield(ready), resumable is not None)
         finally:
             with contextlib.suppress(Exception):  # a failed creation raised in _run already
                 (await ready).close()
@@ -391,6 +444,7 @@ class _ImportRun:
                     prefetched = PreflightReads.start(client, to_check)
                     reads.extend(prefetched.futures)
                 me, users, activity = await setup
+                self.users = users
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 # stage: resolve
@@ -438,8 +492,7 @@ class _ImportRun:
                             hint="run again to resume, or add --yes",
                         )
                 self._phase("preflight")
-                with stop_signals(poster):
-                    await poster.run(batches)
+                await poster.run(batches)
                 self._phase("post")
                 if bar is not None:
                     bar.close()
@@ -530,7 +583,9 @@ class _ImportRun:
         book.reject(
             journal,
             locked_rejections(frame, user_ids, approvals, labels=resolved.labels,
-                              date_header=p.date_header),  # fmt: skip
+                              date_header=p.date_header, users=self.users,
+                              self_id=resolved.self_id, self_offset=resolved.naive_offset,
+                              notes=self.notes),  # fmt: skip
         )
         frame = book.pending_part(frame)
         # every row locked (or none left): the baseline and its errors do not matter
@@ -612,12 +667,17 @@ class _ImportRun:
             resumed=resumed,
             accounting=counts,
             exit_code=exit_code_for(counts, halt=self.halt, halt_error=self.halt_error,
-                                    ambiguous=bool(self.ambiguous)),  # fmt: skip
+                                    ambiguous=bool(self.ambiguous),
+                                    stop_signal=self.stop_signal),  # fmt: skip
             rejections=rejections,
             existing=self.existing,
             in_file_duplicates=self.duplicates,
             halt_reason=self.halt,
-            halt_message=None if self.halt_error is None else str(self.halt_error),
+            halt_message=(
+                str(self.halt_error)
+                if self.halt_error is not None
+                else stop_signal_message(self.stop_signal)
+            ),
             ambiguous_batches=sorted(set(self.ambiguous)),
             rejected_path=rejected_path,
             user_rejected_path=user_rejected,

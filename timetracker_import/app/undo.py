@@ -4,6 +4,7 @@ a ``worklogs update/delete`` run changed). No printing: the caller renders the o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,15 +97,20 @@ async def undo_created(
 
 
 def undo_run(
-    run_id: str, connection: ConnectionSettings, *, dry_run: bool = False
+    run_id: str, connection: ConnectionSettings, *, dry_run: bool = False, wait: float = 0.0
 ) -> UndoOutcome:
     """Undo ``run_id`` against ``connection`` (which must be the server the run wrote to).
-    Running it again is harmless."""
+    Running it again is harmless; one undo of a run at a time (``journal.lock``: another
+    one waits up to ``wait`` seconds, then ``RunLocked``, exit 75; a dry run takes no lock)."""
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.app.sync import is_sync_run, undo_sync
     from timetracker_import.app.worklogs import run_kind, undo_changes
+    from timetracker_import.journal.lock import undo_lock
 
-    with open_run(run_id) as journal:
+    lock = (
+        contextlib.nullcontext() if dry_run else undo_lock(connection.rest_root, run_id, wait=wait)
+    )
+    with open_run(run_id) as journal, lock:
         check_target(journal, connection.rest_root)
         kind = run_kind(journal)
 

@@ -314,6 +314,33 @@ async def run_delete(
     return result
 
 
+def input_lock(
+    settings: ConnectionSettings,
+    *,
+    file: Path | None = None,
+    ids: Sequence[str] = (),
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> contextlib.AbstractContextManager[Any]:
+    """The lock of changing one input's worklogs on one server (``journal.lock``): the
+    input is the file's content, else the set of ids. A dry run changes nothing and takes
+    none."""
+    if dry_run:
+        return contextlib.nullcontext()
+    import hashlib
+
+    from timetracker_import.journal.lock import worklogs_lock
+
+    if file is not None:
+        from timetracker_import.app.importer import file_sha256
+
+        input_id = file_sha256(file)
+    else:
+        listed = "\n".join(sorted({i.strip() for i in ids if i and i.strip()}))
+        input_id = "ids:" + hashlib.sha256(listed.encode("utf-8")).hexdigest()
+    return worklogs_lock(settings.rest_root, input_id, wait=wait)
+
+
 def ids_from_file(path: Path) -> list[str]:
     """The ``id`` column of a CSV/XLSX file."""
     return [str(c.get("id") or "").strip() for _, c in read_update_file(path)]

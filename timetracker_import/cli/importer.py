@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options, input_options
+from timetracker_import.cli.options import connection_options, input_options, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.app.importer import ConfirmInfo, ImportResult
@@ -186,6 +186,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
     default=None,
     help="Progress bar on stderr (default: on a terminal).",
 )
+@wait_option
 @connection_options
 def import_(
     file: Path,
@@ -207,6 +208,7 @@ def import_(
     yes: bool,
     new_run: bool,
     progress: bool | None,
+    wait: float,
     connection: ConnectionOptions,
 ) -> int:
     """Import FILE into 7pace Timetracker.
@@ -214,11 +216,13 @@ def import_(
     Reads, maps and validates FILE like `validate`, resolves users and activity types,
     rejects rows in approval-locked weeks, skips rows that already exist, then posts in
     batches. Every run is journaled: running the same command again resumes an unfinished
-    run; `runs undo RUN` removes what a run created.
+    run; `runs undo RUN` removes what a run created. One run at a time imports a file into a
+    server: a second one waits up to --wait seconds, then exits 75.
 
     Exit codes: 0 all rows created or already existing; 1 some rows rejected; 2 usage or
     input error (nothing sent); 3 authentication or permission failure; 4 ambiguous outcome
-    (run again later); 75 temporary failure (resumable); 130 interrupted (resumable).
+    (run again later); 75 temporary failure or another run importing the file (resumable);
+    130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
     """
     from timetracker_import.app.importer import ImportResult
     from timetracker_import.errors import UsageError
@@ -261,6 +265,7 @@ def import_(
         new_run=new_run,
         on_duplicate=on_duplicate,
         date=date,
+        wait=wait,
         progress=sys.stderr.isatty() if progress is None else progress,
         confirm=_prompt if ask else None,
         confirm_routes=_prompt_routes if ask else None,

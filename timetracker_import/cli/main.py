@@ -10,6 +10,7 @@ This is the one place where errors become exit codes.
 from __future__ import annotations
 
 import importlib
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -73,8 +74,9 @@ def invoke_with_exit_codes(run: Callable[[], Any]) -> Any:
     except TimetrackerError as exc:
         raise click.exceptions.Exit(report_error(exc)) from None
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
+        signo = _received.pop() if _received else None
+        click.echo("interrupted" + (f" ({signal.Signals(signo).name})" if signo else ""), err=True)
+        raise click.exceptions.Exit(128 + signo if signo else EXIT_INTERRUPTED) from None
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
         raise click.exceptions.Exit(rv)
     return rv
@@ -86,8 +88,8 @@ def cli() -> None:
     """Move worklogs in and out of 7pace Timetracker (REST CRUD API v3).
 
     Exit codes: 0 ok; 1 some rows rejected; 2 usage, mapping or input error; 3 authentication
-    or permission failure; 4 ambiguous outcome (resume later); 75 temporary failure
-    (resumable); 130 interrupted (resumable).
+    or permission failure; 4 ambiguous outcome (resume later); 75 temporary failure or another
+    run of the same target (resumable); 130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
     """
 
 
@@ -97,6 +99,25 @@ def report_error(exc: TimetrackerError) -> int:
     return exc.exit_code
 
 
+#: SIGTERM/SIGHUP received outside an import's event loop (which handles them itself)
+_received: list[int] = []
+
+
+def _stop(signo: int, frame: Any) -> None:
+    _received.append(signo)
+    raise KeyboardInterrupt
+
+
+def install_stop_signals() -> None:
+    """SIGTERM and SIGHUP end a command like Ctrl-C (the journal keeps what was done; exit
+    128 + the signal: 143, 129) instead of killing it without a word. An import's event loop
+    replaces these handlers while it runs, to stop sending and write its summary first."""
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``timetracker-import`` and ``python -m``)."""
+    install_stop_signals()
     cli.main(args=argv, prog_name="timetracker-import")

@@ -257,3 +257,17 @@ def sync_input_options(func: F) -> F:
 def timezone_option(func: F) -> F:
     """``--timezone`` for naive times."""
     return _apply(func, [_TIMEZONE])
+
+
+def wait_option(func: F) -> F:
+    """``--wait SECONDS``: how long to wait for another run holding the same target's lock
+    (``journal.lock``) before exiting 75; passed as ``wait``."""
+    return click.option(  # type: ignore[no-any-return]
+        "--wait",
+        "wait",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        metavar="SECONDS",
+        help="Wait this long for another run of the same target to finish (else exit 75).",
+    )(func)

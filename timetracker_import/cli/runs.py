@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options
+from timetracker_import.cli.options import connection_options, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -195,13 +195,16 @@ def render_undo(report: UndoReport) -> str:
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@wait_option
 @connection_options
-def undo(run_id: str, dry_run: bool, as_json: bool, connection: ConnectionOptions) -> int:
+def undo(
+    run_id: str, dry_run: bool, as_json: bool, wait: float, connection: ConnectionOptions
+) -> int:
     """Delete exactly the worklogs RUN created; worklogs edited since are skipped and reported.
-    Running it again is harmless."""
+    Running it again is harmless; two undos of one run do not run at once (--wait)."""
     from timetracker_import.app.undo import undo_run
 
-    outcome = undo_run(run_id, connection.resolve(), dry_run=dry_run)
+    outcome = undo_run(run_id, connection.resolve(), dry_run=dry_run, wait=wait)
     if outcome.report is not None:
         click.echo(render_undo(outcome.report), err=True)
     else:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .options import ConnectionOptions, connection_options
+from .options import ConnectionOptions, connection_options, wait_option
 
 
 @click.group("worklogs")
@@ -20,16 +20,20 @@ def worklogs() -> None:
 @worklogs.command("update")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Show the field changes, send nothing.")
+@wait_option
 @connection_options
-def update(connection: ConnectionOptions, file: Path, dry_run: bool) -> int:
+def update(connection: ConnectionOptions, file: Path, dry_run: bool, wait: float) -> int:
     """PATCH the worklogs of FILE (an edited `export`: an id column plus the fields to change).
 
     Only fields that differ from the server are sent; empty cells leave a field unchanged.
-    The run is journaled: `runs undo RUN` puts the old values back.
+    The run is journaled: `runs undo RUN` puts the old values back. One run at a time
+    changes the worklogs of one file on a server (--wait).
     """
-    from timetracker_import.app.worklogs import run_update, summary_lines
+    from timetracker_import.app.worklogs import input_lock, run_update, summary_lines
 
-    result = asyncio.run(run_update(connection.resolve(), file, dry_run=dry_run))
+    settings = connection.resolve()
+    with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
+        result = asyncio.run(run_update(settings, file, dry_run=dry_run))
     for line in summary_lines(result, "updated"):
         click.echo(line)
     return result.exit_code
@@ -42,16 +46,29 @@ def update(connection: ConnectionOptions, file: Path, dry_run: bool) -> int:
 @click.option("--id", "ids", multiple=True, metavar="ID", help="Worklog id (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@wait_option
 @connection_options
 def delete(
-    connection: ConnectionOptions, file: Path | None, ids: tuple[str, ...], dry_run: bool, yes: bool
+    connection: ConnectionOptions,
+    file: Path | None,
+    ids: tuple[str, ...],
+    dry_run: bool,
+    yes: bool,
+    wait: float,
 ) -> int:
     """DELETE the worklogs in FILE's id column or given with --id.
 
     Asks for confirmation unless --yes. Unknown ids are reported as not found. The run is
-    journaled: `runs undo RUN` re-creates the deleted worklogs (they get new ids).
+    journaled: `runs undo RUN` re-creates the deleted worklogs (they get new ids). One run
+    at a time deletes the worklogs of one input on a server (--wait).
     """
-    from timetracker_import.app.worklogs import check_ids, ids_from_file, run_delete, summary_lines
+    from timetracker_import.app.worklogs import (
+        check_ids,
+        ids_from_file,
+        input_lock,
+        run_delete,
+        summary_lines,
+    )
     from timetracker_import.errors import UsageError
 
     check_ids(ids, file)
@@ -65,9 +82,10 @@ def delete(
         )
     if not dry_run and not yes:
         click.confirm(f"delete {len(set(wanted))} worklogs?", abort=True, err=True)
-    result = asyncio.run(
-        run_delete(settings, wanted, dry_run=dry_run, source=str(file) if file else None)
-    )
+    with input_lock(settings, file=file, ids=wanted, dry_run=dry_run, wait=wait):
+        result = asyncio.run(
+            run_delete(settings, wanted, dry_run=dry_run, source=str(file) if file else None)
+        )
     for line in summary_lines(result, "deleted"):
         click.echo(line)
     return result.exit_code

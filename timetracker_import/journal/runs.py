@@ -243,6 +243,10 @@ def _read_info(directory: Path) -> RunInfo | None:
         return None
     try:
         conn.row_factory = sqlite3.Row
+        if conn.execute("SELECT 1 FROM run").fetchone() is None:
+            # killed between the schema and the run record (one commit apart): this run
+            # never started; it is no run to list or resume
+            return None
         return _run_info(conn, directory)
     except sqlite3.Error:
         return None

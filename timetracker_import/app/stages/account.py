@@ -97,13 +97,19 @@ class RowBook:
 
 
 def exit_code_for(
-    counts: Accounting, *, halt: str | None, halt_error: Exception | None, ambiguous: bool
+    counts: Accounting,
+    *,
+    halt: str | None,
+    halt_error: Exception | None,
+    ambiguous: bool,
+    stop_signal: int | None = None,
 ) -> int:
-    """The one rule from a run's outcome to its exit code (the table in the README)."""
+    """The one rule from a run's outcome to its exit code (the table in the README);
+    ``stop_signal``: the signal that interrupted the run (exit 128 + it)."""
     if halt == "auth":
         return EXIT_AUTH
     if halt == "interrupted":
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if stop_signal is None else 128 + stop_signal
     if halt == "transient":
         return int(getattr(halt_error, "exit_code", EXIT_TEMPFAIL))
     if halt == "error":

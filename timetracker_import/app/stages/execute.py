@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from timetracker_import.api.client import TimetrackerClient
-    from timetracker_import.app.poster import Poster
     from timetracker_import.core.planning import PlannedBatch
 
 #: ``progress``: True for a tqdm bar on stderr, or a callback ``(rows_done, rows_total)``
@@ -190,17 +189,39 @@ def progress_bar(enabled: Progress, total: int, dry_run: bool) -> Any:
                 leave=False)  # fmt: skip
 
 
+#: the signals that stop a run resumably (cron, systemd, CI timeouts and ``docker stop``
+#: send SIGTERM; a closed terminal SIGHUP)
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    int(getattr(signal, name)) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 @contextlib.contextmanager
-def stop_signals(poster: Poster) -> Iterator[None]:
-    """First Ctrl-C: stop dispatching and let requests in flight finish (exit 130)."""
+def stop_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
+    """While the run's event loop runs, SIGINT, SIGTERM and SIGHUP call ``on_signal`` (stop
+    dispatching, let requests in flight finish: exit 128 + the signal). The handlers that
+    were there before (the CLI's, Python's default) are put back afterwards (asyncio's
+    ``remove_signal_handler`` alone would leave SIGTERM at SIG_DFL)."""
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, poster.interrupt)
-        installed = True
-    except (NotImplementedError, RuntimeError, ValueError):
-        installed = False
+    installed: list[tuple[int, Any]] = []
+    for sig in STOP_SIGNALS:
+        previous = signal.getsignal(sig)
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or no such signal here
+        installed.append((sig, previous))
     try:
         yield
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig, previous in installed:
+            loop.remove_signal_handler(sig)
+            if previous is not None:
+                signal.signal(sig, previous)
+
+
+def stop_signal_message(signo: int | None) -> str | None:
+    """``stopped by SIGTERM`` (None for no signal and for Ctrl-C: "interrupted" says it)."""
+    if signo is None or signo == signal.SIGINT:
+        return None
+    return f"stopped by {signal.Signals(signo).name}"

@@ -102,13 +102,24 @@ def locked_rejections(
     *,
     labels: dict[str, str],
     date_header: str | None,
+    users: list[dict[str, Any]] | None = None,
+    self_id: str = "",
+    self_offset: int = 0,
+    notes: list[str] | None = None,
 ) -> list[Rejection]:
-    """One rejection per row of ``frame`` in a Submitted, Approved or Closed week."""
-    from timetracker_import.core.approval import locked_weeks, reject_locked
+    """One rejection per row of ``frame`` in a Submitted, Approved or Closed week of its user,
+    by the user's local week (``me.timeZone`` for the token user ``self_id``; UTC, with a
+    note added to ``notes``, where unknown); unreadable approval items are noted and left to
+    the server (core.approval.preflight_locks)."""
+    from timetracker_import.core.approval import preflight_locks
 
-    return reject_locked(
-        frame, user_ids, locked_weeks(approvals), user_labels=labels, column_header=date_header
-    )
+    rejections, lock_notes = preflight_locks(
+        frame, user_ids, approvals, users=users or [], self_id=self_id,
+        self_offset=self_offset, user_labels=labels, column_header=date_header,
+    )  # fmt: skip
+    if notes is not None:
+        notes.extend(lock_notes)
+    return rejections
 
 
 @dataclass

@@ -1,0 +1,131 @@
+"""``journal.lock``: one writer per target, waiting, takeover of a dead holder's lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from timetracker_import.errors import EXIT_TEMPFAIL, RunLocked
+from timetracker_import.journal.lock import (
+    Holder,
+    TargetLock,
+    import_lock,
+    ledger_lock,
+    locks_root,
+    process_start_time,
+)
+
+ROOT = "http://localhost:1/api/rest"
+
+
+def test_second_holder_of_one_target_is_refused_with_who_holds_it() -> None:
+    with import_lock(ROOT, "abc"), pytest.raises(RunLocked) as caught, import_lock(ROOT, "abc"):
+        pass
+    err = caught.value
+    assert err.exit_code == EXIT_TEMPFAIL == 75
+    assert err.message.startswith(f"another run (pid {os.getpid()}, started ")
+    assert err.message.endswith(") is importing this file")
+    assert "--wait" in (err.hint or "")
+
+
+def test_other_targets_do_not_block_each_other() -> None:
+    with (
+        import_lock(ROOT, "abc"),
+        import_lock(ROOT, "other file"),
+        import_lock("http://elsewhere/api/rest", "abc"),
+        ledger_lock("ledger.csv"),
+    ):
+        pass
+
+
+def test_the_url_case_and_trailing_slash_name_the_same_server() -> None:
+    with import_lock(ROOT, "abc"), pytest.raises(RunLocked), import_lock(ROOT.upper() + "/", "abc"):
+        pass
+
+
+def test_released_lock_is_free_again_and_emptied() -> None:
+    with import_lock(ROOT, "abc") as lock:
+        assert f'"pid": {os.getpid()}' in lock.path.read_text()
+    assert lock.path.read_text() == ""
+    with import_lock(ROOT, "abc") as again:
+        assert again.took_over is None
+
+
+def test_wait_gets_the_lock_when_the_holder_finishes() -> None:
+    first = TargetLock("import", "x", what="importing this file").acquire()
+    threading.Timer(0.3, first.release).start()
+    started = time.monotonic()
+    with TargetLock("import", "x", what="importing this file", wait=10):
+        pass
+    assert 0.2 < time.monotonic() - started < 10
+
+
+def test_wait_gives_up_after_the_given_seconds() -> None:
+    with TargetLock("import", "x", what="importing this file"):
+        started = time.monotonic()
+        with (
+            pytest.raises(RunLocked),
+            TargetLock("import", "x", what="importing this file", wait=0.3),
+        ):
+            pass
+        assert time.monotonic() - started >= 0.3
+
+
+def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, time\n"
+            "from timetracker_import.journal.lock import import_lock\n"
+            f"with import_lock({ROOT!r}, 'abc'):\n"
+            f"    pathlib.Path({str(ready)!r}).write_text('x')\n"
+            "    time.sleep(60)\n",
+        ],
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.02)
+        with pytest.raises(RunLocked, match=f"pid {child.pid}, started"), import_lock(ROOT, "abc"):
+            pass
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    with import_lock(ROOT, "abc") as lock:  # the kernel dropped the dead holder's lock
+        assert lock.took_over is not None and lock.took_over.pid == child.pid
+        assert not lock.took_over.alive()
+
+
+def test_a_reused_pid_is_not_the_holder() -> None:
+    me = os.getpid()
+    assert Holder(me, process_start_time(me), None, "x").alive()
+    if process_start_time(me) is None:
+        pytest.skip("no /proc start times on this system")
+    # same pid, another start time: another process that got the dead holder's pid
+    assert not Holder(me, "1", None, "x").alive()
+    assert not Holder(2**22 + 12345, None, None, "x").alive()
+
+
+def test_lock_files_are_private() -> None:
+    with import_lock(ROOT, "abc") as lock:
+        assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(locks_root().stat().st_mode) == 0o700
+
+
+def test_negative_wait_is_a_usage_error() -> None:
+    from timetracker_import.errors import UsageError
+
+    with pytest.raises(UsageError, match="--wait"):
+        TargetLock("import", "x", what="y", wait=-1)

@@ -1,0 +1,155 @@
+"""SIGTERM and SIGHUP behave like Ctrl-C (issue 14, part 2), in a real subprocess.
+
+Before: SIGINT was handled, SIGTERM (what cron, systemd, CI timeouts and ``docker stop``
+send) killed the import without a summary or a word about resuming (exit 143 by the signal).
+Now each of the three stops sending, lets the requests in flight settle, writes the summary
+and ``summary.json``, says how to resume and exits 128 + the signal; the re-run completes
+exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_import import make_rows, write_rows
+from tests.reliability.conftest import (
+    cli_command,
+    expected_worklogs,
+    mapping_file,
+    server_worklogs,
+    start,
+    subprocess_env,
+)
+from timetracker_import.app.importer import file_sha256
+from timetracker_import.journal.lock import import_lock
+from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+
+RESUME_HINT = "run the same command again to resume the unprocessed rows"
+
+
+def _args(path: Path, base: Path, *extra: str) -> list[str]:
+    return cli_command(
+        "import", str(path), "--mapping", str(mapping_file(base)), "--yes", "--json",
+        "--batch-size", "10", "--concurrency", "2", *extra,
+    )  # fmt: skip
+
+
+def _check_summary(out: str, err: str, code: int, rows: int) -> dict[str, object]:
+    doc = json.loads(out)
+    counts = doc["counts"]
+    assert counts["rows"] == rows == counts["created"] + counts["unprocessed"]
+    assert doc["exit_code"] == code and doc["halt_reason"] == "interrupted"
+    summary = json.loads((Path(doc["run_dir"]) / "summary.json").read_text())
+    assert summary["exit_code"] == code and summary["counts"] == counts
+    assert RESUME_HINT in err and "Traceback" not in err
+    return doc
+
+
+def _rerun_completes(args: list[str], env: dict[str, str], box: RunningSandbox, data: list) -> None:
+    rerun = start(args, env)
+    out, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    doc = json.loads(out)
+    assert doc["resumed"] and doc["counts"]["created"] == len(data)
+    assert doc["counts"]["unprocessed"] == 0
+    assert server_worklogs(box) == expected_worklogs(data)
+
+
+@pytest.mark.parametrize(
+    ("signo", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "interrupted: stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "interrupted: stopped by SIGHUP"),
+        (signal.SIGINT, 130, "interrupted"),
+    ],
+)
+def test_signal_mid_import_stops_resumably(
+    tmp_path: Path, state_dir: Path, signo: int, code: int, said: str
+) -> None:
+    data = make_rows(300)
+    args = _args(write_rows(tmp_path / "in.csv", data), tmp_path)
+    with run_sandbox_in_thread(latency_ms=40) as box:
+        env = subprocess_env(box, state_dir)
+        proc = start(args, env)
+        deadline = time.monotonic() + 60
+        while sum(server_worklogs(box).values()) < 30:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signo)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert said in err
+        doc = _check_summary(out, err, code, 300)
+        created = doc["counts"]["created"]  # type: ignore[index]
+        assert 30 <= created < 300
+        # the requests in flight settled: the server holds exactly what the journal says
+        assert sum(server_worklogs(box).values()) == created
+        _rerun_completes(args, env, box, data)
+
+
+def test_sigterm_before_anything_is_sent_writes_the_summary(
+    tmp_path: Path, state_dir: Path
+) -> None:
+    data = make_rows(60)
+    args = _args(write_rows(tmp_path / "in.csv", data), tmp_path)
+    # slow answers: the setup reads (me, users, activity types) are still on the wire when
+    # the file has been read and the run's journal exists
+    with run_sandbox_in_thread(latency_ms=1500) as box:
+        env = subprocess_env(box, state_dir)
+        proc = start(args, env)
+        deadline = time.monotonic() + 60
+        while box.stats()["calls"].get("any", 0) == 0 or not list(
+            state_dir.glob("runs/*/journal.sqlite")
+        ):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert box.stats()["calls"].get("batch", 0) == 0
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, err
+        doc = _check_summary(out, err, 143, 60)
+        assert doc["counts"]["created"] == 0  # type: ignore[index]
+        assert not server_worklogs(box)
+        _rerun_completes(args, env, box, data)
+
+
+def _wait_until_it_opens(proc: subprocess.Popen[str], path: Path) -> None:
+    fds = Path(f"/proc/{proc.pid}/fd")
+    if not fds.is_dir():
+        pytest.skip("needs /proc to see the process waiting on the lock file")
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                return
+        time.sleep(0.02)
+
+
+def test_sigterm_while_waiting_for_the_lock(
+    tmp_path: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make_rows(5)
+    path = write_rows(tmp_path / "in.csv", data)
+    with run_sandbox_in_thread() as box:
+        env = subprocess_env(box, state_dir)
+        monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state_dir))
+        with import_lock(f"{box.url}/api/rest", file_sha256(path)) as lock:
+            proc = start(_args(path, tmp_path, "--wait", "120"), env)
+            _wait_until_it_opens(proc, lock.path)  # start-up and reading done: it waits
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 143, err
+        assert "interrupted (SIGTERM)" in err and "Traceback" not in err
+        assert not server_worklogs(box)
