@@ -155,3 +155,21 @@ def test_runs_list_show_and_undo_of_a_sync(box: RunningSandbox, tmp_path: Path) 
     assert undone.exit_code == 0, undone.stderr
     assert "restore 1" in undone.stderr and "re-create 1" in undone.stderr
     assert hours(box, "bob@example.com") == [8.0] and hours(box, "carol@example.com") == [7.5]
+
+
+def test_one_sync_per_ledger(box: RunningSandbox, tmp_path: Path) -> None:
+    from timetracker_import.journal.lock import ledger_lock
+
+    hr = write(tmp_path / "hr.csv", BOB_8)
+    ledger = tmp_path / "ledger.sqlite"
+    with ledger_lock(ledger):  # the nightly job is still running
+        busy = invoke(box, "sync", hr, "--preset", "7pace-npm", "--yes", "--ledger", str(ledger))
+        # a dry run writes nothing and is not held up
+        dry = invoke(box, "sync", hr, "--preset", "7pace-npm", "--dry-run", "--ledger",
+                     str(ledger))  # fmt: skip
+    assert busy.exit_code == 75, busy.stderr
+    assert "error:" in busy.stderr and "Traceback" not in busy.stderr
+    assert dry.exit_code == 0, dry.stderr
+    assert hours(box, "bob@example.com") == []
+    done = invoke(box, "sync", hr, "--preset", "7pace-npm", "--yes", "--ledger", str(ledger))
+    assert done.exit_code == 0 and hours(box, "bob@example.com") == [8.0]

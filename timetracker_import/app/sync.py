@@ -16,6 +16,7 @@ through the import's ``Poster`` and batch journal. What sync adds:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -97,6 +98,8 @@ class SyncSettings:
     rebuild: bool = False
     #: the mapping given as data (library API) instead of ``mapping_path``/``preset``
     loaded: LoadedMapping | None = None
+    #: seconds to wait for another sync holding the ledger's lock (then exit 75)
+    wait: float = 0.0
 
 
 @dataclass
@@ -423,7 +426,9 @@ class _SyncRun:
         key_spec = "key:" + json.dumps(self._key_columns()) if self._key_columns() else SLOT_KEY
         scope = scope_of(s.connection.rest_root, _scope_mapping_name(s), key_spec)
         self.reject(self.p.rejections)
-        with Ledger(ledger_path) as ledger:
+        # one writer per ledger (journal.lock): an overlapping sync of the same ledger waits
+        # up to --wait seconds, then exits 75; a dry run writes nothing and takes no lock
+        with _ledger_writer(ledger_path, s), Ledger(ledger_path) as ledger:
             client = client_factory(s.connection, self._on_retry)
             async with client:
                 result = await self._run(client, ledger, scope)
@@ -1103,6 +1108,14 @@ def _hours_before_after(
             for k, v in sorted(grid.items())}  # fmt: skip
 
 
+def _ledger_writer(path: Path, settings: SyncSettings) -> contextlib.AbstractContextManager[Any]:
+    if settings.dry_run:
+        return contextlib.nullcontext()
+    from timetracker_import.journal.lock import ledger_lock
+
+    return ledger_lock(path, wait=settings.wait)
+
+
 async def _get_or_none(client: TimetrackerClient, worklog_id: str) -> dict[str, Any] | None:
     try:
         return await client.worklog(worklog_id)
@@ -1214,12 +1227,15 @@ async def undo_sync(
     from timetracker_import.core.roundtrip import recreate_body
     from timetracker_import.journal.actions import ActionLog
     from timetracker_import.journal.ledger import Ledger
+    from timetracker_import.journal.lock import ledger_lock
     from timetracker_import.journal.undo import same_edited_timestamp
 
     options = journal.options
     report = SyncUndoReport(dry_run=dry_run)
     scope = str(options.get("scope") or "")
-    with ActionLog(journal.directory) as log, Ledger(Path(str(options["ledger"]))) as ledger:
+    path = Path(str(options["ledger"]))
+    writer = contextlib.nullcontext() if dry_run else ledger_lock(path)
+    with writer, ActionLog(journal.directory) as log, Ledger(path) as ledger:
         entries = {e.worklog_id: e for e in ledger.entries(scope).values()}
         for action in log.actions():
             wid = action.worklog_id

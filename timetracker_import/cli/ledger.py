@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import connection_options, sync_input_options
+from timetracker_import.cli.options import (
+    connection_options,
+    sync_input_options,
+    wait_option,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -107,6 +111,7 @@ def export(ledger_path: Path | None, output: Path) -> int:
 @sync_input_options
 @click.option("--key", "keys", multiple=True, metavar="COLUMN", help="As for `sync`.")
 @_LEDGER
+@wait_option
 @connection_options
 def rebuild(
     file: Path,
@@ -119,6 +124,7 @@ def rebuild(
     date: str | None,
     keys: tuple[str, ...],
     ledger_path: Path | None,
+    wait: float,
     connection: ConnectionOptions,
 ) -> int:
     """Rebuild the ledger of FILE's scope from the server, writing nothing to 7pace.
@@ -132,7 +138,7 @@ def rebuild(
     settings = SyncSettings(
         path=file, connection=connection.resolve(), mapping_path=mapping_path, preset=preset,
         keys=tuple(keys), ledger_path=ledger_path, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, date=date, rebuild=True,
+        encoding=encoding, delimiter=delimiter, date=date, rebuild=True, wait=wait,
     )  # fmt: skip
     result = sync_file(settings)
     click.echo(render_sync(result).replace("sync ", "ledger rebuild ", 1), err=True)

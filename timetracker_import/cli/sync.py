@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options, sync_input_options
+from timetracker_import.cli.options import (
+    connection_options,
+    sync_input_options,
+    wait_option,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.app.sync import SyncConfirm, SyncResult
@@ -157,6 +161,7 @@ def _prompt(info: SyncConfirm) -> bool:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@wait_option
 @connection_options
 def sync(
     file: Path,
@@ -180,6 +185,7 @@ def sync(
     report_path: Path | None,
     as_json: bool,
     yes: bool,
+    wait: float,
     connection: ConnectionOptions,
 ) -> int:
     """Make 7pace equal to FILE for the period it covers.
@@ -209,7 +215,7 @@ def sync(
         ledger_path=ledger_path, overwrite_edited=overwrite_edited,
         on_duplicate_key=on_duplicate_key, dry_run=dry_run, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size, concurrency=concurrency,
-        rejected_path=rejected_path, report_path=report_path,
+        rejected_path=rejected_path, report_path=report_path, wait=wait,
     )  # fmt: skip
     result = sync_file(settings, confirm=None if (yes or dry_run) else _prompt)
     click.echo(render_sync(result), err=True)
