@@ -1,4 +1,4 @@
-from timetracker_import.cli.main import main
+from timetracker_import.cli.main import run
 
 if __name__ == "__main__":
-    main()
+    run()

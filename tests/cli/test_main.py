@@ -116,3 +116,36 @@ def test_an_import_does_not_load_hypothesis_through_pandera(tmp_path: Path) -> N
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                           text=True, timeout=120, check=False)  # fmt: skip
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+def test_the_console_entry_keeps_exit_codes_and_output_when_it_skips_the_teardown(
+    tmp_path: Path,
+) -> None:
+    """``run`` leaves with os._exit after the command: exit codes, stdout and stderr must
+    be exactly what the command produced (nothing lost in a buffer)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
+    ok = subprocess.run([sys.executable, "-m", "timetracker_import", "--version"], env=env,
+                        capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert ok.returncode == 0 and "version" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "timetracker_import", "validate", str(tmp_path / "none.csv"),
+         "--preset", "toggl", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr.startswith("error: "), bad.stderr
+    csv = tmp_path / "h.csv"
+    csv.write_text("Email,Start date,Start time,End time,Description\n"
+                   + "".join(f"bob@example.com,2026-11-{d:02d},09:00:00,10:00:00,x{d}\n"
+                             for d in range(1, 29)), encoding="utf-8")  # fmt: skip
+    big = subprocess.run(
+        [sys.executable, "-m", "timetracker_import", "validate", str(csv), "--preset", "toggl",
+         "--timezone", "UTC", "--json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert big.returncode == 0, big.stderr
+    assert json.loads(big.stdout)["valid"] == 28  # the whole JSON document arrived
