@@ -72,6 +72,8 @@ MID_TARGET_SHARE = 0.8
 MAX_ATTEMPTS = 3
 POLL = 0.002  # seconds between two looks at the server while waiting for the moment
 LATENCIES_MS = (10, 30, 60)
+#: how long a batch's answer trails its commit in the trials (see ``_attempt``)
+ANSWER_AFTER_COMMIT = "150ms"
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,13 @@ def _attempt(
         data = make_rich_rows(rows)
         path = write_rich_rows(base / "in.csv", data)
         args = _args(path, base, batch_size, concurrency)
-        with run_sandbox_in_thread(latency_ms=latency_ms) as box:
+        # Each batch answers ANSWER_AFTER_COMMIT after its worklogs are stored (a slow
+        # response, as over a real network): the harness sees the stored rows while the
+        # child still waits for the answer, so a kill aimed at "after N rows" (or after the
+        # last) still finds it alive even when the harness is starved by the load.
+        with run_sandbox_in_thread(
+            latency_ms=latency_ms, faults=[f"batch#1..:delay-after-commit={ANSWER_AFTER_COMMIT}"]
+        ) as box:
             env = subprocess_env(box, base / "state")
             began = time.monotonic()
             proc = start(args, env)
