@@ -119,13 +119,15 @@ class Run:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def run_ours(work: Path, src: Path, rows: int, latency_ms: float, n: int) -> Run:
+def run_ours(
+    work: Path, src: Path, rows: int, latency_ms: float, n: int, extra: list[str]
+) -> Run:
     db = work / f"ours{n}.sqlite"
     with sandbox(db, latency_ms) as (url, tokens):
         env = dict(os.environ, TIMETRACKER_URL=url, TIMETRACKER_TOKEN=tokens["alice@example.com"],
                    TIMETRACKER_STATE_DIR=str(work / f"state{n}"))  # fmt: skip
         command = [str(CONSOLE), "import", str(src), "--mapping", str(work / "mapping.yaml"),
-                   "--yes", "--json", "--no-progress"]  # fmt: skip
+                   "--yes", "--json", "--no-progress", *extra]  # fmt: skip
         started = time.perf_counter()
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         wall = time.perf_counter() - started
@@ -167,9 +169,12 @@ def main() -> int:
                         help="ROWS@LATENCY_MS, comma-separated")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (median shown)")
     parser.add_argument("--no-baseline", action="store_true", help="time this tool only")
+    parser.add_argument("--tool-args", default="",
+                        help="extra options for this tool's import, e.g. '--concurrency 16'")  # fmt: skip
     args = parser.parse_args()
     sizes = [tuple(float(x) for x in s.split("@")) for s in args.sizes.split(",")]
-    print(f"console script: {CONSOLE} (subprocess, start-up included); sandbox in its own "
+    print(f"console script: {CONSOLE} {args.tool_args} (subprocess, start-up included); "
+          "sandbox in its own "
           f"process, fresh database per run; median of {args.repeat} run(s); "
           f"{os.cpu_count()} CPU(s)")  # fmt: skip
     for rows_f, latency in sizes:
@@ -181,7 +186,7 @@ def main() -> int:
             (work / "mapping.yaml").write_text(MAPPING, encoding="utf-8")
             ours_runs, old_runs = [], []
             for n in range(max(1, args.repeat)):  # alternate: both see the same machine load
-                ours_runs.append(run_ours(work, src, rows, latency, n))
+                ours_runs.append(run_ours(work, src, rows, latency, n, args.tool_args.split()))
                 if not args.no_baseline:
                     old_runs.append(run_old(work, src, rows, latency, n))
         ours = median_run(ours_runs)
