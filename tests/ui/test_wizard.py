@@ -218,6 +218,7 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     }
     assert f"row {UNKNOWN_USER_ROW})" in html and "bobb@example.com" in html
     assert f"row {DUPLICATE_ROW} is identical to row {DUPLICATE_OF}" in html
+    assert "the copy is skipped (counted as skipped, not sent)" in html  # the default
     assert box.stats()["worklogs"] == 0  # a dry run creates nothing
     # one click: bobb@example.com is bob@example.com
     resp = await post_form(ui, "/dryrun", "/dryrun/alias",

@@ -15,6 +15,13 @@ from timetracker_import.ui.state import ImportJob, Wizard
 
 routes = web.RouteTableDef()
 
+#: what the dry run's "identical rows" list says happens to the later copy
+_COPY_FATE = {
+    "skip": "the copy is skipped (counted as skipped, not sent)",
+    "allow": "both are imported; delete one from your file if it is a copy",
+    "fail": "the copy is rejected",
+}
+
 
 # --------------------------------------------------------------------------- Connect
 
@@ -204,8 +211,8 @@ def problems_list(plan: service.Plan, request: web.Request) -> str:
         parts.append(
             '<h2>Identical rows within the file</h2><ul id="duplicates">'
             + "".join(
-                f"<li>row {r} is identical to row {f}: both are imported; delete one from "
-                "your file if it is a copy</li>"
+                f"<li>row {r} is identical to row {f}: {_COPY_FATE.get(plan.on_duplicate, '')}"
+                "</li>"
                 for r, f in sorted(plan.in_file_duplicates.items())
             )
             + "</ul>"
@@ -563,8 +570,8 @@ async def run_page(request: web.Request) -> web.StreamResponse:
         + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in facts)
         + "</dl>"
     )
-    plan_like = service.Plan(run.run_id, run.dry_run, {}, 0, [], [], [], {}, {}, None, [], None,
-                             [], run.directory, files)  # fmt: skip
+    plan_like = service.Plan(run.run_id, run.dry_run, {}, 0, [], [], [], {}, "skip", {}, None,
+                             [], None, [], run.directory, files)  # fmt: skip
     body += run_links(plan_like)
     summary = await asyncio.to_thread(service.run_summary, run)
     rejections = [r for r in summary.get("rejections") or [] if isinstance(r, dict)]

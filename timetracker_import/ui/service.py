@@ -569,6 +569,8 @@ class Plan:
     unknown_users: list[UnknownUser]
     locked: list[RejectedRow]
     in_file_duplicates: dict[int, int]
+    #: what the import does with them: skip, allow or fail
+    on_duplicate: str
     existing: dict[int, str]
     grid: dict[str, Any] | None
     flags: list[dict[str, Any]]
@@ -621,6 +623,7 @@ def _plan(result: Any, info: FileInfo, header: bool, report_json: Path | None) -
         unknown_users=unknown_users(result.rejections),
         locked=[r for r in rows if r.stage == "preflight"],
         in_file_duplicates=dict(result.in_file_duplicates),
+        on_duplicate=str(getattr(result, "on_duplicate", "skip")),
         existing=dict(result.existing),
         grid=grid,
         flags=[f for f in doc.get("flags", []) if f.get("count")],
