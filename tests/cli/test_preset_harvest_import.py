@@ -75,6 +75,11 @@ def test_harvest_imports_by_display_name_without_a_lookup_file(
     with sqlite3.connect(Path(doc["run_dir"]) / "journal.sqlite") as conn:
         outcome = conn.execute("SELECT outcome, reason FROM row WHERE source_row = 5").fetchone()
     assert outcome == ("skipped", "repeats row 3 (identical in every field)")
+    # the import says, as validate does, that the names went to the server without a lookup
+    notes = "\n".join(doc["notes"])
+    assert "lookup 'users':" in notes and "harvest-users.csv not found" in notes
+    assert "user: 4 value(s) not in lookup 'users' (passed on as written" in notes
+    assert "note: user: 4 value(s) not in lookup 'users'" in result.stderr
 
 
 def test_on_duplicate_allow_imports_both_copies(box: RunningSandbox, work: Path) -> None:

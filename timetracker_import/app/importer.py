@@ -188,7 +188,7 @@ class _ImportRun:
         self.confirm = confirm
         self.cancel = cancel
         self._cancelled_early = False
-        self.notes: list[str] = []
+        self.notes: list[str] = [] if prepared is None else list(prepared.notes)
         self.poster: Poster | None = None
         self.bar: Any = None
         self.phases: dict[str, float] = {}
@@ -370,6 +370,7 @@ class _ImportRun:
             raise
         gc.freeze()  # the prepared frame lives until the end too
         self.phases["read_validate"] = prepared.seconds
+        self.notes[:0] = prepared.notes
         return prepared
 
     async def _run_watched(self, client_factory: ClientFactory) -> ImportResult:

@@ -25,6 +25,7 @@ from timetracker_import.errors import Interrupted, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from timetracker_import.core.mapping import LookupMisses
     from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.files.readers import RawTable
 
@@ -46,6 +47,9 @@ class PreparedFile:
     activity_header: str | None
     #: wall-clock seconds the read, map and validate took
     seconds: float = 0.0
+    #: what the run should tell about the mapping: its note, lookup files not found,
+    #: values without a lookup entry (what became of them)
+    notes: list[str] = field(default_factory=list)
     #: every copy of an earlier row -> that row (``--on-duplicate``, core.dedupe)
     repeats: dict[int, int] = field(default_factory=dict)
     #: the copies left out (``skip``): also in ``skipped``
@@ -132,8 +136,11 @@ def prepare(
         has_header=loaded.mapping.header,
     )
     canon_parts, raw_parts, rejections = [], [], []
+    from timetracker_import.core.mapping import LookupMisses
+
+    misses = LookupMisses()
     for chunk in iter_mapped_chunks(
-        table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows
+        table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows, misses=misses
     ):
         if stop is not None and stop.is_set():
             raise Interrupted("stopped while reading the file; nothing was sent")
@@ -195,4 +202,31 @@ def prepare(
         seconds=time.perf_counter() - started,
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
+        notes=mapping_notes(loaded, misses),
     )
+
+
+#: what became of a value without a lookup entry, by the miss's outcome
+_MISS_FATE = {
+    "passed on": "passed on as written for the server to resolve",
+    "key in comment": "left without a work item, the key kept in the comment",
+}
+
+
+def mapping_notes(loaded: LoadedMapping, misses: LookupMisses) -> list[str]:
+    """One line per thing the mapping did that the user should know: its ``note``, each
+    lookup file not found, and per field the values no lookup entry matched."""
+    notes = [loaded.mapping.note.strip()] if loaded.mapping.note else []
+    for name in loaded.missing_lookups:
+        where = loaded.lookup_files.get(name, name)
+        notes.append(f"lookup {name!r}: {where} not found; its values were passed on")
+    by_field: dict[tuple[str, str, str], list[str]] = {}
+    for miss in misses.in_order():
+        by_field.setdefault((miss.field, miss.lookup, miss.outcome), []).append(miss.value)
+    for (name, lookup, outcome), values in by_field.items():
+        shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
+        notes.append(
+            f"{name}: {len(values)} value(s) not in lookup {lookup!r} "
+            f"({_MISS_FATE.get(outcome, outcome)}): {shown}"
+        )
+    return notes
