@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options, input_options, wait_option
+from timetracker_import.cli.options import (
+    connection_options,
+    input_options,
+    posting_options,
+    result_options,
+    wait_option,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.app.importer import ConfirmInfo, ImportResult
@@ -153,12 +159,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
 )
-@click.option(
-    "--batch-size", default=500, show_default=True, type=int, help="Rows per request (<= 500)."
-)
-@click.option(
-    "--concurrency", default=8, show_default=True, type=int, help="Requests in flight at most."
-)
+@posting_options("Rows per request (<= 500).")
 @click.option(
     "--on-existing",
     type=click.Choice(["skip", "allow", "fail"]),
@@ -166,20 +167,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
     show_default=True,
     help="Rows identical to a worklog already on the server: skip them, post anyway, or reject.",
 )
-@click.option(
-    "--rejected",
-    "rejected_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the rejected rows here (they are always in the run directory).",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write a report: PATH.html or PATH.json.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@result_options("Write a report: PATH.html or PATH.json.")
 @click.option("--new-run", is_flag=True, help="Start afresh instead of resuming an unfinished run.")
 @click.option(
     "--progress/--no-progress",

@@ -271,3 +271,33 @@ def wait_option(func: F) -> F:
         metavar="SECONDS",
         help="Wait this long for another run of the same target to finish (else exit 75).",
     )(func)
+
+
+def posting_options(batch_help: str) -> Callable[[F], F]:
+    """``--batch-size`` and ``--concurrency`` (import and sync post the same way)."""
+    options = [
+        click.option("--batch-size", default=500, show_default=True, type=int, help=batch_help),
+        click.option(
+            "--concurrency", default=8, show_default=True, type=int,
+            help="Requests in flight at most.",
+        ),  # fmt: skip
+    ]
+    return lambda func: _apply(func, options)
+
+
+def result_options(report_help: str) -> Callable[[F], F]:
+    """``--rejected PATH`` (as ``rejected_path``), ``--report PATH`` (as ``report_path``),
+    ``--json`` (as ``as_json``) and ``--yes``: what a run writes and whether it asks."""
+    options = [
+        click.option(
+            "--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
+            help="Also write the rejected rows here (they are always in the run directory).",
+        ),  # fmt: skip
+        click.option(
+            "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+            help=report_help,
+        ),  # fmt: skip
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout."),
+        click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+    ]
+    return lambda func: _apply(func, options)

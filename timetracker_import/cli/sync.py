@@ -11,6 +11,8 @@ import click
 
 from timetracker_import.cli.options import (
     connection_options,
+    posting_options,
+    result_options,
     sync_input_options,
     wait_option,
 )
@@ -141,26 +143,8 @@ def _prompt(info: SyncConfirm) -> bool:
     help="Overwrite (or re-create) worklogs edited (or deleted) in 7pace since sync wrote them.",
 )
 @click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
-@click.option(
-    "--batch-size", default=500, show_default=True, type=int, help="Rows per create request."
-)
-@click.option(
-    "--concurrency", default=8, show_default=True, type=int, help="Requests in flight at most."
-)
-@click.option(
-    "--rejected",
-    "rejected_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the rejected rows here (they are always in the run directory).",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write a report with a changes section: PATH.html or PATH.json.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@posting_options("Rows per create request.")
+@result_options("Write a report with a changes section: PATH.html or PATH.json.")
 @wait_option
 @connection_options
 def sync(
