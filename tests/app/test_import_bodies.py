@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from timetracker_import.app.importer import _bodies, _body
+from timetracker_import.app.stages.execute import bodies_of as _bodies
+from timetracker_import.app.stages.execute import body_of as _body
 
 
 def _frame() -> pd.DataFrame:

@@ -25,7 +25,8 @@ from tests.app.test_import import (
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
 from timetracker_import.app import importer
-from timetracker_import.app.importer import LazyBodies, _body, run_import
+from timetracker_import.app.importer import LazyBodies, run_import
+from timetracker_import.app.stages.execute import body_of as _body
 from timetracker_import.errors import AuthError
 from timetracker_import.journal.store import list_runs
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread

@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.app.test_import import (
+    MAPPING,
+    state_dir,  # noqa: F401 - autouse fixture
+)
 from tests.app.test_import import settings_for as import_settings_for
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
@@ -23,30 +27,10 @@ from timetracker_import.app.sync import SyncResult, SyncSettings, sync_file
 from timetracker_import.journal.ledger import Ledger
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
-MAPPING = """\
-version: 1
-header: true
-timezone: UTC
-fields:
-  user: {column: User}
-  timestamp: {column: Start}
-  length: {column: Minutes, unit: minutes}
-  work_item: {column: WorkItem}
-  comment: {column: Comment}
-"""
 COLUMNS = ["ID", "User", "Start", "Minutes", "WorkItem", "Comment"]
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
 
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    state = tmp_path / "state"
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    return state
 
 
 @pytest.fixture

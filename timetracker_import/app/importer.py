@@ -32,8 +32,6 @@ from timetracker_import.app.stages.account import (
 from timetracker_import.app.stages.execute import (
     LazyBodies,
     Progress,
-    bodies_of,
-    body_of,
     progress_bar,
     read_back_for,
     stop_signal_message,
@@ -90,9 +88,6 @@ __all__ = [
     "prepare",
     "run_import",
 ]
-
-# the creation bodies under their former names (tests and benches build bodies directly)
-_body, _bodies = body_of, bodies_of
 
 ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
 
@@ -529,10 +524,7 @@ class _ImportRun:
         from timetracker_import.core.worklog_key import keys_from_frame
 
         user_ids = resolved.user_ids.reindex(frame.index)
-        self_only = bool(len(user_ids)) and all(
-            str(u).lower() == resolved.self_id.lower() for u in user_ids
-        )
-        resolved.self_only = self_only
+        self_only = resolved.self_only
         bar = progress_bar(self.progress, len(frame), self.settings.dry_run)
         poster = Poster(
             client=client,
@@ -744,7 +736,3 @@ async def _all_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-# kept importable under the names the run used before the stages (tests use them)
-_OPEN_OUTCOMES = OPEN_OUTCOMES
