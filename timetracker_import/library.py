@@ -27,7 +27,12 @@ if TYPE_CHECKING:
 
     from timetracker_import.api.settings import ConnectionSettings, TokenStore
     from timetracker_import.app.export import ExportResult
-    from timetracker_import.app.importer import ConfirmInfo, ImportResult, PreparedFile
+    from timetracker_import.app.importer import (
+        ConfirmInfo,
+        ImportResult,
+        ImportSettings,
+        PreparedFile,
+    )
     from timetracker_import.app.multi_org import RoutedResult, RoutePlan
     from timetracker_import.app.sync import SyncConfirm, SyncResult
     from timetracker_import.app.undo import UndoOutcome
@@ -227,7 +232,6 @@ def import_file(
     time imports a file into a server: another one holding it makes this wait up to
     ``wait`` seconds, then raise ``RunLocked`` (exit code 75)."""
     from timetracker_import.app.importer import (
-        ImportSettings,
         load_import_mapping,
         prepare,
         run_import,
@@ -240,7 +244,6 @@ def import_file(
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
         on_duplicate=on_duplicate, date=date, wait=wait,
     )  # fmt: skip
-    assert isinstance(settings, ImportSettings)
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:
         # one destination: the file is read while the setup reads are on the wire
@@ -297,7 +300,7 @@ def _import_settings(
     mapping: MappingSource | None,
     preset: str | None,
     **options: Any,
-) -> Any:
+) -> ImportSettings:
     from timetracker_import.app.importer import ImportSettings
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
