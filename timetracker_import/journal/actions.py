@@ -16,11 +16,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from timetracker_import.journal.db import JOURNAL_NAME
+from timetracker_import.journal.db import JOURNAL_NAME, immediate_transaction, now
 
 ACTION_STATES = ("sending", "done", "failed", "gone")
 _SCHEMA = """
@@ -46,10 +45,6 @@ CREATE TABLE IF NOT EXISTS sync_row (
     detail TEXT
 );
 """
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -105,14 +100,8 @@ class ActionLog:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate_transaction(self._conn) as conn:
+            yield conn
 
     def intend(
         self,
@@ -140,7 +129,7 @@ class ActionLog:
                     " before_json, state, at) VALUES (?,?,?,?,?,?, 'sending', ?)",
                     (a.kind, a.source_row, a.key, a.worklog_id,
                      None if a.fields is None else json.dumps(dict(a.fields), default=str),
-                     json.dumps(dict(a.before), default=str), _now()),
+                     json.dumps(dict(a.before), default=str), now()),
                 )  # fmt: skip
                 ids.append(int(cur.lastrowid or 0))
         return ids

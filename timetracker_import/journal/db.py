@@ -84,6 +84,19 @@ class JournalError(Exception):
     """Misuse of the journal (unknown run or batch, overwriting a created row)."""
 
 
+@contextlib.contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception: one atomic change
+    (the journal, the sync actions and the ledger all write this way)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def now() -> str:
     """The current UTC time as stored in the journal."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
@@ -132,11 +145,5 @@ class JournalBase:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._lock, immediate_transaction(self._conn) as conn:
+            yield conn

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from timetracker_import.core.sync_plan import LedgerEntry
+from timetracker_import.journal.db import immediate_transaction
 from timetracker_import.journal.private_files import ensure_private_file
 from timetracker_import.journal.runs import runs_root, safe_base_url
 
@@ -116,13 +117,8 @@ class Ledger:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic change (all of it or nothing)."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+        with immediate_transaction(self._conn) as conn:
+            yield conn
 
     # -- reading -------------------------------------------------------------------------
 
