@@ -79,3 +79,23 @@ def test_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(LedgerError, match="is not a sync ledger"):
         Ledger(path)
+
+
+def test_a_file_that_is_no_ledger_is_left_as_it_was(tmp_path: Path) -> None:
+    """--ledger naming some other file: a one-line error (exit 2), and the file keeps its
+    mode and content (it used to be chmodded to 0600 before the check)."""
+    other = tmp_path / "notes.txt"
+    other.write_text("not a database\n", encoding="utf-8")
+    other.chmod(0o644)
+    with pytest.raises(LedgerError, match="is not a sync ledger") as caught:
+        Ledger(other)
+    assert caught.value.exit_code == 2 and caught.value.hint
+    assert other.stat().st_mode & 0o777 == 0o644
+    assert other.read_text(encoding="utf-8") == "not a database\n"
+
+
+def test_a_ledger_path_that_cannot_be_created_is_a_clean_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    with pytest.raises(LedgerError, match="cannot use .* as the sync ledger"):
+        Ledger(blocker / "ledger.sqlite")

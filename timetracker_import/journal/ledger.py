@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from timetracker_import.core.sync_plan import LedgerEntry
+from timetracker_import.errors import UsageError
 from timetracker_import.journal.db import immediate_transaction
 from timetracker_import.journal.private_files import ensure_private_file
 from timetracker_import.journal.runs import runs_root, safe_base_url
@@ -48,8 +49,25 @@ CREATE INDEX IF NOT EXISTS entry_worklog ON entry (worklog_id);
 """
 
 
-class LedgerError(Exception):
-    """The ledger file cannot be used (not a ledger, unreadable)."""
+class LedgerError(UsageError):
+    """The ledger file cannot be used (not a ledger, unreadable): a one-line error, exit 2."""
+
+
+def _check_is_ledger(path: Path, hint: str) -> None:
+    """LedgerError unless ``path`` is an SQLite file with the ledger's table (opened read
+    only, so nothing about a wrong file changes)."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entry'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise LedgerError(f"{path} is not a sync ledger ({exc})", hint=hint) from None
+    if found is None and path.stat().st_size:
+        raise LedgerError(f"{path} is not a sync ledger (no ledger table)", hint=hint)
 
 
 def default_ledger_path() -> Path:
@@ -90,8 +108,17 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        ensure_private_file(self.path)
+        hint = "give --ledger the path of a sync ledger, or of a new file to create"
+        if self.path.exists():
+            # look before touching: a file that is no ledger keeps its mode and content
+            _check_is_ledger(self.path, hint)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private_file(self.path)
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot use {self.path} as the sync ledger: {exc.strerror or exc}", hint=hint
+            ) from None
         try:
             # check_same_thread=False: sync commits its outcomes from a worker thread (one
             # at a time), so that an fsync never stalls the requests in flight
@@ -102,7 +129,7 @@ class Ledger:
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise LedgerError(f"{self.path} is not a sync ledger ({exc})") from None
+            raise LedgerError(f"{self.path} is not a sync ledger ({exc})", hint=hint) from None
 
     def close(self) -> None:
         """Close the file."""
