@@ -108,3 +108,14 @@ def test_a_remote_host_needs_allow_remote_and_warns() -> None:
         check_host("0.0.0.0", False)
     warning = check_host("0.0.0.0", True)
     assert warning is not None and warning.startswith("warning:")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port: str) -> None:
+    from click.testing import CliRunner
+
+    from timetracker_import.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["ui", "--port", port, "--no-open"])
+    assert result.exit_code == 2 and "is not in the range 0<=x<=65535" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.importer import PreparedFile
+    from timetracker_import.app.poster import Poster
     from timetracker_import.core.actions import Delete, Update
     from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.journal.actions import ActionLog
@@ -284,6 +285,7 @@ class _SyncRun:
         self.p = prepared
         self.confirm = confirm
         self.notes: list[str] = []
+        self.poster: Poster | None = None
         self.rejections: list[Rejection] = []
         self.skipped: dict[int, str] = {int(r): "left out by the mapping" for r in prepared.skipped}
         self.outcome: dict[int, tuple[str, str | None]] = {}
@@ -416,7 +418,9 @@ class _SyncRun:
     # -- the run -------------------------------------------------------------------------
 
     def _on_retry(self, event: Any) -> None:
-        pass
+        # a 429 halves the creates in flight, as in import (app.importer._ImportRun)
+        if getattr(event, "reason", "") == "429" and self.poster is not None:
+            self.poster.throttled()
 
     async def run(self, client_factory: ClientFactory) -> SyncResult:
         from timetracker_import.journal.ledger import Ledger, default_ledger_path, scope_of
@@ -577,7 +581,8 @@ class _SyncRun:
         from timetracker_import.app.stages.preflight import locked_rejections
         from timetracker_import.core.approval import locked_weeks, week_start
 
-        locked = locked_weeks(approvals)
+        # an unreadable approval item is noted and left to the server (as in import)
+        locked = locked_weeks(approvals, on_problem=self.notes.append)
         if not locked:
             return
         writing = [r.source_row for r in plan.rows if r.outcome in ("create", "update")]
@@ -730,7 +735,7 @@ class _SyncRun:
 
         part = frame.loc[rows]
         ids = user_ids.reindex(part.index)
-        poster = Poster(
+        poster = self.poster = Poster(
             client=client, journal=journal, bodies=bodies, keys=keys_from_frame(part, ids),
             timestamps=part["timestamp"], read_back=read_back_for(client, self_only=self_only),
             pending=part.index, known_ids=self.known_ids,
