@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from timetracker_import.api.client import ClientFactory
-    from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.core.mapping import Mapping
     from timetracker_import.files.readers import RawTable
 
@@ -43,16 +41,6 @@ def distinct_lookup_values(
             for value in values:
                 seen.setdefault(value, None)
     return {name: list(values) for name, values in found.items()}
-
-
-async def fetch_users(
-    settings: ConnectionSettings, client_factory: ClientFactory | None = None
-) -> list[dict[str, Any]]:
-    """The organisation's users (``GET users`` with display names)."""
-    from timetracker_import.api.client import open_client
-
-    async with open_client(settings, client_factory) as client:
-        return await client.users()
 
 
 def _user_identifier(user: dict[str, Any]) -> str:

@@ -208,7 +208,8 @@ def _lookup_templates(
     """Write (with -o) the preset's lookup templates beside the mapping and say so."""
     import asyncio
 
-    from timetracker_import.app.mapping_init import fetch_users, write_lookup_templates
+    from timetracker_import.app.mapping_init import write_lookup_templates
+    from timetracker_import.app.read import fetch_users
     from timetracker_import.files.mapping_loader import load_preset
     from timetracker_import.files.readers import open_table
 
