@@ -103,21 +103,6 @@ class ActionLog:
         with self._lock, immediate_transaction(self._conn) as conn:
             yield conn
 
-    def intend(
-        self,
-        kind: str,
-        worklog_id: str,
-        before: Mapping[str, Any],
-        *,
-        fields: Mapping[str, Any] | None = None,
-        source_row: int | None = None,
-        key: str | None = None,
-    ) -> int:
-        """Commit one action before its request is sent; returns its id."""
-        return self.intend_many([PlannedAction(kind, worklog_id, before, fields, source_row, key)])[
-            0
-        ]
-
     def intend_many(self, actions: Iterable[PlannedAction]) -> list[int]:
         """Commit several actions in one transaction before any of their requests is sent;
         returns their ids in order."""
@@ -133,13 +118,6 @@ class ActionLog:
                 )  # fmt: skip
                 ids.append(int(cur.lastrowid or 0))
         return ids
-
-    def settle(
-        self, action_id: int, state: str, *, edited_after: str | None = None,
-        detail: str | None = None,
-    ) -> None:  # fmt: skip
-        """Record an action's outcome: done, failed (refused) or gone (404)."""
-        self.settle_many([(action_id, state, edited_after, detail)])
 
     def settle_many(self, outcomes: Iterable[tuple[int, str, str | None, str | None]]) -> None:
         """Record ``(action_id, state, edited_after, detail)`` outcomes in one transaction."""
@@ -187,8 +165,3 @@ class ActionLog:
         """``(source_row, key, outcome, worklog_id, detail)`` of every row, at the end."""
         with self._transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO sync_row VALUES (?,?,?,?,?)", list(rows))
-
-    def row_outcomes(self) -> dict[int, tuple[str, str | None]]:
-        """``{source_row: (outcome, worklog_id)}`` as recorded by ``record_rows``."""
-        cur = self._conn.execute("SELECT source_row, outcome, worklog_id FROM sync_row")
-        return {int(r[0]): (r[1], r[2]) for r in cur}
