@@ -129,18 +129,15 @@ def run_import(
 
 
 def _one_writer(settings: ImportSettings) -> contextlib.AbstractContextManager[Any]:
-    """The import lock of this file's content and server (journal.lock), held from before
-    the resumable run is looked up until the run is finished; a dry run creates nothing and
-    takes none. (Hashing the file costs one more read of it, ~0.1 s per 100 MB.)"""
+    """The writer lock of the target server (journal.lock.target_lock: import, sync, undo
+    and ``worklogs`` never write to one server at once), held from before the resumable run
+    is looked up until the run is finished; a dry run creates nothing and takes none."""
     if settings.dry_run:
         return contextlib.nullcontext()
-    from timetracker_import.journal.lock import import_lock
+    from timetracker_import.journal.lock import target_lock
 
-    try:
-        digest = file_sha256(Path(settings.path))
-    except OSError:
-        return contextlib.nullcontext()  # prepare() reports the unreadable file
-    return import_lock(settings.connection.rest_root, digest, wait=settings.wait)
+    return target_lock(settings.connection.rest_root, what="writing to this server (import)",
+                       wait=settings.wait)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -641,10 +638,11 @@ class _ImportRun:
             if (leftover or self.ambiguous or self.halt) and not s.dry_run
             else "complete"
         )
-        counts = journal.finish(status)
+        counts = journal.accounting()
         if s.dry_run:
             counts.created = len(would)
             counts.unprocessed = len(leftover)
+        journal.finish(status, counts if s.dry_run else None, halt_reason=self.halt)
         # copies found before resolving (--on-duplicate) and those the keys found after
         self.duplicates = {**self.p.repeats, **self.duplicates}
         counts.in_file_duplicates = len(self.duplicates)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts
 from timetracker_import.core.rejections import Rejection
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class ImportResult:
     run_dir: Path
     dry_run: bool
     resumed: bool
-    accounting: Accounting
+    accounting: Counts
     exit_code: int
     rejections: list[Rejection]
     existing: dict[int, str]
@@ -88,7 +88,7 @@ class ImportResult:
     on_duplicate: str = "skip"  # what was done with in_file_duplicates
 
     @property
-    def counts(self) -> Accounting:
+    def counts(self) -> Counts:
         """Where the rows ended up (``created``, ``already_existing``, ``rejected``, ...)."""
         return self.accounting
 

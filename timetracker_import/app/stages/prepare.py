@@ -54,6 +54,13 @@ class PreparedFile:
     repeats: dict[int, int] = field(default_factory=dict)
     #: the copies left out (``skip``): also in ``skipped``
     duplicate_skips: dict[int, int] = field(default_factory=dict)
+    #: what could be read of the rows rejected offline (user, timestamp, work item; see
+    #: ``core.mapping.PARTIAL_COLUMNS``): which worklog a rejected row may stand for
+    partial: pd.DataFrame | None = None
+    #: where the time zone came from: "--timezone", "mapping" or "this machine's zone"
+    timezone_source: str = ""
+    #: rows whose time was read without an offset (localised in ``timezone``)
+    naive_times: int = 0
 
 
 def file_sha256(path: Path) -> str:
@@ -127,7 +134,7 @@ def prepare(
     check_settings(settings)
     if loaded is None:
         loaded = load_import_mapping(settings)
-    timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
+    timezone, timezone_source = choose_timezone(loaded.mapping, settings.timezone)
     table = open_table(
         settings.path,
         sheet=settings.sheet,
@@ -135,7 +142,8 @@ def prepare(
         delimiter=settings.delimiter,
         has_header=loaded.mapping.header,
     )
-    canon_parts, raw_parts, rejections = [], [], []
+    canon_parts, raw_parts, partial_parts, rejections = [], [], [], []
+    naive_times = 0
     from timetracker_import.core.mapping import LookupMisses
 
     misses = LookupMisses()
@@ -146,6 +154,9 @@ def prepare(
             raise Interrupted("stopped while reading the file; nothing was sent")
         canon_parts.append(chunk.canonical)
         raw_parts.append(chunk.raw)
+        naive_times += chunk.naive_times
+        if chunk.partial is not None and len(chunk.partial):
+            partial_parts.append(chunk.partial)
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
@@ -203,6 +214,9 @@ def prepare(
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
         notes=mapping_notes(loaded, misses),
+        partial=pd.concat(partial_parts) if partial_parts else None,
+        timezone_source=timezone_source,
+        naive_times=naive_times,
     )
 
 
