@@ -28,8 +28,7 @@ from tests.reliability.conftest import (
     start,
     subprocess_env,
 )
-from timetracker_import.app.importer import file_sha256
-from timetracker_import.journal.lock import import_lock
+from timetracker_import.journal.lock import target_lock
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 RESUME_HINT = "run the same command again to resume the unprocessed rows"
@@ -145,7 +144,7 @@ def test_sigterm_while_waiting_for_the_lock(
     with run_sandbox_in_thread() as box:
         env = subprocess_env(box, state_dir)
         monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state_dir))
-        with import_lock(f"{box.url}/api/rest", file_sha256(path)) as lock:
+        with target_lock(f"{box.url}/api/rest", what="writing to this server") as lock:
             proc = start(_args(path, tmp_path, "--wait", "120"), env)
             _wait_until_it_opens(proc, lock.path)  # start-up and reading done: it waits
             proc.send_signal(signal.SIGTERM)

@@ -59,7 +59,6 @@ from timetracker_import.app.stages.prepare import (
     prepare,
 )
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
-from timetracker_import.core.dedupe import repeat_reason
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import AuthError, Interrupted, UsageError
 
@@ -227,9 +226,10 @@ class _ImportRun:
         journal.record_rows(int(r) for r in self.p.raw.index.tolist())
         if self.p.skipped:
             outcomes = journal.row_outcomes()
+            reasons = self.p.skip_reasons()
             still_open = [r for r in self.p.skipped if outcomes[r][0] in OPEN_OUTCOMES]
-            if still_open:
-                journal.mark_skipped(still_open, "left out by the mapping")
+            for reason in sorted({reasons[r] for r in still_open}):
+                journal.mark_skipped([r for r in still_open if reasons[r] == reason], reason)
 
     def _create_journal(self, rejections: list[Rejection]) -> Journal:
         """A new run's journal with its rows, skipped rows and file rejections (runs in a
@@ -252,12 +252,9 @@ class _ImportRun:
         )
         try:
             journal.record_rows(int(r) for r in self.p.raw.index.tolist())
-            copies = self.p.duplicate_skips  # --on-duplicate skip
-            filtered = [r for r in self.p.skipped if r not in copies]
-            if filtered:
-                journal.mark_skipped(filtered, "left out by the mapping")
-            for row, first in copies.items():
-                journal.mark_skipped([row], repeat_reason(first))
+            reasons = self.p.skip_reasons()  # the filter, --on-duplicate skip, replaced ids
+            for reason in sorted(set(reasons.values())):
+                journal.mark_skipped([r for r, why in reasons.items() if why == reason], reason)
             if rejections:
                 journal.mark_rejections(rejections)
         except BaseException:

@@ -49,8 +49,6 @@ from timetracker_import.core.sync_plan import (
     RowPlan,
     ServerWorklog,
     SyncPlan,
-    column_keys,
-    duplicate_keys,
     guard_deletes,
     local_day,
     parse_delete_limit,
@@ -63,7 +61,6 @@ from timetracker_import.errors import (
     EXIT_REJECTED,
     AuthError,
     Interrupted,
-    TimetrackerError,
     UsageError,
 )
 
@@ -245,7 +242,8 @@ def _import_settings(s: SyncSettings) -> Any:
         sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
         date=s.date, dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
-        loaded=s.loaded, on_duplicate=s.on_duplicate,
+        loaded=s.loaded, on_duplicate=s.on_duplicate, keys=tuple(s.keys),
+        on_duplicate_key=s.on_duplicate_key,
     )  # fmt: skip
 
 
@@ -293,11 +291,7 @@ class _SyncRun:
         self.poster: Poster | None = None
         self.edits: EditExecutor | None = None
         self.rejections: list[Rejection] = []
-        self.skipped: dict[int, str] = {int(r): "left out by the mapping" for r in prepared.skipped}
-        for row, first in prepared.duplicate_skips.items():
-            from timetracker_import.core.dedupe import repeat_reason
-
-            self.skipped[int(row)] = repeat_reason(first)
+        self.skipped: dict[int, str] = prepared.skip_reasons()
         self.outcome: dict[int, tuple[RowOutcome, str | None]] = {}
         self.halt: Halt | None = None
         self.halt_error: Exception | None = None
@@ -344,11 +338,7 @@ class _SyncRun:
     # -- keys, desired rows, freeze ------------------------------------------------------
 
     def _key_columns(self) -> list[str]:
-        return list(self.s.keys) or list(self.p.loaded.mapping.key or [])
-
-    def _on_duplicate_key(self) -> str:
-        declared = getattr(self.p.loaded.mapping, "on_duplicate_key", None)
-        return self.s.on_duplicate_key or declared or "reject"
+        return [] if self.p.keys is None else list(self.p.keys.spec)
 
     def _given(self) -> set[str]:
         """The fields the file gives (mapped to a column, or a constant)."""
@@ -358,27 +348,6 @@ class _SyncRun:
         given = set(resolve_columns(mapping, self.p.table.headers, self.p.table.has_header))
         given |= {n for n, spec in mapping.field_specs().items() if spec.value is not None}
         return given
-
-    def _column_keys(self) -> tuple[dict[int, str], list[Rejection]]:
-        from timetracker_import.core.mapping import find_column
-
-        columns = self._key_columns()
-        table = self.p.table
-        try:
-            positions = [
-                find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
-                for c in columns
-            ]
-        except TimetrackerError as exc:
-            raise UsageError(
-                f"--key: {exc.message}", hint="name the column that holds the entry id"
-            ) from None
-        raw = self.p.raw
-        cells = {
-            int(r): [raw.at[r, pos] if pos in raw.columns else None for pos in positions]
-            for r in raw.index
-        }
-        return column_keys(cells, [table.headers[p] for p in positions])
 
     def reject(self, rejections: Sequence[Rejection]) -> None:
         done = {r.source_row for r in self.rejections}
@@ -393,26 +362,23 @@ class _SyncRun:
         """The rows' keys and content, their creation bodies, the keys of rows that did not
         make it (rejected, skipped: their worklogs are kept) and every row's id key."""
         from timetracker_import.app.stages.execute import LazyBodies
-        from timetracker_import.core.dedupe import replaced_reason
 
         bodies = LazyBodies(frame, user_ids, at_ids)
         rows = [int(r) for r in frame.index]
         built = dict(zip(rows, bodies.many(rows), strict=True))
         present: set[str] = set()
         keys: dict[int, str] = {}
-        if self._key_columns():
-            keys, key_rej = self._column_keys()
-            done = {r.source_row for r in self.rejections} | set(self.skipped)
-            self.reject([r for r in key_rej if r.source_row in built])
-            present = {k for r, k in keys.items() if r in done}
-            candidates = {r: keys[r] for r in rows if r in keys and r not in self._closed()}
-            kept, dup_rej, replaced = duplicate_keys(candidates, self._on_duplicate_key())
-            self.reject(dup_rej)
-            for row, by in replaced.items():
-                self.skipped[row] = replaced_reason(by)
-                self.outcome.pop(row, None)
-            present |= {k for r, k in candidates.items() if r not in kept}
-            chosen = kept
+        entry = self.p.keys
+        if entry is not None:
+            keys = dict(entry.keys)
+            # a row sync would write must have its key (import does not need one)
+            self.reject([
+                Rejection(r, "validate", header, None,
+                          f"the key column {header!r} is empty; sync needs a key to know "
+                          "which worklog this row is")
+                for r, header in sorted(entry.empty.items()) if r in built])  # fmt: skip
+            present = {k for r, k in keys.items() if r in self._closed()}
+            chosen = {r: keys[r] for r in rows if r in keys and r not in self._closed()}
         else:
             chosen = {
                 r: slot_text(b["userId"], b["timeStamp"], b.get("workItemId"))
@@ -665,6 +631,7 @@ class _SyncRun:
             timezone=self.zone.name, period=self.period, prune=s.prune and not s.rebuild,
             overwrite_edited=s.overwrite_edited, present_keys=present, freeze=freeze,
             foreign=foreign.worklogs, foreign_keys=foreign.keys,
+            report_days=self._file_days(desired),
         )  # fmt: skip
         self.notes.extend(plan.notes)
         if self.period is not None and s.prune:
@@ -675,6 +642,10 @@ class _SyncRun:
                                 source_empty=not len(p.raw))  # fmt: skip
         return await self._execute(client, ledger, scope, source, plan, frame, user_ids, bodies,
                                    desired, server, offset, self_only, verdict, known_ids)  # fmt: skip
+
+    def _file_days(self, desired: list[DesiredRow]) -> tuple[date, date] | None:
+        days = [local_day(d.timestamp, self.zone.name) for d in desired]
+        return (min(days), max(days)) if days else None
 
     def _ledgered_in_period(
         self, entries: Mapping[str, LedgerEntry], server: Mapping[str, ServerWorklog]
@@ -1226,10 +1197,11 @@ class _SyncRun:
                               f"deleted: {problem['reason']}")  # fmt: skip
         absent = [k for k in plan.kept if k.why.startswith("no longer")]
         if absent:
-            self.notes.append(
-                f"{len(absent)} worklog(s) this source wrote are no longer in the file inside "
-                "the period; kept (--prune deletes them)"
-            )
+            where = "inside the period" if self.period else "on the file's days"
+            how = "--prune deletes them" if self.period else "declare a period with --window "
+            how += "" if self.period else "and add --prune to delete them"
+            self.notes.append(f"{len(absent)} worklog(s) this source wrote are no longer in "
+                              f"the file {where}; kept ({how})")  # fmt: skip
         if held:
             self.notes.append(f"{held} row(s) held: a rejected row shares their slot")
         if self.period is None and not s.rebuild:

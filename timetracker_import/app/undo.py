@@ -253,17 +253,23 @@ async def _undo_update(
     journal: Journal, client: TimetrackerClient, action: ActionRecord,
     current: Mapping[str, Any] | None, report: UndoReport, hooks: UndoHooks, dry_run: bool,
 ) -> None:  # fmt: skip
-    from timetracker_import.core.worklog import ServerWorklog, diff_content
+    from timetracker_import.core.worklog import ServerWorklog, diff_content, same_edited_timestamp
 
     wid = action.worklog_id or ""
     if current is None:
         report.skipped.append((wid, "deleted since the run; nothing to restore"))
         return
-    # judged by the fields the update wrote: still holding its values -> put the old ones
-    # back (a PATCH touches only those fields); holding the old ones -> it never took
-    # effect; anything else -> someone changed them since
+    # an update known to be done is undone only while 7pace holds our write (the same
+    # editedTimestamp): an edit since - even of another field - may have confirmed it.
+    # One whose outcome was never learnt is judged by the fields it wrote: still holding
+    # its values -> put the old ones back; holding the old ones -> it never took effect.
     held = ServerWorklog.from_api(current).content
-    if diff_content(action.body, held):
+    if action.state == "done" and action.edited_after is not None:
+        if not same_edited_timestamp(action.edited_after, _edited(current)):
+            report.skipped.append((wid, f"edited since the run (editedTimestamp "
+                                        f"{_edited(current)}); restore it by hand"))  # fmt: skip
+            return
+    elif diff_content(action.body, held):
         if not diff_content(action.before, held):
             report.skipped.append((wid, "the update never took effect"))
         else:

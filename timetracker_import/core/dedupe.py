@@ -88,6 +88,9 @@ IDENTITY_COLUMNS = (
     "organization",
 )
 
+#: the column of a row's declared entry id (mapping ``key:``, ``sync --key``), when given
+KEY_COLUMN = "_entry_key"
+
 
 @dataclass(frozen=True)
 class RepeatOutcome:
@@ -123,7 +126,10 @@ class RepeatIndex:
         ``{row: first_row}``."""
         if frame.empty:
             return {}
-        part = frame.loc[:, list(IDENTITY_COLUMNS)].sort_index()
+        # a declared entry id (``KEY_COLUMN``) is part of a row's identity: two rows with
+        # their own ids are two entries, however alike
+        identity = list(IDENTITY_COLUMNS) + ([KEY_COLUMN] if KEY_COLUMN in frame.columns else [])
+        part = frame.loc[:, identity].sort_index()
         rows = part.index.to_numpy(dtype=np.int64)
         hashes = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
         codes, _ = pd.factorize(hashes)

@@ -257,6 +257,22 @@ class Mapping(BaseModel):
         description="Source column(s) whose values identify an entry (an entry id), for `sync`;"
         " without it sync identifies a row by its slot (user + start + work item)",
     )
+    on_duplicate_key: Literal["reject", "last"] | None = Field(
+        None,
+        description="Rows sharing a `key`: reject them all, or let the last one replace the "
+        "earlier (a correction, as BambooHR exports them); default reject",
+    )
+    source: str | None = Field(
+        None,
+        description="`sync`: the name of this feed (a source owns the worklogs it wrote); "
+        "default: the input file's name",
+    )
+    window: str | None = Field(
+        None,
+        description="`sync`: the period the source is about (FROM..TO, last:14d, "
+        "week:previous, month:previous, ...); rows outside it are rejected and deletes "
+        "never leave it",
+    )
 
     @field_validator("key", mode="before")
     @classmethod

@@ -501,6 +501,7 @@ def plan_sync(
     freeze: Freeze | None = None,
     foreign: Mapping[str, str] | None = None,
     foreign_keys: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    report_days: tuple[date, date] | None = None,
 ) -> SyncPlan:
     """Plan a sync (see the module docstring).
 
@@ -511,7 +512,8 @@ def plan_sync(
     worklog id -> the other source that owns it; ``foreign_keys``: id key -> (user id,
     source) of other sources' entries. ``same_edited`` compares two ``editedTimestamp``
     texts (tolerating the precision the server drops). Deletes are planned only with
-    ``prune`` and a ``period``."""
+    ``prune`` and a ``period``. Without a period, ``report_days`` (the file's first and last
+    day) is where absent worklogs are reported as kept - only reported, never deleted."""
     freeze = freeze or Freeze()
     foreign = foreign or {}
     plan = SyncPlan()
@@ -540,6 +542,7 @@ def plan_sync(
         prune=prune,
         overwrite_edited=overwrite_edited,
         freeze=freeze,
+        report_days=report_days,
     )
     plan.rows.sort(key=lambda r: r.source_row)
     return plan
@@ -735,6 +738,7 @@ def _prune(
     prune: bool,
     overwrite_edited: bool,
     freeze: Freeze,
+    report_days: tuple[date, date] | None = None,
 ) -> None:
     """This source's entries no row claims: inside the period they are deleted (``prune``),
     or kept and reported; outside it they are not this run's business."""
@@ -751,7 +755,13 @@ def _prune(
                 plan.forget.append(key)  # gone (by our delete, or in 7pace): nothing to keep
                 plan.resolved[key] = (entry, None)
             continue
-        if period is None or not period.contains(local_day(current.timestamp, timezone)):
+        day = local_day(current.timestamp, timezone)
+        if period is None:
+            if report_days is not None and report_days[0] <= day <= report_days[1]:
+                plan.kept.append(Kept(entry, "no longer in the file; kept: no period is "
+                                             "declared (--window), so nothing is deleted"))  # fmt: skip
+            continue
+        if not period.contains(day):
             continue
         entry = replace(_recover(entry, current, same_edited), state="ok")
         plan.resolved[key] = (entry, current)

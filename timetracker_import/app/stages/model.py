@@ -43,8 +43,12 @@ class ImportSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row
-    #: seconds to wait for another run importing the same file into the same server
+    #: seconds to wait for another writer of the same server
     wait: float = 0.0
+    #: the source's entry id columns (``sync --key``; default: the mapping's ``key:``)
+    keys: tuple[str, ...] = ()
+    #: rows sharing an entry id: reject | last (default: the mapping's, else reject)
+    on_duplicate_key: str | None = None
 
 
 @dataclass(frozen=True)
