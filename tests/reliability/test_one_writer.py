@@ -69,7 +69,7 @@ def test_two_imports_started_together_without_wait_one_exits_75(tmp_path: Path) 
         # both start within a second; the run with the lock takes longer than that
         assert codes == [0, 75], [err for _, _, err in outcomes]
         refused = next(err for code, _, err in outcomes if code == 75)
-        assert "error: another run (pid " in refused and ") is importing this file" in refused
+        assert "error: another run (pid " in refused and ") is writing to this server (import)" in refused
         assert server_worklogs(box) == expected_worklogs(data)
         # the refused run changed nothing: running it again finds every row there
         again = subprocess.run(

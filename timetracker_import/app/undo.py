@@ -79,12 +79,13 @@ class UndoReport:
 
     def render(self) -> str:
         """A short human summary."""
-        would = "would " if self.dry_run else ""
-        parts = [f"{would}delete {len(self.deleted)}"]
+        verbs = (("would delete", "would restore", "would re-create") if self.dry_run
+                 else ("deleted", "restored", "re-created"))  # fmt: skip
+        parts = [f"{verbs[0]} {len(self.deleted)}"]
         if self.restored:
-            parts.append(f"{would}restore {len(self.restored)}")
+            parts.append(f"{verbs[1]} {len(self.restored)}")
         if self.recreated:
-            parts.append(f"{would}re-create {len(self.recreated)}")
+            parts.append(f"{verbs[2]} {len(self.recreated)}")
         parts += [f"skipped {len(self.skipped)}", f"already gone {len(self.already_gone)}",
                   f"failed {len(self.failed)}"]  # fmt: skip
         lines = [", ".join(parts)]
@@ -192,7 +193,8 @@ async def undo_actions(
                 current = await worklog_or_none(client, wid)
                 await _undo_update(journal, client, action, current, report, hooks, dry_run)
             else:
-                current = await worklog_or_none(client, wid)
+                # a delete known to be done needs no look: its worklog is gone for good
+                current = None if action.state == "done" else await worklog_or_none(client, wid)
                 await _undo_delete(journal, client, action, current, report, hooks, dry_run)
         except AuthError:
             raise

@@ -131,7 +131,7 @@ class Counts:
         for name, n in (("already existing", self.already_existing),
                         ("conflicts", self.conflicts), ("rejected", self.rejected),
                         ("unprocessed", self.unprocessed), ("skipped", self.skipped)):  # fmt: skip
-            if n or name in ("rejected", "unprocessed"):
+            if n or name == "rejected":
                 parts.append(f"{name} {n}")
         text = f"rows {self.rows}: " + ", ".join(parts)
         if kind == RunKind.SYNC or self.deleted:
