@@ -622,6 +622,9 @@ class _SyncRun:
         users_involved = {d.user_id for d in desired} | {e.user_id for e in entries.values()}
         self_only = bool(users_involved) and users_involved <= {resolved.self_id.lower()}
         offset = resolved.naive_offset if self_only else 0
+        if not s.dry_run:
+            await self._reconcile_killed(client, ledger, scope, entries, foreign, self_only,
+                                         offset)  # fmt: skip
         server, approvals = await self._read_server(
             client, desired, entries, set(keys.values()) | present, keyed, self_only, offset
         )
@@ -642,6 +645,49 @@ class _SyncRun:
                                 source_empty=not len(p.raw))  # fmt: skip
         return await self._execute(client, ledger, scope, source, plan, frame, user_ids, bodies,
                                    desired, server, offset, self_only, verdict, known_ids)  # fmt: skip
+
+    async def _reconcile_killed(
+        self, client: TimetrackerClient, ledger: Ledger, scope: str,
+        entries: Mapping[str, LedgerEntry], foreign: Foreign, self_only: bool, offset: int,
+    ) -> None:  # fmt: skip
+        """Earlier syncs of this source that were killed while a batch of creates was on the
+        wire: claim what the server holds for those batches in their own journals (never
+        sending anything), so that ``runs undo`` of that run deletes them. This run adopts
+        the same worklogs as any unledgered ones."""
+        from timetracker_import.app.poster import Poster
+        from timetracker_import.app.stages.execute import read_back_for
+        from timetracker_import.journal.runs import list_runs
+        from timetracker_import.journal.store import Journal
+
+        ours = {e.worklog_id for e in entries.values()} | set(foreign.worklogs)
+        for info in list_runs():
+            if info.kind != RunKind.SYNC or info.status == "complete" or info.dry_run:
+                continue
+            with Journal.open(info.run_id) as earlier:
+                options = earlier.options
+                if options.get("scope") != scope or options.get("ledger") != str(ledger.path):
+                    continue
+                batches = earlier.in_flight_batches()
+                if not batches:
+                    continue
+                keys = earlier.row_keys()
+                poster = Poster(
+                    client=client, journal=earlier, bodies=_NoBodies(), keys=keys,
+                    timestamps={}, read_back=read_back_for(client, self_only=self_only),
+                    pending=[r for b in batches for r in b.source_rows if r in keys],
+                    known_ids=ours, claim_after=datetime.fromisoformat(info.started_at),
+                    naive_offset_minutes=offset, created_offset_minutes=offset,
+                    resend=False,
+                )  # fmt: skip
+                for batch in batches:
+                    await poster.reconcile(batch)
+                if poster.stats.created:
+                    self.notes.append(
+                        f"run {info.run_id} was stopped while creating; {len(poster.stats.created)} "
+                        "worklog(s) it created are now in its journal (its undo deletes them)"
+                    )
+                if info.status == "open":
+                    earlier.finish("halted", halt_reason=Halt.INTERRUPTED.value)
 
     def _file_days(self, desired: list[DesiredRow]) -> tuple[date, date] | None:
         days = [local_day(d.timestamp, self.zone.name) for d in desired]
@@ -1279,6 +1325,14 @@ def _slot_cells(frame: pd.DataFrame, row: int) -> tuple[str | None, int | None]:
     stamp = None if _missing(ts) else pd.Timestamp(ts).tz_convert("UTC").strftime(
         "%Y-%m-%dT%H:%M:%SZ")  # fmt: skip
     return stamp, None if _missing(wi) else int(wi)
+
+
+class _NoBodies(dict):  # type: ignore[type-arg]
+    """The request bodies of a killed run's batch are not known to a later run: claimed
+    creates are journaled without their body (undo needs only the worklog id)."""
+
+    def __missing__(self, key: Any) -> None:
+        return None
 
 
 def source_from(journal: Journal) -> str:
