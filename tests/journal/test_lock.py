@@ -17,10 +17,10 @@ from timetracker_import.errors import EXIT_TEMPFAIL, RunLocked
 from timetracker_import.journal.lock import (
     Holder,
     TargetLock,
-    target_lock,
     ledger_lock,
     locks_root,
     process_start_time,
+    target_lock,
 )
 
 ROOT = "http://localhost:1/api/rest"

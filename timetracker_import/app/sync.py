@@ -164,6 +164,8 @@ class SyncResult:
     rejected_path: Path | None = None
     report_path: Path | None = None
     hours: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: a file routed by its organization column: one entry per organization's run
+    organizations: list[dict[str, Any]] = field(default_factory=list)
 
     def summary_dict(self) -> dict[str, Any]:
         """The ``--json`` document (also ``summary.json``)."""
@@ -197,6 +199,7 @@ class SyncResult:
             "run_dir": str(self.run_dir),
             "rejected_path": None if self.rejected_path is None else str(self.rejected_path),
             "report_path": None if self.report_path is None else str(self.report_path),
+            "organizations": self.organizations,
         }  # fmt: skip
 
 
@@ -213,12 +216,73 @@ def sync_file(
     """Sync a file into 7pace (library API). ``confirm`` is asked before anything is written
     (None: no question); setting ``cancel`` stops like Ctrl-C. Raises ``UsageError`` and
     friends for problems found before anything is sent."""
+    from timetracker_import.app.multi_org import plan_routes
     from timetracker_import.app.stages.prepare import prepare
 
     check_sync_settings(settings)
-    prepared = prepare(_import_settings(settings))
+    base = _import_settings(settings)
+    prepared = prepare(base)
+    # an organization column naming other organizations: the import's routing rule (one
+    # run per organization's profile; a name without a profile is rejected)
+    routes = plan_routes(base, prepared=prepared)
+    if routes is not None:
+        return _sync_routes(settings, routes, prepared, confirm=confirm,
+                            client_factory=client_factory, cancel=cancel)  # fmt: skip
     run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel)
     return asyncio.run(run.run(client_factory or _default_client_factory))
+
+
+def _sync_routes(
+    settings: SyncSettings,
+    plan: Any,
+    prepared: PreparedFile,
+    *,
+    confirm: Callable[[SyncConfirm], bool] | None,
+    client_factory: ClientFactory | None,
+    cancel: threading.Event | None,
+) -> SyncResult:
+    """One sync per organization of the file (``app.multi_org``'s routes: each run reads the
+    whole file with the other organizations' rows left out, so row numbers stay the file's),
+    combined into one result: the counts of every row once, the worst exit code."""
+    from timetracker_import.app.multi_org import mapping_file, routed_mapping, worst_exit_code
+
+    source = source_name(settings, prepared.loaded.mapping.source)
+    results: list[tuple[str | None, SyncResult]] = []
+    for route in plan.routes:
+        data = routed_mapping(plan.base_mapping, plan.column, route, occurrence=plan.occurrence)
+        with mapping_file(data, plan.lookups) as path:
+            sub = replace(settings, connection=route.connection, mapping_path=path, preset=None,
+                          loaded=None, source=source)  # fmt: skip
+            results.append((route.name, sync_file(sub, confirm=confirm,
+                                                  client_factory=client_factory,
+                                                  cancel=cancel)))  # fmt: skip
+    first = results[0][1]
+    total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
+    organizations = []
+    for (name, result), route in zip(results, plan.routes, strict=True):
+        c = result.counts
+        for field_name in ("created", "updated", "unchanged", "already_existing", "conflicts",
+                           "rejected", "unprocessed", "deleted"):  # fmt: skip
+            setattr(total, field_name, getattr(total, field_name) + getattr(c, field_name))
+        organizations.append({"name": name, "url": route.connection.rest_root,
+                              "run_id": result.run_id, "rows": len(route.rows),
+                              "exit_code": result.exit_code,
+                              "counts": c.to_dict()})  # fmt: skip
+    codes = [r.exit_code for _, r in results] + ([EXIT_REJECTED] if plan.unknown else [])
+    combined = replace(
+        first, exit_code=worst_exit_code(codes), counts=total,
+        changes=[c for _, r in results for c in r.changes],
+        deletes=[d for _, r in results for d in r.deletes],
+        conflicts=[c for _, r in results for c in r.conflicts],
+        kept=[k for _, r in results for k in r.kept],
+        held=[h for _, r in results for h in r.held],
+        rejections=sorted(list(plan.unknown) + [j for _, r in results for j in r.rejections
+                                               if j.stage != "conflict"],
+                          key=lambda j: j.source_row),
+        notes=[f"{name or 'default connection'}: {n}" for name, r in results for n in r.notes],
+        organizations=organizations,
+    )  # fmt: skip
+    return combined
 
 
 def check_sync_settings(s: SyncSettings) -> None:
@@ -955,7 +1019,8 @@ class _SyncRun:
             if real:
                 await self._run_writes(client, ledger, scope, journal, plan, frame, user_ids,
                                        bodies, by_row, self_only, offset, known_ids)  # fmt: skip
-            elif not stopped_by_guard:
+            elif s.dry_run or s.rebuild:
+                # the plan as a whole, with the guard's verdict beside it
                 await self._dry_writes(client, journal, plan, frame, user_ids, bodies,
                                        self_only, offset, known_ids)  # fmt: skip
             else:
@@ -976,8 +1041,11 @@ class _SyncRun:
             week = week_start(stamp_instant(w.timestamp)).isoformat()
             per[(who, week)] = per.get((who, week), 0) + 1
         lines = ", ".join(f"{who} week of {week}: {n}" for (who, week), n in sorted(per.items()))
+        stopped = ("the deletion guard would stop the real sync before its first write"
+                   if self.s.dry_run else
+                   "the deletion guard stopped this sync before its first write")  # fmt: skip
         return (
-            f"the deletion guard stopped this sync before its first write: it would delete "
+            f"{stopped}: it would delete "
             f"{verdict.deletes} worklog(s) ({lines}); {verdict.reason}. If that is what you "
             f"want, run again with --max-delete {verdict.deletes} (or a share such as "
             "--max-delete 50%); if not, check the file (truncated export? wrong period?)"
@@ -1250,11 +1318,6 @@ class _SyncRun:
                               f"the file {where}; kept ({how})")  # fmt: skip
         if held:
             self.notes.append(f"{held} row(s) held: a rejected row shares their slot")
-        if self.period is None and not s.rebuild:
-            self.notes.append(
-                "no period declared: nothing was deleted (declare one with --window to let "
-                "--prune remove what left the file)"
-            )
         halt_message = None
         if self.halt_error is not None:
             halt_message = str(self.halt_error)
@@ -1283,7 +1346,8 @@ class _SyncRun:
         if s.report_path is not None:
             result.report_path = self._write_report(result)
         status = "halted" if (self.halt is not None or self.ambiguous) else "complete"
-        journal.finish(status, counts if s.dry_run else None)
+        journal.finish(status, counts if s.dry_run else None,
+                       halt_reason=None if self.halt is None else self.halt.value)  # fmt: skip
         journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
         return result
 

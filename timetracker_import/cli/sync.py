@@ -90,8 +90,12 @@ def render_sync(result: SyncResult) -> str:
         lines.append(f"  held row {held['source_row']}: {held['why']}")
     guard = result.guard
     if guard is not None and not guard.allowed and guard.deletes:
-        lines.append(f"STOPPED by the deletion guard: nothing was written "
-                     f"({guard.deletes} delete(s) planned)")  # fmt: skip
+        if result.dry_run:
+            lines.append(f"the real run would be STOPPED by the deletion guard "
+                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
+        else:
+            lines.append(f"STOPPED by the deletion guard: nothing was written "
+                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
     lines.extend(f"note: {note}" for note in result.notes)
     if result.halt_reason:
         halt = _HALTS.get(result.halt_reason, "halted")

@@ -128,6 +128,22 @@ def entry_keys(
     return EntryKeys(keys, empty, headers, columns)
 
 
+def empty_canonical() -> pd.DataFrame:
+    """The canonical frame of a file without data rows (a header-only export): every
+    column there, with its type, so that every later stage sees the usual shape."""
+    import pandas as pd
+
+    from timetracker_import.core.mapping import CANONICAL_COLUMNS
+
+    dtypes = {"timestamp": "datetime64[ns, UTC]", "length_seconds": "int64",
+              "billable_seconds": "Int64", "work_item_id": "Int64"}  # fmt: skip
+    frame = pd.DataFrame(
+        {c: pd.Series(dtype=dtypes.get(c, object)) for c in CANONICAL_COLUMNS},
+        index=pd.Index([], dtype="int64", name="source_row"),
+    )
+    return frame
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes (read in blocks)."""
     digest = hashlib.sha256()
@@ -224,7 +240,7 @@ def prepare(
             partial_parts.append(chunk.partial)
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
-    canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    canonical = pd.concat(canon_parts) if canon_parts else empty_canonical()
     # a declared entry id (mapping `key:`, sync --key): rows sharing one are rejected, or
     # the last replaces the earlier (on_duplicate_key); see entry_keys
     keyed = entry_keys(settings, loaded, table, raw)
