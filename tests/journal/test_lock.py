@@ -49,9 +49,11 @@ def test_one_writer_per_server_whatever_the_command() -> None:
     # an import holds the server: a sync, an undo or a second import of another file waits
     with target_lock(ROOT, what="writing to this server (import)"):
         for what in ("sync", "undo of RUN1", "import"):
-            with pytest.raises(RunLocked, match=r"is writing to this server \(import\)"):
-                with target_lock(ROOT, what=f"writing to this server ({what})"):
-                    pass
+            with (
+                pytest.raises(RunLocked, match=r"is writing to this server \(import\)"),
+                target_lock(ROOT, what=f"writing to this server ({what})"),
+            ):
+                pass
 
 
 def test_the_url_case_and_trailing_slash_name_the_same_server() -> None:
