@@ -46,9 +46,11 @@ from timetracker_import.core.sync_plan import (
     LedgerEntry,
     Period,
     Planned,
+    RejectedRow,
     RowPlan,
     ServerWorklog,
     SyncPlan,
+    freeze_of,
     guard_deletes,
     local_day,
     parse_delete_limit,
@@ -508,10 +510,6 @@ class _SyncRun:
 
         canonical = self.p.canonical
         partial = self.p.partial
-        everything = False
-        frozen_users: set[str] = set()
-        slots: set[tuple[str | None, str, int | None]] = set()
-        unknown_rows: list[int] = []
         partial_users: dict[int, str] = {}
         if partial is not None and len(partial):
             wanted = partial[partial.index.isin([r.source_row for r in self.rejections])]
@@ -521,33 +519,24 @@ class _SyncRun:
                 partial_users = {int(r): str(u).lower()
                                  for r, u in zip(ids.index.tolist(), ids.tolist(), strict=True)
                                  if isinstance(u, str) and u}  # fmt: skip
+        known: list[RejectedRow] = []
         for rej in self.rejections:
             row = rej.source_row
-            if keyed and row in keys:
-                continue
-            user: str | None = None
-            stamp: str | None = None
-            work_item: int | None = None
             if row in canonical.index:
                 uid = resolved.user_ids.get(row)
-                user = str(uid).lower() if isinstance(uid, str) and uid else None
                 stamp, work_item = _slot_cells(canonical, row)
-                known_slot = rej.stage != STAGE_PERIOD
+                known.append(RejectedRow(
+                    row, keys.get(row), str(uid) if isinstance(uid, str) and uid else None,
+                    stamp, work_item, slot_known=rej.stage != STAGE_PERIOD))  # fmt: skip
             elif partial is not None and row in partial.index:
-                user = partial_users.get(row)
                 stamp, work_item = _slot_cells(partial, row)
                 unknown_wi = work_item is None and self._maps_wi()
-                known_slot = stamp is not None and not unknown_wi
+                known.append(RejectedRow(row, keys.get(row), partial_users.get(row), stamp,
+                                         work_item, slot_known=not unknown_wi))  # fmt: skip
             else:
-                known_slot = False
-            if known_slot and stamp is not None and not keyed:
-                slots.add((user, stamp, work_item))
-            elif user is not None:
-                frozen_users.add(user)
-            else:
-                everything = True
-                unknown_rows.append(row)
-        freeze = Freeze(everything, frozenset(frozen_users), frozenset(slots))
+                known.append(RejectedRow(row, keys.get(row)))
+        freeze, unknown_rows = freeze_of(known, keyed=keyed)
+        everything, frozen_users, slots = freeze.everything, freeze.users, freeze.slots
         notes = []
         if everything:
             shown = ", ".join(str(r) for r in unknown_rows[:5])

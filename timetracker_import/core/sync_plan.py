@@ -25,8 +25,9 @@ The rules (docs/sync.md):
   (``guard_deletes``).
 - **Adoption.** A row without a ledger entry adopts the one worklog on its slot that no
   source owns (an exact content match first); several candidates are a conflict, never a
-  guess; a worklog another source owns is never taken, and a row whose slot (or id key) is
-  another source's is a conflict rather than a second worklog.
+  guess; a worklog another source owns is never taken, and a row that another source
+  already holds (the same content on its slot, or its id key for the same user) is a
+  conflict rather than a second worklog.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ __all__ = [
     "DesiredRow",
     "Freeze",
     "GuardVerdict",
+    "RejectedRow",
     "Kept",
     "LedgerEntry",
     "Period",
@@ -74,6 +76,7 @@ __all__ = [
     "column_keys",
     "diff_content",
     "duplicate_keys",
+    "freeze_of",
     "guard_deletes",
     "local_day",
     "parse_delete_limit",
@@ -310,6 +313,42 @@ class Freeze:
 
     def __bool__(self) -> bool:
         return self.everything or bool(self.users) or bool(self.slots)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """What is known of a rejected row: its id key, its user, start and work item where they
+    could be read, and whether its start is where its entry is (a row rejected for a date
+    outside the period may carry a typo'd date: its entry could be anywhere of its user's)."""
+
+    source_row: int
+    key: str | None = None
+    user_id: str | None = None
+    stamp: str | None = None
+    work_item: int | None = None
+    slot_known: bool = False
+
+
+def freeze_of(rejected: Iterable[RejectedRow], *, keyed: bool) -> tuple[Freeze, list[int]]:
+    """What rejected rows freeze: with an id key, a row whose key is known keeps its own
+    worklog and freezes nothing; without one, a row whose slot is known freezes that slot
+    (``None`` for a user that did not resolve); a row whose slot is unknown freezes its
+    user's whole period, or everything when even its user is unknown. Returns the freeze
+    and the rows that froze everything."""
+    everything: list[int] = []
+    users: set[str] = set()
+    slots: set[tuple[str | None, str, int | None]] = set()
+    for row in rejected:
+        if keyed and row.key is not None:
+            continue
+        if not keyed and row.slot_known and row.stamp is not None:
+            slots.add((None if row.user_id is None else row.user_id.lower(), row.stamp,
+                       row.work_item))  # fmt: skip
+        elif row.user_id is not None:
+            users.add(row.user_id.lower())
+        else:
+            everything.append(row.source_row)
+    return Freeze(bool(everything), frozenset(users), frozenset(slots)), everything
 
 
 # --------------------------------------------------------------------------- keys
@@ -697,8 +736,10 @@ def _adopt(
         if not left:
             continue
         if not candidates:
-            theirs = owned.get(slot, [])
             for row, key in left:
+                # the same entry under another source (a feed renamed): never a second one
+                theirs = [w for w in owned.get(slot, []) if not diff_content(row.content,
+                                                                             w.content)]  # fmt: skip
                 if theirs:
                     source = foreign[theirs[0].id]
                     plan.rows.append(RowPlan(
