@@ -370,6 +370,8 @@ class _SyncRun:
         self.writes = 0
         self._task: asyncio.Future[SyncResult] | None = None
         self._writing = False
+        #: this source's ledger entries as the run found them
+        self._entries_before: Mapping[str, LedgerEntry] = {}
 
     # -- settings that need the zone -------------------------------------------------------
 
@@ -665,6 +667,7 @@ class _SyncRun:
         freeze, freeze_notes = self._freeze(keyed, keys, resolved, users)
         self.notes.extend(freeze_notes)
         entries = ledger.entries(scope)
+        self._entries_before = entries
         foreign = ledger.foreign(scope)
         if not entries and foreign.sources and not s.source:
             self.notes.append(
@@ -986,7 +989,7 @@ class _SyncRun:
                 raise UsageError("sync cancelled; nothing was sent", hint="add --yes")
             # settle what earlier runs left open, now that the server was read
             if not s.dry_run:
-                self._settle_earlier(plan, run_id, ledger, scope)
+                self._settle_earlier(plan, run_id, self._entries_before)
             # what is in step already: record adoptions and refreshed entries, drop gone keys
             refreshed = [r.ledger for r in plan.rows
                          if r.outcome == Planned.UNCHANGED and r.ledger]  # fmt: skip
@@ -1040,14 +1043,15 @@ class _SyncRun:
             "--max-delete 50%); if not, check the file (truncated export? wrong period?)"
         )
 
-    def _settle_earlier(self, plan: SyncPlan, run_id: str, ledger: Ledger, scope: str) -> None:
+    def _settle_earlier(
+        self, plan: SyncPlan, run_id: str, entries: Mapping[str, LedgerEntry]
+    ) -> None:
         """Ledger entries an earlier run left mid-write (``pending`` PATCH, ``deleting``):
         what the server shows now settles that run's open actions in its own journal."""
         from timetracker_import.journal.actions import Resolution, settle_elsewhere
         from timetracker_import.journal.runs import runs_root
 
         by_run: dict[str, list[Resolution]] = {}
-        entries = ledger.entries(scope)
         for key, (planned, current) in plan.resolved.items():
             before = entries.get(key)
             if before is None or before.run_id in (None, run_id):
@@ -1481,10 +1485,14 @@ def _hours_before_after(
 
     grid: dict[str, dict[str, float]] = {}
 
+    weeks: dict[str, str] = {}  # UTC day -> its Monday (20,000 rows share a few weeks)
+
     def add(user: str, stamp: str, which: str, seconds: float) -> None:
         user = labels.get(user, user)
-        cell = grid.setdefault(f"{user}|{week_start(stamp_instant(stamp)).isoformat()}",
-                               {"before": 0.0, "after": 0.0})  # fmt: skip
+        week = weeks.get(stamp[:10])
+        if week is None:
+            week = weeks[stamp[:10]] = week_start(stamp_instant(stamp)).isoformat()
+        cell = grid.setdefault(f"{user}|{week}", {"before": 0.0, "after": 0.0})
         cell[which] += seconds / 3600
 
     by_row = {d.source_row: d for d in desired}
