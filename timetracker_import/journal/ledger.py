@@ -58,8 +58,13 @@ class LedgerError(UsageError):
 def _check_is_ledger(path: Path, hint: str) -> None:
     """LedgerError unless ``path`` is an SQLite file with the ledger's table (opened read
     only, so nothing about a wrong file changes)."""
+    # A run killed inside a transaction leaves a hot journal beside the file; only a
+    # writable connection can roll it back (a read-only one fails with "attempt to write a
+    # readonly database"). A file with an SQLite journal beside it is an SQLite database.
+    hot = Path(f"{path}-journal").exists()
+    mode = "rw" if hot else "ro"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=5)
         try:
             found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entry'"
