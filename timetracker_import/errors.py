@@ -161,6 +161,13 @@ class RunLocked(TimetrackerError):
     exit_code = EXIT_TEMPFAIL
 
 
+class JournalError(TimetrackerError):
+    """A run journal cannot be used as asked (an unknown run or batch, a row given two
+    worklog ids): a bug or a journal from elsewhere, never the user's input."""
+
+    exit_code = EXIT_USAGE
+
+
 class ApprovalDataError(ApiError):
     """``timeApproval/all`` answered an item that cannot be read (a ``weekStartDate`` that is
     not an ISO date, an unknown ``approvalState``, no user)."""

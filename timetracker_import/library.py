@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from timetracker_import.app.undo import UndoOutcome
     from timetracker_import.app.validate import ValidateResult
     from timetracker_import.files.mapping_loader import LoadedMapping
+    from timetracker_import.journal.runs import RunSummary
     from timetracker_import.journal.store import RunInfo
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "export_worklogs",
     "import_file",
     "list_runs",
+    "run_summaries",
+    "run_summary",
     "sync_file",
     "undo_run",
     "validate",
@@ -381,9 +384,10 @@ def undo_run(
     dry_run: bool = False,
     wait: float = 0.0,
 ) -> UndoOutcome:
-    """Undo a run: delete exactly the worklogs an import created (skipping those edited
-    since), or restore what a ``worklogs update/delete`` run changed. ``dry_run``: only say
-    what would be done. Calling it again is harmless."""
+    """Undo a run of any kind: delete what it created, put back what it updated, re-create
+    what it deleted - skipping what was edited since (reported). ``dry_run``: only say what
+    would be done. Calling it again is harmless. Waits up to ``wait`` seconds for another
+    writer of the server (the run itself, if still running), then ``RunLocked``."""
     from timetracker_import.app.undo import undo_run as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
@@ -403,27 +407,77 @@ def sync_file(
     connection: Connection | ConnectionSettings,
     mapping: MappingSource | None = None,
     preset: str | None = None,
+    keys: Sequence[str] = (),
+    source: str | None = None,
+    window: str | tuple[dt.date, dt.date] | None = None,
+    prune: bool = False,
+    max_delete: str | int | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    overwrite_edited: bool = False,
+    on_duplicate_key: str | None = None,
+    on_duplicate: str = "skip",
+    dry_run: bool = False,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date: str | None = None,
+    batch_size: int = 500,
+    concurrency: int = 8,
+    rejected: str | os.PathLike[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    wait: float = 0.0,
+    today: dt.date | None = None,
     confirm: Callable[[SyncConfirm], bool] | None = None,
-    **options: Any,
+    cancel: threading.Event | None = None,
+    ledger_path: str | os.PathLike[str] | None = None,
+    rejected_path: str | os.PathLike[str] | None = None,
+    report_path: str | os.PathLike[str] | None = None,
 ) -> SyncResult:
-    """Make 7pace equal to ``path`` for the period it covers (``sync``, docs/sync.md):
-    rows are created, corrected rows updated, and with ``prune=True`` worklogs sync wrote
-    whose key left the file are deleted. ``options`` are ``SyncSettings`` fields: ``keys``,
-    ``prune``, ``window`` (a pair of dates), ``ledger_path``, ``overwrite_edited``,
-    ``on_duplicate_key``, ``dry_run``, ``sheet``, ``timezone``, ``encoding``, ``delimiter``,
-    ``batch_size``, ``concurrency``, ``rejected_path``, ``report_path``. ``confirm(info)`` is
-    asked before anything is written. Returns a ``SyncResult`` (``summary_dict()`` is the
-    command's ``--json``)."""
+    """Make 7pace equal to ``path`` inside a declared period (``sync``, docs/sync.md): rows
+    are created, corrected rows updated, and with ``prune=True`` the worklogs this
+    ``source`` wrote whose key left the file are deleted inside ``window`` (``FROM..TO``,
+    ``last:14d``, ``month:previous``, ... or a pair of dates) - unless more than
+    ``max_delete`` (N, "P%" or "all"; default 5 or 20%) would go, which stops the run before
+    its first write. ``keys``: the source's id columns (default: the mapping's ``key:``,
+    else the slot). ``confirm(info)`` is asked before anything is written; setting
+    ``cancel`` stops like Ctrl-C. Returns a ``SyncResult`` (``summary_dict()`` is the
+    command's ``--json``). ``ledger_path``, ``rejected_path`` and ``report_path`` are the
+    earlier names of ``ledger``, ``rejected`` and ``report``."""
     from timetracker_import.app.sync import SyncSettings
     from timetracker_import.app.sync import sync_file as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
     mapping_path, preset, loaded = _mapping_args(mapping, preset)
-    for name in ("ledger_path", "rejected_path", "report_path"):
-        if options.get(name) is not None:
-            options[name] = Path(options[name])
     settings = SyncSettings(
         path=Path(path), connection=conn, mapping_path=mapping_path, preset=preset,
-        loaded=loaded, **options,
+        loaded=loaded, keys=tuple(keys), source=source, window=window, prune=prune,
+        max_delete=None if max_delete is None else str(max_delete),
+        ledger_path=_path(ledger if ledger is not None else ledger_path),
+        overwrite_edited=overwrite_edited, on_duplicate_key=on_duplicate_key,
+        on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, timezone=timezone,
+        encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size,
+        concurrency=concurrency,
+        rejected_path=_path(rejected if rejected is not None else rejected_path),
+        report_path=_path(report if report is not None else report_path), wait=wait,
+        today=today,
     )  # fmt: skip
-    return run(settings, confirm=confirm)
+    return run(settings, confirm=confirm, cancel=cancel)
+
+
+def run_summaries() -> list[RunSummary]:
+    """Every journaled run as ``runs list`` and the web app show it (kind, status, counts
+    from its journal, whether undo has anything to reverse), oldest first."""
+    from timetracker_import.journal.runs import list_runs as runs
+    from timetracker_import.journal.runs import run_summary
+
+    return [run_summary(info) for info in runs()]
+
+
+def run_summary(run_id: str) -> RunSummary:
+    """One run's summary (``UsageError`` naming the runs directory when there is none)."""
+    from timetracker_import.app.undo import open_run
+    from timetracker_import.journal.runs import run_summary as summary
+
+    with open_run(run_id) as journal:
+        return summary(journal.info())

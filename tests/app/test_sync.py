@@ -24,10 +24,12 @@ from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
 from timetracker_import.app.importer import run_import
 from timetracker_import.app.sync import SyncResult, SyncSettings, sync_file
+from timetracker_import.errors import UsageError
 from timetracker_import.journal.ledger import Ledger
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 COLUMNS = ["ID", "User", "Start", "Minutes", "WorkItem", "Comment"]
+NOVEMBER = "2026-11-01..2026-11-30"
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
 
@@ -103,7 +105,7 @@ def writes(box: RunningSandbox) -> int:
 
 
 def counts(result: SyncResult) -> dict[str, int]:
-    return {k: v for k, v in result.counts.to_dict().items() if v}
+    return {k: v for k, v in result.counts.to_dict().items() if v and k != "balanced"}
 
 
 def api(box: RunningSandbox, who: str = "alice@example.com") -> TimetrackerClient:
@@ -180,29 +182,49 @@ def test_removal_is_kept_without_prune_and_deleted_with_it(
     assert counts(kept) == {"rows": 4, "unchanged": 4}
     assert [k["timestamp"] for k in kept.kept] == ["2026-11-03T09:00:00Z"]
     assert server(box) == expected(BASE_ROWS)
-    pruned = sync(box, tmp_path, fewer, prune=True)
+    pruned = sync(box, tmp_path, fewer, prune=True, window=NOVEMBER)
     assert counts(pruned) == {"rows": 4, "unchanged": 4, "deleted": 1}
     assert [d["timestamp"] for d in pruned.deletes] == ["2026-11-03T09:00:00Z"]
     assert server(box) == expected(fewer)
-    again = sync(box, tmp_path, fewer, prune=True)
+    again = sync(box, tmp_path, fewer, prune=True, window=NOVEMBER)
     assert counts(again) == {"rows": 4, "unchanged": 4}
+
+
+def test_prune_needs_a_declared_period(box: RunningSandbox, tmp_path: Path) -> None:
+    sync(box, tmp_path, BASE_ROWS)
+    with pytest.raises(UsageError, match="only inside a declared period"):
+        sync(box, tmp_path, BASE_ROWS[:1], prune=True)
+    assert server(box) == expected(BASE_ROWS)
 
 
 def test_prune_window_edges(box: RunningSandbox, tmp_path: Path) -> None:
     sync(box, tmp_path, BASE_ROWS)
-    # bob's last day (4 Nov) leaves the file: his default window is now 2..3 Nov, so the
-    # 4 Nov worklog is outside it; carol's only 3 Nov row goes too, but she keeps 2 Nov only
+    # bob's last day (4 Nov) and carol's last (3 Nov) leave the file: the declared period
+    # bounds the deletes, not the rows' days, so the edges are pruned too
     fewer = [r for r in BASE_ROWS if r["ID"] not in ("E3", "E5")]
-    result = sync(box, tmp_path, fewer, prune=True)
-    assert counts(result) == {"rows": 3, "unchanged": 3}
-    assert server(box) == expected(BASE_ROWS)
-    # --window narrows or widens it for everyone: 3 Nov only deletes carol's 3 Nov entry
-    result = sync(box, tmp_path, fewer, prune=True, window=(date(2026, 11, 3), date(2026, 11, 3)))
+    result = sync(box, tmp_path, fewer, prune=True, window=(date(2026, 11, 2), date(2026, 11, 3)))
     assert counts(result) == {"rows": 3, "unchanged": 3, "deleted": 1}
-    assert server(box) == expected([r for r in BASE_ROWS if r["ID"] != "E5"])
+    assert server(box) == expected([r for r in BASE_ROWS if r["ID"] != "E5"])  # 4 Nov: outside
     result = sync(box, tmp_path, fewer, prune=True, window=(date(2026, 11, 1), date(2026, 11, 4)))
     assert counts(result) == {"rows": 3, "unchanged": 3, "deleted": 1}
     assert server(box) == expected(fewer)
+
+
+def test_a_row_outside_the_period_is_rejected_and_deletes_nothing(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    sync(box, tmp_path, BASE_ROWS)
+    # bob's 4 Nov row mistyped as 4 Oct: rejected as outside the period, never a reason to
+    # widen it; the worklog it stands for (4 Nov) is not deleted as "absent"
+    typo = [dict(r) for r in BASE_ROWS]
+    typo[2]["Start"] = "2026-10-04T09:00:00Z"
+    result = sync(box, tmp_path, typo, prune=True, window=NOVEMBER)
+    assert result.exit_code == 1
+    assert counts(result) == {"rows": 5, "unchanged": 4, "rejected": 1}
+    assert [r.stage for r in result.rejections] == ["period"]
+    assert "2026-10-04 is outside the period 2026-11-01..2026-11-30" in result.rejections[0].reason
+    assert any("nothing of theirs is deleted" in n for n in result.notes)
+    assert server(box) == expected(BASE_ROWS)
 
 
 def test_prune_never_touches_worklogs_sync_did_not_write(
@@ -316,7 +338,7 @@ def test_locked_week_rejects_creates_updates_and_deletes(
     assert all(r.stage == "preflight" for r in result.rejections)
     assert writes(box) == before
     result = sync(box, tmp_path, [rows[1]], prune=True,
-                  window=(date(2026, 11, 1), date(2026, 11, 8)))  # fmt: skip
+                  window=(date(2026, 10, 5), date(2026, 11, 8)))  # fmt: skip
     assert result.counts.deleted == 0 and result.exit_code == 1
     assert any("Submitted" in n and "not deleted" in n for n in result.notes)
     assert server(box) == expected(rows[:1])
@@ -338,7 +360,7 @@ def test_an_id_key_makes_start_and_user_content(box: RunningSandbox, tmp_path: P
     sync(box, tmp_path, BASE_ROWS, keys=("ID",))
     moved = [dict(r) for r in BASE_ROWS]
     moved[2]["Start"] = "2026-11-04T13:00:00Z"  # the entry moved in the afternoon
-    result = sync(box, tmp_path, moved, keys=("ID",), prune=True)
+    result = sync(box, tmp_path, moved, keys=("ID",), prune=True, window=NOVEMBER)
     assert counts(result) == {"rows": 5, "updated": 1, "unchanged": 4}
     assert result.changes[0]["fields"] == {
         "timeStamp": {"old": "2026-11-04T09:00:00Z", "new": "2026-11-04T13:00:00Z"}
@@ -403,16 +425,16 @@ def test_undo_restores_recreates_and_deletes_then_the_ledger_is_in_step(
     second = [dict(r) for r in BASE_ROWS if r["ID"] != "E2"]
     second[0]["Minutes"] = 360
     second.append(row(6, CAROL, "2026-11-03T14:00:00Z", 15))
-    result = sync(box, tmp_path, second, prune=True)
+    result = sync(box, tmp_path, second, prune=True, window=NOVEMBER)
     assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
                               "deleted": 1}  # fmt: skip
     assert server(box) == expected(second)
     connection = settings(box, tmp_path, second).connection
     dry = undo_run(result.run_id, connection, dry_run=True)
     assert server(box) == expected(second)
-    assert dry.changes.to_dict()["restored"] and not dry.failed
+    assert dry.report.to_dict()["restored"] and not dry.failed
     outcome = undo_run(result.run_id, connection)
-    report = outcome.changes
+    report = outcome.report
     assert (len(report.restored), len(report.deleted), len(report.recreated)) == (1, 1, 1)
     assert outcome.exit_code == 0
     assert server(box) == expected(BASE_ROWS)
@@ -423,7 +445,7 @@ def test_undo_restores_recreates_and_deletes_then_the_ledger_is_in_step(
     assert writes(box) == before
     # a second undo does nothing more
     twice = undo_run(result.run_id, connection)
-    assert not twice.changes.restored and not twice.changes.recreated
+    assert not twice.report.restored and not twice.report.recreated
     assert server(box) == expected(BASE_ROWS)
 
 
@@ -438,8 +460,8 @@ def test_undo_skips_what_was_edited_since(box: RunningSandbox, tmp_path: Path) -
     assert wid in ledger_ids(first).values()
     edit_in_7pace(box, wid, {"comment": "checked by HR"})
     outcome = undo_run(result.run_id, settings(box, tmp_path, corrected).connection)
-    assert outcome.changes.restored == []
-    assert [i for i, _ in outcome.changes.skipped] == [wid]
+    assert outcome.report.restored == []
+    assert [i for i, _ in outcome.report.skipped] == [wid]
     assert server(box)[(BOB, "2026-11-02T09:00:00Z", 360, "checked by HR")] == 1
 
 
@@ -492,25 +514,36 @@ def test_an_unanswered_delete_is_settled(box: RunningSandbox, tmp_path: Path, fa
     sync(box, tmp_path, BASE_ROWS)
     fewer = [r for r in BASE_ROWS if r["ID"] != "E2"]
     box.set_faults([f"worklogs#1:{fault}"])
-    result = sync(box, tmp_path, fewer, prune=True)
+    result = sync(box, tmp_path, fewer, prune=True, window=NOVEMBER)
     assert result.exit_code == 0, result.summary_dict()
     assert counts(result) == {"rows": 4, "unchanged": 4, "deleted": 1}
     assert server(box) == expected(fewer)
     box.set_faults([])
-    again = sync(box, tmp_path, fewer, prune=True)
+    again = sync(box, tmp_path, fewer, prune=True, window=NOVEMBER)
     assert counts(again) == {"rows": 4, "unchanged": 4}
 
 
-def test_identical_rows_are_two_entries(box: RunningSandbox, tmp_path: Path) -> None:
-    # two equal 1 h entries on one slot (the slot's ordinal tells them apart), and with an
-    # id key two equal entries with their own ids: none of them is dropped as a repeat
+def test_identical_rows_follow_imports_rule(box: RunningSandbox, tmp_path: Path) -> None:
+    # an exactly repeated line: import skips the copy, and so does sync (the same stage)
+    twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+             row(1, BOB, "2026-11-02T09:00:00Z", 60, "same")]  # fmt: skip
+    result = sync(box, tmp_path, twins)
+    assert counts(result) == {"rows": 2, "created": 1, "skipped": 1, "in_file_duplicates": 1}
+    assert server(box) == expected(twins[:1])
+    # --on-duplicate allow keeps both: two entries on one slot, told apart by the planner
+    result = sync(box, tmp_path, twins, on_duplicate="allow", ledger_path=tmp_path / "b.sqlite")
+    assert counts(result) == {"rows": 2, "created": 1, "unchanged": 1, "in_file_duplicates": 1}
+    again = sync(box, tmp_path, twins, on_duplicate="allow", ledger_path=tmp_path / "b.sqlite")
+    assert counts(again) == {"rows": 2, "unchanged": 2, "in_file_duplicates": 1}
+    assert server(box) == expected(twins)
+
+
+def test_rows_with_their_own_ids_are_never_copies(box: RunningSandbox, tmp_path: Path) -> None:
+    # with an id key, two equal entries with their own ids are two entries
     twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
              row(2, BOB, "2026-11-02T09:00:00Z", 60, "same")]  # fmt: skip
-    result = sync(box, tmp_path, twins)
+    result = sync(box, tmp_path, twins, keys=("ID",))
     assert counts(result) == {"rows": 2, "created": 2}
-    again = sync(box, tmp_path, twins)
+    again = sync(box, tmp_path, twins, keys=("ID",))
     assert counts(again) == {"rows": 2, "unchanged": 2}
-    assert server(box) == expected(twins)
-    keyed = sync(box, tmp_path, twins, keys=("ID",), ledger_path=tmp_path / "other.sqlite")
-    assert counts(keyed) == {"rows": 2, "unchanged": 2}  # adopted, one worklog each
     assert server(box) == expected(twins)

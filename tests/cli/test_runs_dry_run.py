@@ -32,7 +32,7 @@ def test_dry_run_is_listed_with_what_it_would_create(
     code, out, err = invoke(sandbox, "runs", "list")
     assert code == 0, err
     (line,) = out.splitlines()
-    assert "dry run: would create 10, rejected 2 (rows 12)" in line
+    assert "rows 12: would create 10, rejected 2" in line
     assert "unprocessed" not in line
 
     code, out, _ = invoke(sandbox, "runs", "list", "--json")
@@ -40,7 +40,7 @@ def test_dry_run_is_listed_with_what_it_would_create(
     assert listed["dry_run"] is True and listed["counts"] == summary["counts"]
 
     code, out, _ = invoke(sandbox, "runs", "show", summary["run_id"])
-    assert code == 0 and "dry run: would create 10, rejected 2 (rows 12)" in out
+    assert code == 0 and "rows 12: would create 10, rejected 2" in out
     code, out, _ = invoke(sandbox, "runs", "show", summary["run_id"], "--json")
     shown = json.loads(out)
     assert shown["dry_run"] is True and shown["counts"]["unprocessed"] == 0
@@ -53,4 +53,4 @@ def test_dry_run_is_listed_with_what_it_would_create(
     run_id = json.loads(out)["run_id"]
     code, out, _ = invoke(sandbox, "runs", "list")
     (real,) = [line for line in out.splitlines() if line.startswith(run_id)]
-    assert "rows 12: created 10, existing 0, rejected 2, unprocessed 0" in real
+    assert "rows 12: created 10, rejected 2" in real and "would" not in real

@@ -15,7 +15,7 @@ from timetracker_import.api.retry import RetryPolicy
 from timetracker_import.app.importer import ImportResult
 from timetracker_import.cli.importer import render_summary
 from timetracker_import.cli.main import cli
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts
 
 MAPPING = """\
 version: 1
@@ -92,7 +92,7 @@ def test_interrupted_summary_has_no_dangling_colon(tmp_path: Path) -> None:
         run_dir=tmp_path,
         dry_run=False,
         resumed=False,
-        accounting=Accounting(rows=3, created=1, already_existing=0, rejected=0, unprocessed=2),
+        accounting=Counts(rows=3, created=1, already_existing=0, rejected=0, unprocessed=2),
         exit_code=130,
         rejections=[],
         existing={},

@@ -1,4 +1,5 @@
-"""The pure sync planner: keys, duplicate keys, content diffs, and every plan outcome."""
+"""The pure sync planner: keys, duplicate keys, content diffs, periods, freezing, the
+deletion guard, sources, and every plan outcome."""
 
 from __future__ import annotations
 
@@ -8,24 +9,29 @@ from typing import Any
 import pytest
 
 from timetracker_import.core.sync_plan import (
+    DeleteLimit,
     DesiredRow,
+    Freeze,
     LedgerEntry,
-    PruneWindow,
+    Period,
     ServerWorklog,
     cell_text,
     column_keys,
-    default_window,
     diff_content,
     duplicate_keys,
+    guard_deletes,
+    parse_delete_limit,
+    parse_period,
     patch_body,
     plan_sync,
-    server_worklog,
-    slot_keys,
+    slot_text,
 )
+from timetracker_import.errors import UsageError
 
 BOB = "b0b00000-0000-0000-0000-000000000001"
 ALICE = "a11ce000-0000-0000-0000-000000000002"
 TS = "2026-11-02T09:00:00Z"
+NOV = Period(date(2026, 11, 1), date(2026, 11, 30), "2026-11-01..2026-11-30", "--window")
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -38,6 +44,13 @@ def desired(row: int, key: str, *, length: int = 8 * 3600, comment: str = "work"
     return DesiredRow(row, key, user, ts, work_item, content)
 
 
+def slot_row(row: int, *, length: int = 8 * 3600, comment: str = "work", user: str = BOB,
+             ts: str = TS, work_item: int | None = 7) -> DesiredRow:  # fmt: skip
+    """A keyless row: its key is its slot."""
+    return desired(row, slot_text(user, ts, work_item), length=length, comment=comment,
+                   user=user, ts=ts, work_item=work_item)  # fmt: skip
+
+
 def worklog(wid: str, *, length: int = 8 * 3600, comment: str = "work", user: str = BOB,
             ts: str = TS, work_item: int | None = 7, edited: str = "e1",
             created: str = "c1") -> ServerWorklog:  # fmt: skip
@@ -46,7 +59,7 @@ def worklog(wid: str, *, length: int = 8 * 3600, comment: str = "work", user: st
         "workItemId": work_item, "user": {"id": user}, "editedTimestamp": edited,
         "createdTimestamp": created, "billableLength": None,
     }  # fmt: skip
-    return server_worklog(raw)
+    return ServerWorklog.from_api(raw)
 
 
 def entry(key: str, wid: str, *, length: int = 8 * 3600, comment: str = "work",
@@ -54,24 +67,22 @@ def entry(key: str, wid: str, *, length: int = 8 * 3600, comment: str = "work",
     return LedgerEntry(key, wid, user, ts, {"length": length, "comment": comment}, edited, **kw)
 
 
+def slot_entry(ordinal: int, wid: str, *, ts: str = TS, user: str = BOB, work_item: int = 7,
+               **kw: Any) -> LedgerEntry:  # fmt: skip
+    return entry(f"{slot_text(user, ts, work_item)}#{ordinal}", wid, ts=ts, user=user, **kw)
+
+
 def by_id(*worklogs: ServerWorklog) -> dict[str, ServerWorklog]:
     return {w.id: w for w in worklogs}
 
 
+def plan(rows: list[DesiredRow], ledger: dict[str, LedgerEntry],
+         server: dict[str, ServerWorklog], **kw: Any) -> Any:  # fmt: skip
+    kw.setdefault("keyless", False)
+    return plan_sync(rows, ledger, server, same_edited=same, **kw)
+
+
 # -- keys ------------------------------------------------------------------------------
-
-
-def test_slot_keys_number_equal_slots_in_file_order() -> None:
-    slot = (BOB.upper(), TS, 7)
-    keys = slot_keys([(5, slot), (2, slot), (3, (BOB, TS, None))])
-    assert keys == {2: f"{BOB}|{TS}|7#1", 5: f"{BOB}|{TS}|7#2", 3: f"{BOB}|{TS}|#1"}
-
-
-def test_slot_key_ignores_content() -> None:
-    # length and comment are not part of the slot: a corrected row keeps its key
-    a = slot_keys([(2, (BOB, TS, 7))])
-    b = slot_keys([(2, (BOB, TS, 7))])
-    assert a == b
 
 
 def test_column_keys_reject_empty_cells_and_format_numbers() -> None:
@@ -126,37 +137,39 @@ def test_diff_content_only_managed_fields_and_normalised_comments() -> None:
     assert diff_content({"activityTypeId": None}, {**current, "activityTypeId": "x"}) == {}
 
 
-def test_diff_content_billable_follows_length_when_not_given() -> None:
-    current = {"length": 3600, "billableLength": None}
-    assert diff_content({"length": 3600, "billableLength": None}, current) == {}
-    assert diff_content({"length": 3600, "billableLength": 3600}, current) == {}
-    assert diff_content({"length": 3600, "billableLength": 1800}, current) == {
-        "billableLength": (None, 1800)
+def test_diff_content_billable_is_compared_only_when_the_source_gives_it() -> None:
+    held = {"length": 3600, "billableLength": None}
+    # the source has no billable value: billable is not managed, never written
+    assert diff_content({"length": 1800}, held) == {"length": (3600, 1800)}
+    # the source says billable = length: that is a value (7pace reads null as not billable)
+    assert diff_content({"length": 3600, "billableLength": 3600}, held) == {
+        "billableLength": (None, 3600)
     }
-    # the length shrinks and billable was explicitly the old length: it follows
-    changed = diff_content({"length": 1800, "billableLength": None},
-                           {"length": 3600, "billableLength": 3600})  # fmt: skip
-    assert changed == {"length": (3600, 1800), "billableLength": (3600, 1800)}
+    assert diff_content({"length": 3600, "billableLength": 3600},
+                        {"length": 3600, "billableLength": 3600}) == {}  # fmt: skip
 
 
-def test_patch_body_sends_only_new_values() -> None:
+def test_patch_body_sends_only_new_values_and_billable_with_its_length() -> None:
     assert patch_body({"length": (1, 2), "comment": ("a", None)}) == {"length": 2, "comment": ""}
+    # a corrected length carries the billable length the source gives, even if unchanged
+    wanted = {"length": 1800, "billableLength": 1800}
+    assert patch_body({"length": (3600, 1800)}, wanted) == {"length": 1800,
+                                                             "billableLength": 1800}  # fmt: skip
+    assert patch_body({"length": (3600, 1800)}, {"length": 1800}) == {"length": 1800}
 
 
 # -- plan: with a ledger ---------------------------------------------------------------
 
 
 def test_known_and_equal_is_unchanged() -> None:
-    plan = plan_sync([desired(2, "k")], {"k": entry("k", "w")}, by_id(worklog("w")),
-                     same_edited=same)  # fmt: skip
-    assert [(r.outcome, r.worklog_id) for r in plan.rows] == [("unchanged", "w")]
-    assert plan.rows[0].action is None and not plan.deletes
+    p = plan([desired(2, "k")], {"k": entry("k", "w")}, by_id(worklog("w")))
+    assert [(r.outcome, r.worklog_id) for r in p.rows] == [("unchanged", "w")]
+    assert p.rows[0].action is None and not p.deletes
 
 
 def test_correction_is_an_update_of_the_changed_field_only() -> None:
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")},
-                     by_id(worklog("w")), same_edited=same)  # fmt: skip
-    row = plan.rows[0]
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, by_id(worklog("w")))
+    row = p.rows[0]
     assert row.outcome == "update"
     assert row.changes == {"length": (8 * 3600, 6 * 3600)}
     assert row.action is not None
@@ -166,53 +179,81 @@ def test_correction_is_an_update_of_the_changed_field_only() -> None:
 
 def test_edited_in_7pace_is_a_conflict_with_both_versions() -> None:
     server = by_id(worklog("w", length=5 * 3600, edited="e2"))
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server,
-                     same_edited=same)  # fmt: skip
-    row = plan.rows[0]
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server)
+    row = p.rows[0]
     assert row.outcome == "conflict" and row.action is None
     assert "edited in 7pace" in (row.reason or "")
     assert row.ours == {"length": 8 * 3600, "comment": "work"}
     assert row.theirs == {"length": 5 * 3600, "comment": "work"}
 
 
+def test_no_conflict_when_7pace_already_holds_what_the_file_wants() -> None:
+    # edited in 7pace to exactly the file's new value (or a ledger restored from an older
+    # cache): in step, and the ledger is refreshed
+    server = by_id(worklog("w", length=6 * 3600, edited="e2"))
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server)
+    row = p.rows[0]
+    assert row.outcome == "unchanged"
+    assert row.ledger is not None and row.ledger.edited_ts == "e2"
+    assert row.ledger.content["length"] == 6 * 3600
+
+
+def test_no_conflict_for_an_edit_of_a_field_the_file_does_not_manage() -> None:
+    # the activity type was changed in 7pace (not mapped); the file corrects the length
+    raw = dict(worklog("w").raw, editedTimestamp="e2", activityType={"id": "AT-2"})
+    server = by_id(ServerWorklog.from_api(raw))
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server)
+    row = p.rows[0]
+    assert row.outcome == "update" and dict(row.action.fields) == {"length": 6 * 3600}
+    assert row.ledger is not None and row.ledger.edited_ts == "e2"
+
+
+def test_no_conflict_for_a_no_op_edit() -> None:
+    server = by_id(worklog("w", edited="e2"))  # touched in 7pace, same values
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server)
+    assert p.rows[0].outcome == "update"
+    p = plan([desired(2, "k")], {"k": entry("k", "w")}, server)
+    assert p.rows[0].outcome == "unchanged" and p.rows[0].ledger is not None
+
+
 def test_overwrite_edited_updates_against_the_current_values() -> None:
     server = by_id(worklog("w", length=5 * 3600, edited="e2"))
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server,
-                     same_edited=same, overwrite_edited=True)  # fmt: skip
-    assert plan.rows[0].outcome == "update"
-    assert plan.rows[0].changes == {"length": (5 * 3600, 6 * 3600)}
+    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server,
+             overwrite_edited=True)  # fmt: skip
+    assert p.rows[0].outcome == "update"
+    assert p.rows[0].changes == {"length": (5 * 3600, 6 * 3600)}
 
 
 def test_deleted_in_7pace_is_a_conflict_or_recreated() -> None:
     rows, ledger = [desired(2, "k")], {"k": entry("k", "gone")}
-    plan = plan_sync(rows, ledger, {}, same_edited=same)
-    assert plan.rows[0].outcome == "conflict" and "deleted in 7pace" in (plan.rows[0].reason or "")
-    plan = plan_sync(rows, ledger, {}, same_edited=same, overwrite_edited=True)
-    assert plan.rows[0].outcome == "create"
+    p = plan(rows, ledger, {})
+    assert p.rows[0].outcome == "conflict" and "deleted in 7pace" in (p.rows[0].reason or "")
+    p = plan(rows, ledger, {}, overwrite_edited=True)
+    assert p.rows[0].outcome == "create"
 
 
 def test_lost_patch_outcome_is_recovered_when_the_server_has_our_values() -> None:
     # a crash after PATCH: the ledger has the pending values, the server has them too
     ledger = {"k": entry("k", "w", pending={"length": 6 * 3600})}
     server = by_id(worklog("w", length=6 * 3600, edited="e2"))
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], ledger, server, same_edited=same)
-    row = plan.rows[0]
+    p = plan([desired(2, "k", length=6 * 3600)], ledger, server)
+    row = p.rows[0]
     assert row.outcome == "unchanged"
     assert row.ledger is not None and row.ledger.edited_ts == "e2"
     assert row.ledger.pending is None and row.ledger.content["length"] == 6 * 3600
-    # ... but someone else's edit stays a conflict
+    assert p.resolved["k"][0].content["length"] == 6 * 3600
+    # ... but someone else's edit (neither ours nor the file's) stays a conflict
     server = by_id(worklog("w", length=5 * 3600, edited="e2"))
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], ledger, server, same_edited=same)
-    assert plan.rows[0].outcome == "conflict"
+    p = plan([desired(2, "k", length=6 * 3600)], ledger, server)
+    assert p.rows[0].outcome == "conflict"
 
 
 # -- plan: without a ledger (adoption) -------------------------------------------------
 
 
 def test_adopts_the_one_worklog_on_the_slot() -> None:
-    plan = plan_sync([desired(2, "k", length=6 * 3600)], {}, by_id(worklog("w")),
-                     same_edited=same)  # fmt: skip
-    row = plan.rows[0]
+    p = plan([desired(2, "k", length=6 * 3600)], {}, by_id(worklog("w")))
+    row = p.rows[0]
     assert (row.outcome, row.worklog_id, row.adopted) == ("update", "w", True)
     assert row.ledger is not None and row.ledger.worklog_id == "w"
 
@@ -220,95 +261,259 @@ def test_adopts_the_one_worklog_on_the_slot() -> None:
 def test_adopts_exact_matches_first_and_creates_the_rest() -> None:
     rows = [desired(2, "k1"), desired(3, "k2", length=3600), desired(4, "k3", length=60)]
     server = by_id(worklog("w1", length=3600, created="c1"), worklog("w2", created="c2"))
-    plan = plan_sync(rows, {}, server, same_edited=same)
+    p = plan(rows, {}, server)
     # exact content: row 2 = w2, row 3 = w1; row 4 has no candidate left
-    assert [(r.source_row, r.outcome, r.worklog_id) for r in plan.rows] == [
+    assert [(r.source_row, r.outcome, r.worklog_id) for r in p.rows] == [
         (2, "unchanged", "w2"), (3, "unchanged", "w1"), (4, "create", None),
     ]  # fmt: skip
 
 
 def test_several_candidates_are_a_conflict_never_a_guess() -> None:
     server = by_id(worklog("w1", length=60), worklog("w2", length=120))
-    plan = plan_sync([desired(2, "k")], {}, server, same_edited=same)
-    assert plan.rows[0].outcome == "conflict"
-    assert "w1" in (plan.rows[0].reason or "") and "w2" in (plan.rows[0].reason or "")
+    p = plan([desired(2, "k")], {}, server)
+    assert p.rows[0].outcome == "conflict"
+    assert "w1" in (p.rows[0].reason or "") and "w2" in (p.rows[0].reason or "")
 
 
 def test_ledgered_worklogs_are_not_adopted_twice() -> None:
     # w is ledgered for key "old"; a new key on the same slot creates instead of taking it
     ledger = {"old": entry("old", "w")}
-    plan = plan_sync([desired(2, "old"), desired(3, "new")], ledger, by_id(worklog("w")),
-                     same_edited=same)  # fmt: skip
-    assert [(r.key, r.outcome) for r in plan.rows] == [("old", "unchanged"), ("new", "create")]
+    p = plan([desired(2, "old"), desired(3, "new")], ledger, by_id(worklog("w")))
+    assert [(r.key, r.outcome) for r in p.rows] == [("old", "unchanged"), ("new", "create")]
 
 
 def test_other_slots_are_not_candidates() -> None:
     server = by_id(worklog("w", ts="2026-11-02T10:00:00Z"), worklog("v", user=ALICE))
-    plan = plan_sync([desired(2, "k")], {}, server, same_edited=same)
-    assert plan.rows[0].outcome == "create"
+    assert plan([desired(2, "k")], {}, server).rows[0].outcome == "create"
 
 
-# -- prune -----------------------------------------------------------------------------
+# -- sources ---------------------------------------------------------------------------
+
+
+def test_another_sources_worklog_is_never_adopted_nor_doubled() -> None:
+    # department A's worklog on the slot: B's row is a conflict, not a second worklog
+    server = by_id(worklog("w"))
+    p = plan([desired(2, "k")], {}, server, foreign={"w": "dept-a.csv"})
+    row = p.rows[0]
+    assert row.outcome == "conflict" and "dept-a.csv" in (row.reason or "")
+    assert "--source" in (row.reason or "")
+
+
+def test_another_sources_key_of_the_same_user_is_a_conflict() -> None:
+    p = plan([desired(2, "101")], {}, {}, foreign_keys={"101": [(BOB, "old-name.csv")]})
+    assert p.rows[0].outcome == "conflict" and "old-name.csv" in (p.rows[0].reason or "")
+    # the same id in another department (another user) is another entry
+    p = plan([desired(2, "101")], {}, {}, foreign_keys={"101": [(ALICE, "dept-a.csv")]})
+    assert p.rows[0].outcome == "create"
+
+
+# -- keyless identity -------------------------------------------------------------------
+
+A, B, C = 2 * 3600, 3 * 3600, 1 * 3600
+DAY = "2026-11-02T00:00:00Z"
+
+
+def _day(**lengths: int) -> tuple[dict[str, LedgerEntry], dict[str, ServerWorklog]]:
+    """bob's day with worklogs A 2 h, B 3 h, C 1 h (date-only export: one slot)."""
+    ledger, server = {}, {}
+    for i, (name, length) in enumerate(lengths.items(), start=1):
+        e = slot_entry(i, name, ts=DAY, length=length)
+        ledger[e.key] = e
+        server[name] = worklog(name, ts=DAY, length=length)
+    return ledger, server
+
+
+def test_keyless_rows_meet_their_worklogs_by_content_not_order() -> None:
+    ledger, server = _day(a=A, b=B, c=C)
+    # re-sorted: C, A, B -> nothing changes
+    rows = [slot_row(2, ts=DAY, length=C), slot_row(3, ts=DAY, length=A),
+            slot_row(4, ts=DAY, length=B)]  # fmt: skip
+    p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True)
+    assert [(r.outcome, r.worklog_id) for r in p.rows] == [
+        ("unchanged", "c"), ("unchanged", "a"), ("unchanged", "b")]  # fmt: skip
+    assert not p.deletes
+
+
+def test_keyless_correction_updates_the_unmatched_one() -> None:
+    ledger, server = _day(a=A, b=B, c=C)
+    rows = [slot_row(2, ts=DAY, length=A), slot_row(3, ts=DAY, length=B),
+            slot_row(4, ts=DAY, length=5400)]  # fmt: skip
+    p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True)
+    assert [(r.outcome, r.worklog_id) for r in p.rows] == [
+        ("unchanged", "a"), ("unchanged", "b"), ("update", "c")]  # fmt: skip
+    assert p.rows[2].changes == {"length": (C, 5400)}
+
+
+def test_a_rejected_row_freezes_its_slot_nothing_shifts() -> None:
+    # A is rejected (bad hours): B and C keep their worklogs, A's is neither deleted nor
+    # overwritten, and nothing is created
+    ledger, server = _day(a=A, b=B, c=C)
+    rows = [slot_row(3, ts=DAY, length=B), slot_row(4, ts=DAY, length=C)]
+    frozen = Freeze(slots=frozenset({(BOB, DAY, 7)}))
+    p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True, freeze=frozen)
+    assert [(r.outcome, r.worklog_id) for r in p.rows] == [("unchanged", "b"), ("unchanged", "c")]
+    assert not p.deletes and [k.entry.worklog_id for k in p.kept] == ["a"]
+    assert "frozen" in p.kept[0].why
+
+
+def test_a_frozen_slot_holds_rows_that_do_not_match_exactly() -> None:
+    ledger, server = _day(a=A, b=B, c=C)
+    rows = [slot_row(3, ts=DAY, length=B), slot_row(4, ts=DAY, length=5400)]  # C corrected
+    frozen = Freeze(slots=frozenset({(None, DAY, 7)}))  # a rejected row of unknown user
+    p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True, freeze=frozen)
+    assert [(r.source_row, r.outcome) for r in p.rows] == [(3, "unchanged"), (4, "hold")]
+    assert not p.deletes
+
+
+def test_a_frozen_user_keeps_every_worklog_in_the_period() -> None:
+    ledger, server = _day(a=A, b=B)
+    p = plan([], ledger, server, keyless=True, period=NOV, prune=True,
+             freeze=Freeze(users=frozenset({BOB})))  # fmt: skip
+    assert not p.deletes and len(p.kept) == 2
+    p = plan([], ledger, server, keyless=True, period=NOV, prune=True,
+             freeze=Freeze(everything=True))  # fmt: skip
+    assert not p.deletes
+
+
+def test_moving_entries_to_another_day_deletes_the_old_ones_inside_the_period() -> None:
+    ledger, server = _day(a=A, b=B)
+    tuesday = "2026-11-03T00:00:00Z"
+    rows = [slot_row(2, ts=tuesday, length=A), slot_row(3, ts=tuesday, length=B)]
+    p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True)
+    assert [r.outcome for r in p.rows] == ["create", "create"]
+    assert sorted(d.worklog_id for d in p.deletes) == ["a", "b"]
+
+
+# -- prune and the period --------------------------------------------------------------
 
 
 def _prune_case(**kw: Any) -> Any:
     ledger = {"k": entry("k", "w"), "gone": entry("gone", "x", ts="2026-11-02T12:00:00Z")}
     server = by_id(worklog("w"), worklog("x", ts="2026-11-02T12:00:00Z", edited=kw.pop("ed", "e1")))
-    rows = [desired(2, "k")]
-    return plan_sync(rows, ledger, server, same_edited=same,
-                     window=default_window(rows, "UTC"), **kw)  # fmt: skip
+    kw.setdefault("period", NOV)
+    return plan([desired(2, "k")], ledger, server, **kw)
 
 
 def test_without_prune_removed_rows_are_kept_and_reported() -> None:
-    plan = _prune_case()
-    assert plan.deletes == [] and [e.key for e in plan.absent] == ["gone"]
+    p = _prune_case()
+    assert p.deletes == [] and [k.entry.key for k in p.kept] == ["gone"]
 
 
 def test_prune_deletes_ledgered_worklogs_absent_from_the_file() -> None:
-    plan = _prune_case(prune=True)
-    assert [(d.worklog_id, d.key) for d in plan.deletes] == [("x", "gone")]
-    assert plan.deletes[0].before["id"] == "x"
+    p = _prune_case(prune=True)
+    assert [(d.worklog_id, d.key) for d in p.deletes] == [("x", "gone")]
+    assert p.deletes[0].before["id"] == "x"
+
+
+def test_no_period_no_delete() -> None:
+    assert _prune_case(prune=True, period=None).deletes == []
 
 
 def test_prune_keeps_what_was_edited_in_7pace() -> None:
-    plan = _prune_case(prune=True, ed="e9")
-    assert plan.deletes == [] and [c.worklog_id for c in plan.delete_conflicts] == ["x"]
-    assert [d.worklog_id for d in _prune_case(prune=True, ed="e9",
-                                               overwrite_edited=True).deletes] == ["x"]  # fmt: skip
+    # touched in 7pace but holding what sync wrote: no real difference, so it goes
+    assert [d.worklog_id for d in _prune_case(prune=True, ed="e9").deletes] == ["x"]
+    # a real edit (another length) is kept and reported
+    raw = dict(worklog("x", ts="2026-11-02T12:00:00Z").raw, length=60, editedTimestamp="e9")
+    ledger = {"gone": entry("gone", "x", ts="2026-11-02T12:00:00Z")}
+    p = plan([], ledger, {"x": ServerWorklog.from_api(raw)}, period=NOV, prune=True)
+    assert p.deletes == [] and [c.worklog_id for c in p.delete_conflicts] == ["x"]
+    p = plan([], ledger, {"x": ServerWorklog.from_api(raw)}, period=NOV, prune=True,
+             overwrite_edited=True)  # fmt: skip
+    assert [d.worklog_id for d in p.deletes] == ["x"]
 
 
-def test_prune_spares_keys_of_rejected_rows_and_can_be_suspended() -> None:
+def test_prune_spares_keys_of_rejected_rows() -> None:
     assert _prune_case(prune=True, present_keys={"gone"}).deletes == []
-    plan = _prune_case(prune=True, prune_blocked="3 rows were rejected")
-    assert plan.deletes == [] and "3 rows were rejected" in plan.notes[0]
 
 
-def test_prune_only_inside_the_window() -> None:
-    ledger = {"k": entry("k", "w"), "day2": entry("day2", "y", ts="2026-11-03T09:00:00Z"),
+def test_prune_only_inside_the_period_and_users_without_rows_are_pruned() -> None:
+    ledger = {"k": entry("k", "w"), "oct": entry("oct", "y", ts="2026-10-30T09:00:00Z"),
               "alice": entry("alice", "z", user=ALICE)}  # fmt: skip
-    server = by_id(worklog("w"), worklog("y", ts="2026-11-03T09:00:00Z"), worklog("z", user=ALICE))
-    rows = [desired(2, "k")]
-    # default window: per user, the file's days -> bob's 2 Nov only; alice has no rows
-    plan = plan_sync(rows, ledger, server, same_edited=same, prune=True,
-                     window=default_window(rows, "UTC"))  # fmt: skip
-    assert plan.deletes == []
-    # --window 2026-11-01..2026-11-03 widens it for everyone
-    wide = PruneWindow(overall=(date(2026, 11, 1), date(2026, 11, 3)))
-    plan = plan_sync(rows, ledger, server, same_edited=same, prune=True, window=wide)
-    assert sorted(d.worklog_id for d in plan.deletes) == ["y", "z"]
+    server = by_id(worklog("w"), worklog("y", ts="2026-10-30T09:00:00Z"), worklog("z", user=ALICE))
+    p = plan([desired(2, "k")], ledger, server, prune=True, period=NOV)
+    # October is outside the period: untouched; alice has no rows left: pruned inside it
+    assert [d.worklog_id for d in p.deletes] == ["z"]
 
 
-def test_window_days_are_local() -> None:
-    # 23:30 UTC on 1 Nov is 2 Nov in Berlin
-    window = PruneWindow(overall=(date(2026, 11, 2), date(2026, 11, 2)), timezone="Europe/Berlin")
-    assert window.contains(BOB, "2026-11-01T23:30:00Z")
-    assert not PruneWindow(overall=(date(2026, 11, 2), date(2026, 11, 2))).contains(
-        BOB, "2026-11-01T23:30:00Z"
-    )
+def test_the_first_and_last_day_of_the_period_are_inside() -> None:
+    ledger = {"first": entry("first", "a", ts="2026-11-01T00:00:00Z"),
+              "last": entry("last", "b", ts="2026-11-30T23:59:59Z")}  # fmt: skip
+    server = by_id(worklog("a", ts="2026-11-01T00:00:00Z"), worklog("b", ts="2026-11-30T23:59:59Z"))
+    p = plan([], ledger, server, prune=True, period=NOV)
+    assert sorted(d.worklog_id for d in p.deletes) == ["a", "b"]
+
+
+def test_period_days_are_local() -> None:
+    # 23:30 UTC on 31 Oct is 1 Nov in Berlin: inside November there, outside in UTC
+    ledger = {"k": entry("k", "x", ts="2026-10-31T23:30:00Z")}
+    server = by_id(worklog("x", ts="2026-10-31T23:30:00Z"))
+    assert [d.worklog_id for d in plan([], ledger, server, prune=True, period=NOV,
+                                       timezone="Europe/Berlin").deletes] == ["x"]  # fmt: skip
+    assert plan([], ledger, server, prune=True, period=NOV).deletes == []
 
 
 def test_a_deleted_entry_whose_worklog_is_gone_is_forgotten() -> None:
     ledger = {"gone": entry("gone", "x", state="deleting")}
-    plan = plan_sync([desired(2, "k")], ledger, {}, same_edited=same, prune=True,
-                     window=default_window([desired(2, "k")], "UTC"))  # fmt: skip
-    assert plan.forget == ["gone"] and plan.deletes == []
+    p = plan([desired(2, "k")], ledger, {}, prune=True, period=NOV)
+    assert p.forget == ["gone"] and p.deletes == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "first", "last"),
+    [
+        ("2026-11-01..2026-11-30", date(2026, 11, 1), date(2026, 11, 30)),
+        ("last:14d", date(2026, 11, 21), date(2026, 12, 4)),
+        ("last:2w", date(2026, 11, 21), date(2026, 12, 4)),
+        ("week:previous", date(2026, 11, 23), date(2026, 11, 29)),
+        ("week:current", date(2026, 11, 30), date(2026, 12, 6)),
+        ("month:previous", date(2026, 11, 1), date(2026, 11, 30)),
+        ("month:current", date(2026, 12, 1), date(2026, 12, 31)),
+    ],
+)
+def test_parse_period(spec: str, first: date, last: date) -> None:
+    period = parse_period(spec, today=date(2026, 12, 4))
+    assert (period.first, period.last) == (first, last)
+
+
+def test_parse_period_january_previous_month() -> None:
+    period = parse_period("month:previous", today=date(2027, 1, 15))
+    assert (period.first, period.last) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+@pytest.mark.parametrize("spec", ["", "2026-11-01", "2026-11-30..2026-11-01", "last:0d",
+                                  "month:next", "2026-13-01..2026-13-02"])  # fmt: skip
+def test_parse_period_refuses_anything_else(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_period(spec, today=date(2026, 12, 4))
+
+
+# -- the deletion guard ----------------------------------------------------------------
+
+
+def test_the_default_guard_lets_a_normal_correction_pass() -> None:
+    assert guard_deletes(3, 60, DeleteLimit(), source_empty=False).allowed
+    assert guard_deletes(5, 8, DeleteLimit(), source_empty=False).allowed  # the floor
+    assert guard_deletes(12, 60, DeleteLimit(), source_empty=False).allowed  # 20 %
+
+
+def test_the_default_guard_stops_a_truncated_or_empty_export() -> None:
+    verdict = guard_deletes(45, 60, DeleteLimit(), source_empty=False)
+    assert not verdict.allowed and "45 delete(s) of the 60" in (verdict.reason or "")
+    empty = guard_deletes(2, 60, DeleteLimit(), source_empty=True)
+    assert not empty.allowed and "no rows at all" in (empty.reason or "")
+    assert guard_deletes(0, 60, DeleteLimit(), source_empty=True).allowed
+
+
+def test_max_delete_allows_more_explicitly() -> None:
+    assert guard_deletes(45, 60, parse_delete_limit("45"), source_empty=False).allowed
+    assert not guard_deletes(46, 60, parse_delete_limit("45"), source_empty=False).allowed
+    assert guard_deletes(45, 60, parse_delete_limit("75%"), source_empty=False).allowed
+    assert not guard_deletes(46, 60, parse_delete_limit("75%"), source_empty=False).allowed
+    assert guard_deletes(60, 60, parse_delete_limit("all"), source_empty=True).allowed
+    assert not guard_deletes(1, 60, parse_delete_limit("0"), source_empty=False).allowed
+
+
+@pytest.mark.parametrize("spec", ["-1", "x", "120%", "1.5"])
+def test_max_delete_refuses_nonsense(spec: str) -> None:
+    with pytest.raises(UsageError):
+        parse_delete_limit(spec)

@@ -99,3 +99,33 @@ def test_a_ledger_path_that_cannot_be_created_is_a_clean_error(tmp_path: Path) -
     blocker.write_text("x", encoding="utf-8")
     with pytest.raises(LedgerError, match="cannot use .* as the sync ledger"):
         Ledger(blocker / "ledger.sqlite")
+
+
+def test_a_ledger_left_mid_transaction_by_a_killed_run_opens(tmp_path: Path) -> None:
+    # SIGKILL inside a transaction leaves a hot journal; the next run must roll it back,
+    # not call the file "not a sync ledger"
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        ledger.upsert("s", [LedgerEntry("k", "w1", "u", "2026-11-02T09:00:00Z", {}, None)], "r")
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size=1')\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "c.execute('DELETE FROM entry')\n"
+        "for i in range(3000):\n"
+        "    c.execute('INSERT INTO entry (scope, key, worklog_id, user_id, timestamp,"
+        " content_json, updated_at) VALUES (?,?,?,?,?,?,?)', ('s', f'k{i}', 'w', 'u', 't',"
+        " '{}' + 'x' * 200, 'now'))\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert Path(f"{path}-journal").stat().st_size > 0  # hot
+    with Ledger(path) as ledger:
+        assert list(ledger.entries("s")) == ["k"]  # rolled back to the committed state

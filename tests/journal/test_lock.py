@@ -17,17 +17,17 @@ from timetracker_import.errors import EXIT_TEMPFAIL, RunLocked
 from timetracker_import.journal.lock import (
     Holder,
     TargetLock,
-    import_lock,
     ledger_lock,
     locks_root,
     process_start_time,
+    target_lock,
 )
 
 ROOT = "http://localhost:1/api/rest"
 
 
 def test_second_holder_of_one_target_is_refused_with_who_holds_it() -> None:
-    with import_lock(ROOT, "abc"), pytest.raises(RunLocked) as caught, import_lock(ROOT, "abc"):
+    with target_lock(ROOT, what="importing this file"), pytest.raises(RunLocked) as caught, target_lock(ROOT, what="importing this file"):
         pass
     err = caught.value
     assert err.exit_code == EXIT_TEMPFAIL == 75
@@ -38,24 +38,34 @@ def test_second_holder_of_one_target_is_refused_with_who_holds_it() -> None:
 
 def test_other_targets_do_not_block_each_other() -> None:
     with (
-        import_lock(ROOT, "abc"),
-        import_lock(ROOT, "other file"),
-        import_lock("http://elsewhere/api/rest", "abc"),
+        target_lock(ROOT, what="importing this file"),
+        target_lock("http://elsewhere/api/rest", what="importing this file"),
         ledger_lock("ledger.csv"),
     ):
         pass
 
 
+def test_one_writer_per_server_whatever_the_command() -> None:
+    # an import holds the server: a sync, an undo or a second import of another file waits
+    with target_lock(ROOT, what="writing to this server (import)"):
+        for what in ("sync", "undo of RUN1", "import"):
+            with (
+                pytest.raises(RunLocked, match=r"is writing to this server \(import\)"),
+                target_lock(ROOT, what=f"writing to this server ({what})"),
+            ):
+                pass
+
+
 def test_the_url_case_and_trailing_slash_name_the_same_server() -> None:
-    with import_lock(ROOT, "abc"), pytest.raises(RunLocked), import_lock(ROOT.upper() + "/", "abc"):
+    with target_lock(ROOT, what="importing this file"), pytest.raises(RunLocked), target_lock(ROOT.upper() + "/", what="importing this file"):
         pass
 
 
 def test_released_lock_is_free_again_and_emptied() -> None:
-    with import_lock(ROOT, "abc") as lock:
+    with target_lock(ROOT, what="importing this file") as lock:
         assert f'"pid": {os.getpid()}' in lock.path.read_text()
     assert lock.path.read_text() == ""
-    with import_lock(ROOT, "abc") as again:
+    with target_lock(ROOT, what="importing this file") as again:
         assert again.took_over is None
 
 
@@ -86,8 +96,8 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import pathlib, time\n"
-            "from timetracker_import.journal.lock import import_lock\n"
-            f"with import_lock({ROOT!r}, 'abc'):\n"
+            "from timetracker_import.journal.lock import target_lock\n"
+            f"with target_lock({ROOT!r}, what='importing this file'):\n"
             f"    pathlib.Path({str(ready)!r}).write_text('x')\n"
             "    time.sleep(60)\n",
         ],
@@ -98,12 +108,12 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         while not ready.exists():
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.02)
-        with pytest.raises(RunLocked, match=f"pid {child.pid}, started"), import_lock(ROOT, "abc"):
+        with pytest.raises(RunLocked, match=f"pid {child.pid}, started"), target_lock(ROOT, what="importing this file"):
             pass
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    with import_lock(ROOT, "abc") as lock:  # the kernel dropped the dead holder's lock
+    with target_lock(ROOT, what="importing this file") as lock:  # the kernel dropped the dead holder's lock
         assert lock.took_over is not None and lock.took_over.pid == child.pid
         assert not lock.took_over.alive()
 
@@ -119,7 +129,7 @@ def test_a_reused_pid_is_not_the_holder() -> None:
 
 
 def test_lock_files_are_private() -> None:
-    with import_lock(ROOT, "abc") as lock:
+    with target_lock(ROOT, what="importing this file") as lock:
         assert stat.S_IMODE(lock.path.stat().st_mode) == 0o600
         assert stat.S_IMODE(locks_root().stat().st_mode) == 0o700
 

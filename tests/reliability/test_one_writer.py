@@ -24,8 +24,7 @@ from tests.reliability.conftest import (
     start,
     subprocess_env,
 )
-from timetracker_import.app.importer import file_sha256
-from timetracker_import.journal.lock import import_lock
+from timetracker_import.journal.lock import target_lock
 from timetracker_import.sandbox import run_sandbox_in_thread
 
 ROWS = 200
@@ -70,7 +69,7 @@ def test_two_imports_started_together_without_wait_one_exits_75(tmp_path: Path) 
         # both start within a second; the run with the lock takes longer than that
         assert codes == [0, 75], [err for _, _, err in outcomes]
         refused = next(err for code, _, err in outcomes if code == 75)
-        assert "error: another run (pid " in refused and ") is importing this file" in refused
+        assert "error: another run (pid " in refused and ") is writing to this server (import)" in refused
         assert server_worklogs(box) == expected_worklogs(data)
         # the refused run changed nothing: running it again finds every row there
         again = subprocess.run(
@@ -92,7 +91,7 @@ def test_a_held_lock_gives_exit_75_then_wait_gets_it(
         # (the autouse state_dir fixture points TIMETRACKER_STATE_DIR elsewhere: follow env)
         monkeypatch.setenv("TIMETRACKER_STATE_DIR", env["TIMETRACKER_STATE_DIR"])
         rest_root = f"{box.url}/api/rest"
-        with import_lock(rest_root, file_sha256(path)):
+        with target_lock(rest_root, what="writing to this server (import)"):
             refused = subprocess.run(
                 _command(path, tmp_path), env=env, capture_output=True, text=True, timeout=120
             )
@@ -109,27 +108,23 @@ def test_a_held_lock_gives_exit_75_then_wait_gets_it(
         assert server_worklogs(box) == expected_worklogs(data)
 
 
-def test_worklogs_delete_and_runs_undo_take_their_locks(
+def test_worklogs_delete_and_runs_undo_take_the_servers_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import hashlib
-
     from tests.reliability.conftest import invoke
-    from timetracker_import.journal.lock import undo_lock, worklogs_lock
 
     with run_sandbox_in_thread() as box:
         env = subprocess_env(box, tmp_path / "state")
         monkeypatch.setenv("TIMETRACKER_STATE_DIR", env["TIMETRACKER_STATE_DIR"])
         rest_root = f"{box.url}/api/rest"
-        ids = "ids:" + hashlib.sha256(b"a1\nb2").hexdigest()
-        with worklogs_lock(rest_root, ids):
+        with target_lock(rest_root, what="writing to this server (import)"):
             code, _, err = invoke(["worklogs", "delete", "--id", "b2", "--id", "a1", "--yes"], env)
-        assert code == 75 and "is changing the worklogs of this input" in err
-        with undo_lock(rest_root, "RUN1"):
+        assert code == 75 and "is writing to this server (import)" in err
+        with target_lock(rest_root, what="writing to this server (sync)"):
             code, _, err = invoke(["runs", "undo", "RUN1"], env)
         # the run does not exist: the journal is opened first and says so (exit 2) ...
         assert code == 2 and "RUN1" in err
-        # ... an existing run is refused while another undo of it runs
+        # ... an existing run is refused while another writer holds the server
         rows = make_rows(3)
         path = write_rows(tmp_path / "in.csv", rows)
         code, out, err = invoke(
@@ -137,9 +132,9 @@ def test_worklogs_delete_and_runs_undo_take_their_locks(
         )
         assert code == 0, err
         run_id = json.loads(out)["run_id"]
-        with undo_lock(rest_root, run_id):
+        with target_lock(rest_root, what=f"writing to this server (undo of {run_id})"):
             code, _, err = invoke(["runs", "undo", run_id], env)
-        assert code == 75 and f"is undoing run {run_id}" in err
+        assert code == 75 and f"is writing to this server (undo of {run_id})" in err
         assert server_worklogs(box) == expected_worklogs(rows)  # nothing undone
         code, _, err = invoke(["runs", "undo", run_id], env)
         assert code == 0, err

@@ -28,8 +28,7 @@ from tests.reliability.conftest import (
     start,
     subprocess_env,
 )
-from timetracker_import.app.importer import file_sha256
-from timetracker_import.journal.lock import import_lock
+from timetracker_import.journal.lock import target_lock
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 RESUME_HINT = "run the same command again to resume the unprocessed rows"
@@ -145,7 +144,7 @@ def test_sigterm_while_waiting_for_the_lock(
     with run_sandbox_in_thread() as box:
         env = subprocess_env(box, state_dir)
         monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state_dir))
-        with import_lock(f"{box.url}/api/rest", file_sha256(path)) as lock:
+        with target_lock(f"{box.url}/api/rest", what="writing to this server") as lock:
             proc = start(_args(path, tmp_path, "--wait", "120"), env)
             _wait_until_it_opens(proc, lock.path)  # start-up and reading done: it waits
             proc.send_signal(signal.SIGTERM)
@@ -153,3 +152,47 @@ def test_sigterm_while_waiting_for_the_lock(
         assert proc.returncode == 143, err
         assert "interrupted (SIGTERM)" in err and "Traceback" not in err
         assert not server_worklogs(box)
+
+
+@pytest.mark.parametrize(("signo", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
+    tmp_path: Path, state_dir: Path, signo: int, code: int
+) -> None:
+    data = make_rows(300)
+    path = write_rows(tmp_path / "in.csv", data)
+    args = cli_command(
+        "sync", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes", "--json",
+        "--batch-size", "10", "--concurrency", "2", "--ledger", str(tmp_path / "l.sqlite"),
+    )  # fmt: skip
+    with run_sandbox_in_thread(latency_ms=40) as box:
+        env = subprocess_env(box, state_dir)
+        proc = start(args, env)
+        deadline = time.monotonic() + 60
+        while sum(server_worklogs(box).values()) < 30:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signo)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert "Traceback" not in err and "interrupted" in err
+        assert "sync picks up where it stopped" in err
+        doc = json.loads(out)  # --json on a signal too
+        counts = doc["counts"]
+        assert doc["exit_code"] == code and doc["halt_reason"] == "interrupted"
+        assert doc["balanced"] and counts["rows"] == 300
+        assert 30 <= counts["created"] < 300 and counts["unprocessed"] == 300 - counts["created"]
+        # the requests in flight settled: the server holds exactly what the run counted
+        assert sum(server_worklogs(box).values()) == counts["created"]
+        summary = json.loads((Path(doc["run_dir"]) / "summary.json").read_text())
+        assert summary["exit_code"] == code and summary["counts"] == counts
+        listed = subprocess.run(cli_command("runs", "list", "--json"), env=env,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        (run,) = [r for r in json.loads(listed.stdout) if r["run_id"] == doc["run_id"]]
+        assert run["status"] == "halted" and run["halt_reason"] == "interrupted"
+        assert run["counts"]["created"] == counts["created"]
+        rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=180)
+        assert rerun.returncode == 0, rerun.stderr
+        again = json.loads(rerun.stdout)["counts"]
+        assert again["created"] + again["unchanged"] == 300
+        assert server_worklogs(box) == expected_worklogs(data)

@@ -1,8 +1,10 @@
 """Crash trials for ``sync``: a first sync completes, then a sync of a corrected re-export
 (lengths changed, rows removed under --prune, rows added) runs as a subprocess. It is
 SIGKILLed at a random moment and run again to completion. The server must end equal to the
-corrected file (nothing lost, nothing twice, no removed row left), and a third sync must find
-everything unchanged and send no write.
+corrected file (nothing lost, nothing twice, no removed row left), a third sync must find
+everything unchanged and send no write, and ``runs undo`` of the re-run and then of the
+killed run must bring the server back to the first file exactly (each change reversed once,
+whatever the kill interrupted).
 
 CI samples a few seeds; thirty more are marked slow (one test each, under the suite's
 timeout).
@@ -82,18 +84,24 @@ class SyncTrial:
     third_unchanged: bool
     writes_before_kill: int = 0  # of the killed run (shows where the kill landed)
     when: str = "after its start"
+    undo_exits: tuple[int, ...] = ()
+    undo_missing: int = 0
+    undo_extra: int = 0
 
     @property
     def ok(self) -> bool:
         return (self.rerun_exit == 0 and self.missing == 0 and self.extra == 0
-                and self.balanced and self.third_writes == 0 and self.third_unchanged)  # fmt: skip
+                and self.balanced and self.third_writes == 0 and self.third_unchanged
+                and all(c == 0 for c in self.undo_exits) and self.undo_missing == 0
+                and self.undo_extra == 0)  # fmt: skip
 
     def describe(self) -> str:
         return (
             f"seed {self.seed}: killed {self.kill_delay:.2f}s {self.when}; re-run exit "
             f"{self.rerun_exit} ({self.writes_before_kill} writes before the kill), missing {self.missing}, extra {self.extra}, balanced "
             f"{self.balanced}; third sync writes {self.third_writes}, all unchanged "
-            f"{self.third_unchanged}"
+            f"{self.third_unchanged}; undo exits {self.undo_exits}, then missing "
+            f"{self.undo_missing}, extra {self.undo_extra}"
         )
 
 
@@ -114,8 +122,9 @@ def run_sync_trial(seed: int) -> SyncTrial:
         def command(path: Path) -> list[str]:
             return cli_command(
                 "sync", str(path), "--mapping", mapping, "--yes", "--json", "--prune",
-                "--ledger", ledger, "--batch-size", str(batch_size), "--concurrency",
-                str(concurrency),
+                "--window", "2026-09-01..2026-09-30", "--source", "payroll", "--ledger", ledger,
+                "--batch-size",
+                str(batch_size), "--concurrency", str(concurrency),
             )  # fmt: skip
 
         with run_sandbox_in_thread(latency_ms=latency_ms) as box:
@@ -151,6 +160,19 @@ def run_sync_trial(seed: int) -> SyncTrial:
             third = subprocess.run(command(second), env=env, capture_output=True, text=True,
                                    timeout=180)  # fmt: skip
             third_counts = json.loads(third.stdout)["counts"] if third.returncode == 0 else {}
+            third_writes = _writes(box) - before
+            # undo the re-run, then the killed run: back to the first file, exactly
+            listed = subprocess.run(cli_command("runs", "list", "--json"), env=env,
+                                    capture_output=True, text=True, timeout=60)  # fmt: skip
+            runs = [r["run_id"] for r in json.loads(listed.stdout) if r["kind"] == "sync"]
+            rerun_id = json.loads(rerun.stdout)["run_id"] if rerun.returncode == 0 else None
+            undo_exits = []
+            for run_id in reversed(runs[1:]):  # the third (no write), the re-run, the killed
+                undone = subprocess.run(cli_command("runs", "undo", run_id), env=env,
+                                        capture_output=True, text=True, timeout=180)  # fmt: skip
+                undo_exits.append(undone.returncode)
+            assert rerun_id is None or rerun_id in runs
+            after_undo, first_state = server_worklogs(box), expected_worklogs(data)
             return SyncTrial(
                 seed=seed,
                 kill_delay=delay,
@@ -158,10 +180,13 @@ def run_sync_trial(seed: int) -> SyncTrial:
                 missing=sum((expected - found).values()),
                 extra=sum((found - expected).values()),
                 balanced=balanced,
-                third_writes=_writes(box) - before,
+                third_writes=third_writes,
                 third_unchanged=third_counts.get("unchanged") == len(wanted),
                 writes_before_kill=killed_writes,
                 when="after its start" if before_writes else "into its writes",
+                undo_exits=tuple(undo_exits),
+                undo_missing=sum((first_state - after_undo).values()),
+                undo_extra=sum((after_undo - first_state).values()),
             )
 
 

@@ -59,7 +59,6 @@ from timetracker_import.app.stages.prepare import (
     prepare,
 )
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
-from timetracker_import.core.dedupe import repeat_reason
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import AuthError, Interrupted, UsageError
 
@@ -129,18 +128,15 @@ def run_import(
 
 
 def _one_writer(settings: ImportSettings) -> contextlib.AbstractContextManager[Any]:
-    """The import lock of this file's content and server (journal.lock), held from before
-    the resumable run is looked up until the run is finished; a dry run creates nothing and
-    takes none. (Hashing the file costs one more read of it, ~0.1 s per 100 MB.)"""
+    """The writer lock of the target server (journal.lock.target_lock: import, sync, undo
+    and ``worklogs`` never write to one server at once), held from before the resumable run
+    is looked up until the run is finished; a dry run creates nothing and takes none."""
     if settings.dry_run:
         return contextlib.nullcontext()
-    from timetracker_import.journal.lock import import_lock
+    from timetracker_import.journal.lock import target_lock
 
-    try:
-        digest = file_sha256(Path(settings.path))
-    except OSError:
-        return contextlib.nullcontext()  # prepare() reports the unreadable file
-    return import_lock(settings.connection.rest_root, digest, wait=settings.wait)
+    return target_lock(settings.connection.rest_root, what="writing to this server (import)",
+                       wait=settings.wait)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -230,9 +226,10 @@ class _ImportRun:
         journal.record_rows(int(r) for r in self.p.raw.index.tolist())
         if self.p.skipped:
             outcomes = journal.row_outcomes()
+            reasons = self.p.skip_reasons()
             still_open = [r for r in self.p.skipped if outcomes[r][0] in OPEN_OUTCOMES]
-            if still_open:
-                journal.mark_skipped(still_open, "left out by the mapping")
+            for reason in sorted({reasons[r] for r in still_open}):
+                journal.mark_skipped([r for r in still_open if reasons[r] == reason], reason)
 
     def _create_journal(self, rejections: list[Rejection]) -> Journal:
         """A new run's journal with its rows, skipped rows and file rejections (runs in a
@@ -255,12 +252,9 @@ class _ImportRun:
         )
         try:
             journal.record_rows(int(r) for r in self.p.raw.index.tolist())
-            copies = self.p.duplicate_skips  # --on-duplicate skip
-            filtered = [r for r in self.p.skipped if r not in copies]
-            if filtered:
-                journal.mark_skipped(filtered, "left out by the mapping")
-            for row, first in copies.items():
-                journal.mark_skipped([row], repeat_reason(first))
+            reasons = self.p.skip_reasons()  # the filter, --on-duplicate skip, replaced ids
+            for reason in sorted(set(reasons.values())):
+                journal.mark_skipped([r for r, why in reasons.items() if why == reason], reason)
             if rejections:
                 journal.mark_rejections(rejections)
         except BaseException:
@@ -641,10 +635,11 @@ class _ImportRun:
             if (leftover or self.ambiguous or self.halt) and not s.dry_run
             else "complete"
         )
-        counts = journal.finish(status)
+        counts = journal.accounting()
         if s.dry_run:
             counts.created = len(would)
             counts.unprocessed = len(leftover)
+        journal.finish(status, counts if s.dry_run else None, halt_reason=self.halt)
         # copies found before resolving (--on-duplicate) and those the keys found after
         self.duplicates = {**self.p.repeats, **self.duplicates}
         counts.in_file_duplicates = len(self.duplicates)

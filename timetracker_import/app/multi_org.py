@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts
 from timetracker_import.core.rejections import Rejection, merge_rejections
 from timetracker_import.errors import (
     EXIT_AMBIGUOUS,
@@ -122,7 +122,7 @@ class RoutedResult:
 
     outcomes: list[RouteOutcome]
     unknown: list[Rejection]  # rows naming an organization without a profile
-    total: Accounting
+    total: Counts
     exit_code: int
     dry_run: bool = False
     unknown_rejected_path: Path | None = None
@@ -130,7 +130,7 @@ class RoutedResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def counts(self) -> Accounting:
+    def counts(self) -> Counts:
         """The rows of every organization together."""
         return self.total
 
@@ -507,7 +507,7 @@ def run_planned(
         on_start=on_start,
         on_done=on_done,
     )
-    total = Accounting(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
+    total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     for out in outcomes:
         c = out.counts()
         total.created += c["created"]

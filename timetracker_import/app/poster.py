@@ -98,6 +98,7 @@ class Poster:
         on_rows_done: Callable[[int], None] | None = None,
         naive_offset_minutes: int = 0,
         created_offset_minutes: int = 0,
+        resend: bool = True,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -118,6 +119,9 @@ class Poster:
         self.created_offset_minutes = created_offset_minutes
         self.stats = PostStats()
         self.stopping = False
+        #: False: ``reconcile`` only claims what the server holds and never sends again
+        #: (a later run settling a killed run's batches in that run's journal)
+        self.resend = resend
         self._next_no = journal.next_batch_no()
 
     # -- control -------------------------------------------------------------------------
@@ -352,6 +356,11 @@ class Poster:
             if created:
                 await self._commit_created(None, created)
             rows = rest
+            if not self.resend:
+                # what the server holds is claimed; the rest was never created
+                await self._write(self.journal.mark_failed, batch.batch_no,
+                                  "not created (found so when reconciled)")  # fmt: skip
+                return
             if rounds >= MAX_AMBIGUOUS_ROUNDS or self.stopping:
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return

@@ -1,46 +1,138 @@
-"""Use case: undo one journaled run (delete what an import created; restore or re-create what
-a ``worklogs update/delete`` run changed). No printing: the caller renders the outcome."""
+"""Use case: undo one journaled run, whatever it was (import, sync, ``worklogs update`` or
+``delete``): walk its actions backwards and reverse each one that took effect.
+
+- a **create** is deleted, unless the worklog was edited since (then it is reported);
+- an **update** is PATCHed back to the values before it, unless 7pace holds something else
+  than what the run wrote (edited since: reported) or the update never took effect;
+- a **delete** is re-created from the worklog as it was (a new id: the API cannot restore
+  one), unless the delete never took effect.
+
+An action whose outcome the run never learnt (killed between request and answer) is judged by
+what the server shows now; a later run that resolved it settled it in this run's journal
+(``journal.actions.settle_elsewhere``), so undoing both runs reverses each change once. What
+undo did is recorded per action, so running it again is harmless. No printing: the caller
+renders the outcome. A sync's ledger follows through ``UndoHooks``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.errors import UsageError
+from timetracker_import.core.outcomes import RunKind
+from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError, UsageError
 
 if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.journal.actions import ActionRecord
     from timetracker_import.journal.store import Journal
-    from timetracker_import.journal.undo import UndoReport
+
+#: ``action.undo`` while a re-creation is on the wire (its answer may be lost)
+RECREATING = "recreating"
+RECREATING_UNKNOWN = (
+    "an earlier undo re-created it but its answer was lost; check whether it exists before "
+    "re-creating it by hand"
+)
+RECREATED_NOTE = "re-created worklogs get new ids (the API cannot restore an id)"
+
+
+@dataclass
+class UndoReport:
+    """What undo did (or would do, with ``dry_run``): created worklogs ``deleted``, updated
+    ones ``restored``, deleted ones ``recreated`` as (old id, new id), and those left alone
+    with why (``skipped``: edited since, never applied), ``already_gone`` and ``failed``."""
+
+    dry_run: bool
+    deleted: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    recreated: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    already_gone: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def skipped_edited(self) -> list[tuple[str, str]]:
+        """The worklogs left alone, with why (the name import undo reports used)."""
+        return self.skipped
+
+    @property
+    def note(self) -> str | None:
+        return RECREATED_NOTE if self.recreated and not self.dry_run else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "dry_run": self.dry_run,
+            "deleted": list(self.deleted),
+            "restored": list(self.restored),
+            "recreated": [{"old_id": o, "new_id": n} for o, n in self.recreated],
+            "skipped": [{"id": i, "why": w} for i, w in self.skipped],
+            "skipped_edited": [{"id": i, "why": w} for i, w in self.skipped],
+            "already_gone": list(self.already_gone),
+            "failed": [{"id": i, "why": w} for i, w in self.failed],
+            "note": self.note,
+        }
+
+    def render(self) -> str:
+        """A short human summary."""
+        verbs = (("would delete", "would restore", "would re-create") if self.dry_run
+                 else ("deleted", "restored", "re-created"))  # fmt: skip
+        parts = [f"{verbs[0]} {len(self.deleted)}"]
+        if self.restored:
+            parts.append(f"{verbs[1]} {len(self.restored)}")
+        if self.recreated:
+            parts.append(f"{verbs[2]} {len(self.recreated)}")
+        parts += [f"skipped {len(self.skipped)}", f"already gone {len(self.already_gone)}",
+                  f"failed {len(self.failed)}"]  # fmt: skip
+        lines = [", ".join(parts)]
+        lines += [f"  re-created {o} as {n}" for o, n in self.recreated if n]
+        lines += [f"  skipped {i}: {w}" for i, w in self.skipped[:20]]
+        lines += [f"  failed {i}: {w}" for i, w in self.failed[:20]]
+        if self.note:
+            lines.append(f"note: {self.note}")
+        return "\n".join(lines)
 
 
 @dataclass
 class UndoOutcome:
-    """What ``undo_run`` did (or would do, with ``dry_run``). ``report`` is an import run's
-    ``UndoReport``; ``changes`` the outcome of undoing a ``worklogs update/delete`` run (it
-    renders itself). Exactly one of them is set."""
+    """What ``undo_run`` did: the run's kind and the ``UndoReport``."""
 
     run_id: str
     dry_run: bool
-    report: UndoReport | None = None
-    changes: Any = None
+    kind: RunKind
+    report: UndoReport
 
     @property
     def failed(self) -> bool:
-        done = self.report if self.report is not None else self.changes
-        return bool(done.failed)
+        return bool(self.report.failed)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
-        done = self.report if self.report is not None else self.changes
-        data: dict[str, Any] = done.to_dict()
-        return data
+        return {"run_id": self.run_id, "kind": self.kind.value, **self.report.to_dict()}
+
+
+class UndoHooks:
+    """What a run kind keeps besides the journal and must follow an undo (a sync's
+    ledger). Each is called after the server confirmed the step."""
+
+    def deleted(self, action: ActionRecord) -> None:
+        """A worklog the run created is gone (deleted now, or already)."""
+
+    def restored(self, action: ActionRecord, answer: Mapping[str, Any]) -> None:
+        """An updated worklog holds its values from before the run again."""
+
+    def recreated(self, action: ActionRecord, created: Mapping[str, Any]) -> None:
+        """A worklog the run deleted exists again (with a new id)."""
+
+    def close(self) -> None:
+        """The undo is over."""
 
 
 def open_run(run_id: str) -> Journal:
@@ -69,60 +161,191 @@ def check_target(journal: Journal, rest_root: str) -> None:
         )
 
 
-async def undo_created(
-    journal: Journal, client: TimetrackerClient, *, dry_run: bool
+def _edited(worklog: Mapping[str, Any] | None) -> str | None:
+    value = (worklog or {}).get("editedTimestamp")
+    return None if value is None else str(value)
+
+
+async def undo_actions(
+    journal: Journal,
+    client: TimetrackerClient,
+    *,
+    dry_run: bool = False,
+    hooks: UndoHooks | None = None,
 ) -> UndoReport:
-    """Delete the worklogs an import run created (skipping those edited since)."""
-    from timetracker_import.errors import ApiError
-    from timetracker_import.journal.undo import run_undo
+    """Reverse the run's actions, last first (see the module docstring)."""
+    from timetracker_import.app.stages.edits import worklog_or_none
 
-    async def fetch(worklog_id: str) -> dict[str, Any] | None:
+    hooks = hooks or UndoHooks()
+    report = UndoReport(dry_run=dry_run)
+    for action in reversed(journal.actions()):
+        wid = action.worklog_id or ""
         try:
-            return await client.worklog(worklog_id)
-        except ApiError as exc:
-            if exc.status == 404:
-                return None
+            if action.kind == "create":
+                await _undo_create(journal, client, action, report, hooks, dry_run)
+            elif action.state in ("failed", "gone"):
+                continue  # never took effect
+            elif action.undo == RECREATING:
+                report.skipped.append((wid, RECREATING_UNKNOWN))
+            elif action.undo:
+                report.skipped.append((wid, f"already undone ({action.undo})"))
+            elif action.kind == "update":
+                current = await worklog_or_none(client, wid)
+                await _undo_update(journal, client, action, current, report, hooks, dry_run)
+            else:
+                # a delete known to be done needs no look: its worklog is gone for good
+                current = None if action.state == "done" else await worklog_or_none(client, wid)
+                await _undo_delete(journal, client, action, current, report, hooks, dry_run)
+        except AuthError:
             raise
-
-    async def delete(worklog_id: str) -> bool:
-        try:
-            await client.delete_worklog(worklog_id)
+        except AmbiguousOutcome as exc:
+            # the step's intent stays; a later undo judges it by what the server shows
+            report.failed.append((wid, exc.message))
         except ApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+            report.failed.append((wid, exc.message))
+    hooks.close()
+    return report
 
-    return await run_undo(journal, fetch_worklog=fetch, delete_worklog=delete, dry_run=dry_run)
+
+async def _undo_create(
+    journal: Journal, client: TimetrackerClient, action: ActionRecord, report: UndoReport,
+    hooks: UndoHooks, dry_run: bool,
+) -> None:  # fmt: skip
+    from timetracker_import.app.stages.edits import worklog_or_none
+    from timetracker_import.core.worklog import same_edited_timestamp
+
+    wid = action.worklog_id or ""
+    if action.state != "done":
+        return
+    current = await worklog_or_none(client, wid)
+    if current is None:
+        report.already_gone.append(wid)
+        if not dry_run:
+            journal.record_undo(wid, "already_gone")
+            journal.mark_action_undo(action.id, "already gone")
+            hooks.deleted(action)
+        return
+    edited = _edited(current)
+    if action.edited_after is not None and not same_edited_timestamp(action.edited_after, edited):
+        why = (f"edited since the run (editedTimestamp {edited}, was {action.edited_after}); "
+               "delete it by hand if it should go")  # fmt: skip
+        report.skipped.append((wid, why))
+        if not dry_run:
+            journal.record_undo(wid, "skipped_edited", why)
+        return
+    if dry_run:
+        report.deleted.append(wid)
+        return
+    try:
+        await client.delete_worklog(wid)
+    except ApiError as exc:
+        if exc.status != 404 or isinstance(exc, AuthError):
+            journal.record_undo(wid, "failed", exc.message)
+            raise
+        report.already_gone.append(wid)
+        journal.record_undo(wid, "already_gone")
+    else:
+        report.deleted.append(wid)
+        journal.record_undo(wid, "deleted")
+    journal.mark_action_undo(action.id, "deleted")
+    hooks.deleted(action)
+
+
+async def _undo_update(
+    journal: Journal, client: TimetrackerClient, action: ActionRecord,
+    current: Mapping[str, Any] | None, report: UndoReport, hooks: UndoHooks, dry_run: bool,
+) -> None:  # fmt: skip
+    from timetracker_import.core.worklog import ServerWorklog, diff_content, same_edited_timestamp
+
+    wid = action.worklog_id or ""
+    if current is None:
+        report.skipped.append((wid, "deleted since the run; nothing to restore"))
+        return
+    # an update known to be done is undone only while 7pace holds our write (the same
+    # editedTimestamp): an edit since - even of another field - may have confirmed it.
+    # One whose outcome was never learnt is judged by the fields it wrote: still holding
+    # its values -> put the old ones back; holding the old ones -> it never took effect.
+    held = ServerWorklog.from_api(current).content
+    if action.state == "done" and action.edited_after is not None:
+        if not same_edited_timestamp(action.edited_after, _edited(current)):
+            report.skipped.append((wid, f"edited since the run (editedTimestamp "
+                                        f"{_edited(current)}); restore it by hand"))  # fmt: skip
+            return
+    elif diff_content(action.body, held):
+        if not diff_content(action.before, held):
+            report.skipped.append((wid, "the update never took effect"))
+        else:
+            report.skipped.append((wid, f"edited since the run (editedTimestamp "
+                                        f"{_edited(current)}); restore it by hand"))  # fmt: skip
+        return
+    report.restored.append(wid)
+    if dry_run:
+        return
+    body = {k: ("" if k == "comment" and v is None else v) for k, v in action.before.items()}
+    answer = await client.patch_worklog(wid, body)
+    journal.mark_action_undo(action.id, "restored")
+    hooks.restored(action, answer)
+
+
+async def _undo_delete(
+    journal: Journal, client: TimetrackerClient, action: ActionRecord,
+    current: Mapping[str, Any] | None, report: UndoReport, hooks: UndoHooks, dry_run: bool,
+) -> None:  # fmt: skip
+    from timetracker_import.core.worklog import ServerWorklog
+
+    wid = action.worklog_id or ""
+    if current is not None:
+        report.skipped.append((wid, "the delete never took effect; it still exists"))
+        return
+    if dry_run:
+        report.recreated.append((wid, ""))
+        return
+    journal.mark_action_undo(action.id, RECREATING)  # intent, before the POST
+    try:
+        created = await client.create_worklog(ServerWorklog.from_api(action.before).recreate_body())
+    except AmbiguousOutcome:
+        raise  # the intent stays: a later undo does not send it again
+    except ApiError:
+        journal.mark_action_undo(action.id, None)  # refused: a later undo may retry
+        raise
+    new_id = str(created.get("id"))
+    journal.mark_action_undo(action.id, f"recreated as {new_id}")
+    report.recreated.append((wid, new_id))
+    hooks.recreated(action, created)
 
 
 def undo_run(
     run_id: str, connection: ConnectionSettings, *, dry_run: bool = False, wait: float = 0.0
 ) -> UndoOutcome:
     """Undo ``run_id`` against ``connection`` (which must be the server the run wrote to).
-    Running it again is harmless; one undo of a run at a time (``journal.lock``: another
-    one waits up to ``wait`` seconds, then ``RunLocked``, exit 75; a dry run takes no lock)."""
+    Running it again is harmless. It holds the server's writer lock (``journal.lock``): a
+    run still writing there - the run to undo itself, or any other - makes it wait up to
+    ``wait`` seconds, then ``RunLocked`` (exit 75); a dry run takes no lock."""
     from timetracker_import.api.client import TimetrackerClient
-    from timetracker_import.app.sync import is_sync_run, undo_sync
-    from timetracker_import.app.worklogs import run_kind, undo_changes
-    from timetracker_import.journal.lock import undo_lock
+    from timetracker_import.journal.lock import target_lock
 
     lock = (
-        contextlib.nullcontext() if dry_run else undo_lock(connection.rest_root, run_id, wait=wait)
+        contextlib.nullcontext()
+        if dry_run
+        else target_lock(connection.rest_root, what=f"writing to this server (undo of {run_id})",
+                         wait=wait)  # fmt: skip
     )
     with open_run(run_id) as journal, lock:
         check_target(journal, connection.rest_root)
-        kind = run_kind(journal)
+        kind = journal.kind
+        hooks = _hooks_for(journal, dry_run)
 
         async def main() -> UndoOutcome:
             async with TimetrackerClient(connection) as client:
-                if is_sync_run(journal):  # restore, re-create, delete; ledger updated
-                    undone = await undo_sync(journal, client, dry_run=dry_run)
-                    return UndoOutcome(journal.run_id, dry_run, changes=undone)
-                if kind:  # a `worklogs update/delete` run: restore or re-create
-                    changes = await undo_changes(journal, client, dry_run=dry_run)
-                    return UndoOutcome(journal.run_id, dry_run, changes=changes)
-                report = await undo_created(journal, client, dry_run=dry_run)
-                return UndoOutcome(journal.run_id, dry_run, report=report)
+                report = await undo_actions(journal, client, dry_run=dry_run, hooks=hooks)
+            return UndoOutcome(journal.run_id, dry_run, kind, report)
 
         return asyncio.run(main())
+
+
+def _hooks_for(journal: Journal, dry_run: bool) -> UndoHooks:
+    if journal.kind != RunKind.SYNC or dry_run:
+        return UndoHooks()
+    from timetracker_import.app.sync_undo import LedgerUndoHooks
+
+    return LedgerUndoHooks.open(journal)

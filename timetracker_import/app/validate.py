@@ -91,6 +91,10 @@ class MappedChunk:
     canonical: pd.DataFrame
     rejections: list[Rejection]
     raw: pd.DataFrame
+    #: what could be read of the rejected rows (``core.mapping.PARTIAL_COLUMNS``)
+    partial: pd.DataFrame | None = None
+    #: rows whose time had no offset (read in the run's zone)
+    naive_times: int = 0
 
 
 def local_timezone() -> str:
@@ -142,6 +146,8 @@ def iter_mapped_chunks(
 ) -> Iterator[MappedChunk]:
     """Stream a table through mapping and pandera validation, chunk by chunk (``misses``
     collects the values a lookup had no entry for)."""
+    import pandas as pd
+
     from timetracker_import.core.mapping import apply_mapping, resolve_columns
     from timetracker_import.core.rejections import merge_rejections
     from timetracker_import.core.schema import validate_worklogs
@@ -160,6 +166,8 @@ def iter_mapped_chunks(
     }
     memo = DateMemo()  # this file's dates repeat chunk after chunk: parse each text once
     for raw in table.chunks(chunk_rows):
+        partial: list[pd.DataFrame] = []
+        naive_rows: list[int] = []
         canonical, rejections = apply_mapping(
             mapping,
             table.headers,
@@ -168,6 +176,8 @@ def iter_mapped_chunks(
             timezone=timezone,
             memo=memo,
             misses=misses,
+            partial=partial,
+            naive_rows=naive_rows,
         )
         columns: dict[str, tuple[str | None, dict[int, object]]] = {}
         for field, canon in canonical_of.items():
@@ -177,7 +187,18 @@ def iter_mapped_chunks(
                 # all come from this chunk (selecting them first cost a hash join per field).
                 columns[canon] = (table.headers[pos], _LazyCells(raw[pos]))  # type: ignore[assignment]
         valid, problems = validate_worklogs(canonical, columns)
-        yield MappedChunk(valid, merge_rejections(rejections + problems), raw)
+        if problems:
+            from timetracker_import.core.mapping import PARTIAL_COLUMNS
+
+            dropped = canonical.index.difference(valid.index)
+            partial.append(canonical.loc[dropped, list(PARTIAL_COLUMNS)])
+        yield MappedChunk(
+            valid,
+            merge_rejections(rejections + problems),
+            raw,
+            partial=pd.concat(partial) if partial else None,
+            naive_times=sum(naive_rows),
+        )
 
 
 class _LazyCells(dict):  # type: ignore[type-arg]

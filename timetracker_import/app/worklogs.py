@@ -1,31 +1,25 @@
 """Use cases: ``worklogs update FILE`` and ``worklogs delete``, journaled for ``runs undo``.
 
-Each run is a journal run (``journal.store.Journal``) whose options carry ``kind``
-(``worklogs-update`` or ``worklogs-delete``); the old worklogs live beside the journal in
-``changes.sqlite`` (0600), written **before** the PATCH/DELETE is sent, so an undo can
-always restore them: PATCH back the old values, or re-create a deleted worklog (with a new
-id: the API cannot restore ids).
+Each run is a journal run (``journal.store.Journal``, kind ``worklogs-update`` or
+``worklogs-delete``) whose PATCH and DELETE actions go through the one executor of updates
+and deletes (``app.stages.edits``): every action, with the values before it, is journaled
+before its request, so ``runs undo`` (``app.undo``, the same for every run) can restore the
+old values or re-create a deleted worklog (with a new id: the API cannot restore ids).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
-import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from timetracker_import.api.client import ClientFactory, TimetrackerClient, open_client
-from timetracker_import.errors import (
-    AmbiguousOutcome,
-    ApiError,
-    AuthError,
-    InputError,
-    UsageError,
-)
+from timetracker_import.app.stages.edits import EditWrite, gather_limited, worklog_or_none
+from timetracker_import.core.actions import Delete, Update
+from timetracker_import.core.outcomes import RunKind
+from timetracker_import.errors import AuthError, InputError, UsageError
 
 if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
@@ -33,63 +27,9 @@ if TYPE_CHECKING:
     from timetracker_import.core.roundtrip import FieldChange
     from timetracker_import.journal.store import Journal
 
-KIND_UPDATE = "worklogs-update"
-KIND_DELETE = "worklogs-delete"
-RUN_KINDS = (KIND_UPDATE, KIND_DELETE)
-CHANGES_DB = "changes.sqlite"
+KIND_UPDATE = RunKind.UPDATE.value
+KIND_DELETE = RunKind.DELETE.value
 CONCURRENCY = 8
-RECREATED_NOTE = "re-created worklogs get new ids (the API cannot restore an id)"
-RECREATING = "recreating"
-RECREATING_UNKNOWN = (
-    "an earlier undo re-created it but its answer was lost; check whether it exists before "
-    "re-creating it by hand"
-)
-
-
-class ChangeLog:
-    """``changes.sqlite`` in a run directory: per worklog the old state, what was done, and
-    the undo outcome."""
-
-    def __init__(self, directory: Path) -> None:
-        from timetracker_import.journal.store import ensure_private_file
-
-        path = ensure_private_file(directory / CHANGES_DB)
-        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS change (worklog_id TEXT PRIMARY KEY, action TEXT NOT NULL,"
-            " old_json TEXT NOT NULL, changes_json TEXT, state TEXT NOT NULL, detail TEXT,"
-            " undo TEXT)"
-        )
-
-    def close(self) -> None:
-        """Close the database."""
-        self.conn.close()
-
-    def intend(self, worklog_id: str, action: str, old: Any, changes: Any = None) -> None:
-        """Record the old state before the request leaves (state ``sending``)."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO change VALUES (?,?,?,?, 'sending', NULL, NULL)",
-            (worklog_id, action, json.dumps(old), json.dumps(changes)),
-        )
-
-    def settle(self, worklog_id: str, state: str, detail: str | None = None) -> None:
-        """``done`` or ``failed`` (with the reason)."""
-        self.conn.execute(
-            "UPDATE change SET state = ?, detail = ? WHERE worklog_id = ?",
-            (state, detail, worklog_id),
-        )
-
-    def mark_undo(self, worklog_id: str, outcome: str | None) -> None:
-        """Record the undo outcome of one worklog."""
-        self.conn.execute("UPDATE change SET undo = ? WHERE worklog_id = ?", (outcome, worklog_id))
-
-    def entries(self) -> list[tuple[str, str, dict[str, Any], list[Any] | None, str, str | None]]:
-        """``(worklog_id, action, old, changes, state, undo)`` for every recorded change."""
-        cur = self.conn.execute(
-            "SELECT worklog_id, action, old_json, changes_json, state, undo FROM change"
-            " ORDER BY rowid"
-        )
-        return [(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in cur]
 
 
 @dataclass
@@ -142,56 +82,49 @@ def read_update_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-async def _get_or_none(client: TimetrackerClient, worklog_id: str) -> dict[str, Any] | None:
-    try:
-        return await client.worklog(worklog_id)
-    except AuthError:
-        raise
-    except ApiError as exc:
-        if exc.status == 404 or (exc.status == 400 and exc.error_code == "ApiVersionError"):
-            return None  # unknown, or not even a well-formed id
-        raise
-
-
-async def _gather_limited(calls: Iterable[Any], limit: int = CONCURRENCY) -> list[Any]:
-    slots = asyncio.Semaphore(limit)
-
-    async def one(call: Any) -> Any:
-        async with slots:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
-
-
-@contextlib.contextmanager
-def _change_run(
-    kind: str,
-    settings: ConnectionSettings,
-    source: str | None,
-    result: ChangeResult,
-    intents: Iterable[tuple[str, str, Any, Any]],
-) -> Iterator[ChangeLog]:
-    """A new journal run of ``kind`` whose change log has every ``(worklog_id, action, old,
-    changes)`` intent recorded before the block sends anything; finished as ``halted`` when
-    ``result`` has failures."""
+def _change_journal(kind: RunKind, settings: ConnectionSettings, source: str | None) -> Journal:
+    """A new journal run of ``kind`` (its actions are journaled by the edit executor)."""
     from timetracker_import.journal.store import Journal, new_run_id
 
     run_id = new_run_id()
-    journal = Journal.create(
-        fingerprint=f"{kind}:{run_id}",
+    return Journal.create(
+        fingerprint=f"{kind.value}:{run_id}",
         input_path=source,
-        options={"kind": kind},
+        options={"kind": kind.value},
         base_url=settings.rest_root,
         run_id=run_id,
     )
-    log = ChangeLog(journal.directory)
+
+
+async def _execute(
+    kind: RunKind,
+    settings: ConnectionSettings,
+    source: str | None,
+    client: TimetrackerClient,
+    writes: list[EditWrite],
+    result: ChangeResult,
+) -> None:
+    """Journal and send ``writes`` through the one PATCH/DELETE executor; the run is
+    finished as ``halted`` when something failed or stays unknown."""
+    from timetracker_import.app.stages.edits import EditExecutor, EditState
+
+    journal = _change_journal(kind, settings, source)
     result.run_id = journal.run_id
     try:
-        for worklog_id, action, old, changes in intents:
-            log.intend(worklog_id, action, old, changes)
-        yield log
+        stats = await EditExecutor(client, journal, concurrency=CONCURRENCY).run(writes)
+        for o in stats.outcomes:
+            wid = o.write.worklog_id
+            if o.state == EditState.DONE:
+                result.done.append(wid)
+            elif o.state == EditState.GONE:
+                if kind == RunKind.DELETE:
+                    result.done.append(wid)  # already gone: what was asked
+                result.not_found.append(wid)
+            else:
+                result.failed.append((wid, o.detail or o.state.value))
+        if isinstance(stats.halt_error, AuthError):
+            raise stats.halt_error
     finally:
-        log.close()
         journal.finish("complete" if not result.failed else "halted")
         journal.close()
 
@@ -219,7 +152,8 @@ async def run_update(
             a["name"].lower(): a["id"] for a in (await client.activity_types())["activityTypes"]
         }
         ids = [str(cells.get("id") or "").strip() for _, cells in rows]
-        current = await _gather_limited(_get_or_none(client, i) for i in ids if i)
+        current = await gather_limited([worklog_or_none(client, i) for i in ids if i],
+                                       CONCURRENCY)  # fmt: skip
         by_id = dict(zip([i for i in ids if i], current, strict=True))
         for (source_row, cells), worklog_id in zip(rows, ids, strict=True):
             item = UpdatePlanItem(source_row, worklog_id)
@@ -241,35 +175,19 @@ async def run_update(
         todo = [i for i in result.items if i.changes and not i.error]
         if dry_run or not todo:
             return result
-        intents = [
-            (
-                i.worklog_id,
-                "update",
-                by_id[i.worklog_id],
-                [[c.field, c.old, c.new] for c in i.changes],
+        writes = [
+            EditWrite(
+                Update(
+                    source_row=i.source_row,
+                    worklog_id=i.worklog_id,
+                    fields=patch_body(i.changes),
+                    before={c.field: c.old for c in i.changes},
+                ),
+                i.source_row,
             )
             for i in todo
         ]
-        with _change_run(KIND_UPDATE, settings, str(path), result, intents) as log:
-
-            async def patch(item: UpdatePlanItem) -> None:
-                try:
-                    await client.patch_worklog(item.worklog_id, patch_body(item.changes))
-                except AuthError:
-                    raise
-                except AmbiguousOutcome as exc:
-                    # maybe applied: stays "sending", so that undo restores the old values
-                    log.settle(item.worklog_id, "sending", exc.message)
-                    result.failed.append((item.worklog_id, exc.message))
-                    return
-                except ApiError as exc:
-                    log.settle(item.worklog_id, "failed", exc.message)
-                    result.failed.append((item.worklog_id, exc.message))
-                    return
-                log.settle(item.worklog_id, "done")
-                result.done.append(item.worklog_id)
-
-            await _gather_limited(patch(i) for i in todo)
+        await _execute(RunKind.UPDATE, settings, str(path), client, writes, result)
     return result
 
 
@@ -285,32 +203,15 @@ async def run_delete(
     result = ChangeResult(run_id=None, dry_run=dry_run)
     unique = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
     async with open_client(settings, client_factory) as client:
-        current = await _gather_limited(_get_or_none(client, i) for i in unique)
+        current = await gather_limited([worklog_or_none(client, i) for i in unique],
+                                       CONCURRENCY)  # fmt: skip
         found = {i: w for i, w in zip(unique, current, strict=True) if w is not None}
         result.not_found = [i for i in unique if i not in found]
         if dry_run or not found:
             result.done = list(found) if dry_run else []
             return result
-        intents = [(i, "delete", worklog, None) for i, worklog in found.items()]
-        with _change_run(KIND_DELETE, settings, source, result, intents) as log:
-
-            async def delete(worklog_id: str) -> None:
-                try:
-                    await client.delete_worklog(worklog_id)
-                except AuthError:
-                    raise
-                except ApiError as exc:
-                    if exc.status == 404:
-                        log.settle(worklog_id, "done", "already gone")
-                        result.not_found.append(worklog_id)
-                        return
-                    log.settle(worklog_id, "failed", exc.message)
-                    result.failed.append((worklog_id, exc.message))
-                    return
-                log.settle(worklog_id, "done")
-                result.done.append(worklog_id)
-
-            await _gather_limited(delete(i) for i in found)
+        writes = [EditWrite(Delete(worklog_id=i, before=worklog)) for i, worklog in found.items()]
+        await _execute(RunKind.DELETE, settings, source, client, writes, result)
     return result
 
 
@@ -322,130 +223,19 @@ def input_lock(
     dry_run: bool = False,
     wait: float = 0.0,
 ) -> contextlib.AbstractContextManager[Any]:
-    """The lock of changing one input's worklogs on one server (``journal.lock``): the
-    input is the file's content, else the set of ids. A dry run changes nothing and takes
-    none."""
+    """The lock of writing to one server (``journal.lock.target_lock``, held by every
+    command that writes there; ``file``/``ids`` name the input in older versions and are
+    kept for callers). A dry run changes nothing and takes none."""
     if dry_run:
         return contextlib.nullcontext()
-    import hashlib
+    from timetracker_import.journal.lock import target_lock
 
-    from timetracker_import.journal.lock import worklogs_lock
-
-    if file is not None:
-        from timetracker_import.app.importer import file_sha256
-
-        input_id = file_sha256(file)
-    else:
-        listed = "\n".join(sorted({i.strip() for i in ids if i and i.strip()}))
-        input_id = "ids:" + hashlib.sha256(listed.encode("utf-8")).hexdigest()
-    return worklogs_lock(settings.rest_root, input_id, wait=wait)
+    return target_lock(settings.rest_root, what="writing to this server (worklogs)", wait=wait)
 
 
 def ids_from_file(path: Path) -> list[str]:
     """The ``id`` column of a CSV/XLSX file."""
     return [str(c.get("id") or "").strip() for _, c in read_update_file(path)]
-
-
-@dataclass
-class ChangeUndoReport:
-    """What ``runs undo`` did for an update/delete run."""
-
-    dry_run: bool
-    restored: list[str] = field(default_factory=list)
-    recreated: list[tuple[str, str]] = field(default_factory=list)  # (old id, new id)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    note: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "dry_run": self.dry_run,
-            "restored": self.restored,
-            "recreated": [{"old_id": o, "new_id": n} for o, n in self.recreated],
-            "skipped": [{"id": i, "why": w} for i, w in self.skipped],
-            "failed": [{"id": i, "why": w} for i, w in self.failed],
-            "note": self.note,
-        }
-
-    def render(self) -> str:
-        """A short human summary."""
-        lines = [
-            f"{'would restore' if self.dry_run else 'restored'} {len(self.restored)}, "
-            f"{'would re-create' if self.dry_run else 're-created'} {len(self.recreated)}, "
-            f"skipped {len(self.skipped)}, failed {len(self.failed)}"
-        ]
-        lines += [f"  re-created {o} as {n}" for o, n in self.recreated if n]
-        lines += [f"  skipped {i}: {w}" for i, w in self.skipped]
-        lines += [f"  failed {i}: {w}" for i, w in self.failed]
-        if self.note:
-            lines.append(f"note: {self.note}")
-        return "\n".join(lines)
-
-
-def run_kind(journal: Journal) -> str | None:
-    """``worklogs-update``/``worklogs-delete`` for this helper's runs, else None (import)."""
-    kind = journal.options.get("kind")
-    return str(kind) if kind in RUN_KINDS else None
-
-
-async def undo_changes(
-    journal: Journal, client: TimetrackerClient, *, dry_run: bool = False
-) -> ChangeUndoReport:
-    """Undo an update run (PATCH the old values back) or a delete run (re-create the
-    worklogs). Entries already undone or never applied are skipped, so undo is idempotent."""
-    from timetracker_import.core.roundtrip import FieldChange, recreate_body, restore_body
-
-    log = ChangeLog(journal.directory)
-    report = ChangeUndoReport(dry_run=dry_run)
-    try:
-        for worklog_id, action, old, changes, state, undone in log.entries():
-            if undone == RECREATING:
-                # an earlier undo sent the POST but never learnt its outcome: re-sending it
-                # could create the worklog twice
-                report.skipped.append((worklog_id, RECREATING_UNKNOWN))
-                continue
-            if undone:
-                report.skipped.append((worklog_id, f"already undone ({undone})"))
-                continue
-            # "sending": the PATCH may have been applied (crash, unknown outcome); putting the
-            # old values back is harmless if it was not. Only a refused PATCH is skipped.
-            if state == "failed" and action == "update":
-                report.skipped.append((worklog_id, f"the update was not applied ({state})"))
-                continue
-            try:
-                if action == "update":
-                    body = restore_body([FieldChange(*c) for c in changes or []])
-                    if not dry_run:
-                        await client.patch_worklog(worklog_id, body)
-                        log.mark_undo(worklog_id, "restored")
-                    report.restored.append(worklog_id)
-                else:
-                    if state != "done" and await _get_or_none(client, worklog_id) is not None:
-                        report.skipped.append((worklog_id, "still exists"))
-                        continue
-                    new_id = ""
-                    if not dry_run:
-                        log.mark_undo(worklog_id, RECREATING)  # intent, before the POST
-                        try:
-                            created = await client.create_worklog(recreate_body(old))
-                        except AmbiguousOutcome:
-                            raise  # the intent stays: a later undo does not send it again
-                        except ApiError:
-                            log.mark_undo(worklog_id, None)  # refused: a later undo may retry
-                            raise
-                        new_id = str(created.get("id"))
-                        log.mark_undo(worklog_id, f"recreated as {new_id}")
-                    report.recreated.append((worklog_id, new_id))
-            except AuthError:
-                raise
-            except ApiError as exc:
-                report.failed.append((worklog_id, exc.message))
-    finally:
-        log.close()
-    if report.recreated:
-        report.note = RECREATED_NOTE
-    return report
 
 
 def check_ids(ids: Sequence[str], path: Path | None) -> None:

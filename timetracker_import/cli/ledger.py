@@ -44,7 +44,7 @@ def ledger() -> None:
 @_LEDGER
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
 def show(ledger_path: Path | None, as_json: bool) -> int:
-    """The scopes in the ledger (server, mapping, key) and how many keys each holds."""
+    """The scopes in the ledger (server, source, key) and how many keys each holds."""
     from timetracker_import.journal.ledger import Ledger
 
     path = _path(ledger_path)
@@ -67,7 +67,7 @@ def show(ledger_path: Path | None, as_json: bool) -> int:
     for s in scopes:
         parts = s.parts()
         click.echo(
-            f"  {parts.get('server')}  {parts.get('mapping')}  key {parts.get('key')}: "
+            f"  {parts.get('server')}  source {parts.get('source')!r}  key {parts.get('key')}: "
             f"{s.entries} entries (last change {s.updated_at})"
         )
     if pending:
@@ -87,16 +87,16 @@ def show(ledger_path: Path | None, as_json: bool) -> int:
 def export(ledger_path: Path | None, output: Path) -> int:
     """Every entry (scope, key, worklog id, user, start, content, editedTimestamp)."""
     from timetracker_import.files.writers import write_table
-    from timetracker_import.journal.ledger import Ledger
+    from timetracker_import.journal.ledger import Ledger, scope_parts
 
     with Ledger(_path(ledger_path)) as book:
         rows = book.rows()
-    headers = ["server", "mapping", "key_spec", "key", "worklog_id", "user_id", "timestamp",
+    headers = ["server", "source", "key_spec", "key", "worklog_id", "user_id", "timestamp",
                "content", "edited_ts", "state", "run_id", "updated_at"]  # fmt: skip
     table = []
     for r in rows:
-        scope = json.loads(r["scope"])
-        table.append([scope.get("server"), scope.get("mapping"), scope.get("key"), r["key"],
+        scope = scope_parts(r["scope"])
+        table.append([scope.get("server"), scope.get("source"), scope.get("key"), r["key"],
                       r["worklog_id"], r["user_id"], r["timestamp"],
                       json.dumps(r["content"], sort_keys=True), r["edited_ts"],
                       "pending" if r["pending"] else r["state"], r["run_id"],
@@ -110,6 +110,7 @@ def export(ledger_path: Path | None, output: Path) -> int:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @sync_input_options
 @click.option("--key", "keys", multiple=True, metavar="COLUMN", help="As for `sync`.")
+@click.option("--source", metavar="NAME", help="As for `sync` (default: the file's name).")
 @_LEDGER
 @wait_option
 @connection_options
@@ -123,6 +124,7 @@ def rebuild(
     delimiter: str | None,
     date: str | None,
     keys: tuple[str, ...],
+    source: str | None,
     ledger_path: Path | None,
     wait: float,
     connection: ConnectionOptions,
@@ -137,7 +139,7 @@ def rebuild(
 
     settings = SyncSettings(
         path=file, connection=connection.resolve(), mapping_path=mapping_path, preset=preset,
-        keys=tuple(keys), ledger_path=ledger_path, sheet=sheet, timezone=timezone,
+        keys=tuple(keys), source=source, ledger_path=ledger_path, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, date=date, rebuild=True, wait=wait,
     )  # fmt: skip
     result = sync_file(settings)

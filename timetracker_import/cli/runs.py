@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,71 +12,12 @@ from timetracker_import.cli.options import connection_options, wait_option
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
     from timetracker_import.journal.store import Journal
-    from timetracker_import.journal.undo import UndoReport
 
 
 def _open(run_id: str) -> Journal:
     from timetracker_import.app.undo import open_run
 
     return open_run(run_id)
-
-
-def _counts(counts: dict[str, Any] | None) -> str:
-    if not counts:
-        return "-"
-    if "updated" in counts:  # a sync run (its summary's counts)
-        return (
-            f"rows {counts.get('rows', 0)}: created {counts.get('created', 0)}, updated "
-            f"{counts.get('updated', 0)}, unchanged {counts.get('unchanged', 0)}, conflicts "
-            f"{counts.get('conflicts', 0)}, rejected {counts.get('rejected', 0)}, unprocessed "
-            f"{counts.get('unprocessed', 0)}; deleted {counts.get('deleted', 0)}"
-        )
-    return (
-        f"rows {counts.get('rows', 0)}: created {counts.get('created', 0)}, existing "
-        f"{counts.get('already_existing', 0)}, rejected {counts.get('rejected', 0)}, "
-        f"unprocessed {counts.get('unprocessed', 0)}"
-    )
-
-
-def _dry_run_summary(directory: Path) -> dict[str, Any] | None:
-    """The counts of a dry run from its ``summary.json``, or None for a real run.
-
-    The journal cannot tell a dry run's would-be-created rows from unprocessed ones (nothing
-    was created, so they stay pending); the importer writes the true counts to the summary.
-    """
-    from timetracker_import.journal.store import SUMMARY_JSON
-
-    try:
-        summary = json.loads((directory / SUMMARY_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(summary, dict) or summary.get("dry_run") is not True:
-        return None
-    counts = summary.get("counts")
-    return counts if isinstance(counts, dict) else None
-
-
-def _sync_summary(directory: Path) -> dict[str, Any] | None:
-    """The counts of a real ``sync`` run from its ``summary.json`` (updated, unchanged, ...:
-    more than the journal's row outcomes can tell), else None."""
-    from timetracker_import.journal.store import SUMMARY_JSON
-
-    try:
-        summary = json.loads((directory / SUMMARY_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    counts = summary.get("counts") if isinstance(summary, dict) else None
-    if not isinstance(counts, dict) or "updated" not in counts or summary.get("dry_run"):
-        return None
-    return counts
-
-
-def _dry_counts(counts: dict[str, Any]) -> str:
-    text = f"dry run: would create {counts.get('created', 0)}, rejected {counts.get('rejected', 0)}"
-    for key, label in (("already_existing", "already existing"), ("unprocessed", "unprocessed")):
-        if counts.get(key):
-            text += f", {label} {counts[key]}"
-    return f"{text} (rows {counts.get('rows', 0)})"
 
 
 @click.group("runs")
@@ -89,37 +29,21 @@ def runs() -> None:
 @runs.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
 def list_(as_json: bool) -> int:
-    """Every run, oldest first."""
-    from timetracker_import.journal.store import list_runs, runs_root
+    """Every run, oldest first: its kind, status and counts (from its journal)."""
+    from timetracker_import import library
+    from timetracker_import.journal.store import runs_root
 
-    items = list_runs()
-    dry = {r.run_id: _dry_run_summary(r.directory) for r in items}
+    items = library.run_summaries()
     if as_json:
-        doc = [
-            {
-                "run_id": r.run_id,
-                "status": r.status,
-                "input": r.input_path,
-                "mapping": r.mapping_name,
-                "target": r.base_url,
-                "started_at": r.started_at,
-                "finished_at": r.finished_at,
-                "dry_run": dry[r.run_id] is not None,
-                "counts": dry[r.run_id] or _sync_summary(r.directory) or r.counts,
-            }
-            for r in items
-        ]
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps([r.to_dict() for r in items], indent=2))
         return 0
     if not items:
         click.echo(f"no runs in {runs_root()}", err=True)
         return 0
     for r in items:
         name = r.input_path.rsplit("/", 1)[-1] if r.input_path else "-"
-        found = dry[r.run_id]
-        synced = _sync_summary(r.directory)
-        counts = _counts(synced or r.counts) if found is None else _dry_counts(found)
-        click.echo(f"{r.run_id}  {r.status:<8}  {name}  {counts}")
+        kind = r.kind.value + (" (dry run)" if r.dry_run else "")
+        click.echo(f"{r.run_id}  {r.status:<8}  {kind:<18}  {name}  {r.describe()}")
     return 0
 
 
@@ -128,67 +52,49 @@ def list_(as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
 def show(run_id: str, as_json: bool) -> int:
     """One run: where it is, its counts, its rejected rows and its undo log."""
+    from timetracker_import import library
+
+    summary = library.run_summary(run_id)
     with _open(run_id) as journal:
-        info = journal.info()
-        counts = journal.accounting().to_dict()
         rejections = journal.rejections()
         undo = journal.undo_log()
         options = journal.options
-    dry = _dry_run_summary(info.directory)
-    if dry is not None:
-        counts = dry
-    counts = _sync_summary(info.directory) or counts
+        actions = journal.action_counts()
     if as_json:
         doc = {
-            "run_id": info.run_id,
-            "status": info.status,
-            "directory": str(info.directory),
-            "input": info.input_path,
-            "mapping": info.mapping_name,
-            "target": info.base_url,
+            **summary.to_dict(),
+            "directory": str(summary.directory),
             "options": options,
-            "started_at": info.started_at,
-            "finished_at": info.finished_at,
-            "dry_run": dry is not None,
-            "counts": counts,
+            "actions": [{"kind": k, "state": st, "count": n} for (k, st), n in sorted(actions.items())],
             "rejections": [r.to_dict() for r in rejections],
             "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
         }
         click.echo(json.dumps(doc, indent=2, default=str))
         return 0
+    kind = summary.kind.value + (" (dry run)" if summary.dry_run else "")
     lines = [
-        f"run {info.run_id} ({info.status})",
-        f"  directory: {info.directory}",
-        f"  input: {info.input_path}  mapping: {info.mapping_name}",
-        f"  target: {info.base_url}",
-        f"  started {info.started_at}, finished {info.finished_at or '-'}",
-        f"  {_counts(counts) if dry is None else _dry_counts(dry)}",
+        f"run {summary.run_id} ({kind}, {summary.status}"
+        + (f": {summary.halt_reason}" if summary.halt_reason else "") + ")",
+        f"  directory: {summary.directory}",
+        f"  input: {summary.input_path}  mapping: {summary.mapping_name}",
+        f"  target: {summary.target}",
+        f"  started {summary.started_at}, finished {summary.finished_at or '-'}",
+        f"  {summary.describe()}",
     ]
+    if actions:
+        lines.append("  writes: " + ", ".join(
+            f"{k} {st} {n}" for (k, st), n in sorted(actions.items())))  # fmt: skip
     for rej in rejections[:20]:
         lines.append(f"  row {rej.source_row}: {rej.stage}: {rej.reason}")
     if len(rejections) > 20:
         lines.append(f"  ... and {len(rejections) - 20} more rejected")
     if undo:
-        actions: dict[str, int] = {}
+        counted: dict[str, int] = {}
         for _, action, _ in undo:
-            actions[action] = actions.get(action, 0) + 1
-        lines.append("  undo: " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())))
+            counted[action] = counted.get(action, 0) + 1
+        lines.append("  undo: " + ", ".join(f"{a} {n}" for a, n in sorted(counted.items())))
     click.echo("\n".join(lines))
     return 0
-
-
-def render_undo(report: UndoReport) -> str:
-    """The human summary of an undo."""
-    verb = "would delete" if report.dry_run else "deleted"
-    lines = [
-        f"{verb} {len(report.deleted)}, skipped (edited since) {len(report.skipped_edited)}, "
-        f"already gone {len(report.already_gone)}, failed {len(report.failed)}"
-    ]
-    for wid, why in report.skipped_edited[:20]:
-        lines.append(f"  skipped {wid}: {why}")
-    for wid, why in report.failed[:20]:
-        lines.append(f"  failed {wid}: {why}")
-    return "\n".join(lines)
 
 
 @runs.command("undo")
@@ -200,15 +106,14 @@ def render_undo(report: UndoReport) -> str:
 def undo(
     run_id: str, dry_run: bool, as_json: bool, wait: float, connection: ConnectionOptions
 ) -> int:
-    """Delete exactly the worklogs RUN created; worklogs edited since are skipped and reported.
-    Running it again is harmless; two undos of one run do not run at once (--wait)."""
-    from timetracker_import.app.undo import undo_run
+    """Reverse what RUN wrote: delete what it created, put back what it updated, re-create
+    what it deleted. Worklogs edited since are skipped and reported. Running it again is
+    harmless; it waits for (--wait) or refuses while another run writes to the server."""
+    from timetracker_import import library
 
-    outcome = undo_run(run_id, connection.resolve(), dry_run=dry_run, wait=wait)
-    if outcome.report is not None:
-        click.echo(render_undo(outcome.report), err=True)
-    else:
-        click.echo(outcome.changes.render(), err=True)
+    outcome = library.undo_run(run_id, connection=connection.resolve(), dry_run=dry_run,
+                               wait=wait)  # fmt: skip
+    click.echo(outcome.report.render(), err=True)
     if as_json:
         click.echo(json.dumps(outcome.to_dict(), indent=2))
     return outcome.exit_code

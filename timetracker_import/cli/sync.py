@@ -39,17 +39,24 @@ def _value(name: str, value: Any) -> str:
 
 
 def render_sync(result: SyncResult) -> str:
-    """The human summary (stderr): counts, per-row diffs, deletes, conflicts."""
+    """The human summary (stderr): source, period, zone, counts, per-row diffs, deletes,
+    the guard's verdict, conflicts, held rows, notes."""
+    from timetracker_import.core.outcomes import RunKind
+
     c = result.counts
-    dry = result.dry_run
-    lines = [
-        f"{'sync dry run' if dry else 'sync'} {result.run_id}",
-        f"rows {c.rows} = {'would create' if dry else 'created'} {c.created} + "
-        f"{'would update' if dry else 'updated'} {c.updated} + unchanged {c.unchanged} + "
-        f"conflicts {c.conflicts} + rejected {c.rejected} + unprocessed {c.unprocessed}"
-        + (f" + skipped {c.skipped}" if c.skipped else ""),
-        f"{'would delete' if dry else 'deleted'} {c.deleted} worklog(s)",
-    ]
+    lines = [f"{'sync dry run' if result.dry_run else 'sync'} {result.run_id}"]
+    where = f"source {result.source!r}"
+    if result.period is not None:
+        where += f", period {result.period.label}"
+    else:
+        where += ", no period declared (nothing is deleted)"
+    zone = result.timezone
+    if zone:
+        origin = {"--timezone": "--timezone", "mapping": "the mapping"}.get(
+            str(zone.get("source")), "this machine")  # fmt: skip
+        where += f", times in {zone.get('name')} (from {origin})"
+    lines.append(where)
+    lines.append(c.describe(RunKind.SYNC, dry_run=result.dry_run))
     for change in result.changes[:_SHOWN]:
         fields = ", ".join(
             f"{name} {_value(name, v['old'])} -> {_value(name, v['new'])}"
@@ -60,9 +67,10 @@ def render_sync(result: SyncResult) -> str:
                      f"{adopted}: {fields}")  # fmt: skip
     if len(result.changes) > _SHOWN:
         lines.append(f"  ... and {len(result.changes) - _SHOWN} more updates")
+    verb = "would delete" if result.dry_run else "delete"
     for d in result.deletes[:_SHOWN]:
         lines.append(
-            f"  delete worklog {d['worklog_id']} ({d.get('user')}, {d['timestamp']}, "
+            f"  {verb} worklog {d['worklog_id']} ({d.get('user')}, {d['timestamp']}, "
             f"{_value('length', d.get('length'))}, key {d['key']}): not in the file"
         )
     if len(result.deletes) > _SHOWN:
@@ -78,6 +86,16 @@ def render_sync(result: SyncResult) -> str:
         lines.append(f"  row {rej.source_row}{rej.where()}: {rej.stage}{code}: {rej.reason}")
     if len(other) > _SHOWN:
         lines.append(f"  ... and {len(other) - _SHOWN} more rejected")
+    for held in result.held[:_SHOWN]:
+        lines.append(f"  held row {held['source_row']}: {held['why']}")
+    guard = result.guard
+    if guard is not None and not guard.allowed and guard.deletes:
+        if result.dry_run:
+            lines.append(f"the real run would be STOPPED by the deletion guard "
+                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
+        else:
+            lines.append(f"STOPPED by the deletion guard: nothing was written "
+                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
     lines.extend(f"note: {note}" for note in result.notes)
     if result.halt_reason:
         halt = _HALTS.get(result.halt_reason, "halted")
@@ -115,21 +133,44 @@ def _prompt(info: SyncConfirm) -> bool:
 @click.option(
     "--on-duplicate-key",
     type=click.Choice(["reject", "last"]),
-    default="reject",
+    default=None,
+    help="Rows sharing a key: reject them all (default), or let the last one replace the "
+    "earlier (a correction); default: the mapping's `on_duplicate_key:`, else reject.",
+)
+@click.option(
+    "--on-duplicate",
+    type=click.Choice(["skip", "allow", "fail"]),
+    default="skip",
     show_default=True,
-    help="Rows sharing a key: reject them all, or let the last one replace the earlier.",
+    help="A row identical to an earlier one (every mapped field): skip the copy, keep both, "
+    "or reject both (the same rule as `import`).",
+)
+@click.option(
+    "--source",
+    metavar="NAME",
+    help="The name of this feed: a source owns the worklogs it wrote, and no other "
+    "source's sync updates or deletes them. Default: the mapping's `source:`, else the "
+    "input file's name.",
+)
+@click.option(
+    "--window",
+    metavar="PERIOD",
+    help="The period this sync is about: FROM..TO (dates, inclusive), last:14d, last:2w, "
+    "week:previous, week:current, month:previous, month:current (default: the mapping's "
+    "`window:`). Rows outside it are rejected; --prune deletes only inside it.",
 )
 @click.option(
     "--prune",
     is_flag=True,
-    help="Delete worklogs sync wrote earlier whose key is no longer in the file (inside the "
-    "window).",
+    help="Delete worklogs this source wrote that are no longer in the file, inside the "
+    "declared period (--window). Guarded: see --max-delete.",
 )
 @click.option(
-    "--window",
-    metavar="FROM..TO",
-    help="Dates (inclusive) where --prune deletes, for every user; default: per user, the "
-    "file's first to last day.",
+    "--max-delete",
+    metavar="N|P%",
+    help="How many deletes one run may make: a count, a share of this source's worklogs in "
+    "the period, or `all`. Default: 5, or 20% when that is more; an empty file never deletes "
+    "without it.",
 )
 @click.option(
     "--ledger",
@@ -157,9 +198,12 @@ def sync(
     delimiter: str | None,
     date: str | None,
     keys: tuple[str, ...],
-    on_duplicate_key: str,
-    prune: bool,
+    on_duplicate_key: str | None,
+    on_duplicate: str,
+    source: str | None,
     window: str | None,
+    prune: bool,
+    max_delete: str | None,
     ledger_path: Path | None,
     overwrite_edited: bool,
     dry_run: bool,
@@ -172,20 +216,24 @@ def sync(
     wait: float,
     connection: ConnectionOptions,
 ) -> int:
-    """Make 7pace equal to FILE for the period it covers.
+    """Make 7pace equal to FILE for the period it covers, and never delete by mistake.
 
     Reads, maps, validates and resolves FILE like `import`. Each row has a key (an id column,
-    or its slot: user + start + work item); a ledger remembers which worklog sync wrote for
-    each key. Rows not seen before are created (or adopt the one worklog already on their
-    slot), corrected rows update only the changed fields, unchanged rows send nothing. With
-    --prune, worklogs sync wrote whose key left the file are deleted inside the window.
-    Worklogs edited in 7pace since sync wrote them are conflicts, never overwritten unless
-    --overwrite-edited. `runs undo RUN` reverses a sync.
+    or its slot: user + start + work item); a ledger remembers which worklog this source
+    wrote for each key. Rows not seen before are created (or adopt the one worklog already on
+    their slot), corrected rows update only the changed fields, unchanged rows send nothing.
+    With --prune and a declared period (--window), worklogs this source wrote whose key left
+    the file are deleted inside the period - unless the deletion guard (--max-delete) stops
+    the run first. Worklogs edited in 7pace since sync wrote them are conflicts, never
+    overwritten unless --overwrite-edited. `runs undo RUN` reverses a sync.
 
-    Exit codes as `import`: 0 in step; 1 rows rejected or in conflict; 2 usage or input
-    error; 3 authentication; 4 ambiguous outcome (run again); 75 temporary failure.
+    Times without an offset need a declared zone (--timezone or the mapping's `timezone:`).
+
+    Exit codes as `import`: 0 in step; 1 rows rejected, in conflict, held, or stopped by the
+    deletion guard; 2 usage or input error; 3 authentication; 4 ambiguous outcome (run
+    again); 75 temporary failure or another writer busy; 130/143 interrupted (run again).
     """
-    from timetracker_import.app.sync import SyncSettings, parse_window, sync_file
+    from timetracker_import import library
     from timetracker_import.errors import UsageError
 
     if not dry_run and not yes and not sys.stdin.isatty():
@@ -193,15 +241,15 @@ def sync(
             "a real sync asks for confirmation, but there is no terminal",
             hint="add --yes to sync without asking (or --dry-run to see the plan)",
         )
-    settings = SyncSettings(
-        path=file, connection=connection.resolve(), mapping_path=mapping_path, preset=preset,
-        keys=tuple(keys), prune=prune, window=None if window is None else parse_window(window),
-        ledger_path=ledger_path, overwrite_edited=overwrite_edited,
-        on_duplicate_key=on_duplicate_key, dry_run=dry_run, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size, concurrency=concurrency,
-        rejected_path=rejected_path, report_path=report_path, wait=wait,
+    result = library.sync_file(
+        file, connection=connection.resolve(), mapping=mapping_path, preset=preset,
+        keys=tuple(keys), prune=prune, window=window, source=source, max_delete=max_delete,
+        ledger=ledger_path, overwrite_edited=overwrite_edited,
+        on_duplicate_key=on_duplicate_key, on_duplicate=on_duplicate, dry_run=dry_run,
+        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter, date=date,
+        batch_size=batch_size, concurrency=concurrency, rejected=rejected_path,
+        report=report_path, wait=wait, confirm=None if (yes or dry_run) else _prompt,
     )  # fmt: skip
-    result = sync_file(settings, confirm=None if (yes or dry_run) else _prompt)
     click.echo(render_sync(result), err=True)
     if as_json:
         click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))

@@ -88,6 +88,9 @@ IDENTITY_COLUMNS = (
     "organization",
 )
 
+#: the column of a row's declared entry id (mapping ``key:``, ``sync --key``), when given
+KEY_COLUMN = "_entry_key"
+
 
 @dataclass(frozen=True)
 class RepeatOutcome:
@@ -123,7 +126,10 @@ class RepeatIndex:
         ``{row: first_row}``."""
         if frame.empty:
             return {}
-        part = frame.loc[:, list(IDENTITY_COLUMNS)].sort_index()
+        # a declared entry id (``KEY_COLUMN``) is part of a row's identity: two rows with
+        # their own ids are two entries, however alike
+        identity = list(IDENTITY_COLUMNS) + ([KEY_COLUMN] if KEY_COLUMN in frame.columns else [])
+        part = frame.loc[:, identity].sort_index()
         rows = part.index.to_numpy(dtype=np.int64)
         hashes = pd.util.hash_pandas_object(part, index=False).to_numpy(dtype=np.uint64)
         codes, _ = pd.factorize(hashes)
@@ -191,3 +197,50 @@ def in_file_repeats(
         ]
         return RepeatOutcome(repeats, {}, rejections)
     return RepeatOutcome(repeats, {}, [])
+
+
+#: what to do with rows that share an id key (``sync --on-duplicate-key``, a mapping's
+#: ``on_duplicate_key``)
+ON_DUPLICATE_KEY = ("reject", "last")
+
+
+def duplicate_keys(
+    keys: Mapping[int, str], policy: str = "reject"
+) -> tuple[dict[int, str], list[Rejection], dict[int, int]]:
+    """Rows sharing a key. ``reject``: every row of such a key is rejected, its reason naming
+    the others. ``last``: the last row in file order keeps the key and the earlier ones are
+    replaced by it (a correction, as BambooHR exports them). Returns (keys kept, rejections,
+    ``{replaced_row: replacing_row}``)."""
+    if policy not in ON_DUPLICATE_KEY:
+        raise ValueError(f"unknown duplicate-key policy {policy!r}")
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    for row in sorted(keys):
+        rows_of[keys[row]].append(row)
+    kept: dict[int, str] = {}
+    rejections: list[Rejection] = []
+    replaced: dict[int, int] = {}
+    for key, rows in rows_of.items():
+        if len(rows) == 1:
+            kept[rows[0]] = key
+        elif policy == "last":
+            kept[rows[-1]] = key
+            replaced.update(dict.fromkeys(rows[:-1], rows[-1]))
+        else:
+            for row in rows:
+                others = ", ".join(str(r) for r in rows if r != row)
+                rejections.append(
+                    Rejection(
+                        row,
+                        "duplicate",
+                        None,
+                        key,
+                        f"key {key!r} is also on row(s) {others}; a key must identify one "
+                        "entry (fix the file, or --on-duplicate-key last keeps the last row)",
+                    )
+                )
+    return kept, rejections, replaced
+
+
+def replaced_reason(by_row: int) -> str:
+    """Why a row is skipped: a later row with the same key replaced it."""
+    return f"replaced by row {by_row} with the same key (a correction: the later row wins)"

@@ -257,6 +257,22 @@ class Mapping(BaseModel):
         description="Source column(s) whose values identify an entry (an entry id), for `sync`;"
         " without it sync identifies a row by its slot (user + start + work item)",
     )
+    on_duplicate_key: Literal["reject", "last"] | None = Field(
+        None,
+        description="Rows sharing a `key`: reject them all, or let the last one replace the "
+        "earlier (a correction, as BambooHR exports them); default reject",
+    )
+    source: str | None = Field(
+        None,
+        description="`sync`: the name of this feed (a source owns the worklogs it wrote); "
+        "default: the input file's name",
+    )
+    window: str | None = Field(
+        None,
+        description="`sync`: the period the source is about (FROM..TO, last:14d, "
+        "week:previous, month:previous, ...); rows outside it are rejected and deletes "
+        "never leave it",
+    )
 
     @field_validator("key", mode="before")
     @classmethod
@@ -748,8 +764,11 @@ def _timestamps(
     problems: _Problems,
     timezone: str,
     memo: timestamps.DateMemo | None = None,
+    naive_rows: list[int] | None = None,
 ) -> tuple[pd.Series, pd.Series | None]:
-    """UTC start timestamps and, in start+end mode, the derived length in seconds."""
+    """UTC start timestamps and, in start+end mode, the derived length in seconds
+    (``naive_rows`` gets how many rows had a time without an offset, read in
+    ``timezone``)."""
     fields = mapping.fields
     order = mapping.date_order
     index = chunk.index
@@ -811,6 +830,8 @@ def _timestamps(
         length = (e_all - s_all).dt.total_seconds()
     utc, err = timestamps.localize(naive, timezone, mapping.dst_ambiguous)
     problems.add(err.notna(), err, main_pos)
+    if naive_rows is not None:
+        naive_rows.append(int(naive.notna().sum()))
     return utc.where(utc.notna(), aware), length
 
 
@@ -871,6 +892,10 @@ def _joined(
     return text.where(text != "", None).astype(object)
 
 
+#: what ``apply_mapping(partial=...)`` keeps of a rejected row
+PARTIAL_COLUMNS = ("user", "timestamp", "work_item_id")
+
+
 def apply_mapping(
     mapping: Mapping,
     headers: list[str],
@@ -880,6 +905,8 @@ def apply_mapping(
     timezone: str = "UTC",
     memo: timestamps.DateMemo | None = None,
     misses: LookupMisses | None = None,
+    partial: list[pd.DataFrame] | None = None,
+    naive_rows: list[int] | None = None,
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Map one raw chunk (columns = positions, index = source_row) to the canonical frame.
 
@@ -888,7 +915,11 @@ def apply_mapping(
     holds lookup name -> {case-folded alias: value}. ``memo`` is what date parsing learnt
     from earlier chunks of the same run (the caller creates one per run; results do not
     depend on it). ``misses`` collects the values a lookup that is not ``required`` had no
-    entry for. Raises MappingError when a mapped column is missing from ``headers``.
+    entry for. ``partial`` collects, for the rejected rows, what could be read of them
+    (``PARTIAL_COLUMNS``: user, timestamp, work item; missing values where a cell failed),
+    so that ``sync`` knows which worklog a rejected row may stand for; ``naive_rows`` gets
+    how many rows had a time without an offset (read in ``timezone``). Raises MappingError
+    when a mapped column is missing from ``headers``.
     """
     lookups = lookups or {}
     mapping = effective_mapping(mapping, headers, mapping.header)
@@ -927,7 +958,8 @@ def apply_mapping(
         if missed is not None:
             out["comment"] = _key_in_comment(out["comment"], missed)
 
-    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo)
+    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo,
+                                 naive_rows)  # fmt: skip
     out["timestamp"] = stamp
 
     fields = mapping.fields
@@ -968,6 +1000,8 @@ def apply_mapping(
 
     good = ~problems.bad
     if not good.all():  # filtering copies every column: skip it when all rows mapped
+        if partial is not None:
+            partial.append(out.loc[~good, list(PARTIAL_COLUMNS)])
         out, length, billable = out[good], length[good], billable[good]
     out["length_seconds"] = length.astype("int64")
     out["billable_seconds"] = billable.round().astype("Int64")

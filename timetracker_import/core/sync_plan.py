@@ -1,56 +1,96 @@
-"""The pure planner of ``sync``: make 7pace equal to a recurring source.
+"""The pure planner of ``sync``: make 7pace equal to a recurring source, and never delete or
+double an hour by mistake.
 
-Inputs are plain values: the desired rows (each with its *key*, see ``slot_keys`` and
-``column_keys``), the ledger entries of this sync scope (key -> the worklog we created or
-adopted, the content we last wrote and its ``editedTimestamp`` after our write) and the
-server's current worklogs. The output is one ``RowPlan`` per row (create / update /
-unchanged / conflict) plus, under ``--prune``, the ``Delete`` actions of ledgered worklogs
-whose key is absent from the file inside the window.
+Inputs are plain values: the desired rows (each with its *key*: the source's entry id, or,
+without one, its *slot*), the ledger entries of this *source* (key -> the worklog this
+source created or adopted, the content it last wrote and the ``editedTimestamp`` after that
+write), the server's current worklogs, the *period* the user declared and what the rejected
+rows *freeze*. The output is one ``RowPlan`` per row (create, update, unchanged, conflict,
+hold) and the ``Delete`` actions of this source's ledgered worklogs that left the file.
 
-Identity and content (docs/sync.md):
+The rules (docs/sync.md):
 
-- the key is the source's entry id (``--key`` / ``key:`` in a mapping) or else the *slot*:
-  user + UTC start to the second + work item, plus an ordinal for equal slots in file order;
-- length, billable length, comment and activity type are *content*, never identity (with an
-  id key, start, user and work item are content too);
-- a ledgered worklog whose ``editedTimestamp`` differs from the one after our last write was
-  edited in 7pace: a conflict, not overwritten (unless ``overwrite_edited``); one that is gone
-  is a conflict too (or re-created);
-- without a ledger entry a row adopts the one worklog on its slot that nobody ledgered; an
-  exact content match is taken first; several candidates are a conflict, never a guess.
+- **Identity.** With an id key, a row is its ledger entry's (start, user and work item are
+  content). Without one, rows and ledger entries meet per slot (user + UTC start to the
+  second + work item): first by content (what the server holds, then what sync last wrote),
+  only then by order, so a rejected or re-sorted row never shifts another's worklog.
+- **Conflict means a real difference**: 7pace holds values that differ both from what sync
+  last wrote and from what the file wants, in a field the file manages. A no-op edit, an
+  edit of a field the mapping does not manage, or 7pace already holding what the file wants
+  is no conflict.
+- **Deletes are bounded by the declared period** and touch only this source's worklogs. A
+  rejected row *freezes* what it could be (its slot, or its user's whole period when its
+  slot is unknown, or everything when even its user is): nothing there is updated or
+  deleted in this run. Whether the deletes may run at all is the guard's call
+  (``guard_deletes``).
+- **Adoption.** A row without a ledger entry adopts the one worklog on its slot that no
+  source owns (an exact content match first); several candidates are a conflict, never a
+  guess; a worklog another source owns is never taken, and a row that another source
+  already holds (the same content on its slot, or its id key for the same user) is a
+  conflict rather than a second worklog.
 """
 
 from __future__ import annotations
 
+import calendar
+import functools
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from timetracker_import.core.actions import Delete, Update
+from timetracker_import.core.dedupe import ON_DUPLICATE_KEY, duplicate_keys
 from timetracker_import.core.rejections import Rejection
-from timetracker_import.core.worklog_key import normalize_comment, parse_api_timestamp
-
-#: content fields (API names) in the order diffs are shown
-CONTENT_FIELDS = (
-    "userId",
-    "timeStamp",
-    "workItemId",
-    "length",
-    "billableLength",
-    "comment",
-    "activityTypeId",
+from timetracker_import.core.worklog import (
+    CONTENT_FIELDS,
+    ServerWorklog,
+    diff_content,
+    patch_body,
 )
-#: fields that are part of the slot (identity) when no id key is given
-SLOT_FIELDS = ("userId", "timeStamp", "workItemId")
-ON_DUPLICATE_KEY = ("reject", "last")
+from timetracker_import.errors import UsageError
+
+__all__ = [
+    "CONTENT_FIELDS",
+    "ON_DUPLICATE_KEY",
+    "SLOT_KEY",
+    "DeleteConflict",
+    "DeleteLimit",
+    "DesiredRow",
+    "Freeze",
+    "GuardVerdict",
+    "RejectedRow",
+    "Kept",
+    "LedgerEntry",
+    "Period",
+    "Planned",
+    "RowPlan",
+    "ServerWorklog",
+    "SyncPlan",
+    "cell_text",
+    "column_keys",
+    "diff_content",
+    "duplicate_keys",
+    "freeze_of",
+    "guard_deletes",
+    "local_day",
+    "parse_delete_limit",
+    "parse_period",
+    "patch_body",
+    "plan_sync",
+    "slot_text",
+]
+
 SLOT_KEY = "slot"
 
 SameEdited = Callable[[str | None, str | None], bool]
+Slot = tuple[str, str, int | None]
 
 
 # --------------------------------------------------------------------------- values
@@ -60,8 +100,9 @@ SameEdited = Callable[[str | None, str | None], bool]
 class DesiredRow:
     """One valid, resolved file row: its key and the content it wants on the server.
 
-    ``content`` holds API field names; only the fields the mapping manages are present (a
-    field the file does not give is never compared or changed)."""
+    ``key``: the id key's text, or, without an id key, the slot text (``slot_text``); the
+    planner numbers equal slots itself. ``content`` holds API field names; only the fields
+    the source gives are present (a field it does not give is never compared or changed)."""
 
     source_row: int
     key: str
@@ -71,14 +112,16 @@ class DesiredRow:
     content: Mapping[str, Any]
 
     @property
-    def slot(self) -> tuple[str, str, int | None]:
+    def slot(self) -> Slot:
         return (self.user_id.lower(), self.timestamp, self.work_item_id)
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """What the ledger knows of one key. ``pending``: the fields of a PATCH that was sent but
-    whose outcome was not recorded (a crash); ``state`` ``deleting``: a DELETE was sent."""
+    """What the ledger knows of one key of one source. ``pending``: the fields of a PATCH
+    sent whose outcome was not recorded (a crash); ``state`` ``deleting``: a DELETE was
+    sent; ``run_id``: the run that last wrote the entry (it settles that run's open actions
+    once the next run has read the server)."""
 
     key: str
     worklog_id: str
@@ -88,128 +131,235 @@ class LedgerEntry:
     edited_ts: str | None
     pending: Mapping[str, Any] | None = None
     state: str = "ok"
+    run_id: str | None = None
+
+
+def slot_text(user_id: str, stamp: str, work_item: int | None) -> str:
+    """The key text of a slot (user + UTC start + work item), without its ordinal."""
+    return f"{user_id.lower()}|{stamp}|{'' if work_item is None else work_item}"
+
+
+def _slot_and_ordinal(key: str) -> tuple[str, int]:
+    slot, _, ordinal = key.rpartition("#")
+    return slot, int(ordinal) if ordinal.isdigit() else 0
+
+
+class Planned(StrEnum):
+    """What sync does with one row."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    #: left as it is for this run: its slot is frozen by a rejected row (counted unprocessed)
+    HOLD = "hold"
 
 
 @dataclass(frozen=True)
-class ServerWorklog:
-    """A worklog as the planner compares it (see ``server_worklog``)."""
+class RowPlan:
+    """What sync does with one row. ``changes``: ``{field: (old, new)}`` for an update;
+    ``ledger``: the entry to record once the row is done (adoption, a refreshed entry);
+    ``ours``/``theirs``: both versions of a conflict."""
 
-    id: str
-    user_id: str
-    timestamp: str
-    work_item_id: int | None
-    content: Mapping[str, Any]
-    edited_ts: str | None
-    created_ts: str = ""
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    source_row: int
+    key: str
+    outcome: Planned
+    worklog_id: str | None = None
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    adopted: bool = False
+    reason: str | None = None
+    ours: Mapping[str, Any] | None = None
+    theirs: Mapping[str, Any] | None = None
+    ledger: LedgerEntry | None = None
+    action: Update | None = None
+
+
+@dataclass(frozen=True)
+class DeleteConflict:
+    """A ledgered worklog absent from the file that was edited in 7pace: kept."""
+
+    key: str
+    worklog_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A ledgered worklog of this source, inside the period, absent from the file, that this
+    run does not delete, and why (no ``--prune``, or frozen by a rejected row)."""
+
+    entry: LedgerEntry
+    why: str
+
+
+@dataclass
+class SyncPlan:
+    """The whole plan. ``kept``: absent worklogs left alone (and why); ``forget``: ledger keys
+    whose worklog is gone (by our own delete, or in 7pace, inside the period); ``recovered``:
+    ledger entries whose earlier run's outcome this plan learnt from the server (the open
+    actions of that run are settled with them)."""
+
+    rows: list[RowPlan] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
+    delete_conflicts: list[DeleteConflict] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+    forget: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: entries of the ledger this plan read as {key: (entry as planned, its current worklog)}
+    resolved: dict[str, tuple[LedgerEntry, ServerWorklog | None]] = field(default_factory=dict)
+
+    def by_outcome(self, outcome: Planned) -> list[RowPlan]:
+        return [r for r in self.rows if r.outcome == outcome]
+
+
+# --------------------------------------------------------------------------- the period
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days (inclusive, local to the declared zone) a sync is about: rows outside it are
+    rejected and deletes never leave it. ``spec`` is how it was declared (``month:previous``,
+    ``2026-11-01..2026-11-30``), ``origin`` where (``--window``, the mapping's ``window:``)."""
+
+    first: date
+    last: date
+    spec: str
+    origin: str
+
+    def contains(self, day: date) -> bool:
+        return self.first <= day <= self.last
 
     @property
-    def slot(self) -> tuple[str, str, int | None]:
-        return (self.user_id.lower(), self.timestamp, self.work_item_id)
+    def label(self) -> str:
+        span = f"{self.first.isoformat()}..{self.last.isoformat()}"
+        return span if self.spec == span else f"{span} ({self.spec})"
 
 
-def server_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 0) -> ServerWorklog:
-    """A worklog as the API returns it, in the planner's terms."""
-    user = worklog.get("user") or {}
-    user_id = str(user.get("id") or worklog.get("userId") or "").strip().lower()
-    text = worklog.get("timestamp") or worklog.get("timeStamp")
-    if not isinstance(text, str):
-        raise ValueError(f"worklog {worklog.get('id')!r} has no timestamp")
-    ts = parse_api_timestamp(text, naive_offset_minutes=naive_offset_minutes)
-    stamp = ts.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-    work_item = worklog.get("workItemId")
-    work_item_id = None if work_item is None else int(work_item)
-    activity = worklog.get("activityType") or {}
-    activity_id = activity.get("id") or worklog.get("activityTypeId")
-    billable = worklog.get("billableLength")
-    content = {
-        "userId": user_id,
-        "timeStamp": stamp,
-        "workItemId": work_item_id,
-        "length": int(worklog.get("length") or 0),
-        "billableLength": None if billable is None else int(billable),
-        "comment": worklog.get("comment"),
-        "activityTypeId": None if activity_id is None else str(activity_id).lower(),
-    }
-    edited = worklog.get("editedTimestamp")
-    return ServerWorklog(
-        id=str(worklog.get("id")),
-        user_id=user_id,
-        timestamp=stamp,
-        work_item_id=work_item_id,
-        content=content,
-        edited_ts=None if edited is None else str(edited),
-        created_ts=str(worklog.get("createdTimestamp") or ""),
-        raw=dict(worklog),
-    )
+_RELATIVE = re.compile(r"^last:(?P<n>\d{1,4})(?P<unit>[dw])$")
 
 
-# --------------------------------------------------------------------------- content
+def parse_period(text: str, *, today: date, origin: str = "--window") -> Period:
+    """A declared period: ``FROM..TO`` (ISO dates, both included), ``last:14d`` / ``last:2w``
+    (the days ending today), ``week:current|previous`` (Monday to Sunday),
+    ``month:current|previous``. Relative periods are read against ``today`` (in the declared
+    zone). UsageError naming the forms when ``text`` is none of them."""
+    spec = text.strip()
+    low = spec.lower()
+    first: date | None = None
+    last: date | None = None
+    if ".." in spec:
+        parts = spec.split("..")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            first, last = date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[1].strip())
+        except ValueError:
+            first = last = None
+        if first is not None and last is not None and first > last:
+            raise UsageError(f"{origin} {spec!r} ends before it starts")
+    elif m := _RELATIVE.match(low):
+        n = int(m["n"]) * (7 if m["unit"] == "w" else 1)
+        if n < 1:
+            raise UsageError(f"{origin} {spec!r} covers no day")
+        first, last = today - timedelta(days=n - 1), today
+    elif low in ("week:current", "week:previous"):
+        monday = today - timedelta(days=today.weekday())
+        if low == "week:previous":
+            monday -= timedelta(days=7)
+        first, last = monday, monday + timedelta(days=6)
+    elif low in ("month:current", "month:previous"):
+        year, month = today.year, today.month
+        if low == "month:previous":
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        first = date(year, month, 1)
+        last = date(year, month, calendar.monthrange(year, month)[1])
+    if first is None or last is None:
+        raise UsageError(
+            f"{origin} {spec!r} is not a period",
+            hint="use FROM..TO (e.g. 2026-11-01..2026-11-30), last:14d, last:2w, "
+            "week:previous, week:current, month:previous or month:current",
+        )
+    return Period(first, last, spec, origin)
 
 
-def _billable(value: Any, length: Any) -> Any:
-    # a billable length that is not set means "all of it"
-    return length if value is None else value
+@functools.lru_cache(maxsize=65536)
+def local_day(utc_stamp: str, timezone: str) -> date:
+    """The calendar day of a UTC "...Z" stamp in ``timezone`` (cached: a sync asks for the
+    same stamps several times, 20,000 rows at a time)."""
+    ts = datetime.fromisoformat(utc_stamp[:-1]).replace(tzinfo=UTC)
+    return ts.astimezone(_zone(timezone)).date()
 
 
-def field_equal(name: str, desired: Any, current: Any, *, length: tuple[Any, Any]) -> bool:
-    """Whether one content field already has the desired value (``length``: the desired and
-    current lengths, for an unset billable length)."""
-    if name == "comment":
-        return normalize_comment(desired) == normalize_comment(current)
-    if name == "billableLength":
-        return _billable(desired, length[0]) == _billable(current, length[1])
-    if name in ("userId", "activityTypeId"):
-        norm = [None if v is None else str(v).lower() for v in (desired, current)]
-        return norm[0] == norm[1]
-    return bool(desired == current)
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
-def diff_content(
-    desired: Mapping[str, Any], current: Mapping[str, Any]
-) -> dict[str, tuple[Any, Any]]:
-    """``{field: (current, desired)}`` for the managed fields whose value differs. A desired
-    activity type of None (the user's default) is not a change."""
-    lengths = (desired.get("length", current.get("length")), current.get("length"))
-    changes: dict[str, tuple[Any, Any]] = {}
-    for name in CONTENT_FIELDS:
-        if name not in desired:
+# --------------------------------------------------------------------------- freezing
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """What the rejected rows of this run freeze: nothing there is updated or deleted.
+
+    ``slots``: exact slots (user None: any user at that start and work item, for a row whose
+    user did not resolve); ``users``: users with a rejected row whose slot is unknown (their
+    whole period); ``everything``: a rejected row whose user is unknown too."""
+
+    everything: bool = False
+    users: frozenset[str] = frozenset()
+    slots: frozenset[tuple[str | None, str, int | None]] = frozenset()
+
+    def covers(self, user_id: str, stamp: str, work_item: int | None) -> bool:
+        user = user_id.lower()
+        return (
+            self.everything
+            or user in self.users
+            or (user, stamp, work_item) in self.slots
+            or (None, stamp, work_item) in self.slots
+        )
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.users) or bool(self.slots)
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """What is known of a rejected row: its id key, its user, start and work item where they
+    could be read, and whether its start is where its entry is (a row rejected for a date
+    outside the period may carry a typo'd date: its entry could be anywhere of its user's)."""
+
+    source_row: int
+    key: str | None = None
+    user_id: str | None = None
+    stamp: str | None = None
+    work_item: int | None = None
+    slot_known: bool = False
+
+
+def freeze_of(rejected: Iterable[RejectedRow], *, keyed: bool) -> tuple[Freeze, list[int]]:
+    """What rejected rows freeze: with an id key, a row whose key is known keeps its own
+    worklog and freezes nothing; without one, a row whose slot is known freezes that slot
+    (``None`` for a user that did not resolve); a row whose slot is unknown freezes its
+    user's whole period, or everything when even its user is unknown. Returns the freeze
+    and the rows that froze everything."""
+    everything: list[int] = []
+    users: set[str] = set()
+    slots: set[tuple[str | None, str, int | None]] = set()
+    for row in rejected:
+        if keyed and row.key is not None:
             continue
-        want, have = desired[name], current.get(name)
-        if name == "activityTypeId" and want is None:
-            continue
-        if name == "billableLength" and want is None and "length" in desired:
-            # not given: the billable length follows the length; unchanged if it already does
-            want = desired["length"]
-        if not field_equal(name, want, have, length=lengths):
-            changes[name] = (have, want)
-    return changes
-
-
-def patch_body(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, Any]:
-    """The PATCH body of a diff: only the changed fields, with their new values."""
-    body: dict[str, Any] = {}
-    for name, (_, new) in changes.items():
-        if name == "comment":
-            body[name] = "" if new is None else str(new)
+        if not keyed and row.slot_known and row.stamp is not None:
+            slots.add((None if row.user_id is None else row.user_id.lower(), row.stamp,
+                       row.work_item))  # fmt: skip
+        elif row.user_id is not None:
+            users.add(row.user_id.lower())
         else:
-            body[name] = new
-    return body
+            everything.append(row.source_row)
+    return Freeze(bool(everything), frozenset(users), frozenset(slots)), everything
 
 
 # --------------------------------------------------------------------------- keys
-
-
-def slot_keys(slots: Iterable[tuple[int, tuple[str, str, int | None]]]) -> dict[int, str]:
-    """``{source_row: key}`` from ``(source_row, (user_id, utc_second, work_item))``: the slot
-    plus an ordinal (1, 2, ...) for equal slots in file order."""
-    seen: dict[tuple[str, str, int | None], int] = defaultdict(int)
-    keys: dict[int, str] = {}
-    for row, (user, stamp, work_item) in sorted(slots, key=lambda item: item[0]):
-        slot = (user.lower(), stamp, work_item)
-        seen[slot] += 1
-        keys[row] = f"{slot[0]}|{stamp}|{'' if work_item is None else work_item}#{seen[slot]}"
-    return keys
 
 
 def cell_text(value: Any) -> str:
@@ -237,145 +387,121 @@ def column_keys(
         texts = [cell_text(v) for v in cells[row]]
         empty = [h for h, t in zip(headers, texts, strict=True) if not t]
         if empty:
-            rejections.append(
-                Rejection(
-                    row,
-                    "validate",
-                    empty[0],
-                    None,
-                    f"the key column {empty[0]!r} is empty; sync needs a key to know which "
-                    "worklog this row is",
-                )
-            )
+            rejections.append(Rejection(
+                row, "validate", empty[0], None,
+                f"the key column {empty[0]!r} is empty; sync needs a key to know which "
+                "worklog this row is"))  # fmt: skip
             continue
         keys[row] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
     return keys, rejections
 
 
-def duplicate_keys(
-    keys: Mapping[int, str], policy: str = "reject"
-) -> tuple[dict[int, str], list[Rejection], dict[int, int]]:
-    """Rows sharing a key. ``reject``: every row of such a key is rejected, its reason naming
-    the others. ``last``: the last row in file order keeps the key and the earlier ones are
-    replaced by it. Returns (keys kept, rejections, ``{replaced_row: replacing_row}``)."""
-    if policy not in ON_DUPLICATE_KEY:
-        raise ValueError(f"unknown duplicate-key policy {policy!r}")
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for row in sorted(keys):
-        rows_of[keys[row]].append(row)
-    kept: dict[int, str] = {}
-    rejections: list[Rejection] = []
-    replaced: dict[int, int] = {}
-    for key, rows in rows_of.items():
-        if len(rows) == 1:
-            kept[rows[0]] = key
-        elif policy == "last":
-            kept[rows[-1]] = key
-            replaced.update(dict.fromkeys(rows[:-1], rows[-1]))
-        else:
-            for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
-                rejections.append(
-                    Rejection(
-                        row,
-                        "duplicate",
-                        None,
-                        key,
-                        f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry (fix the file, or --on-duplicate-key last keeps the last row)",
-                    )
-                )
-    return kept, rejections, replaced
+# --------------------------------------------------------------------------- the guard
+
+
+@dataclass(frozen=True)
+class DeleteLimit:
+    """How many deletes one run may make (``--max-delete``): at most ``count``, or at most
+    ``share`` of this source's ledgered worklogs in the period; the default allows
+    ``DEFAULT_FLOOR`` deletes, or ``DEFAULT_SHARE`` of the ledgered ones when that is
+    more."""
+
+    count: int | None = None
+    share: float | None = None
+    spec: str = "default"
+
+    DEFAULT_FLOOR = 5
+    DEFAULT_SHARE = 0.2
+
+    @property
+    def explicit(self) -> bool:
+        return self.count is not None or self.share is not None
+
+    def allows(self, deletes: int, ledgered: int) -> bool:
+        if self.count is not None:
+            return deletes <= self.count
+        if self.share is not None:
+            return deletes <= self.share * ledgered + 1e-9
+        return deletes <= max(self.DEFAULT_FLOOR, self.DEFAULT_SHARE * ledgered + 1e-9)
+
+    def describe(self, ledgered: int) -> str:
+        if self.count is not None:
+            return f"at most {self.count} (--max-delete {self.spec})"
+        if self.share is not None:
+            return (f"at most {self.share:.0%} of the {ledgered} worklog(s) this source holds "
+                    f"in the period (--max-delete {self.spec})")  # fmt: skip
+        return (f"by default at most {self.DEFAULT_FLOOR}, or {self.DEFAULT_SHARE:.0%} of the "
+                f"{ledgered} worklog(s) this source holds in the period")  # fmt: skip
+
+
+def parse_delete_limit(text: str | None) -> DeleteLimit:
+    """``--max-delete``: ``N`` (a count, 0 allows none), ``P%`` (a share of this source's
+    ledgered worklogs in the period) or ``all``."""
+    if text is None:
+        return DeleteLimit()
+    spec = text.strip().lower()
+    try:
+        if spec == "all":
+            return DeleteLimit(share=1.0, spec="all")
+        if spec.endswith("%"):
+            share = float(spec[:-1]) / 100
+            if not 0 <= share <= 1:
+                raise ValueError
+            return DeleteLimit(share=share, spec=text.strip())
+        count = int(spec)
+        if count < 0:
+            raise ValueError
+        return DeleteLimit(count=count, spec=text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--max-delete {text!r} is not a count or a share",
+            hint="e.g. --max-delete 40, --max-delete 25% or --max-delete all",
+        ) from None
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """Whether the planned deletes may run: ``allowed``, else ``reason`` says why not."""
+
+    allowed: bool
+    deletes: int
+    ledgered: int
+    limit: str
+    reason: str | None = None
+
+
+def guard_deletes(
+    deletes: int, ledgered: int, limit: DeleteLimit, *, source_empty: bool
+) -> GuardVerdict:
+    """The deletion guard: more deletes than ``limit`` allows, or any delete from a source
+    with no row at all (an empty or header-only export) without an explicit limit, stops
+    the run before its first write."""
+    text = limit.describe(ledgered)
+    if deletes == 0:
+        return GuardVerdict(True, 0, ledgered, text)
+    if source_empty and not limit.explicit:
+        return GuardVerdict(False, deletes, ledgered, text,
+                            "the source has no rows at all (an empty or header-only export)")  # fmt: skip
+    if not limit.allows(deletes, ledgered):
+        share = f" ({deletes / ledgered:.0%} of them)" if ledgered else ""
+        return GuardVerdict(False, deletes, ledgered, text,
+                            f"{deletes} delete(s) of the {ledgered} worklog(s) this source "
+                            f"holds in the period{share} is more than {text}")  # fmt: skip
+    return GuardVerdict(True, deletes, ledgered, text)
 
 
 # --------------------------------------------------------------------------- plan
 
 
-@dataclass(frozen=True)
-class RowPlan:
-    """What sync does with one row. ``changes``: ``{field: (old, new)}`` for an update;
-    ``ledger``: the entry to record once the row is done (adoption, recovered writes);
-    ``ours``/``theirs``: both versions of a conflict."""
-
-    source_row: int
-    key: str
-    outcome: str  # create | update | unchanged | conflict
-    worklog_id: str | None = None
-    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
-    adopted: bool = False
-    reason: str | None = None
-    ours: Mapping[str, Any] | None = None
-    theirs: Mapping[str, Any] | None = None
-    ledger: LedgerEntry | None = None
-    action: Update | None = None
-
-
-@dataclass(frozen=True)
-class DeleteConflict:
-    """A ledgered worklog absent from the file that was edited in 7pace: kept."""
-
-    key: str
-    worklog_id: str
-    reason: str
-
-
-@dataclass
-class SyncPlan:
-    """The whole plan. ``absent``: ledgered keys missing from the file inside the window
-    that are kept because ``--prune`` was not given (or is suspended); ``forget``: ledger keys
-    whose worklog is gone after a DELETE we sent (nothing to do but drop them)."""
-
-    rows: list[RowPlan] = field(default_factory=list)
-    deletes: list[Delete] = field(default_factory=list)
-    delete_conflicts: list[DeleteConflict] = field(default_factory=list)
-    absent: list[LedgerEntry] = field(default_factory=list)
-    forget: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def by_outcome(self, outcome: str) -> list[RowPlan]:
-        return [r for r in self.rows if r.outcome == outcome]
-
-
-@dataclass(frozen=True)
-class PruneWindow:
-    """Where ``--prune`` deletes: per user (lowercased id) the first to last day of that
-    user's rows, or one range for everyone (``--window``). Days are in ``timezone``."""
-
-    per_user: Mapping[str, tuple[date, date]] = field(default_factory=dict)
-    overall: tuple[date, date] | None = None
-    timezone: str = "UTC"
-
-    def contains(self, user_id: str, utc_stamp: str) -> bool:
-        day = local_day(utc_stamp, self.timezone)
-        if self.overall is not None:
-            return self.overall[0] <= day <= self.overall[1]
-        span = self.per_user.get(user_id.lower())
-        return span is not None and span[0] <= day <= span[1]
-
-
-def local_day(utc_stamp: str, timezone: str) -> date:
-    """The calendar day of a UTC "...Z" stamp in ``timezone``."""
-    ts = datetime.strptime(utc_stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return ts.astimezone(ZoneInfo(timezone)).date()
-
-
-def default_window(rows: Iterable[DesiredRow], timezone: str) -> PruneWindow:
-    """Per user, the first to last day of the user's rows."""
-    spans: dict[str, tuple[date, date]] = {}
-    for row in rows:
-        day = local_day(row.timestamp, timezone)
-        lo, hi = spans.get(row.user_id.lower(), (day, day))
-        spans[row.user_id.lower()] = (min(lo, day), max(hi, day))
-    return PruneWindow(per_user=spans, timezone=timezone)
-
-
 def _recover(entry: LedgerEntry, current: ServerWorklog, same: SameEdited) -> LedgerEntry:
     """An entry whose PATCH outcome was lost: if the server holds the pending values and was
     edited since, that edit was ours - take its ``editedTimestamp``."""
-    if not entry.pending or same(entry.edited_ts, current.edited_ts):
+    if not entry.pending:
+        return entry
+    if same(entry.edited_ts, current.edited_ts):
         return replace(entry, pending=None)
     if diff_content(entry.pending, current.content):
-        return replace(entry, pending=None)  # someone else's edit: stays a conflict
+        return replace(entry, pending=None)  # someone else's edit: judged as any edit
     return replace(
         entry,
         content={**entry.content, **entry.pending},
@@ -386,9 +512,9 @@ def _recover(entry: LedgerEntry, current: ServerWorklog, same: SameEdited) -> Le
     )
 
 
-def _entry_for(row: DesiredRow, worklog: ServerWorklog) -> LedgerEntry:
+def _entry_for(row: DesiredRow, key: str, worklog: ServerWorklog) -> LedgerEntry:
     return LedgerEntry(
-        key=row.key,
+        key=key,
         worklog_id=worklog.id,
         user_id=worklog.user_id,
         timestamp=worklog.timestamp,
@@ -397,13 +523,16 @@ def _entry_for(row: DesiredRow, worklog: ServerWorklog) -> LedgerEntry:
     )
 
 
-def _update(row: DesiredRow, worklog: ServerWorklog, changes: dict[str, Any]) -> Update:
-    return Update(
-        source_row=row.source_row,
-        worklog_id=worklog.id,
-        fields=patch_body(changes),
-        before={name: old for name, (old, _) in changes.items()},
-    )
+def _update(row: DesiredRow, worklog: ServerWorklog, changes: Mapping[str, Any]) -> Update:
+    body = patch_body(changes, row.content)
+    before = {name: worklog.content.get(name) for name in body}
+    return Update(source_row=row.source_row, worklog_id=worklog.id, fields=body, before=before)
+
+
+def _edited_apart(ours: Mapping[str, Any], current: ServerWorklog, managed: Iterable[str]) -> bool:
+    """Whether 7pace holds, in a managed field, something else than what sync last wrote."""
+    known = {k: v for k, v in ours.items() if k in set(managed)}
+    return bool(diff_content(known, current.content))
 
 
 def plan_sync(
@@ -412,221 +541,297 @@ def plan_sync(
     server: Mapping[str, ServerWorklog],
     *,
     same_edited: SameEdited,
+    keyless: bool,
+    timezone: str = "UTC",
+    period: Period | None = None,
     prune: bool = False,
-    window: PruneWindow | None = None,
     overwrite_edited: bool = False,
     present_keys: Iterable[str] = (),
-    prune_blocked: str | None = None,
+    freeze: Freeze | None = None,
+    foreign: Mapping[str, str] | None = None,
+    foreign_keys: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    report_days: tuple[date, date] | None = None,
 ) -> SyncPlan:
     """Plan a sync (see the module docstring).
 
-    ``server``: the current worklogs by id - every worklog in the window, plus each ledgered
-    worklog looked up by id; a ledgered id missing here is gone. ``present_keys``: keys of
-    rows that are not in ``rows`` (rejected) but keep their worklogs from being pruned.
-    ``prune_blocked``: why ``--prune`` deletes nothing in this run (a rejected row without a
-    key could be the one that keeps a worklog). ``same_edited`` compares two
-    ``editedTimestamp`` texts (tolerating the precision the server drops)."""
+    ``ledger``: this source's entries by key. ``server``: the current worklogs by id - every
+    worklog in the period and on the rows' days, plus each ledgered worklog looked up by id;
+    a ledgered id missing here is gone. ``present_keys``: id keys of rejected rows (their
+    worklogs are kept). ``freeze``: what rejected rows without a key freeze. ``foreign``:
+    worklog id -> the other source that owns it; ``foreign_keys``: id key -> (user id,
+    source) of other sources' entries. ``same_edited`` compares two ``editedTimestamp``
+    texts (tolerating the precision the server drops). Deletes are planned only with
+    ``prune`` and a ``period``. Without a period, ``report_days`` (the file's first and last
+    day) is where absent worklogs are reported as kept - only reported, never deleted."""
+    freeze = freeze or Freeze()
+    foreign = foreign or {}
     plan = SyncPlan()
-    claimed = {e.worklog_id for e in ledger.values()}
-    fresh: list[DesiredRow] = []
-    for row in sorted(rows, key=lambda r: r.source_row):
-        entry = ledger.get(row.key)
-        if entry is None:
-            fresh.append(row)
-            continue
-        current = server.get(entry.worklog_id)
-        if current is None:
-            if entry.state == "deleting":
-                plan.forget.append(row.key)
-                fresh.append(row)  # our own delete went through: the row is new again
-                continue
-            if overwrite_edited:
-                plan.rows.append(
-                    RowPlan(
-                        row.source_row,
-                        row.key,
-                        "create",
-                        reason=f"re-created: it was deleted in 7pace (worklog {entry.worklog_id})",
-                    )
-                )
-            else:
-                plan.rows.append(
-                    RowPlan(
-                        row.source_row,
-                        row.key,
-                        "conflict",
-                        worklog_id=entry.worklog_id,
-                        reason=f"worklog {entry.worklog_id} was deleted in 7pace after sync "
-                        "wrote it; not re-created (--overwrite-edited re-creates it)",
-                        ours=dict(entry.content),
-                        theirs=None,
-                    )
-                )
-            continue
-        entry = replace(_recover(entry, current, same_edited), state="ok")
-        recovered = entry if entry != ledger[row.key] else None
-        changes = diff_content(row.content, current.content)
-        if not same_edited(entry.edited_ts, current.edited_ts) and not overwrite_edited:
-            plan.rows.append(
-                RowPlan(
-                    row.source_row,
-                    row.key,
-                    "conflict",
-                    worklog_id=current.id,
-                    reason=f"worklog {current.id} was edited in 7pace after sync wrote it "
-                    f"(editedTimestamp {current.edited_ts}, ours {entry.edited_ts}); not "
-                    "overwritten (--overwrite-edited overwrites it)",
-                    ours=dict(entry.content),
-                    theirs={k: current.content.get(k) for k in entry.content or row.content},
-                    changes=changes,
-                )
-            )
-            continue
-        if changes:
-            plan.rows.append(
-                RowPlan(
-                    row.source_row,
-                    row.key,
-                    "update",
-                    worklog_id=current.id,
-                    changes=changes,
-                    action=_update(row, current, changes),
-                )
-            )
-        else:
-            if not same_edited(entry.edited_ts, current.edited_ts):
-                recovered = _entry_for(row, current)  # overwritten by consent: now in step
-            plan.rows.append(
-                RowPlan(
-                    row.source_row, row.key, "unchanged", worklog_id=current.id, ledger=recovered
-                )
-            )
-    _adopt(plan, fresh, server, claimed)
+    claimed = {e.worklog_id for e in ledger.values()} | set(foreign)
+    pairs, fresh, held = (
+        _pair_keyless(rows, ledger, server, freeze)
+        if keyless
+        else ([(r, ledger[r.key]) for r in rows if r.key in ledger],
+              [(r, r.key) for r in rows if r.key not in ledger], [])
+    )  # fmt: skip
+    for row, why in held:
+        plan.rows.append(RowPlan(row.source_row, row.key, Planned.HOLD, reason=why))
+    paired_keys = set()
+    for row, entry in pairs:
+        paired_keys.add(entry.key)
+        _plan_pair(plan, row, entry, server, same_edited, overwrite_edited, fresh)
+    _adopt(plan, fresh, server, claimed, foreign, foreign_keys or {})
     _prune(
         plan,
-        rows,
         ledger,
         server,
+        paired=paired_keys | set(present_keys),
         same_edited=same_edited,
+        timezone=timezone,
+        period=period,
         prune=prune,
-        window=window,
         overwrite_edited=overwrite_edited,
-        present=set(present_keys),
-        blocked=prune_blocked,
+        freeze=freeze,
+        report_days=report_days,
     )
     plan.rows.sort(key=lambda r: r.source_row)
     return plan
 
 
+def _pair_keyless(
+    rows: Sequence[DesiredRow],
+    ledger: Mapping[str, LedgerEntry],
+    server: Mapping[str, ServerWorklog],
+    freeze: Freeze,
+) -> tuple[
+    list[tuple[DesiredRow, LedgerEntry]], list[tuple[DesiredRow, str]], list[tuple[DesiredRow, str]]
+]:
+    """Meet rows and ledger entries per slot: by content (the server's, then what we last
+    wrote), then by order. In a frozen slot only exact content matches pair; the other rows
+    are held. Returns (pairs, fresh rows with their new keys, held rows with why)."""
+    entries_of: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in ledger.values():
+        entries_of[_slot_and_ordinal(entry.key)[0]].append(entry)
+    rows_of: dict[str, list[DesiredRow]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.source_row):
+        rows_of[row.key].append(row)
+    pairs: list[tuple[DesiredRow, LedgerEntry]] = []
+    fresh: list[tuple[DesiredRow, str]] = []
+    held: list[tuple[DesiredRow, str]] = []
+    for slot, slot_rows in rows_of.items():
+        free = sorted(entries_of.get(slot, []), key=lambda e: _slot_and_ordinal(e.key)[1])
+        taken = max((_slot_and_ordinal(e.key)[1] for e in free), default=0)
+        left = list(slot_rows)
+        for source in ("server", "ledger"):
+            for row in list(left):
+                for entry in free:
+                    current = server.get(entry.worklog_id)
+                    if source == "server":
+                        if current is None or diff_content(row.content, current.content):
+                            continue
+                    elif diff_content(row.content, entry.content):
+                        continue
+                    pairs.append((row, entry))
+                    free.remove(entry)
+                    left.remove(row)
+                    break
+        first = left[0] if left else None
+        if first is not None and freeze.covers(first.user_id, first.timestamp, first.work_item_id):
+            for row in left:
+                held.append((row, "a rejected row may be this slot's entry; fixed when that "
+                                  "row is fixed and synced again"))  # fmt: skip
+            continue
+        while left and free:
+            pairs.append((left.pop(0), free.pop(0)))
+        for row in left:
+            taken += 1
+            fresh.append((row, f"{slot}#{taken}"))
+    return pairs, fresh, held
+
+
+def _plan_pair(
+    plan: SyncPlan,
+    row: DesiredRow,
+    entry: LedgerEntry,
+    server: Mapping[str, ServerWorklog],
+    same_edited: SameEdited,
+    overwrite_edited: bool,
+    fresh: list[tuple[DesiredRow, str]],
+) -> None:
+    key = entry.key
+    current = server.get(entry.worklog_id)
+    plan.resolved[key] = (entry, current)
+    if current is None:
+        if entry.state == "deleting":
+            plan.forget.append(key)
+            fresh.append((row, key))  # our own delete went through: the row is new again
+            return
+        if overwrite_edited:
+            plan.rows.append(RowPlan(row.source_row, key, Planned.CREATE,
+                                     reason=f"re-created: it was deleted in 7pace "
+                                            f"(worklog {entry.worklog_id})"))  # fmt: skip
+            return
+        plan.rows.append(RowPlan(
+            row.source_row, key, Planned.CONFLICT, worklog_id=entry.worklog_id,
+            reason=f"worklog {entry.worklog_id} was deleted in 7pace after sync wrote it; "
+                   "not re-created (--overwrite-edited re-creates it)",
+            ours=dict(entry.content), theirs=None))  # fmt: skip
+        return
+    recovered = _recover(entry, current, same_edited)
+    if recovered.state != "ok":
+        recovered = replace(recovered, state="ok")
+    plan.resolved[key] = (recovered, current)
+    changes = diff_content(row.content, current.content)
+    edited = not same_edited(recovered.edited_ts, current.edited_ts)
+    if not changes:
+        # 7pace already holds what the file wants: in step, whatever happened there
+        fresh_entry = _entry_for(row, key, current) if (
+            edited or recovered != entry or diff_content(row.content, recovered.content)
+        ) else None  # fmt: skip
+        plan.rows.append(RowPlan(row.source_row, key, Planned.UNCHANGED, worklog_id=current.id,
+                                 ledger=fresh_entry))  # fmt: skip
+        return
+    if edited and not overwrite_edited and _edited_apart(recovered.content, current,
+                                                         row.content):  # fmt: skip
+        plan.rows.append(RowPlan(
+            row.source_row, key, Planned.CONFLICT, worklog_id=current.id,
+            reason=f"worklog {current.id} was edited in 7pace after sync wrote it "
+                   f"(editedTimestamp {current.edited_ts}, ours {recovered.edited_ts}); not "
+                   "overwritten (--overwrite-edited overwrites it)",
+            ours={k: recovered.content.get(k) for k in row.content},
+            theirs={k: current.content.get(k) for k in row.content},
+            changes=changes))  # fmt: skip
+        return
+    plan.rows.append(RowPlan(row.source_row, key, Planned.UPDATE, worklog_id=current.id,
+                             changes=changes, action=_update(row, current, changes),
+                             ledger=_entry_for(row, key, current) if edited else None))  # fmt: skip
+
+
 def _adopt(
     plan: SyncPlan,
-    fresh: list[DesiredRow],
+    fresh: list[tuple[DesiredRow, str]],
     server: Mapping[str, ServerWorklog],
     claimed: set[str],
+    foreign: Mapping[str, str],
+    foreign_keys: Mapping[str, Sequence[tuple[str, str]]],
 ) -> None:
-    """Rows without a ledger entry: adopt the worklog on their slot, or create."""
-    pool: dict[tuple[str, str, int | None], list[ServerWorklog]] = defaultdict(list)
+    """Rows without a ledger entry: adopt the worklog on their slot that no source owns, or
+    create; never take or double another source's worklog."""
+    pool: dict[Slot, list[ServerWorklog]] = defaultdict(list)
+    owned: dict[Slot, list[ServerWorklog]] = defaultdict(list)
     for worklog in sorted(server.values(), key=lambda w: (w.created_ts, w.id)):
-        if worklog.id not in claimed:
+        if worklog.id in foreign:
+            owned[worklog.slot].append(worklog)
+        elif worklog.id not in claimed:
             pool[worklog.slot].append(worklog)
-    by_slot: dict[tuple[str, str, int | None], list[DesiredRow]] = defaultdict(list)
-    for row in fresh:
-        by_slot[row.slot].append(row)
+    by_slot: dict[Slot, list[tuple[DesiredRow, str]]] = defaultdict(list)
+    for row, key in fresh:
+        others = [s for user, s in foreign_keys.get(row.key, ()) if user == row.user_id.lower()]
+        if others:
+            plan.rows.append(RowPlan(
+                row.source_row, key, Planned.CONFLICT,
+                reason=f"key {row.key!r} of this user belongs to source {others[0]!r} in the "
+                       "ledger; sync it with --source " + repr(others[0]) + " (or remove "
+                       "that source's entries with `ledger forget`)"))  # fmt: skip
+            continue
+        by_slot[row.slot].append((row, key))
     for slot, slot_rows in by_slot.items():
         candidates = pool.get(slot, [])
-        left: list[DesiredRow] = []
-        for row in slot_rows:  # exact content first: any of equal worklogs is as good
+        left: list[tuple[DesiredRow, str]] = []
+        for row, key in slot_rows:  # exact content first: any of equal worklogs is as good
             match = next((w for w in candidates if not diff_content(row.content, w.content)), None)
             if match is None:
-                left.append(row)
+                left.append((row, key))
                 continue
             candidates = [w for w in candidates if w.id != match.id]
-            plan.rows.append(
-                RowPlan(
-                    row.source_row,
-                    row.key,
-                    "unchanged",
-                    worklog_id=match.id,
-                    adopted=True,
-                    ledger=_entry_for(row, match),
-                )
-            )
+            plan.rows.append(RowPlan(row.source_row, key, Planned.UNCHANGED, worklog_id=match.id,
+                                     adopted=True, ledger=_entry_for(row, key, match)))  # fmt: skip
         if not left:
             continue
         if not candidates:
-            plan.rows.extend(RowPlan(r.source_row, r.key, "create") for r in left)
+            for row, key in left:
+                # the same entry under another source (a feed renamed): never a second one
+                theirs = [w for w in owned.get(slot, []) if not diff_content(row.content,
+                                                                             w.content)]  # fmt: skip
+                if theirs:
+                    source = foreign[theirs[0].id]
+                    plan.rows.append(RowPlan(
+                        row.source_row, key, Planned.CONFLICT, worklog_id=theirs[0].id,
+                        reason=f"the worklog on this slot ({theirs[0].id}) belongs to source "
+                               f"{source!r}; sync does not write a second one (if this file "
+                               f"continues that source, give --source {source!r})"))  # fmt: skip
+                else:
+                    plan.rows.append(RowPlan(row.source_row, key, Planned.CREATE))
         elif len(left) == 1 and len(candidates) == 1:
-            row, worklog = left[0], candidates[0]
+            (row, key), worklog = left[0], candidates[0]
             changes = diff_content(row.content, worklog.content)
-            plan.rows.append(
-                RowPlan(
-                    row.source_row,
-                    row.key,
-                    "update",
-                    worklog_id=worklog.id,
-                    changes=changes,
-                    adopted=True,
-                    ledger=_entry_for(row, worklog),
-                    action=_update(row, worklog, changes),
-                )
-            )
+            plan.rows.append(RowPlan(row.source_row, key, Planned.UPDATE, worklog_id=worklog.id,
+                                     changes=changes, adopted=True,
+                                     ledger=_entry_for(row, key, worklog),
+                                     action=_update(row, worklog, changes)))  # fmt: skip
         else:
             ids = ", ".join(w.id for w in candidates)
-            for row in left:
-                plan.rows.append(
-                    RowPlan(
-                        row.source_row,
-                        row.key,
-                        "conflict",
-                        reason=f"{len(candidates)} worklog(s) on this slot ({ids}) could be "
-                        f"this row and {len(left)} row(s) claim the slot; sync does not guess "
-                        "(delete the extra worklogs in 7pace, or give the rows a --key)",
-                        theirs={"candidates": [dict(w.content) for w in candidates]},
-                    )
-                )
+            for row, key in left:
+                plan.rows.append(RowPlan(
+                    row.source_row, key, Planned.CONFLICT,
+                    reason=f"{len(candidates)} worklog(s) on this slot ({ids}) could be this "
+                           f"row and {len(left)} row(s) claim the slot; sync does not guess "
+                           "(delete the extra worklogs in 7pace, or give the rows a --key)",
+                    theirs={"candidates": [dict(w.content) for w in candidates]}))  # fmt: skip
 
 
 def _prune(
     plan: SyncPlan,
-    rows: Sequence[DesiredRow],
     ledger: Mapping[str, LedgerEntry],
     server: Mapping[str, ServerWorklog],
     *,
+    paired: set[str],
     same_edited: SameEdited,
+    timezone: str,
+    period: Period | None,
     prune: bool,
-    window: PruneWindow | None,
     overwrite_edited: bool,
-    present: set[str],
-    blocked: str | None,
+    freeze: Freeze,
+    report_days: tuple[date, date] | None = None,
 ) -> None:
-    keys = {r.key for r in rows} | present | set(plan.forget)
-    window = window or PruneWindow()
+    """This source's entries no row claims: inside the period they are deleted (``prune``),
+    or kept and reported; outside it they are not this run's business."""
+    forgotten = set(plan.forget)
     for key in sorted(ledger):
-        entry = ledger[key]
-        if key in keys:
+        if key in paired or key in forgotten:
             continue
+        entry = ledger[key]
         current = server.get(entry.worklog_id)
         if current is None:
-            if entry.state == "deleting" or window.contains(entry.user_id, entry.timestamp):
-                plan.forget.append(key)  # gone (by our delete or in 7pace): nothing to keep
+            if entry.state == "deleting" or (
+                period is not None and period.contains(local_day(entry.timestamp, timezone))
+            ):
+                plan.forget.append(key)  # gone (by our delete, or in 7pace): nothing to keep
+                plan.resolved[key] = (entry, None)
             continue
-        if not window.contains(current.user_id, current.timestamp):
+        day = local_day(current.timestamp, timezone)
+        if period is None:
+            if report_days is not None and report_days[0] <= day <= report_days[1]:
+                plan.kept.append(Kept(entry, "no longer in the file; kept: no period is "
+                                             "declared (--window), so nothing is deleted"))  # fmt: skip
             continue
-        if not prune or blocked:
-            plan.absent.append(entry)
+        if not period.contains(day):
             continue
         entry = _recover(entry, current, same_edited)
-        if not same_edited(entry.edited_ts, current.edited_ts) and not overwrite_edited:
-            plan.delete_conflicts.append(
-                DeleteConflict(
-                    key,
-                    current.id,
-                    f"worklog {current.id} is no longer in the file but was edited in 7pace "
-                    f"after sync wrote it (editedTimestamp {current.edited_ts}); kept "
-                    "(--overwrite-edited deletes it)",
-                )
-            )
+        if entry.state != "ok":
+            entry = replace(entry, state="ok")
+        plan.resolved[key] = (entry, current)
+        if freeze.covers(current.user_id, current.timestamp, current.work_item_id):
+            plan.kept.append(Kept(entry, "frozen: a rejected row of this run may be its entry"))
+            continue
+        if not prune:
+            plan.kept.append(Kept(entry, "no longer in the file (--prune deletes it)"))
+            continue
+        if (not same_edited(entry.edited_ts, current.edited_ts) and not overwrite_edited
+                and _edited_apart(entry.content, current, entry.content)):  # fmt: skip
+            plan.delete_conflicts.append(DeleteConflict(
+                key, current.id,
+                f"worklog {current.id} is no longer in the file but was edited in 7pace after "
+                f"sync wrote it (editedTimestamp {current.edited_ts}); kept "
+                "(--overwrite-edited deletes it)"))  # fmt: skip
             continue
         plan.deletes.append(Delete(worklog_id=current.id, before=dict(current.raw), key=key))
-    if prune and blocked and plan.absent:
-        plan.notes.append(f"--prune deleted nothing: {blocked}")

@@ -1,57 +1,46 @@
-"""Sync's PATCH and DELETE actions in the run's journal database (``journal.sqlite``).
+"""Actions: every write of a run (create, update, delete) in the journal's ``action`` table.
 
-Write-ahead like the import's batches: ``intend`` commits the action (with the values before
-the change, enough to restore or re-create) before its request leaves; ``settle`` records the
-outcome after. A run killed in between leaves the action ``sending``: the next sync reads the
-worklog back (the ledger carries the same intent, see ``journal.ledger``), and ``runs undo``
-treats it as possibly applied. Creates go through the import's batch journal
-(``journal.store``); this module only adds its own tables (CREATE TABLE IF NOT EXISTS).
+Write-ahead: an update or delete is inserted as ``sending`` (with the values before the
+change, enough to restore or re-create it) in one transaction before any of its requests
+leaves, and settled after the answer (``done``, ``failed``: refused or found not applied,
+``gone``: the worklog did not exist). A create's intent is its batch's ``sending`` state
+(``journal.batches``); the create action is inserted with its worklog id once the batch is
+answered (or claimed after an unknown outcome). A run killed in between leaves ``sending``
+actions: the next run that meets the same worklogs resolves them against the server and
+settles them here, in the journal of the run that sent them (``settle_elsewhere``), so that
+``runs undo`` of either run is exact.
+
+Columns: ``body_json`` is what was sent (a create's body, an update's changed fields);
+``before_json`` the values before (an update: the changed fields' old values in body terms;
+a delete: the worklog as the API returned it); ``edited_after`` the ``editedTimestamp``
+after our write; ``undo`` what ``runs undo`` did with the action.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from timetracker_import.journal.db import JOURNAL_NAME, immediate_transaction, now
-
-ACTION_STATES = ("sending", "done", "failed", "gone")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sync_action (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL CHECK (kind IN ('update', 'delete')),
-    source_row INTEGER,
-    key TEXT,
-    worklog_id TEXT NOT NULL,
-    fields_json TEXT,
-    before_json TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('sending', 'done', 'failed', 'gone')),
-    edited_after TEXT,
-    detail TEXT,
-    undo TEXT,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sync_row (
-    source_row INTEGER PRIMARY KEY,
-    key TEXT,
-    outcome TEXT NOT NULL,
-    worklog_id TEXT,
-    detail TEXT
-);
-"""
+from timetracker_import.journal.db import (
+    ACTION_STATES,
+    JOURNAL_NAME,
+    JournalBase,
+    JournalError,
+    connect,
+    immediate_transaction,
+    migrate,
+    now,
+)
 
 
 @dataclass(frozen=True)
-class PlannedAction:
-    """An action to journal before its request (``ActionLog.intend_many``)."""
+class PlannedWrite:
+    """An update or delete to journal before its request (``ActionsMixin.intend``)."""
 
-    kind: str
+    kind: str  # update | delete
     worklog_id: str
     before: Mapping[str, Any]
     fields: Mapping[str, Any] | None = None
@@ -61,14 +50,15 @@ class PlannedAction:
 
 @dataclass(frozen=True)
 class ActionRecord:
-    """One journaled PATCH or DELETE."""
+    """One journaled write."""
 
     id: int
     kind: str
     source_row: int | None
     key: str | None
-    worklog_id: str
-    fields: dict[str, Any]
+    worklog_id: str | None
+    batch_no: int | None
+    body: dict[str, Any]
     before: dict[str, Any]
     state: str
     edited_after: str | None
@@ -76,92 +66,143 @@ class ActionRecord:
     undo: str | None
 
 
-class ActionLog:
-    """The sync tables of one run's journal database."""
+@dataclass(frozen=True)
+class Settled:
+    """The outcome of one action (``ActionsMixin.settle``)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.path = Path(directory) / JOURNAL_NAME
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, timeout=30, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+    action_id: int
+    state: str
+    edited_after: str | None = None
+    detail: str | None = None
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
 
-    def __enter__(self) -> ActionLog:
-        return self
+def _loads(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate_transaction(self._conn) as conn:
-            yield conn
+def _record(r: Any) -> ActionRecord:
+    return ActionRecord(
+        id=int(r["id"]),
+        kind=r["kind"],
+        source_row=r["source_row"],
+        key=r["key"],
+        worklog_id=r["worklog_id"],
+        batch_no=r["batch_no"],
+        body=_loads(r["body_json"]),
+        before=_loads(r["before_json"]),
+        state=r["state"],
+        edited_after=r["edited_after"],
+        detail=r["detail"],
+        undo=r["undo"],
+    )
 
-    def intend_many(self, actions: Iterable[PlannedAction]) -> list[int]:
-        """Commit several actions in one transaction before any of their requests is sent;
-        returns their ids in order."""
-        ids = []
+
+def _check_states(outcomes: Sequence[Settled]) -> None:
+    for o in outcomes:
+        if o.state not in ACTION_STATES:
+            raise JournalError(f"unknown action state {o.state!r}")
+
+
+class ActionsMixin(JournalBase):
+    """The ``action`` table of one run."""
+
+    def intend(self, writes: Iterable[PlannedWrite]) -> list[int]:
+        """Commit updates and deletes as ``sending`` in one transaction, before any of their
+        requests is sent; their action ids in order."""
+        ids: list[int] = []
+        at = now()
         with self._transaction() as conn:
-            for a in actions:
+            for w in writes:
+                if w.kind not in ("update", "delete"):
+                    raise JournalError(f"intend() takes updates and deletes, not {w.kind!r}")
                 cur = conn.execute(
-                    "INSERT INTO sync_action (kind, source_row, key, worklog_id, fields_json,"
+                    "INSERT INTO action (kind, source_row, key, worklog_id, body_json,"
                     " before_json, state, at) VALUES (?,?,?,?,?,?, 'sending', ?)",
-                    (a.kind, a.source_row, a.key, a.worklog_id,
-                     None if a.fields is None else json.dumps(dict(a.fields), default=str),
-                     json.dumps(dict(a.before), default=str), now()),
-                )  # fmt: skip
+                    (
+                        w.kind,
+                        w.source_row,
+                        w.key,
+                        w.worklog_id,
+                        None if w.fields is None else json.dumps(dict(w.fields), default=str),
+                        json.dumps(dict(w.before), default=str),
+                        at,
+                    ),
+                )
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
-    def settle_many(self, outcomes: Iterable[tuple[int, str, str | None, str | None]]) -> None:
-        """Record ``(action_id, state, edited_after, detail)`` outcomes in one transaction."""
+    def settle(self, outcomes: Iterable[Settled]) -> None:
+        """Record outcomes of actions of this run in one transaction."""
         rows = list(outcomes)
-        for _, state, _, _ in rows:
-            if state not in ACTION_STATES:
-                raise ValueError(f"unknown action state {state!r}")
+        _check_states(rows)
+        if not rows:
+            return
         with self._transaction() as conn:
             conn.executemany(
-                "UPDATE sync_action SET state = ?, edited_after = ?, detail = ? WHERE id = ?",
-                [(state, edited, detail, aid) for aid, state, edited, detail in rows],
+                "UPDATE action SET state = ?, edited_after = ?, detail = ? WHERE id = ?",
+                [(o.state, o.edited_after, o.detail, o.action_id) for o in rows],
             )
 
-    def mark_undo(self, action_id: int, outcome: str | None) -> None:
-        """Record what ``runs undo`` did with an action."""
+    def mark_action_undo(self, action_id: int, outcome: str | None) -> None:
+        """Record what ``runs undo`` did with an action (``None``: nothing, it may retry)."""
         with self._transaction() as conn:
-            conn.execute("UPDATE sync_action SET undo = ? WHERE id = ?", (outcome, action_id))
+            conn.execute("UPDATE action SET undo = ? WHERE id = ?", (outcome, action_id))
 
-    def actions(self) -> list[ActionRecord]:
-        """Every action in the order journaled."""
-        cur = self._conn.execute(
-            "SELECT id, kind, source_row, key, worklog_id, fields_json, before_json, state,"
-            " edited_after, detail, undo FROM sync_action ORDER BY id"
-        )
-        return [
-            ActionRecord(
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                json.loads(r[5] or "{}"),
-                json.loads(r[6]),
-                r[7],
-                r[8],
-                r[9],
-                r[10],
-            )  # fmt: skip
-            for r in cur
-        ]
+    def actions(self, *kinds: str) -> list[ActionRecord]:
+        """The run's actions (of ``kinds``, all when none given) in the order journaled."""
+        sql = "SELECT * FROM action"
+        params: tuple[str, ...] = ()
+        if kinds:
+            sql += f" WHERE kind IN ({','.join('?' * len(kinds))})"
+            params = kinds
+        cur = self._conn.execute(sql + " ORDER BY id", params)
+        return [_record(r) for r in cur]
 
-    def record_rows(
-        self, rows: Iterable[tuple[int, str | None, str, str | None, str | None]]
-    ) -> None:
-        """``(source_row, key, outcome, worklog_id, detail)`` of every row, at the end."""
-        with self._transaction() as conn:
-            conn.executemany("INSERT OR REPLACE INTO sync_row VALUES (?,?,?,?,?)", list(rows))
+    def action_counts(self) -> dict[tuple[str, str], int]:
+        """``{(kind, state): n}`` over the run's actions."""
+        cur = self._conn.execute("SELECT kind, state, COUNT(*) FROM action GROUP BY kind, state")
+        return {(r[0], r[1]): int(r[2]) for r in cur}
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a later run learnt from the server about an open action of an earlier run: the
+    ``kind`` (update, delete) on ``worklog_id`` was applied (``done``) or not (``failed``)."""
+
+    kind: str
+    worklog_id: str
+    state: str
+    edited_after: str | None = None
+    detail: str | None = None
+
+
+def settle_elsewhere(directory: Path, resolutions: Sequence[Resolution], resolved_by: str) -> int:
+    """Settle the open (``sending``) actions of another run - its journal in ``directory`` -
+    that this run resolved against the server: an earlier run killed between a request and
+    its answer. Returns how many actions changed (0 when that journal is gone)."""
+    for r in resolutions:
+        if r.state not in ("done", "failed"):
+            raise JournalError(f"a resolution is done or failed, not {r.state!r}")
+    path = directory / JOURNAL_NAME
+    if not path.is_file() or not resolutions:
+        return 0
+    conn = connect(path)
+    try:
+        migrate(conn, directory)
+        changed = 0
+        with immediate_transaction(conn):
+            for r in resolutions:
+                cur = conn.execute(
+                    "UPDATE action SET state = ?, edited_after = COALESCE(?, edited_after),"
+                    " detail = ? WHERE kind = ? AND worklog_id = ? AND state = 'sending'",
+                    (r.state, r.edited_after,
+                     f"{r.detail or r.state} (resolved by run {resolved_by})",
+                     r.kind, r.worklog_id),
+                )  # fmt: skip
+                changed += cur.rowcount
+    finally:
+        conn.close()
+    return changed

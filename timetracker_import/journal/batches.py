@@ -141,8 +141,8 @@ class BatchesMixin(JournalBase):
                 [(wid, row) for row, wid in ids.items()],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO created (worklog_id, source_row, batch_no, created_at,"
-                " edited_ts, body_json) VALUES (?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO action (kind, state, worklog_id, source_row, batch_no,"
+                " at, edited_after, body_json) VALUES ('create', 'done', ?,?,?,?,?,?)",
                 [
                     (
                         str(worklog_id),

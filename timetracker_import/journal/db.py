@@ -1,7 +1,13 @@
 """The journal's SQLite file: its one schema, how it is opened, and one transaction at a time.
 
 ``JournalBase`` holds the connection of one run; the per-concern mixins (``runs``, ``rows``,
-``batches``, ``undo_log``) build on it and ``store.Journal`` combines them.
+``batches``, ``actions``, ``undo_log``) build on it and ``store.Journal`` combines them.
+
+One schema for every kind of run (import, sync, ``worklogs update/delete``): the run record,
+one outcome per input row, the planned batches of creates, and one ``action`` table of every
+write (create, update, delete) with the values before it, its outcome and what undo did with
+it. Journals of earlier versions (a ``created`` table, sync's ``sync_action`` table, the
+``changes.sqlite`` of ``worklogs`` runs) are moved into it when opened (``migrate``).
 """
 
 from __future__ import annotations
@@ -15,12 +21,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
+from timetracker_import.core.outcomes import RowOutcome
+from timetracker_import.errors import JournalError  # noqa: F401 - importable from here
 from timetracker_import.journal.private_files import FILE_MODE
 
 JOURNAL_NAME = "journal.sqlite"
 RUN_STATUSES = ("open", "complete", "halted")
-ROW_OUTCOMES = ("pending", "created", "existing", "rejected", "unprocessed", "skipped")
+ROW_OUTCOMES = tuple(o.value for o in RowOutcome)
 BATCH_STATES = ("planned", "sending", "done", "failed", "ambiguous", "split")
+ACTION_KINDS = ("create", "update", "delete")
+#: sending: the intent is committed, the outcome is not known yet; done: applied; failed:
+#: refused or found not applied; gone: the worklog did not exist (404)
+ACTION_STATES = ("sending", "done", "failed", "gone")
+
+_ACTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS action (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'delete')),
+    source_row INTEGER,
+    key TEXT,
+    worklog_id TEXT,
+    batch_no INTEGER,
+    body_json TEXT,
+    before_json TEXT,
+    state TEXT NOT NULL CHECK (state IN ('sending', 'done', 'failed', 'gone')),
+    edited_after TEXT,
+    detail TEXT,
+    undo TEXT,
+    at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS action_created ON action (worklog_id) WHERE kind = 'create';
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run (
@@ -39,7 +70,8 @@ CREATE TABLE IF NOT EXISTS run (
 CREATE TABLE IF NOT EXISTS row (
     source_row INTEGER PRIMARY KEY,
     outcome TEXT NOT NULL CHECK (outcome IN
-        ('pending', 'created', 'existing', 'rejected', 'unprocessed', 'skipped')),
+        ('pending', 'created', 'updated', 'unchanged', 'existing', 'conflict', 'rejected',
+         'unprocessed', 'skipped')),
     worklog_id TEXT,
     stage TEXT,
     column_name TEXT,
@@ -61,14 +93,8 @@ CREATE TABLE IF NOT EXISTS batch (
     sent_at TEXT,
     result TEXT
 );
-CREATE TABLE IF NOT EXISTS created (
-    worklog_id TEXT PRIMARY KEY,
-    source_row INTEGER NOT NULL REFERENCES row (source_row),
-    batch_no INTEGER,
-    created_at TEXT NOT NULL,
-    edited_ts TEXT,
-    body_json TEXT
-);
+"""
+SCHEMA += _ACTION_SCHEMA + """
 CREATE TABLE IF NOT EXISTS undo (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     worklog_id TEXT NOT NULL,
@@ -78,10 +104,6 @@ CREATE TABLE IF NOT EXISTS undo (
     at TEXT NOT NULL
 );
 """
-
-
-class JournalError(Exception):
-    """Misuse of the journal (unknown run or batch, overwriting a created row)."""
 
 
 @contextlib.contextmanager
@@ -95,6 +117,80 @@ def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connecti
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
+
+
+def migrate(conn: sqlite3.Connection, directory: Path) -> None:
+    """Move an earlier version's write records into the ``action`` table, once: the
+    ``created`` table of imports, sync's ``sync_action`` and the ``changes.sqlite`` of
+    ``worklogs update/delete`` runs (kept beside as ``changes.sqlite.migrated``)."""
+    if not _has_table(conn, "action"):
+        conn.executescript(_ACTION_SCHEMA)
+    old_created = _has_table(conn, "created")
+    old_sync = _has_table(conn, "sync_action")
+    changes = directory / "changes.sqlite"
+    if not (old_created or old_sync or changes.is_file()):
+        return
+    with immediate_transaction(conn):
+        if old_created:
+            conn.execute(
+                "INSERT OR IGNORE INTO action (kind, source_row, worklog_id, batch_no, body_json,"
+                " state, edited_after, at) SELECT 'create', source_row, worklog_id, batch_no,"
+                " body_json, 'done', edited_ts, created_at FROM created ORDER BY rowid"
+            )
+            if _has_table(conn, "undo"):
+                conn.execute(
+                    "UPDATE action SET undo = (SELECT u.action FROM undo u WHERE u.worklog_id ="
+                    " action.worklog_id ORDER BY u.id DESC LIMIT 1) WHERE kind = 'create'"
+                )
+            conn.execute("DROP TABLE created")
+        if old_sync:
+            conn.execute(
+                "INSERT INTO action (kind, source_row, key, worklog_id, body_json, before_json,"
+                " state, edited_after, detail, undo, at) SELECT kind, source_row, key,"
+                " worklog_id, fields_json, before_json, state, edited_after, detail, undo, at"
+                " FROM sync_action ORDER BY id"
+            )
+            conn.execute("DROP TABLE sync_action")
+            conn.execute("DROP TABLE IF EXISTS sync_row")
+        if changes.is_file():
+            _migrate_changes(conn, changes)
+    if changes.is_file():
+        changes.rename(changes.with_name("changes.sqlite.migrated"))
+
+
+def _migrate_changes(conn: sqlite3.Connection, path: Path) -> None:
+    import json
+
+    old = sqlite3.connect(path)
+    try:
+        entries = old.execute(
+            "SELECT worklog_id, action, old_json, changes_json, state, detail, undo FROM change"
+            " ORDER BY rowid"
+        ).fetchall()
+    except sqlite3.Error:
+        entries = []
+    finally:
+        old.close()
+    for worklog_id, kind, old_json, changes_json, state, detail, undo in entries:
+        changes = json.loads(changes_json or "null") or []
+        if kind == "update":
+            body = {c[0]: c[2] for c in changes}
+            before = {c[0]: c[1] for c in changes}
+        else:
+            body, before = {}, json.loads(old_json)
+        conn.execute(
+            "INSERT INTO action (kind, worklog_id, body_json, before_json, state, detail, undo,"
+            " at) VALUES (?,?,?,?,?,?,?,?)",
+            (kind, worklog_id, json.dumps(body), json.dumps(before),
+             state if state in ACTION_STATES else "sending", detail, undo, now()),
+        )  # fmt: skip
 
 
 def now() -> str:

@@ -1,10 +1,12 @@
-"""The sync ledger: per sync scope, source key -> the worklog sync created or adopted.
+"""The sync ledger: per scope, source key -> the worklog sync created or adopted.
 
 One SQLite file (mode 0600, rollback journal so that it is a single file a CI cache can keep,
 every change in one transaction). Default ``<state dir>/ledger.sqlite``; ``--ledger PATH``
-elsewhere. A *scope* is (server + collection, mapping or preset, key columns): the same file
-synced with another mapping, key or server starts from nothing (and adopts). The token is
-never stored: the server is kept as ``safe_base_url``.
+elsewhere. A *scope* is (server + collection, *source*, key columns): a source owns the
+worklogs it wrote or adopted, and no other source's sync updates or deletes them
+(``foreign``). Ledgers of earlier versions named the mapping instead of a source; such a
+scope reads as the source ``mapping NAME`` / ``preset NAME``. The token is never stored:
+the server is kept as ``safe_base_url``.
 
 Besides the content last written and the ``editedTimestamp`` after that write, an entry may
 carry ``pending`` (the fields of a PATCH sent, outcome not yet recorded) or the state
@@ -56,8 +58,13 @@ class LedgerError(UsageError):
 def _check_is_ledger(path: Path, hint: str) -> None:
     """LedgerError unless ``path`` is an SQLite file with the ledger's table (opened read
     only, so nothing about a wrong file changes)."""
+    # A run killed inside a transaction leaves a hot journal beside the file; only a
+    # writable connection can roll it back (a read-only one fails with "attempt to write a
+    # readonly database"). A file with an SQLite journal beside it is an SQLite database.
+    hot = Path(f"{path}-journal").exists()
+    mode = "rw" if hot else "ro"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True, timeout=5)
         try:
             found = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entry'"
@@ -75,15 +82,40 @@ def default_ledger_path() -> Path:
     return runs_root().parent / LEDGER_NAME
 
 
-def scope_of(server: str | None, mapping: str, key: str) -> str:
-    """The scope text of (server, mapping/preset name, key spec), e.g.
-    ``{"key":"slot","mapping":"preset 7pace-npm","server":"https://x/api/rest"}``."""
+def scope_of(server: str | None, source: str, key: str) -> str:
+    """The scope text of (server, source name, key spec), e.g.
+    ``{"key":"slot","server":"https://x/api/rest","source":"hr-hours.csv"}``."""
     return json.dumps(
-        {"server": (safe_base_url(server) or "").rstrip("/").lower(), "mapping": mapping,
-         "key": key},
+        {"server": _server(server), "source": source, "key": key},
         sort_keys=True,
         separators=(",", ":"),
-    )  # fmt: skip
+    )
+
+
+def _server(server: str | None) -> str:
+    return (safe_base_url(server) or "").rstrip("/").lower()
+
+
+def scope_parts(scope: str) -> dict[str, str]:
+    """(server, source, key) of a scope text; a scope of an earlier version (a mapping name,
+    no source) reads as the source named after its mapping."""
+    data = {str(k): str(v) for k, v in json.loads(scope).items()}
+    if "source" not in data:
+        data["source"] = data.pop("mapping", "")
+    return data
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """Other sources' entries on the same server and key spec: the worklogs they own (id ->
+    source) and their keys (key -> [(user id, source)])."""
+
+    worklogs: dict[str, str]
+    keys: dict[str, list[tuple[str, str]]]
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted(set(self.worklogs.values()))
 
 
 def _now() -> str:
@@ -99,8 +131,7 @@ class ScopeInfo:
     updated_at: str
 
     def parts(self) -> dict[str, str]:
-        data = json.loads(self.scope)
-        return {str(k): str(v) for k, v in data.items()}
+        return scope_parts(self.scope)
 
 
 class Ledger:
@@ -153,7 +184,7 @@ class Ledger:
         """Every entry of ``scope`` by key."""
         cur = self._conn.execute(
             "SELECT key, worklog_id, user_id, timestamp, content_json, edited_ts, pending_json,"
-            " state FROM entry WHERE scope = ?",
+            " state, run_id FROM entry WHERE scope = ?",
             (scope,),
         )
         return {
@@ -166,9 +197,29 @@ class Ledger:
                 edited_ts=r[5],
                 pending=None if r[6] is None else json.loads(r[6]),
                 state=r[7],
+                run_id=r[8],
             )
             for r in cur
         }
+
+    def foreign(self, scope: str) -> Foreign:
+        """The entries of the other sources on ``scope``'s server and key spec."""
+        mine = scope_parts(scope)
+        worklogs: dict[str, str] = {}
+        keys: dict[str, list[tuple[str, str]]] = {}
+        for other in self.scopes():
+            parts = other.parts()
+            if other.scope == scope or parts.get("server") != mine["server"]:
+                continue
+            if parts.get("key") != mine["key"]:
+                continue
+            cur = self._conn.execute(
+                "SELECT key, worklog_id, user_id FROM entry WHERE scope = ?", (other.scope,)
+            )
+            for key, worklog_id, user_id in cur:
+                worklogs[worklog_id] = parts["source"]
+                keys.setdefault(key, []).append((str(user_id).lower(), parts["source"]))
+        return Foreign(worklogs, keys)
 
     def scopes(self) -> list[ScopeInfo]:
         """The scopes in this file, with their entry counts."""
@@ -221,13 +272,15 @@ class Ledger:
         with self.transaction() as conn:
             self._upsert(conn, scope, entries, run_id)
             conn.executemany(
-                "UPDATE entry SET pending_json = ?, updated_at = ? WHERE scope = ? AND key = ?",
-                [(json.dumps(dict(f), default=str), now, scope, k)
+                "UPDATE entry SET pending_json = ?, run_id = ?, updated_at = ?"
+                " WHERE scope = ? AND key = ?",
+                [(json.dumps(dict(f), default=str), run_id, now, scope, k)
                  for k, f in (pending or {}).items()],
             )  # fmt: skip
             conn.executemany(
-                "UPDATE entry SET state = 'deleting', updated_at = ? WHERE scope = ? AND key = ?",
-                [(now, scope, k) for k in deleting],
+                "UPDATE entry SET state = 'deleting', run_id = ?, updated_at = ?"
+                " WHERE scope = ? AND key = ?",
+                [(run_id, now, scope, k) for k in deleting],
             )
 
     def settle(

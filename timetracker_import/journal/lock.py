@@ -1,9 +1,11 @@
 """One writer per target: advisory locks in the state directory.
 
-``import`` of a file into a server, ``sync`` of a ledger, ``worklogs update/delete`` of an
-input and ``runs undo`` of a run each hold a lock named by their target while they run, so a
-second run of the same target (two cron jobs overlapping, a manual re-run while the job runs)
-waits up to ``--wait`` seconds and then stops with exit 75 instead of writing everything twice.
+Every command that writes to 7pace (``import``, ``sync``, ``runs undo``, ``worklogs
+update/delete``) holds the lock of its target - the server and collection - while it
+writes (``target_lock``), and ``sync`` also the lock of its ledger file; so a second writer
+(two cron jobs overlapping, an import and a sync of the same file, an undo of a run still
+running) waits up to ``--wait`` seconds and then stops with exit 75 instead of writing
+everything twice.
 
 The exclusion is the operating system's: ``flock`` on an open lock file (``msvcrt.locking``
 on Windows). The kernel drops the lock when its process dies, however it dies (SIGKILL,
@@ -185,8 +187,9 @@ class TargetLock:
         try:
             while not _try_lock(fd):
                 if time.monotonic() >= deadline:
+                    holder = self._current_holder()
                     raise RunLocked(
-                        f"another run ({self._current_holder().describe()}) is {self.what}",
+                        f"another run ({holder.describe()}) is {holder.what}",
                         hint=(
                             "let it finish, then run the same command again; or add "
                             "--wait SECONDS to wait for it"
@@ -250,13 +253,12 @@ class TargetLock:
 
 
 @contextlib.contextmanager
-def import_lock(rest_root: str, input_digest: str, *, wait: float = 0.0) -> Iterator[TargetLock]:
-    """The lock of importing one file's content (``input_digest``: its SHA-256) into one
-    server and collection (``rest_root``), whatever the mapping and options."""
-    with TargetLock(
-        "import", rest_root.rstrip("/").lower(), input_digest, what="importing this file",
-        wait=wait,
-    ) as lock:  # fmt: skip
+def target_lock(rest_root: str, *, what: str, wait: float = 0.0) -> Iterator[TargetLock]:
+    """The lock of writing to one server and collection (``rest_root``), whatever the
+    command: ``import``, ``sync``, ``runs undo``, ``worklogs update/delete`` and the
+    round-trip update each hold it while they write, so two of them never write to one
+    target at once (``what``: what the holder is doing, as a second run is told)."""
+    with TargetLock("target", rest_root.rstrip("/").lower(), what=what, wait=wait) as lock:
         yield lock
 
 
@@ -266,25 +268,5 @@ def ledger_lock(ledger: str | os.PathLike[str], *, wait: float = 0.0) -> Iterato
     share it)."""
     with TargetLock(
         "sync", str(Path(ledger).resolve()), what="syncing this ledger", wait=wait
-    ) as lock:
-        yield lock
-
-
-@contextlib.contextmanager
-def worklogs_lock(rest_root: str, input_id: str, *, wait: float = 0.0) -> Iterator[TargetLock]:
-    """The lock of ``worklogs update/delete`` of one input (a file's SHA-256, or the sorted
-    ids given with ``--id``) on one server and collection."""
-    with TargetLock(
-        "worklogs", rest_root.rstrip("/").lower(), input_id,
-        what="changing the worklogs of this input", wait=wait,
-    ) as lock:  # fmt: skip
-        yield lock
-
-
-@contextlib.contextmanager
-def undo_lock(rest_root: str, run_id: str, *, wait: float = 0.0) -> Iterator[TargetLock]:
-    """The lock of undoing one run on one server and collection."""
-    with TargetLock(
-        "undo", rest_root.rstrip("/").lower(), run_id, what=f"undoing run {run_id}", wait=wait
     ) as lock:
         yield lock

@@ -1,5 +1,6 @@
-"""Rows: every input row registered as pending, then given exactly one outcome (created,
-existing, rejected with a reason, skipped, unprocessed); the counts and ``created.csv``."""
+"""Rows: every input row registered as pending, then given exactly one outcome
+(``core.outcomes.RowOutcome``: created, updated, unchanged, existing, conflict, rejected with
+a reason, skipped, unprocessed); the counts and ``created.csv``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts, RowOutcome
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.worklog_key import WorklogKey
 from timetracker_import.journal.db import JournalBase, JournalError
@@ -36,23 +37,23 @@ def outcomes_of(conn: sqlite3.Connection, rows: Iterable[int]) -> dict[int, tupl
     return found
 
 
-def count_outcomes(conn: sqlite3.Connection) -> Accounting:
-    """Counts of rows by outcome and of batches by state (pending rows count as
-    unprocessed)."""
-    outcomes = dict(conn.execute("SELECT outcome, COUNT(*) FROM row GROUP BY outcome").fetchall())
+def count_outcomes(conn: sqlite3.Connection) -> Counts:
+    """Counts of rows by outcome (pending rows count as unprocessed), of batches by state,
+    and of the worklogs deleted (``delete`` actions done)."""
+    counts = Counts()
+    for outcome, n in conn.execute("SELECT outcome, COUNT(*) FROM row GROUP BY outcome"):
+        counts.rows += n
+        counts.add(RowOutcome(outcome), n)
     states = dict(conn.execute("SELECT state, COUNT(*) FROM batch GROUP BY state").fetchall())
-    return Accounting(
-        rows=sum(outcomes.values()),
-        created=outcomes.get("created", 0),
-        already_existing=outcomes.get("existing", 0),
-        rejected=outcomes.get("rejected", 0),
-        unprocessed=outcomes.get("pending", 0) + outcomes.get("unprocessed", 0),
-        skipped=outcomes.get("skipped", 0),
-        planned_batches=sum(states.values()) - states.get("split", 0),
-        posted_batches=states.get("done", 0),
-        failed_batches=states.get("failed", 0),
-        split_batches=states.get("split", 0),
-    )
+    counts.planned_batches = sum(states.values()) - states.get("split", 0)
+    counts.posted_batches = states.get("done", 0)
+    counts.failed_batches = states.get("failed", 0)
+    counts.split_batches = states.get("split", 0)
+    deleted = conn.execute(
+        "SELECT COUNT(*) FROM action WHERE kind = 'delete' AND state = 'done'"
+    ).fetchone()
+    counts.deleted = int(deleted[0])
+    return counts
 
 
 class RowsMixin(JournalBase):
@@ -128,6 +129,24 @@ class RowsMixin(JournalBase):
                 " WHERE source_row = ?",
             )
 
+    def mark_settled(
+        self,
+        outcome: RowOutcome,
+        rows_to_ids: Mapping[int, str | None],
+        reason: str | None = None,
+    ) -> None:
+        """Record rows a sync settled (``updated``, ``unchanged``, ``conflict``), each with
+        the worklog it holds for the row (``reason``: why, for a conflict)."""
+        if outcome not in (RowOutcome.UPDATED, RowOutcome.UNCHANGED, RowOutcome.CONFLICT,
+                           RowOutcome.EXISTING):  # fmt: skip
+            raise JournalError(f"mark_settled() does not record {outcome!r} rows")
+        with self._transaction() as conn:
+            self._set_outcome(
+                conn,
+                ((outcome.value, wid, reason, int(row)) for row, wid in rows_to_ids.items()),
+                "UPDATE row SET outcome = ?, worklog_id = ?, reason = ? WHERE source_row = ?",
+            )
+
     def mark_skipped(self, rows: Iterable[int], reason: str | None = None) -> None:
         """Record rows left out on purpose (the mapping's filter)."""
         with self._transaction() as conn:
@@ -172,7 +191,7 @@ class RowsMixin(JournalBase):
         )
         return [Rejection(int(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in cur]
 
-    def accounting(self) -> Accounting:
+    def accounting(self) -> Counts:
         """Counts from the journal (pending rows count as unprocessed)."""
         return count_outcomes(self._conn)
 

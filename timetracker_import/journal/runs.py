@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts, RunKind
 from timetracker_import.journal.db import (
     JOURNAL_NAME,
     SCHEMA,
     JournalBase,
     JournalError,
     connect,
+    migrate,
     now,
 )
 from timetracker_import.journal.private_files import (
@@ -106,10 +107,20 @@ class RunInfo:
     finished_at: str | None
     counts: dict[str, Any] | None
     directory: Path
+    kind: RunKind = RunKind.IMPORT
+    dry_run: bool = False
+
+
+def _kind_of(options: Mapping[str, Any]) -> RunKind:
+    try:
+        return RunKind(str(options.get("kind") or RunKind.IMPORT))
+    except ValueError:
+        return RunKind.IMPORT
 
 
 def _run_info(conn: sqlite3.Connection, directory: Path) -> RunInfo:
     rec = conn.execute("SELECT * FROM run").fetchone()
+    options = json.loads(rec["options_json"] or "{}")
     return RunInfo(
         run_id=rec["id"],
         status=rec["status"],
@@ -121,6 +132,8 @@ def _run_info(conn: sqlite3.Connection, directory: Path) -> RunInfo:
         finished_at=rec["finished_at"],
         counts=None if rec["counts_json"] is None else json.loads(rec["counts_json"]),
         directory=directory,
+        kind=_kind_of(options),
+        dry_run=bool(options.get("dry_run")),
     )
 
 
@@ -183,7 +196,9 @@ class RunsMixin(JournalBase):
         db_path = directory / JOURNAL_NAME
         if not db_path.is_file():
             raise JournalError(f"no run {run_id} in {runs_root()}")
-        journal = cls(run_id, directory, connect(db_path))
+        conn = connect(db_path)
+        migrate(conn, directory)
+        journal = cls(run_id, directory, conn)
         journal._secure_files()
         return journal
 
@@ -202,15 +217,28 @@ class RunsMixin(JournalBase):
         with self._transaction() as conn:
             conn.execute("UPDATE run SET status = 'open', finished_at = NULL")
 
-    def finish(self, status: str) -> Accounting:
-        """Close the run as ``complete`` or ``halted`` and store its counts."""
+    @property
+    def kind(self) -> RunKind:
+        """What the run did (import, sync, ``worklogs update/delete``)."""
+        return _kind_of(self.options)
+
+    def finish(
+        self, status: str, counts: Counts | None = None, *, halt_reason: str | None = None
+    ) -> Counts:
+        """Close the run as ``complete`` or ``halted`` (``halt_reason``: why) and store its
+        counts: those of the journal's rows and actions, or ``counts`` for a dry run (whose
+        would-be writes leave no outcome in the journal)."""
         if status not in ("complete", "halted"):
             raise JournalError(f"a run finishes as complete or halted, not {status!r}")
-        counts = count_outcomes(self._conn)
+        if counts is None:
+            counts = count_outcomes(self._conn)
+        stored: dict[str, Any] = dict(counts.to_dict())
+        if halt_reason is not None:
+            stored["halt_reason"] = halt_reason
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE run SET status = ?, finished_at = ?, counts_json = ?",
-                (status, now(), json.dumps(counts.to_dict(), sort_keys=True)),
+                (status, now(), json.dumps(stored, sort_keys=True)),
             )
         return counts
 
@@ -265,6 +293,88 @@ def list_runs() -> list[RunInfo]:
         if info is not None:
             runs.append(info)
     return runs
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as every surface shows it (``runs list/show``, the web app's Runs page),
+    computed from its journal: what kind of run, where it stands, its counts, why it
+    stopped, and whether ``runs undo`` has anything to reverse."""
+
+    run_id: str
+    kind: RunKind
+    status: str
+    dry_run: bool
+    input_path: str | None
+    mapping_name: str | None
+    target: str | None
+    started_at: str
+    finished_at: str | None
+    counts: Counts
+    halt_reason: str | None
+    directory: Path
+    actions: int = 0
+
+    @property
+    def undoable(self) -> bool:
+        """A real run that wrote something."""
+        return not self.dry_run and self.actions > 0
+
+    def describe(self) -> str:
+        """The counts in one line (``Counts.describe``)."""
+        return self.counts.describe(self.kind, dry_run=self.dry_run)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind.value,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "input": self.input_path,
+            "mapping": self.mapping_name,
+            "target": self.target,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "counts": self.counts.to_dict(),
+            "halt_reason": self.halt_reason,
+            "undoable": self.undoable,
+        }
+
+
+def run_summary(info: RunInfo) -> RunSummary:
+    """The summary of a listed run: the counts stored when it finished, else (a run still
+    open, or killed) counted from its journal now."""
+    counts = Counts.from_dict(info.counts) if info.counts is not None else None
+    halt = None if info.counts is None else info.counts.get("halt_reason")
+    actions = 0
+    try:
+        conn = sqlite3.connect(f"{(info.directory / JOURNAL_NAME).as_uri()}?mode=ro", uri=True,
+                               timeout=5)  # fmt: skip
+        try:
+            if counts is None:
+                counts = count_outcomes(conn)
+            actions = _count_actions(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        counts = counts or Counts()
+    return RunSummary(
+        run_id=info.run_id, kind=info.kind, status=info.status, dry_run=info.dry_run,
+        input_path=info.input_path, mapping_name=info.mapping_name, target=info.base_url,
+        started_at=info.started_at, finished_at=info.finished_at, counts=counts,
+        halt_reason=None if halt is None else str(halt), directory=info.directory,
+        actions=actions,
+    )  # fmt: skip
+
+
+def _count_actions(conn: sqlite3.Connection) -> int:
+    for table, where in (("action", "state != 'failed'"), ("created", "1")):
+        try:
+            row = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()
+            return int(row[0])
+        except sqlite3.OperationalError:
+            continue  # an older journal: no action table yet
+    return 0
 
 
 def find_resumable(fingerprint: str) -> str | None:

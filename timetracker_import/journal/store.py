@@ -13,13 +13,15 @@ secrets are dropped.
 ``Journal`` is one class made of one mixin per concern, all on the connection of
 ``journal.db`` (which holds the one schema): ``journal.runs`` (create/open/info/finish,
 summary; ``list_runs``, ``find_resumable``), ``journal.rows`` (row outcomes, rejections,
-counts, ``created.csv``), ``journal.batches`` (plan, send intents, batch outcomes) and
+counts, ``created.csv``), ``journal.batches`` (plan, send intents, batch outcomes),
+``journal.actions`` (every write: create, update, delete, with the values before it) and
 ``journal.undo_log`` (created worklogs, undo steps). The names importers use stay importable
 from here.
 """
 
 from __future__ import annotations
 
+from timetracker_import.journal.actions import ActionsMixin
 from timetracker_import.journal.batches import BatchesMixin
 from timetracker_import.journal.db import (
     BATCH_STATES,
@@ -69,6 +71,6 @@ __all__ = [
 ]
 
 
-class Journal(RunsMixin, RowsMixin, BatchesMixin, UndoLogMixin):
+class Journal(RunsMixin, RowsMixin, BatchesMixin, ActionsMixin, UndoLogMixin):
     """The journal of one run. Use ``Journal.create`` or ``Journal.open``; close when done
     (also a context manager)."""

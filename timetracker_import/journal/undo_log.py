@@ -1,5 +1,6 @@
-"""Undo bookkeeping: the worklogs this run created (what undo deletes) and the undo steps
-taken so far. The undo decision and its HTTP calls are in ``journal.undo``."""
+"""Undo bookkeeping: the worklogs this run created (its ``create`` actions, what undo
+deletes) and the undo steps taken so far. The undo decision and its HTTP calls are in
+``journal.undo`` and ``app.undo``."""
 
 from __future__ import annotations
 
@@ -27,14 +28,17 @@ class UndoLogMixin(JournalBase):
 
     def created_records(self) -> list[CreatedRecord]:
         """The worklogs this run created, by row."""
-        cur = self._conn.execute("SELECT * FROM created ORDER BY source_row, worklog_id")
+        cur = self._conn.execute(
+            "SELECT worklog_id, source_row, batch_no, at, edited_after, body_json FROM action"
+            " WHERE kind = 'create' AND state = 'done' ORDER BY source_row, worklog_id"
+        )
         return [
             CreatedRecord(
                 worklog_id=r["worklog_id"],
                 source_row=int(r["source_row"]),
                 batch_no=r["batch_no"],
-                created_at=r["created_at"],
-                edited_ts=r["edited_ts"],
+                created_at=r["at"],
+                edited_ts=r["edited_after"],
                 body=None if r["body_json"] is None else json.loads(r["body_json"]),
             )
             for r in cur

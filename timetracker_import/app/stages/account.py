@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from timetracker_import.app.stages.model import ImportResult
     from timetracker_import.app.stages.prepare import PreparedFile
-    from timetracker_import.core.accounting import Accounting
+    from timetracker_import.core.outcomes import Counts
     from timetracker_import.journal.store import Journal
 
 #: the outcomes of rows still to be done (everything else is final)
@@ -97,7 +97,7 @@ class RowBook:
 
 
 def exit_code_for(
-    counts: Accounting,
+    counts: Counts,
     *,
     halt: str | None,
     halt_error: Exception | None,

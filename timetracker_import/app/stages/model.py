@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.core.accounting import Accounting
+from timetracker_import.core.outcomes import Counts
 from timetracker_import.core.rejections import Rejection
 
 if TYPE_CHECKING:
@@ -43,8 +43,12 @@ class ImportSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row
-    #: seconds to wait for another run importing the same file into the same server
+    #: seconds to wait for another writer of the same server
     wait: float = 0.0
+    #: the source's entry id columns (``sync --key``; default: the mapping's ``key:``)
+    keys: tuple[str, ...] = ()
+    #: rows sharing an entry id: reject | last (default: the mapping's, else reject)
+    on_duplicate_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class ImportResult:
     run_dir: Path
     dry_run: bool
     resumed: bool
-    accounting: Accounting
+    accounting: Counts
     exit_code: int
     rejections: list[Rejection]
     existing: dict[int, str]
@@ -88,7 +92,7 @@ class ImportResult:
     on_duplicate: str = "skip"  # what was done with in_file_duplicates
 
     @property
-    def counts(self) -> Accounting:
+    def counts(self) -> Counts:
         """Where the rows ended up (``created``, ``already_existing``, ``rejected``, ...)."""
         return self.accounting
 

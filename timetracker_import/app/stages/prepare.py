@@ -54,6 +54,94 @@ class PreparedFile:
     repeats: dict[int, int] = field(default_factory=dict)
     #: the copies left out (``skip``): also in ``skipped``
     duplicate_skips: dict[int, int] = field(default_factory=dict)
+    #: what could be read of the rows rejected offline (user, timestamp, work item; see
+    #: ``core.mapping.PARTIAL_COLUMNS``): which worklog a rejected row may stand for
+    partial: pd.DataFrame | None = None
+    #: where the time zone came from: "--timezone", "mapping" or "this machine's zone"
+    timezone_source: str = ""
+    #: rows whose time was read without an offset (localised in ``timezone``)
+    naive_times: int = 0
+    #: the entry ids of a source that declares them (None: no key declared)
+    keys: EntryKeys | None = None
+    #: rows replaced by a later row with the same entry id (``on_duplicate_key: last``):
+    #: row -> the row that replaced it; also in ``skipped``
+    replaced: dict[int, int] = field(default_factory=dict)
+
+    def skip_reasons(self) -> dict[int, str]:
+        """Why each skipped row is left out: the mapping's filter, a copy of an earlier
+        row (``--on-duplicate skip``), or replaced by a later row with its entry id."""
+        from timetracker_import.core.dedupe import repeat_reason, replaced_reason
+
+        reasons = dict.fromkeys(self.skipped, "left out by the mapping")
+        for row, first in self.duplicate_skips.items():
+            reasons[int(row)] = repeat_reason(first)
+        for row, by in self.replaced.items():
+            reasons[int(row)] = replaced_reason(by)
+        return reasons
+
+
+@dataclass(frozen=True)
+class EntryKeys:
+    """The declared entry ids of a file: ``keys`` (row -> key text, rows whose key cells are
+    all filled), ``empty`` (rows with an empty key cell -> the first empty column) and the
+    key columns' ``headers``."""
+
+    keys: dict[int, str]
+    empty: dict[int, str]
+    headers: list[str]
+    spec: list[str]
+
+
+def entry_keys(
+    settings: ImportSettings, loaded: LoadedMapping, table: RawTable, raw: pd.DataFrame
+) -> EntryKeys | None:
+    """The entry ids of every row, from ``sync --key`` or the mapping's ``key:`` (None when
+    neither declares one). UsageError when a key column is not in the file."""
+    from timetracker_import.core.mapping import find_column
+    from timetracker_import.core.sync_plan import cell_text
+    from timetracker_import.errors import TimetrackerError
+
+    columns = list(settings.keys) or list(loaded.mapping.key or [])
+    if not columns:
+        return None
+    try:
+        positions = [
+            find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
+            for c in columns
+        ]
+    except TimetrackerError as exc:
+        raise UsageError(
+            f"the key: {exc.message}",
+            hint="name the column that holds the entry id (--key COLUMN, or key: in the mapping)",
+        ) from None
+    headers = [table.headers[p] for p in positions]
+    keys: dict[int, str] = {}
+    empty: dict[int, str] = {}
+    cells = [raw[p].tolist() if p in raw.columns else [None] * len(raw) for p in positions]
+    for i, row in enumerate(raw.index.tolist()):
+        texts = [cell_text(column[i]) for column in cells]
+        blank = [h for h, t in zip(headers, texts, strict=True) if not t]
+        if blank:
+            empty[int(row)] = blank[0]
+        else:
+            keys[int(row)] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
+    return EntryKeys(keys, empty, headers, columns)
+
+
+def empty_canonical() -> pd.DataFrame:
+    """The canonical frame of a file without data rows (a header-only export): every
+    column there, with its type, so that every later stage sees the usual shape."""
+    import pandas as pd
+
+    from timetracker_import.core.mapping import CANONICAL_COLUMNS
+
+    dtypes = {"timestamp": "datetime64[ns, UTC]", "length_seconds": "int64",
+              "billable_seconds": "Int64", "work_item_id": "Int64"}  # fmt: skip
+    frame = pd.DataFrame(
+        {c: pd.Series(dtype=dtypes.get(c, object)) for c in CANONICAL_COLUMNS},
+        index=pd.Index([], dtype="int64", name="source_row"),
+    )
+    return frame
 
 
 def file_sha256(path: Path) -> str:
@@ -127,7 +215,7 @@ def prepare(
     check_settings(settings)
     if loaded is None:
         loaded = load_import_mapping(settings)
-    timezone, _ = choose_timezone(loaded.mapping, settings.timezone)
+    timezone, timezone_source = choose_timezone(loaded.mapping, settings.timezone)
     table = open_table(
         settings.path,
         sheet=settings.sheet,
@@ -135,7 +223,8 @@ def prepare(
         delimiter=settings.delimiter,
         has_header=loaded.mapping.header,
     )
-    canon_parts, raw_parts, rejections = [], [], []
+    canon_parts, raw_parts, partial_parts, rejections = [], [], [], []
+    naive_times = 0
     from timetracker_import.core.mapping import LookupMisses
 
     misses = LookupMisses()
@@ -146,11 +235,35 @@ def prepare(
             raise Interrupted("stopped while reading the file; nothing was sent")
         canon_parts.append(chunk.canonical)
         raw_parts.append(chunk.raw)
+        naive_times += chunk.naive_times
+        if chunk.partial is not None and len(chunk.partial):
+            partial_parts.append(chunk.partial)
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
-    canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    canonical = pd.concat(canon_parts) if canon_parts else empty_canonical()
+    # a declared entry id (mapping `key:`, sync --key): rows sharing one are rejected, or
+    # the last replaces the earlier (on_duplicate_key); see entry_keys
+    keyed = entry_keys(settings, loaded, table, raw)
+    replaced: dict[int, int] = {}
+    if keyed is not None and len(canonical):
+        from timetracker_import.core.dedupe import KEY_COLUMN, duplicate_keys
+
+        policy = settings.on_duplicate_key or loaded.mapping.on_duplicate_key or "reject"
+        shared = {int(r): keyed.keys[int(r)] for r in canonical.index if int(r) in keyed.keys}
+        _, key_rejections, replaced = duplicate_keys(shared, policy)
+        if replaced or key_rejections:
+            canonical = canonical.drop(
+                index=list(replaced) + [r.source_row for r in key_rejections]
+            )
+            rejections = merge_rejections(rejections + key_rejections)
+        identity = canonical.copy()
+        identity[KEY_COLUMN] = pd.Series(
+            [keyed.keys.get(int(r)) for r in canonical.index], index=canonical.index, dtype=object
+        )
+    else:
+        identity = canonical
     # rows identical to an earlier row: skipped, allowed or rejected (--on-duplicate)
-    repeats = in_file_repeats(canonical, settings.on_duplicate) if len(canonical) else None
+    repeats = in_file_repeats(identity, settings.on_duplicate) if len(canonical) else None
     if repeats is not None and (repeats.skip or repeats.rejections):
         canonical = canonical.drop(
             index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
@@ -184,6 +297,8 @@ def prepare(
         "delimiter": settings.delimiter,
         "dry_run": settings.dry_run,
         "target": settings.connection.rest_root,
+        "keys": list(settings.keys),
+        "on_duplicate_key": settings.on_duplicate_key,
     }
     from timetracker_import.journal.store import fingerprint
 
@@ -203,6 +318,11 @@ def prepare(
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
         notes=mapping_notes(loaded, misses),
+        partial=pd.concat(partial_parts) if partial_parts else None,
+        keys=keyed,
+        replaced=replaced,
+        timezone_source=timezone_source,
+        naive_times=naive_times,
     )
 
 
