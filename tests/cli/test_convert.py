@@ -144,9 +144,11 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
     import json
 
     doc = json.loads(result.stdout)
-    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 5, 2)
+    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 4, 3)
     reasons = {r["source_row"]: r["reason"] for r in doc["rejections"]}
-    assert set(reasons) == {5, 8}
+    assert set(reasons) == {4, 5, 8}
+    # "date;;600": no author; issue 21: rejected, not booked to the token's own user
+    assert reasons[4].startswith("user is empty")
     assert "timestamp is empty" in reasons[5]  # "Alice;5400": no date in the cell
     assert "greater than 0" in reasons[8]  # a 0-second worklog
     # issue 13: WEB-103 is not in jira-keys.csv: row 7 is valid without a work item, the key
@@ -161,12 +163,11 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
             "first_rows": [7],
         }
     ]
-    # 1:30 (+0100) + 0:30 + 0:10 + 0:05 + 1:00 (row 7) of valid time
-    assert doc["total_seconds"] == 5400 + 1800 + 600 + 300 + 3600
+    # 1:30 (+0100) + 0:30 + 0:05 + 1:00 (row 7) of valid time
+    assert doc["total_seconds"] == 5400 + 1800 + 300 + 3600
     assert doc["seconds_per_user"] == {
         "alice@example.com": 5400,
         "bob@example.com": 2100,
-        "(token's user)": 600,
         "carol@example.com": 3600,
     }
 

@@ -22,8 +22,6 @@ Identity and content (docs/sync.md):
 
 from __future__ import annotations
 
-import json
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +30,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timetracker_import.core.actions import Delete, Update
-from timetracker_import.core.rejections import Rejection
+
+# the key rules live with the other duplicate rules; re-exported for sync's callers
+from timetracker_import.core.dedupe import (  # noqa: F401
+    ON_DUPLICATE_KEY,
+    cell_text,
+    column_keys,
+    duplicate_keys,
+)
 from timetracker_import.core.worklog_key import normalize_comment, parse_api_timestamp
 
 #: content fields (API names) in the order diffs are shown
@@ -47,7 +52,6 @@ CONTENT_FIELDS = (
 )
 #: fields that are part of the slot (identity) when no id key is given
 SLOT_FIELDS = ("userId", "timeStamp", "workItemId")
-ON_DUPLICATE_KEY = ("reject", "last")
 SLOT_KEY = "slot"
 
 SameEdited = Callable[[str | None, str | None], bool]
@@ -210,82 +214,6 @@ def slot_keys(slots: Iterable[tuple[int, tuple[str, str, int | None]]]) -> dict[
         seen[slot] += 1
         keys[row] = f"{slot[0]}|{stamp}|{'' if work_item is None else work_item}#{seen[slot]}"
     return keys
-
-
-def cell_text(value: Any) -> str:
-    """A key cell as text: stripped; an Excel number 123.0 is "123"; empty is ""."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer():
-            return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def column_keys(
-    cells: Mapping[int, Sequence[Any]], headers: Sequence[str]
-) -> tuple[dict[int, str], list[Rejection]]:
-    """``{source_row: key}`` from the key columns' cells of each row (``headers``: their
-    original names). A row with an empty key cell is rejected, naming the column."""
-    keys: dict[int, str] = {}
-    rejections: list[Rejection] = []
-    for row in sorted(cells):
-        texts = [cell_text(v) for v in cells[row]]
-        empty = [h for h, t in zip(headers, texts, strict=True) if not t]
-        if empty:
-            rejections.append(
-                Rejection(
-                    row,
-                    "validate",
-                    empty[0],
-                    None,
-                    f"the key column {empty[0]!r} is empty; sync needs a key to know which "
-                    "worklog this row is",
-                )
-            )
-            continue
-        keys[row] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
-    return keys, rejections
-
-
-def duplicate_keys(
-    keys: Mapping[int, str], policy: str = "reject"
-) -> tuple[dict[int, str], list[Rejection], dict[int, int]]:
-    """Rows sharing a key. ``reject``: every row of such a key is rejected, its reason naming
-    the others. ``last``: the last row in file order keeps the key and the earlier ones are
-    replaced by it. Returns (keys kept, rejections, ``{replaced_row: replacing_row}``)."""
-    if policy not in ON_DUPLICATE_KEY:
-        raise ValueError(f"unknown duplicate-key policy {policy!r}")
-    rows_of: dict[str, list[int]] = defaultdict(list)
-    for row in sorted(keys):
-        rows_of[keys[row]].append(row)
-    kept: dict[int, str] = {}
-    rejections: list[Rejection] = []
-    replaced: dict[int, int] = {}
-    for key, rows in rows_of.items():
-        if len(rows) == 1:
-            kept[rows[0]] = key
-        elif policy == "last":
-            kept[rows[-1]] = key
-            replaced.update(dict.fromkeys(rows[:-1], rows[-1]))
-        else:
-            for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
-                rejections.append(
-                    Rejection(
-                        row,
-                        "duplicate",
-                        None,
-                        key,
-                        f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry (fix the file, or --on-duplicate-key last keeps the last row)",
-                    )
-                )
-    return kept, rejections, replaced
 
 
 # --------------------------------------------------------------------------- plan
