@@ -7,7 +7,7 @@ exactly the same stages as ``validate``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -76,6 +76,12 @@ class ValidateResult:
     lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
+    #: rows a later row with the same entry key replaced (``on_duplicate_key: last``)
+    replaced: dict[int, int] = dc_field(default_factory=dict)
+    #: valid rows without a user: booked to the token's own user (``default: me``)
+    self_rows: int = 0
+    #: what the run should know beyond the counts (key corrections, own-user rows)
+    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -91,6 +97,83 @@ class MappedChunk:
     canonical: pd.DataFrame
     rejections: list[Rejection]
     raw: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class EntryKeys:
+    """What the mapping's ``key`` + ``on_duplicate_key`` make of rows sharing an entry key:
+    ``replaced`` (an earlier row -> the later row that corrects it; those are skipped),
+    ``rejections`` (``reject``: every row of a repeated key), ``keys`` (row -> key text)."""
+
+    replaced: dict[int, int] = dc_field(default_factory=dict)
+    rejections: tuple[Rejection, ...] = ()
+    keys: dict[int, str] = dc_field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+
+    def apply(
+        self, canonical: pd.DataFrame, rejections: list[Rejection]
+    ) -> tuple[pd.DataFrame, list[Rejection]]:
+        """``canonical`` and ``rejections`` of one chunk with the replaced rows left out (so
+        they count as skipped, also when their own cells were bad) and the key rejections of
+        the chunk's rows added."""
+        if not self.replaced and not self.rejections:
+            return canonical, rejections
+        from timetracker_import.core.rejections import merge_rejections
+
+        rows = set(int(r) for r in canonical.index) | {r.source_row for r in rejections}
+        mine = [r for r in self.rejections if r.source_row in rows]
+        drop = [r for r in canonical.index if int(r) in self.replaced]
+        drop += [r.source_row for r in mine if r.source_row in canonical.index]
+        kept = [r for r in rejections if r.source_row not in self.replaced]
+        return canonical.drop(index=drop), merge_rejections(kept + mine)
+
+    def note(self) -> str | None:
+        """One line naming the corrections, for summaries (None without any)."""
+        if not self.replaced:
+            return None
+        pairs = sorted(self.replaced.items())
+        shown = ", ".join(
+            f"row {r} by row {by} ({self.keys.get(by, '')!r})" for r, by in pairs[:10]
+        )
+        more = f" and {len(pairs) - 10} more" if len(pairs) > 10 else ""
+        return (
+            f"{len(pairs)} row(s) replaced by a later row with the same {' + '.join(self.columns)}"
+            f" (a correction; on_duplicate_key: last), counted as skipped: {shown}{more}"
+        )
+
+
+def entry_keys(table: RawTable, mapping: Mapping, frames: Iterable[pd.DataFrame]) -> EntryKeys:
+    """Rows sharing an entry key (``mapping.key``) under ``mapping.on_duplicate_key``, over
+    the raw ``frames`` of ``table`` (the whole file: a correction may come chunks later).
+    Rows with an empty key cell take no part; without the rule nothing is found."""
+    if not mapping.key or mapping.on_duplicate_key is None:
+        return EntryKeys()
+    from timetracker_import.core.dedupe import column_keys, duplicate_keys
+    from timetracker_import.core.mapping import find_column
+
+    positions = [
+        find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
+        for c in mapping.key
+    ]
+    cells: dict[int, list[Any]] = {}
+    for frame in frames:
+        parts = [frame[p].tolist() for p in positions]
+        for i, row in enumerate(frame.index.tolist()):
+            cells[int(row)] = [part[i] for part in parts]
+    headers = [table.headers[p] for p in positions]
+    keys, _ = column_keys(cells, headers)  # an empty key cell: no entry id, nothing to match
+    _, rejections, replaced = duplicate_keys(keys, mapping.on_duplicate_key)
+    return EntryKeys(replaced, tuple(rejections), keys, tuple(headers))
+
+
+def self_rows_note(count: int) -> str | None:
+    """The line that says how many rows go to the token's own user (None for none)."""
+    if not count:
+        return None
+    return (
+        f"{count} row(s) have no user and are booked to the token's own user (the mapping "
+        "says so: `default: me` on fields.user, or no user field)"
+    )
 
 
 def local_timezone() -> str:
@@ -329,13 +412,15 @@ def run_validate(
     repeats_index = RepeatIndex()
     repeats: dict[int, int] = {}
     skipped_duplicates = 0
+    self_rows = 0
+    corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
         for chunk in iter_mapped_chunks(
             table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows, misses=misses
         ):
-            canonical, rejections = chunk.canonical, chunk.rejections
+            canonical, rejections = corrections.apply(chunk.canonical, chunk.rejections)
             outcome = in_file_repeats(canonical, settings.on_duplicate, index=repeats_index)
             repeats.update(outcome.repeats)
             left_out = list(outcome.skip) + [r.source_row for r in outcome.rejections]
@@ -343,6 +428,7 @@ def run_validate(
                 canonical = canonical.drop(index=left_out)
                 rejections = merge_rejections(rejections + outcome.rejections)
             skipped_duplicates += len(outcome.skip)
+            self_rows += int(canonical["user"].isna().sum())
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
@@ -398,4 +484,7 @@ def run_validate(
         lookup_files=dict(loaded.lookup_files),
         detection=loaded.detection,
         note=mapping.note,
+        replaced=dict(corrections.replaced),
+        self_rows=self_rows,
+        notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows)) if n),
     )

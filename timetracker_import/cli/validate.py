@@ -63,12 +63,14 @@ def render_lookups(result: ValidateResult) -> list[str]:
 
 def render_summary(result: ValidateResult, path: Path) -> str:
     """The human summary printed to stderr."""
-    skipped_filter = result.skipped - result.skipped_duplicates
+    skipped_filter = result.skipped - result.skipped_duplicates - len(result.replaced)
     parts = []
     if skipped_filter:
         parts.append(f"{skipped_filter} skipped by skip_rows")
     if result.skipped_duplicates:
         parts.append(f"{result.skipped_duplicates} skipped as copies of an earlier row")
+    if result.replaced:
+        parts.append(f"{len(result.replaced)} skipped as corrected by a later row")
     lines = []
     if result.detection:
         lines.append(result.detection)
@@ -93,6 +95,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
             + (f" and {more} more" if more > 0 else "")
         )
     lines.extend(render_lookups(result))
+    lines.extend(f"note: {n}" for n in result.notes)
     if result.note:
         lines.append(f"note: {result.note.strip()}")
     if result.billable_over_length:
@@ -128,6 +131,11 @@ def render_json(result: ValidateResult) -> str:
         "lookup_misses": [m.to_dict() for m in result.lookup_misses],
         "detection": result.detection,
         "note": result.note,
+        "notes": list(result.notes),
+        "replaced_by_key": [
+            {"source_row": r, "replaced_by_row": by} for r, by in sorted(result.replaced.items())
+        ],
+        "self_rows": result.self_rows,
         "rejected_path": str(result.rejected_path) if result.rejected_path else None,
         "rejections": [
             {

@@ -273,7 +273,9 @@ def duplicate_keys(
                         None,
                         key,
                         f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry (fix the file, or --on-duplicate-key last keeps the last row)",
+                        "entry: fix the file, or keep the last row as a correction "
+                        "(`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
+                        "last)",
                     )
                 )
     return kept, rejections, replaced

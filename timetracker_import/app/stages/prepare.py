@@ -16,8 +16,10 @@ from timetracker_import.app.stages.model import ON_EXISTING, ImportSettings
 from timetracker_import.app.validate import (
     ValidateSettings,
     choose_timezone,
+    entry_keys,
     iter_mapped_chunks,
     load_mapping_for,
+    self_rows_note,
 )
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import Interrupted, UsageError
@@ -54,6 +56,12 @@ class PreparedFile:
     repeats: dict[int, int] = field(default_factory=dict)
     #: the copies left out (``skip``): also in ``skipped``
     duplicate_skips: dict[int, int] = field(default_factory=dict)
+    #: rows a later row with the same entry key corrects -> that row (``on_duplicate_key:
+    #: last``): also in ``skipped``; ``skip_reasons`` says why, row by row
+    replaced: dict[int, int] = field(default_factory=dict)
+    skip_reasons: dict[int, str] = field(default_factory=dict)
+    #: valid rows without a user, booked to the token's own user (``default: me``)
+    self_rows: list[int] = field(default_factory=list)
 
 
 def file_sha256(path: Path) -> str:
@@ -118,7 +126,7 @@ def prepare(
 
     import pandas as pd
 
-    from timetracker_import.core.dedupe import in_file_repeats
+    from timetracker_import.core.dedupe import in_file_repeats, replaced_reason
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.core.rejections import merge_rejections
     from timetracker_import.files.readers import open_table
@@ -149,6 +157,10 @@ def prepare(
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else pd.DataFrame()
+    # a later row with the same entry key corrects the earlier ones (BambooHR's Time Entry ID)
+    corrections = entry_keys(table, loaded.mapping, [raw] if len(raw) else [])
+    if len(canonical):
+        canonical, rejections = corrections.apply(canonical, rejections)
     # rows identical to an earlier row: skipped, allowed or rejected (--on-duplicate)
     repeats = in_file_repeats(canonical, settings.on_duplicate) if len(canonical) else None
     if repeats is not None and (repeats.skip or repeats.rejections):
@@ -162,6 +174,9 @@ def prepare(
         int(r) for r in raw.index if int(r) not in valid_rows and int(r) not in rejected_rows
     ]
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+    self_rows = (
+        [int(r) for r in canonical.index[canonical["user"].isna()]] if len(canonical) else []
+    )
 
     def header(*names: str) -> str | None:
         for name in names:
@@ -202,7 +217,14 @@ def prepare(
         seconds=time.perf_counter() - started,
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
-        notes=mapping_notes(loaded, misses),
+        replaced=dict(corrections.replaced),
+        skip_reasons={
+            row: replaced_reason(by, corrections.keys.get(by, ""))
+            for row, by in corrections.replaced.items()
+        },
+        self_rows=self_rows,
+        notes=mapping_notes(loaded, misses)
+        + [n for n in (corrections.note(), self_rows_note(len(self_rows))) if n],
     )
 
 
