@@ -44,6 +44,8 @@ class ValidateSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # rows identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row (files without dates)
+    #: --date-order MDY|DMY|YMD: the day/month order, over the mapping's and the data's
+    date_order: str | None = None
 
 
 @dataclass(frozen=True)
@@ -300,15 +302,31 @@ def detect_preset_for(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    date_order: str | None = None,
 ) -> Any:
     """``core.preset_detect.choose_preset`` over the header and the first ``DETECT_ROWS``
-    rows of ``path`` (a ``Choice``)."""
-    from timetracker_import.core.preset_detect import choose_preset
+    rows of ``path`` (a ``Choice``); where the day/month order decides, over the date
+    columns of every row (all the evidence, never one row). ``date_order``: the order the
+    user named."""
+    import pandas as pd
+
+    from timetracker_import.core.mapping import normalise_header
+    from timetracker_import.core.preset_detect import best_presets, choose_preset, date_columns
     from timetracker_import.files.readers import open_table
 
     table = open_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    first = next(iter(table.chunks(DETECT_ROWS)), None)
-    return choose_preset(table.headers, first)
+    chunks = iter(table.chunks(DETECT_ROWS))
+    first = next(chunks, None)
+    wanted = {
+        normalise_header(c) for c in date_columns(d.preset for d in best_presets(table.headers))
+    }
+    positions = [i for i, h in enumerate(table.headers) if normalise_header(h) in wanted]
+    if first is not None and positions and date_order is None:
+        rest = [chunk[positions] for chunk in chunks]
+        if rest:
+            dates = pd.concat([first[positions], *rest])
+            first = pd.concat([first, dates.iloc[len(first) :]])  # the other columns empty
+    return choose_preset(table.headers, first, date_order=date_order)
 
 
 def load_mapping_for(
@@ -332,6 +350,7 @@ def load_mapping_for(
             sheet=settings.sheet,
             encoding=settings.encoding,
             delimiter=settings.delimiter,
+            date_order=getattr(settings, "date_order", None),
         )
         if choice.preset is None:
             raise UsageError(choice.refusal(), hint=choice.hint())
@@ -348,7 +367,25 @@ def load_mapping_for(
         loaded = load_mapping(settings.mapping_path)
     if getattr(settings, "date", None):
         loaded = replace(loaded, mapping=with_date(loaded.mapping, str(settings.date)))
+    order = getattr(settings, "date_order", None)
+    if order:
+        loaded = replace(loaded, mapping=with_date_order(loaded.mapping, order))
     return loaded
+
+
+DATE_ORDERS = ("MDY", "DMY", "YMD")
+
+
+def with_date_order(mapping: Mapping, order: str) -> Mapping:
+    """``mapping`` reading dates in ``order`` (``--date-order``: the run's choice beats the
+    mapping's, as ``--timezone`` does)."""
+    value = order.strip().upper()
+    if value not in DATE_ORDERS:
+        raise UsageError(
+            f"--date-order {order!r} is not a day/month order",
+            hint="use MDY (month/day, US), DMY (day/month) or YMD",
+        )
+    return mapping.model_copy(update={"date_order": value})
 
 
 def with_date(mapping: Mapping, date: str) -> Mapping:

@@ -382,6 +382,14 @@ class Mapping(BaseModel):
                 out += [(f"{name}.fallback", fb) for fb in spec.chain()[1:]]
         return out
 
+    def used_lookups(self) -> Mapping:
+        """This mapping without the lookups no field refers to (e.g. after
+        ``effective_mapping`` dropped the optional column that used one)."""
+        used = {spec.lookup for _, spec in self.all_specs() if spec.lookup is not None}
+        return self.model_copy(
+            update={"lookups": {k: v for k, v in self.lookups.items() if k in used}}
+        )
+
     def books_blank_user_to_me(self) -> bool:
         """True when an empty user means the token's own user: ``default: me`` on the user
         field, or no user field at all (every row is the token's own)."""
