@@ -57,7 +57,9 @@ def test_harvest_without_lookup_file_validates_names_and_keeps_real_errors(work:
 
 
 def test_tempo_without_key_file_keeps_the_key_in_the_comment(work: Path) -> None:
-    result = run("validate", "--preset", "tempo", str(DATA / "tempo.csv"), "--json")
+    # the input's folder has no jira-keys.csv (a preset reads its lookups beside the input)
+    shutil.copy(DATA / "tempo.csv", work / "tempo.csv")
+    result = run("validate", "--preset", "tempo", "tempo.csv", "--json")
     assert result.exit_code == 0, result.stderr
     doc = as_json(result)
     assert (doc["valid"], doc["rejected"]) == (3, 0)

@@ -46,6 +46,9 @@ class ValidateSettings:
     date: str | None = None  # --date: the date of every row (files without dates)
     #: --date-order MDY|DMY|YMD: the day/month order, over the mapping's and the data's
     date_order: str | None = None
+    #: --lookup-dir: where lookup files with a relative path are read (default: beside the
+    #: mapping file; for a preset, beside the input file)
+    lookup_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -354,23 +357,33 @@ def load_mapping_for(
         )
         if choice.preset is None:
             raise UsageError(choice.refusal(), hint=choice.hint())
-        loaded = load_preset(choice.preset)
+        loaded = load_preset(choice.preset, lookup_dir=lookup_dir_for(settings))
         if choice.date_order is not None and loaded.mapping.date_order is None:
             mapping = loaded.mapping.model_copy(update={"date_order": choice.date_order})
             loaded = replace(loaded, mapping=mapping)
         loaded = replace(loaded, detection=choice.explain())
         (notify or _stderr)(loaded.detection or "")
     elif settings.preset is not None:
-        loaded = load_preset(settings.preset)
+        loaded = load_preset(settings.preset, lookup_dir=lookup_dir_for(settings))
     else:
         assert settings.mapping_path is not None
-        loaded = load_mapping(settings.mapping_path)
+        given = getattr(settings, "lookup_dir", None)
+        loaded = load_mapping(settings.mapping_path, lookup_dir=given)
     if getattr(settings, "date", None):
         loaded = replace(loaded, mapping=with_date(loaded.mapping, str(settings.date)))
     order = getattr(settings, "date_order", None)
     if order:
         loaded = replace(loaded, mapping=with_date_order(loaded.mapping, order))
     return loaded
+
+
+def lookup_dir_for(settings: Any) -> Path:
+    """Where a preset's lookup files are read: ``--lookup-dir``, else the input file's
+    folder (never the current directory, so a scheduled run finds them without a ``cd``)."""
+    given = getattr(settings, "lookup_dir", None)
+    if given is not None:
+        return Path(given)
+    return Path(settings.path).resolve().parent
 
 
 DATE_ORDERS = ("MDY", "DMY", "YMD")

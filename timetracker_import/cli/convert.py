@@ -36,7 +36,7 @@ def render_summary(result: ConvertResult, path: Path) -> str:
             lines.append(f"  ... and {len(result.rejections) - 10} more")
     lines.append(
         f"next: timetracker-import validate --preset jira-worklogs {result.output_path} "
-        "(Jira keys become work items through jira-keys.csv in the current directory)"
+        "(Jira keys become work items through jira-keys.csv beside the converted file)"
     )
     return "\n".join(lines)
 

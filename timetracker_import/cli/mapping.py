@@ -11,6 +11,7 @@ import click
 from timetracker_import.cli.options import (
     connection_options,
     date_order_option,
+    lookup_dir_option,
     mapping_options,
     reading_options,
     timezone_option,
@@ -297,6 +298,7 @@ def _table(rows: list[list[str]]) -> str:
 @reading_options
 @timezone_option
 @date_order_option
+@lookup_dir_option
 def check(
     file: Path,
     mapping_path: Path | None,
@@ -307,6 +309,7 @@ def check(
     delimiter: str | None,
     timezone: str | None,
     date_order: str | None,
+    lookup_dir: Path | None,
 ) -> int:
     """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
     or the reason a row is rejected. Sends nothing; exit 0 even when rows are rejected."""
@@ -328,6 +331,7 @@ def check(
             encoding=encoding,
             delimiter=delimiter,
             date_order=date_order,
+            lookup_dir=lookup_dir,
         )
     )
     zone, zone_source = choose_timezone(loaded.mapping, timezone)

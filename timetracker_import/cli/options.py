@@ -239,6 +239,19 @@ _DATE_ORDER = click.option(
 )
 
 
+_LOOKUP_DIR = click.option(
+    "--lookup-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Read lookup files from this folder (default: beside the mapping file; for a "
+    "preset, beside the input file).",
+)
+
+
+def lookup_dir_option(func: F) -> F:
+    """``--lookup-dir DIR`` (as ``lookup_dir``)."""
+    return _apply(func, [_LOOKUP_DIR])
+
+
 def date_order_option(func: F) -> F:
     """``--date-order MDY|DMY|YMD`` (as ``date_order``)."""
     return _apply(func, [_DATE_ORDER])

@@ -725,7 +725,7 @@ def _transform_text(
                 file = lookup_spec.file if lookup_spec is not None else "its file"
                 reason = (
                     f"lookup {spec.lookup!r} is empty: {file} was not found or has no rows "
-                    "(a preset reads it from the current directory)"
+                    "(a preset reads it beside the input file, or from --lookup-dir)"
                 )
             problems.add(missing, reason, position)
             text = looked.where(looked.notna(), None).astype(object)

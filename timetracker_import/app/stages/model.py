@@ -44,6 +44,7 @@ class ImportSettings:
     on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row
     date_order: str | None = None  # --date-order: the day/month order (beats the mapping's)
+    lookup_dir: Path | None = None  # --lookup-dir: where relative lookup files are read
     #: seconds to wait for another run importing the same file into the same server
     wait: float = 0.0
 

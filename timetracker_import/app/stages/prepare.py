@@ -110,6 +110,7 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
             delimiter=settings.delimiter,
             date=settings.date,
             date_order=settings.date_order,
+            lookup_dir=settings.lookup_dir,
         )
     )
 
