@@ -34,7 +34,7 @@ def run(*args: str) -> tuple[int, str]:
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(SAMPLE, tmp_path / SAMPLE.name)
     shutil.copy(DATA / "jira-keys.csv", tmp_path / "jira-keys.csv")
-    monkeypatch.chdir(tmp_path)  # the preset reads jira-keys.csv from the current directory
+    monkeypatch.chdir(tmp_path)  # the preset reads jira-keys.csv beside the converted file
     return tmp_path
 
 
@@ -205,3 +205,15 @@ def test_mapping_init_points_raw_exports_at_convert(work: Path) -> None:
     assert "run `timetracker-import convert jira jira-issues.csv` first" in err
     assert "--preset jira-worklogs" in err
     assert not (work / "m.yaml").exists()
+
+
+@pytest.mark.parametrize("preset", ["jira-worklogs", "auto"])
+def test_validate_on_a_raw_jira_export_says_convert_jira(work: Path, preset: str) -> None:
+    # issue 21: the fix is a command, not "fix the header name"
+    code, err = run("validate", "--preset", preset, "jira-issues.csv")
+    assert code == 2
+    first, hint = err.splitlines()[:2]
+    assert first.startswith("error: ")
+    assert hint.startswith("  hint: jira-issues.csv is a Jira issue export (columns Issue key")
+    assert "run `timetracker-import convert jira jira-issues.csv` first" in hint
+    assert "--preset jira-worklogs" in hint

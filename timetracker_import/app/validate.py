@@ -13,7 +13,7 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.errors import UsageError
+from timetracker_import.errors import MappingError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -201,6 +201,23 @@ def local_timezone() -> str:
     return "UTC"
 
 
+def conversion_hint(error: MappingError, table: RawTable) -> MappingError:
+    """``error`` (a mapped column the file lacks), with the fix when the file is an export
+    that needs reshaping first (a raw Jira issue export: ``convert jira``)."""
+    from timetracker_import.core.preset_detect import detect_conversion
+
+    found = detect_conversion(table.headers)
+    if found is None:
+        return error
+    error.hint = (
+        f"{table.path.name} is a Jira issue export (columns "
+        + ", ".join(dict.fromkeys(found.matched))
+        + f"): run `timetracker-import convert jira {table.path}` first, then validate or "
+        "import the converted file with --preset jira-worklogs"
+    )
+    return error
+
+
 def choose_timezone(mapping: Mapping, cli_timezone: str | None) -> tuple[str, str]:
     """(zone, where it came from). ``--timezone`` beats the mapping (the command line is the
     most specific choice), the mapping beats the machine's zone."""
@@ -236,7 +253,10 @@ def iter_mapped_chunks(
     from timetracker_import.core.timestamps import DateMemo
 
     mapping = loaded.mapping
-    positions = resolve_columns(mapping, table.headers, table.has_header)
+    try:
+        positions = resolve_columns(mapping, table.headers, table.has_header)
+    except MappingError as exc:
+        raise conversion_hint(exc, table) from None
     canonical_of = {
         "length": "length_seconds",
         "billable_length": "billable_seconds",
@@ -356,6 +376,17 @@ def load_mapping_for(
             date_order=getattr(settings, "date_order", None),
         )
         if choice.preset is None:
+            from timetracker_import.core.preset_detect import detect_conversion
+            from timetracker_import.files.readers import open_table
+
+            table = open_table(
+                Path(settings.path),
+                sheet=settings.sheet,
+                encoding=settings.encoding,
+                delimiter=settings.delimiter,
+            )
+            if not choice.candidates and detect_conversion(table.headers) is not None:
+                raise conversion_hint(MappingError(choice.refusal()), table)
             raise UsageError(choice.refusal(), hint=choice.hint())
         loaded = load_preset(choice.preset, lookup_dir=lookup_dir_for(settings))
         if choice.date_order is not None and loaded.mapping.date_order is None:
