@@ -217,3 +217,63 @@ def test_validate_on_a_raw_jira_export_says_convert_jira(work: Path, preset: str
     assert hint.startswith("  hint: jira-issues.csv is a Jira issue export (columns Issue key")
     assert "run `timetracker-import convert jira jira-issues.csv` first" in hint
     assert "--preset jira-worklogs" in hint
+
+
+# -- split-days (issue 21 item 1): tests/data/fidelity/toggl-across-midnight.csv holds a
+# 26.25 h entry (row 2), a night shift (3), a short one (4), a blank user (5), a night across
+# the spring DST change (6) and an end typed before its start (7).
+
+FIDELITY = Path(__file__).resolve().parents[1] / "data" / "fidelity"
+
+
+def test_split_days_cuts_entries_at_local_midnight(tmp_path: Path) -> None:
+    source = tmp_path / "toggl.csv"
+    shutil.copy(FIDELITY / "toggl-across-midnight.csv", source)
+    # validate first: the 26.25 h entry is over max_hours and the message names the command
+    result = CliRunner().invoke(
+        cli, ["validate", "--preset", "toggl", str(source), "--timezone", "Europe/Berlin"]
+    )
+    assert result.exit_code == 1
+    assert "row 2 [End time: '11:15:00']: end - start is over 24 hours" in result.stderr
+    assert "convert split-days" in result.stderr
+    code, err = run("convert", "split-days", str(source), "--preset", "toggl",
+                    "--timezone", "Europe/Berlin", "-o", str(tmp_path / "out" / "days.csv"))  # fmt: skip
+    assert code == 1, err
+    assert "6 rows, 4 converted into 7 worklogs (3 cut at midnight in Europe/Berlin), " in err
+    assert "2 rejected, 0 skipped" in err
+    assert "next: timetracker-import validate --preset split-days" in err
+    with open(tmp_path / "out" / "days.csv", encoding="utf-8", newline="") as fh:
+        got = [(r["source_row"], r["part"], r["timestamp_utc"], int(r["length_seconds"]),
+                r["billable_seconds"]) for r in csv.DictReader(fh)]  # fmt: skip
+    assert got == [
+        ("2", "1/2", "2024-03-07T08:00:00Z", 15 * 3600, str(15 * 3600)),
+        ("2", "2/2", "2024-03-07T23:00:00Z", 11 * 3600 + 900, str(11 * 3600 + 900)),
+        ("3", "1/2", "2024-03-08T21:00:00Z", 2 * 3600, "0"),
+        ("3", "2/2", "2024-03-08T23:00:00Z", 6 * 3600, "0"),
+        ("4", "1/1", "2024-03-09T08:00:00Z", 900, "0"),
+        ("6", "1/2", "2026-03-28T21:00:00Z", 2 * 3600, str(2 * 3600)),
+        ("6", "2/2", "2026-03-28T23:00:00Z", 5 * 3600, str(5 * 3600)),  # clocks go forward
+    ]
+    assert_golden("toggl_across_midnight.days.csv", (tmp_path / "out" / "days.csv").read_bytes())
+    rejected = (tmp_path / "toggl.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "user is empty" in rejected and "end is before start" in rejected
+    # the result reads back with its preset (recognised by --preset auto too)
+    check = CliRunner().invoke(
+        cli, ["validate", "--preset", "auto", str(tmp_path / "out" / "days.csv"), "--json"]
+    )
+    assert check.exit_code == 0, check.stderr
+    assert check.stderr.startswith("recognised preset split-days")
+    import json
+
+    assert json.loads(check.stdout)["total_seconds"] == (26.25 + 8 + 0.25 + 7) * 3600
+
+
+def test_split_days_keeps_max_hours_per_day(tmp_path: Path) -> None:
+    source = tmp_path / "toggl.csv"
+    shutil.copy(FIDELITY / "toggl-across-midnight.csv", source)
+    mapping = CliRunner().invoke(cli, ["mapping", "show", "toggl"]).stdout
+    (tmp_path / "m.yaml").write_text("max_hours: 12\n" + mapping, encoding="utf-8")
+    code, err = run("convert", "split-days", str(source), "--mapping", str(tmp_path / "m.yaml"),
+                    "--timezone", "Europe/Berlin")  # fmt: skip
+    assert code == 1
+    assert "row 2: a day's part of this entry is 15 hours, over max_hours 12" in err

@@ -32,6 +32,7 @@ RECOGNISED = {
     DATA / "7pace-npm-letters.csv": ["7pace-npm-letters"],  # no header: the data says so
     SAMPLES / "legacy_npm.csv": ["7pace-npm"],
     DATA.parents[1] / "golden" / "jira_issues.worklogs.csv": ["jira-worklogs"],  # convert jira
+    DATA.parents[1] / "golden" / "toggl_across_midnight.days.csv": ["split-days"],  # split-days
 }
 
 

@@ -168,7 +168,8 @@ def init(
         cols = ", ".join(dict.fromkeys(choice.matched))
         raise UsageError(
             f"the header fits {' and '.join(choice.candidates)} (matched columns {cols}), "
-            "and the data cannot decide the day/month order: " + "; ".join(choice.evidence)
+            "and the data cannot decide the day/month order: "
+            + "; ".join(choice.evidence)
             + "; nothing written",
             hint=f"name the order: timetracker-import mapping init {file} --date-order MDY "
             "(month/day, US) or --date-order DMY (day/month)"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from timetracker_import.cli.options import input_options
+from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
     from timetracker_import.app.validate import ValidateResult
@@ -105,10 +106,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
         )
     if result.rejected_path is not None:
         lines.append(f"rejected rows written to {result.rejected_path}")
-        for rej in result.rejections[:10]:
-            lines.append(f"  row {rej.source_row}{rej.where()}: {rej.reason}")
-        if len(result.rejections) > 10:
-            lines.append(f"  ... and {len(result.rejections) - 10} more")
+        lines += rejection_lines(result.rejections)
     return "\n".join(lines)
 
 

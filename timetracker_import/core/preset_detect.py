@@ -61,6 +61,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint("kimai", ("Date", "From", "To", "Duration", "Customer", "Project", "Activity")),
     Fingerprint("bamboohr-hours", ("Employee #", "Hours Worked Date", "Rate Type", "Hours Worked")),
     Fingerprint("7pace-export", ("user_email", "timestamp_utc", "length_seconds")),
+    # the file `convert split-days` writes (core.split_days.SPLIT_HEADERS)
+    Fingerprint("split-days", ("source_row", "part", "user", "timestamp_utc", "length_seconds")),
     # sample_data/payroll_hours.xlsx, the file the README's walkthrough imports
     Fingerprint(
         "payroll-demo",
