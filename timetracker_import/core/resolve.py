@@ -229,7 +229,11 @@ class ActivityTypeDirectory:
         else:
             known = ", ".join(f"'{n}'" for n in sorted(names.values()))
             reason += f"; known types: {known}" if known else ""
-        return None, reason
+        return None, reason + (
+            "; turn the file's names into 7pace's with `map:` on fields.activity_type in a "
+            "mapping of your own (`timetracker-import mapping show PRESET > my.yaml` copies a "
+            "preset), or ask an administrator to add the type"
+        )
 
 
 def resolve_activity_types(
