@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import urllib.request
 from pathlib import Path
@@ -24,12 +23,12 @@ import pandas as pd
 import pytest
 
 from tests.cli.conftest import invoke
+from tests.files.golden import assert_golden
 from timetracker_import.sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "fidelity"
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "fidelity"
 
 # sample, preset, time zone, lookup files beside it, exit code
 CASES = [
@@ -109,12 +108,7 @@ def landed_fields() -> tuple[str, ...]:
 
 
 def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / f"{name}.txt"
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"missing golden {path}; run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8")
+    assert_golden(f"fidelity/{name}.txt", text.encode("utf-8"))
 
 
 def _import(box: RunningSandbox, path: Path, preset: str, zone: str) -> dict[str, Any]:
