@@ -97,3 +97,16 @@ def test_mapping_check_takes_lookup_dir(layout: Path) -> None:
     assert "erin@example.com" in result.stdout
     plain = CliRunner().invoke(cli, ["mapping", "check", "--preset", "harvest", export])
     assert "bob@example.com" in plain.stdout and "carol" not in plain.stdout
+
+
+def test_a_lookup_of_a_column_the_file_lacks_is_not_reported_missing(tmp_path: Path) -> None:
+    # Clockify's Issue Key column is optional: without it jira-keys.csv is not needed
+    data = Path(__file__).resolve().parents[1] / "data" / "fidelity"
+    sample = tmp_path / "c.csv"
+    sample.write_bytes((data / "clockify-us-days-under-13.csv").read_bytes())
+    result = run_validate(ValidateSettings(path=sample, preset="clockify-us", timezone="UTC"))
+    assert result.valid == 5 and result.missing_lookup_files == {}
+    with_key = tmp_path / "k.csv"
+    with_key.write_bytes((data / "clockify-eu-issue-key.csv").read_bytes())
+    result = run_validate(ValidateSettings(path=with_key, preset="clockify-eu", timezone="UTC"))
+    assert result.missing_lookup_files == {"work_items": str(tmp_path / "jira-keys.csv")}

@@ -82,9 +82,9 @@ def test_unknown_user_without_close_match_says_how_to_fix() -> None:
     # a login or an employee number: the fix is a lookup file and the command writing one
     _, reason = UserDirectory.from_users(USERS).lookup("101")
     assert reason == (
-        "unknown user '101'; no 7pace user has this e-mail, uniqueName or display name: a "
-        "login or employee number needs a lookup file (`timetracker-import mapping init FILE "
-        "-o mapping.yaml` writes one listing the file's users to fill in)"
+        "unknown user '101'; no 7pace user has this e-mail, uniqueName or display name: map it "
+        "to one in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` writes "
+        "one listing the file's users to fill in), or add the person to the organization"
     )
     _, reason = UserDirectory.from_users(USERS).lookup("zed@elsewhere.org")
     assert reason is not None and "no 7pace user has this e-mail or uniqueName" in reason

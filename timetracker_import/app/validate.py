@@ -171,6 +171,22 @@ def entry_keys(table: RawTable, mapping: Mapping, frames: Iterable[pd.DataFrame]
     return EntryKeys(replaced, tuple(rejections), keys, tuple(headers))
 
 
+def lookups_in_use(loaded: LoadedMapping, table: RawTable) -> LoadedMapping:
+    """``loaded`` with only the missing lookup files this file's columns use (a lookup of an
+    optional column the file lacks, such as Clockify's Issue Key, is nothing to report)."""
+    from dataclasses import replace
+
+    from timetracker_import.core.mapping import effective_mapping
+
+    try:
+        mapping = effective_mapping(loaded.mapping, table.headers, table.has_header)
+    except MappingError:
+        return loaded  # reading the file reports the missing columns
+    used = set(mapping.used_lookups().lookups)
+    missing = tuple(n for n in loaded.missing_lookups if n in used)
+    return loaded if missing == loaded.missing_lookups else replace(loaded, missing_lookups=missing)
+
+
 def self_rows_note(count: int) -> str | None:
     """The line that says how many rows go to the token's own user (None for none)."""
     if not count:
@@ -477,6 +493,7 @@ def run_validate(
         delimiter=settings.delimiter,
         has_header=mapping.header,
     )
+    loaded = lookups_in_use(loaded, table)
     rejected_path = settings.rejected_path or default_rejected_path(Path(settings.path))
     if rejected_path.resolve() == Path(settings.path).resolve():
         raise UsageError("--rejected must not be the input file itself")

@@ -1070,9 +1070,9 @@ def _field_text(
 
 
 BLANK_USER = (
-    "user is empty; 7pace needs whose time this is: fill in the cell, or to book such rows to "
-    "the token's own user set `default: me` on fields.user in a mapping of your own "
-    "(`timetracker-import mapping show PRESET > my.yaml` copies a preset)"
+    "user is empty: write who did the work, or book such rows to the token's own user with "
+    "`default: me` on fields.user (in a copy of the preset: `timetracker-import mapping show "
+    "PRESET > my.yaml`)"
 )
 
 

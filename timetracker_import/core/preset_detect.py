@@ -327,6 +327,8 @@ class Choice:
     needs_date_order: bool = False
     #: rows whose dates contradict the order chosen (they are rejected)
     contradicting: tuple[tuple[int, str], ...] = ()
+    #: the order the user named (``date_order=``), which decided instead of the data
+    order_given: str | None = None
 
     def explain(self) -> str:
         """What was chosen and why: ``recognised preset X: matched columns ...``, then the
@@ -334,11 +336,12 @@ class Choice:
         cols = ", ".join(dict.fromkeys(self.matched))
         text = f"recognised preset {self.preset}"
         text += f": matched columns {cols}" if cols else ""
+        decides = f"--date-order {self.order_given}" if self.order_given else "the data"
         if len(self.candidates) > 1:
             others = ", ".join(c for c in self.candidates if c != self.preset)
-            text += f"; {others} shares the header, and the data decides"
+            text += f"; {others} shares the header, and {decides} decides"
         if self.date_order is not None:
-            text += f"; date order {self.date_order} from the data"
+            text += f"; date order {self.date_order} from {decides}"
         why = "; ".join(self.evidence)
         return text + (f": {why}" if why else "")
 
@@ -408,7 +411,7 @@ def _clockify(
     dates = _column(rows, headers, "Start Date") + _column(rows, headers, "End Date")
     names = {"MDY": "clockify-us", "DMY": "clockify-eu"}
     if date_order in names:
-        return names[date_order], DateOrderVerdict(date_order, True, ("date order given",))
+        return names[date_order], DateOrderVerdict(date_order, True)
     if dates and all(_ISO_DATE.match(d) for d in _texts(dates)):
         return "clockify-us", DateOrderVerdict(
             None,
@@ -496,7 +499,7 @@ def choose_preset(
         if column is None:
             return Choice(names[0], names, matched)
         if date_order is not None:
-            return Choice(names[0], names, matched, ("date order given",), date_order)
+            return Choice(names[0], names, matched, (), date_order, order_given=date_order)
         verdict = infer_date_order(_column(rows, headers, column))
         if verdict.undecided:
             return Choice(None, names, matched, verdict.evidence, needs_date_order=True)
@@ -511,4 +514,5 @@ def choose_preset(
     return Choice(
         preset, names, matched, verdict.evidence,
         needs_date_order=preset is None, contradicting=verdict.contradicting,
+        order_given=date_order if preset is not None else None,
     )  # fmt: skip

@@ -137,9 +137,10 @@ class UserDirectory:
             )
         else:
             reason += (
-                "; no 7pace user has this e-mail, uniqueName or display name: a login or "
-                "employee number needs a lookup file (`timetracker-import mapping init FILE "
-                "-o mapping.yaml` writes one listing the file's users to fill in)"
+                "; no 7pace user has this e-mail, uniqueName or display name: map it to one "
+                "in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` "
+                "writes one listing the file's users to fill in), or add the person to the "
+                "organization"
             )
         return None, reason
 

@@ -19,6 +19,7 @@ from timetracker_import.app.validate import (
     entry_keys,
     iter_mapped_chunks,
     load_mapping_for,
+    lookups_in_use,
     self_rows_note,
 )
 from timetracker_import.core.rejections import Rejection
@@ -145,6 +146,7 @@ def prepare(
         delimiter=settings.delimiter,
         has_header=loaded.mapping.header,
     )
+    loaded = lookups_in_use(loaded, table)
     canon_parts, raw_parts, rejections = [], [], []
     from timetracker_import.core.mapping import LookupMisses
 
