@@ -34,7 +34,7 @@ def run(*args: str) -> tuple[int, str]:
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copy(SAMPLE, tmp_path / SAMPLE.name)
     shutil.copy(DATA / "jira-keys.csv", tmp_path / "jira-keys.csv")
-    monkeypatch.chdir(tmp_path)  # the preset reads jira-keys.csv from the current directory
+    monkeypatch.chdir(tmp_path)  # the preset reads jira-keys.csv beside the converted file
     return tmp_path
 
 
@@ -144,9 +144,11 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
     import json
 
     doc = json.loads(result.stdout)
-    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 5, 2)
+    assert (doc["rows"], doc["valid"], doc["rejected"]) == (7, 4, 3)
     reasons = {r["source_row"]: r["reason"] for r in doc["rejections"]}
-    assert set(reasons) == {5, 8}
+    assert set(reasons) == {4, 5, 8}
+    # "date;;600": no author; issue 21: rejected, not booked to the token's own user
+    assert reasons[4].startswith("user is empty")
     assert "timestamp is empty" in reasons[5]  # "Alice;5400": no date in the cell
     assert "greater than 0" in reasons[8]  # a 0-second worklog
     # issue 13: WEB-103 is not in jira-keys.csv: row 7 is valid without a work item, the key
@@ -161,12 +163,11 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
             "first_rows": [7],
         }
     ]
-    # 1:30 (+0100) + 0:30 + 0:10 + 0:05 + 1:00 (row 7) of valid time
-    assert doc["total_seconds"] == 5400 + 1800 + 600 + 300 + 3600
+    # 1:30 (+0100) + 0:30 + 0:05 + 1:00 (row 7) of valid time
+    assert doc["total_seconds"] == 5400 + 1800 + 300 + 3600
     assert doc["seconds_per_user"] == {
         "alice@example.com": 5400,
         "bob@example.com": 2100,
-        "(token's user)": 600,
         "carol@example.com": 3600,
     }
 
@@ -204,3 +205,75 @@ def test_mapping_init_points_raw_exports_at_convert(work: Path) -> None:
     assert "run `timetracker-import convert jira jira-issues.csv` first" in err
     assert "--preset jira-worklogs" in err
     assert not (work / "m.yaml").exists()
+
+
+@pytest.mark.parametrize("preset", ["jira-worklogs", "auto"])
+def test_validate_on_a_raw_jira_export_says_convert_jira(work: Path, preset: str) -> None:
+    # issue 21: the fix is a command, not "fix the header name"
+    code, err = run("validate", "--preset", preset, "jira-issues.csv")
+    assert code == 2
+    first, hint = err.splitlines()[:2]
+    assert first.startswith("error: ")
+    assert hint.startswith("  hint: jira-issues.csv is a Jira issue export (columns Issue key")
+    assert "run `timetracker-import convert jira jira-issues.csv` first" in hint
+    assert "--preset jira-worklogs" in hint
+
+
+# -- split-days (issue 21 item 1): tests/data/fidelity/toggl-across-midnight.csv holds a
+# 26.25 h entry (row 2), a night shift (3), a short one (4), a blank user (5), a night across
+# the spring DST change (6) and an end typed before its start (7).
+
+FIDELITY = Path(__file__).resolve().parents[1] / "data" / "fidelity"
+
+
+def test_split_days_cuts_entries_at_local_midnight(tmp_path: Path) -> None:
+    source = tmp_path / "toggl.csv"
+    shutil.copy(FIDELITY / "toggl-across-midnight.csv", source)
+    # validate first: the 26.25 h entry is over max_hours and the message names the command
+    result = CliRunner().invoke(
+        cli, ["validate", "--preset", "toggl", str(source), "--timezone", "Europe/Berlin"]
+    )
+    assert result.exit_code == 1
+    assert "row 2 [End time: '11:15:00']: end - start is over 24 hours" in result.stderr
+    assert "convert split-days" in result.stderr
+    code, err = run("convert", "split-days", str(source), "--preset", "toggl",
+                    "--timezone", "Europe/Berlin", "-o", str(tmp_path / "out" / "days.csv"))  # fmt: skip
+    assert code == 1, err
+    assert "6 rows, 4 converted into 7 worklogs (3 cut at midnight in Europe/Berlin), " in err
+    assert "2 rejected, 0 skipped" in err
+    assert "next: timetracker-import validate --preset split-days" in err
+    with open(tmp_path / "out" / "days.csv", encoding="utf-8", newline="") as fh:
+        got = [(r["source_row"], r["part"], r["timestamp_utc"], int(r["length_seconds"]),
+                r["billable_seconds"]) for r in csv.DictReader(fh)]  # fmt: skip
+    assert got == [
+        ("2", "1/2", "2024-03-07T08:00:00Z", 15 * 3600, str(15 * 3600)),
+        ("2", "2/2", "2024-03-07T23:00:00Z", 11 * 3600 + 900, str(11 * 3600 + 900)),
+        ("3", "1/2", "2024-03-08T21:00:00Z", 2 * 3600, "0"),
+        ("3", "2/2", "2024-03-08T23:00:00Z", 6 * 3600, "0"),
+        ("4", "1/1", "2024-03-09T08:00:00Z", 900, "0"),
+        ("6", "1/2", "2026-03-28T21:00:00Z", 2 * 3600, str(2 * 3600)),
+        ("6", "2/2", "2026-03-28T23:00:00Z", 5 * 3600, str(5 * 3600)),  # clocks go forward
+    ]
+    assert_golden("toggl_across_midnight.days.csv", (tmp_path / "out" / "days.csv").read_bytes())
+    rejected = (tmp_path / "toggl.rejected.csv").read_text(encoding="utf-8-sig")
+    assert "user is empty" in rejected and "end is before start" in rejected
+    # the result reads back with its preset (recognised by --preset auto too)
+    check = CliRunner().invoke(
+        cli, ["validate", "--preset", "auto", str(tmp_path / "out" / "days.csv"), "--json"]
+    )
+    assert check.exit_code == 0, check.stderr
+    assert check.stderr.startswith("recognised preset split-days")
+    import json
+
+    assert json.loads(check.stdout)["total_seconds"] == (26.25 + 8 + 0.25 + 7) * 3600
+
+
+def test_split_days_keeps_max_hours_per_day(tmp_path: Path) -> None:
+    source = tmp_path / "toggl.csv"
+    shutil.copy(FIDELITY / "toggl-across-midnight.csv", source)
+    mapping = CliRunner().invoke(cli, ["mapping", "show", "toggl"]).stdout
+    (tmp_path / "m.yaml").write_text("max_hours: 12\n" + mapping, encoding="utf-8")
+    code, err = run("convert", "split-days", str(source), "--mapping", str(tmp_path / "m.yaml"),
+                    "--timezone", "Europe/Berlin")  # fmt: skip
+    assert code == 1
+    assert "row 2: a day's part of this entry is 15 hours, over max_hours 12" in err

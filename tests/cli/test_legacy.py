@@ -268,7 +268,8 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
 def test_missing_config_uses_the_old_default_letters(tmp_path: Path) -> None:
     config = load_legacy_config(tmp_path / "config.json")
     fields = letter_mapping(config.letter_map)["fields"]
-    assert fields["user"] == {"column": "A", "optional": True}
+    # an empty UserName is the token's own user in the old importer's format (issue 21)
+    assert fields["user"] == {"column": "A", "optional": True, "default": "me"}
     assert fields["timestamp"] == {"column": "B"}
     assert fields["length"] == {"column": "C", "unit": "hours"}
     assert fields["billable_length"] == {"column": "G", "unit": "hours", "optional": True}

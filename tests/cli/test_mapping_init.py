@@ -32,6 +32,7 @@ RECOGNISED = {
     DATA / "7pace-npm-letters.csv": ["7pace-npm-letters"],  # no header: the data says so
     SAMPLES / "legacy_npm.csv": ["7pace-npm"],
     DATA.parents[1] / "golden" / "jira_issues.worklogs.csv": ["jira-worklogs"],  # convert jira
+    DATA.parents[1] / "golden" / "toggl_across_midnight.days.csv": ["split-days"],  # split-days
 }
 
 
@@ -61,17 +62,27 @@ def test_init_recognises_the_preset(sample: Path, tmp_path: Path) -> None:
     [
         # every date reads both ways; AM/PM alone does not decide the date order
         ("clockify-undecided.csv", "every date reads both ways"),
-        # 03/13/2024 and a typo 13/03/2024: the file contradicts itself
-        ("clockify-us.csv", "the file contradicts itself"),
+        # 03/13/2024 and a typo 13/03/2024: one date each way, the file has both orders
+        ("clockify-us.csv", "the file has both orders"),
     ],
 )
 def test_init_says_when_the_data_cannot_decide(sample: str, why: str, tmp_path: Path) -> None:
+    # issue 21: nothing is written (it once wrote clockify-eu and exited 0 for a US file)
     out = tmp_path / "m.yaml"
     result = CliRunner().invoke(cli, ["mapping", "init", str(DATA / sample), "-o", str(out)])
-    assert result.exit_code == 0, result.stderr
-    assert "the data cannot decide" in result.stderr and why in result.stderr
-    assert "--preset clockify-eu or --preset clockify-us" in result.stderr
-    assert f"{out} holds clockify-eu" in result.stderr
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: the header fits clockify-eu and clockify-us")
+    assert "cannot decide the day/month order" in lines[0] and why in lines[0]
+    assert "nothing written" in lines[0] and not out.exists()
+    assert lines[1].startswith("  hint: name the order:") and "--date-order MDY" in lines[1]
+    # naming the order decides
+    named = CliRunner().invoke(
+        cli, ["mapping", "init", str(DATA / sample), "-o", str(out), "--date-order", "mdy"]
+    )
+    assert named.exit_code == 0, named.stderr
+    assert "recognised preset clockify-us" in named.stderr
+    assert yaml.safe_load(out.read_text(encoding="utf-8"))["date_order"] == "MDY"
 
 
 def test_init_covers_every_header_preset(tmp_path: Path) -> None:

@@ -192,16 +192,18 @@ def test_max_hours_configurable_and_dst_gap_blames_start() -> None:
     assert rej[0].column == "Start" and "clocks jump from 02:00 to 03:00" in rej[0].reason
 
 
-def test_start_end_with_date_crosses_midnight() -> None:
-    m = Mapping.model_validate(
-        {
-            "date_order": "DMY",
-            "fields": {"date": "Date", "start": "Start", "end": "Hours", "comment": "Notes"},
-        }
-    )
-    frame, rej = apply_mapping(
-        m, HEADERS, _chunk([[*ROW[:2], "22:00", "02:30", *ROW[4:]]]), timezone="UTC"
-    )
+def test_start_end_with_date_crosses_midnight_only_when_the_mapping_says_so() -> None:
+    data = {
+        "date_order": "DMY",
+        "fields": {"date": "Date", "start": "Start", "end": "Hours", "comment": "Notes"},
+    }
+    chunk = _chunk([[*ROW[:2], "22:00", "02:30", *ROW[4:]]])
+    # issue 21: an end before the start on the same day is no longer read as +24 h
+    frame, rej = apply_mapping(Mapping.model_validate(data), HEADERS, chunk, timezone="UTC")
+    assert frame.empty and rej[0].column == "Hours"
+    assert "end is before start on the same day" in rej[0].reason
+    night = Mapping.model_validate({**data, "end_before_start": "next_day"})
+    frame, rej = apply_mapping(night, HEADERS, chunk, timezone="UTC")
     assert rej == [] and frame["length_seconds"].tolist() == [4.5 * 3600]
 
 

@@ -41,8 +41,10 @@ def test_join_appends_columns_with_one_space_and_skips_empty_parts() -> None:
         ]
     )
     out, rejections = apply_mapping(_mapping(), HEADERS, chunk)
-    assert rejections == []
-    assert out["user"].tolist() == ["Alice Example", "Bob", "Solo", None]
+    assert out["user"].tolist() == ["Alice Example", "Bob", "Solo"]
+    # every part empty: no user, which is rejected (issue 21), not booked to the token's user
+    [blank] = rejections
+    assert blank.source_row == 5 and blank.reason.startswith("user is empty")
 
 
 def test_join_then_lookup_is_case_insensitive() -> None:

@@ -69,7 +69,7 @@ CASES = [
     ("clockify-us", "clockify-old.csv", 1, 0, 0),
     ("clockify-eu", "clockify-eu.csv", 2, 1, 1),
     ("harvest", "harvest.csv", 3, 0, 0),
-    ("harvest", "harvest-eu.csv", 2, 1, 0),
+    ("harvest", "harvest-eu.csv", 3, 0, 0),  # a row without notes: "Project / Task"
     ("tempo", "tempo.csv", 3, 0, 0),
     ("kimai", "kimai.csv", 2, 1, 0),
     ("bamboohr-hours", "bamboohr-hours.csv", 3, 1, 0),

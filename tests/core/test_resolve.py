@@ -79,8 +79,33 @@ def test_unknown_user_gets_a_suggestion() -> None:
 
 
 def test_unknown_user_without_close_match_says_how_to_fix() -> None:
-    _, reason = UserDirectory.from_users(USERS).lookup("zzzzzzzz")
-    assert reason == "unknown user 'zzzzzzzz'; write the user's email address as in Azure DevOps"
+    # a login or an employee number: the fix is a lookup file and the command writing one
+    _, reason = UserDirectory.from_users(USERS).lookup("101")
+    assert reason == (
+        "unknown user '101'; no 7pace user has this e-mail, uniqueName or display name: map it "
+        "to one in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` writes "
+        "one listing the file's users to fill in), or add the person to the organization"
+    )
+    _, reason = UserDirectory.from_users(USERS).lookup("zed@elsewhere.org")
+    assert reason is not None and "no 7pace user has this e-mail or uniqueName" in reason
+
+
+DEMO = [
+    {"id": f"id-{n}", "email": f"{n}@example.com", "displayName": f"{n.title()} {last}"}
+    for n, last in (("alice", "Admin"), ("bob", "Builder"), ("carol", "Coder"), ("dave", "Product"))
+]
+
+
+def test_did_you_mean_only_for_close_names_not_a_shared_domain() -> None:
+    directory = UserDirectory.from_users(DEMO)
+    # issue 21: Mallory was offered carol, alice and bob, because of @example.com
+    assert directory.suggest("mallory@example.com") == []
+    assert directory.suggest("Mallory") == []
+    _, reason = directory.lookup("mallory@example.com")
+    assert reason is not None and "did you mean" not in reason
+    assert directory.suggest("carl@example.com") == ["'carol@example.com' (Carol Coder)"]
+    assert directory.suggest("Bo Builder") == ["'bob@example.com' (Bob Builder)"]
+    assert directory.suggest("alice.admin@example.com") == ["'alice@example.com' (Alice Admin)"]
 
 
 def test_aliases_point_to_users_and_bad_aliases_are_reported() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.core.test_report import check_golden, sample_report
-from timetracker_import.errors import UsageError
+from timetracker_import.errors import InputError, UsageError
 from timetracker_import.files.report_json import check_report_path, write_report
 
 
@@ -40,10 +40,15 @@ def test_unknown_suffix_is_a_usage_error(tmp_path: Path, name: str) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="does not exist"):
-        check_report_path(tmp_path / "nope" / "r.html")
+def test_a_missing_folder_is_created_when_the_report_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "r.html"
+    assert check_report_path(target) == target
+    assert not (tmp_path / "out").exists()  # the check creates nothing
+    assert write_report(sample_report(), target) == target and target.exists()
     assert check_report_path(tmp_path / "R.HTML") == tmp_path / "R.HTML"
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        check_report_path(tmp_path / "f" / "r.html")
 
 
 def test_report_file_is_not_private_only(tmp_path: Path) -> None:

@@ -16,7 +16,13 @@ import pytest
 from tests.files.golden import assert_golden
 from timetracker_import.errors import InputError
 from timetracker_import.files.readers import open_table
-from timetracker_import.files.writers import TableWriter, neutralise_cell, write_table
+from timetracker_import.files.writers import (
+    TableWriter,
+    check_parent,
+    neutralise_cell,
+    write_table,
+    write_text_atomic,
+)
 
 HEADERS = ["User", "Start", "Length", "Comment", "Amount", "Billable"]
 ROWS: list[list[Any]] = [
@@ -242,9 +248,20 @@ def test_refused_targets(tmp_path: Path, name: str, match: str) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_folder_and_bad_encoding(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="does not exist"):
-        write_table(tmp_path / "no" / "out.csv", ["a"], [])
+def test_bad_encoding_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown encoding"):
         write_table(tmp_path / "out.csv", ["a"], [], encoding="nope")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_folders_are_created_and_a_file_in_the_way_is_named(tmp_path: Path) -> None:
+    # issue 21: `--report out/x.html` (or a rejected file, an export) with no out/ yet
+    write_table(tmp_path / "out" / "deeper" / "t.csv", ["a"], [[1]])
+    assert (tmp_path / "out" / "deeper" / "t.csv").read_bytes() == b"a\r\n1\r\n"
+    write_text_atomic(tmp_path / "other" / "r.html", "<p>")
+    assert (tmp_path / "other" / "r.html").read_text(encoding="utf-8") == "<p>"
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match=r"plain is a file, not a folder"):
+        write_table(tmp_path / "plain" / "sub" / "t.csv", ["a"], [])
+    with pytest.raises(InputError, match=r"plain is a file, not a folder"):
+        check_parent(tmp_path / "plain" / "t.csv")

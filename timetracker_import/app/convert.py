@@ -119,3 +119,148 @@ def run_convert_jira(settings: ConvertSettings) -> ConvertResult:
         rejected_path=rejected_path if rejections else None,
         rejections=tuple(rejections),
     )
+
+
+# --------------------------------------------------------------------------- split-days
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """What ``convert split-days`` was asked to do: the file and its mapping as for
+    ``validate`` (``mapping_path`` or ``preset``), and where to write."""
+
+    path: Path
+    mapping_path: Path | None = None
+    preset: str | None = None
+    output_path: Path | None = None  # default: <stem>.days.csv
+    sheet: str | None = None
+    timezone: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    date_order: str | None = None
+    lookup_dir: Path | None = None
+    chunk_rows: int = CHUNK_ROWS
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    """Counts of a split: ``rows == converted + rejected + skipped``; ``worklogs`` rows were
+    written (``split`` entries became more than one)."""
+
+    rows: int
+    converted: int
+    rejected: int
+    skipped: int
+    split: int
+    worklogs: int
+    timezone: str
+    output_path: Path
+    rejected_path: Path | None
+    rejections: tuple[Rejection, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row converted (or was skipped), 1 when some were rejected."""
+        return 1 if self.rejected else 0
+
+
+def run_split_days(settings: SplitSettings) -> SplitResult:
+    """Map ``settings.path`` with its mapping (every rule of ``validate`` but ``max_hours``,
+    which each day's part must keep instead), cut each entry at the local midnights of the
+    run's zone and write one row per part (``core.split_days.SPLIT_HEADERS``, read back
+    with ``--preset split-days``); rejected rows go to ``<stem>.rejected.<ext>``."""
+    from timetracker_import.app.validate import (
+        ValidateSettings,
+        choose_timezone,
+        default_rejected_path,
+        entry_keys,
+        iter_mapped_chunks,
+        load_mapping_for,
+    )
+    from timetracker_import.core.rejections import Rejection as Rej
+    from timetracker_import.core.rejections import merge_rejections
+    from timetracker_import.core.split_days import SPLIT_HEADERS, split_rows
+    from timetracker_import.files.readers import open_table
+    from timetracker_import.files.rejected import RejectedWriter
+    from timetracker_import.files.writers import TableWriter
+
+    source = Path(settings.path)
+    output = settings.output_path or source.with_name(f"{source.stem}.days.csv")
+    rejected_path = default_rejected_path(source)
+    if source.exists() and len({p.resolve() for p in (source, output, rejected_path)}) < 3:
+        raise UsageError(
+            f"the output {output} must differ from the input and from {rejected_path.name}",
+            hint="choose another -o path",
+        )
+    loaded = load_mapping_for(
+        ValidateSettings(
+            path=source, mapping_path=settings.mapping_path, preset=settings.preset,
+            sheet=settings.sheet, encoding=settings.encoding, delimiter=settings.delimiter,
+            date_order=settings.date_order, lookup_dir=settings.lookup_dir,
+        )
+    )  # fmt: skip
+    limit = loaded.mapping.max_hours * 3600
+    # an entry longer than max_hours is what this command is for: the limit holds per day
+    from dataclasses import replace
+
+    lifted = replace(loaded, mapping=loaded.mapping.model_copy(update={"max_hours": 1e9}))
+    zone, _ = choose_timezone(loaded.mapping, settings.timezone)
+    table = open_table(
+        source, sheet=settings.sheet, encoding=settings.encoding,
+        delimiter=settings.delimiter, has_header=loaded.mapping.header,
+    )  # fmt: skip
+    corrections = entry_keys(table, loaded.mapping, table.chunks(settings.chunk_rows))
+    rows = converted = split = worklogs = 0
+    rejections: list[Rejection] = []
+    writer_rejected = RejectedWriter(rejected_path, table)
+    csv_opts: dict[str, Any] = {"encoding": "utf-8"} if output.suffix.lower() != ".xlsx" else {}
+    ok = False
+    try:
+        with TableWriter(output, SPLIT_HEADERS, **csv_opts) as writer:
+            for chunk in iter_mapped_chunks(
+                table, lifted, timezone=zone, chunk_rows=settings.chunk_rows
+            ):
+                canonical, rejected = corrections.apply(chunk.canonical, chunk.rejections)
+                parts = split_rows(canonical, zone)
+                too_long = {row: cells[4] for row, cells in parts if int(cells[4]) > limit}
+                rejected = merge_rejections(
+                    rejected
+                    + [
+                        Rej(
+                            row,
+                            "map",
+                            None,
+                            None,
+                            f"a day's part of this entry is {seconds / 3600:g} hours, over "
+                            f"max_hours {limit / 3600:g} of the mapping; check the times "
+                            "or raise max_hours",
+                        )  # fmt: skip
+                        for row, seconds in too_long.items()
+                    ]
+                )
+                kept = [(row, cells) for row, cells in parts if row not in too_long]
+                writer.write_rows(cells for _, cells in kept)
+                writer_rejected.write(chunk.raw, rejected)
+                per_row: dict[int, int] = {}
+                for row, _ in kept:
+                    per_row[row] = per_row.get(row, 0) + 1
+                rows += len(chunk.raw)
+                converted += len(per_row)
+                split += sum(1 for n in per_row.values() if n > 1)
+                worklogs += len(kept)
+                rejections.extend(rejected)
+        ok = True
+    finally:
+        writer_rejected.close(ok)
+    return SplitResult(
+        rows=rows,
+        converted=converted,
+        rejected=len(rejections),
+        skipped=rows - converted - len(rejections),
+        split=split,
+        worklogs=worklogs,
+        timezone=zone,
+        output_path=output,
+        rejected_path=rejected_path if rejections else None,
+        rejections=tuple(rejections),
+    )

@@ -309,7 +309,7 @@ def _import_settings(s: SyncSettings) -> Any:
         date=s.date, dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
         loaded=s.loaded, on_duplicate=s.on_duplicate, keys=tuple(s.keys),
-        on_duplicate_key=s.on_duplicate_key,
+        on_duplicate_key=s.on_duplicate_key, require_keys=True,
     )  # fmt: skip
 
 
@@ -462,7 +462,7 @@ class _SyncRun:
             body = built[row]
             content: dict[str, Any] = {"length": body["length"]}
             value = billable.get(row)
-            if "billable_length" in given and value is not None and not _missing(value):
+            if ({"billable_length", "billable"} & given) and value is not None and not _missing(value):
                 content["billableLength"] = int(value)
             if "comment" in given:
                 comment = comments.get(row)

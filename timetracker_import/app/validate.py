@@ -7,13 +7,13 @@ exactly the same stages as ``validate``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.errors import UsageError
+from timetracker_import.errors import MappingError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +44,11 @@ class ValidateSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # rows identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row (files without dates)
+    #: --date-order MDY|DMY|YMD: the day/month order, over the mapping's and the data's
+    date_order: str | None = None
+    #: --lookup-dir: where lookup files with a relative path are read (default: beside the
+    #: mapping file; for a preset, beside the input file)
+    lookup_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,12 @@ class ValidateResult:
     lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
+    #: rows a later row with the same entry key replaced (``on_duplicate_key: last``)
+    replaced: dict[int, int] = dc_field(default_factory=dict)
+    #: valid rows without a user: booked to the token's own user (``default: me``)
+    self_rows: int = 0
+    #: what the run should know beyond the counts (key corrections, own-user rows)
+    notes: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -97,6 +108,119 @@ class MappedChunk:
     naive_times: int = 0
 
 
+@dataclass(frozen=True)
+class EntryKeys:
+    """What the mapping's ``key`` + ``on_duplicate_key`` make of rows sharing an entry key:
+    ``replaced`` (an earlier row -> the later row that corrects it; those are skipped),
+    ``rejections`` (``reject``: every row of a repeated key), ``keys`` (row -> key text)."""
+
+    replaced: dict[int, int] = dc_field(default_factory=dict)
+    rejections: tuple[Rejection, ...] = ()
+    keys: dict[int, str] = dc_field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    #: rows with an empty key cell -> the column that is empty (no entry id)
+    empty: dict[int, str] = dc_field(default_factory=dict)
+    #: the key columns as declared (``sync --key`` or the mapping's ``key:``)
+    spec: tuple[str, ...] = ()
+
+    def apply(
+        self, canonical: pd.DataFrame, rejections: list[Rejection]
+    ) -> tuple[pd.DataFrame, list[Rejection]]:
+        """``canonical`` and ``rejections`` of one chunk with the replaced rows left out (so
+        they count as skipped, also when their own cells were bad) and the key rejections of
+        the chunk's rows added."""
+        if not self.replaced and not self.rejections:
+            return canonical, rejections
+        from timetracker_import.core.rejections import merge_rejections
+
+        rows = set(int(r) for r in canonical.index) | {r.source_row for r in rejections}
+        mine = [r for r in self.rejections if r.source_row in rows]
+        drop = [r for r in canonical.index if int(r) in self.replaced]
+        drop += [r.source_row for r in mine if r.source_row in canonical.index]
+        kept = [r for r in rejections if r.source_row not in self.replaced]
+        return canonical.drop(index=drop), merge_rejections(kept + mine)
+
+    def note(self) -> str | None:
+        """One line naming the corrections, for summaries (None without any)."""
+        if not self.replaced:
+            return None
+        pairs = sorted(self.replaced.items())
+        shown = ", ".join(
+            f"row {r} by row {by} ({self.keys.get(by, '')!r})" for r, by in pairs[:10]
+        )
+        more = f" and {len(pairs) - 10} more" if len(pairs) > 10 else ""
+        return (
+            f"{len(pairs)} row(s) replaced by a later row with the same {' + '.join(self.columns)}"
+            f" (a correction; on_duplicate_key: last), counted as skipped: {shown}{more}"
+        )
+
+
+def entry_keys(
+    table: RawTable,
+    mapping: Mapping,
+    frames: Iterable[pd.DataFrame],
+    *,
+    columns: Sequence[str] | None = None,
+    policy: str | None = None,
+) -> EntryKeys:
+    """Rows sharing an entry key (``columns``, default ``mapping.key``) under ``policy``
+    (default ``mapping.on_duplicate_key``), over the raw ``frames`` of ``table`` (the whole
+    file: a correction may come chunks later). Rows with an empty key cell take no part;
+    without a rule no row is replaced or rejected (the keys are still read)."""
+    asked = columns is not None  # the caller needs the keys themselves (sync)
+    columns = list(columns or mapping.key or [])
+    if policy is None:
+        policy = mapping.on_duplicate_key
+    if not columns or (policy is None and not asked):
+        return EntryKeys()
+    from timetracker_import.core.dedupe import column_keys, duplicate_keys
+    from timetracker_import.core.mapping import find_column
+
+    positions = [
+        find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
+        for c in columns
+    ]
+    cells: dict[int, list[Any]] = {}
+    for frame in frames:
+        parts = [frame[p].tolist() for p in positions]
+        for i, row in enumerate(frame.index.tolist()):
+            cells[int(row)] = [part[i] for part in parts]
+    headers = [table.headers[p] for p in positions]
+    keys, blank = column_keys(cells, headers)  # an empty key cell: no entry id
+    rejections: list[Rejection] = []
+    replaced: dict[int, int] = {}
+    if policy is not None:
+        _, rejections, replaced = duplicate_keys(keys, policy)
+    empty = {r.source_row: str(r.column) for r in blank}
+    return EntryKeys(replaced, tuple(rejections), keys, tuple(headers), empty, tuple(columns))
+
+
+def lookups_in_use(loaded: LoadedMapping, table: RawTable) -> LoadedMapping:
+    """``loaded`` with only the missing lookup files this file's columns use (a lookup of an
+    optional column the file lacks, such as Clockify's Issue Key, is nothing to report)."""
+    from dataclasses import replace
+
+    from timetracker_import.core.mapping import effective_mapping
+
+    try:
+        mapping = effective_mapping(loaded.mapping, table.headers, table.has_header)
+    except MappingError:
+        return loaded  # reading the file reports the missing columns
+    used = set(mapping.used_lookups().lookups)
+    missing = tuple(n for n in loaded.missing_lookups if n in used)
+    return loaded if missing == loaded.missing_lookups else replace(loaded, missing_lookups=missing)
+
+
+def self_rows_note(count: int) -> str | None:
+    """The line that says how many rows go to the token's own user (None for none)."""
+    if not count:
+        return None
+    return (
+        f"{count} row(s) have no user and are booked to the token's own user (the mapping "
+        "says so: `default: me` on fields.user, or no user field)"
+    )
+
+
 def local_timezone() -> str:
     """The machine's IANA zone name (TZ, /etc/timezone, /etc/localtime), else UTC."""
     tz = os.environ.get("TZ", "").lstrip(":")
@@ -115,6 +239,23 @@ def local_timezone() -> str:
     except OSError:
         pass
     return "UTC"
+
+
+def conversion_hint(error: MappingError, table: RawTable) -> MappingError:
+    """``error`` (a mapped column the file lacks), with the fix when the file is an export
+    that needs reshaping first (a raw Jira issue export: ``convert jira``)."""
+    from timetracker_import.core.preset_detect import detect_conversion
+
+    found = detect_conversion(table.headers)
+    if found is None:
+        return error
+    error.hint = (
+        f"{table.path.name} is a Jira issue export (columns "
+        + ", ".join(dict.fromkeys(found.matched))
+        + f"): run `timetracker-import convert jira {table.path}` first, then validate or "
+        "import the converted file with --preset jira-worklogs"
+    )
+    return error
 
 
 def choose_timezone(mapping: Mapping, cli_timezone: str | None) -> tuple[str, str]:
@@ -154,7 +295,10 @@ def iter_mapped_chunks(
     from timetracker_import.core.timestamps import DateMemo
 
     mapping = loaded.mapping
-    positions = resolve_columns(mapping, table.headers, table.has_header)
+    try:
+        positions = resolve_columns(mapping, table.headers, table.has_header)
+    except MappingError as exc:
+        raise conversion_hint(exc, table) from None
     canonical_of = {
         "length": "length_seconds",
         "billable_length": "billable_seconds",
@@ -238,15 +382,31 @@ def detect_preset_for(
     sheet: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    date_order: str | None = None,
 ) -> Any:
     """``core.preset_detect.choose_preset`` over the header and the first ``DETECT_ROWS``
-    rows of ``path`` (a ``Choice``)."""
-    from timetracker_import.core.preset_detect import choose_preset
+    rows of ``path`` (a ``Choice``); where the day/month order decides, over the date
+    columns of every row (all the evidence, never one row). ``date_order``: the order the
+    user named."""
+    import pandas as pd
+
+    from timetracker_import.core.mapping import normalise_header
+    from timetracker_import.core.preset_detect import best_presets, choose_preset, date_columns
     from timetracker_import.files.readers import open_table
 
     table = open_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    first = next(iter(table.chunks(DETECT_ROWS)), None)
-    return choose_preset(table.headers, first)
+    chunks = iter(table.chunks(DETECT_ROWS))
+    first = next(chunks, None)
+    wanted = {
+        normalise_header(c) for c in date_columns(d.preset for d in best_presets(table.headers))
+    }
+    positions = [i for i, h in enumerate(table.headers) if normalise_header(h) in wanted]
+    if first is not None and positions and date_order is None:
+        rest = [chunk[positions] for chunk in chunks]
+        if rest:
+            dates = pd.concat([first[positions], *rest])
+            first = pd.concat([first, dates.iloc[len(first) :]])  # the other columns empty
+    return choose_preset(table.headers, first, date_order=date_order)
 
 
 def load_mapping_for(
@@ -270,23 +430,63 @@ def load_mapping_for(
             sheet=settings.sheet,
             encoding=settings.encoding,
             delimiter=settings.delimiter,
+            date_order=getattr(settings, "date_order", None),
         )
         if choice.preset is None:
+            from timetracker_import.core.preset_detect import detect_conversion
+            from timetracker_import.files.readers import open_table
+
+            table = open_table(
+                Path(settings.path),
+                sheet=settings.sheet,
+                encoding=settings.encoding,
+                delimiter=settings.delimiter,
+            )
+            if not choice.candidates and detect_conversion(table.headers) is not None:
+                raise conversion_hint(MappingError(choice.refusal()), table)
             raise UsageError(choice.refusal(), hint=choice.hint())
-        loaded = load_preset(choice.preset)
+        loaded = load_preset(choice.preset, lookup_dir=lookup_dir_for(settings))
         if choice.date_order is not None and loaded.mapping.date_order is None:
             mapping = loaded.mapping.model_copy(update={"date_order": choice.date_order})
             loaded = replace(loaded, mapping=mapping)
         loaded = replace(loaded, detection=choice.explain())
         (notify or _stderr)(loaded.detection or "")
     elif settings.preset is not None:
-        loaded = load_preset(settings.preset)
+        loaded = load_preset(settings.preset, lookup_dir=lookup_dir_for(settings))
     else:
         assert settings.mapping_path is not None
-        loaded = load_mapping(settings.mapping_path)
+        given = getattr(settings, "lookup_dir", None)
+        loaded = load_mapping(settings.mapping_path, lookup_dir=given)
     if getattr(settings, "date", None):
         loaded = replace(loaded, mapping=with_date(loaded.mapping, str(settings.date)))
+    order = getattr(settings, "date_order", None)
+    if order:
+        loaded = replace(loaded, mapping=with_date_order(loaded.mapping, order))
     return loaded
+
+
+def lookup_dir_for(settings: Any) -> Path:
+    """Where a preset's lookup files are read: ``--lookup-dir``, else the input file's
+    folder (never the current directory, so a scheduled run finds them without a ``cd``)."""
+    given = getattr(settings, "lookup_dir", None)
+    if given is not None:
+        return Path(given)
+    return Path(settings.path).resolve().parent
+
+
+DATE_ORDERS = ("MDY", "DMY", "YMD")
+
+
+def with_date_order(mapping: Mapping, order: str) -> Mapping:
+    """``mapping`` reading dates in ``order`` (``--date-order``: the run's choice beats the
+    mapping's, as ``--timezone`` does)."""
+    value = order.strip().upper()
+    if value not in DATE_ORDERS:
+        raise UsageError(
+            f"--date-order {order!r} is not a day/month order",
+            hint="use MDY (month/day, US), DMY (day/month) or YMD",
+        )
+    return mapping.model_copy(update={"date_order": value})
 
 
 def with_date(mapping: Mapping, date: str) -> Mapping:
@@ -334,6 +534,7 @@ def run_validate(
         delimiter=settings.delimiter,
         has_header=mapping.header,
     )
+    loaded = lookups_in_use(loaded, table)
     rejected_path = settings.rejected_path or default_rejected_path(Path(settings.path))
     if rejected_path.resolve() == Path(settings.path).resolve():
         raise UsageError("--rejected must not be the input file itself")
@@ -350,13 +551,15 @@ def run_validate(
     repeats_index = RepeatIndex()
     repeats: dict[int, int] = {}
     skipped_duplicates = 0
+    self_rows = 0
+    corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
         for chunk in iter_mapped_chunks(
             table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows, misses=misses
         ):
-            canonical, rejections = chunk.canonical, chunk.rejections
+            canonical, rejections = corrections.apply(chunk.canonical, chunk.rejections)
             outcome = in_file_repeats(canonical, settings.on_duplicate, index=repeats_index)
             repeats.update(outcome.repeats)
             left_out = list(outcome.skip) + [r.source_row for r in outcome.rejections]
@@ -364,6 +567,7 @@ def run_validate(
                 canonical = canonical.drop(index=left_out)
                 rejections = merge_rejections(rejections + outcome.rejections)
             skipped_duplicates += len(outcome.skip)
+            self_rows += int(canonical["user"].isna().sum())
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
@@ -419,4 +623,7 @@ def run_validate(
         lookup_files=dict(loaded.lookup_files),
         detection=loaded.detection,
         note=mapping.note,
+        replaced=dict(corrections.replaced),
+        self_rows=self_rows,
+        notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows)) if n),
     )

@@ -7,10 +7,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import reading_options
+from timetracker_import.cli.options import (
+    date_order_option,
+    lookup_dir_option,
+    mapping_options,
+    reading_options,
+    timezone_option,
+)
+from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
-    from timetracker_import.app.convert import ConvertResult
+    from timetracker_import.app.convert import ConvertResult, SplitResult
 
 
 @click.group("convert")
@@ -30,13 +37,10 @@ def render_summary(result: ConvertResult, path: Path) -> str:
             f"rejected issue rows written to {result.rejected_path} (none of their worklogs "
             "were converted: fix the cells, then convert that file)"
         )
-        for rej in result.rejections[:10]:
-            lines.append(f"  row {rej.source_row}: {rej.reason}")
-        if len(result.rejections) > 10:
-            lines.append(f"  ... and {len(result.rejections) - 10} more")
+        lines += rejection_lines(result.rejections, cells=False)  # the reason names the cell
     lines.append(
         f"next: timetracker-import validate --preset jira-worklogs {result.output_path} "
-        "(Jira keys become work items through jira-keys.csv in the current directory)"
+        "(Jira keys become work items through jira-keys.csv beside the converted file)"
     )
     return "\n".join(lines)
 
@@ -76,4 +80,71 @@ def jira(
     )
     result = run_convert_jira(settings)
     click.echo(render_summary(result, file), err=True)
+    return result.exit_code
+
+
+def render_split(result: SplitResult, path: Path) -> str:
+    """The human summary of ``convert split-days`` (stderr)."""
+    lines = [
+        f"{path.name}: {result.rows} rows, {result.converted} converted into "
+        f"{result.worklogs} worklogs ({result.split} cut at midnight in {result.timezone}), "
+        f"{result.rejected} rejected, {result.skipped} skipped; written to {result.output_path}"
+    ]
+    if result.rejected_path is not None:
+        lines.append(f"rejected rows written to {result.rejected_path}")
+        lines += rejection_lines(result.rejections)
+    lines.append(
+        f"next: timetracker-import validate --preset split-days {result.output_path}, then "
+        f"timetracker-import import --preset split-days {result.output_path}"
+    )
+    return "\n".join(lines)
+
+
+@convert.command(
+    "split-days", short_help="One worklog per calendar day: cut entries at local midnight."
+)
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@mapping_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the day parts here, .csv or .xlsx (default: <file>.days.csv).",
+)
+@reading_options
+@timezone_option
+@date_order_option
+@lookup_dir_option
+def split_days(
+    file: Path,
+    mapping_path: Path | None,
+    preset: str | None,
+    output: Path | None,
+    sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    timezone: str | None,
+    date_order: str | None,
+    lookup_dir: Path | None,
+) -> int:
+    """Read FILE with its mapping (--mapping or --preset, as for validate) and write one
+    row per calendar day of each entry: an entry that crosses midnight (in --timezone, else
+    the mapping's zone, else this machine's) is cut there, so a 26-hour entry from 09:00 to
+    11:15 the next day becomes 15 h + 11.25 h. Billable time is shared out in proportion.
+    The mapping's max_hours then holds for each day's part. Import the result with
+    --preset split-days; its source_row column names the entry's row in FILE.
+
+    Exit 0 when every row converted (or was skipped by the mapping), 1 when some were
+    rejected (written to <file>.rejected.<ext> with source_row, stage and reason), 2 for a
+    usage, mapping or unreadable-file error.
+    """
+    from timetracker_import.app.convert import SplitSettings, run_split_days
+
+    settings = SplitSettings(
+        path=file, mapping_path=mapping_path, preset=preset, output_path=output,
+        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter,
+        date_order=date_order.upper() if date_order else None, lookup_dir=lookup_dir,
+    )  # fmt: skip
+    result = run_split_days(settings)
+    click.echo(render_split(result, file), err=True)
     return result.exit_code

@@ -15,7 +15,7 @@ from timetracker_import.errors import ConfigError
 
 # config.json `map` key -> (canonical field, extra options); the old importer's names.
 LEGACY_FIELDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "userName": ("user", {}),
+    "userName": ("user", {"default": "me"}),  # empty: the token's own user
     "timeStamp": ("timestamp", {}),
     "date": ("date", {}),
     "start": ("start", {}),

@@ -10,6 +10,8 @@ import click
 
 from timetracker_import.cli.options import (
     connection_options,
+    date_order_option,
+    lookup_dir_option,
     mapping_options,
     reading_options,
     timezone_option,
@@ -104,6 +106,7 @@ GUESS_ORDER = (
     help="Write the mapping here (default: print it), and the lookup templates beside it.",
 )
 @reading_options
+@date_order_option
 @connection_options
 def init(
     file: Path,
@@ -111,6 +114,7 @@ def init(
     sheet: str | None,
     encoding: str | None,
     delimiter: str | None,
+    date_order: str | None,
     connection: ConnectionOptions,
 ) -> int:
     """Recognise a shipped preset from FILE (its header row, and where presets share a
@@ -121,20 +125,19 @@ def init(
     uses, listing the file's distinct values with an empty value column (fill in what you
     want to pin; empty lines pass on as written). With --url, --org or --profile the
     organisation's users are read and the user values they match are filled in.
+
+    The day/month order of dates such as 03/04/2024 is read from all the file's dates;
+    when they cannot decide it, nothing is written (exit 2) until --date-order names it.
     """
-    from timetracker_import.app.validate import DETECT_ROWS
-    from timetracker_import.core.preset_detect import choose_preset, detect_conversion
+    from timetracker_import.app.validate import detect_preset_for
+    from timetracker_import.core.preset_detect import detect_conversion
     from timetracker_import.errors import UsageError
-    from timetracker_import.files.mapping_loader import preset_text
+    from timetracker_import.files.mapping_loader import load_preset, preset_text
     from timetracker_import.files.readers import open_table
+    from timetracker_import.files.writers import ensure_parent
 
     if output is not None and output.exists():
         raise UsageError(f"{output} exists; choose another -o path or remove it")
-    if output is not None and not output.parent.is_dir():
-        raise UsageError(
-            f"cannot write {output}: the directory {output.parent} does not exist",
-            hint="create it first, or choose another -o path",
-        )
     table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
     headers = table.headers
     conversion = detect_conversion(headers)
@@ -147,34 +150,46 @@ def init(
             err=True,
         )
         return 0
-    choice = choose_preset(headers, next(iter(table.chunks(DETECT_ROWS)), None))
+    order = date_order.upper() if date_order else None
+    choice = detect_preset_for(
+        file, sheet=sheet, encoding=encoding, delimiter=delimiter, date_order=order
+    )
     preset: str | None = None
     if choice.preset is not None:
         preset = choice.preset
         click.echo(choice.explain(), err=True)
-        click.echo(f"use --preset {preset} (or --preset auto)", err=True)
+        click.echo(
+            f"use --preset {preset}"
+            + ("" if order else " (or --preset auto)")
+            + (f" or the mapping written to {output}" if output is not None else ""),
+            err=True,
+        )
     elif choice.candidates:
         cols = ", ".join(dict.fromkeys(choice.matched))
-        click.echo(
+        raise UsageError(
             f"the header fits {' and '.join(choice.candidates)} (matched columns {cols}), "
-            "and the data cannot decide: " + "; ".join(choice.evidence),
-            err=True,
+            "and the data cannot decide the day/month order: "
+            + "; ".join(choice.evidence)
+            + "; nothing written",
+            hint=f"name the order: timetracker-import mapping init {file} --date-order MDY "
+            "(month/day, US) or --date-order DMY (day/month)"
+            + (f" -o {output}" if output is not None else ""),
         )
-        click.echo(
-            "they differ in a setting of the exporting tool (see docs/presets.md): pick the "
-            "one that matches yours: "
-            + " or ".join(f"--preset {c}" for c in choice.candidates)
-            + (f"; {output} holds {choice.candidates[0]}" if output is not None else ""),
-            err=True,
-        )
-        preset = choice.candidates[0]
     if preset is not None:
         text = preset_text(preset)
-        if choice.date_order is not None and "\ndate_order:" not in text:
+        written = order if order and len(choice.candidates) == 1 else choice.date_order
+        declared = load_preset(preset).mapping.date_order
+        if order and declared and declared != order:
+            click.echo(
+                f"note: preset {preset} declares date_order {declared}; --date-order {order} "
+                f"is not written into it (edit date_order in the mapping to change it)",
+                err=True,
+            )
+        if written is not None and "\ndate_order:" not in text:
+            source = "--date-order" if order else "read from the data by `mapping init`"
             text = text.replace(
                 "\nheader: true\n",
-                f"\nheader: true\ndate_order: {choice.date_order}   # read from the data by "
-                "`mapping init`\n",
+                f"\nheader: true\ndate_order: {written}   # {source}\n",
                 1,
             )
     else:
@@ -183,6 +198,7 @@ def init(
     if output is None:
         click.echo(text, nl=False)
     else:
+        ensure_parent(output)
         output.write_text(text, encoding="utf-8")
         click.echo(f"mapping written to {output}", err=True)
     if preset is not None:
@@ -210,12 +226,16 @@ def _lookup_templates(
 
     from timetracker_import.app.mapping_init import write_lookup_templates
     from timetracker_import.app.read import fetch_users
+    from timetracker_import.core.mapping import effective_mapping
     from timetracker_import.files.mapping_loader import load_preset
     from timetracker_import.files.readers import open_table
 
     mapping = load_preset(preset).mapping
     if mapping.note:
         click.echo(f"note: {mapping.note.strip()}", err=True)
+    headers = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter).headers
+    # only the lookups of the columns this file has (Clockify's Issue Key is optional)
+    mapping = effective_mapping(mapping, headers, mapping.header).used_lookups()
     if not mapping.lookups:
         return
     if output is None:
@@ -278,6 +298,8 @@ def _table(rows: list[list[str]]) -> str:
 @click.option("--rows", "n_rows", type=click.IntRange(min=1), default=10, show_default=True)
 @reading_options
 @timezone_option
+@date_order_option
+@lookup_dir_option
 def check(
     file: Path,
     mapping_path: Path | None,
@@ -287,6 +309,8 @@ def check(
     encoding: str | None,
     delimiter: str | None,
     timezone: str | None,
+    date_order: str | None,
+    lookup_dir: Path | None,
 ) -> int:
     """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
     or the reason a row is rejected. Sends nothing; exit 0 even when rows are rejected."""
@@ -307,6 +331,8 @@ def check(
             sheet=sheet,
             encoding=encoding,
             delimiter=delimiter,
+            date_order=date_order,
+            lookup_dir=lookup_dir,
         )
     )
     zone, zone_source = choose_timezone(loaded.mapping, timezone)

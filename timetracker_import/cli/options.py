@@ -231,6 +231,32 @@ _DATE = click.option(
 )
 
 
+_DATE_ORDER = click.option(
+    "--date-order",
+    type=click.Choice(["MDY", "DMY", "YMD"], case_sensitive=False),
+    help="How to read dates such as 03/04/2026: MDY (month/day, US), DMY (day/month) or YMD; "
+    "beats the mapping's date_order and what the data shows.",
+)
+
+
+_LOOKUP_DIR = click.option(
+    "--lookup-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Read lookup files from this folder (default: beside the mapping file; for a "
+    "preset, beside the input file).",
+)
+
+
+def lookup_dir_option(func: F) -> F:
+    """``--lookup-dir DIR`` (as ``lookup_dir``)."""
+    return _apply(func, [_LOOKUP_DIR])
+
+
+def date_order_option(func: F) -> F:
+    """``--date-order MDY|DMY|YMD`` (as ``date_order``)."""
+    return _apply(func, [_DATE_ORDER])
+
+
 def mapping_options(func: F) -> F:
     """``--mapping PATH`` (as ``mapping_path``) and ``--preset NAME``."""
     return _apply(func, _MAPPING)

@@ -8,10 +8,26 @@ from typing import TYPE_CHECKING, TextIO
 import click
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from timetracker_import.core.rejections import Rejection
     from timetracker_import.core.report import Report
 
 WIDTH = 100
 _SEVERE = ("day_over_24h", "overlap", "locked_week")
+
+
+def rejection_lines(
+    rejections: Sequence[Rejection], limit: int = 10, *, cells: bool = True
+) -> list[str]:
+    """``  row N [Column: 'value']: reason`` (without the cell when ``cells`` is False) for
+    the first ``limit`` rejections, then how many more there are."""
+    lines = [
+        f"  row {r.source_row}{r.where() if cells else ''}: {r.reason}" for r in rejections[:limit]
+    ]
+    if len(rejections) > limit:
+        lines.append(f"  ... and {len(rejections) - limit} more")
+    return lines
 
 
 def fit(text: str, width: int = WIDTH) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from timetracker_import.cli.options import input_options
+from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
     from timetracker_import.app.validate import ValidateResult
@@ -63,12 +64,14 @@ def render_lookups(result: ValidateResult) -> list[str]:
 
 def render_summary(result: ValidateResult, path: Path) -> str:
     """The human summary printed to stderr."""
-    skipped_filter = result.skipped - result.skipped_duplicates
+    skipped_filter = result.skipped - result.skipped_duplicates - len(result.replaced)
     parts = []
     if skipped_filter:
         parts.append(f"{skipped_filter} skipped by skip_rows")
     if result.skipped_duplicates:
         parts.append(f"{result.skipped_duplicates} skipped as copies of an earlier row")
+    if result.replaced:
+        parts.append(f"{len(result.replaced)} skipped as corrected by a later row")
     lines = []
     if result.detection:
         lines.append(result.detection)
@@ -93,6 +96,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
             + (f" and {more} more" if more > 0 else "")
         )
     lines.extend(render_lookups(result))
+    lines.extend(f"note: {n}" for n in result.notes)
     if result.note:
         lines.append(f"note: {result.note.strip()}")
     if result.billable_over_length:
@@ -102,10 +106,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
         )
     if result.rejected_path is not None:
         lines.append(f"rejected rows written to {result.rejected_path}")
-        for rej in result.rejections[:10]:
-            lines.append(f"  row {rej.source_row}{rej.where()}: {rej.reason}")
-        if len(result.rejections) > 10:
-            lines.append(f"  ... and {len(result.rejections) - 10} more")
+        lines += rejection_lines(result.rejections)
     return "\n".join(lines)
 
 
@@ -128,6 +129,11 @@ def render_json(result: ValidateResult) -> str:
         "lookup_misses": [m.to_dict() for m in result.lookup_misses],
         "detection": result.detection,
         "note": result.note,
+        "notes": list(result.notes),
+        "replaced_by_key": [
+            {"source_row": r, "replaced_by_row": by} for r, by in sorted(result.replaced.items())
+        ],
+        "self_rows": result.self_rows,
         "rejected_path": str(result.rejected_path) if result.rejected_path else None,
         "rejections": [
             {

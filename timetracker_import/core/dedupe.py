@@ -1,5 +1,7 @@
-"""Duplicate detection: on the natural key (``core.worklog_key``) against the server, and
-rows of one file that repeat an earlier row (``in_file_repeats``, ``--on-duplicate``).
+"""Duplicate detection: on the natural key (``core.worklog_key``) against the server, rows
+of one file that repeat an earlier row (``in_file_repeats``, ``--on-duplicate``), and rows
+that share an entry id (``duplicate_keys``: the mapping's ``key`` and ``on_duplicate_key``,
+e.g. BambooHR's Time Entry ID, where a later row corrects an earlier one).
 
 Both functions are deterministic: rows are taken lowest ``source_row`` first, existing
 worklogs in the order given (callers pass them oldest first; ``existing_from_worklogs`` does).
@@ -7,9 +9,12 @@ worklogs in the order given (callers pass them oldest first; ``existing_from_wor
 
 from __future__ import annotations
 
+import json
+import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -199,9 +204,49 @@ def in_file_repeats(
     return RepeatOutcome(repeats, {}, [])
 
 
-#: what to do with rows that share an id key (``sync --on-duplicate-key``, a mapping's
-#: ``on_duplicate_key``)
+# --------------------------------------------------------------------------- entry keys
+
 ON_DUPLICATE_KEY = ("reject", "last")
+
+
+def cell_text(value: Any) -> str:
+    """A key cell as text: stripped; an Excel number 123.0 is "123"; empty is ""."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def column_keys(
+    cells: Mapping[int, Sequence[Any]], headers: Sequence[str]
+) -> tuple[dict[int, str], list[Rejection]]:
+    """``{source_row: key}`` from the key columns' cells of each row (``headers``: their
+    original names). A row with an empty key cell is rejected, naming the column."""
+    keys: dict[int, str] = {}
+    rejections: list[Rejection] = []
+    for row in sorted(cells):
+        texts = [cell_text(v) for v in cells[row]]
+        empty = [h for h, t in zip(headers, texts, strict=True) if not t]
+        if empty:
+            rejections.append(
+                Rejection(
+                    row,
+                    "validate",
+                    empty[0],
+                    None,
+                    f"the key column {empty[0]!r} is empty; sync needs a key to know which "
+                    "worklog this row is",
+                )
+            )
+            continue
+        keys[row] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
+    return keys, rejections
 
 
 def duplicate_keys(
@@ -209,8 +254,7 @@ def duplicate_keys(
 ) -> tuple[dict[int, str], list[Rejection], dict[int, int]]:
     """Rows sharing a key. ``reject``: every row of such a key is rejected, its reason naming
     the others. ``last``: the last row in file order keeps the key and the earlier ones are
-    replaced by it (a correction, as BambooHR exports them). Returns (keys kept, rejections,
-    ``{replaced_row: replacing_row}``)."""
+    replaced by it. Returns (keys kept, rejections, ``{replaced_row: replacing_row}``)."""
     if policy not in ON_DUPLICATE_KEY:
         raise ValueError(f"unknown duplicate-key policy {policy!r}")
     rows_of: dict[str, list[int]] = defaultdict(list)
@@ -235,12 +279,14 @@ def duplicate_keys(
                         None,
                         key,
                         f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry (fix the file, or --on-duplicate-key last keeps the last row)",
+                        "entry: fix the file, or keep the last row as a correction "
+                        "(`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
+                        "last)",
                     )
                 )
     return kept, rejections, replaced
 
 
-def replaced_reason(by_row: int) -> str:
-    """Why a row is skipped: a later row with the same key replaced it."""
-    return f"replaced by row {by_row} with the same key (a correction: the later row wins)"
+def replaced_reason(by_row: int, key: str) -> str:
+    """Why a row that a later row with the same entry key replaced is skipped."""
+    return f"replaced by row {by_row}, a later row with the same key {key!r} (a correction)"

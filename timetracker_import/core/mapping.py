@@ -36,8 +36,13 @@ CANONICAL_COLUMNS = [
     "organization",
 ]
 TEXT_FIELDS = ("user", "comment", "activity_type", "organization", "work_item")
-TIME_FIELDS = ("timestamp", "date", "start", "end")
+TIME_FIELDS = ("timestamp", "date", "start", "end", "end_date")
 DURATION_FIELDS = ("length", "billable_length")
+#: ``user: {..., default: me}``: an empty user cell means the token's own user
+ME = "me"
+#: texts a ``billable`` column may hold (case-insensitive); ``map`` turns others into these
+BILLABLE_YES = frozenset({"yes", "y", "true", "1", "x", "billable"})
+BILLABLE_NO = frozenset({"no", "n", "false", "0", "non-billable", "not billable"})
 _LETTERS = re.compile(r"^[A-Z]{1,3}$")
 
 
@@ -90,9 +95,25 @@ class TextField(_FieldBase):
 
     join: list[str] | None = Field(
         None,
-        description="Further columns whose text is appended with a space, before regex/map/"
-        "lookup (e.g. First Name + Last Name)",
+        description="Further columns whose text is appended with `separator`, before regex/"
+        "map/lookup (e.g. First Name + Last Name)",
     )
+    separator: str = Field(" ", description="Put between the `join`ed parts (empty parts left out)")
+    fallback: TextField | None = Field(
+        None,
+        description="Where the value comes from when this field gives nothing for a row (an "
+        "empty cell, or an optional column the file lacks): another field spec, e.g. "
+        "`{column: Project, join: [Task], separator: ' / '}` for rows without notes",
+    )
+
+    def chain(self) -> list[TextField]:
+        """This spec and its fallbacks, in the order they are tried."""
+        out: list[TextField] = []
+        spec: TextField | None = self
+        while spec is not None:
+            out.append(spec)
+            spec = spec.fallback
+        return out
 
 
 class TimeField(_FieldBase):
@@ -116,6 +137,12 @@ class DurationField(_FieldBase):
     )
 
 
+class FlagField(_FieldBase):
+    """A yes/no field: ``billable`` (Yes/No, true/false, 1/0, x; ``map`` turns other texts
+    into these). Yes: billable for the whole length; no: billable length 0; empty: not
+    given (unless ``default``)."""
+
+
 class Fields(BaseModel):
     """Canonical field -> where its value comes from."""
 
@@ -126,8 +153,10 @@ class Fields(BaseModel):
     date: TimeField | None = None
     start: TimeField | None = None
     end: TimeField | None = None
+    end_date: TimeField | None = None
     length: DurationField | None = None
     billable_length: DurationField | None = None
+    billable: FlagField | None = None
     work_item: TextField | None = None
     comment: TextField | None = None
     activity_type: TextField | None = None
@@ -155,6 +184,14 @@ class Fields(BaseModel):
             raise _path_error("fields.end", "give either `length` or `end`, not both")
         if self.start is not None and self.date is None and self.end is None:
             raise _path_error("fields.date", "required with `start` (or give `timestamp`)")
+        if self.end_date is not None and (self.date is None or self.end is None):
+            raise _path_error(
+                "fields.end_date", "goes with `date` + `start` + `end` (times of day)"
+            )
+        if self.billable is not None and self.billable_length is not None:
+            raise _path_error(
+                "fields.billable", "give either `billable` (yes/no) or `billable_length`, not both"
+            )
         return self
 
 
@@ -247,7 +284,16 @@ class Mapping(BaseModel):
     timezone: str | None = Field(None, description="IANA zone for times without an offset")
     date_order: Literal["MDY", "DMY", "YMD"] | None = None
     dst_ambiguous: Literal["reject", "earlier", "later"] = "reject"
-    max_hours: float = Field(24, gt=0, description="Longer worklogs are rejected")
+    max_hours: float = Field(
+        24,
+        gt=0,
+        description="Longer worklogs are rejected (`convert split-days` makes one per day)",
+    )
+    end_before_start: Literal["reject", "next_day"] = Field(
+        "reject",
+        description="date + start + end as times of day, without `end_date`: an end before "
+        "the start is rejected, or (`next_day`) read as the next day's time (night shifts)",
+    )
     rounding: Rounding = Field(default_factory=Rounding)
     fields: Fields
     lookups: dict[str, Lookup] = Field(default_factory=dict)
@@ -256,11 +302,6 @@ class Mapping(BaseModel):
         None,
         description="Source column(s) whose values identify an entry (an entry id), for `sync`;"
         " without it sync identifies a row by its slot (user + start + work item)",
-    )
-    on_duplicate_key: Literal["reject", "last"] | None = Field(
-        None,
-        description="Rows sharing a `key`: reject them all, or let the last one replace the "
-        "earlier (a correction, as BambooHR exports them); default reject",
     )
     source: str | None = Field(
         None,
@@ -272,6 +313,12 @@ class Mapping(BaseModel):
         description="`sync`: the period the source is about (FROM..TO, last:14d, "
         "week:previous, month:previous, ...); rows outside it are rejected and deletes "
         "never leave it",
+    )
+
+    on_duplicate_key: Literal["reject", "last"] | None = Field(
+        None,
+        description="Rows sharing a `key` in import and sync: `reject` them all, or `last`: "
+        "the later row is a correction that replaces the earlier ones (those are skipped)",
     )
 
     @field_validator("key", mode="before")
@@ -305,7 +352,9 @@ class Mapping(BaseModel):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Mapping:
-        for name, spec in self.field_specs().items():
+        if self.on_duplicate_key is not None and not self.key:
+            raise _path_error("on_duplicate_key", "needs `key` (the column(s) with the entry id)")
+        for name, spec in self.all_specs():
             if spec.lookup is not None and spec.lookup not in self.lookups:
                 known = ", ".join(sorted(self.lookups)) or "none defined"
                 raise _path_error(
@@ -319,7 +368,7 @@ class Mapping(BaseModel):
         for i, flt in enumerate(self.skip_rows):
             if not self.header and not all(_LETTERS.match(c) for c in flt.columns()):
                 raise _path_error(f"skip_rows.{i}.column", "header: false needs a column letter")
-        for name, spec in self.field_specs().items():
+        for name, spec in self.all_specs():
             joined = getattr(spec, "join", None) or []
             if not self.header and not all(_LETTERS.match(c) for c in joined):
                 raise _path_error(f"fields.{name}.join", "header: false needs column letters")
@@ -334,6 +383,29 @@ class Mapping(BaseModel):
             for name in Fields.model_fields
             if (spec := getattr(self.fields, name)) is not None
         }
+
+    def all_specs(self) -> list[tuple[str, _FieldBase]]:
+        """Every field spec with its fallbacks, as (key path below ``fields``, spec)."""
+        out: list[tuple[str, _FieldBase]] = []
+        for name, spec in self.field_specs().items():
+            out.append((name, spec))
+            if isinstance(spec, TextField):
+                out += [(f"{name}.fallback", fb) for fb in spec.chain()[1:]]
+        return out
+
+    def used_lookups(self) -> Mapping:
+        """This mapping without the lookups no field refers to (e.g. after
+        ``effective_mapping`` dropped the optional column that used one)."""
+        used = {spec.lookup for _, spec in self.all_specs() if spec.lookup is not None}
+        return self.model_copy(
+            update={"lookups": {k: v for k, v in self.lookups.items() if k in used}}
+        )
+
+    def books_blank_user_to_me(self) -> bool:
+        """True when an empty user means the token's own user: ``default: me`` on the user
+        field, or no user field at all (every row is the token's own)."""
+        user = self.fields.user
+        return user is None or str(user.default or "").strip().casefold() == ME
 
 
 def mapping_json_schema() -> dict[str, Any]:
@@ -380,45 +452,73 @@ def find_column(
 
 
 def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) -> Mapping:
-    """The mapping for this file: optional fields whose column is absent are dropped, and
-    an optional ``timestamp`` that is present wins over date/start. MappingError when what
-    is left cannot give a timestamp and a length."""
+    """The mapping for this file: optional fields whose column is absent are dropped (or
+    replaced by their first ``fallback`` the file has), and an optional ``timestamp`` that
+    is present wins over date/start/end. MappingError when what is left cannot give a
+    timestamp and a length."""
+
+    def present(name: str, spec: _FieldBase) -> bool:
+        if not spec.optional or spec.column is None:
+            return True
+        try:
+            find_column(
+                headers,
+                spec.column,
+                spec.occurrence,
+                has_header=has_header,
+                key_path=f"fields.{name}.column",
+            )
+        except MappingError:
+            return False
+        return True
+
     dropped: dict[str, None] = {}
+    replaced: dict[str, dict[str, Any]] = {}
     for name, spec in mapping.field_specs().items():
-        if spec.optional and spec.column is not None:
-            try:
-                find_column(
-                    headers,
-                    spec.column,
-                    spec.occurrence,
-                    has_header=has_header,
-                    key_path=f"fields.{name}.column",
-                )
-            except MappingError:
-                dropped[name] = None
+        if present(name, spec):
+            continue
+        dropped[name] = None
+        if isinstance(spec, TextField):
+            there = next((fb for fb in spec.chain()[1:] if present(name, fb)), None)
+            if there is not None:
+                replaced[name] = there.model_dump(exclude_none=True)
     fields = mapping.fields
     if fields.timestamp is not None and "timestamp" not in dropped:
-        dropped.update({n: None for n in ("date", "start", "end") if getattr(fields, n)})
+        dropped.update(
+            {n: None for n in ("date", "start", "end", "end_date") if getattr(fields, n)}
+        )
     if not dropped:
         return mapping
     data = fields.model_dump(exclude_none=True)
     for name in dropped:
         data.pop(name, None)
+    data.update(replaced)
     try:
         new_fields = Fields.model_validate(data)
     except ValueError:
-        wanted = [
-            s.column
+        when = ("timestamp", "date", "start", "end", "end_date", "length")
+        absent = [
+            f"{s.column!r} (fields.{n})"
             for n, s in mapping.field_specs().items()
-            if n in ("timestamp", "date", "start", "length", "end") and s.column
+            if n in dropped and n in when and s.column
+        ]
+        lacks = [
+            what
+            for what, names in (
+                ("start time", ("timestamp", "date", "start")),
+                ("length", ("length", "end")),
+            )  # fmt: skip
+            if not any(n in data for n in names)
         ]
         raise MappingError(
-            "the file lacks the columns for a start time or length; the mapping looks for "
-            + ", ".join(repr(w) for w in wanted)
-            + f" but the file has: {', '.join(headers)}",
+            f"the file has no column for the {' or the '.join(lacks) or 'start time'}: the "
+            f"mapping looks for {', '.join(absent)}, which the file lacks; its headers are: "
+            + ", ".join(headers),
             key_path="fields",
-            hint="fix the column names in the mapping; for a file without dates give "
-            "--date YYYY-MM-DD",
+            hint="fix the column names in the mapping"
+            + (
+                "; for a file without dates give --date YYYY-MM-DD" if "start time" in lacks else ""
+            ),  # fmt: skip
         ) from None
     return mapping.model_copy(update={"fields": new_fields})
 
@@ -512,6 +612,8 @@ class _Problems:
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
+        if not mask.index.equals(self.bad.index):  # a part of the chunk (a fallback's rows)
+            mask = mask.reindex(self.bad.index, fill_value=False)
         self.bad |= mask
         header = self.headers[position] if position is not None else None
         rows = mask[mask].index
@@ -634,7 +736,7 @@ def _transform_text(
                 file = lookup_spec.file if lookup_spec is not None else "its file"
                 reason = (
                     f"lookup {spec.lookup!r} is empty: {file} was not found or has no rows "
-                    "(a preset reads it from the current directory)"
+                    "(a preset reads it beside the input file, or from --lookup-dir)"
                 )
             problems.add(missing, reason, position)
             text = looked.where(looked.notna(), None).astype(object)
@@ -750,11 +852,20 @@ def _durations(
     too_long = seconds > mapping.max_hours * 3600
     problems.add(
         too_long,
-        f"{label} is over {mapping.max_hours:g} hours; split the entry or raise max_hours "
-        "in the mapping",
+        f"{label} is over {mapping.max_hours:g} hours; check it, raise max_hours in the "
+        "mapping, or make one worklog per day with `timetracker-import convert split-days`",
         position,
     )
     return seconds
+
+
+#: why a row is rejected when its end is not after its start
+END_EQUALS_START = "end equals start: the entry has no length (7pace requires a length > 0)"
+END_BEFORE_START = "end is before start; check the times"
+END_BEFORE_START_SAME_DAY = (
+    "end is before start on the same day; if the work ran past midnight map the end date "
+    "(fields.end_date) or set `end_before_start: next_day` in the mapping, else fix the times"
+)
 
 
 def _timestamps(
@@ -766,20 +877,24 @@ def _timestamps(
     memo: timestamps.DateMemo | None = None,
     naive_rows: list[int] | None = None,
 ) -> tuple[pd.Series, pd.Series | None]:
-    """UTC start timestamps and, in start+end mode, the derived length in seconds
-    (``naive_rows`` gets how many rows had a time without an offset, read in
-    ``timezone``)."""
+    """UTC start timestamps and, with an end, the true length in seconds: end - start as
+    instants (each localised in ``timezone``), so a night shift, several days and a DST
+    change all count as the clock on the wall says (``naive_rows`` gets how many rows had a
+    time without an offset, read in ``timezone``)."""
     fields = mapping.fields
     order = mapping.date_order
     index = chunk.index
     naive = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     aware = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
-    length: pd.Series | None = None
+    end_naive: pd.Series | None = None
+    end_aware: pd.Series | None = None
+    said = pd.Series(False, index=index)  # rows already told their end is before the start
     main = "timestamp" if fields.timestamp is not None else ("date" if fields.date else "start")
     # A DST problem is blamed on the column that holds the time of day.
     main_pos = positions.get("start" if fields.start is not None else main)
+    end_pos = positions.get("end")
 
-    def parse(name: str, spec: TimeField, with_time: bool) -> timestamps.ParsedTimes:
+    def parse(name: str, spec: TimeField, with_time: bool, *, required: bool = True) -> Any:
         pos = positions.get(name)
         parsed = timestamps.parse_datetimes(
             _raw(chunk, spec, pos),
@@ -789,8 +904,9 @@ def _timestamps(
             memo=memo,
         )
         problems.add(parsed.error.notna(), parsed.error, pos)
-        empty = parsed.naive.isna() & parsed.aware.isna() & parsed.error.isna()
-        problems.add(empty, f"{name} is empty; 7pace needs when the work started", pos)
+        if required:
+            empty = parsed.naive.isna() & parsed.aware.isna() & parsed.error.isna()
+            problems.add(empty, f"{name} is empty; 7pace needs when the work started", pos)
         return parsed
 
     if fields.timestamp is not None:
@@ -809,30 +925,46 @@ def _timestamps(
             # An empty Start means the start of the day, as the old importer did.
             naive = day + offset.fillna(pd.Timedelta(0))
             if fields.end is not None:
-                end_pos = positions.get("end")
                 end_off, end_err = timestamps.parse_times_of_day(_raw(chunk, fields.end, end_pos))
                 problems.add(end_err.notna(), end_err, end_pos)
                 problems.add(end_off.isna() & end_err.isna(), "end is empty", end_pos)
-                # End before start: the work ran past midnight.
-                span = end_off - offset
-                span = span.where(span >= pd.Timedelta(0), span + pd.Timedelta(days=1))
-                length = span.dt.total_seconds()
+                end_day = day
+                if fields.end_date is not None:
+                    # an empty end date: the start's day
+                    ed = parse("end_date", fields.end_date, True, required=False)
+                    end_day = ed.naive.dt.normalize().where(ed.naive.notna(), day)
+                end_naive = end_day + end_off
+                if fields.end_date is None:
+                    before = end_naive < naive
+                    if mapping.end_before_start == "next_day":
+                        end_naive = end_naive.where(~before, end_naive + pd.Timedelta(days=1))
+                    else:
+                        problems.add(before, END_BEFORE_START_SAME_DAY, end_pos)
+                        said = before.fillna(False)
     else:
         assert fields.start is not None and fields.end is not None
         s = parse("start", fields.start, True)
         e = parse("end", fields.end, True)
         naive, aware = s.naive, s.aware
-        s_utc, s_err = timestamps.localize(s.naive, timezone, mapping.dst_ambiguous)
-        e_utc, e_err = timestamps.localize(e.naive, timezone, mapping.dst_ambiguous)
-        problems.add(e_err.notna(), e_err, positions.get("end"))
-        s_all = s_utc.where(s_utc.notna(), s.aware)
-        e_all = e_utc.where(e_utc.notna(), e.aware)
-        length = (e_all - s_all).dt.total_seconds()
+        end_naive, end_aware = e.naive, e.aware
     utc, err = timestamps.localize(naive, timezone, mapping.dst_ambiguous)
     problems.add(err.notna(), err, main_pos)
     if naive_rows is not None:
         naive_rows.append(int(naive.notna().sum()))
-    return utc.where(utc.notna(), aware), length
+    start = utc.where(utc.notna(), aware)
+    if end_naive is None:
+        return start, None
+    e_utc, e_err = timestamps.localize(end_naive, timezone, mapping.dst_ambiguous)
+    problems.add(e_err.notna(), e_err, end_pos)
+    if end_aware is not None:
+        e_utc = e_utc.where(e_utc.notna(), end_aware)
+    length = (e_utc - start).dt.total_seconds()
+    problems.add((length == 0) & ~said, END_EQUALS_START, end_pos)
+    problems.add((length < 0) & ~said, END_BEFORE_START, end_pos)
+    problems.add(
+        length.isna() & ~problems.bad, "the length cannot be computed from start and end", end_pos
+    )
+    return start, length
 
 
 def _skipped(mapping: Mapping, chunk: pd.DataFrame, headers: list[str]) -> pd.Series:
@@ -872,24 +1004,112 @@ def _joined(
     chunk: pd.DataFrame,
     position: int | None,
 ) -> pd.Series:
-    """The field's raw cells, with the text of its ``join`` columns appended (space-separated,
-    empty parts left out; all parts empty -> empty)."""
+    """The field's raw cells, with the text of its ``join`` columns appended (each part's
+    whitespace collapsed, empty parts left out, ``separator`` between; all empty -> empty)."""
     values = _raw(chunk, spec, position)
     joined = getattr(spec, "join", None)
     if not joined:
         return values
+    separator = getattr(spec, "separator", " ")
     parts = [_text(values)]
     for column in joined:
         pos = find_column(
             headers, column, 1, has_header=mapping.header, key_path=f"fields.{name}.join"
         )
         parts.append(_text(chunk[pos]))
-    text = parts[0].fillna("").astype(str)
-    for part in parts[1:]:
-        text = text.str.cat(part.fillna("").astype(str), sep=" ")
-    # An empty part leaves a doubled or edge space behind.
-    text = text.str.replace(r"\s+", " ", regex=True).str.strip()
-    return text.where(text != "", None).astype(object)
+    text = pd.Series("", index=chunk.index, dtype=object)
+    some = pd.Series(False, index=chunk.index)
+    for part in parts:
+        has = part.notna()
+        clean = part.fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
+        glue = pd.Series(np.where(some & has, separator, ""), index=chunk.index, dtype=object)
+        text = text + glue + clean.where(has, "")
+        some |= has
+    return text.where(some, None).astype(object)
+
+
+def _field_position(
+    mapping: Mapping, headers: list[str], path: str, spec: _FieldBase
+) -> tuple[bool, int | None]:
+    """(usable, column position) of a fallback spec: a constant has no position; an optional
+    column the file lacks is not usable."""
+    if spec.column is None:
+        return True, None
+    try:
+        pos = find_column(
+            headers, spec.column, spec.occurrence, has_header=mapping.header,
+            key_path=f"fields.{path}.column",
+        )  # fmt: skip
+    except MappingError:
+        if spec.optional:
+            return False, None
+        raise
+    return True, pos
+
+
+def _field_text(
+    mapping: Mapping,
+    name: str,
+    spec: _FieldBase,
+    headers: list[str],
+    chunk: pd.DataFrame,
+    position: int | None,
+    context: tuple[dict[str, dict[str, str]], _Problems, dict[str, Lookup], LookupMisses | None],
+    path: str | None = None,
+) -> tuple[pd.Series, pd.Series | None]:
+    """A text field's values (join, regex, map, lookup, default) and, for rows where that
+    gives nothing, its ``fallback``'s. Returns the text and the work item keys a lookup
+    missed (``_transform_text``)."""
+    lookups, problems, lookup_specs, misses = context
+    raw = _joined(mapping, name, spec, headers, chunk, position)
+    text, missed = _transform_text(
+        name, spec, raw, lookups, problems, position, lookup_specs, misses
+    )
+    fallback = spec.fallback if isinstance(spec, TextField) else None
+    if fallback is None:
+        return text, missed
+    gap = text.isna() if missed is None else text.isna() & missed.isna()
+    path = f"{path or name}.fallback"
+    usable, pos = _field_position(mapping, headers, path, fallback)
+    if not usable or not gap.any():
+        return text, missed
+    more, more_missed = _field_text(
+        mapping, name, fallback, headers, chunk[gap], pos, context, path
+    )
+    text = text.astype(object).copy()
+    text.loc[more.index] = more
+    if more_missed is not None:
+        missed = more_missed.reindex(text.index) if missed is None else missed.copy()
+        missed.loc[more_missed.index] = more_missed
+    return text.where(text.notna(), None).astype(object), missed
+
+
+BLANK_USER = (
+    "user is empty: write who did the work, or book such rows to the token's own user with "
+    "`default: me` on fields.user (in a copy of the preset: `timetracker-import mapping show "
+    "PRESET > my.yaml`)"
+)
+
+
+def _flags(
+    text: pd.Series,
+    length: pd.Series,
+    problems: _Problems,
+    position: int | None,
+) -> pd.Series:
+    """Billable seconds from yes/no texts: yes -> the length, no -> 0, empty -> NaN."""
+    keys = text.str.casefold()
+    yes, no = keys.isin(BILLABLE_YES), keys.isin(BILLABLE_NO)
+    problems.add(
+        text.notna() & ~yes & ~no,
+        "billable must be Yes or No (also true/false, 1/0, x); turn other texts into these "
+        "with `map:` on fields.billable",
+        position,
+    )
+    out = pd.Series(np.nan, index=text.index)
+    out[yes] = length[yes]
+    out[no] = 0.0
+    return out
 
 
 #: what ``apply_mapping(partial=...)`` keeps of a rejected row
@@ -933,27 +1153,28 @@ def apply_mapping(
     out = pd.DataFrame(index=chunk.index)
     out.index.name = "source_row"
 
+    context = (lookups, problems, specs_of, misses)
     for name in ("user", "comment", "activity_type", "organization"):
         spec = specs.get(name)
         if spec is None:
             # A list of None: pd.Series(None, dtype=object) would hold NaN, not None.
             out[name] = pd.Series([None] * len(chunk), index=chunk.index, dtype=object)
-        else:
-            pos = positions.get(name)
-            raw = _joined(mapping, name, spec, headers, chunk, pos)
-            out[name], _ = _transform_text(
-                name, spec, raw, lookups, problems, pos, specs_of, misses
-            )
+            continue
+        pos = positions.get(name)
+        if name == "user" and mapping.books_blank_user_to_me():
+            spec = spec.model_copy(update={"default": None})  # `me`: an empty user stays empty
+            out[name], _ = _field_text(mapping, name, spec, headers, chunk, pos, context)
+            continue
+        out[name], _ = _field_text(mapping, name, spec, headers, chunk, pos, context)
+        if name == "user":
+            problems.add(out[name].isna() & ~problems.bad, BLANK_USER, pos)
 
     wi_spec = specs.get("work_item")
     if wi_spec is None:
         out["work_item_id"] = pd.Series(pd.NA, index=chunk.index, dtype="Int64")
     else:
         pos = positions.get("work_item")
-        raw = _joined(mapping, "work_item", wi_spec, headers, chunk, pos)
-        text, missed = _transform_text(
-            "work_item", wi_spec, raw, lookups, problems, pos, specs_of, misses
-        )
+        text, missed = _field_text(mapping, "work_item", wi_spec, headers, chunk, pos, context)
         out["work_item_id"] = _work_items(text, problems, pos)
         if missed is not None:
             out["comment"] = _key_in_comment(out["comment"], missed)
@@ -980,8 +1201,9 @@ def apply_mapping(
         pos = positions.get("end")
         problems.add(
             length > mapping.max_hours * 3600,
-            f"end - start is over {mapping.max_hours:g} hours; check the times or raise "
-            "max_hours in the mapping",
+            f"end - start is over {mapping.max_hours:g} hours; check the times, raise "
+            "max_hours in the mapping, or make one worklog per day with `timetracker-import "
+            "convert split-days`",
             pos,
         )
     if fields.billable_length is not None:
@@ -995,6 +1217,10 @@ def apply_mapping(
             pos,
             required=False,
         )
+    elif fields.billable is not None:
+        pos = positions.get("billable")
+        flag, _ = _field_text(mapping, "billable", fields.billable, headers, chunk, pos, context)
+        billable = _flags(flag, length, problems, pos)
     else:
         billable = pd.Series(np.nan, index=chunk.index)
 

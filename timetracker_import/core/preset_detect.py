@@ -9,6 +9,7 @@ UTF-8 BOM.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -60,6 +61,8 @@ FINGERPRINTS: tuple[Fingerprint, ...] = (
     Fingerprint("kimai", ("Date", "From", "To", "Duration", "Customer", "Project", "Activity")),
     Fingerprint("bamboohr-hours", ("Employee #", "Hours Worked Date", "Rate Type", "Hours Worked")),
     Fingerprint("7pace-export", ("user_email", "timestamp_utc", "length_seconds")),
+    # the file `convert split-days` writes (core.split_days.SPLIT_HEADERS)
+    Fingerprint("split-days", ("source_row", "part", "user", "timestamp_utc", "length_seconds")),
     # sample_data/payroll_hours.xlsx, the file the README's walkthrough imports
     Fingerprint(
         "payroll-demo",
@@ -204,6 +207,109 @@ _AM_PM = re.compile(r"\b[AaPp]\.?[Mm]\.?\s*$")
 _DECIMAL_COMMA = re.compile(r"^\s*\d+,\d+\s*$")
 
 
+#: a day/month order is chosen from at least this many distinct dates that read only one way
+MIN_DECIDING_DATES = 2
+#: ... and when the dates that read only the other way are at most this share of them (they
+#: are then rows to reject, not votes)
+MAX_CONTRADICTING_SHARE = 0.1
+
+ORDER_WORDS = {"MDY": "month/day (US)", "DMY": "day/month"}
+
+
+@dataclass(frozen=True)
+class DateOrderVerdict:
+    """What a file's dates say about their day/month order (``infer_date_order``).
+
+    ``order``: "MDY" or "DMY" when the rows agree (None otherwise); ``needed``: some date
+    reads both ways, so an order must be known; ``evidence``: lines a person reads;
+    ``contradicting``: (row, text) of the dates that read only the other way (rejected
+    under ``order``)."""
+
+    order: str | None
+    needed: bool
+    evidence: tuple[str, ...] = ()
+    contradicting: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def undecided(self) -> bool:
+        """An order is needed and the data cannot give it: ask the user."""
+        return self.needed and self.order is None
+
+
+def _example(found: dict[str, int]) -> str:
+    text, row = next(iter(found.items()))
+    return f"{text!r} (row {row})"
+
+
+def infer_date_order(cells: Iterable[tuple[int, str]]) -> DateOrderVerdict:
+    """The day/month order of ``(row, text)`` date cells such as ``03/14/2024``, from all
+    of them, never from one: an order is chosen when at least ``MIN_DECIDING_DATES``
+    distinct dates read only that way and the dates that read only the other way are at
+    most ``MAX_CONTRADICTING_SHARE`` of those (they become rejections, named in the
+    evidence). ISO dates and times are ignored; when no date reads both ways the order
+    does not matter, and one date may decide."""
+    first_over: dict[str, int] = {}  # date text -> first row: only day/month reads it
+    second_over: dict[str, int] = {}  # only month/day reads it
+    both = 0
+    rows_of: dict[str, dict[int, None]] = {}
+    for row, cell in cells:
+        m = _DMY_LIKE.match(cell)
+        if not m:
+            continue
+        a, b, text = int(m.group(1)), int(m.group(3)), m.group(0).strip()
+        rows_of.setdefault(text, {})[row] = None  # a row's start and end date count once
+        if a > 12 and b <= 12:
+            first_over.setdefault(text, row)
+        elif b > 12 and a <= 12:
+            second_over.setdefault(text, row)
+        elif a <= 12 and b <= 12 and a != b:
+            both += 1
+    if not first_over and not second_over:
+        if not both:
+            return DateOrderVerdict(None, False)
+        return DateOrderVerdict(
+            None, True, ("every date reads both ways (day and month both <= 12)",)
+        )
+    major, minor = (first_over, second_over)
+    order, other = "DMY", "MDY"
+    if len(second_over) > len(first_over):
+        major, minor, order, other = second_over, first_over, "MDY", "DMY"
+    needed = bool(both or minor)
+    said = (
+        f"{len(major)} date(s) such as {_example(major)} read only as {ORDER_WORDS[order]}"
+    )
+    if minor and (
+        len(major) < MIN_DECIDING_DATES or len(minor) > MAX_CONTRADICTING_SHARE * len(major)
+    ):
+        return DateOrderVerdict(
+            None,
+            True,
+            (
+                said,
+                f"{len(minor)} such as {_example(minor)} only as {ORDER_WORDS[other]}",
+                "the file has both orders: fix the odd dates or name the order",
+            ),
+        )
+    if needed and len(major) < MIN_DECIDING_DATES:
+        return DateOrderVerdict(
+            None,
+            True,
+            (
+                f"only {_example(major)} reads only as {ORDER_WORDS[order]} and the other "
+                "dates read both ways: one date does not decide a file's order",
+            ),
+        )
+    evidence = [said]
+    contradicting = tuple((r, t) for t in minor for r in rows_of[t])
+    if contradicting:
+        shown = ", ".join(f"{t!r} (row {r})" for r, t in contradicting[:5])
+        evidence.append(
+            f"{len(contradicting)} row(s) contradict it and are rejected: {shown}"
+            + (" ..." if len(contradicting) > 5 else "")
+        )
+    return DateOrderVerdict(order, needed, tuple(evidence), contradicting)
+
+
 @dataclass(frozen=True)
 class Choice:
     """What detection made of a file: the preset chosen (None when it cannot decide), the
@@ -216,6 +322,13 @@ class Choice:
     evidence: tuple[str, ...] = ()
     #: the day/month order the data shows, for a preset that leaves it open (None: keep)
     date_order: str | None = None
+    #: the day/month order is what the data cannot decide: ask for it (``--date-order``
+    #: on ``mapping init``, a choice in the web app) rather than name a preset
+    needs_date_order: bool = False
+    #: rows whose dates contradict the order chosen (they are rejected)
+    contradicting: tuple[tuple[int, str], ...] = ()
+    #: the order the user named (``date_order=``), which decided instead of the data
+    order_given: str | None = None
 
     def explain(self) -> str:
         """What was chosen and why: ``recognised preset X: matched columns ...``, then the
@@ -223,11 +336,12 @@ class Choice:
         cols = ", ".join(dict.fromkeys(self.matched))
         text = f"recognised preset {self.preset}"
         text += f": matched columns {cols}" if cols else ""
+        decides = f"--date-order {self.order_given}" if self.order_given else "the data"
         if len(self.candidates) > 1:
             others = ", ".join(c for c in self.candidates if c != self.preset)
-            text += f"; {others} shares the header, and the data decides"
+            text += f"; {others} shares the header, and {decides} decides"
         if self.date_order is not None:
-            text += f"; date order {self.date_order} from the data"
+            text += f"; date order {self.date_order} from {decides}"
         why = "; ".join(self.evidence)
         return text + (f": {why}" if why else "")
 
@@ -237,69 +351,43 @@ class Choice:
             return "--preset auto: no shipped preset matches this file's header row"
         names = " or ".join(self.candidates)
         why = "; ".join(self.evidence) or "nothing in the data decides"
+        if len(self.candidates) == 1:
+            return f"--preset auto: the file fits {names}, but its day/month order is open: {why}"
         return f"--preset auto: the file fits {names} and its data cannot decide: {why}"
 
     def hint(self) -> str:
         if not self.candidates:
             return "`timetracker-import mapping init FILE -o my.yaml` drafts a mapping"
+        order = (
+            "write a mapping with the order: `timetracker-import mapping init FILE "
+            "--date-order MDY -o my.yaml` (or DMY), then use --mapping my.yaml"
+        )
+        if len(self.candidates) == 1:
+            return order
         return (
             "name one: "
             + " or ".join(f"--preset {c}" for c in self.candidates)
-            + (" (docs/presets.md says which setting each one matches)")
+            + " (docs/presets.md says which setting each one matches)"
         )
 
 
-def _column(rows: pd.DataFrame | None, headers: list[str], name: str) -> list[str]:
-    """The non-empty text cells of a header's column in ``rows`` (positional columns)."""
+def _column(rows: pd.DataFrame | None, headers: list[str], name: str) -> list[tuple[int, str]]:
+    """(row, text) of the non-empty text cells of a header's column in ``rows``."""
     if rows is None or rows.empty:
         return []
     key = normalise_header(name)
     for pos, header in enumerate(headers):
         if normalise_header(str(header)).strip('"') == key and pos in rows.columns:
-            return [str(v).strip() for v in rows[pos].tolist() if isinstance(v, str) and v.strip()]
+            return [
+                (int(r), str(v).strip())
+                for r, v in zip(rows.index.tolist(), rows[pos].tolist(), strict=True)
+                if isinstance(v, str) and v.strip()
+            ]
     return []
 
 
-def date_order_evidence(cells: list[str]) -> tuple[str | None, list[str]]:
-    """("MDY" | "DMY" | None, evidence lines) from date texts such as 03/14/2024. Only a
-    part above 12 decides; a dotted date (14.03.2024) is a day-first format. Both orders
-    seen: None, with both pieces of evidence."""
-    first_over: list[str] = []
-    second_over: list[str] = []
-    dotted: str | None = None
-    for cell in cells:
-        m = _DMY_LIKE.match(cell)
-        if not m:
-            continue
-        a, sep, b = int(m.group(1)), m.group(2), int(m.group(3))
-        if a > 12:
-            first_over.append(cell)
-        if b > 12:
-            second_over.append(cell)
-        if sep == "." and dotted is None:
-            dotted = cell
-    evidence = []
-    if first_over:
-        evidence.append(
-            f"{len(first_over)} date cell(s) such as {first_over[0]!r} have a part > 12 first "
-            "(day/month order)"
-        )
-    if second_over:
-        evidence.append(
-            f"{len(second_over)} date cell(s) such as {second_over[0]!r} have a part > 12 second "
-            "(month/day order)"
-        )
-    if first_over and second_over:
-        evidence.append("the file contradicts itself: fix the odd dates or name the preset")
-        return None, evidence
-    if dotted and not second_over:
-        evidence.append(f"date {dotted!r} is written with dots (a day-first format)")
-        return "DMY", evidence
-    if first_over:
-        return "DMY", evidence
-    if second_over:
-        return "MDY", evidence
-    return None, evidence
+def _texts(cells: list[tuple[int, str]]) -> list[str]:
+    return [t for _, t in cells]
 
 
 def _hints(times: list[str], durations_: list[str]) -> list[str]:
@@ -317,24 +405,40 @@ def _hints(times: list[str], durations_: list[str]) -> list[str]:
     return out
 
 
-def _clockify(headers: list[str], rows: pd.DataFrame | None) -> tuple[str | None, list[str]]:
+def _clockify(
+    headers: list[str], rows: pd.DataFrame | None, date_order: str | None
+) -> tuple[str | None, DateOrderVerdict]:
     dates = _column(rows, headers, "Start Date") + _column(rows, headers, "End Date")
-    if dates and all(_ISO_DATE.match(d) for d in dates):
-        return "clockify-us", [
-            f"every date is YYYY-MM-DD (e.g. {dates[0]!r}), which clockify-us and clockify-eu "
-            "read the same"
-        ]
-    order, evidence = date_order_evidence(dates)
-    if order is None:
-        if not evidence:
+    names = {"MDY": "clockify-us", "DMY": "clockify-eu"}
+    if date_order in names:
+        return names[date_order], DateOrderVerdict(date_order, True)
+    if dates and all(_ISO_DATE.match(d) for d in _texts(dates)):
+        return "clockify-us", DateOrderVerdict(
+            None,
+            False,
+            (
+                f"every date is YYYY-MM-DD (e.g. {dates[0][1]!r}), which clockify-us and "
+                "clockify-eu read the same",
+            ),
+        )
+    verdict = infer_date_order(dates)
+    if verdict.order is None:
+        shaped = [t for t in _texts(dates) if _DMY_LIKE.match(t)]
+        if shaped and all("." in t.split()[0] for t in shaped):
+            # Clockify's only dotted date format is DD.MM.YYYY: a format, not a vote of rows
+            dotted = "dates are written with dots such as " + repr(shaped[0])
+            return "clockify-eu", DateOrderVerdict(
+                "DMY", True, (f"{dotted} (Clockify's DD.MM.YYYY, a day-first format)",)
+            )
+        if not verdict.evidence:
             n = len(rows) if rows is not None else 0
-            evidence.append(
-                f"in the first {n} rows every date reads both ways (day and month both <= 12)"
+            verdict = DateOrderVerdict(
+                None, True, (f"no date in the {n} rows read decides the order",)
             )
         times = _column(rows, headers, "Start Time")
-        evidence += _hints(times, _column(rows, headers, "Duration (h)"))
-        return None, evidence
-    return ("clockify-us" if order == "MDY" else "clockify-eu"), evidence
+        hints = _hints(_texts(times), _texts(_column(rows, headers, "Duration (h)")))
+        return None, DateOrderVerdict(None, True, verdict.evidence + tuple(hints))
+    return names[verdict.order], verdict
 
 
 # Presets whose date order follows the exporting user's profile: the column it is read from.
@@ -362,10 +466,26 @@ def _npm_letters(headers: list[str]) -> list[str] | None:
     ]
 
 
-def choose_preset(headers: list[str], rows: pd.DataFrame | None = None) -> Choice:
-    """Choose the preset for a file from its header and (for presets that share a header)
-    its first rows: ``rows`` holds raw cells by column position, as ``RawTable.chunks``
-    gives them. ``Choice.preset`` is None when nothing fits or the data cannot decide."""
+def date_columns(presets: Iterable[str]) -> list[str]:
+    """The columns whose dates decide the day/month order among ``presets`` (for reading
+    the whole file's evidence, not only its first rows)."""
+    names = set(presets)
+    out: list[str] = []
+    if names & {"clockify-us", "clockify-eu"}:
+        out += ["Start Date", "End Date"]
+    out += [c for p, c in _OPEN_DATE_ORDER.items() if p in names]
+    return out
+
+
+def choose_preset(
+    headers: list[str], rows: pd.DataFrame | None = None, *, date_order: str | None = None
+) -> Choice:
+    """Choose the preset for a file from its header and (for presets that share a header,
+    or leave the day/month order open) its rows: ``rows`` holds raw cells by column
+    position, as ``RawTable.chunks`` gives them (the more rows, the more evidence).
+    ``date_order`` ("MDY" | "DMY"): the order the user named, which decides instead of the
+    data. ``Choice.preset`` is None when nothing fits or the data cannot decide; then
+    ``needs_date_order`` says whether naming the order would."""
     found = best_presets(headers)
     if not found:
         letters = _npm_letters(headers)
@@ -376,14 +496,23 @@ def choose_preset(headers: list[str], rows: pd.DataFrame | None = None) -> Choic
     matched = found[0].matched
     if len(found) == 1:
         column = _OPEN_DATE_ORDER.get(names[0])
-        if column is not None:
-            order, evidence = date_order_evidence(_column(rows, headers, column))
-            if order is None and not evidence:
-                evidence = [f"no {column} reads only one way: ambiguous dates stay rejected"]
-            return Choice(names[0], names, matched, tuple(evidence), order)
-        return Choice(names[0], names, matched)
+        if column is None:
+            return Choice(names[0], names, matched)
+        if date_order is not None:
+            return Choice(names[0], names, matched, (), date_order, order_given=date_order)
+        verdict = infer_date_order(_column(rows, headers, column))
+        if verdict.undecided:
+            return Choice(None, names, matched, verdict.evidence, needs_date_order=True)
+        return Choice(
+            names[0], names, matched, verdict.evidence, verdict.order,
+            contradicting=verdict.contradicting,
+        )  # fmt: skip
     decide = _BY_DATA.get(frozenset(names))
     if decide is None:
         return Choice(None, names, matched, ("these presets share the header",))
-    preset, evidence = decide(headers, rows)
-    return Choice(preset, names, matched, tuple(evidence))
+    preset, verdict = decide(headers, rows, date_order)
+    return Choice(
+        preset, names, matched, verdict.evidence,
+        needs_date_order=preset is None, contradicting=verdict.contradicting,
+        order_given=date_order if preset is not None else None,
+    )  # fmt: skip

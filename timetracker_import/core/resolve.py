@@ -21,13 +21,26 @@ import pandas as pd
 from timetracker_import.core.rejections import Rejection
 
 _SPACES = re.compile(r"\s+")
+_PARTS = re.compile(r"[._\-+\s]+")
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+#: "did you mean" only for names at least this similar (difflib ratio of the names without
+#: their e-mail domains): a shared @example.com made every user look like every other
+SUGGEST_SIMILARITY = 0.75
 
 
 def normalize_name(value: object) -> str:
     """Trim, collapse whitespace, Unicode NFC and casefold: the form names are compared in."""
     text = unicodedata.normalize("NFC", str(value))
     return _SPACES.sub(" ", text).strip().casefold()
+
+
+def _bare(value: object) -> str:
+    """A name as compared for suggestions: normalised, an e-mail's domain dropped, dots,
+    dashes and underscores as spaces (``carl.d@example.com`` -> ``carl d``)."""
+    text = normalize_name(value)
+    if "@" in text:
+        text = text.split("@", 1)[0]
+    return _PARTS.sub(" ", text).strip()
 
 
 def _is_empty(value: object) -> bool:
@@ -117,16 +130,31 @@ class UserDirectory:
         suggestions = self.suggest(value)
         if suggestions:
             reason += f"; did you mean {' or '.join(suggestions)}?"
+        elif "@" in str(value):
+            reason += (
+                "; no 7pace user has this e-mail or uniqueName: check the spelling, add the "
+                "person to the organization, or map the value to a user in a lookup file"
+            )
         else:
-            reason += "; write the user's email address as in Azure DevOps"
+            reason += (
+                "; no 7pace user has this e-mail, uniqueName or display name: map it to one "
+                "in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` "
+                "writes one listing the file's users to fill in), or add the person to the "
+                "organization"
+            )
         return None, reason
 
     def suggest(self, value: str, limit: int = 3) -> list[str]:
-        """Up to ``limit`` users whose names are close to ``value``, described for messages."""
-        keys = list(self.by_identifier) + list(self.by_name)
-        close = difflib.get_close_matches(normalize_name(value), keys, n=limit * 2, cutoff=0.6)
+        """Up to ``limit`` users whose names are close to ``value`` (``SUGGEST_SIMILARITY``,
+        compared without e-mail domains), best first, described for messages."""
+        wanted = _bare(value)
+        scored: list[tuple[float, str]] = []
+        for key in list(self.by_identifier) + list(self.by_name):
+            ratio = difflib.SequenceMatcher(None, wanted, _bare(key)).ratio()
+            if ratio >= SUGGEST_SIMILARITY:
+                scored.append((ratio, key))
         described: list[str] = []
-        for key in close:
+        for _, key in sorted(scored, key=lambda item: -item[0]):
             for index in self.by_identifier.get(key) or self.by_name.get(key) or ():
                 text = self.describe(self.users[index])
                 if text not in described:
@@ -202,7 +230,11 @@ class ActivityTypeDirectory:
         else:
             known = ", ".join(f"'{n}'" for n in sorted(names.values()))
             reason += f"; known types: {known}" if known else ""
-        return None, reason
+        return None, reason + (
+            "; turn the file's names into 7pace's with `map:` on fields.activity_type in a "
+            "mapping of your own (`timetracker-import mapping show PRESET > my.yaml` copies a "
+            "preset), or ask an administrator to add the type"
+        )
 
 
 def resolve_activity_types(

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import json
-import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,8 +44,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from timetracker_import.core.actions import Delete, Update
-from timetracker_import.core.dedupe import ON_DUPLICATE_KEY, duplicate_keys
-from timetracker_import.core.rejections import Rejection
+
+# the key rules live with the other duplicate rules (core.dedupe); re-exported for sync
+from timetracker_import.core.dedupe import (
+    ON_DUPLICATE_KEY,
+    cell_text,
+    column_keys,
+    duplicate_keys,
+)
 from timetracker_import.core.worklog import (
     CONTENT_FIELDS,
     ServerWorklog,
@@ -360,40 +364,6 @@ def freeze_of(rejected: Iterable[RejectedRow], *, keyed: bool) -> tuple[Freeze, 
 
 
 # --------------------------------------------------------------------------- keys
-
-
-def cell_text(value: Any) -> str:
-    """A key cell as text: stripped; an Excel number 123.0 is "123"; empty is ""."""
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer():
-            return str(int(value))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def column_keys(
-    cells: Mapping[int, Sequence[Any]], headers: Sequence[str]
-) -> tuple[dict[int, str], list[Rejection]]:
-    """``{source_row: key}`` from the key columns' cells of each row (``headers``: their
-    original names). A row with an empty key cell is rejected, naming the column."""
-    keys: dict[int, str] = {}
-    rejections: list[Rejection] = []
-    for row in sorted(cells):
-        texts = [cell_text(v) for v in cells[row]]
-        empty = [h for h, t in zip(headers, texts, strict=True) if not t]
-        if empty:
-            rejections.append(Rejection(
-                row, "validate", empty[0], None,
-                f"the key column {empty[0]!r} is empty; sync needs a key to know which "
-                "worklog this row is"))  # fmt: skip
-            continue
-        keys[row] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
-    return keys, rejections
 
 
 # --------------------------------------------------------------------------- the guard

@@ -136,6 +136,7 @@ def calendar_problem(text: str, date_order: str | None = None) -> str | None:
     day that does not exist (``2026-11-31``, ``31.09.2026`` with DMY); None otherwise. The
     day/month order of ``dd.mm.yyyy`` shapes is only known when ``date_order`` is declared."""
     match = _YMD.match(text)
+    what = "a calendar date"
     if match:
         year, month, day = (int(g) for g in match.groups())
     else:
@@ -144,12 +145,14 @@ def calendar_problem(text: str, date_order: str | None = None) -> str | None:
             return None
         first, second, year = (int(g) for g in match.groups())
         day, month = (first, second) if date_order == "DMY" else (second, first)
+        order = "month/day (US)" if date_order == "MDY" else "day/month"
+        what = f"a {order} date (date order {date_order})"
     if not 1 <= month <= 12:
-        return f"{text!r} is not a calendar date: there is no month {month}"
+        return f"{text!r} is not {what}: there is no month {month}"
     last = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
     if not 1 <= day <= last:
         name = dt.date(year, month, 1).strftime("%B %Y")
-        return f"{text!r} is not a calendar date: {name} has {last} days"
+        return f"{text!r} is not {what}: {name} has {last} days"
     return None
 
 

@@ -145,8 +145,9 @@ def _load_lookups(
     return tables, files, tuple(missing)
 
 
-def load_mapping(path: str | Path) -> LoadedMapping:
-    """Load and validate a mapping YAML file (and its lookup files)."""
+def load_mapping(path: str | Path, *, lookup_dir: str | Path | None = None) -> LoadedMapping:
+    """Load and validate a mapping YAML file and its lookup files, which are read relative
+    to the mapping file (or to ``lookup_dir`` when given)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -161,7 +162,8 @@ def load_mapping(path: str | Path) -> LoadedMapping:
             hint="--mapping takes the YAML mapping file (saved as UTF-8), not the data file",
         ) from None
     mapping = mapping_from_dict(_parse_yaml(text, str(p)), source=str(p))
-    tables, files, missing = _load_lookups(mapping, p.parent, str(p))
+    base = Path(lookup_dir) if lookup_dir is not None else p.parent
+    tables, files, missing = _load_lookups(mapping, base, str(p))
     return LoadedMapping(mapping, str(p), tables, files, missing)
 
 
@@ -196,15 +198,18 @@ def preset_text(name: str) -> str:
     return str(files[name].read_text(encoding="utf-8"))
 
 
-def load_preset(name: str) -> LoadedMapping:
-    """Load a shipped preset from the installed package ``timetracker_import.mappings``."""
+def load_preset(name: str, *, lookup_dir: str | Path | None = None) -> LoadedMapping:
+    """Load a shipped preset from the installed package ``timetracker_import.mappings``.
+
+    Its lookup files (e.g. harvest-users.csv) are the user's data, read from ``lookup_dir``:
+    the commands pass ``--lookup-dir`` or else the input file's folder (docs/presets.md);
+    without one (a caller with no input file) the current directory. A missing one leaves
+    its table empty: its values pass on (users to the server, work item keys into the
+    comment)."""
     source = f"preset {name}"
     mapping = mapping_from_dict(_parse_yaml(preset_text(name), source), source=source)
-    # A preset's lookup files (e.g. harvest-users.csv) are the user's data: they are read from
-    # the current directory; `mapping show NAME > my.yaml` lets them live elsewhere. A missing
-    # one leaves its table empty: its values pass on (users to the server, work item keys
-    # into the comment).
-    tables, files, missing = _load_lookups(mapping, Path.cwd(), source)
+    base = Path(lookup_dir) if lookup_dir is not None else Path.cwd()
+    tables, files, missing = _load_lookups(mapping, base, source)
     return LoadedMapping(mapping, source, tables, files, missing)
 
 

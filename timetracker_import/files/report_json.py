@@ -51,9 +51,7 @@ def check_report_path(path: str | os.PathLike[str]) -> Path:
             f"--report {target}: unknown report format {target.suffix or '(no suffix)'!r}",
             hint="name the report file .html (a page to open or print) or .json (for programs)",
         )
-    if not target.parent.is_dir():
-        raise UsageError(
-            f"--report {target}: the folder {target.parent} does not exist",
-            hint="create the folder first or choose another path",
-        )
+    from timetracker_import.files.writers import check_parent
+
+    check_parent(target)  # a missing folder is created when the report is written
     return target

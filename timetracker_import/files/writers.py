@@ -157,12 +157,8 @@ class TableWriter:
     # -- lifecycle
 
     def open(self) -> None:
-        """Create the temp file and write the header row."""
-        if not self.path.parent.is_dir():
-            raise InputError(
-                f"cannot write {self.path}: folder {self.path.parent} does not exist",
-                path=str(self.path),
-            )
+        """Create the temp file (and the folders above it) and write the header row."""
+        ensure_parent(self.path)
         fd, name = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
         )
@@ -261,6 +257,46 @@ class TableWriter:
         return value
 
 
+def check_parent(path: str | os.PathLike[str]) -> Path:
+    """Check up front that ``path``'s folder exists or can be created (its nearest existing
+    ancestor is a folder this process may write in), so a long run does not fail at its
+    end; InputError naming the obstacle otherwise. Creates nothing."""
+    target = Path(path)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InputError(
+            f"cannot write {target}: {folder} is a file, not a folder",
+            path=str(target),
+            hint="choose another path",
+        )
+    if target.parent != folder and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot write {target}: cannot create folders in {folder} (permission denied)",
+            path=str(target),
+            hint="choose a folder you may write in",
+        )
+    return target
+
+
+def ensure_parent(path: str | os.PathLike[str]) -> Path:
+    """Create the folders above ``path`` that do not exist yet (an output path such as
+    ``out/report.html`` works without a ``mkdir out``); InputError when impossible."""
+    target = Path(path)
+    check_parent(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write {target}: cannot create the folder {target.parent} "
+            f"({exc.strerror or exc})",
+            path=str(target),
+            hint="choose another path",
+        ) from None
+    return target
+
+
 def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -270,7 +306,7 @@ def _current_umask() -> int:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8, line ends as given) next to ``path`` and rename it into place,
     so a reader never sees half a file; the file gets the mode a plain ``open()`` would."""
-    target = Path(path)
+    target = ensure_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     try:
         os.chmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600

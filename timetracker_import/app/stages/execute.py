@@ -51,7 +51,9 @@ def body_of(row: Any, user_id: Any, activity_type_id: Any) -> dict[str, Any]:
         "userId": str(user_id),
     }
     billable = row.get("billable_seconds")
-    if billable is not None and not pd.isna(billable) and int(billable) != body["length"]:
+    if billable is not None and not pd.isna(billable):
+        # whenever the source gives one, equal to the length or not (API §12): a missing
+        # billableLength reads back as not billable
         body["billableLength"] = int(billable)
     work_item = row.get("work_item_id")
     if work_item is not None and not pd.isna(work_item):
@@ -134,7 +136,7 @@ class LazyBodies(Mapping[int, dict[str, Any]]):
                     "userId": str(self._users[i]),
                 }
                 billable = self._billable[i]
-                if billable is not None and not isna(billable) and int(billable) != length:
+                if billable is not None and not isna(billable):  # as body_of
                     body["billableLength"] = int(billable)
                 work_item = self._work_items[i]
                 if work_item is not None and not isna(work_item):

@@ -43,12 +43,16 @@ class ImportSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row
+    date_order: str | None = None  # --date-order: the day/month order (beats the mapping's)
+    lookup_dir: Path | None = None  # --lookup-dir: where relative lookup files are read
     #: seconds to wait for another writer of the same server
     wait: float = 0.0
     #: the source's entry id columns (``sync --key``; default: the mapping's ``key:``)
     keys: tuple[str, ...] = ()
-    #: rows sharing an entry id: reject | last (default: the mapping's, else reject)
+    #: rows sharing an entry id: reject | last (default: the mapping's)
     on_duplicate_key: str | None = None
+    #: sync: every row needs its entry id, and rows sharing one are rejected by default
+    require_keys: bool = False
 
 
 @dataclass(frozen=True)

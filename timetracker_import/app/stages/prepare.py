@@ -14,10 +14,14 @@ from typing import TYPE_CHECKING
 
 from timetracker_import.app.stages.model import ON_EXISTING, ImportSettings
 from timetracker_import.app.validate import (
+    EntryKeys,
     ValidateSettings,
     choose_timezone,
+    entry_keys,
     iter_mapped_chunks,
     load_mapping_for,
+    lookups_in_use,
+    self_rows_note,
 )
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import Interrupted, UsageError
@@ -66,6 +70,8 @@ class PreparedFile:
     #: rows replaced by a later row with the same entry id (``on_duplicate_key: last``):
     #: row -> the row that replaced it; also in ``skipped``
     replaced: dict[int, int] = field(default_factory=dict)
+    #: valid rows without a user, booked to the token's own user (``default: me``)
+    self_rows: list[int] = field(default_factory=list)
 
     def skip_reasons(self) -> dict[int, str]:
         """Why each skipped row is left out: the mapping's filter, a copy of an earlier
@@ -76,56 +82,34 @@ class PreparedFile:
         for row, first in self.duplicate_skips.items():
             reasons[int(row)] = repeat_reason(first)
         for row, by in self.replaced.items():
-            reasons[int(row)] = replaced_reason(by)
+            reasons[int(row)] = replaced_reason(by, self.keys.keys.get(by, "") if self.keys else "")
         return reasons
 
 
-@dataclass(frozen=True)
-class EntryKeys:
-    """The declared entry ids of a file: ``keys`` (row -> key text, rows whose key cells are
-    all filled), ``empty`` (rows with an empty key cell -> the first empty column) and the
-    key columns' ``headers``."""
-
-    keys: dict[int, str]
-    empty: dict[int, str]
-    headers: list[str]
-    spec: list[str]
-
-
-def entry_keys(
+def declared_keys(
     settings: ImportSettings, loaded: LoadedMapping, table: RawTable, raw: pd.DataFrame
 ) -> EntryKeys | None:
     """The entry ids of every row, from ``sync --key`` or the mapping's ``key:`` (None when
-    neither declares one). UsageError when a key column is not in the file."""
-    from timetracker_import.core.mapping import find_column
-    from timetracker_import.core.sync_plan import cell_text
-    from timetracker_import.errors import TimetrackerError
+    neither declares one), and what the duplicate-key rule makes of rows sharing one
+    (``app.validate.entry_keys``, the rule ``validate`` applies too): ``--on-duplicate-key``
+    beats the mapping's ``on_duplicate_key``; a sync, which must know every row's entry,
+    rejects shared keys by default. UsageError when a key column is not in the file."""
+    from timetracker_import.errors import MappingError
 
-    columns = list(settings.keys) or list(loaded.mapping.key or [])
+    columns = tuple(settings.keys) or tuple(loaded.mapping.key or ())
     if not columns:
         return None
+    policy = settings.on_duplicate_key or loaded.mapping.on_duplicate_key
+    if policy is None and settings.require_keys:
+        policy = "reject"
     try:
-        positions = [
-            find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
-            for c in columns
-        ]
-    except TimetrackerError as exc:
+        return entry_keys(table, loaded.mapping, [raw] if len(raw) else [], columns=columns,
+                          policy=policy)  # fmt: skip
+    except MappingError as exc:
         raise UsageError(
             f"the key: {exc.message}",
             hint="name the column that holds the entry id (--key COLUMN, or key: in the mapping)",
         ) from None
-    headers = [table.headers[p] for p in positions]
-    keys: dict[int, str] = {}
-    empty: dict[int, str] = {}
-    cells = [raw[p].tolist() if p in raw.columns else [None] * len(raw) for p in positions]
-    for i, row in enumerate(raw.index.tolist()):
-        texts = [cell_text(column[i]) for column in cells]
-        blank = [h for h, t in zip(headers, texts, strict=True) if not t]
-        if blank:
-            empty[int(row)] = blank[0]
-        else:
-            keys[int(row)] = texts[0] if len(texts) == 1 else json.dumps(texts, ensure_ascii=False)
-    return EntryKeys(keys, empty, headers, columns)
 
 
 def empty_canonical() -> pd.DataFrame:
@@ -223,6 +207,7 @@ def prepare(
         delimiter=settings.delimiter,
         has_header=loaded.mapping.header,
     )
+    loaded = lookups_in_use(loaded, table)
     canon_parts, raw_parts, partial_parts, rejections = [], [], [], []
     naive_times = 0
     from timetracker_import.core.mapping import LookupMisses
@@ -241,21 +226,14 @@ def prepare(
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else empty_canonical()
-    # a declared entry id (mapping `key:`, sync --key): rows sharing one are rejected, or
-    # the last replaces the earlier (on_duplicate_key); see entry_keys
-    keyed = entry_keys(settings, loaded, table, raw)
-    replaced: dict[int, int] = {}
+    # a declared entry id (mapping `key:`, sync --key): rows sharing one are rejected, or a
+    # later row corrects the earlier ones (on_duplicate_key: last, BambooHR's Time Entry ID)
+    keyed = declared_keys(settings, loaded, table, raw)
     if keyed is not None and len(canonical):
-        from timetracker_import.core.dedupe import KEY_COLUMN, duplicate_keys
+        canonical, rejections = keyed.apply(canonical, rejections)
+    if keyed is not None and len(canonical):
+        from timetracker_import.core.dedupe import KEY_COLUMN
 
-        policy = settings.on_duplicate_key or loaded.mapping.on_duplicate_key or "reject"
-        shared = {int(r): keyed.keys[int(r)] for r in canonical.index if int(r) in keyed.keys}
-        _, key_rejections, replaced = duplicate_keys(shared, policy)
-        if replaced or key_rejections:
-            canonical = canonical.drop(
-                index=list(replaced) + [r.source_row for r in key_rejections]
-            )
-            rejections = merge_rejections(rejections + key_rejections)
         identity = canonical.copy()
         identity[KEY_COLUMN] = pd.Series(
             [keyed.keys.get(int(r)) for r in canonical.index], index=canonical.index, dtype=object
@@ -275,6 +253,9 @@ def prepare(
         int(r) for r in raw.index if int(r) not in valid_rows and int(r) not in rejected_rows
     ]
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+    self_rows = (
+        [int(r) for r in canonical.index[canonical["user"].isna()]] if len(canonical) else []
+    )
 
     def header(*names: str) -> str | None:
         for name in names:
@@ -317,10 +298,13 @@ def prepare(
         seconds=time.perf_counter() - started,
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
-        notes=mapping_notes(loaded, misses),
+        notes=mapping_notes(loaded, misses) + [
+            n for n in (keyed.note() if keyed else None, self_rows_note(len(self_rows))) if n
+        ],
         partial=pd.concat(partial_parts) if partial_parts else None,
         keys=keyed,
-        replaced=replaced,
+        replaced=dict(keyed.replaced) if keyed else {},
+        self_rows=self_rows,
         timezone_source=timezone_source,
         naive_times=naive_times,
     )
