@@ -8,7 +8,7 @@ import datetime as dt
 import click
 
 from .options import ConnectionOptions, connection_options, default_format, format_option
-from .read import _emit
+from .read import emit_rows
 
 
 @click.group("approvals")
@@ -28,6 +28,7 @@ def list_(
     last: dt.datetime | None,
     state: str | None,
     fmt: str | None,
+    as_json: bool,
 ) -> int:
     """Approval weeks that overlap --from..--to (inclusive)."""
     from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
@@ -40,7 +41,7 @@ def list_(
             state=state,
         )
     )
-    _emit(rows, rows, APPROVAL_COLUMNS, default_format(fmt))
+    emit_rows(rows, rows, APPROVAL_COLUMNS, default_format(fmt, as_json))
     return 0
 
 

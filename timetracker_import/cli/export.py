@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .options import ConnectionOptions, connection_options
+from . import evidence
+from .options import ConnectionOptions, connection_options, json_option, notify_options
+from .render import progress_bar
 
 if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
@@ -42,8 +44,17 @@ if TYPE_CHECKING:
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "ndjson"]))
 @click.option("--output", "-o", metavar="PATH|-", default="-", help="Default: stdout.")
-@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="Requests in flight at most.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: on a terminal).",
+)
+@click.option("--quiet", "-q", is_flag=True, hidden=True, help="Old spelling of --no-progress.")
+@json_option("Print the summary (worklogs, days, time zone, per organization) as JSON to "
+             "stdout; needs --output PATH (the export itself goes to stdout otherwise).")
+@notify_options
 @connection_options
 def export(
     connection: ConnectionOptions,
@@ -57,7 +68,9 @@ def export(
     fmt: str | None,
     output: str,
     concurrency: int,
+    progress: bool | None,
     quiet: bool,
+    as_json: bool,
 ) -> int:
     """Export worklogs of the whole organization (workLogs/all: Administrator, Budget or
     Product role) or, with --mine, your own.
@@ -74,7 +87,13 @@ def export(
         write_export,
     )
     from timetracker_import.app.validate import local_timezone
+    from timetracker_import.errors import UsageError
 
+    if as_json and output == "-":
+        raise UsageError(
+            "--json prints the summary to stdout, where the export goes without --output",
+            hint="write the export to a file: --output PATH (e.g. -o worklogs.csv)",
+        )
     chosen = choose_format(fmt, output)
     settings = ExportSettings(
         timezone=timezone or local_timezone(),
@@ -93,16 +112,9 @@ def export(
     else:
         single = dataclasses.replace(connection, profile=profiles[0] if profiles else None)
         connections = [(None, single.resolve())]
-    bar = None
-    if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" worklogs", file=sys.stderr, desc="export")
-    try:
-        result = asyncio.run(run_export(connections, settings, on_page=bar.update if bar else None))
-    finally:
-        if bar is not None:
-            bar.close()
+    show = (not quiet and sys.stderr.isatty()) if progress is None else progress
+    with progress_bar(show, desc="export", unit=" worklogs") as on_page:
+        result = asyncio.run(run_export(connections, settings, on_page=on_page))
     write_export(result, output, chosen)
     where = "stdout" if output == "-" else output
     per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
@@ -118,6 +130,18 @@ def export(
             "(`timetracker-import users`, `timetracker-import activity-types`)",
             err=True,
         )
+    evidence.emit(
+        {
+            "exit_code": 0,
+            "worklogs": len(result.rows),
+            "first": result.days.first,
+            "last": result.days.last,
+            "timezone": settings.timezone,
+            "format": chosen,
+            "output": where,
+            "per_organization": result.per_organization,
+        }
+    )
     return 0
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
     input_options,
@@ -263,6 +263,5 @@ def import_(
         click.echo(render_summary(result), err=True)
     else:
         click.echo(render_routed(result), err=True)
-    if as_json:
-        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    evidence.emit(result.summary_dict())
     return result.exit_code

@@ -163,19 +163,50 @@ def connection_options(func: F) -> F:
     return _DEBUG(_apply(decorated, _CONNECTION))  # type: ignore[no-any-return]
 
 
+def _record_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from timetracker_import.cli import evidence
+
+    if value:
+        evidence.current(ctx).as_json = True
+    return value
+
+
+def json_option(help: str = "Print the result as one JSON object to stdout (on every exit, "
+                "errors included: {\"exit_code\": N, \"error\": {...}}).") -> Callable[[F], F]:
+    """``--json`` (as ``as_json``): the result as JSON on stdout, and on an error exit
+    ``{"exit_code": N, "error": {...}}`` (``cli.evidence``)."""
+    return click.option(  # type: ignore[return-value]
+        "--json", "as_json", is_flag=True, callback=_record_json, help=help
+    )
+
+
+def format_json_alias(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # ``--format json`` is the old spelling of ``--json`` (kept, not advertised)
+    if value == "json":
+        _record_json(ctx, param, True)
+    return value
+
+
 def format_option(func: F) -> F:
-    """``--format table|csv|json`` passed as ``fmt``; default table on a terminal, else csv."""
-    return click.option(  # type: ignore[no-any-return]
+    """``--format table|csv`` passed as ``fmt`` (default table on a terminal, else csv) and
+    ``--json``; ``--format json`` is kept as the old spelling of ``--json``."""
+    func = click.option(
         "--format",
         "fmt",
         type=click.Choice(FORMATS),
         default=None,
+        metavar="[table|csv]",
+        callback=format_json_alias,
         help="Output format (default: table on a terminal, csv otherwise).",
     )(func)
+    return json_option("Print the server's answer as JSON to stdout.")(func)
 
 
-def default_format(fmt: str | None) -> str:
-    """The chosen format, or table when stdout is a terminal, else csv."""
+def default_format(fmt: str | None, as_json: bool = False) -> str:
+    """The chosen format: json with ``--json``, else ``--format``, else table when stdout is
+    a terminal, else csv."""
+    if as_json:
+        return "json"
     if fmt:
         return fmt
     return "table" if sys.stdout.isatty() else "csv"
@@ -285,19 +316,77 @@ def posting_options(batch_help: str) -> Callable[[F], F]:
     return lambda func: _apply(func, options)
 
 
+def _record_report(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    from timetracker_import.cli import evidence
+
+    if value is not None:
+        evidence.current(ctx).report_path = value
+    return value
+
+
+def report_option(help: str) -> Callable[[F], F]:
+    """``--report PATH`` (as ``report_path``); written on an error exit too (``cli.evidence``)."""
+    return click.option(  # type: ignore[return-value]
+        "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+        callback=_record_report, help=help,
+    )  # fmt: skip
+
+
+def _record_notify(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from timetracker_import.cli import evidence
+    from timetracker_import.cli.notify import check_url
+
+    if value:
+        evidence.current(ctx).notify_url = check_url(value)
+
+
+def _record_notify_on(ctx: click.Context, param: click.Parameter, value: str) -> None:
+    from timetracker_import.cli import evidence
+
+    words = [w.strip().lower() for w in value.split(",") if w.strip()]
+    if words == ["failure"]:
+        codes = None
+    elif words == ["always"]:
+        codes = frozenset(range(256))
+    elif words and all(w.isdigit() for w in words):
+        codes = frozenset(int(w) for w in words)
+    else:
+        raise click.BadParameter("give failure, always, or exit codes such as 1,3,75")
+    evidence.current(ctx).notify_on = codes
+
+
+NOTIFY_OPTIONS = [
+    click.option(
+        "--notify", metavar="URL", envvar="TIMETRACKER_NOTIFY_URL", expose_value=False,
+        callback=_record_notify,
+        help="POST a short JSON summary (a Slack/Teams `text` plus the counts) to this "
+        "webhook when the run ends with a --notify-on code. Default: $TIMETRACKER_NOTIFY_URL.",
+    ),
+    click.option(
+        "--notify-on", metavar="CODES", default="failure", show_default=True,
+        expose_value=False, callback=_record_notify_on,
+        help="When to notify: failure (any exit code but 0), always, or codes such as 1,3,75.",
+    ),
+]  # fmt: skip
+
+
+def notify_options(func: F) -> F:
+    """``--notify URL`` and ``--notify-on CODES`` (``cli.notify``; nothing for the command)."""
+    return _apply(func, NOTIFY_OPTIONS)
+
+
 def result_options(report_help: str) -> Callable[[F], F]:
     """``--rejected PATH`` (as ``rejected_path``), ``--report PATH`` (as ``report_path``),
-    ``--json`` (as ``as_json``) and ``--yes``: what a run writes and whether it asks."""
+    ``--json`` (as ``as_json``), ``--yes`` and ``--notify``: what a run writes, whether it
+    asks and whom it tells."""
     options = [
         click.option(
             "--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
             help="Also write the rejected rows here (they are always in the run directory).",
         ),  # fmt: skip
-        click.option(
-            "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-            help=report_help,
-        ),  # fmt: skip
-        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout."),
+        report_option(report_help),
+        json_option(),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        *NOTIFY_OPTIONS,
     ]
     return lambda func: _apply(func, options)

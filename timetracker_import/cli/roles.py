@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
-from .options import ConnectionOptions, connection_options, default_format
-from .read import _emit
+from .options import (
+    ConnectionOptions,
+    connection_options,
+    default_format,
+    format_json_alias,
+    json_option,
+)
+from .read import emit_rows
 
 
 def write_rows(rows: list[dict[str, object]], columns: list[str], output: str) -> None:
@@ -25,25 +31,34 @@ def roles() -> None:
 
 @roles.command("list")
 @click.option("--include-none", is_flag=True, help="Also users with the None role.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]))
-@click.option("--output", "-o", metavar="PATH", help="Write to PATH (.csv or .xlsx).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]),
+    metavar="[table|csv|xlsx]", callback=format_json_alias,
+    help="Output format (default: table on a terminal, csv otherwise; xlsx needs --output).",
+)  # fmt: skip
+@json_option("Print the users and roles as JSON to stdout.")
+@click.option("--output", "-o", metavar="PATH|-", help="Write to PATH (.csv or .xlsx; - for stdout).")
 @connection_options
 def list_(
-    connection: ConnectionOptions, include_none: bool, fmt: str | None, output: str | None
+    connection: ConnectionOptions,
+    include_none: bool,
+    fmt: str | None,
+    as_json: bool,
+    output: str | None,
 ) -> int:
     """Users with their role (GET users/roles)."""
     from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
 
-    if fmt == "xlsx" and not output:  # checked before anything is fetched
+    if fmt == "xlsx" and output in (None, "-"):  # checked before anything is fetched
         from timetracker_import.errors import UsageError
 
         raise UsageError("--format xlsx needs --output PATH.xlsx")
     rows = asyncio.run(list_roles(connection.resolve(), include_none=include_none))
-    if output:
+    if output and output != "-":
         write_rows(rows, ROLE_COLUMNS, output)
         click.echo(f"{len(rows)} users written to {output}", err=True)
         return 0
-    _emit(rows, rows, ROLE_COLUMNS, default_format(fmt))
+    emit_rows(rows, rows, ROLE_COLUMNS, default_format(fmt, as_json))
     return 0
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import connection_options, wait_option
+from timetracker_import.cli import evidence
+from timetracker_import.cli.options import connection_options, json_option, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -87,7 +88,7 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 def list_(as_json: bool) -> int:
     """Every run, oldest first."""
     from timetracker_import.journal.store import list_runs, runs_root
@@ -109,7 +110,7 @@ def list_(as_json: bool) -> int:
             }
             for r in items
         ]
-        click.echo(json.dumps(doc, indent=2))
+        evidence.emit(doc)
         return 0
     if not items:
         click.echo(f"no runs in {runs_root()}", err=True)
@@ -125,7 +126,7 @@ def list_(as_json: bool) -> int:
 
 @runs.command("show")
 @click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 def show(run_id: str, as_json: bool) -> int:
     """One run: where it is, its counts, its rejected rows and its undo log."""
     with _open(run_id) as journal:
@@ -154,7 +155,7 @@ def show(run_id: str, as_json: bool) -> int:
             "rejections": [r.to_dict() for r in rejections],
             "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
         }
-        click.echo(json.dumps(doc, indent=2, default=str))
+        evidence.emit(doc)
         return 0
     lines = [
         f"run {info.run_id} ({info.status})",
@@ -194,7 +195,7 @@ def render_undo(report: UndoReport) -> str:
 @runs.command("undo")
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 @wait_option
 @connection_options
 def undo(
@@ -209,6 +210,5 @@ def undo(
         click.echo(render_undo(outcome.report), err=True)
     else:
         click.echo(outcome.changes.render(), err=True)
-    if as_json:
-        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    evidence.emit(outcome.to_dict())
     return outcome.exit_code

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
     posting_options,
@@ -203,6 +203,5 @@ def sync(
     )  # fmt: skip
     result = sync_file(settings, confirm=None if (yes or dry_run) else _prompt)
     click.echo(render_sync(result), err=True)
-    if as_json:
-        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    evidence.emit(result.summary_dict())
     return result.exit_code

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import input_options
+from timetracker_import.cli import evidence
+from timetracker_import.cli.options import input_options, json_option, notify_options, report_option
 
 if TYPE_CHECKING:
     from timetracker_import.app.validate import ValidateResult
@@ -109,7 +109,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     return "\n".join(lines)
 
 
-def render_json(result: ValidateResult) -> str:
+def json_document(result: ValidateResult) -> dict[str, Any]:
     """The ``--json`` document printed to stdout."""
     doc = {
         "rows": result.rows,
@@ -139,8 +139,9 @@ def render_json(result: ValidateResult) -> str:
             }
             for r in result.rejections
         ],
+        "exit_code": result.exit_code,
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    return doc
 
 
 @click.command("validate")
@@ -152,14 +153,12 @@ def render_json(result: ValidateResult) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write rejected rows (default: <file>.rejected.<ext>).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report to stdout.")
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a report: PATH.html (a page to read or print) or PATH.json "
-    "(docs/report-schema.md).",
+@json_option()
+@report_option(
+    "Also write a report: PATH.html (a page to read or print) or PATH.json "
+    "(docs/report-schema.md)."
 )
+@notify_options
 def validate(
     file: Path,
     mapping_path: Path | None,
@@ -190,6 +189,5 @@ def validate(
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:
         click.echo(f"report written to {result.report_path}", err=True)
-    if as_json:
-        click.echo(render_json(result))
+    evidence.emit(json_document(result))
     return result.exit_code
