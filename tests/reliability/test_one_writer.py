@@ -126,7 +126,7 @@ def test_worklogs_delete_and_runs_undo_take_their_locks(
             code, _, err = invoke(["worklogs", "delete", "--id", "b2", "--id", "a1", "--yes"], env)
         assert code == 75 and "is changing the worklogs of this input" in err
         with undo_lock(rest_root, "RUN1"):
-            code, _, err = invoke(["runs", "undo", "RUN1"], env)
+            code, _, err = invoke(["runs", "undo", "--yes", "RUN1"], env)
         # the run does not exist: the journal is opened first and says so (exit 2) ...
         assert code == 2 and "RUN1" in err
         # ... an existing run is refused while another undo of it runs
@@ -138,9 +138,9 @@ def test_worklogs_delete_and_runs_undo_take_their_locks(
         assert code == 0, err
         run_id = json.loads(out)["run_id"]
         with undo_lock(rest_root, run_id):
-            code, _, err = invoke(["runs", "undo", run_id], env)
+            code, _, err = invoke(["runs", "undo", "--yes", run_id], env)
         assert code == 75 and f"is undoing run {run_id}" in err
         assert server_worklogs(box) == expected_worklogs(rows)  # nothing undone
-        code, _, err = invoke(["runs", "undo", run_id], env)
+        code, _, err = invoke(["runs", "undo", "--yes", run_id], env)
         assert code == 0, err
         assert not server_worklogs(box)
