@@ -42,33 +42,29 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     """Ask for the token (hidden), check it, and store it in the OS keyring.
 
     With --profile NAME and --url/--org, the profile is created (without the token) in the
-    user config directory, so later commands need only --profile NAME.
+    user config profiles.toml, so later commands need only --profile NAME. The profile is
+    written only once the token is stored, and the rest of the file (other profiles,
+    comments) stays as it was.
     """
+    import dataclasses
+
     from timetracker_import.api import settings as conn
     from timetracker_import.api.redact import Secret
 
     if connection.auth == "ntlm":  # refuse before a profile is created or a prompt shown
         raise _ntlm_has_no_token()
-    profile_created = False
-    if connection.profile and connection.profile not in conn.load_profiles(conn.profiles_path()):
+    new_profile = bool(connection.profile) and connection.profile not in conn.load_profiles(
+        conn.profiles_path()
+    )
+    if new_profile:
         if not (connection.url or connection.org):
             raise click.UsageError(
                 f"profile {connection.profile!r} does not exist; give --url or --org to create it"
             )
-        base = ConnectionOptions(
-            url=connection.url,
-            org=connection.org,
-            collection=connection.collection,
-            api_version=connection.api_version,
-        ).target()
-        conn.save_profile(
-            connection.profile,
-            url=base.url,
-            collection=base.collection,
-            api_version=connection.api_version,
-        )
-        profile_created = True
-    target = connection.target()
+        base = dataclasses.replace(connection, profile=None).target()
+        target = dataclasses.replace(base, profile=connection.profile, profile_entry={})
+    else:
+        target = connection.target()
     if target.auth_scheme == "ntlm":  # the profile says ntlm
         raise _ntlm_has_no_token()
     try:
@@ -101,8 +97,15 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
         who = f" as {user.get('displayName') or user.get('name')} ({user.get('uniqueName')})"
     store = conn.default_token_store()
     store.set(conn.keyring_key(target.url, target.collection, target.profile), token)
-    if profile_created:
-        click.echo(f"created profile {target.profile!r} in {target.profiles_file}", err=True)
+    if new_profile:
+        assert target.profile is not None
+        written = conn.save_profile(
+            target.profile,
+            url=target.url,
+            collection=target.collection,
+            api_version=connection.api_version,
+        )
+        click.echo(f"created profile {target.profile!r} in {written}", err=True)
     click.echo(
         f"logged in{who}; token {secret} stored in the OS keyring for "
         f"{_where(target.url, target.collection, target.profile)}"

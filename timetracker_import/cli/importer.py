@@ -12,6 +12,7 @@ import click
 from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    input_file_argument,
     input_options,
     posting_options,
     result_options,
@@ -154,7 +155,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @input_options
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "sync": "sync:sync",
     "ledger": "ledger:ledger",
     "ui": "ui:ui",
+    "demo": "demo:demo",
 }
 
 
@@ -57,6 +58,9 @@ class LazyGroup(click.Group):
             module = importlib.import_module(f"timetracker_import.cli.{module_name}")
             command = getattr(module, attr)
             assert isinstance(command, click.Command)
+            from timetracker_import.cli.examples import attach
+
+            attach(command, cmd_name)  # the Examples section of its --help
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -112,8 +116,26 @@ def invoke_with_exit_codes(run: Callable[[], Any], ctx: click.Context | None = N
     return rv
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="timetracker-import")
+_TOP_EXAMPLES = """\b
+Examples:
+  timetracker-import demo                       # the quick start on a local sandbox
+  timetracker-import validate hours.csv --preset auto
+  timetracker-import import hours.csv --preset toggl --dry-run
+  timetracker-import COMMAND --help             # each command's options and examples
+
+\b
+Shell completion (bash; zsh and fish alike with zsh_source, fish_source):
+  eval "$(_TIMETRACKER_IMPORT_COMPLETE=bash_source timetracker-import)"
+"""
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_TOP_EXAMPLES,
+)
+@click.version_option(__version__, "--version", "-V", prog_name="timetracker-import")
 def cli() -> None:
     """Move worklogs in and out of 7pace Timetracker (REST CRUD API v3).
 

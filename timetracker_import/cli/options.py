@@ -219,6 +219,46 @@ def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+#: the temporary copy of stdin when FILE is ``-`` (set in ``ctx.meta``)
+STDIN_META = "timetracker_import.stdin_file"
+_MAGIC = ((b"PK\x03\x04", ".xlsx"), (b"\xd0\xcf\x11\xe0", ".xls"))
+
+
+class InputFile(click.Path):
+    """An input file path; ``-`` reads stdin into a private temporary file first (named
+    ``stdin.csv``, ``stdin.xlsx`` or ``stdin.xls`` by its first bytes), removed when the
+    command ends. ``ctx.meta[STDIN_META]`` then holds its path."""
+
+    def __init__(self, *, exists: bool = False) -> None:
+        super().__init__(path_type=Path, dir_okay=False, exists=exists)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value != "-":
+            return super().convert(value, param, ctx)
+        import shutil
+        import tempfile
+
+        data = sys.stdin.buffer.read()
+        suffix = next((ext for magic, ext in _MAGIC if data.startswith(magic)), ".csv")
+        folder = Path(tempfile.mkdtemp(prefix="timetracker-stdin-"))
+        path = folder / f"stdin{suffix}"
+        path.write_bytes(data)
+        if ctx is not None:
+            ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+            ctx.meta[STDIN_META] = path
+        return path
+
+
+def input_file_argument(func: F) -> F:
+    """``FILE`` (as ``file``): the input to read; ``-`` for stdin."""
+    return click.argument("file", type=InputFile())(func)  # type: ignore[no-any-return]
+
+
+def existing_file_argument(func: F) -> F:
+    """``FILE`` (as ``file``) that must exist; ``-`` for stdin."""
+    return click.argument("file", type=InputFile(exists=True))(func)  # type: ignore[no-any-return]
+
+
 _MAPPING = [
     click.option(
         "--mapping",

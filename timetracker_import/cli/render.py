@@ -114,7 +114,7 @@ def echo_summary(report: Report, *, err: bool = False, stream: TextIO | None = N
 @contextlib.contextmanager
 def progress_bar(
     show: bool, *, desc: str, unit: str, total: int | None = None
-) -> Iterator[Callable[[int], object] | None]:
+) -> Iterator[Callable[[int], None] | None]:
     """A tqdm bar on stderr while the block runs (``show``), given as its ``update``
     callback; None when not shown. Closed even when the block fails."""
     if not show:
@@ -123,7 +123,11 @@ def progress_bar(
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit=unit, file=sys.stderr, desc=desc)
+
+    def update(n: int) -> None:
+        bar.update(n)
+
     try:
-        yield bar.update
+        yield update
     finally:
         bar.close()

@@ -11,6 +11,7 @@ from .options import (
     ConnectionOptions,
     connection_options,
     default_format,
+    existing_file_argument,
     format_json_alias,
     json_option,
 )
@@ -63,7 +64,7 @@ def list_(
 
 
 @roles.command("set")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@existing_file_argument
 @click.option("--skip-errors", is_flag=True, help="Apply the valid entries, report the others.")
 @connection_options
 def set_(connection: ConnectionOptions, file: Path, skip_errors: bool) -> int:

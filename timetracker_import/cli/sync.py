@@ -11,6 +11,7 @@ import click
 from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    input_file_argument,
     posting_options,
     result_options,
     sync_input_options,
@@ -102,7 +103,7 @@ def _prompt(info: SyncConfirm) -> bool:
 
 
 @click.command("sync")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @sync_input_options
 @click.option(
     "--key",

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from timetracker_import.cli import evidence
-from timetracker_import.cli.options import input_options, json_option, notify_options, report_option
+from timetracker_import.cli.options import (
+    STDIN_META,
+    input_file_argument,
+    input_options,
+    json_option,
+    notify_options,
+    report_option,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.app.validate import ValidateResult
@@ -145,7 +152,7 @@ def json_document(result: ValidateResult) -> dict[str, Any]:
 
 
 @click.command("validate")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @input_options
 @click.option(
     "--rejected",
@@ -181,6 +188,8 @@ def validate(
     """
     from timetracker_import.library import validate as run
 
+    if rejected_path is None and STDIN_META in click.get_current_context().meta:
+        rejected_path = Path(f"stdin.rejected{file.suffix}")  # not beside a temporary file
     result = run(
         file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
-from .options import ConnectionOptions, connection_options, wait_option
+from .options import (
+    ConnectionOptions,
+    InputFile,
+    connection_options,
+    existing_file_argument,
+    wait_option,
+)
 
 
 @click.group("worklogs")
@@ -18,7 +24,7 @@ def worklogs() -> None:
 
 
 @worklogs.command("update")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@existing_file_argument
 @click.option("--dry-run", is_flag=True, help="Show the field changes, send nothing.")
 @wait_option
 @connection_options
@@ -40,9 +46,7 @@ def update(connection: ConnectionOptions, file: Path, dry_run: bool, wait: float
 
 
 @worklogs.command("delete")
-@click.argument(
-    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("file", required=False, type=InputFile(exists=True))
 @click.option("--id", "ids", multiple=True, metavar="ID", help="Worklog id (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
