@@ -41,9 +41,9 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow t
 test-all: $(STAMP) ## the whole suite including slow trials
 	$(BIN)/python -m pytest -q -m ''
 
-test-other: ## `make test` on a second Python (3.13, in .venv-3.13) when one is installed
+test-other: ## the test suite on a second Python (3.13, in .venv-3.13) when one is installed
 	@if [ -z "$(OTHER_PYTHON)" ]; then echo "no second Python (python3.13) installed: skipped"; else \
-		$(MAKE) test PYTHON=$(OTHER_PYTHON) VENV=.venv-3.13; fi
+		$(MAKE) venv PYTHON=$(OTHER_PYTHON) VENV=.venv-3.13 && .venv-3.13/bin/python -m pytest -q; fi
 
 demo: $(STAMP) ## the quick start on a sandbox: validate, dry run, import, runs, undo --dry-run (into out/)
 	$(BIN)/timetracker-import demo --out out
