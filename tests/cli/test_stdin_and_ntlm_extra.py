@@ -67,3 +67,17 @@ def test_ntlm_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch, tmp_pa
     )
     assert "pip install 'timetracker-import[ntlm]'" in result.stderr
     assert json.loads(result.stdout)["error"]["type"] == "ConfigError"
+
+
+def test_the_sandbox_with_ntlm_names_the_extra_before_it_listens(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "spnego", None)
+    users = tmp_path / "users.txt"
+    users.write_text("CONTOSO\\alice:pw123456\n")
+    result = CliRunner().invoke(
+        cli, ["sandbox", "--port", "0", "--auth", "ntlm", "--ntlm-users", str(users)]
+    )
+    assert result.exit_code == 2
+    assert "pip install 'timetracker-import[ntlm]'" in result.stderr
+    assert "listening" not in result.output
