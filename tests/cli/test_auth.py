@@ -139,7 +139,7 @@ def test_login_with_ntlm_is_refused_without_prompt_or_profile(
     assert result.exit_code == 2
     assert "7pace API token" not in result.output  # no prompt
     assert "NTLM" in result.stderr and "nothing is stored" in result.stderr
-    assert "--user" in result.stderr and "TIMETRACKER_PASSWORD" in result.stderr
+    assert "--ntlm-user" in result.stderr and "TIMETRACKER_PASSWORD" in result.stderr
     assert "--password-file" in result.stderr
     assert store.tokens == {} and not profiles.exists()
 

@@ -6,7 +6,7 @@ Precedence, highest first (docs/connection.md):
 * Token: ``--token-file`` > ``TIMETRACKER_TOKEN`` > the profile's ``token`` > the OS keyring.
   There is deliberately no option taking the token itself (it would land in shell history
   and process listings).
-* NTLM (``auth_scheme = "ntlm"``, on-premises Windows authentication): user ``--user`` >
+* NTLM (``auth_scheme = "ntlm"``, on-premises Windows authentication): user ``--ntlm-user`` >
   ``TIMETRACKER_USER`` > the profile's ``user``; password ``--password-file`` >
   ``TIMETRACKER_PASSWORD`` (never an option, never the keyring or the profile file).
 
@@ -64,7 +64,7 @@ TOKEN_HINT = (
 )
 PASSWORD_HINT = "set TIMETRACKER_PASSWORD or pass --password-file PATH (chmod 600)"
 USER_HINT = (
-    "pass --user 'DOMAIN\\user' (or user@domain), set TIMETRACKER_USER, "
+    "pass --ntlm-user 'DOMAIN\\user' (or user@domain), set TIMETRACKER_USER, "
     "or add user = ... to the profile"
 )
 
@@ -516,7 +516,7 @@ def resolve_connection(
         return _resolve_ntlm(target, username=username, password_file=password_file, env=env)
     if username is not None or password_file is not None:
         raise UsageError(
-            "--user and --password-file are for --auth ntlm only",
+            "--ntlm-user and --password-file are for --auth ntlm only",
             hint="bearer and basic use an API token (TIMETRACKER_TOKEN or --token-file)",
         )
     token: str | None = None

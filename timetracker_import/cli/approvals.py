@@ -7,7 +7,14 @@ import datetime as dt
 
 import click
 
-from .options import ConnectionOptions, connection_options, default_format, format_option
+from . import evidence
+from .options import (
+    ConnectionOptions,
+    connection_options,
+    default_format,
+    format_option,
+    json_option,
+)
 from .read import emit_rows
 
 
@@ -48,25 +55,29 @@ def list_(
 @approvals.command("submit")
 @click.argument("week_start", metavar="WEEK_START")
 @click.option("--manager", required=True, metavar="EMAIL", help="Approval manager's e-mail.")
+@json_option()
 @connection_options
-def submit(connection: ConnectionOptions, week_start: str, manager: str) -> int:
+def submit(connection: ConnectionOptions, week_start: str, manager: str, as_json: bool) -> int:
     """Submit your week starting WEEK_START (a Monday, YYYY-MM-DD) for approval."""
     from timetracker_import.app.admin import parse_week, submit_week
 
     week = parse_week(week_start)
     asyncio.run(submit_week(connection.resolve(), week, manager))
-    click.echo(f"week {week} submitted to {manager}")
+    click.echo(f"week {week} submitted to {manager}", err=as_json)
+    evidence.emit({"exit_code": 0, "week": str(week), "state": "submitted", "manager": manager})
     return 0
 
 
 @approvals.command("revoke")
 @click.argument("week_start", metavar="WEEK_START")
+@json_option()
 @connection_options
-def revoke(connection: ConnectionOptions, week_start: str) -> int:
+def revoke(connection: ConnectionOptions, week_start: str, as_json: bool) -> int:
     """Revoke your submitted week starting WEEK_START."""
     from timetracker_import.app.admin import parse_week, revoke_week
 
     week = parse_week(week_start)
     asyncio.run(revoke_week(connection.resolve(), week))
-    click.echo(f"week {week} revoked")
+    click.echo(f"week {week} revoked", err=as_json)
+    evidence.emit({"exit_code": 0, "week": str(week), "state": "revoked"})
     return 0

@@ -10,7 +10,8 @@ import asyncio
 
 import click
 
-from .options import ConnectionOptions, connection_options
+from . import evidence
+from .options import ConnectionOptions, connection_options, json_option
 
 
 @click.group("auth")
@@ -29,9 +30,9 @@ def _ntlm_has_no_token() -> Exception:
     return UsageError(
         "auth login stores an API token, and NTLM (Windows authentication) has none: "
         "nothing is stored for --auth ntlm",
-        hint="NTLM uses --user DOMAIN\\user with the password from $TIMETRACKER_PASSWORD or "
+        hint="NTLM uses --ntlm-user DOMAIN\\user with the password from $TIMETRACKER_PASSWORD or "
         "--password-file on each command; check them with `timetracker-import me --auth ntlm "
-        "--user DOMAIN\\user`",
+        "--ntlm-user DOMAIN\\user`",
     )
 
 
@@ -114,8 +115,9 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
 
 
 @auth.command("status")
+@json_option("Print the server, profile, token source and user as JSON to stdout.")
 @connection_options
-def status(connection: ConnectionOptions) -> int:
+def status(connection: ConnectionOptions, as_json: bool) -> int:
     """Show where the token comes from and whom it belongs to (calls `me`)."""
     from timetracker_import.app.read import fetch_me
 
@@ -130,7 +132,22 @@ def status(connection: ConnectionOptions) -> int:
         f"user id:  {user.get('id')}",
         f"timezone: UTC{int(me.get('timeZone') or 0):+d} min",
     ]
-    click.echo("\n".join(lines))
+    if as_json:
+        evidence.emit(
+            {
+                "exit_code": 0,
+                "server": settings.rest_root,
+                "api_version": settings.api_version,
+                "profile": settings.profile,
+                "token": str(settings.token),  # masked: ****abcd
+                "token_source": settings.token_source,
+                "auth_scheme": settings.auth_scheme,
+                "user": {k: user.get(k) for k in ("id", "displayName", "uniqueName", "email")},
+                "timezone_offset_minutes": int(me.get("timeZone") or 0),
+            }
+        )
+    else:
+        click.echo("\n".join(lines))
     return 0
 
 

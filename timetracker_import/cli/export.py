@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 import click
 
 from . import evidence
-from .options import ConnectionOptions, connection_options, json_option, notify_options
+from .options import (
+    NTLM_USER_ALIAS,
+    ConnectionOptions,
+    connection_options,
+    json_option,
+    notify_options,
+)
 from .render import progress_bar
 
 if TYPE_CHECKING:
@@ -146,14 +152,10 @@ def export(
 
 
 # ``--profile`` is repeatable here only: one export may merge several organizations.
-# ``--user`` filters by e-mail here (the spelling), so a connection-level NTLM
-# ``--user`` option, if present, is offered as ``--ntlm-user`` on this command instead.
+# ``--user`` filters by e-mail here, so the hidden old spelling of ``--ntlm-user`` is left out.
 for _param in export.params:
-    if not isinstance(_param, click.Option):
-        continue
-    if _param.name == "profile":
+    if isinstance(_param, click.Option) and _param.name == "profile":
         _param.multiple = True
         _param.default = None
         _param.help = "Profile (repeatable: merge organizations, adds an organization column)."
-    elif _param.name == "user" and "--user" in _param.opts:
-        _param.opts = ["--ntlm-user"]
+export.params = [p for p in export.params if p.name != NTLM_USER_ALIAS]

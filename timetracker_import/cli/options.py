@@ -1,7 +1,7 @@
 """Options shared by every command that talks to 7pace.
 
 ``@connection_options`` adds ``--url``, ``--org``, ``--collection``, ``--api-version``,
-``--profile``, ``--token-file``, ``--auth``, ``--user``, ``--password-file`` and ``--debug``
+``--profile``, ``--token-file``, ``--auth``, ``--ntlm-user``, ``--password-file`` and ``--debug``
 and passes one frozen ``ConnectionOptions`` as the ``connection`` argument. There is deliberately no option taking the token itself: it would
 end up in shell history and process listings (use TIMETRACKER_TOKEN, --token-file or the
 keyring). ``--debug`` turns on debug logging to stderr through the redacting filter.
@@ -87,6 +87,8 @@ _DEBUG = click.option(
     help="Log HTTP calls and retries to stderr (the token is always masked).",
 )
 
+NTLM_USER_ALIAS = "ntlm_user_alias"
+
 _CONNECTION = [
     click.option(
         "--url",
@@ -120,13 +122,16 @@ _CONNECTION = [
         type=click.Choice(["bearer", "basic", "ntlm"], case_sensitive=False),
         default=None,
         help="How to authenticate: bearer (default) or basic with a token, or ntlm (Windows "
-        "authentication, on-premises) with --user and a password.",
+        "authentication, on-premises) with --ntlm-user and a password.",
     ),
     click.option(
-        "--user",
+        "--ntlm-user",
+        "user",
         metavar="DOMAIN\\USER",
         help="NTLM user: DOMAIN\\user or user@domain. Default: $TIMETRACKER_USER, the profile.",
     ),
+    # the old spelling, kept hidden: `--user` is a worklog user (a filter) elsewhere
+    click.option("--user", NTLM_USER_ALIAS, metavar="DOMAIN\\USER", hidden=True),
     click.option(
         "--password-file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -155,6 +160,8 @@ def connection_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in _CONNECTION_FIELDS}
+        alias = kwargs.pop(NTLM_USER_ALIAS, None)  # absent where --user means something else
+        given["user"] = given["user"] or alias
         if given["auth"]:
             given["auth"] = given["auth"].lower()
         return func(*args, connection=ConnectionOptions(**given), **kwargs)

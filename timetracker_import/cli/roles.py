@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from . import evidence
 from .options import (
     ConnectionOptions,
     connection_options,
@@ -66,15 +67,25 @@ def list_(
 @roles.command("set")
 @existing_file_argument
 @click.option("--skip-errors", is_flag=True, help="Apply the valid entries, report the others.")
+@json_option()
 @connection_options
-def set_(connection: ConnectionOptions, file: Path, skip_errors: bool) -> int:
+def set_(connection: ConnectionOptions, file: Path, skip_errors: bool, as_json: bool) -> int:
     """Set roles from FILE (CSV/XLSX): a user column (email, id or vstsId) and a role column
     (role name, or roleId). Without --skip-errors one bad entry changes nothing."""
     from timetracker_import.app.admin import set_roles
 
     result = asyncio.run(set_roles(connection.resolve(), file, skip_errors=skip_errors))
-    click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}")
+    code = 1 if result.failed else 0
+    click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}", err=as_json)
     for entity, message in result.failed_entries:
         who = entity.get("email") or entity.get("id") or entity.get("vstsId") or entity
-        click.echo(f"  failed {who}: {message}")
-    return 1 if result.failed else 0
+        click.echo(f"  failed {who}: {message}", err=as_json)
+    evidence.emit(
+        {
+            "exit_code": code,
+            "succeeded": result.succeeded,
+            "failed": result.failed,
+            "failures": [{"entry": e, "message": m} for e, m in result.failed_entries],
+        }
+    )
+    return code
