@@ -34,7 +34,7 @@ def all_commands() -> list[tuple[str, click.Command]]:
 def example_args(line: str) -> list[str]:
     """The arguments of an example line: comment and shell redirections left out."""
     words = shlex.split(line.split("  #")[0])
-    assert words[0] == "timetracker-import", line
+    assert words[0] in ("timetracker-import", "import-worklogs"), line
     args, skip = [], False
     for word in words[1:]:
         if skip:
@@ -67,17 +67,26 @@ def test_every_command_has_examples_in_its_help() -> None:
         result = runner.invoke(cli, [*path.split(), "--help"])
         assert result.exit_code == 0, path
         assert "\n  Examples:\n    timetracker-import" in result.output, f"{path!r} has no Examples"
+    from timetracker_import.cli.legacy import import_worklogs
+
+    legacy = runner.invoke(import_worklogs, ["--help"])
+    assert "\n  Examples:\n    import-worklogs -f" in legacy.output
 
 
 def test_every_example_parses_with_the_real_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    paths = {path for path, _ in all_commands()}
+    paths = {path for path, _ in all_commands()} | {"import-worklogs"}
     assert set(EXAMPLES) <= paths, set(EXAMPLES) - paths  # no examples of a gone command
-    for lines in EXAMPLES.values():
+    for path, lines in EXAMPLES.items():
         for line in lines:
             args = example_args(line)
+            if path == "import-worklogs":
+                from timetracker_import.cli.legacy import import_worklogs
+
+                import_worklogs.make_context("import-worklogs", args).close()
+                continue
             for word in args:  # files the commands require to exist
                 if word.endswith((".csv", ".xlsx")) and not word.startswith("-"):
                     Path(word).touch()

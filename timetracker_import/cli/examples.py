@@ -135,6 +135,11 @@ EXAMPLES: dict[str, list[str]] = {
     "ledger show": ["timetracker-import ledger show", "timetracker-import ledger show --json"],
     "ledger export": ["timetracker-import ledger export -o ledger.csv"],
     "ledger rebuild": ["timetracker-import ledger rebuild hr.csv --preset bamboohr-hours"],
+    # the drop-in for 7pace's old npm importer (its own entry point)
+    "import-worklogs": [
+        "import-worklogs -f hours.csv -m -o contoso        # TIMETRACKER_TOKEN set",
+        "import-worklogs -f hours.xlsx --api http://tfs:8080 -o DefaultCollection -a ntlm -u 'CONTOSO\\alice'",
+    ],
 }
 
 

@@ -52,7 +52,7 @@ def render_summary(result: ImportResult) -> str:
             f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
         )
         more = len(result.in_file_duplicates) - 10
-        # issue 13: what --on-duplicate made of them
+        # what --on-duplicate made of them
         what = {"skip": "skipped", "fail": "rejected", "allow": "imported too"}.get(
             result.on_duplicate, ""
         )
