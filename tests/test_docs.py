@@ -62,6 +62,8 @@ def test_docs_stand_alone() -> None:
     for path in _markdown_files():
         text = path.read_text(encoding="utf-8")
         assert "shared/docs" not in text and "../shared" not in text, path
+        for outside in ("export-formats.md", "7pace-api.md", "style.md"):  # not in the repository
+            assert outside not in text, (path, outside)
         assert not re.search(r"\bissues? #?\d+", text, re.IGNORECASE), path
         for target in _LINK.findall(text):
             if target.startswith(("https://", "http://", "#", "mailto:")):
