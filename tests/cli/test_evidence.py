@@ -222,3 +222,20 @@ def test_the_console_script_leaves_the_evidence_too(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["exit_code"] == 2
     assert "exit 2" in report.read_text(encoding="utf-8")
+
+
+def test_an_interrupted_run_still_leaves_its_evidence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the file is read
+
+    monkeypatch.setattr("timetracker_import.library.validate", interrupted)
+    report = tmp_path / "r.json"
+    code, out, err = run("validate", "x.csv", "--preset", "toggl", "--json", "--report", str(report))
+    assert code == 130
+    assert "interrupted" in err
+    doc = json.loads(out)
+    assert doc["exit_code"] == 130 and doc["error"]["type"] == "KeyboardInterrupt"
+    assert doc["meaning"] == doc["error"]["message"] == "interrupted (resumable)"
+    assert json.loads(report.read_text())["exit_code"] == 130

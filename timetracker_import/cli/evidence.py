@@ -93,7 +93,8 @@ def error_document(code: int, error: BaseException | None) -> dict[str, Any]:
         message = getattr(error, "message", None)
         if message is None and isinstance(error, click.ClickException):
             message = error.format_message()
-        detail["message"] = redact_text(str(message if message is not None else error))
+        text = str(message if message is not None else error)
+        detail["message"] = redact_text(text) if text else exit_meaning(code)  # Ctrl-C: no text
         hint = getattr(error, "hint", None)
         if hint:
             detail["hint"] = redact_text(str(hint))
@@ -169,7 +170,7 @@ def settle(ctx: click.Context, code: int, error: BaseException | None = None) ->
         if isinstance(error, click.ClickException):
             evidence.as_json, evidence.report_path = _from_argv(ctx.meta.get(ARGV_KEY, ()))
         ctx.meta[META_KEY] = evidence
-    if code != 0 and error is not None or (code != 0 and evidence.document is None):
+    if code != 0 and (error is not None or evidence.document is None):
         document = error_document(code, error)
         if evidence.as_json and not evidence.printed:
             click.echo(json.dumps(document, ensure_ascii=False, indent=2, default=str))
