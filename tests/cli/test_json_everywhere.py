@@ -48,3 +48,14 @@ def test_the_ntlm_account_is_ntlm_user_on_every_command() -> None:
         assert "--ntlm-user DOMAIN\\USER" in text, command
     export = runner.invoke(cli, ["export", "--help"]).output
     assert "--user EMAIL" in export  # a filter here, as it always was
+
+
+def test_roles_list_writes_to_stdout_with_dash(box: RunningSandbox) -> None:
+    result = invoke(box, "roles", "list", "-o", "-", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    from timetracker_import.app.admin import ROLE_COLUMNS
+
+    assert result.stdout.splitlines()[0] == ",".join(ROLE_COLUMNS)
+    assert "alice@example.com" in result.stdout
+    xlsx = invoke(box, "roles", "list", "-o", "-", "--format", "xlsx")
+    assert xlsx.exit_code == 2 and "--output PATH.xlsx" in xlsx.stderr
