@@ -1,20 +1,29 @@
 # timetracker-import — run `make help` for the targets.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# the version of $(PYTHON): a venv made with another one is rebuilt ($(PYMARK))
+PYVER  := $(shell $(PYTHON) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+PYMARK := $(VENV)/.python-$(PYVER)
+# a second Python for `make test-other`: the first of these that runs
+OTHER_PYTHON ?= $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13),$(shell $(p) -c 'print("$(p)")' 2>/dev/null)))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-all lint typecheck demo ui bench reliability docs clean
+.PHONY: help venv test test-all test-other lint typecheck demo ui bench reliability docs clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+$(PYMARK):
+	@test -n "$(PYVER)" || { echo "error: $(PYTHON) does not run; set PYTHON=python3.X" >&2; exit 2; }
+	@if [ "$$($(BIN)/python -c 'import platform; print(platform.python_version())' 2>/dev/null)" != "$(PYVER)" ]; then \
+		if [ -d $(VENV) ]; then echo "$(VENV) was not made with $(PYTHON) $(PYVER): rebuilding it"; fi; \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet --upgrade pip; \
+	fi
+	@touch $@
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml $(PYMARK)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
@@ -32,12 +41,12 @@ test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow t
 test-all: $(STAMP) ## the whole suite including slow trials
 	$(BIN)/python -m pytest -q -m ''
 
-demo: $(STAMP) ## validate, then dry-run and import sample_data into a sandbox (mistakes give exit 1)
-	@mkdir -p out
-	$(BIN)/timetracker-import validate sample_data/payroll_hours.xlsx --preset payroll-demo \
-		--rejected out/payroll_hours.rejected.xlsx \
-		--report out/payroll_hours.report.html || test $$? -eq 1
-	$(BIN)/python -m timetracker_import.app.demo out
+test-other: ## the test suite on a second Python (3.13, in .venv-3.13) when one is installed
+	@if [ -z "$(OTHER_PYTHON)" ]; then echo "no second Python (python3.13) installed: skipped"; else \
+		$(MAKE) venv PYTHON=$(OTHER_PYTHON) VENV=.venv-3.13 && .venv-3.13/bin/python -m pytest -q; fi
+
+demo: $(STAMP) ## the quick start on a sandbox: validate, dry run, import, runs, undo --dry-run (into out/)
+	$(BIN)/timetracker-import demo --out out
 
 ui: $(STAMP) ## the web app on a fresh sandbox with a demo file (prints the link; Ctrl-C stops)
 	$(BIN)/python -m timetracker_import.ui.demo $(UI_ARGS)
@@ -53,5 +62,5 @@ bench: $(STAMP) ## the benchmark scripts (validate 1M rows, import 20k rows, exp
 docs: $(STAMP) ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -m timetracker_import.cli.reference > docs/cli.md
 
-clean: ## remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove the virtualenvs and caches
+	rm -rf $(VENV) .venv-3.13 .pytest_cache .mypy_cache .ruff_cache

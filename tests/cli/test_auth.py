@@ -139,7 +139,7 @@ def test_login_with_ntlm_is_refused_without_prompt_or_profile(
     assert result.exit_code == 2
     assert "7pace API token" not in result.output  # no prompt
     assert "NTLM" in result.stderr and "nothing is stored" in result.stderr
-    assert "--user" in result.stderr and "TIMETRACKER_PASSWORD" in result.stderr
+    assert "--ntlm-user" in result.stderr and "TIMETRACKER_PASSWORD" in result.stderr
     assert "--password-file" in result.stderr
     assert store.tokens == {} and not profiles.exists()
 
@@ -150,3 +150,48 @@ def test_login_refuses_a_profile_that_uses_ntlm(store: FakeStore, tmp_path: Path
     assert result.exit_code == 2
     assert "7pace API token" not in result.output
     assert "nothing is stored" in result.stderr and store.tokens == {}
+
+
+PROFILES_WITH_COMMENTS = """\
+# Our 7pace servers (edited by hand; keep these notes)
+[profiles.default]
+url = "https://contoso.timehub.7pace.com"  # the cloud one
+
+# on-premises, for the payroll sync
+[profiles.payroll]
+url = "http://tfs.contoso.local:8090"
+collection = "DefaultCollection"
+"""
+
+
+def test_login_keeps_the_comments_and_other_profiles_of_profiles_toml(
+    store: FakeStore, server: FakeServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "config" / "timetracker-import" / "profiles.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(PROFILES_WITH_COMMENTS, encoding="utf-8")
+    path.chmod(0o600)
+    result = invoke("auth", "login", "--profile", "work", "--url", server.url, input=TOKEN + "\n")
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(PROFILES_WITH_COMMENTS)  # every byte of it kept, comments included
+    assert "[profiles.work]" in text and f'url = "{server.url}"' in text
+    assert set(conn.load_profiles(path)) == {"default", "payroll", "work"}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_login_writes_no_profile_when_the_token_cannot_be_stored(
+    cli_env: None, restored_logging: None, server: FakeServer, tmp_path: Path
+) -> None:
+    # cli_env's keyring backend refuses every write (keyring.backends.fail)
+    path = tmp_path / "config" / "timetracker-import" / "profiles.toml"
+    result = invoke("auth", "login", "--profile", "work", "--url", server.url, input=TOKEN + "\n")
+    assert result.exit_code == 2, result.output
+    assert "keyring" in result.stderr
+    assert not path.exists()
+    # an existing file is left exactly as it was
+    path.parent.mkdir(parents=True)
+    path.write_text(PROFILES_WITH_COMMENTS, encoding="utf-8")
+    result = invoke("auth", "login", "--profile", "work", "--url", server.url, input=TOKEN + "\n")
+    assert result.exit_code == 2
+    assert path.read_text(encoding="utf-8") == PROFILES_WITH_COMMENTS

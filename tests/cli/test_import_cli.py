@@ -91,11 +91,11 @@ def test_import_json_summary_then_runs_show_and_undo(
     assert code == 0 and len(json.loads(out)["deleted"]) == 11
     assert sum(server_comments(sandbox).values()) == 11  # dry run deleted nothing
 
-    code, out, err = invoke(sandbox, "runs", "undo", run_id, "--json")
+    code, out, err = invoke(sandbox, "runs", "undo", "--yes", run_id, "--json")
     assert code == 0, err
     assert len(json.loads(out)["deleted"]) == 11
     assert sum(server_comments(sandbox).values()) == 0
-    code, out, _ = invoke(sandbox, "runs", "undo", run_id, "--json")  # idempotent
+    code, out, _ = invoke(sandbox, "runs", "undo", "--yes", run_id, "--json")  # idempotent
     again = json.loads(out)
     assert code == 0 and again["deleted"] == [] and len(again["already_gone"]) == 11
 
@@ -124,7 +124,7 @@ def test_undo_skips_worklogs_edited_since(sandbox: RunningSandbox, tmp_path: Pat
 
     time.sleep(0.01)
     asyncio.run(edit())
-    code, out, _ = invoke(sandbox, "runs", "undo", run_dir.name, "--json")
+    code, out, _ = invoke(sandbox, "runs", "undo", "--yes", run_dir.name, "--json")
     doc = json.loads(out)
     assert code == 0
     assert [s["id"] for s in doc["skipped_edited"]] == [first_id] and len(doc["deleted"]) == 3

@@ -20,10 +20,10 @@ def test_undo_against_another_server_is_refused(sandbox: RunningSandbox, tmp_pat
     assert code == 0, err
     run_id = json.loads(out)["run_id"]
     with run_sandbox_in_thread() as other:
-        code, _, err = invoke(other, "runs", "undo", run_id)
+        code, _, err = invoke(other, "runs", "undo", "--yes", run_id)
     assert code == 2
     assert "wrote to" in err and sandbox.url in err
     assert sum(server_comments(sandbox).values()) == 3  # nothing was undone anywhere
-    code, _, err = invoke(sandbox, "runs", "undo", run_id)
+    code, _, err = invoke(sandbox, "runs", "undo", "--yes", run_id)
     assert code == 0, err
     assert sum(server_comments(sandbox).values()) == 0

@@ -166,7 +166,7 @@ def test_runs_list_show_and_undo_of_a_sync(box: RunningSandbox, tmp_path: Path) 
     assert "deleted 1" in listed.stdout
     shown = json.loads(invoke(box, "runs", "show", run_id, "--json").stdout)
     assert shown["counts"]["updated"] == 1 and shown["counts"]["deleted"] == 1
-    undone = invoke(box, "runs", "undo", run_id, "--json")
+    undone = invoke(box, "runs", "undo", "--yes", run_id, "--json")
     assert undone.exit_code == 0, undone.stderr
     assert "restored 1" in undone.stderr and "re-created 1" in undone.stderr
     assert hours(box, "bob@example.com") == [8.0] and hours(box, "carol@example.com") == [7.5]

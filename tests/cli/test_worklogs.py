@@ -80,14 +80,14 @@ def test_update_dry_run_then_apply_then_undo(box: RunningSandbox, tmp_path: Path
     assert after[0]["comment"] == "changed" and after[1]["length_seconds"] == "1800"
     assert after[2]["edited_utc"] == before[2]["edited_utc"]  # unchanged row not patched
 
-    undo = invoke(box, "runs", "undo", run_id_of(applied.stdout))
+    undo = invoke(box, "runs", "undo", "--yes", run_id_of(applied.stdout))
     assert undo.exit_code == 0, undo.output
     assert "restored 2" in undo.stderr
     restored = exported(box)
     assert [(r["comment"], r["length_seconds"]) for r in restored] == [
         (r["comment"], r["length_seconds"]) for r in before
     ]
-    again = invoke(box, "runs", "undo", run_id_of(applied.stdout))
+    again = invoke(box, "runs", "undo", "--yes", run_id_of(applied.stdout))
     assert "restored" not in again.stderr.splitlines()[0] and "already undone (restored)" in again.stderr
 
 
@@ -124,7 +124,7 @@ def test_delete_ids_and_undo_recreates(box: RunningSandbox, tmp_path: Path) -> N
     assert f"not found: {missing}" in result.stdout and "deleted: 2" in result.stdout
     assert [r["id"] for r in exported(box)] == [before[2]["id"]]
 
-    undo = invoke(box, "runs", "undo", run_id_of(result.stdout))
+    undo = invoke(box, "runs", "undo", "--yes", run_id_of(result.stdout))
     assert undo.exit_code == 0, undo.output
     assert "re-created 2" in undo.stderr and "new ids" in undo.stderr
     after = exported(box)

@@ -381,7 +381,7 @@ def test_undo_with_one_edited_and_one_already_deleted(
     time.sleep(0.01)
     asyncio.run(touch())
     env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
-    code, out, err = invoke(["runs", "undo", result.run_id, "--json"], env)
+    code, out, err = invoke(["runs", "undo", "--yes", result.run_id, "--json"], env)
     assert code == 0, err
     doc = json.loads(out)
     assert [s["id"] for s in doc["skipped_edited"]] == [edited]
@@ -393,6 +393,6 @@ def test_undo_with_one_edited_and_one_already_deleted(
     # exactly the edited worklog is left, with everything but its comment as imported
     left = dict(rows[int(edited_row) - 2], Comment="changed by hand")
     assert server_worklogs(sandbox) == expected_worklogs([left])
-    code, out, _ = invoke(["runs", "undo", result.run_id, "--json"], env)  # again: harmless
+    code, out, _ = invoke(["runs", "undo", "--yes", result.run_id, "--json"], env)  # again: harmless
     assert code == 0 and json.loads(out)["deleted"] == []
     assert server_worklogs(sandbox) == expected_worklogs([left])

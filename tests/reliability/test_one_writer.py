@@ -121,7 +121,7 @@ def test_worklogs_delete_and_runs_undo_take_the_servers_lock(
             code, _, err = invoke(["worklogs", "delete", "--id", "b2", "--id", "a1", "--yes"], env)
         assert code == 75 and "is writing to this server (import)" in err
         with target_lock(rest_root, what="writing to this server (sync)"):
-            code, _, err = invoke(["runs", "undo", "RUN1"], env)
+            code, _, err = invoke(["runs", "undo", "--yes", "RUN1"], env)
         # the run does not exist: the journal is opened first and says so (exit 2) ...
         assert code == 2 and "RUN1" in err
         # ... an existing run is refused while another writer holds the server
@@ -133,9 +133,9 @@ def test_worklogs_delete_and_runs_undo_take_the_servers_lock(
         assert code == 0, err
         run_id = json.loads(out)["run_id"]
         with target_lock(rest_root, what=f"writing to this server (undo of {run_id})"):
-            code, _, err = invoke(["runs", "undo", run_id], env)
+            code, _, err = invoke(["runs", "undo", "--yes", run_id], env)
         assert code == 75 and f"is writing to this server (undo of {run_id})" in err
         assert server_worklogs(box) == expected_worklogs(rows)  # nothing undone
-        code, _, err = invoke(["runs", "undo", run_id], env)
+        code, _, err = invoke(["runs", "undo", "--yes", run_id], env)
         assert code == 0, err
         assert not server_worklogs(box)

@@ -32,7 +32,7 @@ def test_undo_restores_an_update_whose_answer_was_lost(box: RunningSandbox, tmp_
     assert "updated: 1" in applied.output
     box.set_faults([])
     assert exported(box)[0]["comment"] == "changed"  # it was applied
-    undo = cli_run(box, "runs", "undo", run_id_of(applied.stdout))
+    undo = cli_run(box, "runs", "undo", "--yes", run_id_of(applied.stdout))
     assert undo.exit_code == 0, undo.output
     assert [r["comment"] for r in exported(box)] == [r["comment"] for r in before]
 
@@ -45,11 +45,11 @@ def test_undo_of_a_delete_never_recreates_twice(box: RunningSandbox, tmp_path: P
     assert deleted.exit_code == 0, deleted.output
     run_id = run_id_of(deleted.stdout)
     box.set_faults(["worklogs#1:500-after-commit"])  # the re-creating POST
-    first = cli_run(box, "runs", "undo", run_id)
+    first = cli_run(box, "runs", "undo", "--yes", run_id)
     assert box.stats()["fired"] == {"worklogs#1:500-after-commit": 1}
     assert first.exit_code != 0, first.output
     box.set_faults([])
-    second = cli_run(box, "runs", "undo", run_id)
+    second = cli_run(box, "runs", "undo", "--yes", run_id)
     assert "answer was lost" in second.output, second.output
     comments = sorted(r["comment"] for r in exported(box))
     assert comments == sorted(r["comment"] for r in before)  # "one" is back exactly once

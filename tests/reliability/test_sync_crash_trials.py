@@ -168,7 +168,7 @@ def run_sync_trial(seed: int) -> SyncTrial:
             rerun_id = json.loads(rerun.stdout)["run_id"] if rerun.returncode == 0 else None
             undo_exits = []
             for run_id in reversed(runs[1:]):  # the third (no write), the re-run, the killed
-                undone = subprocess.run(cli_command("runs", "undo", run_id), env=env,
+                undone = subprocess.run(cli_command("runs", "undo", "--yes", run_id), env=env,
                                         capture_output=True, text=True, timeout=180)  # fmt: skip
                 undo_exits.append(undone.returncode)
             assert rerun_id is None or rerun_id in runs

@@ -6,7 +6,7 @@ Precedence, highest first (docs/connection.md):
 * Token: ``--token-file`` > ``TIMETRACKER_TOKEN`` > the profile's ``token`` > the OS keyring.
   There is deliberately no option taking the token itself (it would land in shell history
   and process listings).
-* NTLM (``auth_scheme = "ntlm"``, on-premises Windows authentication): user ``--user`` >
+* NTLM (``auth_scheme = "ntlm"``, on-premises Windows authentication): user ``--ntlm-user`` >
   ``TIMETRACKER_USER`` > the profile's ``user``; password ``--password-file`` >
   ``TIMETRACKER_PASSWORD`` (never an option, never the keyring or the profile file).
 
@@ -64,7 +64,7 @@ TOKEN_HINT = (
 )
 PASSWORD_HINT = "set TIMETRACKER_PASSWORD or pass --password-file PATH (chmod 600)"
 USER_HINT = (
-    "pass --user 'DOMAIN\\user' (or user@domain), set TIMETRACKER_USER, "
+    "pass --ntlm-user 'DOMAIN\\user' (or user@domain), set TIMETRACKER_USER, "
     "or add user = ... to the profile"
 )
 
@@ -207,11 +207,6 @@ def load_profiles(path: Path) -> dict[str, dict[str, object]]:
     return profiles
 
 
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
 def save_profile(
     name: str,
     *,
@@ -221,33 +216,42 @@ def save_profile(
     auth_scheme: str | None = None,
     config_dir: Path | None = None,
 ) -> Path:
-    """Add or replace profile ``name`` (without a token: tokens go to the keyring) and write
-    the file with mode 600. Other profiles are kept as they are."""
+    """Add or update profile ``name`` (without a token: tokens go to the keyring) and write
+    the file with mode 600, atomically. Everything else in the file stays as it was: other
+    profiles, comments, and the profile's own other keys (a ``token`` or ``user`` the user
+    put there)."""
+    import tempfile
+
+    import tomlkit
+
     path = profiles_path(config_dir)
-    profiles = load_profiles(path)
-    entry: dict[str, object] = {"url": url}
-    if collection:
-        entry["collection"] = collection
-    if api_version:
-        entry["api_version"] = api_version
-    if auth_scheme:
-        entry["auth_scheme"] = auth_scheme
-    old = profiles.get(name, {})
-    if "token" in old:  # keep a token the user put there themselves
-        entry["token"] = old["token"]
-    profiles[name] = entry
-    lines: list[str] = []
-    for pname, values in profiles.items():
-        lines.append(f"[profiles.{_toml_string(pname)}]")
-        for key, value in values.items():
-            lines.append(f"{key} = {_toml_string(str(value))}")
-        lines.append("")
+    load_profiles(path)  # refuse to touch a file that is not valid profiles TOML
+    doc = tomlkit.parse(path.read_text(encoding="utf-8")) if path.is_file() else tomlkit.document()
+    profiles = doc.get("profiles")
+    if profiles is None:
+        profiles = tomlkit.table(is_super_table=True)
+        doc["profiles"] = profiles
+    wanted = {"url": url, "collection": collection, "api_version": api_version,
+              "auth_scheme": auth_scheme}  # fmt: skip
+    entry = profiles.get(name)
+    if entry is None:
+        entry = tomlkit.table()
+        profiles[name] = entry
+    for key, value in wanted.items():
+        if value:
+            entry[key] = value
+        elif key in entry and key != "url":
+            del entry[key]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines))
-    if os.name == "posix":
-        os.chmod(path, 0o600)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".profiles-", suffix=".toml")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(tomlkit.dumps(doc))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -425,6 +429,21 @@ def read_password_file(path: Path) -> str:
     return password
 
 
+NTLM_EXTRA_HINT = "pip install 'timetracker-import[ntlm]'"
+
+
+def require_ntlm_support() -> None:
+    """A ConfigError naming the ``ntlm`` extra when pyspnego (what NTLM needs) is missing:
+    cloud users do not install it."""
+    try:
+        import spnego  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "NTLM (Windows authentication) needs the ntlm extra, which is not installed",
+            hint=NTLM_EXTRA_HINT,
+        ) from None
+
+
 def _resolve_ntlm(
     target: Target,
     *,
@@ -432,6 +451,7 @@ def _resolve_ntlm(
     password_file: str | Path | None,
     env: Mapping[str, str],
 ) -> ConnectionSettings:
+    require_ntlm_support()
     user = (
         username
         or env.get(ENV_USER)
@@ -496,7 +516,7 @@ def resolve_connection(
         return _resolve_ntlm(target, username=username, password_file=password_file, env=env)
     if username is not None or password_file is not None:
         raise UsageError(
-            "--user and --password-file are for --auth ntlm only",
+            "--ntlm-user and --password-file are for --auth ntlm only",
             hint="bearer and basic use an API token (TIMETRACKER_TOKEN or --token-file)",
         )
     token: str | None = None

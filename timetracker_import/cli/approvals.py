@@ -7,8 +7,15 @@ import datetime as dt
 
 import click
 
-from .options import ConnectionOptions, connection_options, default_format, format_option
-from .read import _emit
+from . import evidence
+from .options import (
+    ConnectionOptions,
+    connection_options,
+    default_format,
+    format_option,
+    json_option,
+)
+from .read import emit_rows
 
 
 @click.group("approvals")
@@ -28,6 +35,7 @@ def list_(
     last: dt.datetime | None,
     state: str | None,
     fmt: str | None,
+    as_json: bool,
 ) -> int:
     """Approval weeks that overlap --from..--to (inclusive)."""
     from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
@@ -40,32 +48,36 @@ def list_(
             state=state,
         )
     )
-    _emit(rows, rows, APPROVAL_COLUMNS, default_format(fmt))
+    emit_rows(rows, rows, APPROVAL_COLUMNS, default_format(fmt, as_json))
     return 0
 
 
 @approvals.command("submit")
 @click.argument("week_start", metavar="WEEK_START")
 @click.option("--manager", required=True, metavar="EMAIL", help="Approval manager's e-mail.")
+@json_option()
 @connection_options
-def submit(connection: ConnectionOptions, week_start: str, manager: str) -> int:
+def submit(connection: ConnectionOptions, week_start: str, manager: str, as_json: bool) -> int:
     """Submit your week starting WEEK_START (a Monday, YYYY-MM-DD) for approval."""
     from timetracker_import.app.admin import parse_week, submit_week
 
     week = parse_week(week_start)
     asyncio.run(submit_week(connection.resolve(), week, manager))
-    click.echo(f"week {week} submitted to {manager}")
+    click.echo(f"week {week} submitted to {manager}", err=as_json)
+    evidence.emit({"exit_code": 0, "week": str(week), "state": "submitted", "manager": manager})
     return 0
 
 
 @approvals.command("revoke")
 @click.argument("week_start", metavar="WEEK_START")
+@json_option()
 @connection_options
-def revoke(connection: ConnectionOptions, week_start: str) -> int:
+def revoke(connection: ConnectionOptions, week_start: str, as_json: bool) -> int:
     """Revoke your submitted week starting WEEK_START."""
     from timetracker_import.app.admin import parse_week, revoke_week
 
     week = parse_week(week_start)
     asyncio.run(revoke_week(connection.resolve(), week))
-    click.echo(f"week {week} revoked")
+    click.echo(f"week {week} revoked", err=as_json)
+    evidence.emit({"exit_code": 0, "week": str(week), "state": "revoked"})
     return 0

@@ -10,7 +10,8 @@ import asyncio
 
 import click
 
-from .options import ConnectionOptions, connection_options
+from . import evidence
+from .options import ConnectionOptions, connection_options, json_option
 
 
 @click.group("auth")
@@ -29,9 +30,9 @@ def _ntlm_has_no_token() -> Exception:
     return UsageError(
         "auth login stores an API token, and NTLM (Windows authentication) has none: "
         "nothing is stored for --auth ntlm",
-        hint="NTLM uses --user DOMAIN\\user with the password from $TIMETRACKER_PASSWORD or "
+        hint="NTLM uses --ntlm-user DOMAIN\\user with the password from $TIMETRACKER_PASSWORD or "
         "--password-file on each command; check them with `timetracker-import me --auth ntlm "
-        "--user DOMAIN\\user`",
+        "--ntlm-user DOMAIN\\user`",
     )
 
 
@@ -42,33 +43,29 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     """Ask for the token (hidden), check it, and store it in the OS keyring.
 
     With --profile NAME and --url/--org, the profile is created (without the token) in the
-    user config directory, so later commands need only --profile NAME.
+    user config profiles.toml, so later commands need only --profile NAME. The profile is
+    written only once the token is stored, and the rest of the file (other profiles,
+    comments) stays as it was.
     """
+    import dataclasses
+
     from timetracker_import.api import settings as conn
     from timetracker_import.api.redact import Secret
 
     if connection.auth == "ntlm":  # refuse before a profile is created or a prompt shown
         raise _ntlm_has_no_token()
-    profile_created = False
-    if connection.profile and connection.profile not in conn.load_profiles(conn.profiles_path()):
+    new_profile = bool(connection.profile) and connection.profile not in conn.load_profiles(
+        conn.profiles_path()
+    )
+    if new_profile:
         if not (connection.url or connection.org):
             raise click.UsageError(
                 f"profile {connection.profile!r} does not exist; give --url or --org to create it"
             )
-        base = ConnectionOptions(
-            url=connection.url,
-            org=connection.org,
-            collection=connection.collection,
-            api_version=connection.api_version,
-        ).target()
-        conn.save_profile(
-            connection.profile,
-            url=base.url,
-            collection=base.collection,
-            api_version=connection.api_version,
-        )
-        profile_created = True
-    target = connection.target()
+        base = dataclasses.replace(connection, profile=None).target()
+        target = dataclasses.replace(base, profile=connection.profile, profile_entry={})
+    else:
+        target = connection.target()
     if target.auth_scheme == "ntlm":  # the profile says ntlm
         raise _ntlm_has_no_token()
     try:
@@ -101,8 +98,15 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
         who = f" as {user.get('displayName') or user.get('name')} ({user.get('uniqueName')})"
     store = conn.default_token_store()
     store.set(conn.keyring_key(target.url, target.collection, target.profile), token)
-    if profile_created:
-        click.echo(f"created profile {target.profile!r} in {target.profiles_file}", err=True)
+    if new_profile:
+        assert target.profile is not None
+        written = conn.save_profile(
+            target.profile,
+            url=target.url,
+            collection=target.collection,
+            api_version=connection.api_version,
+        )
+        click.echo(f"created profile {target.profile!r} in {written}", err=True)
     click.echo(
         f"logged in{who}; token {secret} stored in the OS keyring for "
         f"{_where(target.url, target.collection, target.profile)}"
@@ -111,8 +115,9 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
 
 
 @auth.command("status")
+@json_option("Print the server, profile, token source and user as JSON to stdout.")
 @connection_options
-def status(connection: ConnectionOptions) -> int:
+def status(connection: ConnectionOptions, as_json: bool) -> int:
     """Show where the token comes from and whom it belongs to (calls `me`)."""
     from timetracker_import.app.read import fetch_me
 
@@ -127,7 +132,22 @@ def status(connection: ConnectionOptions) -> int:
         f"user id:  {user.get('id')}",
         f"timezone: UTC{int(me.get('timeZone') or 0):+d} min",
     ]
-    click.echo("\n".join(lines))
+    if as_json:
+        evidence.emit(
+            {
+                "exit_code": 0,
+                "server": settings.rest_root,
+                "api_version": settings.api_version,
+                "profile": settings.profile,
+                "token": str(settings.token),  # masked: ****abcd
+                "token_source": settings.token_source,
+                "auth_scheme": settings.auth_scheme,
+                "user": {k: user.get(k) for k in ("id", "displayName", "uniqueName", "email")},
+                "timezone_offset_minutes": int(me.get("timeZone") or 0),
+            }
+        )
+    else:
+        click.echo("\n".join(lines))
     return 0
 
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .options import ConnectionOptions, connection_options
+from . import evidence
+from .options import (
+    NTLM_USER_ALIAS,
+    ConnectionOptions,
+    connection_options,
+    json_option,
+    notify_options,
+)
+from .render import progress_bar
 
 if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
@@ -42,8 +50,17 @@ if TYPE_CHECKING:
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "ndjson"]))
 @click.option("--output", "-o", metavar="PATH|-", default="-", help="Default: stdout.")
-@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True,
+              help="Requests in flight at most.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: on a terminal).",
+)
+@click.option("--quiet", "-q", is_flag=True, hidden=True, help="Old spelling of --no-progress.")
+@json_option("Print the summary (worklogs, days, time zone, per organization) as JSON to "
+             "stdout; needs --output PATH (the export itself goes to stdout otherwise).")
+@notify_options
 @connection_options
 def export(
     connection: ConnectionOptions,
@@ -57,7 +74,9 @@ def export(
     fmt: str | None,
     output: str,
     concurrency: int,
+    progress: bool | None,
     quiet: bool,
+    as_json: bool,
 ) -> int:
     """Export worklogs of the whole organization (workLogs/all: Administrator, Budget or
     Product role) or, with --mine, your own.
@@ -74,7 +93,13 @@ def export(
         write_export,
     )
     from timetracker_import.app.validate import local_timezone
+    from timetracker_import.errors import UsageError
 
+    if as_json and output == "-":
+        raise UsageError(
+            "--json prints the summary to stdout, where the export goes without --output",
+            hint="write the export to a file: --output PATH (e.g. -o worklogs.csv)",
+        )
     chosen = choose_format(fmt, output)
     settings = ExportSettings(
         timezone=timezone or local_timezone(),
@@ -93,16 +118,9 @@ def export(
     else:
         single = dataclasses.replace(connection, profile=profiles[0] if profiles else None)
         connections = [(None, single.resolve())]
-    bar = None
-    if not quiet and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        bar = tqdm(unit=" worklogs", file=sys.stderr, desc="export")
-    try:
-        result = asyncio.run(run_export(connections, settings, on_page=bar.update if bar else None))
-    finally:
-        if bar is not None:
-            bar.close()
+    show = (not quiet and sys.stderr.isatty()) if progress is None else progress
+    with progress_bar(show, desc="export", unit=" worklogs") as on_page:
+        result = asyncio.run(run_export(connections, settings, on_page=on_page))
     write_export(result, output, chosen)
     where = "stdout" if output == "-" else output
     per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
@@ -118,18 +136,26 @@ def export(
             "(`timetracker-import users`, `timetracker-import activity-types`)",
             err=True,
         )
+    evidence.emit(
+        {
+            "exit_code": 0,
+            "worklogs": len(result.rows),
+            "first": result.days.first,
+            "last": result.days.last,
+            "timezone": settings.timezone,
+            "format": chosen,
+            "output": where,
+            "per_organization": result.per_organization,
+        }
+    )
     return 0
 
 
 # ``--profile`` is repeatable here only: one export may merge several organizations.
-# ``--user`` filters by e-mail here (the issue's spelling), so a connection-level NTLM
-# ``--user`` option, if present, is offered as ``--ntlm-user`` on this command instead.
+# ``--user`` filters by e-mail here, so the hidden old spelling of ``--ntlm-user`` is left out.
 for _param in export.params:
-    if not isinstance(_param, click.Option):
-        continue
-    if _param.name == "profile":
+    if isinstance(_param, click.Option) and _param.name == "profile":
         _param.multiple = True
         _param.default = None
         _param.help = "Profile (repeatable: merge organizations, adds an organization column)."
-    elif _param.name == "user" and "--user" in _param.opts:
-        _param.opts = ["--ntlm-user"]
+export.params = [p for p in export.params if p.name != NTLM_USER_ALIAS]

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    input_file_argument,
     input_options,
     posting_options,
     result_options,
@@ -51,7 +52,7 @@ def render_summary(result: ImportResult) -> str:
             f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
         )
         more = len(result.in_file_duplicates) - 10
-        # issue 13: what --on-duplicate made of them
+        # what --on-duplicate made of them
         what = {"skip": "skipped", "fail": "rejected", "allow": "imported too"}.get(
             result.on_duplicate, ""
         )
@@ -154,7 +155,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 
 
 @click.command("import")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @input_options
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
@@ -263,6 +264,5 @@ def import_(
         click.echo(render_summary(result), err=True)
     else:
         click.echo(render_routed(result), err=True)
-    if as_json:
-        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    evidence.emit(result.summary_dict())
     return result.exit_code

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    json_option,
     sync_input_options,
     wait_option,
 )
@@ -42,7 +44,7 @@ def ledger() -> None:
 
 @ledger.command("show")
 @_LEDGER
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 def show(ledger_path: Path | None, as_json: bool) -> int:
     """The scopes in the ledger (server, source, key) and how many keys each holds."""
     from timetracker_import.journal.ledger import Ledger
@@ -59,7 +61,7 @@ def show(ledger_path: Path | None, as_json: bool) -> int:
             ],  # fmt: skip
             "unsettled": len(pending),
         }
-        click.echo(json.dumps(doc, indent=2))
+        evidence.emit(doc)
         return 0
     click.echo(f"ledger {path}")
     if not scopes:

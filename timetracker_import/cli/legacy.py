@@ -55,6 +55,12 @@ __all__ = [
 ]
 
 
+def legacy_epilog() -> str | None:
+    from timetracker_import.cli.examples import epilog
+
+    return epilog("import-worklogs")
+
+
 class _LegacyCommand(click.Command):
     """Turns the int return value or a TimetrackerError into the exit code (as the
     ``timetracker-import`` group does), also under CliRunner."""
@@ -69,6 +75,7 @@ class _LegacyCommand(click.Command):
     "import-worklogs",
     cls=_LegacyCommand,
     context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=legacy_epilog(),
 )
 @click.version_option(__version__, "-V", "--version", prog_name="import-worklogs")
 @click.option(

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "sync": "sync:sync",
     "ledger": "ledger:ledger",
     "ui": "ui:ui",
+    "demo": "demo:demo",
 }
 
 
@@ -57,33 +58,84 @@ class LazyGroup(click.Group):
             module = importlib.import_module(f"timetracker_import.cli.{module_name}")
             command = getattr(module, attr)
             assert isinstance(command, click.Command)
+            from timetracker_import.cli.examples import attach
+
+            attach(command, cmd_name)  # the Examples section of its --help
             return command
         return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from timetracker_import.cli.evidence import ARGV_KEY
+
+        ctx.meta.setdefault(ARGV_KEY, list(args))  # for evidence when parsing them fails
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand; its int return value becomes the exit code, and a
         TimetrackerError becomes a one-line message and its exit code (also under CliRunner)."""
-        return invoke_with_exit_codes(lambda: super(LazyGroup, self).invoke(ctx))
+        return invoke_with_exit_codes(lambda: super(LazyGroup, self).invoke(ctx), ctx)
 
 
-def invoke_with_exit_codes(run: Callable[[], Any]) -> Any:
+def invoke_with_exit_codes(run: Callable[[], Any], ctx: click.Context | None = None) -> Any:
     """Call ``run`` (a command's invoke): a non-zero int result becomes the exit code, and a
-    TimetrackerError a one-line message and its exit code; the one place errors meet exit codes."""
+    TimetrackerError a one-line message and its exit code; the one place errors meet exit codes.
+    With ``ctx``, every exit, errors included, leaves the ``--json`` object, the ``--report``
+    file and the ``--notify`` message asked for (``cli.evidence.settle``)."""
+
+    def settle(code: int, error: BaseException | None = None) -> None:
+        if ctx is not None:
+            from timetracker_import.cli.evidence import settle as leave_evidence
+
+            leave_evidence(ctx, code, error)
+
     try:
         rv = run()
     except TimetrackerError as exc:
-        raise click.exceptions.Exit(report_error(exc)) from None
-    except KeyboardInterrupt:
+        code = report_error(exc)
+        settle(code, exc)
+        raise click.exceptions.Exit(code) from None
+    except KeyboardInterrupt as exc:
         signo = _received.pop() if _received else None
         click.echo("interrupted" + (f" ({signal.Signals(signo).name})" if signo else ""), err=True)
-        raise click.exceptions.Exit(128 + signo if signo else EXIT_INTERRUPTED) from None
-    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
-        raise click.exceptions.Exit(rv)
+        code = 128 + signo if signo else EXIT_INTERRUPTED
+        settle(code, exc)
+        raise click.exceptions.Exit(code) from None
+    except click.exceptions.Exit as exc:
+        settle(exc.exit_code)
+        raise
+    except click.ClickException as exc:  # a usage error click found (exit 2): click prints it
+        settle(exc.exit_code, exc)
+        raise
+    except click.Abort as exc:  # a declined confirmation (click prints "Aborted!", exit 1)
+        settle(1, exc)
+        raise
+    code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
+    settle(code)
+    if code != 0:
+        raise click.exceptions.Exit(code)
     return rv
 
 
-@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="timetracker-import")
+_TOP_EXAMPLES = """\b
+Examples:
+  timetracker-import demo                       # the quick start on a local sandbox
+  timetracker-import validate hours.csv --preset auto
+  timetracker-import import hours.csv --preset toggl --dry-run
+  timetracker-import COMMAND --help             # each command's options and examples
+
+\b
+Shell completion (bash; zsh and fish alike with zsh_source, fish_source):
+  eval "$(_TIMETRACKER_IMPORT_COMPLETE=bash_source timetracker-import)"
+"""
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_TOP_EXAMPLES,
+)
+@click.version_option(__version__, "--version", "-V", prog_name="timetracker-import")
 def cli() -> None:
     """Move worklogs in and out of 7pace Timetracker (REST CRUD API v3).
 

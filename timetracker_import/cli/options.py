@@ -1,7 +1,7 @@
 """Options shared by every command that talks to 7pace.
 
 ``@connection_options`` adds ``--url``, ``--org``, ``--collection``, ``--api-version``,
-``--profile``, ``--token-file``, ``--auth``, ``--user``, ``--password-file`` and ``--debug``
+``--profile``, ``--token-file``, ``--auth``, ``--ntlm-user``, ``--password-file`` and ``--debug``
 and passes one frozen ``ConnectionOptions`` as the ``connection`` argument. There is deliberately no option taking the token itself: it would
 end up in shell history and process listings (use TIMETRACKER_TOKEN, --token-file or the
 keyring). ``--debug`` turns on debug logging to stderr through the redacting filter.
@@ -87,6 +87,8 @@ _DEBUG = click.option(
     help="Log HTTP calls and retries to stderr (the token is always masked).",
 )
 
+NTLM_USER_ALIAS = "ntlm_user_alias"
+
 _CONNECTION = [
     click.option(
         "--url",
@@ -120,13 +122,16 @@ _CONNECTION = [
         type=click.Choice(["bearer", "basic", "ntlm"], case_sensitive=False),
         default=None,
         help="How to authenticate: bearer (default) or basic with a token, or ntlm (Windows "
-        "authentication, on-premises) with --user and a password.",
+        "authentication, on-premises) with --ntlm-user and a password.",
     ),
     click.option(
-        "--user",
+        "--ntlm-user",
+        "user",
         metavar="DOMAIN\\USER",
         help="NTLM user: DOMAIN\\user or user@domain. Default: $TIMETRACKER_USER, the profile.",
     ),
+    # the old spelling, kept hidden: `--user` is a worklog user (a filter) elsewhere
+    click.option("--user", NTLM_USER_ALIAS, metavar="DOMAIN\\USER", hidden=True),
     click.option(
         "--password-file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -155,6 +160,8 @@ def connection_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         given = {name: kwargs.pop(name) for name in _CONNECTION_FIELDS}
+        alias = kwargs.pop(NTLM_USER_ALIAS, None)  # absent where --user means something else
+        given["user"] = given["user"] or alias
         if given["auth"]:
             given["auth"] = given["auth"].lower()
         return func(*args, connection=ConnectionOptions(**given), **kwargs)
@@ -163,19 +170,50 @@ def connection_options(func: F) -> F:
     return _DEBUG(_apply(decorated, _CONNECTION))  # type: ignore[no-any-return]
 
 
+def _record_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from timetracker_import.cli import evidence
+
+    if value:
+        evidence.current(ctx).as_json = True
+    return value
+
+
+def json_option(help: str = "Print the result as one JSON object to stdout (on every exit, "
+                "errors included: {\"exit_code\": N, \"error\": {...}}).") -> Callable[[F], F]:
+    """``--json`` (as ``as_json``): the result as JSON on stdout, and on an error exit
+    ``{"exit_code": N, "error": {...}}`` (``cli.evidence``)."""
+    return click.option(  # type: ignore[return-value]
+        "--json", "as_json", is_flag=True, callback=_record_json, help=help
+    )
+
+
+def format_json_alias(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # ``--format json`` is the old spelling of ``--json`` (kept, not advertised)
+    if value == "json":
+        _record_json(ctx, param, True)
+    return value
+
+
 def format_option(func: F) -> F:
-    """``--format table|csv|json`` passed as ``fmt``; default table on a terminal, else csv."""
-    return click.option(  # type: ignore[no-any-return]
+    """``--format table|csv`` passed as ``fmt`` (default table on a terminal, else csv) and
+    ``--json``; ``--format json`` is kept as the old spelling of ``--json``."""
+    func = click.option(
         "--format",
         "fmt",
         type=click.Choice(FORMATS),
         default=None,
+        metavar="[table|csv]",
+        callback=format_json_alias,
         help="Output format (default: table on a terminal, csv otherwise).",
     )(func)
+    return json_option("Print the server's answer as JSON to stdout.")(func)
 
 
-def default_format(fmt: str | None) -> str:
-    """The chosen format, or table when stdout is a terminal, else csv."""
+def default_format(fmt: str | None, as_json: bool = False) -> str:
+    """The chosen format: json with ``--json``, else ``--format``, else table when stdout is
+    a terminal, else csv."""
+    if as_json:
+        return "json"
     if fmt:
         return fmt
     return "table" if sys.stdout.isatty() else "csv"
@@ -186,6 +224,46 @@ def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) ->
     if value is not None and value.lower() in ("\\t", "tab"):
         return "\t"
     return value
+
+
+#: the temporary copy of stdin when FILE is ``-`` (set in ``ctx.meta``)
+STDIN_META = "timetracker_import.stdin_file"
+_MAGIC = ((b"PK\x03\x04", ".xlsx"), (b"\xd0\xcf\x11\xe0", ".xls"))
+
+
+class InputFile(click.Path):
+    """An input file path; ``-`` reads stdin into a private temporary file first (named
+    ``stdin.csv``, ``stdin.xlsx`` or ``stdin.xls`` by its first bytes), removed when the
+    command ends. ``ctx.meta[STDIN_META]`` then holds its path."""
+
+    def __init__(self, *, exists: bool = False) -> None:
+        super().__init__(path_type=Path, dir_okay=False, exists=exists)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value != "-":
+            return super().convert(value, param, ctx)
+        import shutil
+        import tempfile
+
+        data = sys.stdin.buffer.read()
+        suffix = next((ext for magic, ext in _MAGIC if data.startswith(magic)), ".csv")
+        folder = Path(tempfile.mkdtemp(prefix="timetracker-stdin-"))
+        path = folder / f"stdin{suffix}"
+        path.write_bytes(data)
+        if ctx is not None:
+            ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+            ctx.meta[STDIN_META] = path
+        return path
+
+
+def input_file_argument(func: F) -> F:
+    """``FILE`` (as ``file``): the input to read; ``-`` for stdin."""
+    return click.argument("file", type=InputFile())(func)  # type: ignore[no-any-return]
+
+
+def existing_file_argument(func: F) -> F:
+    """``FILE`` (as ``file``) that must exist; ``-`` for stdin."""
+    return click.argument("file", type=InputFile(exists=True))(func)  # type: ignore[no-any-return]
 
 
 _MAPPING = [
@@ -311,19 +389,77 @@ def posting_options(batch_help: str) -> Callable[[F], F]:
     return lambda func: _apply(func, options)
 
 
+def _record_report(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    from timetracker_import.cli import evidence
+
+    if value is not None:
+        evidence.current(ctx).report_path = value
+    return value
+
+
+def report_option(help: str) -> Callable[[F], F]:
+    """``--report PATH`` (as ``report_path``); written on an error exit too (``cli.evidence``)."""
+    return click.option(  # type: ignore[return-value]
+        "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
+        callback=_record_report, help=help,
+    )  # fmt: skip
+
+
+def _record_notify(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from timetracker_import.cli import evidence
+    from timetracker_import.cli.notify import check_url
+
+    if value:
+        evidence.current(ctx).notify_url = check_url(value)
+
+
+def _record_notify_on(ctx: click.Context, param: click.Parameter, value: str) -> None:
+    from timetracker_import.cli import evidence
+
+    words = [w.strip().lower() for w in value.split(",") if w.strip()]
+    if words == ["failure"]:
+        codes = None
+    elif words == ["always"]:
+        codes = frozenset(range(256))
+    elif words and all(w.isdigit() for w in words):
+        codes = frozenset(int(w) for w in words)
+    else:
+        raise click.BadParameter("give failure, always, or exit codes such as 1,3,75")
+    evidence.current(ctx).notify_on = codes
+
+
+NOTIFY_OPTIONS = [
+    click.option(
+        "--notify", metavar="URL", envvar="TIMETRACKER_NOTIFY_URL", expose_value=False,
+        callback=_record_notify,
+        help="POST a short JSON summary (a Slack/Teams `text` plus the counts) to this "
+        "webhook when the run ends with a --notify-on code. Default: $TIMETRACKER_NOTIFY_URL.",
+    ),
+    click.option(
+        "--notify-on", metavar="CODES", default="failure", show_default=True,
+        expose_value=False, callback=_record_notify_on,
+        help="When to notify: failure (any exit code but 0), always, or codes such as 1,3,75.",
+    ),
+]  # fmt: skip
+
+
+def notify_options(func: F) -> F:
+    """``--notify URL`` and ``--notify-on CODES`` (``cli.notify``; nothing for the command)."""
+    return _apply(func, NOTIFY_OPTIONS)
+
+
 def result_options(report_help: str) -> Callable[[F], F]:
     """``--rejected PATH`` (as ``rejected_path``), ``--report PATH`` (as ``report_path``),
-    ``--json`` (as ``as_json``) and ``--yes``: what a run writes and whether it asks."""
+    ``--json`` (as ``as_json``), ``--yes`` and ``--notify``: what a run writes, whether it
+    asks and whom it tells."""
     options = [
         click.option(
             "--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
             help="Also write the rejected rows here (they are always in the run directory).",
         ),  # fmt: skip
-        click.option(
-            "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-            help=report_help,
-        ),  # fmt: skip
-        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON to stdout."),
+        report_option(report_help),
+        json_option(),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+        *NOTIFY_OPTIONS,
     ]
     return lambda func: _apply(func, options)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,9 +42,14 @@ def render_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: 
     return "\n".join(lines)
 
 
-def _emit(raw: Any, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str) -> None:
+def emit_rows(
+    raw: Any, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], fmt: str
+) -> None:
+    """``raw`` as JSON (``--json``), else ``rows`` as a table or CSV, to stdout."""
     if fmt == "json":
-        click.echo(json.dumps(raw, indent=2, ensure_ascii=False))
+        from timetracker_import.cli import evidence
+
+        evidence.emit(raw)
     else:
         click.echo(render_rows(rows, columns, fmt))
 
@@ -75,34 +79,34 @@ def activity_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 @click.command("me")
 @connection_options
 @format_option
-def me(connection: ConnectionOptions, fmt: str | None) -> int:
+def me(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """Show the user the token belongs to (checks the connection)."""
     from timetracker_import.app.read import fetch_me
 
     data = asyncio.run(fetch_me(connection.resolve()))
-    _emit(data, [me_row(data)], ME_COLUMNS, default_format(fmt))
+    emit_rows(data, [me_row(data)], ME_COLUMNS, default_format(fmt, as_json))
     return 0
 
 
 @click.command("users")
 @connection_options
 @format_option
-def users(connection: ConnectionOptions, fmt: str | None) -> int:
+def users(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """List all 7pace users (names to use in the user column of an import)."""
     from timetracker_import.app.read import fetch_users
 
     data = asyncio.run(fetch_users(connection.resolve()))
-    _emit(data, data, USER_COLUMNS, default_format(fmt))
+    emit_rows(data, data, USER_COLUMNS, default_format(fmt, as_json))
     return 0
 
 
 @click.command("activity-types")
 @connection_options
 @format_option
-def activity_types(connection: ConnectionOptions, fmt: str | None) -> int:
+def activity_types(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """List the activity types (match them by exact name in an import)."""
     from timetracker_import.app.read import fetch_activity_types
 
     data = asyncio.run(fetch_activity_types(connection.resolve()))
-    _emit(data, activity_rows(data), ACTIVITY_COLUMNS, default_format(fmt))
+    emit_rows(data, activity_rows(data), ACTIVITY_COLUMNS, default_format(fmt, as_json))
     return 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TextIO
 
 import click
@@ -123,3 +125,25 @@ def echo_summary(report: Report, *, err: bool = False, stream: TextIO | None = N
     out = stream or (sys.stderr if err else sys.stdout)
     color = bool(getattr(out, "isatty", lambda: False)())
     click.echo(render_summary(report, color=color), file=out, color=color)
+
+
+@contextlib.contextmanager
+def progress_bar(
+    show: bool, *, desc: str, unit: str, total: int | None = None
+) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on stderr while the block runs (``show``), given as its ``update``
+    callback; None when not shown. Closed even when the block fails."""
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit=unit, file=sys.stderr, desc=desc)
+
+    def update(n: int) -> None:
+        bar.update(n)
+
+    try:
+        yield update
+    finally:
+        bar.close()

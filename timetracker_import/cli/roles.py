@@ -7,8 +7,16 @@ from pathlib import Path
 
 import click
 
-from .options import ConnectionOptions, connection_options, default_format
-from .read import _emit
+from . import evidence
+from .options import (
+    ConnectionOptions,
+    connection_options,
+    default_format,
+    existing_file_argument,
+    format_json_alias,
+    json_option,
+)
+from .read import emit_rows
 
 
 def write_rows(rows: list[dict[str, object]], columns: list[str], output: str) -> None:
@@ -25,40 +33,59 @@ def roles() -> None:
 
 @roles.command("list")
 @click.option("--include-none", is_flag=True, help="Also users with the None role.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]))
-@click.option("--output", "-o", metavar="PATH", help="Write to PATH (.csv or .xlsx).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]),
+    metavar="[table|csv|xlsx]", callback=format_json_alias,
+    help="Output format (default: table on a terminal, csv otherwise; xlsx needs --output).",
+)  # fmt: skip
+@json_option("Print the users and roles as JSON to stdout.")
+@click.option("--output", "-o", metavar="PATH|-", help="Write to PATH (.csv or .xlsx; - for stdout).")
 @connection_options
 def list_(
-    connection: ConnectionOptions, include_none: bool, fmt: str | None, output: str | None
+    connection: ConnectionOptions,
+    include_none: bool,
+    fmt: str | None,
+    as_json: bool,
+    output: str | None,
 ) -> int:
     """Users with their role (GET users/roles)."""
     from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
 
-    if fmt == "xlsx" and not output:  # checked before anything is fetched
+    if fmt == "xlsx" and output in (None, "-"):  # checked before anything is fetched
         from timetracker_import.errors import UsageError
 
         raise UsageError("--format xlsx needs --output PATH.xlsx")
     rows = asyncio.run(list_roles(connection.resolve(), include_none=include_none))
-    if output:
+    if output and output != "-":
         write_rows(rows, ROLE_COLUMNS, output)
         click.echo(f"{len(rows)} users written to {output}", err=True)
         return 0
-    _emit(rows, rows, ROLE_COLUMNS, default_format(fmt))
+    emit_rows(rows, rows, ROLE_COLUMNS, default_format(fmt, as_json))
     return 0
 
 
 @roles.command("set")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@existing_file_argument
 @click.option("--skip-errors", is_flag=True, help="Apply the valid entries, report the others.")
+@json_option()
 @connection_options
-def set_(connection: ConnectionOptions, file: Path, skip_errors: bool) -> int:
+def set_(connection: ConnectionOptions, file: Path, skip_errors: bool, as_json: bool) -> int:
     """Set roles from FILE (CSV/XLSX): a user column (email, id or vstsId) and a role column
     (role name, or roleId). Without --skip-errors one bad entry changes nothing."""
     from timetracker_import.app.admin import set_roles
 
     result = asyncio.run(set_roles(connection.resolve(), file, skip_errors=skip_errors))
-    click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}")
+    code = 1 if result.failed else 0
+    click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}", err=as_json)
     for entity, message in result.failed_entries:
         who = entity.get("email") or entity.get("id") or entity.get("vstsId") or entity
-        click.echo(f"  failed {who}: {message}")
-    return 1 if result.failed else 0
+        click.echo(f"  failed {who}: {message}", err=as_json)
+    evidence.emit(
+        {
+            "exit_code": code,
+            "succeeded": result.succeeded,
+            "failed": result.failed,
+            "failures": [{"entry": e, "message": m} for e, m in result.failed_entries],
+        }
+    )
+    return code

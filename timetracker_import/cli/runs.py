@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import sys
 from typing import TYPE_CHECKING
 
 import click
 
-from timetracker_import.cli.options import connection_options, wait_option
+from timetracker_import.cli import evidence
+from timetracker_import.cli.options import connection_options, json_option, wait_option
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -22,12 +24,12 @@ def _open(run_id: str) -> Journal:
 
 @click.group("runs")
 def runs() -> None:
-    """List, inspect and undo import runs (journal under the user state directory, or
+    """List, inspect, undo and prune import runs (journal under the user state directory, or
     $TIMETRACKER_STATE_DIR)."""
 
 
 @runs.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 def list_(as_json: bool) -> int:
     """Every run, oldest first: its kind, status and counts (from its journal)."""
     from timetracker_import import library
@@ -35,7 +37,7 @@ def list_(as_json: bool) -> int:
 
     items = library.run_summaries()
     if as_json:
-        click.echo(json.dumps([r.to_dict() for r in items], indent=2))
+        evidence.emit([r.to_dict() for r in items])
         return 0
     if not items:
         click.echo(f"no runs in {runs_root()}", err=True)
@@ -49,7 +51,7 @@ def list_(as_json: bool) -> int:
 
 @runs.command("show")
 @click.argument("run_id", metavar="RUN")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@json_option()
 def show(run_id: str, as_json: bool) -> int:
     """One run: where it is, its counts, its rejected rows and its undo log."""
     from timetracker_import import library
@@ -69,7 +71,7 @@ def show(run_id: str, as_json: bool) -> int:
             "rejections": [r.to_dict() for r in rejections],
             "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
         }
-        click.echo(json.dumps(doc, indent=2, default=str))
+        evidence.emit(doc)
         return 0
     kind = summary.kind.value + (" (dry run)" if summary.dry_run else "")
     lines = [
@@ -100,20 +102,100 @@ def show(run_id: str, as_json: bool) -> int:
 @runs.command("undo")
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON to stdout.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option()
 @wait_option
 @connection_options
 def undo(
-    run_id: str, dry_run: bool, as_json: bool, wait: float, connection: ConnectionOptions
+    run_id: str,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+    wait: float,
+    connection: ConnectionOptions,
 ) -> int:
     """Reverse what RUN wrote: delete what it created, put back what it updated, re-create
     what it deleted. Worklogs edited since are skipped and reported. Running it again is
-    harmless; it waits for (--wait) or refuses while another run writes to the server."""
-    from timetracker_import import library
+    harmless; it waits for (--wait) or refuses while another run writes to the server.
 
-    outcome = library.undo_run(run_id, connection=connection.resolve(), dry_run=dry_run,
-                               wait=wait)  # fmt: skip
+    Shows what it would do and asks first (--yes does not ask; without a terminal, --yes is
+    required)."""
+    from timetracker_import import library
+    from timetracker_import.errors import UsageError
+
+    if not dry_run and not yes and not sys.stdin.isatty():
+        raise UsageError(
+            "undo changes worklogs and asks for confirmation, but there is no terminal",
+            hint=f"add --yes to undo without asking (or see first: runs undo {run_id} --dry-run)",
+        )
+    settings = connection.resolve()
+    if not dry_run and not yes:
+        plan = library.undo_run(run_id, connection=settings, dry_run=True, wait=wait)
+        click.echo(plan.report.render(), err=True)
+        click.confirm(f"Undo run {run_id} at {settings.rest_root}?", abort=True, err=True)
+    outcome = library.undo_run(run_id, connection=settings, dry_run=dry_run, wait=wait)
     click.echo(outcome.report.render(), err=True)
-    if as_json:
-        click.echo(json.dumps(outcome.to_dict(), indent=2))
+    evidence.emit(outcome.to_dict())
     return outcome.exit_code
+
+
+def parse_age(text: str) -> float:
+    """``30d``, ``12h``, ``2w``, ``90m`` or ``45s`` in seconds (a BadParameter otherwise)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    number, unit = text[:-1].strip(), text[-1:].lower()
+    if unit not in units or not number.isdigit():
+        raise click.BadParameter(f"{text!r}: give a number and a unit, e.g. 30d, 12h or 2w")
+    return int(number) * units[unit]
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+@runs.command("prune")
+@click.option(
+    "--older-than", "older_than", required=True, metavar="AGE",
+    help="Only runs started more than AGE ago: 30d, 12h, 2w (d days, h hours, w weeks).",
+)  # fmt: skip
+@click.option(
+    "--include-undoable",
+    is_flag=True,
+    help="Also remove finished runs that `runs undo` could still reverse (they no longer can).",
+)
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
+@json_option()
+def prune(older_than: str, include_undoable: bool, dry_run: bool, as_json: bool) -> int:
+    """Remove old run directories that nothing needs any more, and say which.
+
+    Removed: dry runs, runs that changed nothing and runs already undone. Kept: unfinished
+    runs (running the same command again resumes them) and runs `runs undo` can still
+    reverse, unless --include-undoable.
+    """
+    from timetracker_import.journal.runs import prune_runs, runs_root
+
+    seconds = parse_age(older_than)
+    done = prune_runs(seconds, include_undoable=include_undoable, dry_run=dry_run)
+    removed = [r for r in done if r.removed]
+    kept = [r for r in done if not r.removed]
+    verb = "would remove" if dry_run else "removed"
+    lines = [
+        f"{verb} {len(removed)} run(s) started more than {older_than} ago "
+        f"({_mb(sum(r.size_bytes for r in removed))}) from {runs_root()}"
+    ]
+    lines += [f"  {r.run_id}  {_mb(r.size_bytes):>8}  {r.reason}" for r in removed]
+    if kept:
+        lines.append(f"kept {len(kept)} ({_mb(sum(r.size_bytes for r in kept))}):")
+        lines += [f"  {r.run_id}  {_mb(r.size_bytes):>8}  {r.reason}" for r in kept]
+        if any("undo" in r.reason for r in kept) and not include_undoable:
+            lines.append("  (--include-undoable removes the runs undo could still reverse)")
+    click.echo("\n".join(lines), err=True)
+    evidence.emit(
+        {
+            "exit_code": 0,
+            "dry_run": dry_run,
+            "removed": len(removed),
+            "kept": len(kept),
+            "runs": [dataclasses.asdict(r) for r in done],
+        }
+    )
+    return 0

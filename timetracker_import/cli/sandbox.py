@@ -74,6 +74,10 @@ def sandbox(
             "--auth ntlm and --ntlm-users FILE go together",
             hint="e.g. --auth ntlm --ntlm-users users.txt with lines CONTOSO\\alice:password",
         )
+    if auth == "ntlm":  # the handshake needs pyspnego: say so now, not at the first request
+        from timetracker_import.api.settings import require_ntlm_support
+
+        require_ntlm_support()
     try:
         app = make_app(
             seed=seed,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    input_file_argument,
     posting_options,
     result_options,
     sync_input_options,
@@ -120,7 +121,7 @@ def _prompt(info: SyncConfirm) -> bool:
 
 
 @click.command("sync")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @sync_input_options
 @click.option(
     "--key",
@@ -251,6 +252,5 @@ def sync(
         report=report_path, wait=wait, confirm=None if (yes or dry_run) else _prompt,
     )  # fmt: skip
     click.echo(render_sync(result), err=True)
-    if as_json:
-        click.echo(json.dumps(result.summary_dict(), ensure_ascii=False, indent=2, default=str))
+    evidence.emit(result.summary_dict())
     return result.exit_code

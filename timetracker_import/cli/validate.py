@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from timetracker_import.cli.options import input_options
+from timetracker_import.cli import evidence
+from timetracker_import.cli.options import (
+    STDIN_META,
+    input_file_argument,
+    input_options,
+    json_option,
+    notify_options,
+    report_option,
+)
 from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
@@ -110,7 +117,7 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     return "\n".join(lines)
 
 
-def render_json(result: ValidateResult) -> str:
+def json_document(result: ValidateResult) -> dict[str, Any]:
     """The ``--json`` document printed to stdout."""
     doc = {
         "rows": result.rows,
@@ -145,12 +152,13 @@ def render_json(result: ValidateResult) -> str:
             }
             for r in result.rejections
         ],
+        "exit_code": result.exit_code,
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2)
+    return doc
 
 
 @click.command("validate")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@input_file_argument
 @input_options
 @click.option(
     "--rejected",
@@ -158,14 +166,12 @@ def render_json(result: ValidateResult) -> str:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write rejected rows (default: <file>.rejected.<ext>).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON report to stdout.")
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a report: PATH.html (a page to read or print) or PATH.json "
-    "(docs/report-schema.md).",
+@json_option()
+@report_option(
+    "Also write a report: PATH.html (a page to read or print) or PATH.json "
+    "(docs/report-schema.md)."
 )
+@notify_options
 def validate(
     file: Path,
     mapping_path: Path | None,
@@ -188,6 +194,8 @@ def validate(
     """
     from timetracker_import.library import validate as run
 
+    if rejected_path is None and STDIN_META in click.get_current_context().meta:
+        rejected_path = Path(f"stdin.rejected{file.suffix}")  # not beside a temporary file
     result = run(
         file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,
@@ -196,6 +204,5 @@ def validate(
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:
         click.echo(f"report written to {result.report_path}", err=True)
-    if as_json:
-        click.echo(render_json(result))
+    evidence.emit(json_document(result))
     return result.exit_code

@@ -6,10 +6,22 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .options import ConnectionOptions, connection_options, wait_option
+from . import evidence
+from .options import (
+    ConnectionOptions,
+    InputFile,
+    connection_options,
+    existing_file_argument,
+    json_option,
+    wait_option,
+)
+
+if TYPE_CHECKING:
+    from timetracker_import.app.worklogs import ChangeResult
 
 
 @click.group("worklogs")
@@ -18,34 +30,35 @@ def worklogs() -> None:
 
 
 @worklogs.command("update")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@existing_file_argument
 @click.option("--dry-run", is_flag=True, help="Show the field changes, send nothing.")
+@json_option()
 @wait_option
 @connection_options
-def update(connection: ConnectionOptions, file: Path, dry_run: bool, wait: float) -> int:
+def update(
+    connection: ConnectionOptions, file: Path, dry_run: bool, as_json: bool, wait: float
+) -> int:
     """PATCH the worklogs of FILE (an edited `export`: an id column plus the fields to change).
 
     Only fields that differ from the server are sent; empty cells leave a field unchanged.
     The run is journaled: `runs undo RUN` puts the old values back. One run at a time
     changes the worklogs of one file on a server (--wait).
     """
-    from timetracker_import.app.worklogs import input_lock, run_update, summary_lines
+    from timetracker_import.app.worklogs import input_lock, run_update
 
     settings = connection.resolve()
     with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
         result = asyncio.run(run_update(settings, file, dry_run=dry_run))
-    for line in summary_lines(result, "updated"):
-        click.echo(line)
+    _finish(result, "updated", as_json)
     return result.exit_code
 
 
 @worklogs.command("delete")
-@click.argument(
-    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("file", required=False, type=InputFile(exists=True))
 @click.option("--id", "ids", multiple=True, metavar="ID", help="Worklog id (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option()
 @wait_option
 @connection_options
 def delete(
@@ -54,6 +67,7 @@ def delete(
     ids: tuple[str, ...],
     dry_run: bool,
     yes: bool,
+    as_json: bool,
     wait: float,
 ) -> int:
     """DELETE the worklogs in FILE's id column or given with --id.
@@ -67,7 +81,6 @@ def delete(
         ids_from_file,
         input_lock,
         run_delete,
-        summary_lines,
     )
     from timetracker_import.errors import UsageError
 
@@ -86,6 +99,16 @@ def delete(
         result = asyncio.run(
             run_delete(settings, wanted, dry_run=dry_run, source=str(file) if file else None)
         )
-    for line in summary_lines(result, "deleted"):
-        click.echo(line)
+    _finish(result, "deleted", as_json)
     return result.exit_code
+
+
+def _finish(result: ChangeResult, verb: str, as_json: bool) -> None:
+    """The summary: to stdout, or to stderr with --json (which prints the result)."""
+    import dataclasses
+
+    from timetracker_import.app.worklogs import summary_lines
+
+    for line in summary_lines(result, verb):
+        click.echo(line, err=as_json)
+    evidence.emit({"exit_code": result.exit_code, **dataclasses.asdict(result)})

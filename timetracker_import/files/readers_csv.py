@@ -111,6 +111,10 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
     some internal buffer.
     """
     codec, skip = _bom_split(path, encoding)
+    if codec in ("utf-16", "utf-32") and path.stat().st_size:
+        # the generic codec came back: no byte-order mark to tell the byte order (Python
+        # 3.13 reports this as a decode error at byte 0, earlier versions as a UnicodeError)
+        raise _no_bom_error(path, encoding, f"it does not start with a {codec} byte-order mark")
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     fed = skip  # bytes handed to the decoder so far (absolute offset of the next block)
     lines_done = 0  # line ends already emitted
@@ -130,13 +134,7 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
                 )
                 raise error from None
             except UnicodeError as exc:
-                # e.g. --encoding utf-16 on a file without a UTF-16 byte-order mark
-                raise InputError(
-                    f"{path.name}: cannot read the file as {encoding}: {exc}",
-                    path=str(path),
-                    hint="name the byte order (--encoding utf-16-le or utf-16-be), or leave "
-                    "--encoding out to detect it from the byte-order mark",
-                ) from None
+                raise _no_bom_error(path, encoding, str(exc)) from None
             fed += len(block)
             if first and text:
                 text = text.removeprefix("\ufeff")  # e.g. an explicit utf-16 with BOM
@@ -158,6 +156,16 @@ def _decoded_lines(path: Path, encoding: str) -> Iterator[str]:
                 if pending:
                     yield pending
                 return
+
+
+def _no_bom_error(path: Path, encoding: str, why: str) -> InputError:
+    """--encoding utf-16 (or utf-32) on a file without a byte-order mark."""
+    return InputError(
+        f"{path.name}: cannot read the file as {encoding}: {why}",
+        path=str(path),
+        hint="name the byte order (--encoding utf-16-le or utf-16-be), or leave "
+        "--encoding out to detect it from the byte-order mark",
+    )
 
 
 def _decoder_buffered(decoder: codecs.IncrementalDecoder) -> int:

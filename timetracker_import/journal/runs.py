@@ -383,3 +383,106 @@ def find_resumable(fingerprint: str) -> str | None:
         if info.fingerprint == fingerprint and info.status in ("open", "halted"):
             return info.run_id
     return None
+
+
+# --------------------------------------------------------------------------- prune
+
+
+@dataclass(frozen=True)
+class PrunedRun:
+    """One run ``prune_runs`` looked at: removed (or would be, in a dry run) or kept, and why."""
+
+    run_id: str
+    removed: bool
+    reason: str
+    size_bytes: int
+    started_at: str
+
+
+def _undoable_changes(directory: Path) -> int:
+    """How many changes of the run ``runs undo`` could still reverse: created worklogs not
+    yet deleted by an undo, sync updates/deletes and ``worklogs`` changes not yet undone
+    (each counted while its outcome may have reached the server)."""
+    queries = (
+        # every write of a run of this version, whatever its kind (journal.actions)
+        (JOURNAL_NAME, "SELECT count(*) FROM action WHERE state IN ('sending', 'done')"
+         " AND (undo IS NULL OR undo = 'recreating')"),
+        # journals of earlier versions, not opened (so not migrated) since
+        (JOURNAL_NAME, "SELECT count(*) FROM created WHERE worklog_id NOT IN (SELECT worklog_id"
+         " FROM undo WHERE action IN ('deleted', 'already_gone'))"),
+        (JOURNAL_NAME, "SELECT count(*) FROM sync_action WHERE state IN ('sending', 'done')"
+         " AND undo IS NULL"),
+        ("changes.sqlite", "SELECT count(*) FROM change WHERE state <> 'failed' AND undo IS NULL"),
+    )  # fmt: skip
+    total = 0
+    for name, query in queries:
+        path = directory / name
+        if not path.is_file():
+            continue
+        try:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            return 1  # unreadable: keep it rather than guess
+        try:
+            total += int(conn.execute(query).fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                return 1
+        except sqlite3.Error:
+            return 1
+        finally:
+            conn.close()
+    return total
+
+
+def _size(directory: Path) -> int:
+    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
+
+
+def prune_runs(
+    older_than: float,
+    *,
+    include_undoable: bool = False,
+    dry_run: bool = False,
+    now_: datetime | None = None,
+) -> list[PrunedRun]:
+    """Remove the run directories that started more than ``older_than`` seconds ago and that
+    nothing needs any more; return every old run with what became of it.
+
+    Kept: unfinished runs (open or halted: running the same command again resumes them) and
+    runs whose changes ``runs undo`` can still reverse (unless ``include_undoable``). Removed:
+    dry runs, runs that changed nothing on the server and runs already undone. A directory
+    without a readable run record (a run killed before it started) is removed too."""
+    import shutil
+
+    root = runs_root()
+    if not root.is_dir():
+        return []
+    cutoff = (now_ or datetime.now(UTC)).timestamp() - older_than
+    outcomes = []
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        info = _read_info(directory)
+        if info is not None:
+            started = datetime.fromisoformat(info.started_at).timestamp()
+        else:
+            started = directory.stat().st_mtime
+        if started >= cutoff:
+            continue
+        started_at = info.started_at if info else datetime.fromtimestamp(started, UTC).isoformat()
+        if info is not None and info.status in ("open", "halted"):
+            reason, remove = f"{info.status}: running the same command again resumes it", False
+        else:
+            undoable = _undoable_changes(directory) if info is not None else 0
+            if info is None:
+                reason, remove = "never started (no run record)", True
+            elif undoable and not include_undoable:
+                reason, remove = f"`runs undo` can still reverse {undoable} change(s)", False
+            elif undoable:
+                reason, remove = f"{undoable} change(s) can no longer be undone", True
+            else:
+                reason, remove = "nothing left to undo", True
+        size = _size(directory)
+        if remove and not dry_run:
+            shutil.rmtree(directory)
+        outcomes.append(PrunedRun(directory.name, remove, reason, size, started_at))
+    return outcomes
