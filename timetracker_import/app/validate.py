@@ -44,6 +44,8 @@ class ValidateSettings:
     loaded: LoadedMapping | None = None
     on_duplicate: str = "skip"  # rows identical to an earlier row: skip | allow | fail
     date: str | None = None  # --date: the date of every row (files without dates)
+    #: keep the original cells of the first N rejected rows in the result (the web app)
+    keep_rejected_cells: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class ValidateResult:
     lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
+    #: source row -> its original cells in file order, for the first
+    #: ``ValidateSettings.keep_rejected_cells`` rejected rows
+    rejected_cells: dict[int, tuple[Any, ...]] = dc_field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -329,6 +334,7 @@ def run_validate(
     repeats_index = RepeatIndex()
     repeats: dict[int, int] = {}
     skipped_duplicates = 0
+    kept_cells: dict[int, tuple[Any, ...]] = {}
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
@@ -346,6 +352,13 @@ def run_validate(
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
+            room = settings.keep_rejected_cells - len(kept_cells)
+            if room > 0 and rejections:
+                wanted = [r.source_row for r in rejections[:room] if r.source_row in chunk.raw.index]
+                frame = chunk.raw.loc[wanted]
+                for row, values in zip(wanted, frame.itertuples(index=False, name=None),
+                                       strict=True):  # fmt: skip
+                    kept_cells[int(row)] = tuple(values)
             if builder is not None:
                 from timetracker_import.core.report import source_cells
 
@@ -398,4 +411,5 @@ def run_validate(
         lookup_files=dict(loaded.lookup_files),
         detection=loaded.detection,
         note=mapping.note,
+        rejected_cells=kept_cells,
     )
