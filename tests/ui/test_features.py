@@ -306,13 +306,25 @@ async def test_one_fix_for_every_equal_cell(ui: TestClient, tmp_path: Path) -> N
 # --------------------------------------------------------------------------- lists, words
 
 
-async def test_a_cut_list_says_how_much_it_shows(ui: TestClient, tmp_path: Path) -> None:
+async def test_a_cut_list_says_how_much_it_shows(
+    ui: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    """The dry run showed 500 of 4,000 rejected rows without saying so; every cut list now
+    says how much it shows and pages on."""
     lines = [f"carol@example.com,2026-11-31,09:00,1,1,103,Meetings,row {i}" for i in range(250)]
+    lines.append("alice@example.com,2026-11-02,09:00,1,1,101,Development,ok")
     html = await validated(ui, tmp_path / "many.csv", lines)
     assert "Showing 1–100 of 250." in html
     assert html.count("<tr data-kind=") == 100
     page3 = await (await ui.get("/validate?kind=&page=3")).text()
     assert "Showing 201–250 of 250." in page3 and page3.count("<tr data-kind=") == 50
+    box.reset()
+    plan = await (await connect(ui, box)).text()
+    assert "Showing 1–100 of 250." in plan
+    table = plan.split('id="plan-rejected"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr><td>") == 100
+    last = await (await ui.get("/dryrun?page=3")).text()
+    assert "Showing 201–250 of 250." in last
 
 
 CLI_TEXT = re.compile(r"(?<![\w-])--[a-z][\w-]+|%[dmYHMS]\b|\b\w+Error\b|Traceback|/tmp/tti-ui")

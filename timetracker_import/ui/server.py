@@ -142,8 +142,10 @@ def prune_uploads(folder: Path, *, now: float | None = None) -> list[Path]:
 
 
 def control_file(port: int) -> Path:
-    """Where a running app leaves the secret that gets a fresh link (private to the user)."""
-    return lib.uploads_dir().parent / "ui" / f"port-{port}.control"
+    """Where a running app leaves the secret that gets a fresh link (private to the user):
+    ``<config folder>/ui/port-PORT.control`` (the folder of the profiles and saved mappings,
+    the same for ``make ui``'s demo, which has its own state folder)."""
+    return lib.mappings_dir().parent / "ui" / f"port-{port}.control"
 
 
 def _write_control(port: int, secret: str) -> Path:
