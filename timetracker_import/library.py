@@ -913,7 +913,7 @@ class RunOverview:
     run_id: str
     status: str
     dry_run: bool
-    kind: str  # import | dry run | other (sync, worklogs update/delete)
+    kind: str  # import | dry run | sync | sync dry run | other (worklogs update/delete)
     input_path: str | None
     mapping: str | None
     target: str | None
@@ -952,10 +952,14 @@ def _overview(r: RunInfo) -> RunOverview:
         pass
     counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else r.counts
     dry = summary.get("dry_run") is True
-    command = str(summary.get("command") or "")
-    kind = "dry run" if dry else ("import" if not command or command == "import" else command)
-    if "created" not in (counts or {}) and counts:
-        kind = kind if kind != "import" else "other"
+    if "ledger" in summary or "deletes" in summary:
+        kind = "sync dry run" if dry else "sync"
+    elif dry:
+        kind = "dry run"
+    elif counts and not {"created", "already_existing"} <= set(counts):
+        kind = "other"  # worklogs update/delete
+    else:
+        kind = "import"
     rejections = tuple(x for x in summary.get("rejections") or [] if isinstance(x, dict))
     return RunOverview(
         run_id=r.run_id, status=r.status, dry_run=dry, kind=kind, input_path=r.input_path,

@@ -388,3 +388,38 @@ async def test_formula_text_in_a_comment_is_shown_as_text_and_sent_as_text(
     sheet = openpyxl.load_workbook(out).active
     assert sheet["H2"].data_type == "s" and sheet["H2"].value == '=HYPERLINK("http://x")'
     assert sheet["B3"].value == "2026-11-30"
+
+
+async def test_a_sync_run_is_listed_as_a_sync_without_an_undo_for_imports(
+    ui: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: the Runs page showed a sync (1 updated + 1 unchanged) as "existing 2" and
+    offered "Undo this import", which then refused."""
+    import json
+
+    from timetracker_import.journal.runs import RunInfo
+
+    folder = tmp_path / "20260101T000000Z-abcd"
+    folder.mkdir()
+    counts = {"rows": 2, "created": 0, "updated": 1, "unchanged": 1, "deleted": 0,
+              "rejected": 0, "balanced": True}  # fmt: skip
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "run_id": folder.name,
+                "dry_run": False,
+                "counts": counts,
+                "deletes": [],
+                "ledger": "l",
+            }
+        )
+    )
+    info = RunInfo(folder.name, "complete", "f", "/x/hours.csv", "preset toggl", "http://x",
+                   "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", counts, folder)  # fmt: skip
+    monkeypatch.setattr(library, "list_runs", lambda: [info])
+    listing = await (await ui.get("/runs")).text()
+    assert "sync: rows 2, updated 1, unchanged 1" in listing and "existing" not in listing
+    details = await (await ui.get(f"/runs/{folder.name}")).text()
+    assert "Undo this import" not in details and "Resume" not in details
+    resp = await ui.get(f"/runs/{folder.name}/undo")
+    assert resp.status == 400 and "is a sync, not an import" in await resp.text()

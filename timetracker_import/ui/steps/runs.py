@@ -23,18 +23,16 @@ routes = web.RouteTableDef()
 
 
 def counts_text(run: lib.RunOverview) -> str:
+    """The run's counts in words (a sync's with its own outcomes)."""
     c = run.counts
     if not c:
         return "-"
-    if run.dry_run:
-        return (
-            f"dry run: would create {c.get('created', 0):,}, rejected {c.get('rejected', 0):,}"
-            f", already in 7pace {c.get('already_existing', 0):,} (rows {c.get('rows', 0):,})"
-        )
+    if run.kind == "dry run":
+        return (f"dry run: would create {c.get('created', 0):,}, rejected {c.get('rejected', 0):,}"
+                f", already in 7pace {c.get('already_existing', 0):,} (rows {c.get('rows', 0):,})")  # fmt: skip
     if run.kind != "import":
-        return ", ".join(
-            f"{k.replace('_', ' ')} {v:,}" for k, v in c.items() if v and k != "balanced"
-        )
+        shown = [f"{k.replace('_', ' ')} {v:,}" for k, v in c.items() if v and k != "balanced"]
+        return f"{run.kind}: " + (", ".join(shown) or "nothing")
     undone = f" (undone: {run.undone:,} deleted)" if run.undone else ""
     return (f"rows {c.get('rows', 0):,}: created {c.get('created', 0):,}, already in 7pace "
             f"{c.get('already_existing', 0):,}, rejected {c.get('rejected', 0):,}, not sent "
