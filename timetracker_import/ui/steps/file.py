@@ -175,7 +175,8 @@ async def convert_post(request: web.Request) -> web.StreamResponse:
         detection = lib.detect_preset(result.output_path)
         label = f"{source.label} (converted: {result.worklogs} worklogs)"
         info = FileInfo(result.output_path, label, table, detection)
-        w.set_file(info)
+        if not job.cancel.is_set():  # "Stop waiting" drops the result
+            w.set_file(info)
         return info
 
     raise start(w, job, work)

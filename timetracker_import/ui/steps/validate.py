@@ -165,7 +165,8 @@ async def fix_post(request: web.Request) -> web.StreamResponse:
         out = w.output_dir("validate")
         result = lib.check_file(target, rejected=out / "rejected.xlsx",
                                 report=out / "report.html", **choice.kwargs())  # fmt: skip
-        w.file, w.edits, w.checked, w.dry_run = info, kept_edits, result, None
+        if not job.cancel.is_set():  # "Stop waiting" drops the result
+            w.file, w.edits, w.checked, w.dry_run = info, kept_edits, result, None
         return result
 
     raise start(w, job, work)
