@@ -500,16 +500,6 @@ def check_mapping(data: Mapping[str, Any]) -> None:
     mapping_from_dict(dict(data), source="the mapping")
 
 
-def mapping_columns(data: Mapping[str, Any], headers: Sequence[str]) -> dict[str, int]:
-    """The header position each field of a mapping reads (``MappingError`` for a column
-    the headers lack)."""
-    from timetracker_import.core.mapping import resolve_columns
-    from timetracker_import.files.mapping_loader import mapping_from_dict
-
-    mapping = mapping_from_dict(dict(data), source="the mapping")
-    return resolve_columns(mapping, list(headers), mapping.header)
-
-
 @dataclass(frozen=True)
 class PresetMatch:
     """A shipped preset whose fingerprint the header row satisfies, with the matching

@@ -313,3 +313,91 @@ def test_the_whole_wizard_in_chromium(
     if os.environ.get("UPDATE_SCREENSHOTS") == "1":
         for name in SHOTS:
             shutil.copyfile(shots / name, ROOT / "docs" / "img" / name)
+
+
+def test_mappings_jira_sheets_and_cancel_in_chromium(
+    running_app: RunningApp, box: RunningSandbox, tmp_path: Path, axe_source: str
+) -> None:
+    """The other flows as a person clicks them: a Jira issue export converted on the File
+    page, a mapping saved and listed, a workbook's other sheet picked, and a slow dry run
+    followed on its progress page and cancelled."""
+    import openpyxl
+
+    from timetracker_import.ui.demo import HEADERS
+
+    jira = tmp_path / "jira-issues.csv"
+    shutil.copyfile(ROOT / "tests" / "data" / "presets" / "jira-issues.csv", jira)
+    book = openpyxl.Workbook()
+    book.active.title = "Notes"
+    book.active.append(["Read me first"])
+    sheet = book.create_sheet("Hours")
+    sheet.append(list(HEADERS))
+    sheet.append(["alice@example.com", "2026-11-02", "09:00", 2, 2, 101, "Development", "x"])
+    workbook = tmp_path / "two-sheets.xlsx"
+    book.save(workbook)
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            page.set_default_timeout(30_000)
+            page.goto(running_app.launch_url)
+            phone_context = browser.new_context(viewport={"width": 390, "height": 844})
+            phone_context.add_cookies(context.cookies())
+            ax = Checker(page, phone_context.new_page(), axe_source, shots)
+
+            # a Jira issue export: recognised on the File page, converted with one click
+            page.set_input_files("#upload", str(jira))
+            page.click("#upload-next")
+            page.wait_for_selector("#jira")
+            ax.check("ui-jira.png")
+            page.click("#convert")
+            page.wait_for_url("**/mapping")
+            assert page.is_checked("#src-jira-worklogs")
+
+            # save the mapping, find it on the Mappings page
+            page.fill("#save-name", "jira weekly")
+            page.click("#save")
+            page.wait_for_selector("text=Saved as “jira weekly”")
+            page.click("a.runs-link[href='/mappings']")
+            assert "jira weekly" in page.inner_text("#saved-mappings")
+            ax.check("ui-mappings.png")
+
+            # a workbook: pick the sheet with the hours
+            page.goto(running_app.base + "/file")
+            page.set_input_files("#upload", str(workbook))
+            page.click("#upload-next")
+            page.wait_for_url("**/mapping")
+            page.goto(running_app.base + "/file")
+            page.select_option("#sheet-pick", "Hours")
+            page.click("#sheet-next")
+            page.wait_for_url("**/mapping")
+            assert page.is_checked("#src-payroll-demo")
+            page.click("#next-top")
+            page.wait_for_url("**/validate")
+
+            # a slow server: the dry run's progress page, then Cancel
+            box.set_faults(["batch:latency=3000ms"])
+            page.goto(running_app.base + "/connect")
+            page.check("#target-url")
+            page.fill("#url", box.url)
+            page.fill("#token", box.tokens["alice@example.com"])
+            page.click("#next")
+            page.wait_for_url("**/job")
+            page.wait_for_selector("#cancel")
+            ax.check("ui-progress.png")
+            page.click("#cancel")
+            page.wait_for_selector("text=Cancelled; nothing was changed.")
+            assert box.stats()["worklogs"] == 0
+            assert not ax.problems, "\n".join(ax.problems)
+        finally:
+            box.set_faults([])
+            browser.close()
+    for name in ("ui-jira.png", "ui-mappings.png", "ui-progress.png"):
+        assert (shots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(shots / name, ROOT / "docs" / "img" / name)
+    if os.environ.get("UI_SHOTS_DIR"):
+        shutil.copytree(shots, os.environ["UI_SHOTS_DIR"], dirs_exist_ok=True)

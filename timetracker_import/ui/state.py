@@ -88,10 +88,10 @@ class Job:
         def main() -> None:
             try:
                 result = work(self)
-                if self.cancel.is_set() and not self.cancellable:
-                    self.cancelled = True  # abandoned: the result is dropped
+                if self.cancel.is_set() and self.kind != "import":
+                    self.cancelled = True  # stopped or abandoned: the result is dropped
                 else:
-                    self.result = result
+                    self.result = result  # an import's result tells a late Cancel itself
             except Interrupted as exc:
                 self.cancelled, self.error = True, (exc.message, exc.hint)
             except Cancelled:
