@@ -481,3 +481,562 @@ def run_summary(run_id: str) -> RunSummary:
 
     with open_run(run_id) as journal:
         return summary(journal.info())
+
+
+# --- for the web app ---
+# What the web app (``timetracker_import.ui``) needs besides the functions above: the header
+# row and sheets of a file, preset detection, a preview of the first rows, the user's saved
+# mappings, the Jira conversion, a corrected copy of a file, the identity behind a token,
+# and the runs with what undo needs. Typed results, no printing; problems are the errors
+# tree. The web app imports nothing else of the package (tests/ui/test_layers.py).
+
+if TYPE_CHECKING:
+    from timetracker_import.app.convert import ConvertResult
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A readable table: its format, header row and (Excel) the sheets of its workbook."""
+
+    path: Path
+    format: str  # csv | xlsx | xls
+    headers: tuple[str, ...]
+    sheet: str | None  # the sheet read (Excel)
+    sheets: tuple[str, ...] = ()  # every sheet of the workbook (Excel)
+
+
+def inspect_table(path: str | os.PathLike[str], *, sheet: str | None = None) -> TableInfo:
+    """The header row of ``path`` (``sheet``: an Excel sheet's name or 1-based position),
+    and its workbook's sheet names. ``InputError`` for a missing, empty or unreadable
+    file."""
+    from timetracker_import.files.readers import open_table
+    from timetracker_import.files.readers_excel import sheet_names
+
+    table = open_table(Path(path), sheet=sheet or None)
+    sheets: tuple[str, ...] = ()
+    if table.format in ("xlsx", "xls"):
+        sheets = tuple(sheet_names(Path(path)))
+    return TableInfo(
+        Path(path), table.format, tuple(str(h) for h in table.headers), table.sheet, sheets
+    )
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """A shipped preset: its name and one-line description."""
+
+    name: str
+    description: str
+
+
+def presets() -> list[PresetInfo]:
+    """Every shipped preset, sorted by name."""
+    from timetracker_import.files.mapping_loader import list_presets
+
+    return [PresetInfo(n, d) for n, d in list_presets()]
+
+
+def preset_mapping(name: str) -> dict[str, Any]:
+    """A shipped preset as mapping data (what its YAML file holds); ``MappingError`` when
+    there is no such preset."""
+    import yaml
+
+    from timetracker_import.files.mapping_loader import preset_text
+
+    data = yaml.safe_load(preset_text(name))
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def check_mapping(data: Mapping[str, Any]) -> None:
+    """Raise ``MappingError`` (naming the key) when ``data`` is not a valid mapping."""
+    from timetracker_import.files.mapping_loader import mapping_from_dict
+
+    mapping_from_dict(dict(data), source="the mapping")
+
+
+@dataclass(frozen=True)
+class PresetMatch:
+    """A shipped preset whose fingerprint the header row satisfies, with the matching
+    columns."""
+
+    name: str
+    description: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PresetDetection:
+    """What a file looks like: the fitting presets (best first), the one its data picks
+    (None when the data cannot decide among several, or none fits) and why, the
+    day/month order the data shows, the columns of a Jira issue export (empty: not one),
+    and field -> header guesses for a mapping drafted from the headers."""
+
+    matches: tuple[PresetMatch, ...]
+    chosen: str | None
+    evidence: tuple[str, ...]
+    date_order: str | None
+    jira_columns: tuple[str, ...]
+    guesses: dict[str, str]
+
+
+def detect_preset(path: str | os.PathLike[str], *, sheet: str | None = None) -> PresetDetection:
+    """Recognise ``path``'s layout as ``--preset auto`` does (header, then the first rows'
+    data); refuses nothing: an undecided file gives ``chosen=None`` with the candidates."""
+    from timetracker_import.app.validate import detect_preset_for
+    from timetracker_import.core import preset_detect
+    from timetracker_import.files.readers import open_table
+
+    headers = list(open_table(Path(path), sheet=sheet or None).headers)
+    described = dict((p.name, p.description) for p in presets())
+    jira = preset_detect.detect_conversion(headers)
+    found = [
+        PresetMatch(d.preset, described.get(d.preset, ""), tuple(dict.fromkeys(d.matched)))
+        for d in preset_detect.best_presets(headers)
+    ]
+    choice = detect_preset_for(Path(path), sheet=sheet or None)
+    if choice.preset and choice.preset not in {p.name for p in found}:
+        found.insert(0, PresetMatch(choice.preset, described.get(choice.preset, ""),
+                                    tuple(dict.fromkeys(choice.matched))))  # fmt: skip
+    found.sort(key=lambda p: p.name != choice.preset)
+    return PresetDetection(
+        tuple(found),
+        choice.preset,
+        tuple(choice.evidence),
+        getattr(choice, "date_order", None),
+        tuple(dict.fromkeys(jira.matched)) if jira is not None else (),
+        preset_detect.guess_fields(headers),
+    )
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One source row: its cells in the mapped columns and what is sent (None: rejected,
+    with ``reason``)."""
+
+    source_row: int
+    cells: tuple[Any, ...]
+    sent: dict[str, Any] | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The first rows of a file through a mapping (nothing is sent)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[PreviewRow, ...]
+    timezone: str
+    timezone_source: str
+
+
+def preview(
+    path: str | os.PathLike[str],
+    *,
+    mapping: MappingSource | None = None,
+    preset: str | None = None,
+    sheet: str | None = None,
+    rows: int = 8,
+) -> Preview:
+    """The first ``rows`` rows of ``path`` as they would be sent: ``sent`` holds ``user``,
+    ``timestamp`` (UTC datetime), ``length_seconds``, ``billable_seconds``, ``work_item``,
+    ``activity`` and ``comment``; a rejected row has the reason instead."""
+    from timetracker_import.app.validate import (
+        ValidateSettings,
+        choose_timezone,
+        iter_mapped_chunks,
+        load_mapping_for,
+    )
+    from timetracker_import.core.mapping import resolve_columns
+    from timetracker_import.files.readers import open_table
+
+    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    loaded = load_mapping_for(
+        ValidateSettings(path=Path(path), mapping_path=mapping_path, preset=preset,
+                         sheet=sheet, loaded=loaded),
+        notify=lambda _line: None,
+    )  # fmt: skip
+    zone, zone_source = choose_timezone(loaded.mapping, None)
+    table = open_table(Path(path), sheet=sheet or None, has_header=loaded.mapping.header)
+    chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=rows), None)
+    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
+    cols = sorted(set(positions.values()))
+    out: list[PreviewRow] = []
+    if chunk is not None:
+        rejected = {r.source_row: r.reason for r in chunk.rejections}
+        canon = chunk.canonical
+        for label, raw in chunk.raw.iterrows():
+            row = int(label)  # type: ignore[call-overload]
+            sent = None
+            if row in canon.index:
+                c = canon.loc[row]
+                sent = {
+                    "user": c["user"],
+                    "timestamp": c["timestamp"],
+                    "length_seconds": c["length_seconds"],
+                    "billable_seconds": c["billable_seconds"],
+                    "work_item": c["work_item_id"],
+                    "activity": c["activity_type"],
+                    "comment": c["comment"],
+                }
+            reason = None if sent else rejected.get(row, "left out by the mapping's skip rules")
+            out.append(PreviewRow(row, tuple(raw[p] for p in cols), sent, reason))
+    return Preview(tuple(table.headers[p] for p in cols), tuple(out), zone, zone_source)
+
+
+def check_file(
+    path: str | os.PathLike[str],
+    *,
+    mapping: MappingSource | None = None,
+    preset: str | None = None,
+    sheet: str | None = None,
+    rejected: str | os.PathLike[str] | None = None,
+    report: str | os.PathLike[str] | None = None,
+    keep_cells: int = 5000,
+) -> ValidateResult:
+    """``validate``, keeping the original cells of the first ``keep_cells`` rejected rows
+    in ``result.rejected_cells`` (source row -> cells in file order), for a page that shows
+    and fixes them."""
+    from timetracker_import.app.validate import ValidateSettings, run_validate
+
+    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    return run_validate(
+        ValidateSettings(
+            path=Path(path), mapping_path=mapping_path, preset=preset, sheet=sheet,
+            rejected_path=_path(rejected), report_path=_path(report), loaded=loaded,
+            keep_rejected_cells=keep_cells,
+        ),
+        notify=lambda _line: None,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SavedMapping:
+    """A mapping the user saved (``mappings/NAME.yaml`` in the configuration folder)."""
+
+    name: str
+    path: Path
+    description: str
+
+
+_MAPPING_NAME = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ ."
+
+
+def mappings_dir() -> Path:
+    """Where saved mappings live: ``<config folder>/mappings`` (the profiles' folder)."""
+    from timetracker_import.api.settings import default_config_dir
+
+    return default_config_dir() / "mappings"
+
+
+def _mapping_file(name: str) -> Path:
+    from timetracker_import.errors import UsageError
+
+    clean = name.strip()
+    if not clean or any(c not in _MAPPING_NAME for c in clean) or clean.startswith("."):
+        raise UsageError(
+            f"{name!r} is not a usable mapping name",
+            hint="use letters, digits, spaces, '-', '_' or '.' (not first)",
+        )
+    return mappings_dir() / f"{clean}.yaml"
+
+
+def saved_mappings() -> list[SavedMapping]:
+    """The user's saved mappings, sorted by name (unreadable files are left out)."""
+    import yaml
+
+    folder = mappings_dir()
+    out = []
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError):
+            continue
+        desc = data.get("description", "") if isinstance(data, dict) else ""
+        out.append(SavedMapping(path.stem, path, str(desc or "").strip()))
+    return out
+
+
+def saved_mapping(name: str) -> dict[str, Any]:
+    """A saved mapping's data (``UsageError`` when there is none by that name)."""
+    import yaml
+
+    from timetracker_import.errors import UsageError
+
+    path = _mapping_file(name)
+    if not path.is_file():
+        raise UsageError(f"no saved mapping {name!r}", hint="choose one from the list")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return dict(data) if isinstance(data, dict) else {}
+
+
+def save_mapping(name: str, data: Mapping[str, Any], *, overwrite: bool = False) -> SavedMapping:
+    """Check ``data`` and save it as ``name`` (``UsageError`` when the name is taken and
+    ``overwrite`` is False). Use it later with ``mapping=saved.path`` (or ``--mapping``)."""
+    import yaml
+
+    from timetracker_import.errors import UsageError
+
+    check_mapping(data)
+    path = _mapping_file(name)
+    if path.exists() and not overwrite:
+        raise UsageError(f"a mapping named {name.strip()!r} exists already",
+                         hint="pick another name, or tick 'replace it'")  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return SavedMapping(path.stem, path, str(data.get("description") or ""))
+
+
+def convert_jira(
+    path: str | os.PathLike[str],
+    *,
+    output: str | os.PathLike[str] | None = None,
+    sheet: str | None = None,
+) -> ConvertResult:
+    """Convert a Jira issue export (one row per issue, ``Log Work`` cells) into one row
+    per worklog (``convert jira``); ``output`` defaults to ``<stem>.worklogs.csv``."""
+    from timetracker_import.app.convert import ConvertSettings, run_convert_jira
+
+    return run_convert_jira(
+        ConvertSettings(path=Path(path), output_path=_path(output), sheet=sheet)
+    )
+
+
+def write_corrected(
+    path: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    *,
+    edits: Mapping[int, Mapping[int, str]],
+    sheet: str | None = None,
+) -> Path:
+    """Write a copy of ``path`` (a table with a header row) with some cells replaced:
+    ``edits`` maps a source row to {column position: new text}. The input is never
+    modified. The copy is faithful, so importing it gives what importing the original
+    would, but for the edits: ``.csv``/``.tsv``/``.txt`` output keeps the input's delimiter
+    (UTF-8) and every other cell's text; ``.xlsx`` keeps typed cells (dates, numbers) and
+    writes all text as text cells (never a formula, and without the apostrophe the
+    exports add). Returns ``output``."""
+    import csv
+
+    from timetracker_import.files.readers import open_table
+
+    source, target = Path(path), Path(output)
+    table = open_table(source, sheet=sheet or None)
+    tmp = target.with_name(f".{target.name}.tmp")
+
+    def rows() -> Any:
+        for chunk in table.chunks():
+            for label, values in zip(chunk.index, chunk.itertuples(index=False, name=None),
+                                     strict=True):  # fmt: skip
+                cells = [None if _blank(v) else v for v in values]
+                for pos, text in (edits.get(int(label)) or {}).items():
+                    if 0 <= pos < len(cells):
+                        cells[pos] = text
+                yield cells
+
+    try:
+        if target.suffix.lower() == ".xlsx":
+            from openpyxl import Workbook
+            from openpyxl.cell import WriteOnlyCell
+
+            book = Workbook(write_only=True)
+            ws = book.create_sheet(table.sheet or "Sheet1")
+
+            def text_cell(value: Any) -> Any:
+                if not isinstance(value, str):
+                    return value
+                out = WriteOnlyCell(ws, value=value)
+                out.data_type = "s"  # text, never a formula
+                return out
+
+            ws.append([text_cell(h) for h in table.headers])
+            for cells in rows():
+                ws.append([text_cell(c) for c in cells])
+            book.save(tmp)
+        else:
+            delimiter = table.delimiter or ("\t" if target.suffix.lower() == ".tsv" else ",")
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh, delimiter=delimiter)
+                writer.writerow(table.headers)
+                for cells in rows():
+                    writer.writerow(["" if c is None else c for c in cells])
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _blank(value: Any) -> bool:
+    try:
+        return value is None or bool(value != value)  # None or NaN
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A checked connection: who the token belongs to (never the token itself)."""
+
+    settings: ConnectionSettings
+    name: str
+    email: str
+    where: str  # the REST root (and profile)
+    token_label: str  # ****abcd
+    token_source: str  # keyring | given | token-file | environment | profile
+
+
+CONNECT_TIMEOUT = 10.0
+
+
+def whoami(
+    connection: Connection | ConnectionSettings, *, timeout: float | None = None
+) -> Identity:
+    """Check a connection with ``me`` within ``timeout`` seconds (default
+    ``CONNECT_TIMEOUT``): ``ApiError`` with the reason when the server is unreachable,
+    slow or refuses the token."""
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    import asyncio
+
+    from timetracker_import.app.read import fetch_me
+    from timetracker_import.errors import ApiError
+
+    settings = connection.settings() if isinstance(connection, Connection) else connection
+
+    async def ask() -> dict[str, Any]:
+        return await asyncio.wait_for(fetch_me(settings), timeout)
+
+    try:
+        me = asyncio.run(ask())
+    except TimeoutError:
+        raise ApiError(
+            f"{settings.rest_root} did not answer within {timeout:g} seconds",
+            hint="check the address and your network (VPN, proxy); the server may be down",
+        ) from None
+    user = me.get("user") or {}
+    where = settings.rest_root + (f" (profile {settings.profile})" if settings.profile else "")
+    return Identity(
+        settings,
+        str(user.get("displayName") or user.get("name") or ""),
+        str(user.get("uniqueName") or ""),
+        where,
+        str(settings.token),
+        str(settings.token_source),
+    )
+
+
+def remember_token(settings: ConnectionSettings, token: str) -> None:
+    """Store ``token`` in the OS keyring for ``settings``' server (``auth login``'s entry);
+    ``ConfigError`` when there is no usable keyring."""
+    from timetracker_import.api import settings as conn
+
+    key = conn.keyring_key(settings.url, settings.collection, settings.profile)
+    conn.default_token_store().set(key, token)
+
+
+def profile_urls() -> list[tuple[str, str]]:
+    """(name, server URL) of each profile in the user's profiles file."""
+    from timetracker_import.api.settings import load_profiles, profiles_path
+
+    return [(n, str(p.get("url") or "")) for n, p in sorted(load_profiles(profiles_path()).items())]
+
+
+def environment_url() -> str | None:
+    """``$TIMETRACKER_URL`` when set (the default server)."""
+    from timetracker_import.api.settings import ENV_URL
+
+    return os.environ.get(ENV_URL) or None
+
+
+@dataclass(frozen=True)
+class RunOverview:
+    """One journaled run as the web app lists it: counts from its summary (a dry run's
+    would-be counts), what undo deleted so far, the files in its folder."""
+
+    run_id: str
+    status: str
+    dry_run: bool
+    kind: str  # import | dry run | sync | sync dry run | other (worklogs update/delete)
+    input_path: str | None
+    mapping: str | None
+    target: str | None
+    started_at: str
+    finished_at: str | None
+    counts: dict[str, int]
+    directory: Path
+    undone: int
+    rejections: tuple[dict[str, Any], ...]
+    has_mapping_file: bool
+
+
+def run_overviews() -> list[RunOverview]:
+    """Every journaled run, newest first."""
+    return [_overview(r) for r in reversed(list_runs())]
+
+
+def run_overview(run_id: str) -> RunOverview:
+    """One run (``UsageError`` when there is none by that id)."""
+    from timetracker_import.errors import UsageError
+
+    for r in list_runs():
+        if r.run_id == run_id:
+            return _overview(r)
+    raise UsageError(f"no run {run_id!r}", hint="pick one from the list of runs")
+
+
+def _overview(r: RunInfo) -> RunOverview:
+    import json
+
+    summary: dict[str, Any] = {}
+    try:
+        loaded = json.loads((r.directory / "summary.json").read_text(encoding="utf-8"))
+        summary = loaded if isinstance(loaded, dict) else {}
+    except (OSError, ValueError):
+        pass
+    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else r.counts
+    dry = summary.get("dry_run") is True
+    if "ledger" in summary or "deletes" in summary:
+        kind = "sync dry run" if dry else "sync"
+    elif dry:
+        kind = "dry run"
+    elif counts and not {"created", "already_existing"} <= set(counts):
+        kind = "other"  # worklogs update/delete
+    else:
+        kind = "import"
+    rejections = tuple(x for x in summary.get("rejections") or [] if isinstance(x, dict))
+    return RunOverview(
+        run_id=r.run_id, status=r.status, dry_run=dry, kind=kind, input_path=r.input_path,
+        mapping=r.mapping_name, target=r.base_url, started_at=r.started_at,
+        finished_at=r.finished_at,
+        counts={k: int(v) for k, v in (counts or {}).items() if isinstance(v, int | float)},
+        directory=r.directory, undone=0 if dry else _undone(r.run_id),
+        rejections=rejections, has_mapping_file=(r.directory / "mapping.yaml").is_file(),
+    )  # fmt: skip
+
+
+def _undone(run_id: str) -> int:
+    import contextlib
+    import sqlite3
+
+    from timetracker_import.journal.store import Journal, JournalError
+
+    with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
+        return sum(1 for _id, action, _detail in j.undo_log() if action == "deleted")
+    return 0
+
+
+def created_rows(run_id: str) -> dict[str, int]:
+    """The worklogs an import created: worklog id -> the source row it came from."""
+    from timetracker_import.journal.store import Journal
+
+    with Journal.open(run_id) as journal:
+        return {c.worklog_id: c.source_row for c in journal.created_records()}
+
+
+def uploads_dir() -> Path:
+    """Where the web app keeps uploaded files (private; beside the runs folder, so a
+    restart can resume an import of an upload)."""
+    from timetracker_import.journal.runs import runs_root
+
+    return runs_root().parent / "uploads"

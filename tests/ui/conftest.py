@@ -14,7 +14,7 @@ from tests.cli.conftest import cli_env  # noqa: F401 (a private config, state di
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 from timetracker_import.ui.demo import write_demo_file
-from timetracker_import.ui.security import GUARD, Guard, allowed_hosts
+from timetracker_import.ui.security import GUARD, Guard
 from timetracker_import.ui.server import make_app
 from timetracker_import.ui.state import Wizard
 
@@ -32,7 +32,7 @@ async def anon(
     app = make_app(guard=guard, wizard=Wizard(work_dir=tmp_path / "work"))
     (tmp_path / "work").mkdir()
     client = await aiohttp_client(app)
-    guard.hosts = allowed_hosts("127.0.0.1", client.port)
+    guard.bind("127.0.0.1", client.port)
     return client
 
 
@@ -71,3 +71,42 @@ async def post_form(client: TestClient, page: str, action: str, data: dict[str, 
     """GET ``page`` for its CSRF token, then POST ``data`` to ``action`` (no redirects)."""
     token = csrf_of(await (await client.get(page)).text())
     return await client.post(action, data={"_csrf": token, **data}, allow_redirects=False)
+
+
+def csrf_token(client: TestClient) -> str:
+    return str(client.app[GUARD].csrf_token)
+
+
+async def post(client: TestClient, action: str, data: dict[str, str] | None = None) -> Any:
+    """POST ``data`` (with the session's CSRF token) to ``action``, no redirects."""
+    return await client.post(
+        action, data={"_csrf": csrf_token(client), **(data or {})}, allow_redirects=False
+    )
+
+
+async def finish_job(client: TestClient, timeout: float = 60) -> Any:
+    """Wait for the wizard's background job, then GET ``/job`` (it redirects to the page
+    the job leads to, or shows why it stopped) and return that response."""
+    import asyncio
+    import time
+
+    from timetracker_import.ui.state import WIZARD
+
+    job = client.app[WIZARD].job
+    assert job is not None, "no job was started"
+    deadline = time.monotonic() + timeout
+    while not job.finished.is_set():
+        assert time.monotonic() < deadline, f"{job.title} did not finish"
+        await asyncio.sleep(0.05)
+    return await client.get("/job")
+
+
+async def post_and_finish(client: TestClient, action: str, data: dict[str, str] | None = None,
+                          timeout: float = 60) -> Any:  # fmt: skip
+    """POST a form that starts a job; wait for it; the page it leads to."""
+    resp = await post(client, action, data)
+    assert resp.status == 303 and resp.headers["Location"] == "/job", (
+        resp.status,
+        await resp.text(),
+    )
+    return await finish_job(client, timeout)

@@ -26,7 +26,8 @@ async def test_the_launch_token_works_once(anon: TestClient) -> None:
     token = guard.launch_token
     resp = await anon.get(f"/launch?token={token}", allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == "/"
-    cookie = resp.cookies[SESSION_COOKIE]
+    cookie = resp.cookies[guard.cookie_name]
+    assert guard.cookie_name == f"{SESSION_COOKIE}_{anon.port}"
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
     assert (await anon.get("/file")).status == 200
     anon.session.cookie_jar.clear()
@@ -39,7 +40,8 @@ async def test_the_launch_token_works_once(anon: TestClient) -> None:
 async def test_a_wrong_launch_token_or_cookie_is_refused(anon: TestClient) -> None:
     resp = await anon.get("/launch?token=guess", allow_redirects=False)
     assert resp.status == 403
-    resp = await anon.get("/file", headers={"Cookie": f"{SESSION_COOKIE}=guess"})
+    guard0: Guard = anon.app[GUARD]
+    resp = await anon.get("/file", headers={"Cookie": f"{guard0.cookie_name}=guess"})
     assert resp.status == 403
     # the right token still works after a wrong try
     guard: Guard = anon.app[GUARD]

@@ -49,6 +49,8 @@ class ValidateSettings:
     #: --lookup-dir: where lookup files with a relative path are read (default: beside the
     #: mapping file; for a preset, beside the input file)
     lookup_dir: Path | None = None
+    #: keep the original cells of the first N rejected rows in the result (the web app)
+    keep_rejected_cells: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class ValidateResult:
     self_rows: int = 0
     #: what the run should know beyond the counts (key corrections, own-user rows)
     notes: tuple[str, ...] = ()
+    #: source row -> its original cells in file order, for the first
+    #: ``ValidateSettings.keep_rejected_cells`` rejected rows
+    rejected_cells: dict[int, tuple[Any, ...]] = dc_field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -553,6 +558,7 @@ def run_validate(
     skipped_duplicates = 0
     self_rows = 0
     corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
+    kept_cells: dict[int, tuple[Any, ...]] = {}
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
@@ -571,6 +577,13 @@ def run_validate(
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
+            room = settings.keep_rejected_cells - len(kept_cells)
+            if room > 0 and rejections:
+                wanted = [r.source_row for r in rejections[:room] if r.source_row in chunk.raw.index]
+                frame = chunk.raw.loc[wanted]
+                for row, values in zip(wanted, frame.itertuples(index=False, name=None),
+                                       strict=True):  # fmt: skip
+                    kept_cells[int(row)] = tuple(values)
             if builder is not None:
                 from timetracker_import.core.report import source_cells
 
@@ -626,4 +639,5 @@ def run_validate(
         replaced=dict(corrections.replaced),
         self_rows=self_rows,
         notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows)) if n),
+        rejected_cells=kept_cells,
     )

@@ -238,3 +238,19 @@ def _excel_serial(value: float, datemode: int, fmt: str) -> Any:
 
 def _round_ms(td: dt.timedelta) -> dt.timedelta:
     return dt.timedelta(milliseconds=round(td.total_seconds() * 1000))
+
+
+def sheet_names(path: Path) -> list[str]:
+    """The worksheet names of an .xlsx/.xlsm or .xls workbook, in order (InputError when it
+    cannot be read)."""
+    if path.suffix.lower() == ".xls":
+        book = _load_xls(path)
+        try:
+            return list(book.sheet_names())
+        finally:
+            book.release_resources()
+    wb = _load_xlsx(path)
+    try:
+        return [ws.title for ws in wb.worksheets]
+    finally:
+        wb.close()

@@ -21,10 +21,12 @@ from typing import Any
 
 from aiohttp import web
 
-SESSION_COOKIE = "tti_session"
+SESSION_COOKIE = "tti_session"  # + "_PORT": two apps on two ports keep their own sessions
 CSRF_FIELD = "_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 LAUNCH_PATH = "/launch"
+NEW_LINK_PATH = "/launch/new"  # a second `ui` on the same port asks for a fresh link here
+CONTROL_HEADER = "X-Control-Secret"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: where the middleware leaves a multipart upload's reader after reading its CSRF part
 MULTIPART_READER: Any = (
@@ -92,6 +94,25 @@ class Guard:
     launch_token: str | None = field(default_factory=lambda: secrets.token_urlsafe(24))
     session_id: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    port: int = 0
+    #: what a second ``timetracker-import ui`` on this port shows to get a fresh link
+    control_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+
+    def bind(self, host: str, port: int) -> None:
+        """The address the app serves on: the Host headers it answers, its cookie's name."""
+        self.port = port
+        self.hosts = allowed_hosts(host, port)
+
+    @property
+    def cookie_name(self) -> str:
+        """The session cookie's name, one per port: browsers share cookies across the ports
+        of a host, so a second app must not overwrite the first one's session."""
+        return f"{SESSION_COOKIE}_{self.port}"
+
+    def new_launch_token(self) -> str:
+        """A fresh one-time launch token (replacing any unspent one); the session stays."""
+        self.launch_token = secrets.token_urlsafe(24)
+        return self.launch_token
 
     def launch_url(self, base: str) -> str:
         """The URL to open once (``base`` is ``http://HOST:PORT``)."""
@@ -112,7 +133,7 @@ class Guard:
         return scheme == "http" and rest.lower() in self.hosts
 
     def has_session(self, request: web.Request) -> bool:
-        cookie = request.cookies.get(SESSION_COOKIE, "")
+        cookie = request.cookies.get(self.cookie_name, "")
         return hmac.compare_digest(cookie.encode(), self.session_id.encode())
 
     def csrf_ok(self, given: str | None) -> bool:
@@ -155,19 +176,22 @@ def guard_middleware(
                 if guard.has_session(request):
                     raise web.HTTPSeeOther("/")
                 return forbidden(
-                    "403: this launch link has been used or is wrong. Each start of "
-                    "`timetracker-import ui` prints a new link: restart it to get one."
+                    "403: this launch link has been used or is wrong. Run "
+                    "`timetracker-import ui` again with the same --port: it prints a fresh "
+                    "link to the running app."
                 )
             redirect = web.HTTPSeeOther("/")
             redirect.set_cookie(
-                SESSION_COOKIE, guard.session_id, httponly=True, samesite="Strict", path="/"
+                guard.cookie_name, guard.session_id, httponly=True, samesite="Strict", path="/"
             )
             redirect.headers.update(SECURITY_HEADERS)
             raise redirect
+        if request.path == NEW_LINK_PATH:
+            return await _new_link(request, guard)
         if request.path not in open_paths and not guard.has_session(request):
             return forbidden(
                 "403: no session. Open the link `timetracker-import ui` printed when it "
-                "started (it works once); restart it for a new link."
+                "started (it works once); run it again with the same --port for a fresh link."
             )
         if request.method not in _SAFE_METHODS:
             given = request.headers.get(CSRF_HEADER)
@@ -192,6 +216,18 @@ def guard_middleware(
         return response
 
     return middleware
+
+
+async def _new_link(request: web.Request, guard: Guard) -> web.Response:
+    """A fresh launch token for whoever shows the control secret (written to a private file
+    only the user who started the app can read)."""
+    given = request.headers.get(CONTROL_HEADER, "")
+    if request.method != "POST" or not hmac.compare_digest(
+        given.encode(), guard.control_secret.encode()
+    ):
+        return forbidden("403: a fresh link is given only to `timetracker-import ui` itself")
+    return web.Response(text=guard.new_launch_token(), content_type="text/plain",
+                        headers=SECURITY_HEADERS)  # fmt: skip
 
 
 async def _form_csrf(request: web.Request) -> str | None:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import shutil
 import sys
+import tempfile
+import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,21 +17,26 @@ from typing import Any
 
 from aiohttp import web
 
+from timetracker_import import library as lib
 from timetracker_import.errors import TimetrackerError, UsageError
-from timetracker_import.ui.html import error_box, page
+from timetracker_import.ui.render import page
 from timetracker_import.ui.security import (
+    CONTROL_HEADER,
     GUARD,
+    NEW_LINK_PATH,
     Guard,
     allowed_hosts,
     guard_middleware,
     is_loopback,
 )
-from timetracker_import.ui.state import WIZARD, Wizard
+from timetracker_import.ui.state import WIZARD, FileInfo, Wizard
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: Reports and rejected files we generated: their own inline style, no scripts.
 FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+#: an upload no unfinished run needs is removed this long after it was made
+UPLOAD_DAYS = 1
 
 
 @web.middleware
@@ -40,30 +50,17 @@ async def errors_middleware(
     except web.HTTPException:
         raise
     except TimetrackerError as exc:
-        return _error_page(request, exc.message, exc.hint, 400)
+        return page(request, "job_error.html", title="Something needs fixing",
+                    error=(exc.message, exc.hint), back="/", status=400)  # fmt: skip
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return _error_page(
-            request,
-            "something went wrong inside the app (this is a bug, not your data)",
-            "go back and try again; the details are in the terminal running "
-            "`timetracker-import ui`, please report them",
-            500,
-        )
+        return page(request, "job_error.html", title="Something needs fixing", back="/",
+                    error=("something went wrong inside the app (this is a bug, not your data)",
+                           "go back and try again; the details are in the terminal running "
+                           "the app, please report them"), status=500)  # fmt: skip
     if isinstance(response, web.FileResponse):
         response.headers["Content-Security-Policy"] = FILE_CSP
     return response
-
-
-def _error_page(request: web.Request, message: str, hint: str | None, status: int) -> web.Response:
-    guard: Guard = request.app[GUARD]
-    wizard: Wizard = request.app[WIZARD]
-    body = (
-        '<div class="nav"><a class="button secondary" href="/">&larr; Back to the wizard</a></div>'
-    )
-    text = page("Something needs fixing", error_box(message, hint) + body, csrf=guard.csrf_token,
-                reachable=wizard.reachable())  # fmt: skip
-    return web.Response(text=text, content_type="text/html", status=status)
 
 
 def make_app(
@@ -74,17 +71,19 @@ def make_app(
     wizard: Wizard | None = None,
 ) -> web.Application:
     """The app; ``guard`` holds the launch token (a fresh one by default)."""
-    from timetracker_import.ui import pages, pages_run
+    from timetracker_import.ui import steps
 
-    guard = guard or Guard(hosts=allowed_hosts(host, port))
+    if guard is None:
+        guard = Guard(hosts=frozenset())
+        guard.bind(host, port)
     app = web.Application(
         middlewares=[guard_middleware(guard, public=("/favicon.ico",)), errors_middleware],
-        client_max_size=1024 * 1024,  # forms; uploads are streamed (pages.MAX_UPLOAD)
+        client_max_size=4 * 1024 * 1024,  # forms (a page of fixes); uploads are streamed
     )
     app[GUARD] = guard
-    app[WIZARD] = wizard or Wizard()
-    app.router.add_routes(pages.routes)
-    app.router.add_routes(pages_run.routes)
+    app[WIZARD] = wizard or Wizard(work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")),
+                                   uploads_dir=lib.uploads_dir())  # fmt: skip
+    steps.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.router.add_get("/favicon.ico", _favicon)
 
@@ -92,6 +91,7 @@ def make_app(
         job = app[WIZARD].job
         if job is not None and not job.finished.is_set():
             job.cancel.set()  # stop a running import resumably
+            job.answer.set()
             await asyncio.to_thread(job.finished.wait, 30)
         app[WIZARD].remove()
 
@@ -121,6 +121,65 @@ def check_host(host: str, allow_remote: bool) -> str | None:
     )
 
 
+def prune_uploads(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove the upload folders no unfinished run needs that are older than UPLOAD_DAYS
+    (an import that stopped keeps its upload, so Resume works after a restart). Returns
+    the folders removed."""
+    if not folder.is_dir():
+        return []
+    needed = {
+        Path(r.input_path).parent
+        for r in lib.run_overviews()
+        if r.input_path and r.status != "complete" and not r.dry_run
+    }
+    limit = (now or time.time()) - UPLOAD_DAYS * 86400
+    removed = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_dir() and entry not in needed and entry.stat().st_mtime < limit:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def control_file(port: int) -> Path:
+    """Where a running app leaves the secret that gets a fresh link (private to the user):
+    ``<config folder>/ui/port-PORT.control`` (the folder of the profiles and saved mappings,
+    the same for ``make ui``'s demo, which has its own state folder)."""
+    return lib.mappings_dir().parent / "ui" / f"port-{port}.control"
+
+
+def _write_control(port: int, secret: str) -> Path:
+    path = control_file(port)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret)
+    return path
+
+
+def fresh_link(host: str, port: int) -> str | None:
+    """Ask the app running on ``host:port`` for a fresh launch link (None: no app of ours
+    answers there)."""
+    import urllib.error
+    import urllib.request
+
+    path = control_file(port)
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    request = urllib.request.Request(f"{base}{NEW_LINK_PATH}", method="POST",
+                                     headers={CONTROL_HEADER: secret})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (loopback)
+            token = answer.read().decode("ascii").strip()
+    except (urllib.error.URLError, OSError, UnicodeDecodeError):
+        return None
+    return f"{base}/launch?token={token}"
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -131,21 +190,25 @@ def serve(
     ready: Callable[[str], Any] | None = None,
     initial_file: Path | None = None,
 ) -> None:
-    """Serve until Ctrl-C: print the launch URL (and open the browser). ``initial_file``
-    is chosen on the File page already (``make ui``'s demo file)."""
+    """Serve until Ctrl-C: print the launch URL (and open the browser). When an app of ours
+    runs on that port already, print a fresh link to it instead. ``initial_file`` is chosen
+    on the File page already (``make ui``'s demo file)."""
     warning = check_host(host, allow_remote)
     if warning:
         echo(warning)
 
     async def main() -> None:
         nonlocal port
-        runner: web.AppRunner | None = None
         guard = Guard(hosts=frozenset())
-        wizard = Wizard()
+        wizard = Wizard(work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")),
+                        uploads_dir=lib.uploads_dir())  # fmt: skip
+        with contextlib.suppress(OSError, TimetrackerError):
+            for gone in await asyncio.to_thread(prune_uploads, lib.uploads_dir()):
+                log.info("removed old upload %s", gone)
         if initial_file is not None:
-            from timetracker_import.ui.service import open_file
-
-            wizard.set_file(open_file(initial_file, str(initial_file)))
+            table = lib.inspect_table(initial_file)
+            wizard.set_file(FileInfo(initial_file, str(initial_file), table,
+                                     lib.detect_preset(initial_file)))  # fmt: skip
         app = make_app(host=host, port=port, guard=guard, wizard=wizard)
         runner = web.AppRunner(app, access_log=None, handle_signals=True)
         await runner.setup()
@@ -154,16 +217,23 @@ def serve(
             await site.start()
         except OSError as exc:
             await runner.cleanup()
+            link = await asyncio.to_thread(fresh_link, host, port) if port else None
+            if link is not None:
+                echo("timetracker-import ui is running on that port already; a fresh link "
+                     f"to it (it works once):\n  {link}")  # fmt: skip
+                if open_browser:
+                    await asyncio.to_thread(webbrowser.open, link)
+                return
             raise UsageError(
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                 hint="another program uses that port: pick another with --port N "
                 "(or --port 0 for any free one)",
             ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
+        sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             port = sockets[0].getsockname()[1]
-        guard.hosts = allowed_hosts(host, port)
+        guard.bind(host, port)
+        control = _write_control(port, guard.control_secret)
         shown = f"[{host}]" if ":" in host else host
         if host in ("0.0.0.0", "::"):
             import socket
@@ -173,6 +243,7 @@ def serve(
         echo(
             f"timetracker-import ui is running at http://{shown}:{port}\n"
             f"open this link (it works once; it logs this browser in):\n  {url}\n"
+            f"another link: run `timetracker-import ui --port {port}` again\n"
             "stop with Ctrl-C"
         )
         if ready is not None:
@@ -182,9 +253,13 @@ def serve(
         try:
             await asyncio.Event().wait()
         finally:
+            control.unlink(missing_ok=True)
             await runner.cleanup()
 
     try:
         asyncio.run(main())
     except (KeyboardInterrupt, web.GracefulExit):
         echo("stopped")
+
+
+__all__ = ["allowed_hosts", "check_host", "fresh_link", "make_app", "prune_uploads", "serve"]

@@ -182,4 +182,5 @@ def write_report(
         "run_id": result.run_id,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return write(builder.build(counts, meta), path)
+    result.report = builder.build(counts, meta)
+    return write(result.report, path)

@@ -12,6 +12,7 @@ from timetracker_import.core.rejections import Rejection
 
 if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.core.report import Report
     from timetracker_import.files.mapping_loader import LoadedMapping
 
 ON_EXISTING = ("skip", "allow", "fail")
@@ -94,6 +95,8 @@ class ImportResult:
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
     on_duplicate: str = "skip"  # what was done with in_file_duplicates
+    #: the report written with it (``report_path``): grid, flags, totals (the web app)
+    report: Report | None = None
 
     @property
     def counts(self) -> Counts:

@@ -1,4 +1,6 @@
 // timetracker-import ui: the little script the pages use (no libraries, nothing remote).
+// Every page works without it; it adds the live preview, the live progress and small
+// conveniences.
 "use strict";
 
 function csrfToken() {
@@ -44,39 +46,49 @@ function setupMapping() {
       if (own) own.checked = true;
     }
     if (el.name === "other_preset") {
-      const other = form.querySelector('input[name=source][value=other]');
+      const other = document.getElementById("src-other");
       if (other) other.checked = true;
     }
+    if (el.name === "saved_name") {
+      const saved = document.getElementById("src-saved");
+      if (saved) saved.checked = true;
+    }
+    if (el.name === "save_name" || el.name === "replace") return;
     later();
   });
   form.addEventListener("input", (ev) => {
-    if (ev.target.tagName === "INPUT" && ev.target.type === "text") later();
+    if (ev.target.name === "save_name") return;
+    if (ev.target.tagName === "TEXTAREA" || (ev.target.tagName === "INPUT" && ev.target.type !== "checkbox")) later();
   });
 }
 
-// Validate page: show only the rejected rows of one problem.
+// Validate page: the problem filter applies as soon as it is chosen.
 function setupFilter() {
   const filter = document.getElementById("kind-filter");
-  const rows = document.querySelectorAll("#rejected tbody tr");
-  if (!filter) return;
-  filter.addEventListener("change", () => {
-    rows.forEach((tr) => {
-      tr.hidden = filter.value !== "" && tr.dataset.kind !== filter.value;
-    });
-  });
+  if (!filter || !filter.form) return;
+  filter.addEventListener("change", () => filter.form.submit());
 }
 
-// Import page: live progress from server-sent events; the page moves on when it is done.
+// Progress page: live progress from server-sent events; the page moves on when it is done.
 function setupProgress() {
   const bar = document.getElementById("progress");
   if (!bar) return;
   const label = document.getElementById("progress-text");
   const source = new EventSource(bar.dataset.events);
-  source.addEventListener("progress", (ev) => {
-    const data = JSON.parse(ev.data);
-    bar.max = Math.max(data.total, 1);
-    bar.value = data.done;
-    label.textContent = data.done + " of " + data.total + " rows sent";
+  const show = (data) => {
+    if (data.total) {
+      bar.max = Math.max(data.total, 1);
+      bar.value = data.done;
+      label.textContent = data.done.toLocaleString() + " of " + data.total.toLocaleString() + " rows sent";
+    } else {
+      bar.removeAttribute("value");
+      label.textContent = data.phase + "… (" + Math.round(data.elapsed) + " s)";
+    }
+  };
+  source.addEventListener("progress", (ev) => show(JSON.parse(ev.data)));
+  source.addEventListener("confirm", () => {
+    source.close();
+    window.location.reload();
   });
   source.addEventListener("done", (ev) => {
     source.close();
