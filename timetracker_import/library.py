@@ -216,6 +216,7 @@ def import_file(
     confirm_routes: Callable[[RoutePlan], bool] | None = None,
     on_route: Callable[[str, Any], None] | None = None,
     wait: float = 0.0,
+    unattended: bool = False,
 ) -> ImportResult | RoutedResult:
     """Import ``path`` into 7pace (or, with ``dry_run``, check every row on the server with
     ``validateOnly`` and create nothing). The run is journaled: calling it again with the
@@ -232,8 +233,10 @@ def import_file(
     ``confirm_routes(plan)`` (else ``confirm`` with the totals) once before anything is sent,
     and ``on_route("start"|"done", route_or_outcome)`` follows its steps. ``on_duplicate``
     and ``date`` as for ``validate`` (a copy skipped is counted as skipped). One run at a
-    time imports a file into a server: another one holding it makes this wait up to
-    ``wait`` seconds, then raise ``RunLocked`` (exit code 75)."""
+    time writes to a server: another one holding it makes this wait up to ``wait`` seconds,
+    then raise ``RunLocked`` (exit code 75). ``unattended`` (a schedule, ``--yes``): times
+    without an offset need a declared zone (``timezone=`` or the mapping's), never this
+    machine's (``UsageError`` before anything is sent)."""
     from timetracker_import.app.importer import (
         load_import_mapping,
         prepare,
@@ -245,7 +248,7 @@ def import_file(
         path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
         on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
-        on_duplicate=on_duplicate, date=date, wait=wait,
+        on_duplicate=on_duplicate, date=date, wait=wait, unattended=unattended,
     )  # fmt: skip
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:

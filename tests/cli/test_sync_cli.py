@@ -42,7 +42,7 @@ def write(path: Path, *rows: str) -> str:
 
 def test_the_hr_scenario_ends_with_six_hours(box: RunningSandbox, tmp_path: Path) -> None:
     hr = write(tmp_path / "hr.csv", BOB_8, CAROL)
-    first = invoke(box, "import", hr, "--preset", "7pace-npm", "--yes")
+    first = invoke(box, "import", hr, *NPM, "--yes")
     assert first.exit_code == 0, first.stderr
     write(tmp_path / "hr.csv", BOB_6, CAROL)  # HR corrects bob to 6 h and re-exports
     result = invoke(box, "sync", hr, *NPM, "--yes")
@@ -112,7 +112,7 @@ def test_an_unattended_sync_never_guesses_the_zone(box: RunningSandbox, tmp_path
 def test_ledger_show_export_and_rebuild(box: RunningSandbox, tmp_path: Path) -> None:
     hr = write(tmp_path / "hr.csv", BOB_8, CAROL)
     ledger = tmp_path / "ci-cache" / "ledger.sqlite"
-    assert invoke(box, "import", hr, "--preset", "7pace-npm", "--yes").exit_code == 0
+    assert invoke(box, "import", hr, *NPM, "--yes").exit_code == 0
     empty = invoke(box, "ledger", "show", "--ledger", str(ledger))
     assert empty.exit_code == 2 and "no ledger at" in empty.stderr
     rebuilt = invoke(box, "ledger", "rebuild", hr, *NPM, "--ledger",

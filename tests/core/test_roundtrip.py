@@ -8,8 +8,6 @@ from timetracker_import.core.roundtrip import (
     RowError,
     patch_body,
     patch_for_row,
-    recreate_body,
-    restore_body,
 )
 
 SERVER = {
@@ -64,10 +62,12 @@ def test_bad_cells(row: dict[str, object], message: str) -> None:
         diff(**row)
 
 
-def test_restore_and_recreate_bodies() -> None:
+def test_changes_keep_the_old_values_and_recreation_uses_the_one_model() -> None:
+    from timetracker_import.core.worklog import ServerWorklog
+
     changes = patch_for_row({"length_seconds": 60, "comment": "x"}, SERVER, user_ids=USERS,
                             activity_type_ids=TYPES)  # fmt: skip
-    assert restore_body(changes) == {"length": 3600, "comment": "old"}
-    body = recreate_body(SERVER)
+    assert {c.field: c.old for c in changes} == {"length": 3600, "comment": "old"}
+    body = ServerWorklog.from_api(SERVER).recreate_body()
     assert body == {"timeStamp": "2026-03-04T09:00:00Z", "length": 3600, "workItemId": 5,
                     "comment": "old", "activityTypeId": "dev-id", "userId": "bob-id"}  # fmt: skip

@@ -94,6 +94,7 @@ async def fetch_worklogs(
     still in flight) and the returned list is empty."""
     from timetracker_import.api.client import MAX_WORK_ITEM_IDS, worklog_query
     from timetracker_import.core.export import chunked, format_query_instant, split_windows
+    from timetracker_import.core.worklog import QUERY_MARGIN
 
     path = "workLogs" if settings.mine else "workLogs/all"
     windows = split_windows(days.start, days.end, window_count(settings, days))
@@ -107,7 +108,7 @@ async def fetch_worklogs(
     async def fetch_window(start: dt.datetime, end: dt.datetime, ids: list[int] | None) -> None:
         nonlocal requests
         query = worklog_query(
-            from_ts=format_query_instant(start - dt.timedelta(seconds=1)),
+            from_ts=format_query_instant(start - QUERY_MARGIN),
             to_ts=format_query_instant(end),
             work_item_ids=ids,
             expand_display_name=True,

@@ -60,6 +60,7 @@ from timetracker_import.app.stages.prepare import (
 )
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
 from timetracker_import.core.rejections import Rejection
+from timetracker_import.core.zone import ZoneChoice, require_declared, zone_warnings
 from timetracker_import.errors import AuthError, Interrupted, UsageError
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ class _ImportRun:
         self.halt: str | None = None
         self.halt_error: Exception | None = None
         self.users: list[dict[str, Any]] = []  # the setup read of ``users``
+        self.me_offset: int | None = None  # the token user's offset (``me.timeZone``)
         #: the first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)
         self.stop_signal: int | None = None
         self._task: asyncio.Future[ImportResult] | None = None
@@ -200,6 +202,17 @@ class _ImportRun:
         now = time.perf_counter()
         self.phases[name] = self.phases.get(name, 0.0) + now - self._phase_started
         self._phase_started = now
+
+    @property
+    def zone(self) -> ZoneChoice:
+        return ZoneChoice.of(self.p.timezone, self.p.timezone_source)
+
+    def _check_zone(self) -> None:
+        """An unattended run never reads naive times in this machine's zone (before any
+        journal or write)."""
+        if self.settings.unattended and self.p.naive_times and not self.settings.dry_run:
+            require_declared(self.zone, command="an unattended import",
+                             why=f"{self.p.naive_times} time(s) in the file have no offset")  # fmt: skip
 
     # -- the journal ---------------------------------------------------------------------
 
@@ -379,6 +392,7 @@ class _ImportRun:
         self, client: TimetrackerClient, setup: asyncio.Future[list[Any]]
     ) -> ImportResult:
         self._phase_started = time.perf_counter()
+        self._check_zone()
         resumable = self._open_resumable()
         ready: asyncio.Future[Journal]
         if resumable is not None:
@@ -435,6 +449,9 @@ class _ImportRun:
                     reads.extend(prefetched.futures)
                 me, users, activity = await setup
                 self.users = users
+                self.me_offset = int(me.get("timeZone") or 0)
+                self.notes.extend(zone_warnings(self.zone, naive_times=p.naive_times,
+                                                me_offset=self.me_offset))  # fmt: skip
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 # stage: resolve
@@ -678,6 +695,7 @@ class _ImportRun:
             round_trips=list(poster.stats.round_trips) if poster else [],
             phases=self.phases,
             on_duplicate=s.on_duplicate,
+            zone=self.zone.to_dict(self.me_offset),
         )
         if s.report_path is not None:
             result.report_path = write_report(s.report_path, result, self.p,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from timetracker_import.core.mapping import LookupMiss, LookupMisses, Mapping
     from timetracker_import.core.rejections import Rejection
+    from timetracker_import.core.zone import ZoneChoice
     from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.files.readers import RawTable
 
@@ -71,6 +72,15 @@ class ValidateResult:
     mapping_source: str
     billable_over_length: int
     report_path: Path | None = None
+    #: rows whose time had no offset (read in ``timezone``)
+    naive_times: int = 0
+
+    @property
+    def zone(self) -> ZoneChoice:
+        """The zone naive times were read in, and where it came from."""
+        from timetracker_import.core.zone import ZoneChoice
+
+        return ZoneChoice.of(self.timezone, self.timezone_source)
     #: every row identical to an earlier row -> that row (reported whatever the policy)
     repeats: dict[int, int] = dc_field(default_factory=dict)
     skipped_duplicates: int = 0
@@ -557,6 +567,7 @@ def run_validate(
     repeats: dict[int, int] = {}
     skipped_duplicates = 0
     self_rows = 0
+    naive_times = 0
     corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
     kept_cells: dict[int, tuple[Any, ...]] = {}
     writer = RejectedWriter(rejected_path, table)
@@ -565,6 +576,7 @@ def run_validate(
         for chunk in iter_mapped_chunks(
             table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows, misses=misses
         ):
+            naive_times += chunk.naive_times
             canonical, rejections = corrections.apply(chunk.canonical, chunk.rejections)
             outcome = in_file_repeats(canonical, settings.on_duplicate, index=repeats_index)
             repeats.update(outcome.repeats)
@@ -594,6 +606,9 @@ def run_validate(
         ok = True
     finally:
         writer.close(ok)
+    from timetracker_import.core.zone import ZoneChoice, zone_warnings
+
+    zone_notes = zone_warnings(ZoneChoice.of(timezone, tz_source), naive_times=naive_times)
     report_path = None
     if builder is not None and settings.report_path is not None:
         from datetime import UTC, datetime
@@ -611,6 +626,7 @@ def run_validate(
             "command": "validate",
             "input": str(settings.path),
             "mapping": loaded.source,
+            "timezone": ZoneChoice.of(timezone, tz_source).describe(),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         report_path = write_report(builder.build(accounting, meta), settings.report_path)
@@ -625,6 +641,7 @@ def run_validate(
         rejected_path=rejected_path if totals.rejected else None,
         timezone=timezone,
         timezone_source=tz_source,
+        naive_times=naive_times,
         mapping_source=loaded.source,
         billable_over_length=totals.billable_over_length,
         report_path=report_path,
@@ -638,6 +655,8 @@ def run_validate(
         note=mapping.note,
         replaced=dict(corrections.replaced),
         self_rows=self_rows,
-        notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows)) if n),
+        notes=tuple(
+            n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n
+        ),
         rejected_cells=kept_cells,
     )

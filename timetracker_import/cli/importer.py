@@ -47,6 +47,11 @@ def render_summary(result: ImportResult) -> str:
         f"rejected {c.rejected} + unprocessed {c.unprocessed}"
         + (f" + skipped {c.skipped}" if c.skipped else ""),
     ]
+    zone = result.zone
+    if zone:
+        origin = {"--timezone": "--timezone", "mapping": "the mapping"}.get(
+            str(zone.get("source")), "this machine's zone")  # fmt: skip
+        lines.append(f"times without an offset read in {zone.get('name')} (from {origin})")
     if result.in_file_duplicates:
         pairs = ", ".join(
             f"{r} (= row {f})" for r, f in sorted(result.in_file_duplicates.items())[:10]
@@ -255,6 +260,7 @@ def import_(
         on_duplicate=on_duplicate,
         date=date,
         wait=wait,
+        unattended=yes and not dry_run,
         progress=sys.stderr.isatty() if progress is None else progress,
         confirm=_prompt if ask else None,
         confirm_routes=_prompt_routes if ask else None,

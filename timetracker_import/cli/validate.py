@@ -89,10 +89,8 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     ]
     for user, seconds in sorted(result.seconds_per_user.items()):
         lines.append(f"  {user}: {_hours(seconds)}")
-    lines.append(
-        f"times without an offset read as {result.timezone} ({result.timezone_source}); "
-        f"mapping: {result.mapping_source}"
-    )
+    lines.append(f"times without an offset read in {result.zone.describe()}; "
+                 f"mapping: {result.mapping_source}")  # fmt: skip
     if result.repeats:
         what = {"skip": "skipped", "fail": "rejected", "allow": "kept (both imported)"}
         pairs = ", ".join(f"{r} (= row {f})" for r, f in sorted(result.repeats.items())[:10])
@@ -128,6 +126,7 @@ def json_document(result: ValidateResult) -> dict[str, Any]:
         "seconds_per_user": result.seconds_per_user,
         "skipped_duplicates": result.skipped_duplicates,
         "timezone": result.timezone,
+        "zone": result.zone.to_dict(),
         "on_duplicate": result.on_duplicate,
         "in_file_duplicates": [
             {"source_row": r, "same_as_row": f} for r, f in sorted(result.repeats.items())

@@ -69,7 +69,9 @@ class DayRange:
     @property
     def query_from(self) -> datetime:
         """``$fromTimestamp`` (strict >): one second before ``start``."""
-        return self.start - timedelta(seconds=1)
+        from timetracker_import.core.worklog import QUERY_MARGIN
+
+        return self.start - QUERY_MARGIN
 
     @property
     def query_to(self) -> datetime:
@@ -125,18 +127,13 @@ def format_query_instant(instant: datetime) -> str:
 
 
 def parse_api_timestamp(value: Any) -> datetime | None:
-    """An API timestamp as an aware UTC datetime (no offset = UTC); None when empty.
-
-    Tolerates 7 fractional digits (.NET) by cutting them to microseconds, a date alone and
-    the US-culture forms (``core.worklog_key.parse_timestamp_text``)."""
+    """An API timestamp as an aware UTC datetime (no offset = UTC, as the sandbox writes it);
+    None when empty. The one parser is ``core.worklog.parse_api_timestamp``."""
     if value is None or value == "":
         return None
-    from timetracker_import.core.worklog_key import parse_timestamp_text
+    from timetracker_import.core.worklog import parse_api_timestamp as parse
 
-    parsed = parse_timestamp_text(str(value))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    return parse(str(value))
 
 
 def format_utc(instant: datetime | None) -> str | None:

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 MAX_BATCH_SIZE = 500  # API §13: more gives 413
 DEFAULT_MIXED_SPAN = timedelta(days=7)
-READ_BACK_MARGIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -205,4 +204,6 @@ def split_in_half(
 def read_back_window(batch: PlannedBatch) -> tuple[datetime, datetime]:
     """The ``($fromTimestamp, $toTimestamp)`` to read a batch back: the window widened by 1 s
     on both sides, because the API's filters are strict (API §1.6)."""
-    return batch.window_from - READ_BACK_MARGIN, batch.window_to + READ_BACK_MARGIN
+    from timetracker_import.core.worklog import query_bounds
+
+    return query_bounds(batch.window_from, batch.window_to)

@@ -16,13 +16,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from timetracker_import.core.export import parse_api_timestamp
-
-RESTORABLE = ("timeStamp", "length", "billableLength", "workItemId", "comment", "activityTypeId",
-              "userId")  # fmt: skip
+from timetracker_import.core.worklog import ServerWorklog, diff_content, utc_stamp
 
 
 class RowError(ValueError):
@@ -63,19 +60,6 @@ def _unquote(text: str) -> str:
     return text
 
 
-def server_values(worklog: Mapping[str, Any]) -> dict[str, Any]:
-    """The writable fields of a server worklog, in PATCH/POST body names."""
-    return {
-        "timeStamp": worklog.get("timestamp"),
-        "length": worklog.get("length"),
-        "billableLength": worklog.get("billableLength"),
-        "workItemId": worklog.get("workItemId"),
-        "comment": worklog.get("comment"),
-        "activityTypeId": (worklog.get("activityType") or {}).get("id"),
-        "userId": (worklog.get("user") or {}).get("id"),
-    }
-
-
 def patch_for_row(
     row: Mapping[str, Any],
     worklog: Mapping[str, Any],
@@ -87,13 +71,8 @@ def patch_for_row(
 
     ``user_ids``/``activity_type_ids`` map lower-cased e-mail / name to ids. Raises
     ``RowError`` for an unusable cell."""
-    old = server_values(worklog)
-    changes: list[FieldChange] = []
-
-    def add(field: str, new: Any, same: bool) -> None:
-        if not same:
-            changes.append(FieldChange(field, old[field], new))
-
+    held = ServerWorklog.from_api(worklog).content
+    wanted: dict[str, Any] = {}
     ts_cell = row.get("timestamp_utc", row.get("timestamp"))
     if not _blank(ts_cell):
         try:
@@ -103,9 +82,7 @@ def patch_for_row(
         except ValueError:
             raise RowError(f"timestamp_utc: {ts_cell!r} is not a date-time") from None
         assert new_ts is not None
-        old_ts = parse_api_timestamp(old["timeStamp"])
-        text = new_ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "Z"
-        add("timeStamp", text, old_ts == new_ts)
+        wanted["timeStamp"] = utc_stamp(new_ts)
     seconds = None
     if not _blank(row.get("length_seconds")):
         seconds = _int(row["length_seconds"], "length_seconds")
@@ -118,9 +95,9 @@ def patch_for_row(
     length = seconds if seconds is not None else from_hours
     if seconds is not None and from_hours is not None and seconds != from_hours:
         # Editing hours in Excel leaves the seconds column as exported: keep the edit.
-        if seconds == old["length"]:
+        if seconds == held["length"]:
             length = from_hours
-        elif from_hours != old["length"]:
+        elif from_hours != held["length"]:
             raise RowError(
                 f"length_seconds ({seconds}) and length_hours ({row['length_hours']}) were both "
                 "changed and disagree; edit only one of them"
@@ -128,42 +105,29 @@ def patch_for_row(
     if length is not None:
         if length <= 0:
             raise RowError(f"length: {length} must be greater than 0")
-        add("length", length, old["length"] == length)
+        wanted["length"] = length
     if not _blank(row.get("billable_seconds")):
-        billable = _int(row["billable_seconds"], "billable_seconds")
-        add("billableLength", billable, old["billableLength"] == billable)
+        wanted["billableLength"] = _int(row["billable_seconds"], "billable_seconds")
     if not _blank(row.get("work_item_id")):
-        item = _int(row["work_item_id"], "work_item_id")
-        add("workItemId", item, old["workItemId"] == item)
+        wanted["workItemId"] = _int(row["work_item_id"], "work_item_id")
     if not _blank(row.get("comment")):
-        comment = _unquote(str(row["comment"]))
-        add("comment", comment, (old["comment"] or "") == comment)
+        wanted["comment"] = _unquote(str(row["comment"]))
     if not _blank(row.get("activity_type")):
         name = str(row["activity_type"]).strip()
         type_id = activity_type_ids.get(name.lower())
         if type_id is None:
             raise RowError(f"activity_type: unknown activity type {name!r}")
-        add("activityTypeId", type_id, old["activityTypeId"] == type_id)
+        wanted["activityTypeId"] = type_id
     if not _blank(row.get("user_email")):
         email = str(row["user_email"]).strip()
         user_id = user_ids.get(email.lower())
         if user_id is None:
             raise RowError(f"user_email: unknown user {email!r}")
-        add("userId", user_id, old["userId"] == user_id)
-    return changes
+        wanted["userId"] = user_id
+    # the one diff (core.worklog): a field the file leaves empty is never changed
+    return [FieldChange(name, old, new) for name, (old, new) in diff_content(wanted, held).items()]
 
 
 def patch_body(changes: list[FieldChange]) -> dict[str, Any]:
     """The PATCH body of ``changes``."""
     return {c.field: c.new for c in changes}
-
-
-def restore_body(changes: list[FieldChange]) -> dict[str, Any]:
-    """The PATCH body that puts the old values back (undo of an update)."""
-    return {c.field: c.old for c in changes}
-
-
-def recreate_body(worklog: Mapping[str, Any]) -> dict[str, Any]:
-    """A POST body that re-creates a deleted worklog (it gets a new id)."""
-    values = server_values(worklog)
-    return {k: v for k, v in values.items() if v is not None}

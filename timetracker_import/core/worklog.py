@@ -15,7 +15,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from timetracker_import.core.worklog_key import normalize_comment, parse_timestamp_text
+_US_FORM = re.compile(
+    r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}),?\s+(?P<H>\d{1,2}):(?P<M>\d{2})"
+    r"(?::(?P<S>\d{2}))?\s*(?P<ampm>[AaPp][Mm])?$"
+)
+
+
+def parse_timestamp_text(text: str) -> datetime:
+    """A timestamp as the API may return it, naive or aware: ISO 8601 (``Z``, offsets, up to
+    7 fractional digits), a date alone (midnight), or the US-culture forms 7pace's old npm
+    importer sent and the service stores as sent (``3/4/2024, 9:00:00 AM``, ``3/4/2024
+    9:00 AM``, ``3/4/2024 13:05``; contract D6/D17). ValueError for anything else."""
+    value = text.strip().replace("\u202f", " ").replace("\xa0", " ")
+    us = _US_FORM.match(value)
+    if us is not None:
+        hour = int(us["H"])
+        ampm = (us["ampm"] or "").upper()
+        if ampm:
+            if not 1 <= hour <= 12:
+                raise ValueError(f"not a timestamp: {text!r}")
+            hour = hour % 12 + (12 if ampm == "PM" else 0)
+        return datetime(int(us["y"]), int(us["m"]), int(us["d"]), hour, int(us["M"]),
+                        int(us["S"] or 0))  # fmt: skip
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    # Python parses at most 6 fractional digits; .NET sends up to 7.
+    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
+    return datetime.fromisoformat(value)
+
 
 #: content fields (API body names) in the order diffs are shown
 CONTENT_FIELDS = (
@@ -164,11 +191,17 @@ class ServerWorklog:
 # --------------------------------------------------------------------------- the one diff
 
 
+def _normalize_comment(comment: Any) -> str:
+    from timetracker_import.core.worklog_key import normalize_comment
+
+    return normalize_comment(comment)
+
+
 def field_equal(name: str, wanted: Any, held: Any) -> bool:
     """Whether one content field already has the wanted value (comments compare normalised,
     ids case-insensitively)."""
     if name == "comment":
-        return wanted == held or normalize_comment(wanted) == normalize_comment(held)
+        return wanted == held or _normalize_comment(wanted) == _normalize_comment(held)
     if name in ("userId", "activityTypeId"):
         norm = [None if v is None else str(v).lower() for v in (wanted, held)]
         return norm[0] == norm[1]

@@ -10,11 +10,20 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# the one API timestamp parser (core.worklog); importable from here as before
+from timetracker_import.core.worklog import (  # noqa: E402
+    parse_api_timestamp,
+    parse_timestamp_text,
+)
+
+__all__ = ["WorklogKey", "key_from_row", "key_from_worklog", "normalize_comment",
+           "parse_api_timestamp", "parse_timestamp_text"]  # fmt: skip
 
 
 _SPACES = re.compile(r"\s+")
@@ -92,48 +101,6 @@ def key_from_row(
         _work_item(work_item_id),
         normalize_comment(comment),
     )
-
-
-_US_FORM = re.compile(
-    r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4}),?\s+(?P<H>\d{1,2}):(?P<M>\d{2})"
-    r"(?::(?P<S>\d{2}))?\s*(?P<ampm>[AaPp][Mm])?$"
-)
-
-
-def parse_timestamp_text(text: str) -> datetime:
-    """A timestamp as the API may return it, naive or aware: ISO 8601 (``Z``, offsets, up to
-    7 fractional digits), a date alone (midnight), or the US-culture forms 7pace's old npm
-    importer sent and the service stores as sent (``3/4/2024, 9:00:00 AM``, ``3/4/2024
-    9:00 AM``, ``3/4/2024 13:05``; contract D6/D17). ValueError for anything else."""
-    value = text.strip().replace("\u202f", " ").replace("\xa0", " ")
-    us = _US_FORM.match(value)
-    if us is not None:
-        hour = int(us["H"])
-        ampm = (us["ampm"] or "").upper()
-        if ampm:
-            if not 1 <= hour <= 12:
-                raise ValueError(f"not a timestamp: {text!r}")
-            hour = hour % 12 + (12 if ampm == "PM" else 0)
-        return datetime(int(us["y"]), int(us["m"]), int(us["d"]), hour, int(us["M"]),
-                        int(us["S"] or 0))  # fmt: skip
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    # Python parses at most 6 fractional digits; .NET sends up to 7.
-    value = re.sub(r"(\.\d{6})\d+", r"\1", value)
-    return datetime.fromisoformat(value)
-
-
-def parse_api_timestamp(text: str, *, naive_offset_minutes: int = 0) -> datetime:
-    """Parse a timestamp from the API into an aware UTC datetime.
-
-    Accepts ``Z``, ``+hh:mm`` offsets and up to 7 fractional digits (extra digits are cut).
-    A timestamp without an offset is the user's local time (API §1.6): ``naive_offset_minutes``
-    is the user's offset from UTC (``me.timeZone``), default 0.
-    """
-    parsed = parse_timestamp_text(text)
-    if parsed.tzinfo is None:
-        parsed = (parsed - timedelta(minutes=naive_offset_minutes)).replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def key_from_worklog(worklog: Mapping[str, Any], *, naive_offset_minutes: int = 0) -> WorklogKey:

@@ -179,6 +179,7 @@ def write_report(
         "command": "import --dry-run" if result.dry_run else "import",
         "input": str(input_path),
         "mapping": prepared.loaded.source,
+        "timezone": f"{prepared.timezone} ({prepared.timezone_source})",
         "run_id": result.run_id,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -54,6 +54,9 @@ class ImportSettings:
     on_duplicate_key: str | None = None
     #: sync: every row needs its entry id, and rows sharing one are rejected by default
     require_keys: bool = False
+    #: an unattended run (``import --yes``, a schedule): times without an offset need a
+    #: declared zone (--timezone or the mapping's), never this machine's
+    unattended: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class ImportResult:
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
     on_duplicate: str = "skip"  # what was done with in_file_duplicates
+    #: the zone naive times were read in, where it came from, its offset today and the
+    #: token user's (``core.zone.ZoneChoice.to_dict``)
+    zone: dict[str, Any] = field(default_factory=dict)
     #: the report written with it (``report_path``): grid, flags, totals (the web app)
     report: Report | None = None
 
@@ -128,6 +134,7 @@ class ImportResult:
             "created_csv": str(self.created_csv) if self.created_csv else None,
             "report_path": str(self.report_path) if self.report_path else None,
             "notes": self.notes,
+            "timezone": self.zone,
             # wall-clock seconds per stage (read_validate, resolve, preflight, post, finish)
             "timings": {k: round(v, 4) for k, v in self.phases.items()},
             "rejections": [r.to_dict() for r in self.rejections],

@@ -51,8 +51,9 @@ class PreflightReads:
 
         stamps = pd.to_datetime(frame["timestamp"], utc=True)
         lo, hi = stamps.min(), stamps.max()
-        base_lo = lo.to_pydatetime() - timedelta(seconds=1)
-        base_hi = hi.to_pydatetime() + timedelta(seconds=1)
+        from timetracker_import.core.worklog import query_bounds
+
+        base_lo, base_hi = query_bounds(lo.to_pydatetime(), hi.to_pydatetime())
         approvals = asyncio.ensure_future(
             client.approvals(
                 from_ts=(lo - timedelta(days=8)).date(), to_ts=(hi + timedelta(days=8)).date()
