@@ -12,6 +12,8 @@ Exit codes (see README):
     4  an ambiguous outcome could not be resolved (resume later)
     75 temporary failure, e.g. an exhausted retry budget, or another run holds the target's
        lock (resumable / try again)
+    76 the server answered a read with something that cannot be read (not JSON, a wrong
+       shape): a proxy, a login page or a server fault, not the user's input
     130 interrupted by Ctrl-C (SIGINT); 143 by SIGTERM, 129 by SIGHUP (resumable)
 """
 
@@ -25,6 +27,8 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_AMBIGUOUS = 4
 EXIT_TEMPFAIL = 75
+#: sysexits' EX_PROTOCOL: the remote side answered something that is not the protocol
+EXIT_PROTOCOL = 76
 EXIT_INTERRUPTED = 130
 #: 128 + the signal's number, as shells report a process a signal ended
 EXIT_SIGHUP = 129
@@ -148,6 +152,15 @@ class AmbiguousOutcome(ApiError):
     exit_code = EXIT_AMBIGUOUS
 
 
+class MalformedAnswer(ApiError):
+    """A 2xx answer that cannot be read: not JSON, a truncated body, or JSON of the wrong
+    shape (``{"data": 5}`` where a list was due). For a read it is its own exit code (76);
+    for a write the client raises ``AmbiguousOutcome`` instead: the server may have applied
+    it, so the caller reads back."""
+
+    exit_code = EXIT_PROTOCOL
+
+
 class Interrupted(TimetrackerError):
     """The user interrupted the run (Ctrl-C); the journal allows resuming."""
 
@@ -161,8 +174,6 @@ class RunLocked(TimetrackerError):
     exit_code = EXIT_TEMPFAIL
 
 
-class ApprovalDataError(ApiError):
+class ApprovalDataError(MalformedAnswer):
     """``timeApproval/all`` answered an item that cannot be read (a ``weekStartDate`` that is
     not an ISO date, an unknown ``approvalState``, no user)."""
-
-    exit_code = EXIT_USAGE

@@ -157,3 +157,26 @@ async def test_worklog_created_before_the_run_is_not_claimed(journal: Journal) -
     await poster.run([batch(1, (2,))])
     assert journal.row_outcomes()[2] == ("created", "w9")
     assert len(client.sent) == 2
+
+
+async def test_a_batch_answer_that_does_not_match_its_rows_is_read_back_at_once(
+    journal: Journal,
+) -> None:
+    """A client that hands back an answer naming fewer worklogs than rows (the real client
+    raises AmbiguousWrite for it, issue 25): the batch is read back in this run and its rows
+    claimed, not left for a resume that would count them "already existing"."""
+    client = ScriptedClient([["w1"]])  # one worklog for a batch of two
+    reads: list[int] = []
+
+    async def read_back(b: PlannedBatch) -> list[dict[str, Any]]:
+        reads.append(b.batch_no)
+        return [worklog("w1"), worklog("w2")]
+
+    poster = make_poster(journal, client, read_back, [2, 3])
+    journal.record_plan([batch(1, (2, 3))])
+    stats = await poster.run([batch(1, (2, 3))])
+    assert reads == [1] and len(client.sent) == 1  # read back, nothing re-sent
+    assert stats.ambiguous_batches == []
+    outcomes = journal.row_outcomes()
+    assert {outcomes[2], outcomes[3]} == {("created", "w1"), ("created", "w2")}
+    assert {r.worklog_id for r in journal.created_records()} == {"w1", "w2"}

@@ -169,7 +169,7 @@ class Poster:
             assert outcome.error is not None
             await self._bisect(batch, rows, outcome.error)
         elif outcome.kind == "ambiguous":
-            await self.reconcile(batch, rows, rounds=rounds)
+            await self.reconcile(batch, rows, rounds=rounds, error=outcome.error)
 
     async def _send(self, batch: PlannedBatch, rows: list[int]) -> _Outcome:
         if self.stopping:
@@ -258,9 +258,10 @@ class Poster:
         if len(worklogs) != len(rows) or not all(
             isinstance(w, dict) and w.get("id") for w in worklogs
         ):
-            # cannot tell which row became which worklog: claim by key on the next resume
+            # cannot tell which row became which worklog (the client raises AmbiguousWrite
+            # for such an answer; this guards a client that does not): read back now
             self.journal.mark_ambiguous(batch.batch_no, "unexpected batch response shape")
-            self.stats.ambiguous_batches.append(batch.batch_no)
+            await self.reconcile(batch, rows)
             return
         created = [(row, str(w["id"]), _edited(w)) for row, w in zip(rows, worklogs, strict=True)]
         await self._commit_created(batch.batch_no, created)
@@ -316,9 +317,14 @@ class Poster:
         await asyncio.gather(*(self.run_batch(h) for h in halves))
 
     async def reconcile(self, batch: PlannedBatch, rows: list[int] | None = None, *,
-                        rounds: int = 0) -> None:  # fmt: skip
+                        rounds: int = 0, error: ApiError | None = None) -> None:  # fmt: skip
         """Resolve an ambiguous batch: read its window back, claim worklogs that match its
-        rows by natural key (as created by this run), re-send only the unclaimed rest."""
+        rows by natural key (as created by this run), re-send only the unclaimed rest.
+
+        ``error`` is what made the last send ambiguous. When the rounds are spent and the
+        last read-back proved the rest of the rows are not stored, the outcome is known (the
+        server keeps failing) and the run halts as transient (exit 75; the batch stays
+        ``ambiguous`` in the journal, so a resume reads it back once more first)."""
         rows = [r for r in (rows or batch.source_rows) if r in self.pending]
         while True:
             if not rows:
@@ -352,12 +358,16 @@ class Poster:
             if created:
                 await self._commit_created(None, created)
             rows = rest
-            if rounds >= MAX_AMBIGUOUS_ROUNDS or self.stopping:
+            if rounds >= MAX_AMBIGUOUS_ROUNDS:
+                self._halt("transient", _kept_failing(batch, len(rows), rounds + 1, error))
+                return
+            if self.stopping:
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return
             rounds += 1
             outcome = await self._send(batch, rows)
             if outcome.kind == "ambiguous":
+                error = outcome.error
                 continue
             if outcome.kind == "skipped":
                 # halted meanwhile: the batch is still ambiguous, a resume reads it back
@@ -394,6 +404,22 @@ class Poster:
         # (identical rows) must not claim the same worklog while this commit is in flight
         self.known_ids.update(claimed.values())
         return claimed
+
+
+def _kept_failing(
+    batch: PlannedBatch, unsent: int, posts: int, error: ApiError | None
+) -> TransientApiError:
+    """The halt of a batch whose every send was ambiguous while each read-back showed its
+    rows (``unsent`` of them) not stored: a failing server, not an unknown outcome."""
+    last = f" (last: {error.message})" if error is not None else ""
+    return TransientApiError(
+        f"batch {batch.batch_no} failed {posts} times{last}; reading it back showed "
+        f"{unsent} of its rows not stored",
+        status=error.status if error is not None else None,
+        transient=True,
+        hint="the server keeps failing; run the same command again later, it reads the "
+        "batch back first and sends only what is missing",
+    )
 
 
 def _edited(worklog: Mapping[str, Any]) -> str | None:

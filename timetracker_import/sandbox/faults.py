@@ -9,6 +9,9 @@ Grammar (full description in docs/sandbox.md)::
     ACTION   := STATUS | STATUS-after-commit (not 429) | 429=SECS | 429-date=SECS
               | drop | drop-after-commit | partial-commit-drop
               | latency=DUR | delay=DUR | delay-after-commit=DUR      (DUR: 50ms, 2s, 1.5s)
+              | UNREADABLE | UNREADABLE-after-commit
+    STATUS   := 3xx (a redirect to a login page) | 4xx | 5xx
+    UNREADABLE := html | truncated | wrong-shape     (a 200 the client cannot read)
 
 Without ``#CALLS`` a rule applies to every call of its selector.
 """
@@ -37,6 +40,11 @@ _ALIASES = {
 }
 
 
+#: 200 answers a client cannot read: an HTML page (a proxy's or a login page), the JSON
+#: answer cut in the middle, and JSON of the wrong shape (``{"data": 5}``)
+UNREADABLE = ("html", "truncated", "wrong-shape")
+
+
 class FaultSpecError(ValueError):
     """A fault or rate-limit spec does not follow the grammar."""
 
@@ -49,7 +57,7 @@ class Fault:
     selector: str  # an ENDPOINTS name or "any"
     first: int  # 1-based call number
     last: int | None  # inclusive; None = open-ended
-    kind: str  # status | drop | partial-commit-drop | latency | delay
+    kind: str  # status | drop | partial-commit-drop | latency | delay | UNREADABLE
     after_commit: bool = False
     status: int = 0
     seconds: float = 0.0  # delay/latency, or Retry-After for 429
@@ -106,6 +114,9 @@ def parse_fault(spec: str) -> Fault:
     base = Fault(spec=spec.strip(), selector=sel, first=first, last=last, kind="")
     if action in ("drop", "drop-after-commit"):
         return replace(base, kind="drop", after_commit=action.endswith("after-commit"))
+    unreadable = action.removesuffix("-after-commit")
+    if unreadable in UNREADABLE:
+        return replace(base, kind=unreadable, after_commit=action != unreadable)
     if action == "partial-commit-drop":
         if sel != "batch":
             raise FaultSpecError(f"{spec!r}: partial-commit-drop only applies to batch")
@@ -121,8 +132,8 @@ def parse_fault(spec: str) -> Fault:
     status_match = re.fullmatch(r"(\d{3})(-after-commit)?(?:(-date)?=(\d+))?", action)
     if status_match:
         status = int(status_match[1])
-        if not 400 <= status <= 599:
-            raise FaultSpecError(f"{spec!r}: status must be 4xx or 5xx")
+        if not 300 <= status <= 599:
+            raise FaultSpecError(f"{spec!r}: status must be 3xx, 4xx or 5xx")
         if status_match[4] is not None and status != 429:
             raise FaultSpecError(f"{spec!r}: =SECONDS (Retry-After) only applies to 429")
         if status == 429 and status_match[2]:
@@ -140,9 +151,9 @@ def parse_fault(spec: str) -> Fault:
             retry_as_date=bool(status_match[3]),
         )
     raise FaultSpecError(
-        f"bad fault action {match['action']!r}: use a status (500, 500-after-commit, 429=3, "
-        "429-date=3), drop, drop-after-commit, partial-commit-drop, latency=50ms, delay=2s or "
-        "delay-after-commit=5s"
+        f"bad fault action {match['action']!r}: use a status (500, 500-after-commit, 302, "
+        "429=3, 429-date=3), drop, drop-after-commit, partial-commit-drop, html, truncated, "
+        "wrong-shape (each also -after-commit), latency=50ms, delay=2s or delay-after-commit=5s"
     )
 
 
