@@ -230,3 +230,168 @@ def test_formula_cell_without_cached_value(tmp_path: Path) -> None:
     code, text = validate(path, tmp_path)
     assert code == 1, text
     assert "row 2" in text.lower() or "2" in text
+
+
+# -- workbooks past the documented limits (issue 25 item 4) -----------------------------------
+
+
+def _xlsx_with_parts(path: Path, parts: dict[str, bytes], *, stored: bool = False) -> Path:
+    """A one-sheet workbook (header row only, from openpyxl) with ``parts`` replacing its
+    own; ``stored``: those parts uncompressed (so no compression ratio can refuse them)."""
+    import openpyxl
+
+    template = path.with_suffix(".template.xlsx")
+    wb = openpyxl.Workbook()
+    wb.active.append(["User", "Start", "Minutes", "WorkItem", "Comment"])
+    wb.save(template)
+    with zipfile.ZipFile(template) as src:
+        files = {name: src.read(name) for name in src.namelist()}
+    if "xl/sharedStrings.xml" in parts:  # openpyxl writes inline strings: declare the part
+        files["[Content_Types].xml"] = files["[Content_Types].xml"].replace(
+            b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        )  # fmt: skip
+        files["xl/_rels/workbook.xml.rels"] = files["xl/_rels/workbook.xml.rels"].replace(
+            b"</Relationships>", b'<Relationship Id="rIdSst" Type="http://schemas.openxml'
+            b'formats.org/officeDocument/2006/relationships/sharedStrings" '
+            b'Target="sharedStrings.xml"/></Relationships>',
+        )  # fmt: skip
+    files.update(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in files.items():
+            kind = zipfile.ZIP_STORED if stored and name in parts else zipfile.ZIP_DEFLATED
+            dst.writestr(name, data, compress_type=kind)
+    return path
+
+
+_MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def _shared_strings(items: int, text: str = "{n}") -> bytes:
+    """A shared-strings part of ``items`` texts; the header's five come first."""
+    head = "".join(f"<si><t>{h}</t></si>" for h in ("User", "Start", "Minutes", "WorkItem",
+                                                      "Comment"))  # fmt: skip
+    body = "".join(f"<si><t>{text.format(n=n)}</t></si>" for n in range(items - 5))
+    return f'<?xml version="1.0"?><sst {_MAIN}>{head}{body}</sst>'.encode()
+
+
+def _sheet(rows: str, dimension: str | None = None) -> bytes:
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    header = "".join(
+        f'<c r="{c}1" t="inlineStr"><is><t>{h}</t></is></c>'
+        for c, h in zip("ABCDE", ("User", "Start", "Minutes", "WorkItem", "Comment"), strict=True)
+    )
+    return (
+        f'<?xml version="1.0"?><worksheet {_MAIN}>{dim}<sheetData><row r="1">{header}</row>'
+        f"{rows}</sheetData></worksheet>"
+    ).encode()
+
+
+def test_xlsx_more_shared_strings_than_the_limit_is_refused_before_reading(
+    tmp_path: Path,
+) -> None:
+    """The issue's shared-strings bomb in small: millions of tiny texts (openpyxl keeps ~100
+    bytes per item). Counted while streaming, refused before openpyxl parses them."""
+    from timetracker_import.files.readers import MAX_XLSX_SHARED_STRINGS
+
+    part = _shared_strings(MAX_XLSX_SHARED_STRINGS + 1)
+    path = _xlsx_with_parts(tmp_path / "strings.xlsx", {"xl/sharedStrings.xml": part},
+                            stored=True)  # fmt: skip
+    code, text = validate_bounded(path, tmp_path)
+    assert code == 2, text[-500:]
+    assert f"hold more than {MAX_XLSX_SHARED_STRINGS:,} texts" in text
+    assert len([line for line in text.splitlines() if line.strip()]) == 2  # error + hint
+
+
+@pytest.mark.slow  # openpyxl parses 2 million texts twice (~40 s)
+def test_xlsx_shared_strings_exactly_at_the_count_limit_are_read(tmp_path: Path) -> None:
+    from timetracker_import.files.readers import MAX_XLSX_SHARED_STRINGS
+
+    part = _shared_strings(MAX_XLSX_SHARED_STRINGS)
+    rows = '<row r="2"><c r="A2" t="s"><v>5</v></c></row>'  # a row naming text #5 ("0")
+    path = _xlsx_with_parts(
+        tmp_path / "strings.xlsx", {"xl/sharedStrings.xml": part,
+                                    "xl/worksheets/sheet1.xml": _sheet(rows)}, stored=True,
+    )  # fmt: skip
+    code, text = validate_bounded(path, tmp_path)
+    assert code == 1 and "refused" not in text, text[-500:]  # read; the row is rejected
+
+
+@pytest.mark.parametrize(
+    ("limit", "part", "what"),
+    [
+        ("MAX_XLSX_SHARED_STRINGS_BYTES", "xl/sharedStrings.xml", "its shared strings"),
+        ("MAX_XLSX_PART_BYTES", "xl/styles.xml", "part xl/styles.xml"),
+        ("MAX_XLSX_PART_BYTES", "xl/workbook.xml", "part xl/workbook.xml"),
+        ("MAX_XLSX_PART_BYTES", "xl/_rels/workbook.xml.rels", "part xl/_rels/workbook.xml.rels"),
+    ],
+)
+def test_xlsx_part_read_whole_past_its_size_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, part: str, what: str
+) -> None:
+    """Parts openpyxl reads whole are refused by the size the zip directory gives, before a
+    byte of them is read (limits lowered here so the files stay small)."""
+    from timetracker_import.files import readers_excel
+
+    monkeypatch.setattr(readers_excel, limit, 64 << 10)
+    import openpyxl
+
+    template = tmp_path / "t.xlsx"
+    openpyxl.Workbook().save(template)
+    with zipfile.ZipFile(template) as zf:
+        original = zf.read(part) if part in zf.namelist() else _shared_strings(5)
+    comment = b"<!--" + b"x" * (80 << 10) + b"-->"  # past the lowered limit, valid XML
+    if original.startswith(b"<?xml"):
+        padded = original.replace(b"?>", b"?>" + comment, 1)
+    else:
+        padded = comment + original
+    path = _xlsx_with_parts(tmp_path / "big.xlsx", {part: padded}, stored=True)
+    code, text = validate(path, tmp_path)
+    assert code == 2 and f"refused: {what}" in text, text
+    assert "would inflate to" in text
+
+
+def test_xlsx_sheet_declaring_more_rows_than_excel_holds_is_refused(tmp_path: Path) -> None:
+    """The issue's 4.77M-row sheet: its <dimension> says so, refused before any row."""
+    rows = '<row r="2"><c r="C2"><v>15</v></c></row>'
+    sheet = _sheet(rows, dimension="A1:E4770000")
+    path = _xlsx_with_parts(tmp_path / "tall.xlsx", {"xl/worksheets/sheet1.xml": sheet})
+    code, text = validate(path, tmp_path)
+    assert code == 2
+    assert "sheet 'Sheet' declares 4,770,000 rows, more than the 1,048,576 rows" in text
+
+
+def test_xlsx_rows_past_the_limit_without_a_dimension_are_refused(tmp_path: Path) -> None:
+    """No <dimension> (or a wrong one): the count stops at the first row past the limit."""
+    rows = (
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>alice@example.com</t></is></c></row>'
+        '<row r="1048577"><c r="C1048577"><v>15</v></c></row>'
+    )
+    path = _xlsx_with_parts(tmp_path / "tall.xlsx", {"xl/worksheets/sheet1.xml": _sheet(rows)})
+    code, text = validate_bounded(path, tmp_path)
+    assert code == 2, text[-500:]
+    assert "has a row 1,048,577, more than the 1,048,576 rows a sheet can hold" in text
+
+
+@pytest.mark.parametrize("part", ["xl/worksheets/sheet1.xml", "xl/workbook.xml"])
+def test_xlsx_with_an_external_entity_is_one_clear_line(tmp_path: Path, part: str) -> None:
+    """XXE: refused by defusedxml; said in one line (openpyxl's own message was three lines
+    pointing at an exception it did not show)."""
+    import openpyxl
+
+    template = tmp_path / "t.xlsx"
+    openpyxl.Workbook().save(template)
+    with zipfile.ZipFile(template) as zf:
+        original = zf.read(part)
+    doctype = b'<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    if original.startswith(b"<?xml"):
+        hostile = original.replace(b"?>", b"?>" + doctype, 1)
+    else:
+        hostile = doctype + original
+    path = _xlsx_with_parts(tmp_path / "xxe.xlsx", {part: hostile})
+    code, text = validate(path, tmp_path)
+    assert code == 2
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 2 and lines[1].strip().startswith("hint:"), text
+    assert "declares entities or a DTD, which Excel never writes" in lines[0]
+    assert "see the exception" not in text and "root:" not in text

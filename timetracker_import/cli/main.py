@@ -89,7 +89,8 @@ def cli() -> None:
 
     Exit codes: 0 ok; 1 some rows rejected; 2 usage, mapping or input error; 3 authentication
     or permission failure; 4 ambiguous outcome (resume later); 75 temporary failure or another
-    run of the same target (resumable); 130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
+    run of the same target (resumable); 76 the server's answer cannot be read (check --url);
+    130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
     """
 
 
