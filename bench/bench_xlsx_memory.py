@@ -48,9 +48,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def write_xlsx(path: Path, rows: int, *, shared_strings_bytes: int = 0) -> None:
-    """A workbook of ``rows`` data rows (+ header); ``shared_strings_bytes`` pads the shared
-    strings part with that many bytes of unused strings (for the limit check)."""
+def write_xlsx(path: Path, rows: int, *, extra_strings: int = 0) -> None:
+    """A workbook of ``rows`` data rows (+ header); ``extra_strings`` adds that many unused
+    short texts to the shared strings (for the limit check)."""
     strings: dict[str, int] = {}
 
     def sst(text: str) -> int:
@@ -126,9 +126,9 @@ def write_xlsx(path: Path, rows: int, *, shared_strings_bytes: int = 0) -> None:
             items = [f"<si><t>{_escape(s)}</t></si>" for s in strings]
             for start in range(0, len(items), 50_000):
                 part.write("".join(items[start : start + 50_000]).encode())
-            pad = b"<si><t>padding padding padding padding padding padding</t></si>"
-            for _ in range(shared_strings_bytes // len(pad)):
-                part.write(pad)
+            for start in range(0, extra_strings, 50_000):
+                stop = min(extra_strings, start + 50_000)
+                part.write("".join(f"<si><t>x{n}</t></si>" for n in range(start, stop)).encode())
             part.write(b"</sst>")
 
 
@@ -176,17 +176,20 @@ def run_refusals(tmp: Path) -> None:
     from timetracker_import.files.readers_excel import (
         MAX_XLSX_PART_BYTES,
         MAX_XLSX_ROWS,
+        MAX_XLSX_SHARED_STRINGS,
+        MAX_XLSX_SHARED_STRINGS_BYTES,
     )
 
     mapping = tmp / "mapping.yaml"
     too_many = tmp / "too_many_rows.xlsx"
     write_xlsx(too_many, MAX_XLSX_ROWS)  # + the header row: one past the limit
-    big_sst = tmp / "big_shared_strings.xlsx"
-    write_xlsx(big_sst, 10, shared_strings_bytes=MAX_XLSX_PART_BYTES + (1 << 20))
-    print(f"limits: {MAX_XLSX_ROWS:,} rows per sheet, {MAX_XLSX_PART_BYTES >> 20} MiB "
-          "per part read whole (shared strings, styles, ...)")  # fmt: skip
-    for label, path in (("sheet of 1,048,577 rows", too_many),
-                        ("shared strings past the limit", big_sst)):  # fmt: skip
+    many_texts = tmp / "many_shared_strings.xlsx"
+    write_xlsx(many_texts, 10, extra_strings=MAX_XLSX_SHARED_STRINGS)
+    print(f"limits: {MAX_XLSX_ROWS:,} rows per sheet; shared strings {MAX_XLSX_SHARED_STRINGS:,} "
+          f"texts and {MAX_XLSX_SHARED_STRINGS_BYTES >> 20} MiB; {MAX_XLSX_PART_BYTES >> 20} MiB "
+          "for any other part read whole")  # fmt: skip
+    for label, path in ((f"sheet of {MAX_XLSX_ROWS + 1:,} rows", too_many),
+                        (f"over {MAX_XLSX_SHARED_STRINGS:,} shared strings", many_texts)):  # fmt: skip
         f = measure(validate_cmd(path, mapping), 1)
         size = path.stat().st_size / 2**20
         print(f"refused {label} ({size:.1f} MB): exit {f.exit_code}, {f.wall:.2f} s, "

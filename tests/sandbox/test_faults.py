@@ -59,6 +59,17 @@ def test_fault_grammar(spec: str, expected: tuple[Any, ...]) -> None:
     assert (f.selector, f.first, f.last, f.kind, f.after_commit, f.status) == expected
 
 
+async def test_echo_repeats_the_authorization_header(make_api: ApiFactory) -> None:
+    """``-echo``: an error body with the request's Authorization header, as a misconfigured
+    server prints it (the secrets tests need one)."""
+    assert parse_fault("batch#2:500-after-commit-echo").echo
+    assert not parse_fault("batch#2:500").echo
+    api = await make_api(faults=["me:400-echo"])
+    status, body, _ = await api.get("me")
+    assert status == 400
+    assert f"Authorization: {auth('bob')['Authorization']}" in body["error"]["message"]
+
+
 def test_fault_grammar_durations_and_retry() -> None:
     assert parse_fault("*:latency=50ms").seconds == pytest.approx(0.05)
     assert parse_fault("batch#2:delay-after-commit=5s").seconds == 5

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError, MalformedAnswer
 
-from .redact import redact_text
+from .redact import redact_text, safe_url
 from .retry import READ_METHODS, is_transient_status, parse_retry_after
 
 QueryValue = str | int | float | bool | date | datetime | Sequence[int] | Sequence[str]
@@ -225,7 +225,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     if description is not None:
         # a server (or proxy) echoing the Authorization header must not leak it
         description = redact_text(description)
-    code = err.error_code
+    code = redact_text(err.error_code) if err.error_code is not None else None
     text = f"7pace API answered {status}"
     if code:
         text += f" {code}"
@@ -234,6 +234,8 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     hint = _HINTS.get(status)
     if 300 <= status < 400:
         location = _header(headers, "Location")
+        # a sign-in redirect's query may carry a code or a token: never shown
+        location = safe_url(location) if location else None
         text = f"7pace API answered with a redirect ({status})"
         hint = (
             f"redirects are not followed (the token must not leak); use the final URL "

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.api.redact import redact_text
 from timetracker_import.app.concurrency import AdaptiveSemaphore
 from timetracker_import.core.dedupe import existing_from_worklogs, match_existing
 from timetracker_import.core.planning import PlannedBatch, split_in_half
@@ -213,7 +214,8 @@ class Poster:
         except AmbiguousOutcome as exc:
             await self.sem.failed()
             if not self.dry_run:
-                self.journal.mark_ambiguous(batch.batch_no, exc.message[:500])
+                # redacted before it is cut and stored (a server may echo the credential)
+                self.journal.mark_ambiguous(batch.batch_no, redact_text(exc.message)[:500])
             return _Outcome("ambiguous", error=exc)
         except AuthError as exc:
             await self.sem.failed()

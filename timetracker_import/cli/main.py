@@ -95,8 +95,11 @@ def cli() -> None:
 
 
 def report_error(exc: TimetrackerError) -> int:
-    """Print a user-facing error (no traceback) and return its exit code."""
-    click.echo(f"error: {exc}", err=True)
+    """Print a user-facing error (no traceback) and return its exit code. Redacted once
+    more here: whatever a message was built from, no credential reaches the terminal."""
+    from timetracker_import.api.redact import redact_text
+
+    click.echo(f"error: {redact_text(str(exc))}", err=True)
     return exc.exit_code
 
 

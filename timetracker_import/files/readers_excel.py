@@ -33,6 +33,11 @@ MAX_XLSX_PART_BYTES = 64 << 20
 
 _CT = "application/vnd.openxmlformats-officedocument."
 _SHARED_STRINGS_TYPE = _CT + "spreadsheetml.sharedStrings+xml"
+_WORKSHEET_TYPES = (_CT + "spreadsheetml.worksheet+xml",
+                    "application/vnd.ms-excel.worksheet+xml")  # fmt: skip
+#: a worksheet's declared size: ``<dimension ref="A1:E1048576"/>``, near its start
+_DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="[A-Z]*\d*:?[A-Z]*(\d+)"')
+_DIMENSION_WITHIN = 64 << 10  # bytes of a worksheet looked at for it
 #: content types of the parts openpyxl (read-only) parses whole, besides the shared strings
 _WHOLE_READ_TYPES = tuple(
     _CT + t
@@ -158,6 +163,8 @@ def _check_parts(path: Path, zf: zipfile.ZipFile, members: list[zipfile.ZipInfo]
         kind = types.get(info.filename, "")
         if kind == _SHARED_STRINGS_TYPE:
             _check_shared_strings(path, zf, info)
+        elif kind in _WORKSHEET_TYPES:
+            _check_declared_rows(path, zf, info)
         elif (
             info.filename in _WHOLE_READ_NAMES
             or info.filename.lower().endswith(".rels")
@@ -170,6 +177,21 @@ def _check_parts(path: Path, zf: zipfile.ZipFile, members: list[zipfile.ZipInfo]
                 "Excel writes such parts far smaller: the file is damaged or hostile; "
                 "export it again, or as CSV",
             )
+
+
+def _check_declared_rows(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """A worksheet whose ``<dimension>`` declares more rows than a sheet can hold is refused
+    before anything else is read (a wrong or missing one is caught while streaming)."""
+    with zf.open(info) as part:
+        head = part.read(_DIMENSION_WITHIN)
+    match = _DIMENSION.search(head)
+    if match is not None and int(match[1]) > MAX_XLSX_ROWS:
+        raise _refuse(
+            path,
+            f"part {info.filename} declares {int(match[1]):,} rows, more than the "
+            f"{MAX_XLSX_ROWS:,} rows a sheet can hold",
+            _TOO_MANY_ROWS_HINT,
+        )
 
 
 def _check_shared_strings(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
@@ -332,12 +354,17 @@ def _xlsx_sheet_rows(path: Path, wb: Any, index: int) -> Iterator[tuple[int, lis
         yield number, list(row)
 
 
+_TOO_MANY_ROWS_HINT = (
+    "Excel itself holds at most 1,048,576 rows per sheet; split the data over several files, "
+    "or export it as CSV"
+)
+
+
 def _too_many_rows(path: Path, sheet: str, what: str) -> InputError:
     return _refuse(
         path,
         f"sheet {sheet!r} {what}, more than the {MAX_XLSX_ROWS:,} rows a sheet can hold",
-        "Excel itself holds at most 1,048,576 rows per sheet; split the data over several "
-        "files, or export it as CSV",
+        _TOO_MANY_ROWS_HINT,
     )
 
 

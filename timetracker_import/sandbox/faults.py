@@ -6,12 +6,15 @@ Grammar (full description in docs/sandbox.md)::
     SELECTOR := batch | worklogs | worklogs-all | me | users | roles | activitytypes
               | approvals | any | *            (also workLogs/batch, workLogs/all, ...)
     CALLS    := N | N..M | N..                 (1-based, counted per selector)
-    ACTION   := STATUS | STATUS-after-commit (not 429) | 429=SECS | 429-date=SECS
+    ACTION   := STATUS['-after-commit' (not 429)]['-echo'] | 429=SECS | 429-date=SECS
               | drop | drop-after-commit | partial-commit-drop
               | latency=DUR | delay=DUR | delay-after-commit=DUR      (DUR: 50ms, 2s, 1.5s)
               | UNREADABLE | UNREADABLE-after-commit
     STATUS   := 3xx (a redirect to a login page) | 4xx | 5xx
     UNREADABLE := html | truncated | wrong-shape     (a 200 the client cannot read)
+
+``-echo``: the error body repeats the request's Authorization header, as a misconfigured
+server or proxy does (for the tests that no credential is ever printed or stored).
 
 Without ``#CALLS`` a rule applies to every call of its selector.
 """
@@ -62,6 +65,7 @@ class Fault:
     status: int = 0
     seconds: float = 0.0  # delay/latency, or Retry-After for 429
     retry_as_date: bool = False
+    echo: bool = False  # the error body repeats the request's Authorization header
 
     def matches(self, selector_count: int) -> bool:
         return selector_count >= self.first and (self.last is None or selector_count <= self.last)
@@ -129,7 +133,7 @@ def parse_fault(spec: str) -> Fault:
         if action.startswith(prefix):
             seconds = parse_duration(action[len(prefix) :])
             return replace(base, kind=kind, after_commit=after, seconds=seconds)
-    status_match = re.fullmatch(r"(\d{3})(-after-commit)?(?:(-date)?=(\d+))?", action)
+    status_match = re.fullmatch(r"(\d{3})(-after-commit)?(?:(-date)?=(\d+))?(-echo)?", action)
     if status_match:
         status = int(status_match[1])
         if not 300 <= status <= 599:
@@ -149,10 +153,11 @@ def parse_fault(spec: str) -> Fault:
             after_commit=bool(status_match[2]),
             seconds=float(status_match[4] or 1),
             retry_as_date=bool(status_match[3]),
+            echo=bool(status_match[5]),
         )
     raise FaultSpecError(
         f"bad fault action {match['action']!r}: use a status (500, 500-after-commit, 302, "
-        "429=3, 429-date=3), drop, drop-after-commit, partial-commit-drop, html, truncated, "
+        "429=3, 429-date=3, 400-echo), drop, drop-after-commit, partial-commit-drop, html, truncated, "
         "wrong-shape (each also -after-commit), latency=50ms, delay=2s or delay-after-commit=5s"
     )
 

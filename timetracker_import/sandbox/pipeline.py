@@ -107,7 +107,9 @@ def _unreadable_response(fault: Fault, answer: web.Response | None) -> web.Respo
     return web.Response(status=200, body=cut, content_type="application/json")
 
 
-def _fault_response(fault: Fault, answer: web.Response | None = None) -> web.Response:
+def _fault_response(
+    fault: Fault, answer: web.Response | None = None, request: web.Request | None = None
+) -> web.Response:
     if fault.kind in UNREADABLE:
         return _unreadable_response(fault, answer)
     status = fault.status
@@ -134,7 +136,13 @@ def _fault_response(fault: Fault, answer: web.Response | None = None) -> web.Res
     code = {401: "UnauthorizedError", 403: "AccessDenied", 404: "EntityNotFound"}.get(
         status, "UnexpectedError" if status >= 500 else "DbValidationError"
     )
-    return error_response(status, code, f"injected fault ({fault.spec})")
+    message = f"injected fault ({fault.spec})"
+    if fault.echo and request is not None:
+        # what a misconfigured server or proxy does: the request's headers in the error
+        message += f"; request: {request.method} {request.path_qs}; Authorization: " + (
+            request.headers.get("Authorization", "(none)")
+        )
+    return error_response(status, code, message)
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -188,7 +196,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if action is not None and not action.after_commit:
         if action.kind == "drop":
             return _drop(request)
-        return _fault_response(action)
+        return _fault_response(action, None, request)
     if state.limiter is not None:
         wait = state.limiter.acquire()
         if wait is not None:
@@ -238,5 +246,5 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             return response
         if action.kind in ("drop", "partial-commit-drop"):
             return _drop(request)
-        return _fault_response(action, response)
+        return _fault_response(action, response, request)
     return response
