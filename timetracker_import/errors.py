@@ -19,6 +19,8 @@ Exit codes (see README):
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
 EXIT_OK = 0
@@ -159,6 +161,58 @@ class MalformedAnswer(ApiError):
     it, so the caller reads back."""
 
     exit_code = EXIT_PROTOCOL
+
+
+class StorageError(TimetrackerError):
+    """The state directory, a journal or an output file cannot be written: the disk is full
+    or failing (exit 75: free space, run again, it resumes) or the place cannot be written
+    at all (exit 2: another directory or other permissions)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, path: str, retryable: bool, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.exit_code = EXIT_TEMPFAIL if retryable else EXIT_USAGE
+
+
+#: errno values where freeing space (or a passing fault) makes the same write work
+_RETRYABLE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EAGAIN")
+    if hasattr(errno, name)
+)  # fmt: skip
+_FULL_HINT = (
+    "free some space (or point TIMETRACKER_STATE_DIR at another disk) and run the same "
+    "command again; it resumes where it stopped"
+)
+_PLACE_HINT = (
+    "choose a place you can write: TIMETRACKER_STATE_DIR for the journals and locks, "
+    "another path for an output file"
+)
+
+
+def storage_error(exc: BaseException, path: str | os.PathLike[str] | None = None) -> StorageError:
+    """The one-line ``StorageError`` for an ``OSError`` or an ``sqlite3`` error met while
+    writing ``path`` (an OSError's own file name when not given)."""
+    where = os.fspath(path) if path is not None else str(getattr(exc, "filename", "") or "?")
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if name:  # sqlite3.Error (no import here: errors.py depends on nothing)
+        full = name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED"))
+        why = "the disk is full" if name.startswith("SQLITE_FULL") else str(exc)
+    else:
+        number = getattr(exc, "errno", None)
+        full = number in _RETRYABLE_ERRNOS
+        why = (
+            "the disk is full"
+            if number in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+            else (getattr(exc, "strerror", None) or str(exc)).lower()
+        )
+    return StorageError(
+        f"cannot write {where}: {why}",
+        path=where,
+        retryable=full,
+        hint=_FULL_HINT if full else _PLACE_HINT,
+    )
 
 
 class Interrupted(TimetrackerError):

@@ -478,3 +478,39 @@ def test_undo_with_one_edited_and_one_already_deleted(
     code, out, _ = invoke(["runs", "undo", result.run_id, "--json"], env)  # again: harmless
     assert code == 0 and json.loads(out)["deleted"] == []
     assert server_worklogs(sandbox) == expected_worklogs([left])
+
+
+@pytest.mark.slow  # a 31 MB comment, uploaded at each bisection step (~30 s)
+def test_a_row_too_large_for_the_server_is_rejected_not_retried_forever(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Issue 25 item 5: a 31 MB comment makes every batch holding it 413; bisection isolates
+    the row, which is rejected with the server's reason (it was exit 75 on every re-run,
+    with a hint about 500 worklogs). A 5,000-character comment is refused by content (S18).
+    validate warns of both before."""
+    rows = make_rows(10)
+    rows[3]["Comment"] = "y" * 31_000_000
+    rows[6]["Comment"] = "z" * 5000
+    path = write_rows(tmp_path / "in.csv", rows)
+    env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
+    mapping = str(mapping_file(tmp_path))
+    code, out, err = invoke(["validate", str(path), "--mapping", mapping, "--json"], env)
+    assert code == 0, err
+    assert json.loads(out)["long_comments"] == [5, 8]
+    code, out, err = invoke(["validate", str(path), "--mapping", mapping], env)
+    assert "warning: 2 rows have a comment over 4,000 characters (row 5, 8)" in out + err
+    args = ["import", str(path), "--mapping", mapping, "--yes", "--json", "--batch-size", "5"]
+    for _ in range(2):  # the same outcome again: never a resumable 75
+        code, out, err = invoke(args, env)
+        assert code == 1, err[-2000:]
+        doc = json.loads(out)
+        reasons = {r["source_row"]: r["reason"] for r in doc["rejections"]}
+        assert sorted(reasons) == [5, 8], doc["counts"]
+        assert "as too large (413: the request body is larger than" in reasons[5]
+        assert "shorten its comment" in reasons[5]
+        assert reasons[8] == "the server refused this row: comment must be at most 4000 characters"
+        counts = doc["counts"]
+        assert counts["unprocessed"] == 0 and _balanced_counts(counts)
+        assert counts["created"] + counts["already_existing"] == 8
+        assert "at most 500 worklogs" not in out + err
+    assert server_worklogs(sandbox) == expected_worklogs(rows[:3] + rows[4:6] + rows[7:])

@@ -206,6 +206,10 @@ UNREADABLE_HINT = (
     "proxy; if it does, the server answered something it should not (run with --debug)"
 )
 
+#: the longest comment validate lets pass without a warning: 7pace documents no limit; the
+#: sandbox takes this many characters (docs/sandbox.md S18)
+MAX_COMMENT_CHARS = 4000
+
 _HINTS = {
     401: "the token is missing, wrong or expired (tokens last one year); "
     "check it with `timetracker-import auth status`",
@@ -213,7 +217,8 @@ _HINTS = {
     "Administrator, Budget or Product; users/roles needs Administrator; timeApproval/all an "
     "approval manager; writing another user's worklogs needs Administrator",
     404: "the id does not exist, or the URL/collection is wrong",
-    413: "a batch may hold at most 500 worklogs",
+    413: "the request is too large for the server (at most 500 worklogs a batch, and a "
+    "size limit of its own); an import splits such a batch and rejects a row too large alone",
     429: "the 7pace rate limit was hit; wait and run again (it resumes)",
 }
 

@@ -43,8 +43,10 @@ if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.journal.store import Journal
 
-#: statuses that mean "the server refused what is in this batch" (bisect to find the rows)
-CONTENT_STATUSES = frozenset({400, 404, 409, 422})
+#: statuses that mean "the server refused what is in this batch" (bisect to find the rows);
+#: 413: the batch is too large for the server, so its halves may fit (a row that is too large
+#: alone is rejected with the server's reason, never retried as "temporary")
+CONTENT_STATUSES = frozenset({400, 404, 409, 413, 422})
 #: how many read-back-and-resend rounds one ambiguous batch gets before it is left for resume
 MAX_AMBIGUOUS_ROUNDS = 3
 #: worklogs created this long before the run started may still be ours (clock skew)
@@ -294,12 +296,18 @@ class Poster:
         if len(rows) == 1:
             row = rows[0]
             detail = error.description or error.message
+            reason = f"the server refused this row: {detail}"
+            if error.status == 413:
+                reason = (
+                    f"the server refused this row as too large ({error.status}: {detail}); "
+                    "shorten its comment"
+                )
             rejection = Rejection(
                 row,
                 "server",
                 None,
                 None,
-                f"the server refused this row: {detail}",
+                reason,
                 error.error_code or (str(error.status) if error.status else None),
             )
             if not self.dry_run:

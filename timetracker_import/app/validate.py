@@ -76,6 +76,9 @@ class ValidateResult:
     lookup_files: dict[str, str] = dc_field(default_factory=dict)
     detection: str | None = None  # how --preset auto chose
     note: str | None = None  # the mapping's note (what it cannot know)
+    #: valid rows whose comment is longer than the documented limit (a warning: the server
+    #: may refuse them, an import then rejects them with its reason)
+    long_comments: tuple[int, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -329,6 +332,7 @@ def run_validate(
     repeats_index = RepeatIndex()
     repeats: dict[int, int] = {}
     skipped_duplicates = 0
+    long_comments: list[int] = []
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
@@ -343,6 +347,7 @@ def run_validate(
                 canonical = canonical.drop(index=left_out)
                 rejections = merge_rejections(rejections + outcome.rejections)
             skipped_duplicates += len(outcome.skip)
+            long_comments.extend(_long_comments(canonical))
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
@@ -398,4 +403,15 @@ def run_validate(
         lookup_files=dict(loaded.lookup_files),
         detection=loaded.detection,
         note=mapping.note,
+        long_comments=tuple(long_comments),
     )
+
+
+def _long_comments(canonical: pd.DataFrame) -> list[int]:
+    """The rows of ``canonical`` whose comment is past ``MAX_COMMENT_CHARS``."""
+    from timetracker_import.api.protocol import MAX_COMMENT_CHARS
+
+    if "comment" not in canonical.columns or canonical.empty:
+        return []
+    lengths = canonical["comment"].str.len()
+    return [int(r) for r in canonical.index[(lengths > MAX_COMMENT_CHARS).fillna(False)]]

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib
 import signal
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from timetracker_import import __version__
-from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError
+from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError, storage_error
 
 # name -> "module:attribute" (module relative to timetracker_import.cli)
 COMMANDS: dict[str, str] = {
@@ -73,6 +74,12 @@ def invoke_with_exit_codes(run: Callable[[], Any]) -> Any:
         rv = run()
     except TimetrackerError as exc:
         raise click.exceptions.Exit(report_error(exc)) from None
+    except (OSError, sqlite3.OperationalError) as exc:
+        # a file the command writes or the state directory (a full disk, no permission):
+        # one line naming the file. Without a file name it is no such error: a traceback.
+        if not getattr(exc, "filename", None) and not getattr(exc, "sqlite_errorname", None):
+            raise
+        raise click.exceptions.Exit(report_error(storage_error(exc))) from None
     except KeyboardInterrupt:
         signo = _received.pop() if _received else None
         click.echo("interrupted" + (f" ({signal.Signals(signo).name})" if signo else ""), err=True)
