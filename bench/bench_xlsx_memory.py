@@ -36,12 +36,18 @@ _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG = "http://schemas.openxmlformats.org/package/2006"
 
 
+#: True: every row's comment is its own text (the shared strings grow with the rows, as in
+#: a real export); False: 100 comments repeat (only the streamed sheet grows)
+DISTINCT_COMMENTS = True
+
+
 def _rows(count: int) -> Iterator[tuple[str, float, int, int, str]]:
     rnd = random.Random(42)
     for i in range(count):
         # an Excel date serial (days since 1899-12-30) in 2026, on a quarter hour
         serial = 46023 + rnd.randint(0, 360) + rnd.randint(28, 72) / 96
-        yield rnd.choice(USERS), serial, rnd.choice((15, 30, 60, 90)), 1000 + i % 5000, f"c{i}"
+        comment = f"c{i}" if DISTINCT_COMMENTS else f"c{i % 100}"
+        yield rnd.choice(USERS), serial, rnd.choice((15, 30, 60, 90)), 1000 + i % 5000, comment
 
 
 def _escape(text: str) -> str:
@@ -202,7 +208,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=2, help="runs per command (best kept)")
     parser.add_argument("--no-refusals", action="store_true", help="skip the limit checks")
+    parser.add_argument("--repeated-comments", action="store_true",
+                        help="100 comments that repeat instead of one per row")  # fmt: skip
     args = parser.parse_args()
+    global DISTINCT_COMMENTS
+    DISTINCT_COMMENTS = not args.repeated_comments
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         results = {rows: run_size(tmp, rows, max(1, args.repeat)) for rows in args.rows}

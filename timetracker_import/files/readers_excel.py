@@ -333,7 +333,7 @@ def _xlsx_sheet_rows(path: Path, wb: Any, index: int) -> Iterator[tuple[int, lis
     # Rows absent from the XML still come back as empty tuples, so counting from 1
     # gives Excel's row numbers.
     ws.reset_dimensions()
-    rows = ws.iter_rows(values_only=True)
+    rows = _sheet_values(ws)
     number = 0
     while True:
         try:
@@ -352,6 +352,52 @@ def _xlsx_sheet_rows(path: Path, wb: Any, index: int) -> Iterator[tuple[int, lis
         if number > MAX_XLSX_ROWS:  # the <dimension> was missing or wrong
             raise _too_many_rows(path, ws.title, f"has a row {number:,}")
         yield number, list(row)
+
+
+def _sheet_values(ws: Any) -> Iterator[Sequence[Any]]:
+    """The values of each row, as openpyxl's ``iter_rows(values_only=True)`` gives them
+    (rows absent from the XML as empty rows, each row as wide as its last cell), with one
+    difference: each parsed ``<row>`` leaves the XML tree once read. openpyxl keeps every
+    parsed row element in the tree (about 85 bytes a row), so its RSS grew with the sheet.
+
+    It uses openpyxl's own parser and row layout (``WorkSheetParser.parse_row``,
+    ``_get_row``), which are not public: when they are missing (another openpyxl), the
+    sheet is read by ``iter_rows`` as before."""
+    from openpyxl.worksheet import _reader
+
+    wb = ws.parent
+    needed = (getattr(_reader, "WorkSheetParser", None), getattr(_reader, "ROW_TAG", None),
+              getattr(ws, "_get_source", None), getattr(ws, "_get_row", None))  # fmt: skip
+    if any(part is None for part in needed) or not hasattr(_reader.WorkSheetParser, "parse_row"):
+        yield from ws.iter_rows(values_only=True)  # pragma: no cover - another openpyxl
+        return
+    from openpyxl.xml.functions import iterparse  # openpyxl's: defusedxml when installed
+
+    sheet_data = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheetData"
+    counter = 1
+    with ws._get_source() as src:
+        parser = _reader.WorkSheetParser(
+            src, ws._shared_strings, data_only=wb.data_only, epoch=wb.epoch,
+            date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
+        )  # fmt: skip
+        data = None
+        for event, element in iterparse(src, events=("start", "end")):
+            if event == "start":
+                if element.tag == sheet_data:
+                    data = element
+                continue
+            if element.tag != _reader.ROW_TAG:
+                continue
+            index, cells = parser.parse_row(element)
+            if data is not None:
+                data.clear()  # the rows read so far leave the tree
+            if index < counter:  # a row number repeated: openpyxl skips it too
+                continue
+            while counter < index:  # rows absent from the XML
+                counter += 1
+                yield ()
+            counter += 1
+            yield ws._get_row(cells, 1, None, True)
 
 
 _TOO_MANY_ROWS_HINT = (
