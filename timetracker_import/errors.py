@@ -12,11 +12,15 @@ Exit codes (see README):
     4  an ambiguous outcome could not be resolved (resume later)
     75 temporary failure, e.g. an exhausted retry budget, or another run holds the target's
        lock (resumable / try again)
+    76 the server answered a read with something that cannot be read (not JSON, a wrong
+       shape): a proxy, a login page or a server fault, not the user's input
     130 interrupted by Ctrl-C (SIGINT); 143 by SIGTERM, 129 by SIGHUP (resumable)
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
 EXIT_OK = 0
@@ -25,6 +29,8 @@ EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_AMBIGUOUS = 4
 EXIT_TEMPFAIL = 75
+#: sysexits' EX_PROTOCOL: the remote side answered something that is not the protocol
+EXIT_PROTOCOL = 76
 EXIT_INTERRUPTED = 130
 #: 128 + the signal's number, as shells report a process a signal ended
 EXIT_SIGHUP = 129
@@ -148,6 +154,67 @@ class AmbiguousOutcome(ApiError):
     exit_code = EXIT_AMBIGUOUS
 
 
+class MalformedAnswer(ApiError):
+    """A 2xx answer that cannot be read: not JSON, a truncated body, or JSON of the wrong
+    shape (``{"data": 5}`` where a list was due). For a read it is its own exit code (76);
+    for a write the client raises ``AmbiguousOutcome`` instead: the server may have applied
+    it, so the caller reads back."""
+
+    exit_code = EXIT_PROTOCOL
+
+
+class StorageError(TimetrackerError):
+    """The state directory, a journal or an output file cannot be written: the disk is full
+    or failing (exit 75: free space, run again, it resumes) or the place cannot be written
+    at all (exit 2: another directory or other permissions)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, path: str, retryable: bool, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.exit_code = EXIT_TEMPFAIL if retryable else EXIT_USAGE
+
+
+#: errno values where freeing space (or a passing fault) makes the same write work
+_RETRYABLE_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EAGAIN")
+    if hasattr(errno, name)
+)  # fmt: skip
+_FULL_HINT = (
+    "free some space (or point TIMETRACKER_STATE_DIR at another disk) and run the same "
+    "command again; it resumes where it stopped"
+)
+_PLACE_HINT = (
+    "choose a place you can write: TIMETRACKER_STATE_DIR for the journals and locks, "
+    "another path for an output file"
+)
+
+
+def storage_error(exc: BaseException, path: str | os.PathLike[str] | None = None) -> StorageError:
+    """The one-line ``StorageError`` for an ``OSError`` or an ``sqlite3`` error met while
+    writing ``path`` (an OSError's own file name when not given)."""
+    where = os.fspath(path) if path is not None else str(getattr(exc, "filename", "") or "?")
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    if name:  # sqlite3.Error (no import here: errors.py depends on nothing)
+        full = name.startswith(("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED"))
+        why = "the disk is full" if name.startswith("SQLITE_FULL") else str(exc)
+    else:
+        number = getattr(exc, "errno", None)
+        full = number in _RETRYABLE_ERRNOS
+        why = (
+            "the disk is full"
+            if number in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+            else (getattr(exc, "strerror", None) or str(exc)).lower()
+        )
+    return StorageError(
+        f"cannot write {where}: {why}",
+        path=where,
+        retryable=full,
+        hint=_FULL_HINT if full else _PLACE_HINT,
+    )
+
+
 class Interrupted(TimetrackerError):
     """The user interrupted the run (Ctrl-C); the journal allows resuming."""
 
@@ -168,8 +235,6 @@ class JournalError(TimetrackerError):
     exit_code = EXIT_USAGE
 
 
-class ApprovalDataError(ApiError):
+class ApprovalDataError(MalformedAnswer):
     """``timeApproval/all`` answered an item that cannot be read (a ``weekStartDate`` that is
     not an ISO date, an unknown ``approvalState``, no user)."""
-
-    exit_code = EXIT_USAGE

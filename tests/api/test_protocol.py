@@ -15,7 +15,13 @@ from timetracker_import.api.protocol import (
     parse_response,
     unwrap_list,
 )
-from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError
+from timetracker_import.errors import (
+    EXIT_PROTOCOL,
+    AmbiguousOutcome,
+    ApiError,
+    AuthError,
+    MalformedAnswer,
+)
 
 ROOT = "https://contoso.timehub.7pace.com/api/rest"
 
@@ -98,10 +104,24 @@ def test_parse_response_unwraps_data() -> None:
 
 
 def test_parse_response_rejects_non_json_success() -> None:
-    with pytest.raises(ApiError) as info:
-        parse_response(200, {}, b"<html>login</html>")
+    with pytest.raises(MalformedAnswer) as info:
+        parse_response(200, {"Content-Type": "text/html; charset=utf-8"}, b"<html>login</html>")
     assert info.value.status == 200
+    assert info.value.exit_code == EXIT_PROTOCOL  # not 2: nothing the user typed is wrong
+    assert "Content-Type text/html" in info.value.message
     assert "--url" in (info.value.hint or "")
+    with pytest.raises(MalformedAnswer):
+        parse_response(200, {}, b'{"data": [{"id": "a"}, {"id": "b')  # cut short
+
+
+def test_raw_error_text_is_redacted_before_it_is_cut() -> None:
+    from timetracker_import.api.redact import register_secret
+
+    secret = "cut-across-the-limit-" + "s" * 20
+    register_secret(secret)
+    body = ("x" * 480 + secret).encode()  # the 500-character cut falls inside the secret
+    message = parse_error_body(body).message or ""
+    assert message.startswith("x" * 480) and "cut-across" not in message
 
 
 WRAPPED = (
@@ -190,7 +210,7 @@ def test_unwrap_list_shapes() -> None:
     assert unwrap_list({"data": [{"id": 1}]}, "x") == [{"id": 1}]
     assert unwrap_list(None, "x") == []
     assert unwrap_list({"data": None}, "x") == []
-    with pytest.raises(ApiError):
+    with pytest.raises(MalformedAnswer):
         unwrap_list({"nope": 1}, "x")
 
 

@@ -78,3 +78,50 @@ async def test_client_debug_logs_and_errors_never_contain_token(
         assert (
             exc.__cause__ is None and exc.__context__ is None or TOKEN not in str(exc.__context__)
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("refused; Authorization: Basic OjEyMzQ1Njc4OQ== (x)", "refused; Authorization: Basic **** (x)"),
+        ('{"Authorization":"NTLM TlRMTVNTUAADAAAAGAAYAEgAAAA="}', '{"Authorization":"NTLM ****"}'),
+        ("headers: authorization=Bearer abc.def-ghi, host=x", "headers: authorization=Bearer ****, host=x"),
+        ("AUTHORIZATION: secret-without-scheme", "AUTHORIZATION: ****"),
+        ("bare NTLM message TlRMTVNTUAADAAAAGAAY== end", "bare NTLM message **** end"),
+        # our own words about schemes are left alone
+        ("use --auth basic authentication", "use --auth basic authentication"),
+        ("missing or invalid credentials (Bearer token or Basic)",
+         "missing or invalid credentials (Bearer token or Basic)"),
+    ],
+)  # fmt: skip
+def test_echoed_authorization_headers_are_masked(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@host:8080/p?token=1#f", "https://****@host:8080/p?****#****"),
+        ("http://host/a", "http://host/a"),
+        ("https://host/?", "https://host/?****"),
+        ("host/a?x=1", "host/a?****"),
+        ("https://[::1/x?t=1", "https://[::1/x?****"),
+        ("user:pw@host/x", "****@host/x"),
+    ],
+)
+def test_safe_url_hides_user_info_query_and_fragment(url: str, shown: str) -> None:
+    from timetracker_import.api.redact import safe_url
+
+    assert safe_url(url) == shown
+
+
+def test_basic_credential_is_registered_as_a_secret() -> None:
+    import base64
+
+    from timetracker_import.api.redact import Secret
+    from timetracker_import.api.settings import ConnectionSettings
+
+    token = "basic-token-registered-0042"
+    ConnectionSettings(url="https://x", token=Secret(token), auth_scheme="basic")
+    encoded = base64.b64encode(f":{token}".encode()).decode()
+    assert redact_text(f"echo {encoded} end") == "echo **** end"

@@ -29,6 +29,11 @@ from timetracker_import.api.retry import Decision, RetryPolicy, decide, parse_re
         ("GET", 401, True, Decision.FAIL),
         ("POST", 422, True, Decision.FAIL),
         ("DELETE", 404, True, Decision.FAIL),
+        # a redirect (never followed): a read fails, a write may have been applied
+        ("GET", 302, True, Decision.FAIL),
+        ("POST", 302, True, Decision.AMBIGUOUS),
+        ("PATCH", 307, True, Decision.AMBIGUOUS),
+        ("DELETE", 301, True, Decision.AMBIGUOUS),
     ],
 )
 def test_decide(method: str, status: int | None, sent: bool, expected: Decision) -> None:

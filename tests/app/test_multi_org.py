@@ -196,6 +196,8 @@ def test_worst_exit_code_orders_by_severity() -> None:
     assert worst_exit_code([0, 1, 75]) == 75
     assert worst_exit_code([1, 75, 3]) == 3
     assert worst_exit_code([4, 130]) == 130
+    assert worst_exit_code([0, 143]) == 143 and worst_exit_code([75, 129]) == 129
+    assert worst_exit_code([75, 76, 1]) == 76 and worst_exit_code([76, 2]) == 2
 
 
 def test_mapping_file_carries_loaded_lookups_under_stable_names() -> None:

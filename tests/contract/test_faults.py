@@ -22,9 +22,11 @@ from timetracker_import.api.retry import RetryPolicy
 from timetracker_import.api.settings import ConnectionSettings
 from timetracker_import.errors import (
     EXIT_AMBIGUOUS,
+    EXIT_PROTOCOL,
     AmbiguousOutcome,
     ApiError,
     AuthError,
+    MalformedAnswer,
     TransientApiError,
 )
 from timetracker_import.sandbox import make_app
@@ -250,6 +252,80 @@ async def test_validate_only_batch_is_retried_like_a_read(make_sandbox: SandboxF
     assert len(sleep.delays) == 1
     stats = await sb.stats()
     assert (stats["calls"]["batch"], stats["worklogs"]) == (2, 0)
+
+
+# -- answers that cannot be read (issue 25 item 2) -------------------------------------------
+
+UNREADABLE = ["html", "truncated", "wrong-shape", "302"]
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+@pytest.mark.parametrize("after_commit", [False, True])
+async def test_unreadable_batch_answer_is_ambiguous_not_a_failure(
+    make_sandbox: SandboxFactory, kind: str, after_commit: bool
+) -> None:
+    """A batch answered by a login page, JSON cut in the middle, ``{"data": 5}`` or a
+    redirect may have been stored: ambiguous (read back), never "not sent", never re-sent."""
+    spec = f"batch#1:{kind}" + ("-after-commit" if after_commit else "")
+    sb = await make_sandbox(faults=[spec])
+    sleep = SleepRecorder()
+    async with sb.client("bob", sleep=sleep) as client:
+        with pytest.raises(AmbiguousOutcome) as info:
+            await client.post_batch(ITEMS)
+    assert info.value.exit_code == EXIT_AMBIGUOUS
+    assert sleep.delays == []
+    stats = await sb.stats()
+    assert (stats["calls"]["batch"], stats["fired"]) == (1, {spec: 1})  # never re-sent
+    assert await stored_comments(sb) == (["a", None] if after_commit else [])
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+async def test_unreadable_answers_to_single_writes_are_ambiguous(
+    make_sandbox: SandboxFactory, kind: str
+) -> None:
+    """POST workLogs, PATCH and DELETE workLogs/{id}: stored/applied, answer unreadable."""
+    sb = await make_sandbox()
+    async with sb.client("bob") as client:
+        keep = (await client.create_worklog(ITEMS[0]))["id"]
+        gone = (await client.create_worklog(ITEMS[1]))["id"]
+        await sb.set_faults([f"worklogs#1..3:{kind}-after-commit"])
+        with pytest.raises(AmbiguousOutcome):
+            await client.create_worklog(ITEMS[0] | {"comment": "new"})
+        with pytest.raises(AmbiguousOutcome):
+            await client.patch_worklog(keep, {"comment": "patched"})
+        if kind == "wrong-shape":
+            # DELETE answers {"data": null} (D10), and its payload says nothing more: any
+            # JSON answer is a done DELETE (here it was)
+            await client.delete_worklog(gone)
+        else:
+            with pytest.raises(AmbiguousOutcome):
+                await client.delete_worklog(gone)
+    stats = await sb.stats()
+    assert stats["faultCalls"]["worklogs"] == 3  # none of them re-sent
+    assert sorted(map(str, await stored_comments(sb))) == ["new", "patched"]
+
+
+@pytest.mark.parametrize("kind", ["html", "truncated", "wrong-shape"])
+async def test_unreadable_answer_to_a_read_is_its_own_exit_code(
+    make_sandbox: SandboxFactory, kind: str
+) -> None:
+    """A read answered with something unreadable is not the user's input (exit 2): 76."""
+    sb = await make_sandbox(faults=[f"me#1:{kind}", f"users#1:{kind}", f"batch#1:{kind}"])
+    async with sb.client("bob") as client:
+        for call in (client.me(), client.users(), client.post_batch(ITEMS, validate_only=True)):
+            with pytest.raises(MalformedAnswer) as info:
+                await call
+            assert info.value.exit_code == EXIT_PROTOCOL
+            assert not isinstance(info.value, AmbiguousOutcome)
+
+
+async def test_redirect_on_a_read_is_a_url_problem(make_sandbox: SandboxFactory) -> None:
+    sb = await make_sandbox(faults=["me#1:302"])
+    async with sb.client("bob") as client:
+        with pytest.raises(ApiError) as info:
+            await client.me()
+    assert info.value.exit_code == 2 and info.value.status == 302
+    assert info.value.hint is not None and "/login" in info.value.hint
 
 
 # -- connection refused ----------------------------------------------------------------------

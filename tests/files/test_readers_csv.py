@@ -352,3 +352,20 @@ def test_letter_index_rejects(bad: str) -> None:
 def test_column_letter_rejects_negative() -> None:
     with pytest.raises(ValueError):
         column_letter(-1)
+
+
+def test_wide_tables_get_shorter_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk is bounded in cells, not rows (issue 25 item 4): a 16,384-column header would
+    make default chunks of 800 million cells."""
+    from timetracker_import.files import readers
+
+    monkeypatch.setattr(readers, "MAX_CHUNK_CELLS", 1000)
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"c{i}" for i in range(100))
+    path.write_text(header + "\n" + "\n".join(",".join(["v"] * 100) for _ in range(35)) + "\n")
+    table = readers.open_table(path)
+    sizes = [len(chunk) for chunk in table.chunks(50_000)]
+    assert sizes == [10, 10, 10, 5]  # 1000 cells / 100 columns
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("a,b\n" + "1,2\n" * 35)
+    assert [len(c) for c in readers.open_table(narrow).chunks(50_000)] == [35]

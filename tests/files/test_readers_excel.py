@@ -306,3 +306,47 @@ def test_xls_garbage(tmp_path: Path) -> None:
     path.write_bytes(b"this is not an excel file at all" * 20)
     with pytest.raises(InputError, match="cannot be read as .xls"):
         open_table(path)
+
+
+def _both_ways(path: Path) -> tuple[list[list[Any]], list[list[Any]]]:
+    import openpyxl
+
+    from timetracker_import.files.readers_excel import _sheet_values
+
+    got, want = [], []
+    for reader, out in ((_sheet_values, got), (None, want)):
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()
+        rows = reader(ws) if reader else ws.iter_rows(values_only=True)
+        out.extend(list(r) for r in rows)
+        wb.close()
+    return got, want
+
+
+def test_streamed_rows_are_exactly_openpyxls(tmp_path: Path) -> None:
+    """``_sheet_values`` drops parsed rows from the XML tree (flat RSS, issue 25 item 4);
+    the values are openpyxl's own: every cell type, rows missing from the XML, short and
+    long rows."""
+    import datetime as dt
+
+    import openpyxl
+
+    path = tmp_path / "kinds.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["text", "int", "float", "bool", "date", "time", "delta", "formula", None, "far"])
+    ws.append(["a", 1, 1.5, True, dt.datetime(2026, 9, 1, 8, 30), dt.time(9, 15),
+               dt.timedelta(hours=1, minutes=30), "=1+1", None, "x"])  # fmt: skip
+    ws["B2"].number_format = "0"
+    ws["G2"].number_format = "[h]:mm"
+    ws.cell(row=5, column=2, value=7)  # rows 3 and 4 absent from the XML
+    ws.cell(row=6, column=12, value="beyond the header")
+    ws.cell(row=9, column=1, value="#N/A")
+    wb.save(path)
+    got, want = _both_ways(path)
+    assert got == want and len(got) == 9
+    assert got[2] == [] and got[5][11] == "beyond the header"
+    sample = Path(__file__).resolve().parents[2] / "sample_data" / "payroll_hours.xlsx"
+    got, want = _both_ways(sample)
+    assert got == want and len(got) > 5

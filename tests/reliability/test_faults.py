@@ -62,6 +62,15 @@ def test_happy_path_1200_rows(sandbox: RunningSandbox, tmp_path: Path) -> None:
         ("batch#3:500", 11),  # nothing stored: read back finds nothing, the batch is re-sent
         ("batch#3:500-after-commit", 10),  # stored: read back claims it, nothing re-sent
         ("batch#3:partial-commit-drop", 11),  # half stored: claimed, the other half re-sent
+        # answers that cannot be read are ambiguous too (issue 25): read back, never "unsent"
+        ("batch#3:html", 11),  # a login page instead of the API, nothing stored
+        ("batch#3:html-after-commit", 10),  # stored, then a 200 HTML page
+        ("batch#3:truncated", 11),
+        ("batch#3:truncated-after-commit", 10),  # stored, the JSON answer cut in the middle
+        ("batch#3:wrong-shape", 11),
+        ("batch#3:wrong-shape-after-commit", 10),  # stored, answered {"data": 5}
+        ("batch#3:302", 11),  # a redirect to a sign-in page, nothing stored
+        ("batch#3:302-after-commit", 10),
     ],
 )
 def test_failed_batch_3_of_10(
@@ -153,6 +162,79 @@ def test_sustained_503_outage_exhausts_budget_then_resumes(
     assert second.resumed and second.exit_code == 0, second.summary_dict()
     assert balanced(second) and second.accounting.created == 50
     assert server_worklogs(sandbox) == expected_worklogs(rows)
+
+
+@pytest.mark.parametrize("fault", ["batch#2..:503", "batch#2..:html", "batch#2..:302"])
+def test_writes_failing_while_reads_work_exit_75_then_resume(
+    sandbox: RunningSandbox, tmp_path: Path, fault: str
+) -> None:
+    """Every batch from the 2nd on fails, nothing stored, while the read-backs work: each
+    read-back proves the rows are not there, so the outcome is known (a failing server, exit
+    75 as the README says), not an unresolved ambiguity (exit 4, issue 25 item 7)."""
+    sandbox.set_faults([fault])
+    rows = make_rows(50)
+    path = write_rows(tmp_path / "in.csv", rows)
+    settings = settings_for(sandbox, path, tmp_path, batch_size=10, concurrency=1)
+    first = run_quick(settings)
+    assert first.exit_code == 75 and first.halt_reason == "transient", first.summary_dict()
+    assert "not stored" in (first.halt_message or "")
+    assert balanced(first) and first.accounting.created == 10
+    assert first.accounting.unprocessed == 40
+    # no batch is sent more than once plus 3 rounds; the one that halted the run was (an
+    # intent journaled while the run halted is never sent: at most as many posts as intents)
+    attempts = _batch_attempts(first.run_dir)
+    assert max(attempts.values()) == 4 and batch_calls(sandbox) <= sum(attempts.values())
+    created = _created_rows({"created_csv": str(first.created_csv)}, rows)
+    assert server_worklogs(sandbox) == expected_worklogs(created)
+    sandbox.set_faults([])
+    second = run_quick(settings)
+    assert second.resumed and second.exit_code == 0, second.summary_dict()
+    assert balanced(second) and second.accounting.created == 50
+    assert server_worklogs(sandbox) == expected_worklogs(rows)
+
+
+@pytest.mark.parametrize(
+    "fault", ["html-after-commit", "truncated-after-commit", "wrong-shape-after-commit",
+              "302-after-commit"],
+)  # fmt: skip
+def test_unreadable_answer_after_commit_resume_journals_it_undo_is_exact(
+    sandbox: RunningSandbox, tmp_path: Path, fault: str
+) -> None:
+    """Issue 25 item 2: the last batch is stored but its answer cannot be read, and the
+    read-back fails too (the run halts, 75). The resume reads the batch back and journals the
+    worklogs it finds: with ``--on-existing allow`` nothing is posted twice, and ``runs
+    undo`` deletes every worklog the runs made."""
+    # the preflight's baseline is workLogs/all call #1; the read-backs come after
+    sandbox.set_faults([f"batch#6:{fault}", "worklogs-all#2..:503"])
+    rows = make_rows(60)
+    path = write_rows(tmp_path / "in.csv", rows)
+    settings = settings_for(
+        sandbox, path, tmp_path, batch_size=10, concurrency=1, on_existing="allow"
+    )
+    first = run_quick(settings)
+    assert first.exit_code == 75 and first.halt_reason == "transient", first.summary_dict()
+    assert balanced(first) and first.accounting.unprocessed == 10  # the last batch's rows
+    assert first.accounting.created == 50 and len(first.ambiguous_batches) == 1
+    assert sum(server_worklogs(sandbox).values()) == 60  # stored, but not journaled yet
+    sandbox.set_faults([])
+    before = batch_calls(sandbox)
+    second = run_quick(settings)
+    assert second.resumed and second.exit_code == 0, second.summary_dict()
+    assert balanced(second) and second.accounting.created == 60
+    assert second.accounting.already_existing == 0  # claimed as the run's own, journaled
+    assert batch_calls(sandbox) == before  # the batch was claimed, nothing re-sent
+    assert server_worklogs(sandbox) == expected_worklogs(rows)
+    env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
+    code, out, err = invoke(["runs", "undo", "--yes", second.run_id, "--json"], env)
+    assert code == 0, err
+    assert len(json.loads(out)["deleted"]) == 60
+    assert server_worklogs(sandbox) == Counter()
+
+
+def _batch_attempts(run_dir: Path) -> dict[int, int]:
+    """How many times the journal says each batch was sent."""
+    with sqlite3.connect(run_dir / "journal.sqlite") as conn:
+        return dict(conn.execute("SELECT batch_no, attempts FROM batch"))
 
 
 def _closed_port() -> int:
@@ -396,3 +478,39 @@ def test_undo_with_one_edited_and_one_already_deleted(
     code, out, _ = invoke(["runs", "undo", "--yes", result.run_id, "--json"], env)  # again: harmless
     assert code == 0 and json.loads(out)["deleted"] == []
     assert server_worklogs(sandbox) == expected_worklogs([left])
+
+
+@pytest.mark.slow  # a 31 MB comment, uploaded at each bisection step (~30 s)
+def test_a_row_too_large_for_the_server_is_rejected_not_retried_forever(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Issue 25 item 5: a 31 MB comment makes every batch holding it 413; bisection isolates
+    the row, which is rejected with the server's reason (it was exit 75 on every re-run,
+    with a hint about 500 worklogs). A 5,000-character comment is refused by content (S18).
+    validate warns of both before."""
+    rows = make_rows(10)
+    rows[3]["Comment"] = "y" * 31_000_000
+    rows[6]["Comment"] = "z" * 5000
+    path = write_rows(tmp_path / "in.csv", rows)
+    env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
+    mapping = str(mapping_file(tmp_path))
+    code, out, err = invoke(["validate", str(path), "--mapping", mapping, "--json"], env)
+    assert code == 0, err
+    assert json.loads(out)["long_comments"] == [5, 8]
+    code, out, err = invoke(["validate", str(path), "--mapping", mapping], env)
+    assert "warning: 2 rows have a comment over 4,000 characters (row 5, 8)" in out + err
+    args = ["import", str(path), "--mapping", mapping, "--yes", "--json", "--batch-size", "5"]
+    for _ in range(2):  # the same outcome again: never a resumable 75
+        code, out, err = invoke(args, env)
+        assert code == 1, err[-2000:]
+        doc = json.loads(out)
+        reasons = {r["source_row"]: r["reason"] for r in doc["rejections"]}
+        assert sorted(reasons) == [5, 8], doc["counts"]
+        assert "as too large (413: the request body is larger than" in reasons[5]
+        assert "shorten its comment" in reasons[5]
+        assert reasons[8] == "the server refused this row: comment must be at most 4000 characters"
+        counts = doc["counts"]
+        assert counts["unprocessed"] == 0 and _balanced_counts(counts)
+        assert counts["created"] + counts["already_existing"] == 8
+        assert "at most 500 worklogs" not in out + err
+    assert server_worklogs(sandbox) == expected_worklogs(rows[:3] + rows[4:6] + rows[7:])

@@ -157,3 +157,58 @@ async def test_worklog_created_before_the_run_is_not_claimed(journal: Journal) -
     await poster.run([batch(1, (2,))])
     assert journal.row_outcomes()[2] == ("created", "w9")
     assert len(client.sent) == 2
+
+
+async def test_a_batch_answer_that_does_not_match_its_rows_is_read_back_at_once(
+    journal: Journal,
+) -> None:
+    """A client that hands back an answer naming fewer worklogs than rows (the real client
+    raises AmbiguousWrite for it, issue 25): the batch is read back in this run and its rows
+    claimed, not left for a resume that would count them "already existing"."""
+    client = ScriptedClient([["w1"]])  # one worklog for a batch of two
+    reads: list[int] = []
+
+    async def read_back(b: PlannedBatch) -> list[dict[str, Any]]:
+        reads.append(b.batch_no)
+        return [worklog("w1"), worklog("w2")]
+
+    poster = make_poster(journal, client, read_back, [2, 3])
+    journal.record_plan([batch(1, (2, 3))])
+    stats = await poster.run([batch(1, (2, 3))])
+    assert reads == [1] and len(client.sent) == 1  # read back, nothing re-sent
+    assert stats.ambiguous_batches == []
+    outcomes = journal.row_outcomes()
+    assert {outcomes[2], outcomes[3]} == {("created", "w1"), ("created", "w2")}
+    assert {r.worklog_id for r in journal.created_records()} == {"w1", "w2"}
+
+
+async def test_a_row_the_server_refuses_for_its_size_is_bisected_and_rejected(
+    journal: Journal,
+) -> None:
+    """413 for any batch holding row 3 (issue 25 item 5): the halves are sent, row 3 alone
+    is rejected with the server's reason; the others are created; no halt (it was "error",
+    exit 75, on every run)."""
+    from timetracker_import.errors import ApiError
+
+    class TooLarge(ScriptedClient):
+        async def post_batch(self, items: list[dict[str, Any]], **kw: Any) -> Any:
+            self.sent.append(items)
+            if any(i.get("comment") == "huge" for i in items):
+                raise ApiError("7pace API answered 413", status=413,
+                               error_code="RequestTooLarge", description="body too large")  # fmt: skip
+            return [worklog(f"w{len(self.sent)}-{n}") for n in range(len(items))]
+
+    client = TooLarge([])
+    poster = make_poster(journal, client, lambda _: [], [2, 3, 4, 5])
+    poster.bodies[3] = dict(BODY, comment="huge")  # type: ignore[index]
+    journal.record_plan([batch(1, (2, 3, 4, 5))])
+    stats = await poster.run([batch(1, (2, 3, 4, 5))])
+    assert stats.halt is None
+    assert [r.source_row for r in stats.rejections] == [3]
+    reason = stats.rejections[0].reason
+    assert reason == (
+        "the server refused this row as too large (413: body too large); shorten its comment"
+    )
+    assert stats.rejections[0].error_code == "RequestTooLarge"
+    outcomes = journal.row_outcomes()
+    assert [outcomes[r][0] for r in (2, 3, 4, 5)] == ["created", "rejected", "created", "created"]

@@ -44,11 +44,30 @@ async def stats(api: Api) -> dict[str, Any]:
         ("workLogs/all#1:500", ("worklogs-all", 1, 1, "status", False, 500)),
         ("*:latency=50ms", ("any", 1, None, "latency", False, 0)),
         ("ME:403", ("me", 1, None, "status", False, 403)),
+        ("batch#2:302", ("batch", 2, 2, "status", False, 302)),
+        ("worklogs:307-after-commit", ("worklogs", 1, None, "status", True, 307)),
+        ("batch#1:html", ("batch", 1, 1, "html", False, 0)),
+        ("batch#1:html-after-commit", ("batch", 1, 1, "html", True, 0)),
+        ("batch#1..:truncated", ("batch", 1, None, "truncated", False, 0)),
+        ("me:truncated-after-commit", ("me", 1, None, "truncated", True, 0)),
+        ("batch#3:wrong-shape", ("batch", 3, 3, "wrong-shape", False, 0)),
+        ("batch#3:Wrong-Shape-After-Commit", ("batch", 3, 3, "wrong-shape", True, 0)),
     ],
 )
 def test_fault_grammar(spec: str, expected: tuple[Any, ...]) -> None:
     f = parse_fault(spec)
     assert (f.selector, f.first, f.last, f.kind, f.after_commit, f.status) == expected
+
+
+async def test_echo_repeats_the_authorization_header(make_api: ApiFactory) -> None:
+    """``-echo``: an error body with the request's Authorization header, as a misconfigured
+    server prints it (the secrets tests need one)."""
+    assert parse_fault("batch#2:500-after-commit-echo").echo
+    assert not parse_fault("batch#2:500").echo
+    api = await make_api(faults=["me:400-echo"])
+    status, body, _ = await api.get("me")
+    assert status == 400
+    assert f"Authorization: {auth('bob')['Authorization']}" in body["error"]["message"]
 
 
 def test_fault_grammar_durations_and_retry() -> None:
@@ -61,7 +80,8 @@ def test_fault_grammar_durations_and_retry() -> None:
 @pytest.mark.parametrize(
     "spec",
     ["batch:", "nowhere#1:500", "batch#0:500", "batch#3..2:500", "batch#1:200", "batch#1:teapot",
-     "me#1:partial-commit-drop", "batch#1:500=3", "*:latency=50", "batch 500"],
+     "me#1:partial-commit-drop", "batch#1:500=3", "*:latency=50", "batch 500", "batch#1:299",
+     "batch#1:600", "batch#1:html=3", "batch#1:html-before-commit", "batch#1:302=3"],
 )  # fmt: skip
 def test_fault_grammar_errors(spec: str) -> None:
     with pytest.raises(FaultSpecError):
@@ -116,6 +136,38 @@ async def test_dropped_connections(make_api: ApiFactory, action: str, stored: in
     assert (await stats(api))["worklogs"] == stored
     status, _, _ = await api.post("workLogs/batch", one())  # the next call is normal
     assert status == 200
+
+
+async def test_unreadable_answers_before_and_after_commit(make_api: ApiFactory) -> None:
+    """Answers a client cannot read (issue 25): each before the commit (nothing stored) and
+    after it (stored, then answered so)."""
+    api = await make_api()
+    expected_stored = 0
+    for after in (False, True):
+        suffix = "-after-commit" if after else ""
+        await api.client.post("/_sandbox/faults", json=[
+            f"batch#1:html{suffix}", f"batch#2:truncated{suffix}", f"batch#3:wrong-shape{suffix}",
+            f"batch#4:302{suffix}",
+        ])  # fmt: skip
+        answers = []
+        for i in range(4):
+            async with api.client.post(
+                "/api/rest/workLogs/batch?api-version=3.2", json=one(f"{i}") * 2,
+                headers=auth("bob"), allow_redirects=False,
+            ) as resp:  # fmt: skip
+                answers.append((resp.status, resp.content_type, await resp.read(), resp.headers))
+        (html, cut, shape, redirect) = answers
+        assert html[:2] == (200, "text/html") and b"<html>" in html[2]
+        assert cut[:2] == (200, "application/json")
+        with pytest.raises(ValueError):
+            json.loads(cut[2])
+        # before the commit there is no answer to cut: a fixed stub; after it, half the answer
+        assert cut[2].startswith(b'{"data":[{"')
+        assert (b'"comment":"1"' in cut[2]) == after
+        assert shape[:2] == (200, "application/json") and json.loads(shape[2]) == {"data": 5}
+        assert redirect[0] == 302 and redirect[3]["Location"].startswith("/login")
+        expected_stored += 8 if after else 0
+        assert (await stats(api))["worklogs"] == expected_stored
 
 
 async def test_token_expires_after_n_calls(make_api: ApiFactory) -> None:

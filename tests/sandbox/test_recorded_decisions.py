@@ -65,3 +65,27 @@ async def test_boolean_query_values(api: Api, flag: str, status: int) -> None:
     assert got == status, body
     if status == 400:
         assert body["error"]["errorCode"] == "ApiVersionError"
+
+
+async def test_s18_comment_limit_and_request_size(api: Api) -> None:
+    """S18: a comment of up to 4,000 characters is taken, a longer one is 422
+    ``CommentTooLong`` (POST, batch, PATCH); a body over 30,000,000 bytes is 413
+    ``RequestTooLarge`` in the D3 shape. Nothing is stored by a refused call."""
+    item = {"timeStamp": "2026-09-01T09:00:00Z", "length": 60}
+    ok = await api.create(comment="c" * 4000)
+    assert len(ok["comment"]) == 4000
+    for method, endpoint, body in (
+        ("POST", "workLogs", item | {"comment": "c" * 4001}),
+        ("POST", "workLogs/batch", [item | {"comment": "c" * 4001}]),
+        ("POST", "workLogs/batch", [item | {"Comment": "c" * 4001}]),  # not the fast path
+        ("PATCH", f"workLogs/{ok['id']}", {"comment": "c" * 4001}),
+    ):
+        status, answer, _ = await api.call(method, endpoint, json=body)
+        assert (status, answer["error"]["errorCode"]) == (422, "CommentTooLong"), endpoint
+        assert answer["error"]["fields"] == {"comment": 4001}
+    status, answer, _ = await api.call(
+        "POST", "workLogs/batch", json=[item | {"comment": "c" * 30_000_000}]
+    )
+    assert (status, answer["error"]["errorCode"]) == (413, "RequestTooLarge")
+    status, answer, _ = await api.get("workLogs")
+    assert [len(w["comment"]) for w in answer["data"]] == [4000]

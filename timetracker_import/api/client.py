@@ -23,7 +23,7 @@ import aiohttp
 import yarl
 
 from timetracker_import import __version__
-from timetracker_import.errors import ApiError, ConfigError, TransientApiError
+from timetracker_import.errors import ApiError, ConfigError, MalformedAnswer, TransientApiError
 
 from .ntlm import HandshakeFailure, NtlmTransport
 from .protocol import (
@@ -31,6 +31,7 @@ from .protocol import (
     QueryValue,
     Request,
     error_from_response,
+    expect_object,
     parse_response,
     unwrap_list,
 )
@@ -201,7 +202,10 @@ class TimetrackerClient:
 
         Raises ``ApiError``/``AuthError`` for a definite failure, ``TransientApiError`` when the
         retry budget is spent (or the server asks to wait longer than the cap), and
-        ``AmbiguousWrite`` (an ``AmbiguousOutcome``) for a write whose outcome is unknown.
+        ``AmbiguousWrite`` (an ``AmbiguousOutcome``) for a write whose outcome is unknown:
+        no answer after sending, a 5xx, a redirect, or a 2xx answer ``decode`` cannot read
+        (``MalformedAnswer``: not JSON, cut short, the wrong shape), which for a read is
+        raised as it is (exit 76).
         """
         url = request.url(self.settings.rest_root, self.settings.api_version)
         policy = self.retry_policy
@@ -234,7 +238,19 @@ class TimetrackerClient:
                 # dropped copy may have been applied, like an unanswered attempt of ours.
                 maybe_applied = maybe_applied or len(sends) > 1
                 if 200 <= status <= 299:
-                    return decode(status, headers, body)
+                    try:
+                        return decode(status, headers, body)
+                    except MalformedAnswer as exc:
+                        if not request.is_write:
+                            raise
+                        # the server (or something in front of it) took the request and
+                        # answered what we cannot read: it may have been applied
+                        raise AmbiguousWrite(
+                            f"{request.describe()}: {exc.message}",
+                            request=request,
+                            status=status,
+                            hint=_AMBIGUOUS_HINT,
+                        ) from None
                 if request.method == "DELETE" and status == 404 and maybe_applied:
                     # An earlier attempt that got no answer did delete it.
                     return None
@@ -312,7 +328,7 @@ class TimetrackerClient:
             page = unwrap_list(payload, path)
             first = _identity(page[0]) if page else None
             if skip and first is not None and first == previous_first:
-                raise ApiError(
+                raise MalformedAnswer(
                     f"GET {path}: the server returned the same page for $skip={skip}",
                     hint="the server seems to ignore $skip; report this",
                 )
@@ -349,7 +365,7 @@ class TimetrackerClient:
     async def me(self, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET me``: the token's user, account, default activity type and time zone."""
         request = Request("GET", "me", _expand(expand_display_name))
-        return _as_dict(await self.request(request), "me")
+        return expect_object(await self.request(request), "me")
 
     async def users(
         self, *, expand_display_name: bool = True, page_size: int = MAX_PAGE_SIZE
@@ -360,7 +376,7 @@ class TimetrackerClient:
     async def user(self, user_id: str, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET users/{id}``."""
         request = Request("GET", f"users/{user_id}", _expand(expand_display_name))
-        return _as_dict(await self.request(request), "user")
+        return expect_object(await self.request(request), "user")
 
     async def roles(
         self,
@@ -380,17 +396,17 @@ class TimetrackerClient:
         ``{succeeded, failed, failedEntries}``. Setting a role is idempotent, so the caller
         may simply re-send on an ambiguous outcome."""
         body = {"skipErrors": skip_errors, "users": [dict(e) for e in entries]}
-        payload = await self.request(Request("POST", "users/roles", (), body))
-        return _as_dict(payload, "users/roles")
+        request = Request("POST", "users/roles", (), body)
+        return await self.request(request, _object_answer("users/roles"))  # type: ignore[no-any-return]
 
     async def activity_types(self) -> dict[str, Any]:
         """``GET activityTypes``: ``{enabled, systemDefaultActivityTypeId, activityTypes}``."""
-        return _as_dict(await self.request(Request("GET", "activityTypes")), "activityTypes")
+        return expect_object(await self.request(Request("GET", "activityTypes")), "activityTypes")
 
     async def activity_type(self, activity_type_id: str) -> dict[str, Any]:
         """``GET activityTypes/{id}``."""
         payload = await self.request(Request("GET", f"activityTypes/{activity_type_id}"))
-        return _as_dict(payload, "activityType")
+        return expect_object(payload, "activityType")
 
     def iter_worklogs(
         self, *, page_size: int = MAX_PAGE_SIZE, **filters: Any
@@ -441,21 +457,24 @@ class TimetrackerClient:
             expand_display_name=expand_display_name, include_editable=include_editable
         )
         payload = await self.request(Request("GET", f"workLogs/{worklog_id}", query))
-        return _as_dict(payload, "workLog")
+        return expect_object(payload, "workLog")
 
     async def create_worklog(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST workLogs``; an unknown outcome raises ``AmbiguousWrite``."""
-        payload = await self.request(Request("POST", "workLogs", (), dict(body)))
-        return _as_dict(payload, "workLog")
+        """``POST workLogs``; an unknown outcome (an unreadable answer included) raises
+        ``AmbiguousWrite``."""
+        request = Request("POST", "workLogs", (), dict(body))
+        return await self.request(request, _object_answer("workLog"))  # type: ignore[no-any-return]
 
     async def patch_worklog(self, worklog_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``PATCH workLogs/{id}`` (fields not in ``body`` are unchanged)."""
-        payload = await self.request(Request("PATCH", f"workLogs/{worklog_id}", (), dict(body)))
-        return _as_dict(payload, "workLog")
+        """``PATCH workLogs/{id}`` (fields not in ``body`` are unchanged). An unknown outcome
+        (no answer, 5xx, a redirect, an answer that is not a worklog object) raises
+        ``AmbiguousWrite``."""
+        request = Request("PATCH", f"workLogs/{worklog_id}", (), dict(body))
+        return await self.request(request, _object_answer("workLog"))  # type: ignore[no-any-return]
 
     async def delete_worklog(self, worklog_id: str) -> None:
         """``DELETE workLogs/{id}`` (retried; a 404 after an unanswered attempt counts as
-        deleted)."""
+        deleted). A redirect or a 2xx answer that is not JSON raises ``AmbiguousWrite``."""
         await self.request(Request("DELETE", f"workLogs/{worklog_id}"))
 
     async def post_batch(
@@ -472,6 +491,11 @@ class TimetrackerClient:
         only one spelling can never create anything; such a call is retried like a GET.
         ``fields``: return each worklog with only these keys (absent ones as None); the
         answer (~1.5 kB per worklog) is then read without building the rest.
+
+        A created batch's answer must hold one worklog with an ``id`` per item, in order:
+        any other answer (not JSON, cut short, ``{"data": 5}``, a count that does not match)
+        cannot say which row became which worklog, so it raises ``AmbiguousWrite`` like a
+        timeout; the caller reads the batch's window back.
         """
         if len(items) > MAX_BATCH:
             raise ValueError(f"a batch holds at most {MAX_BATCH} items, got {len(items)}")
@@ -484,7 +508,12 @@ class TimetrackerClient:
             "POST", "workLogs/batch", query, [dict(i) for i in items], retry_safe=validate_only
         )
         decode = parse_response if fields is None else _partial_decoder(fields)
-        return unwrap_list(await self.request(request, decode), "workLogs/batch")
+        expected = None if validate_only else len(items)
+
+        def answer(status: int, headers: Mapping[str, str], body: bytes) -> list[Any]:
+            return _batch_answer(decode(status, headers, body), expected)
+
+        return await self.request(request, answer)  # type: ignore[no-any-return]
 
     async def approvals(
         self,
@@ -611,10 +640,29 @@ def _identity(item: Any) -> Any:
     return None
 
 
-def _as_dict(payload: Any, what: str) -> dict[str, Any]:
-    if isinstance(payload, dict):
-        return payload
-    raise ApiError(f"7pace API returned {type(payload).__name__} for {what}, expected an object")
+def _object_answer(what: str) -> Callable[[int, Mapping[str, str], bytes], dict[str, Any]]:
+    """A decoder for an answer that must be one object (a write's: read inside the request,
+    so that any other answer makes the write ambiguous)."""
+
+    def decode(status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        return expect_object(parse_response(status, headers, body), what)
+
+    return decode
+
+
+def _batch_answer(payload: Any, expected: int | None) -> list[Any]:
+    """The list a batch answered; with ``expected`` (a real batch), exactly that many
+    worklog objects with an ``id``, else ``MalformedAnswer``."""
+    items = unwrap_list(payload, "workLogs/batch")
+    if expected is None:
+        return items
+    if len(items) != expected:
+        raise MalformedAnswer(
+            f"7pace API answered {len(items)} worklogs for a batch of {expected}"
+        )
+    if not all(isinstance(i, dict) and i.get("id") for i in items):
+        raise MalformedAnswer("7pace API answered a batch with a worklog that has no id")
+    return items
 
 
 #: Makes a client for connection settings; use cases take one so tests can inject theirs.

@@ -20,10 +20,10 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError
+from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError, MalformedAnswer
 
-from .redact import redact_text
-from .retry import is_transient_status, parse_retry_after
+from .redact import redact_text, safe_url
+from .retry import READ_METHODS, is_transient_status, parse_retry_after
 
 QueryValue = str | int | float | bool | date | datetime | Sequence[int] | Sequence[str]
 
@@ -89,6 +89,12 @@ class Request:
         return "GET" if self.retry_safe else self.method
 
     @property
+    def is_write(self) -> bool:
+        """Whether the request may change something on the server (everything but GET, HEAD,
+        OPTIONS and a retry-safe POST): an answer to it that cannot be read is ambiguous."""
+        return self.policy_method not in READ_METHODS
+
+    @property
     def has_body(self) -> bool:
         """Whether a JSON body is sent (``None`` means none)."""
         return self.body is not None
@@ -149,7 +155,8 @@ def parse_error_body(body: bytes) -> ErrorBody:
     try:
         payload = _decode_json(body) if body.strip() else None
     except (ValueError, UnicodeDecodeError):
-        text = body.decode("utf-8", errors="replace").strip()
+        # redacted before it is cut: a credential across the cut would survive in part
+        text = redact_text(body.decode("utf-8", errors="replace").strip())
         return ErrorBody(message=text[:500] or None)
     if isinstance(payload, dict):
         inner = payload.get("error")
@@ -194,6 +201,15 @@ def retry_after_from(headers: Mapping[str, str], error: ErrorBody) -> float | No
     return None
 
 
+UNREADABLE_HINT = (
+    "check --url: it should point at the 7pace Timetracker server, not a login page or "
+    "proxy; if it does, the server answered something it should not (run with --debug)"
+)
+
+#: the longest comment validate lets pass without a warning: 7pace documents no limit; the
+#: sandbox takes this many characters (docs/sandbox.md S18)
+MAX_COMMENT_CHARS = 4000
+
 _HINTS = {
     401: "the token is missing, wrong or expired (tokens last one year); "
     "check it with `timetracker-import auth status`",
@@ -201,7 +217,8 @@ _HINTS = {
     "Administrator, Budget or Product; users/roles needs Administrator; timeApproval/all an "
     "approval manager; writing another user's worklogs needs Administrator",
     404: "the id does not exist, or the URL/collection is wrong",
-    413: "a batch may hold at most 500 worklogs",
+    413: "the request is too large for the server (at most 500 worklogs a batch, and a "
+    "size limit of its own); an import splits such a batch and rejects a row too large alone",
     429: "the 7pace rate limit was hit; wait and run again (it resumes)",
 }
 
@@ -213,7 +230,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     if description is not None:
         # a server (or proxy) echoing the Authorization header must not leak it
         description = redact_text(description)
-    code = err.error_code
+    code = redact_text(err.error_code) if err.error_code is not None else None
     text = f"7pace API answered {status}"
     if code:
         text += f" {code}"
@@ -222,6 +239,8 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
     hint = _HINTS.get(status)
     if 300 <= status < 400:
         location = _header(headers, "Location")
+        # a sign-in redirect's query may carry a code or a token: never shown
+        location = safe_url(location) if location else None
         text = f"7pace API answered with a redirect ({status})"
         hint = (
             f"redirects are not followed (the token must not leak); use the final URL "
@@ -254,11 +273,12 @@ def parse_response(status: int, headers: Mapping[str, str], body: bytes) -> Any:
     try:
         payload = _decode_json(body)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(
-            f"7pace API answered {status} with a body that is not JSON",
+        kind = _header(headers, "Content-Type")
+        raise MalformedAnswer(
+            f"7pace API answered {status} with a body that is not JSON (or was cut short)"
+            + (f", Content-Type {redact_text(kind.split(';')[0].strip())[:60]}" if kind else ""),
             status=status,
-            hint="check --url: it should point at the 7pace Timetracker server, "
-            "not a login page or proxy",
+            hint=UNREADABLE_HINT,
         ) from None
     if isinstance(payload, dict) and "data" in payload:
         return payload["data"]
@@ -276,4 +296,17 @@ def unwrap_list(payload: Any, what: str) -> list[Any]:
             return []
     if isinstance(payload, list):
         return payload
-    raise ApiError(f"7pace API returned {type(payload).__name__} for {what}, expected a list")
+    raise MalformedAnswer(
+        f"7pace API returned {type(payload).__name__} for {what}, expected a list",
+        hint=UNREADABLE_HINT,
+    )
+
+
+def expect_object(payload: Any, what: str) -> dict[str, Any]:
+    """An object payload, else ``MalformedAnswer``."""
+    if isinstance(payload, dict):
+        return payload
+    raise MalformedAnswer(
+        f"7pace API returned {type(payload).__name__} for {what}, expected an object",
+        hint=UNREADABLE_HINT,
+    )

@@ -9,9 +9,11 @@ text. ``redact_text`` does the same for strings built from third-party exception
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 _lock = threading.Lock()
 _registered: dict[str, str] = {}  # secret -> what replaces it
@@ -38,14 +40,56 @@ def register_secret(value: str, *, show_last4: bool = True) -> None:
                 _registered[value] = mask(value) if show_last4 else "****"
 
 
+#: an echoed Authorization header (``Authorization: Basic ...``, ``"authorization":
+#: "NTLM ..."``, ``authorization=Bearer ...``): its value, whatever the scheme (a value
+#: already masked as a registered secret, ``****abcd``, is left as it is)
+_AUTH_HEADER = re.compile(
+    r"""(?i)(authorization["']?\s*[:=]\s*["']?)"""
+    r"(?>(?:(bearer|basic|ntlm|negotiate|digest)\s+)?)(?!\*\*\*\*)([^\s\"',;}\]]+)"
+)
+#: an NTLM message (base64 of ``NTLMSSP\0``), echoed without its header name: the
+#: authenticate message carries a response derived from the password
+_NTLM_MESSAGE = re.compile(r"TlRMTVNTUAA[A-Za-z0-9+/]*={0,2}")
+
+
 def redact_text(text: str) -> str:
-    """Replace every registered secret in ``text`` by its mask."""
+    """Replace every registered secret in ``text`` by its mask, and the value of any echoed
+    ``Authorization`` header and any NTLM message by ``****``."""
     with _lock:
         secrets = sorted(_registered.items(), key=lambda item: len(item[0]), reverse=True)
     for secret, masked in secrets:
         if secret in text:
             text = text.replace(secret, masked)
+    if "uthorization" in text or "UTHORIZATION" in text:
+        text = _AUTH_HEADER.sub(
+            lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}****", text
+        )
+    if "TlRMTVNTUAA" in text:
+        text = _NTLM_MESSAGE.sub("****", text)
     return text
+
+
+def safe_url(url: str) -> str:
+    """``url`` as it may be printed: user info, query and fragment (where a credential may
+    hide) replaced by ``****``; the scheme, host, port and path are kept so the user sees which
+    URL is meant."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+    except ValueError:  # an unclosed IPv6 "[": cut by hand
+        head = re.split(r"[?#]", text, maxsplit=1)[0]
+        return re.sub(r"//[^/]*@", "//****@", head) + ("?****" if "?" in text or "#" in text else "")
+    if "@" in netloc:
+        netloc = "****@" + netloc.rsplit("@", 1)[1]
+    shown = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme or netloc else parts.path
+    if "@" in shown and not parts.netloc:  # no scheme: "user:pw@host/..." reads as a path
+        shown = "****@" + shown.rsplit("@", 1)[1]
+    if parts.query or "?" in text:
+        shown += "?****"
+    if parts.fragment or "#" in text:
+        shown += "#****"
+    return shown
 
 
 class Secret:

@@ -9,6 +9,9 @@ Rules (see docs/connection.md):
   could not be established (nothing was sent), or the server answered 429 (a rate-limited
   request has no side effects). A POST/PATCH failing after it was sent (read timeout, dropped
   connection, 408, 5xx) is *ambiguous*: it is handed back to the caller, never re-sent here.
+* A redirect (3xx, never followed) is a definite failure for a read and *ambiguous* for any
+  write (DELETE included): something between us and 7pace answered, and whether the write
+  reached 7pace first is unknown; re-sending would only be redirected again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IDEMPOTENT_METHODS = READ_METHODS | {"DELETE"}
 
 
 class Decision(enum.Enum):
@@ -49,6 +53,8 @@ def decide(method: str, *, status: int | None = None, sent: bool = True) -> Deci
         return Decision.AMBIGUOUS
     if status == 429:
         return Decision.RETRY
+    if 300 <= status <= 399:
+        return Decision.FAIL if method.upper() in READ_METHODS else Decision.AMBIGUOUS
     if is_transient_status(status):
         return Decision.RETRY if idempotent else Decision.AMBIGUOUS
     return Decision.FAIL

@@ -36,7 +36,7 @@ from urllib.parse import quote, urlsplit
 
 from timetracker_import.errors import ConfigError, UsageError
 
-from .redact import Password, Secret
+from .redact import Password, Secret, redact_text, register_secret, safe_url
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,12 @@ class ConnectionSettings:
     token_source: str = "given"
     username: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.auth_scheme == "basic":
+            # the header's base64 is as good as the token: a server echoing it must not
+            # print it (shown as **** only: its last characters encode the token's)
+            register_secret(_basic_credential(self.token), show_last4=False)
+
     @property
     def rest_root(self) -> str:
         """``{url}/api/rest`` (cloud) or ``{url}/api/{collection}/rest`` (on-premises)."""
@@ -99,11 +105,15 @@ class ConnectionSettings:
             # NTLM authenticates a connection by a handshake (api/ntlm.py), not a header.
             raise ValueError("NTLM has no fixed Authorization header")
         if self.auth_scheme == "basic":
-            import base64
-
-            raw = base64.b64encode(f":{self.token.reveal()}".encode()).decode("ascii")
-            return f"Basic {raw}"
+            return f"Basic {_basic_credential(self.token)}"
         return f"Bearer {self.token.reveal()}"
+
+
+def _basic_credential(token: Secret) -> str:
+    """The base64 of ``:token`` (basic auth with an empty user name)."""
+    import base64
+
+    return base64.b64encode(f":{token.reveal()}".encode()).decode("ascii")
 
 
 class TokenStore(Protocol):
@@ -274,13 +284,23 @@ def split_url(url: str) -> tuple[str, str | None]:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError as exc:  # an unclosed IPv6 "[", a port out of range
-        raise ConfigError(f"{url!r} is not a valid URL ({exc})", hint=hint) from None
+        raise ConfigError(
+            f"{safe_url(url)!r} is not a valid URL ({redact_text(str(exc))})", hint=hint
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{url!r} is not an http(s) URL", hint=hint)
+        raise ConfigError(f"{safe_url(url)!r} is not an http(s) URL", hint=hint)
     if parts.username or parts.password:
-        raise ConfigError("the URL must not contain credentials", hint="give the token separately")
+        raise ConfigError(
+            f"the URL must not contain credentials: {safe_url(url)!r}",
+            hint="remove the user name and password from it; give the token separately "
+            "(TIMETRACKER_TOKEN, --token-file or `timetracker-import auth login`)",
+        )
     if parts.query or parts.fragment:
-        raise ConfigError(f"the URL must not have a query or fragment: {url!r}")
+        raise ConfigError(
+            f"the URL must not have a query or fragment: {safe_url(url)!r}",
+            hint="give the server's address only, e.g. https://contoso.timehub.7pace.com; "
+            "a token goes in TIMETRACKER_TOKEN or --token-file, never in the URL",
+        )
     path = parts.path.rstrip("/")
     collection = None
     match = _REST_SUFFIX.match(path)

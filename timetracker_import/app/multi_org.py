@@ -31,7 +31,10 @@ from timetracker_import.errors import (
     EXIT_AUTH,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PROTOCOL,
     EXIT_REJECTED,
+    EXIT_SIGHUP,
+    EXIT_SIGTERM,
     EXIT_TEMPFAIL,
     EXIT_USAGE,
     Interrupted,
@@ -52,8 +55,8 @@ if TYPE_CHECKING:
     from timetracker_import.files.readers import RawTable
 
 # Worst first: an unresolved outcome needs attention before anything else.
-_SEVERITY = [EXIT_INTERRUPTED, EXIT_AMBIGUOUS, EXIT_AUTH, EXIT_USAGE, EXIT_TEMPFAIL]
-_SEVERITY += [EXIT_REJECTED, EXIT_OK]
+_SEVERITY = [EXIT_INTERRUPTED, EXIT_SIGTERM, EXIT_SIGHUP, EXIT_AMBIGUOUS, EXIT_AUTH, EXIT_USAGE]
+_SEVERITY += [EXIT_PROTOCOL, EXIT_TEMPFAIL, EXIT_REJECTED, EXIT_OK]
 # Variables that name one server or one token: they must not redirect a named
 # organization's profile (they stay in force for the command line's connection).
 _SINGLE_TARGET_ENV = ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.api.redact import redact_text
 from timetracker_import.app.concurrency import AdaptiveSemaphore
 from timetracker_import.core.dedupe import existing_from_worklogs, match_existing
 from timetracker_import.core.planning import PlannedBatch, split_in_half
@@ -42,8 +43,10 @@ if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.journal.store import Journal
 
-#: statuses that mean "the server refused what is in this batch" (bisect to find the rows)
-CONTENT_STATUSES = frozenset({400, 404, 409, 422})
+#: statuses that mean "the server refused what is in this batch" (bisect to find the rows);
+#: 413: the batch is too large for the server, so its halves may fit (a row that is too large
+#: alone is rejected with the server's reason, never retried as "temporary")
+CONTENT_STATUSES = frozenset({400, 404, 409, 413, 422})
 #: how many read-back-and-resend rounds one ambiguous batch gets before it is left for resume
 MAX_AMBIGUOUS_ROUNDS = 3
 #: worklogs created this long before the run started may still be ours (clock skew)
@@ -173,7 +176,7 @@ class Poster:
             assert outcome.error is not None
             await self._bisect(batch, rows, outcome.error)
         elif outcome.kind == "ambiguous":
-            await self.reconcile(batch, rows, rounds=rounds)
+            await self.reconcile(batch, rows, rounds=rounds, error=outcome.error)
 
     async def _send(self, batch: PlannedBatch, rows: list[int]) -> _Outcome:
         if self.stopping:
@@ -217,7 +220,8 @@ class Poster:
         except AmbiguousOutcome as exc:
             await self.sem.failed()
             if not self.dry_run:
-                self.journal.mark_ambiguous(batch.batch_no, exc.message[:500])
+                # redacted before it is cut and stored (a server may echo the credential)
+                self.journal.mark_ambiguous(batch.batch_no, redact_text(exc.message)[:500])
             return _Outcome("ambiguous", error=exc)
         except AuthError as exc:
             await self.sem.failed()
@@ -262,9 +266,10 @@ class Poster:
         if len(worklogs) != len(rows) or not all(
             isinstance(w, dict) and w.get("id") for w in worklogs
         ):
-            # cannot tell which row became which worklog: claim by key on the next resume
+            # cannot tell which row became which worklog (the client raises AmbiguousWrite
+            # for such an answer; this guards a client that does not): read back now
             self.journal.mark_ambiguous(batch.batch_no, "unexpected batch response shape")
-            self.stats.ambiguous_batches.append(batch.batch_no)
+            await self.reconcile(batch, rows)
             return
         created = [(row, str(w["id"]), _edited(w)) for row, w in zip(rows, worklogs, strict=True)]
         await self._commit_created(batch.batch_no, created)
@@ -295,12 +300,18 @@ class Poster:
         if len(rows) == 1:
             row = rows[0]
             detail = error.description or error.message
+            reason = f"the server refused this row: {detail}"
+            if error.status == 413:
+                reason = (
+                    f"the server refused this row as too large ({error.status}: {detail}); "
+                    "shorten its comment"
+                )
             rejection = Rejection(
                 row,
                 "server",
                 None,
                 None,
-                f"the server refused this row: {detail}",
+                reason,
                 error.error_code or (str(error.status) if error.status else None),
             )
             if not self.dry_run:
@@ -320,9 +331,14 @@ class Poster:
         await asyncio.gather(*(self.run_batch(h) for h in halves))
 
     async def reconcile(self, batch: PlannedBatch, rows: list[int] | None = None, *,
-                        rounds: int = 0) -> None:  # fmt: skip
+                        rounds: int = 0, error: ApiError | None = None) -> None:  # fmt: skip
         """Resolve an ambiguous batch: read its window back, claim worklogs that match its
-        rows by natural key (as created by this run), re-send only the unclaimed rest."""
+        rows by natural key (as created by this run), re-send only the unclaimed rest.
+
+        ``error`` is what made the last send ambiguous. When the rounds are spent and the
+        last read-back proved the rest of the rows are not stored, the outcome is known (the
+        server keeps failing) and the run halts as transient (exit 75; the batch stays
+        ``ambiguous`` in the journal, so a resume reads it back once more first)."""
         rows = [r for r in (rows or batch.source_rows) if r in self.pending]
         while True:
             if not rows:
@@ -361,12 +377,16 @@ class Poster:
                 await self._write(self.journal.mark_failed, batch.batch_no,
                                   "not created (found so when reconciled)")  # fmt: skip
                 return
-            if rounds >= MAX_AMBIGUOUS_ROUNDS or self.stopping:
+            if rounds >= MAX_AMBIGUOUS_ROUNDS:
+                self._halt("transient", _kept_failing(batch, len(rows), rounds + 1, error))
+                return
+            if self.stopping:
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return
             rounds += 1
             outcome = await self._send(batch, rows)
             if outcome.kind == "ambiguous":
+                error = outcome.error
                 continue
             if outcome.kind == "skipped":
                 # halted meanwhile: the batch is still ambiguous, a resume reads it back
@@ -403,6 +423,22 @@ class Poster:
         # (identical rows) must not claim the same worklog while this commit is in flight
         self.known_ids.update(claimed.values())
         return claimed
+
+
+def _kept_failing(
+    batch: PlannedBatch, unsent: int, posts: int, error: ApiError | None
+) -> TransientApiError:
+    """The halt of a batch whose every send was ambiguous while each read-back showed its
+    rows (``unsent`` of them) not stored: a failing server, not an unknown outcome."""
+    last = f" (last: {error.message})" if error is not None else ""
+    return TransientApiError(
+        f"batch {batch.batch_no} failed {posts} times{last}; reading it back showed "
+        f"{unsent} of its rows not stored",
+        status=error.status if error is not None else None,
+        transient=True,
+        hint="the server keeps failing; run the same command again later, it reads the "
+        "batch back first and sends only what is missing",
+    )
 
 
 def _edited(worklog: Mapping[str, Any]) -> str | None:

@@ -102,6 +102,9 @@ class ValidateResult:
     #: source row -> its original cells in file order, for the first
     #: ``ValidateSettings.keep_rejected_cells`` rejected rows
     rejected_cells: dict[int, tuple[Any, ...]] = dc_field(default_factory=dict)
+    #: valid rows whose comment is longer than the documented limit (a warning: the server
+    #: may refuse them, an import then rejects them with its reason)
+    long_comments: tuple[int, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -570,6 +573,7 @@ def run_validate(
     naive_times = 0
     corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
     kept_cells: dict[int, tuple[Any, ...]] = {}
+    long_comments: list[int] = []
     writer = RejectedWriter(rejected_path, table)
     ok = False
     try:
@@ -586,6 +590,7 @@ def run_validate(
                 rejections = merge_rejections(rejections + outcome.rejections)
             skipped_duplicates += len(outcome.skip)
             self_rows += int(canonical["user"].isna().sum())
+            long_comments.extend(_long_comments(canonical))
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
@@ -659,4 +664,15 @@ def run_validate(
             n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n
         ),
         rejected_cells=kept_cells,
+        long_comments=tuple(long_comments),
     )
+
+
+def _long_comments(canonical: pd.DataFrame) -> list[int]:
+    """The rows of ``canonical`` whose comment is past ``MAX_COMMENT_CHARS``."""
+    from timetracker_import.api.protocol import MAX_COMMENT_CHARS
+
+    if "comment" not in canonical.columns or canonical.empty:
+        return []
+    lengths = canonical["comment"].str.len()
+    return [int(r) for r in canonical.index[(lengths > MAX_COMMENT_CHARS).fillna(False)]]

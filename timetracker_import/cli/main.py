@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import importlib
 import signal
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 import click
 
 from timetracker_import import __version__
-from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError
+from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError, storage_error
 
 # name -> "module:attribute" (module relative to timetracker_import.cli)
 COMMANDS: dict[str, str] = {
@@ -94,6 +95,15 @@ def invoke_with_exit_codes(run: Callable[[], Any], ctx: click.Context | None = N
         code = report_error(exc)
         settle(code, exc)
         raise click.exceptions.Exit(code) from None
+    except (OSError, sqlite3.OperationalError) as exc:
+        # a file the command writes or the state directory (a full disk, no permission):
+        # one line naming the file. Without a file name it is no such error: a traceback.
+        if not getattr(exc, "filename", None) and not getattr(exc, "sqlite_errorname", None):
+            raise
+        error = storage_error(exc)
+        code = report_error(error)
+        settle(code, error)
+        raise click.exceptions.Exit(code) from None
     except KeyboardInterrupt as exc:
         signo = _received.pop() if _received else None
         click.echo("interrupted" + (f" ({signal.Signals(signo).name})" if signo else ""), err=True)
@@ -141,13 +151,17 @@ def cli() -> None:
 
     Exit codes: 0 ok; 1 some rows rejected; 2 usage, mapping or input error; 3 authentication
     or permission failure; 4 ambiguous outcome (resume later); 75 temporary failure or another
-    run of the same target (resumable); 130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
+    run of the same target (resumable); 76 the server's answer cannot be read (check --url);
+    130 interrupted, 143 SIGTERM, 129 SIGHUP (resumable).
     """
 
 
 def report_error(exc: TimetrackerError) -> int:
-    """Print a user-facing error (no traceback) and return its exit code."""
-    click.echo(f"error: {exc}", err=True)
+    """Print a user-facing error (no traceback) and return its exit code. Redacted once
+    more here: whatever a message was built from, no credential reaches the terminal."""
+    from timetracker_import.api.redact import redact_text
+
+    click.echo(f"error: {redact_text(str(exc))}", err=True)
     return exc.exit_code
 
 

@@ -104,6 +104,19 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     lines.extend(f"note: {n}" for n in result.notes)
     if result.note:
         lines.append(f"note: {result.note.strip()}")
+    if result.long_comments:
+        from timetracker_import.api.protocol import MAX_COMMENT_CHARS
+
+        shown = ", ".join(str(r) for r in result.long_comments[:10])
+        more = len(result.long_comments) - 10
+        count = len(result.long_comments)
+        rows_have = "1 row has" if count == 1 else f"{count} rows have"
+        lines.append(
+            f"warning: {rows_have} a comment over {MAX_COMMENT_CHARS:,} characters (row {shown}"
+            f"{f' and {more} more' if more > 0 else ''}): 7pace may refuse "
+            f"{'it' if count == 1 else 'them'}; an import then rejects such a row with the "
+            "server's reason"
+        )
     if result.billable_over_length:
         lines.append(
             f"note: {result.billable_over_length} rows have billable length > length "
@@ -140,6 +153,7 @@ def json_document(result: ValidateResult) -> dict[str, Any]:
             {"source_row": r, "replaced_by_row": by} for r, by in sorted(result.replaced.items())
         ],
         "self_rows": result.self_rows,
+        "long_comments": list(result.long_comments),
         "rejected_path": str(result.rejected_path) if result.rejected_path else None,
         "rejections": [
             {

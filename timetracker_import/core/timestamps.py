@@ -49,6 +49,36 @@ _TIME_RE = (
 )
 _LEADING_PAIR = r"^(\d{1,2})\D(\d{1,2})\D"
 
+#: worklog dates are taken from 1900 up to and including 2199 (issue 25): everything
+#: else is a typo (0202 for 2020, 9999 as "no end"); it also keeps every value far inside
+#: what a nanosecond timestamp holds (1677-2262), so no later step can overflow
+MIN_YEAR, MAX_YEAR = 1900, 2199
+_FIRST = pd.Timestamp(f"{MIN_YEAR}-01-01")
+_END = pd.Timestamp(f"{MAX_YEAR + 1}-01-01")
+_ANY_YEAR = re.compile(r"^(\d{1,2}[-/.]\d{1,2}[-/.](\d{3,})|(\d{3,})[-/.]\d{1,2}[-/.]\d{1,2})")
+
+
+def out_of_range_reason(year: int) -> str:
+    """The rejection reason of a date in ``year`` outside MIN_YEAR..MAX_YEAR."""
+    return f"year {year} is out of range: worklog dates must lie between {MIN_YEAR} and {MAX_YEAR}"
+
+
+def _outside(stamps: pd.Series) -> pd.Series:
+    """Which parsed times (any resolution, naive or UTC) lie outside the accepted years."""
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return (stamps < _FIRST) | (stamps >= _END)
+
+
+def _year_problem(text: str) -> str | None:
+    """An unparsed date-shaped text whose year is out of range (pandas may not parse it at
+    all: year 0001, 9999-12-31T23:59 beyond what it holds)."""
+    match = _ANY_YEAR.match(text)
+    if match is None:
+        return None
+    year = int(match[2] or match[3])
+    return None if MIN_YEAR <= year <= MAX_YEAR else out_of_range_reason(year)
+
 
 @dataclass
 class ParsedTimes:
@@ -201,6 +231,11 @@ def parse_datetime_strings(
         if not ok.any():
             continue
         got = parsed[ok]
+        outside = _outside(got)
+        if outside.any():  # parsed, but not a worklog date: a reason, not another format
+            far = got[outside]
+            error[far.index] = [out_of_range_reason(t.year) for t in far]
+            got = got[~outside]
         if "%z" in fmt:
             aware[got.index] = got.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         else:
@@ -215,8 +250,12 @@ def parse_datetime_strings(
         else:
             hint = "e.g. 2026-03-04" + (" 09:30" if with_time else "")
             error[pending.index] = f"not a recognisable date{'/time' if with_time else ''} ({hint})"
-        # Failures are few: say when the text is a date shape naming a day that does not exist.
-        problems = {i: calendar_problem(str(v), date_order) for i, v in pending.items()}
+        # Failures are few: say when the text is a date shape naming a day that does not
+        # exist, or a year out of range.
+        problems = {
+            i: _year_problem(str(v)) or calendar_problem(str(v), date_order)
+            for i, v in pending.items()
+        }
         found = {i: p for i, p in problems.items() if p}
         if found:
             error[pd.Index(list(found))] = list(found.values())
@@ -357,6 +396,10 @@ def _parse_datetime_cells(
     error = result.error.reindex(values.index)
     natives = values[~is_str & values.notna()]
     for row, value in natives.items():
+        year = value.year if isinstance(value, dt.date) else None
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:  # an Excel cell in 1600
+            error[row] = out_of_range_reason(year)  # type: ignore[call-overload]
+            continue
         stamp = _native_timestamp(value)
         if stamp is None:
             error[row] = "not a date/time cell"  # type: ignore[call-overload]
@@ -406,7 +449,7 @@ def _times_of_day_cells(values: pd.Series) -> tuple[pd.Series, pd.Series]:
             value = value.time()
         if isinstance(value, dt.time):
             out[row] = pd.Timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)  # type: ignore[call-overload]
-        elif isinstance(value, dt.timedelta) and value < dt.timedelta(days=1):
+        elif isinstance(value, dt.timedelta) and dt.timedelta(0) <= value < dt.timedelta(days=1):
             out[row] = pd.Timedelta(value)  # type: ignore[call-overload]
         else:
             error[row] = "not a time of day (e.g. 09:30 or 9:30 AM)"  # type: ignore[call-overload]

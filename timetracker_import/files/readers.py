@@ -52,6 +52,10 @@ from timetracker_import.files.readers_csv import (
 )
 from timetracker_import.files.readers_excel import (
     MAX_XLSX_COMPRESSION_RATIO,
+    MAX_XLSX_PART_BYTES,
+    MAX_XLSX_ROWS,
+    MAX_XLSX_SHARED_STRINGS,
+    MAX_XLSX_SHARED_STRINGS_BYTES,
     MAX_XLSX_UNCOMPRESSED_BYTES,
     XLSX_RATIO_MIN_MEMBER_BYTES,
     check_zip_safety,
@@ -67,6 +71,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CSV_DELIMITERS",
     "MAX_XLSX_COMPRESSION_RATIO",
+    "MAX_XLSX_PART_BYTES",
+    "MAX_XLSX_ROWS",
+    "MAX_XLSX_SHARED_STRINGS",
+    "MAX_XLSX_SHARED_STRINGS_BYTES",
     "MAX_XLSX_UNCOMPRESSED_BYTES",
     "XLSX_RATIO_MIN_MEMBER_BYTES",
     "RawTable",
@@ -78,6 +86,8 @@ __all__ = [
 
 CSV_SUFFIXES = frozenset({".csv", ".tsv", ".txt"})
 XLSX_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+#: cells in one chunk at most (rows x width), whatever the chunk size asked for
+MAX_CHUNK_CELLS = 2_000_000
 XLS_SUFFIXES = frozenset({".xls"})
 
 
@@ -106,6 +116,9 @@ class RawTable:
         """
         if size < 1:
             raise ValueError(f"chunk size must be >= 1, got {size}")
+        # a wide table gets shorter chunks: cells, not rows, are what a chunk costs (a header
+        # with a value in column XFD would make 50,000-row chunks of 800 million cells)
+        size = max(1, min(size, MAX_CHUNK_CELLS // max(1, self._width)))
         if self.format == "csv":
             yield from self._csv_chunks(size)
         else:

@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import Self
 
 from timetracker_import.core.outcomes import RowOutcome
-from timetracker_import.errors import JournalError  # noqa: F401 - importable from here
+from timetracker_import.errors import (
+    JournalError,  # noqa: F401 - importable from here
+    storage_error,
+)
 from timetracker_import.journal.private_files import FILE_MODE
 
 JOURNAL_NAME = "journal.sqlite"
@@ -110,13 +113,26 @@ CREATE TABLE IF NOT EXISTS undo (
 def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception: one atomic change
     (the journal, the sync actions and the ledger all write this way)."""
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:  # a full disk may have ended it already
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:  # the disk is full, failing or read-only
+        raise storage_error(exc, database_path(conn)) from None
+
+
+def database_path(conn: sqlite3.Connection) -> str | None:
+    """The file of a connection's main database (for messages)."""
+    try:
+        row = conn.execute("PRAGMA database_list").fetchone()
+    except sqlite3.Error:
+        return None
+    return str(row[2]) if row is not None and row[2] else None
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
@@ -202,12 +218,15 @@ def connect(path: Path) -> sqlite3.Connection:
     """Open a journal file for reading and writing (WAL, synchronous FULL, foreign keys)."""
     # autocommit mode: every write goes through _transaction(), which commits explicitly
     # check_same_thread=False: writes may come from a worker thread, serialised by _lock
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: a committed intent survives a power cut, not only a process crash
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed intent survives a power cut, not only a process crash
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.OperationalError as exc:  # cannot open or create it, disk full
+        raise storage_error(exc, path) from None
     return conn
 
 

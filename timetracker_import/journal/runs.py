@@ -20,6 +20,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from timetracker_import.core.outcomes import Counts, RunKind
+from timetracker_import.errors import storage_error
 from timetracker_import.journal.db import (
     JOURNAL_NAME,
     SCHEMA,
@@ -153,6 +154,23 @@ class RunsMixin(JournalBase):
         run_id: str | None = None,
     ) -> Self:
         """Start a new run: its directory (0700) and journal file (0600)."""
+        try:
+            return cls._create(fingerprint, input_path, mapping_name, mapping_path, options,
+                               base_url, run_id)  # fmt: skip
+        except (OSError, sqlite3.OperationalError) as exc:  # no state directory, disk full
+            raise storage_error(exc, getattr(exc, "filename", None) or runs_root()) from None
+
+    @classmethod
+    def _create(
+        cls,
+        fingerprint: str,
+        input_path: str | os.PathLike[str] | None,
+        mapping_name: str | None,
+        mapping_path: str | os.PathLike[str] | None,
+        options: Mapping[str, Any] | None,
+        base_url: str | None,
+        run_id: str | None,
+    ) -> Self:
         root = private_dir(runs_root())
         for _ in range(20):
             candidate = run_id or new_run_id()
@@ -258,7 +276,10 @@ class RunsMixin(JournalBase):
         }
         summary.update(extra or {})
         text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
-        return write_private_text(self.directory / SUMMARY_JSON, text)
+        try:
+            return write_private_text(self.directory / SUMMARY_JSON, text)
+        except OSError as exc:
+            raise storage_error(exc, self.directory / SUMMARY_JSON) from None
 
 
 def _read_info(directory: Path) -> RunInfo | None:

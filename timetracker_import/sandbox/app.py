@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from timetracker_import.sandbox.context import STATE, SandboxState
+from timetracker_import.sandbox.context import MAX_BODY_BYTES, STATE, SandboxState
 from timetracker_import.sandbox.faults import FaultPlan, RateLimiter, as_fault_plan, make_limiter
 from timetracker_import.sandbox.ntlm import NtlmAcceptor, load_ntlm_users
 from timetracker_import.sandbox.pipeline import dispatch
@@ -54,7 +54,7 @@ def make_app(
     plan = as_fault_plan(faults)
     limiter = make_limiter(rate_limit)
     store = Store(db, loaded)
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STATE] = SandboxState(
         seed=loaded,
         store=store,

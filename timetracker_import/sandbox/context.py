@@ -20,6 +20,9 @@ from timetracker_import.sandbox.seed import Seed
 from timetracker_import.sandbox.store import Store, UserRow
 from timetracker_import.sandbox.timeparse import parse_timestamp
 
+#: S18: the largest request body taken, IIS's default ``maxAllowedContentLength`` (7pace
+#: runs on IIS on premises); larger gives 413 ``RequestTooLarge``
+MAX_BODY_BYTES = 30_000_000
 API_VERSIONS = frozenset({"3.0-preview", "3.0", "3.1", "3.2-beta", "3.2", "3.3-beta"})
 MAX_PAGE = 500
 
@@ -152,7 +155,13 @@ class Ctx:
         return "user.displayname" in [p.strip().lower() for p in raw.split(",")]
 
     async def json(self) -> Any:
-        raw = await self.request.read()
+        try:
+            raw = await self.request.read()
+        except web.HTTPRequestEntityTooLarge:  # S18: past the app's client_max_size
+            raise ApiFail(
+                413, "RequestTooLarge",
+                f"the request body is larger than {MAX_BODY_BYTES} bytes",
+            ) from None  # fmt: skip
         if not raw.strip():
             return None
         try:

@@ -6,9 +6,15 @@ Grammar (full description in docs/sandbox.md)::
     SELECTOR := batch | worklogs | worklogs-all | me | users | roles | activitytypes
               | approvals | any | *            (also workLogs/batch, workLogs/all, ...)
     CALLS    := N | N..M | N..                 (1-based, counted per selector)
-    ACTION   := STATUS | STATUS-after-commit (not 429) | 429=SECS | 429-date=SECS
+    ACTION   := STATUS['-after-commit' (not 429)]['-echo'] | 429=SECS | 429-date=SECS
               | drop | drop-after-commit | partial-commit-drop
               | latency=DUR | delay=DUR | delay-after-commit=DUR      (DUR: 50ms, 2s, 1.5s)
+              | UNREADABLE | UNREADABLE-after-commit
+    STATUS   := 3xx (a redirect to a login page) | 4xx | 5xx
+    UNREADABLE := html | truncated | wrong-shape     (a 200 the client cannot read)
+
+``-echo``: the error body repeats the request's Authorization header, as a misconfigured
+server or proxy does (for the tests that no credential is ever printed or stored).
 
 Without ``#CALLS`` a rule applies to every call of its selector.
 """
@@ -37,6 +43,11 @@ _ALIASES = {
 }
 
 
+#: 200 answers a client cannot read: an HTML page (a proxy's or a login page), the JSON
+#: answer cut in the middle, and JSON of the wrong shape (``{"data": 5}``)
+UNREADABLE = ("html", "truncated", "wrong-shape")
+
+
 class FaultSpecError(ValueError):
     """A fault or rate-limit spec does not follow the grammar."""
 
@@ -49,11 +60,12 @@ class Fault:
     selector: str  # an ENDPOINTS name or "any"
     first: int  # 1-based call number
     last: int | None  # inclusive; None = open-ended
-    kind: str  # status | drop | partial-commit-drop | latency | delay
+    kind: str  # status | drop | partial-commit-drop | latency | delay | UNREADABLE
     after_commit: bool = False
     status: int = 0
     seconds: float = 0.0  # delay/latency, or Retry-After for 429
     retry_as_date: bool = False
+    echo: bool = False  # the error body repeats the request's Authorization header
 
     def matches(self, selector_count: int) -> bool:
         return selector_count >= self.first and (self.last is None or selector_count <= self.last)
@@ -106,6 +118,9 @@ def parse_fault(spec: str) -> Fault:
     base = Fault(spec=spec.strip(), selector=sel, first=first, last=last, kind="")
     if action in ("drop", "drop-after-commit"):
         return replace(base, kind="drop", after_commit=action.endswith("after-commit"))
+    unreadable = action.removesuffix("-after-commit")
+    if unreadable in UNREADABLE:
+        return replace(base, kind=unreadable, after_commit=action != unreadable)
     if action == "partial-commit-drop":
         if sel != "batch":
             raise FaultSpecError(f"{spec!r}: partial-commit-drop only applies to batch")
@@ -118,11 +133,11 @@ def parse_fault(spec: str) -> Fault:
         if action.startswith(prefix):
             seconds = parse_duration(action[len(prefix) :])
             return replace(base, kind=kind, after_commit=after, seconds=seconds)
-    status_match = re.fullmatch(r"(\d{3})(-after-commit)?(?:(-date)?=(\d+))?", action)
+    status_match = re.fullmatch(r"(\d{3})(-after-commit)?(?:(-date)?=(\d+))?(-echo)?", action)
     if status_match:
         status = int(status_match[1])
-        if not 400 <= status <= 599:
-            raise FaultSpecError(f"{spec!r}: status must be 4xx or 5xx")
+        if not 300 <= status <= 599:
+            raise FaultSpecError(f"{spec!r}: status must be 3xx, 4xx or 5xx")
         if status_match[4] is not None and status != 429:
             raise FaultSpecError(f"{spec!r}: =SECONDS (Retry-After) only applies to 429")
         if status == 429 and status_match[2]:
@@ -138,11 +153,12 @@ def parse_fault(spec: str) -> Fault:
             after_commit=bool(status_match[2]),
             seconds=float(status_match[4] or 1),
             retry_as_date=bool(status_match[3]),
+            echo=bool(status_match[5]),
         )
     raise FaultSpecError(
-        f"bad fault action {match['action']!r}: use a status (500, 500-after-commit, 429=3, "
-        "429-date=3), drop, drop-after-commit, partial-commit-drop, latency=50ms, delay=2s or "
-        "delay-after-commit=5s"
+        f"bad fault action {match['action']!r}: use a status (500, 500-after-commit, 302, "
+        "429=3, 429-date=3, 400-echo), drop, drop-after-commit, partial-commit-drop, html, truncated, "
+        "wrong-shape (each also -after-commit), latency=50ms, delay=2s or delay-after-commit=5s"
     )
 
 

@@ -24,7 +24,7 @@ from timetracker_import.sandbox.context import (
     parse_query,
 )
 from timetracker_import.sandbox.control import control
-from timetracker_import.sandbox.faults import Fault
+from timetracker_import.sandbox.faults import UNREADABLE, Fault
 from timetracker_import.sandbox.routes import ROUTES
 from timetracker_import.sandbox.store import UserRow
 
@@ -83,8 +83,42 @@ def _authenticate(request: web.Request, state: SandboxState) -> UserRow | None:
     return state.store.users.get(user_id) if user_id else None
 
 
-def _fault_response(fault: Fault) -> web.Response:
+#: what a proxy or a single sign-on gateway answers instead of the API
+_LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
+    "<form method='post' action='/login'><input name='user'><input name='password' "
+    "type='password'></form></body></html>"
+)
+#: the start of a batch answer, cut short (a fault before commit has no answer to cut)
+_CUT_ANSWER = '{"data":[{"id":"'
+
+
+def _unreadable_response(fault: Fault, answer: web.Response | None) -> web.Response:
+    """A 200 the client cannot read, in place of ``answer`` (None: nothing was run)."""
+    if fault.kind == "html":
+        return web.Response(status=200, text=_LOGIN_PAGE, content_type="text/html")
+    if fault.kind == "wrong-shape":
+        return web.json_response({"data": 5})
+    body = answer.body if answer is not None else None
+    if isinstance(body, bytes | bytearray) and len(body) > 1:
+        cut = bytes(body[: len(body) // 2])  # the real answer, cut in the middle
+    else:
+        cut = _CUT_ANSWER.encode()
+    return web.Response(status=200, body=cut, content_type="application/json")
+
+
+def _fault_response(
+    fault: Fault, answer: web.Response | None = None, request: web.Request | None = None
+) -> web.Response:
+    if fault.kind in UNREADABLE:
+        return _unreadable_response(fault, answer)
     status = fault.status
+    if 300 <= status <= 399:
+        # a redirect to a sign-in page, as a proxy in front of the server would answer
+        return web.Response(
+            status=status, text=_LOGIN_PAGE, content_type="text/html",
+            headers={"Location": "/login?returnUrl=%2Fapi"},
+        )  # fmt: skip
     if status == 429:
         seconds = int(fault.seconds)
         retry = (
@@ -102,7 +136,13 @@ def _fault_response(fault: Fault) -> web.Response:
     code = {401: "UnauthorizedError", 403: "AccessDenied", 404: "EntityNotFound"}.get(
         status, "UnexpectedError" if status >= 500 else "DbValidationError"
     )
-    return error_response(status, code, f"injected fault ({fault.spec})")
+    message = f"injected fault ({fault.spec})"
+    if fault.echo and request is not None:
+        # what a misconfigured server or proxy does: the request's headers in the error
+        message += f"; request: {request.method} {request.path_qs}; Authorization: " + (
+            request.headers.get("Authorization", "(none)")
+        )
+    return error_response(status, code, message)
 
 
 def _drop(request: web.Request) -> web.Response:
@@ -156,7 +196,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if action is not None and not action.after_commit:
         if action.kind == "drop":
             return _drop(request)
-        return _fault_response(action)
+        return _fault_response(action, None, request)
     if state.limiter is not None:
         wait = state.limiter.acquire()
         if wait is not None:
@@ -206,5 +246,5 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             return response
         if action.kind in ("drop", "partial-commit-drop"):
             return _drop(request)
-        return _fault_response(action)
+        return _fault_response(action, response, request)
     return response

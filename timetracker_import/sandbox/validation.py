@@ -23,6 +23,9 @@ from timetracker_import.sandbox.weeks import is_locked, locked_error
 
 # -- worklog validation (D7, D18) ------------------------------------------------------------
 
+#: S18: the longest comment taken (7pace documents none; a sandbox decision)
+MAX_COMMENT_CHARS = 4000
+
 _FIELDS = (
     "timestamp",
     "length",
@@ -124,6 +127,12 @@ def build_worklog(
             "LengthMustBePositive",
             "billableLength must be 0 or more",
             {"billableLength": row.billable},
+        )
+    if row.comment is not None and len(row.comment) > MAX_COMMENT_CHARS:
+        raise fail422(
+            "CommentTooLong",
+            f"comment must be at most {MAX_COMMENT_CHARS} characters",
+            {"comment": len(row.comment)},
         )
     if row.work_item_id is None and not (row.comment or "").strip():
         raise fail422(

@@ -11,7 +11,11 @@ from typing import Any
 from timetracker_import.sandbox.context import ApiFail, Ctx, canonical_guid, require_a_role
 from timetracker_import.sandbox.render import render_worklogs
 from timetracker_import.sandbox.timeparse import to_key
-from timetracker_import.sandbox.validation import build_worklog, parse_worklog_input
+from timetracker_import.sandbox.validation import (
+    MAX_COMMENT_CHARS,
+    build_worklog,
+    parse_worklog_input,
+)
 from timetracker_import.sandbox.weeks import DAY_US, EPOCH_DAY, LOCKED_STATES
 
 MAX_BATCH = 500
@@ -150,8 +154,9 @@ class _FastItems:
             or type(length) is not int
             or length <= 0
             or (billable is not None and (type(billable) is not int or billable < 0))
-            or (comment is not None and type(comment) is not str)
-        ):
+            or (comment is not None and (type(comment) is not str
+                                         or len(comment) > MAX_COMMENT_CHARS))
+        ):  # fmt: skip
             return None
         if work_item is None:
             if comment is None or not comment.strip():
