@@ -200,7 +200,8 @@ def import_file(
     delimiter: str | None = None,
     dry_run: bool = False,
     batch_size: int = 500,
-    concurrency: int = 8,
+    concurrency: int | str = "auto",
+    max_concurrency: int | None = None,
     on_existing: str = "skip",
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
@@ -230,7 +231,9 @@ def import_file(
     and ``on_route("start"|"done", route_or_outcome)`` follows its steps. ``on_duplicate``
     and ``date`` as for ``validate`` (a copy skipped is counted as skipped). One run at a
     time imports a file into a server: another one holding it makes this wait up to
-    ``wait`` seconds, then raise ``RunLocked`` (exit code 75)."""
+    ``wait`` seconds, then raise ``RunLocked`` (exit code 75). ``concurrency``: ``"auto"``
+    (requests in flight follow the server, at most ``max_concurrency``, default 64) or a
+    fixed number."""
     from timetracker_import.app.importer import (
         load_import_mapping,
         prepare,
@@ -241,8 +244,8 @@ def import_file(
     settings = _import_settings(
         path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
-        on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
-        on_duplicate=on_duplicate, date=date, wait=wait,
+        max_concurrency=max_concurrency, on_existing=on_existing, rejected=rejected,
+        report=report, new_run=new_run, on_duplicate=on_duplicate, date=date, wait=wait,
     )  # fmt: skip
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:

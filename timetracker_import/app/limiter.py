@@ -49,14 +49,16 @@ signal (TCP Vegas, Netflix's concurrency-limits):
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 #: where ``auto`` starts, and its default ceiling
 DEFAULT_START = 8
@@ -85,9 +87,13 @@ class Concurrency:
 
     def __post_init__(self) -> None:
         if self.fixed is not None and not 1 <= self.fixed <= MAX_CEILING:
-            raise ValueError(f"--concurrency must be auto or 1..{MAX_CEILING}, got {self.fixed}")
+            raise ValueError(
+                f"--concurrency must be auto or a number from 1 to {MAX_CEILING}, got {self.fixed}"
+            )
         if not 1 <= self.ceiling <= MAX_CEILING:
-            raise ValueError(f"--max-concurrency must be 1..{MAX_CEILING}, got {self.ceiling}")
+            raise ValueError(
+                f"--max-concurrency must be a number from 1 to {MAX_CEILING}, got {self.ceiling}"
+            )
 
     @classmethod
     def parse(
@@ -104,8 +110,10 @@ class Concurrency:
             number = int(value)
         except (TypeError, ValueError):
             raise ValueError(
-                f"--concurrency must be auto or a number of requests, got {value!r}"
+                f"--concurrency must be auto or a number from 1 to {MAX_CEILING}, got {value!r}"
             ) from None
+        if ceiling is not None and number > ceiling:
+            raise ValueError(f"--concurrency {number} is above --max-concurrency {ceiling}")
         return cls(number, max(top, number) if ceiling is None else top)
 
     @property
@@ -119,6 +127,24 @@ class Concurrency:
 
     def __str__(self) -> str:
         return f"auto (at most {self.ceiling})" if self.fixed is None else str(self.fixed)
+
+
+def describe(summary: dict[str, Any]) -> str:
+    """One line of ``AdaptiveLimit.summary()`` for people (the HTML report):
+    ``auto 8 -> 32, 24 at the end (27.4 on average, ceiling 64); 3 x 429`` or ``fixed 8``."""
+    if summary.get("mode") != "auto":
+        text = f"fixed {summary.get('final')}"
+    else:
+        text = (
+            f"auto {summary.get('start')} -> {summary.get('peak')}, {summary.get('final')} at "
+            f"the end ({summary.get('mean')} on average, ceiling {summary.get('ceiling')})"
+        )
+    events = [
+        f"{summary[key]} x {label}"
+        for key, label in (("throttled", "429"), ("overloaded", "5xx/timeout"))
+        if summary.get(key)
+    ]
+    return "; ".join([text, *events])
 
 
 @dataclass
@@ -375,6 +401,8 @@ class _Gate:
         if not self._waiters and self.held < self.capacity():
             self.held += 1
             return
+        import asyncio  # here: the setting is read by commands that never run a request
+
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:

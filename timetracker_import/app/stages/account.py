@@ -182,4 +182,8 @@ def write_report(
         "run_id": result.run_id,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if result.concurrency:  # requests in flight while posting (app.limiter)
+        from timetracker_import.app.limiter import describe
+
+        meta["concurrency"] = describe(result.concurrency)
     return write(builder.build(counts, meta), path)
