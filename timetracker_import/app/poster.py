@@ -243,6 +243,13 @@ class Poster:
             return list(many(rows))
         return [self.bodies[r] for r in rows]
 
+    def _release(self, rows: Iterable[int]) -> None:
+        # a lazy mapping (importer.LazyBodies) forgets bodies whose outcome is committed:
+        # memory follows the batches in flight, not the rows of the file
+        release = getattr(self.bodies, "release", None)
+        if release is not None:
+            release(rows)
+
     def _unsent(self, batch: PlannedBatch) -> None:
         # a definite failure: nothing was created, the batch can simply be sent again later
         if not self.dry_run:
@@ -252,6 +259,7 @@ class Poster:
         if self.dry_run:
             self.stats.would_create.update(rows)
             self.pending.difference_update(rows)
+            self._release(rows)
             self._done(len(rows))
             return
         worklogs = result if isinstance(result, list) else []
@@ -285,6 +293,7 @@ class Poster:
             self.stats.created[row] = worklog_id
             self.known_ids.add(worklog_id)
             self.pending.discard(row)
+        self._release(row for row, _, _ in created)
         self._done(len(created))
 
     async def _bisect(self, batch: PlannedBatch, rows: list[int], error: ApiError) -> None:
@@ -304,6 +313,7 @@ class Poster:
             self.journal.mark_rejections([rejection])  # a dry run reports it the same way
             self.stats.rejections.append(rejection)
             self.pending.discard(row)
+            self._release([row])
             self._done(1)
             return
         first = self._next_no
