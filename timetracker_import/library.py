@@ -341,8 +341,10 @@ def export_worklogs(
     this machine's; default the last 30 days) from ``workLogs/all`` (or, ``mine``, the token's
     own). ``connection`` may be a list of ``(organization name, Connection)`` to merge
     several organizations (an organization column is added). The rows are in the result
-    (``rows``, ``columns``); with ``output`` they are also written there (csv, xlsx, json or
-    ndjson by ``fmt`` or the extension)."""
+    (``rows``, ``columns``; ``count``, and ``iter_rows()`` one at a time); with ``output`` they
+    are also written there (csv, xlsx, json or ndjson by ``fmt`` or the extension). Beyond
+    100,000 rows they wait in a temporary file until read (``result.close()`` removes it;
+    ``rows`` reads them all into memory, ``iter_rows()`` does not)."""
     import asyncio
 
     from timetracker_import.app.export import (

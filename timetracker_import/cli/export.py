@@ -103,15 +103,18 @@ def export(
     finally:
         if bar is not None:
             bar.close()
-    write_export(result, output, chosen)
+    try:
+        write_export(result, output, chosen)
+    finally:
+        result.close()
     where = "stdout" if output == "-" else output
     per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
     click.echo(
-        f"exported {len(result.rows)} worklogs ({result.days.first} .. {result.days.last}, "
+        f"exported {result.count} worklogs ({result.days.first} .. {result.days.last}, "
         f"{settings.timezone}{per_org}) to {where}",
         err=True,
     )
-    if not result.rows and (users or activity_types):
+    if not result.count and (users or activity_types):
         # A misspelt filter looks exactly like an empty period; say which to check.
         click.echo(
             "note: no worklog matched --user/--activity-type; check their spelling "
