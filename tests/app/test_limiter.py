@@ -218,6 +218,21 @@ def test_one_429_burst_is_one_cut() -> None:
     assert limit.summary()["throttled"] == 6
 
 
+async def test_retried_5xx_cut_like_429_once_per_round_trip() -> None:
+    clock = FakeClock()
+    limiter = Limiter(Concurrency(None, 64), clock=clock)
+    slot = await limiter.acquire()
+    clock.now = 0.2
+    slot.done(rows=1)
+    slot.release()  # srtt 0.2 s
+    limiter.overloaded()
+    limiter.overloaded()  # the same round trip
+    assert limiter.limit == 4
+    clock.now = 0.5
+    limiter.overloaded()
+    assert limiter.limit == 2 and limiter.summary()["overloaded"] == 3
+
+
 def test_overload_halves_once_for_requests_sent_before_the_cut() -> None:
     clock = FakeClock()
     limit = AdaptiveLimit(Concurrency(None, 64), clock=clock)

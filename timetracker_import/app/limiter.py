@@ -15,6 +15,7 @@ Use around each request::
             raise
         slot.done(rows=len(items))                    # answered: latency measured by the slot
     limiter.throttled()          # a 429 (from the client's ``on_retry`` hook), any time
+    limiter.overloaded()         # a 5xx/timeout the client retried itself (``on_retry``)
     limiter.summary()            # what it chose, for ``--json`` timings and the report
 
 ``slot.done(rows)`` for an answer (also a refusal such as 400/404/409/422: the server did
@@ -253,6 +254,15 @@ class AdaptiveLimit:
     def throttled(self) -> None:
         """The server answered 429: halve the limit (at most once per round trip)."""
         self.throttles += 1
+        self._cut_once_per_round_trip()
+
+    def overloaded_elsewhere(self) -> None:
+        """A 5xx or a timeout outside any slot's outcome (one the client retried by itself,
+        e.g. for a GET or DELETE): halve the limit (at most once per round trip)."""
+        self.overloads += 1
+        self._cut_once_per_round_trip()
+
+    def _cut_once_per_round_trip(self) -> None:
         now = self.clock()
         if now - self._last_cut >= (self._srtt or 0.0):
             self._cut(now, 0.5)
@@ -471,6 +481,11 @@ class Limiter:
     def throttled(self) -> None:
         """The server answered 429 (any request): halve the limit, once per round trip."""
         self.state.throttled()
+
+    def overloaded(self) -> None:
+        """A 5xx or a timeout the client retried by itself (its ``on_retry`` hook; a slot's
+        own failure is ``Slot.overloaded``): halve the limit, once per round trip."""
+        self.state.overloaded_elsewhere()
 
     def summary(self) -> dict[str, Any]:
         """See ``AdaptiveLimit.summary``."""
