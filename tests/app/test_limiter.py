@@ -299,6 +299,19 @@ def test_fixed_never_moves_but_measures() -> None:
     assert summary["requests"] == 50 and summary["rows_per_second"] > 0
 
 
+def test_describe_says_it_in_words() -> None:
+    from timetracker_import.app.limiter import describe
+
+    grew = {"mode": "auto", "start": 8, "peak": 32, "final": 24, "mean": 27.4, "ceiling": 64,
+            "throttled": 3, "overloaded": 0}  # fmt: skip
+    assert describe(grew) == (
+        "auto: from 8 up to 32, 24 at the end, 27.4 on average (ceiling 64); 3 throttled (429)"
+    )
+    flat = grew | {"peak": 8, "final": 8, "throttled": 0, "overloaded": 1}
+    assert describe(flat) == "auto: 8 throughout (ceiling 64); 1 overloaded (5xx, timeout)"
+    assert describe({"mode": "fixed", "start": 4, "peak": 4, "final": 4}) == "fixed at 4"
+
+
 def test_summary_means_are_time_weighted() -> None:
     clock = FakeClock()
     limit = AdaptiveLimit(Concurrency(4), clock=clock)

@@ -31,8 +31,6 @@ COLUMNS = ["ID", "User", "Start", "Minutes", "WorkItem", "Comment"]
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
 
-
-
 @pytest.fixture
 def box() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as sandbox:

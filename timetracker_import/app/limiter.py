@@ -131,18 +131,25 @@ class Concurrency:
 
 
 def describe(summary: dict[str, Any]) -> str:
-    """One line of ``AdaptiveLimit.summary()`` for people (the HTML report):
-    ``auto 8 -> 32, 24 at the end (27.4 on average, ceiling 64); 3 x 429`` or ``fixed 8``."""
+    """One line of ``AdaptiveLimit.summary()`` for people (the HTML report), e.g. ``auto:
+    from 8 up to 32, 24 at the end, 27.4 on average (ceiling 64); 3 throttled (429)``,
+    ``auto: 8 throughout (ceiling 64)`` or ``fixed at 8``."""
+    start, peak, final = summary.get("start"), summary.get("peak"), summary.get("final")
     if summary.get("mode") != "auto":
-        text = f"fixed {summary.get('final')}"
+        text = f"fixed at {final}"
+    elif start == peak == final:
+        text = f"auto: {final} throughout (ceiling {summary.get('ceiling')})"
     else:
         text = (
-            f"auto {summary.get('start')} -> {summary.get('peak')}, {summary.get('final')} at "
-            f"the end ({summary.get('mean')} on average, ceiling {summary.get('ceiling')})"
+            f"auto: from {start} up to {peak}, {final} at the end, {summary.get('mean')} on "
+            f"average (ceiling {summary.get('ceiling')})"
         )
     events = [
-        f"{summary[key]} x {label}"
-        for key, label in (("throttled", "429"), ("overloaded", "5xx/timeout"))
+        f"{summary[key]} {label}"
+        for key, label in (
+            ("throttled", "throttled (429)"),
+            ("overloaded", "overloaded (5xx, timeout)"),
+        )
         if summary.get(key)
     ]
     return "; ".join([text, *events])
