@@ -54,7 +54,7 @@ ui: $(STAMP) ## the web app on a fresh sandbox with a demo file (prints the link
 reliability: $(STAMP) ## fault scenarios, hostile inputs, secrets, 300 crash trials under CPU contention + 100 idle; prints a table
 	$(BIN)/python -m tests.reliability.report --trials 300 --idle-trials 100 --jobs 2
 
-bench: $(STAMP) ## the benchmark scripts (validate 1M rows, import 20k rows, export 100k worklogs)
+bench: $(STAMP) ## the benchmark scripts (validate 1M rows; import at three sizes, a finite-capacity and a rate-limited sandbox; export 100k worklogs)
 	$(BIN)/python bench/bench_validate.py
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_export.py

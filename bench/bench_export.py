@@ -11,7 +11,13 @@ and of the sandbox process, and the ratio (target: default at least 4x faster). 
 ``--repeat N`` both strategies run N times, alternating, and the median run of each is
 reported. Figures only; the run fails only when the two strategies' rows differ.
 
+``--cli-sizes 250000,1000000`` instead times the console script as a user runs it
+(``timetracker-import export --from --to -o FILE``, a subprocess, start-up included) on
+sandboxes holding that many worklogs: wall, rows/s and the command's own peak RSS, to show
+memory does not grow with the export.
+
     .venv/bin/python bench/bench_export.py [--worklogs 100000] [--latency-ms 50] [--repeat 3]
+    .venv/bin/python bench/bench_export.py --cli-sizes 250000,1000000 [--format csv]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _measure import compile_package, run_measured  # noqa: E402
 from _sandbox import sandbox_subprocess  # noqa: E402
 
 from timetracker_import.api.redact import Secret  # noqa: E402
@@ -167,6 +174,38 @@ def describe(name: str, run: Run) -> str:
     )
 
 
+def cli_sizes(sizes: list[int], latency_ms: float, fmt: str) -> int:
+    """The console script on sandboxes of each size: wall, rows/s, peak RSS (see above)."""
+    import os
+
+    compile_package()
+    console = Path(sys.executable).with_name("timetracker-import")
+    last = FIRST + dt.timedelta(days=DAYS)
+    print(f"console script {console} export (subprocess, start-up included), sandbox in its "
+          f"own process, {latency_ms:.0f} ms latency, --format {fmt}")  # fmt: skip
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
+            work = Path(tmp)
+            db = work / "sandbox.sqlite"
+            t0 = time.perf_counter()
+            seed_db(db, size)
+            seeded = time.perf_counter() - t0
+            out = work / f"out.{fmt}"
+            with sandbox_process(db, latency_ms) as (url, _):
+                env = dict(os.environ, TIMETRACKER_URL=url, TIMETRACKER_TOKEN=load_seed("demo").tokens["alice@example.com"],
+                           TIMETRACKER_STATE_DIR=str(work / "state"))  # fmt: skip
+                done = run_measured([str(console), "export", "--from", str(FIRST), "--to",
+                                     str(last), "--timezone", "UTC", "--quiet", "-o", str(out)],
+                                    env)  # fmt: skip
+            if done.returncode != 0:
+                print(f"export exited {done.returncode}: {done.stderr[-1000:]}")
+                return 1
+            print(f"{size:>9} worklogs: {done.wall:7.2f} s {size / done.wall:9.0f} rows/s   peak "
+                  f"RSS {done.peak_rss_mb:5.0f} MB   output {out.stat().st_size / 1e6:6.1f} MB"
+                  f"   ({done.stderr.strip().splitlines()[-1]}; seeded in {seeded:.0f} s)")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worklogs", type=int, default=100_000)
@@ -175,7 +214,11 @@ def main() -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="run both strategies N times, report the medians"
     )
+    parser.add_argument("--cli-sizes", default="", help="e.g. 250000,1000000 (see above)")
+    parser.add_argument("--format", default="csv", choices=["csv", "json", "ndjson", "xlsx"])
     args = parser.parse_args()
+    if args.cli_sizes:
+        return cli_sizes([int(n) for n in args.cli_sizes.split(",")], args.latency_ms, args.format)
     # warm the lazy imports so no timed run pays them
     import psutil  # noqa: F401
 

@@ -203,7 +203,8 @@ def import_file(
     delimiter: str | None = None,
     dry_run: bool = False,
     batch_size: int = 500,
-    concurrency: int = 8,
+    concurrency: int | str = "auto",
+    max_concurrency: int | None = None,
     on_existing: str = "skip",
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
@@ -236,7 +237,9 @@ def import_file(
     time writes to a server: another one holding it makes this wait up to ``wait`` seconds,
     then raise ``RunLocked`` (exit code 75). ``unattended`` (a schedule, ``--yes``): times
     without an offset need a declared zone (``timezone=`` or the mapping's), never this
-    machine's (``UsageError`` before anything is sent)."""
+    machine's (``UsageError`` before anything is sent). ``concurrency``: ``"auto"``
+    (requests in flight follow the server, at most ``max_concurrency``, default 64) or a
+    fixed number."""
     from timetracker_import.app.importer import (
         load_import_mapping,
         prepare,
@@ -247,8 +250,9 @@ def import_file(
     settings = _import_settings(
         path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
-        on_existing=on_existing, rejected=rejected, report=report, new_run=new_run,
-        on_duplicate=on_duplicate, date=date, wait=wait, unattended=unattended,
+        max_concurrency=max_concurrency, on_existing=on_existing, rejected=rejected,
+        report=report, new_run=new_run, on_duplicate=on_duplicate, date=date, wait=wait,
+        unattended=unattended,
     )  # fmt: skip
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:
@@ -344,8 +348,10 @@ def export_worklogs(
     this machine's; default the last 30 days) from ``workLogs/all`` (or, ``mine``, the token's
     own). ``connection`` may be a list of ``(organization name, Connection)`` to merge
     several organizations (an organization column is added). The rows are in the result
-    (``rows``, ``columns``); with ``output`` they are also written there (csv, xlsx, json or
-    ndjson by ``fmt`` or the extension)."""
+    (``rows``, ``columns``; ``count``, and ``iter_rows()`` one at a time); with ``output`` they
+    are also written there (csv, xlsx, json or ndjson by ``fmt`` or the extension). Beyond
+    100,000 rows they wait in a temporary file until read (``result.close()`` removes it;
+    ``rows`` reads them all into memory, ``iter_rows()`` does not)."""
     import asyncio
 
     from timetracker_import.app.export import (

@@ -20,7 +20,7 @@ import pytest
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.redact import Secret
 from timetracker_import.api.settings import ConnectionSettings
-from timetracker_import.app.export import ExportSettings, run_export
+from timetracker_import.app.export import SPILL_AFTER, ExportSettings, run_export
 from timetracker_import.core.export import day_range, split_windows
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
@@ -86,11 +86,16 @@ def seeded() -> Iterator[tuple[RunningSandbox, dict[str, dict[str, str]]]]:
 
 @pytest.mark.parametrize("zone", ZONES)
 @pytest.mark.parametrize("windows", WINDOWS)
+@pytest.mark.parametrize("spill_after", [SPILL_AFTER, 2])  # in memory, or through the file
 def test_worklogs_on_window_edges_are_exported_exactly_once(
-    seeded: tuple[RunningSandbox, dict[str, dict[str, str]]], zone: str, windows: int
+    seeded: tuple[RunningSandbox, dict[str, dict[str, str]]],
+    zone: str,
+    windows: int,
+    spill_after: int,
 ) -> None:
     box, expected = seeded
-    settings = ExportSettings(timezone=zone, first=FIRST, last=LAST, windows=windows, concurrency=3)
+    settings = ExportSettings(timezone=zone, first=FIRST, last=LAST, windows=windows,
+                              concurrency=3, spill_after=spill_after)  # fmt: skip
     result = asyncio.run(run_export([(None, _conn(box))], settings))
     got = Counter(str(r["id"]) for r in result.rows)
     wanted = {wid for wid, where in expected[zone].items() if where == "inside"}

@@ -33,8 +33,6 @@ NOVEMBER = "2026-11-01..2026-11-30"
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
 
-
-
 @pytest.fixture
 def box() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as sandbox:

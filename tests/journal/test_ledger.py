@@ -129,3 +129,20 @@ def test_a_ledger_left_mid_transaction_by_a_killed_run_opens(tmp_path: Path) -> 
     assert Path(f"{path}-journal").stat().st_size > 0  # hot
     with Ledger(path) as ledger:
         assert list(ledger.entries("s")) == ["k"]  # rolled back to the committed state
+
+
+def test_writes_from_several_threads_at_once_are_one_at_a_time(tmp_path: Path) -> None:
+    # a sync records the creates' entries and the edits' outcomes from worker threads at
+    # once, on one connection ("cannot start a transaction within a transaction" before)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+
+        def write(i: int) -> None:
+            for j in range(30):
+                ledger.upsert("s", [LedgerEntry(f"k{i}-{j}", f"w{i}-{j}", "u",
+                                                "2026-11-02T09:00:00Z", {}, None)], "r")  # fmt: skip
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(write, range(4)))
+        assert len(ledger.entries("s")) == 120

@@ -232,6 +232,10 @@ def test_cli_sandbox_bad_fault_is_usage_error() -> None:
         (["--port", "99999"], "--port 99999 is not a port number"),
         (["--port", "0", "--db", "{tmp}/missing/x.db"], "cannot use --db"),
         (["--port", "0", "--db", "{tmp}/not-sqlite.txt"], "file is not a database"),
+        (
+            ["--port", "0", "--queue", "5"],
+            "--queue limits the line of calls waiting for --capacity",
+        ),
     ],
 )
 def test_cli_sandbox_bad_port_or_db_is_usage_error(

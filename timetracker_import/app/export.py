@@ -4,6 +4,10 @@ The day range is cut into windows fetched concurrently; each window is paged wit
 ``$skip``/``$count`` (lists are ordered by timestamp, so a window's paging is stable).
 Worklogs are deduplicated by id across windows and sorted by (timestamp, id), so the output
 does not depend on which window answered first.
+
+Memory does not grow with the export: up to ``spill_after`` rows (100,000) are sorted in
+memory; beyond, every row goes to a temporary SQLite file (``RowSpill``) as it arrives, and
+is read back deduplicated and in order while the output is written.
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ import contextlib
 import datetime as dt
 import gc
 import json
+import pickle
+import shutil
+import sqlite3
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -32,6 +39,8 @@ OnPage = Callable[[int], None]
 FORMATS = ("csv", "xlsx", "json", "ndjson")
 DEFAULT_CONCURRENCY = 8
 PAGE_SIZE = 500
+#: rows kept (and sorted) in memory; beyond, they go to a temporary file
+SPILL_AFTER = 100_000
 
 
 @dataclass(frozen=True)
@@ -48,24 +57,112 @@ class ExportSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     windows: int | None = None  # None: chosen from the range and the concurrency
     page_size: int = PAGE_SIZE
+    spill_after: int = SPILL_AFTER
+
+
+class RowSpill:
+    """Export rows in a temporary SQLite file, read back deduplicated by (organization, id)
+    (the first one taken wins, as in memory) and in ``core.export.sort_key`` order. Memory
+    stays flat however many rows there are; the file is removed by ``close``."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = list(columns)
+        self._dir = tempfile.TemporaryDirectory(prefix="timetracker-export-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "rows.sqlite")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute(
+            "CREATE TABLE row (seq INTEGER PRIMARY KEY, ts INTEGER, org TEXT, wid TEXT, cells BLOB)"
+        )
+        self._indexed = False
+
+    def add(self, keyed: Iterable[tuple[tuple[dt.datetime, str, str], dict[str, Any]]]) -> None:
+        """Store rows with their sort keys, in the order they were taken."""
+        columns = self.columns
+        self._db.executemany(
+            "INSERT INTO row (ts, org, wid, cells) VALUES (?, ?, ?, ?)",
+            (
+                (_micros(ts), org, wid, pickle.dumps(tuple(row.get(c) for c in columns)))
+                for (ts, org, wid), row in keyed
+            ),
+        )
+
+    def _index(self) -> None:
+        if not self._indexed:
+            self._db.execute("CREATE INDEX by_id ON row (org, wid, seq)")
+            self._db.execute("CREATE INDEX by_order ON row (ts, org, wid, seq)")
+            self._indexed = True
+
+    _FIRST = "NOT EXISTS (SELECT 1 FROM row AS s WHERE s.org = r.org AND s.wid = r.wid AND s.seq < r.seq)"
+
+    def per_organization(self) -> dict[str, int]:
+        """Rows per organization key (after deduplication)."""
+        self._index()
+        query = f"SELECT org, COUNT(*) FROM row AS r WHERE {self._FIRST} GROUP BY org"
+        return {str(org): int(n) for org, n in self._db.execute(query)}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self._index()
+        query = f"SELECT cells FROM row AS r WHERE {self._FIRST} ORDER BY ts, org, wid, seq"
+        columns = self.columns
+        for (cells,) in self._db.execute(query):
+            yield dict(zip(columns, pickle.loads(cells), strict=True))
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+def _micros(ts: dt.datetime) -> int:
+    """An aware timestamp as microseconds since 1970 (exact; sorts like the datetime)."""
+    return (ts - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(repr=False)
 class ExportResult:
-    """The rows (in output order), their columns and what it took."""
+    """The rows (in output order), their columns and what it took. ``iter_rows()`` streams
+    the rows (from a temporary file for a large export); ``rows`` is them as a list."""
 
-    rows: list[dict[str, Any]]
     columns: list[str]
     days: DayRange
+    count: int
     requests: int = 0
     fetched: int = 0
     per_organization: dict[str, int] = field(default_factory=dict)
+    kept: list[dict[str, Any]] | None = None  # the rows, when they stayed in memory
+    spill: RowSpill | None = None  # else where they are
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """The rows in output order, one at a time."""
+        if self.kept is not None:
+            return iter(self.kept)
+        assert self.spill is not None
+        return iter(self.spill)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, in output order (read into memory from the temporary file if the
+        export went there)."""
+        if self.kept is None:
+            self.kept = list(self.iter_rows())
+        return self.kept
+
+    def close(self) -> None:
+        """Remove the temporary file of a large export (the rows read so far stay)."""
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
+            if self.kept is None:
+                self.kept = []
 
     def __repr__(self) -> str:
         # Short on purpose: Python 3.11's asyncio.run formats the main task (and so its
         # result) when it restores the SIGINT handler; a full repr of 100k rows took ~0.4 s.
         return (
-            f"ExportResult({len(self.rows)} rows, {self.days.first}..{self.days.last}, "
+            f"ExportResult({self.count} rows, {self.days.first}..{self.days.last}, "
             f"requests={self.requests}, fetched={self.fetched})"
         )
 
@@ -169,30 +266,51 @@ async def run_export(
     factory = client_factory or TimetrackerClient
     row_filter = RowFilter.build(days, settings.users, settings.activity_types, settings.work_items)
     builder = RowBuilder(row_filter, zone)
+    multi = len(connections) > 1
+    columns = export_columns(multi)
+    spill: RowSpill | None = None
+
+    def take(name: str | None, page: list[dict[str, Any]]) -> None:
+        nonlocal spill
+        builder.add(name, page)
+        if spill is None and builder.taken > settings.spill_after:
+            spill = RowSpill(columns)  # from now on rows go to the file as they come
+        if spill is not None:
+            spill.add(builder.drain())
 
     async def one(name: str | None, conn: ConnectionSettings) -> int:
         async with factory(conn) as client:
             _, requests = await fetch_worklogs(
-                client, settings, days, on_page=on_page, consume=lambda p: builder.add(name, p)
+                client, settings, days, on_page=on_page, consume=lambda p: take(name, p)
             )
             return requests
 
-    with paused_gc():
-        # rows are laid out page by page while other windows' requests are in flight
-        requests = await asyncio.gather(*(one(name, conn) for name, conn in connections))
-        rows = builder.rows()
-    multi = len(connections) > 1
-    per_org: dict[str, int] = {}
-    if multi:
-        for row in rows:
-            per_org[row["organization"]] = per_org.get(row["organization"], 0) + 1
+    try:
+        with paused_gc():
+            # rows are laid out page by page while other windows' requests are in flight
+            requests = await asyncio.gather(*(one(name, conn) for name, conn in connections))
+            kept = builder.rows() if spill is None else None
+    except BaseException:
+        if spill is not None:
+            spill.close()
+        raise
+    if spill is not None:
+        counts = spill.per_organization()
+    else:
+        assert kept is not None
+        counts = {}
+        for row in kept:
+            key = str(row.get("organization") or "")
+            counts[key] = counts.get(key, 0) + 1
     return ExportResult(
-        rows=rows,
-        columns=export_columns(multi),
+        columns=columns,
         days=days,
+        count=sum(counts.values()),
         requests=sum(requests),
         fetched=builder.received,
-        per_organization=per_org,
+        per_organization=counts if multi else {},
+        kept=kept,
+        spill=spill,
     )
 
 
@@ -270,7 +388,7 @@ def write_export(
     out = stdout or sys.stdout
     if fmt == "xlsx" and to_stdout:
         raise UsageError("XLSX cannot be written to stdout", hint="give --output PATH.xlsx")
-    cells = ([row.get(c) for c in result.columns] for row in result.rows)
+    cells = ([row.get(c) for c in result.columns] for row in result.iter_rows())
     if fmt in ("csv", "xlsx"):
         if not to_stdout:
             write_table(Path(str(output)), result.columns, cells)
@@ -278,16 +396,31 @@ def write_export(
         with tempfile.TemporaryDirectory(prefix="export-") as tmp:
             path = Path(tmp) / "export.csv"
             write_table(path, result.columns, cells)
-            out.write(path.read_text(encoding="utf-8"))
+            with path.open(encoding="utf-8", newline="") as handle:
+                shutil.copyfileobj(handle, out)
         return
-    objects = [{c: _jsonable(row.get(c)) for c in result.columns} for row in result.rows]
-    if fmt == "json":
-        text = json.dumps(objects, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)
     if to_stdout:
-        out.write(text)
+        _write_json(out, result, fmt)
         return
-    from timetracker_import.files.writers import write_text_atomic
+    from timetracker_import.files.writers import atomic_text_file
 
-    write_text_atomic(Path(str(output)), text)
+    with atomic_text_file(Path(str(output))) as handle:
+        _write_json(handle, result, fmt)
+
+
+def _write_json(out: IO[str], result: ExportResult, fmt: str) -> None:
+    """The rows as one JSON array (``json.dumps(rows, indent=2)``, byte for byte) or one
+    object a line (NDJSON), written row by row."""
+    columns = result.columns
+    first = True
+    for row in result.iter_rows():
+        obj = {c: _jsonable(row.get(c)) for c in columns}
+        if fmt == "ndjson":
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            continue
+        # strings are escaped, so every newline of the dump is layout: indent it once more
+        text = json.dumps(obj, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        out.write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    if fmt == "json":
+        out.write("[]\n" if first else "\n]\n")

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.app.limiter import Concurrency
     from timetracker_import.app.poster import Poster
     from timetracker_import.journal.store import Journal
 
@@ -257,7 +258,7 @@ class _ImportRun:
             options={
                 "dry_run": self.settings.dry_run,
                 "batch_size": self.settings.batch_size,
-                "concurrency": self.settings.concurrency,
+                "concurrency": str(self._concurrency()),
                 "on_existing": self.settings.on_existing,
                 "timezone": self.p.timezone,
             },
@@ -549,7 +550,7 @@ class _ImportRun:
             known_ids=book.known_ids(),
             claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=self.settings.dry_run,
-            concurrency=self.settings.concurrency,
+            concurrency=self._concurrency(),
             on_rows_done=bar.update if bar is not None else None,
             naive_offset_minutes=resolved.naive_offset if self_only else 0,
             created_offset_minutes=resolved.naive_offset,
@@ -557,6 +558,11 @@ class _ImportRun:
         self.bar = bar
         self.poster = poster
         return poster
+
+    def _concurrency(self) -> Concurrency:
+        from timetracker_import.app.limiter import Concurrency
+
+        return Concurrency.parse(self.settings.concurrency, self.settings.max_concurrency)
 
     async def _reconcile(self, journal: Journal, poster: Poster, book: RowBook) -> None:
         """Read back the batches in flight when the last attempt stopped, and settle them."""
@@ -693,6 +699,7 @@ class _ImportRun:
             requests=poster.stats.requests if poster else 0,
             throttled=poster.stats.throttled if poster else 0,
             round_trips=list(poster.stats.round_trips) if poster else [],
+            concurrency=poster.limiter.summary() if poster and poster.stats.requests else {},
             phases=self.phases,
             on_duplicate=s.on_duplicate,
             zone=self.zone.to_dict(self.me_offset),

@@ -1,4 +1,5 @@
-"""The posting engine of ``import``: batches go out concurrently, under an adaptive limit.
+"""The posting engine of ``import``: batches go out concurrently, under an adaptive limit
+(``app.limiter``: each batch holds a slot while on the wire and reports how it went).
 
 Rules (docs/architecture.md, stage 4):
 
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from timetracker_import.api.redact import redact_text
-from timetracker_import.app.concurrency import AdaptiveSemaphore
+from timetracker_import.app.limiter import Concurrency, Limiter, Slot
 from timetracker_import.core.dedupe import existing_from_worklogs, match_existing
 from timetracker_import.core.planning import PlannedBatch, split_in_half
 from timetracker_import.core.rejections import Rejection
@@ -97,7 +98,7 @@ class Poster:
         known_ids: Iterable[str] = (),
         claim_after: datetime | None = None,
         dry_run: bool = False,
-        concurrency: int = 8,
+        concurrency: Concurrency | int = 8,
         on_rows_done: Callable[[int], None] | None = None,
         naive_offset_minutes: int = 0,
         created_offset_minutes: int = 0,
@@ -113,8 +114,7 @@ class Poster:
         self.known_ids = set(known_ids)
         self.claim_after = claim_after
         self.dry_run = dry_run
-        self.sem = AdaptiveSemaphore(concurrency)
-        self._staged = asyncio.Semaphore(concurrency)
+        self.limiter = Limiter(concurrency)
         self.on_rows_done = on_rows_done
         self.naive_offset_minutes = naive_offset_minutes
         # the token user's offset (me.timeZone): the real service may give createdTimestamp
@@ -132,7 +132,7 @@ class Poster:
     def throttled(self) -> None:
         """The client saw a 429 (called from its ``on_retry`` hook): halve the limit."""
         self.stats.throttled += 1
-        self.sem.state.on_throttled()
+        self.limiter.throttled()
 
     def interrupt(self) -> None:
         """Stop dispatching (Ctrl-C); requests in flight finish normally."""
@@ -183,18 +183,17 @@ class Poster:
             return _Outcome("skipped")
         # Staged ahead of a free slot: the intent is committed and the bodies are built while
         # the batch waits, so a slot freed by an answer is reused at once instead of after a
-        # journal commit (which queued behind the answers' own commits). At most
-        # ``concurrency`` batches wait staged; one never sent goes back to planned.
-        async with self._staged:
+        # journal commit (which queued behind the answers' own commits). At most ``limit``
+        # batches wait staged; one never sent goes back to planned.
+        async with self.limiter.ahead():
             if self.stopping:
                 return _Outcome("skipped")
             items = await self._stage(batch, rows)
-            slot = self.sem.slot()
-            await slot.__aenter__()
+            slot = await self.limiter.acquire("batch")
         try:
-            return await self._post(batch, items)
+            return await self._post(batch, items, slot)
         finally:
-            await slot.__aexit__(None, None, None)
+            slot.release()
 
     async def _stage(self, batch: PlannedBatch, rows: list[int]) -> list[dict[str, Any]]:
         """The request bodies, with the intent to send them committed (write-ahead)."""
@@ -207,7 +206,9 @@ class Poster:
         finally:
             await intent
 
-    async def _post(self, batch: PlannedBatch, items: list[dict[str, Any]]) -> _Outcome:
+    async def _post(
+        self, batch: PlannedBatch, items: list[dict[str, Any]], slot: Slot
+    ) -> _Outcome:
         if self.stopping:  # halted while waiting for a slot: never sent
             self._unsent(batch)
             return _Outcome("skipped")
@@ -218,30 +219,29 @@ class Poster:
                 items, validate_only=self.dry_run, fields=ANSWER_FIELDS
             )
         except AmbiguousOutcome as exc:
-            await self.sem.failed()
+            slot.overloaded()
             if not self.dry_run:
                 # redacted before it is cut and stored (a server may echo the credential)
                 self.journal.mark_ambiguous(batch.batch_no, redact_text(exc.message)[:500])
             return _Outcome("ambiguous", error=exc)
         except AuthError as exc:
-            await self.sem.failed()
             self._unsent(batch)
             self._halt("auth", exc)
             return _Outcome("halt", error=exc)
         except TransientApiError as exc:
-            await self.sem.failed()
+            slot.overloaded()
             self._unsent(batch)
             self._halt("transient", exc)
             return _Outcome("halt", error=exc)
         except ApiError as exc:
-            await self.sem.failed()
             if exc.status in CONTENT_STATUSES:
+                slot.done(rows=0)  # refused for its content: answered, nothing processed
                 return _Outcome("content", error=exc)
             self._unsent(batch)
             self._halt("error", exc)
             return _Outcome("halt", error=exc)
         self.stats.round_trips.append(time.monotonic() - started)
-        await self.sem.succeeded()
+        slot.done(rows=len(items))
         return _Outcome("ok", result=result)
 
     def _bodies_of(self, rows: list[int]) -> list[dict[str, Any]]:
@@ -250,6 +250,13 @@ class Poster:
         if many is not None:
             return list(many(rows))
         return [self.bodies[r] for r in rows]
+
+    def _release(self, rows: Iterable[int]) -> None:
+        # a lazy mapping (importer.LazyBodies) forgets bodies whose outcome is committed:
+        # memory follows the batches in flight, not the rows of the file
+        release = getattr(self.bodies, "release", None)
+        if release is not None:
+            release(rows)
 
     def _unsent(self, batch: PlannedBatch) -> None:
         # a definite failure: nothing was created, the batch can simply be sent again later
@@ -260,6 +267,7 @@ class Poster:
         if self.dry_run:
             self.stats.would_create.update(rows)
             self.pending.difference_update(rows)
+            self._release(rows)
             self._done(len(rows))
             return
         worklogs = result if isinstance(result, list) else []
@@ -294,6 +302,7 @@ class Poster:
             self.stats.created[row] = worklog_id
             self.known_ids.add(worklog_id)
             self.pending.discard(row)
+        self._release(row for row, _, _ in created)
         self._done(len(created))
 
     async def _bisect(self, batch: PlannedBatch, rows: list[int], error: ApiError) -> None:
@@ -319,6 +328,7 @@ class Poster:
             self.journal.mark_rejections([rejection])  # a dry run reports it the same way
             self.stats.rejections.append(rejection)
             self.pending.discard(row)
+            self._release([row])
             self._done(1)
             return
         first = self._next_no

@@ -121,15 +121,18 @@ def export(
     show = (not quiet and sys.stderr.isatty()) if progress is None else progress
     with progress_bar(show, desc="export", unit=" worklogs") as on_page:
         result = asyncio.run(run_export(connections, settings, on_page=on_page))
-    write_export(result, output, chosen)
+    try:
+        write_export(result, output, chosen)
+    finally:
+        result.close()
     where = "stdout" if output == "-" else output
     per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
     click.echo(
-        f"exported {len(result.rows)} worklogs ({result.days.first} .. {result.days.last}, "
+        f"exported {result.count} worklogs ({result.days.first} .. {result.days.last}, "
         f"{settings.timezone}{per_org}) to {where}",
         err=True,
     )
-    if not result.rows and (users or activity_types):
+    if not result.count and (users or activity_types):
         # A misspelt filter looks exactly like an empty period; say which to check.
         click.echo(
             "note: no worklog matched --user/--activity-type; check their spelling "

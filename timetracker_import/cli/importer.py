@@ -165,7 +165,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
 )
-@posting_options("Rows per request (<= 500).")
+@posting_options("Rows per request (<= 500).", adaptive=True)
 @click.option(
     "--on-existing",
     type=click.Choice(["skip", "allow", "fail"]),
@@ -194,7 +194,8 @@ def import_(
     on_duplicate: str,
     dry_run: bool,
     batch_size: int,
-    concurrency: int,
+    concurrency: int | str,
+    max_concurrency: int | None,
     on_existing: str,
     rejected_path: Path | None,
     report_path: Path | None,
@@ -253,6 +254,7 @@ def import_(
         dry_run=dry_run,
         batch_size=batch_size,
         concurrency=concurrency,
+        max_concurrency=max_concurrency,
         on_existing=on_existing,
         rejected=rejected_path,
         report=report_path,

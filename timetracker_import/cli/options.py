@@ -377,14 +377,53 @@ def wait_option(func: F) -> F:
     )(func)
 
 
-def posting_options(batch_help: str) -> Callable[[F], F]:
-    """``--batch-size`` and ``--concurrency`` (import and sync post the same way)."""
+class ConcurrencyParam(click.ParamType):
+    """``--concurrency``: ``auto`` or a whole number of requests (1..100)."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from timetracker_import.app.limiter import MAX_CEILING, Concurrency
+
+        try:
+            setting = Concurrency.parse(value)
+        except ValueError:
+            self.fail(f"{value!r} is not auto or a number from 1 to {MAX_CEILING}", param, ctx)
+        return "auto" if setting.auto else setting.fixed
+
+
+def posting_options(batch_help: str, *, adaptive: bool = False) -> Callable[[F], F]:
+    """``--batch-size`` and ``--concurrency`` (import and sync post the same way). With
+    ``adaptive``, ``--concurrency auto|N`` (default auto, ``app.limiter``) and
+    ``--max-concurrency N`` (as ``max_concurrency``; None: the limiter's default); without,
+    ``--concurrency N`` (default 8) for a command whose writes do not adapt yet."""
+    from timetracker_import.app.limiter import DEFAULT_CEILING, MAX_CEILING
+
+    if adaptive:
+        concurrency = [
+            click.option(
+                "--concurrency", default="auto", show_default=True, type=ConcurrencyParam(),
+                metavar="auto|N",
+                help="Requests in flight: auto follows the server (more while it keeps up, "
+                "fewer when its answers slow down, on 429 and 5xx); a number fixes it.",
+            ),
+            click.option(
+                "--max-concurrency", type=click.IntRange(1, MAX_CEILING), default=None,
+                metavar="N",
+                help=f"The most requests in flight with --concurrency auto (default "
+                f"{DEFAULT_CEILING}).",
+            ),
+        ]  # fmt: skip
+    else:
+        concurrency = [
+            click.option(
+                "--concurrency", default=8, show_default=True, type=int,
+                help="Requests in flight at most.",
+            ),
+        ]  # fmt: skip
     options = [
         click.option("--batch-size", default=500, show_default=True, type=int, help=batch_help),
-        click.option(
-            "--concurrency", default=8, show_default=True, type=int,
-            help="Requests in flight at most.",
-        ),  # fmt: skip
+        *concurrency,
     ]
     return lambda func: _apply(func, options)
 
@@ -454,7 +493,9 @@ def result_options(report_help: str) -> Callable[[F], F]:
     asks and whom it tells."""
     options = [
         click.option(
-            "--rejected", "rejected_path", type=click.Path(path_type=Path, dir_okay=False),
+            "--rejected",
+            "rejected_path",
+            type=click.Path(path_type=Path, dir_okay=False),
             help="Also write the rejected rows here (they are always in the run directory).",
         ),  # fmt: skip
         report_option(report_help),

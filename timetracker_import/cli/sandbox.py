@@ -25,9 +25,33 @@ from timetracker_import.errors import UsageError
     default=None,
     help="SQLite file to keep data in (default: in memory).",
 )
-@click.option("--seed", default="demo", show_default=True, help="A built-in seed ('demo', 'approvals') or a YAML/JSON seed file.")
+@click.option(
+    "--seed",
+    default="demo",
+    show_default=True,
+    help="A built-in seed ('demo', 'approvals') or a YAML/JSON seed file.",
+)
 @click.option("--latency-ms", default=0.0, type=float, help="Latency added to every API call.")
 @click.option("--rate-limit", default=None, help="Token-bucket limit such as 10/s or 100/min.")
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    default=None,
+    help="API calls served at once; the others wait in line (default: no limit).",
+)
+@click.option(
+    "--row-cost-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Time a call is served per row it processes (batch items, worklogs of a page, "
+    "else 1); with --capacity, latency rises with the load.",
+)
+@click.option(
+    "--queue",
+    type=click.IntRange(min=0),
+    default=None,
+    help="With --capacity: calls that may wait; beyond, 503 (default: no limit).",
+)
 @click.option(
     "--fault",
     "faults",
@@ -59,6 +83,9 @@ def sandbox(
     faults: tuple[str, ...],
     auth: str,
     ntlm_users: Path | None,
+    capacity: int | None,
+    row_cost_ms: float,
+    queue: int | None,
 ) -> int:
     """Run the 7pace sandbox (REST CRUD API v3 emulator) until Ctrl-C.
 
@@ -78,6 +105,11 @@ def sandbox(
         from timetracker_import.api.settings import require_ntlm_support
 
         require_ntlm_support()
+    if queue is not None and capacity is None:
+        raise UsageError(
+            "--queue limits the line of calls waiting for --capacity",
+            hint="give --capacity N too, e.g. --capacity 4 --queue 50",
+        )
     try:
         app = make_app(
             seed=seed,
@@ -87,6 +119,9 @@ def sandbox(
             rate_limit=rate_limit,
             auth=auth,
             ntlm_users=ntlm_users,
+            capacity=capacity,
+            row_cost_ms=row_cost_ms,
+            queue=queue,
         )
     except NtlmUsersError as exc:
         raise UsageError(str(exc), hint="see the NTLM section of docs/sandbox.md") from None
@@ -107,6 +142,8 @@ def sandbox(
         click.echo(
             f"API base: {url}/api/rest  (on-premises style: {url}/api/DefaultCollection/rest)"
         )
+        if capacity is not None or row_cost_ms or rate_limit:
+            click.echo(f"serving: {_serving(capacity, row_cost_ms, queue, rate_limit)}")
         if ntlm is not None:
             click.echo("NTLM users (passwords are in the --ntlm-users file):")
             for account in ntlm.accounts:
@@ -127,3 +164,18 @@ def sandbox(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="choose another --port"
         ) from None
     return 0
+
+
+def _serving(capacity: int | None, row_cost_ms: float, queue: int | None, rate: str | None) -> str:
+    """``4 calls at once (the rest wait, any number), 2 ms per row, at most 10/s``."""
+    parts = []
+    if capacity is not None:
+        line = "any number" if queue is None else f"at most {queue}, then 503"
+        parts.append(
+            f"{capacity} call{'s' if capacity != 1 else ''} at once (the rest wait: {line})"
+        )
+    if row_cost_ms:
+        parts.append(f"{row_cost_ms:g} ms per row")
+    if rate:
+        parts.append(f"at most {rate}")
+    return ", ".join(parts)

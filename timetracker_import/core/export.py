@@ -317,6 +317,18 @@ class RowBuilder:
             row = _layout(worklog, ts, zone, organization, memo)
             keyed.append(((ts, org_key, str(wid or "")), row))
 
+    @property
+    def taken(self) -> int:
+        """Rows taken and not drained."""
+        return len(self._keyed)
+
+    def drain(self) -> list[tuple[tuple[datetime, str, str], dict[str, Any]]]:
+        """The rows taken so far with their sort keys, in the order taken; the builder
+        forgets them (and their ids: deduplicating them is then the caller's)."""
+        keyed, self._keyed = self._keyed, []
+        self._seen.clear()
+        return keyed
+
     def rows(self) -> list[dict[str, Any]]:
         """The rows taken so far, in ``sort_key`` order (stable for equal keys)."""
         self._keyed.sort(key=itemgetter(0))

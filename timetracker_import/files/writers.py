@@ -30,7 +30,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -306,17 +306,26 @@ def _current_umask() -> int:
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8, line ends as given) next to ``path`` and rename it into place,
     so a reader never sees half a file; the file gets the mode a plain ``open()`` would."""
+    with atomic_text_file(path) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_text_file(path: str | os.PathLike[str]) -> Iterator[IO[str]]:
+    """A UTF-8 text file to write (line ends as given) that appears at ``path`` only when
+    the block ends without an error (written next to it, then renamed into place); it gets
+    the mode a plain ``open()`` would."""
     target = ensure_parent(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     try:
         os.chmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            yield handle
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +157,7 @@ class Ledger:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, timeout=30, check_same_thread=False
             )
+            self._lock = threading.RLock()
             self._conn.execute("PRAGMA journal_mode=DELETE")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
@@ -174,8 +176,10 @@ class Ledger:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic change (all of it or nothing)."""
-        with immediate_transaction(self._conn) as conn:
+        """One atomic change (all of it or nothing), one at a time: a sync records the
+        creates' entries and the updates' and deletes' outcomes from worker threads at once,
+        on this one connection."""
+        with self._lock, immediate_transaction(self._conn) as conn:
             yield conn
 
     # -- reading -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from timetracker_import.sandbox.capacity import Capacity
 from timetracker_import.sandbox.context import MAX_BODY_BYTES, STATE, SandboxState
 from timetracker_import.sandbox.faults import FaultPlan, RateLimiter, as_fault_plan, make_limiter
 from timetracker_import.sandbox.ntlm import NtlmAcceptor, load_ntlm_users
@@ -31,6 +32,9 @@ def make_app(
     rate_limit: str | float | RateLimiter | None = None,
     auth: str = "token",
     ntlm_users: str | Path | None = None,
+    capacity: int | None = None,
+    row_cost_ms: float = 0,
+    queue: int | None = None,
 ) -> web.Application:
     """Build the sandbox application.
 
@@ -40,8 +44,11 @@ def make_app(
     ``latency_ms``: added to every API call;
     ``rate_limit``: ``"10/s"``, ``"100/min"`` or requests per second; ``auth``: ``"token"``
     (Bearer/Basic) or ``"ntlm"`` (Windows authentication checked against the ``ntlm_users``
-    file, see docs/sandbox.md). Raises ``SeedError``, ``FaultSpecError`` or
-    ``NtlmUsersError`` (all ``ValueError``) for bad input.
+    file, see docs/sandbox.md); ``capacity``: API calls served at once (None: any number),
+    the others wait in line; ``row_cost_ms``: how long a call keeps its place per row it
+    processes (batch items, worklogs of a page, else 1); ``queue``: calls that may wait
+    (None: any number), beyond it 503. Raises ``SeedError``, ``FaultSpecError``,
+    ``NtlmUsersError`` or ``CapacitySpecError`` (all ``ValueError``) for bad input.
     """
     if auth not in ("token", "ntlm"):
         raise ValueError(f"auth must be 'token' or 'ntlm', not {auth!r}")
@@ -51,6 +58,7 @@ def make_app(
     acceptor = None
     if ntlm_users is not None:
         acceptor = NtlmAcceptor(load_ntlm_users(ntlm_users, {u.email: u.id for u in loaded.users}))
+    served = Capacity(capacity, row_cost_ms / 1000, queue)
     plan = as_fault_plan(faults)
     limiter = make_limiter(rate_limit)
     store = Store(db, loaded)
@@ -63,6 +71,7 @@ def make_app(
         latency=latency_ms / 1000,
         rate_limit_spec=rate_limit,
         ntlm=acceptor,
+        capacity=served,
     )
     app.router.add_route("*", "/{tail:.*}", dispatch)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from timetracker_import.sandbox.capacity import Capacity
 from timetracker_import.sandbox.faults import FaultPlan, RateLimiter
 from timetracker_import.sandbox.ntlm import NtlmAcceptor
 from timetracker_import.sandbox.seed import Seed
@@ -40,6 +41,7 @@ class SandboxState:
     calls: Counter[str] = field(default_factory=Counter)  # since start or /_sandbox/reset
     rate_limited: int = 0
     ntlm: NtlmAcceptor | None = None  # set in NTLM mode: tokens are then not accepted
+    capacity: Capacity = field(default_factory=Capacity)  # calls served at once, row cost
 
     @property
     def tokens(self) -> dict[str, str]:
@@ -253,7 +255,10 @@ def parse_int(value: Any, name: str) -> int | None:
 
 class RawJson(str):
     """JSON text already encoded exactly as :func:`compact_dumps` would encode the value;
-    :func:`data_response` splices it into the envelope instead of encoding it again."""
+    :func:`data_response` splices it into the envelope instead of encoding it again.
+    ``items_count``: the elements of the array (a call's rows, for its row cost)."""
+
+    items_count: int = 1
 
 
 def fail422(code: str, message: str, fields: dict[str, Any] | None = None) -> ApiFail:

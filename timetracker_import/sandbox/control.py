@@ -22,6 +22,7 @@ async def control(request: web.Request, state: SandboxState, parts: list[str]) -
                 "faults": [f.spec for f in state.faults.faults],
                 "faultCalls": dict(state.faults.calls),
                 "fired": dict(state.faults.fired),
+                "capacity": state.capacity.stats(),
             }
         )
     if route == ("GET", "faults"):
@@ -44,6 +45,7 @@ async def control(request: web.Request, state: SandboxState, parts: list[str]) -
         state.faults.reset()
         state.calls.clear()
         state.rate_limited = 0
+        state.capacity.reset_counters()
         state.limiter = make_limiter(state.rate_limit_spec)
         state.store.apply_seed(state.seed, wipe=True)
         return web.json_response({"reset": True})

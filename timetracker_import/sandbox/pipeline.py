@@ -1,5 +1,6 @@
 """One API call from socket to answer: routing (D1), fault injection (D15), rate limit (D14),
-``api-version``, authentication (D2, NTLM), the handler, after-commit faults.
+capacity (a place among the calls served at once, docs/sandbox.md), ``api-version``,
+authentication (D2, NTLM), the handler and its row cost, after-commit faults.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 from aiohttp import web
 
+from timetracker_import.sandbox.capacity import rows_of
 from timetracker_import.sandbox.context import (
     API_VERSIONS,
     STATE,
@@ -208,6 +210,38 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
                 {"retryAfter": str(wait)},
                 headers={"Retry-After": str(wait)},
             )
+    async with state.capacity.serve() as place:
+        if place is None:
+            return error_response(
+                503,
+                "UnexpectedError",
+                "The server is busy: too many requests are waiting.",
+                headers={"Retry-After": "1"},
+            )
+        response, place.rows = await _answer(request, state, params, handler, action,
+                                             ntlm_user_id, ntlm_reason)  # fmt: skip
+    if action is not None:  # after-commit faults: the work above is already stored
+        if action.kind == "delay":
+            await asyncio.sleep(action.seconds)
+            return response
+        if action.kind in ("drop", "partial-commit-drop"):
+            return _drop(request)
+        return _fault_response(action, response, request)
+    return response
+
+
+async def _answer(
+    request: web.Request,
+    state: SandboxState,
+    params: dict[str, str],
+    handler: Handler,
+    action: Fault | None,
+    ntlm_user_id: str | None,
+    ntlm_reason: str,
+) -> tuple[web.Response, int]:
+    """``api-version``, authentication and the handler: the answer and the rows it processed
+    (its row cost)."""
+    rows = 1
     query = parse_query(request.query_string)
     version = query.get("api-version")
     if version not in API_VERSIONS:
@@ -237,14 +271,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
             ctx = Ctx(request, state, user, query, params)
             ctx.partial_commit = action is not None and action.kind == "partial-commit-drop"
             try:
-                response = data_response(await handler(ctx))
+                payload = await handler(ctx)
+                rows = rows_of(payload)
+                response = data_response(payload)
             except ApiFail as fail:
                 response = error_response(fail.status, fail.code, fail.message, fail.fields)
-    if action is not None:  # after-commit faults: the work above is already stored
-        if action.kind == "delay":
-            await asyncio.sleep(action.seconds)
-            return response
-        if action.kind in ("drop", "partial-commit-drop"):
-            return _drop(request)
-        return _fault_response(action, response, request)
-    return response
+    return response, rows

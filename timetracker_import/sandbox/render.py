@@ -180,4 +180,6 @@ def render_worklogs(
             f'"comment":{_js(comment)},{middle}{_TRUE_FALSE[bool(billable)]}}},'
             f'"isCanEdit":{can},"isCanDelete":{can},"id":{_enc(wid) if with_id else "null"}}}'
         )
-    return RawJson("[" + ",".join(parts) + "]")
+    raw = RawJson("[" + ",".join(parts) + "]")
+    raw.items_count = len(parts)
+    return raw

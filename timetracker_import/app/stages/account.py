@@ -10,6 +10,7 @@ journal's counts and rejections, the prepared file; output: files and the exit c
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,31 +38,35 @@ OPEN_OUTCOMES = ("pending", "unprocessed")
 
 
 class RowBook:
-    """Each row's outcome and worklog id during a run. "Still pending" is one set lookup
-    (or one ``isin``) per row, so the stages can narrow frames cheaply."""
+    """Each row's outcome and worklog id during a run. Only settled rows are held (a row
+    not in ``outcomes`` is pending): memory follows what was decided, not the rows of the
+    file. "Still pending" is one set lookup (or one ``isin``) per row, so the stages can
+    narrow frames cheaply."""
 
     def __init__(self, outcomes: dict[int, tuple[str, str | None]]) -> None:
-        self.outcomes = outcomes
-        self.closed = {r for r, (o, _) in outcomes.items() if o not in OPEN_OUTCOMES}
+        self.outcomes = {r: o for r, o in outcomes.items() if o[0] not in OPEN_OUTCOMES}
+
+    @property
+    def closed(self) -> Set[int]:
+        """The settled rows."""
+        return self.outcomes.keys()
 
     @classmethod
     def fresh(
         cls, rows: list[int], skipped: list[int], rejections: list[Rejection]
     ) -> tuple[RowBook, list[Rejection]]:
-        """A new run's book: every row pending but the skipped and rejected ones; and the
-        rejections it settled (merged: one per row)."""
-        outcomes: dict[int, tuple[str, str | None]] = dict.fromkeys(rows, ("pending", None))
-        for row in skipped:
-            outcomes[row] = ("skipped", None)
+        """A new run's book: every row of ``rows`` pending but the skipped and rejected ones
+        (pending rows are not held); and the rejections it settled (merged: one per row)."""
+        del rows  # every row not settled here is pending
+        outcomes: dict[int, tuple[str, str | None]] = dict.fromkeys(skipped, ("skipped", None))
         merged = merge_rejections(rejections)
-        fresh = [r for r in merged if outcomes.get(r.source_row, ("pending",))[0] in OPEN_OUTCOMES]
+        fresh = [r for r in merged if r.source_row not in outcomes]
         for r in fresh:
             outcomes[r.source_row] = ("rejected", None)
         return cls(outcomes), fresh
 
     def settle(self, row: int, outcome: str, worklog_id: str | None) -> None:
         self.outcomes[row] = (outcome, worklog_id)
-        self.closed.add(row)
 
     def still_pending(self, rows: Any) -> list[int]:
         """The rows of ``rows`` (an Index or an iterable of ints) not settled yet."""
@@ -183,5 +188,9 @@ def write_report(
         "run_id": result.run_id,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if result.concurrency:  # requests in flight while posting (app.limiter)
+        from timetracker_import.app.limiter import describe
+
+        meta["concurrency"] = describe(result.concurrency)
     result.report = builder.build(counts, meta)
     return write(result.report, path)

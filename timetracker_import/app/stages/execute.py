@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import numbers
 import signal
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,9 +71,12 @@ def body_of(row: Any, user_id: Any, activity_type_id: Any) -> dict[str, Any]:
 class LazyBodies(Mapping[int, dict[str, Any]]):
     """``body_of`` of every row of a canonical frame, built per batch when first asked for.
 
-    Only the cheap column extraction happens up front; the per-row dicts are built for a
-    batch's rows when the poster sends it (while other batches are on the wire) and kept,
-    so a re-send, a split and the journal's undo copy get the very same dict."""
+    Up front only compact columns are kept (the frame's own arrays: a few bytes per row,
+    no Python object per row); the per-row dicts are built for a batch's rows when the
+    poster sends it (while other batches are on the wire) and kept until ``release``, so a
+    re-send, a split and the journal's undo copy get the very same dict. The poster releases
+    a batch's bodies once its outcome is committed: memory follows the batches in flight, not
+    the rows of the file."""
 
     def __init__(
         self, frame: pd.DataFrame, user_ids: pd.Series, activity_type_ids: Mapping[Any, Any]
@@ -80,22 +84,24 @@ class LazyBodies(Mapping[int, dict[str, Any]]):
         import numpy as np
         import pandas as pd
 
-        rows = [int(r) for r in frame.index.tolist()]
-        self._pos = {row: i for i, row in enumerate(rows)}
+        rows = frame.index.to_numpy(dtype=np.int64)
+        # rows sorted for a binary search (8 bytes a row instead of a dict entry of ~100)
+        self._in_order = rows  # the frame's order, for iteration
+        self._order = None if _ascending(rows) else np.argsort(rows, kind="stable")
+        self._rows = rows if self._order is None else rows[self._order]
         self._built: dict[int, dict[str, Any]] = {}
-        n = len(rows)
-        if n:
+        if len(rows):
             stamps = pd.to_datetime(frame["timestamp"], utc=True).dt.tz_localize(None)
             # datetime64[s] floors to the second, like strftime's %S
             self._seconds = stamps.to_numpy().astype("datetime64[s]")
         else:
             self._seconds = np.array([], dtype="datetime64[s]")
 
-        def column(name: str) -> list[Any]:
-            return frame[name].tolist() if name in frame.columns else [None] * n
+        def column(name: str) -> Any:
+            return frame[name].array if name in frame.columns else None
 
         self._lengths = column("length_seconds")
-        self._users = user_ids.reindex(frame.index).tolist() if n else []
+        self._users = user_ids.reindex(frame.index).array if len(rows) else None
         self._billable = column("billable_seconds")
         self._work_items = column("work_item_id")
         self._comments = column("comment")
@@ -108,13 +114,34 @@ class LazyBodies(Mapping[int, dict[str, Any]]):
         return body
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._pos)
+        return iter(self._in_order.tolist())
 
     def __len__(self) -> int:
-        return len(self._pos)
+        return len(self._rows)
 
     def __contains__(self, row: object) -> bool:
-        return row in self._pos
+        if not isinstance(row, numbers.Integral):
+            return False
+        at = int(self._rows.searchsorted(int(row)))
+        return at < len(self._rows) and int(self._rows[at]) == row
+
+    def release(self, rows: Iterable[int]) -> None:
+        """Forget the bodies of ``rows`` (built again if asked for later)."""
+        for row in rows:
+            self._built.pop(row, None)
+
+    def _positions(self, rows: Sequence[int]) -> Any:
+        """Positions in the frame of ``rows`` (KeyError for a row not in the frame)."""
+        import numpy as np
+
+        wanted = np.asarray(rows, dtype=np.int64)
+        at = self._rows.searchsorted(wanted)
+        inside = at < len(self._rows)
+        found = inside.copy()
+        found[inside] = self._rows[at[inside]] == wanted[inside]
+        if not found.all():
+            raise KeyError(int(wanted[~found][0]))
+        return at if self._order is None else self._order[at]
 
     def many(self, rows: Sequence[int]) -> list[dict[str, Any]]:
         """The bodies of ``rows`` in that order (built column-wise for those not built yet;
@@ -125,23 +152,28 @@ class LazyBodies(Mapping[int, dict[str, Any]]):
         built = self._built
         todo = [r for r in rows if r not in built]
         if todo:
-            positions = [self._pos[r] for r in todo]
+            positions = self._positions(todo)
             texts = np.datetime_as_string(self._seconds[positions], unit="s").tolist()
+            lengths = _take(self._lengths, positions)
+            users = _take(self._users, positions)
+            billables = _take(self._billable, positions)
+            work_items = _take(self._work_items, positions)
+            comments = _take(self._comments, positions)
             isna = pd.isna
-            for row, i, text in zip(todo, positions, texts, strict=True):
-                length = int(self._lengths[i])
+            for at, row in enumerate(todo):
+                length = int(lengths[at])
                 body: dict[str, Any] = {
-                    "timeStamp": f"{text}Z",
+                    "timeStamp": f"{texts[at]}Z",
                     "length": length,
-                    "userId": str(self._users[i]),
+                    "userId": str(users[at]),
                 }
-                billable = self._billable[i]
-                if billable is not None and not isna(billable):  # as body_of
+                billable = billables[at]
+                if billable is not None and not isna(billable):  # as body_of: whenever the source gives one
                     body["billableLength"] = int(billable)
-                work_item = self._work_items[i]
+                work_item = work_items[at]
                 if work_item is not None and not isna(work_item):
                     body["workItemId"] = int(work_item)
-                comment = self._comments[i]
+                comment = comments[at]
                 if isinstance(comment, str) and comment.strip():
                     body["comment"] = comment
                 activity_type_id = self._activity.get(row)
@@ -149,6 +181,18 @@ class LazyBodies(Mapping[int, dict[str, Any]]):
                     body["activityTypeId"] = activity_type_id
                 built[row] = body
         return [built[r] for r in rows]
+
+
+def _ascending(rows: Any) -> bool:
+    return bool(len(rows) < 2 or (rows[1:] > rows[:-1]).all())
+
+
+def _take(array: Any, positions: Any) -> list[Any]:
+    """The values at ``positions`` of a frame column's array as Python objects (None for a
+    missing column)."""
+    if array is None:
+        return [None] * len(positions)
+    return list(array.take(positions).tolist())
 
 
 def bodies_of(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 ON_EXISTING = ("skip", "allow", "fail")
 DEFAULT_BATCH_SIZE = 500
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = "auto"
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class ImportSettings:
     delimiter: str | None = None
     dry_run: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
-    concurrency: int = DEFAULT_CONCURRENCY
+    #: requests in flight: "auto" (app.limiter, at most max_concurrency) or a fixed number
+    concurrency: int | str = DEFAULT_CONCURRENCY
+    max_concurrency: int | None = None
     on_existing: str = "skip"
     rejected_path: Path | None = None
     report_path: Path | None = None
@@ -95,6 +97,8 @@ class ImportResult:
     requests: int = 0
     throttled: int = 0
     round_trips: list[float] = field(default_factory=list)
+    #: what the limiter chose (``app.limiter.AdaptiveLimit.summary``), empty if nothing was sent
+    concurrency: dict[str, Any] = field(default_factory=dict)
     #: wall-clock seconds per stage: read_validate, resolve, preflight, post, finish
     phases: dict[str, float] = field(default_factory=dict)
     on_duplicate: str = "skip"  # what was done with in_file_duplicates
@@ -136,6 +140,8 @@ class ImportResult:
             "notes": self.notes,
             "timezone": self.zone,
             # wall-clock seconds per stage (read_validate, resolve, preflight, post, finish)
-            "timings": {k: round(v, 4) for k, v in self.phases.items()},
+            # and the requests in flight while posting
+            "timings": {k: round(v, 4) for k, v in self.phases.items()}
+            | ({"concurrency": self.concurrency} if self.concurrency else {}),
             "rejections": [r.to_dict() for r in self.rejections],
         }

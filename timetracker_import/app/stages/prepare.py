@@ -143,8 +143,12 @@ def check_settings(settings: ImportSettings) -> None:
 
     if not 1 <= settings.batch_size <= MAX_BATCH_SIZE:
         raise UsageError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}")
-    if settings.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    from timetracker_import.app.limiter import Concurrency
+
+    try:
+        Concurrency.parse(settings.concurrency, settings.max_concurrency)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="--concurrency auto adapts to the server") from None
     if settings.on_existing not in ON_EXISTING:
         raise UsageError(f"--on-existing must be one of {', '.join(ON_EXISTING)}")
     from timetracker_import.core.dedupe import ON_DUPLICATE

@@ -63,7 +63,8 @@ def resolve_rows(
     kept = user_ids[~user_ids.index.isin(list(rejected))] if rejected else user_ids
     return ResolvedRows(
         user_ids=user_ids,
-        activity_type_ids=at_ids.to_dict(),
+        # only rows that name a type: the others get the user's default (no key per row)
+        activity_type_ids={r: t for r, t in at_ids.items() if isinstance(t, str) and t},
         rejections=rejections,
         self_id=self_id,
         self_only=bool(len(kept)) and all(str(u).lower() == self_id.lower() for u in kept),
