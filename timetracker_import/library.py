@@ -432,7 +432,8 @@ def sync_file(
     delimiter: str | None = None,
     date: str | None = None,
     batch_size: int = 500,
-    concurrency: int = 8,
+    concurrency: int | str = "auto",
+    max_concurrency: int | None = None,
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
     wait: float = 0.0,
@@ -450,7 +451,9 @@ def sync_file(
     ``max_delete`` (N, "P%" or "all"; default 5 or 20%) would go, which stops the run before
     its first write. ``keys``: the source's id columns (default: the mapping's ``key:``,
     else the slot). ``confirm(info)`` is asked before anything is written; setting
-    ``cancel`` stops like Ctrl-C. Returns a ``SyncResult`` (``summary_dict()`` is the
+    ``cancel`` stops like Ctrl-C. ``concurrency``: ``"auto"`` (requests in flight follow the
+    server, at most ``max_concurrency``, default 64; one limit for the run's creates,
+    updates and deletes) or a fixed number. Returns a ``SyncResult`` (``summary_dict()`` is the
     command's ``--json``). ``ledger_path``, ``rejected_path`` and ``report_path`` are the
     earlier names of ``ledger``, ``rejected`` and ``report``."""
     from timetracker_import.app.sync import SyncSettings
@@ -466,7 +469,7 @@ def sync_file(
         overwrite_edited=overwrite_edited, on_duplicate_key=on_duplicate_key,
         on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size,
-        concurrency=concurrency,
+        concurrency=concurrency, max_concurrency=max_concurrency,
         rejected_path=_path(rejected if rejected is not None else rejected_path),
         report_path=_path(report if report is not None else report_path), wait=wait,
         today=today,

@@ -290,8 +290,9 @@ class _ImportRun:
             self._task.cancel()
 
     def _on_retry(self, event: Any) -> None:
-        if getattr(event, "reason", "") == "429" and self.poster is not None:
-            self.poster.throttled()
+        # a 429, a 5xx or a timeout the client retries by itself halves the requests in flight
+        if self.poster is not None:
+            self.poster.retried(str(getattr(event, "reason", "")))
 
     async def _watch_cancel(self, main: asyncio.Task[Any]) -> None:
         """Poll ``cancel``; once set, stop like Ctrl-C (the poster stops dispatching), or,

@@ -494,6 +494,14 @@ class Limiter:
         own failure is ``Slot.overloaded``): halve the limit, once per round trip."""
         self.state.overloaded_elsewhere()
 
+    def retried(self, reason: str) -> None:
+        """The client's ``on_retry`` hook saw ``reason`` (``"429"``, ``"503"``, a transport
+        error's name): 429 is ``throttled``, anything else ``overloaded``."""
+        if reason == "429":
+            self.throttled()
+        else:
+            self.overloaded()
+
     def summary(self) -> dict[str, Any]:
         """See ``AdaptiveLimit.summary``."""
         return self.state.summary()

@@ -98,7 +98,7 @@ class Poster:
         known_ids: Iterable[str] = (),
         claim_after: datetime | None = None,
         dry_run: bool = False,
-        concurrency: Concurrency | int = 8,
+        concurrency: Concurrency | int | Limiter = 8,
         on_rows_done: Callable[[int], None] | None = None,
         naive_offset_minutes: int = 0,
         created_offset_minutes: int = 0,
@@ -114,7 +114,8 @@ class Poster:
         self.known_ids = set(known_ids)
         self.claim_after = claim_after
         self.dry_run = dry_run
-        self.limiter = Limiter(concurrency)
+        # a Limiter given is shared with the run's other writes (sync: updates, deletes)
+        self.limiter = concurrency if isinstance(concurrency, Limiter) else Limiter(concurrency)
         self.on_rows_done = on_rows_done
         self.naive_offset_minutes = naive_offset_minutes
         # the token user's offset (me.timeZone): the real service may give createdTimestamp
@@ -131,8 +132,14 @@ class Poster:
 
     def throttled(self) -> None:
         """The client saw a 429 (called from its ``on_retry`` hook): halve the limit."""
-        self.stats.throttled += 1
-        self.limiter.throttled()
+        self.retried("429")
+
+    def retried(self, reason: str) -> None:
+        """The client's ``on_retry`` hook: a 429 is counted; 429, 5xx and timeouts halve the
+        limit (``Limiter.retried``)."""
+        if reason == "429":
+            self.stats.throttled += 1
+        self.limiter.retried(reason)
 
     def interrupt(self) -> None:
         """Stop dispatching (Ctrl-C); requests in flight finish normally."""

@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.app.limiter import Concurrency
 from timetracker_import.core.outcomes import Counts
 from timetracker_import.core.sync_plan import (
     ON_DUPLICATE_KEY,
@@ -158,8 +159,10 @@ def check_sync_settings(s: SyncSettings) -> None:
     """Refuse option values that cannot work, before anything is read."""
     if s.on_duplicate_key is not None and s.on_duplicate_key not in ON_DUPLICATE_KEY:
         raise UsageError(f"--on-duplicate-key must be one of {', '.join(ON_DUPLICATE_KEY)}")
-    if s.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    try:
+        Concurrency.parse(s.concurrency, s.max_concurrency)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     parse_delete_limit(s.max_delete)
     if isinstance(s.window, str):
         parse_period(s.window, today=date.today())  # the form; the zone's today comes later
@@ -174,6 +177,7 @@ def _import_settings(s: SyncSettings) -> Any:
         path=s.path, connection=s.connection, mapping_path=s.mapping_path, preset=s.preset,
         sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
         date=s.date, dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
+        max_concurrency=s.max_concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
         loaded=s.loaded, on_duplicate=s.on_duplicate, keys=tuple(s.keys),
         on_duplicate_key=s.on_duplicate_key, require_keys=True,
@@ -197,9 +201,12 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         self._stop()
 
     def _on_retry(self, event: Any) -> None:
-        # a 429 halves the creates in flight, as in import
-        if getattr(event, "reason", "") == "429" and self.poster is not None:
-            self.poster.throttled()
+        # the client retries by itself: a 429 or a 5xx/timeout halves the run's writes in flight
+        reason = str(getattr(event, "reason", ""))
+        if self.poster is not None:
+            self.poster.retried(reason)  # counts a 429 in the run's timings; shares the limiter
+        else:
+            self.limiter.retried(reason)
 
     async def _watch_cancel(self) -> None:
         assert self.cancel is not None

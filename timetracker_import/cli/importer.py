@@ -165,7 +165,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
 )
-@posting_options("Rows per request (<= 500).", adaptive=True)
+@posting_options("Rows per request (<= 500).")
 @click.option(
     "--on-existing",
     type=click.Choice(["skip", "allow", "fail"]),

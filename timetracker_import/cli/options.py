@@ -392,35 +392,26 @@ class ConcurrencyParam(click.ParamType):
         return "auto" if setting.auto else setting.fixed
 
 
-def posting_options(batch_help: str, *, adaptive: bool = False) -> Callable[[F], F]:
-    """``--batch-size`` and ``--concurrency`` (import and sync post the same way). With
-    ``adaptive``, ``--concurrency auto|N`` (default auto, ``app.limiter``) and
-    ``--max-concurrency N`` (as ``max_concurrency``; None: the limiter's default); without,
-    ``--concurrency N`` (default 8) for a command whose writes do not adapt yet."""
+def posting_options(batch_help: str) -> Callable[[F], F]:
+    """``--batch-size``, ``--concurrency auto|N`` (default auto, ``app.limiter``) and
+    ``--max-concurrency N`` (as ``max_concurrency``; None: the limiter's default): import and
+    sync post the same way."""
     from timetracker_import.app.limiter import DEFAULT_CEILING, MAX_CEILING
 
-    if adaptive:
-        concurrency = [
-            click.option(
-                "--concurrency", default="auto", show_default=True, type=ConcurrencyParam(),
-                metavar="auto|N",
-                help="Requests in flight: auto follows the server (more while it keeps up, "
-                "fewer when its answers slow down, on 429 and 5xx); a number fixes it.",
-            ),
-            click.option(
-                "--max-concurrency", type=click.IntRange(1, MAX_CEILING), default=None,
-                metavar="N",
-                help=f"The most requests in flight with --concurrency auto (default "
-                f"{DEFAULT_CEILING}).",
-            ),
-        ]  # fmt: skip
-    else:
-        concurrency = [
-            click.option(
-                "--concurrency", default=8, show_default=True, type=int,
-                help="Requests in flight at most.",
-            ),
-        ]  # fmt: skip
+    concurrency = [
+        click.option(
+            "--concurrency", default="auto", show_default=True, type=ConcurrencyParam(),
+            metavar="auto|N",
+            help="Requests in flight: auto follows the server (more while it keeps up, "
+            "fewer when its answers slow down, on 429 and 5xx); a number fixes it.",
+        ),
+        click.option(
+            "--max-concurrency", type=click.IntRange(1, MAX_CEILING), default=None,
+            metavar="N",
+            help=f"The most requests in flight with --concurrency auto (default "
+            f"{DEFAULT_CEILING}).",
+        ),
+    ]  # fmt: skip
     options = [
         click.option("--batch-size", default=500, show_default=True, type=int, help=batch_help),
         *concurrency,

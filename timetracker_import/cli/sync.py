@@ -209,7 +209,8 @@ def sync(
     overwrite_edited: bool,
     dry_run: bool,
     batch_size: int,
-    concurrency: int,
+    concurrency: int | str,
+    max_concurrency: int | None,
     rejected_path: Path | None,
     report_path: Path | None,
     as_json: bool,
@@ -248,7 +249,8 @@ def sync(
         ledger=ledger_path, overwrite_edited=overwrite_edited,
         on_duplicate_key=on_duplicate_key, on_duplicate=on_duplicate, dry_run=dry_run,
         sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter, date=date,
-        batch_size=batch_size, concurrency=concurrency, rejected=rejected_path,
+        batch_size=batch_size, concurrency=concurrency, max_concurrency=max_concurrency,
+        rejected=rejected_path,
         report=report_path, wait=wait, confirm=None if (yes or dry_run) else _prompt,
     )  # fmt: skip
     click.echo(render_sync(result), err=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.app.limiter import Concurrency, Limiter
 from timetracker_import.core.actions import Delete, Update
 from timetracker_import.core.outcomes import Halt
 from timetracker_import.core.worklog import ServerWorklog, diff_content
@@ -143,14 +144,16 @@ class EditExecutor:
         client: TimetrackerClient,
         journal: Journal | None,
         *,
-        concurrency: int = 8,
+        concurrency: Concurrency | int | Limiter = 8,
         hooks: EditHooks | None = None,
         on_done: Callable[[int], None] | None = None,
     ) -> None:
         self.client = client
         self.journal = journal  # None: a dry run, nothing is sent or recorded
         self.hooks = hooks or EditHooks()
-        self.slots = asyncio.Semaphore(max(1, concurrency))
+        # the one adaptive limiter of every executor (app.limiter): a Limiter given is shared
+        # with the run's creates, so the server sees one run's load
+        self.limiter = concurrency if isinstance(concurrency, Limiter) else Limiter(concurrency)
         self.on_done = on_done
         self.stats = EditStats()
         self.stopping = False
@@ -190,11 +193,15 @@ class EditExecutor:
         return self.stats
 
     async def _one(self, write: EditWrite, action_id: int) -> None:
-        async with self.slots:
+        async with self.limiter.slot(kind=write.kind) as slot:
             if self.stopping:
                 outcome = EditOutcome(write, action_id, EditState.UNSENT)
             else:
                 outcome = await self._send(write, action_id)
+                if outcome.state in (EditState.DONE, EditState.GONE, EditState.FAILED):
+                    slot.done(rows=1 if outcome.state == EditState.DONE else 0)
+                elif outcome.state == EditState.UNKNOWN:
+                    slot.overloaded()  # no answer, or a 5xx the client gave up on
         await self._settle(outcome)
 
     async def _send(self, write: EditWrite, action_id: int) -> EditOutcome:

@@ -121,6 +121,7 @@ class SyncAccountMixin(SyncRunState):
             period=self.period, timezone=self.zone.to_dict(self.me_offset), guard=verdict,
             halt_reason=None if self.halt is None else self.halt.value,
             halt_message=halt_message, writes=self.writes,
+            concurrency=self.limiter.summary() if self.writes else {},
         )  # fmt: skip
         result.hours = _hours_before_after(plan, server, desired, self.outcome, self.labels,
                                            self.deleted)  # fmt: skip
@@ -161,6 +162,10 @@ class SyncAccountMixin(SyncRunState):
             "period": None if self.period is None else self.period.label,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        if result.concurrency:  # requests in flight while writing (app.limiter)
+            from timetracker_import.app.limiter import describe
+
+            meta["concurrency"] = describe(result.concurrency)
         counts = {k: int(v) for k, v in result.counts.to_dict().items()}
         return write_report(builder.build(counts, meta), self.s.report_path)
 

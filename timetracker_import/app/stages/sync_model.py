@@ -14,6 +14,7 @@ from datetime import date as _date  # SyncSettings.date is a field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.app.limiter import Concurrency, Limiter
 from timetracker_import.core.outcomes import Counts, Halt, RowOutcome, RunKind
 from timetracker_import.core.rejections import Rejection, merge_rejections
 from timetracker_import.core.sync_plan import (
@@ -70,7 +71,10 @@ class SyncSettings:
     delimiter: str | None = None
     date: str | None = None  # --date: the date of every row
     batch_size: int = 500
-    concurrency: int = 8
+    #: requests in flight: "auto" (app.limiter, at most max_concurrency) or a fixed number;
+    #: one limiter for the run's creates, updates and deletes
+    concurrency: int | str = "auto"
+    max_concurrency: int | None = None
     rejected_path: Path | None = None
     report_path: Path | None = None
     #: ``ledger rebuild``: record adoptable worklogs in the ledger, write nothing to 7pace
@@ -123,6 +127,8 @@ class SyncResult:
     hours: dict[str, dict[str, float]] = field(default_factory=dict)
     #: a file routed by its organization column: one entry per organization's run
     organizations: list[dict[str, Any]] = field(default_factory=list)
+    #: what the run's limiter chose for its writes (``Limiter.summary``; empty: none sent)
+    concurrency: dict[str, Any] = field(default_factory=dict)
 
     def summary_dict(self) -> dict[str, Any]:
         """The ``--json`` document (also ``summary.json``)."""
@@ -157,6 +163,7 @@ class SyncResult:
             "rejected_path": None if self.rejected_path is None else str(self.rejected_path),
             "report_path": None if self.report_path is None else str(self.report_path),
             "organizations": self.organizations,
+            "timings": {"concurrency": self.concurrency} if self.concurrency else {},
         }  # fmt: skip
 
 
@@ -199,6 +206,10 @@ class SyncRunState:
         self.limit = parse_delete_limit(settings.max_delete)
         self.poster: Poster | None = None
         self.edits: EditExecutor | None = None
+        #: the run's one adaptive limiter: the creates' poster and the edits' executor share it
+        self.limiter = Limiter(Concurrency.parse(settings.concurrency, settings.max_concurrency))
+        #: the server reads (export's windows, worklogs by id): a fixed level, or 8 when auto
+        self.read_concurrency = self.limiter.state.setting.fixed or 8
         self.rejections: list[Rejection] = []
         self.skipped: dict[int, str] = prepared.skip_reasons()
         self.outcome: dict[int, tuple[RowOutcome, str | None]] = {}

@@ -181,7 +181,7 @@ class SyncReadsMixin(SyncRunState):
                         and e.worklog_id not in missing
                         and self.period.contains(local_day(e.timestamp, tz))]  # fmt: skip
         found = await gather_limited([worklog_or_none(client, w) for w in missing],
-                                     self.s.concurrency)  # fmt: skip
+                                     self.read_concurrency)  # fmt: skip
         for worklog in found:
             if worklog is not None:
                 item = ServerWorklog.from_api(worklog, naive_offset_minutes=offset)
@@ -196,7 +196,7 @@ class SyncReadsMixin(SyncRunState):
         from timetracker_import.app.export import ExportSettings, fetch_worklogs
         from timetracker_import.app.stages.preflight import BASELINE_ROLE_HINT
 
-        settings = ExportSettings(timezone=self.zone.name, concurrency=self.s.concurrency)
+        settings = ExportSettings(timezone=self.zone.name, concurrency=self.read_concurrency)
         try:
             found, _ = await fetch_worklogs(client, settings, span)
             return found

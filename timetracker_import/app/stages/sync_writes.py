@@ -245,7 +245,7 @@ class SyncWritesMixin(SyncAccountMixin):
             timestamps=part["timestamp"], read_back=read_back_for(client, self_only=self_only),
             pending=part.index, known_ids=known_ids,
             claim_after=datetime.fromisoformat(journal.info().started_at),
-            dry_run=dry_run, concurrency=self.s.concurrency, naive_offset_minutes=offset,
+            dry_run=dry_run, concurrency=self.limiter, naive_offset_minutes=offset,
             created_offset_minutes=offset,
         )  # fmt: skip
         if self.halt is None:
@@ -273,7 +273,7 @@ class SyncWritesMixin(SyncAccountMixin):
                   if r.action is not None]  # fmt: skip
         writes += [EditWrite(d, None, d.key) for d in plan.deletes]
         hooks = _LedgerHooks(ledger, scope, updates, by_row)
-        self.edits = EditExecutor(client, journal, concurrency=self.s.concurrency, hooks=hooks)
+        self.edits = EditExecutor(client, journal, concurrency=self.limiter, hooks=hooks)
         self._writing = True
         if self.stop_signal is not None or (self.cancel is not None and self.cancel.is_set()):
             self._stop()
