@@ -214,6 +214,40 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
     assert server(box) == expected(rows)
 
 
+def test_a_ledger_of_the_previous_version_is_continued_with_its_mapping_name(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """0.1 scoped a ledger by the mapping's name, with no source: after an upgrade the
+    default source (the input file's name) meets those entries as another source's - a
+    conflict naming it, never a second worklog - and ``--source <that name>`` continues."""
+    import json
+    import sqlite3
+    from dataclasses import replace
+
+    from timetracker_import.journal.ledger import Ledger
+
+    rows = [row(1, BOB, "2026-11-02T09:00:00Z", 60), row(2, BOB, "2026-11-03T09:00:00Z", 60)]
+    first = sync(box, tmp_path, rows)
+    assert first.ledger_path is not None
+    old = {k: v for k, v in json.loads(first.scope).items() if k != "source"}
+    old["mapping"] = "payroll.yaml"  # how 0.1 wrote its scope
+    with sqlite3.connect(first.ledger_path) as db:
+        db.execute("UPDATE entry SET scope = ?",
+                   (json.dumps(old, sort_keys=True, separators=(",", ":")),))  # fmt: skip
+    upgraded = sync_file(settings(box, tmp_path, rows))
+    assert upgraded.exit_code == 1 and upgraded.counts.conflicts == 2
+    assert "belongs to source 'payroll.yaml'" in upgraded.conflicts[0]["reason"]
+    assert server(box) == expected(rows)  # nothing doubled
+    planned = sync_file(replace(settings(box, tmp_path, rows), source="payroll.yaml",
+                                dry_run=True))  # fmt: skip
+    assert planned.exit_code == 0 and planned.counts.unchanged == 2
+    continued = sync_file(replace(settings(box, tmp_path, rows), source="payroll.yaml"))
+    assert continued.exit_code == 0 and continued.counts.unchanged == 2
+    assert continued.writes == 0 and server(box) == expected(rows)
+    with Ledger(first.ledger_path) as book:  # the old scope text is gone: carried over
+        assert [s.scope for s in book.scopes()] == [continued.scope]
+
+
 def test_the_guard_stops_a_truncated_export(box: RunningSandbox, tmp_path: Path) -> None:
     rows = month_of_rows()  # 40 worklogs
     sync(box, tmp_path, rows, window=NOVEMBER, prune=True)

@@ -288,6 +288,10 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         keyed = bool(self._key_columns())
         freeze, freeze_notes = self._freeze(keyed, keys, resolved, users)
         self.notes.extend(freeze_notes)
+        if not s.dry_run:
+            # an earlier version's scope text of this same source becomes this one (a dry run,
+            # which takes no lock and writes nothing, reads it as this one: Ledger.entries)
+            ledger.continue_scope(scope)
         entries = ledger.entries(scope)
         self._entries_before = entries
         foreign = ledger.foreign(scope)

@@ -185,11 +185,15 @@ class Ledger:
     # -- reading -------------------------------------------------------------------------
 
     def entries(self, scope: str) -> dict[str, LedgerEntry]:
-        """Every entry of ``scope`` by key."""
+        """Every entry of ``scope`` by key, with those of an earlier version's scope text of
+        the same source (see ``continue_scope``; an entry under ``scope`` itself wins)."""
+        same = [s.scope for s in self.scopes()
+                if s.scope != scope and s.parts() == scope_parts(scope)] + [scope]  # fmt: skip
         cur = self._conn.execute(
             "SELECT key, worklog_id, user_id, timestamp, content_json, edited_ts, pending_json,"
-            " state, run_id FROM entry WHERE scope = ?",
-            (scope,),
+            f" state, run_id FROM entry WHERE scope IN ({','.join('?' * len(same))})"
+            " ORDER BY scope = ?",
+            (*same, scope),
         )
         return {
             r[0]: LedgerEntry(
@@ -213,8 +217,8 @@ class Ledger:
         keys: dict[str, list[tuple[str, str]]] = {}
         for other in self.scopes():
             parts = other.parts()
-            if other.scope == scope or parts.get("server") != mine["server"]:
-                continue
+            if parts == mine or parts.get("server") != mine["server"]:
+                continue  # this source (also under an earlier version's text), another server
             if parts.get("key") != mine["key"]:
                 continue
             cur = self._conn.execute(
@@ -255,6 +259,23 @@ class Ledger:
         return out
 
     # -- writing -------------------------------------------------------------------------
+
+    def continue_scope(self, scope: str) -> int:
+        """Carry the entries of an earlier version's scope text that names the same server,
+        source and key spec (0.1 wrote ``mapping`` where ``source`` is now) over to
+        ``scope``, so ``--source <that name>`` continues the feed; returns how many moved.
+        An entry already under ``scope`` wins over the old one of the same key."""
+        mine = scope_parts(scope)
+        moved = 0
+        for other in self.scopes():
+            if other.scope == scope or other.parts() != mine:
+                continue
+            with self.transaction() as conn:
+                moved += conn.execute(
+                    "UPDATE OR IGNORE entry SET scope = ? WHERE scope = ?", (scope, other.scope)
+                ).rowcount
+                conn.execute("DELETE FROM entry WHERE scope = ?", (other.scope,))
+        return moved
 
     def upsert(self, scope: str, entries: Iterable[LedgerEntry], run_id: str | None) -> None:
         """Record (or replace) entries, in one transaction."""
