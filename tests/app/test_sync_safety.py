@@ -212,6 +212,33 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
     assert "belongs to source 'hr.csv'" in result.conflicts[0]["reason"]
     assert any("first sync of source" in n for n in result.notes)
     assert server(box) == expected(rows)
+    # corrected under the new name (bob's Monday 1 h -> 2 h, and a new Wednesday): the first
+    # sync of a name taken from the file, on the old source's worklogs, stops before its
+    # first write - never a 2 h worklog beside the 1 h one, nor a Wednesday the old source
+    # would write again
+    corrected = [dict(rows[0], Minutes=120), rows[1], row(3, BOB, "2026-11-04T09:00:00Z", 60)]
+    write(renamed, corrected)
+    for dry_run in (True, False):
+        result = sync_file(replace(s, path=renamed, dry_run=dry_run))
+        assert result.exit_code == 1
+        # a dry run counts what it would do (and validates its batch with validateOnly)
+        assert dry_run or (result.counts.created, result.writes) == (0, 0)
+        stop = [n for n in result.notes if "stop before its first write" in n
+                or "stopped before its first write" in n]  # fmt: skip
+        assert stop and "--source 'hr.csv' to continue that feed" in stop[0]
+        assert server(box) == expected(rows)
+    # a declared name is the user's word: a separate feed, written beside the other
+    separate = sync_file(replace(s, path=renamed, source="hr-2026-11-30.csv"))
+    assert separate.counts.created == 2 and separate.counts.conflicts == 1
+    assert sum(server(box).values()) == 4  # 1 h and 2 h on Monday: two feeds, as declared
+    # and the fix for a renamed feed: --source with the old name
+    from timetracker_import.app.undo import undo_run
+
+    undo_run(separate.run_id, connection=s.connection)
+    assert server(box) == expected(rows)
+    fixed = sync_file(replace(s, path=renamed, source="hr.csv"))
+    assert fixed.exit_code == 0 and (fixed.counts.updated, fixed.counts.created) == (1, 1)
+    assert server(box) == expected(corrected)
 
 
 def test_a_ledger_of_the_previous_version_is_continued_with_its_mapping_name(

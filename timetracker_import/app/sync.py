@@ -294,6 +294,10 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             ledger.continue_scope(scope)
         entries = ledger.entries(scope)
         self._entries_before = entries
+        self.first_of_source = not entries
+        self.source_declared = bool(
+            (s.source or "").strip() or getattr(p.loaded.mapping, "source", None)
+        )
         foreign = ledger.foreign(scope)
         if not entries and foreign.sources and not s.source:
             self.notes.append(

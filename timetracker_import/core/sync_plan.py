@@ -211,6 +211,9 @@ class SyncPlan:
     notes: list[str] = field(default_factory=list)
     #: entries of the ledger this plan read as {key: (entry as planned, its current worklog)}
     resolved: dict[str, tuple[LedgerEntry, ServerWorklog | None]] = field(default_factory=dict)
+    #: rows this source has no entry for that lie on a slot (or an id key) another source
+    #: holds, by that source: the sign of a feed continued under a new name
+    beside_foreign: dict[str, int] = field(default_factory=dict)
 
     def by_outcome(self, outcome: Planned) -> list[RowPlan]:
         return [r for r in self.rows if r.outcome == outcome]
@@ -696,6 +699,8 @@ def _adopt(
     by_slot: dict[Slot, list[tuple[DesiredRow, str]]] = defaultdict(list)
     for row, key in fresh:
         others = [s for user, s in foreign_keys.get(row.key, ()) if user == row.user_id.lower()]
+        for source in {foreign[w.id] for w in owned.get(row.slot, [])} | set(others[:1]):
+            plan.beside_foreign[source] = plan.beside_foreign.get(source, 0) + 1
         if others:
             plan.rows.append(RowPlan(
                 row.source_row, key, Planned.CONFLICT,

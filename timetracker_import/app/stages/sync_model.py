@@ -210,6 +210,10 @@ class SyncRunState:
         self.limiter = Limiter(Concurrency.parse(settings.concurrency, settings.max_concurrency))
         #: the server reads (export's windows, worklogs by id): a fixed level, or 8 when auto
         self.read_concurrency = self.limiter.state.setting.fixed or 8
+        #: the source was named (--source, the mapping's source:), not taken from the file name
+        self.source_declared = False
+        #: this source has no ledger entry yet (set once the ledger is read)
+        self.first_of_source = False
         self.rejections: list[Rejection] = []
         self.skipped: dict[int, str] = prepared.skip_reasons()
         self.outcome: dict[int, tuple[RowOutcome, str | None]] = {}

@@ -96,6 +96,13 @@ class SyncWritesMixin(SyncAccountMixin):
             stopped_by_guard = not verdict.allowed and bool(plan.deletes) and not s.rebuild
             if stopped_by_guard:
                 self.notes.append(self._guard_message(verdict, plan))
+            # a first sync under a name taken from the file that lands on another source's
+            # worklogs is that feed under a new file name: writing would double its hours
+            renamed = (plan.beside_foreign and self.first_of_source
+                       and not self.source_declared and not s.rebuild)  # fmt: skip
+            if renamed:
+                self.notes.append(self._renamed_message(source, plan))
+            stopped_by_guard = stopped_by_guard or bool(renamed)
             info = SyncConfirm(len(creates), len(updates), len(plan.deletes),
                                s.connection.rest_root)  # fmt: skip
             writes_planned = bool(creates or updates or plan.deletes)
@@ -157,6 +164,20 @@ class SyncWritesMixin(SyncAccountMixin):
             f"{verdict.deletes} worklog(s) ({lines}); {verdict.reason}. If that is what you "
             f"want, run again with --max-delete {verdict.deletes} (or a share such as "
             "--max-delete 50%); if not, check the file (truncated export? wrong period?)"
+        )
+
+    def _renamed_message(self, source: str, plan: SyncPlan) -> str:
+        stopped = ("the real sync would stop before its first write"
+                   if self.s.dry_run else "this sync stopped before its first write")  # fmt: skip
+        theirs = ", ".join(f"{n} of its rows lie on worklogs of source {name!r}"
+                           for name, n in sorted(plan.beside_foreign.items()))  # fmt: skip
+        first = sorted(plan.beside_foreign)[0]
+        return (
+            f"{stopped}: this is the first sync of source {source!r} (the input file's name), "
+            f"and {theirs}: that looks like the same feed under a new file name, whose "
+            f"corrected rows would be written a second time. Give the source a name that stays: --source {first!r} "
+            f"to continue that feed, or --source {source!r} if this file really is another "
+            "feed (or `source:` in the mapping)"
         )
 
     def _settle_earlier(
