@@ -225,13 +225,19 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
         assert dry_run or (result.counts.created, result.writes) == (0, 0)
         stop = [n for n in result.notes if "stop before its first write" in n
                 or "stopped before its first write" in n]  # fmt: skip
-        assert stop and "--source 'hr.csv' to continue that feed" in stop[0]
+        assert stop and "To continue that feed, give --source 'hr.csv'" in stop[0]
         assert server(box) == expected(rows)
-    # a declared name is the user's word: a separate feed, written beside the other
-    separate = sync_file(replace(s, path=renamed, source="hr-2026-11-30.csv"))
-    assert separate.counts.created == 2 and separate.counts.conflicts == 1
-    assert sum(server(box).values()) == 4  # 1 h and 2 h on Monday: two feeds, as declared
-    # and the fix for a renamed feed: --source with the old name
+    # a name declared afterwards (--source payroll) is the same trap: it stops as well
+    declared = sync_file(replace(s, path=renamed, source="payroll"))
+    assert declared.exit_code == 1 and declared.counts.created == 0
+    assert any("first sync of source 'payroll'," in n for n in declared.notes)
+    assert server(box) == expected(rows)
+    # another feed that shares one slot of three is its own: the content rule, no stop
+    other = tmp_path / "contractors.csv"
+    write(other, [dict(rows[0], Minutes=30), row(7, CAROL, "2026-11-05T09:00:00Z", 60),
+                  row(8, CAROL, "2026-11-06T09:00:00Z", 60)])  # fmt: skip
+    separate = sync_file(replace(s, path=other))
+    assert separate.exit_code == 0 and separate.counts.created == 3
     from timetracker_import.app.undo import undo_run
 
     undo_run(separate.run_id, connection=s.connection)

@@ -552,7 +552,7 @@ def plan_sync(
     for row, entry in pairs:
         paired_keys.add(entry.key)
         _plan_pair(plan, row, entry, server, same_edited, overwrite_edited, fresh)
-    _adopt(plan, fresh, server, claimed, foreign, foreign_keys or {})
+    _adopt(plan, fresh, server, claimed, foreign, foreign_keys or {}, keyless=keyless)
     _prune(
         plan,
         ledger,
@@ -686,9 +686,12 @@ def _adopt(
     claimed: set[str],
     foreign: Mapping[str, str],
     foreign_keys: Mapping[str, Sequence[tuple[str, str]]],
+    *,
+    keyless: bool = True,
 ) -> None:
     """Rows without a ledger entry: adopt the worklog on their slot that no source owns, or
-    create; never take or double another source's worklog."""
+    create; never take or double another source's worklog. Counts the rows on another
+    source's slot (keyless) or id key (``SyncPlan.beside_foreign``)."""
     pool: dict[Slot, list[ServerWorklog]] = defaultdict(list)
     owned: dict[Slot, list[ServerWorklog]] = defaultdict(list)
     for worklog in sorted(server.values(), key=lambda w: (w.created_ts, w.id)):
@@ -699,7 +702,8 @@ def _adopt(
     by_slot: dict[Slot, list[tuple[DesiredRow, str]]] = defaultdict(list)
     for row, key in fresh:
         others = [s for user, s in foreign_keys.get(row.key, ()) if user == row.user_id.lower()]
-        for source in {foreign[w.id] for w in owned.get(row.slot, [])} | set(others[:1]):
+        on_slot = {foreign[w.id] for w in owned.get(row.slot, [])} if keyless else set()
+        for source in on_slot | set(others[:1]):
             plan.beside_foreign[source] = plan.beside_foreign.get(source, 0) + 1
         if others:
             plan.rows.append(RowPlan(

@@ -96,11 +96,13 @@ class SyncWritesMixin(SyncAccountMixin):
             stopped_by_guard = not verdict.allowed and bool(plan.deletes) and not s.rebuild
             if stopped_by_guard:
                 self.notes.append(self._guard_message(verdict, plan))
-            # a first sync under a name taken from the file that lands on another source's
-            # worklogs is that feed under a new file name: writing would double its hours
-            renamed = (plan.beside_foreign and self.first_of_source
-                       and not self.source_declared and not s.rebuild)  # fmt: skip
-            if renamed:
+            # a first sync whose rows lie mostly on one other source's worklogs is that feed
+            # under a new name (a dated file name, a --source added later): writing would
+            # put its corrected rows beside the old ones
+            renamed = (self.first_of_source and not s.rebuild and plan.beside_foreign
+                       and 2 * max(plan.beside_foreign.values()) >= len(desired))  # fmt: skip
+            if renamed:  # says more than the "first sync of source" note: replaces it
+                self.notes[:] = [n for n in self.notes if not n.startswith("first sync of")]
                 self.notes.append(self._renamed_message(source, plan))
             stopped_by_guard = stopped_by_guard or bool(renamed)
             info = SyncConfirm(len(creates), len(updates), len(plan.deletes),
@@ -171,13 +173,15 @@ class SyncWritesMixin(SyncAccountMixin):
                    if self.s.dry_run else "this sync stopped before its first write")  # fmt: skip
         theirs = ", ".join(f"{n} of its rows lie on worklogs of source {name!r}"
                            for name, n in sorted(plan.beside_foreign.items()))  # fmt: skip
-        first = sorted(plan.beside_foreign)[0]
+        first = max(plan.beside_foreign, key=lambda name: plan.beside_foreign[name])
+        named = "" if self.source_declared else " (the input file's name)"
         return (
-            f"{stopped}: this is the first sync of source {source!r} (the input file's name), "
-            f"and {theirs}: that looks like the same feed under a new file name, whose "
-            f"corrected rows would be written a second time. Give the source a name that stays: --source {first!r} "
-            f"to continue that feed, or --source {source!r} if this file really is another "
-            "feed (or `source:` in the mapping)"
+            f"{stopped}: this is the first sync of source {source!r}{named}, and {theirs}: "
+            "that looks like the same feed under a new name, whose corrected rows would be "
+            f"written a second time beside the old ones. To continue that feed, give "
+            f"--source {first!r} (keep it in the command or as `source:` in the mapping); if "
+            "this file really is another feed over the same entries, give its rows an id "
+            "column as key (--key COLUMN)"
         )
 
     def _settle_earlier(
