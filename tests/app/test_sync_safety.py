@@ -231,6 +231,7 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
     declared = sync_file(replace(s, path=renamed, source="payroll"))
     assert declared.exit_code == 1 and declared.counts.created == 0
     assert any("first sync of source 'payroll'," in n for n in declared.notes)
+    assert declared.summary_dict()["stopped_as_renamed_feed_of"] == "hr.csv"
     assert server(box) == expected(rows)
     # another feed that shares one slot of three is its own: the content rule, no stop
     other = tmp_path / "contractors.csv"

@@ -81,6 +81,8 @@ def render_sync(result: SyncResult) -> str:
         lines.append(f"  conflict {where}: {conflict['reason']}")
         if conflict.get("ours") is not None or conflict.get("theirs") is not None:
             lines.append(f"    ours {conflict.get('ours')}, theirs {conflict.get('theirs')}")
+    if len(result.conflicts) > _SHOWN:
+        lines.append(f"  ... and {len(result.conflicts) - _SHOWN} more conflicts")
     other = [r for r in result.rejections if r.stage != "conflict"]
     for rej in other[:_SHOWN]:
         code = f" ({rej.error_code})" if rej.error_code else ""
@@ -97,6 +99,11 @@ def render_sync(result: SyncResult) -> str:
         else:
             lines.append(f"STOPPED by the deletion guard: nothing was written "
                          f"({guard.deletes} delete(s) planned)")  # fmt: skip
+    if result.renamed_from is not None:
+        lines.append(f"{'the real run would be STOPPED' if result.dry_run else 'STOPPED'}: "
+                     f"the first sync of source {result.source!r} lies on worklogs of source "
+                     f"{result.renamed_from!r} (the same feed under a new name?); nothing "
+                     "was written")  # fmt: skip
     lines.extend(f"note: {note}" for note in result.notes)
     if result.halt_reason:
         halt = _HALTS.get(result.halt_reason, "halted")

@@ -122,6 +122,7 @@ class SyncAccountMixin(SyncRunState):
             halt_reason=None if self.halt is None else self.halt.value,
             halt_message=halt_message, writes=self.writes,
             concurrency=self.limiter.summary() if self.writes else {},
+            renamed_from=self.renamed_from,
         )  # fmt: skip
         result.hours = _hours_before_after(plan, server, desired, self.outcome, self.labels,
                                            self.deleted)  # fmt: skip

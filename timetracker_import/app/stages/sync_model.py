@@ -127,6 +127,8 @@ class SyncResult:
     hours: dict[str, dict[str, float]] = field(default_factory=dict)
     #: a file routed by its organization column: one entry per organization's run
     organizations: list[dict[str, Any]] = field(default_factory=list)
+    #: the other source this file's rows mostly lie on, when that stopped its first sync
+    renamed_from: str | None = None
     #: what the run's limiter chose for its writes (``Limiter.summary``; empty: none sent)
     concurrency: dict[str, Any] = field(default_factory=dict)
 
@@ -163,6 +165,7 @@ class SyncResult:
             "rejected_path": None if self.rejected_path is None else str(self.rejected_path),
             "report_path": None if self.report_path is None else str(self.report_path),
             "organizations": self.organizations,
+            "stopped_as_renamed_feed_of": self.renamed_from,
             "timings": {"concurrency": self.concurrency} if self.concurrency else {},
         }  # fmt: skip
 
@@ -214,6 +217,8 @@ class SyncRunState:
         self.source_declared = False
         #: this source has no ledger entry yet (set once the ledger is read)
         self.first_of_source = False
+        #: set when the first sync of this source stopped as another source's feed renamed
+        self.renamed_from: str | None = None
         self.rejections: list[Rejection] = []
         self.skipped: dict[int, str] = prepared.skip_reasons()
         self.outcome: dict[int, tuple[RowOutcome, str | None]] = {}

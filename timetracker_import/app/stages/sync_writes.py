@@ -173,7 +173,8 @@ class SyncWritesMixin(SyncAccountMixin):
                    if self.s.dry_run else "this sync stopped before its first write")  # fmt: skip
         theirs = ", ".join(f"{n} of its rows lie on worklogs of source {name!r}"
                            for name, n in sorted(plan.beside_foreign.items()))  # fmt: skip
-        first = max(plan.beside_foreign, key=lambda name: plan.beside_foreign[name])
+        first = self.renamed_from = max(plan.beside_foreign,
+                                        key=lambda name: plan.beside_foreign[name])  # fmt: skip
         named = "" if self.source_declared else " (the input file's name)"
         return (
             f"{stopped}: this is the first sync of source {source!r}{named}, and {theirs}: "
