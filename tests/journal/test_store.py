@@ -273,6 +273,17 @@ def test_find_resumable_and_list_runs() -> None:
         Journal.create(fingerprint=FP, run_id="20260101T000000Z-aaaa")
 
 
+def test_runs_started_within_one_second_list_in_the_order_they_started() -> None:
+    # ids share their second and sort by the random suffix the other way round: `runs list`
+    # and the undo of "the runs after the first" must still see them in order
+    later_suffix = new_journal(run_id="20260101T000000Z-ffff")
+    earlier_suffix = new_journal(run_id="20260101T000000Z-0000", fingerprint="other")
+    for journal in (later_suffix, earlier_suffix):
+        journal.close()
+    assert [r.run_id for r in list_runs()] == ["20260101T000000Z-ffff", "20260101T000000Z-0000"]
+    assert find_resumable(FP) == "20260101T000000Z-ffff"
+
+
 def test_open_unknown_run() -> None:
     with pytest.raises(JournalError, match="no run"):
         Journal.open("20990101T000000Z-0000")

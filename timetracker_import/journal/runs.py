@@ -304,7 +304,9 @@ def _read_info(directory: Path) -> RunInfo | None:
 
 
 def list_runs() -> list[RunInfo]:
-    """Every run under ``runs_root()``, oldest first (run ids sort by time)."""
+    """Every run under ``runs_root()``, oldest first: by the moment it started (to the
+    microsecond), as two runs started within one second have ids that sort by their random
+    suffix."""
     root = runs_root()
     if not root.is_dir():
         return []
@@ -313,7 +315,16 @@ def list_runs() -> list[RunInfo]:
         info = _read_info(directory)
         if info is not None:
             runs.append(info)
-    return runs
+    return sorted(runs, key=lambda r: (_instant(r.started_at), r.run_id))
+
+
+def _instant(stamp: str) -> datetime:
+    """``started_at`` as an aware datetime (a stamp that does not read sorts first)."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
