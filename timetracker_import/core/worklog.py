@@ -117,10 +117,11 @@ def _round_fraction(frac: str, digits: int) -> int:
     if not frac:
         return 0
     value, places = int(frac), len(frac)
+    scale: int = 10 ** abs(places - digits)  # int ** int is typed Any (a negative power is a float)
     if digits >= places:
-        return value * 10 ** (digits - places)
-    quotient, remainder = divmod(value, 10 ** (places - digits))
-    return quotient + (1 if 2 * remainder >= 10 ** (places - digits) else 0)
+        return value * scale
+    quotient, remainder = divmod(value, scale)
+    return quotient + (1 if 2 * remainder >= scale else 0)
 
 
 @dataclass(frozen=True)

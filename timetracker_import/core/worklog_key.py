@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsInt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,10 +79,10 @@ def _utc_second(ts: datetime) -> str:
     return ts.strftime(_TS_FORMAT)
 
 
-def _work_item(value: object) -> int | None:
+def _work_item(value: SupportsInt | str | None) -> int | None:
     if value is None or _is_missing(value):
         return None
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def key_from_row(

@@ -468,4 +468,7 @@ def _csv_frame(pd: Any, np: Any, rows: Any, data: Any, width: int) -> pandas.Dat
         column = data[:, j]
         column[column == ""] = None
     index = pd.Index(rows, dtype="int64", name="source_row")
-    return pd.DataFrame(data, index=index, columns=range(width), dtype=object, copy=False)
+    frame: pandas.DataFrame = pd.DataFrame(
+        data, index=index, columns=range(width), dtype=object, copy=False
+    )
+    return frame
