@@ -32,8 +32,8 @@ venv: $(STAMP) ## create .venv and install the project with dev dependencies
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check timetracker_import tests bench
 
-typecheck: $(STAMP) ## mypy on the package
-	$(BIN)/mypy timetracker_import
+typecheck: $(STAMP) ## mypy --strict on the package, relaxed on the tests (pyproject.toml)
+	$(BIN)/mypy timetracker_import tests
 
 test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow trials sampled)
 	$(BIN)/python -m pytest -q

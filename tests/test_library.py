@@ -14,6 +14,7 @@ import pytest
 
 import timetracker_import
 from timetracker_import import Connection, import_file, validate
+from timetracker_import.app.importer import ImportResult
 from timetracker_import.errors import ConfigError, Interrupted, MappingError, UsageError
 from timetracker_import.sandbox import run_sandbox_in_thread
 
@@ -129,12 +130,14 @@ def test_cancel_stops_resumably_and_a_rerun_finishes(isolated: Path) -> None:
             "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, batch_size=5,
             concurrency=1, progress=progress, cancel=cancel,
         )  # fmt: skip
+        assert isinstance(first, ImportResult)  # one organization: not a RoutedResult
         assert first.exit_code == 130 and first.halt_reason == "interrupted"
         assert 0 < first.counts.created < 60
         assert first.counts.created + first.counts.unprocessed == 60
         second = import_file(  # the same call again, as a user re-runs the same command
             "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, batch_size=5
         )
+        assert isinstance(second, ImportResult)
         assert second.run_id == first.run_id  # resumed, not a new run
         assert second.exit_code == 0
         assert second.counts.unprocessed == 0

@@ -5,6 +5,7 @@ server of finite capacity (every row lands once)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +21,9 @@ __all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherite
 
 
 @pytest.fixture
-def sandbox() -> RunningSandbox:
+def sandbox() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as box:
-        yield box  # type: ignore[misc]
+        yield box
 
 
 def invoke(box: RunningSandbox, *args: str) -> tuple[int, str, str]:

@@ -6,11 +6,13 @@ capacity gets every change once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.app.test_import import state_dir
 from tests.app.test_sync import (
     BASE_ROWS,
     BOB,
@@ -21,7 +23,6 @@ from tests.app.test_sync import (
     row,
     server,
     settings,
-    state_dir,
     sync,
     write,
 )
@@ -34,9 +35,9 @@ __all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherite
 
 
 @pytest.fixture
-def box() -> RunningSandbox:
+def box() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as sandbox:
-        yield sandbox  # type: ignore[misc]
+        yield sandbox
 
 
 def corrected() -> list[dict[str, object]]:

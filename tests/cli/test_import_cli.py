@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def sandbox() -> RunningSandbox:
+def sandbox() -> Iterator[RunningSandbox]:
     with run_sandbox_in_thread() as box:
-        yield box  # type: ignore[misc]
+        yield box
 
 
 def invoke(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -415,7 +416,7 @@ def _dated_rows() -> list[dict[str, object]]:
     return rows
 
 
-def _xlsx_rows(path: Path, rows: list[dict[str, object]], cells: dict[int, object]) -> Path:
+def _xlsx_rows(path: Path, rows: list[dict[str, object]], cells: Mapping[int, object]) -> Path:
     """The rows as a workbook; ``cells``: row index -> a native Start cell (a date cell)."""
     import openpyxl
 
