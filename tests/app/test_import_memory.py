@@ -3,7 +3,6 @@ book of settled rows only, activity type ids only for rows that name one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +10,10 @@ import pandas as pd
 import pytest
 
 from tests.app import test_import as imp
-from tests.app.test_import import state_dir
 from timetracker_import.app.stages.account import RowBook
 from timetracker_import.app.stages.execute import LazyBodies
 from timetracker_import.core.rejections import Rejection
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
+from timetracker_import.sandbox import RunningSandbox
 
 
 def frame_of(rows: list[int]) -> tuple[pd.DataFrame, pd.Series]:

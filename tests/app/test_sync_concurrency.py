@@ -6,13 +6,11 @@ capacity gets every change once."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import state_dir
 from tests.app.test_sync import (
     BASE_ROWS,
     BOB,
@@ -30,14 +28,6 @@ from timetracker_import.app.sync import sync_file
 from timetracker_import.cli.main import cli
 from timetracker_import.errors import UsageError
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
-
-
-@pytest.fixture
-def box() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox
 
 
 def corrected() -> list[dict[str, object]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.app.test_import import make_rows, settings_for, write_rows
-from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from tests.helpers import balanced, make_rows, settings_for, write_rows
+from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
 from timetracker_import.app.importer import prepare
 from timetracker_import.journal.store import Journal
 from timetracker_import.sandbox import RunningSandbox

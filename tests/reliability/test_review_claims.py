@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import settings_for, write_rows
-from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from tests.helpers import balanced, settings_for, write_rows
+from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
 from timetracker_import.journal.store import Journal
 from timetracker_import.sandbox import RunningSandbox
 
