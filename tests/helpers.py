@@ -91,8 +91,18 @@ def settings_for(
     box: RunningSandbox, path: Path, tmp_path: Path, *, user: str = "alice@example.com", **kw: Any
 ) -> ImportSettings:
     """Import settings for ``path`` (in MAPPING's layout) into ``box`` as ``user``."""
+    return _settings(box.url, box.tokens[user], path, tmp_path, **kw)
+
+
+def offline_settings(path: Path, tmp_path: Path, **kw: Any) -> ImportSettings:
+    """Import settings for ``path`` (in MAPPING's layout) that reach no server: for the
+    stages that read only the file, or a fake client (tests/fakes.py)."""
+    return _settings("https://tt.example.invalid", "not-a-token", path, tmp_path, **kw)
+
+
+def _settings(url: str, token: str, path: Path, tmp_path: Path, **kw: Any) -> ImportSettings:
     connection = resolve_connection(
-        url=box.url, env={"TIMETRACKER_TOKEN": box.tokens[user]}, config_dir=tmp_path / "cfg"
+        url=url, env={"TIMETRACKER_TOKEN": token}, config_dir=tmp_path / "cfg"
     )
     return ImportSettings(
         path=path, connection=connection, mapping_path=mapping_file(tmp_path), **kw
