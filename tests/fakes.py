@@ -11,7 +11,7 @@ import asyncio
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from timetracker_import.errors import AmbiguousOutcome, ApiError
@@ -94,7 +94,7 @@ class FakeTimetracker:
         self.calls: list[tuple[str, Any]] = []
         self.faults: dict[str, list[Fault]] = {}
         self._ids = itertools.count(1)
-        self._clock = itertools.count(1)
+        self._last = datetime.min.replace(tzinfo=UTC)
 
     @property
     def client(self) -> TimetrackerClient:
@@ -116,8 +116,10 @@ class FakeTimetracker:
         return queue.pop(0) if queue else None
 
     def _stamp(self) -> str:
-        """A creation/edit time that grows with every write."""
-        return f"2026-12-01T10:00:{next(self._clock):02d}Z"
+        """Now, as the server writes createdTimestamp/editedTimestamp: later at every write."""
+        now = datetime.now(UTC)
+        self._last = now = max(now, self._last + timedelta(microseconds=1))
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     def _create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         stamp = self._stamp()
