@@ -39,13 +39,18 @@ USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
 BASE = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)  # weeks before the demo seed's locked weeks
 
 
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """A CSV in the MAPPING's layout."""
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Path:
+    """``rows`` as a UTF-8 CSV with a header of ``columns`` (default: the first row's keys)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
+        writer = csv.DictWriter(handle, columns or list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """A CSV in the MAPPING's layout."""
+    return write_csv(path, rows, COLUMNS)
 
 
 def make_rows(

@@ -4,7 +4,6 @@ server's final multiset of worklogs (straight from the sandbox database)."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import sqlite3
 from collections import Counter
 from dataclasses import replace
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import MAPPING
+from tests.helpers import MAPPING, write_csv
 from tests.helpers import settings_for as import_settings_for
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
@@ -45,11 +44,7 @@ BASE_ROWS = [
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, COLUMNS)
 
 
 def settings(

@@ -20,7 +20,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from tests.helpers import MAPPING, fast_client
+from tests.helpers import MAPPING, fast_client, write_csv
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.app.importer import ImportResult, ImportSettings, run_import
 from timetracker_import.cli.main import cli
@@ -128,13 +128,7 @@ def make_rich_rows(count: int) -> list[dict[str, Any]]:
 
 def write_rich_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
     """A CSV in ``RICH_MAPPING``'s layout."""
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, RICH_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, RICH_COLUMNS)
 
 
 def rich_mapping_file(tmp_path: Path) -> Path:

@@ -4,12 +4,11 @@ and ``activityTypes`` answers (here those of an in-memory fake)."""
 from __future__ import annotations
 
 import asyncio
-import csv
 from pathlib import Path
 from typing import Any
 
 from tests.fakes import ALICE, BOB, TEST, FakeTimetracker
-from tests.helpers import make_rows, offline_settings
+from tests.helpers import make_rows, offline_settings, write_csv
 from timetracker_import.app.stages.prepare import prepare
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
 
@@ -23,12 +22,7 @@ def resolved(
 ) -> ResolvedRows:
     """Prepare ``rows`` (MAPPING plus ``mapping_lines``) and resolve them against the setup
     reads of ``fake``."""
-    path = tmp_path / "in.csv"
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    settings = offline_settings(path, tmp_path)
+    settings = offline_settings(write_csv(tmp_path / "in.csv", rows), tmp_path)
     assert settings.mapping_path is not None
     with settings.mapping_path.open("a", encoding="utf-8") as mapping:
         mapping.write(mapping_lines)
