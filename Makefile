@@ -63,4 +63,4 @@ docs: $(STAMP) ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -m timetracker_import.cli.reference > docs/cli.md
 
 clean: ## remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-3.13 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.13 .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache
