@@ -32,8 +32,8 @@ venv: $(STAMP) ## create .venv and install the project with dev dependencies
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check timetracker_import tests bench
 
-typecheck: $(STAMP) ## mypy on the package
-	$(BIN)/mypy timetracker_import
+typecheck: $(STAMP) ## mypy --strict on the package, relaxed on the tests (pyproject.toml)
+	$(BIN)/mypy timetracker_import tests
 
 test: $(STAMP) lint typecheck ## lint, type-check and run the test suite (slow trials sampled)
 	$(BIN)/python -m pytest -q
@@ -63,4 +63,4 @@ docs: $(STAMP) ## regenerate docs/cli.md from the commands' --help
 	$(BIN)/python -m timetracker_import.cli.reference > docs/cli.md
 
 clean: ## remove the virtualenvs and caches
-	rm -rf $(VENV) .venv-3.13 .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-3.13 .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache

@@ -14,6 +14,7 @@ import pytest
 
 import timetracker_import
 from timetracker_import import Connection, import_file, validate
+from timetracker_import.app.importer import ImportResult
 from timetracker_import.errors import ConfigError, Interrupted, MappingError, UsageError
 from timetracker_import.sandbox import run_sandbox_in_thread
 
@@ -36,12 +37,8 @@ TOGGLISH = {
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """In ``tmp_path`` with an ``out/`` folder (``state_dir`` keeps the rest private)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
     (tmp_path / "out").mkdir()
     return tmp_path
 
@@ -129,12 +126,14 @@ def test_cancel_stops_resumably_and_a_rerun_finishes(isolated: Path) -> None:
             "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, batch_size=5,
             concurrency=1, progress=progress, cancel=cancel,
         )  # fmt: skip
+        assert isinstance(first, ImportResult)  # one organization: not a RoutedResult
         assert first.exit_code == 130 and first.halt_reason == "interrupted"
         assert 0 < first.counts.created < 60
         assert first.counts.created + first.counts.unprocessed == 60
         second = import_file(  # the same call again, as a user re-runs the same command
             "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, batch_size=5
         )
+        assert isinstance(second, ImportResult)
         assert second.run_id == first.run_id  # resumed, not a new run
         assert second.exit_code == 0
         assert second.counts.unprocessed == 0

@@ -11,17 +11,16 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.app.test_import import MAPPING, make_rows, server_comments, write_rows
 from tests.cli.test_evidence import Hook
+from tests.helpers import MAPPING, make_rows, server_comments, write_rows
 from timetracker_import import __version__
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+from timetracker_import.sandbox import RunningSandbox
 
 RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
 JOB = "/srv/timetracker"  # the job directory the recipes are written for
@@ -33,11 +32,6 @@ def recent_rows(count: int) -> list[dict[str, object]]:
     start = datetime.now(UTC).replace(hour=6, minute=0, second=0, microsecond=0)
     return make_rows(count, start=start - timedelta(days=2))
 
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 @pytest.fixture

@@ -36,6 +36,23 @@ EXIT_INTERRUPTED = 130
 EXIT_SIGHUP = 129
 EXIT_SIGTERM = 143
 
+_EXIT_MEANING = {
+    EXIT_OK: "ok",
+    EXIT_REJECTED: "rows rejected",
+    EXIT_USAGE: "usage, mapping or input error",
+    EXIT_AUTH: "authentication or permission failure",
+    EXIT_AMBIGUOUS: "ambiguous outcome unresolved",
+    EXIT_TEMPFAIL: "temporary failure or locked (resumable)",
+    EXIT_SIGHUP: "stopped by SIGHUP (resumable)",
+    EXIT_INTERRUPTED: "interrupted (resumable)",
+    EXIT_SIGTERM: "stopped by SIGTERM (resumable)",
+}
+
+
+def exit_meaning(code: int) -> str:
+    """A few words on what exit ``code`` means (the evidence documents and notifications)."""
+    return _EXIT_MEANING.get(code, "failed")
+
 
 class TimetrackerError(Exception):
     """Base of every error this tool raises on purpose."""

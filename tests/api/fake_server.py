@@ -35,7 +35,7 @@ USERS = [
     }
     for i in range(3)
 ]
-ACTIVITY_TYPES = {
+ACTIVITY_TYPES: dict[str, Any] = {
     "enabled": True,
     "systemDefaultActivityTypeId": "t1",
     "activityTypes": [

@@ -72,11 +72,12 @@ async def test_client_debug_logs_and_errors_never_contain_token(
     assert len(errors) == 2
     assert TOKEN not in caplog.text
     assert "attempt" in caplog.text  # debug logging did happen
-    for exc in errors:
-        assert TOKEN not in str(exc)
-        assert TOKEN not in repr(exc.__dict__)
+    for error in errors:
+        assert TOKEN not in str(error)
+        assert TOKEN not in repr(error.__dict__)
         assert (
-            exc.__cause__ is None and exc.__context__ is None or TOKEN not in str(exc.__context__)
+            error.__cause__ is None and error.__context__ is None
+            or TOKEN not in str(error.__context__)
         )
 
 

@@ -10,22 +10,12 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
-from tests.app.test_import import (
-    balanced,
-    make_rows,
-    run,
-    server_comments,
-    settings_for,
-    state_dir,
-    write_rows,
-)
+from tests.helpers import balanced, make_rows, run, server_comments, settings_for, write_rows
 from timetracker_import.api.redact import Secret
 from timetracker_import.api.settings import ConnectionSettings
 from timetracker_import.app.export import ExportSettings, run_export, write_export
 from timetracker_import.app.importer import ImportSettings
 from timetracker_import.sandbox import run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
 
 COMMENTS = ["=SUM(A1)\t", " @x", "\r\tstarts with CR", "  two spaces each side  ", "-1 day"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 
 REPO = Path(__file__).resolve().parents[2]
-OCT_NOV = {"first": dt.date(2026, 10, 1), "last": dt.date(2026, 11, 30)}
+OCT_NOV: dict[str, Any] = {"first": dt.date(2026, 10, 1), "last": dt.date(2026, 11, 30)}
 
 
 def conn(box: RunningSandbox, who: str = "alice") -> ConnectionSettings:
@@ -36,7 +36,7 @@ def import_file(settings: ConnectionSettings, path: Path, preset: str, timezone:
     from timetracker_import.files.mapping_loader import load_preset
     from timetracker_import.files.readers import open_table
 
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[Hashable, Any]] = []
     for chunk in iter_mapped_chunks(open_table(path), load_preset(preset), timezone=timezone):
         rows.extend(chunk.canonical.reset_index().to_dict("records"))
 

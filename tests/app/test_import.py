@@ -4,123 +4,44 @@ dry runs."""
 
 from __future__ import annotations
 
-import csv
-import sqlite3
-from collections import Counter
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import aiohttp
-import pytest
-import yaml
-
-from timetracker_import.api.client import TimetrackerClient
-from timetracker_import.api.retry import RetryPolicy
-from timetracker_import.api.settings import resolve_connection
-from timetracker_import.app.importer import ImportResult, ImportSettings, run_import
+from tests.conftest import sandbox, state_dir
+from tests.helpers import (
+    BASE,
+    MAPPING,
+    USERS,
+    balanced,
+    fast_client,
+    make_rows,
+    run,
+    seed_with_work_items,
+    server_comments,
+    settings_for,
+    write_rows,
+)
+from timetracker_import.app.importer import ImportResult, run_import
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 from timetracker_import.sandbox.seed import load_seed
 
-MAPPING = """\
-version: 1
-header: true
-timezone: UTC
-fields:
-  user: {column: User}
-  timestamp: {column: Start}
-  length: {column: Minutes, unit: minutes}
-  work_item: {column: WorkItem}
-  comment: {column: Comment}
-"""
-USERS = ("alice@example.com", "bob@example.com", "carol@example.com")
-BASE = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)  # weeks before the demo seed's locked weeks
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """A CSV in the MAPPING's layout."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, ["User", "Start", "Minutes", "WorkItem", "Comment"])
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def make_rows(
-    count: int, *, users: tuple[str, ...] = USERS, start: datetime = BASE
-) -> list[dict[str, Any]]:
-    """``count`` distinct rows (comment ``row-N``), users round robin, 15 minutes apart."""
-    return [
-        {
-            "User": users[i % len(users)],
-            "Start": (start + timedelta(minutes=15 * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "Minutes": 15,
-            "WorkItem": 100 + i % 7,
-            "Comment": f"row-{i}",
-        }
-        for i in range(count)
-    ]
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own journal directory; no inherited connection settings."""
-    state = tmp_path / "state"
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(state))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    return state
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
-
-
-def server_comments(box: RunningSandbox) -> Counter[str]:
-    """How often each comment is stored on the server (straight from the sandbox DB)."""
-    assert box.db is not None
-    with sqlite3.connect(box.db) as conn:
-        return Counter(str(c) for (c,) in conn.execute("SELECT comment FROM worklogs"))
-
-
-def settings_for(
-    box: RunningSandbox, path: Path, tmp_path: Path, *, user: str = "alice@example.com", **kw: Any
-) -> ImportSettings:
-    mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING, encoding="utf-8")
-    connection = resolve_connection(
-        url=box.url, env={"TIMETRACKER_TOKEN": box.tokens[user]}, config_dir=tmp_path / "cfg"
-    )
-    return ImportSettings(path=path, connection=connection, mapping_path=mapping, **kw)
-
-
-def fast_client(timeout: float = 30) -> Callable[..., TimetrackerClient]:
-    """A client factory with a short timeout and no real backoff waits beyond Retry-After."""
-
-    def factory(connection: Any, on_retry: Callable[[Any], None]) -> TimetrackerClient:
-        return TimetrackerClient(
-            connection,
-            on_retry=on_retry,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            retry_policy=RetryPolicy(),
-            rand=lambda: 0.0,
-        )
-
-    return factory
-
-
-def run(settings: ImportSettings, **kw: Any) -> ImportResult:
-    return run_import(settings, client_factory=fast_client(**kw))
-
-
-def balanced(result: ImportResult) -> bool:
-    c = result.accounting
-    return c.rows == c.created + c.already_existing + c.rejected + c.unprocessed + c.skipped
+# The helpers and fixtures used to live here. Test files on branches not yet merged still
+# import them from this module: they stay importable until every branch imports
+# tests.helpers (helpers) and tests.conftest (fixtures).
+__all__ = [
+    "BASE",
+    "MAPPING",
+    "USERS",
+    "balanced",
+    "fast_client",
+    "make_rows",
+    "run",
+    "sandbox",
+    "server_comments",
+    "settings_for",
+    "state_dir",
+    "write_rows",
+]
+_seed_with_work_items = seed_with_work_items
 
 
 def test_happy_path_1200_rows_in_three_batches(sandbox: RunningSandbox, tmp_path: Path) -> None:
@@ -149,18 +70,9 @@ def test_rerun_of_completed_file_creates_nothing(sandbox: RunningSandbox, tmp_pa
     assert sum(server_comments(sandbox).values()) == 60
 
 
-def _seed_with_work_items() -> dict[str, Any]:
-    from importlib import resources
-
-    text = resources.files("timetracker_import.sandbox").joinpath("seeds/demo.yaml").read_text()
-    data = yaml.safe_load(text)
-    data["work_items"] = list(range(100, 200))
-    return data
-
-
 def test_bad_row_isolated_by_splitting(tmp_path: Path) -> None:
-    load_seed(_seed_with_work_items())  # the seed itself is valid
-    with run_sandbox_in_thread(seed=_seed_with_work_items()) as box:
+    load_seed(seed_with_work_items())  # the seed itself is valid
+    with run_sandbox_in_thread(seed=seed_with_work_items()) as box:
         rows = make_rows(500)
         rows[321]["WorkItem"] = 99999  # unknown to the server: 404 EntityNotFound
         path = write_rows(tmp_path / "in.csv", rows)
@@ -245,7 +157,7 @@ def test_unknown_user_rejected_with_suggestion(sandbox: RunningSandbox, tmp_path
 
 
 def test_dry_run_creates_nothing_and_finds_the_same_rejections(tmp_path: Path) -> None:
-    with run_sandbox_in_thread(seed=_seed_with_work_items()) as box:
+    with run_sandbox_in_thread(seed=seed_with_work_items()) as box:
         rows = make_rows(120)
         rows[7]["WorkItem"] = 99999  # server-side problem (EntityNotFound)
         rows[50]["User"] = "nobody@example.com"  # resolve problem

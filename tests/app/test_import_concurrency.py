@@ -12,17 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.app import test_import as imp
-from tests.app.test_import import state_dir
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
-
-
-@pytest.fixture
-def sandbox() -> RunningSandbox:
-    with run_sandbox_in_thread() as box:
-        yield box  # type: ignore[misc]
 
 
 def invoke(box: RunningSandbox, *args: str) -> tuple[int, str, str]:

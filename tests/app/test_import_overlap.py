@@ -14,14 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.app.test_import import (
-    balanced,
-    fast_client,
-    make_rows,
-    settings_for,
-    state_dir,  # noqa: F401 - autouse fixture
-    write_rows,
-)
+from tests.helpers import balanced, fast_client, make_rows, settings_for, write_rows
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
 from timetracker_import.app import importer
@@ -30,12 +23,6 @@ from timetracker_import.app.stages.execute import body_of as _body
 from timetracker_import.errors import AuthError
 from timetracker_import.journal.store import list_runs
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-
-@pytest.fixture
-def sandbox() -> Any:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 def _journal_rows(run_dir: Path) -> dict[int, str]:
@@ -236,7 +223,7 @@ def test_ctrl_c_while_reading_stops_without_waiting_for_the_reader(tmp_path: Pat
 
     path = write_rows(tmp_path / "big.csv", make_rows(150_000))
     mapping = tmp_path / "m.yaml"
-    from tests.app.test_import import MAPPING
+    from tests.helpers import MAPPING
 
     mapping.write_text(MAPPING, encoding="utf-8")
     with run_sandbox_in_thread() as box:

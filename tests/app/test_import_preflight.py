@@ -3,21 +3,13 @@ these pin that overlapping them changes no outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import (  # noqa: F401  (fixtures)
-    make_rows,
-    run,
-    server_comments,
-    settings_for,
-    state_dir,
-    write_rows,
-)
+from tests.helpers import make_rows, run, server_comments, settings_for, write_rows
 from timetracker_import.errors import AuthError
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+from timetracker_import.sandbox import RunningSandbox
 
 LOCKED = [  # bob's week of 2026-10-05 is Submitted, carol's Closed (demo seed)
     {"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30, "WorkItem": 5,
@@ -26,11 +18,6 @@ LOCKED = [  # bob's week of 2026-10-05 is Submitted, carol's Closed (demo seed)
      "Comment": "locked-carol"},
 ]  # fmt: skip
 
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 def test_every_row_locked_ignores_a_refused_baseline(

@@ -4,26 +4,10 @@ locked-week flag says which week and state stopped each row."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.app.test_import import make_rows, run, settings_for, write_rows
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
+from tests.helpers import make_rows, run, settings_for, write_rows
+from timetracker_import.sandbox import RunningSandbox
 
 
 def test_report_grid_leaves_out_rejected_rows_and_names_lock_states(

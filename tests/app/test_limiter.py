@@ -385,6 +385,28 @@ async def test_gate_is_first_come_first_served_and_survives_cancellation() -> No
     assert limiter.in_flight == 0 and limiter._slots.held == 0
 
 
+async def test_a_waiter_cancelled_just_before_a_release_leaves_quietly() -> None:
+    # The release wakes past the cancelled waiter (it is first in line) before the cancelled
+    # task runs again: that task must not fail looking for its waiter (a ValueError that
+    # printed a traceback when a full disk stopped an import).
+    limiter = Limiter(1)
+    first = await limiter.acquire()
+    order: list[int] = []
+
+    async def wait(n: int) -> None:
+        async with limiter.slot():
+            order.append(n)
+
+    tasks = [asyncio.create_task(wait(n)) for n in range(3)]
+    await asyncio.sleep(0)
+    tasks[0].cancel()
+    first.release()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError), results
+    assert results[1:] == [None, None] and order == [1, 2]
+    assert limiter.in_flight == 0 and limiter._slots.held == 0
+
+
 async def test_ahead_is_bounded_by_the_limit() -> None:
     limiter = Limiter(2)
     inside = 0

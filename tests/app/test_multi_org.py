@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_import import MAPPING, make_rows, state_dir
+from tests.helpers import MAPPING, make_rows
 from timetracker_import.api.settings import resolve_connection
 from timetracker_import.app.importer import ImportSettings
 from timetracker_import.app.multi_org import (
@@ -24,8 +24,6 @@ from timetracker_import.app.multi_org import (
     worst_exit_code,
 )
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # autouse: private journal dir and config dir, no inherited env
 
 ROUTED_MAPPING = MAPPING + "  organization: {column: Organization, optional: true}\n"
 ROUTED_MAPPING += "skip_rows: [{column: Comment, equals: TOTAL}]\n"

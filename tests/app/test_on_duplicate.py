@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import (
-    make_rows,
-    sandbox,
-    server_comments,
-    settings_for,
-    state_dir,
-    write_rows,
-)
+from tests.helpers import make_rows, server_comments, settings_for, write_rows
 from timetracker_import.app.importer import run_import
 from timetracker_import.sandbox import RunningSandbox
-
-__all__ = ["sandbox", "state_dir"]
 
 
 def _file(tmp_path: Path) -> Path:

@@ -4,10 +4,8 @@ server's final multiset of worklogs (straight from the sandbox database)."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -15,28 +13,20 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_import import (
-    MAPPING,
-    state_dir,  # noqa: F401 - autouse fixture
-)
-from tests.app.test_import import settings_for as import_settings_for
+from tests.helpers import MAPPING, write_csv
+from tests.helpers import settings_for as import_settings_for
 from timetracker_import.api.client import TimetrackerClient
 from timetracker_import.api.settings import resolve_connection
 from timetracker_import.app.importer import run_import
 from timetracker_import.app.sync import SyncResult, SyncSettings, sync_file
 from timetracker_import.errors import UsageError
 from timetracker_import.journal.ledger import Ledger
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
+from timetracker_import.sandbox import RunningSandbox
 
 COLUMNS = ["ID", "User", "Start", "Minutes", "WorkItem", "Comment"]
 NOVEMBER = "2026-11-01..2026-11-30"
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
-
-@pytest.fixture
-def box() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox
 
 
 def row(ident: int, user: str, start: str, minutes: int, comment: str = "") -> dict[str, Any]:
@@ -54,11 +44,7 @@ BASE_ROWS = [
 
 
 def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, COLUMNS)
 
 
 def settings(

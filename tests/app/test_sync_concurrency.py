@@ -21,7 +21,6 @@ from tests.app.test_sync import (
     row,
     server,
     settings,
-    state_dir,
     sync,
     write,
 )
@@ -29,14 +28,6 @@ from timetracker_import.app.sync import sync_file
 from timetracker_import.cli.main import cli
 from timetracker_import.errors import UsageError
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
-
-
-@pytest.fixture
-def box() -> RunningSandbox:
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox  # type: ignore[misc]
 
 
 def corrected() -> list[dict[str, object]]:

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_import import MAPPING
-from tests.app.test_import import state_dir as state_dir  # noqa: F401 - autouse fixture
 from tests.app.test_sync import (
     BOB,
     CAROL,
@@ -30,9 +28,7 @@ from tests.app.test_sync import (
     write,
     writes,
 )
-from tests.app.test_sync import (
-    box as box,  # noqa: F401 - fixture
-)
+from tests.helpers import MAPPING
 from timetracker_import.app.sync import sync_file
 from timetracker_import.errors import UsageError
 from timetracker_import.sandbox import RunningSandbox

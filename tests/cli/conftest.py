@@ -10,19 +10,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from timetracker_import.cli.main import cli
-from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A private config and journal dir; no inherited connection settings or keyring.
-    Opt in with ``pytestmark = pytest.mark.usefixtures("cli_env")``."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+def cli_env(state_dir: Path) -> None:
+    """What ``state_dir`` (autouse, tests/conftest.py) now gives every test: a private config
+    and journal dir, no inherited connection settings or keyring. Kept for the modules that
+    opt in with ``pytestmark = pytest.mark.usefixtures("cli_env")``."""
 
 
 @pytest.fixture
@@ -34,12 +29,6 @@ def restored_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     root.setLevel(level)
 
-
-@pytest.fixture
-def box() -> Iterator[RunningSandbox]:
-    """A fresh demo sandbox for one test."""
-    with run_sandbox_in_thread() as sandbox:
-        yield sandbox
 
 
 def invoke(box: RunningSandbox, *args: str, who: str = "alice", input: str | None = None) -> Result:

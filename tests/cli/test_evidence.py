@@ -15,19 +15,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import MAPPING, make_rows, state_dir, write_rows
+from tests.helpers import MAPPING, make_rows, write_rows
 from timetracker_import.cli.main import cli
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
+from timetracker_import.sandbox import RunningSandbox
 
 BAD_TOKEN = "wrong-token-0123456789-SECRET"
 
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 class Hook:

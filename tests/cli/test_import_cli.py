@@ -11,22 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import MAPPING, make_rows, server_comments, state_dir, write_rows
+from tests.helpers import MAPPING, make_rows, server_comments, write_rows
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
-__all__ = ["state_dir"]  # the autouse fixture: private journal dir, no inherited settings
-
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture
-def sandbox() -> RunningSandbox:
-    with run_sandbox_in_thread() as box:
-        yield box  # type: ignore[misc]
 
 
 def invoke(

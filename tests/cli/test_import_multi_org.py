@@ -11,12 +11,9 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import state_dir
 from tests.app.test_multi_org import ROUTED_MAPPING, comments, write_file, write_profiles
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]
 
 ALICE = "alice@example.com"
 

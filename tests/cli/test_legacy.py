@@ -7,13 +7,11 @@ import csv
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import state_dir
 from timetracker_import.cli.legacy import (
     import_worklogs,
     letter_mapping,
@@ -23,15 +21,8 @@ from timetracker_import.cli.legacy import (
 from timetracker_import.errors import ConfigError
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
-__all__ = ["state_dir"]  # autouse: private journal dir, no inherited connection settings
-
 ALICE_TOKEN_USER = "alice@example.com"
 
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 @pytest.fixture(autouse=True)

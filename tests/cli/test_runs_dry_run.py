@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.app.test_import import make_rows, server_comments, state_dir, write_rows
-from tests.cli.test_import_cli import invoke, mapping_file, sandbox
+from tests.cli.test_import_cli import invoke, mapping_file
+from tests.helpers import make_rows, server_comments, write_rows
 from timetracker_import.sandbox import RunningSandbox
-
-__all__ = ["sandbox", "state_dir"]  # fixtures
 
 
 def test_dry_run_is_listed_with_what_it_would_create(

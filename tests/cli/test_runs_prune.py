@@ -10,18 +10,9 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import (
-    MAPPING,
-    make_rows,
-    sandbox,
-    server_comments,
-    state_dir,
-    write_rows,
-)
+from tests.helpers import MAPPING, make_rows, server_comments, write_rows
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import RunningSandbox
-
-__all__ = ["state_dir", "sandbox"]  # fixtures: private journal dir; a fresh sandbox
 
 
 def invoke(box: RunningSandbox, *args: str, input: str | None = None) -> tuple[int, str, str]:

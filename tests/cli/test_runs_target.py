@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.app.test_import import make_rows, server_comments, write_rows
-from tests.cli.test_import_cli import invoke, mapping_file, sandbox, state_dir
+from tests.cli.test_import_cli import invoke, mapping_file
+from tests.helpers import make_rows, server_comments, write_rows
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["sandbox", "state_dir"]  # fixtures used by name
 
 
 def test_undo_against_another_server_is_refused(sandbox: RunningSandbox, tmp_path: Path) -> None:

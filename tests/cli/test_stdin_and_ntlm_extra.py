@@ -10,18 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import (
-    MAPPING,
-    make_rows,
-    sandbox,
-    server_comments,
-    state_dir,
-    write_rows,
-)
+from tests.helpers import MAPPING, make_rows, server_comments, write_rows
 from timetracker_import.cli.main import cli
 from timetracker_import.sandbox import RunningSandbox
-
-__all__ = ["sandbox", "state_dir"]
 
 
 def test_validate_reads_stdin_and_writes_rejected_rows_here(

@@ -4,7 +4,6 @@ never a traceback."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,17 +26,6 @@ fields:
   length: {column: Hours, unit: hours}
   comment: {column: Notes}
 """
-
-
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No real config dir, keyring or state dir; no inherited connection settings."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("TIMETRACKER_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    for name in ("TIMETRACKER_URL", "TIMETRACKER_TOKEN", "TIMETRACKER_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    yield
 
 
 def _write_csv(tmp_path: Path) -> tuple[Path, Path]:

@@ -29,7 +29,7 @@ def run(*args: str) -> Result:
 
 
 def as_json(result: Result) -> dict[str, Any]:
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    return json.loads(result.stdout)
 
 
 def test_harvest_without_lookup_file_validates_names_and_keeps_real_errors(work: Path) -> None:

@@ -1,4 +1,5 @@
 from datetime import date
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -31,7 +32,7 @@ def test_week_start_is_the_utc_monday(ts: str, monday: date) -> None:
     assert week_start(pd.Timestamp(ts)) == monday
 
 
-def approval(user: str, start: str, state: int) -> dict[str, object]:
+def approval(user: str, start: str, state: int | str) -> dict[str, Any]:
     return {"user": {"id": user}, "weekStartDate": start, "approvalState": state}
 
 
@@ -121,7 +122,8 @@ def test_reject_locked_uses_each_users_local_week() -> None:
 
 
 def test_user_offsets_from_me_and_users() -> None:
-    users = [{"id": BOB, "timeZone": -300}, {"id": ANN}, {"id": "x", "timeZone": "60"}]
+    users: list[dict[str, Any]] = [{"id": BOB, "timeZone": -300}, {"id": ANN},
+                                   {"id": "x", "timeZone": "60"}]  # fmt: skip
     assert user_offsets(users, ANN.upper(), 120) == {BOB.lower(): -300, ANN: 120}
 
 

@@ -1,4 +1,5 @@
 from collections import Counter
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -43,7 +44,7 @@ def test_the_same_worklog_read_twice_claims_one_row() -> None:
 
 
 def test_existing_from_worklogs_sorts_oldest_first() -> None:
-    def wl(wid: str, created: str) -> dict[str, object]:
+    def wl(wid: str, created: str) -> dict[str, Any]:
         return {
             "id": wid,
             "createdTimestamp": created,

@@ -119,7 +119,7 @@ def test_matches_a_brute_force_comparison_in_any_chunking(seed: int) -> None:
     first: dict[tuple[object, ...], int] = {}
     expected: dict[int, int] = {}
     for r in sorted(rows):
-        key = tuple("<NA>" if pd.isna(v) else v for v in f.loc[r].tolist())
+        key = tuple("<NA>" if pd.isna(v) else v for v in list(f.loc[r]))
         if key in first:
             expected[r] = first[key]
         else:

@@ -102,8 +102,10 @@ def test_parse_api_timestamp_variants() -> None:
     assert parse_api_timestamp("2026-03-04T10:00:00Z") == datetime(2026, 3, 4, 10, tzinfo=UTC)
     assert parse_api_timestamp("2026-03-04T10:00:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
     assert parse_api_timestamp("2026-03-04T12:00:00+02:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
-    assert parse_api_timestamp("2026-03-04T10:00:00.1234567").microsecond == 123456
-    assert parse_api_timestamp("2026-03-04T10:00:00.39").microsecond == 390000
+    seven_digits = parse_api_timestamp("2026-03-04T10:00:00.1234567")
+    two_digits = parse_api_timestamp("2026-03-04T10:00:00.39")
+    assert seven_digits is not None and seven_digits.microsecond == 123456
+    assert two_digits is not None and two_digits.microsecond == 390000
     assert parse_api_timestamp(None) is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -54,12 +55,12 @@ def test_json_schema_comes_from_the_model() -> None:
 HEADERS = ["Employee", "Date", "Start", "Hours", "Notes", "Tag", "Notes"]
 
 
-def _chunk(rows: list[list[object]]) -> pd.DataFrame:
+def _chunk(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
     return pd.DataFrame(rows, index=range(2, 2 + len(rows)), dtype=object)
 
 
 def _apply(
-    extra: dict[str, Any], rows: list[list[object]], **top: Any
+    extra: dict[str, Any], rows: Sequence[Sequence[object]], **top: Any
 ) -> tuple[pd.DataFrame, list]:
     m = Mapping.model_validate({"date_order": "DMY", **top, "fields": {**BASE["fields"], **extra}})
     return apply_mapping(
@@ -71,7 +72,7 @@ def _apply(
     )
 
 
-ROW = ["a@x", "04.03.2026", "09:00", "1,5", "fix #12", "dev", "second notes"]
+ROW: list[object] = ["a@x", "04.03.2026", "09:00", "1,5", "fix #12", "dev", "second notes"]
 
 
 def test_headers_match_case_and_space_insensitively_and_by_occurrence() -> None:
@@ -239,9 +240,9 @@ def test_pandera_rejections_for_7pace_rules() -> None:
         [r[:5] + [None] + r[6:] for r in rows],
     )
     assert rej == []
-    hours = frame.index.to_series().map(lambda r: rows[r - 2][3])
+    hours = {int(r): rows[r - 2][3] for r in frame.index}
     valid, problems = validate_worklogs(
-        frame, {"length_seconds": ("Hours", hours.to_dict()), "comment": ("Notes", {})}
+        frame, {"length_seconds": ("Hours", hours), "comment": ("Notes", {})}
     )
     assert list(valid.index) == [2]
     got = sorted((p.source_row, p.stage, p.column, p.value) for p in problems)

@@ -4,6 +4,7 @@ name only what is missing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -15,7 +16,7 @@ from timetracker_import.errors import MappingError
 HEADERS = ["Email", "Start date", "Start time", "End date", "End time", "Billable", "Notes"]
 
 
-def _chunk(rows: list[list[object]]) -> pd.DataFrame:
+def _chunk(rows: Sequence[Sequence[object]]) -> pd.DataFrame:
     return pd.DataFrame(rows, index=range(2, 2 + len(rows)), dtype=object)
 
 
@@ -91,8 +92,8 @@ def test_an_end_before_the_start_on_the_same_day_is_rejected_not_read_as_23_hour
     assert "end_before_start: next_day" in rej.reason and "fields.end_date" in rej.reason
     # the mapping may say that times wrap (night shifts): then it is the next morning
     wraps = Mapping.model_validate({**data, "end_before_start": "next_day"})
-    frame, rej = apply_mapping(wraps, HEADERS, chunk, timezone="UTC")
-    assert rej == [] and frame["length_seconds"].tolist() == [23 * 3600]
+    frame, rejections = apply_mapping(wraps, HEADERS, chunk, timezone="UTC")
+    assert rejections == [] and frame["length_seconds"].tolist() == [23 * 3600]
 
 
 def test_an_end_date_before_the_start_and_an_empty_end_date() -> None:
@@ -165,8 +166,8 @@ def test_a_blank_user_is_rejected_unless_the_mapping_says_default_me() -> None:
     assert rej.source_row == 2 and rej.column == "Email"
     assert rej.reason.startswith("user is empty") and "default: me" in rej.reason
     me = _mapping(fields={"user": {"column": "Email", "default": "me"}})
-    frame, rej = apply_mapping(me, HEADERS, _chunk(rows), timezone="UTC")
-    assert rej == [] and frame["user"].tolist() == [None, "b@x"]
+    frame, rejections = apply_mapping(me, HEADERS, _chunk(rows), timezone="UTC")
+    assert rejections == [] and frame["user"].tolist() == [None, "b@x"]
 
 
 def test_without_a_user_field_every_row_is_the_token_user() -> None:
@@ -196,7 +197,7 @@ def test_a_comment_fallback_fills_rows_without_notes() -> None:
             }
         }
     )
-    rows = [
+    rows: list[list[object]] = [
         ["2024-03-04", "1", "Internal", "Meetings", None],
         ["2024-03-04", "1", "Internal", None, ""],
         ["2024-03-04", "1", "Internal", "Meetings", "Notes win"],
@@ -231,7 +232,7 @@ def test_a_fallback_replaces_an_optional_column_the_file_lacks() -> None:
     # with the column: its key through the lookup; an empty cell falls back to the notes;
     # a key the lookup lacks goes into the comment, not to the fallback
     with_key = ["Date", "Hours", "Notes", "Issue Key"]
-    rows = [
+    rows: list[list[object]] = [
         ["2024-03-04", "1", "a #12", "WEB-1"],
         ["2024-03-04", "1", "b #13", None],
         ["2024-03-04", "1", "c #14", "OPS-9"],

@@ -255,5 +255,5 @@ def test_clockify_never_guesses_day_month_order() -> None:
     # 03/04/2024 is March 4 under US settings and 3 April under EU settings.
     us, _, _ = run_preset("clockify-us", DATA / "clockify-us.csv")
     eu, _, _ = run_preset("clockify-eu", DATA / "clockify-us.csv")
-    assert us.loc[2, "timestamp"].month == 3
-    assert eu.loc[2, "timestamp"].month == 4
+    assert us["timestamp"][2].month == 3
+    assert eu["timestamp"][2].month == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ H = 3600
 
 
 def canonical(
-    rows: list[tuple[int, str | None, str, float, str | None, int | None]],
+    rows: Sequence[tuple[int, str | None, str, float, str | None, int | None]],
 ) -> pd.DataFrame:
     """A canonical frame from (source_row, user, start UTC, hours, activity, work item)."""
     frame = pd.DataFrame(

@@ -1,3 +1,6 @@
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 import pytest
 
@@ -9,7 +12,7 @@ from timetracker_import.core.resolve import (
 )
 
 SELF = "5e1f0000-0000-0000-0000-000000000000"
-USERS = [
+USERS: list[dict[str, Any]] = [
     {
         "id": "id-bob",
         "uniqueName": "bob@example.com",
@@ -40,7 +43,7 @@ USERS = [
 ]
 
 
-def users_frame(values: list[object]) -> pd.DataFrame:
+def users_frame(values: Sequence[Any]) -> pd.DataFrame:
     index = pd.Index(range(2, 2 + len(values)), name="source_row")
     return pd.DataFrame({"user": pd.Series(values, index=index, dtype=object)})
 

@@ -77,8 +77,8 @@ class World:
     server: dict[str, dict[str, Any]] = field(default_factory=dict)
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     foreign: dict[str, str] = field(default_factory=dict)
-    ids: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
-    edits: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    edits: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def add(self, user: str, ts: str, minutes: int, comment: str) -> str:
         wid = f"w{next(self.ids)}"
@@ -209,7 +209,7 @@ ops = st.one_of(
 )
 
 
-def apply(op: tuple[Any, ...], lines: list[Line], fresh: itertools.count) -> list[Line]:  # type: ignore[type-arg]
+def apply(op: tuple[Any, ...], lines: list[Line], fresh: itertools.count) -> list[Line]:
     lines = [replace(line) for line in lines]
     kind = op[0]
     pick = (op[1] % len(lines)) if lines and len(op) > 1 and isinstance(op[1], int) else None
@@ -235,7 +235,7 @@ def apply(op: tuple[Any, ...], lines: list[Line], fresh: itertools.count) -> lis
     return lines
 
 
-def first_lines(fresh: itertools.count) -> list[Line]:  # type: ignore[type-arg]
+def first_lines(fresh: itertools.count) -> list[Line]:
     return [Line(f"E{next(fresh)}", u, d, 60, "a") for u in USERS for d in DAYS[:3]] + [
         Line(f"E{next(fresh)}", "u-bob", 2, 120, "b")
     ]

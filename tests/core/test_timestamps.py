@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from timetracker_import.core.timestamps import localize, parse_datetimes, parse_times_of_day
 
 
-def _one(cell: object, **kw: object) -> tuple[object, object, object]:
+def _one(cell: object, **kw: object) -> tuple[Any, Any, Any]:
     r = parse_datetimes(pd.Series([cell], dtype=object), **kw)  # type: ignore[arg-type]
     err = r.error.iloc[0]
     return r.naive.iloc[0], r.aware.iloc[0], None if pd.isna(err) else err

@@ -63,7 +63,7 @@ def test_row_key_refuses_naive_timestamps() -> None:
 
 def test_row_key_none_and_nan_work_item_are_none() -> None:
     ts = pd.Timestamp("2024-03-04T08:00:00", tz="UTC")
-    assert key_from_row(USER, ts, 60, pd.NA, "x").work_item_id is None
+    assert key_from_row(USER, ts, 60, pd.NA, "x").work_item_id is None  # type: ignore[arg-type]
     assert key_from_row(USER, ts, 60, None, "x").work_item_id is None
 
 
@@ -160,10 +160,10 @@ def test_keys_from_frame_column_wise_equals_key_from_row() -> None:
     expected = {
         row: key_from_row(
             str(users[row]),
-            frame.at[row, "timestamp"],
-            int(frame.at[row, "length_seconds"]),
-            frame.at[row, "work_item_id"],
-            frame.at[row, "comment"],
+            frame["timestamp"][row],
+            int(frame["length_seconds"][row]),
+            frame["work_item_id"][row],
+            frame["comment"][row],
         )
         for row in (5, 3, 9)
     }
@@ -211,5 +211,6 @@ def test_unreadable_timestamps_are_a_value_error(text: str) -> None:
 def test_export_reads_worklogs_the_old_importer_wrote() -> None:
     from timetracker_import.core.export import parse_api_timestamp as export_parse
 
-    assert export_parse("11/2/2026, 9:30:00 AM").isoformat() == "2026-11-02T09:30:00+00:00"
-    assert export_parse("2026-11-03").isoformat() == "2026-11-03T00:00:00+00:00"
+    us_style, date_only = export_parse("11/2/2026, 9:30:00 AM"), export_parse("2026-11-03")
+    assert us_style is not None and us_style.isoformat() == "2026-11-02T09:30:00+00:00"
+    assert date_only is not None and date_only.isoformat() == "2026-11-03T00:00:00+00:00"

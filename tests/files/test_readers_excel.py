@@ -39,7 +39,7 @@ def rewrite_member(path: Path, member: str, edit: Any) -> None:
 
 def make_xlsx(path: Path, sheets: dict[str, list[list[Any]]]) -> None:
     wb = openpyxl.Workbook()
-    wb.remove(wb.active)  # type: ignore[arg-type]
+    wb.remove(wb.active)
     for name, rows in sheets.items():
         ws = wb.create_sheet(name)
         for row in rows:
@@ -313,7 +313,8 @@ def _both_ways(path: Path) -> tuple[list[list[Any]], list[list[Any]]]:
 
     from timetracker_import.files.readers_excel import _sheet_values
 
-    got, want = [], []
+    got: list[Any] = []
+    want: list[Any] = []
     for reader, out in ((_sheet_values, got), (None, want)):
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         ws = wb.worksheets[0]

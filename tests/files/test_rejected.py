@@ -61,7 +61,7 @@ def test_xlsx_rejected_file_highlights_the_offending_cell(tmp_path: Path) -> Non
         [Rejection(2, "server", "Hours", "0", "length must be > 0", "LengthMustBePositive")],
     )
     assert out is not None
-    cell = openpyxl.load_workbook(out).active["B2"]  # type: ignore[index]
+    cell = openpyxl.load_workbook(out).active["B2"]
     assert cell.comment is not None and "length must be > 0" in cell.comment.text
     assert cell.fill.fgColor.rgb not in (None, "00000000")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600

@@ -97,7 +97,7 @@ def test_csv_round_trip(
     assert table.delimiter == read_delimiter
     assert table.headers == HEADERS
     frame = table.read_all()
-    assert frame.loc[2].tolist() == [
+    assert list(frame.loc[2]) == [
         "alice@example.com",
         "2026-11-02 09:30:00",
         "26:05:00",
@@ -105,7 +105,7 @@ def test_csv_round_trip(
         "-12.5",
         "true",
     ]
-    assert frame.loc[3].tolist() == [
+    assert list(frame.loc[3]) == [
         '\'=HYPERLINK("http://evil")',
         "2026-11-03 14:00:00",
         "0:45:00",
@@ -113,7 +113,7 @@ def test_csv_round_trip(
         "-3",
         "false",
     ]
-    assert frame.loc[4].tolist() == [None, None, None, "multi\nline", "0", None]
+    assert list(frame.loc[4]) == [None, None, None, "multi\nline", "0", None]
 
 
 def test_csv_bytes_golden(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_xlsx_round_trip_keeps_types(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     write_table(path, HEADERS, ROWS)
     frame = open_table(path).read_all()
-    assert frame.loc[2].tolist() == [
+    assert list(frame.loc[2]) == [
         "alice@example.com",
         dt.datetime(2026, 11, 2, 9, 30),
         dt.timedelta(hours=26, minutes=5),
@@ -134,7 +134,7 @@ def test_xlsx_round_trip_keeps_types(tmp_path: Path) -> None:
         -12.5,
         True,
     ]
-    assert frame.loc[3].tolist() == [
+    assert list(frame.loc[3]) == [
         '\'=HYPERLINK("http://evil")',
         dt.datetime(2026, 11, 3, 14),
         dt.timedelta(minutes=45),
@@ -142,7 +142,7 @@ def test_xlsx_round_trip_keeps_types(tmp_path: Path) -> None:
         -3,
         False,
     ]
-    assert frame.loc[4].tolist() == [None, None, None, "multi\nline", 0, None]
+    assert list(frame.loc[4]) == [None, None, None, "multi\nline", 0, None]
 
 
 def test_xlsx_text_is_never_a_formula(tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_table_writer_streams_chunks(tmp_path: Path, name: str) -> None:
     assert writer.rows_written == 30
     frame = open_table(path).read_all()
     assert len(frame) == 30 and list(frame.index[:2]) == [2, 3]
-    assert frame.loc[31].tolist() in (["29", "841"], [29, 841])
+    assert list(frame.loc[31]) in (["29", "841"], [29, 841])
 
 
 @pytest.mark.parametrize("name", ["out.csv", "out.xlsx"])

@@ -35,7 +35,7 @@ def test_os_errors(number: int, exit_code: int, why: str) -> None:
 
 def test_sqlite_full_and_unopenable(tmp_path: Path) -> None:
     full = sqlite3.OperationalError("database or disk is full")
-    full.sqlite_errorname = "SQLITE_FULL"  # type: ignore[attr-defined]
+    full.sqlite_errorname = "SQLITE_FULL"
     err = storage_error(full, tmp_path / "j.sqlite")
     assert err.exit_code == EXIT_TEMPFAIL
     assert err.message == f"cannot write {tmp_path / 'j.sqlite'}: the disk is full"

@@ -1,7 +1,7 @@
 """Shared helpers of the reliability suite.
 
-The import helpers (``make_rows``, ``write_rows``, ``settings_for``, the autouse ``state_dir``
-fixture) come from ``tests/app/test_import.py``; here are only what the reliability checks add:
+The import helpers (``make_rows``, ``write_rows``, ``settings_for``, ``balanced``,
+``mapping_file``) are in ``tests/helpers.py`` and the fixtures in ``tests/conftest.py``; here are only what the reliability checks add:
 the server's worklogs as a multiset, the multiset a file should produce, a client with a fast
 retry policy, and the CLI/subprocess runners.
 """
@@ -13,23 +13,18 @@ import sqlite3
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 from click.testing import CliRunner
 
-from tests.app.test_import import MAPPING, state_dir
+from tests.helpers import MAPPING, fast_client, write_csv
 from timetracker_import.api.client import TimetrackerClient
-from timetracker_import.api.retry import RetryPolicy
 from timetracker_import.app.importer import ImportResult, ImportSettings, run_import
 from timetracker_import.cli.main import cli
-from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-__all__ = ["state_dir"]  # autouse: a private journal directory, no inherited settings
+from timetracker_import.sandbox import RunningSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,11 +46,6 @@ RICH_MAPPING = (
 )
 RICH_COLUMNS = ["User", "Start", "Minutes", "Billable", "WorkItem", "Comment", "Activity"]
 
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with run_sandbox_in_thread() as box:
-        yield box
 
 
 def server_worklogs(box: RunningSandbox) -> Counter[WorklogTuple]:
@@ -101,7 +91,7 @@ def _epoch(text: str) -> int:
 def expected_worklogs(
     rows: Iterable[Mapping[str, Any]], *, default_activity: str = DEFAULT_ACTIVITY
 ) -> Counter[WorklogTuple]:
-    """The multiset of worklogs a file in ``tests/app/test_import.py``'s layout (optionally
+    """The multiset of worklogs a file in ``tests.helpers.MAPPING``'s layout (optionally
     with ``Billable`` minutes and an ``Activity`` name, ``RICH_COLUMNS``) should give."""
     wanted: Counter[WorklogTuple] = Counter()
     for row in rows:
@@ -126,7 +116,7 @@ def make_rich_rows(count: int) -> list[dict[str, Any]]:
     """``make_rows(count)`` with a billable length on every third row (shorter than the
     length) and activity types in turn: the file's default (empty), Testing, Meetings,
     Documentation."""
-    from tests.app.test_import import make_rows
+    from tests.helpers import make_rows
 
     activities = ("", "Testing", "Meetings", "Documentation")
     rows = make_rows(count)
@@ -138,13 +128,7 @@ def make_rich_rows(count: int) -> list[dict[str, Any]]:
 
 def write_rich_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
     """A CSV in ``RICH_MAPPING``'s layout."""
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, RICH_COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return write_csv(path, rows, RICH_COLUMNS)
 
 
 def rich_mapping_file(tmp_path: Path) -> Path:
@@ -153,38 +137,16 @@ def rich_mapping_file(tmp_path: Path) -> Path:
     return path
 
 
-def balanced(result: ImportResult) -> bool:
-    """The accounting invariant: rows = created + existing + rejected + unprocessed (+ skipped)."""
-    c = result.accounting
-    return c.rows == c.created + c.already_existing + c.rejected + c.unprocessed + c.skipped
-
-
 def quick_client(
     *, timeout: float = 30, attempts: int = 3, cap: float = 30
 ) -> Callable[..., TimetrackerClient]:
     """A client factory whose backoff waits are milliseconds (Retry-After still honoured)."""
-
-    def factory(connection: Any, on_retry: Callable[[Any], None]) -> TimetrackerClient:
-        return TimetrackerClient(
-            connection,
-            on_retry=on_retry,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            retry_policy=RetryPolicy(max_attempts=attempts, floor=0.01, cap=cap),
-            rand=lambda: 0.0,
-        )
-
-    return factory
+    return fast_client(timeout, attempts=attempts, floor=0.01, cap=cap)
 
 
 def run_quick(settings: ImportSettings, **kw: Any) -> ImportResult:
     """``run_import`` with ``quick_client(**kw)``."""
     return run_import(settings, client_factory=quick_client(**kw))
-
-
-def mapping_file(tmp_path: Path) -> Path:
-    path = tmp_path / "mapping.yaml"
-    path.write_text(MAPPING, encoding="utf-8")
-    return path
 
 
 def invoke(args: list[str], env: Mapping[str, str] | None = None) -> tuple[int, str, str]:

@@ -74,12 +74,12 @@ def test_a_failing_trial_keeps_its_evidence(idle_phases: Phases, tmp_path: Path)
     def broken(path: Path, base: Path, batch_size: int, concurrency: int) -> list[str]:
         return original(path, base, 0, concurrency)  # --batch-size 0: exit 2 at once
 
-    crash._args = broken  # type: ignore[assignment]
+    crash._args = broken
     try:
         seed = next(s for s in range(1000) if not _aims_at_startup(s))
         result = run_trial(seed, phases=idle_phases, keep=tmp_path / "kept")
     finally:
-        crash._args = original  # type: ignore[assignment]
+        crash._args = original
     assert not result.killed and not result.ok and result.child_status == 2
     kept = Path(str(result.kept))
     assert {"killed-run.stderr", "rerun.stderr", "trial.json", "in.csv"} <= {

@@ -12,24 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.app.test_import import make_rows, settings_for, write_rows
-from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from tests.helpers import MAPPING, balanced, make_rows, settings_for, write_rows
+from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
 from timetracker_import.app.importer import prepare
 from timetracker_import.journal.store import Journal
 from timetracker_import.sandbox import RunningSandbox
 
-SKIPPING_MAPPING = """\
-version: 1
-header: true
-timezone: UTC
-skip_rows: {column: Comment, equals: [row-3, row-7]}
-fields:
-  user: {column: User}
-  timestamp: {column: Start}
-  length: {column: Minutes, unit: minutes}
-  work_item: {column: WorkItem}
-  comment: {column: Comment}
-"""
+SKIPPING_MAPPING = MAPPING.replace(
+    "fields:", "skip_rows: {column: Comment, equals: [row-3, row-7]}\nfields:"
+)
 
 
 def _killed_journal(settings: object, *, rows: list[int] | None = None) -> str:

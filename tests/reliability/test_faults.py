@@ -22,14 +22,19 @@ from typing import Any
 
 import pytest
 
-from tests.app.test_import import _seed_with_work_items, make_rows, settings_for, write_rows
-from tests.reliability.conftest import (
+from tests.helpers import (
     balanced,
+    make_rows,
+    mapping_file,
+    seed_with_work_items,
+    settings_for,
+    write_rows,
+)
+from tests.reliability.conftest import (
     cli_command,
     expected_worklogs,
     invoke,
     make_rich_rows,
-    mapping_file,
     rich_mapping_file,
     run_quick,
     server_worklogs,
@@ -311,7 +316,7 @@ def _created_rows(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[d
 
 
 def test_one_bad_row_is_isolated(tmp_path: Path) -> None:
-    with run_sandbox_in_thread(seed=_seed_with_work_items()) as box:
+    with run_sandbox_in_thread(seed=seed_with_work_items()) as box:
         rows = make_rows(40)
         rows[17]["WorkItem"] = 99999
         path = write_rows(tmp_path / "in.csv", rows)

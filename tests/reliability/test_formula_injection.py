@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from tests.app.test_import import make_rows, settings_for, write_rows
+from tests.helpers import make_rows, settings_for, write_rows
 from tests.reliability.conftest import invoke, run_quick, server_worklogs
 from timetracker_import.sandbox import RunningSandbox
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import resource
 import subprocess
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.reliability.conftest import REPO, cli_command, invoke, mapping_file, subprocess_env
+from tests.helpers import mapping_file
+from tests.reliability.conftest import REPO, cli_command, invoke, subprocess_env
 
 HEADER = "User,Start,Minutes,WorkItem,Comment\n"
 GOOD_ROW = "alice@example.com,2026-09-01T06:00:00Z,15,100,ok\n"
@@ -406,7 +408,7 @@ HUGE_WORK_ITEM = "99999999999999999999"  # above int64
 
 
 def _dated_rows() -> list[dict[str, object]]:
-    from tests.app.test_import import make_rows
+    from tests.helpers import make_rows
 
     rows = make_rows(len(OUT_OF_RANGE) + 3, users=("alice@example.com",))
     for row, start in zip(rows, OUT_OF_RANGE, strict=False):
@@ -415,7 +417,7 @@ def _dated_rows() -> list[dict[str, object]]:
     return rows
 
 
-def _xlsx_rows(path: Path, rows: list[dict[str, object]], cells: dict[int, object]) -> Path:
+def _xlsx_rows(path: Path, rows: list[dict[str, object]], cells: Mapping[int, object]) -> Path:
     """The rows as a workbook; ``cells``: row index -> a native Start cell (a date cell)."""
     import openpyxl
 
@@ -441,7 +443,7 @@ def test_out_of_range_dates_and_numbers_are_row_rejections_in_validate(
     import datetime as dt
     import json
 
-    from tests.app.test_import import write_rows
+    from tests.helpers import write_rows
 
     rows = _dated_rows()
     if fmt == "csv":
@@ -465,8 +467,8 @@ def test_out_of_range_dates_and_numbers_are_row_rejections_in_validate(
 def test_out_of_range_values_are_rejected_by_import_and_nothing_else_changes(
     tmp_path: Path,
 ) -> None:
-    from tests.app.test_import import settings_for, write_rows
-    from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+    from tests.helpers import balanced, settings_for, write_rows
+    from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
     from timetracker_import.sandbox import run_sandbox_in_thread
 
     rows = _dated_rows()
@@ -496,7 +498,7 @@ def test_disk_full_mid_import_is_one_line_exit_75_and_the_resume_is_exact(
     and undo removes every worklog."""
     import json
 
-    from tests.app.test_import import make_rows, write_rows
+    from tests.helpers import make_rows, write_rows
     from tests.reliability.conftest import expected_worklogs, server_worklogs
     from timetracker_import.sandbox import run_sandbox_in_thread
 
@@ -531,7 +533,7 @@ def test_disk_full_mid_import_is_one_line_exit_75_and_the_resume_is_exact(
 def test_a_state_directory_that_cannot_be_created_is_one_line(
     tmp_path: Path, where: str
 ) -> None:
-    from tests.app.test_import import make_rows, write_rows
+    from tests.helpers import make_rows, write_rows
 
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")
@@ -697,7 +699,8 @@ def test_fuzz_import_accounts_for_every_row(
     error; what the server gained is what the run says it created."""
     from dataclasses import replace
 
-    from tests.reliability.conftest import balanced, run_quick, stored_count
+    from tests.helpers import balanced
+    from tests.reliability.conftest import run_quick, stored_count
     from timetracker_import.api.settings import resolve_connection
     from timetracker_import.app.importer import ImportSettings
     from timetracker_import.errors import TimetrackerError

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.app.test_import import make_rows, settings_for, write_rows
-from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from tests.helpers import balanced, make_rows, settings_for, write_rows
+from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
 from timetracker_import.sandbox import run_sandbox_in_thread
 
 

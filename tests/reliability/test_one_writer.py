@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import make_rows, write_rows
+from tests.helpers import make_rows, mapping_file, write_rows
 from tests.reliability.conftest import (
     cli_command,
     expected_worklogs,
-    mapping_file,
     server_worklogs,
     start,
     subprocess_env,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import settings_for, write_rows
-from tests.reliability.conftest import balanced, expected_worklogs, run_quick, server_worklogs
+from tests.helpers import balanced, settings_for, write_rows
+from tests.reliability.conftest import expected_worklogs, run_quick, server_worklogs
 from timetracker_import.journal.store import Journal
 from timetracker_import.sandbox import RunningSandbox
 
@@ -51,7 +51,7 @@ def test_identical_rows_in_two_concurrent_ambiguous_batches(
         ids = [wid for _, (outcome, wid) in journal.row_outcomes().items() if outcome == "created"]
         records = journal.created_records()
     assert len(ids) == 2 and len(set(ids)) == 2, ids
-    assert sorted(r.worklog_id for r in records) == sorted(ids)  # undo knows both
+    assert sorted(str(r.worklog_id) for r in records) == sorted(map(str, ids))  # undo knows both
 
 
 def test_resume_does_not_match_a_reconciled_worklog_again_as_existing(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.test_import import make_rows, write_rows
-from tests.reliability.conftest import cli_command, mapping_file, start, subprocess_env
+from tests.helpers import make_rows, mapping_file, write_rows
+from tests.reliability.conftest import cli_command, start, subprocess_env
 from timetracker_import.sandbox import run_sandbox_in_thread
 
 TOKEN = "s3cr3t-T0KEN-for-hygiene-4711"

@@ -22,7 +22,7 @@ def items(n: int) -> list[dict[str, Any]]:
 
 
 def capacity_of(api: Api) -> Capacity:
-    return api.client.server.app[STATE].capacity  # type: ignore[union-attr]
+    return api.client.app[STATE].capacity
 
 
 async def stats(api: Api) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def users_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def ntlm_client(aiohttp_client: Any, users_file: Path) -> TestClient:  # type: ignore[type-arg]
+async def ntlm_client(aiohttp_client: Any, users_file: Path) -> TestClient:
     return await aiohttp_client(make_app(auth="ntlm", ntlm_users=users_file))
 
 
@@ -48,7 +48,7 @@ def b64(data: bytes | None) -> str:
 
 
 async def handshake(
-    client: TestClient,  # type: ignore[type-arg]
+    client: TestClient,
     user: str,
     password: str,
     *,
@@ -113,7 +113,7 @@ def test_acceptor_store_is_private_and_removed() -> None:
     assert not store.exists()
 
 
-async def test_handshake_authenticates_as_mapped_user(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_handshake_authenticates_as_mapped_user(ntlm_client: TestClient) -> None:
     status, body, _ = await handshake(ntlm_client, "CONTOSO\\alice", "Al1ce-Pa55")
     assert status == 200, body
     assert body["data"]["user"]["email"] == "alice@example.com"
@@ -129,7 +129,7 @@ async def test_handshake_authenticates_as_mapped_user(ntlm_client: TestClient) -
     ],
 )
 async def test_upn_and_case_insensitive_names(
-    ntlm_client: TestClient,  # type: ignore[type-arg]
+    ntlm_client: TestClient,
     user: str,
     password: str,
     email: str,
@@ -139,14 +139,14 @@ async def test_upn_and_case_insensitive_names(
     assert body["data"]["user"]["email"] == email
 
 
-async def test_negotiate_scheme_is_answered_in_kind(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_negotiate_scheme_is_answered_in_kind(ntlm_client: TestClient) -> None:
     status, body, _ = await handshake(
         ntlm_client, "CONTOSO\\alice", "Al1ce-Pa55", scheme="Negotiate"
     )
     assert status == 200, body
 
 
-async def test_wrong_password_is_401(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_wrong_password_is_401(ntlm_client: TestClient) -> None:
     status, body, final = await handshake(ntlm_client, "CONTOSO\\alice", "not-her-pass")
     assert status == 401
     assert body["error"]["errorCode"] == "UnauthorizedError"
@@ -154,12 +154,12 @@ async def test_wrong_password_is_401(ntlm_client: TestClient) -> None:  # type: 
     assert final.headers["WWW-Authenticate"] == "NTLM"
 
 
-async def test_unknown_user_is_401(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_unknown_user_is_401(ntlm_client: TestClient) -> None:
     status, _, _ = await handshake(ntlm_client, "CONTOSO\\mallory", "whatever-1")
     assert status == 401
 
 
-async def test_connection_stays_authenticated_like_iis(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_connection_stays_authenticated_like_iis(ntlm_client: TestClient) -> None:
     status, _, _ = await handshake(ntlm_client, "CONTOSO\\alice", "Al1ce-Pa55")
     assert status == 200
     async with ntlm_client.get(ME) as again:  # same keep-alive connection, no header
@@ -174,7 +174,7 @@ async def test_connection_stays_authenticated_like_iis(ntlm_client: TestClient) 
         assert response.headers["WWW-Authenticate"] == "NTLM"
 
 
-async def test_tokens_are_not_accepted_in_ntlm_mode(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_tokens_are_not_accepted_in_ntlm_mode(ntlm_client: TestClient) -> None:
     async with (
         aiohttp.ClientSession() as fresh,
         fresh.get(str(ntlm_client.make_url(ME)), headers=auth("alice")) as response,
@@ -182,7 +182,7 @@ async def test_tokens_are_not_accepted_in_ntlm_mode(ntlm_client: TestClient) -> 
         assert response.status == 401
 
 
-async def test_authenticate_without_challenge_is_refused(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_authenticate_without_challenge_is_refused(ntlm_client: TestClient) -> None:
     # an authenticate message computed against a challenge from another connection
     context = spnego.client("CONTOSO\\alice", "Al1ce-Pa55", protocol="ntlm")
     negotiate = context.step()
@@ -200,7 +200,7 @@ async def test_authenticate_without_challenge_is_refused(ntlm_client: TestClient
         assert "without a challenge" in body["error"]["message"]
 
 
-async def test_negotiate_leg_is_not_counted(ntlm_client: TestClient) -> None:  # type: ignore[type-arg]
+async def test_negotiate_leg_is_not_counted(ntlm_client: TestClient) -> None:
     await handshake(ntlm_client, "CONTOSO\\alice", "Al1ce-Pa55")
     async with ntlm_client.get("/_sandbox/stats") as response:
         stats = await response.json()

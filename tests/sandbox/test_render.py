@@ -73,7 +73,7 @@ async def test_list_page_over_http_is_the_reference_shape(api: Api) -> None:
     """Through the endpoint: envelope, content type, a locked week's isCanEdit, and the same
     bytes as the reference encoder over the stored rows."""
     first = await api.create(who="bob", timeStamp="2026-10-02T09:00:00", comment='q " \\ é')
-    state = api.client.server.app[STATE]  # type: ignore[union-attr]
+    state = api.client.app[STATE]
     stored = state.store.get_worklog(first["id"])
     assert stored is not None
     # the store takes a row in a locked week (the API would refuse to create it)

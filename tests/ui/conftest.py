@@ -32,6 +32,7 @@ async def anon(
     app = make_app(guard=guard, wizard=Wizard(work_dir=tmp_path / "work"))
     (tmp_path / "work").mkdir()
     client = await aiohttp_client(app)
+    assert client.port is not None
     guard.bind("127.0.0.1", client.port)
     return client
 

@@ -71,6 +71,7 @@ async def test_every_state_changing_route_is_a_post_that_needs_the_csrf_token(
 async def test_two_apps_on_two_ports_keep_their_own_sessions(anon: TestClient) -> None:
     first: Guard = anon.app[GUARD]
     other = Guard(hosts=frozenset())
+    assert anon.port is not None
     other.bind("127.0.0.1", anon.port + 1)
     assert first.cookie_name != other.cookie_name
     resp = await anon.get(f"/launch?token={first.launch_token}", allow_redirects=False)

@@ -621,12 +621,12 @@ def _partial_decoder(fields: tuple[str, ...]) -> Callable[[int, Mapping[str, str
             items = payload
         elif payload is None:
             return None
-        elif payload.data is msgspec.UNSET:  # type: ignore[attr-defined]
+        elif payload.data is msgspec.UNSET:
             return full(status, headers, body)
-        elif payload.data is None:  # type: ignore[attr-defined]
+        elif payload.data is None:
             return None
         else:
-            items = payload.data  # type: ignore[attr-defined]
+            items = payload.data
         return [{name: getattr(i, name) for name in fields} for i in items]
 
     return decode

@@ -81,7 +81,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = _random.random) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) without a Retry-After."""
-        upper = min(self.cap, self.floor * 2**retry_number)
+        upper = min(self.cap, self.floor * 2.0**retry_number)
         upper = max(upper, self.floor)
         return self.floor + rand() * (upper - self.floor)
 

@@ -427,7 +427,7 @@ class _Gate:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.leave()  # the place was handed over just before the cancel: give it on
-            else:
+            elif waiter in self._waiters:  # wake() drops a cancelled waiter it passes
                 self._waiters.remove(waiter)
             raise
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.app.undo import UndoHooks
+from timetracker_import.app.undo_hooks import UndoHooks
 
 if TYPE_CHECKING:
     from timetracker_import.journal.actions import ActionRecord

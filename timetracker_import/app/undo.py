@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.app.undo_hooks import UndoHooks
 from timetracker_import.core.outcomes import RunKind
 from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError, UsageError
 
@@ -116,23 +117,6 @@ class UndoOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "kind": self.kind.value, **self.report.to_dict()}
-
-
-class UndoHooks:
-    """What a run kind keeps besides the journal and must follow an undo (a sync's
-    ledger). Each is called after the server confirmed the step."""
-
-    def deleted(self, action: ActionRecord) -> None:
-        """A worklog the run created is gone (deleted now, or already)."""
-
-    def restored(self, action: ActionRecord, answer: Mapping[str, Any]) -> None:
-        """An updated worklog holds its values from before the run again."""
-
-    def recreated(self, action: ActionRecord, created: Mapping[str, Any]) -> None:
-        """A worklog the run deleted exists again (with a new id)."""
-
-    def close(self) -> None:
-        """The undo is over."""
 
 
 def open_run(run_id: str) -> Journal:

@@ -347,7 +347,7 @@ def iter_mapped_chunks(
                 pos = positions[field]
                 # The whole raw column: lookups are by source_row of canonical rows, which
                 # all come from this chunk (selecting them first cost a hash join per field).
-                columns[canon] = (table.headers[pos], _LazyCells(raw[pos]))  # type: ignore[assignment]
+                columns[canon] = (table.headers[pos], _LazyCells(raw[pos]))
         valid, problems = validate_worklogs(canonical, columns)
         if problems:
             from timetracker_import.core.mapping import PARTIAL_COLUMNS

@@ -23,26 +23,10 @@ from typing import Any
 
 import click
 
+from timetracker_import.errors import exit_meaning
+
 META_KEY = "timetracker_import.evidence"
 ARGV_KEY = "timetracker_import.argv"
-
-_EXIT_MEANING = {
-    0: "ok",
-    1: "rows rejected",
-    2: "usage, mapping or input error",
-    3: "authentication or permission failure",
-    4: "ambiguous outcome unresolved",
-    75: "temporary failure or locked (resumable)",
-    129: "stopped by SIGHUP (resumable)",
-    130: "interrupted (resumable)",
-    143: "stopped by SIGTERM (resumable)",
-}
-
-
-def exit_meaning(code: int) -> str:
-    """A few words on what exit ``code`` means."""
-    return _EXIT_MEANING.get(code, "failed")
-
 
 @dataclasses.dataclass
 class Evidence:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from timetracker_import.errors import exit_meaning
+
 TIMEOUT_SECONDS = 10.0
 _COUNT_KEYS = ("rows", "valid", "rejected", "skipped", "deleted", "worklogs", "removed", "kept")
 
@@ -48,8 +50,6 @@ def counts_of(document: Any) -> dict[str, Any]:
 
 def message(command: str, code: int, document: Any) -> dict[str, Any]:
     """The notification body."""
-    from timetracker_import.cli.evidence import exit_meaning
-
     doc = document if isinstance(document, dict) else {}
     host = socket.gethostname()
     counts = counts_of(doc)

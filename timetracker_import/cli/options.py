@@ -14,7 +14,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -146,12 +146,12 @@ def _apply(func: F, options: list[Callable[[Any], Any]]) -> F:
     decorated: Any = func
     for option in reversed(options):
         decorated = option(decorated)
-    return decorated  # type: ignore[no-any-return]
+    return cast(F, decorated)  # click's options return the function they decorate
 
 
 def debug_option(func: F) -> F:
     """Add ``--debug`` only (for commands that take no connection options)."""
-    return _DEBUG(func)  # type: ignore[no-any-return]
+    return _DEBUG(func)
 
 
 def connection_options(func: F) -> F:
@@ -166,8 +166,8 @@ def connection_options(func: F) -> F:
             given["auth"] = given["auth"].lower()
         return func(*args, connection=ConnectionOptions(**given), **kwargs)
 
-    decorated: Any = wrapper
-    return _DEBUG(_apply(decorated, _CONNECTION))  # type: ignore[no-any-return]
+    # the wrapper takes the command's parameters minus ``connection``: not F's signature
+    return _DEBUG(_apply(cast(F, wrapper), _CONNECTION))
 
 
 def _record_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
@@ -182,7 +182,7 @@ def json_option(help: str = "Print the result as one JSON object to stdout (on e
                 "errors included: {\"exit_code\": N, \"error\": {...}}).") -> Callable[[F], F]:
     """``--json`` (as ``as_json``): the result as JSON on stdout, and on an error exit
     ``{"exit_code": N, "error": {...}}`` (``cli.evidence``)."""
-    return click.option(  # type: ignore[return-value]
+    return click.option(
         "--json", "as_json", is_flag=True, callback=_record_json, help=help
     )
 
@@ -258,12 +258,12 @@ class InputFile(click.Path):
 
 def input_file_argument(func: F) -> F:
     """``FILE`` (as ``file``): the input to read; ``-`` for stdin."""
-    return click.argument("file", type=InputFile())(func)  # type: ignore[no-any-return]
+    return click.argument("file", type=InputFile())(func)
 
 
 def existing_file_argument(func: F) -> F:
     """``FILE`` (as ``file``) that must exist; ``-`` for stdin."""
-    return click.argument("file", type=InputFile(exists=True))(func)  # type: ignore[no-any-return]
+    return click.argument("file", type=InputFile(exists=True))(func)
 
 
 _MAPPING = [
@@ -366,7 +366,7 @@ def timezone_option(func: F) -> F:
 def wait_option(func: F) -> F:
     """``--wait SECONDS``: how long to wait for another run holding the same target's lock
     (``journal.lock``) before exiting 75; passed as ``wait``."""
-    return click.option(  # type: ignore[no-any-return]
+    return click.option(
         "--wait",
         "wait",
         type=click.FloatRange(min=0),
@@ -377,7 +377,13 @@ def wait_option(func: F) -> F:
     )(func)
 
 
-class ConcurrencyParam(click.ParamType):
+if TYPE_CHECKING:
+    _ConcurrencyType = click.ParamType[str | int]  # "auto" or the fixed number
+else:  # ParamType is generic from click 8.4 on; subscripting it fails on 8.1 to 8.3
+    _ConcurrencyType = click.ParamType
+
+
+class ConcurrencyParam(_ConcurrencyType):
     """``--concurrency``: ``auto`` or a whole number of requests (1..100)."""
 
     name = "auto|N"
@@ -429,7 +435,7 @@ def _record_report(ctx: click.Context, param: click.Parameter, value: Path | Non
 
 def report_option(help: str) -> Callable[[F], F]:
     """``--report PATH`` (as ``report_path``); written on an error exit too (``cli.evidence``)."""
-    return click.option(  # type: ignore[return-value]
+    return click.option(
         "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
         callback=_record_report, help=help,
     )  # fmt: skip

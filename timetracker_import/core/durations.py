@@ -51,7 +51,7 @@ def is_text(values: pd.Series) -> pd.Series:
     """Which cells are ``str`` (CSV cells all are; Excel cells may be numbers or dates)."""
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string":
         return values.notna()  # only str and missing cells: one C-level type scan
-    return values.map(type) == str  # type: ignore[no-any-return]  # noqa: E721 (vectorised)
+    return values.map(type) == str  # noqa: E721 (vectorised)
 
 
 # Below this many rows, or when most cells differ, parsing each cell beats factorizing.

@@ -187,7 +187,8 @@ class Report:
         for group in out["rejections"]:
             for example in group["examples"]:
                 example["source"] = {h: v for h, v in example["source"]}
-        return _lists(out)
+        listed: dict[str, Any] = _lists(out)
+        return listed
 
 
 def _lists(obj: Any) -> Any:

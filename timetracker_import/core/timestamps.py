@@ -353,7 +353,8 @@ def _parse_remembered(
 
 def _utc_values(aware: pd.Series) -> np.ndarray:
     """A ``datetime64[ns, UTC]`` Series as plain datetime64[ns] UTC values (NaT kept)."""
-    return aware.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    values: np.ndarray = aware.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return values
 
 
 def _remember(memo: DateMemo, key: _MemoKey, cells: pd.Series, parsed: ParsedTimes) -> None:

@@ -10,6 +10,7 @@ diff turns into a PATCH body and a worklog into a re-creation body without trans
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -117,10 +118,11 @@ def _round_fraction(frac: str, digits: int) -> int:
     if not frac:
         return 0
     value, places = int(frac), len(frac)
+    scale: int = 10 ** abs(places - digits)  # int ** int is typed Any (a negative power is a float)
     if digits >= places:
-        return value * 10 ** (digits - places)
-    quotient, remainder = divmod(value, 10 ** (places - digits))
-    return quotient + (1 if 2 * remainder >= 10 ** (places - digits) else 0)
+        return value * scale
+    quotient, remainder = divmod(value, scale)
+    return quotient + (1 if 2 * remainder >= scale else 0)
 
 
 @dataclass(frozen=True)
@@ -191,17 +193,31 @@ class ServerWorklog:
 # --------------------------------------------------------------------------- the one diff
 
 
-def _normalize_comment(comment: Any) -> str:
-    from timetracker_import.core.worklog_key import normalize_comment
+_SPACES = re.compile(r"\s+")
 
-    return normalize_comment(comment)
+
+def is_missing(value: object) -> bool:
+    """Whether a cell is missing: NaN and pandas.NA are not equal to themselves (pd.NA's ==
+    returns NA, whose bool() raises)."""
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
+
+
+def normalize_comment(comment: object) -> str:
+    """Strip, collapse internal whitespace to one space, Unicode NFC; None and "" are equal."""
+    if comment is None or is_missing(comment):
+        return ""
+    text = unicodedata.normalize("NFC", str(comment))
+    return _SPACES.sub(" ", text).strip()
 
 
 def field_equal(name: str, wanted: Any, held: Any) -> bool:
     """Whether one content field already has the wanted value (comments compare normalised,
     ids case-insensitively)."""
     if name == "comment":
-        return wanted == held or _normalize_comment(wanted) == _normalize_comment(held)
+        return wanted == held or normalize_comment(wanted) == normalize_comment(held)
     if name in ("userId", "activityTypeId"):
         norm = [None if v is None else str(v).lower() for v in (wanted, held)]
         return norm[0] == norm[1]

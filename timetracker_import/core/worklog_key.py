@@ -7,17 +7,17 @@ send) and from a server worklog (what the API returns), so that the two can be c
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsInt
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# the one API timestamp parser (core.worklog); importable from here as before
+# the one API timestamp parser and comment rule (core.worklog); importable from here as before
 from timetracker_import.core.worklog import (  # noqa: E402
+    is_missing,
+    normalize_comment,
     parse_api_timestamp,
     parse_timestamp_text,
 )
@@ -26,7 +26,6 @@ __all__ = ["WorklogKey", "key_from_row", "key_from_worklog", "normalize_comment"
            "parse_api_timestamp", "parse_timestamp_text"]  # fmt: skip
 
 
-_SPACES = re.compile(r"\s+")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -56,22 +55,6 @@ class WorklogKey(NamedTuple):
         )
 
 
-def normalize_comment(comment: object) -> str:
-    """Strip, collapse internal whitespace to one space, Unicode NFC; None and "" are equal."""
-    if comment is None or _is_missing(comment):
-        return ""
-    text = unicodedata.normalize("NFC", str(comment))
-    return _SPACES.sub(" ", text).strip()
-
-
-def _is_missing(value: object) -> bool:
-    # NaN and pandas.NA are not equal to themselves (pd.NA's == returns NA, bool() raises).
-    try:
-        return bool(value != value)
-    except TypeError:
-        return True
-
-
 def _utc_second(ts: datetime) -> str:
     if ts.tzinfo is None:
         raise ValueError(f"timestamp {ts.isoformat()} has no time zone; convert it to UTC first")
@@ -79,10 +62,10 @@ def _utc_second(ts: datetime) -> str:
     return ts.strftime(_TS_FORMAT)
 
 
-def _work_item(value: object) -> int | None:
-    if value is None or _is_missing(value):
+def _work_item(value: SupportsInt | str | None) -> int | None:
+    if value is None or is_missing(value):
         return None
-    return int(value)  # type: ignore[call-overload]
+    return int(value)
 
 
 def key_from_row(
@@ -162,7 +145,7 @@ def keys_from_frame(frame: pd.DataFrame, user_ids: pd.Series) -> dict[int, Workl
         strict=True,
     )
     for row, user_id, text, length, work_item, comment in columns:
-        if user_id is None or _is_missing(user_id):
+        if user_id is None or is_missing(user_id):
             continue
         user = users.get(user_id)
         if user is None:
@@ -189,7 +172,7 @@ def _keys_row_by_row(frame: pd.DataFrame, aligned: list[Any]) -> dict[int, Workl
         strict=True,
     )
     for row, user_id, ts, length, work_item, comment in columns:
-        if user_id is None or _is_missing(user_id):
+        if user_id is None or is_missing(user_id):
             continue
         keys[int(row)] = key_from_row(str(user_id), ts, int(length), work_item, comment)
     return keys

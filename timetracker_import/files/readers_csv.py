@@ -10,15 +10,13 @@ import csv
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from timetracker_import.errors import InputError
 from timetracker_import.files.cells import make_headers, sized
 
 if TYPE_CHECKING:
     import pandas
-
-    from timetracker_import.files.readers import RawTable
 
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
@@ -304,6 +302,21 @@ def open_csv(
     return CsvLayout(make_headers(first, width, has_header), used, delim, width)
 
 
+class CsvSource(Protocol):
+    """What the fast path reads of the table it serves (``files.readers.RawTable``)."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def encoding(self) -> str | None: ...
+    @property
+    def delimiter(self) -> str | None: ...
+    @property
+    def has_header(self) -> bool: ...
+    @property
+    def _width(self) -> int: ...
+
+
 class FastCsv:
     """Chunks of a CSV via pandas' C parser, numbered by physical line.
 
@@ -314,7 +327,7 @@ class FastCsv:
     ``fell_back`` is then True and ``last_row`` is the last ``source_row`` yielded.
     """
 
-    def __init__(self, table: RawTable) -> None:
+    def __init__(self, table: CsvSource) -> None:
         self.table = table
         self.fell_back = False
         self.last_row = 0
@@ -468,4 +481,7 @@ def _csv_frame(pd: Any, np: Any, rows: Any, data: Any, width: int) -> pandas.Dat
         column = data[:, j]
         column[column == ""] = None
     index = pd.Index(rows, dtype="int64", name="source_row")
-    return pd.DataFrame(data, index=index, columns=range(width), dtype=object, copy=False)
+    frame: pandas.DataFrame = pd.DataFrame(
+        data, index=index, columns=range(width), dtype=object, copy=False
+    )
+    return frame

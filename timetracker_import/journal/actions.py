@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from timetracker_import.errors import JournalError
 from timetracker_import.journal.db import (
     ACTION_STATES,
     JOURNAL_NAME,
     JournalBase,
-    JournalError,
     connect,
     immediate_transaction,
     migrate,

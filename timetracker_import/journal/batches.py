@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from timetracker_import.core.planning import PlannedBatch
-from timetracker_import.journal.db import JournalBase, JournalError, now
+from timetracker_import.errors import JournalError
+from timetracker_import.journal.db import JournalBase, now
 from timetracker_import.journal.rows import outcomes_of
 
 # one encoder for every stored body (keys sorted; anything unusual as its str()): msgspec
@@ -46,7 +47,9 @@ class BatchesMixin(JournalBase):
         )
 
     def _batch_row(self, batch_no: int) -> sqlite3.Row:
-        rec = self._conn.execute("SELECT * FROM batch WHERE batch_no = ?", (batch_no,)).fetchone()
+        rec: sqlite3.Row | None = self._conn.execute(
+            "SELECT * FROM batch WHERE batch_no = ?", (batch_no,)
+        ).fetchone()
         if rec is None:
             raise JournalError(f"batch {batch_no} is not part of run {self.run_id}")
         return rec

@@ -22,10 +22,8 @@ from pathlib import Path
 from typing import Self
 
 from timetracker_import.core.outcomes import RowOutcome
-from timetracker_import.errors import (
-    JournalError,  # noqa: F401 - importable from here
-    storage_error,
-)
+from timetracker_import.errors import JournalError as JournalError  # re-exported
+from timetracker_import.errors import storage_error
 from timetracker_import.journal.private_files import FILE_MODE
 
 JOURNAL_NAME = "journal.sqlite"

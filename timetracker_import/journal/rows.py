@@ -15,7 +15,8 @@ from typing import Any
 from timetracker_import.core.outcomes import Counts, RowOutcome
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.worklog_key import WorklogKey
-from timetracker_import.journal.db import JournalBase, JournalError
+from timetracker_import.errors import JournalError
+from timetracker_import.journal.db import JournalBase
 from timetracker_import.journal.private_files import write_private_text
 
 CREATED_CSV = "created.csv"

@@ -20,12 +20,11 @@ from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from timetracker_import.core.outcomes import Counts, RunKind
-from timetracker_import.errors import storage_error
+from timetracker_import.errors import JournalError, storage_error
 from timetracker_import.journal.db import (
     JOURNAL_NAME,
     SCHEMA,
     JournalBase,
-    JournalError,
     connect,
     migrate,
     now,

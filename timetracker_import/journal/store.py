@@ -21,6 +21,7 @@ from here.
 
 from __future__ import annotations
 
+from timetracker_import.errors import JournalError
 from timetracker_import.journal.actions import ActionsMixin
 from timetracker_import.journal.batches import BatchesMixin
 from timetracker_import.journal.db import (
@@ -28,7 +29,6 @@ from timetracker_import.journal.db import (
     JOURNAL_NAME,
     ROW_OUTCOMES,
     RUN_STATUSES,
-    JournalError,
 )
 from timetracker_import.journal.private_files import ensure_private_file, write_private_text
 from timetracker_import.journal.rows import CREATED_CSV, RowsMixin

@@ -7,8 +7,9 @@ See docs/sandbox.md.
 
 from __future__ import annotations
 
-from timetracker_import.sandbox.app import STATE, SandboxState, make_app
+from timetracker_import.sandbox.app import make_app
 from timetracker_import.sandbox.capacity import Capacity, CapacitySpecError
+from timetracker_import.sandbox.context import STATE, SandboxState
 from timetracker_import.sandbox.faults import Fault, FaultPlan, FaultSpecError, parse_fault
 from timetracker_import.sandbox.seed import Seed, SeedError, load_seed
 from timetracker_import.sandbox.server import RunningSandbox, run_sandbox_in_thread, serve_forever

@@ -16,7 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
-from timetracker_import.sandbox.app import STATE, make_app
+from timetracker_import.sandbox.app import make_app
+from timetracker_import.sandbox.context import STATE
 
 
 @dataclass

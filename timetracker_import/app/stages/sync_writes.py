@@ -349,7 +349,7 @@ class SyncWritesMixin(SyncAccountMixin):
             row = o.write.source_row
             if o.write.kind == "delete":
                 if o.state in (EditState.DONE, EditState.GONE):
-                    self.deleted.append(self._delete_doc(o.write.action))  # type: ignore[arg-type]
+                    self.deleted.append(self._delete_doc(o.write.action))
                 elif o.state == EditState.FAILED:
                     self.delete_problems.append({
                         "worklog_id": o.write.worklog_id, "key": o.write.key,
