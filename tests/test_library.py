@@ -46,18 +46,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_docs_examples_run_as_written(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def doc_blocks() -> list[str]:
+    """docs/library.md's python examples, in order."""
     blocks = BLOCK.findall(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) >= 7, "docs/library.md lost its examples"
-    namespace: dict[str, Any] = {}
-    printed = io.StringIO()
-    with run_sandbox_in_thread() as box:
-        monkeypatch.setenv("TIMETRACKER_URL", box.url)
-        monkeypatch.setenv("TIMETRACKER_TOKEN", box.tokens["alice@example.com"])
-        with contextlib.redirect_stdout(printed):
-            for block in blocks:
-                exec(compile(block, str(DOC), "exec"), namespace)
-    # what the examples promise in their comments
+    assert len(blocks) >= 10, "docs/library.md lost its examples"
+    return blocks
+
+
+def check_doc_examples(namespace: dict[str, Any], printed: str) -> None:
+    """What docs/library.md's examples promise in their comments, checked on the names they
+    left behind (the same checks for a plain script, inside asyncio.run and in a kernel)."""
     result = namespace["result"]
     assert (result.rows, result.valid, result.rejected) == (3, 2, 1)
     assert [r.source_row for r in result.rejections] == [4]
@@ -72,7 +70,64 @@ def test_docs_examples_run_as_written(isolated: Path, monkeypatch: pytest.Monkey
     # the export ran after the undo: the two worklogs are gone again
     assert len(namespace["out"].rows) == 0
     assert Path("out/november.csv").is_file()
-    assert "demo-alice-token" not in printed.getvalue()
+    # DataFrames in and out
+    checked, sent = namespace["checked"], namespace["sent"]
+    assert (checked.valid, checked.rejected) == (2, 1)
+    assert list(sent.index) == [2, 3] and list(sent["work_item_id"])[0] == 101
+    assert list(sent["length_seconds"]) == [5400, 3600]
+    rejected = checked.rejections_frame()
+    assert list(rejected.index) == [4] and rejected.loc[4, "Notes"] == "When?"
+    frame_run, rows, same = namespace["frame_run"], namespace["rows"], namespace["same"]
+    assert rows["outcome"].value_counts().to_dict() == {"created": 2, "rejected": 1}
+    assert list(rows.index) == [2, 3, 4]
+    joined = namespace["joined"]
+    assert joined.loc[4, "Notes"] == "When?" and joined.loc[4, "outcome"] == "rejected"
+    assert (same.counts.created, same.counts.already_existing) == (0, 2)
+    assert same.run_id != frame_run.run_id  # a finished run is not resumed
+    november = namespace["november"]
+    assert len(november) == 2 and str(november["timestamp_utc"].dt.tz) == "UTC"
+    assert str(november["work_item_id"].dtype) == "Int64"
+    runs = namespace["runs"]
+    assert runs.loc[frame_run.run_id, "created"] == 2 and runs.index.name == "run_id"
+    assert "130" in printed.splitlines()[-1]  # the cancelled export
+    assert "demo-alice-token" not in printed
+
+
+def _run_doc_examples(run_blocks: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    namespace: dict[str, Any] = {}
+    printed = io.StringIO()
+    with run_sandbox_in_thread() as box:
+        monkeypatch.setenv("TIMETRACKER_URL", box.url)
+        monkeypatch.setenv("TIMETRACKER_TOKEN", box.tokens["alice@example.com"])
+        with contextlib.redirect_stdout(printed):
+            run_blocks(doc_blocks(), namespace)
+    check_doc_examples(namespace, printed.getvalue())
+
+
+def _exec_blocks(blocks: list[str], namespace: dict[str, Any]) -> None:
+    for block in blocks:
+        exec(compile(block, str(DOC), "exec"), namespace)
+
+
+def test_docs_examples_run_as_written(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run_doc_examples(_exec_blocks, monkeypatch)
+
+
+def test_docs_examples_run_inside_a_running_event_loop(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same examples where an event loop is running (as in a notebook, or code inside
+    asyncio.run): each call runs on a worker thread instead of failing."""
+    import asyncio
+
+    def inside_a_loop(blocks: list[str], namespace: dict[str, Any]) -> None:
+        async def main() -> None:
+            asyncio.get_running_loop()  # there is one
+            _exec_blocks(blocks, namespace)
+
+        asyncio.run(main())
+
+    _run_doc_examples(inside_a_loop, monkeypatch)
 
 
 def test_the_library_prints_nothing(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
