@@ -33,7 +33,6 @@ TOGGLISH = {
 }
 
 
-
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)

@@ -147,7 +147,12 @@ def _run_child(env: dict[str, str], stop: int | None) -> tuple[int, list[str]]:
     sent = False
     for line in child.stdout:
         lines.append(line.strip())
-        if stop is not None and not sent and line.startswith("progress ") and line.split()[1] != "0":
+        if (
+            stop is not None
+            and not sent
+            and line.startswith("progress ")
+            and line.split()[1] != "0"
+        ):
             child.send_signal(stop)  # after the first batch
             sent = True
     code = child.wait(timeout=120)

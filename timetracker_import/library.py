@@ -208,9 +208,7 @@ def _input(
     )
 
 
-def _lookup_base(
-    given: _Input, lookup_dir: str | os.PathLike[str] | None
-) -> Path:
+def _lookup_base(given: _Input, lookup_dir: str | os.PathLike[str] | None) -> Path:
     """Where a mapping given as data (or a preset) reads its lookup files: ``lookup_dir``,
     else beside the input file; for a DataFrame the current directory."""
     if lookup_dir is not None:
@@ -513,9 +511,7 @@ def _import_settings(
     from timetracker_import.app.importer import ImportSettings
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    mapping_path, preset, loaded = _mapping_args(
-        mapping, preset, base=options.pop("lookup_base")
-    )
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=options.pop("lookup_base"))
     rejected = options.pop("rejected")
     report = options.pop("report")
     return ImportSettings(
@@ -742,7 +738,7 @@ def _frame_feed_mapping(
     if not (getattr(found.mapping, "source", None) or "").strip():
         raise UsageError(
             "a sync of a DataFrame needs the name of its feed",
-            hint="give source=\"NAME\" (or `source:` in the mapping): the same name every "
+            hint='give source="NAME" (or `source:` in the mapping): the same name every '
             "time, so that rows which left the frame can be pruned",
         )
     return found

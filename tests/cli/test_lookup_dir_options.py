@@ -72,7 +72,9 @@ def test_import_reads_a_presets_lookups_from_lookup_dir(layout: Path, box: Runni
     assert [w["user_email"] for w in _worklogs(box)] == ["carol@example.com"]
 
 
-def test_import_without_lookup_dir_reads_beside_the_input(layout: Path, box: RunningSandbox) -> None:
+def test_import_without_lookup_dir_reads_beside_the_input(
+    layout: Path, box: RunningSandbox
+) -> None:
     result = invoke(box, "import", str(layout / "data" / "export.csv"), "--preset", "harvest",
                     "--timezone", "UTC", "--yes")  # fmt: skip
     assert result.exit_code == 0, result.stderr

@@ -116,9 +116,7 @@ def _cell(value: Any) -> Any:
         return value
 
 
-def run_rows_frame(
-    run_ids: Sequence[str], *, rejected: Iterable[Rejection] = ()
-) -> pd.DataFrame:
+def run_rows_frame(run_ids: Sequence[str], *, rejected: Iterable[Rejection] = ()) -> pd.DataFrame:
     """Every input row once, from the journals of ``run_ids``. Several runs are one file
     split by organization: each run leaves the other organizations' rows out (skipped), so
     a row's outcome is the one run that did not skip it. ``rejected``: rows refused before
@@ -168,9 +166,7 @@ def valid_rows_frame(kept: pd.DataFrame | None) -> pd.DataFrame:
     from timetracker_import.errors import UsageError
 
     if kept is None:
-        raise UsageError(
-            "this validation kept no rows", hint="call validate(..., keep_rows=True)"
-        )
+        raise UsageError("this validation kept no rows", hint="call validate(..., keep_rows=True)")
     frame = kept.copy()
     frame.index.name = INDEX
     return frame
