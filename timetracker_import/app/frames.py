@@ -73,10 +73,20 @@ def read_rejected_cells(path: Path) -> tuple[list[str], dict[int, list[Any]]]:
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.rejected import BASE_COLUMNS, SERVER_COLUMNS
 
-    table = open_table(path, has_header=False)
+    from timetracker_import.errors import InputError
+
     lines: list[list[Any]] = []
-    for chunk in table.chunks():
-        lines.extend(list(values) for values in chunk.itertuples(index=False, name=None))
+    # written in the input's encoding: detected (a byte-order mark, else UTF-8), else the
+    # Windows code page Excel saves in, else Latin-1 (which reads any byte)
+    for encoding in (None, "cp1252", "latin-1"):
+        try:
+            table = open_table(path, has_header=False, encoding=encoding)
+            lines = [list(values) for chunk in table.chunks()
+                     for values in chunk.itertuples(index=False, name=None)]  # fmt: skip
+            break
+        except InputError:
+            if encoding == "latin-1" or path.suffix.lower() in (".xlsx", ".xls"):
+                raise
     if not lines:
         return [], {}
     first = ["" if v is None else str(v) for v in lines[0]]
