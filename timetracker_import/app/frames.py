@@ -69,11 +69,10 @@ def read_rejected_cells(path: Path) -> tuple[list[str], dict[int, list[Any]]]:
     the input's columns, then ``source_row``, ``stage``, ``reason`` (and ``error_code``
     where a server answered); without a header row in the input there is none here either,
     and the columns are named by their letters."""
+    from timetracker_import.errors import InputError
     from timetracker_import.files.cells import column_letter
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.rejected import BASE_COLUMNS, SERVER_COLUMNS
-
-    from timetracker_import.errors import InputError
 
     lines: list[list[Any]] = []
     # written in the input's encoding: detected (a byte-order mark, else UTF-8), else the
