@@ -210,3 +210,138 @@ def test_cancel_before_posting_raises_interrupted(isolated: Path) -> None:
         assert box.stats()["worklogs"] == 0
         rerun = import_file("many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn)
         assert rerun.counts.created == 3 and rerun.exit_code == 0
+
+
+# --- DataFrames in, the knobs, and cancel for export ---
+
+FRAME_MAPPING = {
+    "version": 1,
+    "timezone": "UTC",
+    "fields": {
+        "user": {"column": "Name", "lookup": "users"},
+        "timestamp": {"column": "Start"},
+        "length": {"column": "Length"},
+        "comment": {"column": "Notes"},
+    },
+    "lookups": {"users": {"file": "users.csv", "key": "Name", "value": "User"}},
+}
+
+
+def _frame(n: int) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "Name": ["Bo"] * n,
+            "Start": pd.date_range("2026-09-01 08:00", periods=n, freq="30min"),
+            "Length": pd.to_timedelta(["0:30:00"] * n),
+            "Notes": [f"r{i}" for i in range(n)],
+        }
+    )
+
+
+def _users(folder: Path, user: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "users.csv").write_text(f"Name,User\nBo,{user}\n", encoding="utf-8")
+
+
+def test_a_frame_that_did_not_finish_resumes(isolated: Path) -> None:
+    _users(isolated, "bob@example.com")
+    frame = _frame(40)
+    cancel = threading.Event()
+
+    def progress(done: int, _total: int) -> None:
+        if done:
+            cancel.set()
+
+    with run_sandbox_in_thread(latency_ms=30) as box:
+        conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
+        first = import_file(frame, mapping=FRAME_MAPPING, connection=conn, batch_size=5,
+                            concurrency=1, progress=progress, cancel=cancel)  # fmt: skip
+        assert first.exit_code == 130 and 0 < first.counts.created < 40
+        again = import_file(frame.copy(), mapping=FRAME_MAPPING, connection=conn, batch_size=5)
+        assert again.run_id == first.run_id and again.exit_code == 0
+        assert box.stats()["worklogs"] == 40
+    rows = again.rows_frame()
+    assert rows.index.tolist() == list(range(2, 42))
+    assert set(rows["outcome"]) == {"created"}
+
+
+def test_frames_refuse_file_options_and_other_inputs(isolated: Path) -> None:
+    frame = _frame(1)
+    for option in ({"sheet": "S"}, {"encoding": "cp1252"}, {"delimiter": ";"}):
+        with pytest.raises(UsageError, match="cannot be used with a DataFrame"):
+            validate(frame, mapping=FRAME_MAPPING, **option)
+    with pytest.raises(UsageError, match="a file path or a pandas DataFrame, not list"):
+        validate([{"Name": "Bo"}], mapping=FRAME_MAPPING)  # type: ignore[arg-type]
+    conn = Connection(url="http://127.0.0.1:9", token="t")
+    with pytest.raises(UsageError, match="not dict"):
+        import_file({"Name": ["Bo"]}, mapping=FRAME_MAPPING, connection=conn)  # type: ignore[arg-type]
+
+
+def test_a_dict_mappings_lookups_are_read_beside_the_input(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timetracker_import.files.dataframes import frame_text
+
+    _users(isolated / "data", "bob@example.com")
+    _users(isolated / "cwd", "carol@example.com")
+    _users(isolated / "elsewhere", "alice@example.com")
+    (isolated / "data" / "in.csv").write_text(frame_text(_frame(1)), encoding="utf-8")
+    monkeypatch.chdir(isolated / "cwd")
+    beside = validate(isolated / "data" / "in.csv", mapping=FRAME_MAPPING)
+    assert set(beside.seconds_per_user) == {"bob@example.com"}  # not the cwd's carol
+    given = validate(isolated / "data" / "in.csv", mapping=FRAME_MAPPING,
+                     lookup_dir=isolated / "elsewhere")  # fmt: skip
+    assert set(given.seconds_per_user) == {"alice@example.com"}
+    framed = validate(_frame(1), mapping=FRAME_MAPPING)  # a frame: the current directory
+    assert set(framed.seconds_per_user) == {"carol@example.com"}
+    framed = validate(_frame(1), mapping=FRAME_MAPPING, lookup_dir=isolated / "elsewhere")
+    assert set(framed.seconds_per_user) == {"alice@example.com"}
+
+
+def test_date_order_on_validate(isolated: Path) -> None:
+    Path("d.csv").write_text(
+        "Email,Day,Start,End,Notes\nbob@example.com,03/04/2026,09:00,10:00,x\n", encoding="utf-8"
+    )
+    mapping = {**TOGGLISH, "fields": {"user": {"column": "Email"}, "date": {"column": "Day"},
+               "start": {"column": "Start"}, "end": {"column": "End"},
+               "comment": {"column": "Notes"}}}  # fmt: skip
+    for order, day in (("DMY", "2026-04-03"), ("mdy", "2026-03-04")):
+        sent = validate("d.csv", mapping=mapping, timezone="UTC", date_order=order).rows_frame()
+        assert str(sent["timestamp"].iloc[0].date()) == day
+    with pytest.raises(UsageError, match="not a day/month order"):
+        validate("d.csv", mapping=mapping, timezone="UTC", date_order="DM")
+
+
+def test_syncing_a_frame_needs_a_feed_name(isolated: Path) -> None:
+    from timetracker_import import sync_file
+
+    _users(isolated, "bob@example.com")
+    with run_sandbox_in_thread() as box:
+        conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
+        with pytest.raises(UsageError, match="needs the name of its feed"):
+            sync_file(_frame(3), mapping=FRAME_MAPPING, connection=conn)
+        assert box.stats()["worklogs"] == 0
+        done = sync_file(_frame(3), mapping=FRAME_MAPPING, connection=conn, source="hr")
+        named = sync_file(_frame(4), mapping={**FRAME_MAPPING, "source": "hr"}, connection=conn)
+        assert box.stats()["worklogs"] == 4
+    assert done.source == "hr" and named.source == "hr"
+    assert done.rows_frame()["outcome"].tolist() == ["created"] * 3
+    assert named.rows_frame()["outcome"].value_counts().to_dict() == {"unchanged": 3, "created": 1}
+
+
+def test_a_cancelled_export_raises_interrupted_and_writes_nothing(isolated: Path) -> None:
+    import datetime as dt
+
+    from timetracker_import import export_worklogs
+
+    stop = threading.Event()
+    stop.set()
+    with run_sandbox_in_thread(latency_ms=200) as box:
+        conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
+        with pytest.raises(Interrupted) as stopped:
+            export_worklogs(conn, first=dt.date(2026, 11, 1), last=dt.date(2026, 11, 30),
+                            timezone="UTC", output="out/x.csv", cancel=stop)  # fmt: skip
+    assert stopped.value.exit_code == 130
+    assert not Path("out/x.csv").exists()
