@@ -294,6 +294,12 @@ def test_a_dict_mappings_lookups_are_read_beside_the_input(
     given = validate(isolated / "data" / "in.csv", mapping=FRAME_MAPPING,
                      lookup_dir=isolated / "elsewhere")  # fmt: skip
     assert set(given.seconds_per_user) == {"alice@example.com"}
+    from timetracker_import.library import check_file, preview
+
+    shown = preview(isolated / "data" / "in.csv", mapping=FRAME_MAPPING)  # the web app's
+    assert [r.sent and r.sent["user"] for r in shown.rows] == ["bob@example.com"]
+    checked = check_file(isolated / "data" / "in.csv", mapping=FRAME_MAPPING)
+    assert set(checked.seconds_per_user) == {"bob@example.com"}
     framed = validate(_frame(1), mapping=FRAME_MAPPING)  # a frame: the current directory
     assert set(framed.seconds_per_user) == {"carol@example.com"}
     framed = validate(_frame(1), mapping=FRAME_MAPPING, lookup_dir=isolated / "elsewhere")

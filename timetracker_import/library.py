@@ -938,7 +938,7 @@ def preview(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
     loaded = load_mapping_for(
         ValidateSettings(path=Path(path), mapping_path=mapping_path, preset=preset,
                          sheet=sheet, loaded=loaded),
@@ -987,7 +987,7 @@ def check_file(
     and fixes them."""
     from timetracker_import.app.validate import ValidateSettings, run_validate
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
     return run_validate(
         ValidateSettings(
             path=Path(path), mapping_path=mapping_path, preset=preset, sheet=sheet,
