@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_library import check_doc_examples, doc_blocks
+from tests.test_library import _rows, check_doc_examples, doc_blocks
 from timetracker_import.sandbox import run_sandbox_in_thread
 from timetracker_import.sandbox.server import RunningSandbox
 
@@ -122,14 +122,6 @@ CHILD = IMPORT + textwrap.dedent("""    async def main():
 
     report(asyncio.run(main()))
 """)
-
-
-def _rows(n: int) -> str:
-    lines = ["Email,Start date,Start time,End time,Description"]
-    for i in range(n):
-        day, hour = 1 + i // 8, 8 + i % 8
-        lines.append(f"bob@example.com,2026-09-{day:02d},{hour:02d}:00:00,{hour:02d}:30:00,r{i}")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
