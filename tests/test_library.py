@@ -351,3 +351,17 @@ def test_a_cancelled_export_raises_interrupted_and_writes_nothing(isolated: Path
                             timezone="UTC", output="out/x.csv", cancel=stop)  # fmt: skip
     assert stopped.value.exit_code == 130
     assert not Path("out/x.csv").exists()
+
+
+def test_while_waiting_a_signal_sets_cancel_and_a_second_one_interrupts() -> None:
+    import signal
+
+    from timetracker_import.library import _signals_set
+
+    before = signal.getsignal(signal.SIGTERM)
+    event = threading.Event()
+    with pytest.raises(KeyboardInterrupt), _signals_set(event) as received:
+        signal.raise_signal(signal.SIGTERM)
+        assert event.is_set() and received == [signal.SIGTERM]
+        signal.raise_signal(signal.SIGINT)  # the second: at once
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
