@@ -14,16 +14,20 @@ has an ``exit_code``), progress is a callback. The command line calls these func
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
-    import threading
+    import pandas as pd
 
     from timetracker_import.api.settings import ConnectionSettings, TokenStore
     from timetracker_import.app.export import ExportResult
@@ -48,6 +52,7 @@ __all__ = [
     "list_runs",
     "run_summaries",
     "run_summary",
+    "runs_frame",
     "sync_file",
     "undo_run",
     "validate",
@@ -55,6 +60,160 @@ __all__ = [
 
 #: a mapping: a YAML file's path, or the same content as data (a dict)
 MappingSource = str | os.PathLike[str] | Mapping[str, Any]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+#: the signals a run stops on (those this platform has)
+_STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _off_the_loop(func: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Make ``func`` (a function that runs its own event loop with ``asyncio.run``) callable
+    where an event loop is running already: a Jupyter cell, code inside ``asyncio.run``.
+
+    No running loop: ``func`` runs where it is called. A running loop: it runs on a worker
+    thread while the caller waits. A run installs its signal handlers only from the main
+    thread, so on the worker it is stopped through its ``cancel`` event (one is made when
+    the caller gave none); while waiting, SIGINT, SIGTERM and SIGHUP set that event, so
+    Ctrl-C (a notebook's stop button) stops the run as the command's Ctrl-C does (exit code
+    130, resumable). After SIGTERM or SIGHUP the signal is raised again once the run has
+    closed its journal, so the process ends as it would have; a second signal raises
+    ``KeyboardInterrupt`` at once. A function without ``cancel`` finishes, then the signal
+    is acted on (SIGINT: ``KeyboardInterrupt``)."""
+    import inspect
+
+    stoppable = "cancel" in inspect.signature(func).parameters
+
+    @functools.wraps(func)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return func(*args, **kwargs)
+        event = kwargs.get("cancel") if stoppable else None
+        if not isinstance(event, threading.Event):
+            event = threading.Event()
+        if stoppable:
+            kwargs["cancel"] = event
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = func(*args, **kwargs)
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"timetracker-{func.__name__}", daemon=True)
+        with _signals_set(event) as received:
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.05)
+        signo = received[0] if received else None
+        if signo is not None and signo != _signal_number("SIGINT"):
+            import signal
+
+            signal.raise_signal(signo)  # the handlers in place before the call decide
+        if "error" in outcome:
+            raise outcome["error"]
+        if signo is not None and not stoppable:
+            raise KeyboardInterrupt
+        return outcome["result"]  # type: ignore[no-any-return]
+
+    return call
+
+
+def _signal_number(name: str) -> int | None:
+    import signal
+
+    value = getattr(signal, name, None)
+    return None if value is None else int(value)
+
+
+@contextlib.contextmanager
+def _signals_set(event: threading.Event) -> Iterator[list[int]]:
+    """While the block runs (on the main thread), the stop signals set ``event``; a second
+    one raises ``KeyboardInterrupt``. Yields the signals received; the handlers in place
+    before are put back afterwards. Elsewhere than the main thread: nothing is installed."""
+    import signal
+
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def on_signal(signo: int, _frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signo)
+        event.set()
+
+    previous: list[tuple[int, Any]] = []
+    for name in _STOP_SIGNALS:
+        signo = _signal_number(name)
+        if signo is None:
+            continue
+        try:
+            previous.append((signo, signal.signal(signo, on_signal)))
+        except (OSError, ValueError):
+            continue
+    try:
+        yield received
+    finally:
+        for signo, handler in previous:
+            signal.signal(signo, signal.SIG_DFL if handler is None else handler)
+
+
+def _is_frame(value: object) -> bool:
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+@dataclass(frozen=True)
+class _Input:
+    """The file a run reads: the path given, or the CSV a DataFrame was written to."""
+
+    path: Path
+    frame: bool
+
+
+def _input(
+    source: Any,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> _Input:
+    """``source`` as a file to read: a path as given; a DataFrame written as UTF-8 CSV to
+    ``<state dir>/frames`` (``app.dataframes``); anything else is a ``UsageError``."""
+    from timetracker_import.errors import UsageError
+
+    if isinstance(source, str | os.PathLike):
+        return _Input(Path(source), frame=False)
+    if _is_frame(source):
+        given = [f"{name}=" for name, value in (("sheet", sheet), ("encoding", encoding),
+                                                ("delimiter", delimiter)) if value is not None]  # fmt: skip
+        if given:
+            raise UsageError(
+                f"{' and '.join(given)} cannot be used with a DataFrame",
+                hint="they say how to read a file; a DataFrame is read as it is",
+            )
+        from timetracker_import.app.dataframes import frame_file
+
+        return _Input(frame_file(source), frame=True)
+    raise UsageError(
+        f"the input must be a file path or a pandas DataFrame, not {type(source).__name__}",
+        hint="give the path of a CSV or Excel file (str or pathlib.Path), or a DataFrame",
+    )
+
+
+def _lookup_base(given: _Input, lookup_dir: str | os.PathLike[str] | None) -> Path:
+    """Where a mapping given as data (or a preset) reads its lookup files: ``lookup_dir``,
+    else beside the input file; for a DataFrame the current directory."""
+    if lookup_dir is not None:
+        return Path(lookup_dir)
+    return Path.cwd() if given.frame else given.path.resolve().parent
 
 
 @dataclass(frozen=True)
@@ -130,9 +289,10 @@ class Connection:
 
 
 def _mapping_args(
-    mapping: MappingSource | None, preset: str | None
+    mapping: MappingSource | None, preset: str | None, *, base: Path | None = None
 ) -> tuple[Path | None, str | None, LoadedMapping | None]:
-    """(mapping_path, preset, loaded) for the settings objects."""
+    """(mapping_path, preset, loaded) for the settings objects; a mapping given as data
+    reads its lookup files in ``base`` (default: the current directory)."""
     if mapping is not None and preset is not None:
         from timetracker_import.errors import UsageError
 
@@ -141,15 +301,25 @@ def _mapping_args(
         return (Path(mapping) if mapping is not None else None), preset, None
     from timetracker_import.files.mapping_loader import mapping_from_data
 
-    return None, preset, mapping_from_data(dict(mapping))
+    return None, preset, mapping_from_data(dict(mapping), base=base)
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(value)
 
 
+def _lookup_dir(
+    given: _Input, lookup_dir: str | os.PathLike[str] | None, mapping: MappingSource | None
+) -> Path | None:
+    """``--lookup-dir`` for the settings: as given; for a DataFrame with a preset the current
+    directory (a preset's default, the input's folder, is the state directory's)."""
+    if lookup_dir is not None:
+        return Path(lookup_dir)
+    return Path.cwd() if given.frame and mapping is None else None
+
+
 def validate(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | pd.DataFrame,
     *,
     mapping: MappingSource | None = None,
     preset: str | None = None,
@@ -161,20 +331,35 @@ def validate(
     report: str | os.PathLike[str] | None = None,
     on_duplicate: str = "skip",
     date: str | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
+    keep_rows: bool = True,
 ) -> ValidateResult:
-    """Read, map and validate ``path`` offline (nothing is sent). Give exactly one of
+    """Read, map and validate ``path`` (a file, or a pandas DataFrame) offline (nothing is
+    sent). Give exactly one of
     ``mapping`` (a YAML path, or its content as a dict) and ``preset`` (``"auto"``: recognised
     from the file; ``result.detection`` says why). The rejected rows are
     written to ``rejected`` (default: ``<stem>.rejected.<ext>`` beside the input) when there
     are any; ``report``: an ``.html`` or ``.json`` report. ``on_duplicate``: what to do with
     a row identical to an earlier one (``skip``, ``allow``, ``fail``); ``date``: YYYY-MM-DD
-    for every row of a file without dates."""
+    for every row of a file without dates; ``date_order``: ``MDY``, ``DMY`` or ``YMD`` for
+    dates such as 03/04/2026 (beats the mapping's); ``lookup_dir``: where lookup files are
+    read (default: beside a mapping file; for a preset or a mapping given as data, beside
+    the input file, or the current directory for a DataFrame). ``keep_rows``: keep the
+    valid rows for ``result.rows_frame()`` (False saves their memory).
+
+    A DataFrame is written as UTF-8 CSV to ``<state dir>/frames`` and read from there
+    (``sheet``, ``encoding`` and ``delimiter`` do not apply); row numbers are the CSV's:
+    the header is row 1, so the frame's i-th row (from 0) is ``source_row`` i + 2."""
     from timetracker_import.app.validate import ValidateSettings, run_validate
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    mapping_path, preset, loaded = _mapping_args(
+        mapping, preset, base=_lookup_base(given, lookup_dir)
+    )
     return run_validate(
         ValidateSettings(
-            path=Path(path),
+            path=given.path,
             mapping_path=mapping_path,
             preset=preset,
             sheet=sheet,
@@ -186,13 +371,17 @@ def validate(
             loaded=loaded,
             on_duplicate=on_duplicate,
             date=date,
+            date_order=date_order,
+            lookup_dir=_lookup_dir(given, lookup_dir, mapping),
+            keep_rows=keep_rows,
         ),
         notify=lambda _line: None,  # result.detection holds what --preset auto chose
     )
 
 
+@_off_the_loop
 def import_file(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | pd.DataFrame,
     *,
     connection: Connection | ConnectionSettings,
     mapping: MappingSource | None = None,
@@ -218,8 +407,11 @@ def import_file(
     on_route: Callable[[str, Any], None] | None = None,
     wait: float = 0.0,
     unattended: bool = False,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
 ) -> ImportResult | RoutedResult:
-    """Import ``path`` into 7pace (or, with ``dry_run``, check every row on the server with
+    """Import ``path`` (a file, or a DataFrame as for ``validate``) into 7pace (or, with
+    ``dry_run``, check every row on the server with
     ``validateOnly`` and create nothing). The run is journaled: calling it again with the
     same file and mapping resumes an unfinished run (``new_run=True`` starts afresh).
 
@@ -239,7 +431,9 @@ def import_file(
     without an offset need a declared zone (``timezone=`` or the mapping's), never this
     machine's (``UsageError`` before anything is sent). ``concurrency``: ``"auto"``
     (requests in flight follow the server, at most ``max_concurrency``, default 64) or a
-    fixed number."""
+    fixed number. ``date_order`` and ``lookup_dir`` as for ``validate``. Inside a running
+    event loop (a notebook) it runs on a worker thread: see "In a notebook or async code"
+    in docs/library.md."""
     from timetracker_import.app.importer import (
         load_import_mapping,
         prepare,
@@ -247,12 +441,15 @@ def import_file(
     )
     from timetracker_import.app.multi_org import plan_routes, run_planned
 
+    given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
     settings = _import_settings(
-        path, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
+        given, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
         delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
         max_concurrency=max_concurrency, on_existing=on_existing, rejected=rejected,
         report=report, new_run=new_run, on_duplicate=on_duplicate, date=date, wait=wait,
-        unattended=unattended,
+        unattended=unattended, date_order=date_order,
+        lookup_dir=_lookup_dir(given, lookup_dir, mapping),
+        lookup_base=_lookup_base(given, lookup_dir),
     )  # fmt: skip
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:
@@ -305,7 +502,7 @@ def _confirm_plan(
 
 
 def _import_settings(
-    path: str | os.PathLike[str],
+    given: _Input,
     connection: Connection | ConnectionSettings,
     mapping: MappingSource | None,
     preset: str | None,
@@ -314,11 +511,11 @@ def _import_settings(
     from timetracker_import.app.importer import ImportSettings
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=options.pop("lookup_base"))
     rejected = options.pop("rejected")
     report = options.pop("report")
     return ImportSettings(
-        path=Path(path),
+        path=given.path,
         connection=conn,
         mapping_path=mapping_path,
         preset=preset,
@@ -329,6 +526,7 @@ def _import_settings(
     )
 
 
+@_off_the_loop
 def export_worklogs(
     connection: Connection | ConnectionSettings | Sequence[tuple[str, Connection]],
     *,
@@ -343,6 +541,7 @@ def export_worklogs(
     output: str | os.PathLike[str] | None = None,
     fmt: str | None = None,
     on_page: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> ExportResult:
     """Read the worklogs of ``first``..``last`` (inclusive local days in ``timezone``, default
     this machine's; default the last 30 days) from ``workLogs/all`` (or, ``mine``, the token's
@@ -351,7 +550,9 @@ def export_worklogs(
     (``rows``, ``columns``; ``count``, and ``iter_rows()`` one at a time); with ``output`` they
     are also written there (csv, xlsx, json or ndjson by ``fmt`` or the extension). Beyond
     100,000 rows they wait in a temporary file until read (``result.close()`` removes it;
-    ``rows`` reads them all into memory, ``iter_rows()`` does not)."""
+    ``rows`` reads them all into memory, ``iter_rows()`` does not). Setting ``cancel``
+    (a ``threading.Event``) stops the reads: ``Interrupted`` (exit code 130), nothing is
+    written. ``result.to_pandas()`` gives the rows as a DataFrame."""
     import asyncio
 
     from timetracker_import.app.export import (
@@ -379,13 +580,40 @@ def export_worklogs(
         connections = [(name, c.settings()) for name, c in connection]
     else:
         connections = [(None, connection)]
-    result = asyncio.run(run_export(connections, settings, on_page=on_page))
+    export = run_export(connections, settings, on_page=on_page)
+    result = asyncio.run(export if cancel is None else _until_cancelled(export, cancel))
     if output is not None:
         out = str(output)
         write_export(result, out, choose_format(fmt, out))
     return result
 
 
+async def _until_cancelled(work: Coroutine[Any, Any, _T], cancel: threading.Event) -> _T:
+    """Await ``work`` unless ``cancel`` is set first: then cancel it and raise
+    ``Interrupted`` (exit code 130)."""
+    import asyncio
+
+    from timetracker_import.errors import Interrupted
+
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while not cancel.is_set():
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not cancel.is_set():
+            raise
+        raise Interrupted("export interrupted", hint="nothing was written; run it again") from None
+    finally:
+        watcher.cancel()
+
+
+@_off_the_loop
 def undo_run(
     run_id: str,
     *,
@@ -396,7 +624,9 @@ def undo_run(
     """Undo a run of any kind: delete what it created, put back what it updated, re-create
     what it deleted - skipping what was edited since (reported). ``dry_run``: only say what
     would be done. Calling it again is harmless. Waits up to ``wait`` seconds for another
-    writer of the server (the run itself, if still running), then ``RunLocked``."""
+    writer of the server (the run itself, if still running), then ``RunLocked``. Inside a
+    running event loop it runs on a worker thread; a stop signal then waits for it to
+    finish."""
     from timetracker_import.app.undo import undo_run as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
@@ -410,8 +640,9 @@ def list_runs() -> list[RunInfo]:
     return runs()
 
 
+@_off_the_loop
 def sync_file(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | pd.DataFrame,
     *,
     connection: Connection | ConnectionSettings,
     mapping: MappingSource | None = None,
@@ -443,6 +674,8 @@ def sync_file(
     ledger_path: str | os.PathLike[str] | None = None,
     rejected_path: str | os.PathLike[str] | None = None,
     report_path: str | os.PathLike[str] | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
 ) -> SyncResult:
     """Make 7pace equal to ``path`` inside a declared period (``sync``, docs/sync.md): rows
     are created, corrected rows updated, and with ``prune=True`` the worklogs this
@@ -455,14 +688,23 @@ def sync_file(
     server, at most ``max_concurrency``, default 64; one limit for the run's creates,
     updates and deletes) or a fixed number. Returns a ``SyncResult`` (``summary_dict()`` is the
     command's ``--json``). ``ledger_path``, ``rejected_path`` and ``report_path`` are the
-    earlier names of ``ledger``, ``rejected`` and ``report``."""
+    earlier names of ``ledger``, ``rejected`` and ``report``. ``date_order`` and
+    ``lookup_dir`` as for ``validate``. ``path`` may be a DataFrame (as for ``validate``);
+    then the feed needs a name, ``source=`` or the mapping's ``source:`` (else every changed
+    frame would be a new feed whose worklogs are never pruned)."""
     from timetracker_import.app.sync import SyncSettings
     from timetracker_import.app.sync import sync_file as run
 
+    given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(
+        mapping, preset, base=_lookup_base(given, lookup_dir)
+    )
+    if given.frame and not (source or "").strip():
+        loaded = _frame_feed_mapping(given, mapping_path, preset, loaded, lookup_dir=_lookup_dir(
+            given, lookup_dir, mapping), date_order=date_order)  # fmt: skip
     settings = SyncSettings(
-        path=Path(path), connection=conn, mapping_path=mapping_path, preset=preset,
+        path=given.path, connection=conn, mapping_path=mapping_path, preset=preset,
         loaded=loaded, keys=tuple(keys), source=source, window=window, prune=prune,
         max_delete=None if max_delete is None else str(max_delete),
         ledger_path=_path(ledger if ledger is not None else ledger_path),
@@ -472,9 +714,37 @@ def sync_file(
         concurrency=concurrency, max_concurrency=max_concurrency,
         rejected_path=_path(rejected if rejected is not None else rejected_path),
         report_path=_path(report if report is not None else report_path), wait=wait,
-        today=today,
+        today=today, date_order=date_order, lookup_dir=_lookup_dir(given, lookup_dir, mapping),
     )  # fmt: skip
     return run(settings, confirm=confirm, cancel=cancel)
+
+
+def _frame_feed_mapping(
+    given: _Input,
+    mapping_path: Path | None,
+    preset: str | None,
+    loaded: LoadedMapping | None,
+    *,
+    lookup_dir: Path | None,
+    date_order: str | None,
+) -> LoadedMapping:
+    """The mapping of a sync of a DataFrame without ``source=``, loaded once: it must name
+    the feed (``source:``), else ``UsageError``."""
+    from timetracker_import.app.validate import ValidateSettings, load_mapping_for
+    from timetracker_import.errors import UsageError
+
+    found = load_mapping_for(
+        ValidateSettings(path=given.path, mapping_path=mapping_path, preset=preset,
+                         loaded=loaded, lookup_dir=lookup_dir, date_order=date_order),
+        notify=lambda _line: None,
+    )  # fmt: skip
+    if not (getattr(found.mapping, "source", None) or "").strip():
+        raise UsageError(
+            "a sync of a DataFrame needs the name of its feed",
+            hint='give source="NAME" (or `source:` in the mapping): the same name every '
+            "time, so that rows which left the frame can be pruned",
+        )
+    return found
 
 
 def run_summaries() -> list[RunSummary]:
@@ -484,6 +754,16 @@ def run_summaries() -> list[RunSummary]:
     from timetracker_import.journal.runs import run_summary
 
     return [run_summary(info) for info in runs()]
+
+
+def runs_frame() -> pd.DataFrame:
+    """Every journaled run as a DataFrame indexed by ``run_id`` (oldest first): ``kind``,
+    ``status``, ``dry_run``, ``input_path``, ``mapping``, ``target``, ``started_at`` and
+    ``finished_at`` (UTC datetimes), ``halt_reason``, ``undoable``, ``directory`` and the
+    counts (``rows``, ``created``, ``rejected``, ...)."""
+    from timetracker_import.app.frames import runs_frame as frame
+
+    return frame(run_summaries())
 
 
 def run_summary(run_id: str) -> RunSummary:
@@ -661,7 +941,7 @@ def preview(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
     loaded = load_mapping_for(
         ValidateSettings(path=Path(path), mapping_path=mapping_path, preset=preset,
                          sheet=sheet, loaded=loaded),
@@ -710,7 +990,7 @@ def check_file(
     and fixes them."""
     from timetracker_import.app.validate import ValidateSettings, run_validate
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset)
+    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
     return run_validate(
         ValidateSettings(
             path=Path(path), mapping_path=mapping_path, preset=preset, sheet=sheet,
@@ -902,6 +1182,7 @@ class Identity:
 CONNECT_TIMEOUT = 10.0
 
 
+@_off_the_loop
 def whoami(
     connection: Connection | ConnectionSettings, *, timeout: float | None = None
 ) -> Identity:

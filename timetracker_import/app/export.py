@@ -31,6 +31,8 @@ from timetracker_import.api.client import ClientFactory, TimetrackerClient
 from timetracker_import.errors import UsageError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.core.export import DayRange
@@ -149,6 +151,13 @@ class ExportResult:
         if self.kept is None:
             self.kept = list(self.iter_rows())
         return self.kept
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The rows as a DataFrame: ``*_utc`` columns as UTC datetimes, ``*_seconds`` and
+        ``work_item_id`` as nullable integers (``app.frames.export_frame``)."""
+        from timetracker_import.app.frames import export_frame
+
+        return export_frame(self.columns, self.iter_rows())
 
     def close(self) -> None:
         """Remove the temporary file of a large export (the rows read so far stay)."""

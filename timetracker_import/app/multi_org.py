@@ -142,6 +142,25 @@ class RoutedResult:
         """The run of each organization that started one."""
         return [o.result.run_id for o in self.outcomes if o.result is not None]
 
+    def rows_frame(self) -> pd.DataFrame:
+        """Every input row once, indexed by ``source_row``: its outcome in its
+        organization's run (``outcome``, ``worklog_id``, ``stage``, ``reason``); rows of an
+        organization without a profile are rejected."""
+        from timetracker_import.app.frames import run_rows_frame
+
+        return run_rows_frame(self.run_ids, rejected=self.unknown)
+
+    def rejections_frame(self) -> pd.DataFrame:
+        """The rejected rows of every organization, indexed by ``source_row``, with their
+        original cells."""
+        from timetracker_import.app.frames import rejections_frame
+
+        rejections = [*self.unknown] + [r for o in self.outcomes if o.result is not None
+                                        for r in o.result.rejections]  # fmt: skip
+        files = [self.unknown_rejected_path] + [o.result.rejected_path for o in self.outcomes
+                                                if o.result is not None]  # fmt: skip
+        return rejections_frame(rejections, files)
+
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary: the total and one entry per organization."""
         organizations = []

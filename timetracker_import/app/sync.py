@@ -180,7 +180,8 @@ def _import_settings(s: SyncSettings) -> Any:
         max_concurrency=s.max_concurrency,
         rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
         loaded=s.loaded, on_duplicate=s.on_duplicate, keys=tuple(s.keys),
-        on_duplicate_key=s.on_duplicate_key, require_keys=True,
+        on_duplicate_key=s.on_duplicate_key, require_keys=True, date_order=s.date_order,
+        lookup_dir=s.lookup_dir,
     )  # fmt: skip
 
 

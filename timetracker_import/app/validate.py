@@ -52,6 +52,9 @@ class ValidateSettings:
     lookup_dir: Path | None = None
     #: keep the original cells of the first N rejected rows in the result (the web app)
     keep_rejected_cells: int = 0
+    #: keep the valid rows as they would be sent (``ValidateResult.rows_frame()``; the
+    #: command does not: they cost memory)
+    keep_rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,28 @@ class ValidateResult:
     #: valid rows whose comment is longer than the documented limit (a warning: the server
     #: may refuse them, an import then rejects them with its reason)
     long_comments: tuple[int, ...] = ()
+    #: the valid rows as they would be sent (``ValidateSettings.keep_rows``), else None
+    kept_rows: pd.DataFrame | None = dc_field(default=None, repr=False, compare=False)
 
     @property
     def exit_code(self) -> int:
         """0 when every row is valid, 1 when some were rejected."""
         return 1 if self.rejected else 0
+
+    def rows_frame(self) -> pd.DataFrame:
+        """The valid rows as they would be sent, indexed by ``source_row`` (``user``,
+        ``timestamp`` in UTC, ``length_seconds``, ``billable_seconds``, ``work_item_id``,
+        ``comment``, ``activity_type``, ...); ``UsageError`` unless ``keep_rows``."""
+        from timetracker_import.app.frames import valid_rows_frame
+
+        return valid_rows_frame(self.kept_rows)
+
+    def rejections_frame(self) -> pd.DataFrame:
+        """The rejected rows, indexed by ``source_row``: stage, column, value, reason,
+        error_code, then the row's original cells (``app.frames``)."""
+        from timetracker_import.app.frames import rejections_frame
+
+        return rejections_frame(self.rejections, [self.rejected_path])
 
 
 @dataclass(frozen=True)
@@ -573,6 +593,7 @@ def run_validate(
     naive_times = 0
     corrections = entry_keys(table, mapping, table.chunks(settings.chunk_rows))
     kept_cells: dict[int, tuple[Any, ...]] = {}
+    kept_rows: list[pd.DataFrame] = []
     long_comments: list[int] = []
     writer = RejectedWriter(rejected_path, table)
     ok = False
@@ -591,6 +612,8 @@ def run_validate(
             skipped_duplicates += len(outcome.skip)
             self_rows += int(canonical["user"].isna().sum())
             long_comments.extend(_long_comments(canonical))
+            if settings.keep_rows:
+                kept_rows.append(canonical)
             totals.add_chunk(len(chunk.raw), canonical, len(rejections))
             all_rejections.extend(rejections)
             writer.write(chunk.raw, rejections)
@@ -665,7 +688,16 @@ def run_validate(
         ),
         rejected_cells=kept_cells,
         long_comments=tuple(long_comments),
+        kept_rows=_concat(kept_rows) if settings.keep_rows else None,
     )
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not frames:
+        return pd.DataFrame(index=pd.Index([], dtype="int64", name="source_row"))
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
 def _long_comments(canonical: pd.DataFrame) -> list[int]:

@@ -12,8 +12,10 @@ import click
 from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    date_order_option,
     input_file_argument,
     input_options,
+    lookup_dir_option,
     posting_options,
     result_options,
     wait_option,
@@ -162,6 +164,8 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 @click.command("import")
 @input_file_argument
 @input_options
+@date_order_option
+@lookup_dir_option
 @click.option(
     "--dry-run", is_flag=True, help="Validate on the server (validateOnly); create nothing."
 )
@@ -192,6 +196,8 @@ def import_(
     delimiter: str | None,
     date: str | None,
     on_duplicate: str,
+    date_order: str | None,
+    lookup_dir: Path | None,
     dry_run: bool,
     batch_size: int,
     concurrency: int | str,
@@ -261,6 +267,8 @@ def import_(
         new_run=new_run,
         on_duplicate=on_duplicate,
         date=date,
+        date_order=date_order,
+        lookup_dir=lookup_dir,
         wait=wait,
         unattended=yes and not dry_run,
         progress=sys.stderr.isatty() if progress is None else progress,

@@ -11,7 +11,9 @@ import click
 from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     connection_options,
+    date_order_option,
     input_file_argument,
+    lookup_dir_option,
     posting_options,
     result_options,
     sync_input_options,
@@ -130,6 +132,8 @@ def _prompt(info: SyncConfirm) -> bool:
 @click.command("sync")
 @input_file_argument
 @sync_input_options
+@date_order_option
+@lookup_dir_option
 @click.option(
     "--key",
     "keys",
@@ -205,6 +209,8 @@ def sync(
     encoding: str | None,
     delimiter: str | None,
     date: str | None,
+    date_order: str | None,
+    lookup_dir: Path | None,
     keys: tuple[str, ...],
     on_duplicate_key: str | None,
     on_duplicate: str,
@@ -259,6 +265,7 @@ def sync(
         batch_size=batch_size, concurrency=concurrency, max_concurrency=max_concurrency,
         rejected=rejected_path,
         report=report_path, wait=wait, confirm=None if (yes or dry_run) else _prompt,
+        date_order=date_order, lookup_dir=lookup_dir,
     )  # fmt: skip
     click.echo(render_sync(result), err=True)
     evidence.emit(result.summary_dict())

@@ -10,9 +10,11 @@ import click
 from timetracker_import.cli import evidence
 from timetracker_import.cli.options import (
     STDIN_META,
+    date_order_option,
     input_file_argument,
     input_options,
     json_option,
+    lookup_dir_option,
     notify_options,
     report_option,
 )
@@ -173,6 +175,8 @@ def json_document(result: ValidateResult) -> dict[str, Any]:
 @click.command("validate")
 @input_file_argument
 @input_options
+@date_order_option
+@lookup_dir_option
 @click.option(
     "--rejected",
     "rejected_path",
@@ -195,6 +199,8 @@ def validate(
     delimiter: str | None,
     date: str | None,
     on_duplicate: str,
+    date_order: str | None,
+    lookup_dir: Path | None,
     rejected_path: Path | None,
     as_json: bool,
     report_path: Path | None,
@@ -212,7 +218,8 @@ def validate(
     result = run(
         file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
         encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,
-        on_duplicate=on_duplicate, date=date,
+        on_duplicate=on_duplicate, date=date, date_order=date_order, lookup_dir=lookup_dir,
+        keep_rows=False,
     )  # fmt: skip
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:

@@ -11,6 +11,8 @@ from timetracker_import.core.outcomes import Counts
 from timetracker_import.core.rejections import Rejection
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.core.report import Report
     from timetracker_import.files.mapping_loader import LoadedMapping
@@ -112,6 +114,19 @@ class ImportResult:
     def counts(self) -> Counts:
         """Where the rows ended up (``created``, ``already_existing``, ``rejected``, ...)."""
         return self.accounting
+
+    def rows_frame(self) -> pd.DataFrame:
+        """Every input row once, indexed by ``source_row``, from the run's journal:
+        ``outcome``, ``worklog_id``, and ``stage``/``reason`` of a rejected row."""
+        from timetracker_import.app.frames import run_rows_frame
+
+        return run_rows_frame([self.run_id])
+
+    def rejections_frame(self) -> pd.DataFrame:
+        """The rejected rows, indexed by ``source_row``, with their original cells."""
+        from timetracker_import.app.frames import rejections_frame
+
+        return rejections_frame(self.rejections, [self.rejected_path])
 
     def summary_dict(self) -> dict[str, Any]:
         """The JSON summary (also written as ``summary.json``)."""

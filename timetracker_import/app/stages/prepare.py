@@ -177,6 +177,8 @@ def load_import_mapping(settings: ImportSettings) -> LoadedMapping:
             encoding=settings.encoding,
             delimiter=settings.delimiter,
             date=settings.date,
+            date_order=settings.date_order,
+            lookup_dir=settings.lookup_dir,
         )
     )
 

@@ -85,6 +85,8 @@ class SyncSettings:
     wait: float = 0.0
     #: the day relative periods are read against (None: today in the declared zone)
     today: _date | None = None
+    date_order: str | None = None  # --date-order: the day/month order (beats the mapping's)
+    lookup_dir: Path | None = None  # --lookup-dir: where relative lookup files are read
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,22 @@ class SyncResult:
     renamed_from: str | None = None
     #: what the run's limiter chose for its writes (``Limiter.summary``; empty: none sent)
     concurrency: dict[str, Any] = field(default_factory=dict)
+
+    def rows_frame(self) -> pd.DataFrame:
+        """Every input row once, indexed by ``source_row``, from the run's journal (each
+        organization's run for a routed file): ``outcome``, ``worklog_id``, ``stage`` and
+        ``reason`` (a rejected row's)."""
+        from timetracker_import.app.frames import run_rows_frame
+
+        runs = [str(o["run_id"]) for o in self.organizations] or [self.run_id]
+        return run_rows_frame(runs, rejected=self.rejections)
+
+    def rejections_frame(self) -> pd.DataFrame:
+        """The rejected rows, indexed by ``source_row``, with their original cells."""
+        from timetracker_import.app.frames import rejected_files_of, rejections_frame
+
+        runs = [str(o["run_id"]) for o in self.organizations]
+        return rejections_frame(self.rejections, [self.rejected_path, *rejected_files_of(runs)])
 
     def summary_dict(self) -> dict[str, Any]:
         """The ``--json`` document (also ``summary.json``)."""
