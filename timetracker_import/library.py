@@ -392,15 +392,20 @@ def undo_run(
     connection: Connection | ConnectionSettings,
     dry_run: bool = False,
     wait: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> UndoOutcome:
     """Undo a run of any kind: delete what it created, put back what it updated, re-create
     what it deleted - skipping what was edited since (reported). ``dry_run``: only say what
     would be done. Calling it again is harmless. Waits up to ``wait`` seconds for another
-    writer of the server (the run itself, if still running), then ``RunLocked``."""
+    writer of the server (the run itself, if still running), then ``RunLocked``.
+    ``progress(done, total)`` is called as changes are undone (from the calling thread);
+    setting ``cancel`` stops before the next change: the report then says ``cancelled``
+    and how many are ``left`` (exit code 130), and undoing again does the rest."""
     from timetracker_import.app.undo import undo_run as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    return run(run_id, conn, dry_run=dry_run, wait=wait)
+    return run(run_id, conn, dry_run=dry_run, wait=wait, progress=progress, cancel=cancel)
 
 
 def list_runs() -> list[RunInfo]:
