@@ -444,6 +444,7 @@ def sync_file(
     today: dt.date | None = None,
     confirm: Callable[[SyncConfirm], bool] | None = None,
     cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
     ledger_path: str | os.PathLike[str] | None = None,
     rejected_path: str | os.PathLike[str] | None = None,
     report_path: str | os.PathLike[str] | None = None,
@@ -455,7 +456,8 @@ def sync_file(
     ``max_delete`` (N, "P%" or "all"; default 5 or 20%) would go, which stops the run before
     its first write. ``keys``: the source's id columns (default: the mapping's ``key:``,
     else the slot). ``confirm(info)`` is asked before anything is written; setting
-    ``cancel`` stops like Ctrl-C. Returns a ``SyncResult`` (``summary_dict()`` is the
+    ``cancel`` stops like Ctrl-C; ``progress(done, total)`` is called as the writes (creates,
+    updates, deletes) get their outcomes. Returns a ``SyncResult`` (``summary_dict()`` is the
     command's ``--json``). ``ledger_path``, ``rejected_path`` and ``report_path`` are the
     earlier names of ``ledger``, ``rejected`` and ``report``."""
     from timetracker_import.app.sync import SyncSettings
@@ -476,7 +478,7 @@ def sync_file(
         report_path=_path(report if report is not None else report_path), wait=wait,
         today=today,
     )  # fmt: skip
-    return run(settings, confirm=confirm, cancel=cancel)
+    return run(settings, confirm=confirm, cancel=cancel, progress=progress)
 
 
 def run_summaries() -> list[RunSummary]:

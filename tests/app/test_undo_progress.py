@@ -89,3 +89,22 @@ def test_a_cancel_set_before_undo_starts_changes_nothing(
                                cancel=cancel)  # fmt: skip
     assert outcome.report.cancelled and outcome.report.left == 3
     assert server(box) == before
+
+
+def test_sync_reports_its_writes_as_they_get_their_outcomes(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """The web app's apply job follows ``library.sync_file(progress=...)`` (item 4)."""
+    seen: list[tuple[int, int]] = []
+    s = settings(box, tmp_path, BASE_ROWS)
+    first = library.sync_file(s.path, connection=s.connection, mapping=s.mapping_path,
+                              progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    assert first.counts.created == 5
+    assert seen[0] == (0, 5) and seen[-1] == (5, 5)
+    second = [dict(r) for r in BASE_ROWS if r["ID"] != "E2"]
+    second[0]["Minutes"] = 360
+    s = settings(box, tmp_path, second)
+    seen.clear()
+    library.sync_file(s.path, connection=s.connection, mapping=s.mapping_path, prune=True,
+                      window=NOVEMBER, progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    assert seen[0] == (0, 2) and seen[-1] == (2, 2)  # 1 update + 1 delete

@@ -188,8 +188,12 @@ class SyncRunState:
         *,
         confirm: Callable[[SyncConfirm], bool] | None,
         cancel: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.s = settings
+        #: ``progress(changes done, changes to make)`` while the writes run
+        self.progress = progress
+        self.progress_done = self.progress_total = 0
         self.p = prepared
         self.confirm = confirm
         self.cancel = cancel
@@ -222,6 +226,13 @@ class SyncRunState:
             if rej.source_row not in done and rej.source_row not in self.skipped:
                 self.rejections.append(rej)
                 self.outcome[rej.source_row] = (RowOutcome.REJECTED, None)
+
+    def _progressed(self, count: int) -> None:
+        """``count`` more writes have their outcome (the poster's rows, the edit executor's
+        updates and deletes)."""
+        self.progress_done += count
+        if self.progress is not None:
+            self.progress(self.progress_done, self.progress_total)
 
     def _closed(self) -> set[int]:
         return {r.source_row for r in self.rejections} | set(self.skipped)
