@@ -145,6 +145,7 @@ def _sync_routes(
     combined = replace(
         first, exit_code=worst_exit_code(codes), counts=total,
         changes=[c for _, r in results for c in r.changes],
+        creates=[c for _, r in results for c in r.creates],
         deletes=[d for _, r in results for d in r.deletes],
         conflicts=[c for _, r in results for c in r.conflicts],
         kept=[k for _, r in results for k in r.kept],

@@ -103,6 +103,9 @@ class SyncResult:
     exit_code: int
     counts: Counts
     changes: list[dict[str, Any]] = field(default_factory=list)
+    #: the rows created (a dry run: that would be created): row, key, user, UTC start,
+    #: length, work item, comment (the web app's plan lists them; not in ``--json``)
+    creates: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
