@@ -13,6 +13,7 @@ from aiohttp import web
 
 from timetracker_import.ui.security import CSRF_FIELD, GUARD
 from timetracker_import.ui.state import WIZARD
+from timetracker_import.ui.words import for_page, problem
 
 #: (path, label) of the wizard's steps, in order.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -65,7 +66,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, hours=hours, number=number)
+    env.filters.update(cell=cell, hours=hours, number=number, words=for_page)
     env.globals.update(STEPS=STEPS, CSRF_FIELD=CSRF_FIELD, PAGE_ROWS=PAGE_ROWS)
     return env
 
@@ -88,8 +89,8 @@ def page(
         .render(
             title=title,
             step=step,
-            error=error,
-            notice=notice,
+            error=problem(error),
+            notice=None if notice is None else for_page(notice),
             csrf=request.app[GUARD].csrf_token,
             reachable=request.app[WIZARD].reachable(),
             **context,

@@ -95,8 +95,9 @@ async def connect_post(request: web.Request) -> web.StreamResponse:
         token = ""  # the pasted token goes out of scope with the request
     w.connection = who
     w.dry_run = None
+    w.sync_plan = None  # another server or user: plan again
     after = kept.get("next", "")
-    if after.startswith("/runs/"):
+    if after.startswith("/runs/") or after == "/sync":
         raise web.HTTPSeeOther(after)
     if w.file is None or w.mapping is None:
         raise web.HTTPSeeOther("/connect")
