@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from functools import cache
 from typing import Any
 
@@ -67,6 +68,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(cell=cell, hours=hours, number=number, words=for_page)
+    env.tests["search"] = lambda value, pattern: re.search(pattern, str(value)) is not None
     env.globals.update(STEPS=STEPS, CSRF_FIELD=CSRF_FIELD, PAGE_ROWS=PAGE_ROWS)
     return env
 

@@ -257,7 +257,8 @@ async def plan_page(request: web.Request) -> web.StreamResponse:
             raise web.HTTPSeeOther("/job")
         raise web.HTTPSeeOther("/sync")
     return page(request, "sync_plan.html", title="Sync: the plan", step="/sync", plan=plan,
-                setup=plan.setup, n=plan.numbers, **plan_context(request, plan.result))  # fmt: skip
+                setup=plan.setup, n=plan.numbers, allow=plan.allow,
+                **plan_context(request, plan.result))  # fmt: skip
 
 
 @routes.post("/sync/allow")
@@ -334,6 +335,8 @@ async def sync_result(request: web.Request) -> web.StreamResponse:
                     status=200 if declined or job.cancelled else 400)  # fmt: skip
     result = job.result
     stopped = result.halt_reason is not None
+    applied: SyncPlan = job.context["plan"]
     return page(request, "sync_result.html", step="/sync", job=job, stopped=stopped,
+                setup=applied.setup, allow=applied.allow,
                 title="Sync stopped" if stopped else "Sync finished",
                 **plan_context(request, result))  # fmt: skip
