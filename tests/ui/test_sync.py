@@ -426,4 +426,8 @@ def test_library_messages_lose_their_flags() -> None:
     page = for_page(said)
     assert not re.search(r"(?<![\w-])--[a-z]", page) and "timetracker-import" not in page
     assert "Allow 30 deletions" in page and "50% of the worklogs" in page
-    assert "the period" in page and "the time zone Etc/UTC" in page
+    assert "the period" in page and "the time zone field Etc/UTC" in page
+    said = ("not a date/time in the declared format '%m/%d/%Y'; map it in a lookup file "
+            "(`timetracker-import mapping init FILE -o mapping.yaml` writes one)")  # fmt: skip
+    page = for_page(said)
+    assert "'MM/DD/YYYY'" in page and "%" not in page and ".yaml`" not in page

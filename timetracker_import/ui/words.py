@@ -17,7 +17,8 @@ _OPTIONS: tuple[tuple[str, str], ...] = (
     (r"--source\s+NAME", "the source name"),
     (r"--source\s+([\w.-]+)", r"the source name \1"),
     (r"--source", "the source name"),
-    (r"--timezone(?:\s+ZONE)?", "the time zone"),
+    (r"add --timezone ([\w/+-]+)", r"fill in the time zone field (e.g. \1)"),
+    (r"--timezone(?:\s+ZONE)?", "the time zone field"),
     (r"--key(?:\s+COLUMN)?", "the id column"),
     (r"--on-duplicate-key(?:\s+\w+)?", "the rule for repeated ids (in the mapping)"),
     (r"--on-duplicate(?:\s+\w+)?", "the rule for repeated rows (in the mapping)"),
@@ -35,7 +36,12 @@ _OPTIONS: tuple[tuple[str, str], ...] = (
     (r"--sheet(?:\s+NAME)?", "the sheet"),
 )
 _REWRITES = [(re.compile(p), r) for p, r in _OPTIONS]
-_COMMAND = re.compile(r"`?timetracker-import [a-z][\w -]*?(?:`|(?=[;,.)]|$))")
+_COMMAND = re.compile(r"`timetracker-import [^`]*`|timetracker-import [a-z][\w -]*?(?=[;,.)]|$)")
+#: a date/time format code ('%m/%d/%Y') and how a person writes it (MM/DD/YYYY)
+_FORMAT = re.compile(r"%[a-zA-Z](?:[^'\s%]*%[a-zA-Z])*[^'\s%]*")
+_CODES = {"d": "DD", "m": "MM", "Y": "YYYY", "y": "YY", "H": "hh", "I": "hh", "M": "mm",
+          "S": "ss", "p": "AM/PM", "b": "Mon", "B": "Month", "f": "ffffff", "z": "+hhmm",
+          "j": "day of the year", "a": "Mon", "A": "Monday"}  # fmt: skip
 _LEFT = re.compile(r"(?<![\w-])--([a-z][\w-]+)")
 #: "run again with X" in a hint: on a page the fix is a button or a field
 _RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
@@ -44,6 +50,8 @@ _RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
 def for_page(text: str) -> str:
     """``text`` with every option and command rewritten into the pages' words."""
     out = _COMMAND.sub("the command line", text)
+    out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]),
+                      out)
     out = _RUN_AGAIN.sub("plan again with", out)
     for pattern, words in _REWRITES:
         out = pattern.sub(words, out)
