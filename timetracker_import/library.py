@@ -1044,10 +1044,10 @@ def environment_url() -> str | None:
 @dataclass(frozen=True)
 class RunOverview:
     """One journaled run as the web app shows it: ``summary`` is the ``RunSummary`` that
-    ``runs list`` prints (kind, status, counts from the journal); beside it the rejected rows
-    of its summary file, whether the web app made its mapping, how many worklogs an undo
-    deleted so far and (for one run, ``run_overview``) how many changes undo can still
-    reverse (``left``; None in the list)."""
+    ``runs list`` prints (kind, status, counts from the journal) and whether the web app made
+    its mapping; for one run (``run_overview``, not in the list) also the rejected rows of its
+    summary file, how many worklogs an undo deleted so far and how many changes undo can
+    still reverse (``left``; None in the list)."""
 
     summary: RunSummary
     rejections: tuple[dict[str, Any], ...] = ()
@@ -1137,8 +1137,12 @@ def run_overview(run_id: str) -> RunOverview:
 
 
 def _overview(summary: RunSummary, *, left: bool) -> RunOverview:
+    """The overview of one run; ``left``: also what only one run's page shows (its rejected
+    rows, what undo did and has left), which the list does without."""
     import json
 
+    if not left:
+        return RunOverview(summary, has_mapping_file=(summary.directory / "mapping.yaml").is_file())
     data: dict[str, Any] = {}
     try:
         loaded = json.loads((summary.directory / "summary.json").read_text(encoding="utf-8"))
@@ -1150,7 +1154,7 @@ def _overview(summary: RunSummary, *, left: bool) -> RunOverview:
     return RunOverview(
         summary, rejections, (summary.directory / "mapping.yaml").is_file(),
         undone=_undone(summary.run_id) if real and summary.actions else 0,
-        left=(len(undo_steps(summary.run_id)) if real else 0) if left else None,
+        left=len(undo_steps(summary.run_id)) if real else 0,
     )  # fmt: skip
 
 
