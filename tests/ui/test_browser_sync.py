@@ -10,19 +10,21 @@ import os
 import shutil
 from pathlib import Path
 
+from tests.app.test_sync import expected as wanted
+from tests.app.test_sync import server, write
 from tests.ui.test_browser import (  # noqa: F401 (fixtures)
     BROWSER_ARGS,
     CHROMIUM,
     ROOT,
-    Checker,
     RunningApp,
     axe_source,
     box,
+    open_session,
     playwright_api,
     pytestmark,
     running_app,
 )
-from tests.ui.test_sync import MAPPING, ROWS, server, wanted, write
+from tests.ui.test_sync import MAPPING, ROWS
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
 
@@ -40,16 +42,7 @@ def test_sync_plan_apply_guard_allow_undo_in_chromium(
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(running_app.launch_url)
-            phone_context = browser.new_context(viewport={"width": 390, "height": 844})
-            phone_context.add_cookies(context.cookies())
-            ax = Checker(page, phone_context.new_page(), axe_source, shots)
+            page, ax, errors = open_session(browser, running_app, axe_source, shots)
 
             # connect first (no file chosen: the Connect page stays)
             page.goto(running_app.base + "/connect")

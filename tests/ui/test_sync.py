@@ -8,11 +8,9 @@ sandbox's worklogs."""
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import re
-import sqlite3
-from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
+from tests.app.test_sync import expected as wanted
+from tests.app.test_sync import server, write
 from tests.ui.conftest import finish_job, post, post_and_finish
 from tests.ui.test_wizard import connect
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
 from timetracker_import.ui.state import WIZARD
 
-COLUMNS = ["ID", "User", "Start", "Minutes", "WorkItem", "Comment"]
 MAPPING = {"version": 1, "header": True, "timezone": "UTC",
            "fields": {"user": {"column": "User"}, "timestamp": {"column": "Start"},
                       "length": {"column": "Minutes", "unit": "minutes"},
@@ -44,25 +43,10 @@ def entry(i: int, user: str, day: int, minutes: int = 60) -> dict[str, Any]:
 ROWS = [entry(i, BOB if i % 2 else CAROL, 2 + i % 10) for i in range(1, 13)]
 
 
-def write(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def server(box: RunningSandbox) -> Counter[tuple[str, str, int, str]]:
-    """(user, start, minutes, comment) of every worklog the sandbox holds."""
-    assert box.db is not None
-    with sqlite3.connect(box.db) as conn:
-        rows = conn.execute("SELECT u.email, w.ts_text, w.length, w.comment FROM worklogs w"
-                            " JOIN users u ON u.id = w.user_id").fetchall()  # fmt: skip
-    return Counter((e, t, n // 60, c or "") for e, t, n, c in rows)
-
-
-def wanted(rows: list[dict[str, Any]]) -> Counter[tuple[str, str, int, str]]:
-    return Counter((r["User"], r["Start"], int(r["Minutes"]), r["Comment"]) for r in rows)
+async def wait_for(job: Any, ready: Callable[[Any], bool]) -> None:
+    """Wait until ``ready(job)`` or the job is over."""
+    while not ready(job) and not job.finished.is_set():
+        await asyncio.sleep(0.02)
 
 
 def form(path: Path, **extra: str) -> dict[str, str]:
@@ -302,8 +286,7 @@ async def test_cancel_during_apply_stops_and_the_rest_follows(
     monkeypatch.setattr(library, "sync_file", small)
     await post(ready, "/sync/apply")
     job = ready.app[WIZARD].job
-    while job.done < 5 and not job.finished.is_set():
-        await asyncio.sleep(0.05)
+    await wait_for(job, lambda j: j.done >= 5)
     assert job.unit == "changes made" and job.total == 40
     await post(ready, "/job/cancel")
     html = await (await finish_job(ready)).text()
@@ -328,8 +311,7 @@ async def test_cancel_during_undo_and_undo_the_rest(
     box.set_faults(["worklogs:latency=100ms"])
     await post(ready, f"/runs/{run_id}/undo")
     job = ready.app[WIZARD].job
-    while job.done < 3 and not job.finished.is_set():
-        await asyncio.sleep(0.02)
+    await wait_for(job, lambda j: j.done >= 3)
     assert job.unit == "changes undone" and job.total == 20
     await post(ready, "/job/cancel")
     html = await (await finish_job(ready)).text()
@@ -348,8 +330,7 @@ async def test_numbers_changed_since_the_plan_are_asked_about(
     write(path, ROWS + [entry(13, CAROL, 20)])  # the file grew after the plan
     await post(ready, "/sync/apply")
     job = ready.app[WIZARD].job
-    while job.confirm is None and not job.finished.is_set():
-        await asyncio.sleep(0.05)
+    await wait_for(job, lambda j: j.confirm is not None)
     html = await (await ready.get("/job")).text()
     assert 'id="confirm-compare"' in html and 'data-now="creates">13<' in html
     assert "<td>12</td>" in html

@@ -13,7 +13,7 @@ from typing import Any
 
 from timetracker_import import library as lib
 from timetracker_import.errors import UsageError
-from timetracker_import.ui.mapping_form import MappingChoice
+from timetracker_import.ui.mapping_form import MappingChoice, named_choice
 
 #: the relative periods offered (what the command line's period takes), with their words
 RELATIVE = (("week:previous", "last week (Monday to Sunday)"),
@@ -194,14 +194,9 @@ def mapping_from(value: str, *, current: MappingChoice | None,
             raise UsageError("the Mapping page has no mapping yet",
                              hint="choose a preset or a saved mapping here")  # fmt: skip
         return current
-    if value.startswith("preset:"):
-        name = value.removeprefix("preset:")
-        if name not in {p.name for p in lib.presets()}:
-            raise UsageError(f"unknown preset {name!r}", hint="choose one from the list")
-        return MappingChoice(preset=name)
-    if value.startswith("saved:"):
-        name = value.removeprefix("saved:")
-        return MappingChoice(data=lib.saved_mapping(name), saved=name)
+    named = named_choice(value)
+    if named is not None:
+        return named
     raise UsageError("no mapping chosen", hint="choose a preset, a saved mapping or the "
                      "Mapping page's")  # fmt: skip
 

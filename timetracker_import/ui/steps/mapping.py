@@ -121,14 +121,9 @@ def choice_from(info: FileInfo, data: Mapping[str, str]) -> MappingChoice:
         if not name:
             raise UsageError("no saved mapping chosen", hint="choose one from the list")
         source = f"saved:{name}"
-    if source.startswith("preset:"):
-        name = source.removeprefix("preset:")
-        if name not in {p.name for p in lib.presets()}:
-            raise UsageError(f"unknown preset {name!r}", hint="choose one from the list")
-        return MappingChoice(preset=name)
-    if source.startswith("saved:"):
-        name = source.removeprefix("saved:")
-        return MappingChoice(data=lib.saved_mapping(name), saved=name)
+    named = mf.named_choice(source)
+    if named is not None:
+        return named
     return MappingChoice(data=mf.mapping_from_form(info.headers, data))
 
 
