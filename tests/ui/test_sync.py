@@ -163,6 +163,22 @@ async def test_a_setup_is_saved_and_used_again(ready: TestClient, tmp_path: Path
     assert resp.status == 400 and "exists already" in await resp.text()
 
 
+async def test_a_setup_before_connecting_is_planned_right_after(
+    ui: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    box.reset()
+    library.save_mapping("hr", MAPPING)
+    path = write(tmp_path / "hours.csv", ROWS)
+    resp = await post(ui, "/sync", form(path, key="ID"))
+    assert resp.status == 303 and resp.headers["Location"] == "/connect?next=/sync"
+    assert 'name="next" value="/sync"' in await (await ui.get("/connect?next=/sync")).text()
+    resp = await post(ui, "/connect", {"target": "url", "url": box.url, "next": "/sync",
+                                       "token": box.tokens["alice@example.com"]})  # fmt: skip
+    assert resp.status == 303 and resp.headers["Location"] == "/job"
+    html = await (await finish_job(ui)).text()
+    assert counts(html)["created"] == 12 and sum(server(box).values()) == 0
+
+
 # --------------------------------------------------------------------------- plan, apply
 
 
