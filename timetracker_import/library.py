@@ -1123,16 +1123,16 @@ def run_overviews() -> list[RunOverview]:
     return [_overview(r, left=False) for r in reversed(run_summaries())]
 
 
-def run_overview(run_id: str) -> RunOverview:
-    """One run, with how many changes undo can still reverse (``UsageError`` when there is
-    none by that id)."""
+def run_overview(run_id: str, *, details: bool = True) -> RunOverview:
+    """One run (``UsageError`` when there is none by that id); ``details``: with its rejected
+    rows and how many changes undo did and can still reverse (reading every action)."""
     from timetracker_import.errors import UsageError
 
     for r in list_runs():
         if r.run_id == run_id:
             from timetracker_import.journal.runs import run_summary as summary
 
-            return _overview(summary(r), left=True)
+            return _overview(summary(r), left=details)
     raise UsageError(f"no run {run_id!r}", hint="pick one from the list of runs")
 
 

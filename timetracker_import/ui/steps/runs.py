@@ -48,7 +48,7 @@ async def run_page(request: web.Request) -> web.StreamResponse:
 async def undo_page(request: web.Request) -> web.StreamResponse:
     """The confirmation: what undo reverses, from the journal, page by page (nothing is
     asked of 7pace yet)."""
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
     steps = await asyncio.to_thread(lib.undo_steps, run.run_id)
     only_deletes = all(s.what == "delete" for s in steps)
     return page(request, "undo.html", title=f"Undo run {run.run_id}", step="/runs", run=run,
@@ -114,10 +114,11 @@ async def undone_page(request: web.Request) -> web.StreamResponse:
 async def resume_post(request: web.Request) -> web.StreamResponse:
     """Choose the run's file and mapping again; the next import resumes the run."""
     w = wizard(request)
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
+                                  details=False)  # fmt: skip
     if not run.can_resume:
-        raise UsageError(f"run {run.run_id} is a {run.kind}; only an import that stopped is resumed",
-                         hint="a sync is run again from the Sync page")
+        raise UsageError(f"run {run.run_id} is a {run.kind}; only an import that stopped is "
+                         "resumed", hint="a sync is run again from the Sync page")  # fmt: skip
     path = Path(run.input_path or "")
     if not run.input_path or not path.is_file():
         raise UsageError(f"the file of run {run.run_id} is no longer at {run.input_path}",
@@ -146,7 +147,8 @@ async def resume_post(request: web.Request) -> web.StreamResponse:
 @routes.get("/runs/{run_id}/files/{name}")
 async def run_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
+                                  details=False)  # fmt: skip
     if name not in run_files(run.directory):
         raise web.HTTPNotFound(text=f"run {run.run_id} has no file {name}")
     path = run.directory / name
