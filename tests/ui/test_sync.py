@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from tests.app.test_sync import expected as wanted
 from tests.app.test_sync import server, write
 from tests.ui.conftest import finish_job, post, post_and_finish
+from tests.ui.test_features import CLI_TEXT
 from tests.ui.test_wizard import connect
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
@@ -217,6 +218,11 @@ async def test_plan_apply_change_and_undo(
     assert server(box) == wanted(ROWS)
     page = await (await ready.get(f"/runs/{run_id}")).text()
     assert 'id="undo"' not in page  # nothing left to reverse
+
+    # none of the pages shows command-line text, format codes or exception names
+    for path in ("/sync", "/sync/result", f"/runs/{run_id}", f"/runs/{run_id}/undo", "/runs"):
+        shown = text(await (await ready.get(path)).text())
+        assert not CLI_TEXT.findall(shown), (path, CLI_TEXT.findall(shown))
 
 
 async def test_the_guard_stops_a_truncated_file_until_allowed(
