@@ -6,7 +6,7 @@ itself), saved as ``<config folder>/sync-setups/NAME.yaml`` and read back."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,7 @@ def limit_from(form: Mapping[str, str]) -> str | None:
 
 
 def setup_from(form: Mapping[str, str], *, file: tuple[Path, str, str | None] | None,
-               mapping: MappingChoice | None, regular_file: Any,
+               mapping: MappingChoice | None, regular_file: Callable[[str], Path],
                kept: MappingChoice | None = None) -> SyncSetup:  # fmt: skip
     """The setup the form describes. ``file`` and ``mapping`` are the File and Mapping
     pages' choices, ``kept`` the mapping of the setup chosen with "Use";
@@ -201,7 +201,8 @@ def mapping_from(value: str, *, current: MappingChoice | None,
                      "Mapping page's")  # fmt: skip
 
 
-def setup_from_data(name: str, data: Mapping[str, Any], regular_file: Any) -> SyncSetup:
+def setup_from_data(name: str, data: Mapping[str, Any],
+                    regular_file: Callable[[str], Path]) -> SyncSetup:  # fmt: skip
     """A saved setup read back (its file checked again: it may have moved)."""
     m = data.get("mapping") or {}
     if not isinstance(m, dict):

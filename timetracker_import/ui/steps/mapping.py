@@ -90,13 +90,14 @@ def render(request: web.Request, *, form: Mapping[str, str] | None = None,
         form=form, fields=mf.FORM_FIELDS, units=mf.UNITS, date_orders=DATE_ORDERS,
         layouts=LAYOUTS,
         others=[p for p in lib.presets() if p.name not in detected],
-        saved=lib.saved_mappings(), zones=_zones(),
+        saved=lib.saved_mappings(), zones=zone_names(),
         **(preview_context(info, preview_choice) if error is None else {"pv": None,
            "problem": None}),
     )  # fmt: skip
 
 
-def _zones() -> list[str]:
+def zone_names() -> list[str]:
+    """Every IANA zone name (the time zone fields' suggestions)."""
     import zoneinfo
 
     return sorted(zoneinfo.available_timezones())

@@ -22,6 +22,7 @@ from timetracker_import.ui.render import hours, page, paged
 from timetracker_import.ui.state import Job, Wizard
 from timetracker_import.ui.steps.common import start, values, wizard
 from timetracker_import.ui.steps.file import regular_file
+from timetracker_import.ui.steps.mapping import zone_names
 from timetracker_import.ui.sync_form import (
     LIMITS,
     RELATIVE,
@@ -147,7 +148,8 @@ def render_setup(request: web.Request, *, error: tuple[str, str | None] | None =
     return page(request, "sync.html", title="Sync", step="/sync", error=error, status=status,
                 form=form, w=w, presets=lib.presets(), saved=lib.saved_mappings(),
                 setups=lib.saved_sync_setups(), relative=RELATIVE, limits=LIMITS,
-                headers=headers, kept_mapping=kept, plan=w.sync_plan)  # fmt: skip
+                headers=headers, kept_mapping=kept, plan=w.sync_plan,
+                zones=zone_names())  # fmt: skip
 
 
 @routes.get("/sync")
@@ -168,8 +170,6 @@ def plan_job(w: Wizard, setup: SyncSetup, allow: int | None = None) -> web.HTTPS
             kw["max_delete"] = str(allow)
         result = lib.sync_file(setup.path, connection=settings, dry_run=True, cancel=job.cancel,
                                **kw)  # fmt: skip
-        if not hasattr(result, "creates"):
-            raise UsageError("the plan has no rows to show")
         period = result.period
         today = None if period is None else lib.period_today(period.spec, period.first,
                                                              period.last)  # fmt: skip
