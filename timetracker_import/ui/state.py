@@ -134,7 +134,7 @@ class Wizard:
     connection: Any = None  # lib.Identity
     dry_run: Any = None  # the library's ImportResult of the last dry run
     sync_setup: Any = None  # ui.sync_form.SyncSetup: the Sync page's setup
-    sync_plan: Any = None  # ui.sync_form.SyncPlan: the setup and its planned SyncResult
+    sync_plan: Any = None  # ui.steps.sync.SyncPlan: the setup and its planned SyncResult
     last_sync: Job | None = None
     job: Job | None = None  # the running (or last) background job
     last_import: Job | None = None

@@ -27,8 +27,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/")
     step = JOB_STEP.get(job.kind, "/file")
     if job.finished.is_set():
-        if job.kind in ("import", "sync", "undo") and (job.result is not None
-                                                       or job.kind != "undo"):  # fmt: skip
+        if job.kind in ("import", "sync") or (job.kind == "undo" and job.result is not None):
             raise web.HTTPSeeOther(job.next_url)  # the result page tells every outcome
         if job.error is not None and not job.cancelled:
             return page(request, "job_error.html", title=f"{job.title}: stopped", step=step,
