@@ -133,10 +133,15 @@ async def test_bad_setups_are_refused_in_the_pages_words(
         html = await resp.text()
         assert resp.status == 400 and words in html, (words, text(html)[:400])
         assert "Problem:" in html and not re.search(r"(?<![\w-])--[a-z]", text(html))
-    # deleting without a period: the library's message, without its flags
-    html = await (await post_and_finish(ready, "/sync", form(path, period_kind="none",
-                                                                 prune="1"))).text()  # fmt: skip
-    assert "deletes only inside a declared period" in html
+    # deleting with "No period" (nothing is ever deleted, even if the mapping names a window)
+    resp = await post(ready, "/sync", form(path, period_kind="none", prune="1"))
+    html = await resp.text()
+    assert resp.status == 400 and "needs a period" in html and ready.app[WIZARD].job is None
+    # a library refusal shows in the page's words: a file whose times need a zone, none given
+    library.save_mapping("no-zone", {k: v for k, v in MAPPING.items() if k != "timezone"})
+    naive = write(tmp_path / "naive.csv", [{**r, "Start": r["Start"][:-1]} for r in ROWS])
+    html = await (await post_and_finish(ready, "/sync", form(naive, mapping_pick="saved:no-zone"))).text()
+    assert "will not guess the time zone" in html and "time zone field" in html
     assert not re.search(r"(?<![\w-])--[a-z]", text(html)), text(html)
     assert sum(server(box).values()) == 0
 

@@ -49,7 +49,8 @@ class SyncSetup:
         """The arguments of ``library.sync_file`` this setup stands for."""
         window: str | tuple[dt.date, dt.date] | None = self.period
         return {"sheet": self.sheet, "keys": (self.key,) if self.key else (),
-                "source": self.source, "window": window, "prune": self.prune,
+                "source": self.source, "window": window,
+                "prune": self.prune and self.period is not None,
                 "max_delete": self.limit, "timezone": self.timezone,
                 **self.mapping.kwargs()}  # fmt: skip
 
@@ -164,9 +165,18 @@ def setup_from(form: Mapping[str, str], *, file: tuple[Path, str, str | None] | 
     zone = form.get("timezone", "").strip() or None
     if zone is not None:
         check_zone(zone)
+    period = period_from(form)
+    prune = form.get("prune") == "1"
+    if prune and period is None:
+        # "No period: nothing is ever deleted" holds even when the mapping names a window
+        raise UsageError(
+            "deleting worklogs that left the file needs a period, and “No period” is chosen",
+            hint="choose the days this file is about, or untick “Delete worklogs that left "
+            "the file”",
+        )
     return SyncSetup(
-        path=path, file_label=label, mapping=choice, source=source, period=period_from(form),
-        prune=form.get("prune") == "1", limit=limit_from(form),
+        path=path, file_label=label, mapping=choice, source=source, period=period,
+        prune=prune, limit=limit_from(form),
         key=form.get("key", "").strip() or None, timezone=zone, sheet=sheet,
         form=dict(form),
     )  # fmt: skip
