@@ -184,6 +184,15 @@ def open_session(browser: Any, app: RunningApp, axe_source: str, shots: Path
     return page, Checker(page, phone_context.new_page(), axe_source, shots), errors
 
 
+def submit_connect(page: Any, app: RunningApp, box: RunningSandbox) -> None:
+    """Open the Connect page and send the sandbox's address with alice's token."""
+    page.goto(app.base + "/connect")
+    page.check("#target-url")
+    page.fill("#url", box.url)
+    page.fill("#token", box.tokens["alice@example.com"])
+    page.click("#next")
+
+
 def test_the_whole_wizard_in_chromium(
     running_app: RunningApp, box: RunningSandbox, tmp_path: Path, axe_source: str
 ) -> None:
@@ -381,11 +390,7 @@ def test_mappings_jira_sheets_and_cancel_in_chromium(
 
             # a slow server: the dry run's progress page, then Cancel
             box.set_faults(["batch:latency=3000ms"])
-            page.goto(running_app.base + "/connect")
-            page.check("#target-url")
-            page.fill("#url", box.url)
-            page.fill("#token", box.tokens["alice@example.com"])
-            page.click("#next")
+            submit_connect(page, running_app, box)
             page.wait_for_url("**/job")
             page.wait_for_selector("#cancel")
             ax.check("ui-progress.png")

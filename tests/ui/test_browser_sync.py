@@ -23,6 +23,7 @@ from tests.ui.test_browser import (  # noqa: F401 (fixtures)
     playwright_api,
     pytestmark,
     running_app,
+    submit_connect,
 )
 from tests.ui.test_sync import MAPPING, ROWS
 from timetracker_import import library
@@ -45,11 +46,7 @@ def test_sync_plan_apply_guard_allow_undo_in_chromium(
             page, ax, errors = open_session(browser, running_app, axe_source, shots)
 
             # connect first (no file chosen: the Connect page stays)
-            page.goto(running_app.base + "/connect")
-            page.check("#target-url")
-            page.fill("#url", box.url)
-            page.fill("#token", box.tokens["alice@example.com"])
-            page.click("#next")
+            submit_connect(page, running_app, box)
             page.wait_for_selector("#connected")
 
             # the setup: the header's Sync link; nothing filled in by the page
