@@ -620,17 +620,21 @@ def undo_run(
     connection: Connection | ConnectionSettings,
     dry_run: bool = False,
     wait: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> UndoOutcome:
     """Undo a run of any kind: delete what it created, put back what it updated, re-create
     what it deleted - skipping what was edited since (reported). ``dry_run``: only say what
     would be done. Calling it again is harmless. Waits up to ``wait`` seconds for another
-    writer of the server (the run itself, if still running), then ``RunLocked``. Inside a
-    running event loop it runs on a worker thread; a stop signal then waits for it to
-    finish."""
+    writer of the server (the run itself, if still running), then ``RunLocked``.
+    ``progress(done, total)`` is called as changes are undone (from the calling thread);
+    setting ``cancel`` stops before the next change: the report then says ``cancelled``
+    and how many are ``left`` (exit code 130), and undoing again does the rest. Inside a
+    running event loop it runs on a worker thread, where a stop signal sets ``cancel``."""
     from timetracker_import.app.undo import undo_run as run
 
     conn = connection.settings() if isinstance(connection, Connection) else connection
-    return run(run_id, conn, dry_run=dry_run, wait=wait)
+    return run(run_id, conn, dry_run=dry_run, wait=wait, progress=progress, cancel=cancel)
 
 
 def list_runs() -> list[RunInfo]:
@@ -671,6 +675,7 @@ def sync_file(
     today: dt.date | None = None,
     confirm: Callable[[SyncConfirm], bool] | None = None,
     cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
     ledger_path: str | os.PathLike[str] | None = None,
     rejected_path: str | os.PathLike[str] | None = None,
     report_path: str | os.PathLike[str] | None = None,
@@ -684,9 +689,10 @@ def sync_file(
     ``max_delete`` (N, "P%" or "all"; default 5 or 20%) would go, which stops the run before
     its first write. ``keys``: the source's id columns (default: the mapping's ``key:``,
     else the slot). ``confirm(info)`` is asked before anything is written; setting
-    ``cancel`` stops like Ctrl-C. ``concurrency``: ``"auto"`` (requests in flight follow the
-    server, at most ``max_concurrency``, default 64; one limit for the run's creates,
-    updates and deletes) or a fixed number. Returns a ``SyncResult`` (``summary_dict()`` is the
+    ``cancel`` stops like Ctrl-C; ``progress(done, total)`` is called as the writes (creates,
+    updates, deletes) get their outcomes. ``concurrency``: ``"auto"`` (requests in flight
+    follow the server, at most ``max_concurrency``, default 64; one limit for the run's
+    creates, updates and deletes) or a fixed number. Returns a ``SyncResult`` (``summary_dict()`` is the
     command's ``--json``). ``ledger_path``, ``rejected_path`` and ``report_path`` are the
     earlier names of ``ledger``, ``rejected`` and ``report``. ``date_order`` and
     ``lookup_dir`` as for ``validate``. ``path`` may be a DataFrame (as for ``validate``);
@@ -716,7 +722,7 @@ def sync_file(
         report_path=_path(report if report is not None else report_path), wait=wait,
         today=today, date_order=date_order, lookup_dir=_lookup_dir(given, lookup_dir, mapping),
     )  # fmt: skip
-    return run(settings, confirm=confirm, cancel=cancel)
+    return run(settings, confirm=confirm, cancel=cancel, progress=progress)
 
 
 def _frame_feed_mapping(
@@ -1021,15 +1027,21 @@ def mappings_dir() -> Path:
 
 
 def _mapping_file(name: str) -> Path:
+    return _named_file(mappings_dir(), name, "mapping")
+
+
+def _named_file(folder: Path, name: str, what: str) -> Path:
+    """``folder/NAME.yaml`` for a name a person chose (``UsageError`` for one that could
+    leave the folder or hide the file)."""
     from timetracker_import.errors import UsageError
 
     clean = name.strip()
     if not clean or any(c not in _MAPPING_NAME for c in clean) or clean.startswith("."):
         raise UsageError(
-            f"{name!r} is not a usable mapping name",
+            f"{name!r} is not a usable {what} name",
             hint="use letters, digits, spaces, '-', '_' or '.' (not first)",
         )
-    return mappings_dir() / f"{clean}.yaml"
+    return folder / f"{clean}.yaml"
 
 
 def saved_mappings() -> list[SavedMapping]:
@@ -1079,6 +1091,76 @@ def save_mapping(name: str, data: Mapping[str, Any], *, overwrite: bool = False)
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return SavedMapping(path.stem, path, str(data.get("description") or ""))
+
+
+def sync_setups_dir() -> Path:
+    """Where the web app saves sync setups: ``<config folder>/sync-setups``."""
+    return mappings_dir().parent / "sync-setups"
+
+
+def saved_sync_setups() -> list[str]:
+    """The names of the saved sync setups, sorted."""
+    folder = sync_setups_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def saved_sync_setup(name: str) -> dict[str, Any]:
+    """A saved sync setup's data (``UsageError`` when there is none by that name or it
+    cannot be read)."""
+    import yaml
+
+    from timetracker_import.errors import UsageError
+
+    path = _named_file(sync_setups_dir(), name, "sync setup")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no saved sync setup {name!r}", hint="choose one from the list") from None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"the sync setup {name!r} cannot be read ({exc})",
+                         hint="save the setup again") from None  # fmt: skip
+    if not isinstance(data, dict):
+        raise UsageError(f"the sync setup {name!r} is not a setup", hint="save the setup again")
+    return data
+
+
+def save_sync_setup(name: str, data: Mapping[str, Any], *, overwrite: bool = False) -> Path:
+    """Save a sync setup (plain data) as ``NAME.yaml`` (private: it names files and
+    sources); ``UsageError`` when the name is taken and ``overwrite`` is False."""
+    import yaml
+
+    from timetracker_import.errors import UsageError
+
+    path = _named_file(sync_setups_dir(), name, "sync setup")
+    if path.exists() and not overwrite:
+        raise UsageError(f"a sync setup named {name.strip()!r} exists already",
+                         hint="pick another name, or tick 'replace it'")  # fmt: skip
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("# A sync setup saved in the timetracker-import web app.\n")
+        yaml.safe_dump(dict(data), fh, sort_keys=False, allow_unicode=True)
+    return path
+
+
+def period_today(spec: str, first: dt.date, last: dt.date) -> dt.date | None:
+    """A day against which ``spec`` (a declared period, e.g. ``last:14d``) gives exactly
+    ``first..last`` again: what a sync applied after midnight passes as ``today=`` so that
+    it syncs the days its plan showed. None when ``spec`` does not depend on the day."""
+    import contextlib
+
+    from timetracker_import.core.sync_plan import parse_period
+
+    low = spec.strip().lower()
+    if ".." in low:
+        return None
+    candidates = (last, first, last + dt.timedelta(days=1), last + dt.timedelta(days=7))
+    for day in candidates:
+        with contextlib.suppress(Exception):
+            p = parse_period(spec, today=day)
+            if (p.first, p.last) == (first, last):
+                return day
+    return last
 
 
 def convert_jira(
@@ -1244,67 +1326,118 @@ def environment_url() -> str | None:
 
 @dataclass(frozen=True)
 class RunOverview:
-    """One journaled run as the web app lists it: counts from its summary (a dry run's
-    would-be counts), what undo deleted so far, the files in its folder."""
+    """One journaled run as the web app shows it: ``summary`` is the ``RunSummary`` that
+    ``runs list`` prints (kind, status, counts from the journal) and whether the web app made
+    its mapping; for one run (``run_overview``, not in the list) also the rejected rows of its
+    summary file, how many worklogs an undo deleted so far and how many changes undo can
+    still reverse (``left``; None in the list)."""
 
-    run_id: str
-    status: str
-    dry_run: bool
-    kind: str  # import | dry run | sync | sync dry run | other (worklogs update/delete)
-    input_path: str | None
-    mapping: str | None
-    target: str | None
-    started_at: str
-    finished_at: str | None
-    counts: dict[str, int]
-    directory: Path
-    undone: int
-    rejections: tuple[dict[str, Any], ...]
-    has_mapping_file: bool
+    summary: RunSummary
+    rejections: tuple[dict[str, Any], ...] = ()
+    has_mapping_file: bool = False
+    undone: int = 0
+    left: int | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.summary.run_id
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+    @property
+    def dry_run(self) -> bool:
+        return self.summary.dry_run
+
+    @property
+    def input_path(self) -> str | None:
+        return self.summary.input_path
+
+    @property
+    def mapping(self) -> str | None:
+        return self.summary.mapping_name
+
+    @property
+    def target(self) -> str | None:
+        return self.summary.target
+
+    @property
+    def started_at(self) -> str:
+        return self.summary.started_at
+
+    @property
+    def finished_at(self) -> str | None:
+        return self.summary.finished_at
+
+    @property
+    def directory(self) -> Path:
+        return self.summary.directory
+
+    @property
+    def kind(self) -> str:
+        """The run's kind as ``runs list`` prints it (``import (dry run)``, ``sync``, ...)."""
+        return self.summary.kind.value + (" (dry run)" if self.dry_run else "")
+
+    @property
+    def is_import(self) -> bool:
+        return self.summary.kind.value == "import"
+
+    @property
+    def counts_text(self) -> str:
+        """The counts exactly as ``runs list`` prints them."""
+        return self.summary.describe()
+
+    @property
+    def can_undo(self) -> bool:
+        """A real run with something left to reverse (unknown in the list: it wrote)."""
+        if self.left is None:
+            return self.summary.undoable
+        return not self.dry_run and self.left > 0
+
+    @property
+    def can_resume(self) -> bool:
+        """Resume is for imports that stopped before the end."""
+        return self.is_import and not self.dry_run and self.status != "complete"
 
 
 def run_overviews() -> list[RunOverview]:
     """Every journaled run, newest first."""
-    return [_overview(r) for r in reversed(list_runs())]
+    return [_overview(r, left=False) for r in reversed(run_summaries())]
 
 
-def run_overview(run_id: str) -> RunOverview:
-    """One run (``UsageError`` when there is none by that id)."""
+def run_overview(run_id: str, *, details: bool = True) -> RunOverview:
+    """One run (``UsageError`` when there is none by that id); ``details``: with its rejected
+    rows and how many changes undo did and can still reverse (reading every action)."""
     from timetracker_import.errors import UsageError
 
     for r in list_runs():
         if r.run_id == run_id:
-            return _overview(r)
+            from timetracker_import.journal.runs import run_summary as summary
+
+            return _overview(summary(r), left=details)
     raise UsageError(f"no run {run_id!r}", hint="pick one from the list of runs")
 
 
-def _overview(r: RunInfo) -> RunOverview:
+def _overview(summary: RunSummary, *, left: bool) -> RunOverview:
+    """The overview of one run; ``left``: also what only one run's page shows (its rejected
+    rows, what undo did and has left), which the list does without."""
     import json
 
-    summary: dict[str, Any] = {}
+    if not left:
+        return RunOverview(summary, has_mapping_file=(summary.directory / "mapping.yaml").is_file())
+    data: dict[str, Any] = {}
     try:
-        loaded = json.loads((r.directory / "summary.json").read_text(encoding="utf-8"))
-        summary = loaded if isinstance(loaded, dict) else {}
+        loaded = json.loads((summary.directory / "summary.json").read_text(encoding="utf-8"))
+        data = loaded if isinstance(loaded, dict) else {}
     except (OSError, ValueError):
         pass
-    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else r.counts
-    dry = summary.get("dry_run") is True
-    if "ledger" in summary or "deletes" in summary:
-        kind = "sync dry run" if dry else "sync"
-    elif dry:
-        kind = "dry run"
-    elif counts and not {"created", "already_existing"} <= set(counts):
-        kind = "other"  # worklogs update/delete
-    else:
-        kind = "import"
-    rejections = tuple(x for x in summary.get("rejections") or [] if isinstance(x, dict))
+    rejections = tuple(x for x in data.get("rejections") or [] if isinstance(x, dict))
+    real = not summary.dry_run
     return RunOverview(
-        run_id=r.run_id, status=r.status, dry_run=dry, kind=kind, input_path=r.input_path,
-        mapping=r.mapping_name, target=r.base_url, started_at=r.started_at,
-        finished_at=r.finished_at,
-        counts={k: int(v) for k, v in (counts or {}).items() if isinstance(v, int | float)},
-        directory=r.directory, undone=0 if dry else _undone(r.run_id),
-        rejections=rejections, has_mapping_file=(r.directory / "mapping.yaml").is_file(),
+        summary, rejections, (summary.directory / "mapping.yaml").is_file(),
+        undone=_undone(summary.run_id) if real and summary.actions else 0,
+        left=len(undo_steps(summary.run_id)) if real else 0,
     )  # fmt: skip
 
 
@@ -1317,6 +1450,32 @@ def _undone(run_id: str) -> int:
     with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
         return sum(1 for _id, action, _detail in j.undo_log() if action == "deleted")
     return 0
+
+
+@dataclass(frozen=True)
+class UndoStep:
+    """One change undo would reverse: ``what`` it does (``delete`` a created worklog,
+    ``restore`` an updated one, ``re-create`` a deleted one), the worklog and its row."""
+
+    what: str
+    worklog_id: str
+    source_row: int | None
+
+
+def undo_steps(run_id: str) -> list[UndoStep]:
+    """What undo of ``run_id`` still has to reverse, last change first, from its journal
+    (nothing is asked of 7pace; worklogs edited since are found, and kept, when it runs)."""
+    import contextlib
+    import sqlite3
+
+    from timetracker_import.app.undo import to_reverse
+    from timetracker_import.journal.store import Journal, JournalError
+
+    what = {"create": "delete", "update": "restore", "delete": "re-create"}
+    with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
+        return [UndoStep(what.get(a.kind, a.kind), a.worklog_id or "", a.source_row)
+                for a in reversed(j.actions()) if to_reverse(a)]  # fmt: skip
+    return []
 
 
 def created_rows(run_id: str) -> dict[str, int]:

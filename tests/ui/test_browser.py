@@ -168,6 +168,31 @@ class Checker:
             self.phone.screenshot(path=str(self.shots / phone_shot), full_page=True)
 
 
+def open_session(browser: Any, app: RunningApp, axe_source: str, shots: Path
+                 ) -> tuple[Any, Checker, list[str]]:  # fmt: skip
+    """A 1280 px page logged in with the launch link, the Checker that also looks at it at
+    390 px (the same session), and the script errors and console errors it collects."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(app.launch_url)
+    phone_context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone_context.add_cookies(context.cookies())
+    return page, Checker(page, phone_context.new_page(), axe_source, shots), errors
+
+
+def submit_connect(page: Any, app: RunningApp, box: RunningSandbox) -> None:
+    """Open the Connect page and send the sandbox's address with alice's token."""
+    page.goto(app.base + "/connect")
+    page.check("#target-url")
+    page.fill("#url", box.url)
+    page.fill("#token", box.tokens["alice@example.com"])
+    page.click("#next")
+
+
 def test_the_whole_wizard_in_chromium(
     running_app: RunningApp, box: RunningSandbox, tmp_path: Path, axe_source: str
 ) -> None:
@@ -184,16 +209,7 @@ def test_the_whole_wizard_in_chromium(
                 assert response is not None and response.status == 403, path
             stranger.close()
 
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(running_app.launch_url)
-            phone_context = browser.new_context(viewport={"width": 390, "height": 844})
-            phone_context.add_cookies(context.cookies())
-            ax = Checker(page, phone_context.new_page(), axe_source, shots)
+            page, ax, errors = open_session(browser, running_app, axe_source, shots)
             assert page.url == running_app.base + "/file"
             ax.check("ui-file.png")
             # the skip link is the first thing the keyboard reaches
@@ -340,13 +356,7 @@ def test_mappings_jira_sheets_and_cancel_in_chromium(
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(30_000)
-            page.goto(running_app.launch_url)
-            phone_context = browser.new_context(viewport={"width": 390, "height": 844})
-            phone_context.add_cookies(context.cookies())
-            ax = Checker(page, phone_context.new_page(), axe_source, shots)
+            page, ax, _errors = open_session(browser, running_app, axe_source, shots)
 
             # a Jira issue export: recognised on the File page, converted with one click
             page.set_input_files("#upload", str(jira))
@@ -380,11 +390,7 @@ def test_mappings_jira_sheets_and_cancel_in_chromium(
 
             # a slow server: the dry run's progress page, then Cancel
             box.set_faults(["batch:latency=3000ms"])
-            page.goto(running_app.base + "/connect")
-            page.check("#target-url")
-            page.fill("#url", box.url)
-            page.fill("#token", box.tokens["alice@example.com"])
-            page.click("#next")
+            submit_connect(page, running_app, box)
             page.wait_for_url("**/job")
             page.wait_for_selector("#cancel")
             ax.check("ui-progress.png")

@@ -41,15 +41,20 @@ async def test_no_get_has_a_side_effect(
     await connect(ui, box)
     w = ui.app[WIZARD]
     box.reset()
-    before = (w.job, w.dry_run, w.checked, w.file, w.mapping, box.stats())
+    before = (w.job, w.dry_run, w.checked, w.file, w.mapping, w.sync_setup, w.sync_plan,
+              w.last_sync, box.stats())  # fmt: skip
     paths = ["/dryrun?again=1", "/dryrun", "/import", "/import/result", "/validate", "/job",
              "/import/start", "/job/cancel", "/dryrun/alias?value=a&target=b",
              "/runs/x/undo", "/runs/x/resume", "/file/convert", "/validate/fix?fix:2:1=x",
-             "/mappings/use?source=preset:toggl", "/launch/new"]  # fmt: skip
+             "/mappings/use?source=preset:toggl", "/launch/new", "/sync", "/sync/plan",
+             "/sync/result", "/sync/apply", "/sync/allow?allow=5", "/sync/use?name=x",
+             "/sync?source=payroll&period_kind=none&file_kind=path&file_path=/etc/hosts",
+             "/runs/x/undone"]  # fmt: skip
     for path in paths:
         resp = await ui.get(path, allow_redirects=False)
         assert resp.status in (200, 303, 400, 403, 404, 405), (path, resp.status)
-    assert (w.job, w.dry_run, w.checked, w.file, w.mapping, box.stats()) == before
+    assert (w.job, w.dry_run, w.checked, w.file, w.mapping, w.sync_setup, w.sync_plan,
+            w.last_sync, box.stats()) == before
 
 
 async def test_every_state_changing_route_is_a_post_that_needs_the_csrf_token(
@@ -60,7 +65,8 @@ async def test_every_state_changing_route_is_a_post_that_needs_the_csrf_token(
     posts = sorted(path for method, path in methods if method == "POST")
     assert {"/file", "/mapping", "/validate", "/validate/fix", "/connect", "/dryrun",
             "/dryrun/alias", "/import/start", "/job/cancel", "/job/confirm",
-            "/runs/{run_id}/undo", "/runs/{run_id}/resume"} <= set(posts)  # fmt: skip
+            "/runs/{run_id}/undo", "/runs/{run_id}/resume", "/sync", "/sync/use",
+            "/sync/allow", "/sync/apply"} <= set(posts)  # fmt: skip
     assert not {m for m, _ in methods} - {"GET", "HEAD", "POST"}
     for path in posts:
         concrete = path.replace("{run_id}", "20260101T000000Z-abcd")
@@ -340,7 +346,7 @@ async def test_pages_speak_to_people_not_to_terminals(
     await connect(ui, box)
     seen = []
     for path in ("/file", "/mapping", "/validate", "/connect", "/dryrun", "/import", "/runs",
-                 "/mappings"):  # fmt: skip
+                 "/mappings", "/sync"):  # fmt: skip
         html = await (await ui.get(path)).text()
         text = re.sub(r"<[^>]+>", " ", html)
         seen += [(path, m) for m in CLI_TEXT.findall(text)]
@@ -389,38 +395,3 @@ async def test_formula_text_in_a_comment_is_shown_as_text_and_sent_as_text(
     sheet = openpyxl.load_workbook(out).active
     assert sheet["H2"].data_type == "s" and sheet["H2"].value == '=HYPERLINK("http://x")'
     assert sheet["B3"].value == "2026-11-30"
-
-
-async def test_a_sync_run_is_listed_as_a_sync_without_an_undo_for_imports(
-    ui: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 20: the Runs page showed a sync (1 updated + 1 unchanged) as "existing 2" and
-    offered "Undo this import", which then refused."""
-    import json
-
-    from timetracker_import.journal.runs import RunInfo
-
-    folder = tmp_path / "20260101T000000Z-abcd"
-    folder.mkdir()
-    counts = {"rows": 2, "created": 0, "updated": 1, "unchanged": 1, "deleted": 0,
-              "rejected": 0, "balanced": True}  # fmt: skip
-    (folder / "summary.json").write_text(
-        json.dumps(
-            {
-                "run_id": folder.name,
-                "dry_run": False,
-                "counts": counts,
-                "deletes": [],
-                "ledger": "l",
-            }
-        )
-    )
-    info = RunInfo(folder.name, "complete", "f", "/x/hours.csv", "preset toggl", "http://x",
-                   "2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z", counts, folder)  # fmt: skip
-    monkeypatch.setattr(library, "list_runs", lambda: [info])
-    listing = await (await ui.get("/runs")).text()
-    assert "sync: rows 2, updated 1, unchanged 1" in listing and "existing" not in listing
-    details = await (await ui.get(f"/runs/{folder.name}")).text()
-    assert "Undo this import" not in details and "Resume" not in details
-    resp = await ui.get(f"/runs/{folder.name}/undo")
-    assert resp.status == 400 and "is a sync, not an import" in await resp.text()

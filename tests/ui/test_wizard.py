@@ -322,7 +322,9 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     assert "Undone: 6 worklog(s) deleted" in await resp.text()
     assert box.stats()["worklogs"] == 0
     runs = await (await ui.get("/runs")).text()
-    assert run_id in runs and "dry run: would create 6" in runs
+    # the counts column is what `runs list` prints (library.run_summaries)
+    assert run_id in runs and "import (dry run)" in runs
+    assert "rows 8: would create 6, rejected 1, skipped 1" in runs
     details = await (await ui.get(f"/runs/{run_id}")).text()
     assert "November 2026 has 30 days" in details and "created 6" in details
     assert "undone: 6 deleted" in details and "made in the web app" in details

@@ -82,10 +82,12 @@ def sync_file(
     confirm: Callable[[SyncConfirm], bool] | None = None,
     client_factory: ClientFactory | None = None,
     cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     """Sync a file into 7pace (library API). ``confirm`` is asked before anything is written
-    (None: no question); setting ``cancel`` stops like Ctrl-C. Raises ``UsageError`` and
-    friends for problems found before anything is sent."""
+    (None: no question); setting ``cancel`` stops like Ctrl-C; ``progress(done, total)`` is
+    called as the writes get their outcomes. Raises ``UsageError`` and friends for problems
+    found before anything is sent."""
     from timetracker_import.app.multi_org import plan_routes
     from timetracker_import.app.stages.prepare import prepare
 
@@ -97,8 +99,9 @@ def sync_file(
     routes = plan_routes(base, prepared=prepared)
     if routes is not None:
         return _sync_routes(settings, routes, prepared, confirm=confirm,
-                            client_factory=client_factory, cancel=cancel)  # fmt: skip
-    run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel)
+                            client_factory=client_factory, cancel=cancel,
+                            progress=progress)  # fmt: skip
+    run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     return asyncio.run(run.run(client_factory or _default_client_factory))
 
 
@@ -110,6 +113,7 @@ def _sync_routes(
     confirm: Callable[[SyncConfirm], bool] | None,
     client_factory: ClientFactory | None,
     cancel: threading.Event | None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
     """One sync per organization of the file (``app.multi_org``'s routes: each run reads the
     whole file with the other organizations' rows left out, so row numbers stay the file's),
@@ -125,7 +129,7 @@ def _sync_routes(
                           loaded=None, source=source)  # fmt: skip
             results.append((route.name, sync_file(sub, confirm=confirm,
                                                   client_factory=client_factory,
-                                                  cancel=cancel)))  # fmt: skip
+                                                  cancel=cancel, progress=progress)))  # fmt: skip
     first = results[0][1]
     total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     organizations = []
@@ -142,6 +146,7 @@ def _sync_routes(
     combined = replace(
         first, exit_code=worst_exit_code(codes), counts=total,
         changes=[c for _, r in results for c in r.changes],
+        creates=[c for _, r in results for c in r.creates],
         deletes=[d for _, r in results for d in r.deletes],
         conflicts=[c for _, r in results for c in r.conflicts],
         kept=[k for _, r in results for k in r.kept],

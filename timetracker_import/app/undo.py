@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,9 @@ class UndoReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     already_gone: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: stopped by ``cancel`` before the end; ``left``: the changes it did not reach
+    cancelled: bool = False
+    left: int = 0
 
     @property
     def skipped_edited(self) -> list[tuple[str, str]]:
@@ -75,6 +79,8 @@ class UndoReport:
             "skipped_edited": [{"id": i, "why": w} for i, w in self.skipped],
             "already_gone": list(self.already_gone),
             "failed": [{"id": i, "why": w} for i, w in self.failed],
+            "cancelled": self.cancelled,
+            "left": self.left,
             "note": self.note,
         }
 
@@ -90,6 +96,9 @@ class UndoReport:
         parts += [f"skipped {len(self.skipped)}", f"already gone {len(self.already_gone)}",
                   f"failed {len(self.failed)}"]  # fmt: skip
         lines = [", ".join(parts)]
+        if self.cancelled:
+            lines.append(f"cancelled: {self.left} change(s) left to undo; run undo again for "
+                         "the rest")
         lines += [f"  re-created {o} as {n}" for o, n in self.recreated if n]
         lines += [f"  skipped {i}: {w}" for i, w in self.skipped[:20]]
         lines += [f"  failed {i}: {w}" for i, w in self.failed[:20]]
@@ -113,6 +122,9 @@ class UndoOutcome:
 
     @property
     def exit_code(self) -> int:
+        """130 when cancelled (as an interrupted run), 1 when a step failed, else 0."""
+        if self.report.cancelled:
+            return 130
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,45 +162,83 @@ def _edited(worklog: Mapping[str, Any] | None) -> str | None:
     return None if value is None else str(value)
 
 
+def to_reverse(action: ActionRecord) -> bool:
+    """Whether undo still has something to reverse for ``action``: a write that took effect
+    (or whose outcome is unknown) and that no undo has reversed yet."""
+    if action.undo:
+        return False
+    if action.kind == "create":
+        return action.state == "done"
+    return action.state not in ("failed", "gone")
+
+
 async def undo_actions(
     journal: Journal,
     client: TimetrackerClient,
     *,
     dry_run: bool = False,
     hooks: UndoHooks | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> UndoReport:
-    """Reverse the run's actions, last first (see the module docstring)."""
-    from timetracker_import.app.stages.edits import worklog_or_none
-
+    """Reverse the run's actions, last first (see the module docstring).
+    ``progress(done, total)`` is called after each change still to reverse (``total``: how
+    many there were when undo began); setting ``cancel`` stops before the next action (the
+    step in flight finishes): the report says ``cancelled`` and how many are ``left``."""
     hooks = hooks or UndoHooks()
     report = UndoReport(dry_run=dry_run)
-    for action in reversed(journal.actions()):
-        wid = action.worklog_id or ""
-        try:
-            if action.kind == "create":
-                await _undo_create(journal, client, action, report, hooks, dry_run)
-            elif action.state in ("failed", "gone"):
-                continue  # never took effect
-            elif action.undo == RECREATING:
-                report.skipped.append((wid, RECREATING_UNKNOWN))
-            elif action.undo:
-                report.skipped.append((wid, f"already undone ({action.undo})"))
-            elif action.kind == "update":
-                current = await worklog_or_none(client, wid)
-                await _undo_update(journal, client, action, current, report, hooks, dry_run)
-            else:
-                # a delete known to be done needs no look: its worklog is gone for good
-                current = None if action.state == "done" else await worklog_or_none(client, wid)
-                await _undo_delete(journal, client, action, current, report, hooks, dry_run)
-        except AuthError:
-            raise
-        except AmbiguousOutcome as exc:
-            # the step's intent stays; a later undo judges it by what the server shows
-            report.failed.append((wid, exc.message))
-        except ApiError as exc:
-            report.failed.append((wid, exc.message))
+    actions = list(reversed(journal.actions()))
+    total = sum(1 for a in actions if to_reverse(a))
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    for i, action in enumerate(actions):
+        if cancel is not None and cancel.is_set():
+            report.cancelled = True
+            report.left = sum(1 for a in actions[i:] if to_reverse(a))
+            break
+        counted = to_reverse(action)
+        await _undo_one(journal, client, action, report, hooks, dry_run)
+        if counted:
+            done += 1
+            if progress is not None:
+                progress(done, total)
     hooks.close()
     return report
+
+
+async def _undo_one(
+    journal: Journal, client: TimetrackerClient, action: ActionRecord, report: UndoReport,
+    hooks: UndoHooks, dry_run: bool,
+) -> None:  # fmt: skip
+    """Reverse one action by the rules of the module docstring (errors of the server for
+    this action go into the report; an authentication error stops the undo)."""
+    from timetracker_import.app.stages.edits import worklog_or_none
+
+    wid = action.worklog_id or ""
+    try:
+        if action.kind == "create":
+            await _undo_create(journal, client, action, report, hooks, dry_run)
+        elif action.state in ("failed", "gone"):
+            return  # never took effect
+        elif action.undo == RECREATING:
+            report.skipped.append((wid, RECREATING_UNKNOWN))
+        elif action.undo:
+            report.skipped.append((wid, f"already undone ({action.undo})"))
+        elif action.kind == "update":
+            current = await worklog_or_none(client, wid)
+            await _undo_update(journal, client, action, current, report, hooks, dry_run)
+        else:
+            # a delete known to be done needs no look: its worklog is gone for good
+            current = None if action.state == "done" else await worklog_or_none(client, wid)
+            await _undo_delete(journal, client, action, current, report, hooks, dry_run)
+    except AuthError:
+        raise
+    except AmbiguousOutcome as exc:
+        # the step's intent stays; a later undo judges it by what the server shows
+        report.failed.append((wid, exc.message))
+    except ApiError as exc:
+        report.failed.append((wid, exc.message))
 
 
 async def _undo_create(
@@ -299,12 +349,19 @@ async def _undo_delete(
 
 
 def undo_run(
-    run_id: str, connection: ConnectionSettings, *, dry_run: bool = False, wait: float = 0.0
+    run_id: str,
+    connection: ConnectionSettings,
+    *,
+    dry_run: bool = False,
+    wait: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> UndoOutcome:
     """Undo ``run_id`` against ``connection`` (which must be the server the run wrote to).
     Running it again is harmless. It holds the server's writer lock (``journal.lock``): a
     run still writing there - the run to undo itself, or any other - makes it wait up to
-    ``wait`` seconds, then ``RunLocked`` (exit 75); a dry run takes no lock."""
+    ``wait`` seconds, then ``RunLocked`` (exit 75); a dry run takes no lock.
+    ``progress`` and ``cancel``: see ``undo_actions``."""
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.journal.lock import target_lock
 
@@ -321,7 +378,8 @@ def undo_run(
 
         async def main() -> UndoOutcome:
             async with TimetrackerClient(connection) as client:
-                report = await undo_actions(journal, client, dry_run=dry_run, hooks=hooks)
+                report = await undo_actions(journal, client, dry_run=dry_run, hooks=hooks,
+                                            progress=progress, cancel=cancel)  # fmt: skip
             return UndoOutcome(journal.run_id, dry_run, kind, report)
 
         return asyncio.run(main())

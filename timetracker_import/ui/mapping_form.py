@@ -72,6 +72,20 @@ class MappingChoice:
         return head + yaml.safe_dump(self.as_data(), sort_keys=False, allow_unicode=True)
 
 
+def named_choice(source: str) -> MappingChoice | None:
+    """The mapping a ``preset:NAME`` or ``saved:NAME`` choice names (None for neither;
+    UsageError for an unknown preset or saved mapping)."""
+    if source.startswith("preset:"):
+        name = source.removeprefix("preset:")
+        if name not in {p.name for p in lib.presets()}:
+            raise UsageError(f"unknown preset {name!r}", hint="choose one from the list")
+        return MappingChoice(preset=name)
+    if source.startswith("saved:"):
+        name = source.removeprefix("saved:")
+        return MappingChoice(data=lib.saved_mapping(name), saved=name)
+    return None
+
+
 def with_alias(choice: MappingChoice, value: str, target: str) -> MappingChoice:
     """The mapping with one more user alias: ``value`` in the file means user ``target``
     (a ``map`` entry on the user field; values not in the map pass unchanged)."""

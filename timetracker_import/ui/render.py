@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from functools import cache
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp import web
 
 from timetracker_import.ui.security import CSRF_FIELD, GUARD
 from timetracker_import.ui.state import WIZARD
+from timetracker_import.ui.words import for_page, problem
 
 #: (path, label) of the wizard's steps, in order.
 STEPS: tuple[tuple[str, str], ...] = (
@@ -65,7 +67,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, hours=hours, number=number)
+    env.filters.update(cell=cell, hours=hours, number=number, words=for_page)
+    env.tests["search"] = lambda value, pattern: re.search(pattern, str(value)) is not None
     env.globals.update(STEPS=STEPS, CSRF_FIELD=CSRF_FIELD, PAGE_ROWS=PAGE_ROWS)
     return env
 
@@ -88,8 +91,8 @@ def page(
         .render(
             title=title,
             step=step,
-            error=error,
-            notice=notice,
+            error=problem(error),
+            notice=None if notice is None else for_page(notice),
             csrf=request.app[GUARD].csrf_token,
             reachable=request.app[WIZARD].reachable(),
             **context,

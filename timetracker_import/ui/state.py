@@ -39,6 +39,10 @@ class FileInfo:
         return self.table.sheet
 
 
+#: jobs whose result tells a Cancel itself (what was done before it, what is left)
+KEEPS_RESULT = frozenset({"import", "sync", "undo"})
+
+
 class Cancelled(Exception):
     """A job's Cancel was pressed before its work could stop by itself."""
 
@@ -47,15 +51,17 @@ class Cancelled(Exception):
 class Job:
     """Work that takes longer than a second, run in a worker thread. The page follows it
     over server-sent events (``done``/``total`` when known, else the time elapsed) and its
-    Cancel button sets ``cancel``: work that can stop (dry run, import) stops resumably;
-    work that cannot (reading a file, undo) is abandoned, its result dropped."""
+    Cancel button sets ``cancel``: work that can stop (dry run, import, sync, undo) stops
+    (resumably; an import's, a sync's or an undo's result tells what was done before the
+    stop); work that cannot (reading a file) is abandoned, its result dropped."""
 
-    kind: str  # read | validate | dryrun | import | undo | undo-check
+    kind: str  # read | validate | dryrun | import | undo | undo-check | sync-plan | sync
     title: str
     next_url: str  # where the page goes when the job is over
     cancellable: bool = True
     done: int = 0
     total: int = 0
+    unit: str = "rows sent"  # what ``done`` counts ("3 of 10 rows sent")
     phase: str = "starting"
     started: float = field(default_factory=time.monotonic)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -88,7 +94,7 @@ class Job:
         def main() -> None:
             try:
                 result = work(self)
-                if self.cancel.is_set() and self.kind != "import":
+                if self.cancel.is_set() and self.kind not in KEEPS_RESULT:
                     self.cancelled = True  # stopped or abandoned: the result is dropped
                 else:
                     self.result = result  # an import's result tells a late Cancel itself
@@ -127,6 +133,9 @@ class Wizard:
     edits: dict[int, dict[int, str]] = field(default_factory=dict)  # fixes in place
     connection: Any = None  # lib.Identity
     dry_run: Any = None  # the library's ImportResult of the last dry run
+    sync_setup: Any = None  # ui.sync_form.SyncSetup: the Sync page's setup
+    sync_plan: Any = None  # ui.steps.sync.SyncPlan: the setup and its planned SyncResult
+    last_sync: Job | None = None
     job: Job | None = None  # the running (or last) background job
     last_import: Job | None = None
     uploads: int = 0

@@ -84,6 +84,17 @@ class SyncAccountMixin(SyncRunState):
             and self.outcome.get(r.source_row, (RowOutcome.PENDING,))[0] in (
                 RowOutcome.UPDATED, RowOutcome.UNCHANGED)
         ]  # fmt: skip
+        by_row = {d.source_row: d for d in desired}
+        creates = [
+            {"source_row": r.source_row, "key": r.key, "worklog_id": outcome[1],
+             "user": self.labels.get(d.user_id, d.user_id), "timestamp": d.timestamp,
+             "length": d.content.get("length"), "work_item": d.work_item_id,
+             "comment": d.content.get("comment")}
+            for r in plan.by_outcome(Planned.CREATE)
+            if (d := by_row.get(r.source_row)) is not None
+            and (outcome := self.outcome.get(r.source_row, (RowOutcome.PENDING, None)))[0]
+            == RowOutcome.CREATED
+        ]  # fmt: skip
         conflicts = [
             {"source_row": r.source_row, "key": r.key, "worklog_id": r.worklog_id,
              "reason": r.reason, "ours": r.ours, "theirs": r.theirs,
@@ -112,7 +123,8 @@ class SyncAccountMixin(SyncRunState):
             halt_message = stop_signal_message(self.stop_signal)
         result = SyncResult(
             run_id=journal.run_id, run_dir=journal.directory, dry_run=s.dry_run, exit_code=code,
-            counts=counts, changes=changes, deletes=self.deleted, conflicts=conflicts,
+            counts=counts, changes=changes, creates=creates, deletes=self.deleted,
+            conflicts=conflicts,
             kept=[{"key": k.entry.key, "worklog_id": k.entry.worklog_id,
                    "timestamp": k.entry.timestamp, "why": k.why} for k in plan.kept],
             held=[{"source_row": r.source_row, "why": r.reason}

@@ -109,6 +109,9 @@ class SyncResult:
     exit_code: int
     counts: Counts
     changes: list[dict[str, Any]] = field(default_factory=list)
+    #: the rows created (a dry run: that would be created): row, key, user, UTC start,
+    #: length, work item, comment (the web app's plan lists them; not in ``--json``)
+    creates: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     kept: list[dict[str, Any]] = field(default_factory=list)
@@ -216,8 +219,12 @@ class SyncRunState:
         *,
         confirm: Callable[[SyncConfirm], bool] | None,
         cancel: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self.s = settings
+        #: ``progress(changes done, changes to make)`` while the writes run
+        self.progress = progress
+        self.progress_done = self.progress_total = 0
         self.p = prepared
         self.confirm = confirm
         self.cancel = cancel
@@ -260,6 +267,13 @@ class SyncRunState:
             if rej.source_row not in done and rej.source_row not in self.skipped:
                 self.rejections.append(rej)
                 self.outcome[rej.source_row] = (RowOutcome.REJECTED, None)
+
+    def _progressed(self, count: int) -> None:
+        """``count`` more writes have their outcome (the poster's rows, the edit executor's
+        updates and deletes)."""
+        self.progress_done += count
+        if self.progress is not None:
+            self.progress(self.progress_done, self.progress_total)
 
     def _closed(self) -> set[int]:
         return {r.source_row for r in self.rejections} | set(self.skipped)

@@ -273,6 +273,7 @@ class SyncWritesMixin(SyncAccountMixin):
             claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=dry_run, concurrency=self.limiter, naive_offset_minutes=offset,
             created_offset_minutes=offset,
+            on_rows_done=None if dry_run else self._progressed,
         )  # fmt: skip
         if self.halt is None:
             await poster.run(planned.batches)
@@ -299,7 +300,10 @@ class SyncWritesMixin(SyncAccountMixin):
                   if r.action is not None]  # fmt: skip
         writes += [EditWrite(d, None, d.key) for d in plan.deletes]
         hooks = _LedgerHooks(ledger, scope, updates, by_row)
-        self.edits = EditExecutor(client, journal, concurrency=self.limiter, hooks=hooks)
+        self.edits = EditExecutor(client, journal, concurrency=self.limiter, hooks=hooks,
+                                  on_done=self._progressed)  # fmt: skip
+        self.progress_total = len(creates) + len(writes)
+        self._progressed(0)
         self._writing = True
         if self.stop_signal is not None or (self.cancel is not None and self.cancel.is_set()):
             self._stop()

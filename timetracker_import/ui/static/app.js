@@ -79,7 +79,7 @@ function setupProgress() {
     if (data.total) {
       bar.max = Math.max(data.total, 1);
       bar.value = data.done;
-      label.textContent = data.done.toLocaleString() + " of " + data.total.toLocaleString() + " rows sent";
+      label.textContent = data.done.toLocaleString() + " of " + data.total.toLocaleString() + " " + (data.unit || "rows sent");
     } else {
       bar.removeAttribute("value");
       label.textContent = data.phase + "… (" + Math.round(data.elapsed) + " s)";

@@ -13,10 +13,11 @@ from timetracker_import.ui.steps import (
     jobs,
     mapping,
     runs,
+    sync,
     validate,
 )
 
-MODULES = (file, mapping, validate, connect, dryrun, importing, runs, jobs)
+MODULES = (file, mapping, validate, connect, dryrun, importing, runs, sync, jobs)
 
 
 def add_routes(app: web.Application) -> None:

@@ -95,8 +95,13 @@ async def connect_post(request: web.Request) -> web.StreamResponse:
         token = ""  # the pasted token goes out of scope with the request
     w.connection = who
     w.dry_run = None
+    w.sync_plan = None  # another server or user: plan again
     after = kept.get("next", "")
-    if after.startswith("/runs/"):
+    if after == "/sync" and w.sync_setup is not None:
+        from timetracker_import.ui.steps.sync import plan_job
+
+        raise plan_job(w, w.sync_setup)  # the setup that sent here: its plan
+    if after.startswith("/runs/") or after == "/sync":
         raise web.HTTPSeeOther(after)
     if w.file is None or w.mapping is None:
         raise web.HTTPSeeOther("/connect")

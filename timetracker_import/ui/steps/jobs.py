@@ -15,7 +15,8 @@ routes = web.RouteTableDef()
 
 #: the step a job belongs to (for the step bar and the Back link)
 JOB_STEP = {"read": "/file", "convert": "/file", "validate": "/validate", "dryrun": "/dryrun",
-            "import": "/import", "undo": "/runs", "undo-check": "/runs"}  # fmt: skip
+            "import": "/import", "undo": "/runs", "undo-check": "/runs", "sync-plan": "/sync",
+            "sync": "/sync"}  # fmt: skip
 
 
 @routes.get("/job")
@@ -26,7 +27,7 @@ async def job_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/")
     step = JOB_STEP.get(job.kind, "/file")
     if job.finished.is_set():
-        if job.kind == "import":
+        if job.kind in ("import", "sync") or (job.kind == "undo" and job.result is not None):
             raise web.HTTPSeeOther(job.next_url)  # the result page tells every outcome
         if job.error is not None and not job.cancelled:
             return page(request, "job_error.html", title=f"{job.title}: stopped", step=step,
@@ -42,7 +43,7 @@ def snapshot(job: object) -> dict[str, object]:
     from timetracker_import.ui.state import Job
 
     assert isinstance(job, Job)
-    return {"done": job.done, "total": job.total, "phase": job.phase,
+    return {"done": job.done, "total": job.total, "unit": job.unit, "phase": job.phase,
             "elapsed": round(job.elapsed, 1), "confirm": job.confirm is not None
             and not job.answer.is_set()}  # fmt: skip
 

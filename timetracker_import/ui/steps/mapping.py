@@ -90,13 +90,14 @@ def render(request: web.Request, *, form: Mapping[str, str] | None = None,
         form=form, fields=mf.FORM_FIELDS, units=mf.UNITS, date_orders=DATE_ORDERS,
         layouts=LAYOUTS,
         others=[p for p in lib.presets() if p.name not in detected],
-        saved=lib.saved_mappings(), zones=_zones(),
+        saved=lib.saved_mappings(), zones=zone_names(),
         **(preview_context(info, preview_choice) if error is None else {"pv": None,
            "problem": None}),
     )  # fmt: skip
 
 
-def _zones() -> list[str]:
+def zone_names() -> list[str]:
+    """Every IANA zone name (the time zone fields' suggestions)."""
     import zoneinfo
 
     return sorted(zoneinfo.available_timezones())
@@ -121,14 +122,9 @@ def choice_from(info: FileInfo, data: Mapping[str, str]) -> MappingChoice:
         if not name:
             raise UsageError("no saved mapping chosen", hint="choose one from the list")
         source = f"saved:{name}"
-    if source.startswith("preset:"):
-        name = source.removeprefix("preset:")
-        if name not in {p.name for p in lib.presets()}:
-            raise UsageError(f"unknown preset {name!r}", hint="choose one from the list")
-        return MappingChoice(preset=name)
-    if source.startswith("saved:"):
-        name = source.removeprefix("saved:")
-        return MappingChoice(data=lib.saved_mapping(name), saved=name)
+    named = mf.named_choice(source)
+    if named is not None:
+        return named
     return MappingChoice(data=mf.mapping_from_form(info.headers, data))
 
 

@@ -1,6 +1,7 @@
-"""Runs: every journaled run (the web app's and the command line's) with its counts, one
-run's details and files, Resume, and Undo (a paged confirmation from the journal, then the
-deletion as a job)."""
+"""Runs: every journaled run (the web app's and the command line's) with its counts exactly
+as ``runs list`` prints them (``library.run_summaries``), one run's details and files,
+Resume (imports), and Undo of any run kind (a paged confirmation from the journal, then a job
+with "N of M changes undone" and Cancel; "Undo the rest" after a Cancel)."""
 
 from __future__ import annotations
 
@@ -15,28 +16,11 @@ from timetracker_import import library as lib
 from timetracker_import.errors import UsageError
 from timetracker_import.ui.mapping_form import MappingChoice
 from timetracker_import.ui.render import page, paged
-from timetracker_import.ui.state import FileInfo, Job
+from timetracker_import.ui.state import FileInfo, Job, Wizard
 from timetracker_import.ui.steps.common import start, wizard
 from timetracker_import.ui.steps.dryrun import run_files
 
 routes = web.RouteTableDef()
-
-
-def counts_text(run: lib.RunOverview) -> str:
-    """The run's counts in words (a sync's with its own outcomes)."""
-    c = run.counts
-    if not c:
-        return "-"
-    if run.kind == "dry run":
-        return (f"dry run: would create {c.get('created', 0):,}, rejected {c.get('rejected', 0):,}"
-                f", already in 7pace {c.get('already_existing', 0):,} (rows {c.get('rows', 0):,})")  # fmt: skip
-    if run.kind != "import":
-        shown = [f"{k.replace('_', ' ')} {v:,}" for k, v in c.items() if v and k != "balanced"]
-        return f"{run.kind}: " + (", ".join(shown) or "nothing")
-    undone = f" (undone: {run.undone:,} deleted)" if run.undone else ""
-    return (f"rows {c.get('rows', 0):,}: created {c.get('created', 0):,}, already in 7pace "
-            f"{c.get('already_existing', 0):,}, rejected {c.get('rejected', 0):,}, not sent "
-            f"{c.get('unprocessed', 0):,}{undone}")  # fmt: skip
 
 
 def mapping_label(run: lib.RunOverview) -> str:
@@ -49,30 +33,56 @@ def mapping_label(run: lib.RunOverview) -> str:
 async def runs_page(request: web.Request) -> web.StreamResponse:
     items = await asyncio.to_thread(lib.run_overviews)
     return page(request, "runs.html", title="Runs", step="/runs", p=paged(items, request),
-                counts_text=counts_text, mapping_label=mapping_label, Path=Path)  # fmt: skip
+                mapping_label=mapping_label, Path=Path)  # fmt: skip
 
 
 @routes.get("/runs/{run_id}")
 async def run_page(request: web.Request) -> web.StreamResponse:
     run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
     return page(request, "run.html", title=f"Run {run.run_id}", step="/runs", run=run,
-                files=run_files(run.directory), counts_text=counts_text,
-                mapping_label=mapping_label, p=paged(list(run.rejections), request))  # fmt: skip
+                files=run_files(run.directory), mapping_label=mapping_label,
+                p=paged(list(run.rejections), request))  # fmt: skip
 
 
 @routes.get("/runs/{run_id}/undo")
 async def undo_page(request: web.Request) -> web.StreamResponse:
-    """The confirmation: what undo deletes, from the journal, page by page (nothing is asked
-    of 7pace yet)."""
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
-    if run.kind != "import":
-        raise UsageError(f"run {run.run_id} is a {run.kind}, not an import",
-                         hint="the web app undoes imports; undo other runs on the command line")  # fmt: skip
-    created = await asyncio.to_thread(lib.created_rows, run.run_id)
-    items = sorted(created.items(), key=lambda kv: (kv[1], kv[0]))
+    """The confirmation: what undo reverses, from the journal, page by page (nothing is
+    asked of 7pace yet)."""
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
+    steps = await asyncio.to_thread(lib.undo_steps, run.run_id)
+    only_deletes = all(s.what == "delete" for s in steps)
     return page(request, "undo.html", title=f"Undo run {run.run_id}", step="/runs", run=run,
-                p=paged(items, request), connected=wizard(request).connection is not None,
-                source=Path(run.input_path or "?").name)  # fmt: skip
+                p=paged(steps, request), connected=wizard(request).connection is not None,
+                source=Path(run.input_path or "?").name, only_deletes=only_deletes,
+                WHAT=UNDO_WHAT)  # fmt: skip
+
+
+#: what undo does to each kind of change, in words
+UNDO_WHAT = {"delete": "delete the worklog it created", "restore": "put the old values back",
+             "re-create": "re-create the worklog it deleted (a new id)"}  # fmt: skip
+
+
+def undo_job(w: Wizard, run_id: str, *, check: bool) -> web.HTTPSeeOther:
+    """Undo ``run_id`` (or, with ``check``, only see what undo would do) as a job with
+    "N of M changes undone" and Cancel."""
+    assert w.connection is not None
+    settings = w.connection.settings
+    kind = "undo-check" if check else "undo"
+    title = f"{'Checking what undo would do for' if check else 'Undoing'} run {run_id}"
+    job = Job(kind, title, f"/runs/{run_id}/undone", cancellable=True,
+              unit="changes checked" if check else "changes undone")  # fmt: skip
+
+    def work(job: Job) -> Any:
+        job.phase = ("reading each worklog from 7pace (edited ones are kept)" if check
+                     else "undoing the run's changes (edited ones are kept)")  # fmt: skip
+        outcome = lib.undo_run(run_id, connection=settings, dry_run=check, progress=job.progress,
+                               cancel=job.cancel)  # fmt: skip
+        if not check:
+            w.dry_run = None  # 7pace changed: a new dry run is needed
+            w.sync_plan = None
+        return outcome
+
+    return start(w, job, work)
 
 
 @routes.post("/runs/{run_id}/undo")
@@ -81,24 +91,8 @@ async def undo_post(request: web.Request) -> web.StreamResponse:
     w = wizard(request)
     if w.connection is None:
         raise web.HTTPSeeOther(f"/connect?next=/runs/{run_id}/undo")
-    settings = w.connection.settings
     check = (await request.post()).get("check") == "1"
-    kind = "undo-check" if check else "undo"
-    title = f"{'Checking what undo would delete' if check else 'Undoing'} run {run_id}"
-    job = Job(kind, title, f"/runs/{run_id}/undone", cancellable=False)
-
-    def work(job: Job) -> Any:
-        job.phase = ("reading each worklog from 7pace (edited ones are kept)" if check
-                     else "deleting the worklogs (edited ones are kept)")  # fmt: skip
-        outcome = lib.undo_run(run_id, connection=settings, dry_run=check)
-        if outcome.report is None:
-            raise UsageError(f"run {run_id} is not an import",
-                             hint="undo it on the command line")  # fmt: skip
-        if not check:
-            w.dry_run = None  # 7pace changed: a new dry run is needed
-        return outcome
-
-    raise start(w, job, work)
+    raise undo_job(w, run_id, check=check)
 
 
 @routes.get("/runs/{run_id}/undone")
@@ -120,7 +114,11 @@ async def undone_page(request: web.Request) -> web.StreamResponse:
 async def resume_post(request: web.Request) -> web.StreamResponse:
     """Choose the run's file and mapping again; the next import resumes the run."""
     w = wizard(request)
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
+                                  details=False)  # fmt: skip
+    if not run.can_resume:
+        raise UsageError(f"run {run.run_id} is a {run.kind}; only an import that stopped is "
+                         "resumed", hint="a sync is run again from the Sync page")  # fmt: skip
     path = Path(run.input_path or "")
     if not run.input_path or not path.is_file():
         raise UsageError(f"the file of run {run.run_id} is no longer at {run.input_path}",
@@ -149,7 +147,8 @@ async def resume_post(request: web.Request) -> web.StreamResponse:
 @routes.get("/runs/{run_id}/files/{name}")
 async def run_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
+                                  details=False)  # fmt: skip
     if name not in run_files(run.directory):
         raise web.HTTPNotFound(text=f"run {run.run_id} has no file {name}")
     path = run.directory / name

@@ -1,0 +1,66 @@
+"""The pages' words for what the library says in the command line's: its messages and hints
+name options (``--window``, ``--max-delete 30``) and commands; a page names the field or
+the button instead. Applied to every page error, job error and note a page shows."""
+
+from __future__ import annotations
+
+import re
+
+#: an option (with its value when the option takes one) -> what the pages call it
+_OPTIONS: tuple[tuple[str, str], ...] = (
+    (r"--max-delete\s+(\d+%)", r"a deletion limit of \1 of the worklogs"),
+    (r"--max-delete\s+(\d+)\b", r"a limit of \1 deletions (the “Allow \1 deletions” button)"),
+    (r"--max-delete\s+all", "no deletion limit"),
+    (r"--max-delete(?:\s+N\|P%\|all)?", "the deletion guard's limit"),
+    (r"--window(?:\s+FROM\.\.TO)?", "the period"),
+    (r"--prune", "deleting (“Delete worklogs that left the file”)"),
+    (r"--source\s+NAME", "the source name"),
+    (r"--source\s+([\w.-]+)", r"the source name \1"),
+    (r"--source", "the source name"),
+    (r"add --timezone ([\w/+-]+)", r"fill in the time zone field (e.g. \1)"),
+    (r"--timezone(?:\s+ZONE)?", "the time zone field"),
+    (r"--key(?:\s+COLUMN)?", "the id column"),
+    (r"--on-duplicate-key(?:\s+\w+)?", "the rule for repeated ids (in the mapping)"),
+    (r"--on-duplicate(?:\s+\w+)?", "the rule for repeated rows (in the mapping)"),
+    (r"--overwrite-edited", "overwriting edits made in 7pace (not offered here)"),
+    (r"--ledger(?:\s+PATH)?", "the ledger"),
+    (r"--wait(?:\s+SECONDS)?", "waiting"),
+    (r"--mapping(?:\s+PATH)?", "the mapping"),
+    (r"--preset(?:\s+NAME)?", "the mapping"),
+    (r"--token-file(?:\s+PATH)?", "the token"),
+    (r"--token", "the token"),
+    (r"--url(?:\s+\S+)?", "the server address"),
+    (r"--dry-run", "the plan"),
+    (r"--yes", "the confirmation"),
+    (r"--json", "the summary"),
+    (r"--sheet(?:\s+NAME)?", "the sheet"),
+)
+_REWRITES = [(re.compile(p), r) for p, r in _OPTIONS]
+_COMMAND = re.compile(r"`timetracker-import [^`]*`|timetracker-import [a-z][\w -]*?(?=[;,.)]|$)")
+#: a date/time format code ('%m/%d/%Y') and how a person writes it (MM/DD/YYYY)
+_FORMAT = re.compile(r"%[a-zA-Z](?:[^'\s%]*%[a-zA-Z])*[^'\s%]*")
+_CODES = {"d": "DD", "m": "MM", "Y": "YYYY", "y": "YY", "H": "hh", "I": "hh", "M": "mm",
+          "S": "ss", "p": "AM/PM", "b": "Mon", "B": "Month", "f": "ffffff", "z": "+hhmm",
+          "j": "day of the year", "a": "Mon", "A": "Monday"}  # fmt: skip
+_LEFT = re.compile(r"(?<![\w-])--([a-z][\w-]+)")
+#: "run again with X" in a hint: on a page the fix is a button or a field
+_RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
+
+
+def for_page(text: str) -> str:
+    """``text`` with every option and command rewritten into the pages' words."""
+    out = _COMMAND.sub("the command line", text)
+    out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]),
+                      out)
+    out = _RUN_AGAIN.sub("plan again with", out)
+    for pattern, words in _REWRITES:
+        out = pattern.sub(words, out)
+    return _LEFT.sub(lambda m: "the “" + m.group(1).replace("-", " ") + "” setting", out)
+
+
+def problem(error: tuple[str, str | None] | None) -> tuple[str, str | None] | None:
+    """A (message, hint) pair in the pages' words."""
+    if error is None:
+        return None
+    message, hint = error
+    return for_page(message), None if hint is None else for_page(hint)
