@@ -130,3 +130,18 @@ def test_a_server_of_finite_capacity_gets_every_change_once(tmp_path: Path) -> N
         assert server(box) == expected(changed)
         line = box.stats()["capacity"]
         assert line["peakServing"] == 2 and line["peakWaiting"] >= 1  # it did queue
+
+
+def test_progress_bar_counts_the_writes(box: RunningSandbox, tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.yaml"
+    settings(box, tmp_path, BASE_ROWS)
+    path = write(tmp_path / "hr.csv", BASE_ROWS)
+    base = ["sync", str(path), "--mapping", str(mapping), "--yes"]
+    code, _, err = invoke(box, *base, "--dry-run", "--progress")
+    assert code == 0 and "sync:" not in err  # a dry run writes nothing: no bar
+    code, _, err = invoke(box, *base, "--progress")
+    assert code == 0, err
+    assert "sync: 100%" in err and "5/5" in err  # five creates
+    write(path, corrected())
+    code, _, err = invoke(box, *base, "--prune", "--window", NOVEMBER, "--no-progress")
+    assert code == 0 and "sync:" not in err

@@ -18,6 +18,7 @@ from .options import (
     connection_options,
     json_option,
     notify_options,
+    progress_option,
 )
 from .render import progress_bar
 
@@ -52,11 +53,7 @@ if TYPE_CHECKING:
 @click.option("--output", "-o", metavar="PATH|-", default="-", help="Default: stdout.")
 @click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True,
               help="Requests in flight at most.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: on a terminal).",
-)
+@progress_option
 @click.option("--quiet", "-q", is_flag=True, hidden=True, help="Old spelling of --no-progress.")
 @json_option("Print the summary (worklogs, days, time zone, per organization) as JSON to "
              "stdout; needs --output PATH (the export itself goes to stdout otherwise).")

@@ -17,6 +17,7 @@ from timetracker_import.cli.options import (
     input_options,
     lookup_dir_option,
     posting_options,
+    progress_option,
     result_options,
     wait_option,
 )
@@ -179,11 +180,7 @@ def _prompt_routes(plan: RoutePlan) -> bool:
 )
 @result_options("Write a report: PATH.html or PATH.json.")
 @click.option("--new-run", is_flag=True, help="Start afresh instead of resuming an unfinished run.")
-@click.option(
-    "--progress/--no-progress",
-    default=None,
-    help="Progress bar on stderr (default: on a terminal).",
-)
+@progress_option
 @wait_option
 @connection_options
 def import_(

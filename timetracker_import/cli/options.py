@@ -398,6 +398,14 @@ class ConcurrencyParam(_ConcurrencyType):
         return "auto" if setting.auto else setting.fixed
 
 
+#: ``--progress/--no-progress`` (import, sync, export): a bar on stderr, default on a terminal
+progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: on a terminal).",
+)
+
+
 def posting_options(batch_help: str) -> Callable[[F], F]:
     """``--batch-size``, ``--concurrency auto|N`` (default auto, ``app.limiter``) and
     ``--max-concurrency N`` (as ``max_concurrency``; None: the limiter's default): import and

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -125,6 +125,35 @@ def echo_summary(report: Report, *, err: bool = False, stream: TextIO | None = N
     out = stream or (sys.stderr if err else sys.stdout)
     color = bool(getattr(out, "isatty", lambda: False)())
     click.echo(render_summary(report, color=color), file=out, color=color)
+
+
+@contextlib.contextmanager
+def progress_counter(
+    show: bool, *, desc: str, unit: str
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A tqdm bar on stderr, given as a ``(done, total)`` callback (the total may change),
+    drawn from its first call on - so a question asked before it (``sync``'s confirmation)
+    stands alone; None when not shown. Closed even when the block fails."""
+    if not show:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, file=sys.stderr, desc=desc))
+        bar = bars[0]
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 @contextlib.contextmanager

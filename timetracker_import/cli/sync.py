@@ -15,6 +15,7 @@ from timetracker_import.cli.options import (
     input_file_argument,
     lookup_dir_option,
     posting_options,
+    progress_option,
     result_options,
     sync_input_options,
     wait_option,
@@ -198,6 +199,7 @@ def _prompt(info: SyncConfirm) -> bool:
 @click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 @posting_options("Rows per create request.")
 @result_options("Write a report with a changes section: PATH.html or PATH.json.")
+@progress_option
 @wait_option
 @connection_options
 def sync(
@@ -228,6 +230,7 @@ def sync(
     report_path: Path | None,
     as_json: bool,
     yes: bool,
+    progress: bool | None,
     wait: float,
     connection: ConnectionOptions,
 ) -> int:
@@ -249,6 +252,7 @@ def sync(
     again); 75 temporary failure or another writer busy; 130/143 interrupted (run again).
     """
     from timetracker_import import library
+    from timetracker_import.cli.render import progress_counter
     from timetracker_import.errors import UsageError
 
     if not dry_run and not yes and not sys.stdin.isatty():
@@ -256,17 +260,19 @@ def sync(
             "a real sync asks for confirmation, but there is no terminal",
             hint="add --yes to sync without asking (or --dry-run to see the plan)",
         )
-    result = library.sync_file(
-        file, connection=connection.resolve(), mapping=mapping_path, preset=preset,
-        keys=tuple(keys), prune=prune, window=window, source=source, max_delete=max_delete,
-        ledger=ledger_path, overwrite_edited=overwrite_edited,
-        on_duplicate_key=on_duplicate_key, on_duplicate=on_duplicate, dry_run=dry_run,
-        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter, date=date,
-        batch_size=batch_size, concurrency=concurrency, max_concurrency=max_concurrency,
-        rejected=rejected_path,
-        report=report_path, wait=wait, confirm=None if (yes or dry_run) else _prompt,
-        date_order=date_order, lookup_dir=lookup_dir,
-    )  # fmt: skip
+    show = sys.stderr.isatty() if progress is None else progress
+    with progress_counter(show and not dry_run, desc="sync", unit=" writes") as on_progress:
+        result = library.sync_file(
+            file, connection=connection.resolve(), mapping=mapping_path, preset=preset,
+            keys=tuple(keys), prune=prune, window=window, source=source,
+            max_delete=max_delete, ledger=ledger_path, overwrite_edited=overwrite_edited,
+            on_duplicate_key=on_duplicate_key, on_duplicate=on_duplicate, dry_run=dry_run,
+            sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter, date=date,
+            batch_size=batch_size, concurrency=concurrency, max_concurrency=max_concurrency,
+            rejected=rejected_path, report=report_path, wait=wait,
+            confirm=None if (yes or dry_run) else _prompt, date_order=date_order,
+            lookup_dir=lookup_dir, progress=on_progress,
+        )  # fmt: skip
     click.echo(render_sync(result), err=True)
     evidence.emit(result.summary_dict())
     return result.exit_code
