@@ -258,6 +258,26 @@ async def test_the_guard_stops_a_truncated_file_until_allowed(
     assert ready.app[WIZARD].sync_setup.limit is None
 
 
+async def test_a_feed_under_a_new_source_name_is_stopped_before_it_writes(
+    ready: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    path = write(tmp_path / "hours.csv", ROWS)
+    await plan(ready, form(path))
+    await apply(ready)
+    corrected = [dict(ROWS[0], Minutes=90), *ROWS[1:]]
+    write(path, corrected)
+    html = await plan(ready, form(path, source="payroll-2026"))  # the source typed anew
+    assert 'id="renamed-stop"' in html and 'id="apply"' not in html
+    shown = text(html)
+    assert "first sync of the source payroll-2026" in shown and "source to payroll" in shown
+    assert not re.search(r"(?<![\w-])--[a-z]", shown), shown
+    html = await apply(ready)  # an old tab: the real run stops as well
+    assert server(box) == wanted(ROWS)  # never 90 minutes beside the hour
+    html = await plan(ready, form(path))  # source payroll again: the correction
+    await apply(ready)
+    assert server(box) == wanted(corrected)
+
+
 async def test_an_empty_export_deletes_nothing(
     ready: TestClient, box: RunningSandbox, tmp_path: Path
 ) -> None:

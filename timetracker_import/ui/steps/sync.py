@@ -69,8 +69,10 @@ class SyncPlan:
 
     @property
     def stopped(self) -> bool:
+        """The real run would stop before its first write: the deletion guard, or the first
+        sync of a source that lies on another source's worklogs (a renamed feed)."""
         g = self.result.guard
-        return g is not None and not g.allowed
+        return (g is not None and not g.allowed) or self.result.renamed_from is not None
 
     def kwargs(self) -> dict[str, Any]:
         kw = self.setup.kwargs()
