@@ -141,3 +141,15 @@ def balanced(result: ImportResult) -> bool:
     """The accounting invariant: rows = created + existing + rejected + unprocessed + skipped."""
     c = result.accounting
     return c.rows == c.created + c.already_existing + c.rejected + c.unprocessed + c.skipped
+
+
+def invoke_cli(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
+    """The CLI in-process against ``box`` as alice: (exit code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from timetracker_import.cli.main import cli
+
+    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+

@@ -9,17 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tests.app import test_import as imp
-from timetracker_import.cli.main import cli
+from tests.helpers import invoke_cli as invoke
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
-
-
-def invoke(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    result = CliRunner().invoke(cli, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_json_timings_and_the_report_show_the_level(

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from tests.app.test_sync import (
     BASE_ROWS,
@@ -24,8 +23,8 @@ from tests.app.test_sync import (
     sync,
     write,
 )
+from tests.helpers import invoke_cli as invoke
 from timetracker_import.app.sync import sync_file
-from timetracker_import.cli.main import cli
 from timetracker_import.errors import UsageError
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
@@ -39,10 +38,6 @@ def corrected() -> list[dict[str, object]]:
     return rows
 
 
-def invoke(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
-    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    result = CliRunner().invoke(cli, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_one_limiter_counts_creates_updates_and_deletes(
