@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: rows whose keys are built at once (their tuples live only while they are digested)
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 10_000
 _DIGEST = np.dtype("V16")
 
 
@@ -54,8 +54,10 @@ class KeyTable(Mapping[int, bytes]):
         time so that only one chunk's tuples exist at once."""
         rows: list[np.ndarray] = []
         digests: list[np.ndarray] = []
+        aligned = user_ids.reindex(frame.index)  # once: each chunk's reindex is then trivial
         for start in range(0, len(frame), CHUNK_ROWS):
-            keys = keys_from_frame(frame.iloc[start : start + CHUNK_ROWS], user_ids)
+            part = slice(start, start + CHUNK_ROWS)
+            keys = keys_from_frame(frame.iloc[part], aligned.iloc[part])
             rows.append(np.fromiter(keys.keys(), dtype=np.int64, count=len(keys)))
             digests.append(
                 np.frombuffer(b"".join(key_digest(k) for k in keys.values()), dtype=_DIGEST)
