@@ -60,7 +60,6 @@ from timetracker_import.app.stages.prepare import (
 )
 from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
 from timetracker_import.core.rejections import Rejection
-from timetracker_import.core.row_set import RowSet
 from timetracker_import.core.zone import ZoneChoice, require_declared, zone_warnings
 from timetracker_import.errors import AuthError, Interrupted, UsageError
 
@@ -71,6 +70,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.limiter import Concurrency
     from timetracker_import.app.poster import Poster
+    from timetracker_import.core.row_set import RowSet
     from timetracker_import.journal.store import Journal
 
 __all__ = [
@@ -490,7 +490,7 @@ class _ImportRun:
                         client, journal, book, poster, frame, user_ids, resolved, prefetched
                     )
                 else:
-                    poster.pending = RowSet()
+                    poster.pending = _row_set()
                 # 3. stage: plan (creates only)
                 batches = self._plan(journal, poster, frame, user_ids)
                 bar = self.bar
@@ -555,7 +555,7 @@ class _ImportRun:
             # looked up only to split a refused batch: no per-row conversion up front
             timestamps=frame["timestamp"],
             read_back=read_back_for(client, self_only=self_only),
-            pending=RowSet(frame.index.to_numpy(dtype="int64")),
+            pending=_row_set(frame.index.to_numpy(dtype="int64")),
             known_ids=book.known_ids(),
             claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=self.settings.dry_run,
@@ -609,7 +609,7 @@ class _ImportRun:
         frame = book.pending_part(frame)
         # every row locked (or none left): the baseline and its errors do not matter
         if not len(frame):
-            poster.pending = RowSet()
+            poster.pending = _row_set()
             return frame
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
         from timetracker_import.core.key_table import KeyTable
@@ -633,7 +633,7 @@ class _ImportRun:
         if check.rejections:
             book.reject(journal, check.rejections)
         frame = book.pending_part(frame)
-        poster.pending = RowSet(frame.index.to_numpy(dtype="int64"))  # a byte a row
+        poster.pending = _row_set(frame.index.to_numpy(dtype="int64"))  # a byte a row
         return frame
 
     def _plan(
@@ -722,6 +722,13 @@ class _ImportRun:
         journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
         self._phase("finish")
         return result
+
+
+def _row_set(rows: Any = ()) -> RowSet:
+    """The rows still to send, a byte a row (``core.row_set``; numpy loads with it)."""
+    from timetracker_import.core.row_set import RowSet
+
+    return RowSet(rows)
 
 
 def _confirm_info(

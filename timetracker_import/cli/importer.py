@@ -230,8 +230,10 @@ def import_(
         )
     ask = not (yes or dry_run)
     from timetracker_import.cli.allocator import keep_large_blocks_mapped
+    from timetracker_import.cli.startup import IMPORT_MODULES, preload
 
     keep_large_blocks_mapped()  # a large file's peak memory is what is alive
+    preload(IMPORT_MODULES)
 
     def on_route(step: str, item: Any) -> None:
         if step == "start":
