@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.app.test_import import state_dir
 from tests.app.test_multi_org import boxes, plan_inputs
 from timetracker_import.app.dataframes import frame_file, frame_text
 from timetracker_import.app.frames import read_rejected_cells, rejections_frame
@@ -21,7 +20,7 @@ from timetracker_import.core.rejections import Rejection
 from timetracker_import.library import validate
 from timetracker_import.sandbox import RunningSandbox
 
-__all__ = ["boxes", "plan_inputs", "state_dir"]  # fixtures: private state and config folders
+__all__ = ["boxes", "plan_inputs"]  # fixtures (state_dir, autouse, is in tests/conftest.py)
 
 MAPPING = {
     "version": 1,

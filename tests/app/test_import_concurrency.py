@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app import test_import as imp
+from tests import helpers as imp
 from tests.helpers import invoke_cli as invoke
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 

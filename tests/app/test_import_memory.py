@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.app import test_import as imp
+from tests import helpers as imp
 from timetracker_import.app.stages.account import RowBook
 from timetracker_import.app.stages.execute import LazyBodies
 from timetracker_import.core.rejections import Rejection

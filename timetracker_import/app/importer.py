@@ -17,7 +17,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.limiter import Concurrency
     from timetracker_import.app.poster import Poster
+    from timetracker_import.core.row_set import RowSet
     from timetracker_import.journal.store import Journal
 
 __all__ = [
@@ -176,6 +177,8 @@ class _ImportRun:
     ) -> None:
         self.settings = settings
         self._prepared = prepared
+        #: the run read the file itself: it may drop the raw cells once they are journaled
+        self._owns_prepared = prepared is None
         self._stop_reading = threading.Event()
         self.progress = progress
         self.confirm = confirm
@@ -237,7 +240,7 @@ class _ImportRun:
         resumable journal without rows (or with the skipped rows still pending). Nothing was
         sent by that run (the poster waits for the complete journal), so the missing rows
         are exactly pending now; rows already known keep their outcome."""
-        journal.record_rows(int(r) for r in self.p.raw.index.tolist())
+        journal.record_rows(self.p.row_numbers())
         if self.p.skipped:
             outcomes = journal.row_outcomes()
             reasons = self.p.skip_reasons()
@@ -265,7 +268,7 @@ class _ImportRun:
             base_url=self.settings.connection.rest_root,
         )
         try:
-            journal.record_rows(int(r) for r in self.p.raw.index.tolist())
+            journal.record_rows(self.p.row_numbers())
             reasons = self.p.skip_reasons()  # the filter, --on-duplicate skip, replaced ids
             for reason in sorted(set(reasons.values())):
                 journal.mark_skipped([r for r, why in reasons.items() if why == reason], reason)
@@ -358,7 +361,7 @@ class _ImportRun:
 
         def read() -> None:
             try:
-                result = prepare(self.settings, stop=self._stop_reading)
+                result = prepare(self.settings, stop=self._stop_reading, keep_raw=False)
             except BaseException as exc:  # handed to the event loop, raised there
                 with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
                     loop.call_soon_threadsafe(settle, None, exc)
@@ -405,7 +408,7 @@ class _ImportRun:
             # A new run's journal is written in a worker thread while the setup reads (all
             # GETs) are on the wire; _run waits for it before anything else is journaled and
             # before the poster exists, so every intent is still committed before its POST.
-            rows = [int(r) for r in self.p.raw.index.tolist()]
+            rows = self.p.row_numbers()
             book, rejections = RowBook.fresh(rows, self.p.skipped, self.p.rejections)
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
@@ -456,6 +459,10 @@ class _ImportRun:
                                                 me_offset=self.me_offset))  # fmt: skip
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
+                if self._owns_prepared:
+                    # the rows are journaled: keep the raw cells of the rows rejected while
+                    # reading only (the rejected-rows file reads any other row again)
+                    p.release_raw(r.source_row for r in p.rejections)
                 # stage: resolve
                 resolved = resolve_rows(
                     to_check, me=me, users=users, activity_types=activity,
@@ -469,6 +476,8 @@ class _ImportRun:
                 # 1. batches that were in flight when the last attempt stopped: read back first
                 if resumed:
                     await self._reconcile(journal, poster, book)
+                # from here on the journal holds what is created, not memory (flat in rows)
+                poster.remember_created = False
                 blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
                 frame = book.pending_part(frame)
                 if blocked:
@@ -482,7 +491,7 @@ class _ImportRun:
                         client, journal, book, poster, frame, user_ids, resolved, prefetched
                     )
                 else:
-                    poster.pending = set()
+                    poster.pending = _row_set()
                 # 3. stage: plan (creates only)
                 batches = self._plan(journal, poster, frame, user_ids)
                 bar = self.bar
@@ -534,7 +543,7 @@ class _ImportRun:
         from datetime import datetime
 
         from timetracker_import.app.poster import Poster
-        from timetracker_import.core.worklog_key import keys_from_frame
+        from timetracker_import.core.key_table import KeyTable
 
         user_ids = resolved.user_ids.reindex(frame.index)
         self_only = resolved.self_only
@@ -543,11 +552,11 @@ class _ImportRun:
             client=client,
             journal=journal,
             bodies=LazyBodies(frame, user_ids, resolved.activity_type_ids),
-            keys=keys_from_frame(frame, user_ids),
+            keys=KeyTable.from_frame(frame, user_ids),  # 24 bytes a row
             # looked up only to split a refused batch: no per-row conversion up front
             timestamps=frame["timestamp"],
             read_back=read_back_for(client, self_only=self_only),
-            pending=frame.index,
+            pending=_row_set(frame.index.to_numpy(dtype="int64")),
             known_ids=book.known_ids(),
             claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=self.settings.dry_run,
@@ -601,12 +610,15 @@ class _ImportRun:
         frame = book.pending_part(frame)
         # every row locked (or none left): the baseline and its errors do not matter
         if not len(frame):
-            poster.pending = set()
+            poster.pending = _row_set()
             return frame
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
+        from timetracker_import.core.key_table import KeyTable
+
         keys = poster.keys
+        assert isinstance(keys, KeyTable)
         check = check_existing(
-            {r: keys[r] for r in frame.index if r in keys},
+            keys.subset(frame.index.to_numpy()),
             baseline,
             ours=set(poster.known_ids),
             naive_offset_minutes=resolved.naive_offset if resolved.self_only else 0,
@@ -622,7 +634,7 @@ class _ImportRun:
         if check.rejections:
             book.reject(journal, check.rejections)
         frame = book.pending_part(frame)
-        poster.pending = set(int(r) for r in frame.index)
+        poster.pending = _row_set(frame.index.to_numpy(dtype="int64"))  # a byte a row
         return frame
 
     def _plan(
@@ -713,11 +725,18 @@ class _ImportRun:
         return result
 
 
+def _row_set(rows: Any = ()) -> RowSet:
+    """The rows still to send, a byte a row (``core.row_set``; numpy loads with it)."""
+    from timetracker_import.core.row_set import RowSet
+
+    return RowSet(rows)
+
+
 def _confirm_info(
     frame: pd.DataFrame,
     user_ids: pd.Series,
     users: list[dict[str, Any]],
-    pending: set[int],
+    pending: Set[int],
     batches: int,
     target: str,
 ) -> ConfirmInfo:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableSet, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 from timetracker_import.api.redact import redact_text
 from timetracker_import.app.limiter import Concurrency, Limiter, Slot
 from timetracker_import.core.dedupe import existing_from_worklogs, match_existing
+from timetracker_import.core.key_table import KeyTable
 from timetracker_import.core.planning import PlannedBatch, split_in_half
 from timetracker_import.core.rejections import Rejection
+from timetracker_import.core.row_set import RowSet
 from timetracker_import.core.worklog_key import WorklogKey, parse_api_timestamp
 from timetracker_import.errors import (
     AmbiguousOutcome,
@@ -66,6 +68,8 @@ class PostStats:
     halt_error: TimetrackerError | None = None
     ambiguous_batches: list[int] = field(default_factory=list)
     created: dict[int, str] = field(default_factory=dict)
+    #: rows created, whether or not ``created`` holds them (``Poster.remember_created``)
+    created_count: int = 0
     would_create: set[int] = field(default_factory=set)  # dry run: rows the server accepted
     rejections: list[Rejection] = field(default_factory=list)
     requests: int = 0
@@ -91,7 +95,7 @@ class Poster:
         client: TimetrackerClient,
         journal: Journal,
         bodies: Mapping[int, dict[str, Any]],
-        keys: Mapping[int, WorklogKey],
+        keys: Mapping[int, WorklogKey] | KeyTable,
         timestamps: Mapping[int, Any] | pd.Series,
         read_back: ReadBack,
         pending: Iterable[int],
@@ -103,6 +107,7 @@ class Poster:
         naive_offset_minutes: int = 0,
         created_offset_minutes: int = 0,
         resend: bool = True,
+        remember_created: bool = True,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -110,7 +115,8 @@ class Poster:
         self.keys = keys
         self.timestamps = timestamps
         self.read_back = read_back
-        self.pending = set(pending)
+        # a RowSet (core.row_set, a byte a row) is kept as it is
+        self.pending: MutableSet[int] = pending if isinstance(pending, RowSet) else set(pending)
         self.known_ids = set(known_ids)
         self.claim_after = claim_after
         self.dry_run = dry_run
@@ -126,6 +132,10 @@ class Poster:
         #: False: ``reconcile`` only claims what the server holds and never sends again
         #: (a later run settling a killed run's batches in that run's journal)
         self.resend = resend
+        #: False: created rows are counted, not held (``stats.created`` and ``known_ids``
+        #: stop growing with the rows; a read-back asks the journal which of the worklogs it
+        #: finds this run created). The importer turns it off once resumed batches are settled
+        self.remember_created = remember_created
         self._next_no = journal.next_batch_no()
 
     # -- control -------------------------------------------------------------------------
@@ -273,7 +283,8 @@ class Poster:
     async def _record_success(self, batch: PlannedBatch, rows: list[int], result: Any) -> None:
         if self.dry_run:
             self.stats.would_create.update(rows)
-            self.pending.difference_update(rows)
+            for row in rows:
+                self.pending.discard(row)
             self._release(rows)
             self._done(len(rows))
             return
@@ -305,9 +316,11 @@ class Poster:
             created,
             {row: self.bodies[row] for row, _, _ in created},
         )
+        self.stats.created_count += len(created)
         for row, worklog_id, _ in created:
-            self.stats.created[row] = worklog_id
-            self.known_ids.add(worklog_id)
+            if self.remember_created:
+                self.stats.created[row] = worklog_id
+                self.known_ids.add(worklog_id)
             self.pending.discard(row)
         self._release(row for row, _, _ in created)
         self._done(len(created))
@@ -379,7 +392,12 @@ class Poster:
             except TimetrackerError:
                 self.stats.ambiguous_batches.append(batch.batch_no)
                 return
-            claimed = self._claim(rows, found)
+            ours: set[str] = set()
+            if not self.remember_created:  # created by this run: in the journal, not here
+                ours = await asyncio.to_thread(
+                    self.journal.created_worklog_ids, [str(w.get("id") or "") for w in found]
+                )
+            claimed = self._claim(rows, found, ours)
             edited = {str(w.get("id")): _edited(w) for w in found}
             created = [(row, wid, edited.get(wid)) for row, wid in sorted(claimed.items())]
             rest = [r for r in rows if r not in claimed]
@@ -412,11 +430,13 @@ class Poster:
             await self._handle(batch, rows, outcome, rounds=rounds)
             return
 
-    def _claim(self, rows: list[int], worklogs: list[dict[str, Any]]) -> dict[int, str]:
+    def _claim(
+        self, rows: list[int], worklogs: list[dict[str, Any]], ours: Set[str] = frozenset()
+    ) -> dict[int, str]:
         candidates = []
         for worklog in worklogs:
             wid = str(worklog.get("id") or "")
-            if not wid or wid in self.known_ids:
+            if not wid or wid in self.known_ids or wid in ours:
                 continue
             if self.claim_after is not None and worklog.get("createdTimestamp"):
                 text = str(worklog["createdTimestamp"])
@@ -435,7 +455,11 @@ class Poster:
         existing = existing_from_worklogs(
             candidates, naive_offset_minutes=self.naive_offset_minutes
         )
-        claimed = match_existing({r: self.keys[r] for r in rows if r in self.keys}, existing)
+        keys = self.keys
+        if isinstance(keys, KeyTable):  # digests (core.key_table)
+            claimed = keys.match(existing, rows=rows)
+        else:
+            claimed = match_existing({r: keys[r] for r in rows if r in keys}, existing)
         # reserve the ids now, not after the commit: a concurrent read-back of another batch
         # (identical rows) must not claim the same worklog while this commit is in flight
         self.known_ids.update(claimed.values())

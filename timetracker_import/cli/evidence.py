@@ -15,7 +15,6 @@ secret).
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,6 +92,8 @@ def error_document(code: int, error: BaseException | None) -> dict[str, Any]:
 
 def render_error_html(command: str, document: dict[str, Any]) -> str:
     """A short self-contained page for a run that ended with an error."""
+    import html
+
     error = document["error"]
     rows = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"

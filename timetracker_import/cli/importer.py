@@ -232,6 +232,11 @@ def import_(
             hint="add --yes to import without asking (or --dry-run to check first)",
         )
     ask = not (yes or dry_run)
+    from timetracker_import.cli.allocator import keep_large_blocks_mapped
+    from timetracker_import.cli.startup import IMPORT_ALONGSIDE, IMPORT_MODULES, preload
+
+    keep_large_blocks_mapped()  # a large file's peak memory is what is alive
+    preload(IMPORT_MODULES, alongside=IMPORT_ALONGSIDE)
 
     def on_route(step: str, item: Any) -> None:
         if step == "start":

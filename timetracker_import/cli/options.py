@@ -450,10 +450,10 @@ def report_option(help: str) -> Callable[[F], F]:
 
 
 def _record_notify(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    from timetracker_import.cli import evidence
-    from timetracker_import.cli.notify import check_url
+    if value:  # cli.notify (urllib.request) only when a webhook is asked for
+        from timetracker_import.cli import evidence
+        from timetracker_import.cli.notify import check_url
 
-    if value:
         evidence.current(ctx).notify_url = check_url(value)
 
 

@@ -9,7 +9,7 @@ on the input (same rows -> same plan), which resuming relies on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -65,8 +65,18 @@ class PlannedBatch:
 @dataclass
 class _Chunk:
     user_id: str | None
-    rows: list[int]
-    stamps: list[int]  # UTC instants as integers of the frame's datetime unit (cheap to compare)
+    # numpy slices of one user's sorted rows (full batches: no Python int per row until the
+    # batch is built), or lists once leftovers are packed
+    rows: Any  # Sequence[int] or a numpy array
+    stamps: Any  # UTC instants as integers of the frame's datetime unit
+
+    @property
+    def first_stamp(self) -> int:
+        return int(min(self.stamps))
+
+    @property
+    def last_stamp(self) -> int:
+        return int(max(self.stamps))
 
 
 def _to_utc(ts: Any) -> datetime:
@@ -112,8 +122,8 @@ def plan_batches(
     full: list[_Chunk] = []
     leftovers: list[_Chunk] = []
     for user, group in table.groupby("user", sort=True):
-        user_rows = group["row"].tolist()
-        user_stamps = group["ts"].tolist()
+        user_rows = group["row"].to_numpy()
+        user_stamps = group["ts"].to_numpy()
         user_id = str(user) or None
         for start in range(0, len(user_rows), max_size):
             chunk = _Chunk(
@@ -125,7 +135,7 @@ def plan_batches(
 
     span = int(np.timedelta64(max_mixed_span).astype(f"timedelta64[{unit}]").astype("int64"))
     packed = _pack(leftovers, max_size, span)
-    chunks = sorted(full + packed, key=lambda c: (min(c.stamps), min(c.rows)))
+    chunks = sorted(full + packed, key=lambda c: (c.first_stamp, int(min(c.rows))))
 
     def instant(value: int) -> datetime:
         return _to_utc(pd.Timestamp(value, unit=unit))
@@ -133,19 +143,27 @@ def plan_batches(
     return [
         PlannedBatch(
             batch_no=number,
-            source_rows=tuple(chunk.rows),
+            source_rows=tuple(int(r) for r in _as_list(chunk.rows)),
             user_id=chunk.user_id,
-            window_from=instant(min(chunk.stamps)),
-            window_to=instant(max(chunk.stamps)),
+            window_from=instant(chunk.first_stamp),
+            window_to=instant(chunk.last_stamp),
         )
         for number, chunk in enumerate(chunks, start=1)
     ]
 
 
+def _as_list(values: Sequence[int]) -> list[int]:
+    """Plain ints (a numpy slice's ``tolist``)."""
+    tolist = getattr(values, "tolist", None)
+    return list(tolist()) if tolist is not None else list(values)
+
+
 def _pack(chunks: list[_Chunk], max_size: int, max_span: int) -> list[_Chunk]:
     """Greedily merge small chunks (each a single user's, in time order) by window start;
     ``max_span`` is in the stamps' unit."""
-    ordered = sorted(chunks, key=lambda c: (c.stamps[0], c.user_id or "", c.rows[0]))
+    # leftovers are shorter than a batch: plain lists from here on
+    lists = [_Chunk(c.user_id, _as_list(c.rows), _as_list(c.stamps)) for c in chunks]
+    ordered = sorted(lists, key=lambda c: (c.stamps[0], c.user_id or "", c.rows[0]))
     packed: list[_Chunk] = []
     current: _Chunk | None = None
     for chunk in ordered:
@@ -156,12 +174,12 @@ def _pack(chunks: list[_Chunk], max_size: int, max_span: int) -> list[_Chunk]:
                 same_user = current.user_id == chunk.user_id
                 current = _Chunk(
                     current.user_id if same_user else None,
-                    current.rows + chunk.rows,
-                    current.stamps + chunk.stamps,
+                    [*current.rows, *chunk.rows],
+                    [*current.stamps, *chunk.stamps],
                 )
                 continue
             packed.append(current)
-        current = _Chunk(chunk.user_id, list(chunk.rows), list(chunk.stamps))
+        current = _Chunk(chunk.user_id, _as_list(chunk.rows), _as_list(chunk.stamps))
     if current is not None:
         packed.append(current)
     return packed

@@ -1,81 +1,64 @@
-"""pandera models of the canonical frame, one per stage, and failure cases -> rejections."""
+"""The canonical frame's validation (pandera models in ``core.schema_models``), and failure
+cases -> rejections.
+
+pandera is the one validator of 7pace's rules, but importing it is a large share of a small
+import's start-up; most frames break none of the rules. ``plainly_valid`` proves that with
+a few vectorised pandas checks (it is stricter than the models: whatever it passes,
+``ValidWorklog`` passes); only a frame it cannot clear is handed to pandera, which names
+every failure as before.
+"""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated
+from typing import Any
 
 import pandas as pd
 
+from timetracker_import.core.rejections import Rejection
 
-@contextmanager
-def _without_hypothesis() -> Iterator[None]:
-    """pandera imports hypothesis (its data-synthesis strategies) when it is installed, on the
-    first validation: ~0.15 s of start-up for a feature we never use. Unless hypothesis is
-    already loaded (the test suite), make it look absent while pandera's pandas backends are
-    imported; pandera then registers its checks without strategies, and a later ``import
-    hypothesis`` works as usual."""
-    if "hypothesis" in sys.modules:
-        yield
-        return
-    sys.modules["hypothesis"] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        if sys.modules.get("hypothesis", 0) is None:
-            del sys.modules["hypothesis"]
+#: the dtypes ``ValidWorklog`` declares (strict: no other column)
+_DTYPES = {
+    "user": "object",
+    "timestamp": "datetime64[ns, UTC]",
+    "length_seconds": "int64",
+    "billable_seconds": "Int64",
+    "work_item_id": "Int64",
+    "comment": "object",
+    "activity_type": "object",
+    "organization": "object",
+}
 
 
-with _without_hypothesis():
-    # the modules pandera's first validation would import (and with them its strategies)
-    import pandera.backends.pandas.builtin_checks
-    import pandera.backends.pandas.builtin_hypotheses  # noqa: F401
-    import pandera.pandas as pa
-from pandera.errors import SchemaErrors  # noqa: E402
-from pandera.typing import Index, Series  # noqa: E402
+def __getattr__(name: str) -> Any:
+    """``MappedWorklog`` and ``ValidWorklog`` as before, imported (with pandera) on use."""
+    if name in ("MappedWorklog", "ValidWorklog"):
+        from timetracker_import.core import schema_models
 
-from timetracker_import.core.rejections import Rejection  # noqa: E402
+        return getattr(schema_models, name)
+    raise AttributeError(name)
 
 
-class MappedWorklog(pa.DataFrameModel):
-    """The canonical frame right after mapping: types only."""
-
-    source_row: Index[int] = pa.Field(check_name=False)
-    user: Series[object] = pa.Field(nullable=True)
-    timestamp: Series[Annotated[pd.DatetimeTZDtype, "ns", "UTC"]]
-    length_seconds: Series[int]
-    billable_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    work_item_id: Series[pd.Int64Dtype] = pa.Field(nullable=True)
-    comment: Series[object] = pa.Field(nullable=True)
-    activity_type: Series[object] = pa.Field(nullable=True)
-    organization: Series[object] = pa.Field(nullable=True)
-
-    class Config:
-        strict = True
-
-
-class ValidWorklog(MappedWorklog):
-    """7pace's rules on top of the types."""
-
-    length_seconds: Series[int] = pa.Field(gt=0)
-    billable_seconds: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
-    work_item_id: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0)
-
-    # ignore_na=False: a canonical row is never all-null (timestamp and length are
-    # required), and pandera's all-null row mask cost half of the validation time.
-    @pa.dataframe_check(name="comment_or_work_item", ignore_na=False)
-    @classmethod
-    def comment_or_work_item(cls, df: pd.DataFrame) -> pd.Series:
-        """7pace needs a comment or a work item on every worklog."""
-        ok = df[cls.work_item_id].notna().to_numpy(dtype=bool, copy=True)
-        # Only rows without a work item need their comment looked at (stripping every
-        # comment of a large file cost more than the rest of validation).
-        comment = df[cls.comment].astype(object)[~ok]
-        has_comment = comment.notna() & (comment.astype(str).str.strip() != "")
-        ok[~ok] = has_comment.to_numpy(dtype=bool)
-        return pd.Series(ok, index=df.index)
+def plainly_valid(frame: pd.DataFrame) -> bool:
+    """True when ``frame`` fits ``ValidWorklog`` and breaks none of its rules, checked with
+    plain pandas (no pandera import). False means only "ask pandera": a frame of another
+    shape, or with any value the rules might refuse."""
+    if frame.index.dtype != "int64" or len(frame.columns) != len(_DTYPES):
+        return False
+    if any(str(frame.dtypes.get(c)) != t for c, t in _DTYPES.items()):
+        return False
+    if not len(frame):
+        return True
+    if frame["timestamp"].isna().any() or not (frame["length_seconds"] > 0).all():
+        return False
+    billable, item = frame["billable_seconds"], frame["work_item_id"]
+    if (billable.fillna(0) < 0).any() or (item.fillna(1) <= 0).any():
+        return False
+    no_item = item.isna().to_numpy(dtype=bool)
+    if no_item.any():
+        comment = frame["comment"][no_item]
+        if comment.isna().any() or (comment.astype(str).str.strip() == "").any():
+            return False
+    return True
 
 
 # (canonical column, check) -> the reason a person reads, with the fix.
@@ -108,6 +91,12 @@ def validate_worklogs(
     rejection names what the person sees. Returns the valid rows and the rejections (several
     per row possible; merge them with ``merge_rejections``).
     """
+    if plainly_valid(frame):
+        return frame, []
+    from pandera.errors import SchemaErrors
+
+    from timetracker_import.core.schema_models import ValidWorklog
+
     columns = columns or {}
     try:
         # inplace: no column coerces, so pandera's defensive copy of the frame is waste.

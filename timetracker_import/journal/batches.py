@@ -161,6 +161,17 @@ class BatchesMixin(JournalBase):
                 ],
             )
 
+    def created_worklog_ids(self, worklog_ids: Iterable[str]) -> set[str]:
+        """Those of ``worklog_ids`` this run created (its ``create`` actions)."""
+        listed = json.dumps([str(w) for w in worklog_ids if w])
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT worklog_id FROM action WHERE kind = 'create' AND worklog_id IN"
+                " (SELECT value FROM json_each(?))",
+                (listed,),
+            )
+            return {str(r[0]) for r in cur}
+
     def mark_ambiguous(self, batch_no: int, result: str | None = None) -> None:
         """The batch may or may not have been applied: read back before re-sending."""
         with self._transaction() as conn:

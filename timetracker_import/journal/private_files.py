@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -28,11 +30,17 @@ def ensure_private_file(path: Path) -> Path:
 
 def write_private_text(path: Path, text: str) -> Path:
     """Write ``text`` atomically to ``path`` with mode 0600 (temp file, then rename)."""
+    return write_private_stream(path, lambda handle: handle.write(text))
+
+
+def write_private_stream(path: Path, write: Callable[[TextIO], object]) -> Path:
+    """``write_private_text`` for text written piece by piece: ``write(handle)`` writes into
+    the temp file (a million-row ``created.csv`` never exists as one string)."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, FILE_MODE)

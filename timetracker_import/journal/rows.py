@@ -5,19 +5,18 @@ a reason, skipped, unprocessed); the counts and ``created.csv``."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from timetracker_import.core.outcomes import Counts, RowOutcome
 from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.worklog_key import WorklogKey
 from timetracker_import.errors import JournalError
 from timetracker_import.journal.db import JournalBase
-from timetracker_import.journal.private_files import write_private_text
+from timetracker_import.journal.private_files import write_private_stream
 
 CREATED_CSV = "created.csv"
 _IN_CHUNK = 500  # host parameters per "IN (...)" query (well under SQLite's limit)
@@ -198,11 +197,14 @@ class RowsMixin(JournalBase):
 
     def write_created_csv(self) -> Path:
         """Write ``created.csv`` (source_row, worklog_id) into the run directory (0600)."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["source_row", "worklog_id"])
-        cur = self._conn.execute(
-            "SELECT source_row, worklog_id FROM row WHERE outcome = 'created' ORDER BY source_row"
-        )
-        writer.writerows(cur)
-        return write_private_text(self.directory / CREATED_CSV, buffer.getvalue())
+        def write(handle: TextIO) -> None:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["source_row", "worklog_id"])
+            writer.writerows(
+                self._conn.execute(
+                    "SELECT source_row, worklog_id FROM row WHERE outcome = 'created'"
+                    " ORDER BY source_row"
+                )
+            )
+
+        return write_private_stream(self.directory / CREATED_CSV, write)

@@ -135,7 +135,8 @@ def write_rejected(
     """The rejected rows with all their original columns plus source_row, stage, reason."""
     from timetracker_import.files.rejected import write_rejected as write
 
-    written = write(path, prepared.table, prepared.raw, rejections)
+    raw = prepared.raw_rows(r.source_row for r in rejections)
+    written = write(path, prepared.table, raw, rejections)
     assert written is not None  # callers only come here with rejections
     return written
 
@@ -169,7 +170,7 @@ def write_report(
     canonical = prepared.canonical
     builder.add_rows(canonical.drop(index=canonical.index.intersection(rows)))
     builder.add_rejections(
-        result.rejections, source_cells(prepared.raw, prepared.table.headers, rows)
+        result.rejections, source_cells(prepared.raw_rows(rows), prepared.table.headers, rows)
     )
     builder.add_flags(
         locked_week_rows=[

@@ -51,8 +51,10 @@ def plan_creates(
 
     from timetracker_import.core.planning import plan_batches
 
-    covered = {r for b in stored for r in b.source_rows}
-    uncovered = frame.loc[[r for r in frame.index if r not in covered]]
+    uncovered = frame
+    if stored:  # a resumed run: only the rows no stored batch covers (column-wise)
+        covered = [r for b in stored for r in b.source_rows]
+        uncovered = frame[~frame.index.isin(covered)]
     new: list[PlannedBatch] = []
     if len(uncovered):
         planned = plan_batches(
@@ -62,6 +64,7 @@ def plan_creates(
                     "timestamp": uncovered["timestamp"],
                 },
                 index=uncovered.index,
+                copy=False,
             ),
             batch_size,
         )

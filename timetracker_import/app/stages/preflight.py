@@ -19,9 +19,12 @@ from timetracker_import.core.rejections import Rejection
 from timetracker_import.errors import AuthError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.core.key_table import KeyTable
     from timetracker_import.core.worklog_key import WorklogKey
 
 BASELINE_ROLE_HINT = (
@@ -136,31 +139,36 @@ class ExistingCheck:
 
 
 def check_existing(
-    keys: dict[int, WorklogKey],
+    keys: Mapping[int, WorklogKey] | KeyTable,
     baseline: list[Any],
     *,
     ours: set[str],
     naive_offset_minutes: int,
     on_existing: str,
 ) -> ExistingCheck:
-    """Compare the rows' ``keys`` with the ``baseline``. Worklogs in ``ours`` (created by
-    this run, including those claimed while reconciling) never count as existing: a worklog
-    claimed for one row must not count as "existing" for its twin."""
+    """Compare the rows' ``keys`` (a ``KeyTable`` of digests, or a mapping of keys) with the
+    ``baseline``. Worklogs in ``ours`` (created by this run, including those claimed while
+    reconciling) never count as existing: a worklog claimed for one row must not count as
+    "existing" for its twin."""
     from timetracker_import.core.dedupe import (
         existing_from_worklogs,
         find_in_file_duplicates,
         match_existing,
     )
+    from timetracker_import.core.key_table import KeyTable
 
-    check = ExistingCheck(
-        in_file_duplicates=find_in_file_duplicates(keys),
-        baseline_ids={str(w.get("id")) for w in baseline if w.get("id")},
-    )
     pool = existing_from_worklogs(
         [w for w in baseline if str(w.get("id")) not in ours],
         naive_offset_minutes=naive_offset_minutes,
     )
-    matched = match_existing(keys, pool)
+    if isinstance(keys, KeyTable):
+        duplicates, matched = keys.duplicates(), keys.match(pool)
+    else:
+        duplicates, matched = find_in_file_duplicates(keys), match_existing(keys, pool)
+    check = ExistingCheck(
+        in_file_duplicates=duplicates,
+        baseline_ids={str(w.get("id")) for w in baseline if w.get("id")},
+    )
     if on_existing == "skip":
         check.existing = dict(matched)
     elif on_existing == "fail":

@@ -8,9 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from timetracker_import.app.stages.model import ON_EXISTING, ImportSettings
 from timetracker_import.app.validate import (
@@ -72,6 +73,58 @@ class PreparedFile:
     replaced: dict[int, int] = field(default_factory=dict)
     #: valid rows without a user, booked to the token's own user (``default: me``)
     self_rows: list[int] = field(default_factory=list)
+    #: SHA-256 of the input file's bytes as read (``raw_rows`` reads it again only if equal)
+    file_digest: str = ""
+    #: once ``release_raw`` dropped the cells: the source_row of every row read
+    _row_numbers: Any = field(default=None, repr=False)
+    #: the last cells ``raw_rows`` read again: (rows, frame)
+    _reread: Any = field(default=None, repr=False)
+
+    def row_numbers(self) -> list[int]:
+        """The source_row of every row read, in file order."""
+        if self._row_numbers is not None:
+            return [int(r) for r in self._row_numbers.tolist()]
+        return [int(r) for r in self.raw.index.tolist()]
+
+    def release_raw(self, keep: Iterable[int] = ()) -> None:
+        """Drop the raw cells of every row but ``keep`` (the rows rejected while reading):
+        an import holds the raw frame (~300 bytes a row) only until the rows are journaled.
+        ``raw`` then holds only ``keep``; ``raw_rows`` reads any other row again."""
+        if self._row_numbers is not None:
+            return
+        import numpy as np
+
+        self._row_numbers = self.raw.index.to_numpy(dtype=np.int64)
+        self.raw = self.raw.loc[self.raw.index.intersection(list(keep))].copy()
+
+    def raw_rows(self, rows: Iterable[int]) -> pd.DataFrame:
+        """The raw cells of ``rows`` (those read), indexed by source_row: from memory, or
+        once released, read again from the input file a chunk at a time (only while the
+        file is still what was read; otherwise without the rows no longer held: a
+        rejected-rows file then gives them empty cells)."""
+        import pandas as pd
+
+        wanted = sorted({int(r) for r in rows})
+        held = self.raw.loc[self.raw.index.intersection(wanted)]
+        if self._row_numbers is None:
+            return held
+        missing = set(wanted) - set(held.index.tolist())
+        if not missing:
+            return held
+        key = tuple(wanted)
+        if self._reread is not None and self._reread[0] == key:
+            return self._reread[1]  # type: ignore[no-any-return]
+        parts = [held]
+        path = Path(self.table.path)
+        if self.file_digest and path.is_file() and file_sha256(path) == self.file_digest:
+            lookup = pd.Index(sorted(missing))
+            for chunk in self.table.chunks():
+                hit = chunk.index.isin(lookup)
+                if hit.any():
+                    parts.append(chunk[hit])
+        found = pd.concat(parts) if len(parts) > 1 else held
+        self._reread = (key, found)
+        return found
 
     def skip_reasons(self) -> dict[int, str]:
         """Why each skipped row is left out: the mapping's filter, a copy of an earlier
@@ -188,12 +241,18 @@ def prepare(
     loaded: LoadedMapping | None = None,
     *,
     stop: threading.Event | None = None,
+    keep_raw: bool = True,
 ) -> PreparedFile:
     """Read, map and validate the whole file, exactly like ``validate`` (``loaded``: the
     mapping when the caller has loaded it already; ``stop``: set from another thread to
-    stop between chunks with ``Interrupted``)."""
+    stop between chunks with ``Interrupted``). ``keep_raw=False`` (an import): ``raw``
+    holds only the cells of the rows rejected here, and the copies of earlier rows are
+    found chunk by chunk; memory then holds the canonical frame and little else per row
+    (``PreparedFile.raw_rows`` reads other rows' cells again). A mapping that declares
+    entry ids needs every row's cells and keeps them."""
     import time
 
+    import numpy as np
     import pandas as pd
 
     from timetracker_import.core.dedupe import in_file_repeats
@@ -216,22 +275,44 @@ def prepare(
     loaded = lookups_in_use(loaded, table)
     canon_parts, raw_parts, partial_parts, rejections = [], [], [], []
     naive_times = 0
+    from timetracker_import.core.dedupe import RepeatIndex, RepeatOutcome
     from timetracker_import.core.mapping import LookupMisses
 
     misses = LookupMisses()
+    # without declared entry ids the copies of earlier rows are found chunk by chunk (the
+    # same rows as over the whole frame: RepeatIndex carries the rows seen so far)
+    lean = not keep_raw and not (tuple(settings.keys) or tuple(loaded.mapping.key or ()))
+    index = RepeatIndex() if lean else None
+    row_parts: list[Any] = []
+    chunk_repeats: list[RepeatOutcome] = []
     for chunk in iter_mapped_chunks(
         table, loaded, timezone=timezone, chunk_rows=settings.chunk_rows, misses=misses
     ):
         if stop is not None and stop.is_set():
             raise Interrupted("stopped while reading the file; nothing was sent")
-        canon_parts.append(chunk.canonical)
-        raw_parts.append(chunk.raw)
+        canon = chunk.canonical
+        if not lean:
+            raw_parts.append(chunk.raw)
+        else:
+            row_parts.append(chunk.raw.index.to_numpy(dtype="int64"))
+            gone = {r.source_row for r in chunk.rejections}
+            if len(canon):
+                found = in_file_repeats(canon, settings.on_duplicate, index=index)
+                chunk_repeats.append(found)
+                dropped = list(found.skip) + [r.source_row for r in found.rejections]
+                if dropped:
+                    canon = canon.drop(index=dropped)
+                gone.update(r.source_row for r in found.rejections)
+            if gone:  # the rejected rows' cells, for the rejected-rows file and report
+                raw_parts.append(chunk.raw.loc[chunk.raw.index.intersection(sorted(gone))])
+        canon_parts.append(canon)
         naive_times += chunk.naive_times
         if chunk.partial is not None and len(chunk.partial):
             partial_parts.append(chunk.partial)
         rejections.extend(chunk.rejections)
     raw = pd.concat(raw_parts) if raw_parts else pd.DataFrame()
     canonical = pd.concat(canon_parts) if canon_parts else empty_canonical()
+    del canon_parts
     # a declared entry id (mapping `key:`, sync --key): rows sharing one are rejected, or a
     # later row corrects the earlier ones (on_duplicate_key: last, BambooHR's Time Entry ID)
     keyed = declared_keys(settings, loaded, table, raw)
@@ -247,17 +328,30 @@ def prepare(
     else:
         identity = canonical
     # rows identical to an earlier row: skipped, allowed or rejected (--on-duplicate)
-    repeats = in_file_repeats(identity, settings.on_duplicate) if len(canonical) else None
-    if repeats is not None and (repeats.skip or repeats.rejections):
-        canonical = canonical.drop(
-            index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
+    repeats: RepeatOutcome | None
+    if lean:
+        repeats = RepeatOutcome(
+            {r: f for part in chunk_repeats for r, f in part.repeats.items()},
+            {r: f for part in chunk_repeats for r, f in part.skip.items()},
+            [r for part in chunk_repeats for r in part.rejections],
         )
-        rejections = merge_rejections(rejections + repeats.rejections)
-    rejected_rows = {r.source_row for r in rejections}
-    valid_rows = set(int(r) for r in canonical.index)
-    skipped = [
-        int(r) for r in raw.index if int(r) not in valid_rows and int(r) not in rejected_rows
-    ]
+        if repeats.rejections:
+            rejections = merge_rejections(rejections + repeats.rejections)
+    else:
+        repeats = in_file_repeats(identity, settings.on_duplicate) if len(canonical) else None
+        if repeats is not None and (repeats.skip or repeats.rejections):
+            canonical = canonical.drop(
+                index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
+            )
+            rejections = merge_rejections(rejections + repeats.rejections)
+    read_rows = np.concatenate(row_parts) if lean and row_parts else None
+    # the rows neither valid nor rejected (column-wise: no set of every row)
+    every_row = raw.index.to_numpy(dtype="int64") if read_rows is None else read_rows
+    left_out = ~np.isin(every_row, canonical.index.to_numpy(dtype="int64"))
+    if rejections:
+        rejected_rows = np.array(sorted({r.source_row for r in rejections}), dtype="int64")
+        left_out &= ~np.isin(every_row, rejected_rows)
+    skipped = [int(r) for r in every_row[left_out].tolist()]
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
     self_rows = (
         [int(r) for r in canonical.index[canonical["user"].isna()]] if len(canonical) else []
@@ -289,6 +383,7 @@ def prepare(
     }
     from timetracker_import.journal.store import fingerprint
 
+    digest = file_sha256(Path(settings.path))
     return PreparedFile(
         table=table,
         raw=raw,
@@ -297,7 +392,9 @@ def prepare(
         skipped=skipped,
         timezone=timezone,
         loaded=loaded,
-        fingerprint=fingerprint(file_sha256(Path(settings.path)), mapping_text, options),
+        fingerprint=fingerprint(digest, mapping_text, options),
+        file_digest=digest,
+        _row_numbers=np.array([], dtype="int64") if lean and read_rows is None else read_rows,
         date_header=header("date", "timestamp", "start"),
         user_header=header("user"),
         activity_header=header("activity_type"),
