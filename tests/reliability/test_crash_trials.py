@@ -99,6 +99,7 @@ def _aims_at_startup(seed: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # 100 trials one after another on a loaded machine: ~8 min
 def test_hundred_crash_trials_under_contention() -> None:
     busy = default_busy()
     with CompetingLoad(busy):
