@@ -789,7 +789,7 @@ def run_summary(run_id: str) -> RunSummary:
 # tree. The web app imports nothing else of the package (tests/ui/test_layers.py).
 
 if TYPE_CHECKING:
-    from timetracker_import.app.convert import ConvertResult
+    from timetracker_import.app.convert import ConvertResult as ConvertResult
 
 
 @dataclass(frozen=True)
@@ -1168,13 +1168,21 @@ def convert_jira(
     *,
     output: str | os.PathLike[str] | None = None,
     sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> ConvertResult:
     """Convert a Jira issue export (one row per issue, ``Log Work`` cells) into one row
     per worklog (``convert jira``); ``output`` defaults to ``<stem>.worklogs.csv``."""
     from timetracker_import.app.convert import ConvertSettings, run_convert_jira
 
     return run_convert_jira(
-        ConvertSettings(path=Path(path), output_path=_path(output), sheet=sheet)
+            ConvertSettings(
+            path=Path(path),
+            output_path=_path(output),
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
     )
 
 
@@ -1492,3 +1500,386 @@ def uploads_dir() -> Path:
     from timetracker_import.journal.runs import runs_root
 
     return runs_root().parent / "uploads"
+
+
+# --- Housekeeping and administration ---
+# What the other commands of the command line need: a run's details and pruning old runs,
+# changing and deleting existing worklogs, the sync ledger, the read commands (me, users,
+# activity types), approvals, roles, the split-days conversion and the demo. Typed results,
+# no printing; ``cli/`` reaches the package through these (pyproject.toml's contract
+# "cli-library").
+
+if TYPE_CHECKING:
+    from timetracker_import.app.admin import RolesResult as RolesResult
+    from timetracker_import.app.convert import SplitResult as SplitResult
+    from timetracker_import.app.worklogs import ChangeResult as ChangeResult
+    from timetracker_import.core.rejections import Rejection
+    from timetracker_import.journal.ledger import ScopeInfo as ScopeInfo
+    from timetracker_import.journal.runs import PrunedRun as PrunedRun
+
+
+def runs_directory() -> Path:
+    """Where the runs are journaled (``runs/`` in the state directory)."""
+    from timetracker_import.journal.runs import runs_root
+
+    return runs_root()
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """What ``runs show`` prints of one run besides its ``summary``: the options it was
+    started with, its writes (``{(kind, state): n}``), its rejected rows and its undo log
+    (``(worklog id, action, detail)`` in order)."""
+
+    summary: RunSummary
+    options: dict[str, Any]
+    actions: dict[tuple[str, str], int]
+    rejections: list[Rejection]
+    undo_log: list[tuple[str, str, str | None]]
+
+
+def run_details(run_id: str) -> RunDetails:
+    """One run with its journal's details (``UsageError`` naming the runs directory when
+    there is none)."""
+    from timetracker_import.app.undo import open_run
+
+    summary = run_summary(run_id)
+    with open_run(run_id) as journal:
+        return RunDetails(
+            summary=summary,
+            options=journal.options,
+            actions=journal.action_counts(),
+            rejections=journal.rejections(),
+            undo_log=journal.undo_log(),
+        )
+
+
+def prune_runs(
+    older_than: float, *, include_undoable: bool = False, dry_run: bool = False
+) -> list[PrunedRun]:
+    """Remove the run directories started more than ``older_than`` seconds ago that nothing
+    needs any more (dry runs, runs that changed nothing, runs already undone); keep
+    unfinished runs and, unless ``include_undoable``, runs undo could still reverse. Every
+    old run is returned with what became of it (``removed``, ``reason``, ``size_bytes``)."""
+    from timetracker_import.journal.runs import prune_runs as prune
+
+    return prune(older_than, include_undoable=include_undoable, dry_run=dry_run)
+
+
+def _settings(connection: Connection | ConnectionSettings) -> ConnectionSettings:
+    return connection.settings() if isinstance(connection, Connection) else connection
+
+
+@_off_the_loop
+def update_worklogs(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> ChangeResult:
+    """PATCH the worklogs of ``path`` (an edited export: an id column and the fields to
+    change) with only the fields that differ from the server; empty cells change nothing.
+    Journaled as a run (``undo_run`` puts the old values back). Waits up to ``wait``
+    seconds for another writer of the server, then ``RunLocked``."""
+    import asyncio
+
+    from timetracker_import.app.worklogs import input_lock, run_update
+
+    settings, file = _settings(connection), Path(path)
+    with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
+        return asyncio.run(run_update(settings, file, dry_run=dry_run))
+
+
+def worklog_ids(
+    path: str | os.PathLike[str] | None = None, *, ids: Sequence[str] = ()
+) -> list[str]:
+    """The worklog ids to delete: ``path``'s id column, or ``ids`` (``UsageError`` unless
+    exactly one of them is given)."""
+    from timetracker_import.app.worklogs import check_ids, ids_from_file
+
+    file = Path(path) if path is not None else None
+    check_ids(ids, file)
+    return ids_from_file(file) if file is not None else list(ids)
+
+
+@_off_the_loop
+def delete_worklogs(
+    ids: Sequence[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    source: str | None = None,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> ChangeResult:
+    """DELETE the worklogs ``ids`` (unknown ones are reported as not found). Journaled as a
+    run (``undo_run`` re-creates them, with new ids); ``source`` names the input in the
+    journal. Waits up to ``wait`` seconds for another writer of the server."""
+    import asyncio
+
+    from timetracker_import.app.worklogs import input_lock, run_delete
+
+    settings, file = _settings(connection), Path(source) if source else None
+    with input_lock(settings, file=file, ids=ids, dry_run=dry_run, wait=wait):
+        return asyncio.run(run_delete(settings, ids, dry_run=dry_run, source=source))
+
+
+def _ledger_file(ledger: str | os.PathLike[str] | None) -> Path:
+    from timetracker_import.errors import UsageError
+    from timetracker_import.journal.ledger import default_ledger_path
+
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.is_file():
+        raise UsageError(f"no ledger at {path}", hint="a first `sync` creates it")
+    return path
+
+
+@dataclass(frozen=True)
+class LedgerOverview:
+    """A sync ledger: its file, its scopes (server, source, key spec; ``parts()``) with how
+    many keys each holds, and how many entries have a write the next sync checks."""
+
+    path: Path
+    scopes: list[ScopeInfo]
+    unsettled: int
+
+
+def ledger_overview(ledger: str | os.PathLike[str] | None = None) -> LedgerOverview:
+    """The ledger ``sync`` keeps (default ``ledger.sqlite`` in the state directory;
+    ``UsageError`` when there is none)."""
+    from timetracker_import.journal.ledger import Ledger
+
+    path = _ledger_file(ledger)
+    with Ledger(path) as book:
+        scopes = book.scopes()
+        unsettled = sum(1 for r in book.rows() if r["pending"] or r["state"] != "ok")
+    return LedgerOverview(path, scopes, unsettled)
+
+
+#: the columns of ``export_ledger``'s file
+LEDGER_COLUMNS = ("server", "source", "key_spec", "key", "worklog_id", "user_id", "timestamp",
+                  "content", "edited_ts", "state", "run_id", "updated_at")  # fmt: skip
+
+
+def export_ledger(
+    output: str | os.PathLike[str], *, ledger: str | os.PathLike[str] | None = None
+) -> int:
+    """Write every entry of the ledger (``LEDGER_COLUMNS``) to ``output`` (CSV or XLSX by its
+    extension); returns how many."""
+    import json
+
+    from timetracker_import.files.writers import write_table
+    from timetracker_import.journal.ledger import Ledger, scope_parts
+
+    with Ledger(_ledger_file(ledger)) as book:
+        rows = book.rows()
+    table = []
+    for r in rows:
+        scope = scope_parts(r["scope"])
+        table.append([scope.get("server"), scope.get("source"), scope.get("key"), r["key"],
+                      r["worklog_id"], r["user_id"], r["timestamp"],
+                      json.dumps(r["content"], sort_keys=True), r["edited_ts"],
+                      "pending" if r["pending"] else r["state"], r["run_id"],
+                      r["updated_at"]])  # fmt: skip
+    write_table(Path(output), list(LEDGER_COLUMNS), table)
+    return len(table)
+
+
+@_off_the_loop
+def rebuild_ledger(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    mapping: str | os.PathLike[str] | None = None,
+    preset: str | None = None,
+    keys: Sequence[str] = (),
+    source: str | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date: str | None = None,
+    wait: float = 0.0,
+) -> SyncResult:
+    """Rebuild the ledger entries of ``path``'s scope from the server, writing nothing to
+    7pace: each row adopts the one worklog on its slot; rows with several candidates are
+    conflicts, rows without one are left for the next ``sync_file`` to create."""
+    from timetracker_import.app.sync import SyncSettings
+    from timetracker_import.app.sync import sync_file as run
+
+    settings = SyncSettings(
+        path=Path(path), connection=_settings(connection), mapping_path=_path(mapping),
+        preset=preset, keys=tuple(keys), source=source, ledger_path=_path(ledger), sheet=sheet,
+        timezone=timezone, encoding=encoding, delimiter=delimiter, date=date, rebuild=True,
+        wait=wait,
+    )  # fmt: skip
+    return run(settings)
+
+
+@_off_the_loop
+def me(connection: Connection | ConnectionSettings) -> dict[str, Any]:
+    """7pace's ``me`` document: the token's user (display name expanded), account, default
+    activity type and time zone (``whoami`` gives the checked identity instead)."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_me
+
+    return asyncio.run(fetch_me(_settings(connection)))
+
+
+@_off_the_loop
+def users(connection: Connection | ConnectionSettings) -> list[dict[str, Any]]:
+    """All 7pace users (every page), with display names."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_users
+
+    return asyncio.run(fetch_users(_settings(connection)))
+
+
+@_off_the_loop
+def activity_types(connection: Connection | ConnectionSettings) -> dict[str, Any]:
+    """7pace's activity types: ``{enabled, systemDefaultActivityTypeId, activityTypes}``."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_activity_types
+
+    return asyncio.run(fetch_activity_types(_settings(connection)))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows (one dict each) and the columns to show them in, in order."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@_off_the_loop
+def approvals(
+    connection: Connection | ConnectionSettings,
+    *,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    state: str | None = None,
+) -> Table:
+    """The approval weeks overlapping ``first``..``last`` (inclusive), optionally only those
+    in ``state`` (submitted, reopened, approved, closed)."""
+    import asyncio
+
+    from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
+
+    found = list_approvals(_settings(connection), first=first, last=last, state=state)
+    return Table(list(APPROVAL_COLUMNS), asyncio.run(found))
+
+
+def _week(week_start: str | dt.date) -> dt.date:
+    from timetracker_import.app.admin import parse_week
+
+    return week_start if isinstance(week_start, dt.date) else parse_week(week_start)
+
+
+@_off_the_loop
+def submit_week(
+    week_start: str | dt.date, *, manager: str, connection: Connection | ConnectionSettings
+) -> dt.date:
+    """Submit the token user's week starting ``week_start`` (a Monday; ``YYYY-MM-DD`` text
+    is checked) to the approval manager ``manager`` (e-mail); returns the week's Monday."""
+    import asyncio
+
+    from timetracker_import.app.admin import submit_week as submit
+
+    week = _week(week_start)
+    asyncio.run(submit(_settings(connection), week, manager))
+    return week
+
+
+@_off_the_loop
+def revoke_week(
+    week_start: str | dt.date, *, connection: Connection | ConnectionSettings
+) -> dt.date:
+    """Revoke the token user's submitted week starting ``week_start``; returns its Monday."""
+    import asyncio
+
+    from timetracker_import.app.admin import revoke_week as revoke
+
+    week = _week(week_start)
+    asyncio.run(revoke(_settings(connection), week))
+    return week
+
+
+@_off_the_loop
+def roles(
+    connection: Connection | ConnectionSettings,
+    *,
+    include_none: bool = False,
+    output: str | os.PathLike[str] | None = None,
+) -> Table:
+    """The users with their 7pace role (Administrator only; ``include_none``: also users
+    with the None role). With ``output`` they are also written there (CSV or XLSX by the
+    extension, formula-safe)."""
+    import asyncio
+
+    from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
+
+    found = asyncio.run(list_roles(_settings(connection), include_none=include_none))
+    table = Table(list(ROLE_COLUMNS), found)
+    if output is not None:
+        from timetracker_import.files.writers import write_table
+
+        write_table(Path(output), table.columns, ([r.get(c) for c in table.columns]
+                                                  for r in table.rows))  # fmt: skip
+    return table
+
+
+@_off_the_loop
+def set_roles(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    skip_errors: bool = False,
+) -> RolesResult:
+    """Set roles from ``path`` (CSV/XLSX: a user column - email, id or vstsId - and a role
+    column - role name or roleId). Without ``skip_errors`` one bad entry changes nothing
+    (``InputError``)."""
+    import asyncio
+
+    from timetracker_import.app.admin import set_roles as run
+
+    return asyncio.run(run(_settings(connection), Path(path), skip_errors=skip_errors))
+
+
+def split_days(
+    path: str | os.PathLike[str],
+    *,
+    mapping: str | os.PathLike[str] | None = None,
+    preset: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
+) -> SplitResult:
+    """Read ``path`` with its mapping (as for ``validate``) and write one row per calendar
+    day of each entry, cut at local midnight (``convert split-days``); ``output`` defaults
+    to ``<stem>.days.csv``."""
+    from timetracker_import.app.convert import SplitSettings, run_split_days
+
+    settings = SplitSettings(
+        path=Path(path), mapping_path=_path(mapping), preset=preset, output_path=_path(output),
+        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter,
+        date_order=date_order.upper() if date_order else None, lookup_dir=_path(lookup_dir),
+    )  # fmt: skip
+    return run_split_days(settings)
+
+
+def demo(out: str | os.PathLike[str], *, say: Callable[[str], None] | None = None) -> int:
+    """The quick start end to end on an embedded sandbox and the shipped sample workbook,
+    into the directory ``out``; ``say(line)`` gets each line of its story (default: printed).
+    Returns the exit code (0 when every step behaved)."""
+    from timetracker_import.app.demo import run_demo
+
+    return run_demo(Path(out)) if say is None else run_demo(Path(out), say=say)
