@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 if TYPE_CHECKING:
     import pandas as pd
 
-    from timetracker_import.api.settings import ConnectionSettings, TokenStore
+    from timetracker_import.api.settings import ConnectionSettings as ConnectionSettings
+    from timetracker_import.api.settings import TokenStore
     from timetracker_import.app.export import ExportResult
     from timetracker_import.app.importer import (
         ConfirmInfo,
@@ -288,6 +289,10 @@ class Connection:
         return s.with_token(target, token)
 
 
+def _settings(connection: Connection | ConnectionSettings) -> ConnectionSettings:
+    return connection.settings() if isinstance(connection, Connection) else connection
+
+
 def _mapping_args(
     mapping: MappingSource | None, preset: str | None, *, base: Path | None = None
 ) -> tuple[Path | None, str | None, LoadedMapping | None]:
@@ -528,7 +533,9 @@ def _import_settings(
 
 @_off_the_loop
 def export_worklogs(
-    connection: Connection | ConnectionSettings | Sequence[tuple[str, Connection]],
+    connection: Connection
+    | ConnectionSettings
+    | Sequence[tuple[str, Connection | ConnectionSettings]],
     *,
     first: dt.date | None = None,
     last: dt.date | None = None,
@@ -563,6 +570,7 @@ def export_worklogs(
     )
     from timetracker_import.app.validate import local_timezone
 
+    chosen = None if output is None else choose_format(fmt, str(output))  # before any request
     settings = ExportSettings(
         timezone=timezone or local_timezone(),
         first=first,
@@ -574,18 +582,35 @@ def export_worklogs(
         concurrency=concurrency,
     )
     connections: list[tuple[str | None, ConnectionSettings]]
-    if isinstance(connection, Connection):
-        connections = [(None, connection.settings())]
-    elif isinstance(connection, Sequence):
-        connections = [(name, c.settings()) for name, c in connection]
+    if isinstance(connection, Sequence):
+        connections = [(name, _settings(c)) for name, c in connection]
     else:
-        connections = [(None, connection)]
+        connections = [(None, _settings(connection))]
     export = run_export(connections, settings, on_page=on_page)
     result = asyncio.run(export if cancel is None else _until_cancelled(export, cancel))
-    if output is not None:
-        out = str(output)
-        write_export(result, out, choose_format(fmt, out))
+    if output is not None and chosen is not None:
+        try:
+            write_export(result, str(output), chosen)
+        except BaseException:
+            result.close()  # the temporary file of a large export is not left behind
+            raise
     return result
+
+
+def choose_export_format(fmt: str | None, output: str | os.PathLike[str] | None) -> str:
+    """The format ``export_worklogs`` writes: ``fmt`` if given, else by the extension of
+    ``output``, else csv (``UsageError`` when they contradict each other)."""
+    from timetracker_import.app.export import choose_format
+
+    return choose_format(fmt, None if output is None else str(output))
+
+
+def local_timezone() -> str:
+    """This machine's IANA time zone name (TZ, /etc/timezone, /etc/localtime), else UTC: the
+    zone ``export_worklogs`` and ``validate`` use when none is given."""
+    from timetracker_import.app.validate import local_timezone as zone
+
+    return zone()
 
 
 async def _until_cancelled(work: Coroutine[Any, Any, _T], cancel: threading.Event) -> _T:
@@ -1564,10 +1589,6 @@ def prune_runs(
     from timetracker_import.journal.runs import prune_runs as prune
 
     return prune(older_than, include_undoable=include_undoable, dry_run=dry_run)
-
-
-def _settings(connection: Connection | ConnectionSettings) -> ConnectionSettings:
-    return connection.settings() if isinstance(connection, Connection) else connection
 
 
 @_off_the_loop
