@@ -1795,9 +1795,14 @@ def approvals(
     return Table(list(APPROVAL_COLUMNS), asyncio.run(found))
 
 
-def _week(week_start: str | dt.date) -> dt.date:
-    from timetracker_import.app.admin import parse_week
+def parse_week(text: str) -> dt.date:
+    """The Monday ``YYYY-MM-DD`` names (``UsageError`` when it is no date or no Monday)."""
+    from timetracker_import.app.admin import parse_week as parse
 
+    return parse(text)
+
+
+def _week(week_start: str | dt.date) -> dt.date:
     return week_start if isinstance(week_start, dt.date) else parse_week(week_start)
 
 
