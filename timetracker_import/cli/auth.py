@@ -6,8 +6,6 @@ stored, and shown afterwards only as ``****`` plus its last four characters.
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from . import evidence
@@ -91,9 +89,9 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     )
     who = ""
     if not no_verify:
-        from timetracker_import.app.read import fetch_me
+        from timetracker_import import library
 
-        me = asyncio.run(fetch_me(settings))
+        me = library.me(settings)
         user = me.get("user") or {}
         who = f" as {user.get('displayName') or user.get('name')} ({user.get('uniqueName')})"
     store = conn.default_token_store()
@@ -119,10 +117,10 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
 @connection_options
 def status(connection: ConnectionOptions, as_json: bool) -> int:
     """Show where the token comes from and whom it belongs to (calls `me`)."""
-    from timetracker_import.app.read import fetch_me
+    from timetracker_import import library
 
     settings = connection.resolve()
-    me = asyncio.run(fetch_me(settings))
+    me = library.me(settings)
     user = me.get("user") or {}
     lines = [
         f"server:   {settings.rest_root} (api-version {settings.api_version})",
