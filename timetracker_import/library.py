@@ -39,9 +39,10 @@ if TYPE_CHECKING:
         PreparedFile,
     )
     from timetracker_import.app.multi_org import RoutedResult, RoutePlan
-    from timetracker_import.app.sync import SyncConfirm, SyncResult
+    from timetracker_import.app.sync import SyncConfirm as SyncConfirm
+    from timetracker_import.app.sync import SyncResult as SyncResult
     from timetracker_import.app.undo import UndoOutcome
-    from timetracker_import.app.validate import ValidateResult
+    from timetracker_import.app.validate import ValidateResult as ValidateResult
     from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.journal.runs import RunSummary
     from timetracker_import.journal.store import RunInfo
