@@ -860,6 +860,13 @@ def presets() -> list[PresetInfo]:
     return [PresetInfo(n, d) for n, d in list_presets()]
 
 
+def preset_text(name: str) -> str:
+    """A shipped preset's YAML, as the file holds it (``MappingError`` when there is none)."""
+    from timetracker_import.files.mapping_loader import preset_text as text
+
+    return text(name)
+
+
 def preset_mapping(name: str) -> dict[str, Any]:
     """A shipped preset as mapping data (what its YAML file holds); ``MappingError`` when
     there is no such preset."""
@@ -941,6 +948,7 @@ class PreviewRow:
     cells: tuple[Any, ...]
     sent: dict[str, Any] | None
     reason: str | None
+    skipped: bool = False  # left out by the mapping's skip rules (not rejected)
 
 
 @dataclass(frozen=True)
@@ -951,6 +959,7 @@ class Preview:
     rows: tuple[PreviewRow, ...]
     timezone: str
     timezone_source: str
+    mapping_source: str = ""  # where the mapping came from (a file, a preset)
 
 
 def preview(
@@ -960,10 +969,18 @@ def preview(
     preset: str | None = None,
     sheet: str | None = None,
     rows: int = 8,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    timezone: str | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Preview:
     """The first ``rows`` rows of ``path`` as they would be sent: ``sent`` holds ``user``,
     ``timestamp`` (UTC datetime), ``length_seconds``, ``billable_seconds``, ``work_item``,
-    ``activity`` and ``comment``; a rejected row has the reason instead."""
+    ``activity`` and ``comment``; a rejected row has the reason instead. ``encoding``,
+    ``delimiter``, ``timezone``, ``date_order`` and ``lookup_dir`` as for ``validate``;
+    ``notify(line)`` is told which preset ``preset="auto"`` chose (default: nothing)."""
     from timetracker_import.app.validate import (
         ValidateSettings,
         choose_timezone,
@@ -973,14 +990,19 @@ def preview(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
+    given = _Input(Path(path), frame=False)
+    mapping_path, preset, loaded = _mapping_args(
+        mapping, preset, base=_lookup_base(given, lookup_dir)
+    )
     loaded = load_mapping_for(
-        ValidateSettings(path=Path(path), mapping_path=mapping_path, preset=preset,
-                         sheet=sheet, loaded=loaded),
-        notify=lambda _line: None,
+        ValidateSettings(path=given.path, mapping_path=mapping_path, preset=preset,
+                         sheet=sheet, encoding=encoding, delimiter=delimiter,
+                         date_order=date_order, lookup_dir=_path(lookup_dir), loaded=loaded),
+        notify=notify or (lambda _line: None),
     )  # fmt: skip
-    zone, zone_source = choose_timezone(loaded.mapping, None)
-    table = open_table(Path(path), sheet=sheet or None, has_header=loaded.mapping.header)
+    zone, zone_source = choose_timezone(loaded.mapping, timezone)
+    table = open_table(given.path, sheet=sheet or None, encoding=encoding, delimiter=delimiter,
+                       has_header=loaded.mapping.header)  # fmt: skip
     chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=rows), None)
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
     cols = sorted(set(positions.values()))
@@ -1002,9 +1024,11 @@ def preview(
                     "activity": c["activity_type"],
                     "comment": c["comment"],
                 }
+            skipped = sent is None and row not in rejected
             reason = None if sent else rejected.get(row, "left out by the mapping's skip rules")
-            out.append(PreviewRow(row, tuple(raw[p] for p in cols), sent, reason))
-    return Preview(tuple(table.headers[p] for p in cols), tuple(out), zone, zone_source)
+            out.append(PreviewRow(row, tuple(raw[p] for p in cols), sent, reason, skipped))
+    columns = tuple(table.headers[p] for p in cols)
+    return Preview(columns, tuple(out), zone, zone_source, str(loaded.source))
 
 
 def check_file(

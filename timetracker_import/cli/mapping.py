@@ -37,19 +37,19 @@ def schema() -> None:
 @mapping.command("presets")
 def presets() -> None:
     """List the shipped presets (use one with --preset NAME)."""
-    from timetracker_import.files.mapping_loader import list_presets
+    from timetracker_import import library
 
-    for name, description in list_presets():
-        click.echo(f"{name:<22} {description}")
+    for preset in library.presets():
+        click.echo(f"{preset.name:<22} {preset.description}")
 
 
 @mapping.command("show")
 @click.argument("name")
 def show(name: str) -> None:
     """Print the YAML of a shipped preset (a starting point for your own mapping)."""
-    from timetracker_import.files.mapping_loader import preset_text
+    from timetracker_import import library
 
-    click.echo(preset_text(name), nl=False)
+    click.echo(library.preset_text(name), nl=False)
 
 
 def _draft_mapping(headers: list[str], file_name: str) -> str:
@@ -314,67 +314,45 @@ def check(
 ) -> int:
     """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
     or the reason a row is rejected. Sends nothing; exit 0 even when rows are rejected."""
-    from timetracker_import.app.validate import (
-        ValidateSettings,
-        choose_timezone,
-        iter_mapped_chunks,
-        load_mapping_for,
-    )
-    from timetracker_import.core.mapping import resolve_columns
-    from timetracker_import.files.readers import open_table
+    from timetracker_import import library
 
-    loaded = load_mapping_for(
-        ValidateSettings(
-            path=file,
-            mapping_path=mapping_path,
-            preset=preset,
-            sheet=sheet,
-            encoding=encoding,
-            delimiter=delimiter,
-            date_order=date_order,
-            lookup_dir=lookup_dir,
-        )
-    )
-    zone, zone_source = choose_timezone(loaded.mapping, timezone)
-    table = open_table(
-        file, sheet=sheet, encoding=encoding, delimiter=delimiter, has_header=loaded.mapping.header
-    )
-    chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=n_rows), None)
-    if chunk is None:
+    shown = library.preview(
+        file, mapping=mapping_path, preset=preset, rows=n_rows, sheet=sheet, encoding=encoding,
+        delimiter=delimiter, timezone=timezone, date_order=date_order, lookup_dir=lookup_dir,
+        notify=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+    if not shown.rows:
         click.echo("the file has no data rows", err=True)
         return 0
-    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
-    source_cols = sorted(set(positions.values()))
-    head = ["row", *[table.headers[p] for p in source_cols], "|", "user", "timestamp (UTC)"]
+    head = ["row", *shown.columns, "|", "user", "timestamp (UTC)"]
     head += ["hours", "billable", "work item", "activity", "comment"]
     rows = [head]
-    rejected = {r.source_row: r for r in chunk.rejections}
-    canon = chunk.canonical
-    for label, raw in chunk.raw.iterrows():
-        source_row = int(label)  # type: ignore[call-overload]
-        cells = [str(source_row), *[_cell(raw[p]) for p in source_cols], "|"]
-        if source_row in canon.index:
-            c = canon.loc[source_row]
-            billable = c["billable_seconds"]
+    for row in shown.rows:
+        cells = [str(row.source_row), *[_cell(v) for v in row.cells], "|"]
+        if row.sent is not None:
+            c, billable = row.sent, row.sent["billable_seconds"]
             cells += [
                 _cell(c["user"]) or "(token's user)",
                 c["timestamp"].strftime("%Y-%m-%d %H:%M:%S"),
                 f"{c['length_seconds'] / 3600:.2f}",
                 _cell(billable) and f"{billable / 3600:.2f}",
-                _cell(c["work_item_id"]),
-                _cell(c["activity_type"]),
+                _cell(c["work_item"]),
+                _cell(c["activity"]),
                 _cell(c["comment"]),
             ]
-        elif source_row in rejected:
+        elif not row.skipped:
             # The reason goes last so it does not widen the other columns.
-            cells += ["REJECTED", "", "", "", "", "", rejected[source_row].reason]
+            cells += ["REJECTED", "", "", "", "", "", row.reason or ""]
         else:
             cells += ["skipped (skip_rows)", "", "", "", "", "", ""]
         rows.append(cells)
+    mapped = sum(1 for r in shown.rows if r.sent is not None)
+    rejected = sum(1 for r in shown.rows if r.sent is None and not r.skipped)
     click.echo(_table(rows))
     click.echo(
-        f"{len(chunk.raw)} rows previewed: {len(canon)} mapped, {len(rejected)} rejected; "
-        f"times without an offset read as {zone} ({zone_source}); mapping: {loaded.source}",
+        f"{len(shown.rows)} rows previewed: {mapped} mapped, {rejected} rejected; times "
+        f"without an offset read as {shown.timezone} ({shown.timezone_source}); "
+        f"mapping: {shown.mapping_source}",
         err=True,
     )
     return 0
