@@ -829,14 +829,20 @@ class TableInfo:
     sheets: tuple[str, ...] = ()  # every sheet of the workbook (Excel)
 
 
-def inspect_table(path: str | os.PathLike[str], *, sheet: str | None = None) -> TableInfo:
+def inspect_table(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> TableInfo:
     """The header row of ``path`` (``sheet``: an Excel sheet's name or 1-based position),
     and its workbook's sheet names. ``InputError`` for a missing, empty or unreadable
     file."""
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.readers_excel import sheet_names
 
-    table = open_table(Path(path), sheet=sheet or None)
+    table = open_table(Path(path), sheet=sheet or None, encoding=encoding, delimiter=delimiter)
     sheets: tuple[str, ...] = ()
     if table.format in ("xlsx", "xls"):
         sheets = tuple(sheet_names(Path(path)))
@@ -1934,3 +1940,105 @@ def demo(out: str | os.PathLike[str], *, say: Callable[[str], None] | None = Non
     from timetracker_import.app.demo import run_demo
 
     return run_demo(Path(out)) if say is None else run_demo(Path(out), say=say)
+
+
+# `mapping init`: the preset a file fits, its YAML, and templates of its lookup files
+
+if TYPE_CHECKING:
+    from timetracker_import.app.mapping_init import LookupTemplate as LookupTemplate
+    from timetracker_import.core.preset_detect import Choice as PresetChoice
+
+
+def choose_preset(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_order: str | None = None,
+) -> PresetChoice:
+    """The shipped preset ``path`` fits, as ``preset="auto"`` picks it (the header, then the
+    data; where the day/month order decides, every row's dates): ``preset`` (None when none
+    or several fit), ``candidates``, ``matched``, ``evidence``, ``date_order`` and
+    ``explain()``. ``date_order``: the order the user named (MDY, DMY, YMD)."""
+    from timetracker_import.app.validate import detect_preset_for
+
+    found: PresetChoice = detect_preset_for(Path(path), sheet=sheet, encoding=encoding,
+                                            delimiter=delimiter, date_order=date_order)  # fmt: skip
+    return found
+
+
+def preset_date_order(name: str) -> str | None:
+    """The day/month order a shipped preset declares (None: it leaves it to the data)."""
+    from timetracker_import.files.mapping_loader import load_preset
+
+    return load_preset(name).mapping.date_order
+
+
+def write_mapping_file(output: str | os.PathLike[str], text: str) -> Path:
+    """Write a mapping's YAML ``text`` to ``output``, creating the folders above it
+    (``InputError`` when impossible)."""
+    from timetracker_import.files.writers import ensure_parent
+
+    target = ensure_parent(output)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+@dataclass(frozen=True)
+class PresetLookups:
+    """The lookup files a preset reads for a file's columns (``files``), and the preset's
+    ``note`` for its users."""
+
+    note: str | None
+    files: tuple[str, ...]
+
+
+def _used_lookups(
+    preset: str, path: Path, sheet: str | None, encoding: str | None, delimiter: str | None
+) -> tuple[Any, Any]:
+    """(the preset's mapping with only the lookups of the columns ``path`` has, the full
+    mapping)."""
+    from timetracker_import.core.mapping import effective_mapping
+    from timetracker_import.files.mapping_loader import load_preset
+    from timetracker_import.files.readers import open_table
+
+    full = load_preset(preset).mapping
+    headers = open_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter).headers
+    return effective_mapping(full, headers, full.header).used_lookups(), full
+
+
+def preset_lookups(
+    preset: str,
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> PresetLookups:
+    """The lookup files ``preset`` reads for the columns ``path`` has (Clockify's Issue Key,
+    for one, is optional)."""
+    used, full = _used_lookups(preset, Path(path), sheet, encoding, delimiter)
+    return PresetLookups(full.note, tuple(spec.file for spec in used.lookups.values()))
+
+
+def write_lookup_templates(
+    preset: str,
+    path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    users: list[dict[str, Any]] | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> list[LookupTemplate]:
+    """For each lookup ``preset`` reads for ``path``'s columns, a CSV template in ``folder``
+    (one that exists is left alone: ``existed``) listing the file's distinct values with an
+    empty value column. With ``users`` (``users(connection)``), a user lookup's values that
+    name exactly one user get that user's uniqueName (``matched``; the rest ``unmatched``)."""
+    from timetracker_import.app.mapping_init import write_lookup_templates as write
+    from timetracker_import.files.readers import open_table
+
+    used, _full = _used_lookups(preset, Path(path), sheet, encoding, delimiter)
+    table = open_table(Path(path), sheet=sheet, encoding=encoding, delimiter=delimiter)
+    return write(used, table, Path(folder), users=users)
