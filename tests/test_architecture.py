@@ -45,7 +45,6 @@ EXCEPTIONS = {
         "timetracker_import.cli.importer -> timetracker_import.app.importer",
         "timetracker_import.cli.importer -> timetracker_import.app.multi_org",
         "timetracker_import.cli.legacy -> timetracker_import.app.multi_org",
-        "timetracker_import.cli.legacy_config -> timetracker_import.files.mapping_loader",
         "timetracker_import.cli.legacy_options -> timetracker_import.api.redact",
         "timetracker_import.cli.legacy_options -> timetracker_import.api.settings",
         "timetracker_import.cli.legacy_options -> timetracker_import.app.multi_org",
