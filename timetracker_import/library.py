@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from timetracker_import.api.settings import ConnectionSettings as ConnectionSettings
-    from timetracker_import.api.settings import TokenStore
+    from timetracker_import.api.settings import Target, TokenStore
     from timetracker_import.app.export import ExportResult
     from timetracker_import.app.importer import (
         ConfirmInfo,
@@ -1372,6 +1372,32 @@ def remember_token(settings: ConnectionSettings, token: str) -> None:
 
     key = conn.keyring_key(settings.url, settings.collection, settings.profile)
     conn.default_token_store().set(key, token)
+
+
+def token_settings(target: Target, token: str, *, source: str = "given") -> ConnectionSettings:
+    """The settings for ``target`` (a server before its token is known) authenticated by
+    ``token``; ``source`` says where the token came from (``prompt``, ``given``, ...)."""
+    from timetracker_import.api.settings import with_token
+
+    return with_token(target, token, source)
+
+
+def forget_token(target: Target) -> bool:
+    """Remove the token ``remember_token`` stored for ``target``'s server (or profile) from
+    the OS keyring; False when none was stored."""
+    from timetracker_import.api.settings import default_token_store
+
+    return bool(default_token_store().delete(target.keyring_keys[0]))
+
+
+def save_profile(
+    name: str, *, url: str, collection: str | None = None, api_version: str | None = None
+) -> Path:
+    """Add or update the profile ``name`` in the user's profiles file (without a token: it
+    goes to the keyring), keeping the rest of the file as it was; returns the file."""
+    from timetracker_import.api.settings import save_profile as save
+
+    return save(name, url=url, collection=collection, api_version=api_version)
 
 
 def profile_urls() -> list[tuple[str, str]]:
