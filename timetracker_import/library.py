@@ -291,6 +291,7 @@ class Connection:
 
 
 def _settings(connection: Connection | ConnectionSettings) -> ConnectionSettings:
+    """A ``Connection`` resolved; settings as they are."""
     return connection.settings() if isinstance(connection, Connection) else connection
 
 
@@ -516,7 +517,7 @@ def _import_settings(
 ) -> ImportSettings:
     from timetracker_import.app.importer import ImportSettings
 
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     mapping_path, preset, loaded = _mapping_args(mapping, preset, base=options.pop("lookup_base"))
     rejected = options.pop("rejected")
     report = options.pop("report")
@@ -659,7 +660,7 @@ def undo_run(
     running event loop it runs on a worker thread, where a stop signal sets ``cancel``."""
     from timetracker_import.app.undo import undo_run as run
 
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     return run(run_id, conn, dry_run=dry_run, wait=wait, progress=progress, cancel=cancel)
 
 
@@ -728,7 +729,7 @@ def sync_file(
     from timetracker_import.app.sync import sync_file as run
 
     given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     mapping_path, preset, loaded = _mapping_args(
         mapping, preset, base=_lookup_base(given, lookup_dir)
     )
@@ -1341,7 +1342,7 @@ def whoami(
     from timetracker_import.app.read import fetch_me
     from timetracker_import.errors import ApiError
 
-    settings = connection.settings() if isinstance(connection, Connection) else connection
+    settings = _settings(connection)
 
     async def ask() -> dict[str, Any]:
         return await asyncio.wait_for(fetch_me(settings), timeout)
