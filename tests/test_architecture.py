@@ -1,6 +1,7 @@
 """The import rules of docs/architecture.md hold: ``cli -> ui -> library -> app -> (files |
 api | journal) -> core -> errors``, nothing imports ``cli``, ``core`` is pure, the sandbox
-shares no code with the client, ``ui`` reaches the package only through ``library.py``, and
+shares no code with the client, ``ui`` reaches the package only through ``library.py``,
+``cli`` reaches it through ``library.py`` (but for the listed imports not yet converted), and
 no modules import each other in a circle. The rules are import-linter contracts in
 pyproject.toml; each one is shown to fail on a copy of the package that breaks it."""
 
@@ -35,6 +36,28 @@ EXCEPTIONS = {
         # `make ui`: the web app on a fresh sandbox (a demo, not a page of the app)
         "timetracker_import.ui.demo -> timetracker_import.sandbox",
     },
+    "cli-library": {
+        # not yet through the library (issue 20 item 4): this set may only shrink
+        "timetracker_import.cli.evidence -> timetracker_import.api.redact",
+        "timetracker_import.cli.evidence -> timetracker_import.files.writers",
+        "timetracker_import.cli.importer -> timetracker_import.app.importer",
+        "timetracker_import.cli.importer -> timetracker_import.app.multi_org",
+        "timetracker_import.cli.legacy -> timetracker_import.app.multi_org",
+        "timetracker_import.cli.legacy_options -> timetracker_import.api.redact",
+        "timetracker_import.cli.legacy_options -> timetracker_import.api.settings",
+        "timetracker_import.cli.legacy_options -> timetracker_import.app.multi_org",
+        "timetracker_import.cli.legacy_run -> timetracker_import.api.settings",
+        "timetracker_import.cli.legacy_run -> timetracker_import.app.importer",
+        "timetracker_import.cli.legacy_run -> timetracker_import.app.multi_org",
+        "timetracker_import.cli.legacy_run -> timetracker_import.files.readers",
+        "timetracker_import.cli.main -> timetracker_import.api.redact",
+        "timetracker_import.cli.notify -> timetracker_import.api.redact",
+        "timetracker_import.cli.options -> timetracker_import.api.redact",
+        "timetracker_import.cli.options -> timetracker_import.api.settings",
+        "timetracker_import.cli.options -> timetracker_import.app.limiter",
+        "timetracker_import.cli.sandbox -> timetracker_import.api.settings",
+        "timetracker_import.cli.validate -> timetracker_import.api.protocol",
+    },
 }
 
 #: contract id -> (module of the package, an import that breaks the contract there)
@@ -44,6 +67,7 @@ BREAKS = {
     "pure-core": ("core/zone.py", "import sqlite3"),
     "sandbox-apart": ("sandbox/weeks.py", "from timetracker_import.core import zone"),
     "ui-library": ("ui/render.py", "from timetracker_import.journal import store"),
+    "cli-library": ("cli/runs.py", "from timetracker_import.journal import store"),
     "no-circles": ("files/cells.py", "from timetracker_import.files import readers"),
 }
 

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 if TYPE_CHECKING:
     import pandas as pd
 
-    from timetracker_import.api.settings import ConnectionSettings, TokenStore
+    from timetracker_import.api.settings import ConnectionSettings as ConnectionSettings
+    from timetracker_import.api.settings import Target, TokenStore
     from timetracker_import.app.export import ExportResult
     from timetracker_import.app.importer import (
         ConfirmInfo,
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
         PreparedFile,
     )
     from timetracker_import.app.multi_org import RoutedResult, RoutePlan
-    from timetracker_import.app.sync import SyncConfirm, SyncResult
+    from timetracker_import.app.sync import SyncConfirm as SyncConfirm
+    from timetracker_import.app.sync import SyncResult as SyncResult
     from timetracker_import.app.undo import UndoOutcome
-    from timetracker_import.app.validate import ValidateResult
+    from timetracker_import.app.validate import ValidateResult as ValidateResult
     from timetracker_import.files.mapping_loader import LoadedMapping
     from timetracker_import.journal.runs import RunSummary
     from timetracker_import.journal.store import RunInfo
@@ -288,6 +290,11 @@ class Connection:
         return s.with_token(target, token)
 
 
+def _settings(connection: Connection | ConnectionSettings) -> ConnectionSettings:
+    """A ``Connection`` resolved; settings as they are."""
+    return connection.settings() if isinstance(connection, Connection) else connection
+
+
 def _mapping_args(
     mapping: MappingSource | None, preset: str | None, *, base: Path | None = None
 ) -> tuple[Path | None, str | None, LoadedMapping | None]:
@@ -510,7 +517,7 @@ def _import_settings(
 ) -> ImportSettings:
     from timetracker_import.app.importer import ImportSettings
 
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     mapping_path, preset, loaded = _mapping_args(mapping, preset, base=options.pop("lookup_base"))
     rejected = options.pop("rejected")
     report = options.pop("report")
@@ -528,7 +535,9 @@ def _import_settings(
 
 @_off_the_loop
 def export_worklogs(
-    connection: Connection | ConnectionSettings | Sequence[tuple[str, Connection]],
+    connection: Connection
+    | ConnectionSettings
+    | Sequence[tuple[str, Connection | ConnectionSettings]],
     *,
     first: dt.date | None = None,
     last: dt.date | None = None,
@@ -563,6 +572,7 @@ def export_worklogs(
     )
     from timetracker_import.app.validate import local_timezone
 
+    chosen = None if output is None else choose_format(fmt, str(output))  # before any request
     settings = ExportSettings(
         timezone=timezone or local_timezone(),
         first=first,
@@ -574,18 +584,35 @@ def export_worklogs(
         concurrency=concurrency,
     )
     connections: list[tuple[str | None, ConnectionSettings]]
-    if isinstance(connection, Connection):
-        connections = [(None, connection.settings())]
-    elif isinstance(connection, Sequence):
-        connections = [(name, c.settings()) for name, c in connection]
+    if isinstance(connection, Sequence):
+        connections = [(name, _settings(c)) for name, c in connection]
     else:
-        connections = [(None, connection)]
+        connections = [(None, _settings(connection))]
     export = run_export(connections, settings, on_page=on_page)
     result = asyncio.run(export if cancel is None else _until_cancelled(export, cancel))
-    if output is not None:
-        out = str(output)
-        write_export(result, out, choose_format(fmt, out))
+    if output is not None and chosen is not None:
+        try:
+            write_export(result, str(output), chosen)
+        except BaseException:
+            result.close()  # the temporary file of a large export is not left behind
+            raise
     return result
+
+
+def choose_export_format(fmt: str | None, output: str | os.PathLike[str] | None) -> str:
+    """The format ``export_worklogs`` writes: ``fmt`` if given, else by the extension of
+    ``output``, else csv (``UsageError`` when they contradict each other)."""
+    from timetracker_import.app.export import choose_format
+
+    return choose_format(fmt, None if output is None else str(output))
+
+
+def local_timezone() -> str:
+    """This machine's IANA time zone name (TZ, /etc/timezone, /etc/localtime), else UTC: the
+    zone ``export_worklogs`` and ``validate`` use when none is given."""
+    from timetracker_import.app.validate import local_timezone as zone
+
+    return zone()
 
 
 async def _until_cancelled(work: Coroutine[Any, Any, _T], cancel: threading.Event) -> _T:
@@ -633,7 +660,7 @@ def undo_run(
     running event loop it runs on a worker thread, where a stop signal sets ``cancel``."""
     from timetracker_import.app.undo import undo_run as run
 
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     return run(run_id, conn, dry_run=dry_run, wait=wait, progress=progress, cancel=cancel)
 
 
@@ -702,7 +729,7 @@ def sync_file(
     from timetracker_import.app.sync import sync_file as run
 
     given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    conn = connection.settings() if isinstance(connection, Connection) else connection
+    conn = _settings(connection)
     mapping_path, preset, loaded = _mapping_args(
         mapping, preset, base=_lookup_base(given, lookup_dir)
     )
@@ -789,7 +816,7 @@ def run_summary(run_id: str) -> RunSummary:
 # tree. The web app imports nothing else of the package (tests/ui/test_layers.py).
 
 if TYPE_CHECKING:
-    from timetracker_import.app.convert import ConvertResult
+    from timetracker_import.app.convert import ConvertResult as ConvertResult
 
 
 @dataclass(frozen=True)
@@ -803,14 +830,20 @@ class TableInfo:
     sheets: tuple[str, ...] = ()  # every sheet of the workbook (Excel)
 
 
-def inspect_table(path: str | os.PathLike[str], *, sheet: str | None = None) -> TableInfo:
+def inspect_table(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> TableInfo:
     """The header row of ``path`` (``sheet``: an Excel sheet's name or 1-based position),
     and its workbook's sheet names. ``InputError`` for a missing, empty or unreadable
     file."""
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.readers_excel import sheet_names
 
-    table = open_table(Path(path), sheet=sheet or None)
+    table = open_table(Path(path), sheet=sheet or None, encoding=encoding, delimiter=delimiter)
     sheets: tuple[str, ...] = ()
     if table.format in ("xlsx", "xls"):
         sheets = tuple(sheet_names(Path(path)))
@@ -832,6 +865,13 @@ def presets() -> list[PresetInfo]:
     from timetracker_import.files.mapping_loader import list_presets
 
     return [PresetInfo(n, d) for n, d in list_presets()]
+
+
+def preset_text(name: str) -> str:
+    """A shipped preset's YAML, as the file holds it (``MappingError`` when there is none)."""
+    from timetracker_import.files.mapping_loader import preset_text as text
+
+    return text(name)
 
 
 def preset_mapping(name: str) -> dict[str, Any]:
@@ -915,6 +955,7 @@ class PreviewRow:
     cells: tuple[Any, ...]
     sent: dict[str, Any] | None
     reason: str | None
+    skipped: bool = False  # left out by the mapping's skip rules (not rejected)
 
 
 @dataclass(frozen=True)
@@ -925,6 +966,7 @@ class Preview:
     rows: tuple[PreviewRow, ...]
     timezone: str
     timezone_source: str
+    mapping_source: str = ""  # where the mapping came from (a file, a preset)
 
 
 def preview(
@@ -934,10 +976,18 @@ def preview(
     preset: str | None = None,
     sheet: str | None = None,
     rows: int = 8,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    timezone: str | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> Preview:
     """The first ``rows`` rows of ``path`` as they would be sent: ``sent`` holds ``user``,
     ``timestamp`` (UTC datetime), ``length_seconds``, ``billable_seconds``, ``work_item``,
-    ``activity`` and ``comment``; a rejected row has the reason instead."""
+    ``activity`` and ``comment``; a rejected row has the reason instead. ``encoding``,
+    ``delimiter``, ``timezone``, ``date_order`` and ``lookup_dir`` as for ``validate``;
+    ``notify(line)`` is told which preset ``preset="auto"`` chose (default: nothing)."""
     from timetracker_import.app.validate import (
         ValidateSettings,
         choose_timezone,
@@ -947,14 +997,19 @@ def preview(
     from timetracker_import.core.mapping import resolve_columns
     from timetracker_import.files.readers import open_table
 
-    mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
+    given = _Input(Path(path), frame=False)
+    mapping_path, preset, loaded = _mapping_args(
+        mapping, preset, base=_lookup_base(given, lookup_dir)
+    )
     loaded = load_mapping_for(
-        ValidateSettings(path=Path(path), mapping_path=mapping_path, preset=preset,
-                         sheet=sheet, loaded=loaded),
-        notify=lambda _line: None,
+        ValidateSettings(path=given.path, mapping_path=mapping_path, preset=preset,
+                         sheet=sheet, encoding=encoding, delimiter=delimiter,
+                         date_order=date_order, lookup_dir=_path(lookup_dir), loaded=loaded),
+        notify=notify or (lambda _line: None),
     )  # fmt: skip
-    zone, zone_source = choose_timezone(loaded.mapping, None)
-    table = open_table(Path(path), sheet=sheet or None, has_header=loaded.mapping.header)
+    zone, zone_source = choose_timezone(loaded.mapping, timezone)
+    table = open_table(given.path, sheet=sheet or None, encoding=encoding, delimiter=delimiter,
+                       has_header=loaded.mapping.header)  # fmt: skip
     chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=rows), None)
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
     cols = sorted(set(positions.values()))
@@ -976,9 +1031,11 @@ def preview(
                     "activity": c["activity_type"],
                     "comment": c["comment"],
                 }
+            skipped = sent is None and row not in rejected
             reason = None if sent else rejected.get(row, "left out by the mapping's skip rules")
-            out.append(PreviewRow(row, tuple(raw[p] for p in cols), sent, reason))
-    return Preview(tuple(table.headers[p] for p in cols), tuple(out), zone, zone_source)
+            out.append(PreviewRow(row, tuple(raw[p] for p in cols), sent, reason, skipped))
+    columns = tuple(table.headers[p] for p in cols)
+    return Preview(columns, tuple(out), zone, zone_source, str(loaded.source))
 
 
 def check_file(
@@ -1168,13 +1225,21 @@ def convert_jira(
     *,
     output: str | os.PathLike[str] | None = None,
     sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
 ) -> ConvertResult:
     """Convert a Jira issue export (one row per issue, ``Log Work`` cells) into one row
     per worklog (``convert jira``); ``output`` defaults to ``<stem>.worklogs.csv``."""
     from timetracker_import.app.convert import ConvertSettings, run_convert_jira
 
     return run_convert_jira(
-        ConvertSettings(path=Path(path), output_path=_path(output), sheet=sheet)
+            ConvertSettings(
+            path=Path(path),
+            output_path=_path(output),
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
     )
 
 
@@ -1277,7 +1342,7 @@ def whoami(
     from timetracker_import.app.read import fetch_me
     from timetracker_import.errors import ApiError
 
-    settings = connection.settings() if isinstance(connection, Connection) else connection
+    settings = _settings(connection)
 
     async def ask() -> dict[str, Any]:
         return await asyncio.wait_for(fetch_me(settings), timeout)
@@ -1308,6 +1373,32 @@ def remember_token(settings: ConnectionSettings, token: str) -> None:
 
     key = conn.keyring_key(settings.url, settings.collection, settings.profile)
     conn.default_token_store().set(key, token)
+
+
+def token_settings(target: Target, token: str, *, source: str = "given") -> ConnectionSettings:
+    """The settings for ``target`` (a server before its token is known) authenticated by
+    ``token``; ``source`` says where the token came from (``prompt``, ``given``, ...)."""
+    from timetracker_import.api.settings import with_token
+
+    return with_token(target, token, source)
+
+
+def forget_token(target: Target) -> bool:
+    """Remove the token ``remember_token`` stored for ``target``'s server (or profile) from
+    the OS keyring; False when none was stored."""
+    from timetracker_import.api.settings import default_token_store
+
+    return bool(default_token_store().delete(target.keyring_keys[0]))
+
+
+def save_profile(
+    name: str, *, url: str, collection: str | None = None, api_version: str | None = None
+) -> Path:
+    """Add or update the profile ``name`` in the user's profiles file (without a token: it
+    goes to the keyring), keeping the rest of the file as it was; returns the file."""
+    from timetracker_import.api.settings import save_profile as save
+
+    return save(name, url=url, collection=collection, api_version=api_version)
 
 
 def profile_urls() -> list[tuple[str, str]]:
@@ -1492,3 +1583,489 @@ def uploads_dir() -> Path:
     from timetracker_import.journal.runs import runs_root
 
     return runs_root().parent / "uploads"
+
+
+# --- Housekeeping and administration ---
+# What the other commands of the command line need: a run's details and pruning old runs,
+# changing and deleting existing worklogs, the sync ledger, the read commands (me, users,
+# activity types), approvals, roles, the split-days conversion and the demo. Typed results,
+# no printing; ``cli/`` reaches the package through these (pyproject.toml's contract
+# "cli-library").
+
+if TYPE_CHECKING:
+    from timetracker_import.app.admin import RolesResult as RolesResult
+    from timetracker_import.app.convert import SplitResult as SplitResult
+    from timetracker_import.app.worklogs import ChangeResult as ChangeResult
+    from timetracker_import.core.rejections import Rejection
+    from timetracker_import.journal.ledger import ScopeInfo as ScopeInfo
+    from timetracker_import.journal.runs import PrunedRun as PrunedRun
+
+
+def runs_directory() -> Path:
+    """Where the runs are journaled (``runs/`` in the state directory)."""
+    from timetracker_import.journal.runs import runs_root
+
+    return runs_root()
+
+
+@dataclass(frozen=True)
+class RunDetails:
+    """What ``runs show`` prints of one run besides its ``summary``: the options it was
+    started with, its writes (``{(kind, state): n}``), its rejected rows and its undo log
+    (``(worklog id, action, detail)`` in order)."""
+
+    summary: RunSummary
+    options: dict[str, Any]
+    actions: dict[tuple[str, str], int]
+    rejections: list[Rejection]
+    undo_log: list[tuple[str, str, str | None]]
+
+
+def run_details(run_id: str) -> RunDetails:
+    """One run with its journal's details (``UsageError`` naming the runs directory when
+    there is none)."""
+    from timetracker_import.app.undo import open_run
+
+    summary = run_summary(run_id)
+    with open_run(run_id) as journal:
+        return RunDetails(
+            summary=summary,
+            options=journal.options,
+            actions=journal.action_counts(),
+            rejections=journal.rejections(),
+            undo_log=journal.undo_log(),
+        )
+
+
+def prune_runs(
+    older_than: float, *, include_undoable: bool = False, dry_run: bool = False
+) -> list[PrunedRun]:
+    """Remove the run directories started more than ``older_than`` seconds ago that nothing
+    needs any more (dry runs, runs that changed nothing, runs already undone); keep
+    unfinished runs and, unless ``include_undoable``, runs undo could still reverse. Every
+    old run is returned with what became of it (``removed``, ``reason``, ``size_bytes``)."""
+    from timetracker_import.journal.runs import prune_runs as prune
+
+    return prune(older_than, include_undoable=include_undoable, dry_run=dry_run)
+
+
+@_off_the_loop
+def update_worklogs(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> ChangeResult:
+    """PATCH the worklogs of ``path`` (an edited export: an id column and the fields to
+    change) with only the fields that differ from the server; empty cells change nothing.
+    Journaled as a run (``undo_run`` puts the old values back). Waits up to ``wait``
+    seconds for another writer of the server, then ``RunLocked``."""
+    import asyncio
+
+    from timetracker_import.app.worklogs import input_lock, run_update
+
+    settings, file = _settings(connection), Path(path)
+    with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
+        return asyncio.run(run_update(settings, file, dry_run=dry_run))
+
+
+def worklog_ids(
+    path: str | os.PathLike[str] | None = None, *, ids: Sequence[str] = ()
+) -> list[str]:
+    """The worklog ids to delete: ``path``'s id column, or ``ids`` (``UsageError`` unless
+    exactly one of them is given)."""
+    from timetracker_import.app.worklogs import check_ids, ids_from_file
+
+    file = Path(path) if path is not None else None
+    check_ids(ids, file)
+    return ids_from_file(file) if file is not None else list(ids)
+
+
+@_off_the_loop
+def delete_worklogs(
+    ids: Sequence[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    source: str | None = None,
+    dry_run: bool = False,
+    wait: float = 0.0,
+) -> ChangeResult:
+    """DELETE the worklogs ``ids`` (unknown ones are reported as not found). Journaled as a
+    run (``undo_run`` re-creates them, with new ids); ``source`` names the input in the
+    journal. Waits up to ``wait`` seconds for another writer of the server."""
+    import asyncio
+
+    from timetracker_import.app.worklogs import input_lock, run_delete
+
+    settings, file = _settings(connection), Path(source) if source else None
+    with input_lock(settings, file=file, ids=ids, dry_run=dry_run, wait=wait):
+        return asyncio.run(run_delete(settings, ids, dry_run=dry_run, source=source))
+
+
+def _ledger_file(ledger: str | os.PathLike[str] | None) -> Path:
+    from timetracker_import.errors import UsageError
+    from timetracker_import.journal.ledger import default_ledger_path
+
+    path = Path(ledger) if ledger is not None else default_ledger_path()
+    if not path.is_file():
+        raise UsageError(f"no ledger at {path}", hint="a first `sync` creates it")
+    return path
+
+
+@dataclass(frozen=True)
+class LedgerOverview:
+    """A sync ledger: its file, its scopes (server, source, key spec; ``parts()``) with how
+    many keys each holds, and how many entries have a write the next sync checks."""
+
+    path: Path
+    scopes: list[ScopeInfo]
+    unsettled: int
+
+
+def ledger_overview(ledger: str | os.PathLike[str] | None = None) -> LedgerOverview:
+    """The ledger ``sync`` keeps (default ``ledger.sqlite`` in the state directory;
+    ``UsageError`` when there is none)."""
+    from timetracker_import.journal.ledger import Ledger
+
+    path = _ledger_file(ledger)
+    with Ledger(path) as book:
+        scopes = book.scopes()
+        unsettled = sum(1 for r in book.rows() if r["pending"] or r["state"] != "ok")
+    return LedgerOverview(path, scopes, unsettled)
+
+
+#: the columns of ``export_ledger``'s file
+LEDGER_COLUMNS = ("server", "source", "key_spec", "key", "worklog_id", "user_id", "timestamp",
+                  "content", "edited_ts", "state", "run_id", "updated_at")  # fmt: skip
+
+
+def export_ledger(
+    output: str | os.PathLike[str], *, ledger: str | os.PathLike[str] | None = None
+) -> int:
+    """Write every entry of the ledger (``LEDGER_COLUMNS``) to ``output`` (CSV or XLSX by its
+    extension); returns how many."""
+    import json
+
+    from timetracker_import.files.writers import write_table
+    from timetracker_import.journal.ledger import Ledger, scope_parts
+
+    with Ledger(_ledger_file(ledger)) as book:
+        rows = book.rows()
+    table = []
+    for r in rows:
+        scope = scope_parts(r["scope"])
+        table.append([scope.get("server"), scope.get("source"), scope.get("key"), r["key"],
+                      r["worklog_id"], r["user_id"], r["timestamp"],
+                      json.dumps(r["content"], sort_keys=True), r["edited_ts"],
+                      "pending" if r["pending"] else r["state"], r["run_id"],
+                      r["updated_at"]])  # fmt: skip
+    write_table(Path(output), list(LEDGER_COLUMNS), table)
+    return len(table)
+
+
+@_off_the_loop
+def rebuild_ledger(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    mapping: str | os.PathLike[str] | None = None,
+    preset: str | None = None,
+    keys: Sequence[str] = (),
+    source: str | None = None,
+    ledger: str | os.PathLike[str] | None = None,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date: str | None = None,
+    wait: float = 0.0,
+) -> SyncResult:
+    """Rebuild the ledger entries of ``path``'s scope from the server, writing nothing to
+    7pace: each row adopts the one worklog on its slot; rows with several candidates are
+    conflicts, rows without one are left for the next ``sync_file`` to create."""
+    from timetracker_import.app.sync import SyncSettings
+    from timetracker_import.app.sync import sync_file as run
+
+    settings = SyncSettings(
+        path=Path(path), connection=_settings(connection), mapping_path=_path(mapping),
+        preset=preset, keys=tuple(keys), source=source, ledger_path=_path(ledger), sheet=sheet,
+        timezone=timezone, encoding=encoding, delimiter=delimiter, date=date, rebuild=True,
+        wait=wait,
+    )  # fmt: skip
+    return run(settings)
+
+
+@_off_the_loop
+def me(connection: Connection | ConnectionSettings) -> dict[str, Any]:
+    """7pace's ``me`` document: the token's user (display name expanded), account, default
+    activity type and time zone (``whoami`` gives the checked identity instead)."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_me
+
+    return asyncio.run(fetch_me(_settings(connection)))
+
+
+@_off_the_loop
+def users(connection: Connection | ConnectionSettings) -> list[dict[str, Any]]:
+    """All 7pace users (every page), with display names."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_users
+
+    return asyncio.run(fetch_users(_settings(connection)))
+
+
+@_off_the_loop
+def activity_types(connection: Connection | ConnectionSettings) -> dict[str, Any]:
+    """7pace's activity types: ``{enabled, systemDefaultActivityTypeId, activityTypes}``."""
+    import asyncio
+
+    from timetracker_import.app.read import fetch_activity_types
+
+    return asyncio.run(fetch_activity_types(_settings(connection)))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows (one dict each) and the columns to show them in, in order."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@_off_the_loop
+def approvals(
+    connection: Connection | ConnectionSettings,
+    *,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    state: str | None = None,
+) -> Table:
+    """The approval weeks overlapping ``first``..``last`` (inclusive), optionally only those
+    in ``state`` (submitted, reopened, approved, closed)."""
+    import asyncio
+
+    from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
+
+    found = list_approvals(_settings(connection), first=first, last=last, state=state)
+    return Table(list(APPROVAL_COLUMNS), asyncio.run(found))
+
+
+def parse_week(text: str) -> dt.date:
+    """The Monday ``YYYY-MM-DD`` names (``UsageError`` when it is no date or no Monday)."""
+    from timetracker_import.app.admin import parse_week as parse
+
+    return parse(text)
+
+
+def _week(week_start: str | dt.date) -> dt.date:
+    return week_start if isinstance(week_start, dt.date) else parse_week(week_start)
+
+
+@_off_the_loop
+def submit_week(
+    week_start: str | dt.date, *, manager: str, connection: Connection | ConnectionSettings
+) -> dt.date:
+    """Submit the token user's week starting ``week_start`` (a Monday; ``YYYY-MM-DD`` text
+    is checked) to the approval manager ``manager`` (e-mail); returns the week's Monday."""
+    import asyncio
+
+    from timetracker_import.app.admin import submit_week as submit
+
+    week = _week(week_start)
+    asyncio.run(submit(_settings(connection), week, manager))
+    return week
+
+
+@_off_the_loop
+def revoke_week(
+    week_start: str | dt.date, *, connection: Connection | ConnectionSettings
+) -> dt.date:
+    """Revoke the token user's submitted week starting ``week_start``; returns its Monday."""
+    import asyncio
+
+    from timetracker_import.app.admin import revoke_week as revoke
+
+    week = _week(week_start)
+    asyncio.run(revoke(_settings(connection), week))
+    return week
+
+
+@_off_the_loop
+def roles(
+    connection: Connection | ConnectionSettings,
+    *,
+    include_none: bool = False,
+    output: str | os.PathLike[str] | None = None,
+) -> Table:
+    """The users with their 7pace role (Administrator only; ``include_none``: also users
+    with the None role). With ``output`` they are also written there (CSV or XLSX by the
+    extension, formula-safe)."""
+    import asyncio
+
+    from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
+
+    found = asyncio.run(list_roles(_settings(connection), include_none=include_none))
+    table = Table(list(ROLE_COLUMNS), found)
+    if output is not None:
+        from timetracker_import.files.writers import write_table
+
+        write_table(Path(output), table.columns, ([r.get(c) for c in table.columns]
+                                                  for r in table.rows))  # fmt: skip
+    return table
+
+
+@_off_the_loop
+def set_roles(
+    path: str | os.PathLike[str],
+    *,
+    connection: Connection | ConnectionSettings,
+    skip_errors: bool = False,
+) -> RolesResult:
+    """Set roles from ``path`` (CSV/XLSX: a user column - email, id or vstsId - and a role
+    column - role name or roleId). Without ``skip_errors`` one bad entry changes nothing
+    (``InputError``)."""
+    import asyncio
+
+    from timetracker_import.app.admin import set_roles as run
+
+    return asyncio.run(run(_settings(connection), Path(path), skip_errors=skip_errors))
+
+
+def split_days(
+    path: str | os.PathLike[str],
+    *,
+    mapping: str | os.PathLike[str] | None = None,
+    preset: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    sheet: str | None = None,
+    timezone: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_order: str | None = None,
+    lookup_dir: str | os.PathLike[str] | None = None,
+) -> SplitResult:
+    """Read ``path`` with its mapping (as for ``validate``) and write one row per calendar
+    day of each entry, cut at local midnight (``convert split-days``); ``output`` defaults
+    to ``<stem>.days.csv``."""
+    from timetracker_import.app.convert import SplitSettings, run_split_days
+
+    settings = SplitSettings(
+        path=Path(path), mapping_path=_path(mapping), preset=preset, output_path=_path(output),
+        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter,
+        date_order=date_order.upper() if date_order else None, lookup_dir=_path(lookup_dir),
+    )  # fmt: skip
+    return run_split_days(settings)
+
+
+def demo(out: str | os.PathLike[str], *, say: Callable[[str], None] | None = None) -> int:
+    """The quick start end to end on an embedded sandbox and the shipped sample workbook,
+    into the directory ``out``; ``say(line)`` gets each line of its story (default: printed).
+    Returns the exit code (0 when every step behaved)."""
+    from timetracker_import.app.demo import run_demo
+
+    return run_demo(Path(out)) if say is None else run_demo(Path(out), say=say)
+
+
+# `mapping init`: the preset a file fits, its YAML, and templates of its lookup files
+
+if TYPE_CHECKING:
+    from timetracker_import.app.mapping_init import LookupTemplate as LookupTemplate
+    from timetracker_import.core.preset_detect import Choice as PresetChoice
+
+
+def choose_preset(
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    date_order: str | None = None,
+) -> PresetChoice:
+    """The shipped preset ``path`` fits, as ``preset="auto"`` picks it (the header, then the
+    data; where the day/month order decides, every row's dates): ``preset`` (None when none
+    or several fit), ``candidates``, ``matched``, ``evidence``, ``date_order`` and
+    ``explain()``. ``date_order``: the order the user named (MDY, DMY, YMD)."""
+    from timetracker_import.app.validate import detect_preset_for
+
+    found: PresetChoice = detect_preset_for(Path(path), sheet=sheet, encoding=encoding,
+                                            delimiter=delimiter, date_order=date_order)  # fmt: skip
+    return found
+
+
+def preset_date_order(name: str) -> str | None:
+    """The day/month order a shipped preset declares (None: it leaves it to the data)."""
+    from timetracker_import.files.mapping_loader import load_preset
+
+    return load_preset(name).mapping.date_order
+
+
+def write_mapping_file(output: str | os.PathLike[str], text: str) -> Path:
+    """Write a mapping's YAML ``text`` to ``output``, creating the folders above it
+    (``InputError`` when impossible)."""
+    from timetracker_import.files.writers import ensure_parent
+
+    target = ensure_parent(output)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+@dataclass(frozen=True)
+class PresetLookups:
+    """The lookup files a preset reads for a file's columns (``files``), and the preset's
+    ``note`` for its users."""
+
+    note: str | None
+    files: tuple[str, ...]
+
+
+def _used_lookups(
+    preset: str, path: Path, sheet: str | None, encoding: str | None, delimiter: str | None
+) -> tuple[Any, Any]:
+    """(the preset's mapping with only the lookups of the columns ``path`` has, the full
+    mapping)."""
+    from timetracker_import.core.mapping import effective_mapping
+    from timetracker_import.files.mapping_loader import load_preset
+    from timetracker_import.files.readers import open_table
+
+    full = load_preset(preset).mapping
+    headers = open_table(path, sheet=sheet, encoding=encoding, delimiter=delimiter).headers
+    return effective_mapping(full, headers, full.header).used_lookups(), full
+
+
+def preset_lookups(
+    preset: str,
+    path: str | os.PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> PresetLookups:
+    """The lookup files ``preset`` reads for the columns ``path`` has (Clockify's Issue Key,
+    for one, is optional)."""
+    used, full = _used_lookups(preset, Path(path), sheet, encoding, delimiter)
+    return PresetLookups(full.note, tuple(spec.file for spec in used.lookups.values()))
+
+
+def write_lookup_templates(
+    preset: str,
+    path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    users: list[dict[str, Any]] | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> list[LookupTemplate]:
+    """For each lookup ``preset`` reads for ``path``'s columns, a CSV template in ``folder``
+    (one that exists is left alone: ``existed``) listing the file's distinct values with an
+    empty value column. With ``users`` (``users(connection)``), a user lookup's values that
+    name exactly one user get that user's uniqueName (``matched``; the rest ``unmatched``)."""
+    from timetracker_import.app.mapping_init import write_lookup_templates as write
+    from timetracker_import.files.readers import open_table
+
+    used, _full = _used_lookups(preset, Path(path), sheet, encoding, delimiter)
+    table = open_table(Path(path), sheet=sheet, encoding=encoding, delimiter=delimiter)
+    return write(used, table, Path(folder), users=users)

@@ -242,35 +242,3 @@ def check_ids(ids: Sequence[str], path: Path | None) -> None:
     """Exactly one of ``--id`` and FILE."""
     if bool(ids) == (path is not None):
         raise UsageError("give a FILE with an id column or --id ID (one or more), not both")
-
-
-def summary_lines(result: ChangeResult, verb: str) -> list[str]:
-    """Human lines for an update/delete result."""
-    lines: list[str] = []
-    for item in result.items:
-        if item.error:
-            lines.append(f"row {item.source_row}: {item.worklog_id or '-'}: {item.error}")
-        for c in item.changes:
-            lines.append(f"{item.worklog_id}: {c.field}: {c.old!r} -> {c.new!r}")
-    for worklog_id, why in result.failed:
-        lines.append(f"failed {worklog_id}: {why}")
-    for worklog_id in result.not_found:
-        if not any(i.worklog_id == worklog_id for i in result.items):
-            lines.append(f"not found: {worklog_id}")
-    if result.dry_run:
-        n = (
-            len(result.done)
-            if verb == "deleted"
-            else sum(1 for i in result.items if i.changes and not i.error)
-        )
-        head = f"would be {verb}: {n}"
-    else:
-        head = f"{verb}: {len(result.done)}"
-    counts = (
-        f"{head}, unchanged {len(result.unchanged)}, not found {len(result.not_found)}, "
-        f"failed {len(result.failed)}"
-    )
-    lines.append(counts)
-    if result.run_id:
-        lines.append(f"run {result.run_id} (undo: timetracker-import runs undo {result.run_id})")
-    return lines

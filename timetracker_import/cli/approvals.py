@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import click
@@ -38,17 +37,15 @@ def list_(
     as_json: bool,
 ) -> int:
     """Approval weeks that overlap --from..--to (inclusive)."""
-    from timetracker_import.app.admin import APPROVAL_COLUMNS, list_approvals
+    from timetracker_import import library
 
-    rows = asyncio.run(
-        list_approvals(
-            connection.resolve(),
-            first=first.date() if first else None,
-            last=last.date() if last else None,
-            state=state,
-        )
+    table = library.approvals(
+        connection.resolve(),
+        first=first.date() if first else None,
+        last=last.date() if last else None,
+        state=state,
     )
-    emit_rows(rows, rows, APPROVAL_COLUMNS, default_format(fmt, as_json))
+    emit_rows(table.rows, table.rows, table.columns, default_format(fmt, as_json))
     return 0
 
 
@@ -59,10 +56,10 @@ def list_(
 @connection_options
 def submit(connection: ConnectionOptions, week_start: str, manager: str, as_json: bool) -> int:
     """Submit your week starting WEEK_START (a Monday, YYYY-MM-DD) for approval."""
-    from timetracker_import.app.admin import parse_week, submit_week
+    from timetracker_import import library
 
-    week = parse_week(week_start)
-    asyncio.run(submit_week(connection.resolve(), week, manager))
+    week = library.parse_week(week_start)
+    library.submit_week(week, manager=manager, connection=connection.resolve())
     click.echo(f"week {week} submitted to {manager}", err=as_json)
     evidence.emit({"exit_code": 0, "week": str(week), "state": "submitted", "manager": manager})
     return 0
@@ -74,10 +71,10 @@ def submit(connection: ConnectionOptions, week_start: str, manager: str, as_json
 @connection_options
 def revoke(connection: ConnectionOptions, week_start: str, as_json: bool) -> int:
     """Revoke your submitted week starting WEEK_START."""
-    from timetracker_import.app.admin import parse_week, revoke_week
+    from timetracker_import import library
 
-    week = parse_week(week_start)
-    asyncio.run(revoke_week(connection.resolve(), week))
+    week = library.parse_week(week_start)
+    library.revoke_week(week, connection=connection.resolve())
     click.echo(f"week {week} revoked", err=as_json)
     evidence.emit({"exit_code": 0, "week": str(week), "state": "revoked"})
     return 0

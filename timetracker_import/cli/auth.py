@@ -6,8 +6,6 @@ stored, and shown afterwards only as ``****`` plus its last four characters.
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from . import evidence
@@ -49,14 +47,13 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
     """
     import dataclasses
 
-    from timetracker_import.api import settings as conn
-    from timetracker_import.api.redact import Secret
+    from timetracker_import import library
 
     if connection.auth == "ntlm":  # refuse before a profile is created or a prompt shown
         raise _ntlm_has_no_token()
-    new_profile = bool(connection.profile) and connection.profile not in conn.load_profiles(
-        conn.profiles_path()
-    )
+    new_profile = bool(connection.profile) and connection.profile not in {
+        name for name, _url in library.profile_urls()
+    }
     if new_profile:
         if not (connection.url or connection.org):
             raise click.UsageError(
@@ -79,28 +76,16 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
         ) from None
     if not token:
         raise click.UsageError("no token entered")
-    secret = Secret(token)
-    settings = conn.ConnectionSettings(
-        url=target.url,
-        token=secret,
-        api_version=target.api_version,
-        collection=target.collection,
-        auth_scheme=target.auth_scheme,
-        profile=target.profile,
-        token_source="prompt",
-    )
+    settings = library.token_settings(target, token, source="prompt")
     who = ""
     if not no_verify:
-        from timetracker_import.app.read import fetch_me
-
-        me = asyncio.run(fetch_me(settings))
+        me = library.me(settings)
         user = me.get("user") or {}
         who = f" as {user.get('displayName') or user.get('name')} ({user.get('uniqueName')})"
-    store = conn.default_token_store()
-    store.set(conn.keyring_key(target.url, target.collection, target.profile), token)
+    library.remember_token(settings, token)
     if new_profile:
         assert target.profile is not None
-        written = conn.save_profile(
+        written = library.save_profile(
             target.profile,
             url=target.url,
             collection=target.collection,
@@ -108,7 +93,7 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
         )
         click.echo(f"created profile {target.profile!r} in {written}", err=True)
     click.echo(
-        f"logged in{who}; token {secret} stored in the OS keyring for "
+        f"logged in{who}; token {settings.token} stored in the OS keyring for "
         f"{_where(target.url, target.collection, target.profile)}"
     )
     return 0
@@ -119,10 +104,10 @@ def login(connection: ConnectionOptions, no_verify: bool) -> int:
 @connection_options
 def status(connection: ConnectionOptions, as_json: bool) -> int:
     """Show where the token comes from and whom it belongs to (calls `me`)."""
-    from timetracker_import.app.read import fetch_me
+    from timetracker_import import library
 
     settings = connection.resolve()
-    me = asyncio.run(fetch_me(settings))
+    me = library.me(settings)
     user = me.get("user") or {}
     lines = [
         f"server:   {settings.rest_root} (api-version {settings.api_version})",
@@ -155,11 +140,10 @@ def status(connection: ConnectionOptions, as_json: bool) -> int:
 @connection_options
 def logout(connection: ConnectionOptions) -> int:
     """Remove the stored token from the OS keyring."""
-    from timetracker_import.api import settings as conn
+    from timetracker_import import library
 
     target = connection.target()
-    store = conn.default_token_store()
-    removed = [key for key in target.keyring_keys[:1] if store.delete(key)]
+    removed = library.forget_token(target)
     where = _where(target.url, target.collection, target.profile)
     if removed:
         click.echo(f"removed the stored token for {where}")

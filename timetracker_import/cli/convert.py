@@ -17,7 +17,7 @@ from timetracker_import.cli.options import (
 from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
-    from timetracker_import.app.convert import ConvertResult, SplitResult
+    from timetracker_import.library import ConvertResult, SplitResult
 
 
 @click.group("convert")
@@ -73,12 +73,11 @@ def jira(
     (those rows go whole to <file>.rejected.<ext> with source_row, stage and reason); 2 for
     an unreadable file or one without a 'Log Work' column.
     """
-    from timetracker_import.app.convert import ConvertSettings, run_convert_jira
+    from timetracker_import import library
 
-    settings = ConvertSettings(
-        path=file, output_path=output, sheet=sheet, encoding=encoding, delimiter=delimiter
+    result = library.convert_jira(
+        file, output=output, sheet=sheet, encoding=encoding, delimiter=delimiter
     )
-    result = run_convert_jira(settings)
     click.echo(render_summary(result, file), err=True)
     return result.exit_code
 
@@ -138,13 +137,12 @@ def split_days(
     rejected (written to <file>.rejected.<ext> with source_row, stage and reason), 2 for a
     usage, mapping or unreadable-file error.
     """
-    from timetracker_import.app.convert import SplitSettings, run_split_days
+    from timetracker_import import library
 
-    settings = SplitSettings(
-        path=file, mapping_path=mapping_path, preset=preset, output_path=output,
-        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter,
-        date_order=date_order.upper() if date_order else None, lookup_dir=lookup_dir,
+    result = library.split_days(
+        file, mapping=mapping_path, preset=preset, output=output, sheet=sheet,
+        timezone=timezone, encoding=encoding, delimiter=delimiter, date_order=date_order,
+        lookup_dir=lookup_dir,
     )  # fmt: skip
-    result = run_split_days(settings)
     click.echo(render_split(result, file), err=True)
     return result.exit_code

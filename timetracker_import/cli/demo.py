@@ -24,6 +24,6 @@ def demo(out: Path) -> int:
     The sample has deliberate mistakes: the import ends with rejected rows (exit 1 of the
     import), which the demo expects; it exits 0 when every step behaved.
     """
-    from timetracker_import.app.demo import run_demo
+    from timetracker_import import library
 
-    return run_demo(out, say=click.echo)
+    return library.demo(out, say=click.echo)

@@ -3,7 +3,6 @@ reads back)."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import sys
@@ -23,7 +22,7 @@ from .options import (
 from .render import progress_bar
 
 if TYPE_CHECKING:
-    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.library import ConnectionSettings
 
 
 @click.command("export")
@@ -83,13 +82,7 @@ def export(
     Format from --format, else the --output extension, else csv. Give --profile several
     times to merge organizations (an organization column is added).
     """
-    from timetracker_import.app.export import (
-        ExportSettings,
-        choose_format,
-        run_export,
-        write_export,
-    )
-    from timetracker_import.app.validate import local_timezone
+    from timetracker_import import library
     from timetracker_import.errors import UsageError
 
     if as_json and output == "-":
@@ -97,36 +90,37 @@ def export(
             "--json prints the summary to stdout, where the export goes without --output",
             hint="write the export to a file: --output PATH (e.g. -o worklogs.csv)",
         )
-    chosen = choose_format(fmt, output)
-    settings = ExportSettings(
-        timezone=timezone or local_timezone(),
-        first=first.date() if first else None,
-        last=last.date() if last else None,
-        mine=mine,
-        users=users,
-        work_items=work_items,
-        activity_types=activity_types,
-        concurrency=concurrency,
-    )
+    chosen = library.choose_export_format(fmt, output)
+    zone = timezone or library.local_timezone()
     profiles: tuple[str, ...] = connection.profile or ()  # type: ignore[assignment]
-    connections: list[tuple[str | None, ConnectionSettings]]
+    target: ConnectionSettings | list[tuple[str, ConnectionSettings]]
     if len(profiles) > 1:
-        connections = [(p, dataclasses.replace(connection, profile=p).resolve()) for p in profiles]
+        target = [(p, dataclasses.replace(connection, profile=p).resolve()) for p in profiles]
     else:
         single = dataclasses.replace(connection, profile=profiles[0] if profiles else None)
-        connections = [(None, single.resolve())]
+        target = single.resolve()
     show = (not quiet and sys.stderr.isatty()) if progress is None else progress
     with progress_bar(show, desc="export", unit=" worklogs") as on_page:
-        result = asyncio.run(run_export(connections, settings, on_page=on_page))
-    try:
-        write_export(result, output, chosen)
-    finally:
-        result.close()
+        result = library.export_worklogs(
+            target,
+            first=first.date() if first else None,
+            last=last.date() if last else None,
+            timezone=zone,
+            mine=mine,
+            users=users,
+            work_items=work_items,
+            activity_types=activity_types,
+            concurrency=concurrency,
+            output=output,
+            fmt=chosen,
+            on_page=on_page,
+        )
+    result.close()
     where = "stdout" if output == "-" else output
     per_org = "".join(f"; {k}: {v}" for k, v in sorted(result.per_organization.items()))
     click.echo(
         f"exported {result.count} worklogs ({result.days.first} .. {result.days.last}, "
-        f"{settings.timezone}{per_org}) to {where}",
+        f"{zone}{per_org}) to {where}",
         err=True,
     )
     if not result.count and (users or activity_types):
@@ -142,7 +136,7 @@ def export(
             "worklogs": len(result.rows),
             "first": result.days.first,
             "last": result.days.last,
-            "timezone": settings.timezone,
+            "timezone": zone,
             "format": chosen,
             "output": where,
             "per_organization": result.per_organization,

@@ -117,12 +117,9 @@ def letter_mapping(letter_map: Mapping[str, str]) -> dict[str, Any]:
 
 def header_mapping() -> dict[str, Any]:
     """The ``--map`` mapping: the shipped 7pace-npm preset (header names)."""
-    import yaml
+    from timetracker_import import library
 
-    from timetracker_import.files.mapping_loader import preset_text
-
-    data: dict[str, Any] = yaml.safe_load(preset_text(HEADER_PRESET))
-    return data
+    return library.preset_mapping(HEADER_PRESET)
 
 
 def organization_column(mapping: Mapping[str, Any]) -> str | None:

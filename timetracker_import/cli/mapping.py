@@ -37,19 +37,19 @@ def schema() -> None:
 @mapping.command("presets")
 def presets() -> None:
     """List the shipped presets (use one with --preset NAME)."""
-    from timetracker_import.files.mapping_loader import list_presets
+    from timetracker_import import library
 
-    for name, description in list_presets():
-        click.echo(f"{name:<22} {description}")
+    for preset in library.presets():
+        click.echo(f"{preset.name:<22} {preset.description}")
 
 
 @mapping.command("show")
 @click.argument("name")
 def show(name: str) -> None:
     """Print the YAML of a shipped preset (a starting point for your own mapping)."""
-    from timetracker_import.files.mapping_loader import preset_text
+    from timetracker_import import library
 
-    click.echo(preset_text(name), nl=False)
+    click.echo(library.preset_text(name), nl=False)
 
 
 def _draft_mapping(headers: list[str], file_name: str) -> str:
@@ -129,17 +129,14 @@ def init(
     The day/month order of dates such as 03/04/2024 is read from all the file's dates;
     when they cannot decide it, nothing is written (exit 2) until --date-order names it.
     """
-    from timetracker_import.app.validate import detect_preset_for
+    from timetracker_import import library
     from timetracker_import.core.preset_detect import detect_conversion
     from timetracker_import.errors import UsageError
-    from timetracker_import.files.mapping_loader import load_preset, preset_text
-    from timetracker_import.files.readers import open_table
-    from timetracker_import.files.writers import ensure_parent
 
     if output is not None and output.exists():
         raise UsageError(f"{output} exists; choose another -o path or remove it")
-    table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    headers = table.headers
+    table = library.inspect_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
+    headers = list(table.headers)
     conversion = detect_conversion(headers)
     if conversion is not None:
         click.echo(
@@ -151,7 +148,7 @@ def init(
         )
         return 0
     order = date_order.upper() if date_order else None
-    choice = detect_preset_for(
+    choice = library.choose_preset(
         file, sheet=sheet, encoding=encoding, delimiter=delimiter, date_order=order
     )
     preset: str | None = None
@@ -176,9 +173,9 @@ def init(
             + (f" -o {output}" if output is not None else ""),
         )
     if preset is not None:
-        text = preset_text(preset)
+        text = library.preset_text(preset)
         written = order if order and len(choice.candidates) == 1 else choice.date_order
-        declared = load_preset(preset).mapping.date_order
+        declared = library.preset_date_order(preset)
         if order and declared and declared != order:
             click.echo(
                 f"note: preset {preset} declares date_order {declared}; --date-order {order} "
@@ -198,8 +195,7 @@ def init(
     if output is None:
         click.echo(text, nl=False)
     else:
-        ensure_parent(output)
-        output.write_text(text, encoding="utf-8")
+        library.write_mapping_file(output, text)
         click.echo(f"mapping written to {output}", err=True)
     if preset is not None:
         _lookup_templates(preset, file, output, sheet, encoding, delimiter, connection)
@@ -222,24 +218,16 @@ def _lookup_templates(
     connection: ConnectionOptions,
 ) -> None:
     """Write (with -o) the preset's lookup templates beside the mapping and say so."""
-    import asyncio
+    from timetracker_import import library
 
-    from timetracker_import.app.mapping_init import write_lookup_templates
-    from timetracker_import.app.read import fetch_users
-    from timetracker_import.core.mapping import effective_mapping
-    from timetracker_import.files.mapping_loader import load_preset
-    from timetracker_import.files.readers import open_table
-
-    mapping = load_preset(preset).mapping
-    if mapping.note:
-        click.echo(f"note: {mapping.note.strip()}", err=True)
-    headers = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter).headers
-    # only the lookups of the columns this file has (Clockify's Issue Key is optional)
-    mapping = effective_mapping(mapping, headers, mapping.header).used_lookups()
-    if not mapping.lookups:
+    found = library.preset_lookups(preset, file, sheet=sheet, encoding=encoding,
+                                   delimiter=delimiter)  # fmt: skip
+    if found.note:
+        click.echo(f"note: {found.note.strip()}", err=True)
+    if not found.files:
         return
     if output is None:
-        names = ", ".join(spec.file for spec in mapping.lookups.values())
+        names = ", ".join(found.files)
         click.echo(
             f"the preset reads the lookup file(s) {names}; with -o, templates listing this "
             "file's values are written beside the mapping",
@@ -249,10 +237,13 @@ def _lookup_templates(
     users = None
     if connection.url or connection.org or connection.profile:
         settings = connection.resolve()
-        users = asyncio.run(fetch_users(settings))
+        users = library.users(settings)
         click.echo(f"read {len(users)} users from {settings.rest_root}", err=True)
-    table = open_table(file, sheet=sheet, encoding=encoding, delimiter=delimiter)
-    for item in write_lookup_templates(mapping, table, output.parent, users=users):
+    written = library.write_lookup_templates(
+        preset, file, output.parent, users=users, sheet=sheet, encoding=encoding,
+        delimiter=delimiter,
+    )  # fmt: skip
+    for item in written:
         if item.existed:
             click.echo(f"lookup {item.lookup!r}: {item.path} exists; left as it is", err=True)
             continue
@@ -314,67 +305,45 @@ def check(
 ) -> int:
     """Preview the first N rows of FILE mapped: the source cells next to the mapped worklog,
     or the reason a row is rejected. Sends nothing; exit 0 even when rows are rejected."""
-    from timetracker_import.app.validate import (
-        ValidateSettings,
-        choose_timezone,
-        iter_mapped_chunks,
-        load_mapping_for,
-    )
-    from timetracker_import.core.mapping import resolve_columns
-    from timetracker_import.files.readers import open_table
+    from timetracker_import import library
 
-    loaded = load_mapping_for(
-        ValidateSettings(
-            path=file,
-            mapping_path=mapping_path,
-            preset=preset,
-            sheet=sheet,
-            encoding=encoding,
-            delimiter=delimiter,
-            date_order=date_order,
-            lookup_dir=lookup_dir,
-        )
-    )
-    zone, zone_source = choose_timezone(loaded.mapping, timezone)
-    table = open_table(
-        file, sheet=sheet, encoding=encoding, delimiter=delimiter, has_header=loaded.mapping.header
-    )
-    chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=n_rows), None)
-    if chunk is None:
+    shown = library.preview(
+        file, mapping=mapping_path, preset=preset, rows=n_rows, sheet=sheet, encoding=encoding,
+        delimiter=delimiter, timezone=timezone, date_order=date_order, lookup_dir=lookup_dir,
+        notify=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+    if not shown.rows:
         click.echo("the file has no data rows", err=True)
         return 0
-    positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
-    source_cols = sorted(set(positions.values()))
-    head = ["row", *[table.headers[p] for p in source_cols], "|", "user", "timestamp (UTC)"]
+    head = ["row", *shown.columns, "|", "user", "timestamp (UTC)"]
     head += ["hours", "billable", "work item", "activity", "comment"]
     rows = [head]
-    rejected = {r.source_row: r for r in chunk.rejections}
-    canon = chunk.canonical
-    for label, raw in chunk.raw.iterrows():
-        source_row = int(label)  # type: ignore[call-overload]
-        cells = [str(source_row), *[_cell(raw[p]) for p in source_cols], "|"]
-        if source_row in canon.index:
-            c = canon.loc[source_row]
-            billable = c["billable_seconds"]
+    for row in shown.rows:
+        cells = [str(row.source_row), *[_cell(v) for v in row.cells], "|"]
+        if row.sent is not None:
+            c, billable = row.sent, row.sent["billable_seconds"]
             cells += [
                 _cell(c["user"]) or "(token's user)",
                 c["timestamp"].strftime("%Y-%m-%d %H:%M:%S"),
                 f"{c['length_seconds'] / 3600:.2f}",
                 _cell(billable) and f"{billable / 3600:.2f}",
-                _cell(c["work_item_id"]),
-                _cell(c["activity_type"]),
+                _cell(c["work_item"]),
+                _cell(c["activity"]),
                 _cell(c["comment"]),
             ]
-        elif source_row in rejected:
+        elif not row.skipped:
             # The reason goes last so it does not widen the other columns.
-            cells += ["REJECTED", "", "", "", "", "", rejected[source_row].reason]
+            cells += ["REJECTED", "", "", "", "", "", row.reason or ""]
         else:
             cells += ["skipped (skip_rows)", "", "", "", "", "", ""]
         rows.append(cells)
+    mapped = sum(1 for r in shown.rows if r.sent is not None)
+    rejected = sum(1 for r in shown.rows if r.sent is None and not r.skipped)
     click.echo(_table(rows))
     click.echo(
-        f"{len(chunk.raw)} rows previewed: {len(canon)} mapped, {len(rejected)} rejected; "
-        f"times without an offset read as {zone} ({zone_source}); mapping: {loaded.source}",
+        f"{len(shown.rows)} rows previewed: {mapped} mapped, {rejected} rejected; times "
+        f"without an offset read as {shown.timezone} ({shown.timezone_source}); "
+        f"mapping: {shown.mapping_source}",
         err=True,
     )
     return 0

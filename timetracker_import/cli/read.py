@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import Mapping, Sequence
@@ -81,9 +80,9 @@ def activity_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 @format_option
 def me(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """Show the user the token belongs to (checks the connection)."""
-    from timetracker_import.app.read import fetch_me
+    from timetracker_import import library
 
-    data = asyncio.run(fetch_me(connection.resolve()))
+    data = library.me(connection.resolve())
     emit_rows(data, [me_row(data)], ME_COLUMNS, default_format(fmt, as_json))
     return 0
 
@@ -93,9 +92,9 @@ def me(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
 @format_option
 def users(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """List all 7pace users (names to use in the user column of an import)."""
-    from timetracker_import.app.read import fetch_users
+    from timetracker_import import library
 
-    data = asyncio.run(fetch_users(connection.resolve()))
+    data = library.users(connection.resolve())
     emit_rows(data, data, USER_COLUMNS, default_format(fmt, as_json))
     return 0
 
@@ -105,8 +104,8 @@ def users(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
 @format_option
 def activity_types(connection: ConnectionOptions, fmt: str | None, as_json: bool) -> int:
     """List the activity types (match them by exact name in an import)."""
-    from timetracker_import.app.read import fetch_activity_types
+    from timetracker_import import library
 
-    data = asyncio.run(fetch_activity_types(connection.resolve()))
+    data = library.activity_types(connection.resolve())
     emit_rows(data, activity_rows(data), ACTIVITY_COLUMNS, default_format(fmt, as_json))
     return 0

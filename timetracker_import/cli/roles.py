@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import click
@@ -17,13 +16,6 @@ from .options import (
     json_option,
 )
 from .read import emit_rows
-
-
-def write_rows(rows: list[dict[str, object]], columns: list[str], output: str) -> None:
-    """Write rows to a CSV/XLSX path (formula-safe, atomic)."""
-    from timetracker_import.files.writers import write_table
-
-    write_table(Path(output), columns, ([r.get(c) for c in columns] for r in rows))
 
 
 @click.group("roles")
@@ -49,18 +41,18 @@ def list_(
     output: str | None,
 ) -> int:
     """Users with their role (GET users/roles)."""
-    from timetracker_import.app.admin import ROLE_COLUMNS, list_roles
+    from timetracker_import import library
 
     if fmt == "xlsx" and output in (None, "-"):  # checked before anything is fetched
         from timetracker_import.errors import UsageError
 
         raise UsageError("--format xlsx needs --output PATH.xlsx")
-    rows = asyncio.run(list_roles(connection.resolve(), include_none=include_none))
-    if output and output != "-":
-        write_rows(rows, ROLE_COLUMNS, output)
-        click.echo(f"{len(rows)} users written to {output}", err=True)
+    to_file = output if output and output != "-" else None
+    table = library.roles(connection.resolve(), include_none=include_none, output=to_file)
+    if to_file:
+        click.echo(f"{len(table.rows)} users written to {to_file}", err=True)
         return 0
-    emit_rows(rows, rows, ROLE_COLUMNS, default_format(fmt, as_json))
+    emit_rows(table.rows, table.rows, table.columns, default_format(fmt, as_json))
     return 0
 
 
@@ -72,9 +64,9 @@ def list_(
 def set_(connection: ConnectionOptions, file: Path, skip_errors: bool, as_json: bool) -> int:
     """Set roles from FILE (CSV/XLSX): a user column (email, id or vstsId) and a role column
     (role name, or roleId). Without --skip-errors one bad entry changes nothing."""
-    from timetracker_import.app.admin import set_roles
+    from timetracker_import import library
 
-    result = asyncio.run(set_roles(connection.resolve(), file, skip_errors=skip_errors))
+    result = library.set_roles(file, connection=connection.resolve(), skip_errors=skip_errors)
     code = 1 if result.failed else 0
     click.echo(f"succeeded: {result.succeeded}, failed: {result.failed}", err=as_json)
     for entity, message in result.failed_entries:

@@ -13,13 +13,6 @@ from timetracker_import.cli.options import connection_options, json_option, wait
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
-    from timetracker_import.journal.store import Journal
-
-
-def _open(run_id: str) -> Journal:
-    from timetracker_import.app.undo import open_run
-
-    return open_run(run_id)
 
 
 @click.group("runs")
@@ -33,14 +26,13 @@ def runs() -> None:
 def list_(as_json: bool) -> int:
     """Every run, oldest first: its kind, status and counts (from its journal)."""
     from timetracker_import import library
-    from timetracker_import.journal.store import runs_root
 
     items = library.run_summaries()
     if as_json:
         evidence.emit([r.to_dict() for r in items])
         return 0
     if not items:
-        click.echo(f"no runs in {runs_root()}", err=True)
+        click.echo(f"no runs in {library.runs_directory()}", err=True)
         return 0
     for r in items:
         name = r.input_path.rsplit("/", 1)[-1] if r.input_path else "-"
@@ -56,12 +48,9 @@ def show(run_id: str, as_json: bool) -> int:
     """One run: where it is, its counts, its rejected rows and its undo log."""
     from timetracker_import import library
 
-    summary = library.run_summary(run_id)
-    with _open(run_id) as journal:
-        rejections = journal.rejections()
-        undo = journal.undo_log()
-        options = journal.options
-        actions = journal.action_counts()
+    details = library.run_details(run_id)
+    summary, rejections, undo = details.summary, details.rejections, details.undo_log
+    options, actions = details.options, details.actions
     if as_json:
         doc = {
             **summary.to_dict(),
@@ -171,16 +160,16 @@ def prune(older_than: str, include_undoable: bool, dry_run: bool, as_json: bool)
     runs (running the same command again resumes them) and runs `runs undo` can still
     reverse, unless --include-undoable.
     """
-    from timetracker_import.journal.runs import prune_runs, runs_root
+    from timetracker_import import library
 
     seconds = parse_age(older_than)
-    done = prune_runs(seconds, include_undoable=include_undoable, dry_run=dry_run)
+    done = library.prune_runs(seconds, include_undoable=include_undoable, dry_run=dry_run)
     removed = [r for r in done if r.removed]
     kept = [r for r in done if not r.removed]
     verb = "would remove" if dry_run else "removed"
     lines = [
         f"{verb} {len(removed)} run(s) started more than {older_than} ago "
-        f"({_mb(sum(r.size_bytes for r in removed))}) from {runs_root()}"
+        f"({_mb(sum(r.size_bytes for r in removed))}) from {library.runs_directory()}"
     ]
     lines += [f"  {r.run_id}  {_mb(r.size_bytes):>8}  {r.reason}" for r in removed]
     if kept:

@@ -22,8 +22,8 @@ from timetracker_import.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from timetracker_import.app.sync import SyncConfirm, SyncResult
     from timetracker_import.cli.options import ConnectionOptions
+    from timetracker_import.library import SyncConfirm, SyncResult
 
 _HALTS = {
     "auth": "halted: authentication or permission failure",

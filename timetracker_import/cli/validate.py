@@ -21,7 +21,7 @@ from timetracker_import.cli.options import (
 from timetracker_import.cli.render import rejection_lines
 
 if TYPE_CHECKING:
-    from timetracker_import.app.validate import ValidateResult
+    from timetracker_import.library import ValidateResult
 
 
 def _hours(seconds: int) -> str:

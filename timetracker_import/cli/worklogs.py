@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from timetracker_import.app.worklogs import ChangeResult
+    from timetracker_import.library import ChangeResult
 
 
 @click.group("worklogs")
@@ -44,11 +43,10 @@ def update(
     The run is journaled: `runs undo RUN` puts the old values back. One run at a time
     changes the worklogs of one file on a server (--wait).
     """
-    from timetracker_import.app.worklogs import input_lock, run_update
+    from timetracker_import import library
 
     settings = connection.resolve()
-    with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
-        result = asyncio.run(run_update(settings, file, dry_run=dry_run))
+    result = library.update_worklogs(file, connection=settings, dry_run=dry_run, wait=wait)
     _finish(result, "updated", as_json)
     return result.exit_code
 
@@ -76,16 +74,10 @@ def delete(
     journaled: `runs undo RUN` re-creates the deleted worklogs (they get new ids). One run
     at a time deletes the worklogs of one input on a server (--wait).
     """
-    from timetracker_import.app.worklogs import (
-        check_ids,
-        ids_from_file,
-        input_lock,
-        run_delete,
-    )
+    from timetracker_import import library
     from timetracker_import.errors import UsageError
 
-    check_ids(ids, file)
-    wanted = ids_from_file(file) if file is not None else list(ids)
+    wanted = library.worklog_ids(file, ids=ids)
     settings = connection.resolve()
     if not dry_run and not yes and not sys.stdin.isatty():
         # as `import`: a scheduled job must not hang on, or fail at, a prompt
@@ -95,10 +87,9 @@ def delete(
         )
     if not dry_run and not yes:
         click.confirm(f"delete {len(set(wanted))} worklogs?", abort=True, err=True)
-    with input_lock(settings, file=file, ids=wanted, dry_run=dry_run, wait=wait):
-        result = asyncio.run(
-            run_delete(settings, wanted, dry_run=dry_run, source=str(file) if file else None)
-        )
+    result = library.delete_worklogs(
+        wanted, connection=settings, source=str(file) if file else None, dry_run=dry_run, wait=wait
+    )
     _finish(result, "deleted", as_json)
     return result.exit_code
 
@@ -107,8 +98,38 @@ def _finish(result: ChangeResult, verb: str, as_json: bool) -> None:
     """The summary: to stdout, or to stderr with --json (which prints the result)."""
     import dataclasses
 
-    from timetracker_import.app.worklogs import summary_lines
-
     for line in summary_lines(result, verb):
         click.echo(line, err=as_json)
     evidence.emit({"exit_code": result.exit_code, **dataclasses.asdict(result)})
+
+
+def summary_lines(result: ChangeResult, verb: str) -> list[str]:
+    """Human lines for an update (``verb`` "updated") or delete ("deleted") result."""
+    lines: list[str] = []
+    for item in result.items:
+        if item.error:
+            lines.append(f"row {item.source_row}: {item.worklog_id or '-'}: {item.error}")
+        for c in item.changes:
+            lines.append(f"{item.worklog_id}: {c.field}: {c.old!r} -> {c.new!r}")
+    for worklog_id, why in result.failed:
+        lines.append(f"failed {worklog_id}: {why}")
+    for worklog_id in result.not_found:
+        if not any(i.worklog_id == worklog_id for i in result.items):
+            lines.append(f"not found: {worklog_id}")
+    if result.dry_run:
+        n = (
+            len(result.done)
+            if verb == "deleted"
+            else sum(1 for i in result.items if i.changes and not i.error)
+        )
+        head = f"would be {verb}: {n}"
+    else:
+        head = f"{verb}: {len(result.done)}"
+    counts = (
+        f"{head}, unchanged {len(result.unchanged)}, not found {len(result.not_found)}, "
+        f"failed {len(result.failed)}"
+    )
+    lines.append(counts)
+    if result.run_id:
+        lines.append(f"run {result.run_id} (undo: timetracker-import runs undo {result.run_id})")
+    return lines
