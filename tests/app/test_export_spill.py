@@ -72,3 +72,26 @@ def test_json_and_ndjson_are_written_row_by_row_as_before(
     write_export(empty, "-", "json", stdout=out)
     assert out.getvalue() == "[]\n" == json.dumps([], indent=2) + "\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_commands_json_counts_a_large_export(
+    box: RunningSandbox, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``export --json`` after a large export (written through the temporary file): the
+    count of worklogs written, not of the rows left after the file was removed (it said 0
+    for every export over 100,000 worklogs)."""
+    from click.testing import CliRunner
+
+    from timetracker_import.app import export as export_module
+    from timetracker_import.cli.main import cli
+
+    monkeypatch.setattr(export_module, "SPILL_AFTER", 2)
+    out = tmp_path / "out.csv"
+    env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
+    result = CliRunner().invoke(cli, ["export", "--from", "2026-10-01", "--to", "2026-11-30",
+                                      "--timezone", "UTC", "-o", str(out), "--json"], env=env)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert summary["worklogs"] == len(lines) - 1 > 2  # the header, then one line a worklog
+

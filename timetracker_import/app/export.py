@@ -59,7 +59,8 @@ class ExportSettings:
     concurrency: int = DEFAULT_CONCURRENCY
     windows: int | None = None  # None: chosen from the range and the concurrency
     page_size: int = PAGE_SIZE
-    spill_after: int = SPILL_AFTER
+    #: rows kept in memory before they go to a temporary file (None: ``SPILL_AFTER``)
+    spill_after: int | None = None
 
 
 class RowSpill:
@@ -278,11 +279,12 @@ async def run_export(
     multi = len(connections) > 1
     columns = export_columns(multi)
     spill: RowSpill | None = None
+    spill_after = SPILL_AFTER if settings.spill_after is None else settings.spill_after
 
     def take(name: str | None, page: list[dict[str, Any]]) -> None:
         nonlocal spill
         builder.add(name, page)
-        if spill is None and builder.taken > settings.spill_after:
+        if spill is None and builder.taken > spill_after:
             spill = RowSpill(columns)  # from now on rows go to the file as they come
         if spill is not None:
             spill.add(builder.drain())

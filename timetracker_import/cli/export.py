@@ -133,7 +133,7 @@ def export(
     evidence.emit(
         {
             "exit_code": 0,
-            "worklogs": len(result.rows),
+            "worklogs": result.count,  # the rows are gone once written (a large export's file)
             "first": result.days.first,
             "last": result.days.last,
             "timezone": zone,
