@@ -29,8 +29,9 @@ $(STAMP): pyproject.toml $(PYMARK)
 
 venv: $(STAMP) ## create .venv and install the project with dev dependencies
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff: the lint rules and the format (`ruff format` fixes the latter)
 	$(BIN)/ruff check timetracker_import tests bench
+	$(BIN)/ruff format --check timetracker_import tests bench sample_data mappings
 
 typecheck: $(STAMP) ## mypy --strict on the package, relaxed on the tests (pyproject.toml)
 	$(BIN)/mypy timetracker_import tests

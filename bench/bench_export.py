@@ -82,7 +82,7 @@ def seed_db(path: Path, count: int) -> None:
                 activity_type_id=activity,
                 created_key=now,
                 edited_key=now,
-            )  # fmt: skip
+            )
         )
         if len(rows) == 10_000:
             store.insert_worklogs(rows)
@@ -181,8 +181,10 @@ def cli_sizes(sizes: list[int], latency_ms: float, fmt: str) -> int:
     compile_package()
     console = Path(sys.executable).with_name("timetracker-import")
     last = FIRST + dt.timedelta(days=DAYS)
-    print(f"console script {console} export (subprocess, start-up included), sandbox in its "
-          f"own process, {latency_ms:.0f} ms latency, --format {fmt}")  # fmt: skip
+    print(
+        f"console script {console} export (subprocess, start-up included), sandbox in its "
+        f"own process, {latency_ms:.0f} ms latency, --format {fmt}"
+    )
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
             work = Path(tmp)
@@ -192,17 +194,36 @@ def cli_sizes(sizes: list[int], latency_ms: float, fmt: str) -> int:
             seeded = time.perf_counter() - t0
             out = work / f"out.{fmt}"
             with sandbox_process(db, latency_ms) as (url, _):
-                env = dict(os.environ, TIMETRACKER_URL=url, TIMETRACKER_TOKEN=load_seed("demo").tokens["alice@example.com"],
-                           TIMETRACKER_STATE_DIR=str(work / "state"))  # fmt: skip
-                done = run_measured([str(console), "export", "--from", str(FIRST), "--to",
-                                     str(last), "--timezone", "UTC", "--quiet", "-o", str(out)],
-                                    env)  # fmt: skip
+                env = dict(
+                    os.environ,
+                    TIMETRACKER_URL=url,
+                    TIMETRACKER_TOKEN=load_seed("demo").tokens["alice@example.com"],
+                    TIMETRACKER_STATE_DIR=str(work / "state"),
+                )
+                done = run_measured(
+                    [
+                        str(console),
+                        "export",
+                        "--from",
+                        str(FIRST),
+                        "--to",
+                        str(last),
+                        "--timezone",
+                        "UTC",
+                        "--quiet",
+                        "-o",
+                        str(out),
+                    ],
+                    env,
+                )
             if done.returncode != 0:
                 print(f"export exited {done.returncode}: {done.stderr[-1000:]}")
                 return 1
-            print(f"{size:>9} worklogs: {done.wall:7.2f} s {size / done.wall:9.0f} rows/s   peak "
-                  f"RSS {done.peak_rss_mb:5.0f} MB   output {out.stat().st_size / 1e6:6.1f} MB"
-                  f"   ({done.stderr.strip().splitlines()[-1]}; seeded in {seeded:.0f} s)")  # fmt: skip
+            print(
+                f"{size:>9} worklogs: {done.wall:7.2f} s {size / done.wall:9.0f} rows/s   peak "
+                f"RSS {done.peak_rss_mb:5.0f} MB   output {out.stat().st_size / 1e6:6.1f} MB"
+                f"   ({done.stderr.strip().splitlines()[-1]}; seeded in {seeded:.0f} s)"
+            )
     return 0
 
 
@@ -243,12 +264,16 @@ def main() -> int:
                 print("ERROR: the two strategies exported different rows")
                 return 1
             if args.repeat > 1:
-                print(f"run {n + 1}: default {fast[-1].wall:.2f} s, "
-                      f"sequential {slow[-1].wall:.2f} s", flush=True)  # fmt: skip
+                print(
+                    f"run {n + 1}: default {fast[-1].wall:.2f} s, sequential {slow[-1].wall:.2f} s",
+                    flush=True,
+                )
     f, s = median(fast), median(slow)
-    print(f"{args.worklogs} worklogs, {args.latency_ms:.0f} ms injected latency per request, "
-          "sandbox in its own process, fresh db copy per run"
-          + (f", median of {len(fast)} runs" if len(fast) > 1 else ""))  # fmt: skip
+    print(
+        f"{args.worklogs} worklogs, {args.latency_ms:.0f} ms injected latency per request, "
+        "sandbox in its own process, fresh db copy per run"
+        + (f", median of {len(fast)} runs" if len(fast) > 1 else "")
+    )
     print(describe(f"default (concurrency {args.concurrency}):", f))
     print(describe("sequential paging:", s))
     print(f"ratio: {s.wall / f.wall:.1f}x faster (target: at least 4x)")

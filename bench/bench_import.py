@@ -93,8 +93,9 @@ def write_input(path: Path, rows: int) -> None:
         writer.writerow(["User", "Start", "Minutes", "WorkItem", "Comment"])
         for i in range(rows):
             ts = START + timedelta(seconds=step * i)
-            writer.writerow([USERS[i % 3], ts.strftime("%Y-%m-%dT%H:%M:%SZ"), 15, 100 + i % 50,
-                             f"bench-{i}"])  # fmt: skip
+            writer.writerow(
+                [USERS[i % 3], ts.strftime("%Y-%m-%dT%H:%M:%SZ"), 15, 100 + i % 50, f"bench-{i}"]
+            )
 
 
 def _free_port() -> int:
@@ -152,15 +153,35 @@ class Run:
         return self.rows / self.wall
 
 
-def run_ours(work: Path, src: Path, rows: int, latency_ms: float, n: int, args: Sequence[str],
-             server: Sequence[str] = ()) -> Run:  # fmt: skip
+def run_ours(
+    work: Path,
+    src: Path,
+    rows: int,
+    latency_ms: float,
+    n: int,
+    args: Sequence[str],
+    server: Sequence[str] = (),
+) -> Run:
     db = work / f"ours{n}.sqlite"
     state = work / f"state{n}"
     with sandbox(db, latency_ms, server) as (url, tokens):
-        env = dict(os.environ, TIMETRACKER_URL=url, TIMETRACKER_TOKEN=tokens["alice@example.com"],
-                   TIMETRACKER_STATE_DIR=str(state))  # fmt: skip
-        command = [str(CONSOLE), "import", str(src), "--mapping", str(work / "mapping.yaml"),
-                   "--yes", "--json", "--no-progress", *args]  # fmt: skip
+        env = dict(
+            os.environ,
+            TIMETRACKER_URL=url,
+            TIMETRACKER_TOKEN=tokens["alice@example.com"],
+            TIMETRACKER_STATE_DIR=str(state),
+        )
+        command = [
+            str(CONSOLE),
+            "import",
+            str(src),
+            "--mapping",
+            str(work / "mapping.yaml"),
+            "--yes",
+            "--json",
+            "--no-progress",
+            *args,
+        ]
         done = run_measured(command, env)
         if done.returncode != 0:
             raise SystemExit(f"import exited {done.returncode}: {done.stderr[-2000:]}")
@@ -169,13 +190,21 @@ def run_ours(work: Path, src: Path, rows: int, latency_ms: float, n: int, args: 
     timings = summary["timings"]
     phases = {p: float(timings.get(p, 0.0)) for p in PHASES}
     phases["startup"] = done.wall - sum(phases.values())
-    return Run(done.wall, rows, phases, lost=rows - distinct, doubled=total - distinct,
-               rss_mb=done.peak_rss_mb, journal_bytes=tree_bytes(state / "runs"),
-               level=timings.get("concurrency", {}))  # fmt: skip
+    return Run(
+        done.wall,
+        rows,
+        phases,
+        lost=rows - distinct,
+        doubled=total - distinct,
+        rss_mb=done.peak_rss_mb,
+        journal_bytes=tree_bytes(state / "runs"),
+        level=timings.get("concurrency", {}),
+    )
 
 
-def run_old(work: Path, src: Path, rows: int, latency_ms: float, n: int,
-            server: Sequence[str] = ()) -> Run:  # fmt: skip
+def run_old(
+    work: Path, src: Path, rows: int, latency_ms: float, n: int, server: Sequence[str] = ()
+) -> Run:
     db = work / f"old{n}.sqlite"
     with sandbox(db, latency_ms, server) as (url, tokens):
         env = dict(os.environ, TIMETRACKER_URL=url, TIMETRACKER_TOKEN=tokens["alice@example.com"])
@@ -190,8 +219,11 @@ def run_old(work: Path, src: Path, rows: int, latency_ms: float, n: int,
         run.failed = done.stderr.strip().splitlines()[-1][:160] if done.stderr.strip() else "failed"
         return run
     out = json.loads(done.stdout)
-    run.phases = {"setup": out["seconds_setup"], "validate pass": out["seconds_validate"],
-                  "post pass": out["seconds_post"]}  # fmt: skip
+    run.phases = {
+        "setup": out["seconds_setup"],
+        "validate pass": out["seconds_validate"],
+        "post pass": out["seconds_post"],
+    }
     return run
 
 
@@ -220,11 +252,16 @@ def show(label: str, runs: list[Run], *, phases: bool = True) -> Run:
         print(f"    concurrency: {level_text(run.level)}")
     if phases and run.phases:
         if "startup" in run.phases:
-            print("    phases: " + ", ".join(
-                f"{LABELS[p]} {run.phases[p]:.3f} s" for p in ("startup", *PHASES)))  # fmt: skip
+            print(
+                "    phases: "
+                + ", ".join(f"{LABELS[p]} {run.phases[p]:.3f} s" for p in ("startup", *PHASES))
+            )
         else:
-            print("    phases: " + ", ".join(f"{k} {v:.3f} s" for k, v in run.phases.items())
-                  + f", start-up+exit {run.wall - sum(run.phases.values()):.3f} s")  # fmt: skip
+            print(
+                "    phases: "
+                + ", ".join(f"{k} {v:.3f} s" for k, v in run.phases.items())
+                + f", start-up+exit {run.wall - sum(run.phases.values()):.3f} s"
+            )
     checks = f"lost {max(r.lost for r in runs)}, doubled {max(r.doubled for r in runs)}"
     memory = f"peak RSS {max(r.rss_mb for r in runs):.0f} MB"
     if run.journal_bytes:
@@ -289,12 +326,17 @@ def capacity(rows: int, sweep: list[int], repeat: int, baseline: bool, args: lis
             if baseline:
                 old_runs.append(run_old(work, src, rows, latency, n, CAPACITY))
     auto = show("auto", levels["auto"], phases=False)
-    fixed = {level: show(f"fixed {level}", runs, phases=False) for level, runs in levels.items()
-             if level != "auto"}  # fmt: skip
+    fixed = {
+        level: show(f"fixed {level}", runs, phases=False)
+        for level, runs in levels.items()
+        if level != "auto"
+    }
     if fixed:
         best_level, best = min(fixed.items(), key=lambda kv: kv[1].wall)
-        print(f"  best fixed level: {best_level} ({best.wall:.2f} s); auto takes "
-              f"{auto.wall / best.wall:.2f}x its wall ({(auto.wall / best.wall - 1) * 100:+.0f}%)")  # fmt: skip
+        print(
+            f"  best fixed level: {best_level} ({best.wall:.2f} s); auto takes "
+            f"{auto.wall / best.wall:.2f}x its wall ({(auto.wall / best.wall - 1) * 100:+.0f}%)"
+        )
     if old_runs:
         show("baseline", old_runs, phases=False)
         ratio_line(levels["auto"], old_runs)
@@ -317,26 +359,45 @@ def rate_limited(rows: int, repeat: int, baseline: bool, args: list[str]) -> Non
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="20@50,20000@50,50000@200",
-                        help="ROWS@LATENCY_MS, comma-separated ('' for none)")  # fmt: skip
-    parser.add_argument("--capacity-rows", type=int, default=10_000,
-                        help="rows for the finite-capacity scenario (0: skip it)")  # fmt: skip
-    parser.add_argument("--sweep", default="2,4,6,8,12,16,32",
-                        help="fixed --concurrency levels compared with auto there")  # fmt: skip
-    parser.add_argument("--rate-rows", type=int, default=20_000,
-                        help="rows for the rate-limited scenario (0: skip it)")  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        default="20@50,20000@50,50000@200",
+        help="ROWS@LATENCY_MS, comma-separated ('' for none)",
+    )
+    parser.add_argument(
+        "--capacity-rows",
+        type=int,
+        default=10_000,
+        help="rows for the finite-capacity scenario (0: skip it)",
+    )
+    parser.add_argument(
+        "--sweep",
+        default="2,4,6,8,12,16,32",
+        help="fixed --concurrency levels compared with auto there",
+    )
+    parser.add_argument(
+        "--rate-rows",
+        type=int,
+        default=20_000,
+        help="rows for the rate-limited scenario (0: skip it)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per side (median shown)")
     parser.add_argument("--no-baseline", action="store_true", help="time this tool only")
-    parser.add_argument("--tool-args", default="",
-                        help="extra options for this tool's import, e.g. '--concurrency 16'")  # fmt: skip
+    parser.add_argument(
+        "--tool-args",
+        default="",
+        help="extra options for this tool's import, e.g. '--concurrency 16'",
+    )
     args = parser.parse_args()
     compile_package()
     repeat = max(1, args.repeat)
     tool_args = args.tool_args.split()
     baseline = not args.no_baseline
-    print(f"console script: {CONSOLE} {args.tool_args} (subprocess, start-up included, bytecode "
-          "compiled first); sandbox in its own process, fresh database per run; median of "
-          f"{repeat} run(s); {os.cpu_count()} CPU(s)")  # fmt: skip
+    print(
+        f"console script: {CONSOLE} {args.tool_args} (subprocess, start-up included, bytecode "
+        "compiled first); sandbox in its own process, fresh database per run; median of "
+        f"{repeat} run(s); {os.cpu_count()} CPU(s)"
+    )
     for size in filter(None, args.sizes.split(",")):
         rows, latency = size.split("@")
         plain(int(float(rows)), float(latency), repeat, baseline, tool_args)

@@ -24,16 +24,33 @@ COMMANDS = (["--help"], ["validate", "--help"], ["runs", "list"])
 
 
 def _export(revision: str, into: Path) -> None:
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision, "timetracker_import",
-                              "mappings", "sample_data"], capture_output=True, check=True)  # fmt: skip
+    archive = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(REPO),
+            "archive",
+            revision,
+            "timetracker_import",
+            "mappings",
+            "sample_data",
+        ],
+        capture_output=True,
+        check=True,
+    )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
 
 
 def _once(source: Path, args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "timetracker_import", *args], cwd=source,
-                   env={**env, "PYTHONPATH": str(source)}, capture_output=True, check=False)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "timetracker_import", *args],
+        cwd=source,
+        env={**env, "PYTHONPATH": str(source)},
+        capture_output=True,
+        check=False,
+    )
     return time.perf_counter() - started
 
 

@@ -48,10 +48,15 @@ CLI = [sys.executable, "-m", "timetracker_import"]
 def rows_of(count: int) -> list[list[Any]]:
     step = max(1, min(97, 25 * 86_400 // max(count, 1)))
     return [
-        [USERS[i % 3], (START + timedelta(seconds=step * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-         15, 100 + i % 50, f"bench-{i}"]
+        [
+            USERS[i % 3],
+            (START + timedelta(seconds=step * i)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            15,
+            100 + i % 50,
+            f"bench-{i}",
+        ]
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 def write_csv(path: Path, rows: list[list[Any]]) -> Path:
@@ -97,16 +102,22 @@ def writes(url: str) -> int:
 
 def multiset(db: Path) -> Counter[tuple[Any, ...]]:
     with sqlite3.connect(db) as conn:
-        return Counter(conn.execute("SELECT user_id, ts_text, length, work_item_id, comment"
-                                    " FROM worklogs").fetchall())  # fmt: skip
+        return Counter(
+            conn.execute(
+                "SELECT user_id, ts_text, length, work_item_id, comment FROM worklogs"
+            ).fetchall()
+        )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--latency-ms", type=float, default=50)
-    parser.add_argument("--only-sync", action="store_true",
-                        help="measure sync alone (no naive run, no ratio): for quick checks")
+    parser.add_argument(
+        "--only-sync",
+        action="store_true",
+        help="measure sync alone (no naive run, no ratio): for quick checks",
+    )
     args = parser.parse_args()
     base = rows_of(args.rows)
     new = corrected(base)
@@ -121,36 +132,70 @@ def main() -> int:
         for name in ("sync",) if args.only_sync else ("sync", "naive"):
             db = work / f"{name}.sqlite"
             with sandbox(db, args.latency_ms) as (url, tokens):
-                env = {**os.environ, "TIMETRACKER_URL": url,
-                       "TIMETRACKER_TOKEN": tokens["alice@example.com"],
-                       "TIMETRACKER_STATE_DIR": str(work / f"state-{name}"),
-                       "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                       "XDG_CONFIG_HOME": str(work / "config")}  # fmt: skip
+                env = {
+                    **os.environ,
+                    "TIMETRACKER_URL": url,
+                    "TIMETRACKER_TOKEN": tokens["alice@example.com"],
+                    "TIMETRACKER_STATE_DIR": str(work / f"state-{name}"),
+                    "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+                    "XDG_CONFIG_HOME": str(work / "config"),
+                }
                 ledger = str(work / f"{name}-ledger.sqlite")
-                seconds, code, out = cli(env, "sync", str(first), "--mapping", str(mapping),
-                                         "--yes", "--source", "bench", "--ledger", ledger)  # fmt: skip
+                seconds, code, out = cli(
+                    env,
+                    "sync",
+                    str(first),
+                    "--mapping",
+                    str(mapping),
+                    "--yes",
+                    "--source",
+                    "bench",
+                    "--ledger",
+                    ledger,
+                )
                 if code != 0:
                     print(out, LOG[-1], file=sys.stderr)
                     return 1
                 before = writes(url)
                 if name == "sync":
-                    seconds, code, out = cli(env, "sync", str(again), "--mapping", str(mapping),
-                                             "--yes", "--prune", "--window", WINDOW, "--source", "bench", "--ledger",
-                                             ledger, "--json")  # fmt: skip
+                    seconds, code, out = cli(
+                        env,
+                        "sync",
+                        str(again),
+                        "--mapping",
+                        str(mapping),
+                        "--yes",
+                        "--prune",
+                        "--window",
+                        WINDOW,
+                        "--source",
+                        "bench",
+                        "--ledger",
+                        ledger,
+                        "--json",
+                    )
                     counts = json.loads(out)["counts"] if code == 0 else {}
                     steps = {"sync --prune": seconds}
                 else:
                     exported = work / "window.csv"
-                    t_export, code, out = cli(env, "export", "--from", "2026-08-31", "--to",
-                                              "2026-10-01", "-o", str(exported))  # fmt: skip
+                    t_export, code, out = cli(
+                        env,
+                        "export",
+                        "--from",
+                        "2026-08-31",
+                        "--to",
+                        "2026-10-01",
+                        "-o",
+                        str(exported),
+                    )
                     t_delete, code2, out2 = cli(env, "worklogs", "delete", str(exported), "--yes")
-                    t_import, code3, out3 = cli(env, "import", str(again), "--mapping",
-                                                str(mapping), "--yes")  # fmt: skip
+                    t_import, code3, out3 = cli(
+                        env, "import", str(again), "--mapping", str(mapping), "--yes"
+                    )
                     code = code or code2 or code3
                     out = out + out2 + out3
                     seconds = t_export + t_delete + t_import
-                    steps = {"export": t_export, "worklogs delete": t_delete,
-                             "import": t_import}  # fmt: skip
+                    steps = {"export": t_export, "worklogs delete": t_delete, "import": t_import}
                     counts = {}
                 if code != 0:
                     print(out, LOG[-1], file=sys.stderr)
@@ -159,22 +204,43 @@ def main() -> int:
                 noop = None
                 if name == "sync":
                     mark = writes(url)
-                    t_noop, code, out = cli(env, "sync", str(again), "--mapping", str(mapping),
-                                            "--yes", "--prune", "--window", WINDOW, "--source", "bench", "--ledger",
-                                            ledger)  # fmt: skip
+                    t_noop, code, out = cli(
+                        env,
+                        "sync",
+                        str(again),
+                        "--mapping",
+                        str(mapping),
+                        "--yes",
+                        "--prune",
+                        "--window",
+                        WINDOW,
+                        "--source",
+                        "bench",
+                        "--ledger",
+                        ledger,
+                    )
                     noop = (t_noop, writes(url) - mark, code)
-                results[name] = {"seconds": seconds, "steps": steps, "requests": sent,
-                                 "counts": counts, "noop": noop}  # fmt: skip
+                results[name] = {
+                    "seconds": seconds,
+                    "steps": steps,
+                    "requests": sent,
+                    "counts": counts,
+                    "noop": noop,
+                }
             finals.append(multiset(db))
     s = results["sync"]
     if args.only_sync:
         t_noop, noop_writes, _ = s["noop"]
-        print(f"sync --prune: {s['seconds']:.2f} s, {s['requests']} write-capable requests; "
-              f"unchanged re-sync {t_noop:.2f} s, {noop_writes} writes (--only-sync: no ratio)")
+        print(
+            f"sync --prune: {s['seconds']:.2f} s, {s['requests']} write-capable requests; "
+            f"unchanged re-sync {t_noop:.2f} s, {noop_writes} writes (--only-sync: no ratio)"
+        )
         return 0 if noop_writes == 0 else 1
     n = results["naive"]
-    print(f"bench_sync: {args.rows} rows synced, {args.rows // 100} corrected, "
-          f"{args.rows // 200} removed, {args.latency_ms:g} ms latency (console script)")  # fmt: skip
+    print(
+        f"bench_sync: {args.rows} rows synced, {args.rows // 100} corrected, "
+        f"{args.rows // 200} removed, {args.latency_ms:g} ms latency (console script)"
+    )
     print(f"{'':<24}{'sync --prune':>16}{'naive (delete+import)':>24}")
     print(f"{'wall seconds':<24}{s['seconds']:>16.2f}{n['seconds']:>24.2f}")
     print(f"{'write-capable requests':<24}{s['requests']:>16}{n['requests']:>24}")
@@ -182,8 +248,10 @@ def main() -> int:
     print("naive steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in n["steps"].items()))
     print(f"sync counts: {s['counts']}")
     t_noop, noop_writes, noop_code = s["noop"]
-    print(f"re-sync of the unchanged file: {t_noop:.2f} s, {noop_writes} write-capable "
-          f"requests (target 0; wall target <= 3 s), exit {noop_code}")  # fmt: skip
+    print(
+        f"re-sync of the unchanged file: {t_noop:.2f} s, {noop_writes} write-capable "
+        f"requests (target 0; wall target <= 3 s), exit {noop_code}"
+    )
     same = finals[0] == finals[1]
     print(f"both servers end equal: {same} ({sum(finals[0].values())} worklogs)")
     return 0 if same and noop_writes == 0 else 1

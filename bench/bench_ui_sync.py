@@ -49,12 +49,28 @@ def cli(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
 def cli_side(env: dict[str, str], mapping: Path, files: list[Path]) -> list[dict[str, Any]]:
     out = []
     for path in files:
-        common = ["sync", str(path), "--mapping", str(mapping), "--source", "bench",
-                  "--window", f"{FIRST}..{LAST}", "--prune", "--json"]  # fmt: skip
+        common = [
+            "sync",
+            str(path),
+            "--mapping",
+            str(mapping),
+            "--source",
+            "bench",
+            "--window",
+            f"{FIRST}..{LAST}",
+            "--prune",
+            "--json",
+        ]
         t_plan, planned = cli(env, *common, "--dry-run")
         t_apply, applied = cli(env, *common, "--yes")
-        out.append({"plan": t_plan, "apply": t_apply, "planned": planned["counts"],
-                    "applied": applied["counts"]})  # fmt: skip
+        out.append(
+            {
+                "plan": t_plan,
+                "apply": t_apply,
+                "planned": planned["counts"],
+                "applied": applied["counts"],
+            }
+        )
     return out
 
 
@@ -62,8 +78,13 @@ class WebApp:
     """The ``ui`` console script in a subprocess, driven over HTTP like a browser."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([*CLI, "ui", "--no-open", "--port", "0"], env=env,
-                                     cwd=ROOT, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [*CLI, "ui", "--no-open", "--port", "0"],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stderr is not None
         link = None
         for line in self.proc.stderr:
@@ -84,16 +105,20 @@ class WebApp:
 
         out = []
         jar = aiohttp.CookieJar(unsafe=True)  # the app is on 127.0.0.1 (an IP address)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3600),
-                                         cookie_jar=jar) as s:
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=3600), cookie_jar=jar
+        ) as s:
             await (await s.get(self.launch)).read()
-            csrf = re.search(r'data-csrf="([^"]+)"', await (await s.get(self.base + "/connect")).text())
+            csrf = re.search(
+                r'data-csrf="([^"]+)"', await (await s.get(self.base + "/connect")).text()
+            )
             assert csrf, "no CSRF token"
             token_field = {"_csrf": csrf.group(1)}
 
             async def post(path: str, data: dict[str, str]) -> aiohttp.ClientResponse:
-                return await s.post(self.base + path, data={**token_field, **data},
-                                    allow_redirects=False)  # fmt: skip
+                return await s.post(
+                    self.base + path, data={**token_field, **data}, allow_redirects=False
+                )
 
             async def wait_job() -> str:
                 while True:
@@ -107,10 +132,18 @@ class WebApp:
             resp = await post("/connect", {"target": "url", "url": url, "token": token})
             assert resp.status == 303, await resp.text()
             for path in files:
-                setup = {"file_kind": "path", "file_path": str(path), "mapping": "pick",
-                         "mapping_pick": "saved:bench", "source": "bench",
-                         "period_kind": "dates", "period_from": FIRST, "period_to": LAST,
-                         "prune": "1", "limit_kind": "default"}  # fmt: skip
+                setup = {
+                    "file_kind": "path",
+                    "file_path": str(path),
+                    "mapping": "pick",
+                    "mapping_pick": "saved:bench",
+                    "source": "bench",
+                    "period_kind": "dates",
+                    "period_from": FIRST,
+                    "period_to": LAST,
+                    "prune": "1",
+                    "limit_kind": "default",
+                }
                 started = time.perf_counter()
                 resp = await post("/sync", setup)
                 assert resp.status == 303, await resp.text()
@@ -128,8 +161,16 @@ class WebApp:
                 result = (await (await s.get(self.base + "/sync/result")).read()).decode()
                 t_apply = time.perf_counter() - started
                 applied = dict(re.findall(r'data-count="(\w+)">(\d+)<', result))
-                out.append({"plan": t_plan, "page": t_page, "page_bytes": len(page),
-                            "apply": t_apply, "planned": planned, "applied": applied})  # fmt: skip
+                out.append(
+                    {
+                        "plan": t_plan,
+                        "page": t_page,
+                        "page_bytes": len(page),
+                        "apply": t_apply,
+                        "planned": planned,
+                        "applied": applied,
+                    }
+                )
         return out
 
 
@@ -145,8 +186,11 @@ def main() -> int:
         mapping.write_text(MAPPING, encoding="utf-8")
         files = [write_csv(work / "first.csv", base)]
         files.append(write_csv(work / "again.csv", corrected(base)))
-        env = {**os.environ, "XDG_CONFIG_HOME": str(work / "config"),
-               "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
+        env = {
+            **os.environ,
+            "XDG_CONFIG_HOME": str(work / "config"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
         env.pop("TIMETRACKER_URL", None)
         env.pop("TIMETRACKER_TOKEN", None)
         os.environ["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"]
@@ -155,8 +199,12 @@ def main() -> int:
         library.save_mapping("bench", __import__("yaml").safe_load(MAPPING))
         finals = []
         with sandbox(work / "cli.sqlite", args.latency_ms) as (url, tokens):
-            cli_env = {**env, "TIMETRACKER_URL": url, "TIMETRACKER_TOKEN": tokens["alice@example.com"],
-                       "TIMETRACKER_STATE_DIR": str(work / "state-cli")}  # fmt: skip
+            cli_env = {
+                **env,
+                "TIMETRACKER_URL": url,
+                "TIMETRACKER_TOKEN": tokens["alice@example.com"],
+                "TIMETRACKER_STATE_DIR": str(work / "state-cli"),
+            }
             by_cli = cli_side(cli_env, mapping, files)
         finals.append(multiset(work / "cli.sqlite"))
         with sandbox(work / "web.sqlite", args.latency_ms) as (url, tokens):
@@ -166,8 +214,10 @@ def main() -> int:
             finally:
                 app.close()
         finals.append(multiset(work / "web.sqlite"))
-    print(f"bench_ui_sync: {args.rows} rows, then {args.rows // 100} corrected and "
-          f"{args.rows // 200} removed; {args.latency_ms:g} ms sandbox latency")
+    print(
+        f"bench_ui_sync: {args.rows} rows, then {args.rows // 100} corrected and "
+        f"{args.rows // 200} removed; {args.latency_ms:g} ms sandbox latency"
+    )
     for i, label in enumerate(("first sync (all created)", "corrected re-export")):
         c, w = by_cli[i], by_web[i]
         print(f"{label}:")
@@ -176,9 +226,11 @@ def main() -> int:
         print(f"  {'apply, s':<28}{c['apply']:>16.2f}{w['apply']:>12.2f}")
         print(f"  plan page: {w['page_bytes'] / 1e3:.0f} kB, served again in {w['page']:.2f} s")
         cc, wc = c["applied"], w["applied"]
-        print(f"  applied: console created {cc.get('created')}, updated {cc.get('updated')}, "
-              f"deleted {cc.get('deleted')}; web created {wc.get('created')}, updated "
-              f"{wc.get('updated')}, deleted {wc.get('deleted')}")
+        print(
+            f"  applied: console created {cc.get('created')}, updated {cc.get('updated')}, "
+            f"deleted {cc.get('deleted')}; web created {wc.get('created')}, updated "
+            f"{wc.get('updated')}, deleted {wc.get('deleted')}"
+        )
     same = finals[0] == finals[1]
     print(f"both servers end equal: {same} ({sum(finals[0].values())} worklogs)")
     return 0 if same else 1

@@ -39,8 +39,18 @@ def write_rows(path: Path, rows: int) -> None:
         for i in range(rows):
             day = 1 + (i // 40) % 28
             minute = (i % 40) * 15
-            out.writerow([users[i % 4], f"2027-02-{day:02d}", f"{minute // 60:02d}:{minute % 60:02d}",
-                          "0.25", "0.25", str(101 + i % 4), "Development", f"row {i}"])  # fmt: skip
+            out.writerow(
+                [
+                    users[i % 4],
+                    f"2027-02-{day:02d}",
+                    f"{minute // 60:02d}:{minute % 60:02d}",
+                    "0.25",
+                    "0.25",
+                    str(101 + i % 4),
+                    "Development",
+                    f"row {i}",
+                ]
+            )
 
 
 async def app_page(run_id: str) -> tuple[float, int]:
@@ -87,8 +97,10 @@ def main() -> int:
         outcome = library.undo_run(result.run_id, connection=conn, dry_run=True)
         assert outcome.report is not None
         rows = library.created_rows(result.run_id)
-        html = "".join(f"<tr><td><code>{i}</code></td><td>{rows.get(i, '')}</td></tr>"
-                       for i in outcome.report.deleted)  # fmt: skip
+        html = "".join(
+            f"<tr><td><code>{i}</code></td><td>{rows.get(i, '')}</td></tr>"
+            for i in outcome.report.deleted
+        )
         base_s, base_bytes = time.perf_counter() - started, len(html.encode())
         new_s, new_bytes = asyncio.run(app_page(result.run_id))
         assert box.stats()["worklogs"] == args.rows  # nothing was deleted by either

@@ -63,47 +63,62 @@ def write_xlsx(path: Path, rows: int, *, extra_strings: int = 0) -> None:
         return strings.setdefault(text, len(strings))
 
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        zf.writestr("[Content_Types].xml", (
-            f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{_PKG}/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
-            'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
-            'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override '
-            'PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
-            'spreadsheetml.styles+xml"/></Types>'
-        ))  # fmt: skip
-        zf.writestr("_rels/.rels", (
-            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}/relationships">'
-            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>"
-        ))  # fmt: skip
-        zf.writestr("xl/workbook.xml", (
-            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_NS}" xmlns:r="{_REL}">'
-            '<sheets><sheet name="Worklogs" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ))  # fmt: skip
-        zf.writestr("xl/_rels/workbook.xml.rels", (
-            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}/relationships">'
-            f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
-            f'<Relationship Id="rId3" Type="{_REL}/styles" Target="styles.xml"/>'
-            "</Relationships>"
-        ))  # fmt: skip
+        zf.writestr(
+            "[Content_Types].xml",
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="{_PKG}/content-types">'
+                '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+                'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+                '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+                'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+                'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.'
+                'worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+                'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/><Override '
+                'PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+                'spreadsheetml.styles+xml"/></Types>'
+            ),
+        )
+        zf.writestr(
+            "_rels/.rels",
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}/relationships">'
+                f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+                "</Relationships>"
+            ),
+        )
+        zf.writestr(
+            "xl/workbook.xml",
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_NS}" xmlns:r="{_REL}">'
+                '<sheets><sheet name="Worklogs" sheetId="1" r:id="rId1"/></sheets></workbook>'
+            ),
+        )
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}/relationships">'
+                f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+                f'<Relationship Id="rId2" Type="{_REL}/sharedStrings" Target="sharedStrings.xml"/>'
+                f'<Relationship Id="rId3" Type="{_REL}/styles" Target="styles.xml"/>'
+                "</Relationships>"
+            ),
+        )
         # style 1: a date-time number format, so the Start serials read as datetimes
-        zf.writestr("xl/styles.xml", (
-            f'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{_NS}"><numFmts count="1">'
-            '<numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm"/></numFmts><fonts count="1">'
-            '<font><sz val="11"/><name val="Calibri"/></font></fonts><fills count="1"><fill>'
-            '<patternFill patternType="none"/></fill></fills><borders count="1"><border><left/>'
-            '<right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1">'
-            '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-            '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-            '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" '
-            'applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" '
-            'xfId="0" builtinId="0"/></cellStyles></styleSheet>'
-        ))  # fmt: skip
+        zf.writestr(
+            "xl/styles.xml",
+            (
+                f'<?xml version="1.0" encoding="UTF-8"?><styleSheet xmlns="{_NS}"><numFmts count="1">'
+                '<numFmt numFmtId="164" formatCode="yyyy-mm-dd hh:mm"/></numFmts><fonts count="1">'
+                '<font><sz val="11"/><name val="Calibri"/></font></fonts><fills count="1"><fill>'
+                '<patternFill patternType="none"/></fill></fills><borders count="1"><border><left/>'
+                '<right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1">'
+                '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+                '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+                '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" '
+                'applyNumberFormat="1"/></cellXfs><cellStyles count="1"><cellStyle name="Normal" '
+                'xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+            ),
+        )
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
             sheet.write(
                 f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_NS}">'
@@ -126,9 +141,7 @@ def write_xlsx(path: Path, rows: int, *, extra_strings: int = 0) -> None:
                     buffer.clear()
             sheet.write(("".join(buffer) + "</sheetData></worksheet>").encode())
         with zf.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
-            part.write(
-                f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{_NS}">'.encode()
-            )
+            part.write(f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{_NS}">'.encode())
             items = [f"<si><t>{_escape(s)}</t></si>" for s in strings]
             for start in range(0, len(items), 50_000):
                 part.write("".join(items[start : start + 50_000]).encode())
@@ -151,8 +164,15 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def validate_cmd(path: Path, mapping: Path) -> list[str]:
-    return [sys.executable, "-m", "timetracker_import", "validate", str(path),
-            "--mapping", str(mapping)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "timetracker_import",
+        "validate",
+        str(path),
+        "--mapping",
+        str(mapping),
+    ]
 
 
 def run_size(tmp: Path, rows: int, repeat: int) -> Figures:
@@ -163,14 +183,20 @@ def run_size(tmp: Path, rows: int, repeat: int) -> Figures:
     write_csv(csv, rows)
     x = measure(validate_cmd(xlsx, mapping), repeat)
     c = measure(validate_cmd(csv, mapping), repeat)
-    print(f"rows {rows:,}  xlsx {xlsx.stat().st_size / 2**20:.1f} MB  "
-          f"csv {csv.stat().st_size / 2**20:.1f} MB  (best of {repeat})")  # fmt: skip
+    print(
+        f"rows {rows:,}  xlsx {xlsx.stat().st_size / 2**20:.1f} MB  "
+        f"csv {csv.stat().st_size / 2**20:.1f} MB  (best of {repeat})"
+    )
     print(f"{'':28}{'wall s':>10}{'cpu s':>10}{'peak RSS MB':>14}")
-    for label, f in ((f"validate xlsx (exit {x.exit_code})", x),
-                     (f"validate csv (exit {c.exit_code})", c)):  # fmt: skip
+    for label, f in (
+        (f"validate xlsx (exit {x.exit_code})", x),
+        (f"validate csv (exit {c.exit_code})", c),
+    ):
         print(f"{label:28}{f.wall:>10.2f}{f.cpu:>10.2f}{f.rss:>14.0f}")
-    print(f"ratio xlsx/csv: wall {x.wall / c.wall:.2f}x, cpu {x.cpu / c.cpu:.2f}x, "
-          f"RSS {x.rss / c.rss:.2f}x\n")  # fmt: skip
+    print(
+        f"ratio xlsx/csv: wall {x.wall / c.wall:.2f}x, cpu {x.cpu / c.cpu:.2f}x, "
+        f"RSS {x.rss / c.rss:.2f}x\n"
+    )
     xlsx.unlink()
     csv.unlink()
     return x
@@ -191,15 +217,21 @@ def run_refusals(tmp: Path) -> None:
     write_xlsx(too_many, MAX_XLSX_ROWS)  # + the header row: one past the limit
     many_texts = tmp / "many_shared_strings.xlsx"
     write_xlsx(many_texts, 10, extra_strings=MAX_XLSX_SHARED_STRINGS)
-    print(f"limits: {MAX_XLSX_ROWS:,} rows per sheet; shared strings {MAX_XLSX_SHARED_STRINGS:,} "
-          f"texts and {MAX_XLSX_SHARED_STRINGS_BYTES >> 20} MiB; {MAX_XLSX_PART_BYTES >> 20} MiB "
-          "for any other part read whole")  # fmt: skip
-    for label, path in ((f"sheet of {MAX_XLSX_ROWS + 1:,} rows", too_many),
-                        (f"over {MAX_XLSX_SHARED_STRINGS:,} shared strings", many_texts)):  # fmt: skip
+    print(
+        f"limits: {MAX_XLSX_ROWS:,} rows per sheet; shared strings {MAX_XLSX_SHARED_STRINGS:,} "
+        f"texts and {MAX_XLSX_SHARED_STRINGS_BYTES >> 20} MiB; {MAX_XLSX_PART_BYTES >> 20} MiB "
+        "for any other part read whole"
+    )
+    for label, path in (
+        (f"sheet of {MAX_XLSX_ROWS + 1:,} rows", too_many),
+        (f"over {MAX_XLSX_SHARED_STRINGS:,} shared strings", many_texts),
+    ):
         f = measure(validate_cmd(path, mapping), 1)
         size = path.stat().st_size / 2**20
-        print(f"refused {label} ({size:.1f} MB): exit {f.exit_code}, {f.wall:.2f} s, "
-              f"peak RSS {f.rss:.0f} MB")  # fmt: skip
+        print(
+            f"refused {label} ({size:.1f} MB): exit {f.exit_code}, {f.wall:.2f} s, "
+            f"peak RSS {f.rss:.0f} MB"
+        )
     print()
 
 
@@ -208,8 +240,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[250_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=2, help="runs per command (best kept)")
     parser.add_argument("--no-refusals", action="store_true", help="skip the limit checks")
-    parser.add_argument("--repeated-comments", action="store_true",
-                        help="100 comments that repeat instead of one per row")  # fmt: skip
+    parser.add_argument(
+        "--repeated-comments",
+        action="store_true",
+        help="100 comments that repeat instead of one per row",
+    )
     args = parser.parse_args()
     global DISTINCT_COMMENTS
     DISTINCT_COMMENTS = not args.repeated_comments
@@ -219,8 +254,10 @@ def main() -> None:
         if len(results) > 1:
             small, large = min(results), max(results)
             low, high = results[small].rss, results[large].rss
-            print(f"validate xlsx peak RSS {low:.0f} MB at {small:,} rows -> {high:.0f} MB at "
-                  f"{large:,} rows ({high / low:.2f}x for {large / small:.0f}x the rows)\n")  # fmt: skip
+            print(
+                f"validate xlsx peak RSS {low:.0f} MB at {small:,} rows -> {high:.0f} MB at "
+                f"{large:,} rows ({high / low:.2f}x for {large / small:.0f}x the rows)\n"
+            )
         if not args.no_refusals:
             run_refusals(tmp)
 

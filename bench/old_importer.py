@@ -67,10 +67,17 @@ async def main(path: str) -> int:
                         return 1
                     await resp.read()
             seconds["validate" if validate_only else "post"] = time.perf_counter() - t0
-    print(json.dumps({
-        "rows": len(bodies), "requests": requests, "seconds_setup": setup,
-        "seconds_validate": seconds["validate"], "seconds_post": seconds["post"],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "rows": len(bodies),
+                "requests": requests,
+                "seconds_setup": setup,
+                "seconds_validate": seconds["validate"],
+                "seconds_post": seconds["post"],
+            }
+        )
+    )
     return 0
 
 

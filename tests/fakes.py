@@ -26,10 +26,14 @@ DEV = "00000000-0000-4000-8000-0000000000d0"  # the default activity type
 TEST = "00000000-0000-4000-8000-0000000000d1"
 #: the users of tests.helpers.make_rows
 USERS = [
-    {"id": uid, "email": f"{name}@example.com", "uniqueName": f"{name}@example.com",
-     "displayName": name.title()}
+    {
+        "id": uid,
+        "email": f"{name}@example.com",
+        "uniqueName": f"{name}@example.com",
+        "displayName": name.title(),
+    }
     for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"))
-]  # fmt: skip
+]
 ACTIVITY_TYPES = {
     "enabled": True,
     "systemDefaultActivityTypeId": DEV,
@@ -123,11 +127,15 @@ class FakeTimetracker:
 
     def _create(self, body: Mapping[str, Any]) -> dict[str, Any]:
         stamp = self._stamp()
-        worklog: dict[str, Any] = {"id": f"w{next(self._ids)}", "createdTimestamp": stamp,
-                   "editedTimestamp": stamp}  # fmt: skip
+        worklog: dict[str, Any] = {
+            "id": f"w{next(self._ids)}",
+            "createdTimestamp": stamp,
+            "editedTimestamp": stamp,
+        }
         self._apply(worklog, {"userId": self.me_id, **body})
-        worklog.setdefault("activityType", {"id": self.activity_payload.get(
-            "systemDefaultActivityTypeId")})  # fmt: skip
+        worklog.setdefault(
+            "activityType", {"id": self.activity_payload.get("systemDefaultActivityTypeId")}
+        )
         self.store[worklog["id"]] = worklog
         return dict(worklog)
 
@@ -174,22 +182,26 @@ class FakeTimetracker:
         found = []
         for worklog in self.store.values():
             at = _instant(worklog["timestamp"])
-            if (lo is None or at > lo) and (hi is None or at < hi) and (
-                user is None or worklog["user"]["id"] == user
+            if (
+                (lo is None or at > lo)
+                and (hi is None or at < hi)
+                and (user is None or worklog["user"]["id"] == user)
             ):
                 found.append(dict(worklog))
         return found
 
-    async def worklogs_all(self, *, from_ts: Any = None, to_ts: Any = None,
-                           **_: Any) -> list[dict[str, Any]]:  # fmt: skip
+    async def worklogs_all(
+        self, *, from_ts: Any = None, to_ts: Any = None, **_: Any
+    ) -> list[dict[str, Any]]:
         self.calls.append(("worklogs_all", (from_ts, to_ts)))
         fault = self._fault("worklogs_all")
         if fault:
             raise fault.error
         return self._between(from_ts, to_ts, None)
 
-    async def worklogs(self, *, from_ts: Any = None, to_ts: Any = None,
-                       **_: Any) -> list[dict[str, Any]]:  # fmt: skip
+    async def worklogs(
+        self, *, from_ts: Any = None, to_ts: Any = None, **_: Any
+    ) -> list[dict[str, Any]]:
         """The token's own worklogs."""
         self.calls.append(("worklogs", (from_ts, to_ts)))
         return self._between(from_ts, to_ts, self.me_id)
@@ -209,8 +221,9 @@ class FakeTimetracker:
         await asyncio.sleep(0)
         unknown = [i["workItemId"] for i in items if i.get("workItemId") in self.unknown_work_items]
         if unknown:
-            raise ApiError(f"work item {unknown[0]} does not exist", status=404,
-                           error_code="EntityNotFound")  # fmt: skip
+            raise ApiError(
+                f"work item {unknown[0]} does not exist", status=404, error_code="EntityNotFound"
+            )
         fault = self._fault("post_batch")
         if fault and not fault.applied:
             raise fault.error

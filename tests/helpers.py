@@ -152,4 +152,3 @@ def invoke_cli(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
     env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
     result = CliRunner().invoke(cli, list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
-

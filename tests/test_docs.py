@@ -28,8 +28,13 @@ def test_every_command_is_in_the_reference_and_the_readme() -> None:
 
 def test_readme_keeps_the_sections_users_need() -> None:
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
-    for heading in ("## Set up", "## `validate`", "## Mappings and presets", "## `import`",
-                    "## Exit codes"):  # fmt: skip
+    for heading in (
+        "## Set up",
+        "## `validate`",
+        "## Mappings and presets",
+        "## `import`",
+        "## Exit codes",
+    ):
         assert heading in readme, heading
     assert "make demo" in readme and "make test" in readme
 
@@ -53,8 +58,12 @@ def test_readme_links_are_absolute_and_point_at_files_of_this_repository() -> No
 
 
 def _markdown_files() -> list[Path]:
-    return [REPO / "README.md", REPO / "CHANGELOG.md", REPO / "sample_data" / "README.md",
-            *sorted(DOCS.glob("*.md"))]  # fmt: skip
+    return [
+        REPO / "README.md",
+        REPO / "CHANGELOG.md",
+        REPO / "sample_data" / "README.md",
+        *sorted(DOCS.glob("*.md")),
+    ]
 
 
 def test_docs_stand_alone() -> None:

@@ -177,9 +177,15 @@ def test_cancel_stops_resumably_and_a_rerun_finishes(isolated: Path) -> None:
     with run_sandbox_in_thread(latency_ms=30) as box:
         conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
         first = import_file(
-            "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, batch_size=5,
-            concurrency=1, progress=progress, cancel=cancel,
-        )  # fmt: skip
+            "many.csv",
+            mapping=TOGGLISH,
+            timezone="UTC",
+            connection=conn,
+            batch_size=5,
+            concurrency=1,
+            progress=progress,
+            cancel=cancel,
+        )
         assert isinstance(first, ImportResult)  # one organization: not a RoutedResult
         assert first.exit_code == 130 and first.halt_reason == "interrupted"
         assert 0 < first.counts.created < 60
@@ -204,8 +210,9 @@ def test_cancel_before_posting_raises_interrupted(isolated: Path) -> None:
     with run_sandbox_in_thread(latency_ms=200) as box:
         conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
         with pytest.raises(Interrupted):
-            import_file("many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn,
-                        cancel=cancel)  # fmt: skip
+            import_file(
+                "many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn, cancel=cancel
+            )
         assert box.stats()["worklogs"] == 0
         rerun = import_file("many.csv", mapping=TOGGLISH, timezone="UTC", connection=conn)
         assert rerun.counts.created == 3 and rerun.exit_code == 0
@@ -255,8 +262,15 @@ def test_a_frame_that_did_not_finish_resumes(isolated: Path) -> None:
 
     with run_sandbox_in_thread(latency_ms=30) as box:
         conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
-        first = import_file(frame, mapping=FRAME_MAPPING, connection=conn, batch_size=5,
-                            concurrency=1, progress=progress, cancel=cancel)  # fmt: skip
+        first = import_file(
+            frame,
+            mapping=FRAME_MAPPING,
+            connection=conn,
+            batch_size=5,
+            concurrency=1,
+            progress=progress,
+            cancel=cancel,
+        )
         assert first.exit_code == 130 and 0 < first.counts.created < 40
         again = import_file(frame.copy(), mapping=FRAME_MAPPING, connection=conn, batch_size=5)
         assert isinstance(again, ImportResult) and isinstance(first, ImportResult)
@@ -292,8 +306,9 @@ def test_a_dict_mappings_lookups_are_read_beside_the_input(
     monkeypatch.chdir(isolated / "cwd")
     beside = validate(isolated / "data" / "in.csv", mapping=FRAME_MAPPING)
     assert set(beside.seconds_per_user) == {"bob@example.com"}  # not the cwd's carol
-    given = validate(isolated / "data" / "in.csv", mapping=FRAME_MAPPING,
-                     lookup_dir=isolated / "elsewhere")  # fmt: skip
+    given = validate(
+        isolated / "data" / "in.csv", mapping=FRAME_MAPPING, lookup_dir=isolated / "elsewhere"
+    )
     assert set(given.seconds_per_user) == {"alice@example.com"}
     from timetracker_import.library import check_file, preview
 
@@ -311,9 +326,16 @@ def test_date_order_on_validate(isolated: Path) -> None:
     Path("d.csv").write_text(
         "Email,Day,Start,End,Notes\nbob@example.com,03/04/2026,09:00,10:00,x\n", encoding="utf-8"
     )
-    mapping = {**TOGGLISH, "fields": {"user": {"column": "Email"}, "date": {"column": "Day"},
-               "start": {"column": "Start"}, "end": {"column": "End"},
-               "comment": {"column": "Notes"}}}  # fmt: skip
+    mapping = {
+        **TOGGLISH,
+        "fields": {
+            "user": {"column": "Email"},
+            "date": {"column": "Day"},
+            "start": {"column": "Start"},
+            "end": {"column": "End"},
+            "comment": {"column": "Notes"},
+        },
+    }
     for order, day in (("DMY", "2026-04-03"), ("mdy", "2026-03-04")):
         sent = validate("d.csv", mapping=mapping, timezone="UTC", date_order=order).rows_frame()
         assert str(sent["timestamp"].iloc[0].date()) == day
@@ -348,8 +370,14 @@ def test_a_cancelled_export_raises_interrupted_and_writes_nothing(isolated: Path
     with run_sandbox_in_thread(latency_ms=200) as box:
         conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
         with pytest.raises(Interrupted) as stopped:
-            export_worklogs(conn, first=dt.date(2026, 11, 1), last=dt.date(2026, 11, 30),
-                            timezone="UTC", output="out/x.csv", cancel=stop)  # fmt: skip
+            export_worklogs(
+                conn,
+                first=dt.date(2026, 11, 1),
+                last=dt.date(2026, 11, 30),
+                timezone="UTC",
+                output="out/x.csv",
+                cancel=stop,
+            )
     assert stopped.value.exit_code == 130
     assert not Path("out/x.csv").exists()
 

@@ -30,15 +30,25 @@ def test_a_venv_of_another_python_is_rebuilt(tmp_path: Path) -> None:
     mark = f"{target}/.python-{version}"
     done = subprocess.run(
         ["make", "-C", str(REPO), mark, f"VENV={target}", f"PYTHON={sys.executable}"],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "rebuilding it" in done.stdout
-    real = subprocess.run([str(fake), "-c", "import platform; print(platform.python_version())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    real = subprocess.run(
+        [str(fake), "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert real.stdout.strip() == version
     again = subprocess.run(
         ["make", "-C", str(REPO), mark, f"VENV={target}", f"PYTHON={sys.executable}"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert "rebuilding" not in again.stdout  # the right Python: kept

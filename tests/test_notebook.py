@@ -33,14 +33,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _env(tmp: Path, box: RunningSandbox) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRACKER_")}
-    env.update({
-        "XDG_CONFIG_HOME": str(tmp / "config"),
-        "TIMETRACKER_STATE_DIR": str(tmp / "state"),
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "TIMETRACKER_URL": box.url,
-        "TIMETRACKER_TOKEN": box.tokens["alice@example.com"],
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    })  # fmt: skip
+    env.update(
+        {
+            "XDG_CONFIG_HOME": str(tmp / "config"),
+            "TIMETRACKER_STATE_DIR": str(tmp / "state"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "TIMETRACKER_URL": box.url,
+            "TIMETRACKER_TOKEN": box.tokens["alice@example.com"],
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+    )
     return env
 
 
@@ -71,16 +73,33 @@ def test_docs_examples_run_in_a_jupyter_kernel(workdir: Path) -> None:
             os.environ.clear()
             os.environ.update(old)
     printed = "".join(
-        out.get("text", "") for cell in nb.cells[1:-1] for out in cell.get("outputs", [])
+        out.get("text", "")
+        for cell in nb.cells[1:-1]
+        for out in cell.get("outputs", [])
         if out.get("output_type") == "stream"
-    )  # fmt: skip
+    )
     namespace = _namespace(nb.cells[-1])
     check_doc_examples(namespace, printed)
 
 
 def _names_checked() -> list[str]:
-    return ["result", "run", "again", "undone", "done", "preview", "out", "checked", "sent",
-            "frame_run", "rows", "same", "joined", "november", "runs"]  # fmt: skip
+    return [
+        "result",
+        "run",
+        "again",
+        "undone",
+        "done",
+        "preview",
+        "out",
+        "checked",
+        "sent",
+        "frame_run",
+        "rows",
+        "same",
+        "joined",
+        "november",
+        "runs",
+    ]
 
 
 def _namespace(cell: Any) -> dict[str, Any]:
@@ -132,8 +151,13 @@ def slow_box() -> Iterator[RunningSandbox]:
 
 def _run_child(env: dict[str, str], stop: int | None) -> tuple[int, list[str]]:
     """Run the child; with ``stop``, send that signal once its first batch is done."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None
     lines = []
     sent = False
@@ -192,8 +216,9 @@ def test_the_kernels_stop_button_stops_the_run_resumably(
     imports: the cell gets the result with exit code 130; running the cell again finishes."""
     manager = pytest.importorskip("jupyter_client.manager")
     (workdir / "many.csv").write_text(_rows(ROWS), encoding="utf-8")
-    km, kc = manager.start_new_kernel(kernel_name="python3", env=_env(workdir, slow_box),
-                                      cwd=str(workdir))  # fmt: skip
+    km, kc = manager.start_new_kernel(
+        kernel_name="python3", env=_env(workdir, slow_box), cwd=str(workdir)
+    )
     try:
         _cell_output(kc, kc.execute(IMPORT))
         first = _cell_output(kc, kc.execute("report(run())"), on_progress=km.interrupt_kernel)

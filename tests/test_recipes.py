@@ -33,7 +33,6 @@ def recent_rows(count: int) -> list[dict[str, object]]:
     return make_rows(count, start=start - timedelta(days=2))
 
 
-
 @pytest.fixture
 def job(tmp_path: Path, sandbox: RunningSandbox) -> Path:
     """A job directory as docs/recipes.md lays it out, with this virtualenv as its venv and
@@ -84,8 +83,11 @@ def today_report(job: Path) -> dict[str, object]:
 
 
 def test_cron_recipe(job: Path, sandbox: RunningSandbox, tmp_path: Path) -> None:
-    lines = [ln for ln in render((RECIPES / "crontab").read_text(), job).splitlines()
-             if ln.strip() and not ln.startswith("#")]  # fmt: skip
+    lines = [
+        ln
+        for ln in render((RECIPES / "crontab").read_text(), job).splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
     env = base_env(job)
     schedule = []
     for line in lines:
@@ -129,8 +131,11 @@ def test_systemd_recipe(job: Path, sandbox: RunningSandbox, tmp_path: Path) -> N
     assert timer["Persistent"] == ["true"] and timer["OnCalendar"]
     assert service["Type"] == ["oneshot"]
     if shutil.which("systemd-analyze"):
-        check = subprocess.run(["systemd-analyze", "calendar", timer["OnCalendar"][0]],
-                               capture_output=True, check=False)  # fmt: skip
+        check = subprocess.run(
+            ["systemd-analyze", "calendar", timer["OnCalendar"][0]],
+            capture_output=True,
+            check=False,
+        )
         assert check.returncode == 0, check.stderr
     # LoadCredential=NAME:PATH gives the service a private copy in %d
     credentials = tmp_path / "credentials"

@@ -195,9 +195,10 @@ class StorageError(TimetrackerError):
 
 #: errno values where freeing space (or a passing fault) makes the same write work
 _RETRYABLE_ERRNOS = frozenset(
-    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EAGAIN")
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO", "EAGAIN")
     if hasattr(errno, name)
-)  # fmt: skip
+)
 _FULL_HINT = (
     "free some space (or point TIMETRACKER_STATE_DIR at another disk) and run the same "
     "command again; it resumes where it stopped"

@@ -194,8 +194,11 @@ def _input(
     if isinstance(source, str | os.PathLike):
         return _Input(Path(source), frame=False)
     if _is_frame(source):
-        given = [f"{name}=" for name, value in (("sheet", sheet), ("encoding", encoding),
-                                                ("delimiter", delimiter)) if value is not None]  # fmt: skip
+        given = [
+            f"{name}="
+            for name, value in (("sheet", sheet), ("encoding", encoding), ("delimiter", delimiter))
+            if value is not None
+        ]
         if given:
             raise UsageError(
                 f"{' and '.join(given)} cannot be used with a DataFrame",
@@ -245,9 +248,12 @@ class Connection:
 
     @classmethod
     def from_profile(
-        cls, name: str, *, env: Mapping[str, str] | None = None,
+        cls,
+        name: str,
+        *,
+        env: Mapping[str, str] | None = None,
         token_store: TokenStore | None = None,
-    ) -> Connection:  # fmt: skip
+    ) -> Connection:
         """The named profile of ``profiles.toml`` (its token, or the keyring's)."""
         return cls(profile=name, _env=env, _store=token_store)
 
@@ -450,19 +456,39 @@ def import_file(
 
     given = _input(path, sheet=sheet, encoding=encoding, delimiter=delimiter)
     settings = _import_settings(
-        given, connection, mapping, preset, sheet=sheet, timezone=timezone, encoding=encoding,
-        delimiter=delimiter, dry_run=dry_run, batch_size=batch_size, concurrency=concurrency,
-        max_concurrency=max_concurrency, on_existing=on_existing, rejected=rejected,
-        report=report, new_run=new_run, on_duplicate=on_duplicate, date=date, wait=wait,
-        unattended=unattended, date_order=date_order,
+        given,
+        connection,
+        mapping,
+        preset,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        max_concurrency=max_concurrency,
+        on_existing=on_existing,
+        rejected=rejected,
+        report=report,
+        new_run=new_run,
+        on_duplicate=on_duplicate,
+        date=date,
+        wait=wait,
+        unattended=unattended,
+        date_order=date_order,
         lookup_dir=_lookup_dir(given, lookup_dir, mapping),
         lookup_base=_lookup_base(given, lookup_dir),
-    )  # fmt: skip
+    )
     loaded = load_import_mapping(settings)
     if loaded.mapping.fields.organization is None:
         # one destination: the file is read while the setup reads are on the wire
-        return run_import(dataclasses.replace(settings, loaded=loaded), progress=progress,
-                          confirm=confirm, cancel=cancel)  # fmt: skip
+        return run_import(
+            dataclasses.replace(settings, loaded=loaded),
+            progress=progress,
+            confirm=confirm,
+            cancel=cancel,
+        )
     prepared: PreparedFile = prepare(settings, loaded)  # read once: routes, then the import
     plan = plan_routes(settings, prepared=prepared)
     if plan is not None:
@@ -734,21 +760,45 @@ def sync_file(
         mapping, preset, base=_lookup_base(given, lookup_dir)
     )
     if given.frame and not (source or "").strip():
-        loaded = _frame_feed_mapping(given, mapping_path, preset, loaded, lookup_dir=_lookup_dir(
-            given, lookup_dir, mapping), date_order=date_order)  # fmt: skip
+        loaded = _frame_feed_mapping(
+            given,
+            mapping_path,
+            preset,
+            loaded,
+            lookup_dir=_lookup_dir(given, lookup_dir, mapping),
+            date_order=date_order,
+        )
     settings = SyncSettings(
-        path=given.path, connection=conn, mapping_path=mapping_path, preset=preset,
-        loaded=loaded, keys=tuple(keys), source=source, window=window, prune=prune,
+        path=given.path,
+        connection=conn,
+        mapping_path=mapping_path,
+        preset=preset,
+        loaded=loaded,
+        keys=tuple(keys),
+        source=source,
+        window=window,
+        prune=prune,
         max_delete=None if max_delete is None else str(max_delete),
         ledger_path=_path(ledger if ledger is not None else ledger_path),
-        overwrite_edited=overwrite_edited, on_duplicate_key=on_duplicate_key,
-        on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, date=date, batch_size=batch_size,
-        concurrency=concurrency, max_concurrency=max_concurrency,
+        overwrite_edited=overwrite_edited,
+        on_duplicate_key=on_duplicate_key,
+        on_duplicate=on_duplicate,
+        dry_run=dry_run,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        date=date,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        max_concurrency=max_concurrency,
         rejected_path=_path(rejected if rejected is not None else rejected_path),
-        report_path=_path(report if report is not None else report_path), wait=wait,
-        today=today, date_order=date_order, lookup_dir=_lookup_dir(given, lookup_dir, mapping),
-    )  # fmt: skip
+        report_path=_path(report if report is not None else report_path),
+        wait=wait,
+        today=today,
+        date_order=date_order,
+        lookup_dir=_lookup_dir(given, lookup_dir, mapping),
+    )
     return run(settings, confirm=confirm, cancel=cancel, progress=progress)
 
 
@@ -767,10 +817,16 @@ def _frame_feed_mapping(
     from timetracker_import.errors import UsageError
 
     found = load_mapping_for(
-        ValidateSettings(path=given.path, mapping_path=mapping_path, preset=preset,
-                         loaded=loaded, lookup_dir=lookup_dir, date_order=date_order),
+        ValidateSettings(
+            path=given.path,
+            mapping_path=mapping_path,
+            preset=preset,
+            loaded=loaded,
+            lookup_dir=lookup_dir,
+            date_order=date_order,
+        ),
         notify=lambda _line: None,
-    )  # fmt: skip
+    )
     if not (getattr(found.mapping, "source", None) or "").strip():
         raise UsageError(
             "a sync of a DataFrame needs the name of its feed",
@@ -933,8 +989,14 @@ def detect_preset(path: str | os.PathLike[str], *, sheet: str | None = None) -> 
     ]
     choice = detect_preset_for(Path(path), sheet=sheet or None)
     if choice.preset and choice.preset not in {p.name for p in found}:
-        found.insert(0, PresetMatch(choice.preset, described.get(choice.preset, ""),
-                                    tuple(dict.fromkeys(choice.matched))))  # fmt: skip
+        found.insert(
+            0,
+            PresetMatch(
+                choice.preset,
+                described.get(choice.preset, ""),
+                tuple(dict.fromkeys(choice.matched)),
+            ),
+        )
     found.sort(key=lambda p: p.name != choice.preset)
     return PresetDetection(
         tuple(found),
@@ -1002,14 +1064,27 @@ def preview(
         mapping, preset, base=_lookup_base(given, lookup_dir)
     )
     loaded = load_mapping_for(
-        ValidateSettings(path=given.path, mapping_path=mapping_path, preset=preset,
-                         sheet=sheet, encoding=encoding, delimiter=delimiter,
-                         date_order=date_order, lookup_dir=_path(lookup_dir), loaded=loaded),
+        ValidateSettings(
+            path=given.path,
+            mapping_path=mapping_path,
+            preset=preset,
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter,
+            date_order=date_order,
+            lookup_dir=_path(lookup_dir),
+            loaded=loaded,
+        ),
         notify=notify or (lambda _line: None),
-    )  # fmt: skip
+    )
     zone, zone_source = choose_timezone(loaded.mapping, timezone)
-    table = open_table(given.path, sheet=sheet or None, encoding=encoding, delimiter=delimiter,
-                       has_header=loaded.mapping.header)  # fmt: skip
+    table = open_table(
+        given.path,
+        sheet=sheet or None,
+        encoding=encoding,
+        delimiter=delimiter,
+        has_header=loaded.mapping.header,
+    )
     chunk = next(iter_mapped_chunks(table, loaded, timezone=zone, chunk_rows=rows), None)
     positions = resolve_columns(loaded.mapping, table.headers, table.has_header)
     cols = sorted(set(positions.values()))
@@ -1056,12 +1131,17 @@ def check_file(
     mapping_path, preset, loaded = _mapping_args(mapping, preset, base=Path(path).resolve().parent)
     return run_validate(
         ValidateSettings(
-            path=Path(path), mapping_path=mapping_path, preset=preset, sheet=sheet,
-            rejected_path=_path(rejected), report_path=_path(report), loaded=loaded,
+            path=Path(path),
+            mapping_path=mapping_path,
+            preset=preset,
+            sheet=sheet,
+            rejected_path=_path(rejected),
+            report_path=_path(report),
+            loaded=loaded,
             keep_rejected_cells=keep_cells,
         ),
         notify=lambda _line: None,
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -1140,8 +1220,10 @@ def save_mapping(name: str, data: Mapping[str, Any], *, overwrite: bool = False)
     check_mapping(data)
     path = _mapping_file(name)
     if path.exists() and not overwrite:
-        raise UsageError(f"a mapping named {name.strip()!r} exists already",
-                         hint="pick another name, or tick 'replace it'")  # fmt: skip
+        raise UsageError(
+            f"a mapping named {name.strip()!r} exists already",
+            hint="pick another name, or tick 'replace it'",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -1174,8 +1256,9 @@ def saved_sync_setup(name: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise UsageError(f"no saved sync setup {name!r}", hint="choose one from the list") from None
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UsageError(f"the sync setup {name!r} cannot be read ({exc})",
-                         hint="save the setup again") from None  # fmt: skip
+        raise UsageError(
+            f"the sync setup {name!r} cannot be read ({exc})", hint="save the setup again"
+        ) from None
     if not isinstance(data, dict):
         raise UsageError(f"the sync setup {name!r} is not a setup", hint="save the setup again")
     return data
@@ -1190,8 +1273,10 @@ def save_sync_setup(name: str, data: Mapping[str, Any], *, overwrite: bool = Fal
 
     path = _named_file(sync_setups_dir(), name, "sync setup")
     if path.exists() and not overwrite:
-        raise UsageError(f"a sync setup named {name.strip()!r} exists already",
-                         hint="pick another name, or tick 'replace it'")  # fmt: skip
+        raise UsageError(
+            f"a sync setup named {name.strip()!r} exists already",
+            hint="pick another name, or tick 'replace it'",
+        )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -1233,7 +1318,7 @@ def convert_jira(
     from timetracker_import.app.convert import ConvertSettings, run_convert_jira
 
     return run_convert_jira(
-            ConvertSettings(
+        ConvertSettings(
             path=Path(path),
             output_path=_path(output),
             sheet=sheet,
@@ -1267,8 +1352,9 @@ def write_corrected(
 
     def rows() -> Any:
         for chunk in table.chunks():
-            for label, values in zip(chunk.index, chunk.itertuples(index=False, name=None),
-                                     strict=True):  # fmt: skip
+            for label, values in zip(
+                chunk.index, chunk.itertuples(index=False, name=None), strict=True
+            ):
                 cells = [None if _blank(v) else v for v in values]
                 for pos, text in (edits.get(int(label)) or {}).items():
                     if 0 <= pos < len(cells):
@@ -1526,10 +1612,12 @@ def _overview(summary: RunSummary, *, left: bool) -> RunOverview:
     rejections = tuple(x for x in data.get("rejections") or [] if isinstance(x, dict))
     real = not summary.dry_run
     return RunOverview(
-        summary, rejections, (summary.directory / "mapping.yaml").is_file(),
+        summary,
+        rejections,
+        (summary.directory / "mapping.yaml").is_file(),
         undone=_undone(summary.run_id) if real and summary.actions else 0,
         left=len(undo_steps(summary.run_id)) if real else 0,
-    )  # fmt: skip
+    )
 
 
 def _undone(run_id: str) -> int:
@@ -1564,8 +1652,11 @@ def undo_steps(run_id: str) -> list[UndoStep]:
 
     what = {"create": "delete", "update": "restore", "delete": "re-create"}
     with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
-        return [UndoStep(what.get(a.kind, a.kind), a.worklog_id or "", a.source_row)
-                for a in reversed(j.actions()) if to_reverse(a)]  # fmt: skip
+        return [
+            UndoStep(what.get(a.kind, a.kind), a.worklog_id or "", a.source_row)
+            for a in reversed(j.actions())
+            if to_reverse(a)
+        ]
     return []
 
 
@@ -1736,8 +1827,20 @@ def ledger_overview(ledger: str | os.PathLike[str] | None = None) -> LedgerOverv
 
 
 #: the columns of ``export_ledger``'s file
-LEDGER_COLUMNS = ("server", "source", "key_spec", "key", "worklog_id", "user_id", "timestamp",
-                  "content", "edited_ts", "state", "run_id", "updated_at")  # fmt: skip
+LEDGER_COLUMNS = (
+    "server",
+    "source",
+    "key_spec",
+    "key",
+    "worklog_id",
+    "user_id",
+    "timestamp",
+    "content",
+    "edited_ts",
+    "state",
+    "run_id",
+    "updated_at",
+)
 
 
 def export_ledger(
@@ -1755,11 +1858,22 @@ def export_ledger(
     table = []
     for r in rows:
         scope = scope_parts(r["scope"])
-        table.append([scope.get("server"), scope.get("source"), scope.get("key"), r["key"],
-                      r["worklog_id"], r["user_id"], r["timestamp"],
-                      json.dumps(r["content"], sort_keys=True), r["edited_ts"],
-                      "pending" if r["pending"] else r["state"], r["run_id"],
-                      r["updated_at"]])  # fmt: skip
+        table.append(
+            [
+                scope.get("server"),
+                scope.get("source"),
+                scope.get("key"),
+                r["key"],
+                r["worklog_id"],
+                r["user_id"],
+                r["timestamp"],
+                json.dumps(r["content"], sort_keys=True),
+                r["edited_ts"],
+                "pending" if r["pending"] else r["state"],
+                r["run_id"],
+                r["updated_at"],
+            ]
+        )
     write_table(Path(output), list(LEDGER_COLUMNS), table)
     return len(table)
 
@@ -1788,11 +1902,21 @@ def rebuild_ledger(
     from timetracker_import.app.sync import sync_file as run
 
     settings = SyncSettings(
-        path=Path(path), connection=_settings(connection), mapping_path=_path(mapping),
-        preset=preset, keys=tuple(keys), source=source, ledger_path=_path(ledger), sheet=sheet,
-        timezone=timezone, encoding=encoding, delimiter=delimiter, date=date, rebuild=True,
+        path=Path(path),
+        connection=_settings(connection),
+        mapping_path=_path(mapping),
+        preset=preset,
+        keys=tuple(keys),
+        source=source,
+        ledger_path=_path(ledger),
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        date=date,
+        rebuild=True,
         wait=wait,
-    )  # fmt: skip
+    )
     return run(settings)
 
 
@@ -1912,8 +2036,9 @@ def roles(
     if output is not None:
         from timetracker_import.files.writers import write_table
 
-        write_table(Path(output), table.columns, ([r.get(c) for c in table.columns]
-                                                  for r in table.rows))  # fmt: skip
+        write_table(
+            Path(output), table.columns, ([r.get(c) for c in table.columns] for r in table.rows)
+        )
     return table
 
 
@@ -1953,10 +2078,17 @@ def split_days(
     from timetracker_import.app.convert import SplitSettings, run_split_days
 
     settings = SplitSettings(
-        path=Path(path), mapping_path=_path(mapping), preset=preset, output_path=_path(output),
-        sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter,
-        date_order=date_order.upper() if date_order else None, lookup_dir=_path(lookup_dir),
-    )  # fmt: skip
+        path=Path(path),
+        mapping_path=_path(mapping),
+        preset=preset,
+        output_path=_path(output),
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        date_order=date_order.upper() if date_order else None,
+        lookup_dir=_path(lookup_dir),
+    )
     return run_split_days(settings)
 
 
@@ -1990,8 +2122,9 @@ def choose_preset(
     ``explain()``. ``date_order``: the order the user named (MDY, DMY, YMD)."""
     from timetracker_import.app.validate import detect_preset_for
 
-    found: PresetChoice = detect_preset_for(Path(path), sheet=sheet, encoding=encoding,
-                                            delimiter=delimiter, date_order=date_order)  # fmt: skip
+    found: PresetChoice = detect_preset_for(
+        Path(path), sheet=sheet, encoding=encoding, delimiter=delimiter, date_order=date_order
+    )
     return found
 
 

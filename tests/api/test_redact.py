@@ -76,7 +76,8 @@ async def test_client_debug_logs_and_errors_never_contain_token(
         assert TOKEN not in str(error)
         assert TOKEN not in repr(error.__dict__)
         assert (
-            error.__cause__ is None and error.__context__ is None
+            error.__cause__ is None
+            and error.__context__ is None
             or TOKEN not in str(error.__context__)
         )
 
@@ -84,17 +85,25 @@ async def test_client_debug_logs_and_errors_never_contain_token(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("refused; Authorization: Basic OjEyMzQ1Njc4OQ== (x)", "refused; Authorization: Basic **** (x)"),
+        (
+            "refused; Authorization: Basic OjEyMzQ1Njc4OQ== (x)",
+            "refused; Authorization: Basic **** (x)",
+        ),
         ('{"Authorization":"NTLM TlRMTVNTUAADAAAAGAAYAEgAAAA="}', '{"Authorization":"NTLM ****"}'),
-        ("headers: authorization=Bearer abc.def-ghi, host=x", "headers: authorization=Bearer ****, host=x"),
+        (
+            "headers: authorization=Bearer abc.def-ghi, host=x",
+            "headers: authorization=Bearer ****, host=x",
+        ),
         ("AUTHORIZATION: secret-without-scheme", "AUTHORIZATION: ****"),
         ("bare NTLM message TlRMTVNTUAADAAAAGAAY== end", "bare NTLM message **** end"),
         # our own words about schemes are left alone
         ("use --auth basic authentication", "use --auth basic authentication"),
-        ("missing or invalid credentials (Bearer token or Basic)",
-         "missing or invalid credentials (Bearer token or Basic)"),
+        (
+            "missing or invalid credentials (Bearer token or Basic)",
+            "missing or invalid credentials (Bearer token or Basic)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_echoed_authorization_headers_are_masked(text: str, expected: str) -> None:
     assert redact_text(text) == expected
 

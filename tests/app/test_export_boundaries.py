@@ -94,8 +94,14 @@ def test_worklogs_on_window_edges_are_exported_exactly_once(
     spill_after: int,
 ) -> None:
     box, expected = seeded
-    settings = ExportSettings(timezone=zone, first=FIRST, last=LAST, windows=windows,
-                              concurrency=3, spill_after=spill_after)  # fmt: skip
+    settings = ExportSettings(
+        timezone=zone,
+        first=FIRST,
+        last=LAST,
+        windows=windows,
+        concurrency=3,
+        spill_after=spill_after,
+    )
     result = asyncio.run(run_export([(None, _conn(box))], settings))
     got = Counter(str(r["id"]) for r in result.rows)
     wanted = {wid for wid, where in expected[zone].items() if where == "inside"}

@@ -52,10 +52,13 @@ def test_json_and_ndjson_are_written_row_by_row_as_before(
     result = export(box, 3)
     rows = result.rows  # read once into memory: the reference
     objects = [
-        {c: (v.isoformat() if hasattr(v, "isoformat") else v) for c in result.columns
-         for v in [row.get(c)]}
+        {
+            c: (v.isoformat() if hasattr(v, "isoformat") else v)
+            for c in result.columns
+            for v in [row.get(c)]
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
     for fmt, expected in (
         ("json", json.dumps(objects, indent=2, ensure_ascii=False) + "\n"),
         ("ndjson", "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects)),
@@ -88,10 +91,23 @@ def test_the_commands_json_counts_a_large_export(
     monkeypatch.setattr(export_module, "SPILL_AFTER", 2)
     out = tmp_path / "out.csv"
     env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens["alice@example.com"]}
-    result = CliRunner().invoke(cli, ["export", "--from", "2026-10-01", "--to", "2026-11-30",
-                                      "--timezone", "UTC", "-o", str(out), "--json"], env=env)  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-11-30",
+            "--timezone",
+            "UTC",
+            "-o",
+            str(out),
+            "--json",
+        ],
+        env=env,
+    )
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     lines = out.read_text(encoding="utf-8").splitlines()
     assert summary["worklogs"] == len(lines) - 1 > 2  # the header, then one line a worklog
-

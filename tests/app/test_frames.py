@@ -133,17 +133,31 @@ def test_input_headers_clashing_with_ours_get_a_suffix(tmp_path: Path) -> None:
     }
     frame = rejections_frame([Rejection(2, "map", "x", "1", "bad")], [path])
     assert list(frame.columns) == [
-        "stage", "column", "value", "reason", "error_code",
-        "reason (input)", "stage (input)", "source_row (input)", "x",
-    ]  # fmt: skip
+        "stage",
+        "column",
+        "value",
+        "reason",
+        "error_code",
+        "reason (input)",
+        "stage (input)",
+        "source_row (input)",
+        "x",
+    ]
     assert frame.loc[2, "reason (input)"] == "mine" and frame.loc[2, "reason"] == "bad"
 
 
 def test_keep_rows_false_keeps_none(state_dir: Path) -> None:
     from timetracker_import.errors import UsageError
 
-    frame = pd.DataFrame({"User": ["bob@example.com"], "Start": ["2026-09-01T09:00:00Z"],
-                          "Length": ["1:00:00"], "Item": [1], "Comment": ["x"]})  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "User": ["bob@example.com"],
+            "Start": ["2026-09-01T09:00:00Z"],
+            "Length": ["1:00:00"],
+            "Item": [1],
+            "Comment": ["x"],
+        }
+    )
     result = validate(frame, mapping=MAPPING, keep_rows=False)
     assert result.valid == 1
     with pytest.raises(UsageError, match="kept no rows"):

@@ -129,10 +129,24 @@ def test_approval_locked_weeks_rejected_before_posting(
 ) -> None:
     rows = make_rows(6, users=("alice@example.com",))
     # bob's week of 2026-10-05 is Submitted, carol's is Closed in the demo seed
-    rows.append({"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30,
-                 "WorkItem": 5, "Comment": "locked-bob"})  # fmt: skip
-    rows.append({"User": "carol@example.com", "Start": "2026-10-07T09:00:00Z", "Minutes": 30,
-                 "WorkItem": 5, "Comment": "locked-carol"})  # fmt: skip
+    rows.append(
+        {
+            "User": "bob@example.com",
+            "Start": "2026-10-06T09:00:00Z",
+            "Minutes": 30,
+            "WorkItem": 5,
+            "Comment": "locked-bob",
+        }
+    )
+    rows.append(
+        {
+            "User": "carol@example.com",
+            "Start": "2026-10-07T09:00:00Z",
+            "Minutes": 30,
+            "WorkItem": 5,
+            "Comment": "locked-carol",
+        }
+    )
     path = write_rows(tmp_path / "in.csv", rows)
     result = run(settings_for(sandbox, path, tmp_path))
     assert result.exit_code == 1
@@ -162,8 +176,15 @@ def test_dry_run_creates_nothing_and_finds_the_same_rejections(tmp_path: Path) -
         rows[7]["WorkItem"] = 99999  # server-side problem (EntityNotFound)
         rows[50]["User"] = "nobody@example.com"  # resolve problem
         rows[60]["Minutes"] = 0  # validate problem
-        rows.append({"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30,
-                     "WorkItem": 105, "Comment": "locked"})  # fmt: skip
+        rows.append(
+            {
+                "User": "bob@example.com",
+                "Start": "2026-10-06T09:00:00Z",
+                "Minutes": 30,
+                "WorkItem": 105,
+                "Comment": "locked",
+            }
+        )
         path = write_rows(tmp_path / "in.csv", rows)
         dry = run(settings_for(box, path, tmp_path, dry_run=True, batch_size=50))
         assert sum(server_comments(box).values()) == 0

@@ -22,8 +22,19 @@ def test_json_timings_and_the_report_show_the_level(
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(imp.MAPPING, encoding="utf-8")
     report = tmp_path / "report.json"
-    code, out, err = invoke(sandbox, "import", str(path), "--mapping", str(mapping), "--yes",
-                            "--json", "--batch-size", "10", "--report", str(report))  # fmt: skip
+    code, out, err = invoke(
+        sandbox,
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--report",
+        str(report),
+    )
     assert code == 0, err
     level = json.loads(out)["timings"]["concurrency"]
     assert level["mode"] == "auto" and level["start"] == 8 and level["ceiling"] == 64
@@ -36,9 +47,21 @@ def test_json_timings_and_the_report_show_the_level(
     again = imp.write_rows(
         tmp_path / "again.csv", imp.make_rows(30, start=imp.BASE + timedelta(days=3))
     )
-    code, out, err = invoke(sandbox, "import", str(again), "--mapping", str(mapping), "--yes",
-                            "--json", "--batch-size", "10", "--concurrency", "3",
-                            "--max-concurrency", "5")  # fmt: skip
+    code, out, err = invoke(
+        sandbox,
+        "import",
+        str(again),
+        "--mapping",
+        str(mapping),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "3",
+        "--max-concurrency",
+        "5",
+    )
     assert code == 0, err
     level = json.loads(out)["timings"]["concurrency"]
     assert (level["mode"], level["final"], level["peak"]) == ("fixed", 3, 3)
@@ -48,13 +71,21 @@ def test_json_timings_and_the_report_show_the_level(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--concurrency", "0"], "Invalid value for '--concurrency': '0' is not auto or a number from 1 to 100"),
-        (["--concurrency", "lots"], "Invalid value for '--concurrency': 'lots' is not auto or a number from 1 to 100"),
+        (
+            ["--concurrency", "0"],
+            "Invalid value for '--concurrency': '0' is not auto or a number from 1 to 100",
+        ),
+        (
+            ["--concurrency", "lots"],
+            "Invalid value for '--concurrency': 'lots' is not auto or a number from 1 to 100",
+        ),
         (["--max-concurrency", "0"], "Invalid value for '--max-concurrency'"),
-        (["--concurrency", "20", "--max-concurrency", "10"],
-         "error: --concurrency 20 is above --max-concurrency 10"),
+        (
+            ["--concurrency", "20", "--max-concurrency", "10"],
+            "error: --concurrency 20 is above --max-concurrency 10",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_concurrency_is_a_usage_error_before_anything_is_sent(
     sandbox: RunningSandbox, tmp_path: Path, args: list[str], message: str
 ) -> None:

@@ -129,7 +129,7 @@ def _frame() -> tuple[pd.DataFrame, pd.Series, dict[int, Any]]:
                 ],
                 utc=True,
                 format="ISO8601",
-            ),  # fmt: skip
+            ),
             "length_seconds": pd.Series([900, 60, 3600, 5], dtype="int64", index=index),
             "billable_seconds": pd.Series([900, None, 0, 1], dtype="Int64", index=index),
             "work_item_id": pd.Series([None, 3, 7, None], dtype="Int64", index=index),
@@ -227,14 +227,29 @@ def test_ctrl_c_while_reading_stops_without_waiting_for_the_reader(tmp_path: Pat
 
     mapping.write_text(MAPPING, encoding="utf-8")
     with run_sandbox_in_thread() as box:
-        env = dict(os.environ, TIMETRACKER_URL=box.url,
-                   TIMETRACKER_TOKEN=box.tokens["alice@example.com"],
-                   TIMETRACKER_STATE_DIR=str(tmp_path / "state"))  # fmt: skip
+        env = dict(
+            os.environ,
+            TIMETRACKER_URL=box.url,
+            TIMETRACKER_TOKEN=box.tokens["alice@example.com"],
+            TIMETRACKER_STATE_DIR=str(tmp_path / "state"),
+        )
         proc = subprocess.Popen(
-            [sys.executable, "-m", "timetracker_import", "import", str(path), "--mapping",
-             str(mapping), "--yes", "--no-progress"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "timetracker_import",
+                "import",
+                str(path),
+                "--mapping",
+                str(mapping),
+                "--yes",
+                "--no-progress",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 60
             while not box.stats()["calls"].get("activitytypes"):  # the run has started

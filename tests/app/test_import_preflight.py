@@ -12,12 +12,21 @@ from timetracker_import.errors import AuthError
 from timetracker_import.sandbox import RunningSandbox
 
 LOCKED = [  # bob's week of 2026-10-05 is Submitted, carol's Closed (demo seed)
-    {"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 30, "WorkItem": 5,
-     "Comment": "locked-bob"},
-    {"User": "carol@example.com", "Start": "2026-10-07T09:00:00Z", "Minutes": 30, "WorkItem": 5,
-     "Comment": "locked-carol"},
-]  # fmt: skip
-
+    {
+        "User": "bob@example.com",
+        "Start": "2026-10-06T09:00:00Z",
+        "Minutes": 30,
+        "WorkItem": 5,
+        "Comment": "locked-bob",
+    },
+    {
+        "User": "carol@example.com",
+        "Start": "2026-10-07T09:00:00Z",
+        "Minutes": 30,
+        "WorkItem": 5,
+        "Comment": "locked-carol",
+    },
+]
 
 
 def test_every_row_locked_ignores_a_refused_baseline(

@@ -15,10 +15,24 @@ def test_report_grid_leaves_out_rejected_rows_and_names_lock_states(
 ) -> None:
     rows = make_rows(4, users=("alice@example.com",))  # 4 x 15 min, open weeks
     # bob's week of 2026-10-05 is Submitted and carol's is Closed in the demo seed
-    rows.append({"User": "bob@example.com", "Start": "2026-10-06T09:00:00Z", "Minutes": 120,
-                 "WorkItem": 5, "Comment": "locked-bob"})  # fmt: skip
-    rows.append({"User": "carol@example.com", "Start": "2026-10-07T09:00:00Z", "Minutes": 90,
-                 "WorkItem": 5, "Comment": "locked-carol"})  # fmt: skip
+    rows.append(
+        {
+            "User": "bob@example.com",
+            "Start": "2026-10-06T09:00:00Z",
+            "Minutes": 120,
+            "WorkItem": 5,
+            "Comment": "locked-bob",
+        }
+    )
+    rows.append(
+        {
+            "User": "carol@example.com",
+            "Start": "2026-10-07T09:00:00Z",
+            "Minutes": 90,
+            "WorkItem": 5,
+            "Comment": "locked-carol",
+        }
+    )
     path = write_rows(tmp_path / "in.csv", rows)
     report_path = tmp_path / "report.json"
     result = run(settings_for(sandbox, path, tmp_path, report_path=report_path))

@@ -106,8 +106,17 @@ def simulate(
             limiter.throttled()
             if attempt >= max_attempts:
                 raise AssertionError(f"request {index} spent its retry budget")
-            heapq.heappush(events, (clock.now + server.wire + server.retry_after, seq, "retry",
-                                    index, ticket, attempt + 1))  # fmt: skip
+            heapq.heappush(
+                events,
+                (
+                    clock.now + server.wire + server.retry_after,
+                    seq,
+                    "retry",
+                    index,
+                    ticket,
+                    attempt + 1,
+                ),
+            )
         seq += 1
 
     def dispatch() -> None:
@@ -266,8 +275,10 @@ def test_small_batches_are_not_taken_for_queueing() -> None:
     sizes = [500 if i % 5 else 1 for i in range(300)]
     result = simulate(
         Server(workers=64, service=0.002, per_row=True, wire=0.02),
-        Concurrency.parse("auto"), len(sizes), rows=lambda i: sizes[i],
-    )  # fmt: skip
+        Concurrency.parse("auto"),
+        len(sizes),
+        rows=lambda i: sizes[i],
+    )
     assert result.limiter.limit == DEFAULT_CEILING
     assert result.limiter.generation == 0  # never cut
 
@@ -302,8 +313,16 @@ def test_fixed_never_moves_but_measures() -> None:
 def test_describe_says_it_in_words() -> None:
     from timetracker_import.app.limiter import describe
 
-    grew = {"mode": "auto", "start": 8, "peak": 32, "final": 24, "mean": 27.4, "ceiling": 64,
-            "throttled": 3, "overloaded": 0}  # fmt: skip
+    grew = {
+        "mode": "auto",
+        "start": 8,
+        "peak": 32,
+        "final": 24,
+        "mean": 27.4,
+        "ceiling": 64,
+        "throttled": 3,
+        "overloaded": 0,
+    }
     assert describe(grew) == (
         "auto: from 8 up to 32, 24 at the end, 27.4 on average (ceiling 64); 3 throttled (429)"
     )

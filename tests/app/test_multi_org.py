@@ -113,12 +113,18 @@ def test_routes_rows_to_profiles_rejects_unknown_and_balances(
     assert result.exit_code == 1
     t = result.total
     assert (t.rows, t.created, t.already_existing, t.rejected, t.unprocessed, t.skipped) == (
-        10, 6, 0, 3, 0, 1,
-    )  # fmt: skip
+        10,
+        6,
+        0,
+        3,
+        0,
+        1,
+    )
     assert t.rows == t.created + t.already_existing + t.rejected + t.unprocessed + t.skipped
     assert {r.source_row for r in result.unknown} == {4, 9}
-    assert all("[profiles.mars]" in r.reason or "[profiles.MARS]" in r.reason
-               for r in result.unknown)  # fmt: skip
+    assert all(
+        "[profiles.mars]" in r.reason or "[profiles.MARS]" in r.reason for r in result.unknown
+    )
     assert all(r.column == "Organization" for r in result.unknown)
     # each server holds exactly its rows; nothing of mars anywhere
     east_rows = {c for c in comments(east) if c.startswith("row-")}
@@ -126,8 +132,13 @@ def test_routes_rows_to_profiles_rejects_unknown_and_balances(
     assert east_rows == {"row-0", "row-3", "row-4", "row-6"}
     assert west_rows == {"row-1", "row-5"}
     counts = {o.route.name: o.counts() for o in result.outcomes}
-    assert counts["west"] == {"rows": 3, "created": 2, "already_existing": 0, "rejected": 1,
-                              "unprocessed": 0}  # fmt: skip
+    assert counts["west"] == {
+        "rows": 3,
+        "created": 2,
+        "already_existing": 0,
+        "rejected": 1,
+        "unprocessed": 0,
+    }
     assert result.unknown_rejected_path is not None
     text = result.unknown_rejected_path.read_text(encoding="utf-8")
     assert "mars" in text and "MARS" in text and "row-2" in text and "row-1," not in text

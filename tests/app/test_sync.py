@@ -28,10 +28,15 @@ NOVEMBER = "2026-11-01..2026-11-30"
 BOB, CAROL = "bob@example.com", "carol@example.com"
 
 
-
 def row(ident: int, user: str, start: str, minutes: int, comment: str = "") -> dict[str, Any]:
-    return {"ID": f"E{ident}", "User": user, "Start": start, "Minutes": minutes,
-            "WorkItem": 42, "Comment": comment or f"entry {ident}"}  # fmt: skip
+    return {
+        "ID": f"E{ident}",
+        "User": user,
+        "Start": start,
+        "Minutes": minutes,
+        "WorkItem": 42,
+        "Comment": comment or f"entry {ident}",
+    }
 
 
 BASE_ROWS = [
@@ -53,9 +58,10 @@ def settings(
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING, encoding="utf-8")
     connection = resolve_connection(
-        url=box.url, env={"TIMETRACKER_TOKEN": box.tokens["alice@example.com"]},
+        url=box.url,
+        env={"TIMETRACKER_TOKEN": box.tokens["alice@example.com"]},
         config_dir=tmp_path / "cfg",
-    )  # fmt: skip
+    )
     path = write(tmp_path / "hr.csv", rows)
     return SyncSettings(path=path, connection=connection, mapping_path=mapping, **kw)
 
@@ -215,12 +221,16 @@ def test_prune_never_touches_worklogs_sync_did_not_write(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
     # someone's own worklog in the window, on another slot: not ours, never deleted
-    imported = import_settings_for(box, write(tmp_path / "other.csv", [row(9, BOB,
-                                   "2026-11-02T15:00:00Z", 30, "by hand")]), tmp_path)  # fmt: skip
+    imported = import_settings_for(
+        box,
+        write(tmp_path / "other.csv", [row(9, BOB, "2026-11-02T15:00:00Z", 30, "by hand")]),
+        tmp_path,
+    )
     run_import(imported)
     sync(box, tmp_path, BASE_ROWS)
-    result = sync(box, tmp_path, BASE_ROWS[:1], prune=True,
-                  window=(date(2026, 11, 1), date(2026, 11, 30)))  # fmt: skip
+    result = sync(
+        box, tmp_path, BASE_ROWS[:1], prune=True, window=(date(2026, 11, 1), date(2026, 11, 30))
+    )
     assert counts(result) == {"rows": 1, "unchanged": 1, "deleted": 4}
     assert server(box) == expected(BASE_ROWS[:1]) + Counter(
         {(BOB, "2026-11-02T15:00:00Z", 30, "by hand"): 1}
@@ -246,8 +256,10 @@ def test_lost_ledger_adopts_instead_of_creating_twice(box: RunningSandbox, tmp_p
 
 
 def test_several_candidates_on_a_slot_are_a_conflict(box: RunningSandbox, tmp_path: Path) -> None:
-    twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "a"), row(2, BOB, "2026-11-02T09:00:00Z",
-             90, "b")]  # fmt: skip
+    twins = [
+        row(1, BOB, "2026-11-02T09:00:00Z", 60, "a"),
+        row(2, BOB, "2026-11-02T09:00:00Z", 90, "b"),
+    ]
     run_import(import_settings_for(box, write(tmp_path / "imp.csv", twins), tmp_path))
     one = [row(1, BOB, "2026-11-02T09:00:00Z", 75, "c")]
     result = sync(box, tmp_path, one)
@@ -321,16 +333,20 @@ def test_locked_week_rejects_creates_updates_and_deletes(
     assert counts(result) == {"rows": 2, "rejected": 2}
     assert all(r.stage == "preflight" for r in result.rejections)
     assert writes(box) == before
-    result = sync(box, tmp_path, [rows[1]], prune=True,
-                  window=(date(2026, 10, 5), date(2026, 11, 8)))  # fmt: skip
+    result = sync(
+        box, tmp_path, [rows[1]], prune=True, window=(date(2026, 10, 5), date(2026, 11, 8))
+    )
     assert result.counts.deleted == 0 and result.exit_code == 1
     assert any("Submitted" in n and "not deleted" in n for n in result.notes)
     assert server(box) == expected(rows[:1])
 
 
 def test_duplicate_keys_are_rejected_or_the_last_wins(box: RunningSandbox, tmp_path: Path) -> None:
-    rows = [row(1, BOB, "2026-11-02T09:00:00Z", 60), row(1, BOB, "2026-11-03T09:00:00Z", 90),
-            row(2, CAROL, "2026-11-02T09:00:00Z", 30)]  # fmt: skip
+    rows = [
+        row(1, BOB, "2026-11-02T09:00:00Z", 60),
+        row(1, BOB, "2026-11-03T09:00:00Z", 90),
+        row(2, CAROL, "2026-11-02T09:00:00Z", 30),
+    ]
     result = sync(box, tmp_path, rows, keys=("ID",))
     assert counts(result) == {"rows": 3, "created": 1, "rejected": 2}
     reasons = {r.source_row: r.reason for r in result.rejections}
@@ -358,10 +374,15 @@ def test_dry_run_writes_nothing_and_shows_the_plan(box: RunningSandbox, tmp_path
     changed[0]["Minutes"] = 360
     changed.append(row(6, CAROL, "2026-11-03T14:00:00Z", 15))
     before = box.stats()["calls"]
-    result = sync(box, tmp_path, changed, prune=True, dry_run=True,
-                  window=(date(2026, 11, 1), date(2026, 11, 30)))  # fmt: skip
-    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
-                              "deleted": 1}  # fmt: skip
+    result = sync(
+        box,
+        tmp_path,
+        changed,
+        prune=True,
+        dry_run=True,
+        window=(date(2026, 11, 1), date(2026, 11, 30)),
+    )
+    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3, "deleted": 1}
     assert result.changes[0]["fields"] == {"length": {"old": 28800, "new": 21600}}
     assert [d["timestamp"] for d in result.deletes] == ["2026-11-03T10:00:00Z"]
     after = box.stats()["calls"]
@@ -410,8 +431,7 @@ def test_undo_restores_recreates_and_deletes_then_the_ledger_is_in_step(
     second[0]["Minutes"] = 360
     second.append(row(6, CAROL, "2026-11-03T14:00:00Z", 15))
     result = sync(box, tmp_path, second, prune=True, window=NOVEMBER)
-    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
-                              "deleted": 1}  # fmt: skip
+    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3, "deleted": 1}
     assert server(box) == expected(second)
     connection = settings(box, tmp_path, second).connection
     dry = undo_run(result.run_id, connection, dry_run=True)
@@ -473,8 +493,10 @@ def test_a_server_outage_halts_resumably_and_the_rerun_converges(
     box.set_faults(["worklogs#3..:503"])  # two PATCHes pass, then the service is down
     from timetracker_import.api.retry import RetryPolicy
 
-    halted = sync_file(settings(box, tmp_path, corrected, concurrency=1),
-                       client_factory=_fast_retries(RetryPolicy(max_attempts=2, floor=0.01, cap=0.02)))  # fmt: skip
+    halted = sync_file(
+        settings(box, tmp_path, corrected, concurrency=1),
+        client_factory=_fast_retries(RetryPolicy(max_attempts=2, floor=0.01, cap=0.02)),
+    )
     assert halted.exit_code == 75 and halted.halt_reason == "transient"
     assert halted.counts.is_balanced()
     assert halted.counts.updated == 2 and halted.counts.unprocessed == 3
@@ -509,8 +531,10 @@ def test_an_unanswered_delete_is_settled(box: RunningSandbox, tmp_path: Path, fa
 
 def test_identical_rows_follow_imports_rule(box: RunningSandbox, tmp_path: Path) -> None:
     # an exactly repeated line: import skips the copy, and so does sync (the same stage)
-    twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
-             row(1, BOB, "2026-11-02T09:00:00Z", 60, "same")]  # fmt: skip
+    twins = [
+        row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+        row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+    ]
     result = sync(box, tmp_path, twins)
     assert counts(result) == {"rows": 2, "created": 1, "skipped": 1, "in_file_duplicates": 1}
     assert server(box) == expected(twins[:1])
@@ -524,8 +548,10 @@ def test_identical_rows_follow_imports_rule(box: RunningSandbox, tmp_path: Path)
 
 def test_rows_with_their_own_ids_are_never_copies(box: RunningSandbox, tmp_path: Path) -> None:
     # with an id key, two equal entries with their own ids are two entries
-    twins = [row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
-             row(2, BOB, "2026-11-02T09:00:00Z", 60, "same")]  # fmt: skip
+    twins = [
+        row(1, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+        row(2, BOB, "2026-11-02T09:00:00Z", 60, "same"),
+    ]
     result = sync(box, tmp_path, twins, keys=("ID",))
     assert counts(result) == {"rows": 2, "created": 2}
     again = sync(box, tmp_path, twins, keys=("ID",))

@@ -38,8 +38,6 @@ def corrected() -> list[dict[str, object]]:
     return rows
 
 
-
-
 def test_one_limiter_counts_creates_updates_and_deletes(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
@@ -49,8 +47,7 @@ def test_one_limiter_counts_creates_updates_and_deletes(
     assert level["requests"] == 1  # five creates in one batch
 
     again = sync(box, tmp_path, corrected(), prune=True, window=NOVEMBER, concurrency=3)
-    assert counts(again) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
-                             "deleted": 1}  # fmt: skip
+    assert counts(again) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3, "deleted": 1}
     level = again.summary_dict()["timings"]["concurrency"]
     # the batch of one create, the PATCH and the DELETE went through the same limiter
     assert level["mode"] == "fixed" and level["requests"] == 3 and level["peak"] <= 3
@@ -76,9 +73,21 @@ def test_json_and_report_show_the_level(box: RunningSandbox, tmp_path: Path) -> 
     settings(box, tmp_path, BASE_ROWS)  # writes mapping.yaml
     path = write(tmp_path / "hr.csv", BASE_ROWS)
     report = tmp_path / "report.json"
-    code, out, err = invoke(box, "sync", str(path), "--mapping", str(mapping), "--yes",
-                            "--json", "--concurrency", "auto", "--max-concurrency", "16",
-                            "--report", str(report))  # fmt: skip
+    code, out, err = invoke(
+        box,
+        "sync",
+        str(path),
+        "--mapping",
+        str(mapping),
+        "--yes",
+        "--json",
+        "--concurrency",
+        "auto",
+        "--max-concurrency",
+        "16",
+        "--report",
+        str(report),
+    )
     assert code == 0, err
     level = json.loads(out)["timings"]["concurrency"]
     assert level["mode"] == "auto" and level["ceiling"] == 16
@@ -89,11 +98,16 @@ def test_json_and_report_show_the_level(box: RunningSandbox, tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--concurrency", "0"], "Invalid value for '--concurrency': '0' is not auto or a number from 1 to 100"),
-        (["--concurrency", "20", "--max-concurrency", "10"],
-         "error: --concurrency 20 is above --max-concurrency 10"),
+        (
+            ["--concurrency", "0"],
+            "Invalid value for '--concurrency': '0' is not auto or a number from 1 to 100",
+        ),
+        (
+            ["--concurrency", "20", "--max-concurrency", "10"],
+            "error: --concurrency 20 is above --max-concurrency 10",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_concurrency_is_a_usage_error_before_anything_is_sent(
     box: RunningSandbox, tmp_path: Path, args: list[str], message: str
 ) -> None:
@@ -112,8 +126,15 @@ def test_library_refuses_a_bad_level(box: RunningSandbox, tmp_path: Path) -> Non
 
 
 def test_a_server_of_finite_capacity_gets_every_change_once(tmp_path: Path) -> None:
-    rows = [row(i, BOB if i % 2 else CAROL, f"2026-11-{2 + i // 40:02d}T{8 + i % 10:02d}:"
-                f"{(i * 7) % 60:02d}:00Z", 30 + i % 5) for i in range(200)]  # fmt: skip
+    rows = [
+        row(
+            i,
+            BOB if i % 2 else CAROL,
+            f"2026-11-{2 + i // 40:02d}T{8 + i % 10:02d}:{(i * 7) % 60:02d}:00Z",
+            30 + i % 5,
+        )
+        for i in range(200)
+    ]
     with run_sandbox_in_thread(capacity=2, row_cost_ms=1) as box:
         first = sync(box, tmp_path, rows, batch_size=10)
         assert first.counts.created == 200

@@ -187,8 +187,15 @@ def test_another_departments_worklogs_are_never_touched(
     b = sync(box, dept_b, b_rows, ledger_path=tmp_path / "a.sqlite", source="dept-b")
     assert a.counts.unchanged == 4 and b.counts.unchanged == 4  # adopted, nothing doubled
     # department A's next file has only its first two entries: only A's worklogs go
-    result = sync(box, dept_a, a_rows[:2], ledger_path=tmp_path / "a.sqlite", source="dept-a",
-                  window=NOVEMBER, prune=True)  # fmt: skip
+    result = sync(
+        box,
+        dept_a,
+        a_rows[:2],
+        ledger_path=tmp_path / "a.sqlite",
+        source="dept-a",
+        window=NOVEMBER,
+        prune=True,
+    )
     assert result.counts.deleted == 2
     assert server(box) == expected(a_rows[:2] + b_rows)
 
@@ -219,8 +226,11 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
         assert result.exit_code == 1
         # a dry run counts what it would do (and validates its batch with validateOnly)
         assert dry_run or (result.counts.created, result.writes) == (0, 0)
-        stop = [n for n in result.notes if "stop before its first write" in n
-                or "stopped before its first write" in n]  # fmt: skip
+        stop = [
+            n
+            for n in result.notes
+            if "stop before its first write" in n or "stopped before its first write" in n
+        ]
         assert stop and "To continue that feed, give --source 'hr.csv'" in stop[0]
         assert server(box) == expected(rows)
     # a name declared afterwards (--source payroll) is the same trap: it stops as well
@@ -231,8 +241,14 @@ def test_a_file_with_a_new_name_never_doubles_the_old_sources_worklogs(
     assert server(box) == expected(rows)
     # another feed that shares one slot of three is its own: the content rule, no stop
     other = tmp_path / "contractors.csv"
-    write(other, [dict(rows[0], Minutes=30), row(7, CAROL, "2026-11-05T09:00:00Z", 60),
-                  row(8, CAROL, "2026-11-06T09:00:00Z", 60)])  # fmt: skip
+    write(
+        other,
+        [
+            dict(rows[0], Minutes=30),
+            row(7, CAROL, "2026-11-05T09:00:00Z", 60),
+            row(8, CAROL, "2026-11-06T09:00:00Z", 60),
+        ],
+    )
     separate = sync_file(replace(s, path=other))
     assert separate.exit_code == 0 and separate.counts.created == 3
     from timetracker_import.app.undo import undo_run
@@ -262,14 +278,14 @@ def test_a_ledger_of_the_previous_version_is_continued_with_its_mapping_name(
     old = {k: v for k, v in json.loads(first.scope).items() if k != "source"}
     old["mapping"] = "payroll.yaml"  # how 0.1 wrote its scope
     with sqlite3.connect(first.ledger_path) as db:
-        db.execute("UPDATE entry SET scope = ?",
-                   (json.dumps(old, sort_keys=True, separators=(",", ":")),))  # fmt: skip
+        db.execute(
+            "UPDATE entry SET scope = ?", (json.dumps(old, sort_keys=True, separators=(",", ":")),)
+        )
     upgraded = sync_file(settings(box, tmp_path, rows))
     assert upgraded.exit_code == 1 and upgraded.counts.conflicts == 2
     assert "belongs to source 'payroll.yaml'" in upgraded.conflicts[0]["reason"]
     assert server(box) == expected(rows)  # nothing doubled
-    planned = sync_file(replace(settings(box, tmp_path, rows), source="payroll.yaml",
-                                dry_run=True))  # fmt: skip
+    planned = sync_file(replace(settings(box, tmp_path, rows), source="payroll.yaml", dry_run=True))
     assert planned.exit_code == 0 and planned.counts.unchanged == 2
     continued = sync_file(replace(settings(box, tmp_path, rows), source="payroll.yaml"))
     assert continued.exit_code == 0 and continued.counts.unchanged == 2
@@ -339,13 +355,12 @@ def test_naive_times_need_a_declared_zone_and_read_alike_everywhere(
     assert {k[1] for k in server(box)} == {"2026-11-02T08:00:00Z", "2026-11-02T09:00:00Z"}
 
 
-def test_a_zone_unlike_the_token_users_is_warned_about(
-    box: RunningSandbox, tmp_path: Path
-) -> None:
+def test_a_zone_unlike_the_token_users_is_warned_about(box: RunningSandbox, tmp_path: Path) -> None:
     s = settings(box, tmp_path, [row(1, BOB, "2026-11-02 09:00", 60)])
     assert s.mapping_path is not None
-    s.mapping_path.write_text(MAPPING.replace("timezone: UTC", "timezone: America/New_York"),
-                              encoding="utf-8")  # fmt: skip
+    s.mapping_path.write_text(
+        MAPPING.replace("timezone: UTC", "timezone: America/New_York"), encoding="utf-8"
+    )
     result = sync_file(s)  # alice, the token's user, is at UTC+01:00 (the demo seed)
     assert any("token's 7pace user is at UTC+01:00" in n for n in result.notes)
     assert result.timezone["token_user_offset_minutes"] == 60
@@ -370,9 +385,7 @@ def test_no_conflict_when_7pace_already_holds_what_the_file_wants(
     assert counts(again) == {"rows": 2, "unchanged": 2}
 
 
-def test_no_conflict_for_an_edit_of_an_unmanaged_field(
-    box: RunningSandbox, tmp_path: Path
-) -> None:
+def test_no_conflict_for_an_edit_of_an_unmanaged_field(box: RunningSandbox, tmp_path: Path) -> None:
     import asyncio
 
     from tests.app.test_sync import api

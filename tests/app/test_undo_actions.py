@@ -38,8 +38,12 @@ class FakeClient:
     """The part of the API client undo uses: worklogs by id; deletes of ids in ``refuse``
     are refused; ``unauthorized`` makes every call a 401."""
 
-    def __init__(self, worklogs: dict[str, dict[str, Any]], refuse: set[str] | None = None,
-                 unauthorized: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        worklogs: dict[str, dict[str, Any]],
+        refuse: set[str] | None = None,
+        unauthorized: bool = False,
+    ) -> None:
         self.worklogs = worklogs
         self.refuse = refuse or set()
         self.unauthorized = unauthorized
@@ -68,15 +72,21 @@ class FakeClient:
     async def patch_worklog(self, wid: str, body: dict[str, Any]) -> dict[str, Any]:
         self._check()
         self.patches.append((wid, body))
-        self.worklogs[wid].update({k.lower() if k == "timeStamp" else k: v for k, v in body.items()})
+        self.worklogs[wid].update(
+            {k.lower() if k == "timeStamp" else k: v for k, v in body.items()}
+        )
         self.worklogs[wid]["editedTimestamp"] = "undone"
         return dict(self.worklogs[wid])
 
     async def create_worklog(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check()
-        new = {"id": f"new{len(self.creates)}", "timestamp": body["timeStamp"],
-               "length": body["length"], "user": {"id": body.get("userId")},
-               "editedTimestamp": "created"}  # fmt: skip
+        new = {
+            "id": f"new{len(self.creates)}",
+            "timestamp": body["timeStamp"],
+            "length": body["length"],
+            "user": {"id": body.get("userId")},
+            "editedTimestamp": "created",
+        }
         self.creates.append(body)
         self.worklogs[new["id"]] = new
         return new
@@ -140,29 +150,54 @@ async def test_undo_goes_on_after_a_refused_delete_and_stops_on_auth() -> None:
     journal.close()
 
 
-BEFORE = {"id": "d1", "timestamp": "2026-11-02T09:00:00Z", "length": 3600,
-          "comment": "kept", "workItemId": 7, "user": {"id": "u1"}, "editedTimestamp": "e0"}  # fmt: skip
+BEFORE = {
+    "id": "d1",
+    "timestamp": "2026-11-02T09:00:00Z",
+    "length": 3600,
+    "comment": "kept",
+    "workItemId": 7,
+    "user": {"id": "u1"},
+    "editedTimestamp": "e0",
+}
 
 
 def journal_with_edits(update_state: str, delete_state: str) -> Journal:
     journal = Journal.create(fingerprint="fp3")
-    ids = journal.intend([
-        PlannedWrite("update", "p1", {"length": 3600}, {"length": 7200}, 2, "k1"),
-        PlannedWrite("delete", "d1", BEFORE, None, None, "k2"),
-    ])  # fmt: skip
+    ids = journal.intend(
+        [
+            PlannedWrite("update", "p1", {"length": 3600}, {"length": 7200}, 2, "k1"),
+            PlannedWrite("delete", "d1", BEFORE, None, None, "k2"),
+        ]
+    )
     journal.settle([Settled(ids[0], update_state), Settled(ids[1], delete_state)])
     return journal
 
 
 async def test_undo_restores_updates_and_recreates_deletes_once() -> None:
-    client = FakeClient({"p1": {"id": "p1", "timestamp": "2026-11-02T09:00:00Z", "length": 7200,
-                                "user": {"id": "u1"}, "editedTimestamp": "e1"}})  # fmt: skip
+    client = FakeClient(
+        {
+            "p1": {
+                "id": "p1",
+                "timestamp": "2026-11-02T09:00:00Z",
+                "length": 7200,
+                "user": {"id": "u1"},
+                "editedTimestamp": "e1",
+            }
+        }
+    )
     with journal_with_edits("done", "done") as journal:
         report = await undo_actions(journal, client)  # type: ignore[arg-type]
         assert report.restored == ["p1"] and client.patches == [("p1", {"length": 3600})]
         assert [old for old, _ in report.recreated] == ["d1"]
-        assert client.creates == [{"timeStamp": "2026-11-02T09:00:00Z", "length": 3600,
-                                   "comment": "kept", "workItemId": 7, "userId": "u1"}]  # fmt: skip
+        assert client.creates == [
+            {
+                "timeStamp": "2026-11-02T09:00:00Z",
+                "length": 3600,
+                "comment": "kept",
+                "workItemId": 7,
+                "userId": "u1",
+            }
+        ]
         again = await undo_actions(journal, client)  # type: ignore[arg-type]
         assert again.restored == [] and again.recreated == []
         assert len(client.creates) == 1 and len(client.patches) == 1
@@ -171,16 +206,25 @@ async def test_undo_restores_updates_and_recreates_deletes_once() -> None:
 
 async def test_undo_of_unknown_outcomes_reads_the_server() -> None:
     # killed between request and answer: the PATCH never landed, the DELETE did not either
-    client = FakeClient({
-        "p1": {"id": "p1", "timestamp": "2026-11-02T09:00:00Z", "length": 3600,
-               "user": {"id": "u1"}, "editedTimestamp": "e0"},
-        "d1": dict(BEFORE),
-    })  # fmt: skip
+    client = FakeClient(
+        {
+            "p1": {
+                "id": "p1",
+                "timestamp": "2026-11-02T09:00:00Z",
+                "length": 3600,
+                "user": {"id": "u1"},
+                "editedTimestamp": "e0",
+            },
+            "d1": dict(BEFORE),
+        }
+    )
     with journal_with_edits("sending", "sending") as journal:
         report = await undo_actions(journal, client)  # type: ignore[arg-type]
         assert report.restored == [] and report.recreated == []
-        assert dict(report.skipped) == {"p1": "the update never took effect",
-                                        "d1": "the delete never took effect; it still exists"}  # fmt: skip
+        assert dict(report.skipped) == {
+            "p1": "the update never took effect",
+            "d1": "the delete never took effect; it still exists",
+        }
         assert client.patches == [] and client.creates == []
 
 
@@ -193,7 +237,9 @@ async def test_an_action_a_later_run_resolved_is_undone_by_what_it_found() -> No
     run2 = Journal.create(fingerprint="fp4")
     ids = run2.intend([PlannedWrite("delete", "d1", BEFORE, None, None, "k2")])
     run2.settle([Settled(ids[0], "done")])
-    assert settle_elsewhere(run1.directory, [Resolution("delete", "d1", "failed")], run2.run_id) == 1
+    assert (
+        settle_elsewhere(run1.directory, [Resolution("delete", "d1", "failed")], run2.run_id) == 1
+    )
     client = FakeClient({})
     try:
         second = await undo_actions(run2, client)  # type: ignore[arg-type]

@@ -37,16 +37,18 @@ def synced_change(box: RunningSandbox, tmp_path: Path) -> str:
     second[0]["Minutes"] = 360
     second.append(row(6, CAROL, "2026-11-03T14:00:00Z", 15))
     result = sync_file(settings(box, tmp_path, second, prune=True, window=NOVEMBER))
-    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3,
-                              "deleted": 1}  # fmt: skip
+    assert counts(result) == {"rows": 5, "created": 1, "updated": 1, "unchanged": 3, "deleted": 1}
     return result.run_id
 
 
 def test_undo_reports_each_change_undone(box: RunningSandbox, tmp_path: Path) -> None:
     run_id = synced_change(box, tmp_path)
     seen: list[tuple[int, int]] = []
-    outcome = library.undo_run(run_id, connection=settings(box, tmp_path, []).connection,
-                               progress=lambda done, total: seen.append((done, total)))  # fmt: skip
+    outcome = library.undo_run(
+        run_id,
+        connection=settings(box, tmp_path, []).connection,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert not outcome.report.cancelled and outcome.report.left == 0
     assert outcome.exit_code == 0
@@ -85,8 +87,9 @@ def test_a_cancel_set_before_undo_starts_changes_nothing(
     before = server(box)
     cancel = threading.Event()
     cancel.set()
-    outcome = library.undo_run(run_id, connection=settings(box, tmp_path, []).connection,
-                               cancel=cancel)  # fmt: skip
+    outcome = library.undo_run(
+        run_id, connection=settings(box, tmp_path, []).connection, cancel=cancel
+    )
     assert outcome.report.cancelled and outcome.report.left == 3
     assert server(box) == before
 
@@ -97,14 +100,24 @@ def test_sync_reports_its_writes_as_they_get_their_outcomes(
     """The web app's apply job follows ``library.sync_file(progress=...)`` (item 4)."""
     seen: list[tuple[int, int]] = []
     s = settings(box, tmp_path, BASE_ROWS)
-    first = library.sync_file(s.path, connection=s.connection, mapping=s.mapping_path,
-                              progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    first = library.sync_file(
+        s.path,
+        connection=s.connection,
+        mapping=s.mapping_path,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert first.counts.created == 5
     assert seen[0] == (0, 5) and seen[-1] == (5, 5)
     second = [dict(r) for r in BASE_ROWS if r["ID"] != "E2"]
     second[0]["Minutes"] = 360
     s = settings(box, tmp_path, second)
     seen.clear()
-    library.sync_file(s.path, connection=s.connection, mapping=s.mapping_path, prune=True,
-                      window=NOVEMBER, progress=lambda d, t: seen.append((d, t)))  # fmt: skip
+    library.sync_file(
+        s.path,
+        connection=s.connection,
+        mapping=s.mapping_path,
+        prune=True,
+        window=NOVEMBER,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)  # 1 update + 1 delete

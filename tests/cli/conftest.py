@@ -30,7 +30,6 @@ def restored_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-
 def invoke(box: RunningSandbox, *args: str, who: str = "alice", input: str | None = None) -> Result:
     """Run the CLI with ``args`` against ``box`` with ``who``@example.com's token."""
     env = {"TIMETRACKER_URL": box.url, "TIMETRACKER_TOKEN": box.tokens[f"{who}@example.com"]}

@@ -16,8 +16,9 @@ def test_the_threshold_is_set_on_linux_in_a_fresh_interpreter() -> None:
         "from timetracker_import.cli.allocator import keep_large_blocks_mapped\n"
         "print(keep_large_blocks_mapped())\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.stdout.strip() == "True", done.stderr
 
 

@@ -47,8 +47,9 @@ def test_submit_and_revoke(box: RunningSandbox) -> None:
     ok = run(box, "submit", "2026-11-02", "--manager", "alice@example.com", who="bob")
     assert ok.exit_code == 0, ok.output
     mine = [w for w in weeks(box) if w["weekStart"] == "2026-11-02"]
-    assert mine == [{**mine[0], "user": "bob@example.com", "state": "submitted",
-                     "manager": "alice@example.com"}]  # fmt: skip
+    assert mine == [
+        {**mine[0], "user": "bob@example.com", "state": "submitted", "manager": "alice@example.com"}
+    ]
     again = run(box, "submit", "2026-11-02", "--manager", "alice@example.com", who="bob")
     assert again.exit_code != 0 and "ApprovalStateFailed" in again.stderr
     assert run(box, "revoke", "2026-11-02", who="bob").exit_code == 0

@@ -133,9 +133,18 @@ def test_login_with_ntlm_is_refused_without_prompt_or_profile(
 ) -> None:
     profiles = tmp_path / "config" / "timetracker-import" / "profiles.toml"
     result = invoke(
-        "auth", "login", "--profile", "onprem", "--url", "http://tfs:8090",
-        "--auth", "ntlm", "--user", "CONTOSO\\alice", input=TOKEN + "\n",
-    )  # fmt: skip
+        "auth",
+        "login",
+        "--profile",
+        "onprem",
+        "--url",
+        "http://tfs:8090",
+        "--auth",
+        "ntlm",
+        "--user",
+        "CONTOSO\\alice",
+        input=TOKEN + "\n",
+    )
     assert result.exit_code == 2
     assert "7pace API token" not in result.output  # no prompt
     assert "NTLM" in result.stderr and "nothing is stored" in result.stderr

@@ -108,8 +108,15 @@ def test_clean_export_exits_0_and_writes_no_rejected_file(work: Path) -> None:
     assert not (work / "clean.rejected.csv").exists()
     [chunk] = list(open_table(work / "out.xlsx").chunks())
     assert chunk.iloc[0].tolist() == [
-        "WEB-101", None, "Hero", "alice@example.com", "04/Mar/24 9:00 AM", 5400, "Fixed", 2,
-    ]  # fmt: skip
+        "WEB-101",
+        None,
+        "Hero",
+        "alice@example.com",
+        "04/Mar/24 9:00 AM",
+        5400,
+        "Fixed",
+        2,
+    ]
 
 
 def test_not_a_jira_export_exits_2_and_names_the_expected_headers(work: Path) -> None:
@@ -137,9 +144,16 @@ def test_converted_file_validates_with_the_preset(work: Path) -> None:
     run("convert", "jira", "jira-issues.csv")
     result = CliRunner().invoke(
         cli,
-        ["validate", "--preset", "jira-worklogs", "--timezone", "Europe/Berlin", "--json",
-         "jira-issues.worklogs.csv"],
-    )  # fmt: skip
+        [
+            "validate",
+            "--preset",
+            "jira-worklogs",
+            "--timezone",
+            "Europe/Berlin",
+            "--json",
+            "jira-issues.worklogs.csv",
+        ],
+    )
     assert result.exit_code == 1, result.stderr
     import json
 
@@ -190,8 +204,10 @@ def test_preset_reads_every_documented_date_form_and_strips_the_guard(work: Path
     )
     canon = chunk.canonical
     assert [t.strftime("%Y-%m-%d %H:%M") for t in canon["timestamp"]] == [
-        "2024-03-04 08:30", "2024-03-04 09:12", "2024-03-04 14:30",
-    ]  # fmt: skip
+        "2024-03-04 08:30",
+        "2024-03-04 09:12",
+        "2024-03-04 14:30",
+    ]
     assert canon["comment"].tolist() == ["-5 min fix", "=cmd", "x"]
     assert canon["work_item_id"].tolist() == [2001, 2001, 2002]
     [rej] = chunk.rejections  # an ISO date is no Jira Log Work form
@@ -236,15 +252,32 @@ def test_split_days_cuts_entries_at_local_midnight(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "row 2 [End time: '11:15:00']: end - start is over 24 hours" in result.stderr
     assert "convert split-days" in result.stderr
-    code, err = run("convert", "split-days", str(source), "--preset", "toggl",
-                    "--timezone", "Europe/Berlin", "-o", str(tmp_path / "out" / "days.csv"))  # fmt: skip
+    code, err = run(
+        "convert",
+        "split-days",
+        str(source),
+        "--preset",
+        "toggl",
+        "--timezone",
+        "Europe/Berlin",
+        "-o",
+        str(tmp_path / "out" / "days.csv"),
+    )
     assert code == 1, err
     assert "6 rows, 4 converted into 7 worklogs (3 cut at midnight in Europe/Berlin), " in err
     assert "2 rejected, 0 skipped" in err
     assert "next: timetracker-import validate --preset split-days" in err
     with open(tmp_path / "out" / "days.csv", encoding="utf-8", newline="") as fh:
-        got = [(r["source_row"], r["part"], r["timestamp_utc"], int(r["length_seconds"]),
-                r["billable_seconds"]) for r in csv.DictReader(fh)]  # fmt: skip
+        got = [
+            (
+                r["source_row"],
+                r["part"],
+                r["timestamp_utc"],
+                int(r["length_seconds"]),
+                r["billable_seconds"],
+            )
+            for r in csv.DictReader(fh)
+        ]
     assert got == [
         ("2", "1/2", "2024-03-07T08:00:00Z", 15 * 3600, str(15 * 3600)),
         ("2", "2/2", "2024-03-07T23:00:00Z", 11 * 3600 + 900, str(11 * 3600 + 900)),
@@ -273,7 +306,14 @@ def test_split_days_keeps_max_hours_per_day(tmp_path: Path) -> None:
     shutil.copy(FIDELITY / "toggl-across-midnight.csv", source)
     mapping = CliRunner().invoke(cli, ["mapping", "show", "toggl"]).stdout
     (tmp_path / "m.yaml").write_text("max_hours: 12\n" + mapping, encoding="utf-8")
-    code, err = run("convert", "split-days", str(source), "--mapping", str(tmp_path / "m.yaml"),
-                    "--timezone", "Europe/Berlin")  # fmt: skip
+    code, err = run(
+        "convert",
+        "split-days",
+        str(source),
+        "--mapping",
+        str(tmp_path / "m.yaml"),
+        "--timezone",
+        "Europe/Berlin",
+    )
     assert code == 1
     assert "row 2: a day's part of this entry is 15 hours, over max_hours 12" in err

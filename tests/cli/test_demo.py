@@ -13,13 +13,23 @@ from pathlib import Path
 def test_demo_runs_the_quick_start_from_another_directory(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRACKER_")}
     done = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "demo"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "timetracker_import", "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    for step in ("== validate:", "== dry run:", "== import:", "== runs list:",
-                 "== what undo would delete:"):  # fmt: skip
+    for step in (
+        "== validate:",
+        "== dry run:",
+        "== import:",
+        "== runs list:",
+        "== what undo would delete:",
+    ):
         assert step in output
     out = tmp_path / "timetracker-import-demo"
     summary = json.loads((out / "import.json").read_text())

@@ -22,7 +22,6 @@ from timetracker_import.sandbox import RunningSandbox
 BAD_TOKEN = "wrong-token-0123456789-SECRET"
 
 
-
 class Hook:
     """A local webhook that records the JSON bodies posted to it."""
 
@@ -76,9 +75,16 @@ def test_an_auth_failure_prints_one_json_object_and_writes_both_reports(
     for suffix in ("json", "html"):
         report = tmp_path / f"r.{suffix}"
         code, out, err = run(
-            "import", path, "--mapping", mapping, "--yes", "--json", "--report", str(report),
+            "import",
+            path,
+            "--mapping",
+            mapping,
+            "--yes",
+            "--json",
+            "--report",
+            str(report),
             env=env,
-        )  # fmt: skip
+        )
         assert code == 3, err
         doc = json.loads(out)  # exactly one object on stdout
         assert doc["exit_code"] == 3
@@ -112,9 +118,14 @@ def test_a_usage_error_found_while_parsing_still_prints_json_and_writes_the_repo
 def test_validate_of_a_missing_file_prints_json_and_writes_the_report(tmp_path: Path) -> None:
     report = tmp_path / "v.json"
     code, out, _ = run(
-        "validate", str(tmp_path / "nope.csv"), "--preset", "toggl", "--json",
-        "--report", str(report),
-    )  # fmt: skip
+        "validate",
+        str(tmp_path / "nope.csv"),
+        "--preset",
+        "toggl",
+        "--json",
+        "--report",
+        str(report),
+    )
     assert code == 2
     doc = json.loads(out)
     assert doc["exit_code"] == 2 and doc["error"]["type"] == "InputError"
@@ -147,9 +158,7 @@ def test_notify_posts_a_summary_on_failure_without_the_token(
 ) -> None:
     path, mapping = csv_and_mapping(tmp_path)
     env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": BAD_TOKEN}
-    code, _, err = run(
-        "import", path, "--mapping", mapping, "--yes", "--notify", hook.url, env=env
-    )
+    code, _, err = run("import", path, "--mapping", mapping, "--yes", "--notify", hook.url, env=env)
     assert code == 3
     assert len(hook.bodies) == 1
     body = hook.bodies[0]
@@ -208,10 +217,25 @@ def test_the_console_script_leaves_the_evidence_too(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMETRACKER_")}
     env["TIMETRACKER_STATE_DIR"] = str(tmp_path / "state")
     done = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "import", str(tmp_path / "missing.csv"),
-         "--preset", "toggl", "--yes", "--json", "--report", str(report)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "import",
+            str(tmp_path / "missing.csv"),
+            "--preset",
+            "toggl",
+            "--yes",
+            "--json",
+            "--report",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["exit_code"] == 2
     assert "exit 2" in report.read_text(encoding="utf-8")
@@ -225,7 +249,9 @@ def test_an_interrupted_run_still_leaves_its_evidence(
 
     monkeypatch.setattr("timetracker_import.library.validate", interrupted)
     report = tmp_path / "r.json"
-    code, out, err = run("validate", "x.csv", "--preset", "toggl", "--json", "--report", str(report))
+    code, out, err = run(
+        "validate", "x.csv", "--preset", "toggl", "--json", "--report", str(report)
+    )
     assert code == 130
     assert "interrupted" in err
     doc = json.loads(out)

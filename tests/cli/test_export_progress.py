@@ -15,19 +15,52 @@ pytestmark = pytest.mark.usefixtures("cli_env")
 
 def test_export_shows_a_progress_bar_when_asked(box: RunningSandbox, tmp_path: Path) -> None:
     out = tmp_path / "w.csv"
-    shown = invoke(box, "export", "--from", "2026-01-01", "--to", "2026-12-31",
-                   "--timezone", "UTC", "-o", str(out), "--progress")  # fmt: skip
+    shown = invoke(
+        box,
+        "export",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--timezone",
+        "UTC",
+        "-o",
+        str(out),
+        "--progress",
+    )
     assert shown.exit_code == 0, shown.stderr
     assert "export: " in shown.stderr and " worklogs" in shown.stderr
-    quiet = invoke(box, "export", "--from", "2026-01-01", "--to", "2026-12-31",
-                   "--timezone", "UTC", "-o", str(out), "--no-progress")  # fmt: skip
+    quiet = invoke(
+        box,
+        "export",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+        "--timezone",
+        "UTC",
+        "-o",
+        str(out),
+        "--no-progress",
+    )
     assert quiet.exit_code == 0 and "export: " not in quiet.stderr
 
 
 def test_export_json_summary_needs_an_output_file(box: RunningSandbox, tmp_path: Path) -> None:
     out = tmp_path / "w.csv"
-    done = invoke(box, "export", "--from", "2026-01-01", "--to", "2026-01-31",
-                  "--timezone", "UTC", "-o", str(out), "--json")  # fmt: skip
+    done = invoke(
+        box,
+        "export",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--timezone",
+        "UTC",
+        "-o",
+        str(out),
+        "--json",
+    )
     assert done.exit_code == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["exit_code"] == 0 and doc["output"] == str(out) and doc["format"] == "csv"

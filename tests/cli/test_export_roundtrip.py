@@ -29,9 +29,16 @@ def cli_run(box: RunningSandbox, *args: str) -> tuple[int, str, str]:
 
 def import_json(box: RunningSandbox, path: Path, preset: str) -> dict[str, int]:
     code, out, err = cli_run(
-        box, "import", str(path), "--preset", preset, "--timezone", "Europe/Berlin",
-        "--yes", "--json",
-    )  # fmt: skip
+        box,
+        "import",
+        str(path),
+        "--preset",
+        preset,
+        "--timezone",
+        "Europe/Berlin",
+        "--yes",
+        "--json",
+    )
     assert code in (0, 1), err
     counts: dict[str, int] = json.loads(out)["counts"]
     assert counts["unprocessed"] == 0, counts

@@ -102,9 +102,16 @@ def render(doc: dict[str, Any], rows: list[dict[str, Any]], folder: Path) -> str
 
 def landed_fields() -> tuple[str, ...]:
     return (
-        "user", "timestamp", "local_start", "length", "billableLength", "isBillable",
-        "workItemId", "activityType", "comment",
-    )  # fmt: skip
+        "user",
+        "timestamp",
+        "local_start",
+        "length",
+        "billableLength",
+        "isBillable",
+        "workItemId",
+        "activityType",
+        "comment",
+    )
 
 
 def check_golden(name: str, text: str) -> None:
@@ -112,8 +119,9 @@ def check_golden(name: str, text: str) -> None:
 
 
 def _import(box: RunningSandbox, path: Path, preset: str, zone: str) -> dict[str, Any]:
-    result = invoke(box, "import", str(path), "--preset", preset, "--timezone", zone,
-                    "--yes", "--json")  # fmt: skip
+    result = invoke(
+        box, "import", str(path), "--preset", preset, "--timezone", zone, "--yes", "--json"
+    )
     assert result.exit_code in (0, 1), result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)
     doc["exit_code"] = result.exit_code
@@ -121,8 +129,9 @@ def _import(box: RunningSandbox, path: Path, preset: str, zone: str) -> dict[str
     return doc
 
 
-@pytest.mark.parametrize(("sample", "preset", "zone", "lookups", "code"), CASES,
-                         ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sample", "preset", "zone", "lookups", "code"), CASES, ids=[c[0] for c in CASES]
+)
 def test_what_lands_on_the_server(
     box: RunningSandbox,
     tmp_path: Path,
@@ -156,8 +165,16 @@ def test_billable_equal_to_the_length_reads_back_as_billable(
 
 def test_a_split_file_lands_one_worklog_per_day(box: RunningSandbox, tmp_path: Path) -> None:
     shutil.copy(DATA / "toggl-across-midnight.csv", tmp_path / "t.csv")
-    split = invoke(box, "convert", "split-days", str(tmp_path / "t.csv"), "--preset", "toggl",
-                   "--timezone", "Europe/Berlin")  # fmt: skip
+    split = invoke(
+        box,
+        "convert",
+        "split-days",
+        str(tmp_path / "t.csv"),
+        "--preset",
+        "toggl",
+        "--timezone",
+        "Europe/Berlin",
+    )
     assert split.exit_code == 1, split.stderr  # the blank user and the reversed times
     doc = _import(box, tmp_path / "t.days.csv", "split-days", "Europe/Berlin")
     assert doc["exit_code"] == 0

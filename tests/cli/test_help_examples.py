@@ -100,7 +100,10 @@ def test_completion_is_served_for_bash(monkeypatch: pytest.MonkeyPatch) -> None:
         cli,
         [],
         prog_name="timetracker-import",
-        env={"_TIMETRACKER_IMPORT_COMPLETE": "bash_complete", "COMP_WORDS": "timetracker-import runs pr",
-             "COMP_CWORD": "2"},
-    )  # fmt: skip
+        env={
+            "_TIMETRACKER_IMPORT_COMPLETE": "bash_complete",
+            "COMP_WORDS": "timetracker-import runs pr",
+            "COMP_CWORD": "2",
+        },
+    )
     assert result.output.strip() == "plain,prune"

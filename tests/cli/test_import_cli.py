@@ -20,7 +20,6 @@ from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 REPO = Path(__file__).resolve().parents[2]
 
 
-
 def invoke(
     box: RunningSandbox, *args: str, user: str = "alice@example.com"
 ) -> tuple[int, str, str]:
@@ -53,9 +52,16 @@ def test_import_json_summary_then_runs_show_and_undo(
     rows[3]["User"] = "alcie@example.com"
     path = write_rows(tmp_path / "in.csv", rows)
     code, out, err = invoke(
-        sandbox, "import", str(path), "--mapping", mapping_file(tmp_path), "--yes", "--json",
-        "--rejected", str(tmp_path / "bad.csv"),
-    )  # fmt: skip
+        sandbox,
+        "import",
+        str(path),
+        "--mapping",
+        mapping_file(tmp_path),
+        "--yes",
+        "--json",
+        "--rejected",
+        str(tmp_path / "bad.csv"),
+    )
     assert code == 1, err
     doc = json.loads(out)
     counts = doc["counts"]
@@ -106,9 +112,10 @@ def test_undo_skips_worklogs_edited_since(sandbox: RunningSandbox, tmp_path: Pat
     run_dir = Path(json.loads(out)["run_dir"])
     first_id = (run_dir / "created.csv").read_text().splitlines()[1].split(",")[1]
     settings = resolve_connection(
-        url=sandbox.url, env={"TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]},
+        url=sandbox.url,
+        env={"TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]},
         config_dir=tmp_path / "cfg",
-    )  # fmt: skip
+    )
 
     async def edit() -> None:
         async with TimetrackerClient(settings) as client:
@@ -134,8 +141,21 @@ def test_sigkill_mid_run_then_rerun_holds_each_row_once(tmp_path: Path, state_di
             TIMETRACKER_TOKEN=box.tokens["alice@example.com"],
             TIMETRACKER_STATE_DIR=str(state_dir),
         )
-        args = [sys.executable, "-m", "timetracker_import", "import", str(path), "--mapping",
-                mapping, "--yes", "--batch-size", "25", "--concurrency", "2", "--json"]  # fmt: skip
+        args = [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "import",
+            str(path),
+            "--mapping",
+            mapping,
+            "--yes",
+            "--batch-size",
+            "25",
+            "--concurrency",
+            "2",
+            "--json",
+        ]
         proc = subprocess.Popen(
             args, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

@@ -53,13 +53,20 @@ def test_import_routes_by_organization_with_json(
     assert orgs["east"]["run_id"] and orgs["east"]["run_id"] != orgs["west"]["run_id"]
     c = data["counts"]
     assert (c["rows"], c["created"], c["rejected"], c["skipped"], c["balanced"]) == (
-        10, 6, 3, 1, True,
-    )  # fmt: skip
+        10,
+        6,
+        3,
+        1,
+        True,
+    )
     assert "[profiles.mars]" in result.stderr and "total: rows 10" in result.stderr
     assert {k for k in comments(west) if k.startswith("row-")} == {"row-1", "row-5"}
     assert {k for k in comments(east) if k.startswith("row-")} == {
-        "row-0", "row-3", "row-4", "row-6",
-    }  # fmt: skip
+        "row-0",
+        "row-3",
+        "row-4",
+        "row-6",
+    }
     # --rejected holds every rejected row of the file, once: 2 unknown + 1 bad minutes
     lines = rejected.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 1 + 3 and any("abc" in line for line in lines)

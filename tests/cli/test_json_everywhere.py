@@ -20,7 +20,9 @@ def test_json_and_its_old_spelling_give_the_same_document(box: RunningSandbox) -
     old = invoke(box, "users", "--format", "json")
     assert new.exit_code == old.exit_code == 0
     assert json.loads(new.stdout) == json.loads(old.stdout)
-    assert "json" not in CliRunner().invoke(cli, ["users", "--help"]).output.split("--format")[1][:20]
+    assert (
+        "json" not in CliRunner().invoke(cli, ["users", "--help"]).output.split("--format")[1][:20]
+    )
 
 
 def test_auth_status_json_masks_the_token(box: RunningSandbox) -> None:

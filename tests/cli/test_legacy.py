@@ -24,7 +24,6 @@ from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 ALICE_TOKEN_USER = "alice@example.com"
 
 
-
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TIMETRACKER_USER", "TIMETRACKER_PASSWORD"):
@@ -65,9 +64,17 @@ def test_letter_layout_from_config_json(sandbox: RunningSandbox, tmp_path: Path)
     # A rearranged letter map (duration first) proves config.json's map is what is used.
     config = write_config(
         tmp_path / "config.json",
-        {"map": {"duration": "A", "userName": "B", "timeStamp": "C", "comment": "D",
-                 "workItem": "E"}, "organizationTokens": {}},
-    )  # fmt: skip
+        {
+            "map": {
+                "duration": "A",
+                "userName": "B",
+                "timeStamp": "C",
+                "comment": "D",
+                "workItem": "E",
+            },
+            "organizationTokens": {},
+        },
+    )
     data = write_csv(
         tmp_path / "in.csv",
         [
@@ -99,9 +106,15 @@ def test_token_never_written_to_run_directory(
     data = write_csv(tmp_path / "in.csv", [["", "09.02.2026 09:00", "1", "", "c1"]])
     token = sandbox.tokens[ALICE_TOKEN_USER]
     code, _, err = invoke(
-        "-f", str(data), "--api", sandbox.url, "-t", token,
-        "--config", str(tmp_path / "absent.json"),
-    )  # fmt: skip
+        "-f",
+        str(data),
+        "--api",
+        sandbox.url,
+        "-t",
+        token,
+        "--config",
+        str(tmp_path / "absent.json"),
+    )
     assert code == 0, err
     assert server_rows(sandbox) == [("alice@example.com", "c1", 3600)]
     files = [p for p in state_dir.rglob("*") if p.is_file()]
@@ -134,9 +147,13 @@ def test_multiple_organizations_with_organization_tokens(
     # rows without a UserName land on the user of their organization's token.
     config = write_config(
         tmp_path / "config.json",
-        {"organizationTokens": {"Contoso": sandbox.tokens["alice@example.com"],
-                                "fabrikam": sandbox.tokens["bob@example.com"]}},
-    )  # fmt: skip
+        {
+            "organizationTokens": {
+                "Contoso": sandbox.tokens["alice@example.com"],
+                "fabrikam": sandbox.tokens["bob@example.com"],
+            }
+        },
+    )
     data = write_csv(
         tmp_path / "in.csv",
         [
@@ -178,15 +195,21 @@ def test_multiple_organizations_routed_to_their_cloud_urls(
         )
         config = write_config(
             tmp_path / "config.json",
-            {"map": {"organization": "A", "timeStamp": "B", "duration": "C", "comment": "D"},
-             "organizationTokens": {"contoso": one.tokens["carol@example.com"],
-                                    "fabrikam": two.tokens["dave@example.com"]}},
-        )  # fmt: skip
+            {
+                "map": {"organization": "A", "timeStamp": "B", "duration": "C", "comment": "D"},
+                "organizationTokens": {
+                    "contoso": one.tokens["carol@example.com"],
+                    "fabrikam": two.tokens["dave@example.com"],
+                },
+            },
+        )
         data = write_csv(
             tmp_path / "in.csv",
-            [["contoso", "09.07.2026 09:00", "1", "to-one"],
-             ["fabrikam", "09.07.2026 09:00", "2", "to-two"]],
-        )  # fmt: skip
+            [
+                ["contoso", "09.07.2026 09:00", "1", "to-one"],
+                ["fabrikam", "09.07.2026 09:00", "2", "to-two"],
+            ],
+        )
         code, _, err = invoke("-f", str(data), "--config", str(config))
         assert code == 0, err
         assert server_rows(one) == [("carol@example.com", "to-one", 3600)]
@@ -202,9 +225,12 @@ def test_organization_without_token_stops_before_sending(
     )
     data = write_csv(
         tmp_path / "in.csv",
-        [["Organization", "TimeStamp", "Duration", "Comment"],
-         ["contoso", "09.04.2026 09:00", "1", "c"], ["globex", "09.04.2026 09:00", "1", "g"]],
-    )  # fmt: skip
+        [
+            ["Organization", "TimeStamp", "Duration", "Comment"],
+            ["contoso", "09.04.2026 09:00", "1", "c"],
+            ["globex", "09.04.2026 09:00", "1", "g"],
+        ],
+    )
     code, _, err = invoke("-f", str(data), "--api", sandbox.url, "-m", "--config", str(config))
     assert code == 2
     assert "no API token for organization(s) globex" in err
@@ -221,9 +247,19 @@ def test_rows_without_organization_need_o_or_api(tmp_path: Path) -> None:
 def test_ntlm_needs_api(tmp_path: Path) -> None:
     data = write_csv(tmp_path / "in.csv", [["", "09.04.2026 09:00", "1", "", "c"]])
     code, _, err = invoke(
-        "-f", str(data), "-a", "ntlm", "-o", "DefaultCollection", "-u", "CONTOSO\\al",
-        "-p", "secret-password-1", "--config", str(tmp_path / "no"),
-    )  # fmt: skip
+        "-f",
+        str(data),
+        "-a",
+        "ntlm",
+        "-o",
+        "DefaultCollection",
+        "-u",
+        "CONTOSO\\al",
+        "-p",
+        "secret-password-1",
+        "--config",
+        str(tmp_path / "no"),
+    )
     assert code == 2
     assert "--authorization ntlm needs --api" in err
     assert "secret-password-1" not in err

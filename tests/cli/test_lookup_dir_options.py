@@ -58,15 +58,26 @@ def layout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _worklogs(box: RunningSandbox) -> list[dict[str, object]]:
     conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
-    out = export_worklogs(conn, first=dt.date(2026, 2, 1), last=dt.date(2026, 5, 31),
-                          timezone="UTC")  # fmt: skip
+    out = export_worklogs(
+        conn, first=dt.date(2026, 2, 1), last=dt.date(2026, 5, 31), timezone="UTC"
+    )
     return out.rows
 
 
 def test_import_reads_a_presets_lookups_from_lookup_dir(layout: Path, box: RunningSandbox) -> None:
-    result = invoke(box, "import", str(layout / "data" / "export.csv"), "--preset", "harvest",
-                    "--timezone", "UTC", "--lookup-dir", str(layout / "lookups"), "--yes",
-                    "--json")  # fmt: skip
+    result = invoke(
+        box,
+        "import",
+        str(layout / "data" / "export.csv"),
+        "--preset",
+        "harvest",
+        "--timezone",
+        "UTC",
+        "--lookup-dir",
+        str(layout / "lookups"),
+        "--yes",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["counts"]["created"] == 1
     assert [w["user_email"] for w in _worklogs(box)] == ["carol@example.com"]
@@ -75,35 +86,84 @@ def test_import_reads_a_presets_lookups_from_lookup_dir(layout: Path, box: Runni
 def test_import_without_lookup_dir_reads_beside_the_input(
     layout: Path, box: RunningSandbox
 ) -> None:
-    result = invoke(box, "import", str(layout / "data" / "export.csv"), "--preset", "harvest",
-                    "--timezone", "UTC", "--yes")  # fmt: skip
+    result = invoke(
+        box,
+        "import",
+        str(layout / "data" / "export.csv"),
+        "--preset",
+        "harvest",
+        "--timezone",
+        "UTC",
+        "--yes",
+    )
     assert result.exit_code == 0, result.stderr
     assert [w["user_email"] for w in _worklogs(box)] == ["bob@example.com"]
 
 
 def test_import_takes_date_order(layout: Path, box: RunningSandbox) -> None:
-    result = invoke(box, "import", str(layout / "data" / "mdy.csv"), "--mapping",
-                    str(layout / "data" / "mdy.yaml"), "--date-order", "DMY", "--yes")  # fmt: skip
+    result = invoke(
+        box,
+        "import",
+        str(layout / "data" / "mdy.csv"),
+        "--mapping",
+        str(layout / "data" / "mdy.yaml"),
+        "--date-order",
+        "DMY",
+        "--yes",
+    )
     assert result.exit_code == 0, result.stderr
     assert [str(w["date"]) for w in _worklogs(box)] == ["2026-04-03"]
 
 
 def test_sync_takes_both(layout: Path, box: RunningSandbox) -> None:
-    result = invoke(box, "sync", str(layout / "data" / "export.csv"), "--preset", "harvest",
-                    "--timezone", "UTC", "--lookup-dir", str(layout / "lookups"), "--yes")  # fmt: skip
+    result = invoke(
+        box,
+        "sync",
+        str(layout / "data" / "export.csv"),
+        "--preset",
+        "harvest",
+        "--timezone",
+        "UTC",
+        "--lookup-dir",
+        str(layout / "lookups"),
+        "--yes",
+    )
     assert result.exit_code == 0, result.stderr
-    dated = invoke(box, "sync", str(layout / "data" / "mdy.csv"), "--mapping",
-                   str(layout / "data" / "mdy.yaml"), "--date-order", "dmy", "--yes")  # fmt: skip
+    dated = invoke(
+        box,
+        "sync",
+        str(layout / "data" / "mdy.csv"),
+        "--mapping",
+        str(layout / "data" / "mdy.yaml"),
+        "--date-order",
+        "dmy",
+        "--yes",
+    )
     assert dated.exit_code == 0, dated.stderr
     found = sorted((str(w["date"]), w["user_email"]) for w in _worklogs(box))
     assert found == [("2026-03-02", "carol@example.com"), ("2026-04-03", "bob@example.com")]
 
 
 def test_validate_takes_both(layout: Path, box: RunningSandbox) -> None:
-    result = invoke(box, "validate", str(layout / "data" / "export.csv"), "--preset", "harvest",
-                    "--lookup-dir", str(layout / "lookups"), "--json")  # fmt: skip
+    result = invoke(
+        box,
+        "validate",
+        str(layout / "data" / "export.csv"),
+        "--preset",
+        "harvest",
+        "--lookup-dir",
+        str(layout / "lookups"),
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     assert set(json.loads(result.stdout)["seconds_per_user"]) == {"carol@example.com"}
-    result = invoke(box, "validate", str(layout / "data" / "mdy.csv"), "--mapping",
-                    str(layout / "data" / "mdy.yaml"), "--date-order", "YMD")  # fmt: skip
+    result = invoke(
+        box,
+        "validate",
+        str(layout / "data" / "mdy.csv"),
+        "--mapping",
+        str(layout / "data" / "mdy.yaml"),
+        "--date-order",
+        "YMD",
+    )
     assert result.exit_code == 1  # 03/04/2026 is no year/month/day date

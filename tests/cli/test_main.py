@@ -86,8 +86,14 @@ def test_commands_that_do_not_need_the_heavy_libraries_do_not_import_them(
         "print(json.dumps(sorted(m for m in sys.modules if '.' not in m)), file=sys.stderr)\n"
     )
     env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
-    done = subprocess.run([sys.executable, "-c", probe, *argv], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
     assert not loaded & set(absent), (argv, sorted(loaded & set(absent)))
 
@@ -127,8 +133,14 @@ def test_an_import_does_not_load_hypothesis_through_pandera(
         "print('hypothesis' in sys.modules, 'pandera' in sys.modules)\n"
     )
     env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
-    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.stdout.split() == loaded, done.stderr
 
 
@@ -143,23 +155,59 @@ def test_the_console_entry_keeps_exit_codes_and_output_when_it_skips_the_teardow
     import sys
 
     env = dict(os.environ, TIMETRACKER_STATE_DIR=str(tmp_path / "state"))
-    ok = subprocess.run([sys.executable, "-m", "timetracker_import", "--version"], env=env,
-                        capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    ok = subprocess.run(
+        [sys.executable, "-m", "timetracker_import", "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert ok.returncode == 0 and "version" in ok.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "validate", str(tmp_path / "none.csv"),
-         "--preset", "toggl", "--json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "validate",
+            str(tmp_path / "none.csv"),
+            "--preset",
+            "toggl",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 2 and bad.stderr.startswith("error: "), bad.stderr
     csv = tmp_path / "h.csv"
-    csv.write_text("Email,Start date,Start time,End time,Description\n"
-                   + "".join(f"bob@example.com,2026-11-{d:02d},09:00:00,10:00:00,x{d}\n"
-                             for d in range(1, 29)), encoding="utf-8")  # fmt: skip
+    csv.write_text(
+        "Email,Start date,Start time,End time,Description\n"
+        + "".join(
+            f"bob@example.com,2026-11-{d:02d},09:00:00,10:00:00,x{d}\n" for d in range(1, 29)
+        ),
+        encoding="utf-8",
+    )
     big = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "validate", str(csv), "--preset", "toggl",
-         "--timezone", "UTC", "--json"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "validate",
+            str(csv),
+            "--preset",
+            "toggl",
+            "--timezone",
+            "UTC",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert big.returncode == 0, big.stderr
     assert json.loads(big.stdout)["valid"] == 28  # the whole JSON document arrived

@@ -39,12 +39,22 @@ def stored(box: RunningSandbox) -> list[tuple[str, str, int, int | None, str]]:
 def test_harvest_imports_by_display_name_without_a_lookup_file(
     box: RunningSandbox, work: Path
 ) -> None:
-    dry = invoke(box, "import", "harvest.csv", "--preset", "harvest", "--timezone", "UTC",
-                 "--dry-run", "--json")  # fmt: skip
+    dry = invoke(
+        box,
+        "import",
+        "harvest.csv",
+        "--preset",
+        "harvest",
+        "--timezone",
+        "UTC",
+        "--dry-run",
+        "--json",
+    )
     assert dry.exit_code == 1, dry.stderr
     assert stored(box) == []
-    result = invoke(box, "import", "harvest.csv", "--preset", "harvest", "--timezone", "UTC",
-                    "--yes", "--json")  # fmt: skip
+    result = invoke(
+        box, "import", "harvest.csv", "--preset", "harvest", "--timezone", "UTC", "--yes", "--json"
+    )
     assert result.exit_code == 1, result.stderr  # the typo row only
     doc = json.loads(result.stdout)
     counts = doc["counts"]
@@ -83,8 +93,19 @@ def test_harvest_imports_by_display_name_without_a_lookup_file(
 
 
 def test_on_duplicate_allow_imports_both_copies(box: RunningSandbox, work: Path) -> None:
-    result = invoke(box, "import", "harvest.csv", "--preset", "harvest", "--timezone", "UTC",
-                    "--yes", "--json", "--on-duplicate", "allow")  # fmt: skip
+    result = invoke(
+        box,
+        "import",
+        "harvest.csv",
+        "--preset",
+        "harvest",
+        "--timezone",
+        "UTC",
+        "--yes",
+        "--json",
+        "--on-duplicate",
+        "allow",
+    )
     doc = json.loads(result.stdout)
     assert (doc["counts"]["created"], doc["counts"]["skipped"]) == (4, 0)
     assert doc["on_duplicate"] == "allow"
@@ -111,8 +132,9 @@ def test_init_with_a_connection_prefills_the_users_it_matches(
     (work / "harvest-users.csv").write_text(
         "\n".join([*lines[:4], "Carol Codr,carol@example.com,"]) + "\n", encoding="utf-8"
     )
-    imported = invoke(box, "import", "harvest.csv", "--mapping", "m.yaml", "--timezone", "UTC",
-                      "--yes", "--json")  # fmt: skip
+    imported = invoke(
+        box, "import", "harvest.csv", "--mapping", "m.yaml", "--timezone", "UTC", "--yes", "--json"
+    )
     assert imported.exit_code == 0, imported.stderr
     assert json.loads(imported.stdout)["counts"]["created"] == 4
     # a second init does not overwrite the lookup file the user filled in

@@ -102,7 +102,8 @@ def test_undo_shows_the_plan_and_deletes_only_after_yes(
     run_id = imported(sandbox, tmp_path, "a", "--yes")
     # CliRunner's stdin is no terminal: pretend one so that the question is asked
     monkeypatch.setattr(
-        "timetracker_import.cli.runs.sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
+        "timetracker_import.cli.runs.sys",
+        SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True)),
     )
     code, _, err = invoke(sandbox, "runs", "undo", run_id, input="n\n")
     assert code == 1  # declined: click's Abort

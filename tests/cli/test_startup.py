@@ -19,8 +19,9 @@ def test_an_import_s_modules_load_with_the_collector_paused_then_restored() -> N
         "print(gc.isenabled(), all(m in sys.modules for m in IMPORT_MODULES + IMPORT_ALONGSIDE),"
         " 'aiohttp' in sys.modules, 'pandas' in sys.modules, 'pandera' in sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.stdout.split() == ["True", "True", "True", "True", "False"], done.stderr
 
 

@@ -49,9 +49,19 @@ def test_ntlm_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setitem(sys.modules, "spnego", None)  # as if pyspnego were not installed
     env = {"TIMETRACKER_PASSWORD": "pw-123456"}
     result = CliRunner().invoke(
-        cli, ["me", "--url", "http://127.0.0.1:9", "--auth", "ntlm", "--ntlm-user", "CONTOSO\\alice",
-              "--json"], env=env,
-    )  # fmt: skip
+        cli,
+        [
+            "me",
+            "--url",
+            "http://127.0.0.1:9",
+            "--auth",
+            "ntlm",
+            "--ntlm-user",
+            "CONTOSO\\alice",
+            "--json",
+        ],
+        env=env,
+    )
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == (
         "error: NTLM (Windows authentication) needs the ntlm extra, which is not installed"

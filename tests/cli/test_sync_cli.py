@@ -65,8 +65,17 @@ def test_json_shape_and_exit_code_of_a_conflict(box: RunningSandbox, tmp_path: P
     assert done.exit_code == 0, done.stderr
     doc = json.loads(done.stdout)
     assert set(doc) >= {"run_id", "dry_run", "exit_code", "counts"}
-    assert set(doc["counts"]) >= {"rows", "created", "updated", "unchanged", "deleted",
-                                  "conflicts", "rejected", "unprocessed", "skipped"}  # fmt: skip
+    assert set(doc["counts"]) >= {
+        "rows",
+        "created",
+        "updated",
+        "unchanged",
+        "deleted",
+        "conflicts",
+        "rejected",
+        "unprocessed",
+        "skipped",
+    }
     assert doc["timezone"]["name"] == "UTC" and doc["timezone"]["source"] == "--timezone"
     assert doc["source"] == "hr.csv" and doc["period"] is None
     assert doc["counts"]["created"] == 1 and doc["exit_code"] == 0 and doc["dry_run"] is False
@@ -104,7 +113,9 @@ def test_an_unattended_sync_never_guesses_the_zone(box: RunningSandbox, tmp_path
     hr = write(tmp_path / "hr.csv", BOB_8)  # naive times, no zone in the preset
     result = invoke(box, "sync", hr, "--preset", "7pace-npm", "--yes")
     assert result.exit_code == 2
-    assert "sync will not guess the time zone: 1 time(s) in the file have no offset" in result.stderr
+    assert (
+        "sync will not guess the time zone: 1 time(s) in the file have no offset" in result.stderr
+    )
     assert "hint: add --timezone" in result.stderr and "Traceback" not in result.stderr
     assert hours(box, "bob@example.com") == []
 
@@ -115,8 +126,7 @@ def test_ledger_show_export_and_rebuild(box: RunningSandbox, tmp_path: Path) -> 
     assert invoke(box, "import", hr, *NPM, "--yes").exit_code == 0
     empty = invoke(box, "ledger", "show", "--ledger", str(ledger))
     assert empty.exit_code == 2 and "no ledger at" in empty.stderr
-    rebuilt = invoke(box, "ledger", "rebuild", hr, *NPM, "--ledger",
-                     str(ledger))  # fmt: skip
+    rebuilt = invoke(box, "ledger", "rebuild", hr, *NPM, "--ledger", str(ledger))
     assert rebuilt.exit_code == 0, rebuilt.stderr
     assert ledger.stat().st_mode & 0o777 == 0o600
     shown = invoke(box, "ledger", "show", "--ledger", str(ledger), "--json")
@@ -142,10 +152,17 @@ def test_the_library_function(box: RunningSandbox, tmp_path: Path) -> None:
 
     hr = write(tmp_path / "hr.csv", BOB_8)
     conn = Connection(url=box.url, token=box.tokens["alice@example.com"])
-    mapping = {"version": 1, "timezone": "UTC", "date_order": "MDY",
-               "fields": {"user": "UserName", "timestamp": "TimeStamp",
-                          "length": {"column": "Duration", "unit": "hours"},
-                          "comment": "Comment"}}  # fmt: skip
+    mapping = {
+        "version": 1,
+        "timezone": "UTC",
+        "date_order": "MDY",
+        "fields": {
+            "user": "UserName",
+            "timestamp": "TimeStamp",
+            "length": {"column": "Duration", "unit": "hours"},
+            "comment": "Comment",
+        },
+    }
     result = sync_file(hr, connection=conn, mapping=mapping, dry_run=True)
     assert result.counts.to_dict()["created"] == 1 and result.dry_run
     result = sync_file(hr, connection=conn, mapping=mapping, ledger_path=tmp_path / "l.sqlite")
@@ -157,8 +174,9 @@ def test_runs_list_show_and_undo_of_a_sync(box: RunningSandbox, tmp_path: Path) 
     hr = write(tmp_path / "hr.csv", BOB_8, CAROL)
     assert invoke(box, "sync", hr, *NPM, "--yes").exit_code == 0
     write(tmp_path / "hr.csv", BOB_6)
-    done = invoke(box, "sync", hr, *NPM, "--yes", "--prune", "--window",
-                  "2026-11-02..2026-11-02", "--json")  # fmt: skip
+    done = invoke(
+        box, "sync", hr, *NPM, "--yes", "--prune", "--window", "2026-11-02..2026-11-02", "--json"
+    )
     run_id = json.loads(done.stdout)["run_id"]
     assert hours(box, "bob@example.com") == [6.0] and hours(box, "carol@example.com") == []
     listed = invoke(box, "runs", "list")
@@ -180,8 +198,7 @@ def test_one_sync_per_ledger(box: RunningSandbox, tmp_path: Path) -> None:
     with ledger_lock(ledger):  # the nightly job is still running
         busy = invoke(box, "sync", hr, *NPM, "--yes", "--ledger", str(ledger))
         # a dry run writes nothing and is not held up
-        dry = invoke(box, "sync", hr, *NPM, "--dry-run", "--ledger",
-                     str(ledger))  # fmt: skip
+        dry = invoke(box, "sync", hr, *NPM, "--dry-run", "--ledger", str(ledger))
     assert busy.exit_code == 75, busy.stderr
     assert "error:" in busy.stderr and "Traceback" not in busy.stderr
     assert dry.exit_code == 0, dry.stderr

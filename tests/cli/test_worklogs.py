@@ -35,7 +35,7 @@ def box() -> Iterator[RunningSandbox]:
                             "length": 3600,
                             "comment": comment,
                             "workItemId": 7,
-                        }  # fmt: skip
+                        }
                     )
 
         asyncio.run(seed())
@@ -88,7 +88,10 @@ def test_update_dry_run_then_apply_then_undo(box: RunningSandbox, tmp_path: Path
         (r["comment"], r["length_seconds"]) for r in before
     ]
     again = invoke(box, "runs", "undo", "--yes", run_id_of(applied.stdout))
-    assert "restored" not in again.stderr.splitlines()[0] and "already undone (restored)" in again.stderr
+    assert (
+        "restored" not in again.stderr.splitlines()[0]
+        and "already undone (restored)" in again.stderr
+    )
 
 
 def test_update_reports_unknown_ids_and_bad_cells(box: RunningSandbox, tmp_path: Path) -> None:

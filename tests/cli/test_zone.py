@@ -25,8 +25,9 @@ fields:
 
 def files(tmp_path: Path) -> tuple[str, str]:
     data = tmp_path / "hours.csv"
-    data.write_text("User,Start,Minutes,Comment\nbob@example.com,2026-11-02 09:00,60,work\n",
-                    encoding="utf-8")  # fmt: skip
+    data.write_text(
+        "User,Start,Minutes,Comment\nbob@example.com,2026-11-02 09:00,60,work\n", encoding="utf-8"
+    )
     mapping = tmp_path / "m.yaml"
     mapping.write_text(MAPPING, encoding="utf-8")
     return str(data), str(mapping)
@@ -57,8 +58,9 @@ def test_an_unattended_import_refuses_to_guess(
     # a dry run is attended: it goes, and says which zone it used
     dry = invoke(box, "import", data, "--mapping", mapping, "--dry-run", "--json")
     assert dry.exit_code == 0 and json.loads(dry.stdout)["timezone"]["source"] == "machine"
-    done = invoke(box, "import", data, "--mapping", mapping, "--yes", "--json",
-                  "--timezone", "Europe/Berlin")  # fmt: skip
+    done = invoke(
+        box, "import", data, "--mapping", mapping, "--yes", "--json", "--timezone", "Europe/Berlin"
+    )
     assert done.exit_code == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["timezone"]["name"] == "Europe/Berlin" and doc["timezone"]["source"] == "--timezone"

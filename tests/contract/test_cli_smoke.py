@@ -69,8 +69,16 @@ def _read_banner(proc: subprocess.Popen[str], timeout: float = 30) -> list[str]:
 @pytest.fixture
 def sandbox_process() -> Iterator[SandboxProcess]:
     port = free_port()
-    cmd = [sys.executable, "-m", "timetracker_import", "sandbox", "--port", str(port),
-           "--seed", "demo"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "timetracker_import",
+        "sandbox",
+        "--port",
+        str(port),
+        "--seed",
+        "demo",
+    ]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1
     )

@@ -103,8 +103,12 @@ async def test_503_on_a_later_page_resumes_that_page(make_sandbox: SandboxFactor
     async with sb.client("bob") as client:
         users = await client.users(page_size=2)
     assert [u["name"] for u in users] == [
-        "Alice Admin", "Bob Builder", "Carol Coder", "Dave Product", "Erin Nobody",
-    ]  # fmt: skip
+        "Alice Admin",
+        "Bob Builder",
+        "Carol Coder",
+        "Dave Product",
+        "Erin Nobody",
+    ]
     skips = [line.split("$skip=")[1] for line in sb.raw_requests if "/users?" in line]
     assert skips == ["0", "2", "2", "4"]  # the failed page is asked for again
 

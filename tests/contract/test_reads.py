@@ -20,9 +20,13 @@ def many_users_seed(n: int) -> dict[str, Any]:
         for i in range(n)
     ]
     users.append(
-        {"email": "admin@paging.test", "name": "zz Admin", "role": "Administrator",
-         "token": "tok-admin-x"}
-    )  # fmt: skip
+        {
+            "email": "admin@paging.test",
+            "name": "zz Admin",
+            "role": "Administrator",
+            "token": "tok-admin-x",
+        }
+    )
     return {"users": users, "activity_types": [{"name": "Dev", "color": "112233"}]}
 
 

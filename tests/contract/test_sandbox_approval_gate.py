@@ -30,8 +30,10 @@ async def test_time_approval_all_gate(
             weeks = await client.approvals()
             assert len(weeks) == 4
             assert {w["user"]["email"] for w in weeks} == {
-                "mia@example.com", "tim@example.com", "bea@example.com",
-            }  # fmt: skip
+                "mia@example.com",
+                "tim@example.com",
+                "bea@example.com",
+            }
         else:
             with pytest.raises(AuthError) as info:
                 await client.approvals()

@@ -110,8 +110,12 @@ def _frame(*stamps: str) -> pd.DataFrame:
 
 def test_reject_locked_uses_each_users_local_week() -> None:
     # Bob is at UTC+1; his week of 2026-10-12 is Approved
-    frame = _frame("2026-10-11T23:30:00Z", "2026-10-12T00:30:00Z", "2026-10-18T22:59:00Z",
-                   "2026-10-18T23:30:00Z")  # fmt: skip
+    frame = _frame(
+        "2026-10-11T23:30:00Z",
+        "2026-10-12T00:30:00Z",
+        "2026-10-18T22:59:00Z",
+        "2026-10-18T23:30:00Z",
+    )
     ids = pd.Series(BOB, index=frame.index)
     locked = locked_weeks([approval(BOB, "2026-10-12", 3)])
     local = reject_locked(frame, ids, locked, offsets={BOB: 60})
@@ -122,16 +126,26 @@ def test_reject_locked_uses_each_users_local_week() -> None:
 
 
 def test_user_offsets_from_me_and_users() -> None:
-    users: list[dict[str, Any]] = [{"id": BOB, "timeZone": -300}, {"id": ANN},
-                                   {"id": "x", "timeZone": "60"}]  # fmt: skip
+    users: list[dict[str, Any]] = [
+        {"id": BOB, "timeZone": -300},
+        {"id": ANN},
+        {"id": "x", "timeZone": "60"},
+    ]
     assert user_offsets(users, ANN.upper(), 120) == {BOB.lower(): -300, ANN: 120}
 
 
 @pytest.mark.parametrize(
     ("state", "number"),
-    [(1, 1), ("1", 1), ("Approved", 3), ("approved", 3), (" Closed ", 99), ("Reopened", 2),
-     (3.0, 3)],
-)  # fmt: skip
+    [
+        (1, 1),
+        ("1", 1),
+        ("Approved", 3),
+        ("approved", 3),
+        (" Closed ", 99),
+        ("Reopened", 2),
+        (3.0, 3),
+    ],
+)
 def test_approval_state_as_number_or_text(state: object, number: int) -> None:
     assert approval_state(state) == number
 
@@ -173,9 +187,14 @@ def test_preflight_locks_notes_users_checked_by_the_utc_week() -> None:
     approvals = [approval(BOB, "2026-10-12", 3), approval(ANN, "2026-10-12", 3)]
     users = [{"id": BOB, "email": "bob@x"}, {"id": ANN, "email": "ann@x"}]
     rejections, notes = preflight_locks(
-        frame, ids, approvals, users=users, self_id=ANN, self_offset=60,
+        frame,
+        ids,
+        approvals,
+        users=users,
+        self_id=ANN,
+        self_offset=60,
         user_labels={BOB: "bob@x", ANN: "ann@x"},
-    )  # fmt: skip
+    )
     assert [r.source_row for r in rejections] == [2, 3]
     # Bob's zone is unknown and his row is 3 h after Monday 00:00 UTC; Ann's is known
     (note,) = notes

@@ -27,8 +27,10 @@ from timetracker_import.errors import InputError
             Worklog(" Fixed; retested ", "20240304093000+0100", "Alice Example", 5400),
         ),
         ("a;b;c;d;e;06/Mar/24 10:00;bob;60", Worklog("a;b;c;d;e", "06/Mar/24 10:00", "bob", 60)),
-        ("Line one\nline; two;04/Mar/24 9:00 AM;bob;1", Worklog("Line one\nline; two",
-                                                              "04/Mar/24 9:00 AM", "bob", 1)),
+        (
+            "Line one\nline; two;04/Mar/24 9:00 AM;bob;1",
+            Worklog("Line one\nline; two", "04/Mar/24 9:00 AM", "bob", 1),
+        ),
         # shorter forms fill from the right
         ("20240304093000+0100;;5400", Worklog(None, "20240304093000+0100", None, 5400)),
         ("Alice Example;5400", Worklog(None, None, "Alice Example", 5400)),
@@ -40,7 +42,7 @@ from timetracker_import.errors import InputError
         (5400, Worklog(None, None, None, 5400)),
         (5400.0, Worklog(None, None, None, 5400)),
     ],
-)  # fmt: skip
+)
 def test_cells_read_from_the_right(cell: object, expected: Worklog) -> None:
     assert parse_log_work(cell) == expected
 
@@ -115,7 +117,7 @@ def test_one_row_per_worklog_in_column_order() -> None:
             3: ["Empty", "WEB-2", "102", None, None, "  ", None],
             5: ["Footer", "WEB-3", 103, None, None, "20240305100000+0100;;600", None],
         }
-    )  # fmt: skip
+    )
     out = explode_worklogs(raw, find_layout(HEADERS))
     assert len(OUTPUT_HEADERS) == len(out.rows[0])
     assert out.rows == [
@@ -129,16 +131,27 @@ def test_one_row_per_worklog_in_column_order() -> None:
 def test_a_bad_cell_rejects_the_whole_issue_row() -> None:
     raw = chunk(
         {
-            2: ["Hero", "WEB-1", "101", "Good;04/Mar/24 09:00;alice;60", None, "Bad;x;y;1h",
-                "Worse"],
+            2: [
+                "Hero",
+                "WEB-1",
+                "101",
+                "Good;04/Mar/24 09:00;alice;60",
+                None,
+                "Bad;x;y;1h",
+                "Worse",
+            ],
             3: ["Ok", "WEB-2", "102", "Fine;;;30", None, None, None],
         }
-    )  # fmt: skip
+    )
     out = explode_worklogs(raw, find_layout(HEADERS))
     assert out.rows == [["WEB-2", "102", "Ok", None, None, 30, "Fine", 3]]  # no WEB-1 rows
     [rej] = out.rejections
-    assert (rej.source_row, rej.stage, rej.column, rej.value) == (2, "read", "Log Work",
-                                                                 "Bad;x;y;1h")  # fmt: skip
+    assert (rej.source_row, rej.stage, rej.column, rej.value) == (
+        2,
+        "read",
+        "Log Work",
+        "Bad;x;y;1h",
+    )
     assert rej.reason.startswith(
         "Log Work #2: the time spent (the last part) must be whole seconds, got '1h'; "
         "Log Work #3: the time spent (the last part) must be whole seconds, got 'Worse'"

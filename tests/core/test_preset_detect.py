@@ -146,9 +146,7 @@ def test_ado_query_date_order_comes_from_changed_date() -> None:
 
 
 def test_infer_date_order_ignores_times_and_iso() -> None:
-    assert infer_date_order([(2, "2024-03-18 09:00"), (3, "n/a")]) == DateOrderVerdict(
-        None, False
-    )
+    assert infer_date_order([(2, "2024-03-18 09:00"), (3, "n/a")]) == DateOrderVerdict(None, False)
 
 
 def _us_dates(n: int) -> list[tuple[int, str]]:

@@ -29,16 +29,38 @@ def diff(**row: object) -> dict[str, object]:
 
 
 def test_unchanged_row_gives_empty_patch() -> None:
-    assert diff(id="w1", timestamp_utc="2026-03-04T10:00:00+01:00", length_seconds="3600",
-                length_hours="1.0", work_item_id="5", comment="old", activity_type="DEVELOPMENT",
-                user_email="Bob@example.com", billable_seconds="") == {}  # fmt: skip
+    assert (
+        diff(
+            id="w1",
+            timestamp_utc="2026-03-04T10:00:00+01:00",
+            length_seconds="3600",
+            length_hours="1.0",
+            work_item_id="5",
+            comment="old",
+            activity_type="DEVELOPMENT",
+            user_email="Bob@example.com",
+            billable_seconds="",
+        )
+        == {}
+    )
 
 
 def test_only_changed_fields_are_sent() -> None:
-    body = diff(id="w1", length_seconds="1800", comment="new", activity_type="Testing",
-                timestamp_utc="2026-03-04T09:30:00Z", billable_seconds="0")  # fmt: skip
-    assert body == {"length": 1800, "comment": "new", "activityTypeId": "test-id",
-                    "timeStamp": "2026-03-04T09:30:00Z", "billableLength": 0}  # fmt: skip
+    body = diff(
+        id="w1",
+        length_seconds="1800",
+        comment="new",
+        activity_type="Testing",
+        timestamp_utc="2026-03-04T09:30:00Z",
+        billable_seconds="0",
+    )
+    assert body == {
+        "length": 1800,
+        "comment": "new",
+        "activityTypeId": "test-id",
+        "timeStamp": "2026-03-04T09:30:00Z",
+        "billableLength": 0,
+    }
 
 
 def test_hours_used_when_seconds_missing_and_quote_removed() -> None:
@@ -65,9 +87,16 @@ def test_bad_cells(row: dict[str, object], message: str) -> None:
 def test_changes_keep_the_old_values_and_recreation_uses_the_one_model() -> None:
     from timetracker_import.core.worklog import ServerWorklog
 
-    changes = patch_for_row({"length_seconds": 60, "comment": "x"}, SERVER, user_ids=USERS,
-                            activity_type_ids=TYPES)  # fmt: skip
+    changes = patch_for_row(
+        {"length_seconds": 60, "comment": "x"}, SERVER, user_ids=USERS, activity_type_ids=TYPES
+    )
     assert {c.field: c.old for c in changes} == {"length": 3600, "comment": "old"}
     body = ServerWorklog.from_api(SERVER).recreate_body()
-    assert body == {"timeStamp": "2026-03-04T09:00:00Z", "length": 3600, "workItemId": 5,
-                    "comment": "old", "activityTypeId": "dev-id", "userId": "bob-id"}  # fmt: skip
+    assert body == {
+        "timeStamp": "2026-03-04T09:00:00Z",
+        "length": 3600,
+        "workItemId": 5,
+        "comment": "old",
+        "activityTypeId": "dev-id",
+        "userId": "bob-id",
+    }

@@ -38,37 +38,83 @@ def same(a: str | None, b: str | None) -> bool:
     return a == b
 
 
-def desired(row: int, key: str, *, length: int = 8 * 3600, comment: str = "work",
-            user: str = BOB, ts: str = TS, work_item: int | None = 7) -> DesiredRow:  # fmt: skip
+def desired(
+    row: int,
+    key: str,
+    *,
+    length: int = 8 * 3600,
+    comment: str = "work",
+    user: str = BOB,
+    ts: str = TS,
+    work_item: int | None = 7,
+) -> DesiredRow:
     content = {"length": length, "comment": comment}
     return DesiredRow(row, key, user, ts, work_item, content)
 
 
-def slot_row(row: int, *, length: int = 8 * 3600, comment: str = "work", user: str = BOB,
-             ts: str = TS, work_item: int | None = 7) -> DesiredRow:  # fmt: skip
+def slot_row(
+    row: int,
+    *,
+    length: int = 8 * 3600,
+    comment: str = "work",
+    user: str = BOB,
+    ts: str = TS,
+    work_item: int | None = 7,
+) -> DesiredRow:
     """A keyless row: its key is its slot."""
-    return desired(row, slot_text(user, ts, work_item), length=length, comment=comment,
-                   user=user, ts=ts, work_item=work_item)  # fmt: skip
+    return desired(
+        row,
+        slot_text(user, ts, work_item),
+        length=length,
+        comment=comment,
+        user=user,
+        ts=ts,
+        work_item=work_item,
+    )
 
 
-def worklog(wid: str, *, length: int = 8 * 3600, comment: str = "work", user: str = BOB,
-            ts: str = TS, work_item: int | None = 7, edited: str = "e1",
-            created: str = "c1") -> ServerWorklog:  # fmt: skip
+def worklog(
+    wid: str,
+    *,
+    length: int = 8 * 3600,
+    comment: str = "work",
+    user: str = BOB,
+    ts: str = TS,
+    work_item: int | None = 7,
+    edited: str = "e1",
+    created: str = "c1",
+) -> ServerWorklog:
     raw = {
-        "id": wid, "timestamp": ts, "length": length, "comment": comment,
-        "workItemId": work_item, "user": {"id": user}, "editedTimestamp": edited,
-        "createdTimestamp": created, "billableLength": None,
-    }  # fmt: skip
+        "id": wid,
+        "timestamp": ts,
+        "length": length,
+        "comment": comment,
+        "workItemId": work_item,
+        "user": {"id": user},
+        "editedTimestamp": edited,
+        "createdTimestamp": created,
+        "billableLength": None,
+    }
     return ServerWorklog.from_api(raw)
 
 
-def entry(key: str, wid: str, *, length: int = 8 * 3600, comment: str = "work",
-          edited: str = "e1", ts: str = TS, user: str = BOB, **kw: Any) -> LedgerEntry:  # fmt: skip
+def entry(
+    key: str,
+    wid: str,
+    *,
+    length: int = 8 * 3600,
+    comment: str = "work",
+    edited: str = "e1",
+    ts: str = TS,
+    user: str = BOB,
+    **kw: Any,
+) -> LedgerEntry:
     return LedgerEntry(key, wid, user, ts, {"length": length, "comment": comment}, edited, **kw)
 
 
-def slot_entry(ordinal: int, wid: str, *, ts: str = TS, user: str = BOB, work_item: int = 7,
-               **kw: Any) -> LedgerEntry:  # fmt: skip
+def slot_entry(
+    ordinal: int, wid: str, *, ts: str = TS, user: str = BOB, work_item: int = 7, **kw: Any
+) -> LedgerEntry:
     return entry(f"{slot_text(user, ts, work_item)}#{ordinal}", wid, ts=ts, user=user, **kw)
 
 
@@ -76,8 +122,12 @@ def by_id(*worklogs: ServerWorklog) -> dict[str, ServerWorklog]:
     return {w.id: w for w in worklogs}
 
 
-def plan(rows: list[DesiredRow], ledger: dict[str, LedgerEntry],
-         server: dict[str, ServerWorklog], **kw: Any) -> Any:  # fmt: skip
+def plan(
+    rows: list[DesiredRow],
+    ledger: dict[str, LedgerEntry],
+    server: dict[str, ServerWorklog],
+    **kw: Any,
+) -> Any:
     kw.setdefault("keyless", False)
     return plan_sync(rows, ledger, server, same_edited=same, **kw)
 
@@ -99,8 +149,11 @@ def test_column_keys_of_several_columns_are_unambiguous() -> None:
 
 def test_cell_text() -> None:
     assert (cell_text(3.0), cell_text(3.5), cell_text(float("nan")), cell_text(None)) == (
-        "3", "3.5", "", "",
-    )  # fmt: skip
+        "3",
+        "3.5",
+        "",
+        "",
+    )
     assert cell_text(date(2026, 11, 2)) == "2026-11-02"
 
 
@@ -145,16 +198,19 @@ def test_diff_content_billable_is_compared_only_when_the_source_gives_it() -> No
     assert diff_content({"length": 3600, "billableLength": 3600}, held) == {
         "billableLength": (None, 3600)
     }
-    assert diff_content({"length": 3600, "billableLength": 3600},
-                        {"length": 3600, "billableLength": 3600}) == {}  # fmt: skip
+    assert (
+        diff_content(
+            {"length": 3600, "billableLength": 3600}, {"length": 3600, "billableLength": 3600}
+        )
+        == {}
+    )
 
 
 def test_patch_body_sends_only_new_values_and_billable_with_its_length() -> None:
     assert patch_body({"length": (1, 2), "comment": ("a", None)}) == {"length": 2, "comment": ""}
     # a corrected length carries the billable length the source gives, even if unchanged
     wanted = {"length": 1800, "billableLength": 1800}
-    assert patch_body({"length": (3600, 1800)}, wanted) == {"length": 1800,
-                                                             "billableLength": 1800}  # fmt: skip
+    assert patch_body({"length": (3600, 1800)}, wanted) == {"length": 1800, "billableLength": 1800}
     assert patch_body({"length": (3600, 1800)}, {"length": 1800}) == {"length": 1800}
 
 
@@ -218,8 +274,9 @@ def test_no_conflict_for_a_no_op_edit() -> None:
 
 def test_overwrite_edited_updates_against_the_current_values() -> None:
     server = by_id(worklog("w", length=5 * 3600, edited="e2"))
-    p = plan([desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server,
-             overwrite_edited=True)  # fmt: skip
+    p = plan(
+        [desired(2, "k", length=6 * 3600)], {"k": entry("k", "w")}, server, overwrite_edited=True
+    )
     assert p.rows[0].outcome == "update"
     assert p.rows[0].changes == {"length": (5 * 3600, 6 * 3600)}
 
@@ -264,8 +321,10 @@ def test_adopts_exact_matches_first_and_creates_the_rest() -> None:
     p = plan(rows, {}, server)
     # exact content: row 2 = w2, row 3 = w1; row 4 has no candidate left
     assert [(r.source_row, r.outcome, r.worklog_id) for r in p.rows] == [
-        (2, "unchanged", "w2"), (3, "unchanged", "w1"), (4, "create", None),
-    ]  # fmt: skip
+        (2, "unchanged", "w2"),
+        (3, "unchanged", "w1"),
+        (4, "create", None),
+    ]
 
 
 def test_several_candidates_are_a_conflict_never_a_guess() -> None:
@@ -326,21 +385,33 @@ def _day(**lengths: int) -> tuple[dict[str, LedgerEntry], dict[str, ServerWorklo
 def test_keyless_rows_meet_their_worklogs_by_content_not_order() -> None:
     ledger, server = _day(a=A, b=B, c=C)
     # re-sorted: C, A, B -> nothing changes
-    rows = [slot_row(2, ts=DAY, length=C), slot_row(3, ts=DAY, length=A),
-            slot_row(4, ts=DAY, length=B)]  # fmt: skip
+    rows = [
+        slot_row(2, ts=DAY, length=C),
+        slot_row(3, ts=DAY, length=A),
+        slot_row(4, ts=DAY, length=B),
+    ]
     p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True)
     assert [(r.outcome, r.worklog_id) for r in p.rows] == [
-        ("unchanged", "c"), ("unchanged", "a"), ("unchanged", "b")]  # fmt: skip
+        ("unchanged", "c"),
+        ("unchanged", "a"),
+        ("unchanged", "b"),
+    ]
     assert not p.deletes
 
 
 def test_keyless_correction_updates_the_unmatched_one() -> None:
     ledger, server = _day(a=A, b=B, c=C)
-    rows = [slot_row(2, ts=DAY, length=A), slot_row(3, ts=DAY, length=B),
-            slot_row(4, ts=DAY, length=5400)]  # fmt: skip
+    rows = [
+        slot_row(2, ts=DAY, length=A),
+        slot_row(3, ts=DAY, length=B),
+        slot_row(4, ts=DAY, length=5400),
+    ]
     p = plan(rows, ledger, server, keyless=True, period=NOV, prune=True)
     assert [(r.outcome, r.worklog_id) for r in p.rows] == [
-        ("unchanged", "a"), ("unchanged", "b"), ("update", "c")]  # fmt: skip
+        ("unchanged", "a"),
+        ("unchanged", "b"),
+        ("update", "c"),
+    ]
     assert p.rows[2].changes == {"length": (C, 5400)}
 
 
@@ -367,11 +438,19 @@ def test_a_frozen_slot_holds_rows_that_do_not_match_exactly() -> None:
 
 def test_a_frozen_user_keeps_every_worklog_in_the_period() -> None:
     ledger, server = _day(a=A, b=B)
-    p = plan([], ledger, server, keyless=True, period=NOV, prune=True,
-             freeze=Freeze(users=frozenset({BOB})))  # fmt: skip
+    p = plan(
+        [],
+        ledger,
+        server,
+        keyless=True,
+        period=NOV,
+        prune=True,
+        freeze=Freeze(users=frozenset({BOB})),
+    )
     assert not p.deletes and len(p.kept) == 2
-    p = plan([], ledger, server, keyless=True, period=NOV, prune=True,
-             freeze=Freeze(everything=True))  # fmt: skip
+    p = plan(
+        [], ledger, server, keyless=True, period=NOV, prune=True, freeze=Freeze(everything=True)
+    )
     assert not p.deletes
 
 
@@ -417,8 +496,14 @@ def test_prune_keeps_what_was_edited_in_7pace() -> None:
     ledger = {"gone": entry("gone", "x", ts="2026-11-02T12:00:00Z")}
     p = plan([], ledger, {"x": ServerWorklog.from_api(raw)}, period=NOV, prune=True)
     assert p.deletes == [] and [c.worklog_id for c in p.delete_conflicts] == ["x"]
-    p = plan([], ledger, {"x": ServerWorklog.from_api(raw)}, period=NOV, prune=True,
-             overwrite_edited=True)  # fmt: skip
+    p = plan(
+        [],
+        ledger,
+        {"x": ServerWorklog.from_api(raw)},
+        period=NOV,
+        prune=True,
+        overwrite_edited=True,
+    )
     assert [d.worklog_id for d in p.deletes] == ["x"]
 
 
@@ -427,8 +512,11 @@ def test_prune_spares_keys_of_rejected_rows() -> None:
 
 
 def test_prune_only_inside_the_period_and_users_without_rows_are_pruned() -> None:
-    ledger = {"k": entry("k", "w"), "oct": entry("oct", "y", ts="2026-10-30T09:00:00Z"),
-              "alice": entry("alice", "z", user=ALICE)}  # fmt: skip
+    ledger = {
+        "k": entry("k", "w"),
+        "oct": entry("oct", "y", ts="2026-10-30T09:00:00Z"),
+        "alice": entry("alice", "z", user=ALICE),
+    }
     server = by_id(worklog("w"), worklog("y", ts="2026-10-30T09:00:00Z"), worklog("z", user=ALICE))
     p = plan([desired(2, "k")], ledger, server, prune=True, period=NOV)
     # October is outside the period: untouched; alice has no rows left: pruned inside it
@@ -436,8 +524,10 @@ def test_prune_only_inside_the_period_and_users_without_rows_are_pruned() -> Non
 
 
 def test_the_first_and_last_day_of_the_period_are_inside() -> None:
-    ledger = {"first": entry("first", "a", ts="2026-11-01T00:00:00Z"),
-              "last": entry("last", "b", ts="2026-11-30T23:59:59Z")}  # fmt: skip
+    ledger = {
+        "first": entry("first", "a", ts="2026-11-01T00:00:00Z"),
+        "last": entry("last", "b", ts="2026-11-30T23:59:59Z"),
+    }
     server = by_id(worklog("a", ts="2026-11-01T00:00:00Z"), worklog("b", ts="2026-11-30T23:59:59Z"))
     p = plan([], ledger, server, prune=True, period=NOV)
     assert sorted(d.worklog_id for d in p.deletes) == ["a", "b"]
@@ -447,8 +537,10 @@ def test_period_days_are_local() -> None:
     # 23:30 UTC on 31 Oct is 1 Nov in Berlin: inside November there, outside in UTC
     ledger = {"k": entry("k", "x", ts="2026-10-31T23:30:00Z")}
     server = by_id(worklog("x", ts="2026-10-31T23:30:00Z"))
-    assert [d.worklog_id for d in plan([], ledger, server, prune=True, period=NOV,
-                                       timezone="Europe/Berlin").deletes] == ["x"]  # fmt: skip
+    assert [
+        d.worklog_id
+        for d in plan([], ledger, server, prune=True, period=NOV, timezone="Europe/Berlin").deletes
+    ] == ["x"]
     assert plan([], ledger, server, prune=True, period=NOV).deletes == []
 
 
@@ -480,8 +572,10 @@ def test_parse_period_january_previous_month() -> None:
     assert (period.first, period.last) == (date(2026, 12, 1), date(2026, 12, 31))
 
 
-@pytest.mark.parametrize("spec", ["", "2026-11-01", "2026-11-30..2026-11-01", "last:0d",
-                                  "month:next", "2026-13-01..2026-13-02"])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec",
+    ["", "2026-11-01", "2026-11-30..2026-11-01", "last:0d", "month:next", "2026-13-01..2026-13-02"],
+)
 def test_parse_period_refuses_anything_else(spec: str) -> None:
     with pytest.raises(UsageError):
         parse_period(spec, today=date(2026, 12, 4))

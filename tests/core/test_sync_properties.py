@@ -82,10 +82,17 @@ class World:
 
     def add(self, user: str, ts: str, minutes: int, comment: str) -> str:
         wid = f"w{next(self.ids)}"
-        self.server[wid] = {"id": wid, "timestamp": ts, "length": minutes * 60,
-                            "comment": comment, "workItemId": WI, "user": {"id": user},
-                            "editedTimestamp": f"e{next(self.edits)}",
-                            "createdTimestamp": f"c{wid}", "billableLength": None}  # fmt: skip
+        self.server[wid] = {
+            "id": wid,
+            "timestamp": ts,
+            "length": minutes * 60,
+            "comment": comment,
+            "workItemId": WI,
+            "user": {"id": user},
+            "editedTimestamp": f"e{next(self.edits)}",
+            "createdTimestamp": f"c{wid}",
+            "billableLength": None,
+        }
         return wid
 
     def view(self) -> dict[str, ServerWorklog]:
@@ -132,14 +139,33 @@ def desired_and_rejected(
                 content.update(timeStamp=stamp(line.day), userId=line.user, workItemId=WI)
             desired.append(DesiredRow(row, key, line.user, stamp(line.day), WI, content))
         elif line.broken == "length":  # e.g. "abc" hours: the slot reads
-            rejected.append(RejectedRow(row, line.eid if keyed else None, line.user,
-                                        stamp(line.day), WI, slot_known=True))  # fmt: skip
+            rejected.append(
+                RejectedRow(
+                    row,
+                    line.eid if keyed else None,
+                    line.user,
+                    stamp(line.day),
+                    WI,
+                    slot_known=True,
+                )
+            )
         elif line.broken == "typo":  # a date outside the period: its entry could be anywhere
-            rejected.append(RejectedRow(row, line.eid if keyed else None, line.user,
-                                        stamp(line.day, 10), WI, slot_known=False))  # fmt: skip
+            rejected.append(
+                RejectedRow(
+                    row,
+                    line.eid if keyed else None,
+                    line.user,
+                    stamp(line.day, 10),
+                    WI,
+                    slot_known=False,
+                )
+            )
         else:  # a mistyped e-mail: the user does not resolve
-            rejected.append(RejectedRow(row, line.eid if keyed else None, None,
-                                        stamp(line.day), WI, slot_known=True))  # fmt: skip
+            rejected.append(
+                RejectedRow(
+                    row, line.eid if keyed else None, None, stamp(line.day), WI, slot_known=True
+                )
+            )
     return desired, rejected
 
 
@@ -152,27 +178,37 @@ def sync(world: World, lines: list[Line], keyed: bool) -> tuple[bool, list[int]]
     desired, rejected = desired_and_rejected(lines, keyed)
     freeze, _ = freeze_of(rejected, keyed=keyed)
     present = {r.key for r in rejected if r.key is not None}
-    plan = plan_sync(desired, world.ledger, world.view(), same_edited=lambda a, b: a == b,
-                     keyless=not keyed, period=PERIOD, prune=True, present_keys=present,
-                     freeze=freeze, foreign=world.foreign)  # fmt: skip
+    plan = plan_sync(
+        desired,
+        world.ledger,
+        world.view(),
+        same_edited=lambda a, b: a == b,
+        keyless=not keyed,
+        period=PERIOD,
+        prune=True,
+        present_keys=present,
+        freeze=freeze,
+        foreign=world.foreign,
+    )
     ledgered = sum(1 for e in world.ledger.values() if e.worklog_id in world.server)
     verdict = guard_deletes(len(plan.deletes), ledgered, DeleteLimit(), source_empty=not lines)
     if not verdict.allowed:
         return False, []
     by_row = {d.source_row: d for d in desired}
     WRITES["n"] += len(plan.deletes) + sum(
-        1 for r in plan.rows if r.outcome in (Planned.CREATE, Planned.UPDATE))
+        1 for r in plan.rows if r.outcome in (Planned.CREATE, Planned.UPDATE)
+    )
     for key in plan.forget:
         world.ledger.pop(key, None)
     for r in plan.rows:
         d = by_row.get(r.source_row)
         if r.outcome == Planned.CREATE:
             assert d is not None
-            wid = world.add(d.user_id, d.timestamp, d.content["length"] // 60,
-                            d.content["comment"])  # fmt: skip
+            wid = world.add(d.user_id, d.timestamp, d.content["length"] // 60, d.content["comment"])
             raw = world.server[wid]
-            world.ledger[r.key] = LedgerEntry(r.key, wid, d.user_id, d.timestamp,
-                                              dict(d.content), raw["editedTimestamp"])  # fmt: skip
+            world.ledger[r.key] = LedgerEntry(
+                r.key, wid, d.user_id, d.timestamp, dict(d.content), raw["editedTimestamp"]
+            )
         elif r.outcome == Planned.UPDATE:
             assert d is not None and r.action is not None and r.worklog_id is not None
             raw = world.server[r.worklog_id]
@@ -182,8 +218,9 @@ def sync(world: World, lines: list[Line], keyed: bool) -> tuple[bool, list[int]]
                 else:
                     raw[{"timeStamp": "timestamp"}.get(name, name)] = value
             raw["editedTimestamp"] = f"e{next(world.edits)}"
-            world.ledger[r.key] = LedgerEntry(r.key, r.worklog_id, d.user_id, d.timestamp,
-                                              dict(d.content), raw["editedTimestamp"])  # fmt: skip
+            world.ledger[r.key] = LedgerEntry(
+                r.key, r.worklog_id, d.user_id, d.timestamp, dict(d.content), raw["editedTimestamp"]
+            )
         elif r.outcome == Planned.UNCHANGED and r.ledger is not None:
             world.ledger[r.key] = r.ledger
     for delete in plan.deletes:
@@ -198,8 +235,13 @@ def sync(world: World, lines: list[Line], keyed: bool) -> tuple[bool, list[int]]
 ops = st.one_of(
     st.tuples(st.just("correct"), st.integers(0, 30), st.sampled_from([15, 30, 60, 90])),
     st.tuples(st.just("remove"), st.integers(0, 30)),
-    st.tuples(st.just("add"), st.sampled_from(USERS), st.sampled_from(DAYS),
-              st.sampled_from([30, 60, 120]), st.sampled_from(["a", "b"])),  # fmt: skip
+    st.tuples(
+        st.just("add"),
+        st.sampled_from(USERS),
+        st.sampled_from(DAYS),
+        st.sampled_from([30, 60, 120]),
+        st.sampled_from(["a", "b"]),
+    ),
     st.tuples(st.just("move_day"), st.integers(0, 30), st.sampled_from(DAYS)),
     st.tuples(st.just("move_user"), st.integers(0, 30)),
     st.tuples(st.just("break"), st.integers(0, 30), st.sampled_from(["length", "typo", "user"])),
@@ -250,8 +292,9 @@ def check(world: World, before: World, lines: list[Line], wrote: bool, held: lis
         assert world.server == before.server and world.ledger == before.ledger
         return
     ours, ours_before = world.ours(), before.ours()
-    valid = Counter(line.content() for i, line in enumerate(lines)
-                    if line.broken is None and i + 2 not in held)  # fmt: skip
+    valid = Counter(
+        line.content() for i, line in enumerate(lines) if line.broken is None and i + 2 not in held
+    )
     # every valid row that is not held has its worklog
     missing = valid - ours
     assert not missing, f"lost: {missing}"
@@ -285,8 +328,9 @@ def test_random_edits_never_lose_or_double_an_hour(keyed: bool, steps: list[Any]
         lines = apply(op, lines, fresh)
         before = World(
             server={w: dict(raw) for w, raw in world.server.items()},
-            ledger=dict(world.ledger), foreign=dict(world.foreign),
-        )  # fmt: skip
+            ledger=dict(world.ledger),
+            foreign=dict(world.foreign),
+        )
         writes = WRITES["n"]
         wrote, held = sync(world, lines, keyed)
         check(world, before, lines, wrote, held)

@@ -337,8 +337,20 @@ def test_streamed_rows_are_exactly_openpyxls(tmp_path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["text", "int", "float", "bool", "date", "time", "delta", "formula", None, "far"])
-    ws.append(["a", 1, 1.5, True, dt.datetime(2026, 9, 1, 8, 30), dt.time(9, 15),
-               dt.timedelta(hours=1, minutes=30), "=1+1", None, "x"])  # fmt: skip
+    ws.append(
+        [
+            "a",
+            1,
+            1.5,
+            True,
+            dt.datetime(2026, 9, 1, 8, 30),
+            dt.time(9, 15),
+            dt.timedelta(hours=1, minutes=30),
+            "=1+1",
+            None,
+            "x",
+        ]
+    )
     ws["B2"].number_format = "0"
     ws["G2"].number_format = "[h]:mm"
     ws.cell(row=5, column=2, value=7)  # rows 3 and 4 absent from the XML

@@ -30,8 +30,15 @@ def test_rows_keep_original_cells_then_the_reason(tmp_path: Path) -> None:
     with out.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=";"))  # the input's own delimiter
     assert rows[0] == ["User", "Hours", "Notes", "source_row", "stage", "reason", "error_code"]
-    assert rows[1] == ["bob", "0", "'=cmd", "2", "server", "length must be > 0",
-                       "LengthMustBePositive"]  # fmt: skip
+    assert rows[1] == [
+        "bob",
+        "0",
+        "'=cmd",
+        "2",
+        "server",
+        "length must be > 0",
+        "LengthMustBePositive",
+    ]
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 

@@ -34,8 +34,7 @@ def test_file_is_private_and_single(tmp_path: Path) -> None:
 
 
 def test_scopes_keep_servers_mappings_and_keys_apart(tmp_path: Path) -> None:
-    a = scope_of("https://user:secret@org.timehub.7pace.com/api/rest?token=x", "preset p",
-                 "slot")  # fmt: skip
+    a = scope_of("https://user:secret@org.timehub.7pace.com/api/rest?token=x", "preset p", "slot")
     b = scope_of("https://org.timehub.7pace.com/api/rest", "preset p", 'key:["ID"]')
     assert "secret" not in a and "token" not in a
     with Ledger(tmp_path / "l.sqlite") as book:
@@ -50,13 +49,16 @@ def test_scopes_keep_servers_mappings_and_keys_apart(tmp_path: Path) -> None:
 def test_intents_and_outcomes(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite") as book:
         book.upsert("s", [entry("u", "w1"), entry("d", "w2"), entry("r", "w3")], None)
-        book.intend("s", entries=[entry("a", "w4")], pending={"u": {"length": 60}, "r": {"length": 5}},
-                    deleting=["d"])  # fmt: skip
+        book.intend(
+            "s",
+            entries=[entry("a", "w4")],
+            pending={"u": {"length": 60}, "r": {"length": 5}},
+            deleting=["d"],
+        )
         got = book.entries("s")
         assert got["u"].pending == {"length": 60} and got["d"].state == "deleting"
         assert got["a"].worklog_id == "w4"
-        book.settle("s", entries=[entry("u", "w1", "e2")], removed=["d"],
-                    not_sent=["r"])  # fmt: skip
+        book.settle("s", entries=[entry("u", "w1", "e2")], removed=["d"], not_sent=["r"])
         got = book.entries("s")
         assert set(got) == {"u", "r", "a"}
         assert got["u"].pending is None and got["u"].edited_ts == "e2"
@@ -111,18 +113,27 @@ def test_a_ledger_left_mid_transaction_by_a_killed_run_opens(tmp_path: Path) -> 
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
         ledger.upsert("s", [LedgerEntry("k", "w1", "u", "2026-11-02T09:00:00Z", {}, None)], "r")
-    child = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys, time\n"
-        f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
-        "c.execute('PRAGMA cache_size=1')\n"
-        "c.execute('BEGIN IMMEDIATE')\n"
-        "c.execute('DELETE FROM entry')\n"
-        "for i in range(3000):\n"
-        "    c.execute('INSERT INTO entry (scope, key, worklog_id, user_id, timestamp,"
-        " content_json, updated_at) VALUES (?,?,?,?,?,?,?)', ('s', f'k{i}', 'w', 'u', 't',"
-        " '{}' + 'x' * 200, 'now'))\n"
-        "print('ready', flush=True)\n"
-        "time.sleep(60)\n")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sqlite3, sys, time\n"
+                f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+                "c.execute('PRAGMA cache_size=1')\n"
+                "c.execute('BEGIN IMMEDIATE')\n"
+                "c.execute('DELETE FROM entry')\n"
+                "for i in range(3000):\n"
+                "    c.execute('INSERT INTO entry (scope, key, worklog_id, user_id, timestamp,"
+                " content_json, updated_at) VALUES (?,?,?,?,?,?,?)', ('s', f'k{i}', 'w', 'u', 't',"
+                " '{}' + 'x' * 200, 'now'))\n"
+                "print('ready', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -140,8 +151,11 @@ def test_writes_from_several_threads_at_once_are_one_at_a_time(tmp_path: Path) -
 
         def write(i: int) -> None:
             for j in range(30):
-                ledger.upsert("s", [LedgerEntry(f"k{i}-{j}", f"w{i}-{j}", "u",
-                                                "2026-11-02T09:00:00Z", {}, None)], "r")  # fmt: skip
+                ledger.upsert(
+                    "s",
+                    [LedgerEntry(f"k{i}-{j}", f"w{i}-{j}", "u", "2026-11-02T09:00:00Z", {}, None)],
+                    "r",
+                )
 
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(write, range(4)))

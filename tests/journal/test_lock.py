@@ -27,7 +27,11 @@ ROOT = "http://localhost:1/api/rest"
 
 
 def test_second_holder_of_one_target_is_refused_with_who_holds_it() -> None:
-    with target_lock(ROOT, what="importing this file"), pytest.raises(RunLocked) as caught, target_lock(ROOT, what="importing this file"):
+    with (
+        target_lock(ROOT, what="importing this file"),
+        pytest.raises(RunLocked) as caught,
+        target_lock(ROOT, what="importing this file"),
+    ):
         pass
     err = caught.value
     assert err.exit_code == EXIT_TEMPFAIL == 75
@@ -57,7 +61,11 @@ def test_one_writer_per_server_whatever_the_command() -> None:
 
 
 def test_the_url_case_and_trailing_slash_name_the_same_server() -> None:
-    with target_lock(ROOT, what="importing this file"), pytest.raises(RunLocked), target_lock(ROOT.upper() + "/", what="importing this file"):
+    with (
+        target_lock(ROOT, what="importing this file"),
+        pytest.raises(RunLocked),
+        target_lock(ROOT.upper() + "/", what="importing this file"),
+    ):
         pass
 
 
@@ -108,12 +116,17 @@ def test_lock_of_a_killed_process_is_taken_over(tmp_path: Path) -> None:
         while not ready.exists():
             assert time.monotonic() < deadline and child.poll() is None
             time.sleep(0.02)
-        with pytest.raises(RunLocked, match=f"pid {child.pid}, started"), target_lock(ROOT, what="importing this file"):
+        with (
+            pytest.raises(RunLocked, match=f"pid {child.pid}, started"),
+            target_lock(ROOT, what="importing this file"),
+        ):
             pass
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    with target_lock(ROOT, what="importing this file") as lock:  # the kernel dropped the dead holder's lock
+    with target_lock(
+        ROOT, what="importing this file"
+    ) as lock:  # the kernel dropped the dead holder's lock
         assert lock.took_over is not None and lock.took_over.pid == child.pid
         assert not lock.took_over.alive()
 

@@ -47,7 +47,6 @@ RICH_MAPPING = (
 RICH_COLUMNS = ["User", "Start", "Minutes", "Billable", "WorkItem", "Comment", "Activity"]
 
 
-
 def server_worklogs(box: RunningSandbox) -> Counter[WorklogTuple]:
     """Every worklog stored on the sandbox, as a multiset, read straight from its DB."""
     assert box.db is not None

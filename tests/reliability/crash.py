@@ -61,8 +61,11 @@ AFTER = "after the last worklog"
 LANDINGS = (STARTUP, PREFLIGHT, MID, AFTER)
 #: how often each moment is aimed at (the landing is measured, and may differ)
 INTENTS: tuple[tuple[str, float], ...] = (
-    (STARTUP, 0.06), (PREFLIGHT, 0.14), (MID, 0.68), (AFTER, 0.12),
-)  # fmt: skip
+    (STARTUP, 0.06),
+    (PREFLIGHT, 0.14),
+    (MID, 0.68),
+    (AFTER, 0.12),
+)
 #: mid-import kills wait for a uniform number of stored rows up to this share of the file:
 #: under contention the harness sees a count late, and kills aimed at the last rows landed
 #: after the last worklog (measured: 37% of 199 trials with 1..119 and 60% aimed mid)
@@ -170,9 +173,17 @@ def _requests(box: RunningSandbox) -> int:
 
 def _args(path: Path, base: Path, batch_size: int, concurrency: int) -> list[str]:
     return cli_command(
-        "import", str(path), "--mapping", str(rich_mapping_file(base)), "--yes", "--json",
-        "--batch-size", str(batch_size), "--concurrency", str(concurrency),
-    )  # fmt: skip
+        "import",
+        str(path),
+        "--mapping",
+        str(rich_mapping_file(base)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        str(batch_size),
+        "--concurrency",
+        str(concurrency),
+    )
 
 
 def measure_phases(*, rows: int = 120, latency_ms: int = 30, workdir: Path | None = None) -> Phases:

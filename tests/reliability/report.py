@@ -55,13 +55,23 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "reliability.xml"
         subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-m", "", "-p", "no:cacheprovider",
-             "tests/reliability", "--deselect",
-             "tests/reliability/test_crash_trials.py::test_hundred_crash_trials_under_contention",
-             f"--junitxml={junit}"],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-m",
+                "",
+                "-p",
+                "no:cacheprovider",
+                "tests/reliability",
+                "--deselect",
+                "tests/reliability/test_crash_trials.py::test_hundred_crash_trials_under_contention",
+                f"--junitxml={junit}",
+            ],
             cwd=REPO,
             check=False,
-        )  # fmt: skip
+        )
         rows = scenario_results(junit)
     _quiet()
     keep = Path(tempfile.mkdtemp(prefix="crash-trials-"))

@@ -132,8 +132,18 @@ def test_retry_after_beyond_cap_stops_resumably_with_75(
     rows = make_rows(30)
     path = write_rows(tmp_path / "in.csv", rows)
     env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
-    args = ["import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes", "--json",
-            "--batch-size", "10", "--concurrency", "1"]  # fmt: skip
+    args = [
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "1",
+    ]
     started = time.monotonic()
     code, out, err = invoke(args, env)
     assert code == 75, err
@@ -199,9 +209,9 @@ def test_writes_failing_while_reads_work_exit_75_then_resume(
 
 
 @pytest.mark.parametrize(
-    "fault", ["html-after-commit", "truncated-after-commit", "wrong-shape-after-commit",
-              "302-after-commit"],
-)  # fmt: skip
+    "fault",
+    ["html-after-commit", "truncated-after-commit", "wrong-shape-after-commit", "302-after-commit"],
+)
 def test_unreadable_answer_after_commit_resume_journals_it_undo_is_exact(
     sandbox: RunningSandbox, tmp_path: Path, fault: str
 ) -> None:
@@ -278,8 +288,18 @@ def test_token_expiring_mid_run_exit_3_then_resume_creates_only_the_rest(
     # the token "expires": every batch from the 3rd on is 401 (and everything after it)
     sandbox.set_faults(["batch#3..:401", "worklogs-all#2..:401"])
     env = {"TIMETRACKER_URL": sandbox.url, "TIMETRACKER_TOKEN": sandbox.tokens["alice@example.com"]}
-    args = ["import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes", "--json",
-            "--batch-size", "10", "--concurrency", "1"]  # fmt: skip
+    args = [
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "1",
+    ]
     code, out, err = invoke(args, env)
     assert code == 3, err
     first = json.loads(out)
@@ -303,9 +323,12 @@ def test_token_expiring_mid_run_exit_3_then_resume_creates_only_the_rest(
 def _balanced_counts(counts: dict[str, int]) -> bool:
     """The accounting invariant on a JSON summary's counts."""
     return counts["rows"] == (
-        counts["created"] + counts["already_existing"] + counts["rejected"]
-        + counts["unprocessed"] + counts.get("skipped", 0)
-    )  # fmt: skip
+        counts["created"]
+        + counts["already_existing"]
+        + counts["rejected"]
+        + counts["unprocessed"]
+        + counts.get("skipped", 0)
+    )
 
 
 def _created_rows(summary: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -331,7 +354,7 @@ def test_one_bad_row_is_isolated(tmp_path: Path) -> None:
                 "--json",
                 "--batch-size",
                 "20",
-            ],  # fmt: skip
+            ],
             env,
         )
         assert code == 1, err
@@ -352,8 +375,18 @@ def _journal_batches(state: Path) -> list[tuple[int, str]]:
 def test_sigkill_after_post_sent_before_outcome_recorded(tmp_path: Path, state_dir: Path) -> None:
     rows = make_rows(40)
     path = write_rows(tmp_path / "in.csv", rows)
-    args = cli_command("import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes",
-                       "--json", "--batch-size", "10", "--concurrency", "1")  # fmt: skip
+    args = cli_command(
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "1",
+    )
     with run_sandbox_in_thread(faults=["batch#2:delay-after-commit=4s"]) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
@@ -383,8 +416,18 @@ def test_sigkill_after_post_sent_before_outcome_recorded(tmp_path: Path, state_d
 def test_sigint_mid_run_exit_130_then_resume(tmp_path: Path, state_dir: Path) -> None:
     rows = make_rows(300)
     path = write_rows(tmp_path / "in.csv", rows)
-    args = cli_command("import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes",
-                       "--json", "--batch-size", "10", "--concurrency", "2")  # fmt: skip
+    args = cli_command(
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "2",
+    )
     with run_sandbox_in_thread(latency_ms=40) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
@@ -480,7 +523,9 @@ def test_undo_with_one_edited_and_one_already_deleted(
     # exactly the edited worklog is left, with everything but its comment as imported
     left = dict(rows[int(edited_row) - 2], Comment="changed by hand")
     assert server_worklogs(sandbox) == expected_worklogs([left])
-    code, out, _ = invoke(["runs", "undo", "--yes", result.run_id, "--json"], env)  # again: harmless
+    code, out, _ = invoke(
+        ["runs", "undo", "--yes", result.run_id, "--json"], env
+    )  # again: harmless
     assert code == 0 and json.loads(out)["deleted"] == []
     assert server_worklogs(sandbox) == expected_worklogs([left])
 

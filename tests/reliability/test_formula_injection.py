@@ -112,7 +112,7 @@ def test_exports_are_neutralised(sandbox: RunningSandbox, tmp_path: Path, fmt: s
             "-o",
             str(out),
             "--quiet",
-        ],  # fmt: skip
+        ],
         env,
     )
     assert code == 0, err

@@ -251,14 +251,16 @@ def _xlsx_with_parts(path: Path, parts: dict[str, bytes], *, stored: bool = Fals
         files = {name: src.read(name) for name in src.namelist()}
     if "xl/sharedStrings.xml" in parts:  # openpyxl writes inline strings: declare the part
         files["[Content_Types].xml"] = files["[Content_Types].xml"].replace(
-            b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
             b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-        )  # fmt: skip
+        )
         files["xl/_rels/workbook.xml.rels"] = files["xl/_rels/workbook.xml.rels"].replace(
-            b"</Relationships>", b'<Relationship Id="rIdSst" Type="http://schemas.openxml'
+            b"</Relationships>",
+            b'<Relationship Id="rIdSst" Type="http://schemas.openxml'
             b'formats.org/officeDocument/2006/relationships/sharedStrings" '
             b'Target="sharedStrings.xml"/></Relationships>',
-        )  # fmt: skip
+        )
     files.update(parts)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in files.items():
@@ -272,8 +274,9 @@ _MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 
 def _shared_strings(items: int, text: str = "{n}") -> bytes:
     """A shared-strings part of ``items`` texts; the header's five come first."""
-    head = "".join(f"<si><t>{h}</t></si>" for h in ("User", "Start", "Minutes", "WorkItem",
-                                                      "Comment"))  # fmt: skip
+    head = "".join(
+        f"<si><t>{h}</t></si>" for h in ("User", "Start", "Minutes", "WorkItem", "Comment")
+    )
     body = "".join(f"<si><t>{text.format(n=n)}</t></si>" for n in range(items - 5))
     return f'<?xml version="1.0"?><sst {_MAIN}>{head}{body}</sst>'.encode()
 
@@ -298,8 +301,7 @@ def test_xlsx_more_shared_strings_than_the_limit_is_refused_before_reading(
     from timetracker_import.files.readers import MAX_XLSX_SHARED_STRINGS
 
     part = _shared_strings(MAX_XLSX_SHARED_STRINGS + 1)
-    path = _xlsx_with_parts(tmp_path / "strings.xlsx", {"xl/sharedStrings.xml": part},
-                            stored=True)  # fmt: skip
+    path = _xlsx_with_parts(tmp_path / "strings.xlsx", {"xl/sharedStrings.xml": part}, stored=True)
     code, text = validate_bounded(path, tmp_path)
     assert code == 2, text[-500:]
     assert f"hold more than {MAX_XLSX_SHARED_STRINGS:,} texts" in text
@@ -313,9 +315,10 @@ def test_xlsx_shared_strings_exactly_at_the_count_limit_are_read(tmp_path: Path)
     part = _shared_strings(MAX_XLSX_SHARED_STRINGS)
     rows = '<row r="2"><c r="A2" t="s"><v>5</v></c></row>'  # a row naming text #5 ("0")
     path = _xlsx_with_parts(
-        tmp_path / "strings.xlsx", {"xl/sharedStrings.xml": part,
-                                    "xl/worksheets/sheet1.xml": _sheet(rows)}, stored=True,
-    )  # fmt: skip
+        tmp_path / "strings.xlsx",
+        {"xl/sharedStrings.xml": part, "xl/worksheets/sheet1.xml": _sheet(rows)},
+        stored=True,
+    )
     code, text = validate_bounded(path, tmp_path)
     assert code == 1 and "refused" not in text, text[-500:]  # read; the row is rejected
 
@@ -402,8 +405,14 @@ def test_xlsx_with_an_external_entity_is_one_clear_line(tmp_path: Path, part: st
 
 # -- every value has a clean outcome (issue 25 item 3) ----------------------------------------
 
-OUT_OF_RANGE = ["0001-01-01T10:00:00Z", "1600-01-01T10:00:00", "2263-01-01 10:00",
-                "9999-12-31T23:59:59Z", "1899-12-31T08:00:00+01:00", "31.12.9999 10:00"]  # fmt: skip
+OUT_OF_RANGE = [
+    "0001-01-01T10:00:00Z",
+    "1600-01-01T10:00:00",
+    "2263-01-01 10:00",
+    "9999-12-31T23:59:59Z",
+    "1899-12-31T08:00:00+01:00",
+    "31.12.9999 10:00",
+]
 HUGE_WORK_ITEM = "99999999999999999999"  # above int64
 
 
@@ -427,9 +436,15 @@ def _xlsx_rows(path: Path, rows: list[dict[str, object]], cells: Mapping[int, ob
     for i, row in enumerate(rows):
         start = cells.get(i, row["Start"])
         work_item = row["WorkItem"]
-        ws.append([row["User"], start, row["Minutes"],
-                   float(str(work_item)) if work_item == HUGE_WORK_ITEM else work_item,
-                   row["Comment"]])  # fmt: skip
+        ws.append(
+            [
+                row["User"],
+                start,
+                row["Minutes"],
+                float(str(work_item)) if work_item == HUGE_WORK_ITEM else work_item,
+                row["Comment"],
+            ]
+        )
     wb.save(path)
     return path
 
@@ -449,8 +464,12 @@ def test_out_of_range_dates_and_numbers_are_row_rejections_in_validate(
     if fmt == "csv":
         path = write_rows(tmp_path / "in.csv", rows)
     else:
-        natives = {0: dt.datetime(1600, 1, 1, 10), 1: dt.datetime(9999, 12, 31, 10),
-                   2: dt.datetime(1, 1, 1), 3: dt.date(2263, 1, 1)}  # fmt: skip
+        natives = {
+            0: dt.datetime(1600, 1, 1, 10),
+            1: dt.datetime(9999, 12, 31, 10),
+            2: dt.datetime(1, 1, 1),
+            3: dt.date(2263, 1, 1),
+        }
         path = _xlsx_rows(tmp_path / "in.xlsx", rows, natives)
     code, text = validate(path, tmp_path, "--json")
     assert code == 1, text
@@ -504,12 +523,29 @@ def test_disk_full_mid_import_is_one_line_exit_75_and_the_resume_is_exact(
 
     rows = make_rows(600)
     path = write_rows(tmp_path / "in.csv", rows)
-    args = cli_command("import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes",
-                       "--json", "--batch-size", "20", "--concurrency", "2")  # fmt: skip
+    args = cli_command(
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "20",
+        "--concurrency",
+        "2",
+    )
     with run_sandbox_in_thread() as box:
         env = subprocess_env(box, tmp_path / "state")
-        full = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True,
-                              timeout=TIME_LIMIT, preexec_fn=lambda: _limited(300_000))  # fmt: skip
+        full = subprocess.run(
+            args,
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT,
+            preexec_fn=lambda: _limited(300_000),
+        )
         assert full.returncode == 75, full.stderr[-2000:]
         assert "Traceback" not in full.stderr
         lines = full.stderr.strip().splitlines()
@@ -517,35 +553,49 @@ def test_disk_full_mid_import_is_one_line_exit_75_and_the_resume_is_exact(
         assert lines[0].startswith("error: cannot write ") and "journal.sqlite" in lines[0]
         stored = sum(server_worklogs(box).values())
         assert 0 < stored < 600  # it stopped mid-import
-        again = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True,
-                               timeout=TIME_LIMIT)  # fmt: skip
+        again = subprocess.run(
+            args, env=env, cwd=REPO, capture_output=True, text=True, timeout=TIME_LIMIT
+        )
         assert again.returncode == 0, again.stderr[-2000:]
         doc = json.loads(again.stdout)
         assert doc["resumed"] and doc["counts"]["created"] == 600
         assert server_worklogs(box) == expected_worklogs(rows)
-        undo = subprocess.run(cli_command("runs", "undo", "--yes", doc["run_id"], "--json"), env=env,
-                              cwd=REPO, capture_output=True, text=True, timeout=TIME_LIMIT)  # fmt: skip
+        undo = subprocess.run(
+            cli_command("runs", "undo", "--yes", doc["run_id"], "--json"),
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT,
+        )
         assert undo.returncode == 0, undo.stderr
         assert sum(server_worklogs(box).values()) == 0
 
 
 @pytest.mark.parametrize("where", ["a file", "under a file", "unreadable"])
-def test_a_state_directory_that_cannot_be_created_is_one_line(
-    tmp_path: Path, where: str
-) -> None:
+def test_a_state_directory_that_cannot_be_created_is_one_line(tmp_path: Path, where: str) -> None:
     from tests.helpers import make_rows, write_rows
 
     blocker = tmp_path / "blocker"
     blocker.write_text("not a directory")
-    state = {"a file": blocker, "under a file": blocker / "state",
-             "unreadable": Path("/proc/no-such-dir/state")}[where]  # fmt: skip
+    state = {
+        "a file": blocker,
+        "under a file": blocker / "state",
+        "unreadable": Path("/proc/no-such-dir/state"),
+    }[where]
     path = write_rows(tmp_path / "in.csv", make_rows(3))
-    env = subprocess_env(None, state) | {"TIMETRACKER_URL": "http://127.0.0.1:9",
-                                        "TIMETRACKER_TOKEN": "state-test-token-1"}  # fmt: skip
+    env = subprocess_env(None, state) | {
+        "TIMETRACKER_URL": "http://127.0.0.1:9",
+        "TIMETRACKER_TOKEN": "state-test-token-1",
+    }
     proc = subprocess.run(
         cli_command("import", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes"),
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=TIME_LIMIT,
-    )  # fmt: skip
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 2 and "Traceback" not in proc.stderr, proc.stderr
@@ -575,13 +625,47 @@ FUZZ_LAYOUTS = {
 }
 #: texts that broke, or nearly broke, something once
 EDGE_TEXTS = [
-    "", " ", "0", "-0", "-1", "1e400", "-1e400", "NaN", "inf", "-inf", "1,5", "1.5.5",
-    HUGE_WORK_ITEM, "9" * 40, "0001-01-01", "9999-12-31T23:59:59Z", "1677-09-21 00:12",
-    "2262-04-11T23:47:16.854775807", "2262-04-12", "1600-02-29", "2026-02-29", "31.09.2026",
-    "03/04/2026", "24:00", "25:61", "23:59:60", "12:00 PM", "PT999999999H", "P1Y", "99:99",
-    "2026-03-29T02:30:00", "2026-10-25 02:30", "=1+1", "@SUM(A1)", "\x00", "\ufeff", "Ã©",
-    "alice@example.com", "[Not Set]", "x" * 5000,
-]  # fmt: skip
+    "",
+    " ",
+    "0",
+    "-0",
+    "-1",
+    "1e400",
+    "-1e400",
+    "NaN",
+    "inf",
+    "-inf",
+    "1,5",
+    "1.5.5",
+    HUGE_WORK_ITEM,
+    "9" * 40,
+    "0001-01-01",
+    "9999-12-31T23:59:59Z",
+    "1677-09-21 00:12",
+    "2262-04-11T23:47:16.854775807",
+    "2262-04-12",
+    "1600-02-29",
+    "2026-02-29",
+    "31.09.2026",
+    "03/04/2026",
+    "24:00",
+    "25:61",
+    "23:59:60",
+    "12:00 PM",
+    "PT999999999H",
+    "P1Y",
+    "99:99",
+    "2026-03-29T02:30:00",
+    "2026-10-25 02:30",
+    "=1+1",
+    "@SUM(A1)",
+    "\x00",
+    "\ufeff",
+    "Ã©",
+    "alice@example.com",
+    "[Not Set]",
+    "x" * 5000,
+]
 CELL_VALUES = st.one_of(
     st.none(),
     st.booleans(),
@@ -635,8 +719,9 @@ def _fuzz_file(tmp: Path, fmt: str, headers: list[str], rows: list[list[object]]
     try:
         wb.save(path)
     except (ValueError, OverflowError):  # a date openpyxl cannot write: as text instead
-        return _fuzz_file(tmp, fmt, headers,
-                          [[None if v is None else str(v) for v in row] for row in rows])  # fmt: skip
+        return _fuzz_file(
+            tmp, fmt, headers, [[None if v is None else str(v) for v in row] for row in rows]
+        )
     return path
 
 
@@ -663,8 +748,7 @@ def test_fuzz_cell_values_of_every_mapped_field(
     tmp = tmp_path_factory.mktemp("fuzz")
     path = _fuzz_file(tmp, fmt, headers, rows)
     (tmp / "fuzz.yaml").write_text(mapping, encoding="utf-8")
-    code, out, err = invoke(["validate", str(path), "--mapping", str(tmp / "fuzz.yaml"),
-                             "--json"])  # fmt: skip
+    code, out, err = invoke(["validate", str(path), "--mapping", str(tmp / "fuzz.yaml"), "--json"])
     assert "Traceback" not in out + err, (out + err)[-3000:]
     assert code in (0, 1, 2), (code, (out + err)[-3000:])
     if code == 2:
@@ -687,13 +771,19 @@ def fuzz_box() -> Any:
         yield box
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_fuzz_import_accounts_for_every_row(
-    tmp_path_factory: pytest.TempPathFactory, fuzz_box: Any, data: st.DataObject,
+    tmp_path_factory: pytest.TempPathFactory,
+    fuzz_box: Any,
+    data: st.DataObject,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     """The same cell values through ``import`` into the sandbox: an ImportResult that
     balances (created + existing + rejected + unprocessed + skipped = rows), or a one-line
     error; what the server gained is what the run says it created."""
@@ -707,13 +797,17 @@ def test_fuzz_import_accounts_for_every_row(
 
     headers, mapping = FUZZ_LAYOUTS["timestamp"]
     good = ["alice@example.com", "2026-09-01T06:00:00Z", 15, "", 100, "good", "", ""]
-    fuzzed = data.draw(st.lists(
-        st.lists(CELL_VALUES, min_size=len(headers), max_size=len(headers)),
-        min_size=1, max_size=3,
-    ))  # fmt: skip
+    fuzzed = data.draw(
+        st.lists(
+            st.lists(CELL_VALUES, min_size=len(headers), max_size=len(headers)),
+            min_size=1,
+            max_size=3,
+        )
+    )
     mixed = [list(good)] + [
         # the user and the organization stay sane (routing is not what is fuzzed here)
-        ["alice@example.com", *cells[1:7], ""] for cells in fuzzed
+        ["alice@example.com", *cells[1:7], ""]
+        for cells in fuzzed
     ]
     mixed[0][5] = f"good-{data.draw(st.integers(0, 10**9))}"  # not already on the server
     tmp = tmp_path_factory.mktemp("fuzzimport")
@@ -721,9 +815,10 @@ def test_fuzz_import_accounts_for_every_row(
     path = _fuzz_file(tmp, data.draw(st.sampled_from(["csv", "xlsx"])), headers, mixed)
     (tmp / "m.yaml").write_text(mapping, encoding="utf-8")
     connection = resolve_connection(
-        url=fuzz_box.url, env={"TIMETRACKER_TOKEN": fuzz_box.tokens["alice@example.com"]},
+        url=fuzz_box.url,
+        env={"TIMETRACKER_TOKEN": fuzz_box.tokens["alice@example.com"]},
         config_dir=tmp / "cfg",
-    )  # fmt: skip
+    )
     settings_ = ImportSettings(path=path, connection=connection, mapping_path=tmp / "m.yaml")
     before = stored_count(fuzz_box)
     try:

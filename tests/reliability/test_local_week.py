@@ -36,10 +36,20 @@ def test_preflight_by_local_week_and_the_servers_refusal_mapped_to_the_row(
     tmp_path: Path,
 ) -> None:
     rows = make_rows(4, users=("alice@example.com",))  # September: open weeks
-    locked_local = {"User": "alice@example.com", "Start": "2026-10-04T23:30:00Z",
-                    "Minutes": 30, "WorkItem": 5, "Comment": "monday-0030-locked-week"}
-    open_local = {"User": "alice@example.com", "Start": "2026-10-11T23:30:00Z",
-                  "Minutes": 30, "WorkItem": 5, "Comment": "monday-0030-open-week"}  # fmt: skip
+    locked_local = {
+        "User": "alice@example.com",
+        "Start": "2026-10-04T23:30:00Z",
+        "Minutes": 30,
+        "WorkItem": 5,
+        "Comment": "monday-0030-locked-week",
+    }
+    open_local = {
+        "User": "alice@example.com",
+        "Start": "2026-10-11T23:30:00Z",
+        "Minutes": 30,
+        "WorkItem": 5,
+        "Comment": "monday-0030-open-week",
+    }
     data = [*rows, locked_local, open_local]
     path = write_rows(tmp_path / "in.csv", data)
     with run_sandbox_in_thread(seed=_seed()) as box:

@@ -31,9 +31,18 @@ ROWS = 200
 
 def _command(path: Path, base: Path, *extra: str) -> list[str]:
     return cli_command(
-        "import", str(path), "--mapping", str(mapping_file(base)), "--yes", "--json",
-        "--batch-size", "10", "--concurrency", "1", *extra,
-    )  # fmt: skip
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(base)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "1",
+        *extra,
+    )
 
 
 def _both(args: list[str], env: dict[str, str]) -> list[tuple[int, str, str]]:
@@ -68,7 +77,10 @@ def test_two_imports_started_together_without_wait_one_exits_75(tmp_path: Path) 
         # both start within a second; the run with the lock takes longer than that
         assert codes == [0, 75], [err for _, _, err in outcomes]
         refused = next(err for code, _, err in outcomes if code == 75)
-        assert "error: another run (pid " in refused and ") is writing to this server (import)" in refused
+        assert (
+            "error: another run (pid " in refused
+            and ") is writing to this server (import)" in refused
+        )
         assert server_worklogs(box) == expected_worklogs(data)
         # the refused run changed nothing: running it again finds every row there
         again = subprocess.run(

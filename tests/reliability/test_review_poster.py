@@ -20,8 +20,13 @@ from timetracker_import.journal.store import Journal
 USER = "0b9e7e4c-0000-4000-8000-000000000001"
 START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 KEY = WorklogKey(USER, "2026-09-01T09:00:00Z", 1800, 101, "twin")
-BODY = {"timeStamp": "2026-09-01T09:00:00Z", "length": 1800, "userId": USER,
-        "workItemId": 101, "comment": "twin"}  # fmt: skip
+BODY = {
+    "timeStamp": "2026-09-01T09:00:00Z",
+    "length": 1800,
+    "userId": USER,
+    "workItemId": 101,
+    "comment": "twin",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -33,9 +38,16 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def worklog(wid: str, created: str = "2026-11-27T10:00:00.1234567") -> dict[str, Any]:
     """A worklog as the API returns it, with the key of ``KEY``."""
-    return {"id": wid, "user": {"id": USER}, "timestamp": "2026-09-01T09:00:00Z",
-            "length": 1800, "workItemId": 101, "comment": "twin",
-            "createdTimestamp": created, "editedTimestamp": created}  # fmt: skip
+    return {
+        "id": wid,
+        "user": {"id": USER},
+        "timestamp": "2026-09-01T09:00:00Z",
+        "length": 1800,
+        "workItemId": 101,
+        "comment": "twin",
+        "createdTimestamp": created,
+        "editedTimestamp": created,
+    }
 
 
 class ScriptedClient:
@@ -194,8 +206,12 @@ async def test_a_row_the_server_refuses_for_its_size_is_bisected_and_rejected(
         async def post_batch(self, items: list[dict[str, Any]], **kw: Any) -> Any:
             self.sent.append(items)
             if any(i.get("comment") == "huge" for i in items):
-                raise ApiError("7pace API answered 413", status=413,
-                               error_code="RequestTooLarge", description="body too large")  # fmt: skip
+                raise ApiError(
+                    "7pace API answered 413",
+                    status=413,
+                    error_code="RequestTooLarge",
+                    description="body too large",
+                )
             return [worklog(f"w{len(self.sent)}-{n}") for n in range(len(items))]
 
     client = TooLarge([])

@@ -17,10 +17,14 @@ from timetracker_import.sandbox import run_sandbox_in_thread
 TOKEN = "s3cr3t-T0KEN-for-hygiene-4711"
 SEED = {
     "users": [
-        {"email": "alice@example.com", "role": "Administrator", "token": TOKEN,
-         "approval_manager": True},
+        {
+            "email": "alice@example.com",
+            "role": "Administrator",
+            "token": TOKEN,
+            "approval_manager": True,
+        },
     ],
-}  # fmt: skip
+}
 
 # failures that end quickly under the default retry policy run in CI; the ones that wait
 # through the whole backoff (about 30 s each) are slow
@@ -69,15 +73,48 @@ def test_no_token_anywhere_under_debug(tmp_path: Path, faults: list[str]) -> Non
         commands = [
             ("me", "--debug"),
             ("users", "--debug"),
-            ("import", str(path), "--mapping", mapping, "--yes", "--json", "--debug",
-             "--batch-size", "5", "--report", str(out / "report.html"),
-             "--rejected", str(out / "rejected.csv")),
-            ("import", str(path), "--mapping", mapping, "--yes", "--json", "--debug",
-             "--dry-run", "--report", str(out / "dry.json")),
-            ("export", "--from", "2026-08-01", "--to", "2026-10-01", "--format", "csv",
-             "-o", str(out / "export.csv"), "--quiet", "--debug"),
+            (
+                "import",
+                str(path),
+                "--mapping",
+                mapping,
+                "--yes",
+                "--json",
+                "--debug",
+                "--batch-size",
+                "5",
+                "--report",
+                str(out / "report.html"),
+                "--rejected",
+                str(out / "rejected.csv"),
+            ),
+            (
+                "import",
+                str(path),
+                "--mapping",
+                mapping,
+                "--yes",
+                "--json",
+                "--debug",
+                "--dry-run",
+                "--report",
+                str(out / "dry.json"),
+            ),
+            (
+                "export",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-10-01",
+                "--format",
+                "csv",
+                "-o",
+                str(out / "export.csv"),
+                "--quiet",
+                "--debug",
+            ),
             ("runs", "list"),
-        ]  # fmt: skip
+        ]
         streams: dict[str, str] = {}
         codes = []
         for args in commands:
@@ -159,13 +196,36 @@ def test_no_basic_or_ntlm_credential_when_the_server_echoes_it(
             ("me", *common),
             ("users", *common),
             ("auth", "status", "--auth", auth),
-            ("export", "--from", "2026-08-01", "--to", "2026-10-01", "--format", "csv",
-             "-o", str(out / "export.csv"), "--quiet", *common),
-            ("import", str(path), "--mapping", mapping, "--yes", "--json", "--batch-size", "3",
-             "--report", str(out / "report.html"), "--rejected", str(out / "rejected.csv"),
-             *common),
+            (
+                "export",
+                "--from",
+                "2026-08-01",
+                "--to",
+                "2026-10-01",
+                "--format",
+                "csv",
+                "-o",
+                str(out / "export.csv"),
+                "--quiet",
+                *common,
+            ),
+            (
+                "import",
+                str(path),
+                "--mapping",
+                mapping,
+                "--yes",
+                "--json",
+                "--batch-size",
+                "3",
+                "--report",
+                str(out / "report.html"),
+                "--rejected",
+                str(out / "rejected.csv"),
+                *common,
+            ),
             ("runs", "list"),
-        ]  # fmt: skip
+        ]
         streams: dict[str, str] = {}
         for args in commands:
             proc = start(cli_command(*args), env)
@@ -176,8 +236,12 @@ def test_no_basic_or_ntlm_credential_when_the_server_echoes_it(
         echoed = [s for s in streams.values() if "Authorization: " in s]
         # the server did echo it (masked); the unresolved batches keep it in the journal only
         assert echoed or faults[0].startswith("batch:500"), streams
-        assert all("Authorization: Basic ****" in s or "Authorization: NTLM ****" in s
-                   or "Authorization: ****" in s for s in echoed)  # fmt: skip
+        assert all(
+            "Authorization: Basic ****" in s
+            or "Authorization: NTLM ****" in s
+            or "Authorization: ****" in s
+            for s in echoed
+        )
     texts = streams | tree_texts(tmp_path / "state") | tree_texts(out)
     for where, text in texts.items():
         for form in credential_forms(auth):
@@ -187,8 +251,9 @@ def test_no_basic_or_ntlm_credential_when_the_server_echoes_it(
 
         (journal,) = (tmp_path / "state").glob("runs/*/journal.sqlite")
         with sqlite3.connect(journal) as conn:
-            stored = [r for (r,) in conn.execute(
-                "SELECT result FROM batch WHERE state = 'ambiguous'")]  # fmt: skip
+            stored = [
+                r for (r,) in conn.execute("SELECT result FROM batch WHERE state = 'ambiguous'")
+            ]
         # the unresolved batches' answers are stored (exit 4), masked
         assert stored and all("Authorization: " in r and "****" in r for r in stored), stored
 
@@ -208,8 +273,10 @@ def test_a_url_with_a_credential_is_never_printed(tmp_path: Path, url: str, hidd
     """TIMETRACKER_URL or --url with a query, user info or fragment is refused without
     printing them (the "URL must not have a query" error printed the whole URL)."""
     env = subprocess_env(None, tmp_path / "state", token="another-token-1234")
-    for args, extra_env in ((("me", "--debug"), {"TIMETRACKER_URL": url}),
-                            (("me", "--url", url), {})):  # fmt: skip
+    for args, extra_env in (
+        (("me", "--debug"), {"TIMETRACKER_URL": url}),
+        (("me", "--url", url), {}),
+    ):
         proc = start(cli_command(*args), env | extra_env)
         stdout, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 2, stderr

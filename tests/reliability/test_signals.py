@@ -35,9 +35,18 @@ RESUME_HINT = "run the same command again to resume the unprocessed rows"
 
 def _args(path: Path, base: Path, *extra: str) -> list[str]:
     return cli_command(
-        "import", str(path), "--mapping", str(mapping_file(base)), "--yes", "--json",
-        "--batch-size", "10", "--concurrency", "2", *extra,
-    )  # fmt: skip
+        "import",
+        str(path),
+        "--mapping",
+        str(mapping_file(base)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "2",
+        *extra,
+    )
 
 
 def _check_summary(out: str, err: str, code: int, rows: int) -> dict[str, object]:
@@ -160,9 +169,19 @@ def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
     data = make_rows(300)
     path = write_rows(tmp_path / "in.csv", data)
     args = cli_command(
-        "sync", str(path), "--mapping", str(mapping_file(tmp_path)), "--yes", "--json",
-        "--batch-size", "10", "--concurrency", "2", "--ledger", str(tmp_path / "l.sqlite"),
-    )  # fmt: skip
+        "sync",
+        str(path),
+        "--mapping",
+        str(mapping_file(tmp_path)),
+        "--yes",
+        "--json",
+        "--batch-size",
+        "10",
+        "--concurrency",
+        "2",
+        "--ledger",
+        str(tmp_path / "l.sqlite"),
+    )
     with run_sandbox_in_thread(latency_ms=40) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
@@ -185,8 +204,13 @@ def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
         assert sum(server_worklogs(box).values()) == counts["created"]
         summary = json.loads((Path(doc["run_dir"]) / "summary.json").read_text())
         assert summary["exit_code"] == code and summary["counts"] == counts
-        listed = subprocess.run(cli_command("runs", "list", "--json"), env=env,
-                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        listed = subprocess.run(
+            cli_command("runs", "list", "--json"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         (run,) = [r for r in json.loads(listed.stdout) if r["run_id"] == doc["run_id"]]
         assert run["status"] == "halted" and run["halt_reason"] == "interrupted"
         assert run["counts"]["created"] == counts["created"]

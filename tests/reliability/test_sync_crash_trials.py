@@ -51,8 +51,14 @@ def corrected(rows: list[dict[str, Any]], rng: random.Random) -> list[dict[str, 
     for i in range(len(rows) // 20):
         base = rows[(i * 7) % len(rows)]
         when = datetime.strptime(base["Start"], "%Y-%m-%dT%H:%M:%SZ") + timedelta(minutes=7)
-        out.append({**base, "Start": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "Minutes": 5,
-                    "Comment": f"added-{i}"})  # fmt: skip
+        out.append(
+            {
+                **base,
+                "Start": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "Minutes": 5,
+                "Comment": f"added-{i}",
+            }
+        )
     return out
 
 
@@ -89,10 +95,17 @@ class SyncTrial:
 
     @property
     def ok(self) -> bool:
-        return (self.rerun_exit == 0 and self.missing == 0 and self.extra == 0
-                and self.balanced and self.third_writes == 0 and self.third_unchanged
-                and all(c == 0 for c in self.undo_exits) and self.undo_missing == 0
-                and self.undo_extra == 0)  # fmt: skip
+        return (
+            self.rerun_exit == 0
+            and self.missing == 0
+            and self.extra == 0
+            and self.balanced
+            and self.third_writes == 0
+            and self.third_unchanged
+            and all(c == 0 for c in self.undo_exits)
+            and self.undo_missing == 0
+            and self.undo_extra == 0
+        )
 
     def describe(self) -> str:
         return (
@@ -120,16 +133,30 @@ def run_sync_trial(seed: int) -> SyncTrial:
 
         def command(path: Path) -> list[str]:
             return cli_command(
-                "sync", str(path), "--mapping", mapping, "--yes", "--json", "--prune",
-                "--window", "2026-09-01..2026-09-30", "--source", "payroll", "--ledger", ledger,
+                "sync",
+                str(path),
+                "--mapping",
+                mapping,
+                "--yes",
+                "--json",
+                "--prune",
+                "--window",
+                "2026-09-01..2026-09-30",
+                "--source",
+                "payroll",
+                "--ledger",
+                ledger,
                 "--batch-size",
-                str(batch_size), "--concurrency", str(concurrency),
-            )  # fmt: skip
+                str(batch_size),
+                "--concurrency",
+                str(concurrency),
+            )
 
         with run_sandbox_in_thread(latency_ms=latency_ms) as box:
             env = subprocess_env(box, base / "state")
-            done = subprocess.run(command(first), env=env, capture_output=True, text=True,
-                                  timeout=180)  # fmt: skip
+            done = subprocess.run(
+                command(first), env=env, capture_output=True, text=True, timeout=180
+            )
             assert done.returncode == 0, done.stderr
             mark = _writes(box)
             proc = start(command(second), env)
@@ -147,8 +174,9 @@ def run_sync_trial(seed: int) -> SyncTrial:
                     proc.send_signal(signal.SIGKILL)
                 proc.communicate()
             killed_writes = _writes(box) - mark
-            rerun = subprocess.run(command(second), env=env, capture_output=True, text=True,
-                                   timeout=180)  # fmt: skip
+            rerun = subprocess.run(
+                command(second), env=env, capture_output=True, text=True, timeout=180
+            )
             balanced = False
             if rerun.returncode == 0:
                 doc = json.loads(rerun.stdout)
@@ -156,19 +184,30 @@ def run_sync_trial(seed: int) -> SyncTrial:
                 balanced = doc["balanced"] and c["rows"] == len(wanted)
             found, expected = server_worklogs(box), expected_worklogs(wanted)
             before = _writes(box)
-            third = subprocess.run(command(second), env=env, capture_output=True, text=True,
-                                   timeout=180)  # fmt: skip
+            third = subprocess.run(
+                command(second), env=env, capture_output=True, text=True, timeout=180
+            )
             third_counts = json.loads(third.stdout)["counts"] if third.returncode == 0 else {}
             third_writes = _writes(box) - before
             # undo the re-run, then the killed run: back to the first file, exactly
-            listed = subprocess.run(cli_command("runs", "list", "--json"), env=env,
-                                    capture_output=True, text=True, timeout=60)  # fmt: skip
+            listed = subprocess.run(
+                cli_command("runs", "list", "--json"),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             runs = [r["run_id"] for r in json.loads(listed.stdout) if r["kind"] == "sync"]
             rerun_id = json.loads(rerun.stdout)["run_id"] if rerun.returncode == 0 else None
             undo_exits = []
             for run_id in reversed(runs[1:]):  # the third (no write), the re-run, the killed
-                undone = subprocess.run(cli_command("runs", "undo", "--yes", run_id), env=env,
-                                        capture_output=True, text=True, timeout=180)  # fmt: skip
+                undone = subprocess.run(
+                    cli_command("runs", "undo", "--yes", run_id),
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
                 undo_exits.append(undone.returncode)
             assert rerun_id is None or rerun_id in runs
             after_undo, first_state = server_worklogs(box), expected_worklogs(data)

@@ -129,11 +129,22 @@ async def test_d17_old_npm_importer_flow_is_accepted(api: Api) -> None:
     _, types, _ = await api.get("activityTypes", who="alice", version=v)
     names = {a["name"]: a["id"] for a in types["data"]["activityTypes"]}
     batch = [
-        {"userId": ids["carol@example.com"], "workItemId": 17, "timeStamp": "11/2/2026, 9:30:00\u202fAM",
-         "length": 5400, "billableLength": 0, "activityTypeId": names["Testing"], "comment": "review"},
-        {"userId": ids["bob@example.com"], "timeStamp": "11/3/2026, 1:00:00 PM", "length": 900,
-         "comment": "standup"},
-    ]  # fmt: skip
+        {
+            "userId": ids["carol@example.com"],
+            "workItemId": 17,
+            "timeStamp": "11/2/2026, 9:30:00\u202fAM",
+            "length": 5400,
+            "billableLength": 0,
+            "activityTypeId": names["Testing"],
+            "comment": "review",
+        },
+        {
+            "userId": ids["bob@example.com"],
+            "timeStamp": "11/3/2026, 1:00:00 PM",
+            "length": 900,
+            "comment": "standup",
+        },
+    ]
     for flag in ("true", "false"):
         status, body, _ = await api.post(
             "workLogs/batch", batch, who="alice", version=v, query=f"validateOnly={flag}"

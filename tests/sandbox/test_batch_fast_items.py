@@ -34,7 +34,7 @@ stamps = st.one_of(
         st.integers(0, 25),
         st.integers(0, 61),
         st.integers(0, 61),
-    ),  # fmt: skip
+    ),
     st.sampled_from(
         [
             "2026-09-30T23:59:59Z",
@@ -51,7 +51,7 @@ stamps = st.one_of(
             "nope",
             "２０２６-10-01T10:00:00Z",
         ]
-    ),  # fmt: skip
+    ),
 )
 guids = st.sampled_from(USERS) | st.sampled_from(
     [USERS[0].upper(), "{" + USERS[1] + "}", "nope", "", "00000000-0000-0000-0000-000000000000"]
@@ -126,13 +126,18 @@ def full_path(ctx: Ctx, item: Any, states: Any) -> tuple[Any, ...] | ApiFail:
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(item=client_items() | items(), caller=st.sampled_from(USERS), future_check=st.booleans(),
-       work_items=st.sampled_from([None, frozenset({100, 101})]))  # fmt: skip
+@given(
+    item=client_items() | items(),
+    caller=st.sampled_from(USERS),
+    future_check=st.booleans(),
+    work_items=st.sampled_from([None, frozenset({100, 101})]),
+)
 def test_fast_row_is_the_full_paths_row_or_none(
     item: Any, caller: str, future_check: bool, work_items: frozenset[int] | None
 ) -> None:
-    state = replace(STATE_OBJ, seed=replace(STATE_OBJ.seed, future_check=future_check,
-                                            work_items=work_items))  # fmt: skip
+    state = replace(
+        STATE_OBJ, seed=replace(STATE_OBJ.seed, future_check=future_check, work_items=work_items)
+    )
     ctx = Ctx(None, state, state.store.users[caller], {}, {})  # type: ignore[arg-type]
     states = state.store.approval_states()
     fast = _FastItems(ctx, states, NOW).row(item, ID)
@@ -156,8 +161,13 @@ def test_canonical_z_key_matches_the_full_parser() -> None:
         parsed = parse_timestamp(text)
         assert parsed is not None and parsed.text == text
         assert _canonical_z_key(text) == parsed.key
-    for text in ("2023-02-29T00:00:00Z", "2026-10-01T24:00:00Z", "2026-10-01T10:00:00",
-                 "2026-10-01T10:00:00.1Z", "0000-01-01T00:00:00Z"):  # fmt: skip
+    for text in (
+        "2023-02-29T00:00:00Z",
+        "2026-10-01T24:00:00Z",
+        "2026-10-01T10:00:00",
+        "2026-10-01T10:00:00.1Z",
+        "0000-01-01T00:00:00Z",
+    ):
         assert _canonical_z_key(text) is None
 
 
@@ -176,15 +186,21 @@ async def test_mixed_batch_over_http_keeps_order_and_odd_forms(api: Api) -> None
     body = [
         {"timeStamp": "2026-09-01T08:00:00Z", "length": 900, "userId": bob, "workItemId": 100},
         {"TimeStamp": "9/1/2026, 9:00:00 AM", "length": "600", "comment": "legacy form"},
-        {"timeStamp": "2026-09-01T10:00:00+02:00", "length": 60.0, "userId": bob.upper(),
-         "comment": "offset"},
-    ]  # fmt: skip
+        {
+            "timeStamp": "2026-09-01T10:00:00+02:00",
+            "length": 60.0,
+            "userId": bob.upper(),
+            "comment": "offset",
+        },
+    ]
     status, answer, _ = await api.post("workLogs/batch", body, who="alice")
     assert status == 200, answer
     data = answer["data"]
     assert [w["timestamp"] for w in data] == [
-        "2026-09-01T08:00:00Z", "9/1/2026, 9:00:00 AM", "2026-09-01T08:00:00Z",
-    ]  # fmt: skip
+        "2026-09-01T08:00:00Z",
+        "9/1/2026, 9:00:00 AM",
+        "2026-09-01T08:00:00Z",
+    ]
     assert [w["user"]["id"] for w in data] == [bob, admin, bob]
     assert [w["length"] for w in data] == [900, 600, 60]
     assert len({w["id"] for w in data}) == 3

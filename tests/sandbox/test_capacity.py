@@ -109,9 +109,15 @@ async def test_a_full_line_is_turned_away_with_503_and_nothing_stored(
     s = await stats(api)
     assert s["worklogs"] == 5  # 2 + 3; the turned-away 4 were never stored
     assert s["capacity"] | {"rowCostMs": 10} == {
-        "workers": 1, "rowCostMs": 10, "queue": 1, "serving": 0, "waiting": 0,
-        "peakServing": 1, "peakWaiting": 1, "turnedAway": 1,
-    }  # fmt: skip
+        "workers": 1,
+        "rowCostMs": 10,
+        "queue": 1,
+        "serving": 0,
+        "waiting": 0,
+        "peakServing": 1,
+        "peakWaiting": 1,
+        "turnedAway": 1,
+    }
     async with api.client.post("/_sandbox/reset", json={}) as resp:
         assert resp.status == 200
     assert (await stats(api))["capacity"]["turnedAway"] == 0

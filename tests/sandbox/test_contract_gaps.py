@@ -49,10 +49,20 @@ async def test_429_after_commit_is_refused_by_the_control_endpoint(api: Api) -> 
 
 def test_429_after_commit_is_a_usage_error_of_the_command() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "sandbox", "--port", "0",
-         "--fault", "batch#2:429-after-commit"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "sandbox",
+            "--port",
+            "0",
+            "--fault",
+            "batch#2:429-after-commit",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "429" in result.stderr
     assert "Traceback" not in result.stderr
@@ -182,9 +192,10 @@ async def test_none_role_may_still_read_who_it_is_and_the_directory(api: Api) ->
 
 async def test_a_role_given_back_opens_the_worklogs_again(api: Api) -> None:
     status, _, _ = await api.post(
-        "users/roles", {"users": [{"email": "erin@example.com", "role": {"name": "Team"}}]},
+        "users/roles",
+        {"users": [{"email": "erin@example.com", "role": {"name": "Team"}}]},
         who="alice",
-    )  # fmt: skip
+    )
     assert status == 200
     await api.create(who="erin")
     status, body, _ = await api.get("workLogs", who="erin")
@@ -226,9 +237,10 @@ async def test_reading_another_users_worklog_needs_a_reader_role(api: Api) -> No
         if status == 403:
             assert body["error"]["errorCode"] == "AccessDenied"
     status, _, _ = await api.post(
-        "users/roles", {"users": [{"email": "carol@example.com", "role": {"name": "Budget"}}]},
+        "users/roles",
+        {"users": [{"email": "carol@example.com", "role": {"name": "Budget"}}]},
         who="alice",
-    )  # fmt: skip
+    )
     assert status == 200
     got, _, _ = await api.get(f"workLogs/{w['id']}", who="carol")
     assert got == 200
@@ -239,9 +251,15 @@ async def test_reading_another_users_worklog_needs_a_reader_role(api: Api) -> No
 
 @pytest.mark.parametrize(
     "sent",
-    ["2026-11-03", "11/3/2026, 9:30:00 AM", "11/3/2026, 9:30:00\u202fAM", "11/3/2026 13:00",
-     "2026-11-03T09:30:00.5", "2026-11-03T09:30"],
-)  # fmt: skip
+    [
+        "2026-11-03",
+        "11/3/2026, 9:30:00 AM",
+        "11/3/2026, 9:30:00\u202fAM",
+        "11/3/2026 13:00",
+        "2026-11-03T09:30:00.5",
+        "2026-11-03T09:30",
+    ],
+)
 async def test_naive_timestamps_come_back_exactly_as_sent_everywhere(api: Api, sent: str) -> None:
     one = {"timeStamp": sent, "length": 60, "comment": "x"}
     _, single, _ = await api.post("workLogs", one)

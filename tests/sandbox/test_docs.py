@@ -61,10 +61,23 @@ def test_paging_100000_worklogs_is_quick(tmp_path: Path) -> None:
     store = Store(tmp_path / "big.sqlite", seed)
     user = seed.users[1].id
     rows = [
-        WorklogRow(f"{i:08d}-0000-0000-0000-000000000000", user, user, user, "t", i // 3, 60,
-                   None, i, None, EMPTY_GUID, 0, 0)
+        WorklogRow(
+            f"{i:08d}-0000-0000-0000-000000000000",
+            user,
+            user,
+            user,
+            "t",
+            i // 3,
+            60,
+            None,
+            i,
+            None,
+            EMPTY_GUID,
+            0,
+            0,
+        )
         for i in range(100_000)
-    ]  # fmt: skip
+    ]
     store.insert_worklogs(rows)
     started = time.perf_counter()
     seen = 0

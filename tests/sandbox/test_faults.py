@@ -79,10 +79,24 @@ def test_fault_grammar_durations_and_retry() -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["batch:", "nowhere#1:500", "batch#0:500", "batch#3..2:500", "batch#1:200", "batch#1:teapot",
-     "me#1:partial-commit-drop", "batch#1:500=3", "*:latency=50", "batch 500", "batch#1:299",
-     "batch#1:600", "batch#1:html=3", "batch#1:html-before-commit", "batch#1:302=3"],
-)  # fmt: skip
+    [
+        "batch:",
+        "nowhere#1:500",
+        "batch#0:500",
+        "batch#3..2:500",
+        "batch#1:200",
+        "batch#1:teapot",
+        "me#1:partial-commit-drop",
+        "batch#1:500=3",
+        "*:latency=50",
+        "batch 500",
+        "batch#1:299",
+        "batch#1:600",
+        "batch#1:html=3",
+        "batch#1:html-before-commit",
+        "batch#1:302=3",
+    ],
+)
 def test_fault_grammar_errors(spec: str) -> None:
     with pytest.raises(FaultSpecError):
         parse_fault(spec)
@@ -145,16 +159,23 @@ async def test_unreadable_answers_before_and_after_commit(make_api: ApiFactory) 
     expected_stored = 0
     for after in (False, True):
         suffix = "-after-commit" if after else ""
-        await api.client.post("/_sandbox/faults", json=[
-            f"batch#1:html{suffix}", f"batch#2:truncated{suffix}", f"batch#3:wrong-shape{suffix}",
-            f"batch#4:302{suffix}",
-        ])  # fmt: skip
+        await api.client.post(
+            "/_sandbox/faults",
+            json=[
+                f"batch#1:html{suffix}",
+                f"batch#2:truncated{suffix}",
+                f"batch#3:wrong-shape{suffix}",
+                f"batch#4:302{suffix}",
+            ],
+        )
         answers = []
         for i in range(4):
             async with api.client.post(
-                "/api/rest/workLogs/batch?api-version=3.2", json=one(f"{i}") * 2,
-                headers=auth("bob"), allow_redirects=False,
-            ) as resp:  # fmt: skip
+                "/api/rest/workLogs/batch?api-version=3.2",
+                json=one(f"{i}") * 2,
+                headers=auth("bob"),
+                allow_redirects=False,
+            ) as resp:
                 answers.append((resp.status, resp.content_type, await resp.read(), resp.headers))
         (html, cut, shape, redirect) = answers
         assert html[:2] == (200, "text/html") and b"<html>" in html[2]

@@ -145,8 +145,10 @@ print(json.dumps(sorted(sys.modules)))
 def test_a_running_sandbox_loads_no_client_module() -> None:
     result = subprocess.run(
         [sys.executable, "-c", RUNTIME_CHECK, json.dumps(sorted(sandbox_modules()))],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(sandbox_modules()) <= set(loaded)  # it really imported them all

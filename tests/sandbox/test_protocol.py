@@ -165,9 +165,15 @@ async def test_d22_me_time_zone_and_d9_user_shape(api: Api) -> None:
     assert me["timeZone"] == 60
     assert me["defaultActivityType"]["name"] == "Development"
     assert set(me["user"]) == {
-        "uniqueName", "displayName", "vstsId", "vstsCollectionId", "vstsCollectionId2",
-        "email", "name", "id",
-    }  # fmt: skip
+        "uniqueName",
+        "displayName",
+        "vstsId",
+        "vstsCollectionId",
+        "vstsCollectionId2",
+        "email",
+        "name",
+        "id",
+    }
     assert me["user"]["displayName"] == "Alice Admin"
     _, body, _ = await api.get("me", who="carol")
     assert body["data"]["timeZone"] == -300

@@ -16,10 +16,16 @@ async def test_patch_explicit_nulls(api: Api) -> None:
     )
     wid = w["id"]
     status, body, _ = await api.call(
-        "PATCH", f"workLogs/{wid}",
-        json={"workItemId": None, "billableLength": None, "activityTypeId": None,
-              "timeStamp": None, "userId": None},
-    )  # fmt: skip
+        "PATCH",
+        f"workLogs/{wid}",
+        json={
+            "workItemId": None,
+            "billableLength": None,
+            "activityTypeId": None,
+            "timeStamp": None,
+            "userId": None,
+        },
+    )
     assert status == 200, body
     new = body["data"]
     assert (new["workItemId"], new["billableLength"]) == (None, None)

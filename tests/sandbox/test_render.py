@@ -77,8 +77,13 @@ async def test_list_page_over_http_is_the_reference_shape(api: Api) -> None:
     stored = state.store.get_worklog(first["id"])
     assert stored is not None
     # the store takes a row in a locked week (the API would refuse to create it)
-    locked = replace(stored, id=str(uuid.UUID(int=7)), ts_text="2026-10-05T09:00:00",
-                     ts_key=to_key(datetime(2026, 10, 5, 9, tzinfo=UTC)), comment="locked week")  # fmt: skip
+    locked = replace(
+        stored,
+        id=str(uuid.UUID(int=7)),
+        ts_text="2026-10-05T09:00:00",
+        ts_key=to_key(datetime(2026, 10, 5, 9, tzinfo=UTC)),
+        comment="locked week",
+    )
     state.store.insert_worklogs([locked])
     query = "$includeEditable=true&$expand=user.displayName"
     async with api.client.get(

@@ -52,8 +52,11 @@ async def test_d12_get_roles_flat_items_and_none_filter(api: Api) -> None:
     _, body, _ = await api.get("users/roles", who="alice")
     items = body["data"]
     assert [i["email"] for i in items] == [
-        "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com",
-    ]  # fmt: skip
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+        "dave@example.com",
+    ]
     alice = items[0]
     assert alice["id"] == uid("alice") and alice["uniqueName"] == "alice@example.com"
     assert alice["role"] == {"id": role_id("Administrator"), "name": "Administrator"}
@@ -127,9 +130,17 @@ async def test_d13_d20_approvals_list_shape_and_order(api: Api) -> None:
     ]
     first = body["data"][0]
     assert set(first) == {
-        "id", "weekStartDate", "weekEndDate", "user", "approvalState", "modificationTimestamp",
-        "submittedTimestamp", "approvalTimestamp", "assignedManager", "approvedByManager",
-    }  # fmt: skip
+        "id",
+        "weekStartDate",
+        "weekEndDate",
+        "user",
+        "approvalState",
+        "modificationTimestamp",
+        "submittedTimestamp",
+        "approvalTimestamp",
+        "assignedManager",
+        "approvedByManager",
+    }
     assert first["weekEndDate"] == "2026-10-11"
     assert first["assignedManager"]["email"] == "alice@example.com"
     approved = body["data"][2]

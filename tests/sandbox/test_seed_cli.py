@@ -51,8 +51,12 @@ def test_demo_seed_contents() -> None:
     }
     assert len(set(seed.tokens.values())) == 5
     assert [a.name for a in seed.activity_types] == [
-        "[Not Set]", "Development", "Testing", "Meetings", "Documentation",
-    ]  # fmt: skip
+        "[Not Set]",
+        "Development",
+        "Testing",
+        "Meetings",
+        "Documentation",
+    ]
     assert seed.work_items is None
     states = {(w.user_email, w.week_start.isoformat(), w.state) for w in seed.approval_weeks}
     assert {s for _, _, s in states} == {1, 2, 3, 99}
@@ -182,8 +186,18 @@ def _free_port() -> int:
 
 def test_cli_sandbox_starts_prints_tokens_serves_and_stops(tmp_path: Path) -> None:
     port = _free_port()
-    cmd = [sys.executable, "-m", "timetracker_import", "sandbox", "--port", str(port),
-           "--fault", "me#2:503", "--db", str(tmp_path / "s.sqlite")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "timetracker_import",
+        "sandbox",
+        "--port",
+        str(port),
+        "--fault",
+        "me#2:503",
+        "--db",
+        str(tmp_path / "s.sqlite"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -218,9 +232,20 @@ def test_cli_sandbox_starts_prints_tokens_serves_and_stops(tmp_path: Path) -> No
 
 def test_cli_sandbox_bad_fault_is_usage_error() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "timetracker_import", "sandbox", "--port", "0", "--fault", "nowhere:500"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "timetracker_import",
+            "sandbox",
+            "--port",
+            "0",
+            "--fault",
+            "nowhere:500",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "error:" in result.stderr and "nowhere" in result.stderr
     assert "Traceback" not in result.stderr

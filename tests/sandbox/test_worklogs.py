@@ -143,9 +143,15 @@ async def test_d9_created_shape(api: Api) -> None:
     assert w["flags"]["isManuallyEntered"] is True
     assert w["user"] == w["addedByUser"] == w["editedByUser"]
     assert set(w["user"]) == {
-        "uniqueName", "displayName", "vstsId", "vstsCollectionId", "vstsCollectionId2",
-        "email", "name", "id",
-    }  # fmt: skip
+        "uniqueName",
+        "displayName",
+        "vstsId",
+        "vstsCollectionId",
+        "vstsCollectionId2",
+        "email",
+        "name",
+        "id",
+    }
     assert w["user"]["displayName"] is None
     assert w["isCanEdit"] is None and w["isCanDelete"] is None
     _, body, _ = await api.get(f"workLogs/{w['id']}", query="$expand=user.displayName")

@@ -102,8 +102,9 @@ async def finish_job(client: TestClient, timeout: float = 60) -> Any:
     return await client.get("/job")
 
 
-async def post_and_finish(client: TestClient, action: str, data: dict[str, str] | None = None,
-                          timeout: float = 60) -> Any:  # fmt: skip
+async def post_and_finish(
+    client: TestClient, action: str, data: dict[str, str] | None = None, timeout: float = 60
+) -> Any:
     """POST a form that starts a job; wait for it; the page it leads to."""
     resp = await post(client, action, data)
     assert resp.status == 303 and resp.headers["Location"] == "/job", (

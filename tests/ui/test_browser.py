@@ -36,12 +36,28 @@ from timetracker_import.ui.state import Wizard
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = Path(__file__).resolve().parents[2]
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE_VERSION = "4"
 AXE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tti-axe-core"
-SHOTS = ("ui-file.png", "ui-mapping.png", "ui-validate.png", "ui-fixed.png", "ui-dryrun.png",
-         "ui-confirm.png", "ui-result.png", "ui-undo.png", "ui-runs.png", "ui-mobile-validate.png")  # fmt: skip
+SHOTS = (
+    "ui-file.png",
+    "ui-mapping.png",
+    "ui-validate.png",
+    "ui-fixed.png",
+    "ui-dryrun.png",
+    "ui-confirm.png",
+    "ui-result.png",
+    "ui-undo.png",
+    "ui-runs.png",
+    "ui-mobile-validate.png",
+)
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
@@ -63,10 +79,20 @@ def axe_source() -> str:
             pytest.fail("npm is needed to fetch axe-core for the accessibility checks")
         AXE_CACHE.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--silent", "--prefix", str(AXE_CACHE),
-             f"axe-core@{AXE_VERSION}"],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                npm,
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                str(AXE_CACHE),
+                f"axe-core@{AXE_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0 and bundle.is_file(), done.stderr
     return bundle.read_text(encoding="utf-8")
 
@@ -168,8 +194,9 @@ class Checker:
             self.phone.screenshot(path=str(self.shots / phone_shot), full_page=True)
 
 
-def open_session(browser: Any, app: RunningApp, axe_source: str, shots: Path
-                 ) -> tuple[Any, Checker, list[str]]:  # fmt: skip
+def open_session(
+    browser: Any, app: RunningApp, axe_source: str, shots: Path
+) -> tuple[Any, Checker, list[str]]:
     """A 1280 px page logged in with the launch link, the Checker that also looks at it at
     390 px (the same session), and the script errors and console errors it collects."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -266,8 +293,14 @@ def test_the_whole_wizard_in_chromium(
             assert token not in page.content()
 
             # Dry run: the plan, the unknown user with a one-click alias, the duplicate
-            assert counts(page) == {"rows": 8, "created": 6, "already_existing": 0,
-                                    "rejected": 1, "unprocessed": 0, "skipped": 1}  # fmt: skip
+            assert counts(page) == {
+                "rows": 8,
+                "created": 6,
+                "already_existing": 0,
+                "rejected": 1,
+                "unprocessed": 0,
+                "skipped": 1,
+            }
             assert "bobb@example.com" in page.inner_text("#unknown-users")
             assert f"row {DUPLICATE_ROW} is identical to row {DUPLICATE_OF}" in page.inner_text(
                 "#duplicates"
@@ -293,8 +326,14 @@ def test_the_whole_wizard_in_chromium(
             ax.check("ui-confirm.png")
             page.click("#next")
             page.wait_for_url("**/import/result")
-            assert counts(page) == {"rows": 8, "created": 7, "already_existing": 0,
-                                    "rejected": 0, "unprocessed": 0, "skipped": 1}  # fmt: skip
+            assert counts(page) == {
+                "rows": 8,
+                "created": 7,
+                "already_existing": 0,
+                "rejected": 0,
+                "unprocessed": 0,
+                "skipped": 1,
+            }
             assert box.stats()["worklogs"] == 7  # the server agrees
             assert page.locator("#file-created-csv").count() == 1
             ax.check("ui-result.png")

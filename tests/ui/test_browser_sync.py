@@ -29,12 +29,21 @@ from tests.ui.test_sync import MAPPING, ROWS
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
 
-SHOTS = ("ui-sync-setup.png", "ui-sync-plan.png", "ui-sync-guard.png", "ui-sync-result.png",
-         "ui-sync-undo.png", "ui-sync-mobile-plan.png")  # fmt: skip
+SHOTS = (
+    "ui-sync-setup.png",
+    "ui-sync-plan.png",
+    "ui-sync-guard.png",
+    "ui-sync-result.png",
+    "ui-sync-undo.png",
+    "ui-sync-mobile-plan.png",
+)
 
 
 def test_sync_plan_apply_guard_allow_undo_in_chromium(
-    running_app: RunningApp, box: RunningSandbox, tmp_path: Path, axe_source: str  # noqa: F811
+    running_app: RunningApp,  # noqa: F811 - fixtures imported from test_browser
+    box: RunningSandbox,  # noqa: F811
+    tmp_path: Path,
+    axe_source: str,  # noqa: F811
 ) -> None:
     library.save_mapping("hr", MAPPING)
     hours = write(tmp_path / "hours.csv", ROWS)

@@ -41,32 +41,83 @@ async def test_no_get_has_a_side_effect(
     await connect(ui, box)
     w = ui.app[WIZARD]
     box.reset()
-    before = (w.job, w.dry_run, w.checked, w.file, w.mapping, w.sync_setup, w.sync_plan,
-              w.last_sync, box.stats())  # fmt: skip
-    paths = ["/dryrun?again=1", "/dryrun", "/import", "/import/result", "/validate", "/job",
-             "/import/start", "/job/cancel", "/dryrun/alias?value=a&target=b",
-             "/runs/x/undo", "/runs/x/resume", "/file/convert", "/validate/fix?fix:2:1=x",
-             "/mappings/use?source=preset:toggl", "/launch/new", "/sync", "/sync/plan",
-             "/sync/result", "/sync/apply", "/sync/allow?allow=5", "/sync/use?name=x",
-             "/sync?source=payroll&period_kind=none&file_kind=path&file_path=/etc/hosts",
-             "/runs/x/undone"]  # fmt: skip
+    before = (
+        w.job,
+        w.dry_run,
+        w.checked,
+        w.file,
+        w.mapping,
+        w.sync_setup,
+        w.sync_plan,
+        w.last_sync,
+        box.stats(),
+    )
+    paths = [
+        "/dryrun?again=1",
+        "/dryrun",
+        "/import",
+        "/import/result",
+        "/validate",
+        "/job",
+        "/import/start",
+        "/job/cancel",
+        "/dryrun/alias?value=a&target=b",
+        "/runs/x/undo",
+        "/runs/x/resume",
+        "/file/convert",
+        "/validate/fix?fix:2:1=x",
+        "/mappings/use?source=preset:toggl",
+        "/launch/new",
+        "/sync",
+        "/sync/plan",
+        "/sync/result",
+        "/sync/apply",
+        "/sync/allow?allow=5",
+        "/sync/use?name=x",
+        "/sync?source=payroll&period_kind=none&file_kind=path&file_path=/etc/hosts",
+        "/runs/x/undone",
+    ]
     for path in paths:
         resp = await ui.get(path, allow_redirects=False)
         assert resp.status in (200, 303, 400, 403, 404, 405), (path, resp.status)
-    assert (w.job, w.dry_run, w.checked, w.file, w.mapping, w.sync_setup, w.sync_plan,
-            w.last_sync, box.stats()) == before
+    assert (
+        w.job,
+        w.dry_run,
+        w.checked,
+        w.file,
+        w.mapping,
+        w.sync_setup,
+        w.sync_plan,
+        w.last_sync,
+        box.stats(),
+    ) == before
 
 
 async def test_every_state_changing_route_is_a_post_that_needs_the_csrf_token(
     ui: TestClient,
 ) -> None:
-    methods = {(r.method, r.resource.canonical) for r in ui.app.router.routes()
-               if r.resource is not None}  # fmt: skip
+    methods = {
+        (r.method, r.resource.canonical) for r in ui.app.router.routes() if r.resource is not None
+    }
     posts = sorted(path for method, path in methods if method == "POST")
-    assert {"/file", "/mapping", "/validate", "/validate/fix", "/connect", "/dryrun",
-            "/dryrun/alias", "/import/start", "/job/cancel", "/job/confirm",
-            "/runs/{run_id}/undo", "/runs/{run_id}/resume", "/sync", "/sync/use",
-            "/sync/allow", "/sync/apply"} <= set(posts)  # fmt: skip
+    assert {
+        "/file",
+        "/mapping",
+        "/validate",
+        "/validate/fix",
+        "/connect",
+        "/dryrun",
+        "/dryrun/alias",
+        "/import/start",
+        "/job/cancel",
+        "/job/confirm",
+        "/runs/{run_id}/undo",
+        "/runs/{run_id}/resume",
+        "/sync",
+        "/sync/use",
+        "/sync/allow",
+        "/sync/apply",
+    } <= set(posts)
     assert not {m for m, _ in methods} - {"GET", "HEAD", "POST"}
     for path in posts:
         concrete = path.replace("{run_id}", "20260101T000000Z-abcd")
@@ -112,8 +163,9 @@ def test_a_second_ui_on_the_same_port_prints_a_fresh_link(cli_env: None) -> None
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "timetracker_import", "ui", "--port", "0", "--no-open"],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stderr is not None
         line = ""
@@ -126,8 +178,10 @@ def test_a_second_ui_on_the_same_port_prints_a_fresh_link(cli_env: None) -> None
         assert oct(control_file(port).stat().st_mode & 0o777) == "0o600"
         again = subprocess.run(
             [sys.executable, "-m", "timetracker_import", "ui", "--port", str(port), "--no-open"],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert again.returncode == 0, again.stderr
         assert "running on that port already" in again.stderr
         fresh = re.search(r"/launch\?token=(\S+)", again.stderr)
@@ -156,8 +210,9 @@ async def test_uploads_stay_until_their_runs_are_finished_or_old(
         def __init__(self, path: Path, status: str) -> None:
             self.input_path, self.status, self.dry_run = str(path / "hours.csv"), status, False
 
-    monkeypatch.setattr(library, "run_overviews",
-                        lambda: [Run(needed, "halted"), Run(done, "complete")])  # fmt: skip
+    monkeypatch.setattr(
+        library, "run_overviews", lambda: [Run(needed, "halted"), Run(done, "complete")]
+    )
     removed = prune_uploads(folder)
     assert removed == [done]
     assert needed.is_dir() and fresh.is_dir() and not done.exists()
@@ -182,8 +237,13 @@ async def test_copying_a_preset_into_the_form_keeps_everything(ui: TestClient) -
             re.S,
         )
     )
-    form.update({"source": "form", "base": base.group(1).replace("&#39;", "'").replace("&#34;", '"'),
-                 "action": "yaml"})  # fmt: skip
+    form.update(
+        {
+            "source": "form",
+            "base": base.group(1).replace("&#39;", "'").replace("&#34;", '"'),
+            "action": "yaml",
+        }
+    )
     data = yaml.safe_load(await (await post(ui, "/mapping", form)).text())
     assert (
         data["fields"]["work_item"]["regex"]
@@ -305,8 +365,9 @@ async def test_one_fix_for_every_equal_cell(ui: TestClient, tmp_path: Path) -> N
     assert "3 rejected cells of <b>Date</b> hold <code>2026-11-31</code>" in html
     col = re.search(r'name="all_col" value="(\d+)"', html)
     assert col
-    resp = await post_and_finish(ui, "/validate/fix", {"all_col": col.group(1), "from": "2026-11-31",
-                                                        "to": "2026-11-27"})  # fmt: skip
+    resp = await post_and_finish(
+        ui, "/validate/fix", {"all_col": col.group(1), "from": "2026-11-31", "to": "2026-11-27"}
+    )
     assert validate_counts(await resp.text()) == [3, 3, 0, 0]
 
 
@@ -345,8 +406,17 @@ async def test_pages_speak_to_people_not_to_terminals(
     await choose_preset(ui)
     await connect(ui, box)
     seen = []
-    for path in ("/file", "/mapping", "/validate", "/connect", "/dryrun", "/import", "/runs",
-                 "/mappings", "/sync"):  # fmt: skip
+    for path in (
+        "/file",
+        "/mapping",
+        "/validate",
+        "/connect",
+        "/dryrun",
+        "/import",
+        "/runs",
+        "/mappings",
+        "/sync",
+    ):
         html = await (await ui.get(path)).text()
         text = re.sub(r"<[^>]+>", " ", html)
         seen += [(path, m) for m in CLI_TEXT.findall(text)]
@@ -380,10 +450,12 @@ async def test_formula_text_in_a_comment_is_shown_as_text_and_sent_as_text(
     ui: TestClient, tmp_path: Path
 ) -> None:
     path = tmp_path / "formula.csv"
-    path.write_text(",".join(HEADERS) + "\n"
-                    'alice@example.com,2026-11-02,09:00,1,1,101,Development,"=HYPERLINK(""http://x"")"\n'
-                    "alice@example.com,2026-11-31,09:00,1,1,101,Development,<script>alert(1)</script>\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        ",".join(HEADERS) + "\n"
+        'alice@example.com,2026-11-02,09:00,1,1,101,Development,"=HYPERLINK(""http://x"")"\n'
+        "alice@example.com,2026-11-31,09:00,1,1,101,Development,<script>alert(1)</script>\n",
+        encoding="utf-8",
+    )
     await choose_file(ui, path)
     html = await (await ui.get("/mapping")).text()
     assert "=HYPERLINK(&#34;http://x&#34;)" in html and "<script>alert" not in html

@@ -12,8 +12,17 @@ from timetracker_import.ui.server import check_host
 
 
 async def test_every_page_is_403_without_the_session(anon: TestClient) -> None:
-    for path in ("/", "/file", "/mapping", "/validate", "/connect", "/dryrun", "/runs",
-                 "/static/app.js", "/mapping.yaml"):  # fmt: skip
+    for path in (
+        "/",
+        "/file",
+        "/mapping",
+        "/validate",
+        "/connect",
+        "/dryrun",
+        "/runs",
+        "/static/app.js",
+        "/mapping.yaml",
+    ):
         resp = await anon.get(path, allow_redirects=False)
         assert resp.status == 403, path
         assert "no session" in await resp.text()
@@ -75,9 +84,10 @@ async def test_a_cross_site_origin_is_refused_even_with_the_token(ui: TestClient
     )
     assert resp.status == 403
     resp = await ui.post(
-        "/file", data={"_csrf": token, "path": "/x.csv"},
+        "/file",
+        data={"_csrf": token, "path": "/x.csv"},
         headers={"Origin": f"http://127.0.0.1:{ui.port}"},
-    )  # fmt: skip
+    )
     assert resp.status == 400
 
 

@@ -27,17 +27,31 @@ from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
 from timetracker_import.ui.state import WIZARD
 
-MAPPING = {"version": 1, "header": True, "timezone": "UTC",
-           "fields": {"user": {"column": "User"}, "timestamp": {"column": "Start"},
-                      "length": {"column": "Minutes", "unit": "minutes"},
-                      "work_item": {"column": "WorkItem"}, "comment": {"column": "Comment"}}}  # fmt: skip
+MAPPING = {
+    "version": 1,
+    "header": True,
+    "timezone": "UTC",
+    "fields": {
+        "user": {"column": "User"},
+        "timestamp": {"column": "Start"},
+        "length": {"column": "Minutes", "unit": "minutes"},
+        "work_item": {"column": "WorkItem"},
+        "comment": {"column": "Comment"},
+    },
+}
 BOB, CAROL = "bob@example.com", "carol@example.com"
 NOVEMBER = {"period_kind": "dates", "period_from": "2026-11-01", "period_to": "2026-11-30"}
 
 
 def entry(i: int, user: str, day: int, minutes: int = 60) -> dict[str, Any]:
-    return {"ID": f"E{i}", "User": user, "Start": f"2026-11-{day:02d}T09:00:00Z",
-            "Minutes": minutes, "WorkItem": 42, "Comment": f"entry {i}"}  # fmt: skip
+    return {
+        "ID": f"E{i}",
+        "User": user,
+        "Start": f"2026-11-{day:02d}T09:00:00Z",
+        "Minutes": minutes,
+        "WorkItem": 42,
+        "Comment": f"entry {i}",
+    }
 
 
 #: 12 entries of bob and carol in November's first weeks
@@ -52,8 +66,15 @@ async def wait_for(job: Any, ready: Callable[[Any], bool]) -> None:
 
 def form(path: Path, **extra: str) -> dict[str, str]:
     """A complete setup: the file by path, the saved mapping, source payroll, November."""
-    return {"file_kind": "path", "file_path": str(path), "mapping": "pick",
-            "mapping_pick": "saved:hr", "source": "payroll", **NOVEMBER, **extra}  # fmt: skip
+    return {
+        "file_kind": "path",
+        "file_path": str(path),
+        "mapping": "pick",
+        "mapping_pick": "saved:hr",
+        "source": "payroll",
+        **NOVEMBER,
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -140,7 +161,9 @@ async def test_bad_setups_are_refused_in_the_pages_words(
     # a library refusal shows in the page's words: a file whose times need a zone, none given
     library.save_mapping("no-zone", {k: v for k, v in MAPPING.items() if k != "timezone"})
     naive = write(tmp_path / "naive.csv", [{**r, "Start": r["Start"][:-1]} for r in ROWS])
-    html = await (await post_and_finish(ready, "/sync", form(naive, mapping_pick="saved:no-zone"))).text()
+    html = await (
+        await post_and_finish(ready, "/sync", form(naive, mapping_pick="saved:no-zone"))
+    ).text()
     assert "will not guess the time zone" in html and "time zone field" in html
     assert not re.search(r"(?<![\w-])--[a-z]", text(html)), text(html)
     assert sum(server(box).values()) == 0
@@ -148,9 +171,18 @@ async def test_bad_setups_are_refused_in_the_pages_words(
 
 async def test_a_setup_is_saved_and_used_again(ready: TestClient, tmp_path: Path) -> None:
     path = write(tmp_path / "hours.csv", ROWS)
-    data = form(path, key="ID", prune="1", limit_kind="count", limit_count="3",
-                period_kind="relative", period_relative="week:previous", timezone="Europe/Berlin",
-                action="save", save_name="payroll weekly")  # fmt: skip
+    data = form(
+        path,
+        key="ID",
+        prune="1",
+        limit_kind="count",
+        limit_count="3",
+        period_kind="relative",
+        period_relative="week:previous",
+        timezone="Europe/Berlin",
+        action="save",
+        save_name="payroll weekly",
+    )
     resp = await post(ready, "/sync", data)
     assert resp.status == 200 and "Saved the setup" in await resp.text()
     saved = library.sync_setups_dir() / "payroll weekly.yaml"
@@ -178,8 +210,16 @@ async def test_a_setup_before_connecting_is_planned_right_after(
     resp = await post(ui, "/sync", form(path, key="ID"))
     assert resp.status == 303 and resp.headers["Location"] == "/connect?next=/sync"
     assert 'name="next" value="/sync"' in await (await ui.get("/connect?next=/sync")).text()
-    resp = await post(ui, "/connect", {"target": "url", "url": box.url, "next": "/sync",
-                                       "token": box.tokens["alice@example.com"]})  # fmt: skip
+    resp = await post(
+        ui,
+        "/connect",
+        {
+            "target": "url",
+            "url": box.url,
+            "next": "/sync",
+            "token": box.tokens["alice@example.com"],
+        },
+    )
     assert resp.status == 303 and resp.headers["Location"] == "/job"
     html = await (await finish_job(ui)).text()
     assert counts(html)["created"] == 12 and sum(server(box).values()) == 0
@@ -408,8 +448,9 @@ async def test_the_period_of_the_plan_is_kept_after_midnight(
         return call
 
     monkeypatch.setattr(library, "sync_file", on(dt.date(2026, 11, 15)))
-    html = await plan(ready, form(path, key="ID", period_kind="relative",
-                                  period_relative="last:7d"))  # fmt: skip
+    html = await plan(
+        ready, form(path, key="ID", period_kind="relative", period_relative="last:7d")
+    )
     assert "2026-11-09 to 2026-11-15" in text(html) and counts(html)["created"] == 2
     monkeypatch.setattr(library, "sync_file", on(dt.date(2026, 11, 16)))
     html = await apply(ready)
@@ -434,8 +475,14 @@ async def test_the_runs_page_says_what_runs_list_says(
     lines = [line.split("  ") for line in listed.output.strip().splitlines()]
     html = await (await ready.get("/runs")).text()
     cells = re.findall(r'<td class="counts-text">([^<]*)</td>', html)
-    by_id = dict(re.findall(r'<a href="/runs/([^"]+)">[^<]*</a>.*?<td class="counts-text">'
-                            r"([^<]*)</td>", html, re.S))  # fmt: skip
+    by_id = dict(
+        re.findall(
+            r'<a href="/runs/([^"]+)">[^<]*</a>.*?<td class="counts-text">'
+            r"([^<]*)</td>",
+            html,
+            re.S,
+        )
+    )
     assert len(cells) == len(lines) == 2  # the plan (a dry run) and the sync
     for parts in lines:
         run_id, described = parts[0], parts[-1]
@@ -446,16 +493,20 @@ async def test_the_runs_page_says_what_runs_list_says(
 def test_library_messages_lose_their_flags() -> None:
     from timetracker_import.ui.words import for_page
 
-    said = ("the deletion guard stopped this sync before its first write: it would delete 30 "
-            "worklog(s); If that is what you want, run again with --max-delete 30 (or a share "
-            "such as --max-delete 50%); add --window FROM..TO, --prune, --source NAME, "
-            "--timezone Etc/UTC, --key COLUMN, --wait SECONDS, --token-file PATH, --frob; see "
-            "`timetracker-import runs list`")  # fmt: skip
+    said = (
+        "the deletion guard stopped this sync before its first write: it would delete 30 "
+        "worklog(s); If that is what you want, run again with --max-delete 30 (or a share "
+        "such as --max-delete 50%); add --window FROM..TO, --prune, --source NAME, "
+        "--timezone Etc/UTC, --key COLUMN, --wait SECONDS, --token-file PATH, --frob; see "
+        "`timetracker-import runs list`"
+    )
     page = for_page(said)
     assert not re.search(r"(?<![\w-])--[a-z]", page) and "timetracker-import" not in page
     assert "Allow 30 deletions" in page and "50% of the worklogs" in page
     assert "the period" in page and "the time zone field Etc/UTC" in page
-    said = ("not a date/time in the declared format '%m/%d/%Y'; map it in a lookup file "
-            "(`timetracker-import mapping init FILE -o mapping.yaml` writes one)")  # fmt: skip
+    said = (
+        "not a date/time in the declared format '%m/%d/%Y'; map it in a lookup file "
+        "(`timetracker-import mapping init FILE -o mapping.yaml` writes one)"
+    )
     page = for_page(said)
     assert "'MM/DD/YYYY'" in page and "%" not in page and ".yaml`" not in page

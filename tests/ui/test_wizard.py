@@ -47,8 +47,9 @@ async def choose_preset(ui: TestClient, name: str = "payroll-demo") -> str:
 
 async def connect(ui: TestClient, box: RunningSandbox, who: str = "alice") -> Any:
     """Connect; with a file and mapping chosen, the dry run starts (its page is returned)."""
-    resp = await post(ui, "/connect", {"target": "url", "url": box.url,
-                                       "token": box.tokens[f"{who}@example.com"]})  # fmt: skip
+    resp = await post(
+        ui, "/connect", {"target": "url", "url": box.url, "token": box.tokens[f"{who}@example.com"]}
+    )
     assert resp.status == 303, await resp.text()
     if resp.headers["Location"] == "/job":
         return await finish_job(ui)
@@ -67,9 +68,16 @@ async def test_the_mapping_page_shows_the_detected_preset_and_its_evidence(
     assert "2026-11-02 08:00 UTC" in html  # 09:00 Europe/Berlin
 
 
-DRAFT = {"source": "form", "user.column": "0", "date.column": "1", "start.column": "2",
-         "length.column": "3", "length.unit": "hours", "work_item.column": "5",
-         "timezone": "UTC"}  # fmt: skip
+DRAFT = {
+    "source": "form",
+    "user.column": "0",
+    "date.column": "1",
+    "start.column": "2",
+    "length.column": "3",
+    "length.unit": "hours",
+    "work_item.column": "5",
+    "timezone": "UTC",
+}
 
 
 async def test_a_drafted_mapping_previews_downloads_and_validates(
@@ -237,8 +245,16 @@ async def test_connect_suggests_the_7pace_address_and_gives_up_quickly(
 async def test_remembering_a_token_without_a_keyring_is_a_message(
     ui: TestClient, box: RunningSandbox
 ) -> None:
-    resp = await post(ui, "/connect", {"target": "url", "url": box.url,
-                                       "token": box.tokens["alice@example.com"], "remember": "1"})  # fmt: skip
+    resp = await post(
+        ui,
+        "/connect",
+        {
+            "target": "url",
+            "url": box.url,
+            "token": box.tokens["alice@example.com"],
+            "remember": "1",
+        },
+    )
     html = await resp.text()
     assert resp.status == 400 and "keyring" in html and "How to fix" in html
     assert box.tokens["alice@example.com"] not in html
@@ -275,16 +291,23 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
 ) -> None:
     html = await up_to_the_dry_run(ui, box, demo_file)
     # issue 13: row 7, a copy of row 3, is skipped (--on-duplicate skip, the default)
-    assert cell_counts(html) == {"rows": 8, "created": 5, "already_existing": 0,
-                                 "rejected": 2, "unprocessed": 0, "skipped": 1}  # fmt: skip
+    assert cell_counts(html) == {
+        "rows": 8,
+        "created": 5,
+        "already_existing": 0,
+        "rejected": 2,
+        "unprocessed": 0,
+        "skipped": 1,
+    }
     assert f"(row {UNKNOWN_USER_ROW})" in html and "bobb@example.com" in html
     assert f"row {DUPLICATE_ROW} is identical to row {DUPLICATE_OF}" in html
     assert "the copy is skipped (counted as skipped, not sent)" in html  # the default
     assert "November 2026" in html and "2026-W45" in html  # the grid, by month
     assert box.stats()["worklogs"] == 0  # a dry run creates nothing
     # one click: bobb@example.com is bob@example.com (the dry run runs again)
-    resp = await post_and_finish(ui, "/dryrun/alias",
-                                 {"value": "bobb@example.com", "target": "bob@example.com"})  # fmt: skip
+    resp = await post_and_finish(
+        ui, "/dryrun/alias", {"value": "bobb@example.com", "target": "bob@example.com"}
+    )
     html = await resp.text()
     assert cell_counts(html)["created"] == 6 and cell_counts(html)["rejected"] == 1
     assert "with your user aliases" in html
@@ -302,8 +325,14 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
     resp = await finish_job(ui)
     assert resp.url.path == "/import/result"
     html = await resp.text()
-    assert cell_counts(html) == {"rows": 8, "created": 6, "already_existing": 0,
-                                 "rejected": 1, "unprocessed": 0, "skipped": 1}  # fmt: skip
+    assert cell_counts(html) == {
+        "rows": 8,
+        "created": 6,
+        "already_existing": 0,
+        "rejected": 1,
+        "unprocessed": 0,
+        "skipped": 1,
+    }
     assert "Done: 6 worklog(s) created" in html
     assert box.stats()["worklogs"] == 6
     run_id = ui.app[WIZARD].last_import.result.run_id
@@ -431,24 +460,31 @@ async def test_the_launch_page_after_use_redirects_a_logged_in_browser(ui: TestC
 
 
 async def test_steps_that_need_earlier_ones_send_you_back(ui: TestClient) -> None:
-    for path, back in (("/mapping", "/file"), ("/validate", "/file"), ("/dryrun", "/file"),
-                       ("/import", "/file")):  # fmt: skip
+    for path, back in (
+        ("/mapping", "/file"),
+        ("/validate", "/file"),
+        ("/dryrun", "/file"),
+        ("/import", "/file"),
+    ):
         resp = await ui.get(path, allow_redirects=False)
         assert resp.status == 303 and resp.headers["Location"] == back, path
 
 
 async def test_a_pasted_token_is_stored_in_the_keyring_and_used_from_there(
-    ui: TestClient, box: RunningSandbox, monkeypatch: pytest.MonkeyPatch,
+    ui: TestClient,
+    box: RunningSandbox,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     from timetracker_import.api import settings as conn
 
     store = FakeStore()
     monkeypatch.setattr(conn, "default_token_store", lambda: store)
     token = box.tokens["bob@example.com"]
     caplog.set_level("DEBUG")
-    resp = await post(ui, "/connect", {"target": "url", "url": box.url, "token": token,
-                                       "remember": "1"})  # fmt: skip
+    resp = await post(
+        ui, "/connect", {"target": "url", "url": box.url, "token": token, "remember": "1"}
+    )
     assert resp.status == 303
     html = await (await ui.get("/connect")).text()
     assert "stored in the OS keyring" in html and "Bob Builder" in html and token not in html

@@ -657,9 +657,7 @@ def _batch_answer(payload: Any, expected: int | None) -> list[Any]:
     if expected is None:
         return items
     if len(items) != expected:
-        raise MalformedAnswer(
-            f"7pace API answered {len(items)} worklogs for a batch of {expected}"
-        )
+        raise MalformedAnswer(f"7pace API answered {len(items)} worklogs for a batch of {expected}")
     if not all(isinstance(i, dict) and i.get("id") for i in items):
         raise MalformedAnswer("7pace API answered a batch with a worklog that has no id")
     return items

@@ -61,9 +61,7 @@ def redact_text(text: str) -> str:
         if secret in text:
             text = text.replace(secret, masked)
     if "uthorization" in text or "UTHORIZATION" in text:
-        text = _AUTH_HEADER.sub(
-            lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}****", text
-        )
+        text = _AUTH_HEADER.sub(lambda m: f"{m[1]}{m[2] + ' ' if m[2] else ''}****", text)
     if "TlRMTVNTUAA" in text:
         text = _NTLM_MESSAGE.sub("****", text)
     return text
@@ -79,7 +77,9 @@ def safe_url(url: str) -> str:
         netloc = parts.netloc
     except ValueError:  # an unclosed IPv6 "[": cut by hand
         head = re.split(r"[?#]", text, maxsplit=1)[0]
-        return re.sub(r"//[^/]*@", "//****@", head) + ("?****" if "?" in text or "#" in text else "")
+        return re.sub(r"//[^/]*@", "//****@", head) + (
+            "?****" if "?" in text or "#" in text else ""
+        )
     if "@" in netloc:
         netloc = "****@" + netloc.rsplit("@", 1)[1]
     shown = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme or netloc else parts.path

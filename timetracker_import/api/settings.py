@@ -241,8 +241,12 @@ def save_profile(
     if profiles is None:
         profiles = tomlkit.table(is_super_table=True)
         doc["profiles"] = profiles
-    wanted = {"url": url, "collection": collection, "api_version": api_version,
-              "auth_scheme": auth_scheme}  # fmt: skip
+    wanted = {
+        "url": url,
+        "collection": collection,
+        "api_version": api_version,
+        "auth_scheme": auth_scheme,
+    }
     entry = profiles.get(name)
     if entry is None:
         entry = tomlkit.table()

@@ -55,9 +55,11 @@ def _refusal(exc: ApiError) -> bool:
     """A definite 4xx answer (not auth, not retryable): the request was refused as asked,
     so retrying later (exit 75) would not help; it is the user's input to fix."""
     return (
-        type(exc) is ApiError and not exc.transient and exc.status is not None
+        type(exc) is ApiError
+        and not exc.transient
+        and exc.status is not None
         and 400 <= exc.status < 500
-    )  # fmt: skip
+    )
 
 
 def _why(exc: ApiError) -> str:
@@ -73,8 +75,11 @@ def role_entries(path: Path) -> list[dict[str, Any]]:
 
     table = open_table(path)
     cols = {_norm(h): i for i, h in enumerate(table.headers)}
-    user_cols = [(k, cols[n]) for k, n in (("email", "email"), ("id", "id"), ("vstsId", "vstsid"))
-                 if n in cols]  # fmt: skip
+    user_cols = [
+        (k, cols[n])
+        for k, n in (("email", "email"), ("id", "id"), ("vstsId", "vstsid"))
+        if n in cols
+    ]
     role_col = cols.get("role", cols.get("rolename"))
     role_id_col = cols.get("roleid")
     if not user_cols or (role_col is None and role_id_col is None):
@@ -239,12 +244,15 @@ async def submit_week(
         users = await client.users(expand_display_name=False)
         wanted = manager_email.strip().lower()
         match = [
-            u for u in users
+            u
+            for u in users
             if wanted in (str(u.get("email") or "").lower(), str(u.get("uniqueName") or "").lower())
-        ]  # fmt: skip
+        ]
         if not match:
-            raise UsageError(f"no 7pace user with e-mail {manager_email!r}",
-                             hint="`timetracker-import users` lists them")  # fmt: skip
+            raise UsageError(
+                f"no 7pace user with e-mail {manager_email!r}",
+                hint="`timetracker-import users` lists them",
+            )
         try:
             return await client.submit_week(week, match[0]["id"])
         except ApiError as exc:

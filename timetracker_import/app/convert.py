@@ -194,11 +194,16 @@ def run_split_days(settings: SplitSettings) -> SplitResult:
         )
     loaded = load_mapping_for(
         ValidateSettings(
-            path=source, mapping_path=settings.mapping_path, preset=settings.preset,
-            sheet=settings.sheet, encoding=settings.encoding, delimiter=settings.delimiter,
-            date_order=settings.date_order, lookup_dir=settings.lookup_dir,
+            path=source,
+            mapping_path=settings.mapping_path,
+            preset=settings.preset,
+            sheet=settings.sheet,
+            encoding=settings.encoding,
+            delimiter=settings.delimiter,
+            date_order=settings.date_order,
+            lookup_dir=settings.lookup_dir,
         )
-    )  # fmt: skip
+    )
     limit = loaded.mapping.max_hours * 3600
     # an entry longer than max_hours is what this command is for: the limit holds per day
     from dataclasses import replace
@@ -206,9 +211,12 @@ def run_split_days(settings: SplitSettings) -> SplitResult:
     lifted = replace(loaded, mapping=loaded.mapping.model_copy(update={"max_hours": 1e9}))
     zone, _ = choose_timezone(loaded.mapping, settings.timezone)
     table = open_table(
-        source, sheet=settings.sheet, encoding=settings.encoding,
-        delimiter=settings.delimiter, has_header=loaded.mapping.header,
-    )  # fmt: skip
+        source,
+        sheet=settings.sheet,
+        encoding=settings.encoding,
+        delimiter=settings.delimiter,
+        has_header=loaded.mapping.header,
+    )
     corrections = entry_keys(table, loaded.mapping, table.chunks(settings.chunk_rows))
     rows = converted = split = worklogs = 0
     rejections: list[Rejection] = []
@@ -234,7 +242,7 @@ def run_split_days(settings: SplitSettings) -> SplitResult:
                             f"a day's part of this entry is {seconds / 3600:g} hours, over "
                             f"max_hours {limit / 3600:g} of the mapping; check the times "
                             "or raise max_hours",
-                        )  # fmt: skip
+                        )
                         for row, seconds in too_long.items()
                     ]
                 )

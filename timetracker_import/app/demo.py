@@ -53,17 +53,25 @@ def run_demo(out: Path, *, say: Callable[[str], None] = _say) -> int:
             say(f"\n== {title}: timetracker-import {' '.join(args)}")
             done = subprocess.run(
                 [sys.executable, "-m", "timetracker_import", *args],
-                env=env, check=False, stdout=subprocess.PIPE if capture else None, text=True,
-            )  # fmt: skip
+                env=env,
+                check=False,
+                stdout=subprocess.PIPE if capture else None,
+                text=True,
+            )
             return done.returncode, done.stdout or ""
 
         base = ["import", str(sample), "--preset", PRESET, "--new-run", "--no-progress"]
         code, _ = step(
             "validate",
-            "validate", str(sample), "--preset", PRESET,
-            "--rejected", str(out / "payroll_hours.rejected.xlsx"),
-            "--report", str(out / "validate.report.html"),
-        )  # fmt: skip
+            "validate",
+            str(sample),
+            "--preset",
+            PRESET,
+            "--rejected",
+            str(out / "payroll_hours.rejected.xlsx"),
+            "--report",
+            str(out / "validate.report.html"),
+        )
         if code not in (0, 1):
             say(f"demo failed: validate exited {code}")
             return code

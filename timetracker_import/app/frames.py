@@ -80,8 +80,11 @@ def read_rejected_cells(path: Path) -> tuple[list[str], dict[int, list[Any]]]:
     for encoding in (None, "cp1252", "latin-1"):
         try:
             table = open_table(path, has_header=False, encoding=encoding)
-            lines = [list(values) for chunk in table.chunks()
-                     for values in chunk.itertuples(index=False, name=None)]  # fmt: skip
+            lines = [
+                list(values)
+                for chunk in table.chunks()
+                for values in chunk.itertuples(index=False, name=None)
+            ]
             break
         except InputError:
             if encoding == "latin-1" or path.suffix.lower() in (".xlsx", ".xls"):
@@ -97,10 +100,13 @@ def read_rejected_cells(path: Path) -> tuple[list[str], dict[int, list[Any]]]:
             break
     if headers is None:  # no header row: where does the source_row column stand?
         extra = next(
-            (k for k in (len(BASE_COLUMNS), len(SERVER_COLUMNS))
-             if all(_row_number(line[-k]) is not None for line in lines)),
+            (
+                k
+                for k in (len(BASE_COLUMNS), len(SERVER_COLUMNS))
+                if all(_row_number(line[-k]) is not None for line in lines)
+            ),
             len(BASE_COLUMNS),
-        )  # fmt: skip
+        )
         headers = [column_letter(i) for i in range(max(0, len(lines[0]) - extra))]
     out: dict[int, list[Any]] = {}
     for line in lines:
@@ -141,8 +147,12 @@ def run_rows_frame(run_ids: Sequence[str], *, rejected: Iterable[Rejection] = ()
             if row in found and outcome == "skipped":
                 continue
             rej = reasons.get(row)
-            found[row] = (outcome, worklog_id, rej.stage if rej else None,
-                          rej.reason if rej else None)  # fmt: skip
+            found[row] = (
+                outcome,
+                worklog_id,
+                rej.stage if rej else None,
+                rej.reason if rej else None,
+            )
     for rej in rejected:
         if found.get(rej.source_row, ("skipped",))[0] == "skipped":
             found[rej.source_row] = ("rejected", None, rej.stage, rej.reason)
@@ -163,9 +173,10 @@ def rows_frame_of(records: dict[int, tuple[Any, ...]]) -> pd.DataFrame:
 
     rows = sorted(records)
     frame = pd.DataFrame.from_records(
-        [records[r] for r in rows], columns=list(ROW_COLUMNS),
+        [records[r] for r in rows],
+        columns=list(ROW_COLUMNS),
         index=pd.Index(rows, dtype="int64"),
-    )  # fmt: skip
+    )
     frame.index.name = INDEX
     return frame
 
@@ -203,14 +214,23 @@ def runs_frame(summaries: Sequence[RunSummary]) -> pd.DataFrame:
     records = []
     for s in summaries:
         counts = s.counts.to_dict()
-        records.append({
-            "run_id": s.run_id, "kind": str(s.kind),
-            "status": s.status, "dry_run": s.dry_run, "input_path": s.input_path,
-            "mapping": s.mapping_name, "target": s.target, "started_at": s.started_at,
-            "finished_at": s.finished_at, "halt_reason": s.halt_reason,
-            "undoable": s.undoable, "directory": str(s.directory),
-            **{k: v for k, v in counts.items() if isinstance(v, int | float)},
-        })  # fmt: skip
+        records.append(
+            {
+                "run_id": s.run_id,
+                "kind": str(s.kind),
+                "status": s.status,
+                "dry_run": s.dry_run,
+                "input_path": s.input_path,
+                "mapping": s.mapping_name,
+                "target": s.target,
+                "started_at": s.started_at,
+                "finished_at": s.finished_at,
+                "halt_reason": s.halt_reason,
+                "undoable": s.undoable,
+                "directory": str(s.directory),
+                **{k: v for k, v in counts.items() if isinstance(v, int | float)},
+            }
+        )
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
         frame = pd.DataFrame(columns=["run_id", "kind", "status", "dry_run"])

@@ -120,9 +120,7 @@ def run_import(
     before anything is sent, ``Interrupted`` when cancelled before posting began."""
     check_settings(settings)  # before any request
     with _long_lived_frozen():
-        runner = _ImportRun(
-            settings, prepared, progress=progress, confirm=confirm, cancel=cancel
-        )
+        runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm, cancel=cancel)
         if prepared is not None:
             gc.freeze()  # the prepared frame lives until the end too
             runner.phases["read_validate"] = prepared.seconds
@@ -138,8 +136,9 @@ def _one_writer(settings: ImportSettings) -> contextlib.AbstractContextManager[A
         return contextlib.nullcontext()
     from timetracker_import.journal.lock import target_lock
 
-    return target_lock(settings.connection.rest_root, what="writing to this server (import)",
-                       wait=settings.wait)  # fmt: skip
+    return target_lock(
+        settings.connection.rest_root, what="writing to this server (import)", wait=settings.wait
+    )
 
 
 @contextlib.contextmanager
@@ -215,8 +214,11 @@ class _ImportRun:
         """An unattended run never reads naive times in this machine's zone (before any
         journal or write)."""
         if self.settings.unattended and self.p.naive_times and not self.settings.dry_run:
-            require_declared(self.zone, command="an unattended import",
-                             why=f"{self.p.naive_times} time(s) in the file have no offset")  # fmt: skip
+            require_declared(
+                self.zone,
+                command="an unattended import",
+                why=f"{self.p.naive_times} time(s) in the file have no offset",
+            )
 
     # -- the journal ---------------------------------------------------------------------
 
@@ -413,9 +415,9 @@ class _ImportRun:
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
             # a stop signal from now on cancels this task (until the poster exists)
-            self._task = asyncio.ensure_future(self._run(
-                ready, book, resumed=resumable is not None, client=client, setup=setup
-            ))  # fmt: skip
+            self._task = asyncio.ensure_future(
+                self._run(ready, book, resumed=resumable is not None, client=client, setup=setup)
+            )
             try:
                 return await self._task
             except asyncio.CancelledError:
@@ -455,8 +457,9 @@ class _ImportRun:
                 me, users, activity = await setup
                 self.users = users
                 self.me_offset = int(me.get("timeZone") or 0)
-                self.notes.extend(zone_warnings(self.zone, naive_times=p.naive_times,
-                                                me_offset=self.me_offset))  # fmt: skip
+                self.notes.extend(
+                    zone_warnings(self.zone, naive_times=p.naive_times, me_offset=self.me_offset)
+                )
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 if self._owns_prepared:
@@ -465,9 +468,13 @@ class _ImportRun:
                     p.release_raw(r.source_row for r in p.rejections)
                 # stage: resolve
                 resolved = resolve_rows(
-                    to_check, me=me, users=users, activity_types=activity,
-                    user_header=p.user_header, activity_header=p.activity_header,
-                )  # fmt: skip
+                    to_check,
+                    me=me,
+                    users=users,
+                    activity_types=activity,
+                    user_header=p.user_header,
+                    activity_header=p.activity_header,
+                )
                 book.reject(journal, resolved.rejections)
                 frame = book.pending_part(to_check)
                 user_ids = resolved.user_ids.reindex(frame.index)
@@ -500,8 +507,9 @@ class _ImportRun:
                     bar.refresh()
                 # 4. confirm, then stage: execute
                 if batches and not s.dry_run and self.confirm is not None:
-                    info = _confirm_info(frame, user_ids, users, poster.pending, len(batches),
-                                         s.connection.rest_root)  # fmt: skip
+                    info = _confirm_info(
+                        frame, user_ids, users, poster.pending, len(batches), s.connection.rest_root
+                    )
                     if not self.confirm(info):
                         if bar is not None:
                             bar.close()
@@ -602,10 +610,17 @@ class _ImportRun:
         approvals = await reads.read_approvals(self.notes)
         book.reject(
             journal,
-            locked_rejections(frame, user_ids, approvals, labels=resolved.labels,
-                              date_header=p.date_header, users=self.users,
-                              self_id=resolved.self_id, self_offset=resolved.naive_offset,
-                              notes=self.notes),  # fmt: skip
+            locked_rejections(
+                frame,
+                user_ids,
+                approvals,
+                labels=resolved.labels,
+                date_header=p.date_header,
+                users=self.users,
+                self_id=resolved.self_id,
+                self_offset=resolved.naive_offset,
+                notes=self.notes,
+            ),
         )
         frame = book.pending_part(frame)
         # every row locked (or none left): the baseline and its errors do not matter
@@ -667,9 +682,7 @@ class _ImportRun:
         if leftover and not s.dry_run:
             journal.mark_unprocessed(leftover)
         status = (
-            "halted"
-            if (leftover or self.ambiguous or self.halt) and not s.dry_run
-            else "complete"
+            "halted" if (leftover or self.ambiguous or self.halt) and not s.dry_run else "complete"
         )
         counts = journal.accounting()
         if s.dry_run:
@@ -690,9 +703,13 @@ class _ImportRun:
             dry_run=s.dry_run,
             resumed=resumed,
             accounting=counts,
-            exit_code=exit_code_for(counts, halt=self.halt, halt_error=self.halt_error,
-                                    ambiguous=bool(self.ambiguous),
-                                    stop_signal=self.stop_signal),  # fmt: skip
+            exit_code=exit_code_for(
+                counts,
+                halt=self.halt,
+                halt_error=self.halt_error,
+                ambiguous=bool(self.ambiguous),
+                stop_signal=self.stop_signal,
+            ),
             rejections=rejections,
             existing=self.existing,
             in_file_duplicates=self.duplicates,
@@ -718,8 +735,9 @@ class _ImportRun:
             zone=self.zone.to_dict(self.me_offset),
         )
         if s.report_path is not None:
-            result.report_path = write_report(s.report_path, result, self.p,
-                                              input_path=Path(s.path))  # fmt: skip
+            result.report_path = write_report(
+                s.report_path, result, self.p, input_path=Path(s.path)
+            )
         journal.write_summary({k: v for k, v in result.summary_dict().items() if k != "run_id"})
         self._phase("finish")
         return result

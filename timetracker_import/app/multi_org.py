@@ -107,8 +107,13 @@ class RouteOutcome:
         """This organization's share of the balance: only its own rows."""
         rows = len(self.route.rows)
         if self.result is None:
-            return {"rows": rows, "created": 0, "already_existing": 0, "rejected": 0,
-                    "unprocessed": rows}  # fmt: skip
+            return {
+                "rows": rows,
+                "created": 0,
+                "already_existing": 0,
+                "rejected": 0,
+                "unprocessed": rows,
+            }
         c = self.result.accounting
         return {
             "rows": rows,
@@ -155,10 +160,12 @@ class RoutedResult:
         original cells."""
         from timetracker_import.app.frames import rejections_frame
 
-        rejections = [*self.unknown] + [r for o in self.outcomes if o.result is not None
-                                        for r in o.result.rejections]  # fmt: skip
-        files = [self.unknown_rejected_path] + [o.result.rejected_path for o in self.outcomes
-                                                if o.result is not None]  # fmt: skip
+        rejections = [*self.unknown] + [
+            r for o in self.outcomes if o.result is not None for r in o.result.rejections
+        ]
+        files = [self.unknown_rejected_path] + [
+            o.result.rejected_path for o in self.outcomes if o.result is not None
+        ]
         return rejections_frame(rejections, files)
 
     def summary_dict(self) -> dict[str, Any]:
@@ -206,9 +213,13 @@ def routed_mapping(
     filters: list[dict[str, Any]] = []
     if route.skip_values:
         filters.append(
-            {"column": column, "occurrence": occurrence, "equals": list(route.skip_values),
-             "optional": True}
-        )  # fmt: skip
+            {
+                "column": column,
+                "occurrence": occurrence,
+                "equals": list(route.skip_values),
+                "optional": True,
+            }
+        )
     if route.skip_empty:
         filters.append({"empty": [column], "optional": True})
     if filters:

@@ -223,9 +223,7 @@ class Poster:
         finally:
             await intent
 
-    async def _post(
-        self, batch: PlannedBatch, items: list[dict[str, Any]], slot: Slot
-    ) -> _Outcome:
+    async def _post(self, batch: PlannedBatch, items: list[dict[str, Any]], slot: Slot) -> _Outcome:
         if self.stopping:  # halted while waiting for a slot: never sent
             self._unsent(batch)
             return _Outcome("skipped")
@@ -360,8 +358,14 @@ class Poster:
         self.stats.split_batches += 1
         await asyncio.gather(*(self.run_batch(h) for h in halves))
 
-    async def reconcile(self, batch: PlannedBatch, rows: list[int] | None = None, *,
-                        rounds: int = 0, error: ApiError | None = None) -> None:  # fmt: skip
+    async def reconcile(
+        self,
+        batch: PlannedBatch,
+        rows: list[int] | None = None,
+        *,
+        rounds: int = 0,
+        error: ApiError | None = None,
+    ) -> None:
         """Resolve an ambiguous batch: read its window back, claim worklogs that match its
         rows by natural key (as created by this run), re-send only the unclaimed rest.
 
@@ -409,8 +413,11 @@ class Poster:
             rows = rest
             if not self.resend:
                 # what the server holds is claimed; the rest was never created
-                await self._write(self.journal.mark_failed, batch.batch_no,
-                                  "not created (found so when reconciled)")  # fmt: skip
+                await self._write(
+                    self.journal.mark_failed,
+                    batch.batch_no,
+                    "not created (found so when reconciled)",
+                )
                 return
             if rounds >= MAX_AMBIGUOUS_ROUNDS:
                 self._halt("transient", _kept_failing(batch, len(rows), rounds + 1, error))

@@ -52,7 +52,6 @@ from timetracker_import.errors import (
 )
 
 if TYPE_CHECKING:
-
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.stages.prepare import PreparedFile
@@ -70,8 +69,16 @@ from timetracker_import.app.stages.sync_reads import SyncReadsMixin
 from timetracker_import.app.stages.sync_rows import SyncRowsMixin
 from timetracker_import.app.stages.sync_writes import SyncWritesMixin
 
-__all__ = ["KIND_SYNC", "STAGE_PERIOD", "SyncConfirm", "SyncResult", "SyncSettings",
-           "check_sync_settings", "source_name", "sync_file"]  # fmt: skip
+__all__ = [
+    "KIND_SYNC",
+    "STAGE_PERIOD",
+    "SyncConfirm",
+    "SyncResult",
+    "SyncSettings",
+    "check_sync_settings",
+    "source_name",
+    "sync_file",
+]
 
 ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
 
@@ -98,9 +105,15 @@ def sync_file(
     # run per organization's profile; a name without a profile is rejected)
     routes = plan_routes(base, prepared=prepared)
     if routes is not None:
-        return _sync_routes(settings, routes, prepared, confirm=confirm,
-                            client_factory=client_factory, cancel=cancel,
-                            progress=progress)  # fmt: skip
+        return _sync_routes(
+            settings,
+            routes,
+            prepared,
+            confirm=confirm,
+            client_factory=client_factory,
+            cancel=cancel,
+            progress=progress,
+        )
     run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     return asyncio.run(run.run(client_factory or _default_client_factory))
 
@@ -125,38 +138,71 @@ def _sync_routes(
     for route in plan.routes:
         data = routed_mapping(plan.base_mapping, plan.column, route, occurrence=plan.occurrence)
         with mapping_file(data, plan.lookups) as path:
-            sub = replace(settings, connection=route.connection, mapping_path=path, preset=None,
-                          loaded=None, source=source)  # fmt: skip
-            results.append((route.name, sync_file(sub, confirm=confirm,
-                                                  client_factory=client_factory,
-                                                  cancel=cancel, progress=progress)))  # fmt: skip
+            sub = replace(
+                settings,
+                connection=route.connection,
+                mapping_path=path,
+                preset=None,
+                loaded=None,
+                source=source,
+            )
+            results.append(
+                (
+                    route.name,
+                    sync_file(
+                        sub,
+                        confirm=confirm,
+                        client_factory=client_factory,
+                        cancel=cancel,
+                        progress=progress,
+                    ),
+                )
+            )
     first = results[0][1]
     total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     organizations = []
     for (name, result), route in zip(results, plan.routes, strict=True):
         c = result.counts
-        for field_name in ("created", "updated", "unchanged", "already_existing", "conflicts",
-                           "rejected", "unprocessed", "deleted"):  # fmt: skip
+        for field_name in (
+            "created",
+            "updated",
+            "unchanged",
+            "already_existing",
+            "conflicts",
+            "rejected",
+            "unprocessed",
+            "deleted",
+        ):
             setattr(total, field_name, getattr(total, field_name) + getattr(c, field_name))
-        organizations.append({"name": name, "url": route.connection.rest_root,
-                              "run_id": result.run_id, "rows": len(route.rows),
-                              "exit_code": result.exit_code,
-                              "counts": c.to_dict()})  # fmt: skip
+        organizations.append(
+            {
+                "name": name,
+                "url": route.connection.rest_root,
+                "run_id": result.run_id,
+                "rows": len(route.rows),
+                "exit_code": result.exit_code,
+                "counts": c.to_dict(),
+            }
+        )
     codes = [r.exit_code for _, r in results] + ([EXIT_REJECTED] if plan.unknown else [])
     combined = replace(
-        first, exit_code=worst_exit_code(codes), counts=total,
+        first,
+        exit_code=worst_exit_code(codes),
+        counts=total,
         changes=[c for _, r in results for c in r.changes],
         creates=[c for _, r in results for c in r.creates],
         deletes=[d for _, r in results for d in r.deletes],
         conflicts=[c for _, r in results for c in r.conflicts],
         kept=[k for _, r in results for k in r.kept],
         held=[h for _, r in results for h in r.held],
-        rejections=sorted(list(plan.unknown) + [j for _, r in results for j in r.rejections
-                                               if j.stage != "conflict"],
-                          key=lambda j: j.source_row),
+        rejections=sorted(
+            list(plan.unknown)
+            + [j for _, r in results for j in r.rejections if j.stage != "conflict"],
+            key=lambda j: j.source_row,
+        ),
         notes=[f"{name or 'default connection'}: {n}" for name, r in results for n in r.notes],
         organizations=organizations,
-    )  # fmt: skip
+    )
     return combined
 
 
@@ -172,22 +218,39 @@ def check_sync_settings(s: SyncSettings) -> None:
     if isinstance(s.window, str):
         parse_period(s.window, today=date.today())  # the form; the zone's today comes later
     if s.source is not None and not s.source.strip():
-        raise UsageError("--source must not be empty", hint="name the feed, e.g. --source hr-payroll")
+        raise UsageError(
+            "--source must not be empty", hint="name the feed, e.g. --source hr-payroll"
+        )
 
 
 def _import_settings(s: SyncSettings) -> Any:
     from timetracker_import.app.stages.model import ImportSettings
 
     return ImportSettings(
-        path=s.path, connection=s.connection, mapping_path=s.mapping_path, preset=s.preset,
-        sheet=s.sheet, timezone=s.timezone, encoding=s.encoding, delimiter=s.delimiter,
-        date=s.date, dry_run=s.dry_run, batch_size=s.batch_size, concurrency=s.concurrency,
+        path=s.path,
+        connection=s.connection,
+        mapping_path=s.mapping_path,
+        preset=s.preset,
+        sheet=s.sheet,
+        timezone=s.timezone,
+        encoding=s.encoding,
+        delimiter=s.delimiter,
+        date=s.date,
+        dry_run=s.dry_run,
+        batch_size=s.batch_size,
+        concurrency=s.concurrency,
         max_concurrency=s.max_concurrency,
-        rejected_path=s.rejected_path, report_path=s.report_path, new_run=True,
-        loaded=s.loaded, on_duplicate=s.on_duplicate, keys=tuple(s.keys),
-        on_duplicate_key=s.on_duplicate_key, require_keys=True, date_order=s.date_order,
+        rejected_path=s.rejected_path,
+        report_path=s.report_path,
+        new_run=True,
+        loaded=s.loaded,
+        on_duplicate=s.on_duplicate,
+        keys=tuple(s.keys),
+        on_duplicate_key=s.on_duplicate_key,
+        require_keys=True,
+        date_order=s.date_order,
         lookup_dir=s.lookup_dir,
-    )  # fmt: skip
+    )
 
 
 def _default_client_factory(
@@ -280,16 +343,21 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             frame = frame[~frame.index.isin(list(self._closed()))]
         # stage resolve: the import's, on the rows the file stages left
         resolved = resolve_rows(
-            frame, me=me, users=users, activity_types=activity, user_header=p.user_header,
+            frame,
+            me=me,
+            users=users,
+            activity_types=activity,
+            user_header=p.user_header,
             activity_header=p.activity_header,
-        )  # fmt: skip
+        )
         self.labels = {k.lower(): v for k, v in resolved.labels.items()}
         self.reject(resolved.rejections)
         self.reject(self._outside_period(frame))
         frame = frame[~frame.index.isin(list(self._closed()))]
         user_ids = resolved.user_ids.reindex(frame.index)
-        desired, bodies, present, keys = self.desired_rows(frame, user_ids,
-                                                           resolved.activity_type_ids)  # fmt: skip
+        desired, bodies, present, keys = self.desired_rows(
+            frame, user_ids, resolved.activity_type_ids
+        )
         frame = frame.loc[[d.source_row for d in desired]]
         keyed = bool(self._key_columns())
         freeze, freeze_notes = self._freeze(keyed, keys, resolved, users)
@@ -315,28 +383,51 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         self_only = bool(users_involved) and users_involved <= {resolved.self_id.lower()}
         offset = resolved.naive_offset if self_only else 0
         if not s.dry_run:
-            await self._reconcile_killed(client, ledger, scope, entries, foreign, self_only,
-                                         offset)  # fmt: skip
+            await self._reconcile_killed(client, ledger, scope, entries, foreign, self_only, offset)
         server, approvals = await self._read_server(
             client, desired, entries, set(keys.values()) | present, keyed, self_only, offset
         )
         known_ids = set(server) | {e.worklog_id for e in entries.values()}
         plan = plan_sync(
-            desired, entries, server, same_edited=same_edited_timestamp, keyless=not keyed,
-            timezone=self.zone.name, period=self.period, prune=s.prune and not s.rebuild,
-            overwrite_edited=s.overwrite_edited, present_keys=present, freeze=freeze,
-            foreign=foreign.worklogs, foreign_keys=foreign.keys,
+            desired,
+            entries,
+            server,
+            same_edited=same_edited_timestamp,
+            keyless=not keyed,
+            timezone=self.zone.name,
+            period=self.period,
+            prune=s.prune and not s.rebuild,
+            overwrite_edited=s.overwrite_edited,
+            present_keys=present,
+            freeze=freeze,
+            foreign=foreign.worklogs,
+            foreign_keys=foreign.keys,
             report_days=self._file_days(desired),
-        )  # fmt: skip
+        )
         self.notes.extend(plan.notes)
         if self.period is not None and s.prune:
             self._note_foreign(plan, entries, server, foreign)
         self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
         ledgered = self._ledgered_in_period(entries, server)
-        verdict = guard_deletes(len(plan.deletes), ledgered, self.limit,
-                                source_empty=not len(p.raw))  # fmt: skip
-        return await self._execute(client, ledger, scope, source, plan, frame, user_ids, bodies,
-                                   desired, server, offset, self_only, verdict, known_ids)  # fmt: skip
+        verdict = guard_deletes(
+            len(plan.deletes), ledgered, self.limit, source_empty=not len(p.raw)
+        )
+        return await self._execute(
+            client,
+            ledger,
+            scope,
+            source,
+            plan,
+            frame,
+            user_ids,
+            bodies,
+            desired,
+            server,
+            offset,
+            self_only,
+            verdict,
+            known_ids,
+        )
 
 
 @contextlib.contextmanager
@@ -348,6 +439,10 @@ def _writers(ledger: Path, settings: SyncSettings) -> Any:
         return
     from timetracker_import.journal.lock import ledger_lock, target_lock
 
-    with target_lock(settings.connection.rest_root, what="writing to this server (sync)",
-                     wait=settings.wait), ledger_lock(ledger, wait=settings.wait):  # fmt: skip
+    with (
+        target_lock(
+            settings.connection.rest_root, what="writing to this server (sync)", wait=settings.wait
+        ),
+        ledger_lock(ledger, wait=settings.wait),
+    ):
         yield

@@ -22,8 +22,9 @@ class LedgerUndoHooks(UndoHooks):
     """Follow an undo in the sync's ledger: a deleted creation leaves it, a restored worklog
     gets the content from before, a re-created one its new id."""
 
-    def __init__(self, ledger: Ledger, scope: str, run_id: str,
-                 stack: contextlib.ExitStack) -> None:  # fmt: skip
+    def __init__(
+        self, ledger: Ledger, scope: str, run_id: str, stack: contextlib.ExitStack
+    ) -> None:
         self.ledger, self.scope, self.run_id = ledger, scope, run_id
         self._stack = stack
         self._by_worklog = {e.worklog_id: e for e in ledger.entries(scope).values()}
@@ -55,11 +56,25 @@ class LedgerUndoHooks(UndoHooks):
         if entry is None:
             return
         restored = ServerWorklog.from_api(answer)
-        content = {**entry.content, **{k: v for k, v in action.before.items()
-                                       if k in entry.content}}  # fmt: skip
-        self.ledger.upsert(self.scope, [replace(
-            entry, content=content, edited_ts=restored.edited_ts, pending=None, state="ok",
-            timestamp=restored.timestamp, user_id=restored.user_id)], self.run_id)  # fmt: skip
+        content = {
+            **entry.content,
+            **{k: v for k, v in action.before.items() if k in entry.content},
+        }
+        self.ledger.upsert(
+            self.scope,
+            [
+                replace(
+                    entry,
+                    content=content,
+                    edited_ts=restored.edited_ts,
+                    pending=None,
+                    state="ok",
+                    timestamp=restored.timestamp,
+                    user_id=restored.user_id,
+                )
+            ],
+            self.run_id,
+        )
 
     def recreated(self, action: ActionRecord, created: Mapping[str, Any]) -> None:
         from timetracker_import.core.sync_plan import LedgerEntry
@@ -69,10 +84,20 @@ class LedgerUndoHooks(UndoHooks):
             return
         w = ServerWorklog.from_api(created)
         known = ServerWorklog.from_api(action.before).content
-        self.ledger.upsert(self.scope, [LedgerEntry(
-            action.key, w.id, w.user_id, w.timestamp,
-            {k: w.content.get(k) for k in known if known.get(k) is not None},
-            w.edited_ts)], self.run_id)  # fmt: skip
+        self.ledger.upsert(
+            self.scope,
+            [
+                LedgerEntry(
+                    action.key,
+                    w.id,
+                    w.user_id,
+                    w.timestamp,
+                    {k: w.content.get(k) for k in known if known.get(k) is not None},
+                    w.edited_ts,
+                )
+            ],
+            self.run_id,
+        )
 
     def close(self) -> None:
         self._stack.close()

@@ -86,19 +86,26 @@ class UndoReport:
 
     def render(self) -> str:
         """A short human summary."""
-        verbs = (("would delete", "would restore", "would re-create") if self.dry_run
-                 else ("deleted", "restored", "re-created"))  # fmt: skip
+        verbs = (
+            ("would delete", "would restore", "would re-create")
+            if self.dry_run
+            else ("deleted", "restored", "re-created")
+        )
         parts = [f"{verbs[0]} {len(self.deleted)}"]
         if self.restored:
             parts.append(f"{verbs[1]} {len(self.restored)}")
         if self.recreated:
             parts.append(f"{verbs[2]} {len(self.recreated)}")
-        parts += [f"skipped {len(self.skipped)}", f"already gone {len(self.already_gone)}",
-                  f"failed {len(self.failed)}"]  # fmt: skip
+        parts += [
+            f"skipped {len(self.skipped)}",
+            f"already gone {len(self.already_gone)}",
+            f"failed {len(self.failed)}",
+        ]
         lines = [", ".join(parts)]
         if self.cancelled:
-            lines.append(f"cancelled: {self.left} change(s) left to undo; run undo again for "
-                         "the rest")
+            lines.append(
+                f"cancelled: {self.left} change(s) left to undo; run undo again for the rest"
+            )
         lines += [f"  re-created {o} as {n}" for o, n in self.recreated if n]
         lines += [f"  skipped {i}: {w}" for i, w in self.skipped[:20]]
         lines += [f"  failed {i}: {w}" for i, w in self.failed[:20]]
@@ -208,9 +215,13 @@ async def undo_actions(
 
 
 async def _undo_one(
-    journal: Journal, client: TimetrackerClient, action: ActionRecord, report: UndoReport,
-    hooks: UndoHooks, dry_run: bool,
-) -> None:  # fmt: skip
+    journal: Journal,
+    client: TimetrackerClient,
+    action: ActionRecord,
+    report: UndoReport,
+    hooks: UndoHooks,
+    dry_run: bool,
+) -> None:
     """Reverse one action by the rules of the module docstring (errors of the server for
     this action go into the report; an authentication error stops the undo)."""
     from timetracker_import.app.stages.edits import worklog_or_none
@@ -242,9 +253,13 @@ async def _undo_one(
 
 
 async def _undo_create(
-    journal: Journal, client: TimetrackerClient, action: ActionRecord, report: UndoReport,
-    hooks: UndoHooks, dry_run: bool,
-) -> None:  # fmt: skip
+    journal: Journal,
+    client: TimetrackerClient,
+    action: ActionRecord,
+    report: UndoReport,
+    hooks: UndoHooks,
+    dry_run: bool,
+) -> None:
     from timetracker_import.app.stages.edits import worklog_or_none
     from timetracker_import.core.worklog import same_edited_timestamp
 
@@ -261,8 +276,10 @@ async def _undo_create(
         return
     edited = _edited(current)
     if action.edited_after is not None and not same_edited_timestamp(action.edited_after, edited):
-        why = (f"edited since the run (editedTimestamp {edited}, was {action.edited_after}); "
-               "delete it by hand if it should go")  # fmt: skip
+        why = (
+            f"edited since the run (editedTimestamp {edited}, was {action.edited_after}); "
+            "delete it by hand if it should go"
+        )
         report.skipped.append((wid, why))
         if not dry_run:
             journal.record_undo(wid, "skipped_edited", why)
@@ -286,9 +303,14 @@ async def _undo_create(
 
 
 async def _undo_update(
-    journal: Journal, client: TimetrackerClient, action: ActionRecord,
-    current: Mapping[str, Any] | None, report: UndoReport, hooks: UndoHooks, dry_run: bool,
-) -> None:  # fmt: skip
+    journal: Journal,
+    client: TimetrackerClient,
+    action: ActionRecord,
+    current: Mapping[str, Any] | None,
+    report: UndoReport,
+    hooks: UndoHooks,
+    dry_run: bool,
+) -> None:
     from timetracker_import.core.worklog import ServerWorklog, diff_content, same_edited_timestamp
 
     wid = action.worklog_id or ""
@@ -302,15 +324,25 @@ async def _undo_update(
     held = ServerWorklog.from_api(current).content
     if action.state == "done" and action.edited_after is not None:
         if not same_edited_timestamp(action.edited_after, _edited(current)):
-            report.skipped.append((wid, f"edited since the run (editedTimestamp "
-                                        f"{_edited(current)}); restore it by hand"))  # fmt: skip
+            report.skipped.append(
+                (
+                    wid,
+                    f"edited since the run (editedTimestamp "
+                    f"{_edited(current)}); restore it by hand",
+                )
+            )
             return
     elif diff_content(action.body, held):
         if not diff_content(action.before, held):
             report.skipped.append((wid, "the update never took effect"))
         else:
-            report.skipped.append((wid, f"edited since the run (editedTimestamp "
-                                        f"{_edited(current)}); restore it by hand"))  # fmt: skip
+            report.skipped.append(
+                (
+                    wid,
+                    f"edited since the run (editedTimestamp "
+                    f"{_edited(current)}); restore it by hand",
+                )
+            )
         return
     report.restored.append(wid)
     if dry_run:
@@ -322,9 +354,14 @@ async def _undo_update(
 
 
 async def _undo_delete(
-    journal: Journal, client: TimetrackerClient, action: ActionRecord,
-    current: Mapping[str, Any] | None, report: UndoReport, hooks: UndoHooks, dry_run: bool,
-) -> None:  # fmt: skip
+    journal: Journal,
+    client: TimetrackerClient,
+    action: ActionRecord,
+    current: Mapping[str, Any] | None,
+    report: UndoReport,
+    hooks: UndoHooks,
+    dry_run: bool,
+) -> None:
     from timetracker_import.core.worklog import ServerWorklog
 
     wid = action.worklog_id or ""
@@ -368,8 +405,9 @@ def undo_run(
     lock = (
         contextlib.nullcontext()
         if dry_run
-        else target_lock(connection.rest_root, what=f"writing to this server (undo of {run_id})",
-                         wait=wait)  # fmt: skip
+        else target_lock(
+            connection.rest_root, what=f"writing to this server (undo of {run_id})", wait=wait
+        )
     )
     with open_run(run_id) as journal, lock:
         check_target(journal, connection.rest_root)
@@ -378,8 +416,9 @@ def undo_run(
 
         async def main() -> UndoOutcome:
             async with TimetrackerClient(connection) as client:
-                report = await undo_actions(journal, client, dry_run=dry_run, hooks=hooks,
-                                            progress=progress, cancel=cancel)  # fmt: skip
+                report = await undo_actions(
+                    journal, client, dry_run=dry_run, hooks=hooks, progress=progress, cancel=cancel
+                )
             return UndoOutcome(journal.run_id, dry_run, kind, report)
 
         return asyncio.run(main())

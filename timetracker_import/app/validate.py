@@ -84,6 +84,7 @@ class ValidateResult:
         from timetracker_import.core.zone import ZoneChoice
 
         return ZoneChoice.of(self.timezone, self.timezone_source)
+
     #: every row identical to an earlier row -> that row (reported whatever the policy)
     repeats: dict[int, int] = dc_field(default_factory=dict)
     skipped_duplicates: int = 0
@@ -619,10 +620,13 @@ def run_validate(
             writer.write(chunk.raw, rejections)
             room = settings.keep_rejected_cells - len(kept_cells)
             if room > 0 and rejections:
-                wanted = [r.source_row for r in rejections[:room] if r.source_row in chunk.raw.index]
+                wanted = [
+                    r.source_row for r in rejections[:room] if r.source_row in chunk.raw.index
+                ]
                 frame = chunk.raw.loc[wanted]
-                for row, values in zip(wanted, frame.itertuples(index=False, name=None),
-                                       strict=True):  # fmt: skip
+                for row, values in zip(
+                    wanted, frame.itertuples(index=False, name=None), strict=True
+                ):
                     kept_cells[int(row)] = tuple(values)
             if builder is not None:
                 from timetracker_import.core.report import source_cells
@@ -683,9 +687,7 @@ def run_validate(
         note=mapping.note,
         replaced=dict(corrections.replaced),
         self_rows=self_rows,
-        notes=tuple(
-            n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n
-        ),
+        notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n),
         rejected_cells=kept_cells,
         long_comments=tuple(long_comments),
         kept_rows=_concat(kept_rows) if settings.keep_rows else None,

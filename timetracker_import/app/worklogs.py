@@ -152,8 +152,7 @@ async def run_update(
             a["name"].lower(): a["id"] for a in (await client.activity_types())["activityTypes"]
         }
         ids = [str(cells.get("id") or "").strip() for _, cells in rows]
-        current = await gather_limited([worklog_or_none(client, i) for i in ids if i],
-                                       CONCURRENCY)  # fmt: skip
+        current = await gather_limited([worklog_or_none(client, i) for i in ids if i], CONCURRENCY)
         by_id = dict(zip([i for i in ids if i], current, strict=True))
         for (source_row, cells), worklog_id in zip(rows, ids, strict=True):
             item = UpdatePlanItem(source_row, worklog_id)
@@ -203,8 +202,7 @@ async def run_delete(
     result = ChangeResult(run_id=None, dry_run=dry_run)
     unique = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
     async with open_client(settings, client_factory) as client:
-        current = await gather_limited([worklog_or_none(client, i) for i in unique],
-                                       CONCURRENCY)  # fmt: skip
+        current = await gather_limited([worklog_or_none(client, i) for i in unique], CONCURRENCY)
         found = {i: w for i, w in zip(unique, current, strict=True) if w is not None}
         result.not_found = [i for i in unique if i not in found]
         if dry_run or not found:

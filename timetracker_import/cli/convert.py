@@ -140,9 +140,16 @@ def split_days(
     from timetracker_import import library
 
     result = library.split_days(
-        file, mapping=mapping_path, preset=preset, output=output, sheet=sheet,
-        timezone=timezone, encoding=encoding, delimiter=delimiter, date_order=date_order,
+        file,
+        mapping=mapping_path,
+        preset=preset,
+        output=output,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        date_order=date_order,
         lookup_dir=lookup_dir,
-    )  # fmt: skip
+    )
     click.echo(render_split(result, file), err=True)
     return result.exit_code

@@ -27,6 +27,7 @@ from timetracker_import.errors import exit_meaning
 META_KEY = "timetracker_import.evidence"
 ARGV_KEY = "timetracker_import.argv"
 
+
 @dataclasses.dataclass
 class Evidence:
     """What the command line asked to leave behind, and what the command handed over."""

@@ -52,7 +52,10 @@ EXAMPLES: dict[str, list[str]] = {
         "timetracker-import users --format csv > users.csv",
         "timetracker-import users --json",
     ],
-    "activity-types": ["timetracker-import activity-types", "timetracker-import activity-types --json"],
+    "activity-types": [
+        "timetracker-import activity-types",
+        "timetracker-import activity-types --json",
+    ],
     "auth": [
         "timetracker-import auth login --url https://contoso.timehub.7pace.com",
         "timetracker-import auth status",
@@ -61,15 +64,24 @@ EXAMPLES: dict[str, list[str]] = {
         "timetracker-import auth login --url https://contoso.timehub.7pace.com",
         "timetracker-import auth login --profile work --org contoso     # creates the profile",
     ],
-    "auth status": ["timetracker-import auth status", "timetracker-import auth status --profile work"],
-    "auth logout": ["timetracker-import auth logout", "timetracker-import auth logout --profile work"],
+    "auth status": [
+        "timetracker-import auth status",
+        "timetracker-import auth status --profile work",
+    ],
+    "auth logout": [
+        "timetracker-import auth logout",
+        "timetracker-import auth logout --profile work",
+    ],
     "runs": [
         "timetracker-import runs list",
         "timetracker-import runs undo RUN_ID --dry-run",
         "timetracker-import runs prune --older-than 30d",
     ],
     "runs list": ["timetracker-import runs list", "timetracker-import runs list --json"],
-    "runs show": ["timetracker-import runs show RUN_ID", "timetracker-import runs show RUN_ID --json"],
+    "runs show": [
+        "timetracker-import runs show RUN_ID",
+        "timetracker-import runs show RUN_ID --json",
+    ],
     "runs undo": [
         "timetracker-import runs undo RUN_ID --dry-run      # what it would delete",
         "timetracker-import runs undo RUN_ID                # shows that, then asks",
@@ -125,7 +137,9 @@ EXAMPLES: dict[str, list[str]] = {
         "timetracker-import approvals list --from 2026-10-01 --to 2026-10-31",
         "timetracker-import approvals list --state submitted --json",
     ],
-    "approvals submit": ["timetracker-import approvals submit 2026-10-05 --manager boss@example.com"],
+    "approvals submit": [
+        "timetracker-import approvals submit 2026-10-05 --manager boss@example.com"
+    ],
     "approvals revoke": ["timetracker-import approvals revoke 2026-10-05"],
     "convert": ["timetracker-import convert jira jira-export.csv"],
     "convert jira": [

@@ -50,12 +50,19 @@ if TYPE_CHECKING:
 )
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json", "ndjson"]))
 @click.option("--output", "-o", metavar="PATH|-", default="-", help="Default: stdout.")
-@click.option("--concurrency", type=click.IntRange(1, 32), default=8, show_default=True,
-              help="Requests in flight at most.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=8,
+    show_default=True,
+    help="Requests in flight at most.",
+)
 @progress_option
 @click.option("--quiet", "-q", is_flag=True, hidden=True, help="Old spelling of --no-progress.")
-@json_option("Print the summary (worklogs, days, time zone, per organization) as JSON to "
-             "stdout; needs --output PATH (the export itself goes to stdout otherwise).")
+@json_option(
+    "Print the summary (worklogs, days, time zone, per organization) as JSON to "
+    "stdout; needs --output PATH (the export itself goes to stdout otherwise)."
+)
 @notify_options
 @connection_options
 def export(

@@ -53,7 +53,8 @@ def render_summary(result: ImportResult) -> str:
     zone = result.zone
     if zone:
         origin = {"--timezone": "--timezone", "mapping": "the mapping"}.get(
-            str(zone.get("source")), "this machine's zone")  # fmt: skip
+            str(zone.get("source")), "this machine's zone"
+        )
         lines.append(f"times without an offset read in {zone.get('name')} (from {origin})")
     if result.in_file_duplicates:
         pairs = ", ".join(

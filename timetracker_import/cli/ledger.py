@@ -45,7 +45,7 @@ def show(ledger_path: Path | None, as_json: bool) -> int:
             "ledger": str(path),
             "scopes": [
                 {**s.parts(), "entries": s.entries, "updated_at": s.updated_at} for s in scopes
-            ],  # fmt: skip
+            ],
             "unsettled": unsettled,
         }
         evidence.emit(doc)
@@ -114,9 +114,19 @@ def rebuild(
     from timetracker_import.cli.sync import render_sync
 
     result = library.rebuild_ledger(
-        file, connection=connection.resolve(), mapping=mapping_path, preset=preset, keys=keys,
-        source=source, ledger=ledger_path, sheet=sheet, timezone=timezone, encoding=encoding,
-        delimiter=delimiter, date=date, wait=wait,
-    )  # fmt: skip
+        file,
+        connection=connection.resolve(),
+        mapping=mapping_path,
+        preset=preset,
+        keys=keys,
+        source=source,
+        ledger=ledger_path,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        date=date,
+        wait=wait,
+    )
     click.echo(render_sync(result).replace("sync ", "ledger rebuild ", 1), err=True)
     return result.exit_code

@@ -79,40 +79,56 @@ class _LegacyCommand(click.Command):
 )
 @click.version_option(__version__, "-V", "--version", prog_name="import-worklogs")
 @click.option(
-    "-f", "--file", "file", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    "-f",
+    "--file",
+    "file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
     help="File path for importing (csv/xlsx/xls).",
-)  # fmt: skip
+)
 @click.option(
-    "-a", "--authorization", default="token", show_default=True,
+    "-a",
+    "--authorization",
+    default="token",
+    show_default=True,
     help="API authorization type: token or ntlm.",
-)  # fmt: skip
+)
 @click.option(
-    "-o", "--organization",
+    "-o",
+    "--organization",
     help="Organization in Azure DevOps (cloud), or the collection on-premises; the default "
     "for rows without an Organization cell.",
-)  # fmt: skip
+)
 @click.option("--api", help="The server URL (required on-premises; default: the cloud URL).")
 @click.option(
-    "-t", "--token",
+    "-t",
+    "--token",
     help="API token. Accepted for compatibility but visible to other users: set "
     "TIMETRACKER_TOKEN instead.",
-)  # fmt: skip
+)
 @click.option("-u", "--user", help="NTLM user (DOMAIN\\user); or set TIMETRACKER_USER.")
 @click.option(
-    "-p", "--password",
+    "-p",
+    "--password",
     help="NTLM password. Accepted for compatibility but visible to other users: set "
     "TIMETRACKER_PASSWORD instead.",
-)  # fmt: skip
+)
 @click.option(
-    "-m", "--map", "header_map", is_flag=True,
+    "-m",
+    "--map",
+    "header_map",
+    is_flag=True,
     help="Map columns by the header row (UserName, TimeStamp, Duration, ...) instead of "
     "config.json letters.",
-)  # fmt: skip
+)
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-    default="config.json", show_default=True,
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default="config.json",
+    show_default=True,
     help="The old importer's config.json (letter map, organizationTokens).",
-)  # fmt: skip
+)
 def import_worklogs(
     file: Path,
     authorization: str,

@@ -100,9 +100,13 @@ def run_legacy(opts: LegacyOptions, env: Mapping[str, str]) -> int:
             report_error(outcome.error)
 
     outcomes = run_routes(
-        dests, base_mapping=base, column=column, make_settings=make_settings,
-        on_start=started, on_done=done,
-    )  # fmt: skip
+        dests,
+        base_mapping=base,
+        column=column,
+        make_settings=make_settings,
+        on_start=started,
+        on_done=done,
+    )
     results = [o.result for o in outcomes if o.result is not None]
     if len(dests) > 1:
         click.echo(_total_line(results, len(dests)), err=True)

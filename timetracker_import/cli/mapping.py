@@ -220,8 +220,9 @@ def _lookup_templates(
     """Write (with -o) the preset's lookup templates beside the mapping and say so."""
     from timetracker_import import library
 
-    found = library.preset_lookups(preset, file, sheet=sheet, encoding=encoding,
-                                   delimiter=delimiter)  # fmt: skip
+    found = library.preset_lookups(
+        preset, file, sheet=sheet, encoding=encoding, delimiter=delimiter
+    )
     if found.note:
         click.echo(f"note: {found.note.strip()}", err=True)
     if not found.files:
@@ -240,9 +241,14 @@ def _lookup_templates(
         users = library.users(settings)
         click.echo(f"read {len(users)} users from {settings.rest_root}", err=True)
     written = library.write_lookup_templates(
-        preset, file, output.parent, users=users, sheet=sheet, encoding=encoding,
+        preset,
+        file,
+        output.parent,
+        users=users,
+        sheet=sheet,
+        encoding=encoding,
         delimiter=delimiter,
-    )  # fmt: skip
+    )
     for item in written:
         if item.existed:
             click.echo(f"lookup {item.lookup!r}: {item.path} exists; left as it is", err=True)
@@ -308,10 +314,18 @@ def check(
     from timetracker_import import library
 
     shown = library.preview(
-        file, mapping=mapping_path, preset=preset, rows=n_rows, sheet=sheet, encoding=encoding,
-        delimiter=delimiter, timezone=timezone, date_order=date_order, lookup_dir=lookup_dir,
+        file,
+        mapping=mapping_path,
+        preset=preset,
+        rows=n_rows,
+        sheet=sheet,
+        encoding=encoding,
+        delimiter=delimiter,
+        timezone=timezone,
+        date_order=date_order,
+        lookup_dir=lookup_dir,
         notify=lambda line: click.echo(line, err=True),
-    )  # fmt: skip
+    )
     if not shown.rows:
         click.echo("the file has no data rows", err=True)
         return 0

@@ -178,13 +178,13 @@ def _record_json(ctx: click.Context, param: click.Parameter, value: bool) -> boo
     return value
 
 
-def json_option(help: str = "Print the result as one JSON object to stdout (on every exit, "
-                "errors included: {\"exit_code\": N, \"error\": {...}}).") -> Callable[[F], F]:
+def json_option(
+    help: str = "Print the result as one JSON object to stdout (on every exit, "
+    'errors included: {"exit_code": N, "error": {...}}).',
+) -> Callable[[F], F]:
     """``--json`` (as ``as_json``): the result as JSON on stdout, and on an error exit
     ``{"exit_code": N, "error": {...}}`` (``cli.evidence``)."""
-    return click.option(
-        "--json", "as_json", is_flag=True, callback=_record_json, help=help
-    )
+    return click.option("--json", "as_json", is_flag=True, callback=_record_json, help=help)
 
 
 def format_json_alias(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -414,18 +414,23 @@ def posting_options(batch_help: str) -> Callable[[F], F]:
 
     concurrency = [
         click.option(
-            "--concurrency", default="auto", show_default=True, type=ConcurrencyParam(),
+            "--concurrency",
+            default="auto",
+            show_default=True,
+            type=ConcurrencyParam(),
             metavar="auto|N",
             help="Requests in flight: auto follows the server (more while it keeps up, "
             "fewer when its answers slow down, on 429 and 5xx); a number fixes it.",
         ),
         click.option(
-            "--max-concurrency", type=click.IntRange(1, MAX_CEILING), default=None,
+            "--max-concurrency",
+            type=click.IntRange(1, MAX_CEILING),
+            default=None,
             metavar="N",
             help=f"The most requests in flight with --concurrency auto (default "
             f"{DEFAULT_CEILING}).",
         ),
-    ]  # fmt: skip
+    ]
     options = [
         click.option("--batch-size", default=500, show_default=True, type=int, help=batch_help),
         *concurrency,
@@ -444,9 +449,12 @@ def _record_report(ctx: click.Context, param: click.Parameter, value: Path | Non
 def report_option(help: str) -> Callable[[F], F]:
     """``--report PATH`` (as ``report_path``); written on an error exit too (``cli.evidence``)."""
     return click.option(
-        "--report", "report_path", type=click.Path(path_type=Path, dir_okay=False),
-        callback=_record_report, help=help,
-    )  # fmt: skip
+        "--report",
+        "report_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        callback=_record_report,
+        help=help,
+    )
 
 
 def _record_notify(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
@@ -474,17 +482,24 @@ def _record_notify_on(ctx: click.Context, param: click.Parameter, value: str) ->
 
 NOTIFY_OPTIONS = [
     click.option(
-        "--notify", metavar="URL", envvar="TIMETRACKER_NOTIFY_URL", expose_value=False,
+        "--notify",
+        metavar="URL",
+        envvar="TIMETRACKER_NOTIFY_URL",
+        expose_value=False,
         callback=_record_notify,
         help="POST a short JSON summary (a Slack/Teams `text` plus the counts) to this "
         "webhook when the run ends with a --notify-on code. Default: $TIMETRACKER_NOTIFY_URL.",
     ),
     click.option(
-        "--notify-on", metavar="CODES", default="failure", show_default=True,
-        expose_value=False, callback=_record_notify_on,
+        "--notify-on",
+        metavar="CODES",
+        default="failure",
+        show_default=True,
+        expose_value=False,
+        callback=_record_notify_on,
         help="When to notify: failure (any exit code but 0), always, or codes such as 1,3,75.",
     ),
-]  # fmt: skip
+]
 
 
 def notify_options(func: F) -> F:
@@ -502,7 +517,7 @@ def result_options(report_help: str) -> Callable[[F], F]:
             "rejected_path",
             type=click.Path(path_type=Path, dir_okay=False),
             help="Also write the rejected rows here (they are always in the run directory).",
-        ),  # fmt: skip
+        ),
         report_option(report_help),
         json_option(),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),

@@ -26,12 +26,17 @@ def roles() -> None:
 @roles.command("list")
 @click.option("--include-none", is_flag=True, help="Also users with the None role.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]),
-    metavar="[table|csv|xlsx]", callback=format_json_alias,
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "xlsx"]),
+    metavar="[table|csv|xlsx]",
+    callback=format_json_alias,
     help="Output format (default: table on a terminal, csv otherwise; xlsx needs --output).",
-)  # fmt: skip
+)
 @json_option("Print the users and roles as JSON to stdout.")
-@click.option("--output", "-o", metavar="PATH|-", help="Write to PATH (.csv or .xlsx; - for stdout).")
+@click.option(
+    "--output", "-o", metavar="PATH|-", help="Write to PATH (.csv or .xlsx; - for stdout)."
+)
 @connection_options
 def list_(
     connection: ConnectionOptions,

@@ -56,7 +56,9 @@ def show(run_id: str, as_json: bool) -> int:
             **summary.to_dict(),
             "directory": str(summary.directory),
             "options": options,
-            "actions": [{"kind": k, "state": st, "count": n} for (k, st), n in sorted(actions.items())],
+            "actions": [
+                {"kind": k, "state": st, "count": n} for (k, st), n in sorted(actions.items())
+            ],
             "rejections": [r.to_dict() for r in rejections],
             "undo": [{"id": i, "action": a, "detail": d} for i, a, d in undo],
         }
@@ -65,7 +67,8 @@ def show(run_id: str, as_json: bool) -> int:
     kind = summary.kind.value + (" (dry run)" if summary.dry_run else "")
     lines = [
         f"run {summary.run_id} ({kind}, {summary.status}"
-        + (f": {summary.halt_reason}" if summary.halt_reason else "") + ")",
+        + (f": {summary.halt_reason}" if summary.halt_reason else "")
+        + ")",
         f"  directory: {summary.directory}",
         f"  input: {summary.input_path}  mapping: {summary.mapping_name}",
         f"  target: {summary.target}",
@@ -73,8 +76,9 @@ def show(run_id: str, as_json: bool) -> int:
         f"  {summary.describe()}",
     ]
     if actions:
-        lines.append("  writes: " + ", ".join(
-            f"{k} {st} {n}" for (k, st), n in sorted(actions.items())))  # fmt: skip
+        lines.append(
+            "  writes: " + ", ".join(f"{k} {st} {n}" for (k, st), n in sorted(actions.items()))
+        )
     for rej in rejections[:20]:
         lines.append(f"  row {rej.source_row}: {rej.stage}: {rej.reason}")
     if len(rejections) > 20:
@@ -143,9 +147,12 @@ def _mb(size: int) -> str:
 
 @runs.command("prune")
 @click.option(
-    "--older-than", "older_than", required=True, metavar="AGE",
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="AGE",
     help="Only runs started more than AGE ago: 30d, 12h, 2w (d days, h hours, w weeks).",
-)  # fmt: skip
+)
 @click.option(
     "--include-undoable",
     is_flag=True,

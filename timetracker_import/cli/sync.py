@@ -57,7 +57,8 @@ def render_sync(result: SyncResult) -> str:
     zone = result.timezone
     if zone:
         origin = {"--timezone": "--timezone", "mapping": "the mapping"}.get(
-            str(zone.get("source")), "this machine")  # fmt: skip
+            str(zone.get("source")), "this machine"
+        )
         where += f", times in {zone.get('name')} (from {origin})"
     lines.append(where)
     lines.append(c.describe(RunKind.SYNC, dry_run=result.dry_run))
@@ -67,8 +68,10 @@ def render_sync(result: SyncResult) -> str:
             for name, v in change["fields"].items()
         )
         adopted = " (adopted)" if change.get("adopted") else ""
-        lines.append(f"  update row {change['source_row']}: worklog {change['worklog_id']}"
-                     f"{adopted}: {fields}")  # fmt: skip
+        lines.append(
+            f"  update row {change['source_row']}: worklog {change['worklog_id']}"
+            f"{adopted}: {fields}"
+        )
     if len(result.changes) > _SHOWN:
         lines.append(f"  ... and {len(result.changes) - _SHOWN} more updates")
     verb = "would delete" if result.dry_run else "delete"
@@ -97,16 +100,22 @@ def render_sync(result: SyncResult) -> str:
     guard = result.guard
     if guard is not None and not guard.allowed and guard.deletes:
         if result.dry_run:
-            lines.append(f"the real run would be STOPPED by the deletion guard "
-                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
+            lines.append(
+                f"the real run would be STOPPED by the deletion guard "
+                f"({guard.deletes} delete(s) planned)"
+            )
         else:
-            lines.append(f"STOPPED by the deletion guard: nothing was written "
-                         f"({guard.deletes} delete(s) planned)")  # fmt: skip
+            lines.append(
+                f"STOPPED by the deletion guard: nothing was written "
+                f"({guard.deletes} delete(s) planned)"
+            )
     if result.renamed_from is not None:
-        lines.append(f"{'the real run would be STOPPED' if result.dry_run else 'STOPPED'}: "
-                     f"the first sync of source {result.source!r} lies on worklogs of source "
-                     f"{result.renamed_from!r} (the same feed under a new name?); nothing "
-                     "was written")  # fmt: skip
+        lines.append(
+            f"{'the real run would be STOPPED' if result.dry_run else 'STOPPED'}: "
+            f"the first sync of source {result.source!r} lies on worklogs of source "
+            f"{result.renamed_from!r} (the same feed under a new name?); nothing "
+            "was written"
+        )
     lines.extend(f"note: {note}" for note in result.notes)
     if result.halt_reason:
         halt = _HALTS.get(result.halt_reason, "halted")
@@ -263,16 +272,36 @@ def sync(
     show = sys.stderr.isatty() if progress is None else progress
     with progress_counter(show and not dry_run, desc="sync", unit=" writes") as on_progress:
         result = library.sync_file(
-            file, connection=connection.resolve(), mapping=mapping_path, preset=preset,
-            keys=tuple(keys), prune=prune, window=window, source=source,
-            max_delete=max_delete, ledger=ledger_path, overwrite_edited=overwrite_edited,
-            on_duplicate_key=on_duplicate_key, on_duplicate=on_duplicate, dry_run=dry_run,
-            sheet=sheet, timezone=timezone, encoding=encoding, delimiter=delimiter, date=date,
-            batch_size=batch_size, concurrency=concurrency, max_concurrency=max_concurrency,
-            rejected=rejected_path, report=report_path, wait=wait,
-            confirm=None if (yes or dry_run) else _prompt, date_order=date_order,
-            lookup_dir=lookup_dir, progress=on_progress,
-        )  # fmt: skip
+            file,
+            connection=connection.resolve(),
+            mapping=mapping_path,
+            preset=preset,
+            keys=tuple(keys),
+            prune=prune,
+            window=window,
+            source=source,
+            max_delete=max_delete,
+            ledger=ledger_path,
+            overwrite_edited=overwrite_edited,
+            on_duplicate_key=on_duplicate_key,
+            on_duplicate=on_duplicate,
+            dry_run=dry_run,
+            sheet=sheet,
+            timezone=timezone,
+            encoding=encoding,
+            delimiter=delimiter,
+            date=date,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            max_concurrency=max_concurrency,
+            rejected=rejected_path,
+            report=report_path,
+            wait=wait,
+            confirm=None if (yes or dry_run) else _prompt,
+            date_order=date_order,
+            lookup_dir=lookup_dir,
+            progress=on_progress,
+        )
     click.echo(render_sync(result), err=True)
     evidence.emit(result.summary_dict())
     return result.exit_code

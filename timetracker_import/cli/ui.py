@@ -7,9 +7,12 @@ import click
 
 @click.command("ui")
 @click.option(
-    "--port", default=8766, show_default=True, type=click.IntRange(0, 65535),
+    "--port",
+    default=8766,
+    show_default=True,
+    type=click.IntRange(0, 65535),
     help="Port (0 = any free port).",
-)  # fmt: skip
+)
 @click.option(
     "--host",
     default="127.0.0.1",

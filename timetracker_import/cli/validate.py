@@ -91,8 +91,10 @@ def render_summary(result: ValidateResult, path: Path) -> str:
     ]
     for user, seconds in sorted(result.seconds_per_user.items()):
         lines.append(f"  {user}: {_hours(seconds)}")
-    lines.append(f"times without an offset read in {result.zone.describe()}; "
-                 f"mapping: {result.mapping_source}")  # fmt: skip
+    lines.append(
+        f"times without an offset read in {result.zone.describe()}; "
+        f"mapping: {result.mapping_source}"
+    )
     if result.repeats:
         what = {"skip": "skipped", "fail": "rejected", "allow": "kept (both imported)"}
         pairs = ", ".join(f"{r} (= row {f})" for r, f in sorted(result.repeats.items())[:10])
@@ -185,8 +187,7 @@ def json_document(result: ValidateResult) -> dict[str, Any]:
 )
 @json_option()
 @report_option(
-    "Also write a report: PATH.html (a page to read or print) or PATH.json "
-    "(docs/report-schema.md)."
+    "Also write a report: PATH.html (a page to read or print) or PATH.json (docs/report-schema.md)."
 )
 @notify_options
 def validate(
@@ -216,11 +217,21 @@ def validate(
     if rejected_path is None and STDIN_META in click.get_current_context().meta:
         rejected_path = Path(f"stdin.rejected{file.suffix}")  # not beside a temporary file
     result = run(
-        file, mapping=mapping_path, preset=preset, sheet=sheet, timezone=timezone,
-        encoding=encoding, delimiter=delimiter, rejected=rejected_path, report=report_path,
-        on_duplicate=on_duplicate, date=date, date_order=date_order, lookup_dir=lookup_dir,
+        file,
+        mapping=mapping_path,
+        preset=preset,
+        sheet=sheet,
+        timezone=timezone,
+        encoding=encoding,
+        delimiter=delimiter,
+        rejected=rejected_path,
+        report=report_path,
+        on_duplicate=on_duplicate,
+        date=date,
+        date_order=date_order,
+        lookup_dir=lookup_dir,
         keep_rows=False,
-    )  # fmt: skip
+    )
     click.echo(render_summary(result, file), err=True)
     if result.report_path is not None:
         click.echo(f"report written to {result.report_path}", err=True)

@@ -507,7 +507,7 @@ def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) ->
             for what, names in (
                 ("start time", ("timestamp", "date", "start")),
                 ("length", ("length", "end")),
-            )  # fmt: skip
+            )
             if not any(n in data for n in names)
         ]
         raise MappingError(
@@ -518,7 +518,7 @@ def effective_mapping(mapping: Mapping, headers: list[str], has_header: bool) ->
             hint="fix the column names in the mapping"
             + (
                 "; for a file without dates give --date YYYY-MM-DD" if "start time" in lacks else ""
-            ),  # fmt: skip
+            ),
         ) from None
     return mapping.model_copy(update={"fields": new_fields})
 
@@ -1040,9 +1040,12 @@ def _field_position(
         return True, None
     try:
         pos = find_column(
-            headers, spec.column, spec.occurrence, has_header=mapping.header,
+            headers,
+            spec.column,
+            spec.occurrence,
+            has_header=mapping.header,
             key_path=f"fields.{path}.column",
-        )  # fmt: skip
+        )
     except MappingError:
         if spec.optional:
             return False, None
@@ -1182,8 +1185,7 @@ def apply_mapping(
         if missed is not None:
             out["comment"] = _key_in_comment(out["comment"], missed)
 
-    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo,
-                                 naive_rows)  # fmt: skip
+    stamp, derived = _timestamps(mapping, chunk, positions, problems, timezone, memo, naive_rows)
     out["timestamp"] = stamp
 
     fields = mapping.fields

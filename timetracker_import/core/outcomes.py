@@ -128,9 +128,13 @@ class Counts:
         if kind == RunKind.SYNC or self.updated or self.unchanged:
             parts.append(f"{would}update {self.updated}" if dry_run else f"updated {self.updated}")
             parts.append(f"unchanged {self.unchanged}")
-        for name, n in (("already existing", self.already_existing),
-                        ("conflicts", self.conflicts), ("rejected", self.rejected),
-                        ("unprocessed", self.unprocessed), ("skipped", self.skipped)):  # fmt: skip
+        for name, n in (
+            ("already existing", self.already_existing),
+            ("conflicts", self.conflicts),
+            ("rejected", self.rejected),
+            ("unprocessed", self.unprocessed),
+            ("skipped", self.skipped),
+        ):
             if n or name == "rejected":
                 parts.append(f"{name} {n}")
         text = f"rows {self.rows}: " + ", ".join(parts)

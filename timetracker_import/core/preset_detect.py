@@ -275,9 +275,7 @@ def infer_date_order(cells: Iterable[tuple[int, str]]) -> DateOrderVerdict:
     if len(second_over) > len(first_over):
         major, minor, order, other = second_over, first_over, "MDY", "DMY"
     needed = bool(both or minor)
-    said = (
-        f"{len(major)} date(s) such as {_example(major)} read only as {ORDER_WORDS[order]}"
-    )
+    said = f"{len(major)} date(s) such as {_example(major)} read only as {ORDER_WORDS[order]}"
     if minor and (
         len(major) < MIN_DECIDING_DATES or len(minor) > MAX_CONTRADICTING_SHARE * len(major)
     ):
@@ -504,15 +502,23 @@ def choose_preset(
         if verdict.undecided:
             return Choice(None, names, matched, verdict.evidence, needs_date_order=True)
         return Choice(
-            names[0], names, matched, verdict.evidence, verdict.order,
+            names[0],
+            names,
+            matched,
+            verdict.evidence,
+            verdict.order,
             contradicting=verdict.contradicting,
-        )  # fmt: skip
+        )
     decide = _BY_DATA.get(frozenset(names))
     if decide is None:
         return Choice(None, names, matched, ("these presets share the header",))
     preset, verdict = decide(headers, rows, date_order)
     return Choice(
-        preset, names, matched, verdict.evidence,
-        needs_date_order=preset is None, contradicting=verdict.contradicting,
+        preset,
+        names,
+        matched,
+        verdict.evidence,
+        needs_date_order=preset is None,
+        contradicting=verdict.contradicting,
         order_given=date_order if preset is not None else None,
-    )  # fmt: skip
+    )

@@ -357,8 +357,9 @@ def freeze_of(rejected: Iterable[RejectedRow], *, keyed: bool) -> tuple[Freeze, 
         if keyed and row.key is not None:
             continue
         if not keyed and row.slot_known and row.stamp is not None:
-            slots.add((None if row.user_id is None else row.user_id.lower(), row.stamp,
-                       row.work_item))  # fmt: skip
+            slots.add(
+                (None if row.user_id is None else row.user_id.lower(), row.stamp, row.work_item)
+            )
         elif row.user_id is not None:
             users.add(row.user_id.lower())
         else:
@@ -401,10 +402,14 @@ class DeleteLimit:
         if self.count is not None:
             return f"at most {self.count} (--max-delete {self.spec})"
         if self.share is not None:
-            return (f"at most {self.share:.0%} of the {ledgered} worklog(s) this source holds "
-                    f"in the period (--max-delete {self.spec})")  # fmt: skip
-        return (f"by default at most {self.DEFAULT_FLOOR}, or {self.DEFAULT_SHARE:.0%} of the "
-                f"{ledgered} worklog(s) this source holds in the period")  # fmt: skip
+            return (
+                f"at most {self.share:.0%} of the {ledgered} worklog(s) this source holds "
+                f"in the period (--max-delete {self.spec})"
+            )
+        return (
+            f"by default at most {self.DEFAULT_FLOOR}, or {self.DEFAULT_SHARE:.0%} of the "
+            f"{ledgered} worklog(s) this source holds in the period"
+        )
 
 
 def parse_delete_limit(text: str | None) -> DeleteLimit:
@@ -453,13 +458,23 @@ def guard_deletes(
     if deletes == 0:
         return GuardVerdict(True, 0, ledgered, text)
     if source_empty and not limit.explicit:
-        return GuardVerdict(False, deletes, ledgered, text,
-                            "the source has no rows at all (an empty or header-only export)")  # fmt: skip
+        return GuardVerdict(
+            False,
+            deletes,
+            ledgered,
+            text,
+            "the source has no rows at all (an empty or header-only export)",
+        )
     if not limit.allows(deletes, ledgered):
         share = f" ({deletes / ledgered:.0%} of them)" if ledgered else ""
-        return GuardVerdict(False, deletes, ledgered, text,
-                            f"{deletes} delete(s) of the {ledgered} worklog(s) this source "
-                            f"holds in the period{share} is more than {text}")  # fmt: skip
+        return GuardVerdict(
+            False,
+            deletes,
+            ledgered,
+            text,
+            f"{deletes} delete(s) of the {ledgered} worklog(s) this source "
+            f"holds in the period{share} is more than {text}",
+        )
     return GuardVerdict(True, deletes, ledgered, text)
 
 
@@ -543,9 +558,12 @@ def plan_sync(
     pairs, fresh, held = (
         _pair_keyless(rows, ledger, server, freeze)
         if keyless
-        else ([(r, ledger[r.key]) for r in rows if r.key in ledger],
-              [(r, r.key) for r in rows if r.key not in ledger], [])
-    )  # fmt: skip
+        else (
+            [(r, ledger[r.key]) for r in rows if r.key in ledger],
+            [(r, r.key) for r in rows if r.key not in ledger],
+            [],
+        )
+    )
     for row, why in held:
         plan.rows.append(RowPlan(row.source_row, row.key, Planned.HOLD, reason=why))
     paired_keys = set()
@@ -610,8 +628,13 @@ def _pair_keyless(
         first = left[0] if left else None
         if first is not None and freeze.covers(first.user_id, first.timestamp, first.work_item_id):
             for row in left:
-                held.append((row, "a rejected row may be this slot's entry; fixed when that "
-                                  "row is fixed and synced again"))  # fmt: skip
+                held.append(
+                    (
+                        row,
+                        "a rejected row may be this slot's entry; fixed when that "
+                        "row is fixed and synced again",
+                    )
+                )
             continue
         while left and free:
             pairs.append((left.pop(0), free.pop(0)))
@@ -639,15 +662,27 @@ def _plan_pair(
             fresh.append((row, key))  # our own delete went through: the row is new again
             return
         if overwrite_edited:
-            plan.rows.append(RowPlan(row.source_row, key, Planned.CREATE,
-                                     reason=f"re-created: it was deleted in 7pace "
-                                            f"(worklog {entry.worklog_id})"))  # fmt: skip
+            plan.rows.append(
+                RowPlan(
+                    row.source_row,
+                    key,
+                    Planned.CREATE,
+                    reason=f"re-created: it was deleted in 7pace (worklog {entry.worklog_id})",
+                )
+            )
             return
-        plan.rows.append(RowPlan(
-            row.source_row, key, Planned.CONFLICT, worklog_id=entry.worklog_id,
-            reason=f"worklog {entry.worklog_id} was deleted in 7pace after sync wrote it; "
-                   "not re-created (--overwrite-edited re-creates it)",
-            ours=dict(entry.content), theirs=None))  # fmt: skip
+        plan.rows.append(
+            RowPlan(
+                row.source_row,
+                key,
+                Planned.CONFLICT,
+                worklog_id=entry.worklog_id,
+                reason=f"worklog {entry.worklog_id} was deleted in 7pace after sync wrote it; "
+                "not re-created (--overwrite-edited re-creates it)",
+                ours=dict(entry.content),
+                theirs=None,
+            )
+        )
         return
     recovered = _recover(entry, current, same_edited)
     if recovered.state != "ok":
@@ -657,26 +692,44 @@ def _plan_pair(
     edited = not same_edited(recovered.edited_ts, current.edited_ts)
     if not changes:
         # 7pace already holds what the file wants: in step, whatever happened there
-        fresh_entry = _entry_for(row, key, current) if (
-            edited or recovered != entry or diff_content(row.content, recovered.content)
-        ) else None  # fmt: skip
-        plan.rows.append(RowPlan(row.source_row, key, Planned.UNCHANGED, worklog_id=current.id,
-                                 ledger=fresh_entry))  # fmt: skip
+        fresh_entry = (
+            _entry_for(row, key, current)
+            if (edited or recovered != entry or diff_content(row.content, recovered.content))
+            else None
+        )
+        plan.rows.append(
+            RowPlan(
+                row.source_row, key, Planned.UNCHANGED, worklog_id=current.id, ledger=fresh_entry
+            )
+        )
         return
-    if edited and not overwrite_edited and _edited_apart(recovered.content, current,
-                                                         row.content):  # fmt: skip
-        plan.rows.append(RowPlan(
-            row.source_row, key, Planned.CONFLICT, worklog_id=current.id,
-            reason=f"worklog {current.id} was edited in 7pace after sync wrote it "
-                   f"(editedTimestamp {current.edited_ts}, ours {recovered.edited_ts}); not "
-                   "overwritten (--overwrite-edited overwrites it)",
-            ours={k: recovered.content.get(k) for k in row.content},
-            theirs={k: current.content.get(k) for k in row.content},
-            changes=changes))  # fmt: skip
+    if edited and not overwrite_edited and _edited_apart(recovered.content, current, row.content):
+        plan.rows.append(
+            RowPlan(
+                row.source_row,
+                key,
+                Planned.CONFLICT,
+                worklog_id=current.id,
+                reason=f"worklog {current.id} was edited in 7pace after sync wrote it "
+                f"(editedTimestamp {current.edited_ts}, ours {recovered.edited_ts}); not "
+                "overwritten (--overwrite-edited overwrites it)",
+                ours={k: recovered.content.get(k) for k in row.content},
+                theirs={k: current.content.get(k) for k in row.content},
+                changes=changes,
+            )
+        )
         return
-    plan.rows.append(RowPlan(row.source_row, key, Planned.UPDATE, worklog_id=current.id,
-                             changes=changes, action=_update(row, current, changes),
-                             ledger=_entry_for(row, key, current) if edited else None))  # fmt: skip
+    plan.rows.append(
+        RowPlan(
+            row.source_row,
+            key,
+            Planned.UPDATE,
+            worklog_id=current.id,
+            changes=changes,
+            action=_update(row, current, changes),
+            ledger=_entry_for(row, key, current) if edited else None,
+        )
+    )
 
 
 def _adopt(
@@ -706,11 +759,16 @@ def _adopt(
         for source in on_slot | set(others[:1]):
             plan.beside_foreign[source] = plan.beside_foreign.get(source, 0) + 1
         if others:
-            plan.rows.append(RowPlan(
-                row.source_row, key, Planned.CONFLICT,
-                reason=f"key {row.key!r} of this user belongs to source {others[0]!r} in the "
-                       "ledger; sync it with --source " + repr(others[0]) + " (or remove "
-                       "that source's entries with `ledger forget`)"))  # fmt: skip
+            plan.rows.append(
+                RowPlan(
+                    row.source_row,
+                    key,
+                    Planned.CONFLICT,
+                    reason=f"key {row.key!r} of this user belongs to source {others[0]!r} in the "
+                    "ledger; sync it with --source " + repr(others[0]) + " (or remove "
+                    "that source's entries with `ledger forget`)",
+                )
+            )
             continue
         by_slot[row.slot].append((row, key))
     for slot, slot_rows in by_slot.items():
@@ -722,40 +780,68 @@ def _adopt(
                 left.append((row, key))
                 continue
             candidates = [w for w in candidates if w.id != match.id]
-            plan.rows.append(RowPlan(row.source_row, key, Planned.UNCHANGED, worklog_id=match.id,
-                                     adopted=True, ledger=_entry_for(row, key, match)))  # fmt: skip
+            plan.rows.append(
+                RowPlan(
+                    row.source_row,
+                    key,
+                    Planned.UNCHANGED,
+                    worklog_id=match.id,
+                    adopted=True,
+                    ledger=_entry_for(row, key, match),
+                )
+            )
         if not left:
             continue
         if not candidates:
             for row, key in left:
                 # the same entry under another source (a feed renamed): never a second one
-                theirs = [w for w in owned.get(slot, []) if not diff_content(row.content,
-                                                                             w.content)]  # fmt: skip
+                theirs = [
+                    w for w in owned.get(slot, []) if not diff_content(row.content, w.content)
+                ]
                 if theirs:
                     source = foreign[theirs[0].id]
-                    plan.rows.append(RowPlan(
-                        row.source_row, key, Planned.CONFLICT, worklog_id=theirs[0].id,
-                        reason=f"the worklog on this slot ({theirs[0].id}) belongs to source "
-                               f"{source!r}; sync does not write a second one (if this file "
-                               f"continues that source, give --source {source!r})"))  # fmt: skip
+                    plan.rows.append(
+                        RowPlan(
+                            row.source_row,
+                            key,
+                            Planned.CONFLICT,
+                            worklog_id=theirs[0].id,
+                            reason=f"the worklog on this slot ({theirs[0].id}) belongs to source "
+                            f"{source!r}; sync does not write a second one (if this file "
+                            f"continues that source, give --source {source!r})",
+                        )
+                    )
                 else:
                     plan.rows.append(RowPlan(row.source_row, key, Planned.CREATE))
         elif len(left) == 1 and len(candidates) == 1:
             (row, key), worklog = left[0], candidates[0]
             changes = diff_content(row.content, worklog.content)
-            plan.rows.append(RowPlan(row.source_row, key, Planned.UPDATE, worklog_id=worklog.id,
-                                     changes=changes, adopted=True,
-                                     ledger=_entry_for(row, key, worklog),
-                                     action=_update(row, worklog, changes)))  # fmt: skip
+            plan.rows.append(
+                RowPlan(
+                    row.source_row,
+                    key,
+                    Planned.UPDATE,
+                    worklog_id=worklog.id,
+                    changes=changes,
+                    adopted=True,
+                    ledger=_entry_for(row, key, worklog),
+                    action=_update(row, worklog, changes),
+                )
+            )
         else:
             ids = ", ".join(w.id for w in candidates)
             for row, key in left:
-                plan.rows.append(RowPlan(
-                    row.source_row, key, Planned.CONFLICT,
-                    reason=f"{len(candidates)} worklog(s) on this slot ({ids}) could be this "
-                           f"row and {len(left)} row(s) claim the slot; sync does not guess "
-                           "(delete the extra worklogs in 7pace, or give the rows a --key)",
-                    theirs={"candidates": [dict(w.content) for w in candidates]}))  # fmt: skip
+                plan.rows.append(
+                    RowPlan(
+                        row.source_row,
+                        key,
+                        Planned.CONFLICT,
+                        reason=f"{len(candidates)} worklog(s) on this slot ({ids}) could be this "
+                        f"row and {len(left)} row(s) claim the slot; sync does not guess "
+                        "(delete the extra worklogs in 7pace, or give the rows a --key)",
+                        theirs={"candidates": [dict(w.content) for w in candidates]},
+                    )
+                )
 
 
 def _prune(
@@ -790,8 +876,13 @@ def _prune(
         day = local_day(current.timestamp, timezone)
         if period is None:
             if report_days is not None and report_days[0] <= day <= report_days[1]:
-                plan.kept.append(Kept(entry, "no longer in the file; kept: no period is "
-                                             "declared (--window), so nothing is deleted"))  # fmt: skip
+                plan.kept.append(
+                    Kept(
+                        entry,
+                        "no longer in the file; kept: no period is "
+                        "declared (--window), so nothing is deleted",
+                    )
+                )
             continue
         if not period.contains(day):
             continue
@@ -805,12 +896,19 @@ def _prune(
         if not prune:
             plan.kept.append(Kept(entry, "no longer in the file (--prune deletes it)"))
             continue
-        if (not same_edited(entry.edited_ts, current.edited_ts) and not overwrite_edited
-                and _edited_apart(entry.content, current, entry.content)):  # fmt: skip
-            plan.delete_conflicts.append(DeleteConflict(
-                key, current.id,
-                f"worklog {current.id} is no longer in the file but was edited in 7pace after "
-                f"sync wrote it (editedTimestamp {current.edited_ts}); kept "
-                "(--overwrite-edited deletes it)"))  # fmt: skip
+        if (
+            not same_edited(entry.edited_ts, current.edited_ts)
+            and not overwrite_edited
+            and _edited_apart(entry.content, current, entry.content)
+        ):
+            plan.delete_conflicts.append(
+                DeleteConflict(
+                    key,
+                    current.id,
+                    f"worklog {current.id} is no longer in the file but was edited in 7pace after "
+                    f"sync wrote it (editedTimestamp {current.edited_ts}); kept "
+                    "(--overwrite-edited deletes it)",
+                )
+            )
             continue
         plan.deletes.append(Delete(worklog_id=current.id, before=dict(current.raw), key=key))

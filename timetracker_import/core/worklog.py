@@ -36,8 +36,9 @@ def parse_timestamp_text(text: str) -> datetime:
             if not 1 <= hour <= 12:
                 raise ValueError(f"not a timestamp: {text!r}")
             hour = hour % 12 + (12 if ampm == "PM" else 0)
-        return datetime(int(us["y"]), int(us["m"]), int(us["d"]), hour, int(us["M"]),
-                        int(us["S"] or 0))  # fmt: skip
+        return datetime(
+            int(us["y"]), int(us["m"]), int(us["d"]), hour, int(us["M"]), int(us["S"] or 0)
+        )
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     # Python parses at most 6 fractional digits; .NET sends up to 7.
@@ -224,9 +225,7 @@ def field_equal(name: str, wanted: Any, held: Any) -> bool:
     return bool(wanted == held)
 
 
-def diff_content(
-    wanted: Mapping[str, Any], held: Mapping[str, Any]
-) -> dict[str, tuple[Any, Any]]:
+def diff_content(wanted: Mapping[str, Any], held: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{field: (held, wanted)}`` for the fields of ``wanted`` whose value differs. Only the
     fields in ``wanted`` are compared: a field the source does not give is never changed. A
     wanted activity type of None means "the user's default" and is no change."""

@@ -22,8 +22,14 @@ from timetracker_import.core.worklog import (  # noqa: E402
     parse_timestamp_text,
 )
 
-__all__ = ["WorklogKey", "key_from_row", "key_from_worklog", "normalize_comment",
-           "parse_api_timestamp", "parse_timestamp_text"]  # fmt: skip
+__all__ = [
+    "WorklogKey",
+    "key_from_row",
+    "key_from_worklog",
+    "normalize_comment",
+    "parse_api_timestamp",
+    "parse_timestamp_text",
+]
 
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -78,9 +78,12 @@ def _utc_offset(minutes: int) -> str:
 
 
 def zone_warnings(
-    zone: ZoneChoice, *, naive_times: int, me_offset: int | None = None,
+    zone: ZoneChoice,
+    *,
+    naive_times: int,
+    me_offset: int | None = None,
     at: datetime | None = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """What to warn about the zone (nothing when no time was read without an offset)."""
     if not naive_times:
         return []

@@ -33,8 +33,7 @@ MAX_XLSX_PART_BYTES = 64 << 20
 
 _CT = "application/vnd.openxmlformats-officedocument."
 _SHARED_STRINGS_TYPE = _CT + "spreadsheetml.sharedStrings+xml"
-_WORKSHEET_TYPES = (_CT + "spreadsheetml.worksheet+xml",
-                    "application/vnd.ms-excel.worksheet+xml")  # fmt: skip
+_WORKSHEET_TYPES = (_CT + "spreadsheetml.worksheet+xml", "application/vnd.ms-excel.worksheet+xml")
 #: a worksheet's declared size: ``<dimension ref="A1:E1048576"/>``, near its start
 _DIMENSION = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref="[A-Z]*\d*:?[A-Z]*(\d+)"')
 _DIMENSION_WITHIN = 64 << 10  # bytes of a worksheet looked at for it
@@ -42,21 +41,31 @@ _DIMENSION_WITHIN = 64 << 10  # bytes of a worksheet looked at for it
 _WHOLE_READ_TYPES = tuple(
     _CT + t
     for t in (
-        "spreadsheetml.sheet.main+xml", "spreadsheetml.template.main+xml",
-        "spreadsheetml.styles+xml", "theme+xml", "spreadsheetml.chartsheet+xml",
-        "drawing+xml", "drawingml.chart+xml", "custom-properties+xml",
+        "spreadsheetml.sheet.main+xml",
+        "spreadsheetml.template.main+xml",
+        "spreadsheetml.styles+xml",
+        "theme+xml",
+        "spreadsheetml.chartsheet+xml",
+        "drawing+xml",
+        "drawingml.chart+xml",
+        "custom-properties+xml",
     )
 ) + (
     "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
     "application/vnd.ms-excel.template.macroEnabled.main+xml",
     "application/vnd.openxmlformats-package.core-properties+xml",
     "application/vnd.openxmlformats-package.relationships+xml",
-)  # fmt: skip
+)
 #: parts openpyxl reads at these names whatever the manifest declares
-_WHOLE_READ_NAMES = frozenset({
-    "[Content_Types].xml", "xl/styles.xml", "xl/theme/theme1.xml", "docProps/core.xml",
-    "docProps/custom.xml",
-})  # fmt: skip
+_WHOLE_READ_NAMES = frozenset(
+    {
+        "[Content_Types].xml",
+        "xl/styles.xml",
+        "xl/theme/theme1.xml",
+        "docProps/core.xml",
+        "docProps/custom.xml",
+    }
+)
 _SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
 
 _DURATION_FORMAT = re.compile(r"\[(h+|m+|s+)\]", re.IGNORECASE)
@@ -155,9 +164,11 @@ def _check_parts(path: Path, zf: zipfile.ZipFile, members: list[zipfile.ZipInfo]
     manifest = zf.NameToInfo.get("[Content_Types].xml")
     if manifest is not None and manifest.file_size > MAX_XLSX_PART_BYTES:
         raise _refuse(
-            path, f"part [Content_Types].xml would inflate to {manifest.file_size} bytes "
-            f"(limit {MAX_XLSX_PART_BYTES})", "the file is damaged or hostile; export it again",
-        )  # fmt: skip
+            path,
+            f"part [Content_Types].xml would inflate to {manifest.file_size} bytes "
+            f"(limit {MAX_XLSX_PART_BYTES})",
+            "the file is damaged or hostile; export it again",
+        )
     types = _content_types(path, zf)
     for info in members:
         kind = types.get(info.filename, "")
@@ -203,9 +214,11 @@ def _check_shared_strings(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo
     )
     if info.file_size > MAX_XLSX_SHARED_STRINGS_BYTES:
         raise _refuse(
-            path, f"its shared strings ({info.filename}) would inflate to {info.file_size} "
-            f"bytes (limit {MAX_XLSX_SHARED_STRINGS_BYTES})", hint,
-        )  # fmt: skip
+            path,
+            f"its shared strings ({info.filename}) would inflate to {info.file_size} "
+            f"bytes (limit {MAX_XLSX_SHARED_STRINGS_BYTES})",
+            hint,
+        )
     count = 0
     tail = b""
     with zf.open(info) as part:
@@ -222,9 +235,11 @@ def _check_shared_strings(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo
     count += len(_SHARED_STRING_TAG.findall(tail))
     if count > MAX_XLSX_SHARED_STRINGS:
         raise _refuse(
-            path, f"its shared strings ({info.filename}) hold more than "
-            f"{MAX_XLSX_SHARED_STRINGS:,} texts (limit)", hint,
-        )  # fmt: skip
+            path,
+            f"its shared strings ({info.filename}) hold more than "
+            f"{MAX_XLSX_SHARED_STRINGS:,} texts (limit)",
+            hint,
+        )
 
 
 def _one_line(text: str) -> str:
@@ -366,8 +381,12 @@ def _sheet_values(ws: Any) -> Iterator[Sequence[Any]]:
     from openpyxl.worksheet import _reader
 
     wb = ws.parent
-    needed = (getattr(_reader, "WorkSheetParser", None), getattr(_reader, "ROW_TAG", None),
-              getattr(ws, "_get_source", None), getattr(ws, "_get_row", None))  # fmt: skip
+    needed = (
+        getattr(_reader, "WorkSheetParser", None),
+        getattr(_reader, "ROW_TAG", None),
+        getattr(ws, "_get_source", None),
+        getattr(ws, "_get_row", None),
+    )
     if any(part is None for part in needed) or not hasattr(_reader.WorkSheetParser, "parse_row"):
         yield from ws.iter_rows(values_only=True)  # pragma: no cover - another openpyxl
         return
@@ -377,9 +396,13 @@ def _sheet_values(ws: Any) -> Iterator[Sequence[Any]]:
     counter = 1
     with ws._get_source() as src:
         parser = _reader.WorkSheetParser(
-            src, ws._shared_strings, data_only=wb.data_only, epoch=wb.epoch,
-            date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats,
-        )  # fmt: skip
+            src,
+            ws._shared_strings,
+            data_only=wb.data_only,
+            epoch=wb.epoch,
+            date_formats=wb._date_formats,
+            timedelta_formats=wb._timedelta_formats,
+        )
         data = None
         for event, element in iterparse(src, events=("start", "end")):
             if event == "start":

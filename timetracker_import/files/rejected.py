@@ -65,8 +65,12 @@ class RejectedWriter:
         rows = []
         for rej in rejections:
             cells = list(raw.loc[rej.source_row]) if rej.source_row in raw.index else [None] * width
-            extra = {"source_row": rej.source_row, "stage": rej.stage, "reason": rej.reason,
-                     "error_code": rej.error_code}  # fmt: skip
+            extra = {
+                "source_row": rej.source_row,
+                "stage": rej.stage,
+                "reason": rej.reason,
+                "error_code": rej.error_code,
+            }
             rows.append([*cells, *(extra[c] for c in self.columns)])
             self._marks.append((rej.column, rej.reason))
         if self._writer is None:

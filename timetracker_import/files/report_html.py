@@ -316,40 +316,73 @@ def _changes(changes: Any) -> str:
     if changes is None:
         return ""
     blocks = ['<section id="changes"><h2>Changes</h2>']
+
     def shown(name: str, value: Any) -> str:
         if name in ("length", "billableLength") and isinstance(value, int):
             return _h(value)
         return _e(value)
 
     rows = [
-        (str(u.get("source_row")), _e(u.get("worklog_id")), _e(name),
-         f"{shown(name, v.get('old'))} → {shown(name, v.get('new'))}")
+        (
+            str(u.get("source_row")),
+            _e(u.get("worklog_id")),
+            _e(name),
+            f"{shown(name, v.get('old'))} → {shown(name, v.get('new'))}",
+        )
         for u in changes.get("updates", [])
         for name, v in (u.get("fields") or {}).items()
-    ]  # fmt: skip
+    ]
     blocks.append(f"<h3>Updates ({len(changes.get('updates', []))})</h3>")
     blocks.append(_plain_table(("Row", "Worklog", "Field", "Old → new"), rows))
     deletes = changes.get("deletes", [])
     blocks.append(f"<h3>Deletes ({len(deletes)})</h3>")
-    blocks.append(_plain_table(
-        ("Worklog", "Key", "Start (UTC)", "Length"),
-        [(_e(d.get("worklog_id")), _e(d.get("key")), _e(d.get("timestamp")),
-          _h(int(d.get("length") or 0))) for d in deletes],
-    ))  # fmt: skip
+    blocks.append(
+        _plain_table(
+            ("Worklog", "Key", "Start (UTC)", "Length"),
+            [
+                (
+                    _e(d.get("worklog_id")),
+                    _e(d.get("key")),
+                    _e(d.get("timestamp")),
+                    _h(int(d.get("length") or 0)),
+                )
+                for d in deletes
+            ],
+        )
+    )
     conflicts = changes.get("conflicts", [])
     blocks.append(f"<h3>Conflicts ({len(conflicts)})</h3>")
-    blocks.append(_plain_table(
-        ("Row", "Worklog", "Why", "Ours", "Theirs"),
-        [(_e(c.get("source_row")), _e(c.get("worklog_id")), _e(c.get("reason")),
-          _e(c.get("ours")), _e(c.get("theirs"))) for c in conflicts],
-    ))  # fmt: skip
+    blocks.append(
+        _plain_table(
+            ("Row", "Worklog", "Why", "Ours", "Theirs"),
+            [
+                (
+                    _e(c.get("source_row")),
+                    _e(c.get("worklog_id")),
+                    _e(c.get("reason")),
+                    _e(c.get("ours")),
+                    _e(c.get("theirs")),
+                )
+                for c in conflicts
+            ],
+        )
+    )
     hours = changes.get("hours", [])
     blocks.append("<h3>Hours per user and week, before → after</h3>")
-    blocks.append(_plain_table(
-        ("User", "Week of", "Before", "After"),
-        [(_e(h.get("user")), _e(h.get("week")), f"{h.get('before', 0):.2f}",
-          f"{h.get('after', 0):.2f}") for h in hours],
-    ))  # fmt: skip
+    blocks.append(
+        _plain_table(
+            ("User", "Week of", "Before", "After"),
+            [
+                (
+                    _e(h.get("user")),
+                    _e(h.get("week")),
+                    f"{h.get('before', 0):.2f}",
+                    f"{h.get('after', 0):.2f}",
+                )
+                for h in hours
+            ],
+        )
+    )
     blocks.append("</section>")
     return "".join(blocks)
 

@@ -198,10 +198,14 @@ def settle_elsewhere(directory: Path, resolutions: Sequence[Resolution], resolve
                 cur = conn.execute(
                     "UPDATE action SET state = ?, edited_after = COALESCE(?, edited_after),"
                     " detail = ? WHERE kind = ? AND worklog_id = ? AND state = 'sending'",
-                    (r.state, r.edited_after,
-                     f"{r.detail or r.state} (resolved by run {resolved_by})",
-                     r.kind, r.worklog_id),
-                )  # fmt: skip
+                    (
+                        r.state,
+                        r.edited_after,
+                        f"{r.detail or r.state} (resolved by run {resolved_by})",
+                        r.kind,
+                        r.worklog_id,
+                    ),
+                )
                 changed += cur.rowcount
     finally:
         conn.close()

@@ -95,7 +95,9 @@ CREATE TABLE IF NOT EXISTS batch (
     result TEXT
 );
 """
-SCHEMA += _ACTION_SCHEMA + """
+SCHEMA += (
+    _ACTION_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS undo (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     worklog_id TEXT NOT NULL,
@@ -105,6 +107,7 @@ CREATE TABLE IF NOT EXISTS undo (
     at TEXT NOT NULL
 );
 """
+)
 
 
 @contextlib.contextmanager
@@ -202,9 +205,17 @@ def _migrate_changes(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(
             "INSERT INTO action (kind, worklog_id, body_json, before_json, state, detail, undo,"
             " at) VALUES (?,?,?,?,?,?,?,?)",
-            (kind, worklog_id, json.dumps(body), json.dumps(before),
-             state if state in ACTION_STATES else "sending", detail, undo, now()),
-        )  # fmt: skip
+            (
+                kind,
+                worklog_id,
+                json.dumps(body),
+                json.dumps(before),
+                state if state in ACTION_STATES else "sending",
+                detail,
+                undo,
+                now(),
+            ),
+        )
 
 
 def now() -> str:

@@ -187,8 +187,9 @@ class Ledger:
     def entries(self, scope: str) -> dict[str, LedgerEntry]:
         """Every entry of ``scope`` by key, with those of an earlier version's scope text of
         the same source (see ``continue_scope``; an entry under ``scope`` itself wins)."""
-        same = [s.scope for s in self.scopes()
-                if s.scope != scope and s.parts() == scope_parts(scope)] + [scope]  # fmt: skip
+        same = [
+            s.scope for s in self.scopes() if s.scope != scope and s.parts() == scope_parts(scope)
+        ] + [scope]
         cur = self._conn.execute(
             "SELECT key, worklog_id, user_id, timestamp, content_json, edited_ts, pending_json,"
             f" state, run_id FROM entry WHERE scope IN ({','.join('?' * len(same))})"
@@ -250,12 +251,19 @@ class Ledger:
         for r in self._conn.execute(sql + " ORDER BY scope, key", params):
             out.append(
                 {
-                    "scope": r[0], "key": r[1], "worklog_id": r[2], "user_id": r[3],
-                    "timestamp": r[4], "content": json.loads(r[5]), "edited_ts": r[6],
-                    "pending": None if r[7] is None else json.loads(r[7]), "state": r[8],
-                    "run_id": r[9], "updated_at": r[10],
+                    "scope": r[0],
+                    "key": r[1],
+                    "worklog_id": r[2],
+                    "user_id": r[3],
+                    "timestamp": r[4],
+                    "content": json.loads(r[5]),
+                    "edited_ts": r[6],
+                    "pending": None if r[7] is None else json.loads(r[7]),
+                    "state": r[8],
+                    "run_id": r[9],
+                    "updated_at": r[10],
                 }
-            )  # fmt: skip
+            )
         return out
 
     # -- writing -------------------------------------------------------------------------
@@ -299,9 +307,11 @@ class Ledger:
             conn.executemany(
                 "UPDATE entry SET pending_json = ?, run_id = ?, updated_at = ?"
                 " WHERE scope = ? AND key = ?",
-                [(json.dumps(dict(f), default=str), run_id, now, scope, k)
-                 for k, f in (pending or {}).items()],
-            )  # fmt: skip
+                [
+                    (json.dumps(dict(f), default=str), run_id, now, scope, k)
+                    for k, f in (pending or {}).items()
+                ],
+            )
             conn.executemany(
                 "UPDATE entry SET state = 'deleting', run_id = ?, updated_at = ?"
                 " WHERE scope = ? AND key = ?",
@@ -343,14 +353,21 @@ class Ledger:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    scope, e.key, e.worklog_id, e.user_id.lower(), e.timestamp,
-                    json.dumps(dict(e.content), sort_keys=True, default=str), e.edited_ts,
+                    scope,
+                    e.key,
+                    e.worklog_id,
+                    e.user_id.lower(),
+                    e.timestamp,
+                    json.dumps(dict(e.content), sort_keys=True, default=str),
+                    e.edited_ts,
                     None if e.pending is None else json.dumps(dict(e.pending), default=str),
-                    e.state, run_id, now,
+                    e.state,
+                    run_id,
+                    now,
                 )
                 for e in entries
             ],
-        )  # fmt: skip
+        )
 
     def remove(self, scope: str, keys: Iterable[str]) -> None:
         """Forget keys (their worklogs are deleted)."""

@@ -137,8 +137,12 @@ class RowsMixin(JournalBase):
     ) -> None:
         """Record rows a sync settled (``updated``, ``unchanged``, ``conflict``), each with
         the worklog it holds for the row (``reason``: why, for a conflict)."""
-        if outcome not in (RowOutcome.UPDATED, RowOutcome.UNCHANGED, RowOutcome.CONFLICT,
-                           RowOutcome.EXISTING):  # fmt: skip
+        if outcome not in (
+            RowOutcome.UPDATED,
+            RowOutcome.UNCHANGED,
+            RowOutcome.CONFLICT,
+            RowOutcome.EXISTING,
+        ):
             raise JournalError(f"mark_settled() does not record {outcome!r} rows")
         with self._transaction() as conn:
             self._set_outcome(
@@ -197,6 +201,7 @@ class RowsMixin(JournalBase):
 
     def write_created_csv(self) -> Path:
         """Write ``created.csv`` (source_row, worklog_id) into the run directory (0600)."""
+
         def write(handle: TextIO) -> None:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["source_row", "worklog_id"])

@@ -154,8 +154,9 @@ class RunsMixin(JournalBase):
     ) -> Self:
         """Start a new run: its directory (0700) and journal file (0600)."""
         try:
-            return cls._create(fingerprint, input_path, mapping_name, mapping_path, options,
-                               base_url, run_id)  # fmt: skip
+            return cls._create(
+                fingerprint, input_path, mapping_name, mapping_path, options, base_url, run_id
+            )
         except (OSError, sqlite3.OperationalError) as exc:  # no state directory, disk full
             raise storage_error(exc, getattr(exc, "filename", None) or runs_root()) from None
 
@@ -379,8 +380,9 @@ def run_summary(info: RunInfo) -> RunSummary:
     halt = None if info.counts is None else info.counts.get("halt_reason")
     actions = 0
     try:
-        conn = sqlite3.connect(f"{(info.directory / JOURNAL_NAME).as_uri()}?mode=ro", uri=True,
-                               timeout=5)  # fmt: skip
+        conn = sqlite3.connect(
+            f"{(info.directory / JOURNAL_NAME).as_uri()}?mode=ro", uri=True, timeout=5
+        )
         try:
             if counts is None:
                 counts = count_outcomes(conn)
@@ -390,12 +392,20 @@ def run_summary(info: RunInfo) -> RunSummary:
     except sqlite3.Error:
         counts = counts or Counts()
     return RunSummary(
-        run_id=info.run_id, kind=info.kind, status=info.status, dry_run=info.dry_run,
-        input_path=info.input_path, mapping_name=info.mapping_name, target=info.base_url,
-        started_at=info.started_at, finished_at=info.finished_at, counts=counts,
-        halt_reason=None if halt is None else str(halt), directory=info.directory,
+        run_id=info.run_id,
+        kind=info.kind,
+        status=info.status,
+        dry_run=info.dry_run,
+        input_path=info.input_path,
+        mapping_name=info.mapping_name,
+        target=info.base_url,
+        started_at=info.started_at,
+        finished_at=info.finished_at,
+        counts=counts,
+        halt_reason=None if halt is None else str(halt),
+        directory=info.directory,
         actions=actions,
-    )  # fmt: skip
+    )
 
 
 def _count_actions(conn: sqlite3.Connection) -> int:
@@ -436,15 +446,23 @@ def _undoable_changes(directory: Path) -> int:
     (each counted while its outcome may have reached the server)."""
     queries = (
         # every write of a run of this version, whatever its kind (journal.actions)
-        (JOURNAL_NAME, "SELECT count(*) FROM action WHERE state IN ('sending', 'done')"
-         " AND (undo IS NULL OR undo = 'recreating')"),
+        (
+            JOURNAL_NAME,
+            "SELECT count(*) FROM action WHERE state IN ('sending', 'done')"
+            " AND (undo IS NULL OR undo = 'recreating')",
+        ),
         # journals of earlier versions, not opened (so not migrated) since
-        (JOURNAL_NAME, "SELECT count(*) FROM created WHERE worklog_id NOT IN (SELECT worklog_id"
-         " FROM undo WHERE action IN ('deleted', 'already_gone'))"),
-        (JOURNAL_NAME, "SELECT count(*) FROM sync_action WHERE state IN ('sending', 'done')"
-         " AND undo IS NULL"),
+        (
+            JOURNAL_NAME,
+            "SELECT count(*) FROM created WHERE worklog_id NOT IN (SELECT worklog_id"
+            " FROM undo WHERE action IN ('deleted', 'already_gone'))",
+        ),
+        (
+            JOURNAL_NAME,
+            "SELECT count(*) FROM sync_action WHERE state IN ('sending', 'done') AND undo IS NULL",
+        ),
         ("changes.sqlite", "SELECT count(*) FROM change WHERE state <> 'failed' AND undo IS NULL"),
-    )  # fmt: skip
+    )
     total = 0
     for name, query in queries:
         path = directory / name

@@ -161,9 +161,10 @@ class Ctx:
             raw = await self.request.read()
         except web.HTTPRequestEntityTooLarge:  # S18: past the app's client_max_size
             raise ApiFail(
-                413, "RequestTooLarge",
+                413,
+                "RequestTooLarge",
                 f"the request body is larger than {MAX_BODY_BYTES} bytes",
-            ) from None  # fmt: skip
+            ) from None
         if not raw.strip():
             return None
         try:

@@ -29,8 +29,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 ENDPOINTS = (
-    "me", "users", "roles", "activitytypes", "worklogs", "worklogs-all", "batch", "approvals",
-)  # fmt: skip
+    "me",
+    "users",
+    "roles",
+    "activitytypes",
+    "worklogs",
+    "worklogs-all",
+    "batch",
+    "approvals",
+)
 _ALIASES = {
     "*": "any",
     "any": "any",

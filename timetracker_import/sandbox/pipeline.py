@@ -118,9 +118,11 @@ def _fault_response(
     if 300 <= status <= 399:
         # a redirect to a sign-in page, as a proxy in front of the server would answer
         return web.Response(
-            status=status, text=_LOGIN_PAGE, content_type="text/html",
+            status=status,
+            text=_LOGIN_PAGE,
+            content_type="text/html",
             headers={"Location": "/login?returnUrl=%2Fapi"},
-        )  # fmt: skip
+        )
     if status == 429:
         seconds = int(fault.seconds)
         retry = (
@@ -218,8 +220,9 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
                 "The server is busy: too many requests are waiting.",
                 headers={"Retry-After": "1"},
             )
-        response, place.rows = await _answer(request, state, params, handler, action,
-                                             ntlm_user_id, ntlm_reason)  # fmt: skip
+        response, place.rows = await _answer(
+            request, state, params, handler, action, ntlm_user_id, ntlm_reason
+        )
     if action is not None:  # after-commit faults: the work above is already stored
         if action.kind == "delay":
             await asyncio.sleep(action.seconds)

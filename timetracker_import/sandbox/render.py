@@ -157,8 +157,21 @@ def render_worklogs(
     # batch shares one created stamp), so this middle part is one lookup per row
     middles: dict[tuple[Any, ...], str] = {}
     parts: list[str] = []
-    for (wid, user_id, added_by, edited_by, ts_text, ts_key, length, billable, work_item,
-         comment, type_id, created, edited) in rows:  # fmt: skip
+    for (
+        wid,
+        user_id,
+        added_by,
+        edited_by,
+        ts_text,
+        ts_key,
+        length,
+        billable,
+        work_item,
+        comment,
+        type_id,
+        created,
+        edited,
+    ) in rows:
         mkey = (user_id, added_by, edited_by, created, edited, type_id)
         middle = middles.get(mkey)
         if middle is None:

@@ -77,10 +77,20 @@ class WorklogRow:
 
     def as_tuple(self) -> tuple[Any, ...]:
         return (
-            self.id, self.user_id, self.added_by, self.edited_by, self.ts_text, self.ts_key,
-            self.length, self.billable, self.work_item_id, self.comment, self.activity_type_id,
-            self.created_key, self.edited_key,
-        )  # fmt: skip
+            self.id,
+            self.user_id,
+            self.added_by,
+            self.edited_by,
+            self.ts_text,
+            self.ts_key,
+            self.length,
+            self.billable,
+            self.work_item_id,
+            self.comment,
+            self.activity_type_id,
+            self.created_key,
+            self.edited_key,
+        )
 
 
 @dataclass(frozen=True)
@@ -150,11 +160,20 @@ class Store:
         c.executemany(
             "INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (u.id, u.vsts_id, u.email, u.unique_name, u.name, u.role, int(u.approval_manager),
-                 u.time_zone, seed.activity_type_id(u.default_activity_type))
+                (
+                    u.id,
+                    u.vsts_id,
+                    u.email,
+                    u.unique_name,
+                    u.name,
+                    u.role,
+                    int(u.approval_manager),
+                    u.time_zone,
+                    seed.activity_type_id(u.default_activity_type),
+                )
                 for u in seed.users
             ],
-        )  # fmt: skip
+        )
         by_email = {u.email.lower(): u for u in seed.users}
         manager = next((u.id for u in seed.users if u.approval_manager), None)
         for week in seed.approval_weeks:
@@ -165,10 +184,18 @@ class Store:
             approved_by = manager if week.state in (3, 99) else None
             c.execute(
                 "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (week.id, user.id, week.week_start.isoformat(), week.state, manager,
-                 approved_by, decided if approved_by else submitted,
-                 None if week.state == 99 else submitted, decided if approved_by else None),
-            )  # fmt: skip
+                (
+                    week.id,
+                    user.id,
+                    week.week_start.isoformat(),
+                    week.state,
+                    manager,
+                    approved_by,
+                    decided if approved_by else submitted,
+                    None if week.state == 99 else submitted,
+                    decided if approved_by else None,
+                ),
+            )
         c.execute("COMMIT")
         self._load_cache()
 
@@ -273,9 +300,18 @@ class Store:
     def submit_week(self, row: ApprovalRow) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row.id, row.user_id, row.week_start.isoformat(), row.state, row.manager_id,
-             row.approved_by, row.modified, row.submitted, row.approved),
-        )  # fmt: skip
+            (
+                row.id,
+                row.user_id,
+                row.week_start.isoformat(),
+                row.state,
+                row.manager_id,
+                row.approved_by,
+                row.modified,
+                row.submitted,
+                row.approved,
+            ),
+        )
 
     def delete_week(self, user_id: str, week_start: date) -> None:
         self.conn.execute(

@@ -90,12 +90,20 @@ def build_worklog(
         ts_text = ts.text if ts else format_utc_z(now.replace(microsecond=0))
         ts_key = ts.key if ts else to_key(now.replace(microsecond=0))
         row = WorklogRow(
-            id=str(uuid.uuid4()), user_id=user_id, added_by=caller.id, edited_by=caller.id,
-            ts_text=ts_text, ts_key=ts_key, length=data.length or 0, billable=data.billable,
-            work_item_id=data.work_item_id, comment=data.comment,
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            added_by=caller.id,
+            edited_by=caller.id,
+            ts_text=ts_text,
+            ts_key=ts_key,
+            length=data.length or 0,
+            billable=data.billable,
+            work_item_id=data.work_item_id,
+            comment=data.comment,
             activity_type_id=data.activity_type_id or default_type,
-            created_key=(now_key := to_key(now)), edited_key=now_key,
-        )  # fmt: skip
+            created_key=(now_key := to_key(now)),
+            edited_key=now_key,
+        )
         length_given = data.length is not None
     else:
         changes: dict[str, Any] = {"edited_by": caller.id, "edited_key": to_key(now)}

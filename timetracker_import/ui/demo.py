@@ -21,8 +21,16 @@ import tempfile
 from pathlib import Path
 
 DEMO_USER = "alice@example.com"
-HEADERS = ("Employee Email", "Date", "Start", "Hours", "Billable Hours", "Work Item",
-           "Activity", "Notes")  # fmt: skip
+HEADERS = (
+    "Employee Email",
+    "Date",
+    "Start",
+    "Hours",
+    "Billable Hours",
+    "Work Item",
+    "Activity",
+    "Notes",
+)
 #: 8 rows: 5 valid and new, one unknown user (row 4), one bad date (row 5), and row 7 an
 #: exact copy of row 2 (a duplicate within the file).
 DEMO_ROWS = (

@@ -94,8 +94,10 @@ def with_alias(choice: MappingChoice, value: str, target: str) -> MappingChoice:
     if isinstance(user, str):
         user = {"column": user}
     if not isinstance(user, dict):
-        raise UsageError("the mapping reads no user column, so it has nothing to alias",
-                         hint="choose the user column on the Mapping page")  # fmt: skip
+        raise UsageError(
+            "the mapping reads no user column, so it has nothing to alias",
+            hint="choose the user column on the Mapping page",
+        )
     user["map"] = {**(user.get("map") or {}), value: target}
     data["fields"]["user"] = user
     lib.check_mapping(data)

@@ -226,8 +226,9 @@ async def _new_link(request: web.Request, guard: Guard) -> web.Response:
         given.encode(), guard.control_secret.encode()
     ):
         return forbidden("403: a fresh link is given only to `timetracker-import ui` itself")
-    return web.Response(text=guard.new_launch_token(), content_type="text/plain",
-                        headers=SECURITY_HEADERS)  # fmt: skip
+    return web.Response(
+        text=guard.new_launch_token(), content_type="text/plain", headers=SECURITY_HEADERS
+    )
 
 
 async def _form_csrf(request: web.Request) -> str | None:

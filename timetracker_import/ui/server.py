@@ -50,14 +50,28 @@ async def errors_middleware(
     except web.HTTPException:
         raise
     except TimetrackerError as exc:
-        return page(request, "job_error.html", title="Something needs fixing",
-                    error=(exc.message, exc.hint), back="/", status=400)  # fmt: skip
+        return page(
+            request,
+            "job_error.html",
+            title="Something needs fixing",
+            error=(exc.message, exc.hint),
+            back="/",
+            status=400,
+        )
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
-        return page(request, "job_error.html", title="Something needs fixing", back="/",
-                    error=("something went wrong inside the app (this is a bug, not your data)",
-                           "go back and try again; the details are in the terminal running "
-                           "the app, please report them"), status=500)  # fmt: skip
+        return page(
+            request,
+            "job_error.html",
+            title="Something needs fixing",
+            back="/",
+            error=(
+                "something went wrong inside the app (this is a bug, not your data)",
+                "go back and try again; the details are in the terminal running "
+                "the app, please report them",
+            ),
+            status=500,
+        )
     if isinstance(response, web.FileResponse):
         response.headers["Content-Security-Policy"] = FILE_CSP
     return response
@@ -81,8 +95,9 @@ def make_app(
         client_max_size=4 * 1024 * 1024,  # forms (a page of fixes); uploads are streamed
     )
     app[GUARD] = guard
-    app[WIZARD] = wizard or Wizard(work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")),
-                                   uploads_dir=lib.uploads_dir())  # fmt: skip
+    app[WIZARD] = wizard or Wizard(
+        work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")), uploads_dir=lib.uploads_dir()
+    )
     steps.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=False)
     app.router.add_get("/favicon.ico", _favicon)
@@ -170,8 +185,9 @@ def fresh_link(host: str, port: int) -> str | None:
         return None
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
-    request = urllib.request.Request(f"{base}{NEW_LINK_PATH}", method="POST",
-                                     headers={CONTROL_HEADER: secret})  # fmt: skip
+    request = urllib.request.Request(
+        f"{base}{NEW_LINK_PATH}", method="POST", headers={CONTROL_HEADER: secret}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (loopback)
             token = answer.read().decode("ascii").strip()
@@ -200,15 +216,17 @@ def serve(
     async def main() -> None:
         nonlocal port
         guard = Guard(hosts=frozenset())
-        wizard = Wizard(work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")),
-                        uploads_dir=lib.uploads_dir())  # fmt: skip
+        wizard = Wizard(
+            work_dir=Path(tempfile.mkdtemp(prefix="tti-ui-")), uploads_dir=lib.uploads_dir()
+        )
         with contextlib.suppress(OSError, TimetrackerError):
             for gone in await asyncio.to_thread(prune_uploads, lib.uploads_dir()):
                 log.info("removed old upload %s", gone)
         if initial_file is not None:
             table = lib.inspect_table(initial_file)
-            wizard.set_file(FileInfo(initial_file, str(initial_file), table,
-                                     lib.detect_preset(initial_file)))  # fmt: skip
+            wizard.set_file(
+                FileInfo(initial_file, str(initial_file), table, lib.detect_preset(initial_file))
+            )
         app = make_app(host=host, port=port, guard=guard, wizard=wizard)
         runner = web.AppRunner(app, access_log=None, handle_signals=True)
         await runner.setup()
@@ -219,8 +237,10 @@ def serve(
             await runner.cleanup()
             link = await asyncio.to_thread(fresh_link, host, port) if port else None
             if link is not None:
-                echo("timetracker-import ui is running on that port already; a fresh link "
-                     f"to it (it works once):\n  {link}")  # fmt: skip
+                echo(
+                    "timetracker-import ui is running on that port already; a fresh link "
+                    f"to it (it works once):\n  {link}"
+                )
                 if open_browser:
                     await asyncio.to_thread(webbrowser.open, link)
                 return

@@ -16,12 +16,15 @@ from timetracker_import.errors import UsageError
 from timetracker_import.ui.mapping_form import MappingChoice, named_choice
 
 #: the relative periods offered (what the command line's period takes), with their words
-RELATIVE = (("week:previous", "last week (Monday to Sunday)"),
-            ("week:current", "this week (Monday to Sunday)"),
-            ("last:7d", "the last 7 days, today included"),
-            ("last:14d", "the last 14 days, today included"),
-            ("last:31d", "the last 31 days, today included"),
-            ("month:previous", "last month"), ("month:current", "this month"))  # fmt: skip
+RELATIVE = (
+    ("week:previous", "last week (Monday to Sunday)"),
+    ("week:current", "this week (Monday to Sunday)"),
+    ("last:7d", "the last 7 days, today included"),
+    ("last:14d", "the last 14 days, today included"),
+    ("last:31d", "the last 31 days, today included"),
+    ("month:previous", "last month"),
+    ("month:current", "this month"),
+)
 RELATIVE_SPECS = frozenset(spec for spec, _ in RELATIVE)
 #: the deletion guard's limits the page offers
 LIMITS = ("default", "count", "share", "none")
@@ -48,11 +51,16 @@ class SyncSetup:
     def kwargs(self) -> dict[str, Any]:
         """The arguments of ``library.sync_file`` this setup stands for."""
         window: str | tuple[dt.date, dt.date] | None = self.period
-        return {"sheet": self.sheet, "keys": (self.key,) if self.key else (),
-                "source": self.source, "window": window,
-                "prune": self.prune and self.period is not None,
-                "max_delete": self.limit, "timezone": self.timezone,
-                **self.mapping.kwargs()}  # fmt: skip
+        return {
+            "sheet": self.sheet,
+            "keys": (self.key,) if self.key else (),
+            "source": self.source,
+            "window": window,
+            "prune": self.prune and self.period is not None,
+            "max_delete": self.limit,
+            "timezone": self.timezone,
+            **self.mapping.kwargs(),
+        }
 
     @property
     def period_words(self) -> str:
@@ -65,7 +73,9 @@ class SyncSetup:
         if not self.prune:
             return "nothing is deleted (deleting is off)"
         if self.limit is None:
-            return "the default: at most 5 deletions, or 20% of this source's worklogs in the period"
+            return (
+                "the default: at most 5 deletions, or 20% of this source's worklogs in the period"
+            )
         if self.limit == "all":
             return "no limit"
         if self.limit.endswith("%"):
@@ -75,11 +85,24 @@ class SyncSetup:
     def to_data(self) -> dict[str, Any]:
         """What a saved setup holds (the mapping as a preset or saved name, or its data)."""
         m = self.mapping
-        mapping: dict[str, Any] = ({"preset": m.preset} if m.preset else
-                                   {"saved": m.saved} if m.saved else {"data": m.as_data()})  # fmt: skip
-        return {"file": str(self.path), "sheet": self.sheet, "mapping": mapping,
-                "key": self.key, "source": self.source, "period": self.period,
-                "timezone": self.timezone, "prune": self.prune, "limit": self.limit}  # fmt: skip
+        mapping: dict[str, Any] = (
+            {"preset": m.preset}
+            if m.preset
+            else {"saved": m.saved}
+            if m.saved
+            else {"data": m.as_data()}
+        )
+        return {
+            "file": str(self.path),
+            "sheet": self.sheet,
+            "mapping": mapping,
+            "key": self.key,
+            "source": self.source,
+            "period": self.period,
+            "timezone": self.timezone,
+            "prune": self.prune,
+            "limit": self.limit,
+        }
 
 
 def period_from(form: Mapping[str, str]) -> str | None:
@@ -90,19 +113,23 @@ def period_from(form: Mapping[str, str]) -> str | None:
     if kind == "relative":
         spec = form.get("period_relative", "")
         if spec not in RELATIVE_SPECS:
-            raise UsageError("no relative period chosen",
-                             hint="choose one from the list (e.g. last week)")  # fmt: skip
+            raise UsageError(
+                "no relative period chosen", hint="choose one from the list (e.g. last week)"
+            )
         return spec
     if kind == "dates":
         first, last = form.get("period_from", "").strip(), form.get("period_to", "").strip()
         try:
             a, b = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
         except ValueError:
-            raise UsageError("the period needs a first and a last day",
-                             hint="fill in both dates, e.g. 2026-11-01 and 2026-11-30") from None
+            raise UsageError(
+                "the period needs a first and a last day",
+                hint="fill in both dates, e.g. 2026-11-01 and 2026-11-30",
+            ) from None
         if a > b:
-            raise UsageError(f"the period ends ({b}) before it starts ({a})",
-                             hint="swap the two dates")  # fmt: skip
+            raise UsageError(
+                f"the period ends ({b}) before it starts ({a})", hint="swap the two dates"
+            )
         return f"{a.isoformat()}..{b.isoformat()}"
     raise UsageError(
         "no period chosen",
@@ -121,8 +148,10 @@ def limit_from(form: Mapping[str, str]) -> str | None:
     if kind == "count":
         text = form.get("limit_count", "").strip()
         if not text.isdigit():
-            raise UsageError(f"the number of deletions allowed must be a whole number, not "
-                             f"{text!r}", hint="e.g. 10 (0: no deletion at all)")  # fmt: skip
+            raise UsageError(
+                f"the number of deletions allowed must be a whole number, not {text!r}",
+                hint="e.g. 10 (0: no deletion at all)",
+            )
         return str(int(text))
     if kind == "share":
         text = form.get("limit_share", "").strip().rstrip("%").strip()
@@ -131,15 +160,22 @@ def limit_from(form: Mapping[str, str]) -> str | None:
         except ValueError:
             share = -1.0
         if not 0 <= share <= 100:
-            raise UsageError(f"the share of deletions allowed must be between 0 and 100, not "
-                             f"{text!r}", hint="e.g. 25 (percent)")  # fmt: skip
+            raise UsageError(
+                f"the share of deletions allowed must be between 0 and 100, not {text!r}",
+                hint="e.g. 25 (percent)",
+            )
         return f"{share:g}%"
     raise UsageError("unknown deletion limit", hint="choose one of the limits offered")
 
 
-def setup_from(form: Mapping[str, str], *, file: tuple[Path, str, str | None] | None,
-               mapping: MappingChoice | None, regular_file: Callable[[str], Path],
-               kept: MappingChoice | None = None) -> SyncSetup:  # fmt: skip
+def setup_from(
+    form: Mapping[str, str],
+    *,
+    file: tuple[Path, str, str | None] | None,
+    mapping: MappingChoice | None,
+    regular_file: Callable[[str], Path],
+    kept: MappingChoice | None = None,
+) -> SyncSetup:
     """The setup the form describes. ``file`` and ``mapping`` are the File and Mapping
     pages' choices, ``kept`` the mapping of the setup chosen with "Use";
     ``regular_file(text)`` checks a typed path (symbolic links refused)."""
@@ -149,8 +185,9 @@ def setup_from(form: Mapping[str, str], *, file: tuple[Path, str, str | None] | 
     elif file is not None:
         path, label, sheet = file[0], f"the File page's {file[1]}", file[2]
     else:
-        raise UsageError("no file chosen",
-                         hint="choose one on the File page, or type its full path")  # fmt: skip
+        raise UsageError(
+            "no file chosen", hint="choose one on the File page, or type its full path"
+        )
     picked = form.get("mapping", "")
     if picked in ("", "pick"):
         picked = form.get("mapping_pick", "")
@@ -175,11 +212,18 @@ def setup_from(form: Mapping[str, str], *, file: tuple[Path, str, str | None] | 
             "the file”",
         )
     return SyncSetup(
-        path=path, file_label=label, mapping=choice, source=source, period=period,
-        prune=prune, limit=limit_from(form),
-        key=form.get("key", "").strip() or None, timezone=zone, sheet=sheet,
+        path=path,
+        file_label=label,
+        mapping=choice,
+        source=source,
+        period=period,
+        prune=prune,
+        limit=limit_from(form),
+        key=form.get("key", "").strip() or None,
+        timezone=zone,
+        sheet=sheet,
         form=dict(form),
-    )  # fmt: skip
+    )
 
 
 def check_zone(zone: str) -> None:
@@ -189,30 +233,36 @@ def check_zone(zone: str) -> None:
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"{zone!r} is not a time zone",
-                         hint="pick one from the list, e.g. Europe/Berlin") from None  # fmt: skip
+        raise UsageError(
+            f"{zone!r} is not a time zone", hint="pick one from the list, e.g. Europe/Berlin"
+        ) from None
 
 
-def mapping_from(value: str, *, current: MappingChoice | None,
-                 kept: MappingChoice | None = None) -> MappingChoice:  # fmt: skip
+def mapping_from(
+    value: str, *, current: MappingChoice | None, kept: MappingChoice | None = None
+) -> MappingChoice:
     """``current`` (the Mapping page's), ``setup`` (the one of the setup chosen with "Use"),
     ``preset:NAME`` or ``saved:NAME``."""
     if value == "setup" and kept is not None:
         return kept
     if value == "current":
         if current is None:
-            raise UsageError("the Mapping page has no mapping yet",
-                             hint="choose a preset or a saved mapping here")  # fmt: skip
+            raise UsageError(
+                "the Mapping page has no mapping yet",
+                hint="choose a preset or a saved mapping here",
+            )
         return current
     named = named_choice(value)
     if named is not None:
         return named
-    raise UsageError("no mapping chosen", hint="choose a preset, a saved mapping or the "
-                     "Mapping page's")  # fmt: skip
+    raise UsageError(
+        "no mapping chosen", hint="choose a preset, a saved mapping or the Mapping page's"
+    )
 
 
-def setup_from_data(name: str, data: Mapping[str, Any],
-                    regular_file: Callable[[str], Path]) -> SyncSetup:  # fmt: skip
+def setup_from_data(
+    name: str, data: Mapping[str, Any], regular_file: Callable[[str], Path]
+) -> SyncSetup:
     """A saved setup read back (its file checked again: it may have moved)."""
     m = data.get("mapping") or {}
     if not isinstance(m, dict):
@@ -232,18 +282,30 @@ def setup_from_data(name: str, data: Mapping[str, Any],
     period = data.get("period")
     limit = data.get("limit")
     return SyncSetup(
-        path=path, file_label=f"the path {path}", mapping=choice, source=source,
-        period=None if period is None else str(period), prune=bool(data.get("prune")),
-        limit=None if limit is None else str(limit), key=data.get("key") or None,
-        timezone=data.get("timezone") or None, sheet=data.get("sheet") or None, name=name,
-    )  # fmt: skip
+        path=path,
+        file_label=f"the path {path}",
+        mapping=choice,
+        source=source,
+        period=None if period is None else str(period),
+        prune=bool(data.get("prune")),
+        limit=None if limit is None else str(limit),
+        key=data.get("key") or None,
+        timezone=data.get("timezone") or None,
+        sheet=data.get("sheet") or None,
+        name=name,
+    )
 
 
 def form_of(setup: SyncSetup) -> dict[str, str]:
     """The form's fields for a setup (a saved one chosen again with "Use")."""
-    form = {"file_kind": "path", "file_path": str(setup.path), "source": setup.source,
-            "key": setup.key or "", "timezone": setup.timezone or "",
-            "prune": "1" if setup.prune else ""}  # fmt: skip
+    form = {
+        "file_kind": "path",
+        "file_path": str(setup.path),
+        "source": setup.source,
+        "key": setup.key or "",
+        "timezone": setup.timezone or "",
+        "prune": "1" if setup.prune else "",
+    }
     form["mapping"] = "setup"  # the setup's own mapping (kept beside the form)
     if setup.period is None:
         form["period_kind"] = "none"

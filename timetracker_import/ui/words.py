@@ -39,9 +39,24 @@ _REWRITES = [(re.compile(p), r) for p, r in _OPTIONS]
 _COMMAND = re.compile(r"`timetracker-import [^`]*`|timetracker-import [a-z][\w -]*?(?=[;,.)]|$)")
 #: a date/time format code ('%m/%d/%Y') and how a person writes it (MM/DD/YYYY)
 _FORMAT = re.compile(r"%[a-zA-Z](?:[^'\s%]*%[a-zA-Z])*[^'\s%]*")
-_CODES = {"d": "DD", "m": "MM", "Y": "YYYY", "y": "YY", "H": "hh", "I": "hh", "M": "mm",
-          "S": "ss", "p": "AM/PM", "b": "Mon", "B": "Month", "f": "ffffff", "z": "+hhmm",
-          "j": "day of the year", "a": "Mon", "A": "Monday"}  # fmt: skip
+_CODES = {
+    "d": "DD",
+    "m": "MM",
+    "Y": "YYYY",
+    "y": "YY",
+    "H": "hh",
+    "I": "hh",
+    "M": "mm",
+    "S": "ss",
+    "p": "AM/PM",
+    "b": "Mon",
+    "B": "Month",
+    "f": "ffffff",
+    "z": "+hhmm",
+    "j": "day of the year",
+    "a": "Mon",
+    "A": "Monday",
+}
 _LEFT = re.compile(r"(?<![\w-])--([a-z][\w-]+)")
 #: "run again with X" in a hint: on a page the fix is a button or a field
 _RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
@@ -50,8 +65,7 @@ _RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
 def for_page(text: str) -> str:
     """``text`` with every option and command rewritten into the pages' words."""
     out = _COMMAND.sub("the command line", text)
-    out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]),
-                      out)
+    out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]), out)
     out = _RUN_AGAIN.sub("plan again with", out)
     for pattern, words in _REWRITES:
         out = pattern.sub(words, out)

@@ -67,12 +67,18 @@ def test_reject_journals_only_rows_still_open(journal: Journal) -> None:
         (Counts(rows=2, unprocessed=2), {"halt": "interrupted"}, 130),
         (Counts(rows=2, unprocessed=2), {"halt": "interrupted", "stop_signal": 15}, 143),
         (Counts(rows=2, unprocessed=2), {"halt": "error"}, 75),
-        (Counts(rows=2, unprocessed=2),
-         {"halt": "transient", "halt_error": TransientApiError("down", transient=True)}, 75),
-        (Counts(rows=2, unprocessed=2),
-         {"halt": "transient", "halt_error": AmbiguousOutcome("lost")}, 4),
+        (
+            Counts(rows=2, unprocessed=2),
+            {"halt": "transient", "halt_error": TransientApiError("down", transient=True)},
+            75,
+        ),
+        (
+            Counts(rows=2, unprocessed=2),
+            {"halt": "transient", "halt_error": AmbiguousOutcome("lost")},
+            4,
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_exit_code_rule(counts: Counts, kw: dict[str, Any], code: int) -> None:
     args: dict[str, Any] = {"halt": None, "halt_error": None, "ambiguous": False, **kw}
     assert exit_code_for(counts, **args) == code

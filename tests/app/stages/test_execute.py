@@ -48,15 +48,25 @@ def canonical(users: list[str], work_items: list[int] | None = None) -> pd.DataF
 
 
 async def post_all(
-    fake: FakeTimetracker, journal: Journal, frame: pd.DataFrame, *, batch_size: int = 500,
+    fake: FakeTimetracker,
+    journal: Journal,
+    frame: pd.DataFrame,
+    *,
+    batch_size: int = 500,
     self_only: bool = False,
-) -> tuple[Poster, list[PlannedBatch]]:  # fmt: skip
+) -> tuple[Poster, list[PlannedBatch]]:
     """Plan, journal and post every row of ``frame`` the way ``run_import`` does."""
     user_ids = frame["user"]
     keys = keys_from_frame(frame, user_ids)
     journal.record_rows([int(r) for r in frame.index], keys)
-    plan = plan_creates(frame, user_ids, stored=[], pending=frame.index,
-                        batch_size=batch_size, first_batch_no=journal.next_batch_no())  # fmt: skip
+    plan = plan_creates(
+        frame,
+        user_ids,
+        stored=[],
+        pending=frame.index,
+        batch_size=batch_size,
+        first_batch_no=journal.next_batch_no(),
+    )
     journal.record_plan(plan.new)
     poster = Poster(
         client=fake.client,

@@ -27,8 +27,9 @@ def rows(users: list[str]) -> tuple[pd.DataFrame, pd.Series]:
 
 def test_rows_are_batched_per_user_and_numbered_from_the_first_free_number() -> None:
     frame, users = rows([ALICE, BOB, ALICE, BOB, ALICE])
-    plan = plan_creates(frame, users, stored=[], pending=frame.index, batch_size=2,
-                        first_batch_no=7)  # fmt: skip
+    plan = plan_creates(
+        frame, users, stored=[], pending=frame.index, batch_size=2, first_batch_no=7
+    )
     assert [b.batch_no for b in plan.batches] == list(range(7, 7 + len(plan.batches)))
     assert plan.new == plan.batches
     for batch in plan.batches:
@@ -43,8 +44,9 @@ def test_rows_are_batched_per_user_and_numbered_from_the_first_free_number() -> 
 def test_a_resumed_run_keeps_its_batches_and_plans_only_the_rest() -> None:
     frame, users = rows([ALICE] * 4)
     stored = [PlannedBatch(1, (2, 3), ALICE, START, START + timedelta(hours=1))]
-    plan = plan_creates(frame, users, stored=stored, pending={3, 4, 5}, batch_size=500,
-                        first_batch_no=2)  # fmt: skip
+    plan = plan_creates(
+        frame, users, stored=stored, pending={3, 4, 5}, batch_size=500, first_batch_no=2
+    )
     assert [b.source_rows for b in plan.new] == [(4, 5)]
     assert plan.new[0].batch_no == 2
     assert plan.batches == [stored[0], plan.new[0]]  # batch 1 still has row 3 to send
@@ -53,6 +55,7 @@ def test_a_resumed_run_keeps_its_batches_and_plans_only_the_rest() -> None:
 def test_batches_with_nothing_pending_are_left_out() -> None:
     frame, users = rows([ALICE] * 2)
     stored = [PlannedBatch(1, (2, 3), ALICE, START, START + timedelta(hours=1))]
-    plan = plan_creates(frame, users, stored=stored, pending=set(), batch_size=500,
-                        first_batch_no=2)  # fmt: skip
+    plan = plan_creates(
+        frame, users, stored=stored, pending=set(), batch_size=500, first_batch_no=2
+    )
     assert plan.new == [] and plan.batches == [] and plan.actions == []

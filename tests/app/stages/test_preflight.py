@@ -89,9 +89,14 @@ def test_rows_in_a_locked_week_are_rejected_naming_the_week_and_state() -> None:
     users = pd.Series([BOB, BOB], index=frame.index, dtype=object)
     approvals = [{"user": {"id": BOB}, "weekStartDate": "2026-08-31", "approvalState": 3}]
     rejections = locked_rejections(
-        frame, users, approvals, labels={BOB: "bob@example.com"}, date_header="Start",
-        users=[{"id": BOB, "timeZone": 0}], self_id=ALICE,
-    )  # fmt: skip
+        frame,
+        users,
+        approvals,
+        labels={BOB: "bob@example.com"},
+        date_header="Start",
+        users=[{"id": BOB, "timeZone": 0}],
+        self_id=ALICE,
+    )
     (rejection,) = rejections
     assert (rejection.source_row, rejection.stage, rejection.column) == (2, "preflight", "Start")
     assert "2026-08-31 is Approved" in rejection.reason
@@ -104,8 +109,9 @@ def keys_of(frame: pd.DataFrame, user: str) -> dict[int, WorklogKey]:
 def server_twin(fake: FakeTimetracker, hour: int, user: str) -> str:
     """A worklog on the server identical to ``frame_of(hour)``'s row."""
     stamp = (START + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    added = fake.add(timeStamp=stamp, length=1800, userId=user, workItemId=7,
-                     comment=f"entry {hour}")  # fmt: skip
+    added = fake.add(
+        timeStamp=stamp, length=1800, userId=user, workItemId=7, comment=f"entry {hour}"
+    )
     return str(added["id"])
 
 
@@ -114,8 +120,13 @@ def test_rows_identical_to_a_worklog_there_follow_on_existing(on_existing: str) 
     fake = FakeTimetracker()
     twin = server_twin(fake, 0, BOB)
     frame = frame_of(0, 1)
-    check = check_existing(keys_of(frame, BOB), list(fake.store.values()), ours=set(),
-                           naive_offset_minutes=0, on_existing=on_existing)  # fmt: skip
+    check = check_existing(
+        keys_of(frame, BOB),
+        list(fake.store.values()),
+        ours=set(),
+        naive_offset_minutes=0,
+        on_existing=on_existing,
+    )
     assert check.baseline_ids == {twin}
     assert check.existing == ({2: twin} if on_existing == "skip" else {})
     assert [r.source_row for r in check.rejections] == ([2] if on_existing == "fail" else [])
@@ -127,7 +138,12 @@ def test_a_worklog_this_run_created_is_never_existing_for_a_twin_row() -> None:
     fake = FakeTimetracker()
     ours = server_twin(fake, 0, BOB)
     frame = frame_of(0, 0)  # the row and its twin in the file
-    check = check_existing(keys_of(frame, BOB), list(fake.store.values()), ours={ours},
-                           naive_offset_minutes=0, on_existing="skip")  # fmt: skip
+    check = check_existing(
+        keys_of(frame, BOB),
+        list(fake.store.values()),
+        ours={ours},
+        naive_offset_minutes=0,
+        on_existing="skip",
+    )
     assert check.existing == {}
     assert check.in_file_duplicates == {3: 2}

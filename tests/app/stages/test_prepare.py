@@ -16,8 +16,10 @@ def test_valid_rows_become_the_canonical_frame_numbered_as_the_user_sees_them(
     assert list(prepared.canonical.index) == [2, 3, 4]  # header = row 1
     assert prepared.canonical["length_seconds"].tolist() == [900, 900, 900]
     assert prepared.canonical["user"].tolist() == [
-        "alice@example.com", "bob@example.com", "carol@example.com"
-    ]  # fmt: skip
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    ]
     assert str(prepared.canonical["timestamp"].dt.tz) == "UTC"
     assert prepared.rejections == [] and prepared.skipped == []
     assert (prepared.user_header, prepared.date_header) == ("User", "Start")

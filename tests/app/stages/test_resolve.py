@@ -34,9 +34,13 @@ def resolved(
 
     me, users, activity_types = asyncio.run(setup_reads())
     return resolve_rows(
-        prepared.canonical, me=me, users=users, activity_types=activity_types,
-        user_header=prepared.user_header, activity_header=prepared.activity_header,
-    )  # fmt: skip
+        prepared.canonical,
+        me=me,
+        users=users,
+        activity_types=activity_types,
+        user_header=prepared.user_header,
+        activity_header=prepared.activity_header,
+    )
 
 
 def test_emails_become_user_ids(tmp_path: Path) -> None:

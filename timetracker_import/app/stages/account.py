@@ -129,9 +129,7 @@ def exit_code_for(
     return EXIT_OK
 
 
-def write_rejected(
-    path: Path, prepared: PreparedFile, rejections: list[Rejection]
-) -> Path:
+def write_rejected(path: Path, prepared: PreparedFile, rejections: list[Rejection]) -> Path:
     """The rejected rows with all their original columns plus source_row, stage, reason."""
     from timetracker_import.files.rejected import write_rejected as write
 
@@ -141,8 +139,9 @@ def write_rejected(
     return written
 
 
-def rejected_in(directory: Path, input_path: Path, prepared: PreparedFile,
-                rejections: list[Rejection]) -> Path | None:  # fmt: skip
+def rejected_in(
+    directory: Path, input_path: Path, prepared: PreparedFile, rejections: list[Rejection]
+) -> Path | None:
     """The run directory's copy of the rejected rows (same format as the input)."""
     if not rejections:
         return None

@@ -74,10 +74,17 @@ class EditWrite:
 
     def planned(self) -> PlannedWrite:
         if isinstance(self.action, Update):
-            return PlannedWrite("update", self.action.worklog_id, self.action.before,
-                                self.action.fields, self.source_row, self.key)  # fmt: skip
-        return PlannedWrite("delete", self.action.worklog_id, self.action.before, None,
-                            self.source_row, self.key)  # fmt: skip
+            return PlannedWrite(
+                "update",
+                self.action.worklog_id,
+                self.action.before,
+                self.action.fields,
+                self.source_row,
+                self.key,
+            )
+        return PlannedWrite(
+            "delete", self.action.worklog_id, self.action.before, None, self.source_row, self.key
+        )
 
 
 @dataclass
@@ -318,9 +325,7 @@ async def worklog_or_none(client: TimetrackerClient, worklog_id: str) -> dict[st
         raise
 
 
-async def gather_limited(
-    calls: Sequence[Awaitable[Any]], limit: int
-) -> list[Any]:
+async def gather_limited(calls: Sequence[Awaitable[Any]], limit: int) -> list[Any]:
     """Await ``calls`` with at most ``limit`` running at once; results in order."""
     slots = asyncio.Semaphore(max(1, limit))
 

@@ -244,8 +244,7 @@ def progress_bar(enabled: Progress, total: int, dry_run: bool) -> Any:
         return CallbackBar(enabled, total)
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="row", desc="validating" if dry_run else "importing",
-                leave=False)  # fmt: skip
+    return tqdm(total=total, unit="row", desc="validating" if dry_run else "importing", leave=False)
 
 
 #: the signals that stop a run resumably (cron, systemd, CI timeouts and ``docker stop``

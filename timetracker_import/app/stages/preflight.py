@@ -118,9 +118,15 @@ def locked_rejections(
     from timetracker_import.core.approval import preflight_locks
 
     rejections, lock_notes = preflight_locks(
-        frame, user_ids, approvals, users=users or [], self_id=self_id,
-        self_offset=self_offset, user_labels=labels, column_header=date_header,
-    )  # fmt: skip
+        frame,
+        user_ids,
+        approvals,
+        users=users or [],
+        self_id=self_id,
+        self_offset=self_offset,
+        user_labels=labels,
+        column_header=date_header,
+    )
     if notes is not None:
         notes.extend(lock_notes)
     return rejections

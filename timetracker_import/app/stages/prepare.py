@@ -156,8 +156,9 @@ def declared_keys(
     if policy is None and settings.require_keys:
         policy = "reject"
     try:
-        return entry_keys(table, loaded.mapping, [raw] if len(raw) else [], columns=columns,
-                          policy=policy)  # fmt: skip
+        return entry_keys(
+            table, loaded.mapping, [raw] if len(raw) else [], columns=columns, policy=policy
+        )
     except MappingError as exc:
         raise UsageError(
             f"the key: {exc.message}",
@@ -172,8 +173,12 @@ def empty_canonical() -> pd.DataFrame:
 
     from timetracker_import.core.mapping import CANONICAL_COLUMNS
 
-    dtypes = {"timestamp": "datetime64[ns, UTC]", "length_seconds": "int64",
-              "billable_seconds": "Int64", "work_item_id": "Int64"}  # fmt: skip
+    dtypes = {
+        "timestamp": "datetime64[ns, UTC]",
+        "length_seconds": "int64",
+        "billable_seconds": "Int64",
+        "work_item_id": "Int64",
+    }
     frame = pd.DataFrame(
         {c: pd.Series(dtype=dtypes.get(c, object)) for c in CANONICAL_COLUMNS},
         index=pd.Index([], dtype="int64", name="source_row"),
@@ -401,9 +406,8 @@ def prepare(
         seconds=time.perf_counter() - started,
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
-        notes=mapping_notes(loaded, misses) + [
-            n for n in (keyed.note() if keyed else None, self_rows_note(len(self_rows))) if n
-        ],
+        notes=mapping_notes(loaded, misses)
+        + [n for n in (keyed.note() if keyed else None, self_rows_note(len(self_rows))) if n],
         partial=pd.concat(partial_parts) if partial_parts else None,
         keys=keyed,
         replaced=dict(keyed.replaced) if keyed else {},

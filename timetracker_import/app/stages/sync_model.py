@@ -163,14 +163,24 @@ class SyncResult:
             "counts": self.counts.to_dict(),
             "balanced": self.counts.is_balanced(),
             "source": self.source,
-            "period": None if self.period is None else {
-                "first": self.period.first.isoformat(), "last": self.period.last.isoformat(),
-                "declared": self.period.spec, "origin": self.period.origin},
+            "period": None
+            if self.period is None
+            else {
+                "first": self.period.first.isoformat(),
+                "last": self.period.last.isoformat(),
+                "declared": self.period.spec,
+                "origin": self.period.origin,
+            },
             "timezone": self.timezone,
-            "guard": None if self.guard is None else {
-                "allowed": self.guard.allowed, "deletes": self.guard.deletes,
-                "ledgered_in_period": self.guard.ledgered, "limit": self.guard.limit,
-                "reason": self.guard.reason},
+            "guard": None
+            if self.guard is None
+            else {
+                "allowed": self.guard.allowed,
+                "deletes": self.guard.deletes,
+                "ledgered_in_period": self.guard.ledgered,
+                "limit": self.guard.limit,
+                "reason": self.guard.reason,
+            },
             "changes": self.changes,
             "deletes": self.deletes,
             "conflicts": self.conflicts,
@@ -188,7 +198,7 @@ class SyncResult:
             "organizations": self.organizations,
             "stopped_as_renamed_feed_of": self.renamed_from,
             "timings": {"concurrency": self.concurrency} if self.concurrency else {},
-        }  # fmt: skip
+        }
 
 
 # --------------------------------------------------------------------------- entry
@@ -289,15 +299,15 @@ class SyncRunState:
             self._task.cancel()
 
 
-
 def _slot_cells(frame: pd.DataFrame, row: int) -> tuple[str | None, int | None]:
     """The UTC start stamp and work item of ``row`` (None where the cell did not read)."""
     import pandas as pd
 
     ts: Any = frame.at[row, "timestamp"]
     wi: Any = frame.at[row, "work_item_id"]
-    stamp = None if _missing(ts) else pd.Timestamp(ts).tz_convert("UTC").strftime(
-        "%Y-%m-%dT%H:%M:%SZ")  # fmt: skip
+    stamp = (
+        None if _missing(ts) else pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
     return stamp, None if _missing(wi) else int(wi)
 
 

@@ -39,9 +39,15 @@ class SyncReadsMixin(SyncRunState):
     """Stage ``preflight`` of ``sync``: what the server holds - the worklogs of the period and of"""
 
     async def _reconcile_killed(
-        self, client: TimetrackerClient, ledger: Ledger, scope: str,
-        entries: Mapping[str, LedgerEntry], foreign: Foreign, self_only: bool, offset: int,
-    ) -> None:  # fmt: skip
+        self,
+        client: TimetrackerClient,
+        ledger: Ledger,
+        scope: str,
+        entries: Mapping[str, LedgerEntry],
+        foreign: Foreign,
+        self_only: bool,
+        offset: int,
+    ) -> None:
         """Earlier syncs of this source that were killed while a batch of creates was on the
         wire: claim what the server holds for those batches in their own journals (never
         sending anything), so that ``runs undo`` of that run deletes them. This run adopts
@@ -64,13 +70,19 @@ class SyncReadsMixin(SyncRunState):
                     continue
                 keys = earlier.row_keys()
                 poster = Poster(
-                    client=client, journal=earlier, bodies=_NoBodies(), keys=keys,
-                    timestamps={}, read_back=read_back_for(client, self_only=self_only),
+                    client=client,
+                    journal=earlier,
+                    bodies=_NoBodies(),
+                    keys=keys,
+                    timestamps={},
+                    read_back=read_back_for(client, self_only=self_only),
                     pending=[r for b in batches for r in b.source_rows if r in keys],
-                    known_ids=ours, claim_after=datetime.fromisoformat(info.started_at),
-                    naive_offset_minutes=offset, created_offset_minutes=offset,
+                    known_ids=ours,
+                    claim_after=datetime.fromisoformat(info.started_at),
+                    naive_offset_minutes=offset,
+                    created_offset_minutes=offset,
                     resend=False,
-                )  # fmt: skip
+                )
                 for batch in batches:
                     await poster.reconcile(batch)
                 if poster.stats.created:
@@ -100,23 +112,33 @@ class SyncReadsMixin(SyncRunState):
         return count
 
     def _note_foreign(
-        self, plan: SyncPlan, entries: Mapping[str, LedgerEntry],
-        server: Mapping[str, ServerWorklog], foreign: Foreign,
-    ) -> None:  # fmt: skip
+        self,
+        plan: SyncPlan,
+        entries: Mapping[str, LedgerEntry],
+        server: Mapping[str, ServerWorklog],
+        foreign: Foreign,
+    ) -> None:
         assert self.period is not None
         ours = {e.worklog_id for e in entries.values()} | {
             r.worklog_id for r in plan.rows if r.worklog_id
         }
-        inside = [w for w in server.values() if w.id not in ours
-                  and self.period.contains(local_day(w.timestamp, self.zone.name))]  # fmt: skip
+        inside = [
+            w
+            for w in server.values()
+            if w.id not in ours and self.period.contains(local_day(w.timestamp, self.zone.name))
+        ]
         theirs = [w for w in inside if w.id in foreign.worklogs]
         alone = len(inside) - len(theirs)
         if theirs:
-            self.notes.append(f"{len(theirs)} worklog(s) in the period belong to other sources "
-                              "and were left alone")  # fmt: skip
+            self.notes.append(
+                f"{len(theirs)} worklog(s) in the period belong to other sources "
+                "and were left alone"
+            )
         if alone:
-            self.notes.append(f"{alone} worklog(s) in the period were neither written nor "
-                              "adopted by this source; --prune leaves them alone")  # fmt: skip
+            self.notes.append(
+                f"{alone} worklog(s) in the period were neither written nor "
+                "adopted by this source; --prune leaves them alone"
+            )
 
     async def _read_server(
         self,
@@ -144,8 +166,11 @@ class SyncReadsMixin(SyncRunState):
         if days:
             span = day_range(min(days), max(days), tz, today=max(days))
             lo, hi = span.start, span.end
-            approvals_read = asyncio.ensure_future(client.approvals(
-                from_ts=lo.date() - timedelta(days=8), to_ts=hi.date() + timedelta(days=8)))  # fmt: skip
+            approvals_read = asyncio.ensure_future(
+                client.approvals(
+                    from_ts=lo.date() - timedelta(days=8), to_ts=hi.date() + timedelta(days=8)
+                )
+            )
             try:
                 worklogs = await self._read_window(client, span, self_only)
                 try:
@@ -170,18 +195,25 @@ class SyncReadsMixin(SyncRunState):
             if keyed:
                 return key in wanted
             return key.rpartition("#")[0] in slots or (
-                self.period is not None
-                and self.period.contains(local_day(e.timestamp, tz))
+                self.period is not None and self.period.contains(local_day(e.timestamp, tz))
             )
 
-        missing = [e.worklog_id for k, e in entries.items()
-                   if e.worklog_id not in server and relevant(k, e)]  # fmt: skip
+        missing = [
+            e.worklog_id
+            for k, e in entries.items()
+            if e.worklog_id not in server and relevant(k, e)
+        ]
         if self.period is not None:
-            missing += [e.worklog_id for e in entries.values() if e.worklog_id not in server
-                        and e.worklog_id not in missing
-                        and self.period.contains(local_day(e.timestamp, tz))]  # fmt: skip
-        found = await gather_limited([worklog_or_none(client, w) for w in missing],
-                                     self.read_concurrency)  # fmt: skip
+            missing += [
+                e.worklog_id
+                for e in entries.values()
+                if e.worklog_id not in server
+                and e.worklog_id not in missing
+                and self.period.contains(local_day(e.timestamp, tz))
+            ]
+        found = await gather_limited(
+            [worklog_or_none(client, w) for w in missing], self.read_concurrency
+        )
         for worklog in found:
             if worklog is not None:
                 item = ServerWorklog.from_api(worklog, naive_offset_minutes=offset)
@@ -206,7 +238,8 @@ class SyncReadsMixin(SyncRunState):
             if not self_only:
                 raise AuthError(
                     "this token may not read other users' worklogs, which sync compares with",
-                    status=403, hint=BASELINE_ROLE_HINT,
+                    status=403,
+                    hint=BASELINE_ROLE_HINT,
                 ) from None
         found, _ = await fetch_worklogs(client, replace(settings, mine=True), span)
         return found
@@ -229,12 +262,14 @@ class SyncReadsMixin(SyncRunState):
         locked = locked_weeks(approvals, on_problem=self.notes.append)
         if not locked:
             return
-        writing = [r.source_row for r in plan.rows
-                   if r.outcome in (Planned.CREATE, Planned.UPDATE)]  # fmt: skip
+        writing = [r.source_row for r in plan.rows if r.outcome in (Planned.CREATE, Planned.UPDATE)]
         rejected = locked_rejections(
-            frame.loc[writing], user_ids, approvals, labels=labels,
+            frame.loc[writing],
+            user_ids,
+            approvals,
+            labels=labels,
             date_header=self.p.date_header,
-        )  # fmt: skip
+        )
         done = {r.source_row for r in rejected}
         for row in plan.rows:
             if row.outcome != Planned.UPDATE or row.source_row in done or row.action is None:
@@ -245,10 +280,16 @@ class SyncReadsMixin(SyncRunState):
                 monday = week_start(stamp_instant(str(before)))
                 state = locked.get((user.lower(), monday))
                 if state:
-                    rejected.append(Rejection(
-                        row.source_row, "preflight", self.p.date_header, None,
-                        f"the worklog is in the week of {monday}, which is {state}; it cannot "
-                        "be moved out of it"))  # fmt: skip
+                    rejected.append(
+                        Rejection(
+                            row.source_row,
+                            "preflight",
+                            self.p.date_header,
+                            None,
+                            f"the worklog is in the week of {monday}, which is {state}; it cannot "
+                            "be moved out of it",
+                        )
+                    )
         self.reject(rejected)
         refused = {r.source_row for r in rejected}
         plan.rows = [r for r in plan.rows if r.source_row not in refused]
@@ -258,9 +299,13 @@ class SyncReadsMixin(SyncRunState):
             monday = week_start(stamp_instant(w.timestamp))
             state = locked.get((w.user_id, monday))
             if state:
-                self.delete_problems.append({
-                    "worklog_id": d.worklog_id, "key": d.key,
-                    "reason": f"its week ({monday}) is {state}; not deleted"})  # fmt: skip
+                self.delete_problems.append(
+                    {
+                        "worklog_id": d.worklog_id,
+                        "key": d.key,
+                        "reason": f"its week ({monday}) is {state}; not deleted",
+                    }
+                )
             else:
                 kept.append(d)
         plan.deletes = kept

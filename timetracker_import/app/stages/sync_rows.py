@@ -62,8 +62,11 @@ class SyncRowsMixin(SyncRunState):
                 "window: in the mapping; sync never infers the period from the file's rows",
             )
         if self.p.naive_times:
-            require_declared(self.zone, command="sync",
-                             why=f"{self.p.naive_times} time(s) in the file have no offset")  # fmt: skip
+            require_declared(
+                self.zone,
+                command="sync",
+                why=f"{self.p.naive_times} time(s) in the file have no offset",
+            )
         elif self.period is not None:
             require_declared(self.zone, command="sync", why="the period's days are local days")
 
@@ -95,11 +98,20 @@ class SyncRowsMixin(SyncRunState):
         if entry is not None:
             keys = dict(entry.keys)
             # a row sync would write must have its key (import does not need one)
-            self.reject([
-                Rejection(r, "validate", header, None,
-                          f"the key column {header!r} is empty; sync needs a key to know "
-                          "which worklog this row is")
-                for r, header in sorted(entry.empty.items()) if r in built])  # fmt: skip
+            self.reject(
+                [
+                    Rejection(
+                        r,
+                        "validate",
+                        header,
+                        None,
+                        f"the key column {header!r} is empty; sync needs a key to know "
+                        "which worklog this row is",
+                    )
+                    for r, header in sorted(entry.empty.items())
+                    if r in built
+                ]
+            )
             present = {k for r, k in keys.items() if r in self._closed()}
             chosen = {r: keys[r] for r in rows if r in keys and r not in self._closed()}
         else:
@@ -117,7 +129,11 @@ class SyncRowsMixin(SyncRunState):
             body = built[row]
             content: dict[str, Any] = {"length": body["length"]}
             value = billable.get(row)
-            if ({"billable_length", "billable"} & given) and value is not None and not _missing(value):
+            if (
+                ({"billable_length", "billable"} & given)
+                and value is not None
+                and not _missing(value)
+            ):
                 content["billableLength"] = int(value)
             if "comment" in given:
                 comment = comments.get(row)
@@ -130,8 +146,16 @@ class SyncRowsMixin(SyncRunState):
                 content["userId"] = body["userId"].lower()
                 if "work_item" in given:
                     content["workItemId"] = body.get("workItemId")
-            desired.append(DesiredRow(row, key, body["userId"].lower(), body["timeStamp"],
-                                      body.get("workItemId"), content))  # fmt: skip
+            desired.append(
+                DesiredRow(
+                    row,
+                    key,
+                    body["userId"].lower(),
+                    body["timeStamp"],
+                    body.get("workItemId"),
+                    content,
+                )
+            )
         return desired, built, present, keys
 
     def _outside_period(self, frame: pd.DataFrame) -> list[Rejection]:
@@ -146,11 +170,17 @@ class SyncRowsMixin(SyncRunState):
         out = []
         for row, day in zip(frame.index.tolist(), days.tolist(), strict=True):
             if not period.contains(day):
-                out.append(Rejection(
-                    int(row), STAGE_PERIOD, self.p.date_header, day.isoformat(),
-                    f"{day.isoformat()} is outside the period {period.label} this sync is "
-                    f"about ({period.origin}); fix the date, or declare a period that "
-                    "includes it"))  # fmt: skip
+                out.append(
+                    Rejection(
+                        int(row),
+                        STAGE_PERIOD,
+                        self.p.date_header,
+                        day.isoformat(),
+                        f"{day.isoformat()} is outside the period {period.label} this sync is "
+                        f"about ({period.origin}); fix the date, or declare a period that "
+                        "includes it",
+                    )
+                )
         return out
 
     def _freeze(
@@ -168,25 +198,46 @@ class SyncRowsMixin(SyncRunState):
         if partial is not None and len(partial):
             wanted = partial[partial.index.isin([r.source_row for r in self.rejections])]
             if len(wanted):
-                ids, _ = resolve_users(wanted, UserDirectory.from_users(users),
-                                       self_user_id=resolved.self_id, column_header=None)  # fmt: skip
-                partial_users = {int(r): str(u).lower()
-                                 for r, u in zip(ids.index.tolist(), ids.tolist(), strict=True)
-                                 if isinstance(u, str) and u}  # fmt: skip
+                ids, _ = resolve_users(
+                    wanted,
+                    UserDirectory.from_users(users),
+                    self_user_id=resolved.self_id,
+                    column_header=None,
+                )
+                partial_users = {
+                    int(r): str(u).lower()
+                    for r, u in zip(ids.index.tolist(), ids.tolist(), strict=True)
+                    if isinstance(u, str) and u
+                }
         known: list[RejectedRow] = []
         for rej in self.rejections:
             row = rej.source_row
             if row in canonical.index:
                 uid = resolved.user_ids.get(row)
                 stamp, work_item = _slot_cells(canonical, row)
-                known.append(RejectedRow(
-                    row, keys.get(row), str(uid) if isinstance(uid, str) and uid else None,
-                    stamp, work_item, slot_known=rej.stage != STAGE_PERIOD))  # fmt: skip
+                known.append(
+                    RejectedRow(
+                        row,
+                        keys.get(row),
+                        str(uid) if isinstance(uid, str) and uid else None,
+                        stamp,
+                        work_item,
+                        slot_known=rej.stage != STAGE_PERIOD,
+                    )
+                )
             elif partial is not None and row in partial.index:
                 stamp, work_item = _slot_cells(partial, row)
                 unknown_wi = work_item is None and self._maps_wi()
-                known.append(RejectedRow(row, keys.get(row), partial_users.get(row), stamp,
-                                         work_item, slot_known=not unknown_wi))  # fmt: skip
+                known.append(
+                    RejectedRow(
+                        row,
+                        keys.get(row),
+                        partial_users.get(row),
+                        stamp,
+                        work_item,
+                        slot_known=not unknown_wi,
+                    )
+                )
             else:
                 known.append(RejectedRow(row, keys.get(row)))
         freeze, unknown_rows = freeze_of(known, keyed=keyed)
@@ -203,7 +254,8 @@ class SyncRowsMixin(SyncRunState):
             names = ", ".join(sorted(self.labels.get(u, u) for u in frozen_users))
             notes.append(
                 f"rejected rows of {names} could be any of their entries in the period: "
-                "nothing of theirs is deleted" + ("" if keyed else " or matched by order")
+                "nothing of theirs is deleted"
+                + ("" if keyed else " or matched by order")
                 + " in this run; fix them and sync again"
             )
         if slots:

@@ -93,9 +93,16 @@ async def h_week_post(ctx: Ctx) -> Any:
         )
     stamp = format_created(datetime.now(UTC))
     row = ApprovalRow(
-        id=stable_guid("approval", f"{ctx.user.email}:{week}"), user_id=ctx.user.id, week_start=week,
-        state=1, manager_id=manager_id, approved_by=None, modified=stamp, submitted=stamp, approved=None,
-    )  # fmt: skip
+        id=stable_guid("approval", f"{ctx.user.email}:{week}"),
+        user_id=ctx.user.id,
+        week_start=week,
+        state=1,
+        manager_id=manager_id,
+        approved_by=None,
+        modified=stamp,
+        submitted=stamp,
+        approved=None,
+    )
     ctx.store.submit_week(row)
     return True
 

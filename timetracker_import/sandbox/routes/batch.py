@@ -54,9 +54,17 @@ async def h_batch(ctx: Ctx) -> Any:
 # A creation model as this project's client (and most JSON serialisers) sends it.
 _FAST_KEYS = {
     name: name.lower()
-    for name in ("timeStamp", "timestamp", "length", "billableLength", "workItemId", "comment",
-                 "userId", "activityTypeId")
-}  # fmt: skip
+    for name in (
+        "timeStamp",
+        "timestamp",
+        "length",
+        "billableLength",
+        "workItemId",
+        "comment",
+        "userId",
+        "activityTypeId",
+    )
+}
 _CLIENT_KEYS = frozenset(
     ("timeStamp", "length", "billableLength", "workItemId", "comment", "userId", "activityTypeId")
 )
@@ -154,9 +162,11 @@ class _FastItems:
             or type(length) is not int
             or length <= 0
             or (billable is not None and (type(billable) is not int or billable < 0))
-            or (comment is not None and (type(comment) is not str
-                                         or len(comment) > MAX_COMMENT_CHARS))
-        ):  # fmt: skip
+            or (
+                comment is not None
+                and (type(comment) is not str or len(comment) > MAX_COMMENT_CHARS)
+            )
+        ):
             return None
         if work_item is None:
             if comment is None or not comment.strip():
@@ -185,5 +195,18 @@ class _FastItems:
             if (user_id, day - (day + 3) % 7) in self.locked:
                 return None
         now_key = self.now_key
-        return (new_id, user_id, self.caller, self.caller, ts_text, ts_key, length, billable,
-                work_item, comment, type_id, now_key, now_key)  # fmt: skip
+        return (
+            new_id,
+            user_id,
+            self.caller,
+            self.caller,
+            ts_text,
+            ts_key,
+            length,
+            billable,
+            work_item,
+            comment,
+            type_id,
+            now_key,
+            now_key,
+        )

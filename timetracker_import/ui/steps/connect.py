@@ -16,17 +16,38 @@ from timetracker_import.ui.steps.common import values, wizard
 
 routes = web.RouteTableDef()
 URL_EXAMPLE = "https://ORG.timehub.7pace.com"
-SOURCES = {"keyring": "the OS keyring", "given": "pasted here", "token-file": "a token file",
-           "environment": "the environment", "profile": "the profiles file"}  # fmt: skip
+SOURCES = {
+    "keyring": "the OS keyring",
+    "given": "pasted here",
+    "token-file": "a token file",
+    "environment": "the environment",
+    "profile": "the profiles file",
+}
 
 
-def render(request: web.Request, *, error: tuple[str, str | None] | None = None,
-           kept: dict[str, str] | None = None, status: int = 200) -> web.Response:  # fmt: skip
+def render(
+    request: web.Request,
+    *,
+    error: tuple[str, str | None] | None = None,
+    kept: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     w = wizard(request)
-    return page(request, "connect.html", title="Connect to 7pace", step="/connect", error=error,
-                status=status, w=w, kept=kept or {}, env_url=lib.environment_url(),
-                profiles=lib.profile_urls(), example=URL_EXAMPLE, sources=SOURCES,
-                next=request.query.get("next", ""))  # fmt: skip
+    return page(
+        request,
+        "connect.html",
+        title="Connect to 7pace",
+        step="/connect",
+        error=error,
+        status=status,
+        w=w,
+        kept=kept or {},
+        env_url=lib.environment_url(),
+        profiles=lib.profile_urls(),
+        example=URL_EXAMPLE,
+        sources=SOURCES,
+        next=request.query.get("next", ""),
+    )
 
 
 @routes.get("/connect")
@@ -55,14 +76,18 @@ def _check(target: str, url: str, collection: str, token: str, remember: bool) -
     """Resolve and check the connection (blocking)."""
     if target == "url":
         if not url:
-            raise UsageError("no server URL given",
-                             hint=f"type the server's address, e.g. {URL_EXAMPLE}")  # fmt: skip
+            raise UsageError(
+                "no server URL given", hint=f"type the server's address, e.g. {URL_EXAMPLE}"
+            )
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"{url!r} is not a server address",
-                             hint=f"write it with https://, e.g. {URL_EXAMPLE}")  # fmt: skip
+            raise UsageError(
+                f"{url!r} is not a server address",
+                hint=f"write it with https://, e.g. {URL_EXAMPLE}",
+            )
     if remember and not token:
-        raise UsageError("nothing to remember: no token was pasted",
-                         hint="paste the token, or untick 'remember'")  # fmt: skip
+        raise UsageError(
+            "nothing to remember: no token was pasted", hint="paste the token, or untick 'remember'"
+        )
     connection = lib.Connection(
         url=url if target == "url" else None,
         collection=(collection or None) if target == "url" else None,
@@ -72,8 +97,9 @@ def _check(target: str, url: str, collection: str, token: str, remember: bool) -
     who = lib.whoami(connection)
     if token and remember:
         lib.remember_token(who.settings, token)
-        who = lib.Identity(who.settings, who.name, who.email, who.where, who.token_label,
-                           "keyring-stored")  # fmt: skip
+        who = lib.Identity(
+            who.settings, who.name, who.email, who.where, who.token_label, "keyring-stored"
+        )
     return who
 
 
@@ -86,9 +112,13 @@ async def connect_post(request: web.Request) -> web.StreamResponse:
     del data
     try:
         who = await asyncio.to_thread(
-            _check, kept.get("target", "url"), kept.get("url", "").strip(),
-            kept.get("collection", "").strip(), token, kept.get("remember") == "1",
-        )  # fmt: skip
+            _check,
+            kept.get("target", "url"),
+            kept.get("url", "").strip(),
+            kept.get("collection", "").strip(),
+            token,
+            kept.get("remember") == "1",
+        )
     except TimetrackerError as exc:
         return render(request, error=connect_problem(exc), kept=kept, status=400)
     finally:

@@ -30,15 +30,21 @@ COPY_FATE = {
     "allow": "both are imported; delete one from your file if it is a copy",
     "fail": "the copy is rejected",
 }
-RUN_FILES = {"report.html": "HTML report", "created.csv": "created worklog ids (CSV)",
-             "rejected.csv": "rejected rows (CSV)", "rejected.xlsx": "rejected rows (XLSX)",
-             "mapping.yaml": "mapping (YAML)"}  # fmt: skip
+RUN_FILES = {
+    "report.html": "HTML report",
+    "created.csv": "created worklog ids (CSV)",
+    "rejected.csv": "rejected rows (CSV)",
+    "rejected.xlsx": "rejected rows (XLSX)",
+    "mapping.yaml": "mapping (YAML)",
+}
 
 
 def counts(result: Any) -> dict[str, int]:
     c = result.counts
-    return {k: int(getattr(c, k)) for k in
-            ("rows", "created", "already_existing", "rejected", "unprocessed", "skipped")}  # fmt: skip
+    return {
+        k: int(getattr(c, k))
+        for k in ("rows", "created", "already_existing", "rejected", "unprocessed", "skipped")
+    }
 
 
 def run_files(run_dir: Path) -> dict[str, str]:
@@ -62,10 +68,16 @@ def run_import(w: Wizard, job: Job, *, dry_run: bool) -> Any:
     report = out / "report.html"
     report.unlink(missing_ok=True)
     result = lib.import_file(
-        info.path, sheet=info.sheet, connection=who.settings, dry_run=dry_run, report=report,
-        progress=job.progress, cancel=job.cancel,
-        confirm=None if dry_run else job.ask, **choice.kwargs(),
-    )  # fmt: skip
+        info.path,
+        sheet=info.sheet,
+        connection=who.settings,
+        dry_run=dry_run,
+        report=report,
+        progress=job.progress,
+        cancel=job.cancel,
+        confirm=None if dry_run else job.ask,
+        **choice.kwargs(),
+    )
     if not hasattr(result, "run_dir"):  # split by organization (a RoutedResult)
         raise UsageError(
             "this file names several organizations; the web app imports into one",
@@ -142,29 +154,38 @@ def months(grid: Any) -> list[Month]:
             if any(secs):
                 rows.append((r.user or "(the token's own user)", secs, sum(secs)))
         totals = tuple(grid.week_totals[i] for i in idx)
-        out.append(Month(label, tuple(grid.weeks[i] for i in idx), tuple(rows), totals,
-                         sum(totals)))  # fmt: skip
+        out.append(
+            Month(label, tuple(grid.weeks[i] for i in idx), tuple(rows), totals, sum(totals))
+        )
     return out
 
 
 def plan_context(request: web.Request, result: Any) -> dict[str, Any]:
     """What a dry run or import result shows."""
     report = result.report
-    flags = [f for f in (report.flags if report else ())
-             if f.count and f.code not in ("locked_week", "duplicate_skipped")]  # fmt: skip
+    flags = [
+        f
+        for f in (report.flags if report else ())
+        if f.count and f.code not in ("locked_week", "duplicate_skipped")
+    ]
     rejections = sorted(result.rejections, key=lambda r: r.source_row)
     return {
-        "result": result, "c": counts(result), "unknown": unknown_users(result.rejections),
+        "result": result,
+        "c": counts(result),
+        "unknown": unknown_users(result.rejections),
         "locked": [r for r in rejections if r.stage == "preflight"],
         "duplicates": sorted(result.in_file_duplicates.items()),
-        "fate": COPY_FATE.get(result.on_duplicate, ""), "flags": flags,
+        "fate": COPY_FATE.get(result.on_duplicate, ""),
+        "flags": flags,
         "months": months(report.grid if report else None),
         "grid_total": report.grid.total_seconds if report else 0,
-        "p": paged(rejections, request), "files": run_files(result.run_dir),
-        "halt": (result.halt_reason + (f": {result.halt_message}" if result.halt_message
-                                       else "")) if result.halt_reason else None,
+        "p": paged(rejections, request),
+        "files": run_files(result.run_dir),
+        "halt": (result.halt_reason + (f": {result.halt_message}" if result.halt_message else ""))
+        if result.halt_reason
+        else None,
         "cell": cell,
-    }  # fmt: skip
+    }
 
 
 @routes.get("/dryrun")
@@ -174,8 +195,14 @@ async def dryrun_page(request: web.Request) -> web.StreamResponse:
         if w.busy() and w.job is not None and w.job.kind == "dryrun":
             raise web.HTTPSeeOther("/job")
         return page(request, "dryrun_start.html", title="Dry run", step="/dryrun", w=w)
-    return page(request, "dryrun.html", title="Dry run", step="/dryrun", w=w,
-                **plan_context(request, w.dry_run))  # fmt: skip
+    return page(
+        request,
+        "dryrun.html",
+        title="Dry run",
+        step="/dryrun",
+        w=w,
+        **plan_context(request, w.dry_run),
+    )
 
 
 @routes.post("/dryrun")

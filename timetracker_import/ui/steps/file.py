@@ -24,12 +24,26 @@ UPLOAD_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls")
 routes = web.RouteTableDef()
 
 
-def render(request: web.Request, *, error: tuple[str, str | None] | None = None,
-           status: int = 200, kept: dict[str, str] | None = None) -> web.Response:  # fmt: skip
+def render(
+    request: web.Request,
+    *,
+    error: tuple[str, str | None] | None = None,
+    status: int = 200,
+    kept: dict[str, str] | None = None,
+) -> web.Response:
     w = wizard(request)
-    return page(request, "file.html", title="Choose the file", step="/file", error=error,
-                status=status, w=w, kept=kept or {}, max_mb=MAX_UPLOAD_MB,
-                suffixes=",".join(UPLOAD_SUFFIXES))  # fmt: skip
+    return page(
+        request,
+        "file.html",
+        title="Choose the file",
+        step="/file",
+        error=error,
+        status=status,
+        w=w,
+        kept=kept or {},
+        max_mb=MAX_UPLOAD_MB,
+        suffixes=",".join(UPLOAD_SUFFIXES),
+    )
 
 
 @routes.get("/")
@@ -51,8 +65,10 @@ def regular_file(raw: str) -> Path:
         raise UsageError("no path given", hint="type the full path of the file")
     path = Path(raw).expanduser()
     if not path.is_absolute():
-        raise UsageError(f"{raw} is not a full path",
-                         hint="give the path from the root, e.g. /home/me/hours.xlsx")  # fmt: skip
+        raise UsageError(
+            f"{raw} is not a full path",
+            hint="give the path from the root, e.g. /home/me/hours.xlsx",
+        )
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -60,19 +76,24 @@ def regular_file(raw: str) -> Path:
             f"{path}: no such file", hint="check the path, or upload the file"
         ) from None
     except OSError as exc:
-        raise UsageError(f"{path}: cannot be read ({exc.strerror})",
-                         hint="check the path and its permissions") from None  # fmt: skip
+        raise UsageError(
+            f"{path}: cannot be read ({exc.strerror})", hint="check the path and its permissions"
+        ) from None
     if stat.S_ISLNK(info.st_mode):
-        raise UsageError(f"{path} is a symbolic link; the app reads only regular files",
-                         hint="give the path of the file it points to")  # fmt: skip
+        raise UsageError(
+            f"{path} is a symbolic link; the app reads only regular files",
+            hint="give the path of the file it points to",
+        )
     if not stat.S_ISREG(info.st_mode):
-        raise UsageError(f"{path} is not a regular file",
-                         hint="give the path of a CSV or Excel file")  # fmt: skip
+        raise UsageError(
+            f"{path} is not a regular file", hint="give the path of a CSV or Excel file"
+        )
     return path
 
 
-def read_job(w: Wizard, path: Path, label: str, sheet: str | None,
-             corrected_from: Path | None = None) -> web.HTTPSeeOther:  # fmt: skip
+def read_job(
+    w: Wizard, path: Path, label: str, sheet: str | None, corrected_from: Path | None = None
+) -> web.HTTPSeeOther:
     """Read the header row and recognise the layout in the background, then choose it."""
     job = Job("read", f"Reading {label}", "/mapping")
 
@@ -105,8 +126,10 @@ async def _read_upload(request: web.Request, w: Wizard) -> tuple[Path, str, str]
             # the name only (a browser may send a path; some clients percent-encode it)
             label = PurePath(unquote(getattr(part, "filename", None) or "upload")).name
             if not label.lower().endswith(UPLOAD_SUFFIXES):
-                raise UsageError(f"{label}: not a CSV or Excel file",
-                                 hint="upload a .csv, .tsv, .txt, .xlsx or .xls file")  # fmt: skip
+                raise UsageError(
+                    f"{label}: not a CSV or Excel file",
+                    hint="upload a .csv, .tsv, .txt, .xlsx or .xls file",
+                )
             path = w.upload_path(label)
             size = 0
             with path.open("wb") as fh:
@@ -152,8 +175,11 @@ async def sheet_post(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther("/file")
     sheet = str((await request.post()).get("sheet") or "")
     if sheet not in w.file.table.sheets:
-        return render(request, error=(f"the workbook has no sheet {sheet!r}",
-                                      "pick one from the list"), status=400)  # fmt: skip
+        return render(
+            request,
+            error=(f"the workbook has no sheet {sheet!r}", "pick one from the list"),
+            status=400,
+        )
     raise read_job(w, w.file.path, w.file.label, sheet, w.file.corrected_from)
 
 

@@ -39,10 +39,22 @@ async def import_page(request: web.Request) -> web.StreamResponse:
     if w.dry_run is None:
         raise web.HTTPSeeOther("/dryrun")
     last = w.last_import
-    done = (last is not None and last.context.get("dry_run") is w.dry_run
-            and last.result is not None and not last.result.counts.unprocessed)  # fmt: skip
-    return page(request, "import.html", title="Import", step="/import", w=w,
-                c=counts(w.dry_run), done=done, last=last)  # fmt: skip
+    done = (
+        last is not None
+        and last.context.get("dry_run") is w.dry_run
+        and last.result is not None
+        and not last.result.counts.unprocessed
+    )
+    return page(
+        request,
+        "import.html",
+        title="Import",
+        step="/import",
+        w=w,
+        c=counts(w.dry_run),
+        done=done,
+        last=last,
+    )
 
 
 @routes.post("/import/start")
@@ -64,12 +76,25 @@ async def import_result(request: web.Request) -> web.StreamResponse:
     if job.result is None:
         declined = job.error is not None and job.error[0] == DECLINED
         title = "Import not started" if declined or job.cancelled else "Import stopped"
-        return page(request, "import_failed.html", title=title, step="/import", job=job,
-                    declined=declined,
-                    error=None if declined or job.cancelled else job.error)  # fmt: skip
+        return page(
+            request,
+            "import_failed.html",
+            title=title,
+            step="/import",
+            job=job,
+            declined=declined,
+            error=None if declined or job.cancelled else job.error,
+        )
     result = job.result
     c = counts(result)
     title = "Import stopped" if c["unprocessed"] else "Import finished"
-    return page(request, "import_result.html", title=title, step="/import", w=w, job=job,
-                late_cancel=job.cancel.is_set() and not c["unprocessed"],
-                **plan_context(request, result))  # fmt: skip
+    return page(
+        request,
+        "import_result.html",
+        title=title,
+        step="/import",
+        w=w,
+        job=job,
+        late_cancel=job.cancel.is_set() and not c["unprocessed"],
+        **plan_context(request, result),
+    )

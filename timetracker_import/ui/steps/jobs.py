@@ -14,9 +14,17 @@ from timetracker_import.ui.steps.common import wizard
 routes = web.RouteTableDef()
 
 #: the step a job belongs to (for the step bar and the Back link)
-JOB_STEP = {"read": "/file", "convert": "/file", "validate": "/validate", "dryrun": "/dryrun",
-            "import": "/import", "undo": "/runs", "undo-check": "/runs", "sync-plan": "/sync",
-            "sync": "/sync"}  # fmt: skip
+JOB_STEP = {
+    "read": "/file",
+    "convert": "/file",
+    "validate": "/validate",
+    "dryrun": "/dryrun",
+    "import": "/import",
+    "undo": "/runs",
+    "undo-check": "/runs",
+    "sync-plan": "/sync",
+    "sync": "/sync",
+}
 
 
 @routes.get("/job")
@@ -30,11 +38,26 @@ async def job_page(request: web.Request) -> web.StreamResponse:
         if job.kind in ("import", "sync") or (job.kind == "undo" and job.result is not None):
             raise web.HTTPSeeOther(job.next_url)  # the result page tells every outcome
         if job.error is not None and not job.cancelled:
-            return page(request, "job_error.html", title=f"{job.title}: stopped", step=step,
-                        error=job.error, job=job, back=step, status=400)  # fmt: skip
+            return page(
+                request,
+                "job_error.html",
+                title=f"{job.title}: stopped",
+                step=step,
+                error=job.error,
+                job=job,
+                back=step,
+                status=400,
+            )
         if job.cancelled:
-            return page(request, "job_error.html", title=f"{job.title}: cancelled", step=step,
-                        notice="Cancelled; nothing was changed.", job=job, back=step)  # fmt: skip
+            return page(
+                request,
+                "job_error.html",
+                title=f"{job.title}: cancelled",
+                step=step,
+                notice="Cancelled; nothing was changed.",
+                job=job,
+                back=step,
+            )
         raise web.HTTPSeeOther(job.next_url)
     return page(request, "job.html", title=job.title, step=step, job=job)
 
@@ -43,9 +66,14 @@ def snapshot(job: object) -> dict[str, object]:
     from timetracker_import.ui.state import Job
 
     assert isinstance(job, Job)
-    return {"done": job.done, "total": job.total, "unit": job.unit, "phase": job.phase,
-            "elapsed": round(job.elapsed, 1), "confirm": job.confirm is not None
-            and not job.answer.is_set()}  # fmt: skip
+    return {
+        "done": job.done,
+        "total": job.total,
+        "unit": job.unit,
+        "phase": job.phase,
+        "elapsed": round(job.elapsed, 1),
+        "confirm": job.confirm is not None and not job.answer.is_set(),
+    }
 
 
 @routes.get("/job/events")

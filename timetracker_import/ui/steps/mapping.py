@@ -23,13 +23,25 @@ routes = web.RouteTableDef()
 PREVIEW_ROWS = 8
 SENT_COLUMNS = ("user", "timestamp", "hours", "billable", "work item", "activity", "comment")
 #: (strptime layout, how it looks): the layouts the form offers for dates and times
-LAYOUTS = (("", "recognise it"), ("%d.%m.%Y", "31.12.2026"), ("%d/%m/%Y", "31/12/2026"),
-           ("%m/%d/%Y", "12/31/2026"), ("%Y-%m-%d", "2026-12-31"),
-           ("%d.%m.%Y %H:%M", "31.12.2026 17:30"), ("%m/%d/%Y %I:%M %p", "12/31/2026 5:30 PM"),
-           ("%Y-%m-%d %H:%M:%S", "2026-12-31 17:30:00"), ("%H:%M", "17:30"),
-           ("%I:%M %p", "5:30 PM"), ("%H:%M:%S", "17:30:00"))  # fmt: skip
-DATE_ORDERS = (("", "guess from the data"), ("DMY", "day/month/year (31.12.2026)"),
-               ("MDY", "month/day/year (12/31/2026)"), ("YMD", "year-month-day"))  # fmt: skip
+LAYOUTS = (
+    ("", "recognise it"),
+    ("%d.%m.%Y", "31.12.2026"),
+    ("%d/%m/%Y", "31/12/2026"),
+    ("%m/%d/%Y", "12/31/2026"),
+    ("%Y-%m-%d", "2026-12-31"),
+    ("%d.%m.%Y %H:%M", "31.12.2026 17:30"),
+    ("%m/%d/%Y %I:%M %p", "12/31/2026 5:30 PM"),
+    ("%Y-%m-%d %H:%M:%S", "2026-12-31 17:30:00"),
+    ("%H:%M", "17:30"),
+    ("%I:%M %p", "5:30 PM"),
+    ("%H:%M:%S", "17:30:00"),
+)
+DATE_ORDERS = (
+    ("", "guess from the data"),
+    ("DMY", "day/month/year (31.12.2026)"),
+    ("MDY", "month/day/year (12/31/2026)"),
+    ("YMD", "year-month-day"),
+)
 
 
 def preview_context(info: FileInfo, choice: MappingChoice | None) -> dict[str, Any]:
@@ -45,13 +57,23 @@ def preview_context(info: FileInfo, choice: MappingChoice | None) -> dict[str, A
         sent = None
         if r.sent is not None:
             s = r.sent
-            sent = [cell(s["user"]) or "(the token's own user)",
-                    s["timestamp"].strftime("%Y-%m-%d %H:%M UTC"),
-                    f"{s['length_seconds'] / 3600:.2f}",
-                    f"{s['billable_seconds'] / 3600:.2f}" if cell(s["billable_seconds"]) else "",
-                    cell(s["work_item"]), cell(s["activity"]), cell(s["comment"])]  # fmt: skip
-        rows.append({"row": r.source_row, "cells": [cell(c) for c in r.cells], "sent": sent,
-                     "reason": r.reason})  # fmt: skip
+            sent = [
+                cell(s["user"]) or "(the token's own user)",
+                s["timestamp"].strftime("%Y-%m-%d %H:%M UTC"),
+                f"{s['length_seconds'] / 3600:.2f}",
+                f"{s['billable_seconds'] / 3600:.2f}" if cell(s["billable_seconds"]) else "",
+                cell(s["work_item"]),
+                cell(s["activity"]),
+                cell(s["comment"]),
+            ]
+        rows.append(
+            {
+                "row": r.source_row,
+                "cells": [cell(c) for c in r.cells],
+                "sent": sent,
+                "reason": r.reason,
+            }
+        )
     return {"pv": pv, "rows": rows, "sent_columns": SENT_COLUMNS, "problem": None}
 
 
@@ -67,10 +89,16 @@ def chosen_source(w: Wizard, detection: lib.PresetDetection | None) -> str:
     return "form"
 
 
-def render(request: web.Request, *, form: Mapping[str, str] | None = None,
-           source: str | None = None, preview_choice: MappingChoice | None = None,
-           error: tuple[str, str | None] | None = None, notice: str | None = None,
-           status: int = 200) -> web.Response:  # fmt: skip
+def render(
+    request: web.Request,
+    *,
+    form: Mapping[str, str] | None = None,
+    source: str | None = None,
+    preview_choice: MappingChoice | None = None,
+    error: tuple[str, str | None] | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> web.Response:
     w = wizard(request)
     assert w.file is not None
     info = w.file
@@ -85,15 +113,30 @@ def render(request: web.Request, *, form: Mapping[str, str] | None = None,
         preview_choice = w.mapping or _choice_or_none(info, source, form)
     detected = {p.name for p in (detection.matches if detection else ())}
     return page(
-        request, "mapping.html", title="Map the columns", step="/mapping", error=error,
-        notice=notice, status=status, info=info, detection=detection, source=source,
-        form=form, fields=mf.FORM_FIELDS, units=mf.UNITS, date_orders=DATE_ORDERS,
+        request,
+        "mapping.html",
+        title="Map the columns",
+        step="/mapping",
+        error=error,
+        notice=notice,
+        status=status,
+        info=info,
+        detection=detection,
+        source=source,
+        form=form,
+        fields=mf.FORM_FIELDS,
+        units=mf.UNITS,
+        date_orders=DATE_ORDERS,
         layouts=LAYOUTS,
         others=[p for p in lib.presets() if p.name not in detected],
-        saved=lib.saved_mappings(), zones=zone_names(),
-        **(preview_context(info, preview_choice) if error is None else {"pv": None,
-           "problem": None}),
-    )  # fmt: skip
+        saved=lib.saved_mappings(),
+        zones=zone_names(),
+        **(
+            preview_context(info, preview_choice)
+            if error is None
+            else {"pv": None, "problem": None}
+        ),
+    )
 
 
 def zone_names() -> list[str]:
@@ -163,32 +206,43 @@ async def mapping_post(request: web.Request) -> web.StreamResponse:
             form = mf.form_values(choice.as_data(), info.headers)
             notice = None
             if choice.preset or choice.saved:
-                notice = (f"The settings of {choice.label} are in the form now, all of them: "
-                          "the columns above, the rest under 'More settings'.")  # fmt: skip
-            return await asyncio.to_thread(render, request, form=form, source="form",
-                                           preview_choice=choice, notice=notice)  # fmt: skip
+                notice = (
+                    f"The settings of {choice.label} are in the form now, all of them: "
+                    "the columns above, the rest under 'More settings'."
+                )
+            return await asyncio.to_thread(
+                render, request, form=form, source="form", preview_choice=choice, notice=notice
+            )
         if action == "yaml":
             return web.Response(
-                text=choice.yaml_text(), content_type="application/yaml",
-                headers={"Content-Disposition":
-                         f'attachment; filename="{info.path.stem or "mapping"}.mapping.yaml"'},
-            )  # fmt: skip
+                text=choice.yaml_text(),
+                content_type="application/yaml",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{info.path.stem or "mapping"}.mapping.yaml"'
+                },
+            )
         if action == "save":
-            saved = lib.save_mapping(data.get("save_name", ""), choice.as_data(),
-                                     overwrite=data.get("replace") == "1")  # fmt: skip
+            saved = lib.save_mapping(
+                data.get("save_name", ""), choice.as_data(), overwrite=data.get("replace") == "1"
+            )
             w.set_mapping(MappingChoice(data=choice.as_data(), saved=saved.name))
             return await asyncio.to_thread(
-                render, request, notice=f"Saved as “{saved.name}” ({saved.path}); it is "
+                render,
+                request,
+                notice=f"Saved as “{saved.name}” ({saved.path}); it is "
                 "offered for every file from now on, and the command line takes that path.",
-            )  # fmt: skip
+            )
         if action == "preview":
-            return await asyncio.to_thread(render, request, form=data, source=source,
-                                           preview_choice=choice)  # fmt: skip
-        await asyncio.to_thread(lib.preview, info.path, sheet=info.sheet, rows=1,
-                                **choice.kwargs())  # the columns exist  # fmt: skip
+            return await asyncio.to_thread(
+                render, request, form=data, source=source, preview_choice=choice
+            )
+        await asyncio.to_thread(
+            lib.preview, info.path, sheet=info.sheet, rows=1, **choice.kwargs()
+        )  # the columns exist
     except TimetrackerError as exc:
-        return await asyncio.to_thread(render, request, form=data, source=source,
-                                       error=problem(exc), status=400)  # fmt: skip
+        return await asyncio.to_thread(
+            render, request, form=data, source=source, error=problem(exc), status=400
+        )
     w.set_mapping(choice)
     from timetracker_import.ui.steps.validate import validate_job
 
@@ -200,9 +254,10 @@ async def mapping_yaml(request: web.Request) -> web.StreamResponse:
     w = need(request, "file", "mapping")
     assert w.mapping is not None and w.file is not None
     return web.Response(
-        text=w.mapping.yaml_text(), content_type="application/yaml",
+        text=w.mapping.yaml_text(),
+        content_type="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{w.file.path.stem}.mapping.yaml"'},
-    )  # fmt: skip
+    )
 
 
 @routes.get("/mappings")
@@ -220,13 +275,32 @@ async def mappings_page(request: web.Request) -> web.StreamResponse:
         elif show.startswith("saved:"):
             shown = yaml.safe_dump(lib.saved_mapping(show[6:]), sort_keys=False, allow_unicode=True)
     except TimetrackerError as exc:
-        return page(request, "mappings.html", title="Mappings", step="/mappings",
-                    error=problem(exc), presets=lib.presets(), saved=lib.saved_mappings(),
-                    shown=None, show="", folder=lib.mappings_dir(), status=404,
-                    has_file=wizard(request).file is not None)  # fmt: skip
-    return page(request, "mappings.html", title="Mappings", step="/mappings",
-                presets=lib.presets(), saved=lib.saved_mappings(), shown=shown, show=show,
-                folder=lib.mappings_dir(), has_file=wizard(request).file is not None)  # fmt: skip
+        return page(
+            request,
+            "mappings.html",
+            title="Mappings",
+            step="/mappings",
+            error=problem(exc),
+            presets=lib.presets(),
+            saved=lib.saved_mappings(),
+            shown=None,
+            show="",
+            folder=lib.mappings_dir(),
+            status=404,
+            has_file=wizard(request).file is not None,
+        )
+    return page(
+        request,
+        "mappings.html",
+        title="Mappings",
+        step="/mappings",
+        presets=lib.presets(),
+        saved=lib.saved_mappings(),
+        shown=shown,
+        show=show,
+        folder=lib.mappings_dir(),
+        has_file=wizard(request).file is not None,
+    )
 
 
 @routes.post("/mappings/use")
@@ -241,9 +315,12 @@ async def mappings_use(request: web.Request) -> web.StreamResponse:
         return render(request, error=problem(exc), status=400)
     if data.get("action") == "edit":
         return await asyncio.to_thread(
-            render, request, form=mf.form_values(choice.as_data(), w.file.headers),
-            source="form", preview_choice=choice,
+            render,
+            request,
+            form=mf.form_values(choice.as_data(), w.file.headers),
+            source="form",
+            preview_choice=choice,
             notice=f"The settings of {choice.label} are in the form; change them, then save.",
-        )  # fmt: skip
+        )
     w.set_mapping(choice)
     raise web.HTTPSeeOther("/mapping")

@@ -32,16 +32,30 @@ def mapping_label(run: lib.RunOverview) -> str:
 @routes.get("/runs")
 async def runs_page(request: web.Request) -> web.StreamResponse:
     items = await asyncio.to_thread(lib.run_overviews)
-    return page(request, "runs.html", title="Runs", step="/runs", p=paged(items, request),
-                mapping_label=mapping_label, Path=Path)  # fmt: skip
+    return page(
+        request,
+        "runs.html",
+        title="Runs",
+        step="/runs",
+        p=paged(items, request),
+        mapping_label=mapping_label,
+        Path=Path,
+    )
 
 
 @routes.get("/runs/{run_id}")
 async def run_page(request: web.Request) -> web.StreamResponse:
     run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"])
-    return page(request, "run.html", title=f"Run {run.run_id}", step="/runs", run=run,
-                files=run_files(run.directory), mapping_label=mapping_label,
-                p=paged(list(run.rejections), request))  # fmt: skip
+    return page(
+        request,
+        "run.html",
+        title=f"Run {run.run_id}",
+        step="/runs",
+        run=run,
+        files=run_files(run.directory),
+        mapping_label=mapping_label,
+        p=paged(list(run.rejections), request),
+    )
 
 
 @routes.get("/runs/{run_id}/undo")
@@ -51,15 +65,26 @@ async def undo_page(request: web.Request) -> web.StreamResponse:
     run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
     steps = await asyncio.to_thread(lib.undo_steps, run.run_id)
     only_deletes = all(s.what == "delete" for s in steps)
-    return page(request, "undo.html", title=f"Undo run {run.run_id}", step="/runs", run=run,
-                p=paged(steps, request), connected=wizard(request).connection is not None,
-                source=Path(run.input_path or "?").name, only_deletes=only_deletes,
-                WHAT=UNDO_WHAT)  # fmt: skip
+    return page(
+        request,
+        "undo.html",
+        title=f"Undo run {run.run_id}",
+        step="/runs",
+        run=run,
+        p=paged(steps, request),
+        connected=wizard(request).connection is not None,
+        source=Path(run.input_path or "?").name,
+        only_deletes=only_deletes,
+        WHAT=UNDO_WHAT,
+    )
 
 
 #: what undo does to each kind of change, in words
-UNDO_WHAT = {"delete": "delete the worklog it created", "restore": "put the old values back",
-             "re-create": "re-create the worklog it deleted (a new id)"}  # fmt: skip
+UNDO_WHAT = {
+    "delete": "delete the worklog it created",
+    "restore": "put the old values back",
+    "re-create": "re-create the worklog it deleted (a new id)",
+}
 
 
 def undo_job(w: Wizard, run_id: str, *, check: bool) -> web.HTTPSeeOther:
@@ -69,14 +94,23 @@ def undo_job(w: Wizard, run_id: str, *, check: bool) -> web.HTTPSeeOther:
     settings = w.connection.settings
     kind = "undo-check" if check else "undo"
     title = f"{'Checking what undo would do for' if check else 'Undoing'} run {run_id}"
-    job = Job(kind, title, f"/runs/{run_id}/undone", cancellable=True,
-              unit="changes checked" if check else "changes undone")  # fmt: skip
+    job = Job(
+        kind,
+        title,
+        f"/runs/{run_id}/undone",
+        cancellable=True,
+        unit="changes checked" if check else "changes undone",
+    )
 
     def work(job: Job) -> Any:
-        job.phase = ("reading each worklog from 7pace (edited ones are kept)" if check
-                     else "undoing the run's changes (edited ones are kept)")  # fmt: skip
-        outcome = lib.undo_run(run_id, connection=settings, dry_run=check, progress=job.progress,
-                               cancel=job.cancel)  # fmt: skip
+        job.phase = (
+            "reading each worklog from 7pace (edited ones are kept)"
+            if check
+            else "undoing the run's changes (edited ones are kept)"
+        )
+        outcome = lib.undo_run(
+            run_id, connection=settings, dry_run=check, progress=job.progress, cancel=job.cancel
+        )
         if not check:
             w.dry_run = None  # 7pace changed: a new dry run is needed
             w.sync_plan = None
@@ -105,24 +139,34 @@ async def undone_page(request: web.Request) -> web.StreamResponse:
     report = job.result.report
     created = await asyncio.to_thread(lib.created_rows, run_id)
     items = [(i, created.get(i)) for i in report.deleted]
-    return page(request, "undone.html", title=f"Undo run {run_id}", step="/runs",
-                run_id=run_id, report=report, p=paged(items, request),
-                dry_run=job.kind == "undo-check")  # fmt: skip
+    return page(
+        request,
+        "undone.html",
+        title=f"Undo run {run_id}",
+        step="/runs",
+        run_id=run_id,
+        report=report,
+        p=paged(items, request),
+        dry_run=job.kind == "undo-check",
+    )
 
 
 @routes.post("/runs/{run_id}/resume")
 async def resume_post(request: web.Request) -> web.StreamResponse:
     """Choose the run's file and mapping again; the next import resumes the run."""
     w = wizard(request)
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
-                                  details=False)  # fmt: skip
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
     if not run.can_resume:
-        raise UsageError(f"run {run.run_id} is a {run.kind}; only an import that stopped is "
-                         "resumed", hint="a sync is run again from the Sync page")  # fmt: skip
+        raise UsageError(
+            f"run {run.run_id} is a {run.kind}; only an import that stopped is resumed",
+            hint="a sync is run again from the Sync page",
+        )
     path = Path(run.input_path or "")
     if not run.input_path or not path.is_file():
-        raise UsageError(f"the file of run {run.run_id} is no longer at {run.input_path}",
-                         hint="choose the file again on the File page; the import resumes by itself")  # fmt: skip
+        raise UsageError(
+            f"the file of run {run.run_id} is no longer at {run.input_path}",
+            hint="choose the file again on the File page; the import resumes by itself",
+        )
     if run.mapping and run.mapping.startswith("preset "):
         choice = MappingChoice(preset=run.mapping.removeprefix("preset "))
     elif run.has_mapping_file:
@@ -132,8 +176,10 @@ async def resume_post(request: web.Request) -> web.StreamResponse:
         data = yaml.safe_load(Path(run.mapping).read_text(encoding="utf-8"))
         choice = MappingChoice(data=data, based_on=run.mapping)
     else:
-        raise UsageError(f"the mapping of run {run.run_id} ({run.mapping}) is not at hand",
-                         hint="choose the file and mapping again; the import resumes by itself")  # fmt: skip
+        raise UsageError(
+            f"the mapping of run {run.run_id} ({run.mapping}) is not at hand",
+            hint="choose the file and mapping again; the import resumes by itself",
+        )
     table = await asyncio.to_thread(lib.inspect_table, path)
     w.set_file(FileInfo(path, path.name, table))
     w.set_mapping(choice)
@@ -147,8 +193,7 @@ async def resume_post(request: web.Request) -> web.StreamResponse:
 @routes.get("/runs/{run_id}/files/{name}")
 async def run_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"],
-                                  details=False)  # fmt: skip
+    run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
     if name not in run_files(run.directory):
         raise web.HTTPNotFound(text=f"run {run.run_id} has no file {name}")
     path = run.directory / name

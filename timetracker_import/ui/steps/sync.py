@@ -35,8 +35,11 @@ from timetracker_import.ui.sync_form import (
 routes = web.RouteTableDef()
 
 #: where the zone and the period came from, in the page's words
-ZONE_ORIGIN = {"--timezone": "chosen on this page", "mapping": "from the mapping",
-               "machine": "this machine's zone"}  # fmt: skip
+ZONE_ORIGIN = {
+    "--timezone": "chosen on this page",
+    "mapping": "from the mapping",
+    "machine": "this machine's zone",
+}
 PERIOD_ORIGIN = {"--window": "chosen on this page"}
 DECLINED = "sync cancelled; nothing was sent"
 
@@ -140,18 +143,37 @@ def hour_rows(result: Any) -> list[tuple[str, str, float, float]]:
 # --------------------------------------------------------------------------- setup
 
 
-def render_setup(request: web.Request, *, error: tuple[str, str | None] | None = None,
-                 form: dict[str, str] | None = None, status: int = 200) -> web.Response:  # fmt: skip
+def render_setup(
+    request: web.Request,
+    *,
+    error: tuple[str, str | None] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
     w = wizard(request)
     if form is None:
         form = dict(w.sync_setup.form) if w.sync_setup is not None else {}
     kept = w.sync_setup.mapping if w.sync_setup is not None else None
     headers = list(w.file.headers) if w.file is not None else []
-    return page(request, "sync.html", title="Sync", step="/sync", error=error, status=status,
-                form=form, w=w, presets=lib.presets(), saved=lib.saved_mappings(),
-                setups=lib.saved_sync_setups(), relative=RELATIVE, limits=LIMITS,
-                headers=headers, kept_mapping=kept, plan=w.sync_plan,
-                zones=zone_names())  # fmt: skip
+    return page(
+        request,
+        "sync.html",
+        title="Sync",
+        step="/sync",
+        error=error,
+        status=status,
+        form=form,
+        w=w,
+        presets=lib.presets(),
+        saved=lib.saved_mappings(),
+        setups=lib.saved_sync_setups(),
+        relative=RELATIVE,
+        limits=LIMITS,
+        headers=headers,
+        kept_mapping=kept,
+        plan=w.sync_plan,
+        zones=zone_names(),
+    )
 
 
 @routes.get("/sync")
@@ -170,11 +192,11 @@ def plan_job(w: Wizard, setup: SyncSetup, allow: int | None = None) -> web.HTTPS
         kw = setup.kwargs()
         if allow is not None:
             kw["max_delete"] = str(allow)
-        result = lib.sync_file(setup.path, connection=settings, dry_run=True, cancel=job.cancel,
-                               **kw)  # fmt: skip
+        result = lib.sync_file(
+            setup.path, connection=settings, dry_run=True, cancel=job.cancel, **kw
+        )
         period = result.period
-        today = None if period is None else lib.period_today(period.spec, period.first,
-                                                             period.last)  # fmt: skip
+        today = None if period is None else lib.period_today(period.spec, period.first, period.last)
         plan = SyncPlan(setup, result, allow, today)
         if not job.cancel.is_set():
             w.sync_plan = plan
@@ -192,17 +214,23 @@ async def sync_post(request: web.Request) -> web.StreamResponse:
     file = (w.file.path, w.file.label, w.file.sheet) if w.file is not None else None
     kept = w.sync_setup.mapping if w.sync_setup is not None else None
     try:
-        setup = setup_from(form, file=file, mapping=w.mapping, regular_file=regular_file,
-                           kept=kept)  # fmt: skip
+        setup = setup_from(form, file=file, mapping=w.mapping, regular_file=regular_file, kept=kept)
         if form.get("action") == "save":
             name = form.get("save_name", "").strip()
             if not name:
-                raise UsageError("no name to save the setup under",
-                                 hint="type a name, e.g. payroll weekly")  # fmt: skip
+                raise UsageError(
+                    "no name to save the setup under", hint="type a name, e.g. payroll weekly"
+                )
             lib.save_sync_setup(name, setup.to_data(), overwrite=form.get("replace") == "1")
             w.sync_setup = replace(setup, name=name)
-            return page(request, "sync_saved.html", title="Sync", step="/sync", name=name,
-                        notice=f"Saved the setup {name!r}: choose it again with “Use”.")  # fmt: skip
+            return page(
+                request,
+                "sync_saved.html",
+                title="Sync",
+                step="/sync",
+                name=name,
+                notice=f"Saved the setup {name!r}: choose it again with “Use”.",
+            )
     except TimetrackerError as exc:
         return render_setup(request, error=(exc.message, exc.hint), form=form, status=400)
     w.sync_setup = setup
@@ -233,10 +261,12 @@ def plan_context(request: web.Request, result: Any) -> dict[str, Any]:
     zone = str(result.timezone.get("name") or "UTC")
     rejections = sorted(result.rejections, key=lambda r: r.source_row)
     return {
-        "r": result, "zone": zone,
+        "r": result,
+        "zone": zone,
         "zone_origin": ZONE_ORIGIN.get(str(result.timezone.get("source")), "from the mapping"),
-        "period_origin": None if result.period is None else PERIOD_ORIGIN.get(
-            result.period.origin, "from the mapping"),
+        "period_origin": None
+        if result.period is None
+        else PERIOD_ORIGIN.get(result.period.origin, "from the mapping"),
         "guard_rows": guard_table(result, zone),
         "creates": paged(result.creates, request, "creates"),
         "changes": paged(result.changes, request, "changes"),
@@ -246,8 +276,9 @@ def plan_context(request: web.Request, result: Any) -> dict[str, Any]:
         "kept": paged(result.kept, request, "kept"),
         "rejected": paged([j for j in rejections if j.stage != "conflict"], request, "rejected"),
         "hours_rows": paged(hour_rows(result), request, "hours"),
-        "local": local, "shown": shown,
-    }  # fmt: skip
+        "local": local,
+        "shown": shown,
+    }
 
 
 @routes.get("/sync/plan")
@@ -258,14 +289,22 @@ async def plan_page(request: web.Request) -> web.StreamResponse:
         if w.busy() and w.job is not None and w.job.kind == "sync-plan":
             raise web.HTTPSeeOther("/job")
         raise web.HTTPSeeOther("/sync")
-    return page(request, "sync_plan.html", title="Sync: the plan", step="/sync", plan=plan,
-                setup=plan.setup, n=plan.numbers, allow=plan.allow,
-                **plan_context(request, plan.result))  # fmt: skip
+    return page(
+        request,
+        "sync_plan.html",
+        title="Sync: the plan",
+        step="/sync",
+        plan=plan,
+        setup=plan.setup,
+        n=plan.numbers,
+        allow=plan.allow,
+        **plan_context(request, plan.result),
+    )
 
 
 @routes.post("/sync/allow")
 async def sync_allow(request: web.Request) -> web.StreamResponse:
-    """"Allow N deletions and plan again" (for this sync only; the saved setup keeps its
+    """ "Allow N deletions and plan again" (for this sync only; the saved setup keeps its
     limit)."""
     w = wizard(request)
     plan = w.sync_plan
@@ -298,9 +337,15 @@ def apply_job(w: Wizard, plan: SyncPlan) -> web.HTTPSeeOther:
 
     def work(job: Job) -> Any:
         job.phase = "reading the file and what 7pace holds in the period"
-        result = lib.sync_file(plan.setup.path, connection=settings, today=plan.today,
-                               confirm=confirm, cancel=job.cancel, progress=job.progress,
-                               **plan.kwargs())  # fmt: skip
+        result = lib.sync_file(
+            plan.setup.path,
+            connection=settings,
+            today=plan.today,
+            confirm=confirm,
+            cancel=job.cancel,
+            progress=job.progress,
+            **plan.kwargs(),
+        )
         w.sync_plan = None  # 7pace changed: a new plan is needed
         w.dry_run = None
         return result
@@ -332,13 +377,27 @@ async def sync_result(request: web.Request) -> web.StreamResponse:
     if job.result is None:
         declined = job.error is not None and job.error[0] == DECLINED
         title = "Sync not started" if declined or job.cancelled else "Sync stopped"
-        return page(request, "sync_failed.html", title=title, step="/sync", job=job,
-                    declined=declined, error=None if declined else job.error,
-                    status=200 if declined or job.cancelled else 400)  # fmt: skip
+        return page(
+            request,
+            "sync_failed.html",
+            title=title,
+            step="/sync",
+            job=job,
+            declined=declined,
+            error=None if declined else job.error,
+            status=200 if declined or job.cancelled else 400,
+        )
     result = job.result
     stopped = result.halt_reason is not None
     applied: SyncPlan = job.context["plan"]
-    return page(request, "sync_result.html", step="/sync", job=job, stopped=stopped,
-                setup=applied.setup, allow=applied.allow,
-                title="Sync stopped" if stopped else "Sync finished",
-                **plan_context(request, result))  # fmt: skip
+    return page(
+        request,
+        "sync_result.html",
+        step="/sync",
+        job=job,
+        stopped=stopped,
+        setup=applied.setup,
+        allow=applied.allow,
+        title="Sync stopped" if stopped else "Sync finished",
+        **plan_context(request, result),
+    )

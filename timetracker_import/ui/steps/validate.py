@@ -48,11 +48,17 @@ def rejected_rows(info: FileInfo, result: Any) -> list[RejectedRow]:
     for r in sorted(result.rejections, key=lambda r: r.source_row):
         cells = result.rejected_cells.get(r.source_row)
         index = positions.get(r.column) if r.column else None
-        out.append(RejectedRow(
-            r.source_row,
-            tuple(cell(c) for c in cells) if cells is not None else ("",) * width,
-            r.column, index, cell(r.value), r.reason, _kind(r.reason),
-        ))  # fmt: skip
+        out.append(
+            RejectedRow(
+                r.source_row,
+                tuple(cell(c) for c in cells) if cells is not None else ("",) * width,
+                r.column,
+                index,
+                cell(r.value),
+                r.reason,
+                _kind(r.reason),
+            )
+        )
     return out
 
 
@@ -67,8 +73,13 @@ def validate_job(w: Wizard, fixed: set[int] | None = None) -> web.HTTPSeeOther:
         job.phase = "reading and checking every row (offline)"
         for name in ("rejected.xlsx", "report.html"):
             (out / name).unlink(missing_ok=True)
-        result = lib.check_file(info.path, sheet=info.sheet, rejected=out / "rejected.xlsx",
-                                report=out / "report.html", **choice.kwargs())  # fmt: skip
+        result = lib.check_file(
+            info.path,
+            sheet=info.sheet,
+            rejected=out / "rejected.xlsx",
+            report=out / "report.html",
+            **choice.kwargs(),
+        )
         if not job.cancel.is_set() and w.file is info and w.mapping is choice:
             w.checked = result
         return result
@@ -93,15 +104,24 @@ async def validate_page(request: web.Request) -> web.StreamResponse:
     if job is not None and job.kind == "validate" and job.context.get("fixed"):
         still = {r.source_row: r for r in rows}
         fixed = [(n, still.get(n)) for n in job.context["fixed"]]
-    groups = Counter((r.column_index, r.column, r.value) for r in rows
-                     if r.column_index is not None)  # fmt: skip
+    groups = Counter(
+        (r.column_index, r.column, r.value) for r in rows if r.column_index is not None
+    )
     return page(
-        request, "validate.html", title="Validate", step="/validate", w=w, c=w.checked,
-        p=paged(shown, request), kinds=kinds.most_common(), kind=kind,
-        kept=len(w.checked.rejected_cells), fixed=fixed,
+        request,
+        "validate.html",
+        title="Validate",
+        step="/validate",
+        w=w,
+        c=w.checked,
+        p=paged(shown, request),
+        kinds=kinds.most_common(),
+        kind=kind,
+        kept=len(w.checked.rejected_cells),
+        fixed=fixed,
         groups=[(k, n) for k, n in groups.most_common(20) if n > 1],
         per_user=sorted(w.checked.seconds_per_user.items()),
-    )  # fmt: skip
+    )
 
 
 @routes.post("/validate")
@@ -151,8 +171,9 @@ async def fix_post(request: web.Request) -> web.StreamResponse:
     choice, edits = w.mapping, {r: dict(c) for r, c in w.edits.items()}
     assert choice is not None
     label = f"{Path(original).name} (corrected: {len(edits)} row(s) fixed)"
-    job = Job("validate", "Writing the corrected copy and checking it", "/validate",
-              cancellable=False)  # fmt: skip
+    job = Job(
+        "validate", "Writing the corrected copy and checking it", "/validate", cancellable=False
+    )
     job.context["fixed"] = sorted(new)
     kept_edits = w.edits
 
@@ -163,8 +184,9 @@ async def fix_post(request: web.Request) -> web.StreamResponse:
         info = FileInfo(target, label, table, w.file.detection if w.file else None, original)
         job.phase = "checking every row of the corrected copy"
         out = w.output_dir("validate")
-        result = lib.check_file(target, rejected=out / "rejected.xlsx",
-                                report=out / "report.html", **choice.kwargs())  # fmt: skip
+        result = lib.check_file(
+            target, rejected=out / "rejected.xlsx", report=out / "report.html", **choice.kwargs()
+        )
         if not job.cancel.is_set():  # "Stop waiting" drops the result
             w.file, w.edits, w.checked, w.dry_run = info, kept_edits, result, None
         return result
