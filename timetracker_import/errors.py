@@ -43,6 +43,7 @@ _EXIT_MEANING = {
     EXIT_AUTH: "authentication or permission failure",
     EXIT_AMBIGUOUS: "ambiguous outcome unresolved",
     EXIT_TEMPFAIL: "temporary failure or locked (resumable)",
+    EXIT_PROTOCOL: "the server answered something that cannot be read (check --url)",
     EXIT_SIGHUP: "stopped by SIGHUP (resumable)",
     EXIT_INTERRUPTED: "interrupted (resumable)",
     EXIT_SIGTERM: "stopped by SIGTERM (resumable)",
