@@ -498,7 +498,7 @@ class _ImportRun:
                         client, journal, book, poster, frame, user_ids, resolved, prefetched
                     )
                 else:
-                    poster.pending = _row_set()
+                    poster.send_only(_row_set())
                 # 3. stage: plan (creates only)
                 batches = self._plan(journal, poster, frame, user_ids)
                 bar = self.bar
@@ -625,7 +625,7 @@ class _ImportRun:
         frame = book.pending_part(frame)
         # every row locked (or none left): the baseline and its errors do not matter
         if not len(frame):
-            poster.pending = _row_set()
+            poster.send_only(_row_set())
             return frame
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
         from timetracker_import.core.key_table import KeyTable
@@ -639,7 +639,7 @@ class _ImportRun:
             naive_offset_minutes=resolved.naive_offset if resolved.self_only else 0,
             on_existing=s.on_existing,
         )
-        poster.known_ids.update(check.baseline_ids)
+        poster.knows(check.baseline_ids)
         self.duplicates = check.in_file_duplicates
         if check.existing:
             journal.mark_existing(check.existing)
@@ -649,7 +649,7 @@ class _ImportRun:
         if check.rejections:
             book.reject(journal, check.rejections)
         frame = book.pending_part(frame)
-        poster.pending = _row_set(frame.index.to_numpy(dtype="int64"))  # a byte a row
+        poster.send_only(_row_set(frame.index.to_numpy(dtype="int64")))  # a byte a row
         return frame
 
     def _plan(
@@ -669,7 +669,7 @@ class _ImportRun:
         )
         if plan.new:
             journal.record_plan(plan.new)
-            poster._next_no = journal.next_batch_no()
+            poster.number_after(journal)
         return plan.batches
 
     # -- stage: account ------------------------------------------------------------------

@@ -138,6 +138,21 @@ class Poster:
         self.remember_created = remember_created
         self._next_no = journal.next_batch_no()
 
+    # -- what the stages before execute tell it ------------------------------------------
+
+    def send_only(self, rows: MutableSet[int]) -> None:
+        """The rows still to send once preflight and the checks have settled the others
+        (a ``RowSet`` for a large file); replaces what it was built with."""
+        self.pending = rows
+
+    def knows(self, worklog_ids: Iterable[str]) -> None:
+        """Worklogs that are not this run's to claim on a read-back (the baseline's)."""
+        self.known_ids.update(worklog_ids)
+
+    def number_after(self, journal: Journal) -> None:
+        """Batches split from now on are numbered after the ones ``journal`` planned."""
+        self._next_no = journal.next_batch_no()
+
     # -- control -------------------------------------------------------------------------
 
     def throttled(self) -> None:
