@@ -130,3 +130,35 @@ def test_mapping_init_helpers(repo_root: Path, tmp_path: Path) -> None:
     shown = library.preview(sample, preset="clockify-eu", rows=3, timezone="UTC")
     assert shown.mapping_source == "preset clockify-eu"
     assert [r.skipped for r in shown.rows] == [False, True, False]
+
+
+def test_prune_removes_old_frame_copies_no_unfinished_run_reads(state_dir: Path) -> None:
+    import os
+
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from timetracker_import.app.dataframes import frame_file
+    from timetracker_import.cli.main import cli
+    from timetracker_import.journal.store import Journal
+
+    old = frame_file(pd.DataFrame({"A": [1]}))
+    (old.parent / f"{old.stem}.rejected.csv").write_text("x\n", encoding="utf-8")
+    resumable = frame_file(pd.DataFrame({"A": [2]}))
+    young = frame_file(pd.DataFrame({"A": [3]}))
+    journal = Journal.create(fingerprint="fp", input_path=resumable)  # open: resumable
+    journal.close()
+    month_ago = dt.datetime.now().timestamp() - 31 * 86400
+    for path in (old, old.parent / f"{old.stem}.rejected.csv", resumable):
+        os.utime(path, (month_ago, month_ago))
+    planned = library.prune_frames(30 * 86400, dry_run=True)
+    assert {(f.name, f.removed) for f in planned} == {
+        (old.name, True),
+        (f"{old.stem}.rejected.csv", True),
+        (resumable.name, False),
+    }
+    assert old.exists()  # a dry run removes nothing
+    result = CliRunner().invoke(cli, ["runs", "prune", "--older-than", "30d"])
+    assert result.exit_code == 0, result.stderr
+    assert "removed 2 DataFrame copy file(s)" in result.stderr and "kept 1" in result.stderr
+    assert not old.exists() and resumable.exists() and young.exists()

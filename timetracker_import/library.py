@@ -1686,6 +1686,7 @@ def uploads_dir() -> Path:
 if TYPE_CHECKING:
     from timetracker_import.app.admin import RolesResult as RolesResult
     from timetracker_import.app.convert import SplitResult as SplitResult
+    from timetracker_import.app.dataframes import PrunedFrame as PrunedFrame
     from timetracker_import.app.worklogs import ChangeResult as ChangeResult
     from timetracker_import.core.rejections import Rejection
     from timetracker_import.journal.ledger import ScopeInfo as ScopeInfo
@@ -1738,6 +1739,22 @@ def prune_runs(
     from timetracker_import.journal.runs import prune_runs as prune
 
     return prune(older_than, include_undoable=include_undoable, dry_run=dry_run)
+
+
+def prune_frames(older_than: float, *, dry_run: bool = False) -> list[PrunedFrame]:
+    """Remove the CSV copies of DataFrames given to ``validate``/``import_file``/``sync_file``
+    (``<state dir>/frames``) written more than ``older_than`` seconds ago, unless an
+    unfinished run still reads one. Every old file is returned with what became of it."""
+    from timetracker_import.app.dataframes import prune_frames as prune
+
+    return prune(older_than, dry_run=dry_run)
+
+
+def frames_directory() -> Path:
+    """Where the DataFrames' CSV copies are kept (``<state dir>/frames``)."""
+    from timetracker_import.app.dataframes import frames_dir
+
+    return frames_dir()
 
 
 @_off_the_loop

@@ -24,6 +24,8 @@ import datetime as dt
 import hashlib
 import io
 import math
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +63,50 @@ def frame_file(frame: pd.DataFrame, folder: Path | None = None) -> Path:
     if not path.is_file():
         write_private_text(path, text)
     return path
+
+
+@dataclass(frozen=True)
+class PrunedFrame:
+    """One file of ``frames_dir()`` that ``prune_frames`` looked at."""
+
+    name: str
+    removed: bool
+    reason: str
+    size_bytes: int
+
+
+def prune_frames(
+    older_than: float, *, dry_run: bool = False, now_: float | None = None
+) -> list[PrunedFrame]:
+    """Remove the frames' CSV copies (and their rejected-rows files) last written more than
+    ``older_than`` seconds ago, unless an unfinished run reads it (calling the same function
+    with the same frame again resumes that run from this file). Returns every old file with
+    what became of it."""
+    from timetracker_import.journal.runs import list_runs
+
+    folder = frames_dir()
+    if not folder.is_dir():
+        return []
+    needed = {
+        Path(r.input_path).resolve()
+        for r in list_runs()
+        if r.status in ("open", "halted") and r.input_path
+    }
+    cutoff = (time.time() if now_ is None else now_) - older_than
+    outcomes = []
+    for path in sorted(folder.iterdir()):
+        stat = path.stat()
+        if not path.is_file() or stat.st_mtime >= cutoff:
+            continue
+        frame = folder / (path.name.split(".", 1)[0] + ".csv")  # frame-<sha>.rejected.csv
+        if frame.resolve() in needed:
+            reason, remove = "an unfinished run reads it: the same call again resumes it", False
+        else:
+            reason, remove = "no unfinished run reads it", True
+        if remove and not dry_run:
+            path.unlink(missing_ok=True)
+        outcomes.append(PrunedFrame(path.name, remove, reason, stat.st_size))
+    return outcomes
 
 
 def _header(name: Any) -> str:

@@ -165,7 +165,8 @@ def prune(older_than: str, include_undoable: bool, dry_run: bool, as_json: bool)
 
     Removed: dry runs, runs that changed nothing and runs already undone. Kept: unfinished
     runs (running the same command again resumes them) and runs `runs undo` can still
-    reverse, unless --include-undoable.
+    reverse, unless --include-undoable. The CSV copies of DataFrames given to the library
+    go too, unless an unfinished run reads one.
     """
     from timetracker_import import library
 
@@ -184,6 +185,18 @@ def prune(older_than: str, include_undoable: bool, dry_run: bool, as_json: bool)
         lines += [f"  {r.run_id}  {_mb(r.size_bytes):>8}  {r.reason}" for r in kept]
         if any("undo" in r.reason for r in kept) and not include_undoable:
             lines.append("  (--include-undoable removes the runs undo could still reverse)")
+    frames = library.prune_frames(seconds, dry_run=dry_run)
+    gone = [f for f in frames if f.removed]
+    if frames:
+        lines.append(
+            f"{verb} {len(gone)} DataFrame copy file(s) ({_mb(sum(f.size_bytes for f in gone))})"
+            f" from {library.frames_directory()}"
+            + (
+                f"; kept {len(frames) - len(gone)} an unfinished run reads"
+                if len(gone) < len(frames)
+                else ""
+            )
+        )
     click.echo("\n".join(lines), err=True)
     evidence.emit(
         {
@@ -192,6 +205,7 @@ def prune(older_than: str, include_undoable: bool, dry_run: bool, as_json: bool)
             "removed": len(removed),
             "kept": len(kept),
             "runs": [dataclasses.asdict(r) for r in done],
+            "frames": [dataclasses.asdict(f) for f in frames],
         }
     )
     return 0
