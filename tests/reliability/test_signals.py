@@ -219,3 +219,41 @@ def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
         again = json.loads(rerun.stdout)["counts"]
         assert again["created"] + again["unchanged"] == 300
         assert server_worklogs(box) == expected_worklogs(data)
+
+
+@pytest.mark.parametrize(("signo", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_undo_stops_after_the_change_in_flight(
+    tmp_path: Path, state_dir: Path, signo: int, code: int
+) -> None:
+    """Before: a signal killed ``runs undo`` with "interrupted" and no word of what was
+    undone or left. Now the change in flight finishes, the report and ``--json`` say how
+    many are left, exit 128 + the signal; undoing again reverses the rest, each once."""
+    data = make_rows(120)
+    with run_sandbox_in_thread(latency_ms=40) as box:
+        env = subprocess_env(box, state_dir)
+        imported = start(_args(write_rows(tmp_path / "in.csv", data), tmp_path), env)
+        out, err = imported.communicate(timeout=180)
+        assert imported.returncode == 0, err
+        run_id = json.loads(out)["run_id"]
+        undo = cli_command("runs", "undo", run_id, "--yes", "--json")
+        proc = start(undo, env)
+        deadline = time.monotonic() + 60
+        while sum(server_worklogs(box).values()) > 110:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signo)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert "Traceback" not in err
+        doc = json.loads(out)
+        assert doc["cancelled"] is True and doc["exit_code"] == code
+        left = sum(server_worklogs(box).values())
+        # the server holds exactly what the report says is left
+        assert doc["left"] == left and 0 < left <= 110
+        assert f"cancelled: {left} change(s) left to undo" in err
+        again = start(undo, env)
+        out, err = again.communicate(timeout=180)
+        assert again.returncode == 0, err
+        assert len(json.loads(out)["deleted"]) == left
+        assert sum(server_worklogs(box).values()) == 0

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from timetracker_import.app.undo_hooks import UndoHooks
 from timetracker_import.core.outcomes import RunKind
-from timetracker_import.errors import AmbiguousOutcome, ApiError, AuthError, UsageError
+from timetracker_import.errors import (
+    AmbiguousOutcome,
+    ApiError,
+    AuthError,
+    Interrupted,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.api.client import TimetrackerClient
@@ -122,6 +128,8 @@ class UndoOutcome:
     dry_run: bool
     kind: RunKind
     report: UndoReport
+    #: the stop signal (SIGINT, SIGTERM, SIGHUP) that cancelled it, if one did
+    stop_signal: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -129,13 +137,19 @@ class UndoOutcome:
 
     @property
     def exit_code(self) -> int:
-        """130 when cancelled (as an interrupted run), 1 when a step failed, else 0."""
+        """128 + the signal when a stop signal cancelled it, 130 when cancelled otherwise
+        (as an interrupted run), 1 when a step failed, else 0."""
         if self.report.cancelled:
-            return 130
+            return 128 + self.stop_signal if self.stop_signal is not None else 130
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "kind": self.kind.value, **self.report.to_dict()}
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind.value,
+            "exit_code": self.exit_code,
+            **self.report.to_dict(),
+        }
 
 
 def open_run(run_id: str) -> Journal:
@@ -400,6 +414,7 @@ def undo_run(
     ``wait`` seconds, then ``RunLocked`` (exit 75); a dry run takes no lock.
     ``progress`` and ``cancel``: see ``undo_actions``."""
     from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.app.stages.execute import stop_signals
     from timetracker_import.journal.lock import target_lock
 
     lock = (
@@ -415,13 +430,56 @@ def undo_run(
         hooks = _hooks_for(journal, dry_run)
 
         async def main() -> UndoOutcome:
+            stopping = _Stopping(cancel)
             async with TimetrackerClient(connection) as client:
-                report = await undo_actions(
-                    journal, client, dry_run=dry_run, hooks=hooks, progress=progress, cancel=cancel
-                )
-            return UndoOutcome(journal.run_id, dry_run, kind, report)
+                with stop_signals(stopping.on_signal):
+                    stopping.task = asyncio.ensure_future(
+                        undo_actions(
+                            journal,
+                            client,
+                            dry_run=dry_run,
+                            hooks=hooks,
+                            progress=progress,
+                            cancel=stopping.event,
+                        )
+                    )
+                    try:
+                        report = await stopping.task
+                    except asyncio.CancelledError:
+                        raise stopping.interrupted() from None
+            return UndoOutcome(journal.run_id, dry_run, kind, report, stopping.signal)
 
         return asyncio.run(main())
+
+
+class _Stopping:
+    """SIGINT, SIGTERM or SIGHUP during an undo: the first one sets ``event`` (the change in
+    flight finishes, the report says what is left, exit 128 + the signal); a second one
+    cancels the undo at once (the journal holds each change's intent before its request, so
+    undoing again still reverses each change once)."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.event = cancel if cancel is not None else threading.Event()
+        self.signal: int | None = None
+        self.task: asyncio.Future[UndoReport] | None = None
+
+    def on_signal(self, signo: int) -> None:
+        if self.signal is None:
+            self.signal = signo
+            self.event.set()
+        elif self.task is not None:
+            self.task.cancel()
+
+    def interrupted(self) -> Interrupted:
+        from timetracker_import.app.stages.execute import stop_signal_message
+
+        stopped = Interrupted(
+            stop_signal_message(self.signal) or "undo interrupted",
+            hint="what was undone is recorded; run the same undo again for the rest",
+        )
+        if self.signal is not None:
+            stopped.exit_code = 128 + self.signal
+        return stopped
 
 
 def _hooks_for(journal: Journal, dry_run: bool) -> UndoHooks:

@@ -129,11 +129,14 @@ def echo_summary(report: Report, *, err: bool = False, stream: TextIO | None = N
 
 @contextlib.contextmanager
 def progress_counter(
-    show: bool, *, desc: str, unit: str
+    show: bool | None, *, desc: str, unit: str
 ) -> Iterator[Callable[[int, int], None] | None]:
     """A tqdm bar on stderr, given as a ``(done, total)`` callback (the total may change),
     drawn from its first call on - so a question asked before it (``sync``'s confirmation)
-    stands alone; None when not shown. Closed even when the block fails."""
+    stands alone; None when not shown (``show`` None: shown when stderr is a terminal).
+    Closed even when the block fails."""
+    if show is None:
+        show = sys.stderr.isatty()
     if not show:
         yield None
         return

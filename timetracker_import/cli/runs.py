@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from timetracker_import.cli import evidence
-from timetracker_import.cli.options import connection_options, json_option, wait_option
+from timetracker_import.cli.options import (
+    connection_options,
+    json_option,
+    progress_option,
+    wait_option,
+)
 
 if TYPE_CHECKING:
     from timetracker_import.cli.options import ConnectionOptions
@@ -96,6 +101,7 @@ def show(run_id: str, as_json: bool) -> int:
 @click.argument("run_id", metavar="RUN")
 @click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@progress_option
 @json_option()
 @wait_option
 @connection_options
@@ -103,6 +109,7 @@ def undo(
     run_id: str,
     dry_run: bool,
     yes: bool,
+    progress: bool | None,
     as_json: bool,
     wait: float,
     connection: ConnectionOptions,
@@ -112,7 +119,8 @@ def undo(
     harmless; it waits for (--wait) or refuses while another run writes to the server.
 
     Shows what it would do and asks first (--yes does not ask; without a terminal, --yes is
-    required)."""
+    required). Ctrl-C (or SIGTERM) stops after the change in flight and says how many are
+    left; undo again for the rest."""
     from timetracker_import import library
     from timetracker_import.errors import UsageError
 
@@ -126,7 +134,14 @@ def undo(
         plan = library.undo_run(run_id, connection=settings, dry_run=True, wait=wait)
         click.echo(plan.report.render(), err=True)
         click.confirm(f"Undo run {run_id} at {settings.rest_root}?", abort=True, err=True)
-    outcome = library.undo_run(run_id, connection=settings, dry_run=dry_run, wait=wait)
+    from timetracker_import.cli.render import progress_counter
+
+    with progress_counter(
+        False if dry_run else progress, desc="undo", unit=" changes"
+    ) as on_progress:
+        outcome = library.undo_run(
+            run_id, connection=settings, dry_run=dry_run, wait=wait, progress=on_progress
+        )
     click.echo(outcome.report.render(), err=True)
     evidence.emit(outcome.to_dict())
     return outcome.exit_code
