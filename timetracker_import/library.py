@@ -682,8 +682,9 @@ def undo_run(
     writer of the server (the run itself, if still running), then ``RunLocked``.
     ``progress(done, total)`` is called as changes are undone (from the calling thread);
     setting ``cancel`` stops before the next change: the report then says ``cancelled``
-    and how many are ``left`` (exit code 130), and undoing again does the rest. Inside a
-    running event loop it runs on a worker thread, where a stop signal sets ``cancel``."""
+    and how many are ``left`` (exit code 130), and undoing again does the rest. A stop
+    signal (Ctrl-C, SIGTERM, SIGHUP) sets ``cancel`` too (exit code 128 + the signal), also
+    inside a running event loop, where it runs on a worker thread."""
     from timetracker_import.app.undo import undo_run as run
 
     conn = _settings(connection)
