@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,15 @@ def _rerun_completes(args: list[str], env: dict[str, str], box: RunningSandbox, 
     assert server_worklogs(box) == expected_worklogs(data)
 
 
+def _while_running(proc: subprocess.Popen[str], waiting: Callable[[], bool]) -> None:
+    """Wait (up to a minute) while ``waiting()`` holds, the process still running."""
+    deadline = time.monotonic() + 60
+    while waiting():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize(
     ("signo", "code", "said"),
     [
@@ -86,11 +96,7 @@ def test_signal_mid_import_stops_resumably(
     with run_sandbox_in_thread(latency_ms=40) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
-        deadline = time.monotonic() + 60
-        while sum(server_worklogs(box).values()) < 30:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _while_running(proc, lambda: sum(server_worklogs(box).values()) < 30)
         proc.send_signal(signo)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
@@ -185,11 +191,7 @@ def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
     with run_sandbox_in_thread(latency_ms=40) as box:
         env = subprocess_env(box, state_dir)
         proc = start(args, env)
-        deadline = time.monotonic() + 60
-        while sum(server_worklogs(box).values()) < 30:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _while_running(proc, lambda: sum(server_worklogs(box).values()) < 30)
         proc.send_signal(signo)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
@@ -237,11 +239,7 @@ def test_signal_mid_undo_stops_after_the_change_in_flight(
         run_id = json.loads(out)["run_id"]
         undo = cli_command("runs", "undo", run_id, "--yes", "--json")
         proc = start(undo, env)
-        deadline = time.monotonic() + 60
-        while sum(server_worklogs(box).values()) > 110:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _while_running(proc, lambda: sum(server_worklogs(box).values()) > 110)
         proc.send_signal(signo)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
