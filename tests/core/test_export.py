@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from timetracker_import.core.export import (
     EXPORT_COLUMNS,
+    ExportFilter,
     RowBuilder,
-    RowFilter,
     build_rows,
     chunked,
     day_range,
@@ -20,7 +20,7 @@ from timetracker_import.core.export import (
     export_row,
     flatten_flags,
     format_query_instant,
-    parse_api_timestamp,
+    instant_or_none,
     sort_key,
     split_windows,
 )
@@ -99,14 +99,14 @@ def test_chunked_dedupes_and_limits() -> None:
 
 
 def test_parse_api_timestamp_variants() -> None:
-    assert parse_api_timestamp("2026-03-04T10:00:00Z") == datetime(2026, 3, 4, 10, tzinfo=UTC)
-    assert parse_api_timestamp("2026-03-04T10:00:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
-    assert parse_api_timestamp("2026-03-04T12:00:00+02:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
-    seven_digits = parse_api_timestamp("2026-03-04T10:00:00.1234567")
-    two_digits = parse_api_timestamp("2026-03-04T10:00:00.39")
+    assert instant_or_none("2026-03-04T10:00:00Z") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert instant_or_none("2026-03-04T10:00:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    assert instant_or_none("2026-03-04T12:00:00+02:00") == datetime(2026, 3, 4, 10, tzinfo=UTC)
+    seven_digits = instant_or_none("2026-03-04T10:00:00.1234567")
+    two_digits = instant_or_none("2026-03-04T10:00:00.39")
     assert seven_digits is not None and seven_digits.microsecond == 123456
     assert two_digits is not None and two_digits.microsecond == 390000
-    assert parse_api_timestamp(None) is None
+    assert instant_or_none(None) is None
 
 
 def test_export_row_layout_and_local_time() -> None:
@@ -146,9 +146,9 @@ def test_build_rows_filters_dedupes_and_orders() -> None:
         wl("g", "2026-03-04T11:00:00Z", user={"email": "carol@example.com"}),
         wl("h", "2026-03-04T11:00:00Z", workItemId=7),
     ]
-    rows = build_rows({None: logs}, RowFilter.build(days), ZoneInfo("UTC"))
+    rows = build_rows({None: logs}, ExportFilter.build(days), ZoneInfo("UTC"))
     assert [r["id"] for r in rows] == ["c", "a", "b", "f", "g", "h"]
-    flt = RowFilter.build(
+    flt = ExportFilter.build(
         days, users=["BOB@example.com"], activity_types=["development"], work_items=[42]
     )
     assert [r["id"] for r in build_rows({None: logs}, flt, ZoneInfo("UTC"))] == ["c", "a", "b"]
@@ -158,7 +158,7 @@ def test_multi_org_rows_keep_same_ids_apart() -> None:
     days = day_range(date(2026, 3, 4), date(2026, 3, 4), "UTC", today=date(2026, 1, 1))
     rows = build_rows(
         {"B": [wl("x", "2026-03-04T10:00:00Z")], "A": [wl("x", "2026-03-04T10:00:00Z")]},
-        RowFilter.build(days),
+        ExportFilter.build(days),
         ZoneInfo("UTC"),
     )
     assert [(r["organization"], r["id"]) for r in rows] == [("A", "x"), ("B", "x")]
@@ -167,12 +167,12 @@ def test_multi_org_rows_keep_same_ids_apart() -> None:
 
 def test_parse_api_timestamp_suffixes() -> None:
     want = datetime(2026, 3, 4, 10, tzinfo=UTC)
-    assert parse_api_timestamp("2026-03-04T10:00:00z") == want
-    assert parse_api_timestamp(" 2026-03-04T10:00:00Z ") == want
-    assert parse_api_timestamp("2026-03-04T10:00:00.5z") == want.replace(microsecond=500000)
-    assert parse_api_timestamp("2026-03-04T11:00:00.25+01:00") == want.replace(microsecond=250000)
+    assert instant_or_none("2026-03-04T10:00:00z") == want
+    assert instant_or_none(" 2026-03-04T10:00:00Z ") == want
+    assert instant_or_none("2026-03-04T10:00:00.5z") == want.replace(microsecond=500000)
+    assert instant_or_none("2026-03-04T11:00:00.25+01:00") == want.replace(microsecond=250000)
     with pytest.raises(ValueError):
-        parse_api_timestamp("yesterday")
+        instant_or_none("yesterday")
 
 
 _stamps = st.sampled_from(
@@ -218,7 +218,7 @@ def test_build_rows_equals_row_by_row_reference(
     """build_rows parses each timestamp once and memoises; the result must be what laying out
     each kept, first-seen worklog with export_row and sorting by sort_key gives."""
     days = day_range(date(2026, 3, 4), date(2026, 3, 4), zone, today=date(2026, 1, 1))
-    flt = RowFilter.build(days, users=users)
+    flt = ExportFilter.build(days, users=users)
     seen: set[tuple[str | None, object]] = set()
     expected = []
     for org, logs in by_org.items():
@@ -233,7 +233,7 @@ def test_build_rows_equals_row_by_row_reference(
 
 def test_row_builder_page_by_page_equals_all_at_once() -> None:
     days = day_range(date(2026, 3, 4), date(2026, 3, 4), "UTC", today=date(2026, 1, 1))
-    flt = RowFilter.build(days)
+    flt = ExportFilter.build(days)
     a = [wl("b", "2026-03-04T10:00:00Z"), wl("a", "2026-03-04T10:00:00Z")]
     b = [wl("a", "2026-03-04T10:00:00Z"), wl("c", "2026-03-04T09:00:00Z")]  # "a" again
     c = [wl("a", "2026-03-04T08:00:00Z"), wl("z", "2026-03-05T08:00:00Z")]  # other org; z out

@@ -209,7 +209,7 @@ def test_unreadable_timestamps_are_a_value_error(text: str) -> None:
 
 
 def test_export_reads_worklogs_the_old_importer_wrote() -> None:
-    from timetracker_import.core.export import parse_api_timestamp as export_parse
+    from timetracker_import.core.export import instant_or_none as export_parse
 
     us_style, date_only = export_parse("11/2/2026, 9:30:00 AM"), export_parse("2026-11-03")
     assert us_style is not None and us_style.isoformat() == "2026-11-02T09:30:00+00:00"

@@ -672,3 +672,17 @@ def open_client(
 ) -> TimetrackerClient:
     """The client for ``settings``: ``factory``'s when given (tests), else a plain one."""
     return (factory or TimetrackerClient)(settings)
+
+
+#: Makes a client that reports each retry it makes by itself to ``on_retry`` (import and sync
+#: hand a 429, 5xx or timeout to their concurrency limiter); tests inject theirs.
+RetryingClientFactory = Callable[
+    [ConnectionSettings, Callable[[RetryEvent], None]], TimetrackerClient
+]
+
+
+def retrying_client(
+    settings: ConnectionSettings, on_retry: Callable[[RetryEvent], None]
+) -> TimetrackerClient:
+    """The plain ``RetryingClientFactory``."""
+    return TimetrackerClient(settings, on_retry=on_retry)

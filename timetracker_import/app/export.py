@@ -259,7 +259,7 @@ async def run_export(
     (``[(name, settings), ...]``: rows get an ``organization`` column, fetched in parallel)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from timetracker_import.core.export import RowBuilder, RowFilter, day_range, export_columns
+    from timetracker_import.core.export import ExportFilter, RowBuilder, day_range, export_columns
 
     try:
         zone = ZoneInfo(settings.timezone)
@@ -274,7 +274,9 @@ async def run_export(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     factory = client_factory or TimetrackerClient
-    row_filter = RowFilter.build(days, settings.users, settings.activity_types, settings.work_items)
+    row_filter = ExportFilter.build(
+        days, settings.users, settings.activity_types, settings.work_items
+    )
     builder = RowBuilder(row_filter, zone)
     multi = len(connections) > 1
     columns = export_columns(multi)

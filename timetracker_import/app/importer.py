@@ -66,8 +66,7 @@ from timetracker_import.errors import AuthError, Interrupted, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from timetracker_import.api.client import TimetrackerClient
-    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.api.client import RetryingClientFactory, TimetrackerClient
     from timetracker_import.app.limiter import Concurrency
     from timetracker_import.app.poster import Poster
     from timetracker_import.core.row_set import RowSet
@@ -78,7 +77,6 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_CONCURRENCY",
     "ON_EXISTING",
-    "ClientFactory",
     "ConfirmInfo",
     "ImportResult",
     "ImportSettings",
@@ -91,23 +89,13 @@ __all__ = [
     "run_import",
 ]
 
-ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
-
-
-def _default_client_factory(
-    connection: ConnectionSettings, on_retry: Callable[[Any], None]
-) -> TimetrackerClient:
-    from timetracker_import.api.client import TimetrackerClient
-
-    return TimetrackerClient(connection, on_retry=on_retry)
-
 
 def run_import(
     settings: ImportSettings,
     *,
     progress: Progress = False,
     confirm: Callable[[ConfirmInfo], bool] | None = None,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
     prepared: PreparedFile | None = None,
     cancel: threading.Event | None = None,
 ) -> ImportResult:
@@ -125,7 +113,9 @@ def run_import(
             gc.freeze()  # the prepared frame lives until the end too
             runner.phases["read_validate"] = prepared.seconds
         with _one_writer(settings):
-            return asyncio.run(runner.run(client_factory or _default_client_factory))
+            from timetracker_import.api.client import retrying_client
+
+            return asyncio.run(runner.run(client_factory or retrying_client))
 
 
 def _one_writer(settings: ImportSettings) -> contextlib.AbstractContextManager[Any]:
@@ -311,7 +301,7 @@ class _ImportRun:
             self._cancelled_early = True
             main.cancel()
 
-    async def run(self, client_factory: ClientFactory) -> ImportResult:
+    async def run(self, client_factory: RetryingClientFactory) -> ImportResult:
         watcher = None
         if self.cancel is not None:
             main = asyncio.current_task()
@@ -382,7 +372,7 @@ class _ImportRun:
         self.notes[:0] = prepared.notes
         return prepared
 
-    async def _run_watched(self, client_factory: ClientFactory) -> ImportResult:
+    async def _run_watched(self, client_factory: RetryingClientFactory) -> ImportResult:
         client = client_factory(self.settings.connection, self._on_retry)
         async with client:
             # independent reads, sent at once: one round trip, on the wire while the file is

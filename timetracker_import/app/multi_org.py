@@ -45,9 +45,9 @@ from timetracker_import.errors import (
 if TYPE_CHECKING:
     import pandas as pd
 
+    from timetracker_import.api.client import RetryingClientFactory
     from timetracker_import.api.settings import ConnectionSettings
     from timetracker_import.app.importer import (
-        ClientFactory,
         ImportResult,
         ImportSettings,
         PreparedFile,
@@ -266,7 +266,7 @@ def run_routes(
     occurrence: int = 1,
     lookups: Mapping[str, Mapping[str, str]] | None = None,
     progress: bool = False,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
     on_start: Callable[[Route], None] | None = None,
     on_done: Callable[[RouteOutcome], None] | None = None,
 ) -> list[RouteOutcome]:
@@ -511,7 +511,7 @@ def run_planned(
     plan: RoutePlan,
     *,
     progress: bool = False,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
     on_start: Callable[[Route], None] | None = None,
     on_done: Callable[[RouteOutcome], None] | None = None,
 ) -> RoutedResult:

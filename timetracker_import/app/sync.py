@@ -52,8 +52,7 @@ from timetracker_import.errors import (
 )
 
 if TYPE_CHECKING:
-    from timetracker_import.api.client import TimetrackerClient
-    from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.api.client import RetryingClientFactory, TimetrackerClient
     from timetracker_import.app.stages.prepare import PreparedFile
     from timetracker_import.journal.ledger import Ledger
 
@@ -80,14 +79,12 @@ __all__ = [
     "sync_file",
 ]
 
-ClientFactory = Callable[["ConnectionSettings", Callable[[Any], None]], "TimetrackerClient"]
-
 
 def sync_file(
     settings: SyncSettings,
     *,
     confirm: Callable[[SyncConfirm], bool] | None = None,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
@@ -115,7 +112,9 @@ def sync_file(
             progress=progress,
         )
     run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
-    return asyncio.run(run.run(client_factory or _default_client_factory))
+    from timetracker_import.api.client import retrying_client
+
+    return asyncio.run(run.run(client_factory or retrying_client))
 
 
 def _sync_routes(
@@ -124,7 +123,7 @@ def _sync_routes(
     prepared: PreparedFile,
     *,
     confirm: Callable[[SyncConfirm], bool] | None,
-    client_factory: ClientFactory | None,
+    client_factory: RetryingClientFactory | None,
     cancel: threading.Event | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SyncResult:
@@ -253,14 +252,6 @@ def _import_settings(s: SyncSettings) -> Any:
     )
 
 
-def _default_client_factory(
-    connection: ConnectionSettings, on_retry: Callable[[Any], None]
-) -> TimetrackerClient:
-    from timetracker_import.api.client import TimetrackerClient
-
-    return TimetrackerClient(connection, on_retry=on_retry)
-
-
 class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
     """The networked part of one sync (one event loop): sequences the stages."""
 
@@ -283,7 +274,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             await asyncio.sleep(0.05)
         self._stop()
 
-    async def run(self, client_factory: ClientFactory) -> SyncResult:
+    async def run(self, client_factory: RetryingClientFactory) -> SyncResult:
         from timetracker_import.app.stages.execute import stop_signal_message, stop_signals
         from timetracker_import.journal.ledger import Ledger, default_ledger_path, scope_of
 

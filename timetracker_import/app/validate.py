@@ -557,7 +557,7 @@ def run_validate(
     from timetracker_import.core.dedupe import ON_DUPLICATE, RepeatIndex, in_file_repeats
     from timetracker_import.core.mapping import LookupMisses
     from timetracker_import.core.rejections import merge_rejections
-    from timetracker_import.core.summary import Totals
+    from timetracker_import.core.summary import RunningTotals
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.rejected import RejectedWriter
 
@@ -584,7 +584,7 @@ def run_validate(
 
         check_report_path(settings.report_path)  # fail now, not after a long run
         builder = ReportBuilder(ReportSettings(timezone=timezone))
-    totals = Totals()
+    totals = RunningTotals()
     all_rejections: list[Rejection] = []
     misses = LookupMisses()
     repeats_index = RepeatIndex()

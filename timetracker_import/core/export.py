@@ -126,7 +126,7 @@ def format_query_instant(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_api_timestamp(value: Any) -> datetime | None:
+def instant_or_none(value: Any) -> datetime | None:
     """An API timestamp as an aware UTC datetime (no offset = UTC, as the sandbox writes it);
     None when empty. The one parser is ``core.worklog.parse_api_timestamp``."""
     if value is None or value == "":
@@ -162,19 +162,19 @@ def export_row(
     """One worklog as an export row (``EXPORT_COLUMNS``, plus ``organization`` when given).
 
     ``date`` and ``start`` are the local date and time of day in ``zone``."""
-    ts = parse_api_timestamp(worklog.get("timestamp"))
+    ts = instant_or_none(worklog.get("timestamp"))
     return _layout(worklog, ts, zone, organization, {})
 
 
 def _utc_text(value: Any, memo: dict[Any, Any]) -> str | None:
-    """``format_utc(parse_api_timestamp(value))``, memoised: created/edited stamps repeat
+    """``format_utc(instant_or_none(value))``, memoised: created/edited stamps repeat
     (one import batch shares them)."""
     try:
         text: str | None = memo[value]
     except KeyError:
-        text = memo[value] = format_utc(parse_api_timestamp(value))
+        text = memo[value] = format_utc(instant_or_none(value))
     except TypeError:  # not hashable: not a timestamp the API sends, let the parser say so
-        return format_utc(parse_api_timestamp(value))
+        return format_utc(instant_or_none(value))
     return text
 
 
@@ -230,7 +230,7 @@ def _flags_text(flags: Any, memo: dict[Any, Any]) -> str:
 
 def sort_key(row: Mapping[str, Any]) -> tuple[datetime, str, str]:
     """Deterministic order: timestamp, organization, id (rows without a timestamp first)."""
-    ts = parse_api_timestamp(row.get("timestamp_utc"))
+    ts = instant_or_none(row.get("timestamp_utc"))
     return (
         ts or datetime.min.replace(tzinfo=UTC),
         str(row.get(ORGANIZATION_COLUMN) or ""),
@@ -239,7 +239,7 @@ def sort_key(row: Mapping[str, Any]) -> tuple[datetime, str, str]:
 
 
 @dataclass(frozen=True)
-class RowFilter:
+class ExportFilter:
     """Client-side filters: users by e-mail/uniqueName (case-insensitive), activity types by
     name (case-insensitive), work items by id, and the exact day range."""
 
@@ -255,7 +255,7 @@ class RowFilter:
         users: Iterable[str] = (),
         activity_types: Iterable[str] = (),
         work_items: Iterable[int] = (),
-    ) -> RowFilter:
+    ) -> ExportFilter:
         """Normalise the option values."""
         return cls(
             days,
@@ -266,7 +266,7 @@ class RowFilter:
 
     def keep(self, worklog: Mapping[str, Any]) -> bool:
         """Whether a server worklog passes every filter."""
-        return self._keep(worklog, parse_api_timestamp(worklog.get("timestamp")))
+        return self._keep(worklog, instant_or_none(worklog.get("timestamp")))
 
     def _keep(self, worklog: Mapping[str, Any], ts: datetime | None) -> bool:
         if ts is None or not self.days.contains(ts):
@@ -288,7 +288,7 @@ class RowBuilder:
     an export can do this work page by page while other requests are in flight;
     :meth:`rows` sorts at the end. ``build_rows`` is the all-at-once form."""
 
-    def __init__(self, row_filter: RowFilter, zone: ZoneInfo) -> None:
+    def __init__(self, row_filter: ExportFilter, zone: ZoneInfo) -> None:
         self.row_filter = row_filter
         self.zone = zone
         self.received = 0  # worklogs given to add(), duplicates and filtered ones included
@@ -309,7 +309,7 @@ class RowBuilder:
             if key in seen:
                 continue
             # parsed once: filter, layout and sort key all use it (sort_key's order)
-            ts = parse_api_timestamp(worklog.get("timestamp"))
+            ts = instant_or_none(worklog.get("timestamp"))
             if not keep(worklog, ts):
                 continue
             assert ts is not None  # _keep drops rows without a timestamp
@@ -337,7 +337,7 @@ class RowBuilder:
 
 def build_rows(
     worklogs_by_org: Mapping[str | None, Iterable[Mapping[str, Any]]],
-    row_filter: RowFilter,
+    row_filter: ExportFilter,
     zone: ZoneInfo,
 ) -> list[dict[str, Any]]:
     """Filter, deduplicate by (organization, id), lay out and sort the fetched worklogs.

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from timetracker_import.core.export import parse_api_timestamp
+from timetracker_import.core.export import instant_or_none
 from timetracker_import.core.worklog import ServerWorklog, diff_content, utc_stamp
 
 
@@ -76,7 +76,7 @@ def patch_for_row(
     ts_cell = row.get("timestamp_utc", row.get("timestamp"))
     if not _blank(ts_cell):
         try:
-            new_ts = parse_api_timestamp(
+            new_ts = instant_or_none(
                 ts_cell.isoformat() if hasattr(ts_cell, "isoformat") else ts_cell
             )
         except ValueError:

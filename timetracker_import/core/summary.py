@@ -10,7 +10,7 @@ NO_USER = "(token's user)"
 
 
 @dataclass
-class Totals:
+class RunningTotals:
     """Accumulates per chunk; ``rows == valid + rejected + skipped`` always holds."""
 
     rows: int = 0
