@@ -570,12 +570,15 @@ def plan_sync(
     for row, entry in pairs:
         paired_keys.add(entry.key)
         _plan_pair(plan, row, entry, server, same_edited, overwrite_edited, fresh)
+    taken = paired_keys | set(present_keys)
+    if not keyless:
+        fresh = _rekey(plan, fresh, ledger, server, taken=taken)
     _adopt(plan, fresh, server, claimed, foreign, foreign_keys or {}, keyless=keyless)
     _prune(
         plan,
         ledger,
         server,
-        paired=paired_keys | set(present_keys),
+        paired=taken,
         same_edited=same_edited,
         timezone=timezone,
         period=period,
@@ -642,6 +645,65 @@ def _pair_keyless(
             taken += 1
             fresh.append((row, f"{slot}#{taken}"))
     return pairs, fresh, held
+
+
+def _rekey(
+    plan: SyncPlan,
+    fresh: list[tuple[DesiredRow, str]],
+    ledger: Mapping[str, LedgerEntry],
+    server: Mapping[str, ServerWorklog],
+    *,
+    taken: set[str],
+) -> list[tuple[DesiredRow, str]]:
+    """Rows with an id key the ledger does not know that are, field for field, a worklog
+    this source holds under a key no row of the file has: the export's ids changed (a
+    re-keyed export, leading zeros lost in a spreadsheet), not its entries. The row keeps
+    that worklog (``unchanged``; the ledger follows the new key, ``taken`` gets the old
+    one) instead of a second worklog beside it - or, with ``--prune``, a delete and a
+    create of the same hours. Returns the rows that are still new."""
+    absent: dict[Slot, list[tuple[LedgerEntry, ServerWorklog]]] = defaultdict(list)
+    for key in sorted(ledger):
+        entry = ledger[key]
+        current = server.get(entry.worklog_id)
+        if key in taken or current is None or entry.pending or entry.state != "ok":
+            continue
+        absent[current.slot].append((entry, current))
+    if not absent:
+        return fresh
+    left: list[tuple[DesiredRow, str]] = []
+    moved: list[tuple[int, str, str]] = []
+    for row, key in sorted(fresh, key=lambda f: f[0].source_row):
+        candidates = absent.get(row.slot, [])
+        match = next(
+            (c for c in candidates if not diff_content(row.content, c[1].content)), None
+        )
+        if match is None:
+            left.append((row, key))
+            continue
+        candidates.remove(match)
+        old, current = match
+        taken.add(old.key)
+        plan.forget.append(old.key)
+        moved.append((row.source_row, old.key, key))
+        plan.rows.append(
+            RowPlan(
+                row.source_row,
+                key,
+                Planned.UNCHANGED,
+                worklog_id=current.id,
+                adopted=True,
+                ledger=_entry_for(row, key, current),
+            )
+        )
+    if moved:
+        shown = ", ".join(f"row {r}: {a!r} -> {b!r}" for r, a, b in moved[:3])
+        plan.notes.append(
+            f"{len(moved)} row(s) carry a new id for a worklog this source holds under an id "
+            f"the file no longer has, with the same user, start and content ({shown}"
+            f"{', ...' if len(moved) > 3 else ''}): kept, the ledger follows the new id "
+            "(did the export's ids change?)"
+        )
+    return left
 
 
 def _plan_pair(

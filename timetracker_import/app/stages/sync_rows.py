@@ -141,11 +141,14 @@ class SyncRowsMixin(SyncRunState):
             if "activity_type" in given:
                 at = body.get("activityTypeId")
                 content["activityTypeId"] = at.lower() if isinstance(at, str) else None
-            if keyed:
-                content["timeStamp"] = body["timeStamp"]
-                content["userId"] = body["userId"].lower()
-                if "work_item" in given:
-                    content["workItemId"] = body.get("workItemId")
+            # where the entry sits is content too: with an id key a moved entry is updated
+            # in place; without one, a worklog moved in 7pace (another start or user) is
+            # an edit there - a conflict, or moved back with --overwrite-edited - never
+            # "unchanged" while 7pace and the file disagree
+            content["timeStamp"] = body["timeStamp"]
+            content["userId"] = body["userId"].lower()
+            if "work_item" in given:
+                content["workItemId"] = body.get("workItemId")
             desired.append(
                 DesiredRow(
                     row,

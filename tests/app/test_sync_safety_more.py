@@ -1,0 +1,92 @@
+"""``sync`` as a payroll admin breaks it, the next round: a re-keyed export, a worklog moved
+by hand in 7pace, ... - each end to end against the sandbox, checking the server's final
+worklogs (tests/app/test_sync_safety.py has the first ten)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.app.test_sync import (
+    BOB,
+    CAROL,
+    counts,
+    edit_in_7pace,
+    expected,
+    ledger_ids,
+    row,
+    server,
+    sync,
+    writes,
+)
+from timetracker_import.sandbox import RunningSandbox
+
+NOVEMBER = "2026-11-01..2026-11-30"
+
+
+def week_of_bob() -> list[dict[str, object]]:
+    return [row(i, BOB, f"2026-11-{2 + i:02d}T09:00:00Z", 60 + i) for i in range(5)]
+
+
+# -- a re-keyed export ------------------------------------------------------------------
+
+
+def test_a_re_keyed_export_neither_doubles_nor_deletes(box: RunningSandbox, tmp_path: Path) -> None:
+    # the payroll CSV's ids were 0001.. ; opened and saved in a spreadsheet they are 1..
+    rows = week_of_bob()
+    for r in rows:
+        r["ID"] = f"000{str(r['ID'])[1:]}"
+    first = sync(box, tmp_path, rows, keys=("ID",))
+    assert first.counts.created == 5
+    rekeyed = [dict(r, ID=str(int(str(r["ID"])))) for r in rows]
+    result = sync(box, tmp_path, rekeyed, keys=("ID",))  # no --prune: nothing deleted anyway
+    assert counts(result) == {"rows": 5, "unchanged": 5}
+    assert any("new id for a worklog this source holds" in n for n in result.notes)
+    assert server(box) == expected(rows)  # not 10 worklogs
+    assert set(ledger_ids(result)) == {"0", "1", "2", "3", "4"}
+    # the ledger followed: pruning the period now deletes nothing and creates nothing
+    before = writes(box)
+    pruned = sync(box, tmp_path, rekeyed, keys=("ID",), window=NOVEMBER, prune=True)
+    assert counts(pruned) == {"rows": 5, "unchanged": 5} and writes(box) == before
+    # a re-keyed export with a correction: the corrected entry is new (the old one left
+    # the file), the other four are kept under their new ids
+    corrected = [dict(r, ID=f"X{r['ID']}") for r in rekeyed]
+    corrected[0]["Minutes"] = 30
+    result = sync(box, tmp_path, corrected, keys=("ID",), window=NOVEMBER, prune=True)
+    assert counts(result) == {"rows": 5, "unchanged": 4, "created": 1, "deleted": 1}
+    assert server(box) == expected(corrected)
+
+
+# -- a worklog moved by hand in 7pace ---------------------------------------------------
+
+
+def test_a_keyless_worklog_moved_in_7pace_is_a_conflict_not_unchanged(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    rows = [row(1, BOB, "2026-11-10T09:00:00Z", 60), row(2, BOB, "2026-11-11T09:00:00Z", 60)]
+    first = sync(box, tmp_path, rows, window=NOVEMBER, prune=True)
+    monday = next(w for k, w in ledger_ids(first).items() if "2026-11-10" in k)
+    tuesday = next(w for k, w in ledger_ids(first).items() if "2026-11-11" in k)
+    edit_in_7pace(box, monday, {"timeStamp": "2026-11-12T09:00:00Z"})  # moved to Thursday
+    users = {u["email"]: u["id"] for u in box_users(box)}
+    edit_in_7pace(box, tuesday, {"userId": users[CAROL]})  # booked on carol by hand
+    result = sync(box, tmp_path, rows, window=NOVEMBER, prune=True)
+    # 7pace and the file disagree: never "unchanged" at exit 0
+    assert result.exit_code == 1 and counts(result) == {"rows": 2, "conflicts": 2}
+    assert all("edited in 7pace" in c["reason"] for c in result.conflicts)
+    assert result.counts.deleted == 0 and result.counts.created == 0
+    moved = sync(box, tmp_path, rows, window=NOVEMBER, prune=True, overwrite_edited=True)
+    assert moved.exit_code == 0 and counts(moved) == {"rows": 2, "updated": 2}
+    assert server(box) == expected(rows)
+    assert set(ledger_ids(moved).values()) == {monday, tuesday}  # moved back, not re-created
+
+
+def box_users(box: RunningSandbox) -> list[dict[str, str]]:
+    import asyncio
+
+    from tests.app.test_sync import api
+
+    async def main() -> list[dict[str, str]]:
+        async with api(box) as client:
+            return [dict(u) for u in await client.users()]
+
+    return asyncio.run(main())
