@@ -4,21 +4,29 @@ worklogs (tests/app/test_sync_safety.py has the first ten)."""
 
 from __future__ import annotations
 
+import csv
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from tests.app.test_sync import (
     BOB,
     CAROL,
+    COLUMNS,
     counts,
     edit_in_7pace,
     expected,
     ledger_ids,
     row,
     server,
+    settings,
     sync,
     writes,
 )
-from timetracker_import.sandbox import RunningSandbox
+from tests.helpers import MAPPING, write_csv
+from timetracker_import.app.sync import sync_file
+from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 NOVEMBER = "2026-11-01..2026-11-30"
 
@@ -90,3 +98,57 @@ def box_users(box: RunningSandbox) -> list[dict[str, str]]:
             return [dict(u) for u in await client.users()]
 
     return asyncio.run(main())
+
+
+# -- an organization column and --prune ------------------------------------------------
+
+
+def test_a_routed_file_is_stopped_whole_and_reported_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows routed to two organizations (the default connection and the profile ``west``):
+    west's part is truncated, the default's corrected. The deletion guard's verdict is the
+    file's: nothing is written anywhere; --report gives one report per organization and
+    --rejected every rejected row of the file."""
+    from tests.app.test_multi_org import write_profiles
+
+    with run_sandbox_in_thread() as east, run_sandbox_in_thread() as west:
+        write_profiles(tmp_path / "config", west=(west.url, west.tokens["alice@example.com"]))
+        report, rejected = tmp_path / "report.json", tmp_path / "rejected.csv"
+        s = settings(east, tmp_path, [], window=NOVEMBER, prune=True)
+        s = replace(s, report_path=report, rejected_path=rejected)
+        assert s.mapping_path is not None
+        s.mapping_path.write_text(
+            MAPPING + "  organization: {column: Org, optional: true}\n", encoding="utf-8"
+        )
+        here = [dict(r, Org="") for r in week_of_bob()]
+        there = [
+            dict(row(10 + i, CAROL, f"2026-11-{2 + i:02d}T10:00:00Z", 60), Org="west")
+            for i in range(10)
+        ]
+        write_csv(s.path, here + there, [*COLUMNS, "Org"])
+        first = sync_file(s)
+        assert first.exit_code == 0 and first.counts.created == 15
+        corrected = [dict(r) for r in here]
+        corrected[0]["Minutes"] = 30
+        corrected[1]["Minutes"] = "abc"
+        write_csv(s.path, corrected + there[:2], [*COLUMNS, "Org"])
+        before = (writes(east), writes(west))
+        result = sync_file(s)
+        assert result.exit_code == 1 and result.counts.is_balanced()
+        assert result.counts.updated == 0 and result.counts.deleted == 0
+        assert (writes(east), writes(west)) == before  # not even the default's correction
+        assert any("the deletion guard stopped the plan for west" in n for n in result.notes)
+        assert server(east) == expected(here)
+        assert server(west) == expected(there)
+        # one report per organization, every rejected row of the file in --rejected
+        assert (tmp_path / "report.default.json").exists()
+        assert (tmp_path / "report.west.json").exists()
+        assert result.rejected_path == rejected
+        with rejected.open(encoding="utf-8") as handle:
+            assert [r["source_row"] for r in csv.DictReader(handle)] == ["3"]
+        # allowed: both organizations are written
+        allowed = sync_file(replace(s, max_delete="8"))
+        assert allowed.exit_code == 1  # the bad row is still rejected
+        assert allowed.counts.deleted == 8 and allowed.counts.updated == 1
+        assert server(west) == expected(there[:2])

@@ -131,33 +131,58 @@ def _sync_routes(
     """One sync per organization of the file (``app.multi_org``'s routes: each run reads the
     whole file with the other organizations' rows left out, so row numbers stay the file's),
     combined into one result: the counts of every row once, the worst exit code."""
-    from timetracker_import.app.multi_org import mapping_file, routed_mapping, worst_exit_code
+    from timetracker_import.app.multi_org import (
+        _report_path,
+        _write_rejected,
+        mapping_file,
+        routed_mapping,
+        worst_exit_code,
+    )
 
     source = source_name(settings, prepared.loaded.mapping.source)
-    results: list[tuple[str | None, SyncResult]] = []
-    for route in plan.routes:
+
+    def run_route(route: Any, **changes: Any) -> SyncResult:
         data = routed_mapping(plan.base_mapping, plan.column, route, occurrence=plan.occurrence)
         with mapping_file(data, plan.lookups) as path:
             sub = replace(
                 settings,
-                connection=route.connection,
-                mapping_path=path,
-                preset=None,
-                loaded=None,
-                source=source,
+                **{
+                    "connection": route.connection,
+                    "mapping_path": path,
+                    "preset": None,
+                    "loaded": None,
+                    "source": source,
+                    # one combined file below, not one per run overwriting it
+                    "rejected_path": None,
+                    "report_path": _report_path(settings.report_path, route.name),
+                    **changes,
+                },
             )
-            results.append(
-                (
-                    route.name,
-                    sync_file(
-                        sub,
-                        confirm=confirm,
-                        client_factory=client_factory,
-                        cancel=cancel,
-                        progress=progress,
-                    ),
-                )
+            return sync_file(
+                sub,
+                confirm=confirm if not changes.get("dry_run") else None,
+                client_factory=client_factory,
+                cancel=cancel,
+                progress=None if changes.get("dry_run") else progress,
             )
+
+    # One file, one verdict: a truncated export or a renamed feed stops every organization
+    # before the first write, not only the one whose plan showed it (each organization's
+    # plan is made first, as a dry run, when there are several).
+    held_by = None
+    if not settings.dry_run and len(plan.routes) > 1:
+        for route in plan.routes:
+            planned = run_route(route, dry_run=True, report_path=None)
+            name = route.name or "the default connection"
+            if planned.guard is not None and not planned.guard.allowed and planned.deletes:
+                held_by = f"the deletion guard stopped the plan for {name}"
+            elif planned.renamed_from:
+                held_by = f"the plan for {name} continues source {planned.renamed_from!r}"
+            if held_by:
+                break
+    results: list[tuple[str | None, SyncResult]] = []
+    for route in plan.routes:
+        results.append((route.name, run_route(route, held_by=held_by)))
     first = results[0][1]
     total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     organizations = []
@@ -202,6 +227,18 @@ def _sync_routes(
         ),
         notes=[f"{name or 'default connection'}: {n}" for name, r in results for n in r.notes],
         organizations=organizations,
+    )
+    reports = [str(r.report_path) for _, r in results if r.report_path is not None]
+    if len(reports) > 1:
+        combined.notes.append("one report per organization: " + ", ".join(reports))
+    every = sorted(
+        list(plan.unknown) + [j for _, r in results for j in r.rejections],
+        key=lambda j: j.source_row,
+    )
+    combined.rejected_path = (
+        _write_rejected(settings.rejected_path, plan, every)
+        if settings.rejected_path is not None and every
+        else None
     )
     return combined
 

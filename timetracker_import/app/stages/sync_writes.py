@@ -120,6 +120,13 @@ class SyncWritesMixin(SyncAccountMixin):
                 self.notes[:] = [n for n in self.notes if not n.startswith("first sync of")]
                 self.notes.append(self._renamed_message(source, plan))
             stopped_by_guard = stopped_by_guard or bool(renamed)
+            if s.held_by and not s.dry_run and not stopped_by_guard:
+                # one file, one verdict: another organization's plan stopped (docs/sync.md)
+                stopped_by_guard = True
+                self.notes.append(
+                    f"nothing was written: {s.held_by}; the file's organizations are synced "
+                    "together or not at all"
+                )
             info = SyncConfirm(
                 len(creates), len(updates), len(plan.deletes), s.connection.rest_root
             )
