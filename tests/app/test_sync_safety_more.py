@@ -152,3 +152,28 @@ def test_a_routed_file_is_stopped_whole_and_reported_whole(
         assert allowed.exit_code == 1  # the bad row is still rejected
         assert allowed.counts.deleted == 8 and allowed.counts.updated == 1
         assert server(west) == expected(there[:2])
+
+
+# -- one id on two people's rows ---------------------------------------------------------
+
+
+def test_a_key_repeated_for_another_user_is_no_correction(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    # line numbers per employee: bob's 1, 2 and carol's 1, 2 (with on_duplicate_key: last,
+    # as the BambooHR preset declares, carol's rows used to "correct" bob's away at exit 0)
+    rows = [
+        row(1, BOB, "2026-11-02T09:00:00Z", 60),
+        row(2, BOB, "2026-11-03T09:00:00Z", 60),
+        row(1, CAROL, "2026-11-02T10:00:00Z", 90),
+        row(2, CAROL, "2026-11-03T10:00:00Z", 90),
+    ]
+    result = sync(box, tmp_path, rows, keys=("ID",), on_duplicate_key="last")
+    assert result.exit_code == 1 and counts(result) == {"rows": 4, "rejected": 4}
+    assert "of another user" in result.rejections[0].reason
+    assert not server(box)
+    # a correction of the same person's entry still replaces it
+    fixed = [rows[0], dict(rows[0], Minutes=45), row(3, CAROL, "2026-11-02T10:00:00Z", 90)]
+    result = sync(box, tmp_path, fixed, keys=("ID",), on_duplicate_key="last")
+    assert counts(result) == {"rows": 3, "created": 2, "skipped": 1}
+    assert server(box) == expected(fixed[1:])
