@@ -177,3 +177,33 @@ def test_a_key_repeated_for_another_user_is_no_correction(
     result = sync(box, tmp_path, fixed, keys=("ID",), on_duplicate_key="last")
     assert counts(result) == {"rows": 3, "created": 2, "skipped": 1}
     assert server(box) == expected(fixed[1:])
+
+
+# -- a file of another period -------------------------------------------------------------
+
+
+def test_a_file_of_another_month_deletes_nobodys_hours(box: RunningSandbox, tmp_path: Path) -> None:
+    # November synced; then December's export is run with the November window (a cron job
+    # whose --window was not moved on). Every row is outside the period: bob's and carol's
+    # worklogs were kept (their rejected rows freeze them), but dave, who has no row in
+    # the file, lost his three - exit 1, but deleted.
+    dave = "dave@example.com"
+    november = [
+        row(i, user, f"2026-11-{2 + i:02d}T09:00:00Z", 60)
+        for i, user in enumerate([BOB, CAROL, BOB, CAROL])
+    ] + [row(10 + i, dave, f"2026-11-{3 + i:02d}T11:00:00Z", 60) for i in range(3)]
+    sync(box, tmp_path, november, window=NOVEMBER, prune=True)
+    december = [
+        dict(r, Start=str(r["Start"]).replace("2026-11-", "2026-12-"))
+        for r in november
+        if r["User"] != dave
+    ]
+    for dry_run in (True, False):
+        result = sync(box, tmp_path, december, window=NOVEMBER, prune=True, dry_run=dry_run)
+        assert result.exit_code == 1 and result.counts.rejected == 4
+        assert dry_run or result.counts.deleted == 0
+        assert result.guard is not None and not result.guard.allowed
+        assert "none of the file's 4 row(s) could be used" in (result.guard.reason or "")
+        assert server(box) == expected(november)
+    allowed = sync(box, tmp_path, december, window=NOVEMBER, prune=True, max_delete="3")
+    assert allowed.counts.deleted == 3  # said explicitly: dave's three go

@@ -447,7 +447,11 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
         ledgered = self._ledgered_in_period(entries, server)
         verdict = guard_deletes(
-            len(plan.deletes), ledgered, self.limit, source_empty=not len(p.raw)
+            len(plan.deletes),
+            ledgered,
+            self.limit,
+            source_empty=not len(p.raw),
+            unusable_rows=0 if desired else len(p.raw),
         )
         return await self._execute(
             client,

@@ -449,11 +449,17 @@ class GuardVerdict:
 
 
 def guard_deletes(
-    deletes: int, ledgered: int, limit: DeleteLimit, *, source_empty: bool
+    deletes: int,
+    ledgered: int,
+    limit: DeleteLimit,
+    *,
+    source_empty: bool,
+    unusable_rows: int = 0,
 ) -> GuardVerdict:
-    """The deletion guard: more deletes than ``limit`` allows, or any delete from a source
-    with no row at all (an empty or header-only export) without an explicit limit, stops
-    the run before its first write."""
+    """The deletion guard: more deletes than ``limit`` allows, or - without an explicit
+    limit - any delete from a source with no row at all (an empty or header-only export)
+    or whose ``unusable_rows`` are all its rows (every one rejected or skipped: a file of
+    another period, a changed layout), stops the run before its first write."""
     text = limit.describe(ledgered)
     if deletes == 0:
         return GuardVerdict(True, 0, ledgered, text)
@@ -464,6 +470,16 @@ def guard_deletes(
             ledgered,
             text,
             "the source has no rows at all (an empty or header-only export)",
+        )
+    if unusable_rows and not limit.explicit:
+        return GuardVerdict(
+            False,
+            deletes,
+            ledgered,
+            text,
+            f"none of the file's {unusable_rows} row(s) could be used (each is rejected or "
+            "skipped: a file of another period? a changed layout?), so nothing in it says "
+            "what to delete",
         )
     if not limit.allows(deletes, ledgered):
         share = f" ({deletes / ledgered:.0%} of them)" if ledgered else ""
