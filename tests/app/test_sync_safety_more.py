@@ -152,6 +152,14 @@ def test_a_routed_file_is_stopped_whole_and_reported_whole(
         assert allowed.exit_code == 1  # the bad row is still rejected
         assert allowed.counts.deleted == 8 and allowed.counts.updated == 1
         assert server(west) == expected(there[:2])
+        # the next file has no row for west: west is not synced at all - said, not silent
+        write_csv(s.path, here, [*COLUMNS, "Org"])
+        alone = sync_file(s)
+        assert alone.counts.deleted == 0 and server(west) == expected(there[:2])
+        assert any(
+            "also holds 2 worklog(s) in the period" in n and "none of this file's rows" in n
+            for n in alone.notes
+        )
 
 
 # -- one id on two people's rows ---------------------------------------------------------

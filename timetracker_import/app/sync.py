@@ -105,7 +105,7 @@ def sync_file(
     # run per organization's profile; a name without a profile is rejected)
     routes = plan_routes(base, prepared=prepared)
     if routes is not None:
-        return _sync_routes(
+        result = _sync_routes(
             settings,
             routes,
             prepared,
@@ -114,8 +114,61 @@ def sync_file(
             cancel=cancel,
             progress=progress,
         )
+    else:
+        result = _sync_prepared(
+            settings,
+            prepared,
+            confirm=confirm,
+            client_factory=client_factory,
+            cancel=cancel,
+            progress=progress,
+        )
+    if settings.prune and prepared.loaded.mapping.fields.organization is not None:
+        _note_organizations_left_out(result)
+    return result
+
+
+def _sync_prepared(
+    settings: SyncSettings,
+    prepared: PreparedFile,
+    *,
+    confirm: Callable[[SyncConfirm], bool] | None,
+    client_factory: ClientFactory | None,
+    cancel: threading.Event | None,
+    progress: Callable[[int, int], None] | None,
+) -> SyncResult:
+    """One sync against one connection, of a file ``prepare`` has read."""
     run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     return asyncio.run(run.run(client_factory or _default_client_factory))
+
+
+def _note_organizations_left_out(result: SyncResult) -> None:
+    """A feed routed by its organization column whose file has no row left for one of its
+    organizations: that organization is not synced at all (no route, no connection), so
+    its worklogs in the period are kept - said in a note, never silently."""
+    from timetracker_import.core.sync_plan import local_day
+    from timetracker_import.journal.ledger import Ledger, scope_parts
+
+    period, zone = result.period, result.timezone.get("name")
+    if period is None or result.ledger_path is None or not result.scope or not zone:
+        return
+    scopes = [str(o.get("scope") or "") for o in result.organizations] or [result.scope]
+    synced = {scope_parts(s).get("server") for s in scopes if s}
+    with Ledger(result.ledger_path) as book:
+        for server, scope in sorted(book.elsewhere(result.scope).items()):
+            if server in synced:
+                continue
+            held = sum(
+                1
+                for e in book.entries(scope).values()
+                if period.contains(local_day(e.timestamp, str(zone)))
+            )
+            if held:
+                result.notes.append(
+                    f"source {result.source!r} also holds {held} worklog(s) in the period on "
+                    f"{server}, an organization none of this file's rows go to: that "
+                    "organization was not synced, nothing of it was deleted"
+                )
 
 
 def _sync_routes(
@@ -138,6 +191,7 @@ def _sync_routes(
         routed_mapping,
         worst_exit_code,
     )
+    from timetracker_import.app.stages.prepare import prepare
 
     source = source_name(settings, prepared.loaded.mapping.source)
 
@@ -158,8 +212,9 @@ def _sync_routes(
                     **changes,
                 },
             )
-            return sync_file(
+            return _sync_prepared(
                 sub,
+                prepare(_import_settings(sub)),
                 confirm=confirm if not changes.get("dry_run") else None,
                 client_factory=client_factory,
                 cancel=cancel,
@@ -204,6 +259,7 @@ def _sync_routes(
                 "name": name,
                 "url": route.connection.rest_root,
                 "run_id": result.run_id,
+                "scope": result.scope,
                 "rows": len(route.rows),
                 "exit_code": result.exit_code,
                 "counts": c.to_dict(),

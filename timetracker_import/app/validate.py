@@ -219,7 +219,10 @@ def entry_keys(
         find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
         for c in columns
     ]
-    user_at = resolve_columns(mapping, table.headers, table.has_header).get("user")
+    try:
+        user_at = resolve_columns(mapping, table.headers, table.has_header).get("user")
+    except MappingError:
+        user_at = None  # reading the file reports the missing columns
     cells: dict[int, list[Any]] = {}
     user_cells: dict[int, Any] = {}  # whose entry each row is: a correction keeps its user
     for frame in frames:
@@ -227,7 +230,8 @@ def entry_keys(
         for i, row in enumerate(frame.index.tolist()):
             cells[int(row)] = [part[i] for part in parts]
         if user_at is not None:
-            user_cells.update(zip(map(int, frame.index.tolist()), frame[user_at].tolist()))
+            rows = [int(r) for r in frame.index.tolist()]
+            user_cells.update(zip(rows, frame[user_at].tolist(), strict=True))
     headers = [table.headers[p] for p in positions]
     keys, blank = column_keys(cells, headers)  # an empty key cell: no entry id
     rejections: list[Rejection] = []

@@ -690,9 +690,7 @@ def _rekey(
     moved: list[tuple[int, str, str]] = []
     for row, key in sorted(fresh, key=lambda f: f[0].source_row):
         candidates = absent.get(row.slot, [])
-        match = next(
-            (c for c in candidates if not diff_content(row.content, c[1].content)), None
-        )
+        match = next((c for c in candidates if not diff_content(row.content, c[1].content)), None)
         if match is None:
             left.append((row, key))
             continue
@@ -843,8 +841,10 @@ def _adopt(
                     key,
                     Planned.CONFLICT,
                     reason=f"key {row.key!r} of this user belongs to source {others[0]!r} in the "
-                    "ledger; sync it with --source " + repr(others[0]) + " (or remove "
-                    "that source's entries with `ledger forget`)",
+                    "ledger; if this file continues that feed, sync it with --source "
+                    + repr(others[0])
+                    + " (a separate feed whose ids repeat that one's needs another --key "
+                    "column)",
                 )
             )
             continue

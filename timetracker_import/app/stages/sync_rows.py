@@ -121,7 +121,6 @@ class SyncRowsMixin(SyncRunState):
                 if r not in self._closed()
             }
         given = self._given()
-        keyed = bool(self._key_columns())
         billable = frame["billable_seconds"].to_dict() if "billable_seconds" in frame else {}
         comments = frame["comment"].to_dict() if "comment" in frame.columns else {}
         desired = []
