@@ -29,6 +29,7 @@ from timetracker_import.app.sync import sync_file
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 NOVEMBER = "2026-11-01..2026-11-30"
+DAY_3 = "2026-11-03T09:00:00Z"
 
 
 def week_of_bob() -> list[dict[str, object]]:
@@ -215,3 +216,27 @@ def test_a_file_of_another_month_deletes_nobodys_hours(box: RunningSandbox, tmp_
         assert server(box) == expected(november)
     allowed = sync(box, tmp_path, december, window=NOVEMBER, prune=True, max_delete="3")
     assert allowed.counts.deleted == 3  # said explicitly: dave's three go
+
+
+# -- the period is a fence ---------------------------------------------------------------
+
+
+def test_an_entry_re_dated_from_last_month_does_not_move_last_months_hours(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    # October's export had E1 on 30 Oct; November's export re-dates E1 to 2 Nov. A sync
+    # about November moved the October worklog (October's total changed, exit 0).
+    october = [row(1, BOB, "2026-10-30T09:00:00Z", 60), row(2, BOB, "2026-10-29T09:00:00Z", 60)]
+    sync(box, tmp_path, october, keys=("ID",), window="2026-10-01..2026-10-31", prune=True)
+    november = [dict(october[0], Start="2026-11-02T09:00:00Z"), row(3, BOB, DAY_3, 60)]
+    result = sync(box, tmp_path, november, keys=("ID",), window=NOVEMBER, prune=True)
+    assert result.exit_code == 1 and counts(result) == {"rows": 2, "created": 1, "rejected": 1}
+    (rejection,) = result.rejections
+    assert rejection.stage == "period" and "lies on 2026-10-30, outside the period" in (
+        rejection.reason
+    )
+    assert server(box) == expected(october + [row(3, BOB, DAY_3, 60)])  # October as it was
+    # declared, the move is made
+    wider = sync(box, tmp_path, november, keys=("ID",), window="2026-10-30..2026-11-30")
+    assert counts(wider) == {"rows": 2, "updated": 1, "unchanged": 1}
+    assert server(box) == expected([october[1], *november])

@@ -480,6 +480,13 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         server, approvals = await self._read_server(
             client, desired, entries, set(keys.values()) | present, keyed, self_only, offset
         )
+        fenced = self._moved_from_outside(desired, entries, server) if keyed else []
+        if fenced:  # rejected with their key: it keeps its worklog where it is
+            self.reject(fenced)
+            out = {r.source_row for r in fenced}
+            present |= {d.key for d in desired if d.source_row in out}
+            desired = [d for d in desired if d.source_row not in out]
+            frame = frame.loc[[d.source_row for d in desired]]
         known_ids = set(server) | {e.worklog_id for e in entries.values()}
         plan = plan_sync(
             desired,
