@@ -134,6 +134,8 @@ def test_a_routed_file_is_stopped_whole_and_reported_whole(
         corrected[0]["Minutes"] = 30
         corrected[1]["Minutes"] = "abc"
         write_csv(s.path, corrected + there[:2], [*COLUMNS, "Org"])
+        dry = sync_file(replace(s, dry_run=True))
+        assert any("the real run would write nothing in any organization" in n for n in dry.notes)
         before = (writes(east), writes(west))
         result = sync_file(s)
         assert result.exit_code == 1 and result.counts.is_balanced()

@@ -227,17 +227,14 @@ def _sync_routes(
     held_by = None
     if not settings.dry_run and len(plan.routes) > 1:
         for route in plan.routes:
-            planned = run_route(route, dry_run=True, report_path=None)
-            name = route.name or "the default connection"
-            if planned.guard is not None and not planned.guard.allowed and planned.deletes:
-                held_by = f"the deletion guard stopped the plan for {name}"
-            elif planned.renamed_from:
-                held_by = f"the plan for {name} continues source {planned.renamed_from!r}"
+            held_by = _stopped_plan(route.name, run_route(route, dry_run=True, report_path=None))
             if held_by:
                 break
     results: list[tuple[str | None, SyncResult]] = []
     for route in plan.routes:
         results.append((route.name, run_route(route, held_by=held_by)))
+    if settings.dry_run and len(plan.routes) > 1:
+        held_by = next((h for n, r in results if (h := _stopped_plan(n, r))), None)
     first = results[0][1]
     total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     organizations = []
@@ -284,6 +281,11 @@ def _sync_routes(
         notes=[f"{name or 'default connection'}: {n}" for name, r in results for n in r.notes],
         organizations=organizations,
     )
+    if settings.dry_run and held_by:
+        combined.notes.append(
+            f"the real run would write nothing in any organization: {held_by} (the file's "
+            "organizations are synced together or not at all)"
+        )
     reports = [str(r.report_path) for _, r in results if r.report_path is not None]
     if len(reports) > 1:
         combined.notes.append("one report per organization: " + ", ".join(reports))
@@ -297,6 +299,17 @@ def _sync_routes(
         else None
     )
     return combined
+
+
+def _stopped_plan(organization: str | None, result: SyncResult) -> str | None:
+    """Why one organization's plan stops before its first write (the deletion guard, a
+    renamed feed), or None."""
+    name = organization or "the default connection"
+    if result.guard is not None and not result.guard.allowed and result.deletes:
+        return f"the deletion guard stopped the plan for {name}"
+    if result.renamed_from:
+        return f"the plan for {name} continues source {result.renamed_from!r}"
+    return None
 
 
 def check_sync_settings(s: SyncSettings) -> None:
