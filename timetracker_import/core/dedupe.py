@@ -270,38 +270,27 @@ def duplicate_keys(
         users = {owner_of.get(r, "") for r in rows}
         if len(rows) == 1:
             kept[rows[0]] = key
-        elif policy == "last" and len(users) > 1:
-            for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
-                rejections.append(
-                    Rejection(
-                        row,
-                        "duplicate",
-                        None,
-                        key,
-                        f"key {key!r} is also on row(s) {others}, of another user; a correction "
-                        "keeps its user, so the last row does not replace the others: give "
-                        "each entry its own id",
-                    )
-                )
-        elif policy == "last":
+            continue
+        if policy == "last" and len(users) == 1:
             kept[rows[-1]] = key
             replaced.update(dict.fromkeys(rows[:-1], rows[-1]))
-        else:
-            for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
-                rejections.append(
-                    Rejection(
-                        row,
-                        "duplicate",
-                        None,
-                        key,
-                        f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry: fix the file, or keep the last row as a correction "
-                        "(`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
-                        "last)",
-                    )
+            continue
+        why = (
+            "of another user; a correction keeps its user, so the last row does not replace "
+            "the others: give each entry its own id"
+            if policy == "last"
+            else "a key must identify one entry: fix the file, or keep the last row as a "
+            "correction (`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
+            "last)"
+        )
+        for row in rows:
+            others = ", ".join(str(r) for r in rows if r != row)
+            sep = ", " if policy == "last" else "; "
+            rejections.append(
+                Rejection(
+                    row, "duplicate", None, key, f"key {key!r} is also on row(s) {others}{sep}{why}"
                 )
+            )
     return kept, rejections, replaced
 
 
