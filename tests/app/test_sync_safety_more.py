@@ -242,3 +242,26 @@ def test_an_entry_re_dated_from_last_month_does_not_move_last_months_hours(
     wider = sync(box, tmp_path, november, keys=("ID",), window="2026-10-30..2026-11-30")
     assert counts(wider) == {"rows": 2, "updated": 1, "unchanged": 1}
     assert server(box) == expected([october[1], *november])
+
+
+# -- what the admin reads: weeks of the declared zone ------------------------------------
+
+
+def test_the_guard_and_the_hours_grid_count_the_weeks_of_the_declared_zone(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    # a Berlin export of days (00:00 local: 23:00 UTC the day before): Monday's entries
+    # were counted in the week before, so "week of 2026-11-09: 2" named a week the file
+    # has no entry of, and the week of 2026-11-16 showed 4 of its 5 days
+    week = [
+        row(10 * n + d, user, f"2026-11-{16 + d} 00:00", 480)
+        for n, user in enumerate((BOB, CAROL))
+        for d in range(5)
+    ]
+    berlin = {"timezone": "Europe/Berlin", "window": "2026-11-16..2026-11-22", "prune": True}
+    sync(box, tmp_path, week, **berlin)
+    result = sync(box, tmp_path, week[:1], **berlin)
+    assert result.guard is not None and not result.guard.allowed
+    note = next(n for n in result.notes if "deletion guard" in n)
+    assert f"{BOB} week of 2026-11-16: 4, {CAROL} week of 2026-11-16: 5)" in note
+    assert set(result.hours) == {f"{BOB}|2026-11-16"}

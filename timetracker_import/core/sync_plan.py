@@ -84,6 +84,7 @@ __all__ = [
     "freeze_of",
     "guard_deletes",
     "local_day",
+    "local_week",
     "parse_delete_limit",
     "parse_period",
     "patch_body",
@@ -295,6 +296,14 @@ def local_day(utc_stamp: str, timezone: str) -> date:
     same stamps several times, 20,000 rows at a time)."""
     ts = datetime.fromisoformat(utc_stamp[:-1]).replace(tzinfo=UTC)
     return ts.astimezone(_zone(timezone)).date()
+
+
+def local_week(utc_stamp: str, timezone: str) -> date:
+    """The Monday of the week (Monday to Sunday) of a UTC "...Z" stamp's day in
+    ``timezone``: the week a person of that zone sees (a date-only entry of a Monday in
+    Berlin is stored at 23:00 UTC on Sunday)."""
+    day = local_day(utc_stamp, timezone)
+    return day - timedelta(days=day.weekday())
 
 
 @functools.lru_cache(maxsize=64)

@@ -183,14 +183,13 @@ class SyncWritesMixin(SyncAccountMixin):
             journal.close()
 
     def _guard_message(self, verdict: GuardVerdict, plan: SyncPlan) -> str:
-        from timetracker_import.core.approval import week_start
-        from timetracker_import.core.worklog import stamp_instant
+        from timetracker_import.core.sync_plan import local_week
 
         per: dict[tuple[str, str], int] = {}
         for d in plan.deletes:
             w = ServerWorklog.from_api(d.before)
             who = self.labels.get(w.user_id, w.user_id)
-            week = week_start(stamp_instant(w.timestamp)).isoformat()
+            week = local_week(w.timestamp, self.zone.name).isoformat()  # the period's weeks
             per[(who, week)] = per.get((who, week), 0) + 1
         lines = ", ".join(f"{who} week of {week}: {n}" for (who, week), n in sorted(per.items()))
         stopped = (
