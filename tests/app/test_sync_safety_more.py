@@ -1,6 +1,8 @@
-"""``sync`` as a payroll admin breaks it, the next round: a re-keyed export, a worklog moved
-by hand in 7pace, ... - each end to end against the sandbox, checking the server's final
-worklogs (tests/app/test_sync_safety.py has the first ten)."""
+"""``sync`` as a payroll admin breaks it, the next round (tests/app/test_sync_safety.py has
+the first ten): a re-keyed export, a worklog moved by hand in 7pace, a file routed by its
+organization column, an id repeated on two people's rows, last month's export under this
+month's window, an entry re-dated from outside the period, the weeks the admin reads - each
+end to end against the sandbox, checking the server's final worklogs."""
 
 from __future__ import annotations
 
