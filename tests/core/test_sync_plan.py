@@ -174,6 +174,14 @@ def test_duplicate_keys_last_keeps_the_last_row() -> None:
     assert replaced == {2: 6, 4: 6}
 
 
+def test_duplicate_keys_last_is_no_correction_across_users() -> None:
+    owners = {2: "101", 3: "101", 4: "102", 6: "101 "}
+    kept, rejections, replaced = duplicate_keys({2: "A", 3: "B", 4: "A", 6: "B"}, "last", owners)
+    assert kept == {6: "B"} and replaced == {3: 6}  # the same employee's B: a correction
+    assert {r.source_row for r in rejections} == {2, 4}  # A on two employees' rows
+    assert all("of another user" in r.reason for r in rejections)
+
+
 def test_duplicate_keys_unknown_policy() -> None:
     with pytest.raises(ValueError):
         duplicate_keys({}, "first")
@@ -598,6 +606,13 @@ def test_the_default_guard_stops_a_truncated_or_empty_export() -> None:
     assert guard_deletes(0, 60, DeleteLimit(), source_empty=True).allowed
 
 
+def test_a_file_whose_every_row_is_unusable_never_deletes_without_a_limit() -> None:
+    verdict = guard_deletes(3, 60, DeleteLimit(), source_empty=False, unusable_rows=40)
+    assert not verdict.allowed and "none of the file's 40 row(s)" in (verdict.reason or "")
+    assert guard_deletes(3, 60, parse_delete_limit("3"), source_empty=False, unusable_rows=40)
+    assert guard_deletes(0, 60, DeleteLimit(), source_empty=False, unusable_rows=40).allowed
+
+
 def test_max_delete_allows_more_explicitly() -> None:
     assert guard_deletes(45, 60, parse_delete_limit("45"), source_empty=False).allowed
     assert not guard_deletes(46, 60, parse_delete_limit("45"), source_empty=False).allowed
@@ -611,3 +626,35 @@ def test_max_delete_allows_more_explicitly() -> None:
 def test_max_delete_refuses_nonsense(spec: str) -> None:
     with pytest.raises(UsageError):
         parse_delete_limit(spec)
+
+
+# -- a re-keyed export -------------------------------------------------------------------
+
+
+def test_a_new_key_on_an_identical_worklog_of_a_key_that_left_takes_it_over() -> None:
+    w1 = worklog("w1", ts="2026-11-02T09:00:00Z")
+    w2 = worklog("w2", ts="2026-11-03T09:00:00Z")
+    ledger = {
+        "0001": entry("0001", "w1", ts="2026-11-02T09:00:00Z"),
+        "0002": entry("0002", "w2", ts="2026-11-03T09:00:00Z"),
+    }
+    rows = [
+        desired(2, "1", ts="2026-11-02T09:00:00Z"),  # the same entry, a new id
+        desired(3, "2", ts="2026-11-03T09:00:00Z", length=3600),  # a new id and a correction
+    ]
+    result = plan(rows, ledger, by_id(w1, w2), period=NOV, prune=True)
+    outcomes = {r.source_row: (r.outcome, r.worklog_id) for r in result.rows}
+    assert outcomes == {2: ("unchanged", "w1"), 3: ("create", None)}
+    assert result.rows[0].ledger is not None and result.rows[0].ledger.key == "1"
+    assert result.forget == ["0001"]  # its old key is gone from the ledger, not deleted
+    assert [d.worklog_id for d in result.deletes] == ["w2"]  # the corrected one left
+    assert any("new id" in n for n in result.notes)
+
+
+def test_a_key_a_rejected_row_still_has_is_never_taken_over() -> None:
+    w1 = worklog("w1")
+    ledger = {"0001": entry("0001", "w1")}
+    result = plan([desired(2, "1")], ledger, by_id(w1), present_keys={"0001"})
+    # the rejected row's key keeps w1: the new row is a new entry beside it
+    assert [(r.outcome, r.worklog_id) for r in result.rows] == [("create", None)]
+    assert result.forget == []

@@ -102,7 +102,7 @@ def sync_file(
     # run per organization's profile; a name without a profile is rejected)
     routes = plan_routes(base, prepared=prepared)
     if routes is not None:
-        return _sync_routes(
+        result = _sync_routes(
             settings,
             routes,
             prepared,
@@ -111,10 +111,63 @@ def sync_file(
             cancel=cancel,
             progress=progress,
         )
+    else:
+        result = _sync_prepared(
+            settings,
+            prepared,
+            confirm=confirm,
+            client_factory=client_factory,
+            cancel=cancel,
+            progress=progress,
+        )
+    if settings.prune and prepared.loaded.mapping.fields.organization is not None:
+        _note_organizations_left_out(result)
+    return result
+
+
+def _sync_prepared(
+    settings: SyncSettings,
+    prepared: PreparedFile,
+    *,
+    confirm: Callable[[SyncConfirm], bool] | None,
+    client_factory: ClientFactory | None,
+    cancel: threading.Event | None,
+    progress: Callable[[int, int], None] | None,
+) -> SyncResult:
+    """One sync against one connection, of a file ``prepare`` has read."""
     run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     from timetracker_import.api.client import retrying_client
 
     return asyncio.run(run.run(client_factory or retrying_client))
+
+
+def _note_organizations_left_out(result: SyncResult) -> None:
+    """A feed routed by its organization column whose file has no row left for one of its
+    organizations: that organization is not synced at all (no route, no connection), so
+    its worklogs in the period are kept - said in a note, never silently."""
+    from timetracker_import.core.sync_plan import local_day
+    from timetracker_import.journal.ledger import Ledger, scope_parts
+
+    period, zone = result.period, result.timezone.get("name")
+    if period is None or result.ledger_path is None or not result.scope or not zone:
+        return
+    scopes = [str(o.get("scope") or "") for o in result.organizations] or [result.scope]
+    synced = {scope_parts(s).get("server") for s in scopes if s}
+    with Ledger(result.ledger_path) as book:
+        for server, scope in sorted(book.elsewhere(result.scope).items()):
+            if server in synced:
+                continue
+            held = sum(
+                1
+                for e in book.entries(scope).values()
+                if period.contains(local_day(e.timestamp, str(zone)))
+            )
+            if held:
+                result.notes.append(
+                    f"source {result.source!r} also holds {held} worklog(s) in the period on "
+                    f"{server}, an organization none of this file's rows go to: that "
+                    "organization was not synced, nothing of it was deleted"
+                )
 
 
 def _sync_routes(
@@ -130,33 +183,57 @@ def _sync_routes(
     """One sync per organization of the file (``app.multi_org``'s routes: each run reads the
     whole file with the other organizations' rows left out, so row numbers stay the file's),
     combined into one result: the counts of every row once, the worst exit code."""
-    from timetracker_import.app.multi_org import mapping_file, routed_mapping, worst_exit_code
+    from timetracker_import.app.multi_org import (
+        _report_path,
+        _write_rejected,
+        mapping_file,
+        routed_mapping,
+        worst_exit_code,
+    )
+    from timetracker_import.app.stages.prepare import prepare
 
     source = source_name(settings, prepared.loaded.mapping.source)
-    results: list[tuple[str | None, SyncResult]] = []
-    for route in plan.routes:
+
+    def run_route(route: Any, **changes: Any) -> SyncResult:
         data = routed_mapping(plan.base_mapping, plan.column, route, occurrence=plan.occurrence)
         with mapping_file(data, plan.lookups) as path:
             sub = replace(
                 settings,
-                connection=route.connection,
-                mapping_path=path,
-                preset=None,
-                loaded=None,
-                source=source,
+                **{
+                    "connection": route.connection,
+                    "mapping_path": path,
+                    "preset": None,
+                    "loaded": None,
+                    "source": source,
+                    # one combined file below, not one per run overwriting it
+                    "rejected_path": None,
+                    "report_path": _report_path(settings.report_path, route.name),
+                    **changes,
+                },
             )
-            results.append(
-                (
-                    route.name,
-                    sync_file(
-                        sub,
-                        confirm=confirm,
-                        client_factory=client_factory,
-                        cancel=cancel,
-                        progress=progress,
-                    ),
-                )
+            return _sync_prepared(
+                sub,
+                prepare(_import_settings(sub)),
+                confirm=confirm if not changes.get("dry_run") else None,
+                client_factory=client_factory,
+                cancel=cancel,
+                progress=None if changes.get("dry_run") else progress,
             )
+
+    # One file, one verdict: a truncated export or a renamed feed stops every organization
+    # before the first write, not only the one whose plan showed it (each organization's
+    # plan is made first, as a dry run, when there are several).
+    held_by = None
+    if not settings.dry_run and len(plan.routes) > 1:
+        for route in plan.routes:
+            held_by = _stopped_plan(route.name, run_route(route, dry_run=True, report_path=None))
+            if held_by:
+                break
+    results: list[tuple[str | None, SyncResult]] = []
+    for route in plan.routes:
+        results.append((route.name, run_route(route, held_by=held_by)))
+    if settings.dry_run and len(plan.routes) > 1:
+        held_by = next((h for n, r in results if (h := _stopped_plan(n, r))), None)
     first = results[0][1]
     total = Counts(rows=plan.rows, skipped=plan.skipped, rejected=len(plan.unknown))
     organizations = []
@@ -178,6 +255,7 @@ def _sync_routes(
                 "name": name,
                 "url": route.connection.rest_root,
                 "run_id": result.run_id,
+                "scope": result.scope,
                 "rows": len(route.rows),
                 "exit_code": result.exit_code,
                 "counts": c.to_dict(),
@@ -202,7 +280,35 @@ def _sync_routes(
         notes=[f"{name or 'default connection'}: {n}" for name, r in results for n in r.notes],
         organizations=organizations,
     )
+    if settings.dry_run and held_by:
+        combined.notes.append(
+            f"the real run would write nothing in any organization: {held_by} (the file's "
+            "organizations are synced together or not at all)"
+        )
+    reports = [str(r.report_path) for _, r in results if r.report_path is not None]
+    if len(reports) > 1:
+        combined.notes.append("one report per organization: " + ", ".join(reports))
+    every = sorted(
+        list(plan.unknown) + [j for _, r in results for j in r.rejections],
+        key=lambda j: j.source_row,
+    )
+    combined.rejected_path = (
+        _write_rejected(settings.rejected_path, plan, every)
+        if settings.rejected_path is not None and every
+        else None
+    )
     return combined
+
+
+def _stopped_plan(organization: str | None, result: SyncResult) -> str | None:
+    """Why one organization's plan stops before its first write (the deletion guard, a
+    renamed feed), or None."""
+    name = organization or "the default connection"
+    if result.guard is not None and not result.guard.allowed and result.deletes:
+        return f"the deletion guard stopped the plan for {name}"
+    if result.renamed_from:
+        return f"the plan for {name} continues source {result.renamed_from!r}"
+    return None
 
 
 def check_sync_settings(s: SyncSettings) -> None:
@@ -378,6 +484,13 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         server, approvals = await self._read_server(
             client, desired, entries, set(keys.values()) | present, keyed, self_only, offset
         )
+        fenced = self._moved_from_outside(desired, entries, server) if keyed else []
+        if fenced:  # rejected with their key: it keeps its worklog where it is
+            self.reject(fenced)
+            out = {r.source_row for r in fenced}
+            present |= {d.key for d in desired if d.source_row in out}
+            desired = [d for d in desired if d.source_row not in out]
+            frame = frame.loc[[d.source_row for d in desired]]
         known_ids = set(server) | {e.worklog_id for e in entries.values()}
         plan = plan_sync(
             desired,
@@ -401,7 +514,11 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
         ledgered = self._ledgered_in_period(entries, server)
         verdict = guard_deletes(
-            len(plan.deletes), ledgered, self.limit, source_empty=not len(p.raw)
+            len(plan.deletes),
+            ledgered,
+            self.limit,
+            source_empty=not len(p.raw),
+            unusable_rows=0 if desired else len(p.raw),
         )
         return await self._execute(
             client,

@@ -213,23 +213,31 @@ def entry_keys(
     if not columns or (policy is None and not asked):
         return EntryKeys()
     from timetracker_import.core.dedupe import column_keys, duplicate_keys
-    from timetracker_import.core.mapping import find_column
+    from timetracker_import.core.mapping import find_column, resolve_columns
 
     positions = [
         find_column(table.headers, c, 1, has_header=table.has_header, key_path="key")
         for c in columns
     ]
+    try:
+        user_at = resolve_columns(mapping, table.headers, table.has_header).get("user")
+    except MappingError:
+        user_at = None  # reading the file reports the missing columns
     cells: dict[int, list[Any]] = {}
+    user_cells: dict[int, Any] = {}  # whose entry each row is: a correction keeps its user
     for frame in frames:
         parts = [frame[p].tolist() for p in positions]
         for i, row in enumerate(frame.index.tolist()):
             cells[int(row)] = [part[i] for part in parts]
+        if user_at is not None:
+            rows = [int(r) for r in frame.index.tolist()]
+            user_cells.update(zip(rows, frame[user_at].tolist(), strict=True))
     headers = [table.headers[p] for p in positions]
     keys, blank = column_keys(cells, headers)  # an empty key cell: no entry id
     rejections: list[Rejection] = []
     replaced: dict[int, int] = {}
     if policy is not None:
-        _, rejections, replaced = duplicate_keys(keys, policy)
+        _, rejections, replaced = duplicate_keys(keys, policy, owners=user_cells)
     empty = {r.source_row: str(r.column) for r in blank}
     return EntryKeys(replaced, tuple(rejections), keys, tuple(headers), empty, tuple(columns))
 

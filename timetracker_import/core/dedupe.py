@@ -250,11 +250,13 @@ def column_keys(
 
 
 def duplicate_keys(
-    keys: Mapping[int, str], policy: str = "reject"
+    keys: Mapping[int, str], policy: str = "reject", owners: Mapping[int, str] | None = None
 ) -> tuple[dict[int, str], list[Rejection], dict[int, int]]:
     """Rows sharing a key. ``reject``: every row of such a key is rejected, its reason naming
     the others. ``last``: the last row in file order keeps the key and the earlier ones are
-    replaced by it. Returns (keys kept, rejections, ``{replaced_row: replacing_row}``)."""
+    replaced by it - unless ``owners`` (row -> its user cell) names different users: one
+    person's hours are no correction of another's (an id numbered per employee), so those
+    rows are rejected. Returns (keys kept, rejections, ``{replaced_row: replacing_row}``)."""
     if policy not in ON_DUPLICATE_KEY:
         raise ValueError(f"unknown duplicate-key policy {policy!r}")
     rows_of: dict[str, list[int]] = defaultdict(list)
@@ -263,27 +265,32 @@ def duplicate_keys(
     kept: dict[int, str] = {}
     rejections: list[Rejection] = []
     replaced: dict[int, int] = {}
+    owner_of = {r: cell_text(u).casefold() for r, u in (owners or {}).items()}
     for key, rows in rows_of.items():
+        users = {owner_of.get(r, "") for r in rows}
         if len(rows) == 1:
             kept[rows[0]] = key
-        elif policy == "last":
+            continue
+        if policy == "last" and len(users) == 1:
             kept[rows[-1]] = key
             replaced.update(dict.fromkeys(rows[:-1], rows[-1]))
-        else:
-            for row in rows:
-                others = ", ".join(str(r) for r in rows if r != row)
-                rejections.append(
-                    Rejection(
-                        row,
-                        "duplicate",
-                        None,
-                        key,
-                        f"key {key!r} is also on row(s) {others}; a key must identify one "
-                        "entry: fix the file, or keep the last row as a correction "
-                        "(`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
-                        "last)",
-                    )
+            continue
+        why = (
+            "of another user; a correction keeps its user, so the last row does not replace "
+            "the others: give each entry its own id"
+            if policy == "last"
+            else "a key must identify one entry: fix the file, or keep the last row as a "
+            "correction (`on_duplicate_key: last` in the mapping; sync: --on-duplicate-key "
+            "last)"
+        )
+        for row in rows:
+            others = ", ".join(str(r) for r in rows if r != row)
+            sep = ", " if policy == "last" else "; "
+            rejections.append(
+                Rejection(
+                    row, "duplicate", None, key, f"key {key!r} is also on row(s) {others}{sep}{why}"
                 )
+            )
     return kept, rejections, replaced
 
 

@@ -84,6 +84,7 @@ __all__ = [
     "freeze_of",
     "guard_deletes",
     "local_day",
+    "local_week",
     "parse_delete_limit",
     "parse_period",
     "patch_body",
@@ -297,6 +298,14 @@ def local_day(utc_stamp: str, timezone: str) -> date:
     return ts.astimezone(_zone(timezone)).date()
 
 
+def local_week(utc_stamp: str, timezone: str) -> date:
+    """The Monday of the week (Monday to Sunday) of a UTC "...Z" stamp's day in
+    ``timezone``: the week a person of that zone sees (a date-only entry of a Monday in
+    Berlin is stored at 23:00 UTC on Sunday)."""
+    day = local_day(utc_stamp, timezone)
+    return day - timedelta(days=day.weekday())
+
+
 @functools.lru_cache(maxsize=64)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -449,11 +458,17 @@ class GuardVerdict:
 
 
 def guard_deletes(
-    deletes: int, ledgered: int, limit: DeleteLimit, *, source_empty: bool
+    deletes: int,
+    ledgered: int,
+    limit: DeleteLimit,
+    *,
+    source_empty: bool,
+    unusable_rows: int = 0,
 ) -> GuardVerdict:
-    """The deletion guard: more deletes than ``limit`` allows, or any delete from a source
-    with no row at all (an empty or header-only export) without an explicit limit, stops
-    the run before its first write."""
+    """The deletion guard: more deletes than ``limit`` allows, or - without an explicit
+    limit - any delete from a source with no row at all (an empty or header-only export)
+    or whose ``unusable_rows`` are all its rows (every one rejected or skipped: a file of
+    another period, a changed layout), stops the run before its first write."""
     text = limit.describe(ledgered)
     if deletes == 0:
         return GuardVerdict(True, 0, ledgered, text)
@@ -464,6 +479,16 @@ def guard_deletes(
             ledgered,
             text,
             "the source has no rows at all (an empty or header-only export)",
+        )
+    if unusable_rows and not limit.explicit:
+        return GuardVerdict(
+            False,
+            deletes,
+            ledgered,
+            text,
+            f"none of the file's {unusable_rows} row(s) could be used (each is rejected or "
+            "skipped: a file of another period? a changed layout?), so nothing in it says "
+            "what to delete",
         )
     if not limit.allows(deletes, ledgered):
         share = f" ({deletes / ledgered:.0%} of them)" if ledgered else ""
@@ -570,12 +595,15 @@ def plan_sync(
     for row, entry in pairs:
         paired_keys.add(entry.key)
         _plan_pair(plan, row, entry, server, same_edited, overwrite_edited, fresh)
+    taken = paired_keys | set(present_keys)
+    if not keyless:
+        fresh = _rekey(plan, fresh, ledger, server, taken=taken)
     _adopt(plan, fresh, server, claimed, foreign, foreign_keys or {}, keyless=keyless)
     _prune(
         plan,
         ledger,
         server,
-        paired=paired_keys | set(present_keys),
+        paired=taken,
         same_edited=same_edited,
         timezone=timezone,
         period=period,
@@ -642,6 +670,63 @@ def _pair_keyless(
             taken += 1
             fresh.append((row, f"{slot}#{taken}"))
     return pairs, fresh, held
+
+
+def _rekey(
+    plan: SyncPlan,
+    fresh: list[tuple[DesiredRow, str]],
+    ledger: Mapping[str, LedgerEntry],
+    server: Mapping[str, ServerWorklog],
+    *,
+    taken: set[str],
+) -> list[tuple[DesiredRow, str]]:
+    """Rows with an id key the ledger does not know that are, field for field, a worklog
+    this source holds under a key no row of the file has: the export's ids changed (a
+    re-keyed export, leading zeros lost in a spreadsheet), not its entries. The row keeps
+    that worklog (``unchanged``; the ledger follows the new key, ``taken`` gets the old
+    one) instead of a second worklog beside it - or, with ``--prune``, a delete and a
+    create of the same hours. Returns the rows that are still new."""
+    absent: dict[Slot, list[tuple[LedgerEntry, ServerWorklog]]] = defaultdict(list)
+    for key in sorted(ledger):
+        entry = ledger[key]
+        current = server.get(entry.worklog_id)
+        if key in taken or current is None or entry.pending or entry.state != "ok":
+            continue
+        absent[current.slot].append((entry, current))
+    if not absent:
+        return fresh
+    left: list[tuple[DesiredRow, str]] = []
+    moved: list[tuple[int, str, str]] = []
+    for row, key in sorted(fresh, key=lambda f: f[0].source_row):
+        candidates = absent.get(row.slot, [])
+        match = next((c for c in candidates if not diff_content(row.content, c[1].content)), None)
+        if match is None:
+            left.append((row, key))
+            continue
+        candidates.remove(match)
+        old, current = match
+        taken.add(old.key)
+        plan.forget.append(old.key)
+        moved.append((row.source_row, old.key, key))
+        plan.rows.append(
+            RowPlan(
+                row.source_row,
+                key,
+                Planned.UNCHANGED,
+                worklog_id=current.id,
+                adopted=True,
+                ledger=_entry_for(row, key, current),
+            )
+        )
+    if moved:
+        shown = ", ".join(f"row {r}: {a!r} -> {b!r}" for r, a, b in moved[:3])
+        plan.notes.append(
+            f"{len(moved)} row(s) carry a new id for a worklog this source holds under an id "
+            f"the file no longer has, with the same user, start and content ({shown}"
+            f"{', ...' if len(moved) > 3 else ''}): kept, the ledger follows the new id "
+            "(did the export's ids change?)"
+        )
+    return left
 
 
 def _plan_pair(
@@ -765,8 +850,10 @@ def _adopt(
                     key,
                     Planned.CONFLICT,
                     reason=f"key {row.key!r} of this user belongs to source {others[0]!r} in the "
-                    "ledger; sync it with --source " + repr(others[0]) + " (or remove "
-                    "that source's entries with `ledger forget`)",
+                    "ledger; if this file continues that feed, sync it with --source "
+                    + repr(others[0])
+                    + " (a separate feed whose ids repeat that one's needs another --key "
+                    "column)",
                 )
             )
             continue

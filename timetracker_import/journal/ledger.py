@@ -230,6 +230,19 @@ class Ledger:
                 keys.setdefault(key, []).append((str(user_id).lower(), parts["source"]))
         return Foreign(worklogs, keys)
 
+    def elsewhere(self, scope: str) -> dict[str, str]:
+        """``scope``'s source and key spec on other servers (the other organizations of a
+        feed routed by its organization column): server -> that scope."""
+        mine = scope_parts(scope)
+        found: dict[str, str] = {}
+        for other in self.scopes():
+            parts = other.parts()
+            if parts.get("server") == mine["server"]:
+                continue
+            if (parts.get("source"), parts.get("key")) == (mine["source"], mine["key"]):
+                found[parts.get("server", "")] = other.scope
+        return found
+
     def scopes(self) -> list[ScopeInfo]:
         """The scopes in this file, with their entry counts."""
         cur = self._conn.execute(

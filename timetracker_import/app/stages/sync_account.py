@@ -204,7 +204,7 @@ class SyncAccountMixin(SyncRunState):
             renamed_from=self.renamed_from,
         )
         result.hours = _hours_before_after(
-            plan, server, desired, self.outcome, self.labels, self.deleted
+            plan, server, desired, self.outcome, self.labels, self.deleted, self.zone.name
         )
         if rejections and not s.rebuild:
             result.rejected_path = rejected_in(journal.directory, s.path, self.p, rejections)
@@ -263,21 +263,18 @@ def _hours_before_after(
     outcome: Mapping[int, tuple[RowOutcome, str | None]],
     labels: Mapping[str, str],
     deleted: list[dict[str, Any]],
+    timezone: str,
 ) -> dict[str, dict[str, float]]:
     """User x week hours before -> after this sync, for the worklogs sync manages:
-    ``{"user|week": {"before": h, "after": h}}``."""
-    from timetracker_import.core.approval import week_start
-    from timetracker_import.core.worklog import stamp_instant
+    ``{"user|week": {"before": h, "after": h}}``; weeks of the declared zone, as the
+    period's days."""
+    from timetracker_import.core.sync_plan import local_week
 
     grid: dict[str, dict[str, float]] = {}
 
-    weeks: dict[str, str] = {}  # UTC day -> its Monday (20,000 rows share a few weeks)
-
     def add(user: str, stamp: str, which: str, seconds: float) -> None:
         user = labels.get(user, user)
-        week = weeks.get(stamp[:10])
-        if week is None:
-            week = weeks[stamp[:10]] = week_start(stamp_instant(stamp)).isoformat()
+        week = local_week(stamp, timezone).isoformat()  # local_day is cached per stamp
         cell = grid.setdefault(f"{user}|{week}", {"before": 0.0, "after": 0.0})
         cell[which] += seconds / 3600
 

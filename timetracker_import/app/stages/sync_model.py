@@ -87,6 +87,9 @@ class SyncSettings:
     today: _date | None = None
     date_order: str | None = None  # --date-order: the day/month order (beats the mapping's)
     lookup_dir: Path | None = None  # --lookup-dir: where relative lookup files are read
+    #: a file routed by organization whose plan for another organization stopped before
+    #: its first write (the deletion guard, a renamed feed): why this one writes nothing
+    held_by: str | None = None
 
 
 @dataclass(frozen=True)

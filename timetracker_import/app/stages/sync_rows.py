@@ -12,9 +12,12 @@ from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.sync_plan import (
     DesiredRow,
     Freeze,
+    LedgerEntry,
     Period,
     RejectedRow,
+    ServerWorklog,
     freeze_of,
+    local_day,
     parse_period,
     slot_text,
 )
@@ -121,7 +124,6 @@ class SyncRowsMixin(SyncRunState):
                 if r not in self._closed()
             }
         given = self._given()
-        keyed = bool(self._key_columns())
         billable = frame["billable_seconds"].to_dict() if "billable_seconds" in frame else {}
         comments = frame["comment"].to_dict() if "comment" in frame.columns else {}
         desired = []
@@ -141,11 +143,14 @@ class SyncRowsMixin(SyncRunState):
             if "activity_type" in given:
                 at = body.get("activityTypeId")
                 content["activityTypeId"] = at.lower() if isinstance(at, str) else None
-            if keyed:
-                content["timeStamp"] = body["timeStamp"]
-                content["userId"] = body["userId"].lower()
-                if "work_item" in given:
-                    content["workItemId"] = body.get("workItemId")
+            # where the entry sits is content too: with an id key a moved entry is updated
+            # in place; without one, a worklog moved in 7pace (another start or user) is
+            # an edit there - a conflict, or moved back with --overwrite-edited - never
+            # "unchanged" while 7pace and the file disagree
+            content["timeStamp"] = body["timeStamp"]
+            content["userId"] = body["userId"].lower()
+            if "work_item" in given:
+                content["workItemId"] = body.get("workItemId")
             desired.append(
                 DesiredRow(
                     row,
@@ -179,6 +184,40 @@ class SyncRowsMixin(SyncRunState):
                         f"{day.isoformat()} is outside the period {period.label} this sync is "
                         f"about ({period.origin}); fix the date, or declare a period that "
                         "includes it",
+                    )
+                )
+        return out
+
+    def _moved_from_outside(
+        self,
+        desired: list[DesiredRow],
+        entries: Mapping[str, LedgerEntry],
+        server: Mapping[str, ServerWorklog],
+    ) -> list[Rejection]:
+        """Rows with an id key whose worklog lies outside the declared period (last month's
+        entry, re-dated into this one): moving it would change a day this sync is not
+        about, so the row is rejected and its worklog stays."""
+        period = self.period
+        if period is None:
+            return []
+        out = []
+        for d in desired:
+            entry = entries.get(d.key)
+            current = None if entry is None else server.get(entry.worklog_id)
+            if current is None:
+                continue
+            day = local_day(current.timestamp, self.zone.name)
+            if not period.contains(day):
+                out.append(
+                    Rejection(
+                        d.source_row,
+                        STAGE_PERIOD,
+                        self.p.date_header,
+                        day.isoformat(),
+                        f"its worklog ({current.id}) lies on {day.isoformat()}, outside the "
+                        f"period {period.label} this sync is about ({period.origin}); moving "
+                        "it would change a day outside the period: declare a period that "
+                        f"includes {day.isoformat()} to move it",
                     )
                 )
         return out

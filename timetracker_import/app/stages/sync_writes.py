@@ -120,6 +120,13 @@ class SyncWritesMixin(SyncAccountMixin):
                 self.notes[:] = [n for n in self.notes if not n.startswith("first sync of")]
                 self.notes.append(self._renamed_message(source, plan))
             stopped_by_guard = stopped_by_guard or bool(renamed)
+            if s.held_by and not s.dry_run and not stopped_by_guard:
+                # one file, one verdict: another organization's plan stopped (docs/sync.md)
+                stopped_by_guard = True
+                self.notes.append(
+                    f"nothing was written: {s.held_by}; the file's organizations are synced "
+                    "together or not at all"
+                )
             info = SyncConfirm(
                 len(creates), len(updates), len(plan.deletes), s.connection.rest_root
             )
@@ -176,14 +183,13 @@ class SyncWritesMixin(SyncAccountMixin):
             journal.close()
 
     def _guard_message(self, verdict: GuardVerdict, plan: SyncPlan) -> str:
-        from timetracker_import.core.approval import week_start
-        from timetracker_import.core.worklog import stamp_instant
+        from timetracker_import.core.sync_plan import local_week
 
         per: dict[tuple[str, str], int] = {}
         for d in plan.deletes:
             w = ServerWorklog.from_api(d.before)
             who = self.labels.get(w.user_id, w.user_id)
-            week = week_start(stamp_instant(w.timestamp)).isoformat()
+            week = local_week(w.timestamp, self.zone.name).isoformat()  # the period's weeks
             per[(who, week)] = per.get((who, week), 0) + 1
         lines = ", ".join(f"{who} week of {week}: {n}" for (who, week), n in sorted(per.items()))
         stopped = (
