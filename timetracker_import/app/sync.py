@@ -130,14 +130,14 @@ def _sync_prepared(
     prepared: PreparedFile,
     *,
     confirm: Callable[[SyncConfirm], bool] | None,
-    client_factory: ClientFactory | None,
+    client_factory: RetryingClientFactory | None,
     cancel: threading.Event | None,
     progress: Callable[[int, int], None] | None,
 ) -> SyncResult:
     """One sync against one connection, of a file ``prepare`` has read."""
-    run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     from timetracker_import.api.client import retrying_client
 
+    run = _SyncRun(settings, prepared, confirm=confirm, cancel=cancel, progress=progress)
     return asyncio.run(run.run(client_factory or retrying_client))
 
 
