@@ -31,7 +31,9 @@ async def test_s20_offset_timestamps_keep_their_fraction_as_dotnet_writes_it(
     assert single["data"]["timestamp"] == echoed
     _, page, _ = await api.get("workLogs")
     assert [x["timestamp"] for x in page["data"] if x["id"] == w["id"]] == [echoed]
-    _, batch, _ = await api.post("workLogs/batch", [{"timeStamp": sent, "length": 60, "comment": "b"}])
+    _, batch, _ = await api.post(
+        "workLogs/batch", [{"timeStamp": sent, "length": 60, "comment": "b"}]
+    )
     assert batch["data"][0]["timestamp"] == echoed
 
 

@@ -251,10 +251,10 @@ class TimetrackerClient:
                             status=status,
                             hint=_AMBIGUOUS_HINT,
                         ) from None
-                if request.method == "DELETE" and status == 404 and maybe_applied:
+                error = error_from_response(status, headers, body)
+                if request.method == "DELETE" and maybe_applied and _is_gone(error):
                     # An earlier attempt that got no answer did delete it.
                     return None
-                error = error_from_response(status, headers, body)
                 decision = decide(method, status=status)
                 if request.method == "DELETE" and status == 409 and maybe_applied:
                     # e.g. revoking a week: an earlier attempt may have revoked it already,
@@ -365,7 +365,13 @@ class TimetrackerClient:
     async def me(self, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET me``: the token's user, account, default activity type and time zone."""
         request = Request("GET", "me", _expand(expand_display_name))
-        return expect_object(await self.request(request), "me")
+        me = expect_object(await self.request(request), "me")
+        if "timeZone" not in me:
+            # the specification spells it ``timezone``; real answers say ``timeZone`` (§3)
+            spelled = next((k for k in me if k.lower() == "timezone"), None)
+            if spelled is not None:
+                me = {**me, "timeZone": me[spelled]}
+        return me
 
     async def users(
         self, *, expand_display_name: bool = True, page_size: int = MAX_PAGE_SIZE
@@ -630,6 +636,12 @@ def _partial_decoder(fields: tuple[str, ...]) -> Callable[[int, Mapping[str, str
         return [{name: getattr(i, name) for name in fields} for i in items]
 
     return decode
+
+
+def _is_gone(error: ApiError) -> bool:
+    """Whether an error says the target does not exist: 404, or 422 ``EntityNotFound`` (the
+    status for an unknown id on PATCH/DELETE is not documented; contract §2.3)."""
+    return error.status == 404 or (error.status == 422 and error.error_code == "EntityNotFound")
 
 
 def _identity(item: Any) -> Any:
