@@ -45,3 +45,53 @@ async def test_d1_version_error_names_what_is_wrong_in_words(api: Api) -> None:
     assert "None" not in message and "missing" in message and "3.2" in message
     status, body, _ = await api.get("me", version="9.9")
     assert status == 400 and "'9.9' is not supported" in body["error"]["message"]
+
+
+async def test_d5_default_page_is_500(api: Api) -> None:
+    """§1.7/D5: without ``$count`` a page holds 500 items; ``$skip`` alone goes on."""
+    for chunk in range(2):
+        items = [
+            {"timeStamp": "2024-01-01T00:00:00Z", "length": 60, "workItemId": 1 + i}
+            for i in range(chunk * 500, chunk * 500 + 260)
+        ]
+        status, _, _ = await api.post("workLogs/batch", items)
+        assert status == 200
+    _, first, _ = await api.get("workLogs")
+    _, rest, _ = await api.get("workLogs", query="$skip=500")
+    assert (len(first["data"]), len(rest["data"])) == (500, 20)
+
+
+@pytest.mark.parametrize("expand", [True, False])
+async def test_expand_display_name_on_writes(api: Api, expand: bool) -> None:
+    """§12/§13: ``$expand=user.displayName`` is a query option of POST workLogs and of the
+    batch (validateOnly too): it fills displayName of every user object, else null."""
+    query = "$expand=user.displayName" if expand else ""
+    body = {"timeStamp": "2024-03-04T09:00:00", "length": 60, "comment": "x"}
+    _, one, _ = await api.post("workLogs", body, query=query)
+    _, batch, _ = await api.post("workLogs/batch", [body], query=query)
+    _, check, _ = await api.post("workLogs/batch", [body], query=f"validateOnly=true&{query}")
+    for w in (one["data"], batch["data"][0], check["data"][0]):
+        names = {w[k]["displayName"] for k in ("user", "addedByUser", "editedByUser")}
+        assert names == ({"Bob Builder"} if expand else {None})
+
+
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        # local date 10-19 (an open week), but 10-18 23:00 UTC: Sunday of the Approved week
+        ("2026-10-19T01:00:00+02:00", 409),
+        # local date 10-18 (Sunday of the Approved week), but 10-19 01:30 UTC: open
+        ("2026-10-18T23:30:00-02:00", 200),
+        ("2026-10-18T23:59:59Z", 409),
+        ("2026-10-19T00:00:00Z", 200),
+    ],
+)
+async def test_d21_the_lock_follows_the_utc_week_of_the_timestamp(
+    api: Api, sent: str, status: int
+) -> None:
+    """D21: the approval lock is the week (Monday to Sunday, UTC) that holds the worklog's
+    own timestamp; bob's week of 2026-10-12 is Approved in the demo seed."""
+    got, body, _ = await api.post("workLogs", {"timeStamp": sent, "length": 60, "comment": "x"})
+    assert got == status, body
+    if status == 409:
+        assert body["error"]["errorCode"] == "ApprovalStateFailed"
