@@ -290,3 +290,26 @@ async def test_query_names_keep_a_literal_dollar_on_the_wire(sandbox: Sandbox) -
         "&$toTimestamp=2026-11-03&$workItemIds=1,2&$expand=user.displayName"
         "&$includeEditable=true&$count=7&$skip=0"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "words"),
+    [
+        (403, "LicenseReadOnly", "licence is read-only"),
+        (403, "ApiDisabled", "API is switched off"),
+        (404, "ActivityTypeDisabled", "activity types are switched off"),
+        (400, "ApiVersionError", "--api-version"),
+    ],
+)
+async def test_documented_codes_that_are_no_role_problem_get_their_own_hint(
+    scripted: ScriptedFactory, status: int, code: str, words: str
+) -> None:
+    """§2.2/§2.3: a 403 may also be LicenseReadOnly or ApiDisabled (the sandbox never answers
+    them): the hint must not send the user to their role."""
+    server = await scripted(js({"error": {"statusCode": status, "errorCode": code}}, status))
+    async with server.client() as client:
+        with pytest.raises(ApiError) as info:
+            await client.create_worklog({"length": 60, "comment": "x"})
+    assert info.value.error_code == code
+    assert info.value.hint is not None and words in info.value.hint
+    assert "role" not in info.value.hint
