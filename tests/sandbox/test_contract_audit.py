@@ -95,3 +95,37 @@ async def test_d21_the_lock_follows_the_utc_week_of_the_timestamp(
     assert got == status, body
     if status == 409:
         assert body["error"]["errorCode"] == "ApprovalStateFailed"
+
+
+async def test_comment_only_worklog_has_null_work_item_and_billable_length(api: Api) -> None:
+    """§1.6/§1.8: ``workItemId`` may be null (a comment-only worklog); ``billableLength`` is
+    null when not sent and read back as not billable."""
+    body = {"timeStamp": "2024-03-04T09:00:00", "length": 60, "comment": "only a comment"}
+    _, one, _ = await api.post("workLogs", body)
+    _, batch, _ = await api.post("workLogs/batch", [body])
+    _, page, _ = await api.get("workLogs")
+    for w in (one["data"], batch["data"][0], *page["data"]):
+        assert (w["workItemId"], w["billableLength"]) == (None, None)
+        assert w["flags"]["isBillable"] is False
+        assert "workItemId" in w and "billableLength" in w
+    assert len(page["data"]) == 2
+
+
+async def test_the_internal_api_and_put_are_not_served(api: Api) -> None:
+    """§1.1: ``/api-internal/rest/...`` is the web UI's, not the public API; §11.2: no PUT."""
+    status, body, _ = await api.post(
+        "worklogs/batch", [], prefix="/api-internal/rest/", version="3.1"
+    )
+    assert (status, set(body)) == (404, {"Message"})
+    status, body, _ = await api.call("PUT", "workLogs/0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert (status, set(body)) == (405, {"Message"})
+
+
+async def test_me_has_the_documented_shape(api: Api) -> None:
+    """§3: ``{user, account {vstsId, vstsCollectionId, name, id}, defaultActivityType,
+    timeZone}`` and nothing else."""
+    _, body, _ = await api.get("me")
+    me = body["data"]
+    assert set(me) == {"user", "account", "defaultActivityType", "timeZone"}
+    assert set(me["account"]) == {"vstsId", "vstsCollectionId", "name", "id"}
+    assert set(me["defaultActivityType"]) == {"color", "name", "id"}
