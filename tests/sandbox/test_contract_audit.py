@@ -129,3 +129,31 @@ async def test_me_has_the_documented_shape(api: Api) -> None:
     assert set(me) == {"user", "account", "defaultActivityType", "timeZone"}
     assert set(me["account"]) == {"vstsId", "vstsCollectionId", "name", "id"}
     assert set(me["defaultActivityType"]) == {"color", "name", "id"}
+
+
+@pytest.mark.parametrize(
+    ("comment", "stored"), [(5, "5"), (1.5, "1.5"), (True, "True"), ("text", "text")]
+)
+async def test_s21_a_primitive_comment_is_text_as_dotnet_binds_it(
+    api: Api, comment: object, stored: str
+) -> None:
+    w = await api.create(comment=comment)
+    assert w["comment"] == stored
+
+
+@pytest.mark.parametrize("comment", [{"a": 1}, [1, 2], []])
+async def test_s21_an_object_or_array_comment_is_400_and_stores_nothing(
+    api: Api, comment: object
+) -> None:
+    """D4 converts numeric strings, nothing more: a comment that is an object or an array is
+    "a parameter of the wrong type" (§1.2), never stored as Python's repr of it."""
+    body = {"timeStamp": "2024-03-04T09:00:00", "length": 60, "comment": comment}
+    for endpoint, payload in (("workLogs", body), ("workLogs/batch", [body])):
+        status, answer, _ = await api.post(endpoint, payload)
+        assert (status, answer["error"]["errorCode"]) == (400, "ApiVersionError")
+        assert "comment" in answer["error"]["message"]
+    w = await api.create()
+    status, answer, _ = await api.call("PATCH", f"workLogs/{w['id']}", json={"comment": comment})
+    assert status == 400
+    _, page, _ = await api.get("workLogs")
+    assert [x["comment"] for x in page["data"]] == ["work"]
