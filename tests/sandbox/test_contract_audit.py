@@ -157,3 +157,71 @@ async def test_s21_an_object_or_array_comment_is_400_and_stores_nothing(
     assert status == 400
     _, page, _ = await api.get("workLogs")
     assert [x["comment"] for x in page["data"]] == ["work"]
+
+
+INT32_MAX = 2**31 - 1
+
+
+@pytest.mark.parametrize("field", ["length", "billableLength", "workItemId"])
+@pytest.mark.parametrize("value", [INT32_MAX + 1, 10**20, -(10**20)])
+async def test_s22_numbers_beyond_int32_are_400_not_a_server_error(
+    api: Api, field: str, value: int
+) -> None:
+    """§12: the specification's ``int``: a value outside 32 bits is "a parameter of the
+    wrong type" (400 ApiVersionError), never a 500 (POST, batch, PATCH)."""
+    body = {"timeStamp": "2024-03-04T09:00:00Z", "length": 60, "comment": "x", field: value}
+    for endpoint, payload in (("workLogs", body), ("workLogs/batch", [body])):
+        status, answer, _ = await api.post(endpoint, payload)
+        assert (status, answer["error"]["errorCode"]) == (400, "ApiVersionError"), endpoint
+        assert field in answer["error"]["message"]
+    w = await api.create()
+    status, _, _ = await api.call("PATCH", f"workLogs/{w['id']}", json={field: value})
+    assert status == 400
+    assert (await api.create(length=INT32_MAX))["length"] == INT32_MAX
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "$skip=99999999999999999999",
+        f"$skip={INT32_MAX + 1}",
+        "$workItemIds=99999999999999999999",
+        f"$workItemIds=1,{INT32_MAX + 1}",
+        "$count=99999999999999999999",
+    ],
+)
+async def test_s22_query_numbers_beyond_int32_are_400(api: Api, query: str) -> None:
+    for endpoint, who in (("workLogs", "bob"), ("workLogs/all", "alice"), ("users", "bob")):
+        status, answer, _ = await api.get(endpoint, who=who, query=query)
+        if endpoint == "users" and "workItemIds" in query:
+            assert status == 200  # not a parameter of users: ignored (D4)
+            continue
+        assert (status, answer["error"]["errorCode"]) == (400, "ApiVersionError"), endpoint
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("0001-01-01T00:00:00-01:00", "0001-01-01T01:00:00Z"),
+        ("0999-03-04T10:00:00.5+02:00", "0999-03-04T08:00:00.5Z"),
+        ("9999-12-31T23:59:59+01:00", "9999-12-31T22:59:59Z"),
+    ],
+)
+async def test_s20_early_and_late_years_keep_four_digits(api: Api, sent: str, echoed: str) -> None:
+    assert (await api.create(timeStamp=sent))["timestamp"] == echoed
+
+
+@pytest.mark.parametrize("sent", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+async def test_s22_an_instant_outside_years_1_to_9999_is_400(api: Api, sent: str) -> None:
+    """.NET's DateTime holds years 1 to 9999: an offset that moves a timestamp out of them is
+    a value of the wrong type (400), as a filter, a worklog's or a week's start."""
+    status, answer, _ = await api.post(
+        "workLogs", {"timeStamp": sent, "length": 60, "comment": "x"}
+    )
+    assert (status, answer["error"]["errorCode"]) == (400, "ApiVersionError")
+    status, answer, _ = await api.get(
+        "workLogs", query=f"$fromTimestamp={sent.replace('+', '%2B')}"
+    )
+    assert status == 400
+    status, answer, _ = await api.post("timeApproval/week", {"weekStart": sent})
+    assert status == 400

@@ -54,7 +54,8 @@ def format_utc_z(instant: datetime, fraction: str | None = None) -> str:
     utc = instant.astimezone(UTC)
     digits = f"{utc.microsecond:06d}" if fraction is None else fraction[:7]
     digits = digits.rstrip("0")
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + (f".{digits}" if digits else "") + "Z"
+    whole = utc.replace(microsecond=0, tzinfo=None).isoformat()  # four-digit years
+    return whole + (f".{digits}" if digits else "") + "Z"
 
 
 def format_created(instant: datetime) -> str:
@@ -77,7 +78,10 @@ def parse_timestamp(value: object) -> ParsedTime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is not None:
-        instant = parsed.astimezone(UTC)
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError:  # before year 1 or after 9999 in UTC: no DateTime (S22)
+            return None
         # offsets are whole minutes, so the UTC time keeps the fraction as sent (7 digits)
         fraction = _FRACTION.search(text)
         return ParsedTime(instant, format_utc_z(instant, fraction and fraction[1]), True)
