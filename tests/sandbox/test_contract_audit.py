@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Api
+from .conftest import Api, auth
 
 
 @pytest.mark.parametrize(
@@ -225,3 +225,17 @@ async def test_s22_an_instant_outside_years_1_to_9999_is_400(api: Api, sent: str
     assert status == 400
     status, answer, _ = await api.post("timeApproval/week", {"weekStart": sent})
     assert status == 400
+
+
+async def test_deeply_nested_json_is_400_not_a_server_error(api: Api) -> None:
+    """A body nested past Python's recursion limit is malformed JSON to the client (400
+    ApiVersionError, §2.3), not a plain-text 500 (found by fuzzing every body field)."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    for endpoint in ("workLogs", "workLogs/batch", "users/roles", "timeApproval/week"):
+        async with api.client.post(
+            f"/api/rest/{endpoint}?api-version=3.2",
+            data=body,
+            headers={**auth("alice"), "Content-Type": "application/json"},
+        ) as resp:
+            answer = await resp.json()
+        assert (resp.status, answer["error"]["errorCode"]) == (400, "ApiVersionError")

@@ -172,6 +172,8 @@ class Ctx:
             return json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             raise ApiFail(400, "ApiVersionError", "the request body is not valid JSON") from None
+        except RecursionError:
+            raise ApiFail(400, "ApiVersionError", "the request body is nested too deeply") from None
 
 
 def parse_query(query_string: str) -> dict[str, str]:
