@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 
 from timetracker_import.api.client import TimetrackerClient
+from timetracker_import.api.protocol import AmbiguousWrite
 from timetracker_import.api.redact import Secret
 from timetracker_import.api.settings import ConnectionSettings
 from timetracker_import.app.admin import role_row
@@ -313,3 +314,65 @@ async def test_documented_codes_that_are_no_role_problem_get_their_own_hint(
     assert info.value.error_code == code
     assert info.value.hint is not None and words in info.value.hint
     assert "role" not in info.value.hint
+
+
+SENT = [
+    {"timeStamp": "2024-03-04T09:00:00Z", "length": 60, "workItemId": 1},
+    {"timeStamp": "2024-03-04T10:00:00Z", "length": 120, "workItemId": 1},
+    {"timeStamp": "2024-03-04T11:00:00Z", "length": 60, "comment": "no work item"},
+]
+
+
+def created(ids: str, sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"w{n}",
+            "editedTimestamp": "2024-03-05T00:00:00",
+            "length": i["length"],
+            "workItemId": i.get("workItemId"),
+            "comment": i.get("comment"),
+        }
+        for n, i in zip(ids, sent, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("fields", [None, ("id", "editedTimestamp")], ids=["full", "fields"])
+async def test_batch_answer_in_another_order_is_put_back_in_request_order(
+    scripted: ScriptedFactory, fields: tuple[str, ...] | None
+) -> None:
+    """§13/§17.2: the answer's order is undocumented. Answered as a permutation of the
+    request (told apart by length and work item), each row still gets its own worklog."""
+    answer = list(reversed(created("abc", SENT)))  # wc, wb, wa
+    server = await scripted(js({"data": answer}))
+    async with server.client() as client:
+        items = await client.post_batch(SENT, fields=fields)
+    assert [i["id"] for i in items] == ["wa", "wb", "wc"]
+    if fields is not None:
+        assert all(set(i) == set(fields) for i in items)
+
+
+async def test_batch_answer_reordered_among_look_alikes_is_ambiguous(
+    scripted: ScriptedFactory,
+) -> None:
+    """Two rows with the same length and work item answered out of order cannot be told
+    apart: the outcome is ambiguous (the caller reads the window back), never a guess."""
+    sent = [*SENT, {"timeStamp": "2024-03-04T12:00:00Z", "length": 60, "workItemId": 1}]
+    answer = created("abcd", sent)
+    answer[0], answer[1] = answer[1], answer[0]
+    server = await scripted(js({"data": answer}))
+    async with server.client() as client:
+        with pytest.raises(AmbiguousWrite):
+            await client.post_batch(sent, fields=("id",))
+
+
+async def test_batch_answer_in_request_order_is_taken_as_it_is(
+    scripted: ScriptedFactory,
+) -> None:
+    """Look-alike rows in request order, and an answer that does not echo the values (a
+    server that normalises them): taken by position, as before."""
+    sent = [*SENT, {"timeStamp": "2024-03-04T12:00:00Z", "length": 60, "workItemId": 1}]
+    bare = [{"id": f"w{n}"} for n in range(4)]
+    server = await scripted(js({"data": created("abcd", sent)}), js(bare))
+    async with server.client() as client:
+        assert [i["id"] for i in await client.post_batch(sent)] == ["wa", "wb", "wc", "wd"]
+        assert [i["id"] for i in await client.post_batch(sent)] == ["w0", "w1", "w2", "w3"]
