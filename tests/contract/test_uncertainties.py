@@ -84,7 +84,7 @@ async def test_delete_of_a_gone_worklog_after_an_unanswered_attempt_is_done(
     body = {"error": {**NOT_FOUND["error"], "statusCode": status}}
     server = await scripted((0, {}, None), js(body, status))
     async with server.client() as client:
-        assert await client.delete_worklog("0f8fad5b-d9cb-469f-a165-70867728950e") is None
+        await client.delete_worklog("0f8fad5b-d9cb-469f-a165-70867728950e")  # no error: done
     assert [s.split("?")[0] for s in server.seen] == [
         "DELETE /api/rest/workLogs/" + "0f8fad5b-d9cb-469f-a165-70867728950e"
     ] * 2
@@ -112,7 +112,7 @@ async def test_delete_answered_in_any_documented_form(
     """§11.3: ``{"data": null}`` with 200 (sample), 204 (one client accepts it)."""
     server = await scripted(answer)
     async with server.client() as client:
-        assert await client.delete_worklog("0f8fad5b-d9cb-469f-a165-70867728950e") is None
+        await client.delete_worklog("0f8fad5b-d9cb-469f-a165-70867728950e")  # no error: done
 
 
 @pytest.mark.parametrize("key", ["timeZone", "timezone", "TimeZone"])
