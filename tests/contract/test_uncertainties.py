@@ -1,4 +1,4 @@
-"""The client against every variant of what 7pace-api.md leaves open (§17, §18).
+"""The client against every variant of what the API contract leaves open (§17, §18).
 
 The sandbox answers one variant of each open question (its §19 decision); the others come
 from a scripted server over real loopback HTTP, so every call still goes through the

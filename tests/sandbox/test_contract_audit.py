@@ -1,4 +1,4 @@
-"""Divergences from 7pace-api.md found by the statement-by-statement audit (docs/sandbox.md,
+"""Divergences from the API contract found by the statement-by-statement audit (docs/sandbox.md,
 "Contract checklist"): each test failed on the sandbox before its fix."""
 
 from __future__ import annotations
