@@ -372,7 +372,9 @@ async def test_connection_refused_post_is_retried_without_duplicate() -> None:
 
 
 async def test_connection_refused_until_the_budget_is_spent() -> None:
-    settings = ConnectionSettings(url=f"http://127.0.0.1:{free_port()}", token=Secret("x" * 12))
+    settings = ConnectionSettings(
+        url=f"http://127.0.0.1:{free_port()}", token=Secret("refused-token-0001")
+    )
     sleep = SleepRecorder()
     async with TimetrackerClient(
         settings, sleep=sleep, rand=lambda: 0.0, retry_policy=RetryPolicy(max_attempts=3)

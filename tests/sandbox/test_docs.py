@@ -90,3 +90,33 @@ def test_paging_100000_worklogs_is_quick(tmp_path: Path) -> None:
         "EXPLAIN QUERY PLAN SELECT id FROM worklogs ORDER BY ts_key, id LIMIT 500 OFFSET 0"
     ).fetchall()
     assert "worklogs_order" in str(plan)  # the ordered index, not a sort
+
+
+def test_the_contract_checklist_adds_up_and_names_only_existing_tests() -> None:
+    """docs/sandbox.md "Contract checklist": every row's tests exist (below tests/), and
+    the totals the text states are the table's."""
+    doc = DOC.read_text(encoding="utf-8")
+    part = doc.split("## Contract checklist", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (C\d+) \| [^|]* \| (.*) \| ([^|]*) \| ([^|]*) \|$", part, re.M)
+    assert [r[0] for r in rows] == [f"C{n}" for n in range(1, len(rows) + 1)]
+    tests_dir = HERE.parent
+    for number, _, _, tests in rows:
+        for path, name in re.findall(r"`([\w/]+\.py)::(test_\w+)`", tests):
+            source = (tests_dir / path).read_text(encoding="utf-8")
+            assert re.search(rf"def {name}\(", source), f"{number}: {path}::{name}"
+    verdicts = [r[2].strip() for r in rows]
+    counts = (
+        len(rows),
+        sum(v in ("sandbox", "both") for v in verdicts),
+        sum(v in ("client", "both") for v in verdicts),
+        sum(v.startswith("not emulated") for v in verdicts),
+        sum("::test_" in r[3] for r in rows),
+        sum("*fixed*" in r[1] for r in rows),
+    )
+    stated = re.search(
+        r"\*\*Totals:\*\* (\d+) statements: (\d+) enforced by the sandbox, (\d+) held on the "
+        r"client side, (\d+) not\s+emulated; (\d+) with tests; (\d+) divergences fixed",
+        part,
+    )
+    assert stated is not None
+    assert tuple(int(n) for n in stated.groups()) == counts

@@ -13,6 +13,7 @@ import functools
 import logging
 import os
 import random
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -251,10 +252,10 @@ class TimetrackerClient:
                             status=status,
                             hint=_AMBIGUOUS_HINT,
                         ) from None
-                if request.method == "DELETE" and status == 404 and maybe_applied:
+                error = error_from_response(status, headers, body)
+                if request.method == "DELETE" and maybe_applied and _is_gone(error):
                     # An earlier attempt that got no answer did delete it.
                     return None
-                error = error_from_response(status, headers, body)
                 decision = decide(method, status=status)
                 if request.method == "DELETE" and status == 409 and maybe_applied:
                     # e.g. revoking a week: an earlier attempt may have revoked it already,
@@ -365,7 +366,13 @@ class TimetrackerClient:
     async def me(self, *, expand_display_name: bool = False) -> dict[str, Any]:
         """``GET me``: the token's user, account, default activity type and time zone."""
         request = Request("GET", "me", _expand(expand_display_name))
-        return expect_object(await self.request(request), "me")
+        me = expect_object(await self.request(request), "me")
+        if "timeZone" not in me:
+            # the specification spells it ``timezone``; real answers say ``timeZone`` (§3)
+            spelled = next((k for k in me if k.lower() == "timezone"), None)
+            if spelled is not None:
+                me = {**me, "timeZone": me[spelled]}
+        return me
 
     async def users(
         self, *, expand_display_name: bool = True, page_size: int = MAX_PAGE_SIZE
@@ -507,11 +514,24 @@ class TimetrackerClient:
         request = Request(
             "POST", "workLogs/batch", query, [dict(i) for i in items], retry_safe=validate_only
         )
-        decode = parse_response if fields is None else _partial_decoder(fields)
+        # a real batch's answer is put in request order by these keys (_in_request_order)
+        extra = (
+            ()
+            if fields is None or validate_only
+            else tuple(k for k in _ORDER_KEYS if k not in fields)
+        )
+        decode = parse_response if fields is None else _partial_decoder(fields + extra)
         expected = None if validate_only else len(items)
+        sent = request.body
 
         def answer(status: int, headers: Mapping[str, str], body: bytes) -> list[Any]:
-            return _batch_answer(decode(status, headers, body), expected)
+            answered = _batch_answer(decode(status, headers, body), expected)
+            if expected is None:
+                return answered
+            answered = _in_request_order(sent, answered)
+            if extra and fields is not None:
+                answered = [{k: i[k] for k in fields} for i in answered]
+            return answered
 
         return await self.request(request, answer)  # type: ignore[no-any-return]
 
@@ -632,6 +652,12 @@ def _partial_decoder(fields: tuple[str, ...]) -> Callable[[int, Mapping[str, str
     return decode
 
 
+def _is_gone(error: ApiError) -> bool:
+    """Whether an error says the target does not exist: 404, or 422 ``EntityNotFound`` (the
+    status for an unknown id on PATCH/DELETE is not documented; contract §2.3)."""
+    return error.status == 404 or (error.status == 422 and error.error_code == "EntityNotFound")
+
+
 def _identity(item: Any) -> Any:
     if isinstance(item, dict):
         value = item.get("id")
@@ -648,6 +674,40 @@ def _object_answer(what: str) -> Callable[[int, Mapping[str, str], bytes], dict[
         return expect_object(parse_response(status, headers, body), what)
 
     return decode
+
+
+#: what tells a batch's rows apart in its answer (echoed as sent; timestamps are not)
+_ORDER_KEYS = ("length", "workItemId")
+
+
+def _order_key(item: Mapping[str, Any]) -> tuple[int, int | None] | None:
+    try:
+        work_item = item.get("workItemId")
+        return int(item["length"]), None if work_item is None else int(work_item)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _in_request_order(sent: Sequence[Mapping[str, Any]], answered: list[Any]) -> list[Any]:
+    """A batch answer in request order (contract §13, §17.2: the order is undocumented).
+
+    Taken by position when its rows' length and work item match the request's position by
+    position, or when they cannot be compared (not echoed, normalised). When the answer is a
+    permutation of the request, each row gets the worklog with its values; if rows that look
+    alike were moved, which is which cannot be known: ``MalformedAnswer`` (ambiguous)."""
+    sent_keys = [_order_key(i) for i in sent]
+    got_keys = [_order_key(i) for i in answered]
+    if sent_keys == got_keys or None in sent_keys or None in got_keys:
+        return answered
+    if Counter(sent_keys) != Counter(got_keys):
+        return answered  # not a permutation: the server changed values; keep the position
+    if len(set(sent_keys)) != len(sent_keys):
+        raise MalformedAnswer(
+            "7pace API answered the batch in another order, and rows with the same length "
+            "and work item cannot be told apart"
+        )
+    by_key = dict(zip(got_keys, answered, strict=True))
+    return [by_key[k] for k in sent_keys]
 
 
 def _batch_answer(payload: Any, expected: int | None) -> list[Any]:

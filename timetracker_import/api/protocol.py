@@ -222,6 +222,20 @@ _HINTS = {
     429: "the 7pace rate limit was hit; wait and run again (it resumes)",
 }
 
+#: hints for documented error codes that say more than their status (contract §2.2): a 403
+#: that is no matter of role, the version error
+_CODE_HINTS = {
+    "LicenseReadOnly": "the 7pace licence is read-only (on premises): the server refuses "
+    "changes until the licence is renewed; reading still works",
+    "ApiDisabled": "the 7pace API is switched off for this account (for example during an "
+    "account migration); run again later or ask your 7pace administrator",
+    "ActivityTypeDisabled": "activity types are switched off in this 7pace account; leave "
+    "the activity type out",
+    "ApiVersionError": "the server refused the api-version, or a value of the wrong type "
+    "(a GUID, a date, a number); check --api-version (3.2 is the current version) or the "
+    "value the message names",
+}
+
 
 def error_from_response(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
     """The typed error for a non-2xx response (not raised, so callers can decide)."""
@@ -236,7 +250,7 @@ def error_from_response(status: int, headers: Mapping[str, str], body: bytes) ->
         text += f" {code}"
     if description:
         text += f": {description}"
-    hint = _HINTS.get(status)
+    hint = _CODE_HINTS.get(code or "") or _HINTS.get(status)
     if 300 <= status < 400:
         location = _header(headers, "Location")
         # a sign-in redirect's query may carry a code or a token: never shown

@@ -26,6 +26,8 @@ from timetracker_import.sandbox.timeparse import parse_timestamp
 MAX_BODY_BYTES = 30_000_000
 API_VERSIONS = frozenset({"3.0-preview", "3.0", "3.1", "3.2-beta", "3.2", "3.3-beta"})
 MAX_PAGE = 500
+#: S22: numbers of the API are .NET ``int`` (32 bits); beyond is a value of the wrong type
+INT32_MAX = 2**31 - 1
 
 
 @dataclass
@@ -122,7 +124,7 @@ class Ctx:
                 return value
         return None
 
-    def int_param(self, name: str, default: int, lo: int, hi: int | None = None) -> int:
+    def int_param(self, name: str, default: int, lo: int, hi: int = INT32_MAX) -> int:
         raw = self.q(name)
         if raw is None or raw == "":
             return default
@@ -130,9 +132,8 @@ class Ctx:
             value = int(raw.strip())
         except ValueError:
             raise bad_param(name, f"{raw!r} is not an integer") from None
-        if value < lo or (hi is not None and value > hi):
-            limit = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-            raise bad_param(name, f"must be {limit}")
+        if not lo <= value <= hi:
+            raise bad_param(name, f"must be between {lo} and {hi}")
         return value
 
     def bool_param(self, *names: str) -> bool:
@@ -171,6 +172,8 @@ class Ctx:
             return json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError):
             raise ApiFail(400, "ApiVersionError", "the request body is not valid JSON") from None
+        except RecursionError:
+            raise ApiFail(400, "ApiVersionError", "the request body is nested too deeply") from None
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -231,11 +234,21 @@ def parse_bool(value: Any, name: str, default: bool = False) -> bool:
 
 
 def parse_int(value: Any, name: str) -> int | None:
-    """Integers, integral floats and numeric strings (D4); None stays None."""
+    """Integers, integral floats and numeric strings (D4) within 32 bits (S22); None stays
+    None."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise bad_param(name, "expected a number")
+    number = _whole_number(value)
+    if number is None:
+        raise bad_param(name, f"{value!r} is not a whole number")
+    if not -INT32_MAX - 1 <= number <= INT32_MAX:
+        raise bad_param(name, f"{value!r} is outside the 32-bit integer range")
+    return number
+
+
+def _whole_number(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -248,10 +261,10 @@ def parse_int(value: Any, name: str) -> int | None:
             try:
                 number = float(text)
             except ValueError:
-                number = float("nan")
+                return None
             if number.is_integer():
                 return int(number)
-    raise bad_param(name, f"{value!r} is not a whole number")
+    return None
 
 
 class RawJson(str):

@@ -248,10 +248,11 @@ async def _answer(
     query = parse_query(request.query_string)
     version = query.get("api-version")
     if version not in API_VERSIONS:
+        wrong = "is missing" if version is None else f"{version!r} is not supported"
         response = error_response(
             400,
             "ApiVersionError",
-            f"api-version {version!r} is missing or not supported; use one of "
+            f"the query parameter api-version {wrong}; use one of "
             + ", ".join(sorted(API_VERSIONS)),
         )
     else:

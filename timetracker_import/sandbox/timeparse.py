@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+# The fraction of an ISO time: "." or "," then digits (.NET keeps 7, DateTime's tick).
+_FRACTION = re.compile(r"[T ][0-9:]+[.,]([0-9]+)")
+
 # "3/4/2024, 9:00:00 AM", "3/4/2024 9:00 AM", "3/4/2024 13:00", "3/4/2024".
 _US_FORM = re.compile(
     r"^(?P<month>\d{1,2})/(?P<day>\d{1,2})/(?P<year>\d{4})"
@@ -45,10 +48,14 @@ def from_key(key: int) -> datetime:
     return EPOCH + timedelta(microseconds=key)
 
 
-def format_utc_z(instant: datetime) -> str:
-    """``2024-03-04T08:00:00Z`` (fraction only when there is one)."""
-    text = instant.astimezone(UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+def format_utc_z(instant: datetime, fraction: str | None = None) -> str:
+    """``2024-03-04T08:00:00Z``, with the fraction as .NET writes it (S20): ``fraction``'s
+    digits (else the microseconds) cut to 7, trailing zeros dropped, none when zero."""
+    utc = instant.astimezone(UTC)
+    digits = f"{utc.microsecond:06d}" if fraction is None else fraction[:7]
+    digits = digits.rstrip("0")
+    whole = utc.replace(microsecond=0, tzinfo=None).isoformat()  # four-digit years
+    return whole + (f".{digits}" if digits else "") + "Z"
 
 
 def format_created(instant: datetime) -> str:
@@ -71,8 +78,13 @@ def parse_timestamp(value: object) -> ParsedTime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is not None:
-        instant = parsed.astimezone(UTC)
-        return ParsedTime(instant, format_utc_z(instant), True)
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError:  # before year 1 or after 9999 in UTC: no DateTime (S22)
+            return None
+        # offsets are whole minutes, so the UTC time keeps the fraction as sent (7 digits)
+        fraction = _FRACTION.search(text)
+        return ParsedTime(instant, format_utc_z(instant, fraction and fraction[1]), True)
     # Without an offset the text is stored and returned exactly as sent (D6), whatever its
     # form: ISO, a date alone or a US form, even with Node's narrow no-break space.
     return ParsedTime(parsed.replace(tzinfo=UTC), value, False)

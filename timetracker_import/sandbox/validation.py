@@ -62,13 +62,23 @@ def parse_worklog_input(raw: Any) -> WorklogInput:
     out.length = parse_int(body.get("length"), "length")
     out.billable = parse_int(body.get("billablelength"), "billableLength")
     out.work_item_id = parse_int(body.get("workitemid"), "workItemId")
-    comment = body.get("comment")
-    out.comment = None if comment is None else str(comment)
+    out.comment = _comment_text(body.get("comment"))
     if body.get("userid") is not None:
         out.user_id = parse_guid(body["userid"], "userId")
     if body.get("activitytypeid") is not None:
         out.activity_type_id = parse_guid(body["activitytypeid"], "activityTypeId")
     return out
+
+
+def _comment_text(value: Any) -> str | None:
+    """S21: a string as is; a number or boolean as .NET's JSON binder turns it into text
+    (``5`` → ``"5"``, ``true`` → ``"True"``); an object or array is 400."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    kind = "an object" if isinstance(value, dict) else "an array"
+    raise bad_param("comment", f"expected text, got {kind}")
 
 
 def build_worklog(

@@ -8,7 +8,13 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from timetracker_import.sandbox.context import ApiFail, Ctx, canonical_guid, require_a_role
+from timetracker_import.sandbox.context import (
+    INT32_MAX,
+    ApiFail,
+    Ctx,
+    canonical_guid,
+    require_a_role,
+)
 from timetracker_import.sandbox.render import render_worklogs
 from timetracker_import.sandbox.timeparse import to_key
 from timetracker_import.sandbox.validation import (
@@ -160,8 +166,11 @@ class _FastItems:
         if (
             ts_key is None
             or type(length) is not int
-            or length <= 0
-            or (billable is not None and (type(billable) is not int or billable < 0))
+            or not 0 < length <= INT32_MAX
+            or (
+                billable is not None
+                and (type(billable) is not int or not 0 <= billable <= INT32_MAX)
+            )
             or (
                 comment is not None
                 and (type(comment) is not str or len(comment) > MAX_COMMENT_CHARS)
@@ -173,7 +182,7 @@ class _FastItems:
                 return None
         elif (
             type(work_item) is not int
-            or work_item <= 0
+            or not 0 < work_item <= INT32_MAX
             or (self.work_items is not None and work_item not in self.work_items)
         ):
             return None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from timetracker_import.sandbox.context import (
+    INT32_MAX,
     MAX_PAGE,
     ApiFail,
     Ctx,
@@ -37,6 +38,8 @@ def _worklog_filter(ctx: Ctx, user_id: str | None) -> WorklogFilter:
             ids = [int(p) for p in parts]
         except ValueError:
             raise bad_param("$workItemIds", "expected comma-separated integers") from None
+        if any(not -INT32_MAX - 1 <= i <= INT32_MAX for i in ids):
+            raise bad_param("$workItemIds", "an id is outside the 32-bit integer range")
         if len(ids) > MAX_WORK_ITEM_FILTER:
             raise fail422(
                 "FilterWorkItemIdsCountExceeded",
