@@ -75,7 +75,7 @@ class _TransportFailure(Exception):
 
 
 class TimetrackerClient:
-    """Async client for every endpoint of the contract (docs/connection.md, 7pace-api.md)."""
+    """Async client for every endpoint of the contract (docs/connection.md, docs/sandbox.md)."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """The sandbox's aiohttp application factory.
 
-An independent implementation of /work/shared/docs/7pace-api.md (section 19, D1-D24 are
+An independent implementation of the 7pace REST API contract (docs/sandbox.md; its D1-D24 are
 binding). Nothing here imports the client side of the project. The request context is in
 ``context.py``, the request pipeline in ``pipeline.py``, one module per resource under
 ``routes/``.
