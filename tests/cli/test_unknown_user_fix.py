@@ -68,7 +68,8 @@ def test_a_mapping_file_without_a_user_lookup_names_itself(
         encoding="utf-8",
     )
     path = write_csv(
-        tmp_path / "f.csv", [{"Who": "E1042", "When": "2024-03-04 09:00", "Hours": "1", "What": "x"}]
+        tmp_path / "f.csv",
+        [{"Who": "E1042", "When": "2024-03-04 09:00", "Hours": "1", "What": "x"}],
     )
     reason = _reason(box, str(path), "--mapping", str(mapping))
     assert reason.endswith(f"on fields.user in {mapping}, or add the person to the organization")
