@@ -50,6 +50,7 @@ from timetracker_import.app.stages.preflight import (
     PreflightReads,
     check_existing,
     locked_rejections,
+    same_start_note,
 )
 from timetracker_import.app.stages.prepare import (
     PreparedFile,
@@ -650,6 +651,11 @@ class _ImportRun:
         if check.rejections:
             book.reject(journal, check.rejections)
         frame = book.pending_part(frame)
+        beside = same_start_note(
+            frame, user_ids, check, labels={k.lower(): v for k, v in resolved.labels.items()}
+        )
+        if beside:
+            self.notes.append(beside)
         poster.send_only(_row_set(frame.index.to_numpy(dtype="int64")))  # a byte a row
         return frame
 
