@@ -268,8 +268,8 @@ def parse_datetime_strings(
             naive[amb] = pd.NaT
             aware[amb] = pd.NaT
             error[amb] = (
-                "ambiguous date: day and month could be swapped; declare date_order "
-                "(DMY or MDY) or a format in the mapping"
+                "ambiguous date: day and month could be swapped; say which with "
+                "--date-order DMY or MDY (or date_order: or a format in the mapping)"
             )
     return ParsedTimes(naive, aware, error)
 
