@@ -61,7 +61,10 @@ def test_a_corrected_row_imported_again_is_said_to_land_beside_the_old_worklog(
 
     # Bob's review really took 1.5 h: the export is corrected and imported again
     fixed = [ROWS[0], ROWS[1].replace("13:15:00,01:00:00", "13:45:00,01:30:00"), ROWS[2]]
-    dry = _import(box, _write(tmp_path / "week-fixed.csv", fixed), "--dry-run")
+    report = tmp_path / "out" / "dry.json"
+    dry = _import(
+        box, _write(tmp_path / "week-fixed.csv", fixed), "--dry-run", "--report", str(report)
+    )
     assert (dry["counts"]["created"], dry["counts"]["already_existing"]) == (1, 2)
     [note] = _beside(dry)
     assert note.startswith("1 row(s) start at the same second as a worklog of the same user")
@@ -71,8 +74,13 @@ def test_a_corrected_row_imported_again_is_said_to_land_beside_the_old_worklog(
     assert note in dry["stderr"].replace("note: ", "")  # the summary prints it too
     # carol's row at the same second is another user's: not named
     assert "carol" not in note
+    # the report, a scheduled run's evidence, carries the notes the summary printed
+    assert note in json.loads(report.read_text(encoding="utf-8"))["notes"]
 
     # import does what it says: the slot now holds both worklogs
-    real = _import(box, tmp_path / "week-fixed.csv", "--yes")
+    page = tmp_path / "real.html"
+    real = _import(box, tmp_path / "week-fixed.csv", "--yes", "--report", str(page))
     assert len(_beside(real)) == 1
+    html = page.read_text(encoding="utf-8")
+    assert '<section id="notes"><h2>Notes</h2>' in html and "beside worklog" in html
     assert server_comments(box)["Review #101"] == 2
