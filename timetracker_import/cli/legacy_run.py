@@ -83,7 +83,10 @@ def run_legacy(opts: LegacyOptions, env: Mapping[str, str]) -> int:
 
     def make_settings(route: Route, mapping_path: Path) -> ImportSettings:
         return ImportSettings(
-            path=opts.file, connection=route.connection, mapping_path=mapping_path
+            path=opts.file,
+            connection=route.connection,
+            mapping_path=mapping_path,
+            timezone=opts.timezone,
         )
 
     def started(route: Route) -> None:
