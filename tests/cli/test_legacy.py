@@ -332,3 +332,19 @@ def test_timezone_option_the_zone_note_names(sandbox: RunningSandbox, tmp_path: 
     with sqlite3.connect(sandbox.db) as conn:
         stamps = dict(conn.execute("SELECT comment, ts_text FROM worklogs"))
     assert str(stamps["standup berlin"]).startswith("2026-03-09T07:30")  # 08:30 CET
+
+
+def test_an_unknown_user_is_told_to_fix_the_file_not_a_temporary_mapping(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    # The drop-in builds its mapping in a temporary folder: the reason named that file,
+    # gone when the command ends, as the place for `map:`. The old importer's fix is the cell.
+    data = write_csv(
+        tmp_path / "in.csv",
+        [["UserName", "TimeStamp", "Duration", "Comment"], ["E1042", "03.09.2026 08:30", "1", "x"]],
+    )
+    env = {"TIMETRACKER_TOKEN": sandbox.tokens[ALICE_TOKEN_USER]}
+    code, _, err = invoke("-f", str(data), "--api", sandbox.url, "-m", "--timezone", "UTC", env=env)
+    assert code == 1, err
+    assert "write the person's 7pace uniqueName (the e-mail in the cloud" in err
+    assert "in the file's UserName column" in err and "timetracker-routes-" not in err

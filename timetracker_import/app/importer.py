@@ -475,7 +475,7 @@ class _ImportRun:
                     activity_types=activity,
                     user_header=p.user_header,
                     activity_header=p.activity_header,
-                    user_fix=p.loaded.unknown_user_fix(),
+                    user_fix=s.unknown_user_fix or p.loaded.unknown_user_fix(),
                 )
                 book.reject(journal, resolved.rejections)
                 frame = book.pending_part(to_check)
