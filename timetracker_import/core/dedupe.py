@@ -87,14 +87,17 @@ def same_start_worklogs(
     if not by_start or not len(frame):
         return {}
     starts = pd.to_datetime(frame["timestamp"], utc=True).dt.floor("s")
-    wanted = pd.to_datetime(sorted({stamp for _, stamp in by_start}), utc=True)
+    wanted = pd.to_datetime(
+        sorted({stamp for _, stamp in by_start}), utc=True, format="%Y-%m-%dT%H:%M:%SZ"
+    )
     near = starts[starts.isin(wanted)].sort_index()  # a cheap first cut, lowest row first
+    texts = near.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
+    users = user_ids.reindex(near.index).tolist()
     found: dict[int, tuple[str, WorklogKey]] = {}
-    for row, stamp in zip(near.index.tolist(), near.tolist(), strict=True):
-        user = user_ids.get(row)
+    for row, user, stamp in zip(near.index.tolist(), users, texts, strict=True):
         if not isinstance(user, str) or not user:
             continue
-        candidates = by_start.get((user.strip().lower(), stamp.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        candidates = by_start.get((user.strip().lower(), stamp))
         if candidates:
             found[int(row)] = candidates.popleft()
     return found
