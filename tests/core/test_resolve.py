@@ -71,6 +71,14 @@ def test_ambiguous_display_name_names_both_users() -> None:
     assert "'bob@example.com' (Bob Builder)" in reason
     assert "'bob2@example.com' (Bob Builder)" in reason
     assert "more than one user" in reason
+    # a Harvest name or an employee number cannot become an e-mail in the export: the fix
+    # is the mapping's (its lookup file here), not "write the email address instead"
+    fix = unknown_user_fix(lookup_file="/data/harvest-users.csv")
+    _, reason = UserDirectory.from_users(USERS, unknown_fix=fix).lookup("bob builder")
+    assert reason is not None and reason.endswith(
+        "say which: add the value with its 7pace user (e-mail or uniqueName) to the lookup "
+        "file /data/harvest-users.csv"
+    )
 
 
 def test_unknown_user_gets_a_suggestion() -> None:

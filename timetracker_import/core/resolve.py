@@ -132,8 +132,8 @@ class UserDirectory:
         if found:
             named = ", ".join(self.describe(self.users[i]) for i in found)
             return None, (
-                f"'{_text(value)}' matches more than one user: {named}; "
-                "write the email address instead"
+                f"'{_text(value)}' matches more than one user: {named}; say which: "
+                f"{self.unknown_fix}"
             )
         reason = f"unknown user '{_text(value)}'"
         suggestions = self.suggest(value)
