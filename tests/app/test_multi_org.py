@@ -8,6 +8,7 @@ import csv
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +229,25 @@ def test_mapping_file_carries_loaded_lookups_under_stable_names() -> None:
         loaded = load_mapping(path)
     assert loaded.lookups == {"people": table}
     assert loaded.mapping.lookups["people"].file == "lookup-people.csv"
+
+
+def test_an_unknown_user_in_a_routed_run_names_the_users_own_mapping(
+    plan_inputs: tuple[ImportSettings, RunningSandbox, RunningSandbox], tmp_path: Path
+) -> None:
+    # Each route reads a temporary copy of the mapping: the reason named that copy (deleted
+    # when the run ends) as the file to put `map:` in.
+    settings, _east, _west = plan_inputs
+    rows = make_rows(2)
+    rows[0]["User"] = "E1042"  # no such user, nothing close to it
+    with (tmp_path / "one.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, [*rows[0], "Organization"])
+        writer.writeheader()
+        writer.writerows(
+            [{**r, "Organization": o} for r, o in zip(rows, ["west", ""], strict=True)]
+        )
+    result = run_planned(_plan(replace(settings, path=tmp_path / "one.csv")))
+    [rejection] = [r for o in result.outcomes if o.result for r in o.result.rejections]
+    assert rejection.reason.endswith(
+        f"on fields.user in {settings.mapping_path}, or add the person to the organization"
+    )
+    assert "timetracker-routes-" not in rejection.reason

@@ -300,3 +300,51 @@ def test_missing_config_uses_the_old_default_letters(tmp_path: Path) -> None:
     assert fields["timestamp"] == {"column": "B"}
     assert fields["length"] == {"column": "C", "unit": "hours"}
     assert fields["billable_length"] == {"column": "G", "unit": "hours", "optional": True}
+
+
+def test_timezone_option_the_zone_note_names(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    # Without a zone the summary says "declare the zone (--timezone ZONE, ...)": the drop-in
+    # had no --timezone ("No such option"), so its user could not follow the note.
+    data = write_csv(
+        tmp_path / "in.csv",
+        [
+            ["UserName", "TimeStamp", "Duration", "Comment"],
+            ["carol@example.com", "03.09.2026 08:30", "1", "standup"],
+        ],
+    )
+    env = {"TIMETRACKER_TOKEN": sandbox.tokens[ALICE_TOKEN_USER], "TZ": "UTC"}
+    code, _, err = invoke("-f", str(data), "--api", sandbox.url, "-m", env=env)
+    assert code == 0, err
+    assert "declare the zone (--timezone ZONE" in err
+    assert sandbox.db is not None
+    data = write_csv(
+        tmp_path / "in2.csv",
+        [
+            ["UserName", "TimeStamp", "Duration", "Comment"],
+            ["carol@example.com", "03.09.2026 08:30", "1", "standup berlin"],
+        ],
+    )
+    args = ("-f", str(data), "--api", sandbox.url, "-m", "--timezone", "Europe/Berlin")
+    code, _, err = invoke(*args, env=env)
+    assert code == 0, err
+    assert "times without an offset read in Europe/Berlin (from --timezone)" in err
+    assert "declare the zone" not in err
+    with sqlite3.connect(sandbox.db) as conn:
+        stamps = dict(conn.execute("SELECT comment, ts_text FROM worklogs"))
+    assert str(stamps["standup berlin"]).startswith("2026-03-09T07:30")  # 08:30 CET
+
+
+def test_an_unknown_user_is_told_to_fix_the_file_not_a_temporary_mapping(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    # The drop-in builds its mapping in a temporary folder: the reason named that file,
+    # gone when the command ends, as the place for `map:`. The old importer's fix is the cell.
+    data = write_csv(
+        tmp_path / "in.csv",
+        [["UserName", "TimeStamp", "Duration", "Comment"], ["E1042", "03.09.2026 08:30", "1", "x"]],
+    )
+    env = {"TIMETRACKER_TOKEN": sandbox.tokens[ALICE_TOKEN_USER]}
+    code, _, err = invoke("-f", str(data), "--api", sandbox.url, "-m", "--timezone", "UTC", env=env)
+    assert code == 1, err
+    assert "write the person's 7pace uniqueName (the e-mail in the cloud" in err
+    assert "in the file's UserName column" in err and "timetracker-routes-" not in err

@@ -97,3 +97,32 @@ def test_in_file_duplicates_properties(rows: dict[int, WorklogKey]) -> None:
     assert len(firsts) == len(set(rows.values()))
     for row, first in dups.items():
         assert first in firsts and first < row and rows[first] == rows[row]
+
+
+def test_same_start_worklogs_pairs_a_changed_row_with_the_worklog_it_would_sit_beside() -> None:
+    import pandas as pd
+
+    from timetracker_import.core.dedupe import same_start_worklogs
+
+    stamp = "2024-03-05T11:15:00Z"
+    old = WorklogKey("u1", stamp, 3600, 101, "noon")
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(
+                [stamp, stamp, "2024-03-05T11:15:00.400Z", "2024-03-05T12:00:00Z"],
+                utc=True,
+                format="ISO8601",
+            ),
+            "length_seconds": [5400, 900, 60, 60],
+        },
+        index=[4, 7, 9, 11],
+    )
+    users = pd.Series({4: "U1", 7: "u2", 9: "u1", 11: "u1"})
+    found = same_start_worklogs(
+        frame, users, [("w1", old), ("w0", WorklogKey("u1", stamp, 1, None, "x"))]
+    )
+    # row 4: same user and second (case of the id ignored); row 7 another user; row 9 the
+    # same second (timestamps compare to the second, like the natural key); one worklog each
+    assert found == {4: ("w1", old), 9: ("w0", WorklogKey("u1", stamp, 1, None, "x"))}
+    # a worklog matched as identical or created by this run is left out
+    assert same_start_worklogs(frame, users, [("w1", old)], taken={"w1"}) == {}

@@ -286,3 +286,43 @@ def test_on_duplicate_key_needs_a_key() -> None:
     with pytest.raises(ValueError, match="on_duplicate_key"):
         _mapping(on_duplicate_key="last")
     assert _mapping(key="Notes", on_duplicate_key="last").on_duplicate_key == "last"
+
+
+def _day_rows(cells: Sequence[Sequence[object]], fields: dict[str, Any], zone: str) -> Any:
+    mapping = Mapping.model_validate({"fields": {"user": "Who", "comment": "What", **fields}})
+    return apply_mapping(
+        mapping, ["Who", "What", "Day", "Start", "Hours"], _chunk(cells), timezone=zone
+    )
+
+
+def test_a_date_without_a_time_starts_at_the_first_instant_of_a_day_that_skips_midnight() -> None:
+    # Harvest, BambooHR, Azure DevOps and the old importer's Date without Start book a day,
+    # not a time. In America/Santiago the clocks jumped from 00:00 to 01:00 on 2024-09-08:
+    # every such row of that day was rejected, told to "use 01:00" in a file with no time.
+    fields = {"date": "Day", "length": {"column": "Hours", "unit": "hours"}}
+    frame, rej = _day_rows(
+        [["a@x", "x", "2024-09-08", None, "7.5"], ["a@x", "y", "2024-09-07", None, "1"]],
+        fields,
+        "America/Santiago",
+    )
+    assert rej == []
+    assert frame["timestamp"].tolist() == [
+        pd.Timestamp("2024-09-08 01:00", tz="America/Santiago").tz_convert("UTC"),
+        pd.Timestamp("2024-09-07 00:00", tz="America/Santiago").tz_convert("UTC"),
+    ]
+    # where the clocks go back to midnight (Havana, 2024-11-03) the day starts at the first
+    # of the two 00:00s, instead of being rejected as ambiguous
+    frame, rej = _day_rows([["a@x", "x", "2024-11-03", None, "1"]], fields, "America/Havana")
+    assert rej == []
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2024-11-03 04:00", tz="UTC")]
+    # an empty Start is the same day start; a written 00:00 is still a time that does not exist
+    fields["start"] = "Start"
+    frame, rej = _day_rows(
+        [["a@x", "x", "2024-09-08", None, "1"], ["a@x", "y", "2024-09-08", "00:00", "1"]],
+        fields,
+        "America/Santiago",
+    )
+    assert frame.index.tolist() == [2]
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2024-09-08 04:00", tz="UTC")]
+    [bad] = rej
+    assert bad.source_row == 3 and "00:00 does not exist in America/Santiago" in bad.reason

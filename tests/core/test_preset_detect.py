@@ -101,6 +101,32 @@ def test_clockify_date_order_from_the_data(
     assert evidence in text
 
 
+def cell_rows(*cells: list[object]) -> pd.DataFrame:
+    """``rows`` with native cells, as an Excel sheet gives them."""
+    return pd.DataFrame([list(c) for c in cells], index=range(2, 2 + len(cells)), dtype=object)
+
+
+def test_clockify_excel_date_cells_read_the_same_under_both_presets() -> None:
+    # A Clockify Excel export with real date cells: no text to read in either order, so
+    # either preset reads them alike; --preset auto refused ("no date ... decides the order")
+    # and sent the user to choose between two presets that make no difference.
+    import datetime as dt
+
+    data = cell_rows(
+        ["a@x", dt.datetime(2024, 3, 4), dt.time(9), "1:00", 1.0],
+        ["a@x", dt.datetime(2024, 3, 18), dt.time(9), "1:00", 1.0],
+    )
+    choice = choose_preset(CLOCKIFY, data)
+    assert choice.preset == "clockify-us"
+    assert any("every date is a real date cell" in e for e in choice.evidence)
+    # a text date among them still has to be read, and decides (or refuses) as before
+    mixed = cell_rows(
+        ["a@x", dt.datetime(2024, 3, 4), dt.time(9), "1:00", 1.0],
+        ["a@x", "03/04/2024", "09:00", "1:00", 1.0],
+    )
+    assert choose_preset(CLOCKIFY, mixed).preset is None
+
+
 def test_am_pm_and_decimal_comma_are_reported_but_do_not_decide() -> None:
     data = rows(["a@x", "03/04/2024", "09:00 AM", "1,50", "1.50"])
     choice = choose_preset(CLOCKIFY, data)

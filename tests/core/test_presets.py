@@ -223,6 +223,36 @@ def test_kimai_csv_strips_only_the_formula_guard() -> None:
     assert frame.loc[2, "comment"] == "Hero layout #2001"
 
 
+def test_kimai_strips_the_guard_it_puts_before_any_text_containing_dde(tmp_path: Path) -> None:
+    # Kimai's StringHelper::sanitizeDDE writes "' " before a text that starts with = - @ +
+    # TAB CR LF *or contains "DDE" anywhere, in any case*: "Added ...", "hidden", "ladder".
+    # The preset took the guard off only before the first kind, so "' Added login page"
+    # landed in 7pace with Kimai's quote and space in front.
+    header = (DATA / "kimai.csv").read_text(encoding="utf-8").splitlines()[0]
+    cells = "2024-03-04,09:00,10:30,1:30,EUR,1,1,1,,A,a,alice@example.com,,C,P,Development"
+    descriptions = [
+        "' Added login page",  # "Added" holds "dde"
+        "' fixed the hidden menu",
+        "' DDE (x)",
+        "' \tTAB first",
+        "' quoted by me, not Kimai",  # no payload, no "dde": not Kimai's guard, kept
+        "Added without a guard",  # an older export: nothing to take off
+    ]
+    lines = [header] + [f'{cells},"{d}",1,,timesheet,work,,,,' for d in descriptions]
+    path = tmp_path / "kimai-dde.csv"
+    path.write_text("\n".join(lines).replace("\\t", "\t") + "\n", encoding="utf-8")
+    frame, rejections, _ = run_preset("kimai", path)
+    assert rejections == []
+    assert list(frame["comment"]) == [
+        "Added login page",
+        "fixed the hidden menu",
+        "DDE (x)",
+        "\tTAB first",
+        "' quoted by me, not Kimai",
+        "Added without a guard",
+    ]
+
+
 def test_harvest_joins_first_and_last_name_through_the_alias_file() -> None:
     frame, rejections, _ = run_preset("harvest", DATA / "harvest.csv")
     assert frame.loc[3, "user"] == "bob@example.com"

@@ -9,6 +9,7 @@ from timetracker_import.core.resolve import (
     UserDirectory,
     resolve_activity_types,
     resolve_users,
+    unknown_user_fix,
 )
 
 SELF = "5e1f0000-0000-0000-0000-000000000000"
@@ -70,6 +71,14 @@ def test_ambiguous_display_name_names_both_users() -> None:
     assert "'bob@example.com' (Bob Builder)" in reason
     assert "'bob2@example.com' (Bob Builder)" in reason
     assert "more than one user" in reason
+    # a Harvest name or an employee number cannot become an e-mail in the export: the fix
+    # is the mapping's (its lookup file here), not "write the email address instead"
+    fix = unknown_user_fix(lookup_file="/data/harvest-users.csv")
+    _, reason = UserDirectory.from_users(USERS, unknown_fix=fix).lookup("bob builder")
+    assert reason is not None and reason.endswith(
+        "say which: add the value with its 7pace user (e-mail or uniqueName) to the lookup "
+        "file /data/harvest-users.csv"
+    )
 
 
 def test_unknown_user_gets_a_suggestion() -> None:
@@ -82,15 +91,31 @@ def test_unknown_user_gets_a_suggestion() -> None:
 
 
 def test_unknown_user_without_close_match_says_how_to_fix() -> None:
-    # a login or an employee number: the fix is a lookup file and the command writing one
-    _, reason = UserDirectory.from_users(USERS).lookup("101")
+    # a login or an employee number: the fix is the mapping's own (unknown_user_fix)
+    fix = unknown_user_fix(lookup_file="/data/harvest-users.csv")
+    _, reason = UserDirectory.from_users(USERS, unknown_fix=fix).lookup("101")
     assert reason == (
-        "unknown user '101'; no 7pace user has this e-mail, uniqueName or display name: map it "
-        "to one in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` writes "
-        "one listing the file's users to fill in), or add the person to the organization"
+        "unknown user '101'; no 7pace user has this e-mail, uniqueName or display name: add "
+        "the value with its 7pace user (e-mail or uniqueName) to the lookup file "
+        "/data/harvest-users.csv, or add the person to the organization"
     )
-    _, reason = UserDirectory.from_users(USERS).lookup("zed@elsewhere.org")
+    _, reason = UserDirectory.from_users(USERS, unknown_fix=fix).lookup("zed@elsewhere.org")
     assert reason is not None and "no 7pace user has this e-mail or uniqueName" in reason
+    assert reason.endswith("to the lookup file /data/harvest-users.csv")
+
+
+def test_the_unknown_user_fix_names_what_exists_for_the_mapping() -> None:
+    # The reason used to send everyone to `mapping init`'s lookup template, which only a
+    # preset with a user lookup (harvest, bamboohr-hours) gets: for toggl, clockify, kimai or
+    # the old importer's format it wrote no file to fill in.
+    preset = unknown_user_fix(preset="toggl")
+    assert "`map: {'Jane D': jane@example.com}` on fields.user" in preset
+    assert "`timetracker-import mapping show toggl > my.yaml`, then --mapping my.yaml" in preset
+    assert "mapping init" not in preset
+    assert unknown_user_fix(mapping_file="conf/m.yaml").endswith("on fields.user in conf/m.yaml")
+    _, reason = UserDirectory.from_users(USERS).lookup("101")  # no mapping known
+    assert reason is not None and "mapping init" not in reason
+    assert "`map: {'Jane D': jane@example.com}` on fields.user in the mapping" in reason
 
 
 DEMO = [

@@ -40,6 +40,8 @@ def test_ambiguous_day_month_is_refused_without_declared_order() -> None:
     naive, _aware, err = _one("03/04/2026")
     assert pd.isna(naive)
     assert "ambiguous" in str(err) and "date_order" in str(err)
+    # a preset user has no mapping to edit: the option every reading command has comes first
+    assert "--date-order DMY or MDY" in str(err)
 
 
 def test_explicit_format_wins_and_names_itself_on_failure() -> None:

@@ -50,6 +50,7 @@ from timetracker_import.app.stages.preflight import (
     PreflightReads,
     check_existing,
     locked_rejections,
+    same_start_note,
 )
 from timetracker_import.app.stages.prepare import (
     PreparedFile,
@@ -464,6 +465,7 @@ class _ImportRun:
                     activity_types=activity,
                     user_header=p.user_header,
                     activity_header=p.activity_header,
+                    user_fix=s.unknown_user_fix or p.loaded.unknown_user_fix(),
                 )
                 book.reject(journal, resolved.rejections)
                 frame = book.pending_part(to_check)
@@ -639,6 +641,11 @@ class _ImportRun:
         if check.rejections:
             book.reject(journal, check.rejections)
         frame = book.pending_part(frame)
+        beside = same_start_note(
+            frame, user_ids, check, labels={k.lower(): v for k, v in resolved.labels.items()}
+        )
+        if beside:
+            self.notes.append(beside)
         poster.send_only(_row_set(frame.index.to_numpy(dtype="int64")))  # a byte a row
         return frame
 

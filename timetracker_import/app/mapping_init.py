@@ -63,7 +63,13 @@ def write_lookup_templates(
 
     fields_of = {spec.lookup: name for name, spec in mapping.field_specs().items() if spec.lookup}
     values = distinct_lookup_values(mapping, table)
-    directory_ = UserDirectory.from_users(users) if users is not None else None
+    directory_ = (
+        UserDirectory.from_users(
+            users, unknown_fix="write its 7pace user (e-mail or uniqueName) on this line"
+        )
+        if users is not None
+        else None
+    )
     out: list[LookupTemplate] = []
     for name, spec in mapping.lookups.items():
         path = Path(spec.file) if Path(spec.file).is_absolute() else directory / spec.file

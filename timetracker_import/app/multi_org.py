@@ -318,6 +318,8 @@ class RoutePlan:
     occurrence: int
     table: RawTable
     raw: pd.DataFrame
+    #: the unknown-user fix of the user's own mapping (the routes read temporary copies)
+    user_fix: str = ""
 
 
 def _cell_key(cell: object) -> str | None:
@@ -498,6 +500,7 @@ def plan_routes(
         occurrence=spec.occurrence,
         table=table,
         raw=raw,
+        user_fix=loaded.unknown_user_fix(),
     )
 
 
@@ -526,6 +529,7 @@ def run_planned(
             preset=None,
             rejected_path=None,  # one combined file below, not one per run overwriting it
             report_path=_report_path(s.report_path, route.name),
+            unknown_user_fix=s.unknown_user_fix or plan.user_fix or None,
         )
 
     outcomes = run_routes(

@@ -446,6 +446,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             activity_types=activity,
             user_header=p.user_header,
             activity_header=p.activity_header,
+            user_fix=p.loaded.unknown_user_fix(),
         )
         self.labels = {k.lower(): v for k, v in resolved.labels.items()}
         self.reject(resolved.rejections)

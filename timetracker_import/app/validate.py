@@ -649,6 +649,7 @@ def run_validate(
     from timetracker_import.core.zone import ZoneChoice, zone_warnings
 
     zone_notes = zone_warnings(ZoneChoice.of(timezone, tz_source), naive_times=naive_times)
+    notes = tuple(n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n)
     report_path = None
     if builder is not None and settings.report_path is not None:
         from datetime import UTC, datetime
@@ -669,7 +670,9 @@ def run_validate(
             "timezone": ZoneChoice.of(timezone, tz_source).describe(),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        report_path = write_report(builder.build(accounting, meta), settings.report_path)
+        report_path = write_report(
+            builder.build(accounting, meta, notes=notes), settings.report_path
+        )
     return ValidateResult(
         rows=totals.rows,
         valid=totals.valid,
@@ -695,7 +698,7 @@ def run_validate(
         note=mapping.note,
         replaced=dict(corrections.replaced),
         self_rows=self_rows,
-        notes=tuple(n for n in (corrections.note(), self_rows_note(self_rows), *zone_notes) if n),
+        notes=notes,
         rejected_cells=kept_cells,
         long_comments=tuple(long_comments),
         kept_rows=_concat(kept_rows) if settings.keep_rows else None,

@@ -122,6 +122,12 @@ class _LegacyCommand(click.Command):
     "config.json letters.",
 )
 @click.option(
+    "--timezone",
+    metavar="TZ",
+    help="IANA zone (e.g. Europe/Berlin) of the file's times. Not in the old importer, which "
+    "read them in this machine's zone, as it does without this option.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -138,6 +144,7 @@ def import_worklogs(
     user: str | None,
     password: str | None,
     header_map: bool,
+    timezone: str | None,
     config_path: Path,
 ) -> int:
     """Import worklogs (CSV/Excel) into 7pace Timetracker: the old npm importer's options,
@@ -157,6 +164,7 @@ def import_worklogs(
         password=password,
         header_map=header_map,
         config_path=config_path,
+        timezone=timezone,
     )
     return run_legacy(opts, os.environ)
 

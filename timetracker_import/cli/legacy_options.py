@@ -32,6 +32,8 @@ class LegacyOptions:
     password: str | None = field(default=None, repr=False)
     header_map: bool = False
     config_path: Path | None = None
+    #: the zone of the file's times (not an old option; None: this machine's, as there)
+    timezone: str | None = None
 
 
 def _warn(message: str) -> None:

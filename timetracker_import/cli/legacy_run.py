@@ -83,7 +83,15 @@ def run_legacy(opts: LegacyOptions, env: Mapping[str, str]) -> int:
 
     def make_settings(route: Route, mapping_path: Path) -> ImportSettings:
         return ImportSettings(
-            path=opts.file, connection=route.connection, mapping_path=mapping_path
+            path=opts.file,
+            connection=route.connection,
+            mapping_path=mapping_path,
+            timezone=opts.timezone,
+            unknown_user_fix=(
+                "write the person's 7pace uniqueName (the e-mail in the cloud, DOMAIN\\user "
+                "on-premises) in the file's "
+                + ("UserName column" if opts.header_map else "user column (config.json map)")
+            ),
         )
 
     def started(route: Route) -> None:

@@ -63,6 +63,46 @@ def match_existing(
     return matched
 
 
+def same_start_worklogs(
+    frame: pd.DataFrame,
+    user_ids: pd.Series,
+    existing: Iterable[tuple[str, WorklogKey]],
+    *,
+    taken: Iterable[str] = (),
+) -> dict[int, tuple[str, WorklogKey]]:
+    """Rows of ``frame`` (canonical: ``timestamp`` in UTC; ``user_ids`` by row) that start at
+    the second a worklog of the same user in ``existing`` starts, though they did not match
+    it as identical: ``{row: (worklog id, its key)}``, lowest row first, each worklog given
+    to one row. ``import`` adds such a row beside the worklog (it never changes one): the
+    mark of a corrected row imported again. ``taken``: worklogs to leave out (matched as
+    identical, or created by this run)."""
+    skip = set(taken)
+    by_start: dict[tuple[str, str], deque[tuple[str, WorklogKey]]] = defaultdict(deque)
+    seen: set[str] = set()
+    for worklog_id, key in existing:
+        if worklog_id in skip or worklog_id in seen:
+            continue
+        seen.add(worklog_id)
+        by_start[(key.user_id, key.timestamp_utc)].append((worklog_id, key))
+    if not by_start or not len(frame):
+        return {}
+    starts = pd.to_datetime(frame["timestamp"], utc=True).dt.floor("s")
+    wanted = pd.to_datetime(
+        sorted({stamp for _, stamp in by_start}), utc=True, format="%Y-%m-%dT%H:%M:%SZ"
+    )
+    near = starts[starts.isin(wanted)].sort_index()  # a cheap first cut, lowest row first
+    texts = near.dt.strftime("%Y-%m-%dT%H:%M:%SZ").tolist()
+    users = user_ids.reindex(near.index).tolist()
+    found: dict[int, tuple[str, WorklogKey]] = {}
+    for row, user, stamp in zip(near.index.tolist(), users, texts, strict=True):
+        if not isinstance(user, str) or not user:
+            continue
+        candidates = by_start.get((user.strip().lower(), stamp))
+        if candidates:
+            found[int(row)] = candidates.popleft()
+    return found
+
+
 def existing_from_worklogs(
     worklogs: Iterable[Mapping[str, Any]], *, naive_offset_minutes: int = 0
 ) -> list[tuple[str, WorklogKey]]:

@@ -892,6 +892,7 @@ def _timestamps(
     end_naive: pd.Series | None = None
     end_aware: pd.Series | None = None
     said = pd.Series(False, index=index)  # rows already told their end is before the start
+    implied: pd.Series | None = None  # rows whose time of day nobody wrote: the day's start
     main = "timestamp" if fields.timestamp is not None else ("date" if fields.date else "start")
     # A DST problem is blamed on the column that holds the time of day.
     main_pos = positions.get("start" if fields.start is not None else main)
@@ -920,6 +921,7 @@ def _timestamps(
         day = p.naive.dt.normalize()
         naive = day
         aware = p.aware
+        implied = pd.Series(True, index=index)
         if fields.start is not None:
             start_pos = positions.get("start")
             start_raw = _raw(chunk, fields.start, start_pos)
@@ -927,6 +929,7 @@ def _timestamps(
             problems.add(err.notna(), err, start_pos)
             # An empty Start means the start of the day, as the old importer did.
             naive = day + offset.fillna(pd.Timedelta(0))
+            implied = offset.isna() & err.isna()
             if fields.end is not None:
                 end_off, end_err = timestamps.parse_times_of_day(_raw(chunk, fields.end, end_pos))
                 problems.add(end_err.notna(), end_err, end_pos)
@@ -950,7 +953,7 @@ def _timestamps(
         e = parse("end", fields.end, True)
         naive, aware = s.naive, s.aware
         end_naive, end_aware = e.naive, e.aware
-    utc, err = timestamps.localize(naive, timezone, mapping.dst_ambiguous)
+    utc, err = timestamps.localize(naive, timezone, mapping.dst_ambiguous, day_start=implied)
     problems.add(err.notna(), err, main_pos)
     if naive_rows is not None:
         naive_rows.append(int(naive.notna().sum()))

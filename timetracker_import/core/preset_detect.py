@@ -8,6 +8,7 @@ UTF-8 BOM.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -384,6 +385,18 @@ def _column(rows: pd.DataFrame | None, headers: list[str], name: str) -> list[tu
     return []
 
 
+def _date_cells(rows: pd.DataFrame | None, headers: list[str], name: str) -> int:
+    """How many cells of a header's column in ``rows`` are real dates (an Excel date cell),
+    which read the same whatever the date order."""
+    if rows is None or rows.empty:
+        return 0
+    key = normalise_header(name)
+    for pos, header in enumerate(headers):
+        if normalise_header(str(header)).strip('"') == key and pos in rows.columns:
+            return sum(isinstance(v, (dt.date, pd.Timestamp)) for v in rows[pos].tolist())
+    return 0
+
+
 def _texts(cells: list[tuple[int, str]]) -> list[str]:
     return [t for _, t in cells]
 
@@ -410,6 +423,16 @@ def _clockify(
     names = {"MDY": "clockify-us", "DMY": "clockify-eu"}
     if date_order in names:
         return names[date_order], DateOrderVerdict(date_order, True)
+    cells = _date_cells(rows, headers, "Start Date") + _date_cells(rows, headers, "End Date")
+    if cells and not dates:
+        return "clockify-us", DateOrderVerdict(
+            None,
+            False,
+            (
+                f"every date is a real date cell ({cells} read), which clockify-us and "
+                "clockify-eu read the same",
+            ),
+        )
     if dates and all(_ISO_DATE.match(d) for d in _texts(dates)):
         return "clockify-us", DateOrderVerdict(
             None,

@@ -163,6 +163,9 @@ class Report:
     schema_version: int = SCHEMA_VERSION
     #: ``sync`` only: field diffs, deletes, conflicts and user x week hours before -> after
     changes: Mapping[str, Any] | None = None
+    #: what the run's summary said beside its counts (the zone read from this machine, rows
+    #: booked to the token's own user, rows created beside a worklog, ...)
+    notes: tuple[str, ...] = ()
 
     @property
     def rejected_rows(self) -> int:
@@ -180,6 +183,8 @@ class Report:
         out.update(raw)
         out["meta"] = dict(self.meta)
         out["accounting"] = dict(self.accounting)
+        if not self.notes:
+            out.pop("notes", None)
         if self.changes is None:
             out.pop("changes", None)
         else:
@@ -422,10 +427,13 @@ class ReportBuilder:
         self,
         accounting: Mapping[str, int],
         meta: Mapping[str, JsonScalar] | None = None,
+        *,
+        notes: Iterable[str] = (),
     ) -> Report:
         """Build the report. ``accounting`` is the run's counts (rows, valid/created,
         already_existing, rejected, unprocessed, skipped, ...); ``meta`` free-form scalars
-        such as command, input path, generated_at (the caller supplies the clock)."""
+        such as command, input path, generated_at (the caller supplies the clock);
+        ``notes`` the run's notes and warnings, as its summary printed them."""
         grid = self._grid()
         days = sorted(day for _, day in self._days)
         users = {user for user, _ in self._days}
@@ -467,6 +475,7 @@ class ReportBuilder:
             flags=self._flags(grid),
             rejections=groups,
             changes=self._changes,
+            notes=tuple(notes),
         )
 
     def _grid(self) -> Grid:

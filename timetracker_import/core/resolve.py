@@ -66,14 +66,22 @@ class UserDirectory:
     by_identifier: dict[str, tuple[int, ...]] = field(repr=False)
     by_name: dict[str, tuple[int, ...]] = field(repr=False)
     aliases: dict[str, str] = field(default_factory=dict)
+    #: how to name a 7pace user for a value that matches none, with the mapping in use
+    #: (``unknown_user_fix``)
+    unknown_fix: str = ""
 
     @classmethod
     def from_users(
-        cls, users: Iterable[Mapping[str, Any]], aliases: Mapping[str, str] | None = None
+        cls,
+        users: Iterable[Mapping[str, Any]],
+        aliases: Mapping[str, str] | None = None,
+        *,
+        unknown_fix: str = "",
     ) -> UserDirectory:
         """Build from the API's user objects (``id``, ``uniqueName``, ``email``, ``name``,
         ``displayName``). ``aliases`` maps a file value to a user's id, email, uniqueName or
-        name (from the mapping's alias file)."""
+        name (from the mapping's alias file); ``unknown_fix`` is the fix an unknown user's
+        rejection names (``unknown_user_fix``)."""
         kept = tuple(dict(u) for u in users if u.get("id"))
         identifiers: dict[str, list[int]] = {}
         names: dict[str, list[int]] = {}
@@ -96,6 +104,7 @@ class UserDirectory:
             by_identifier={k: tuple(v) for k, v in identifiers.items()},
             by_name={k: tuple(v) for k, v in names.items()},
             aliases={normalize_name(k): _text(v) for k, v in (aliases or {}).items()},
+            unknown_fix=unknown_fix or unknown_user_fix(),
         )
 
     @staticmethod
@@ -123,8 +132,8 @@ class UserDirectory:
         if found:
             named = ", ".join(self.describe(self.users[i]) for i in found)
             return None, (
-                f"'{_text(value)}' matches more than one user: {named}; "
-                "write the email address instead"
+                f"'{_text(value)}' matches more than one user: {named}; say which: "
+                f"{self.unknown_fix}"
             )
         reason = f"unknown user '{_text(value)}'"
         suggestions = self.suggest(value)
@@ -133,14 +142,12 @@ class UserDirectory:
         elif "@" in str(value):
             reason += (
                 "; no 7pace user has this e-mail or uniqueName: check the spelling, add the "
-                "person to the organization, or map the value to a user in a lookup file"
+                f"person to the organization, or {self.unknown_fix}"
             )
         else:
             reason += (
-                "; no 7pace user has this e-mail, uniqueName or display name: map it to one "
-                "in a lookup file (`timetracker-import mapping init FILE -o mapping.yaml` "
-                "writes one listing the file's users to fill in), or add the person to the "
-                "organization"
+                "; no 7pace user has this e-mail, uniqueName or display name: "
+                f"{self.unknown_fix}, or add the person to the organization"
             )
         return None, reason
 
@@ -160,6 +167,30 @@ class UserDirectory:
                 if text not in described:
                     described.append(text)
         return described[:limit]
+
+
+def unknown_user_fix(
+    *, lookup_file: str | None = None, preset: str | None = None, mapping_file: str | None = None
+) -> str:
+    """How to name the 7pace user of a file value that matches none, for the mapping in use:
+    a line in the user column's lookup file when it has one (``mapping init`` writes its
+    template); else ``map:`` on ``fields.user``, in a copy of the preset or in the mapping
+    file. A preset without a user lookup has no file to fill in: naming one sent people to
+    ``mapping init``, which writes none for it."""
+    if lookup_file:
+        return (
+            f"add the value with its 7pace user (e-mail or uniqueName) to the lookup file "
+            f"{lookup_file}"
+        )
+    example = "`map: {'Jane D': jane@example.com}` on fields.user"
+    if preset:
+        return (
+            f"turn it into a 7pace user's e-mail with {example} in a mapping of your own "
+            f"(`timetracker-import mapping show {preset} > my.yaml`, then --mapping my.yaml)"
+        )
+    if mapping_file:
+        return f"turn it into a 7pace user's e-mail with {example} in {mapping_file}"
+    return f"turn it into a 7pace user's e-mail with {example} in the mapping"
 
 
 def resolve_users(

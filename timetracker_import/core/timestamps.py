@@ -268,8 +268,8 @@ def parse_datetime_strings(
             naive[amb] = pd.NaT
             aware[amb] = pd.NaT
             error[amb] = (
-                "ambiguous date: day and month could be swapped; declare date_order "
-                "(DMY or MDY) or a format in the mapping"
+                "ambiguous date: day and month could be swapped; say which with "
+                "--date-order DMY or MDY (or date_order: or a format in the mapping)"
             )
     return ParsedTimes(naive, aware, error)
 
@@ -458,12 +458,19 @@ def _times_of_day_cells(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def localize(
-    naive: pd.Series, tz: str, dst_ambiguous: str = "reject"
+    naive: pd.Series,
+    tz: str,
+    dst_ambiguous: str = "reject",
+    *,
+    day_start: pd.Series | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Localise naive wall-clock times in ``tz`` and convert to UTC.
 
     Returns ``(utc Series, error Series)``; times in a DST gap, and in a DST overlap unless
     ``dst_ambiguous`` is ``earlier``/``later``, get NaT and a reason that names the fix.
+    ``day_start``: rows whose time of day nobody wrote (a date without a start): they mean
+    the day's first instant, which is later than 00:00 where the clocks jump at midnight
+    (America/Santiago, Asia/Beirut, ...) and the earlier 00:00 where they go back to it.
     """
     error = pd.Series(None, index=naive.index, dtype=object)
     if naive.empty:
@@ -475,6 +482,14 @@ def localize(
         ambiguous = np.full(len(naive), dst_ambiguous == "earlier")
     local = naive.dt.tz_localize(tz, ambiguous=ambiguous, nonexistent="NaT")
     failed = local.isna() & naive.notna()
+    if day_start is not None and failed.any():
+        first = failed & day_start.reindex(naive.index, fill_value=False).astype(bool)
+        if first.any():
+            sub = naive[first]
+            local[first] = sub.dt.tz_localize(
+                tz, ambiguous=np.full(len(sub), True), nonexistent="shift_forward"
+            )
+            failed &= ~first
     if failed.any():
         amb_arg: str | np.ndarray = (
             ambiguous if isinstance(ambiguous, str) else ambiguous[failed.to_numpy()]

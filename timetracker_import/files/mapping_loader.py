@@ -37,6 +37,21 @@ class LoadedMapping:
     missing_lookups: tuple[str, ...] = ()
     detection: str | None = None
 
+    def unknown_user_fix(self) -> str:
+        """The fix an unknown user's rejection names with this mapping: its user lookup
+        file, else ``map:`` in a copy of the preset or in the mapping file."""
+        from timetracker_import.core.resolve import unknown_user_fix
+
+        spec = self.mapping.fields.user
+        lookup = spec.lookup if spec is not None else None
+        if lookup:
+            return unknown_user_fix(lookup_file=self.lookup_files.get(lookup, lookup))
+        if self.source.startswith("preset "):
+            return unknown_user_fix(preset=self.source.removeprefix("preset "))
+        if self.source.startswith("mapping (given"):
+            return unknown_user_fix()
+        return unknown_user_fix(mapping_file=self.source)
+
 
 def _key_path(loc: tuple[Any, ...]) -> str:
     # Drop pydantic's union-member markers such as "str" or "list[str]" from the path.

@@ -125,6 +125,7 @@ def render_html(report: Report) -> str:
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         _meta_line(report),
+        _notes(report.notes),
         _summary(report),
         _grid(report.grid, round(report.settings.week_threshold_hours * 3600)),
         _breakdowns(report),
@@ -248,6 +249,14 @@ def _breakdowns(report: Report) -> str:
         '<div class="cards" style="align-items:flex-start;gap:24px">'
         f"<div>{activities}</div><div>{items}</div></div></section>"
     )
+
+
+def _notes(notes: tuple[str, ...]) -> str:
+    """What the run's summary said beside its counts; nothing when it said nothing."""
+    if not notes:
+        return ""
+    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    return f'<section id="notes"><h2>Notes</h2><ul>{items}</ul></section>'
 
 
 def _flags(flags: Iterable[Flag]) -> str:

@@ -192,5 +192,5 @@ def write_report(
         from timetracker_import.app.limiter import describe
 
         meta["concurrency"] = describe(result.concurrency)
-    result.report = builder.build(counts, meta)
+    result.report = builder.build(counts, meta, notes=result.notes)
     return write(result.report, path)

@@ -58,6 +58,10 @@ class ImportSettings:
     on_duplicate_key: str | None = None
     #: sync: every row needs its entry id, and rows sharing one are rejected by default
     require_keys: bool = False
+    #: what an unknown user's rejection tells to do, when the mapping read is not the one
+    #: the user wrote (a route's temporary copy, the old importer's layout); default: the
+    #: mapping's own (``LoadedMapping.unknown_user_fix``)
+    unknown_user_fix: str | None = None
     #: an unattended run (``import --yes``, a schedule): times without an offset need a
     #: declared zone (--timezone or the mapping's), never this machine's
     unattended: bool = False

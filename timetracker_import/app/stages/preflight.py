@@ -132,6 +132,49 @@ def locked_rejections(
     return rejections
 
 
+#: rows named in the note on rows starting with a worklog of theirs (the rest are counted)
+SAME_START_SHOWN = 5
+
+
+def same_start_note(
+    frame: pd.DataFrame,
+    user_ids: pd.Series,
+    check: ExistingCheck,
+    *,
+    labels: Mapping[str, str],
+) -> str | None:
+    """A note on the rows to post that start at the second a worklog of the same user on the
+    server starts but differ from it (``core.dedupe.same_start_worklogs``): ``import`` adds
+    them beside the worklog, so a corrected row imported again doubles its hours unless the
+    user fixes the old worklog. None when there is none. ``check``: the baseline compared
+    (its worklogs identical to a row are left out, with ``--on-existing allow`` too)."""
+    from timetracker_import.core.dedupe import same_start_worklogs
+
+    found = same_start_worklogs(frame, user_ids, check.pool, taken=check.identical.values())
+    if not found:
+        return None
+    named = list(found.items())[:SAME_START_SHOWN]
+    lengths = frame.loc[[row for row, _ in named], "length_seconds"].tolist()
+    shown = []
+    for (row, (worklog_id, key)), seconds in zip(named, lengths, strict=True):
+        mine = int(seconds) / 3600
+        user = labels.get(key.user_id, labels.get(str(user_ids.get(row)), key.user_id))
+        shown.append(
+            f"row {row} ({user}, {key.timestamp_utc}: {mine:.2f} h beside worklog "
+            f"{worklog_id} of {key.length_seconds / 3600:.2f} h)"
+        )
+    more = len(found) - len(shown)
+    return (
+        f"{len(found)} row(s) start at the same second as a worklog of the same user already "
+        "in 7pace but differ from it (length, work item or comment): import adds them beside "
+        "it and changes no worklog, so if they correct rows imported before, both will count; "
+        "to replace the old worklogs use `timetracker-import sync` (docs/sync.md), or fix them "
+        "with `timetracker-import worklogs update` / `worklogs delete`: "
+        + "; ".join(shown)
+        + (f"; and {more} more" if more > 0 else "")
+    )
+
+
 @dataclass
 class ExistingCheck:
     """The baseline compared with the rows: ``existing`` (row -> worklog id of an identical
@@ -142,6 +185,10 @@ class ExistingCheck:
     in_file_duplicates: dict[int, int] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
     baseline_ids: set[str] = field(default_factory=set)
+    #: the baseline's worklogs as compared (this run's own left out), ``(id, key)``, and
+    #: row -> the identical one, whatever ``--on-existing`` made of it
+    pool: list[tuple[str, WorklogKey]] = field(default_factory=list)
+    identical: dict[int, str] = field(default_factory=dict)
 
 
 def check_existing(
@@ -174,6 +221,8 @@ def check_existing(
     check = ExistingCheck(
         in_file_duplicates=duplicates,
         baseline_ids={str(w.get("id")) for w in baseline if w.get("id")},
+        pool=pool,
+        identical=dict(matched),
     )
     if on_existing == "skip":
         check.existing = dict(matched)

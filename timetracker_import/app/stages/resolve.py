@@ -41,9 +41,12 @@ def resolve_rows(
     activity_types: Any,
     user_header: str | None,
     activity_header: str | None,
+    user_fix: str = "",
 ) -> ResolvedRows:
     """Resolve the user and activity type of every row of ``frame``. The user ids and the
-    ``self_only`` flag cover the rows that resolved (rejected rows are left out)."""
+    ``self_only`` flag cover the rows that resolved (rejected rows are left out).
+    ``user_fix``: what an unknown user's rejection tells to do
+    (``LoadedMapping.unknown_user_fix``)."""
     from timetracker_import.core.resolve import (
         ActivityTypeDirectory,
         UserDirectory,
@@ -53,7 +56,10 @@ def resolve_rows(
 
     self_id = str((me.get("user") or {}).get("id") or "")
     user_ids, user_rej = resolve_users(
-        frame, UserDirectory.from_users(users), self_user_id=self_id, column_header=user_header
+        frame,
+        UserDirectory.from_users(users, unknown_fix=user_fix),
+        self_user_id=self_id,
+        column_header=user_header,
     )
     at_ids, at_rej = resolve_activity_types(
         frame, ActivityTypeDirectory.from_payload(activity_types), column_header=activity_header
