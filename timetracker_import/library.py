@@ -342,7 +342,7 @@ def validate(
     delimiter: str | None = None,
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
-    on_duplicate: str = "skip",
+    on_duplicate: str | None = None,
     date: str | None = None,
     date_order: str | None = None,
     lookup_dir: str | os.PathLike[str] | None = None,
@@ -354,7 +354,8 @@ def validate(
     from the file; ``result.detection`` says why). The rejected rows are
     written to ``rejected`` (default: ``<stem>.rejected.<ext>`` beside the input) when there
     are any; ``report``: an ``.html`` or ``.json`` report. ``on_duplicate``: what to do with
-    a row identical to an earlier one (``skip``, ``allow``, ``fail``); ``date``: YYYY-MM-DD
+    a row identical to an earlier one (``skip``, ``allow``, ``fail``; None: the mapping's
+    ``on_duplicate``, else ``skip``); ``date``: YYYY-MM-DD
     for every row of a file without dates; ``date_order``: ``MDY``, ``DMY`` or ``YMD`` for
     dates such as 03/04/2026 (beats the mapping's); ``lookup_dir``: where lookup files are
     read (default: beside a mapping file; for a preset or a mapping given as data, beside
@@ -411,7 +412,7 @@ def import_file(
     rejected: str | os.PathLike[str] | None = None,
     report: str | os.PathLike[str] | None = None,
     new_run: bool = False,
-    on_duplicate: str = "skip",
+    on_duplicate: str | None = None,
     date: str | None = None,
     progress: bool | Callable[[int, int], None] | None = None,
     confirm: Callable[[ConfirmInfo], bool] | None = None,
@@ -713,7 +714,7 @@ def sync_file(
     ledger: str | os.PathLike[str] | None = None,
     overwrite_edited: bool = False,
     on_duplicate_key: str | None = None,
-    on_duplicate: str = "skip",
+    on_duplicate: str | None = None,
     dry_run: bool = False,
     sheet: str | None = None,
     timezone: str | None = None,

@@ -4,11 +4,20 @@ not posted), rejected with ``fail``, posted too with ``allow``; a resume keeps t
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_rows, server_comments, settings_for, write_rows
+from tests.helpers import (
+    invoke_cli,
+    make_rows,
+    mapping_file,
+    server_comments,
+    settings_for,
+    write_rows,
+)
 from timetracker_import.app.importer import run_import
 from timetracker_import.sandbox import RunningSandbox
 
@@ -51,3 +60,57 @@ def test_dry_run_counts_the_copies_as_skipped(sandbox: RunningSandbox, tmp_path:
     result = run_import(settings_for(sandbox, _file(tmp_path), tmp_path, dry_run=True))
     assert (result.accounting.created, result.accounting.skipped) == (4, 2)
     assert sum(server_comments(sandbox).values()) == 0
+
+
+def _mapping_with(tmp_path: Path, policy: str) -> Path:
+    """MAPPING with ``on_duplicate: POLICY`` (a date-only payroll export's way to say that
+    two equal entries are both real work)."""
+    path = mapping_file(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + f"on_duplicate: {policy}\n")
+    return path
+
+
+def test_the_mapping_declares_what_identical_rows_get(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """Before: only --on-duplicate could keep two equal entries; a mapping could not, so a
+    scheduled sync of a date-only file (where two equal shifts are real) dropped one."""
+    path = _file(tmp_path)
+    settings = settings_for(sandbox, path, tmp_path)
+    result = run_import(replace(settings, mapping_path=_mapping_with(tmp_path, "allow")))
+    assert (result.accounting.created, result.accounting.skipped) == (6, 0)
+    assert result.summary_dict()["on_duplicate"] == "allow"
+    assert server_comments(sandbox)["row-1"] == 3
+
+
+def test_the_option_beats_the_mapping(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    settings = settings_for(sandbox, path, tmp_path, on_duplicate="skip")
+    result = run_import(replace(settings, mapping_path=_mapping_with(tmp_path, "fail")))
+    assert (result.accounting.created, result.accounting.skipped) == (4, 2)
+    assert result.accounting.rejected == 0 and result.summary_dict()["on_duplicate"] == "skip"
+
+
+def test_validate_and_sync_follow_the_mapping_too(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    from timetracker_import import library
+
+    path = _file(tmp_path)
+    mapping = _mapping_with(tmp_path, "fail")
+    checked = library.validate(path, mapping=mapping)
+    assert checked.on_duplicate == "fail" and checked.rejected == 2
+    code, out, err = invoke_cli(
+        sandbox,
+        "sync",
+        str(path),
+        "--mapping",
+        str(_mapping_with(tmp_path, "allow")),
+        "--source",
+        "payroll",
+        "--timezone",
+        "UTC",
+        "--yes",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["counts"]["created"] == 6
+    assert server_comments(sandbox)["row-1"] == 3

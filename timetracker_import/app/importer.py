@@ -728,7 +728,7 @@ class _ImportRun:
             round_trips=list(poster.stats.round_trips) if poster else [],
             concurrency=poster.limiter.summary() if poster and poster.stats.requests else {},
             phases=self.phases,
-            on_duplicate=s.on_duplicate,
+            on_duplicate=self.p.on_duplicate,
             zone=self.zone.to_dict(self.me_offset),
         )
         if s.report_path is not None:

@@ -43,7 +43,8 @@ class ValidateSettings:
     report_path: Path | None = None  # --report: .html or .json
     #: a mapping given as data (library callers): used instead of --mapping/--preset
     loaded: LoadedMapping | None = None
-    on_duplicate: str = "skip"  # rows identical to an earlier row: skip | allow | fail
+    #: rows identical to an earlier row: skip | allow | fail (None: the mapping's, else skip)
+    on_duplicate: str | None = None
     date: str | None = None  # --date: the date of every row (files without dates)
     #: --date-order MDY|DMY|YMD: the day/month order, over the mapping's and the data's
     date_order: str | None = None
@@ -562,17 +563,23 @@ def run_validate(
     """Validate ``settings.path`` with its mapping; write the rejected-rows file if needed.
     ``notify``: where ``--preset auto`` says what it chose (default stderr; the result's
     ``detection`` holds it too)."""
-    from timetracker_import.core.dedupe import ON_DUPLICATE, RepeatIndex, in_file_repeats
+    from timetracker_import.core.dedupe import (
+        ON_DUPLICATE,
+        RepeatIndex,
+        duplicate_policy,
+        in_file_repeats,
+    )
     from timetracker_import.core.mapping import LookupMisses
     from timetracker_import.core.rejections import merge_rejections
     from timetracker_import.core.summary import RunningTotals
     from timetracker_import.files.readers import open_table
     from timetracker_import.files.rejected import RejectedWriter
 
-    if settings.on_duplicate not in ON_DUPLICATE:
+    if settings.on_duplicate is not None and settings.on_duplicate not in ON_DUPLICATE:
         raise UsageError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}")
     loaded = load_mapping_for(settings, notify=notify)
     mapping = loaded.mapping
+    on_duplicate = duplicate_policy(settings.on_duplicate, mapping.on_duplicate)
     timezone, tz_source = choose_timezone(mapping, settings.timezone)
     table = open_table(
         settings.path,
@@ -612,7 +619,7 @@ def run_validate(
         ):
             naive_times += chunk.naive_times
             canonical, rejections = corrections.apply(chunk.canonical, chunk.rejections)
-            outcome = in_file_repeats(canonical, settings.on_duplicate, index=repeats_index)
+            outcome = in_file_repeats(canonical, on_duplicate, index=repeats_index)
             repeats.update(outcome.repeats)
             left_out = list(outcome.skip) + [r.source_row for r in outcome.rejections]
             if left_out:
@@ -690,7 +697,7 @@ def run_validate(
         report_path=report_path,
         repeats=repeats,
         skipped_duplicates=skipped_duplicates,
-        on_duplicate=settings.on_duplicate,
+        on_duplicate=on_duplicate,
         lookup_misses=tuple(misses.in_order()),
         missing_lookup_files={n: loaded.lookup_files.get(n, n) for n in loaded.missing_lookups},
         lookup_files=dict(loaded.lookup_files),

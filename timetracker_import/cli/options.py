@@ -296,10 +296,10 @@ _CSV = [
 _ON_DUPLICATE = click.option(
     "--on-duplicate",
     type=click.Choice(["skip", "allow", "fail"]),
-    default="skip",
-    show_default=True,
+    default=None,
     help="A row identical in every field to an earlier row of the file: skip it (reported "
-    "with the row it repeats), allow it (import both), or fail (reject the copy).",
+    "with the row it repeats), allow it (import both), or fail (reject the copy). "
+    "[default: the mapping's on_duplicate, else skip]",
 )
 _DATE = click.option(
     "--date",
@@ -353,8 +353,8 @@ def input_options(func: F) -> F:
 
 
 def sync_input_options(func: F) -> F:
-    """``input_options`` without ``--on-duplicate``: for ``sync``, identical rows are separate
-    entries, and rows sharing a key have their own rule (``--on-duplicate-key``)."""
+    """``input_options`` without ``--on-duplicate``, for ``ledger rebuild`` (identical rows
+    follow the mapping's ``on_duplicate``, as a ``sync`` without the option does)."""
     return _apply(func, [*_MAPPING, _SHEET, _TIMEZONE, *_CSV, _DATE])
 
 

@@ -13,11 +13,11 @@ from timetracker_import.cli.options import (
     connection_options,
     date_order_option,
     input_file_argument,
+    input_options,
     lookup_dir_option,
     posting_options,
     progress_option,
     result_options,
-    sync_input_options,
     wait_option,
 )
 
@@ -141,7 +141,7 @@ def _prompt(info: SyncConfirm) -> bool:
 
 @click.command("sync")
 @input_file_argument
-@sync_input_options
+@input_options
 @date_order_option
 @lookup_dir_option
 @click.option(
@@ -158,14 +158,6 @@ def _prompt(info: SyncConfirm) -> bool:
     default=None,
     help="Rows sharing a key: reject them all (default), or let the last one replace the "
     "earlier (a correction); default: the mapping's `on_duplicate_key:`, else reject.",
-)
-@click.option(
-    "--on-duplicate",
-    type=click.Choice(["skip", "allow", "fail"]),
-    default="skip",
-    show_default=True,
-    help="A row identical to an earlier one (every mapped field): skip the copy, keep both, "
-    "or reject both (the same rule as `import`).",
 )
 @click.option(
     "--source",
@@ -224,7 +216,7 @@ def sync(
     lookup_dir: Path | None,
     keys: tuple[str, ...],
     on_duplicate_key: str | None,
-    on_duplicate: str,
+    on_duplicate: str | None,
     source: str | None,
     window: str | None,
     prune: bool,

@@ -218,6 +218,15 @@ def _same_rows(part: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.nd
     return same
 
 
+def duplicate_policy(given: str | None, mapping: str | None) -> str:
+    """What identical rows get: the command's ``--on-duplicate`` (``given``), else the
+    mapping's ``on_duplicate``, else ``skip``. ValueError for another word."""
+    policy = given or mapping or "skip"
+    if policy not in ON_DUPLICATE:
+        raise ValueError(f"on_duplicate must be one of {', '.join(ON_DUPLICATE)}")
+    return policy
+
+
 def in_file_repeats(
     frame: pd.DataFrame, policy: str = "skip", *, index: RepeatIndex | None = None
 ) -> RepeatOutcome:

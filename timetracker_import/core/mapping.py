@@ -315,6 +315,13 @@ class Mapping(BaseModel):
         "never leave it",
     )
 
+    on_duplicate: Literal["skip", "allow", "fail"] | None = Field(
+        None,
+        description="A row identical in every field to an earlier row of the file: `skip` it "
+        "(the default), `allow` it (two equal entries are real work, e.g. in a date-only "
+        "export), or `fail` (reject the copy); --on-duplicate beats it",
+    )
+
     on_duplicate_key: Literal["reject", "last"] | None = Field(
         None,
         description="Rows sharing a `key` in import and sync: `reject` them all, or `last`: "

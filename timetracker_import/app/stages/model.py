@@ -46,7 +46,8 @@ class ImportSettings:
     chunk_rows: int = 100_000
     #: a mapping given as data (library callers): used instead of mapping_path/preset
     loaded: LoadedMapping | None = None
-    on_duplicate: str = "skip"  # a row identical to an earlier row: skip | allow | fail
+    #: a row identical to an earlier row: skip | allow | fail (None: the mapping's, else skip)
+    on_duplicate: str | None = None
     date: str | None = None  # --date: the date of every row
     date_order: str | None = None  # --date-order: the day/month order (beats the mapping's)
     lookup_dir: Path | None = None  # --lookup-dir: where relative lookup files are read

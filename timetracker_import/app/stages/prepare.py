@@ -59,6 +59,8 @@ class PreparedFile:
     repeats: dict[int, int] = field(default_factory=dict)
     #: the copies left out (``skip``): also in ``skipped``
     duplicate_skips: dict[int, int] = field(default_factory=dict)
+    #: what identical rows got: --on-duplicate, else the mapping's ``on_duplicate``, else skip
+    on_duplicate: str = "skip"
     #: what could be read of the rows rejected offline (user, timestamp, work item; see
     #: ``core.mapping.PARTIAL_COLUMNS``): which worklog a rejected row may stand for
     partial: pd.DataFrame | None = None
@@ -211,7 +213,7 @@ def check_settings(settings: ImportSettings) -> None:
         raise UsageError(f"--on-existing must be one of {', '.join(ON_EXISTING)}")
     from timetracker_import.core.dedupe import ON_DUPLICATE
 
-    if settings.on_duplicate not in ON_DUPLICATE:
+    if settings.on_duplicate is not None and settings.on_duplicate not in ON_DUPLICATE:
         raise UsageError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}")
     if settings.rejected_path is not None and (
         settings.rejected_path.resolve() == Path(settings.path).resolve()
@@ -280,8 +282,11 @@ def prepare(
     loaded = lookups_in_use(loaded, table)
     canon_parts, raw_parts, partial_parts, rejections = [], [], [], []
     naive_times = 0
-    from timetracker_import.core.dedupe import RepeatIndex, RepeatOutcome
+    from timetracker_import.core.dedupe import RepeatIndex, RepeatOutcome, duplicate_policy
     from timetracker_import.core.mapping import LookupMisses
+
+    # identical rows: --on-duplicate, else the mapping's on_duplicate, else skip
+    on_duplicate = duplicate_policy(settings.on_duplicate, loaded.mapping.on_duplicate)
 
     misses = LookupMisses()
     # without declared entry ids the copies of earlier rows are found chunk by chunk (the
@@ -302,7 +307,7 @@ def prepare(
             row_parts.append(chunk.raw.index.to_numpy(dtype="int64"))
             gone = {r.source_row for r in chunk.rejections}
             if len(canon):
-                found = in_file_repeats(canon, settings.on_duplicate, index=index)
+                found = in_file_repeats(canon, on_duplicate, index=index)
                 chunk_repeats.append(found)
                 dropped = list(found.skip) + [r.source_row for r in found.rejections]
                 if dropped:
@@ -343,7 +348,7 @@ def prepare(
         if repeats.rejections:
             rejections = merge_rejections(rejections + repeats.rejections)
     else:
-        repeats = in_file_repeats(identity, settings.on_duplicate) if len(canonical) else None
+        repeats = in_file_repeats(identity, on_duplicate) if len(canonical) else None
         if repeats is not None and (repeats.skip or repeats.rejections):
             canonical = canonical.drop(
                 index=list(repeats.skip) + [r.source_row for r in repeats.rejections]
@@ -376,7 +381,7 @@ def prepare(
     options = {
         "batch_size": settings.batch_size,
         "on_existing": settings.on_existing,
-        "on_duplicate": settings.on_duplicate,
+        "on_duplicate": on_duplicate,
         "timezone": timezone,
         "sheet": settings.sheet,
         "encoding": settings.encoding,
@@ -406,6 +411,7 @@ def prepare(
         seconds=time.perf_counter() - started,
         repeats=repeats.repeats if repeats is not None else {},
         duplicate_skips=repeats.skip if repeats is not None else {},
+        on_duplicate=on_duplicate,
         notes=mapping_notes(loaded, misses)
         + [n for n in (keyed.note() if keyed else None, self_rows_note(len(self_rows))) if n],
         partial=pd.concat(partial_parts) if partial_parts else None,

@@ -63,7 +63,7 @@ class SyncSettings:
     overwrite_edited: bool = False
     on_duplicate_key: str | None = None
     #: a row identical to an earlier one: skip | allow | fail (import's rule)
-    on_duplicate: str = "skip"
+    on_duplicate: str | None = None  # None: the mapping's ``on_duplicate``, else skip
     dry_run: bool = False
     sheet: str | None = None
     timezone: str | None = None
