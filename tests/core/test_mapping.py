@@ -293,3 +293,13 @@ def test_lookup_misses_count_every_row_but_name_the_first_ten() -> None:
     [miss] = misses.in_order()
     assert miss.count == 25 and miss.rows == list(range(2, 12))
     assert miss.to_dict()["rows"] == 25 and miss.to_dict()["first_rows"] == list(range(2, 12))
+
+
+def test_work_item_with_a_zero_fraction_is_the_number() -> None:
+    """A work item column that pandas or a spreadsheet wrote as floats ("101.0", where the
+    column has an empty cell) was rejected as "not a whole number"; "101.5" still is."""
+    rows = [[*ROW[:5], tag, *ROW[6:]] for tag in ("101.0", "0102.00", "103", "101.5")]
+    frame, rej = _apply({"work_item": "Tag"}, rows)
+    assert frame["work_item_id"].tolist() == [101, 102, 103]
+    assert [(r.source_row, r.value) for r in rej] == [(5, "101.5")]
+    assert "whole number" in rej[0].reason

@@ -819,14 +819,16 @@ def _work_item_numbers(text: pd.Series) -> pd.Series:
 
 
 def _work_item_cells(text: pd.Series) -> pd.Series:
-    # at most 18 digits: every such number fits Int64 (a longer one raised TypeError)
-    ok = text.str.fullmatch(r"[+-]?0*\d{1,18}").fillna(False).astype(bool)
-    return pd.to_numeric(text.where(ok, None), errors="coerce").astype("Int64")
+    # at most 18 digits: every such number fits Int64 (a longer one raised TypeError); a
+    # zero fraction ("101.0": a column pandas or a spreadsheet wrote as floats) is the number
+    ok = text.str.fullmatch(r"[+-]?0*\d{1,18}(?:\.0*)?").fillna(False).astype(bool)
+    whole = text.where(ok, None).str.replace(r"\.0*$", "", regex=True)
+    return pd.to_numeric(whole, errors="coerce").astype("Int64")
 
 
 def _work_items(text: pd.Series, problems: _Problems, position: int | None) -> pd.Series:
     numbers = _work_item_numbers(text)
-    too_long = text.str.fullmatch(r"[+-]?0*\d{19,}").fillna(False).astype(bool)
+    too_long = text.str.fullmatch(r"[+-]?0*\d{19,}(?:\.0*)?").fillna(False).astype(bool)
     bad = text.notna() & numbers.isna() & ~too_long
     problems.add(bad, "work item must be a whole number such as 1234", position)
     problems.add(too_long, "work item is too large to be a work item id", position)
