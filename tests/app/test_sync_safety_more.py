@@ -267,3 +267,37 @@ def test_the_guard_and_the_hours_grid_count_the_weeks_of_the_declared_zone(
     note = next(n for n in result.notes if "deletion guard" in n)
     assert f"{BOB} week of 2026-11-16: 4, {CAROL} week of 2026-11-16: 5)" in note
     assert set(result.hours) == {f"{BOB}|2026-11-16"}
+
+
+def test_hours_after_a_cancel_count_the_deletes_not_sent(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Before: a sync cancelled during its deletes said bob's week went to 0.00 h (its
+    hours grid left out the planned deletes it had not sent) while 7pace still held them.
+    Now every planned delete counts before, and after as long as it was not done: the grid's
+    "after" is what 7pace holds."""
+    import threading
+
+    from tests.app.test_sync import NOVEMBER
+
+    rows = [row(i, BOB, f"2026-11-{2 + i % 5:02d}T09:00:00Z", 60) for i in range(1, 21)]
+    sync(box, tmp_path, rows)
+    stop = threading.Event()
+    box.set_faults(["worklogs:latency=200ms"])
+
+    def progress(done: int, total: int) -> None:
+        if done >= 3:
+            stop.set()
+
+    result = sync_file(
+        settings(
+            box, tmp_path, rows[:1], prune=True, window=NOVEMBER, max_delete="all", concurrency="1"
+        ),
+        cancel=stop,
+        progress=progress,
+    )
+    box.set_faults([])
+    held = sum(minutes for (user, _, minutes, _) in server(box).elements() if user == BOB)
+    assert result.exit_code == 130 and 1 < held / 60 < 20
+    [(week, hours)] = [(k, v) for k, v in result.hours.items() if k.startswith(BOB)]
+    assert hours == {"before": 20.0, "after": held / 60}, week

@@ -291,8 +291,15 @@ def _hours_before_after(
             add(d.user_id, d.content.get("timeStamp", d.timestamp), "after", d.content["length"])
         elif old is not None:
             add(old.user_id, old.timestamp, "after", old.content.get("length") or 0)
-    for doc in deleted:
-        add(doc["user_id"], doc["timestamp"], "before", doc.get("length") or 0)
+    # every planned delete counts before; after, only those that were not done (a run
+    # cancelled or halted before sending them leaves them in 7pace)
+    done = {doc["worklog_id"] for doc in deleted}
+    for action in plan.deletes:
+        gone = ServerWorklog.from_api(action.before)
+        length = gone.content.get("length") or 0
+        add(gone.user_id, gone.timestamp, "before", length)
+        if action.worklog_id not in done:
+            add(gone.user_id, gone.timestamp, "after", length)
     return {
         k: {"before": round(v["before"], 2), "after": round(v["after"], 2)}
         for k, v in sorted(grid.items())
