@@ -36,6 +36,19 @@ _OPTIONS: tuple[tuple[str, str], ...] = (
     (r"--sheet(?:\s+NAME)?", "the sheet"),
 )
 _REWRITES = [(re.compile(p), r) for p, r in _OPTIONS]
+#: mapping-file advice that names a key path and a command: on a page, the place to say it
+_MAPPING_ADVICE = (
+    (
+        re.compile(r"with `default: me` on fields\.user \(in a copy of the preset: `[^`]*`\)"),
+        "in the Mapping page's More settings (fields: user: default: me)",
+    ),
+    (
+        re.compile(r"\(the mapping says so: `default: me` on fields\.user, or no user field\)"),
+        "(the mapping says so)",
+    ),
+)
+#: the error name of a 7pace answer ("401 UnauthorizedError: ...") is not for people
+_ERROR_NAME = re.compile(r"\b(\d{3}) [A-Z][A-Za-z]*(?:Error|Exception): ")
 _COMMAND = re.compile(r"`timetracker-import [^`]*`|timetracker-import [a-z][\w -]*?(?=[;,.)]|$)")
 #: a date/time format code ('%m/%d/%Y') and how a person writes it (MM/DD/YYYY)
 _FORMAT = re.compile(r"%[a-zA-Z](?:[^'\s%]*%[a-zA-Z])*[^'\s%]*")
@@ -64,7 +77,11 @@ _RUN_AGAIN = re.compile(r"\b(?:run|try) (?:it |the same command )?again with\b")
 
 def for_page(text: str) -> str:
     """``text`` with every option and command rewritten into the pages' words."""
-    out = _COMMAND.sub("the command line", text)
+    out = text
+    for pattern, said in _MAPPING_ADVICE:
+        out = pattern.sub(said, out)
+    out = _ERROR_NAME.sub(r"\1: ", out)
+    out = _COMMAND.sub("the command line", out)
     out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]), out)
     out = _RUN_AGAIN.sub("plan again with", out)
     for pattern, words in _REWRITES:

@@ -36,11 +36,11 @@ routes = web.RouteTableDef()
 
 #: where the zone and the period came from, in the page's words
 ZONE_ORIGIN = {
-    "--timezone": "chosen on this page",
+    "--timezone": "chosen on the Sync page",
     "mapping": "from the mapping",
     "machine": "this machine's zone",
 }
-PERIOD_ORIGIN = {"--window": "chosen on this page"}
+PERIOD_ORIGIN = {"--window": "chosen on the Sync page"}
 DECLINED = "sync cancelled; nothing was sent"
 
 

@@ -1,0 +1,171 @@
+"""What a non-technical user met when driving the web app through a migration (a dirty Toggl
+export, a Clockify workbook) and three paydays of sync, each fixed in ui/: the problem
+filter and the row reasons in the pages' words, a fix that moves the problem naming the new
+column, a skipped preview row not called rejected, the connection's words, where the sync's
+settings came from, and the run page's file, mapping, times and undo counts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient
+
+from tests.app.test_sync import expected as wanted
+from tests.app.test_sync import server, write
+from tests.ui.conftest import csrf_token, finish_job, post, post_and_finish
+from tests.ui.test_sync import NOVEMBER, ROWS, apply, form, plan, ready, text  # noqa: F401
+from tests.ui.test_wizard import choose_file, choose_preset, connect
+from timetracker_import import library
+from timetracker_import.sandbox.server import RunningSandbox
+from timetracker_import.ui.state import WIZARD
+
+TOGGL = (
+    "User,Email,Client,Project,Task,Description,Billable,Start date,Start time,End date,"
+    "End time,Duration,Tags,Amount (EUR)"
+)
+
+
+def toggl_file(path: Path, rows: list[str]) -> Path:
+    """A Toggl detailed report CSV (UTF-8 with a BOM, CRLF, as Toggl writes it)."""
+    path.write_text("\ufeff" + "\r\n".join([TOGGL, *rows]) + "\r\n", encoding="utf-8")
+    return path
+
+
+DIRTY = [
+    "Alice A,alice@example.com,,Web,,#101 Hero,Yes,2026-11-02,09:00:00,2026-11-02,10:30:00,"
+    "01:30:00,,",
+    "Dave D,,,Internal,,#104 no email,No,2026-11-05,10:00:00,2026-11-05,11:00:00,01:00:00,,",
+    'Alice A,alice@example.com,,Internal,,"",No,2026-11-06,08:45:10,2026-11-06,08:45:10,00:00:00,,',
+    "Dave D,dave@example.com,,Internal,,#104 late,No,2026-11-05,25:00:00,2026-11-05,"
+    "26:00:00,01:00:00,,",
+]
+
+
+def options(html: str) -> list[str]:
+    """The labels of the Validate page's problem filter."""
+    select = re.search(r'<select name="kind" id="kind-filter">(.*?)</select>', html, re.S)
+    assert select, html
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select.group(1))
+
+
+async def test_the_problem_filter_and_the_reasons_speak_the_pages_words(
+    ui: TestClient, tmp_path: Path
+) -> None:
+    """The filter showed `timetracker-import mapping show PRESET > my.yaml` and "…pace
+    requires" (the 7 of 7pace taken for a value); the reasons `default: me` on fields.user
+    and "(in a copy of the preset: the command line)"."""
+    await choose_file(ui, toggl_file(tmp_path / "toggl.csv", DIRTY))
+    html = await choose_preset(ui, "toggl")
+    labels = options(html)
+    assert len(labels) == 4, labels
+    shown = " ".join(labels) + " " + text(html)
+    assert "mapping show" not in shown and "…pace" not in shown
+    assert "fields.user" not in shown and "command line" not in shown
+    assert "7pace requires a length" in " ".join(labels)
+    assert "More settings" in shown  # where the web app books empty users to you
+
+
+async def test_a_fix_that_moves_the_problem_names_the_column_it_is_in_now(
+    ui: TestClient, tmp_path: Path
+) -> None:
+    """Fixing a start time of 25:00 left the end time 26:00: the page said "0 of the 1
+    row(s) you fixed are valid now. Row 5 still: not a time of day", as if the fix had not
+    been taken; it now names the column the problem is in."""
+    await choose_file(ui, toggl_file(tmp_path / "toggl.csv", DIRTY[3:]))
+    html = await choose_preset(ui, "toggl")
+    field = re.search(r'name="(fix:2:\d+)" value="25:00:00"', html)
+    assert field, html
+    html = await (await post_and_finish(ui, "/validate/fix", {field.group(1): "10:00:00"})).text()
+    assert "0 of the 1 row(s) you fixed are valid now" in html
+    assert re.search(r"Row 2 still, in <b>End time</b>: not a time of day", html), text(html)
+
+
+async def test_a_skipped_row_in_the_preview_is_not_called_rejected(
+    ui: TestClient, tmp_path: Path
+) -> None:
+    """A Clockify break row (Type = Break) is left out by the preset's skip rule: the
+    preview called it "rejected: left out by the mapping's skip rules"."""
+    head = (
+        '"Project","Client","Description","Task","User","Group","Email","Tags","Type",'
+        '"Billable","Start Date","Start Time","End Date","End Time","Duration (h)",'
+        '"Duration (decimal)"'
+    )
+    rows = [
+        '"Web","","#201 Hero","","Alice","","alice@example.com","","Regular","Yes",'
+        '"09/11/2026","09:00","09/11/2026","10:30","1:30","1.50"',
+        '"Web","","Lunch","","Bob","","bob@example.com","","Break","No",'
+        '"09/11/2026","12:30","09/11/2026","13:00","0:30","0.50"',
+    ]
+    path = tmp_path / "clockify.csv"
+    path.write_text("\n".join([head, *rows]) + "\n", encoding="utf-8")
+    await choose_file(ui, path)
+    resp = await post(ui, "/mapping/preview", {"source": "preset:clockify-eu"})
+    html = await resp.text()
+    assert resp.status == 200, html
+    assert "rejected: left out" not in html
+    assert re.search(r'<tr class="skipped">.*skipped: left out by the mapping', html, re.S), html
+
+
+async def test_the_connection_says_where_the_token_came_from_in_words(
+    ui: TestClient, box: RunningSandbox
+) -> None:
+    """ "token ****0001 (from pasted here)"; a refused token showed "401 UnauthorizedError"."""
+    resp = await post(
+        ui, "/connect", {"target": "url", "url": box.url, "token": "not-a-token-1234"}
+    )
+    html = await resp.text()
+    assert "401" in html and "UnauthorizedError" not in html and box.url in html
+    await connect(ui, box)
+    html = await (await ui.get("/connect")).text()
+    assert "(from this page)" in text(html) and "from pasted here" not in html
+
+
+async def test_the_plan_says_where_its_settings_came_from_and_the_run_page_what_undo_did(
+    ready: TestClient,  # noqa: F811 (the fixture imported above)
+    box: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    """The plan said "(chosen on this page)" of the period and zone chosen on the Sync page;
+    the sync's run page said "mapping (given as data)", showed microseconds, and after an undo
+    that deleted 8 and re-created 4 said "(undone: 8 deleted)"."""
+    path = write(tmp_path / "hours.csv", ROWS[:4])
+    html = await plan(ready, form(path, key="ID", prune="1", timezone="Europe/Berlin"))
+    found = re.search(r'<dl class="facts" id="sync-facts">.*?</dl>', html, re.S)
+    assert found, html
+    facts = text(found.group(0))
+    assert "chosen on this page" not in facts
+    assert "(chosen on the Sync page)" in facts and "(typed on the Sync page)" in facts
+    await apply(ready)
+    write(path, ROWS[4:])
+    await plan(ready, form(path, key="ID", prune="1", limit_kind="none"))
+    await apply(ready)
+    assert server(box) == wanted(ROWS[4:])
+    run_id = ready.app[WIZARD].last_sync.result.run_id
+    await post_and_finish(ready, f"/runs/{run_id}/undo")
+    assert server(box) == wanted(ROWS[:4])
+    page = text(await (await ready.get(f"/runs/{run_id}")).text())
+    assert "given as data" not in page and "made in the web app" in page
+    assert "(undone: 8 deleted, 4 re-created)" in page, page
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d{6}", page), page
+
+
+async def test_the_run_page_does_not_show_the_apps_private_upload_folder(
+    ui: TestClient, box: RunningSandbox, demo_file: Path
+) -> None:
+    """An uploaded file's run showed /home/…/state/uploads/20261205T112829-3/hours.csv."""
+    import aiohttp
+
+    form = aiohttp.FormData()
+    form.add_field("_csrf", csrf_token(ui))
+    form.add_field("upload", demo_file.read_bytes(), filename="hours-demo.csv")
+    assert (await ui.post("/file", data=form, allow_redirects=False)).status == 303
+    await finish_job(ui)
+    await choose_preset(ui)
+    await connect(ui, box)  # the dry run: a journaled run of the uploaded file
+    run_id = library.run_overviews()[0].run_id
+    page = await (await ui.get(f"/runs/{run_id}")).text()
+    folder = ui.app[WIZARD].file.path.parent
+    assert str(folder) not in page and str(folder.parent) not in page
+    assert "hours-demo.csv (kept by the app)" in text(page)
+    box.reset()
