@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from tests.app.test_sync import expected as wanted
 from tests.app.test_sync import server, write
 from tests.ui.conftest import csrf_token, finish_job, post, post_and_finish
-from tests.ui.test_sync import NOVEMBER, ROWS, apply, form, plan, ready, text  # noqa: F401
+from tests.ui.test_sync import ROWS, apply, form, plan, ready, text, wait_for  # noqa: F401
 from tests.ui.test_wizard import choose_file, choose_preset, connect
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
@@ -169,3 +169,24 @@ async def test_the_run_page_does_not_show_the_apps_private_upload_folder(
     assert str(folder) not in page and str(folder.parent) not in page
     assert "hours-demo.csv (kept by the app)" in text(page)
     box.reset()
+
+
+async def test_the_question_before_a_changed_sync_does_not_blame_7pace_for_the_file(
+    ready: TestClient,  # noqa: F811 (the fixture imported above)
+    box: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    """The payroll file grew after the plan; the question began "7pace changed since the
+    plan", though 7pace had not changed at all."""
+    path = write(tmp_path / "hours.csv", ROWS[:4])
+    await plan(ready, form(path, key="ID"))
+    write(path, ROWS[:5])
+    await post(ready, "/sync/apply")
+    job = ready.app[WIZARD].job
+    await wait_for(job, lambda j: j.confirm is not None)
+    html = text(await (await ready.get("/job")).text())
+    assert not re.search(r"(?<!file or )7pace changed since the plan", html), html
+    assert "The file or 7pace changed since the plan" in html
+    await post(ready, "/job/confirm", {"answer": "no"})
+    await finish_job(ready)
+    assert sum(server(box).values()) == 0

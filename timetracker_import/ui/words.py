@@ -40,7 +40,8 @@ _REWRITES = [(re.compile(p), r) for p, r in _OPTIONS]
 _MAPPING_ADVICE = (
     (
         re.compile(r"with `default: me` on fields\.user \(in a copy of the preset: `[^`]*`\)"),
-        "in the Mapping page's More settings (fields: user: default: me)",
+        "on the Mapping page (copy the mapping into the form; in More settings, under "
+        "fields: add user: default: me)",
     ),
     (
         re.compile(r"\(the mapping says so: `default: me` on fields\.user, or no user field\)"),
