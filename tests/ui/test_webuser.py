@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.app.test_sync import expected as wanted
 from tests.app.test_sync import server, write
 from tests.ui.conftest import csrf_token, finish_job, post, post_and_finish
-from tests.ui.test_sync import ROWS, apply, form, plan, ready, text, wait_for  # noqa: F401
+from tests.ui.test_sync import BOB, ROWS, apply, entry, form, plan, ready, text, wait_for  # noqa: F401
 from tests.ui.test_wizard import choose_file, choose_preset, connect
 from timetracker_import import library
 from timetracker_import.sandbox.server import RunningSandbox
@@ -190,3 +191,32 @@ async def test_the_question_before_a_changed_sync_does_not_blame_7pace_for_the_f
     await post(ready, "/job/confirm", {"answer": "no"})
     await finish_job(ready)
     assert sum(server(box).values()) == 0
+
+
+async def test_after_a_cancel_the_hours_table_says_it_leaves_out_what_was_not_reached(
+    ready: TestClient,  # noqa: F811 (the fixture imported above)
+    box: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancel during the deletes of a cut-off export: the table said bob's week went to
+    0.00 h while 7pace still held the worklogs the cancel had spared (the library's hours
+    leave them out); the page now says so next to the table."""
+    rows = [entry(i, BOB, 2 + i % 5, 60) for i in range(1, 21)]
+    path = write(tmp_path / "hours.csv", rows)
+    await plan(ready, form(path, key="ID", prune="1"))
+    await apply(ready)
+    write(path, rows[:1])
+    await plan(ready, form(path, key="ID", prune="1", limit_kind="none"))
+    box.set_faults(["worklogs:latency=200ms"])
+    real = library.sync_file
+    monkeypatch.setattr(library, "sync_file", lambda *a, **kw: real(*a, **{**kw, "concurrency": 1}))
+    await post(ready, "/sync/apply")
+    job = ready.app[WIZARD].job
+    await wait_for(job, lambda j: j.done >= 3)
+    await post(ready, "/job/cancel")
+    html = await (await finish_job(ready)).text()
+    box.set_faults([])
+    left = sum(server(box).values())
+    assert "Stopped by Cancel" in html and 1 < left < 20, left
+    assert 'id="hours-partial"' in html
