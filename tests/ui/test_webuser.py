@@ -220,3 +220,21 @@ async def test_after_a_cancel_the_hours_table_says_it_leaves_out_what_was_not_re
     left = sum(server(box).values())
     assert "Stopped by Cancel" in html and 1 < left < 20, left
     assert 'id="hours-partial"' in html
+
+
+async def test_a_rejected_rows_step_is_said_in_words(
+    ui: TestClient, box: RunningSandbox, demo_file: Path
+) -> None:
+    """The dry run's and the run page's rejected rows had a column "step" holding the
+    pipeline's stage names: "resolve", "validate"."""
+    await choose_file(ui, demo_file)
+    await choose_preset(ui)
+    html = await (await connect(ui, box)).text()
+    table = re.search(r'<table id="plan-rejected">.*?</table>', html, re.S)
+    assert table, html
+    assert "<td>resolve</td>" not in table.group(0) and "<td>validate</td>" not in table.group(0)
+    assert "<td>finding it in 7pace</td>" in table.group(0)
+    run_id = library.run_overviews()[0].run_id
+    page = await (await ui.get(f"/runs/{run_id}")).text()
+    assert "<td>reading the values</td>" in page and "<td>map</td>" not in page
+    box.reset()
