@@ -238,3 +238,32 @@ async def test_a_rejected_rows_step_is_said_in_words(
     page = await (await ui.get(f"/runs/{run_id}")).text()
     assert "<td>reading the values</td>" in page and "<td>map</td>" not in page
     box.reset()
+
+
+async def test_an_unknown_user_without_a_close_match_can_be_aliased_too(
+    ui: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    """frank@example.com matches no 7pace user closely: the dry run said "fix the cell in
+    your file", though the web app promises never to change the file and its Validate step
+    (offline) finds nothing to fix there. Now the person can name the 7pace user."""
+    from timetracker_import.ui.demo import HEADERS
+
+    path = tmp_path / "frank.csv"
+    path.write_text(
+        ",".join(HEADERS)
+        + "\nfrank@example.com,2026-11-02,09:00,2,2,101,Development,x"
+        + "\nalice@example.com,2026-11-02,11:00,1,1,101,Development,y\n",
+        encoding="utf-8",
+    )
+    await choose_file(ui, path)
+    await choose_preset(ui)
+    html = await (await connect(ui, box)).text()
+    assert "fix the cell in your file" not in html
+    assert re.search(r'<input name="target" id="alias-1" required', html), html
+    resp = await post_and_finish(
+        ui, "/dryrun/alias", {"value": "frank@example.com", "target": "erin@example.com"}
+    )
+    html = await resp.text()
+    assert resp.url.path == "/dryrun" and 'data-count="created">2<' in html, text(html)
+    assert box.stats()["worklogs"] == 0
+    box.reset()
