@@ -267,3 +267,42 @@ async def test_an_unknown_user_without_a_close_match_can_be_aliased_too(
     assert resp.url.path == "/dryrun" and 'data-count="created">2<' in html, text(html)
     assert box.stats()["worklogs"] == 0
     box.reset()
+
+
+async def test_rows_outside_the_period_are_explained_without_the_command_lines_syntax(
+    ready: TestClient,  # noqa: F811 (the fixture imported above)
+    box: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    """Rows outside a chosen "this week" read "outside the period 2026-11-30..2026-12-06
+    (week:current) this sync is about (the period); ... or declare a period"."""
+    from timetracker_import.ui.words import for_page
+
+    path = write(tmp_path / "hours.csv", ROWS[:2])
+    html = text(
+        await plan(
+            ready,
+            form(
+                path,
+                key="ID",
+                period_kind="dates",
+                period_from="2026-12-01",
+                period_to="2026-12-31",
+            ),
+        )
+    )
+    assert "is outside the period 2026-12-01 to 2026-12-31 this sync is about;" in html, html
+    assert ".." not in html and "(the period)" not in html and "declare a period" not in html
+    said = for_page(
+        "2026-11-16 is outside the period 2026-11-30..2026-12-06 (week:current) this sync is "
+        "about (--window); fix the date, or declare a period that includes it"
+    )
+    assert said == (
+        "2026-11-16 is outside the period 2026-11-30 to 2026-12-06 (this week) this sync is "
+        "about; fix the date, or choose a period that includes it"
+    )
+    assert (
+        for_page("2026-11-23..2026-12-06 (last:2w)")
+        == "2026-11-23 to 2026-12-06 (the last 2 weeks)"
+    )
+    assert sum(server(box).values()) == 0

@@ -48,6 +48,32 @@ _MAPPING_ADVICE = (
         "(the mapping says so)",
     ),
 )
+#: a period as the command line writes it ("2026-11-30..2026-12-06 (week:current)")
+_PERIOD = re.compile(
+    r"(\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)"
+    r"(?: \(((?:week|month):(?:current|previous)|last:\d+[dw])\))?"
+)
+_SPECS = {
+    "week:current": "this week",
+    "week:previous": "last week",
+    "month:current": "this month",
+    "month:previous": "last month",
+}
+#: "the period ... this sync is about (--window)": on a page there is one period, the setup's
+_ABOUT = re.compile(r" this sync is about \(--window\)")
+
+
+def _period(m: re.Match[str]) -> str:
+    spec = m[3]
+    if spec is None:
+        return f"{m[1]} to {m[2]}"
+    last = re.fullmatch(r"last:(\d+)([dw])", spec)
+    said = (
+        f"the last {last[1]} {'days' if last[2] == 'd' else 'weeks'}" if last else _SPECS[spec]
+    )
+    return f"{m[1]} to {m[2]} ({said})"
+
+
 #: the error name of a 7pace answer ("401 UnauthorizedError: ...") is not for people
 _ERROR_NAME = re.compile(r"\b(\d{3}) [A-Z][A-Za-z]*(?:Error|Exception): ")
 _COMMAND = re.compile(r"`timetracker-import [^`]*`|timetracker-import [a-z][\w -]*?(?=[;,.)]|$)")
@@ -82,6 +108,8 @@ def for_page(text: str) -> str:
     for pattern, said in _MAPPING_ADVICE:
         out = pattern.sub(said, out)
     out = _ERROR_NAME.sub(r"\1: ", out)
+    out = _ABOUT.sub(" this sync is about", _PERIOD.sub(_period, out))
+    out = out.replace("or declare a period that includes it", "or choose a period that includes it")
     out = _COMMAND.sub("the command line", out)
     out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]), out)
     out = _RUN_AGAIN.sub("plan again with", out)
