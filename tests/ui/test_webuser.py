@@ -306,3 +306,22 @@ async def test_rows_outside_the_period_are_explained_without_the_command_lines_s
         == "2026-11-23 to 2026-12-06 (the last 2 weeks)"
     )
     assert sum(server(box).values()) == 0
+
+
+async def test_a_path_that_cannot_be_read_is_still_in_the_field_after_going_back(
+    ui: TestClient, tmp_path: Path
+) -> None:
+    """A path typed on the File page whose reading fails (here: a .py file) ends on the
+    job's page; its "Back" led to an empty File page, the path gone."""
+    script = tmp_path / "notes.py"
+    script.write_text("print('hi')\n", encoding="utf-8")
+    resp = await post(ui, "/file", {"path": str(script), "sheet": ""})
+    assert resp.status == 303
+    html = await (await finish_job(ui)).text()
+    assert "unsupported file type" in html and 'href="/file"' in html
+    page = await (await ui.get("/file")).text()
+    assert f'value="{script}"' in page
+    # a file read fine clears it
+    good = toggl_file(tmp_path / "toggl.csv", DIRTY[:1])
+    await choose_file(ui, good)
+    assert f'value="{good}"' not in await (await ui.get("/file")).text()

@@ -68,9 +68,7 @@ def _period(m: re.Match[str]) -> str:
     if spec is None:
         return f"{m[1]} to {m[2]}"
     last = re.fullmatch(r"last:(\d+)([dw])", spec)
-    said = (
-        f"the last {last[1]} {'days' if last[2] == 'd' else 'weeks'}" if last else _SPECS[spec]
-    )
+    said = f"the last {last[1]} {'days' if last[2] == 'd' else 'weeks'}" if last else _SPECS[spec]
     return f"{m[1]} to {m[2]} ({said})"
 
 
