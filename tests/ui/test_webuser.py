@@ -189,8 +189,20 @@ async def test_the_question_before_a_changed_sync_does_not_blame_7pace_for_the_f
     assert not re.search(r"(?<!file or )7pace changed since the plan", html), html
     assert "The file or 7pace changed since the plan" in html
     await post(ready, "/job/confirm", {"answer": "no"})
-    await finish_job(ready)
+    html = await (await finish_job(ready)).text()
     assert sum(server(box).values()) == 0
+    # "Plan again" plans again (it was a link back to the setup, as "Back to the setup" is)
+    replan = re.search(
+        r'<form method="post" action="([^"]+)"[^>]*>(?:(?!</form>).)*>Plan again<', html, re.S
+    )
+    assert replan, html
+    html = await (await post_and_finish(ready, replan.group(1))).text()
+    assert 'data-count="created">5<' in html and sum(server(box).values()) == 0
+    # the result page's way back says where it goes ("Sync again" led to the setup)
+    await post_and_finish(ready, "/sync/apply")
+    html = await (await ready.get("/sync/result")).text()
+    assert ">Sync again<" not in html and "Back to the setup" in html
+    assert server(box) == wanted(ROWS[:5])
 
 
 async def test_after_a_cancel_the_hours_table_says_it_leaves_out_what_was_not_reached(

@@ -317,6 +317,18 @@ async def sync_allow(request: web.Request) -> web.StreamResponse:
     raise plan_job(w, plan.setup, allow=max(0, allow))
 
 
+@routes.post("/sync/replan")
+async def sync_replan(request: web.Request) -> web.StreamResponse:
+    """ "Plan again": the setup of the last plan, planned anew (the file and 7pace as they
+    are now)."""
+    w = wizard(request)
+    if w.sync_setup is None:
+        raise web.HTTPSeeOther("/sync")
+    if w.connection is None:
+        raise web.HTTPSeeOther("/connect?next=/sync")
+    raise plan_job(w, w.sync_setup)
+
+
 # --------------------------------------------------------------------------- apply
 
 
