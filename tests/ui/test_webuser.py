@@ -337,3 +337,14 @@ async def test_a_path_that_cannot_be_read_is_still_in_the_field_after_going_back
     good = toggl_file(tmp_path / "toggl.csv", DIRTY[:1])
     await choose_file(ui, good)
     assert f'value="{good}"' not in await (await ui.get("/file")).text()
+
+
+async def test_the_preview_puts_why_a_row_is_not_sent_first(ui: TestClient, tmp_path: Path) -> None:
+    """At 1280 px a rejected preview row's reason sat after every column of the file, cut
+    off at "rejected: '2026-11-31' is"; as on the Validate page, it now comes first."""
+    await choose_file(ui, toggl_file(tmp_path / "toggl.csv", DIRTY))
+    html = await (await post(ui, "/mapping/preview", {"source": "preset:toggl"})).text()
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", html, re.S)
+    assert head and re.findall(r">([^<]*)</th>", head.group(1))[:3] == ["row", "problem", "Email"]
+    assert re.search(r'<tr class="rejected"><td>3</td><td class="reason">rejected: user is', html)
+    assert re.search(r"<tr><td>2</td><td></td><td>alice@example.com</td>", html), html
