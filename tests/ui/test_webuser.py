@@ -348,3 +348,7 @@ async def test_the_preview_puts_why_a_row_is_not_sent_first(ui: TestClient, tmp_
     assert head and re.findall(r">([^<]*)</th>", head.group(1))[:3] == ["row", "problem", "Email"]
     assert re.search(r'<tr class="rejected"><td>3</td><td class="reason">rejected: user is', html)
     assert re.search(r"<tr><td>2</td><td></td><td>alice@example.com</td>", html), html
+    # a preview where every row is sent has no empty problem column
+    await choose_file(ui, toggl_file(tmp_path / "clean.csv", DIRTY[:1]))
+    html = await (await post(ui, "/mapping/preview", {"source": "preset:toggl"})).text()
+    assert ">problem</th>" not in html and "<tr><td>2</td><td>alice@example.com</td>" in html
