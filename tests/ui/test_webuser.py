@@ -352,3 +352,13 @@ async def test_the_preview_puts_why_a_row_is_not_sent_first(ui: TestClient, tmp_
     await choose_file(ui, toggl_file(tmp_path / "clean.csv", DIRTY[:1]))
     html = await (await post(ui, "/mapping/preview", {"source": "preset:toggl"})).text()
     assert ">problem</th>" not in html and "<tr><td>2</td><td>alice@example.com</td>" in html
+
+
+async def test_preset_descriptions_do_not_name_commands(ui: TestClient, demo_file: Path) -> None:
+    """The Mappings page and the Mapping page's list said "Jira worklogs converted by
+    `convert jira`" and "the file `convert split-days` writes"."""
+    await choose_file(ui, demo_file)
+    for route in ("/mappings", "/mapping"):
+        html = await (await ui.get(route)).text()
+        assert "`convert" not in html, route
+        assert "Jira worklogs converted on the File page" in html, route

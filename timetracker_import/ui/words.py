@@ -48,6 +48,11 @@ _MAPPING_ADVICE = (
         "(the mapping says so)",
     ),
 )
+#: a preset's description naming a conversion command (Jira's is a button on the File page)
+_CONVERT = (
+    (re.compile(r"converted by `convert jira`"), "converted on the File page"),
+    (re.compile(r"`convert ([\w-]+)`"), r"the command line's \1 conversion"),
+)
 #: a period as the command line writes it ("2026-11-30..2026-12-06 (week:current)")
 _PERIOD = re.compile(
     r"(\d{4}-\d\d-\d\d)\.\.(\d{4}-\d\d-\d\d)"
@@ -106,6 +111,8 @@ def for_page(text: str) -> str:
     for pattern, said in _MAPPING_ADVICE:
         out = pattern.sub(said, out)
     out = _ERROR_NAME.sub(r"\1: ", out)
+    for pattern, said in _CONVERT:
+        out = pattern.sub(said, out)
     out = _ABOUT.sub(" this sync is about", _PERIOD.sub(_period, out))
     out = out.replace("or declare a period that includes it", "or choose a period that includes it")
     out = _COMMAND.sub("the command line", out)
