@@ -362,3 +362,28 @@ async def test_preset_descriptions_do_not_name_commands(ui: TestClient, demo_fil
         html = await (await ui.get(route)).text()
         assert "`convert" not in html, route
         assert "Jira worklogs converted on the File page" in html, route
+
+
+async def test_the_dry_runs_hours_say_they_count_rows_already_in_7pace(
+    ui: TestClient, box: RunningSandbox, demo_file: Path
+) -> None:
+    """The Clockify file dry-run again after its import: "0 would be created, 5 already in
+    7pace" above "Hours per user and week: 7.25 h in all", as if 7.25 h were coming."""
+    import asyncio
+
+    box.reset()
+    await choose_file(ui, demo_file)
+    await choose_preset(ui)
+    await connect(ui, box)
+    await post(ui, "/import/start")
+    job = ui.app[WIZARD].job
+    while job.confirm is None and not job.finished.is_set():
+        await asyncio.sleep(0.05)
+    await post(ui, "/job/confirm", {"answer": "yes"})
+    await finish_job(ui)
+    assert box.stats()["worklogs"] == 5
+    html = await (await post_and_finish(ui, "/dryrun")).text()
+    assert 'data-count="already_existing">5<' in html and 'data-count="created">0<' in html
+    help_ = re.search(r'<p class="help" id="grid-help">([^<]*)</p>', html)
+    assert help_ and "counting the 5 row(s) already in 7pace" in help_.group(1), html
+    box.reset()
