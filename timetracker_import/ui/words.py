@@ -114,7 +114,7 @@ def for_page(text: str) -> str:
     for pattern, said in _CONVERT:
         out = pattern.sub(said, out)
     out = _ABOUT.sub(" this sync is about", _PERIOD.sub(_period, out))
-    out = out.replace("or declare a period that includes it", "or choose a period that includes it")
+    out = out.replace("declare a period", "choose a period")
     out = _COMMAND.sub("the command line", out)
     out = _FORMAT.sub(lambda m: re.sub(r"%([a-zA-Z])", lambda c: _CODES.get(c[1], c[1]), m[0]), out)
     out = _RUN_AGAIN.sub("plan again with", out)
