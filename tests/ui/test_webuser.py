@@ -313,6 +313,12 @@ async def test_rows_outside_the_period_are_explained_without_the_command_lines_s
         "2026-11-16 is outside the period 2026-11-30 to 2026-12-06 (this week) this sync is "
         "about; fix the date, or choose a period that includes it"
     )
+    moved = for_page(  # main's message for a moved worklog outside the period
+        "its worklog lies outside the period 2026-11-01..2026-11-30 this sync is about "
+        "(--window); moving it would change a day outside the period: declare a period that "
+        "includes 2026-10-30 to move it"
+    )
+    assert ".." not in moved and "(--window)" not in moved and "declare" not in moved
     assert (
         for_page("2026-11-23..2026-12-06 (last:2w)")
         == "2026-11-23 to 2026-12-06 (the last 2 weeks)"
