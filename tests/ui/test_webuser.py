@@ -393,3 +393,25 @@ async def test_the_dry_runs_hours_say_they_count_rows_already_in_7pace(
     help_ = re.search(r'<p class="help" id="grid-help">([^<]*)</p>', html)
     assert help_ and "counting the 5 row(s) already in 7pace" in help_.group(1), html
     box.reset()
+
+
+def test_an_unknown_users_fix_is_the_alias_on_a_page() -> None:
+    """main's unknown-user reasons name `map: {...}` on fields.user, `timetracker-import
+    mapping show PRESET > my.yaml` and --mapping; on a page the fix is the dry run's alias."""
+    from timetracker_import.ui.words import for_page
+
+    example = "`map: {'Jane D': jane@example.com}` on fields.user"
+    for said in (
+        "unknown user 'frank@example.com'; no 7pace user has this e-mail or uniqueName: check "
+        "the spelling, add the person to the organization, or turn it into a 7pace user's "
+        f"e-mail with {example} in a mapping of your own (`timetracker-import mapping show "
+        "toggl > my.yaml`, then --mapping my.yaml)",
+        "unknown user 'Frank'; no 7pace user has this e-mail, uniqueName or display name: turn "
+        f"it into a 7pace user's e-mail with {example} in the mapping, or add the person to "
+        "the organization",
+        f"'Jo' matches more than one user: a, b; say which: turn it into a 7pace user's e-mail "
+        f"with {example} in /home/me/hr.yaml",
+    ):
+        page = for_page(said)
+        assert "`" not in page and "fields.user" not in page and "--" not in page, page
+        assert "name the 7pace user it stands for (on the dry run's page: an alias)" in page

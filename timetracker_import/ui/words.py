@@ -47,6 +47,14 @@ _MAPPING_ADVICE = (
         re.compile(r"\(the mapping says so: `default: me` on fields\.user, or no user field\)"),
         "(the mapping says so)",
     ),
+    (  # an unknown user's fix: on a page it is the dry run's alias (a value map, the same)
+        re.compile(
+            r"turn it into a 7pace user's e-mail with `map: \{[^`]*\}` on fields\.user in "
+            r"(?:a mapping of your own \(`[^`]*`, then --mapping [^)\s]+\)|the mapping|\S+?)"
+            r"(?=,|;|$)"
+        ),
+        "name the 7pace user it stands for (on the dry run's page: an alias)",
+    ),
 )
 #: a preset's description naming a conversion command (Jira's is a button on the File page)
 _CONVERT = (
