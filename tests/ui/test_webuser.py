@@ -415,3 +415,19 @@ def test_an_unknown_users_fix_is_the_alias_on_a_page() -> None:
         page = for_page(said)
         assert "`" not in page and "fields.user" not in page and "--" not in page, page
         assert "name the 7pace user it stands for (on the dry run's page: an alias)" in page
+
+
+def test_the_same_start_note_points_to_the_sync_page() -> None:
+    """main's dry-run note on rows that start beside a worklog names `timetracker-import
+    sync` (docs/sync.md) and `worklogs delete`; a page points to the Sync page."""
+    from timetracker_import.ui.words import for_page
+
+    page = for_page(
+        "2 row(s) start at the same second as a worklog of the same user already in 7pace but "
+        "differ from it (length, work item or comment): import adds them beside it and changes "
+        "no worklog, so if they correct rows imported before, both will count; to replace the "
+        "old worklogs use `timetracker-import sync` (docs/sync.md), or fix them with "
+        "`timetracker-import worklogs update` / `worklogs delete`: row 2 (bob, ...)"
+    )
+    assert "`" not in page and "docs/" not in page and "command line" not in page, page
+    assert "use the Sync page (it changes worklogs in place), or correct them in 7pace:" in page

@@ -47,6 +47,13 @@ _MAPPING_ADVICE = (
         re.compile(r"\(the mapping says so: `default: me` on fields\.user, or no user field\)"),
         "(the mapping says so)",
     ),
+    (  # rows that start beside a worklog: on a page, the Sync page replaces them
+        re.compile(
+            r"use `timetracker-import sync` \(docs/sync\.md\), or fix them with "
+            r"`timetracker-import worklogs update` / `worklogs delete`"
+        ),
+        "use the Sync page (it changes worklogs in place), or correct them in 7pace",
+    ),
     (  # an unknown user's fix: on a page it is the dry run's alias (a value map, the same)
         re.compile(
             r"turn it into a 7pace user's e-mail with `map: \{[^`]*\}` on fields\.user in "
