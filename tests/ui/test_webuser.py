@@ -431,3 +431,25 @@ def test_the_same_start_note_points_to_the_sync_page() -> None:
     )
     assert "`" not in page and "docs/" not in page and "command line" not in page, page
     assert "use the Sync page (it changes worklogs in place), or correct them in 7pace:" in page
+
+
+async def test_what_a_run_notes_is_on_its_pages(
+    ui: TestClient, box: RunningSandbox, tmp_path: Path
+) -> None:
+    """The Validate, dry-run and import-result pages never showed the run's notes, which the
+    command line prints: here that the rows without a user (a Toggl report without a user
+    column) are booked to the token's own user."""
+    path = tmp_path / "toggl-2025.csv"
+    path.write_text(
+        "\ufeff" + '"Description",Duration,Project,Start date,Start time,Stop date,Stop time\n'
+        '"#101 Hero",1:30:00,Web,2026-11-02,09:00:00,2026-11-02,10:30:00\n',
+        encoding="utf-8",
+    )
+    await choose_file(ui, path)
+    html = await choose_preset(ui, "toggl-2025")
+    note = "1 row(s) have no user and are booked to the token's own user"
+    assert note in html.replace("&#39;", "'") and 'id="notes"' in html, text(html)
+    html = (await (await connect(ui, box)).text()).replace("&#39;", "'")
+    assert 'id="notes"' in html and "token's own user" in html, text(html)
+    assert "fields.user" not in html
+    box.reset()
