@@ -453,3 +453,16 @@ async def test_what_a_run_notes_is_on_its_pages(
     assert 'id="notes"' in html and "token's own user" in html, text(html)
     assert "fields.user" not in html
     box.reset()
+
+
+def test_the_zone_notes_name_no_api_field() -> None:
+    """The dry run's zone note said "(me.timeZone)" and "give the time zone field"."""
+    from timetracker_import.ui.words import for_page
+
+    page = for_page(
+        "times were read in Etc/UTC (UTC+00:00 today), but the token's 7pace user is at "
+        "UTC+01:00 today (me.timeZone); if the file's times are that user's local times, give "
+        "--timezone with their zone"
+    )
+    assert "me.timeZone" not in page and "--" not in page, page
+    assert page.endswith("fill in the time zone field with their zone")

@@ -8,6 +8,8 @@ import re
 
 #: an option (with its value when the option takes one) -> what the pages call it
 _OPTIONS: tuple[tuple[str, str], ...] = (
+    (r"give --timezone with their zone", "fill in the time zone field with their zone"),
+    (r" today \(me\.timeZone\)", " today (their 7pace profile)"),
     (r"--max-delete\s+(\d+%)", r"a deletion limit of \1 of the worklogs"),
     (r"--max-delete\s+(\d+)\b", r"a limit of \1 deletions (the “Allow \1 deletions” button)"),
     (r"--max-delete\s+all", "no deletion limit"),
