@@ -466,3 +466,20 @@ def test_the_zone_notes_name_no_api_field() -> None:
     )
     assert "me.timeZone" not in page and "--" not in page, page
     assert page.endswith("fill in the time zone field with their zone")
+
+
+async def test_the_list_of_equal_cells_says_when_it_is_cut(ui: TestClient, tmp_path: Path) -> None:
+    """ "Fix every equal cell at once" listed the 20 most frequent repeated values and said
+    nothing of the others."""
+    from timetracker_import.ui.demo import HEADERS
+
+    rows = [
+        f"carol@example.com,2026-11-{31 + day // 2}x,09:00,1,1,103,Meetings,r{day}"
+        for day in range(50)
+    ]
+    path = tmp_path / "many-values.csv"
+    path.write_text(",".join(HEADERS) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    await choose_file(ui, path)
+    html = await choose_preset(ui)
+    assert html.count('name="all_col"') == 20
+    assert "Showing the 20 most frequent of 25 repeated values." in html

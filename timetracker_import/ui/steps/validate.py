@@ -123,7 +123,7 @@ async def validate_page(request: web.Request) -> web.StreamResponse:
         kind=kind,
         kept=len(w.checked.rejected_cells),
         fixed=fixed,
-        groups=[(k, n) for k, n in groups.most_common(20) if n > 1],
+        groups=[(k, n) for k, n in groups.most_common() if n > 1],
         per_user=sorted(w.checked.seconds_per_user.items()),
     )
 
