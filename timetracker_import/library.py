@@ -1508,13 +1508,14 @@ class RunOverview:
     """One journaled run as the web app shows it: ``summary`` is the ``RunSummary`` that
     ``runs list`` prints (kind, status, counts from the journal) and whether the web app made
     its mapping; for one run (``run_overview``, not in the list) also the rejected rows of its
-    summary file, how many worklogs an undo deleted so far and how many changes undo can
+    summary file, what an undo did so far (``undone``) and how many changes undo can
     still reverse (``left``; None in the list)."""
 
     summary: RunSummary
     rejections: tuple[dict[str, Any], ...] = ()
     has_mapping_file: bool = False
-    undone: int = 0
+    #: what undo did so far, e.g. (("deleted", 8), ("re-created", 4)); () for nothing
+    undone: tuple[tuple[str, int], ...] = ()
     left: int | None = None
 
     @property
@@ -1617,20 +1618,24 @@ def _overview(summary: RunSummary, *, left: bool) -> RunOverview:
         summary,
         rejections,
         (summary.directory / "mapping.yaml").is_file(),
-        undone=_undone(summary.run_id) if real and summary.actions else 0,
+        undone=_undone(summary.run_id) if real and summary.actions else (),
         left=len(undo_steps(summary.run_id)) if real else 0,
     )
 
 
-def _undone(run_id: str) -> int:
+def _undone(run_id: str) -> tuple[tuple[str, int], ...]:
+    """What undo did with the run's changes so far (from the journal's actions)."""
     import contextlib
     import sqlite3
+    from collections import Counter
 
     from timetracker_import.journal.store import Journal, JournalError
 
     with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
-        return sum(1 for _id, action, _detail in j.undo_log() if action == "deleted")
-    return 0
+        done = Counter((a.undo or "").split(" as ")[0] for a in j.actions())
+        said = (("deleted", "deleted"), ("restored", "put back"), ("recreated", "re-created"))
+        return tuple((words, done[key]) for key, words in said if done[key])
+    return ()
 
 
 @dataclass(frozen=True)

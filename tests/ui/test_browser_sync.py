@@ -36,6 +36,7 @@ SHOTS = (
     "ui-sync-result.png",
     "ui-sync-undo.png",
     "ui-sync-mobile-plan.png",
+    "ui-sync-run.png",
 )
 
 
@@ -106,6 +107,7 @@ def test_sync_plan_apply_guard_allow_undo_in_chromium(
 
             # Undo from the Runs page: the 8 deleted worklogs come back
             page.click("#run-link")
+            run_url = page.url
             page.click("#undo")
             page.wait_for_url("**/undo")
             assert page.locator("#undo-list tbody tr").count() == 8
@@ -114,6 +116,10 @@ def test_sync_plan_apply_guard_allow_undo_in_chromium(
             page.wait_for_selector("#undo-done")
             assert server(box) == wanted(ROWS)
             ax.check()
+            # the run's page says what undo did, in words and local to nothing private
+            page.goto(run_url)
+            assert "(undone: 8 re-created)" in page.inner_text("#run-counts")
+            ax.check("ui-sync-run.png")
             page.click("a.runs-link[href='/runs']")
             assert page.locator("#runs tbody tr").count() == 5  # 3 plans, 2 syncs
             ax.check()

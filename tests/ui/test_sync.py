@@ -235,7 +235,7 @@ async def test_plan_apply_change_and_undo(
     html = await plan(ready, form(path, key="ID", prune="1"))
     assert counts(html)["created"] == 12 and sum(server(box).values()) == 0
     assert "2026-11-03 09:00" in html and "Showing" not in html
-    assert "(typed on the Sync page)" in html and "chosen on this page" in html
+    assert "(typed on the Sync page)" in html and "chosen on the Sync page" in html
     html = await apply(ready)
     assert "Done: 12 created, 0 changed, 0 deleted" in html
     assert server(box) == wanted(ROWS)

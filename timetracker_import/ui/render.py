@@ -49,6 +49,23 @@ def cell(value: object) -> str:
     return "" if text in ("nan", "NaT", "<NA>") else text
 
 
+#: the step of the run that rejected a row (``Rejection.stage``), as a person says it
+STAGE_WORDS = {
+    "read": "reading the file",
+    "map": "reading the values",
+    "validate": "checking the row",
+    "resolve": "finding it in 7pace",
+    "preflight": "checking 7pace's locked weeks",
+    "duplicate": "looking for repeated rows",
+    "server": "7pace refused it",
+}
+
+
+def stage(name: object) -> str:
+    """A rejection's stage in words (an unknown one as it is)."""
+    return STAGE_WORDS.get(str(name or ""), str(name or ""))
+
+
 def hours(seconds: int | float | None) -> str:
     """Seconds as ``1.50 h`` (thousands separated)."""
     return f"{(seconds or 0) / 3600:,.2f} h"
@@ -67,7 +84,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(cell=cell, hours=hours, number=number, words=for_page)
+    env.filters.update(cell=cell, hours=hours, number=number, words=for_page, stage=stage)
     env.tests["search"] = lambda value, pattern: re.search(pattern, str(value)) is not None
     env.globals.update(STEPS=STEPS, CSRF_FIELD=CSRF_FIELD, PAGE_ROWS=PAGE_ROWS)
     return env

@@ -171,9 +171,14 @@ class Wizard:
     def busy(self) -> bool:
         return self.job is not None and not self.job.finished.is_set()
 
+    @property
+    def uploads_root(self) -> Path:
+        """The app's private folder of uploads (and corrected copies)."""
+        return self.uploads_dir or self.work_dir / "uploads"
+
     def upload_path(self, name: str) -> Path:
         """A fresh private path for an uploaded file, keeping its (cleaned) name."""
-        root = self.uploads_dir or self.work_dir / "uploads"
+        root = self.uploads_root
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(name).name)
         while True:

@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 URL_EXAMPLE = "https://ORG.timehub.7pace.com"
 SOURCES = {
     "keyring": "the OS keyring",
-    "given": "pasted here",
+    "given": "this page",
     "token-file": "a token file",
     "environment": "the environment",
     "profile": "the profiles file",

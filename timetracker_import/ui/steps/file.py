@@ -40,7 +40,7 @@ def render(
         error=error,
         status=status,
         w=w,
-        kept=kept or {},
+        kept=kept or w.kept,
         max_mb=MAX_UPLOAD_MB,
         suffixes=",".join(UPLOAD_SUFFIXES),
     )
@@ -107,6 +107,7 @@ def read_job(
         info = FileInfo(path, label, table, detection, corrected_from)
         if not job.cancel.is_set():
             w.set_file(info)
+            w.kept = {}
             if detection.jira_columns:
                 job.next_url = "/file"
         return info
@@ -165,6 +166,8 @@ async def file_post(request: web.Request) -> web.StreamResponse:
             label, sheet = str(path), kept.get("sheet", "").strip()
     except TimetrackerError as exc:
         return render(request, error=problem(exc), status=400, kept=kept)
+    # shown again on the File page should reading it fail (the job's page leads back there)
+    w.kept = {k: kept[k] for k in ("path", "sheet") if k in kept}
     raise read_job(w, path, label, sheet or None)
 
 

@@ -72,6 +72,7 @@ def preview_context(info: FileInfo, choice: MappingChoice | None) -> dict[str, A
                 "cells": [cell(c) for c in r.cells],
                 "sent": sent,
                 "reason": r.reason,
+                "skipped": r.skipped,
             }
         )
     return {"pv": pv, "rows": rows, "sent_columns": SENT_COLUMNS, "problem": None}

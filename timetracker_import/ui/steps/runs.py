@@ -6,6 +6,7 @@ with "N of M changes undone" and Cancel; "Undo the rest" after a Cancel)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,38 @@ from timetracker_import.ui.steps.dryrun import run_files
 routes = web.RouteTableDef()
 
 
+#: how the journal names a mapping the web app gave the library as data (a sync's)
+GIVEN_AS_DATA = "mapping (given as data)"
+
+
 def mapping_label(run: lib.RunOverview) -> str:
     if run.has_mapping_file and not (run.mapping or "").startswith("preset "):
         return "made in the web app (mapping.yaml)"
+    if run.mapping == GIVEN_AS_DATA:
+        return "made in the web app"
     return run.mapping or "-"
+
+
+def file_label(run: lib.RunOverview, uploads: Path) -> str:
+    """The run's file: its path, or for a file uploaded to the app its name (the app's
+    private uploads folder is nobody's business)."""
+    if not run.input_path:
+        return "-"
+    path = Path(run.input_path)
+    return f"{path.name} (kept by the app)" if path.is_relative_to(uploads) else str(path)
+
+
+def when(stamp: str | None) -> str:
+    """A journal time (ISO, UTC) as a person reads it: 2026-12-05 11:31:44 UTC."""
+    if not stamp:
+        return "-"
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.utcoffset() == dt.timedelta(0):
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.isoformat(sep=" ", timespec="seconds")
 
 
 @routes.get("/runs")
@@ -54,6 +83,9 @@ async def run_page(request: web.Request) -> web.StreamResponse:
         run=run,
         files=run_files(run.directory),
         mapping_label=mapping_label,
+        file=file_label(run, wizard(request).uploads_root),
+        started=when(run.started_at),
+        finished=when(run.finished_at),
         p=paged(list(run.rejections), request),
     )
 

@@ -36,11 +36,11 @@ routes = web.RouteTableDef()
 
 #: where the zone and the period came from, in the page's words
 ZONE_ORIGIN = {
-    "--timezone": "chosen on this page",
+    "--timezone": "chosen on the Sync page",
     "mapping": "from the mapping",
     "machine": "this machine's zone",
 }
-PERIOD_ORIGIN = {"--window": "chosen on this page"}
+PERIOD_ORIGIN = {"--window": "chosen on the Sync page"}
 DECLINED = "sync cancelled; nothing was sent"
 
 
@@ -315,6 +315,18 @@ async def sync_allow(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise web.HTTPSeeOther("/sync/plan") from None
     raise plan_job(w, plan.setup, allow=max(0, allow))
+
+
+@routes.post("/sync/replan")
+async def sync_replan(request: web.Request) -> web.StreamResponse:
+    """ "Plan again": the setup of the last plan, planned anew (the file and 7pace as they
+    are now)."""
+    w = wizard(request)
+    if w.sync_setup is None:
+        raise web.HTTPSeeOther("/sync")
+    if w.connection is None:
+        raise web.HTTPSeeOther("/connect?next=/sync")
+    raise plan_job(w, w.sync_setup)
 
 
 # --------------------------------------------------------------------------- apply

@@ -5,6 +5,7 @@ is never modified) that is validated again and used from then on; download it.""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,14 @@ class RejectedRow:
     kind: str  # the reason without its values (the filter)
 
 
-def _kind(reason: str) -> str:
-    import re
+#: what varies between rows with the same problem: quoted values and numbers (not the 7 of
+#: 7pace, not the examples in "(e.g. 09:30 or 9:30 AM)", which are the same for every row)
+_VALUES = re.compile(r"\(e\.g\.[^()]*\)|'[^']*'|\"[^\"]*\"|(?<!\w)\d[\d.:/-]*(?![\w])")
 
+
+def _kind(reason: str) -> str:
     first = reason.split(";")[0]
-    return re.sub(r"'[^']*'|\"[^\"]*\"|\d[\d.:/-]*", "…", first).strip()
+    return _VALUES.sub(lambda m: m[0] if m[0].startswith("(") else "…", first).strip()
 
 
 def rejected_rows(info: FileInfo, result: Any) -> list[RejectedRow]:
@@ -119,7 +123,7 @@ async def validate_page(request: web.Request) -> web.StreamResponse:
         kind=kind,
         kept=len(w.checked.rejected_cells),
         fixed=fixed,
-        groups=[(k, n) for k, n in groups.most_common(20) if n > 1],
+        groups=[(k, n) for k, n in groups.most_common() if n > 1],
         per_user=sorted(w.checked.seconds_per_user.items()),
     )
 
