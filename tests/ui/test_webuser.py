@@ -205,15 +205,14 @@ async def test_the_question_before_a_changed_sync_does_not_blame_7pace_for_the_f
     assert server(box) == wanted(ROWS[:5])
 
 
-async def test_after_a_cancel_the_hours_table_says_it_leaves_out_what_was_not_reached(
+async def test_after_a_cancel_the_hours_table_says_what_7pace_holds(
     ready: TestClient,  # noqa: F811 (the fixture imported above)
     box: RunningSandbox,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Cancel during the deletes of a cut-off export: the table said bob's week went to
-    0.00 h while 7pace still held the worklogs the cancel had spared (the library's hours
-    leave them out); the page now says so next to the table."""
+    0.00 h while 7pace still held the worklogs the cancel had spared."""
     rows = [entry(i, BOB, 2 + i % 5, 60) for i in range(1, 21)]
     path = write(tmp_path / "hours.csv", rows)
     await plan(ready, form(path, key="ID", prune="1"))
@@ -231,7 +230,11 @@ async def test_after_a_cancel_the_hours_table_says_it_leaves_out_what_was_not_re
     box.set_faults([])
     left = sum(server(box).values())
     assert "Stopped by Cancel" in html and 1 < left < 20, left
-    assert 'id="hours-partial"' in html
+    # bob's week: 20 h before, and after what 7pace still holds (the library counts the
+    # deletes the cancel spared; the page had to warn that it did not)
+    table = html[html.index('id="sync-hours"') :]
+    cells = re.findall(r"<td>([^<]*)</td>", table[: table.index("</table>")])
+    assert cells[:4] == [BOB, "2026-11-02", "20.00 h", f"{left:.2f} h"], cells[:4]
 
 
 async def test_a_rejected_rows_step_is_said_in_words(
