@@ -266,7 +266,12 @@ def test_the_guard_and_the_hours_grid_count_the_weeks_of_the_declared_zone(
     assert result.guard is not None and not result.guard.allowed
     note = next(n for n in result.notes if "deletion guard" in n)
     assert f"{BOB} week of 2026-11-16: 4, {CAROL} week of 2026-11-16: 5)" in note
-    assert set(result.hours) == {f"{BOB}|2026-11-16"}
+    # the grid's weeks are Berlin's too; the guard stopped the run, so what it would have
+    # deleted is still there: before = after (40 h each)
+    assert result.hours == {
+        f"{BOB}|2026-11-16": {"before": 40.0, "after": 40.0},
+        f"{CAROL}|2026-11-16": {"before": 40.0, "after": 40.0},
+    }
 
 
 def test_hours_after_a_cancel_count_the_deletes_not_sent(
