@@ -153,6 +153,13 @@ class ApiError(TimetrackerError):
             self.exit_code = EXIT_USAGE
 
 
+def delete_target_gone(error: ApiError) -> bool:
+    """Whether a DELETE's error says its worklog does not exist: 404, or 422
+    ``EntityNotFound`` (the status for an unknown id is undocumented: contract §2.3). Not for
+    a PATCH, whose 422 ``EntityNotFound`` may name a user or work item of its body."""
+    return error.status == 404 or (error.status == 422 and error.error_code == "EntityNotFound")
+
+
 class AuthError(ApiError):
     """401 (bad or expired token) or 403 (not enough rights)."""
 

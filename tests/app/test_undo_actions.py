@@ -150,6 +150,27 @@ async def test_undo_goes_on_after_a_refused_delete_and_stops_on_auth() -> None:
     journal.close()
 
 
+class RacingClient(FakeClient):
+    """A worklog someone deletes between undo's read and its DELETE, on a server that
+    answers an unknown id with 422 EntityNotFound (undocumented either way: contract §2.3)."""
+
+    async def delete_worklog(self, wid: str) -> None:
+        if wid == "w4":
+            self.worklogs.pop(wid, None)
+            raise ApiError("no such", status=422, error_code="EntityNotFound")
+        await super().delete_worklog(wid)
+
+
+async def test_undo_counts_a_delete_answered_422_entity_not_found_as_already_gone() -> None:
+    client = RacingClient(
+        {w: {"id": w, "editedTimestamp": f"e{w[1]}"} for w in ("w2", "w3", "w4", "w5")}
+    )
+    with journal_with_created() as journal:
+        report = await undo_actions(journal, client)  # type: ignore[arg-type]
+        assert report.failed == []
+        assert sorted(report.deleted) == ["w2", "w3", "w5"] and report.already_gone == ["w4"]
+
+
 BEFORE = {
     "id": "d1",
     "timestamp": "2026-11-02T09:00:00Z",

@@ -24,7 +24,13 @@ import aiohttp
 import yarl
 
 from timetracker_import import __version__
-from timetracker_import.errors import ApiError, ConfigError, MalformedAnswer, TransientApiError
+from timetracker_import.errors import (
+    ApiError,
+    ConfigError,
+    MalformedAnswer,
+    TransientApiError,
+    delete_target_gone,
+)
 
 from .ntlm import HandshakeFailure, NtlmTransport
 from .protocol import (
@@ -253,7 +259,7 @@ class TimetrackerClient:
                             hint=_AMBIGUOUS_HINT,
                         ) from None
                 error = error_from_response(status, headers, body)
-                if request.method == "DELETE" and maybe_applied and _is_gone(error):
+                if request.method == "DELETE" and maybe_applied and delete_target_gone(error):
                     # An earlier attempt that got no answer did delete it.
                     return None
                 decision = decide(method, status=status)
@@ -650,12 +656,6 @@ def _partial_decoder(fields: tuple[str, ...]) -> Callable[[int, Mapping[str, str
         return [{name: getattr(i, name) for name in fields} for i in items]
 
     return decode
-
-
-def _is_gone(error: ApiError) -> bool:
-    """Whether an error says the target does not exist: 404, or 422 ``EntityNotFound`` (the
-    status for an unknown id on PATCH/DELETE is not documented; contract §2.3)."""
-    return error.status == 404 or (error.status == 422 and error.error_code == "EntityNotFound")
 
 
 def _identity(item: Any) -> Any:

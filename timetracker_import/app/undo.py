@@ -31,6 +31,7 @@ from timetracker_import.errors import (
     AuthError,
     Interrupted,
     UsageError,
+    delete_target_gone,
 )
 
 if TYPE_CHECKING:
@@ -304,7 +305,7 @@ async def _undo_create(
     try:
         await client.delete_worklog(wid)
     except ApiError as exc:
-        if exc.status != 404 or isinstance(exc, AuthError):
+        if not delete_target_gone(exc) or isinstance(exc, AuthError):
             journal.record_undo(wid, "failed", exc.message)
             raise
         report.already_gone.append(wid)

@@ -167,3 +167,18 @@ async def test_the_caller_hears_the_intents_before_any_request_and_the_outcomes_
     hooks = Recorder(fake)
     await execute(fake, journal, [delete(w) for w in ids], hooks=hooks)
     assert hooks.seen == [("before", 3, 0), ("after", 3, 3)]
+
+
+async def test_a_delete_answered_422_entity_not_found_is_gone_not_failed(
+    fake: FakeTimetracker, journal: Journal
+) -> None:
+    """The status of an unknown id on DELETE is undocumented (contract §2.3): the client
+    counts 422 EntityNotFound as 404 after an unanswered attempt; sync's delete of a worklog
+    removed by hand meanwhile must say gone too, not a failure. A PATCH's 422
+    EntityNotFound may name a user or work item of the body: it stays a failure."""
+    kept = worklog(fake)
+    fake.fail("patch", ApiError("no such", status=422, error_code="EntityNotFound"))
+    fake.fail("delete", ApiError("no such", status=422, error_code="EntityNotFound"))
+    stats = await execute(fake, journal, [update(kept, comment="new"), delete("w422")])
+    assert [o.state for o in stats.outcomes] == [EditState.FAILED, EditState.GONE]
+    assert journaled(journal) == [("update", kept, "failed"), ("delete", "w422", "gone")]

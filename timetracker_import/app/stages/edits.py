@@ -34,6 +34,7 @@ from timetracker_import.errors import (
     AuthError,
     TimetrackerError,
     TransientApiError,
+    delete_target_gone,
 )
 from timetracker_import.journal.actions import PlannedWrite, Settled
 
@@ -226,7 +227,8 @@ class EditExecutor:
             # the intent stays open, the next run (or undo) reads the worklog and decides
             return EditOutcome(write, action_id, EditState.UNKNOWN, error=exc)
         except ApiError as exc:
-            state = EditState.GONE if exc.status == 404 else EditState.FAILED
+            gone = write.kind == "delete" and delete_target_gone(exc)
+            state = EditState.GONE if gone else EditState.FAILED
             return EditOutcome(write, action_id, state, error=exc)
         return EditOutcome(write, action_id, EditState.DONE, answer=answer)
 
@@ -258,7 +260,7 @@ class EditExecutor:
             except AmbiguousOutcome:
                 continue
             except ApiError as exc:
-                if exc.status == 404 and write.kind == "delete":
+                if write.kind == "delete" and delete_target_gone(exc):
                     return EditOutcome(write, action_id, EditState.DONE)
                 return EditOutcome(write, action_id, EditState.UNKNOWN, error=exc)
             return EditOutcome(write, action_id, EditState.DONE, answer=answer)
