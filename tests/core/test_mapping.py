@@ -303,3 +303,18 @@ def test_work_item_with_a_zero_fraction_is_the_number() -> None:
     assert frame["work_item_id"].tolist() == [101, 102, 103]
     assert [(r.source_row, r.value) for r in rej] == [(5, "101.5")]
     assert "whole number" in rej[0].reason
+
+
+def test_work_item_beyond_32_bits_is_too_large() -> None:
+    """7pace's numbers are 32-bit (the sandbox refuses a larger workItemId, contract S22):
+    such a work item passed validate and cost the import a batch split down to the row
+    before the server refused it; it is the mapping's rejection, as a 19-digit one is."""
+    tags = ("2147483647", "2147483648", "3000000000.0", "123456789012345678")
+    frame, rej = _apply({"work_item": "Tag"}, [[*ROW[:5], tag, *ROW[6:]] for tag in tags])
+    assert frame["work_item_id"].tolist() == [2147483647]
+    assert [(r.source_row, r.value) for r in rej] == [
+        (3, "2147483648"),
+        (4, "3000000000.0"),
+        (5, "123456789012345678"),
+    ]
+    assert all("too large" in r.reason for r in rej)

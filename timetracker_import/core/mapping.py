@@ -826,9 +826,17 @@ def _work_item_cells(text: pd.Series) -> pd.Series:
     return pd.to_numeric(whole, errors="coerce").astype("Int64")
 
 
+#: 7pace's numbers are .NET ``int`` (32 bits): a larger work item id is refused by the server
+WORK_ITEM_MAX = 2**31 - 1
+
+
 def _work_items(text: pd.Series, problems: _Problems, position: int | None) -> pd.Series:
     numbers = _work_item_numbers(text)
     too_long = text.str.fullmatch(r"[+-]?0*\d{19,}(?:\.0*)?").fillna(False).astype(bool)
+    beyond = (numbers.abs() > WORK_ITEM_MAX).fillna(False).astype(bool)
+    if beyond.any():
+        too_long |= beyond
+        numbers = numbers.mask(beyond)
     bad = text.notna() & numbers.isna() & ~too_long
     problems.add(bad, "work item must be a whole number such as 1234", position)
     problems.add(too_long, "work item is too large to be a work item id", position)
