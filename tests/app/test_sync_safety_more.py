@@ -306,3 +306,31 @@ def test_hours_after_a_cancel_count_the_deletes_not_sent(
     assert result.exit_code == 130 and 1 < held / 60 < 20
     [(week, hours)] = [(k, v) for k, v in result.hours.items() if k.startswith(BOB)]
     assert hours == {"before": 20.0, "after": held / 60}, week
+
+
+def test_an_unknown_user_in_a_routed_sync_names_the_users_own_mapping(
+    tmp_path: Path,
+) -> None:
+    """Each organization's sync reads a temporary copy of the mapping; the unknown user's
+    reason named that copy (deleted when the run ends) as the file to put `map:` in, where
+    the routed import names the user's own mapping (test_multi_org has its twin)."""
+    from tests.app.test_multi_org import write_profiles
+
+    with run_sandbox_in_thread() as east, run_sandbox_in_thread() as west:
+        write_profiles(tmp_path / "config", west=(west.url, west.tokens["alice@example.com"]))
+        s = settings(east, tmp_path, [], window=NOVEMBER)
+        assert s.mapping_path is not None
+        s.mapping_path.write_text(
+            MAPPING + "  organization: {column: Org, optional: true}\n", encoding="utf-8"
+        )
+        rows = [
+            dict(row(1, "E1042", DAY_3, 60), Org="west"),  # no such user, nothing close
+            dict(row(2, BOB, DAY_3, 60), Org=""),
+        ]
+        write_csv(s.path, rows, [*COLUMNS, "Org"])
+        result = sync_file(s)
+        [rejection] = result.rejections
+        assert rejection.reason.endswith(
+            f"on fields.user in {s.mapping_path}, or add the person to the organization"
+        )
+        assert "timetracker-routes-" not in rejection.reason

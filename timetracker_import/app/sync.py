@@ -208,6 +208,8 @@ def _sync_routes(
                     # one combined file below, not one per run overwriting it
                     "rejected_path": None,
                     "report_path": _report_path(settings.report_path, route.name),
+                    # the reason names the user's own mapping, not the copy
+                    "unknown_user_fix": settings.unknown_user_fix or plan.user_fix or None,
                     **changes,
                 },
             )
@@ -446,7 +448,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             activity_types=activity,
             user_header=p.user_header,
             activity_header=p.activity_header,
-            user_fix=p.loaded.unknown_user_fix(),
+            user_fix=s.unknown_user_fix or p.loaded.unknown_user_fix(),
         )
         self.labels = {k.lower(): v for k, v in resolved.labels.items()}
         self.reject(resolved.rejections)

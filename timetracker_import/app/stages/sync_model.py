@@ -90,6 +90,9 @@ class SyncSettings:
     #: a file routed by organization whose plan for another organization stopped before
     #: its first write (the deletion guard, a renamed feed): why this one writes nothing
     held_by: str | None = None
+    #: what an unknown user's rejection tells to do when the mapping read is a route's
+    #: temporary copy (import's ``unknown_user_fix``); default: the mapping's own
+    unknown_user_fix: str | None = None
 
 
 @dataclass(frozen=True)
