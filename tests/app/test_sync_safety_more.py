@@ -334,3 +334,32 @@ def test_an_unknown_user_in_a_routed_sync_names_the_users_own_mapping(
             f"on fields.user in {s.mapping_path}, or add the person to the organization"
         )
         assert "timetracker-routes-" not in rejection.reason
+
+
+def test_an_organization_whose_rows_are_all_rejected_is_not_said_to_have_none(
+    tmp_path: Path,
+) -> None:
+    """Every row of west's is rejected (a broken Minutes column): west is not routed, so not
+    synced - the note said no row of the file goes to west, though three do."""
+    from tests.app.test_multi_org import write_profiles
+
+    with run_sandbox_in_thread() as east, run_sandbox_in_thread() as west:
+        write_profiles(tmp_path / "config", west=(west.url, west.tokens["alice@example.com"]))
+        s = settings(east, tmp_path, [], window=NOVEMBER, prune=True)
+        assert s.mapping_path is not None
+        s.mapping_path.write_text(
+            MAPPING + "  organization: {column: Org, optional: true}\n", encoding="utf-8"
+        )
+        here = [dict(r, Org="") for r in week_of_bob()]
+        there = [
+            dict(row(10 + i, CAROL, f"2026-11-{2 + i:02d}T10:00:00Z", 60), Org="west")
+            for i in range(3)
+        ]
+        write_csv(s.path, here + there, [*COLUMNS, "Org"])
+        assert sync_file(s).counts.created == 8
+        write_csv(s.path, here + [dict(r, Minutes="abc") for r in there], [*COLUMNS, "Org"])
+        result = sync_file(s)
+        assert result.counts.rejected == 3 and result.counts.deleted == 0
+        assert server(west) == expected(there)
+        [note] = [n for n in result.notes if "also holds 3 worklog(s) in the period" in n]
+        assert "apart from rows it rejected" in note

@@ -143,8 +143,9 @@ def _sync_prepared(
 
 def _note_organizations_left_out(result: SyncResult) -> None:
     """A feed routed by its organization column whose file has no row left for one of its
-    organizations: that organization is not synced at all (no route, no connection), so
-    its worklogs in the period are kept - said in a note, never silently."""
+    organizations (none, or only rejected ones: a rejected row is routed nowhere): that
+    organization is not synced at all (no route, no connection), so its worklogs in the
+    period are kept - said in a note, never silently."""
     from timetracker_import.core.sync_plan import local_day
     from timetracker_import.journal.ledger import Ledger, scope_parts
 
@@ -165,8 +166,9 @@ def _note_organizations_left_out(result: SyncResult) -> None:
             if held:
                 result.notes.append(
                     f"source {result.source!r} also holds {held} worklog(s) in the period on "
-                    f"{server}, an organization none of this file's rows go to: that "
-                    "organization was not synced, nothing of it was deleted"
+                    f"{server}, an organization none of this file's rows go to (apart from "
+                    "rows it rejected, if any): that organization was not synced, nothing of "
+                    "it was deleted"
                 )
 
 
