@@ -363,3 +363,33 @@ def test_an_organization_whose_rows_are_all_rejected_is_not_said_to_have_none(
         assert server(west) == expected(there)
         [note] = [n for n in result.notes if "also holds 3 worklog(s) in the period" in n]
         assert "apart from rows it rejected" in note
+
+
+def test_a_routed_sync_leaves_no_run_of_its_own_plan(tmp_path: Path) -> None:
+    """A routed real sync plans each organization first as a dry run (one verdict for the
+    file); those plans are no runs the user made: `runs list` showed two dry-run syncs
+    beside the two real ones."""
+    from tests.app.test_multi_org import write_profiles
+    from timetracker_import import library
+
+    with run_sandbox_in_thread() as east, run_sandbox_in_thread() as west:
+        write_profiles(tmp_path / "config", west=(west.url, west.tokens["alice@example.com"]))
+        s = settings(east, tmp_path, [], window=NOVEMBER, prune=True)
+        assert s.mapping_path is not None
+        s.mapping_path.write_text(
+            MAPPING + "  organization: {column: Org, optional: true}\n", encoding="utf-8"
+        )
+        here = [dict(r, Org="") for r in week_of_bob()]
+        there = [dict(row(10, CAROL, DAY_3, 60), Org="west")]
+        write_csv(s.path, here + there, [*COLUMNS, "Org"])
+        result = sync_file(s)
+        assert result.exit_code == 0 and result.counts.created == 6
+        runs = library.list_runs()
+        assert sorted(r.run_id for r in runs) == sorted(
+            str(o["run_id"]) for o in result.organizations
+        )
+        assert not any(r.dry_run for r in runs)
+        dry = sync_file(replace(s, dry_run=True))  # a dry run the user asks for stays
+        assert {r.run_id for r in library.list_runs() if r.dry_run} == {
+            str(o["run_id"]) for o in dry.organizations
+        }

@@ -230,7 +230,9 @@ def _sync_routes(
     held_by = None
     if not settings.dry_run and len(plan.routes) > 1:
         for route in plan.routes:
-            held_by = _stopped_plan(route.name, run_route(route, dry_run=True, report_path=None))
+            planned = run_route(route, dry_run=True, report_path=None)
+            _forget_run(planned.run_id)  # the plan is no run the user made (`runs list`)
+            held_by = _stopped_plan(route.name, planned)
             if held_by:
                 break
     results: list[tuple[str | None, SyncResult]] = []
@@ -302,6 +304,17 @@ def _sync_routes(
         else None
     )
     return combined
+
+
+def _forget_run(run_id: str) -> None:
+    """Remove the journal directory of a run made for the tool's own use (a routed sync's
+    plan of one organization, a dry run)."""
+    import shutil
+
+    from timetracker_import.journal.runs import runs_root
+
+    if run_id:
+        shutil.rmtree(runs_root() / run_id, ignore_errors=True)
 
 
 def _stopped_plan(organization: str | None, result: SyncResult) -> str | None:
