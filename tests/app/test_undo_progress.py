@@ -14,6 +14,7 @@ import pytest
 from tests.app.test_sync import BASE_ROWS, CAROL, NOVEMBER, counts, expected, row, server, settings
 from timetracker_import import library
 from timetracker_import.app.sync import sync_file
+from timetracker_import.journal.runs import RunSummary
 from timetracker_import.sandbox import RunningSandbox, run_sandbox_in_thread
 
 
@@ -121,3 +122,39 @@ def test_sync_reports_its_writes_as_they_get_their_outcomes(
         progress=lambda d, t: seen.append((d, t)),
     )
     assert seen[0] == (0, 2) and seen[-1] == (2, 2)  # 1 update + 1 delete
+
+
+def test_runs_list_says_what_undo_did(box: RunningSandbox, tmp_path: Path) -> None:
+    """``runs list``/``show`` and the Runs page print ``RunSummary.describe()``: a run undo
+    stopped half-way is "partly undone" with what is left, a run undone entirely "undone"
+    and no longer offered for undo; a run never undone says neither."""
+    run_id = synced_change(box, tmp_path)
+    connection = settings(box, tmp_path, []).connection
+
+    def summary() -> RunSummary:
+        (found,) = [s for s in library.run_summaries() if s.run_id == run_id]
+        return found
+
+    before = summary()
+    assert before.undo_state is None and "undone" not in before.describe()
+    assert before.undoable and before.to_dict()["undo_left"] == 3
+
+    cancel = threading.Event()
+    library.undo_run(
+        run_id,
+        connection=connection,
+        progress=lambda done, total: cancel.set() if done == 1 else None,
+        cancel=cancel,
+    )
+    partly = summary()
+    assert partly.undo_state == "partly undone (2 change(s) left)"
+    assert partly.describe().endswith("; partly undone (2 change(s) left)")
+    assert partly.undoable and partly.to_dict()["undo_left"] == 2
+
+    library.undo_run(run_id, connection=connection)
+    done = summary()
+    assert done.undo_state == "undone" and done.describe().endswith("; undone")
+    assert not done.undoable
+    assert (done.to_dict()["undone"], done.to_dict()["undo_left"]) == (3, 0)
+    (overview,) = [o for o in library.run_overviews() if o.run_id == run_id]
+    assert overview.counts_text == done.describe() and not overview.can_undo

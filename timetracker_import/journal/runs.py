@@ -346,15 +346,32 @@ class RunSummary:
     halt_reason: str | None
     directory: Path
     actions: int = 0
+    #: the run's writes ``runs undo`` reversed (or found gone) so far
+    undone: int = 0
+    #: how many of its changes ``runs undo`` can still reverse (None: not counted)
+    left: int | None = None
 
     @property
     def undoable(self) -> bool:
-        """A real run that wrote something."""
-        return not self.dry_run and self.actions > 0
+        """A real run with something left to reverse (when not counted: it wrote)."""
+        if self.dry_run:
+            return False
+        return (self.actions if self.left is None else self.left) > 0
+
+    @property
+    def undo_state(self) -> str | None:
+        """``undone`` (undo reversed everything), ``partly undone (N left)`` (an undo
+        stopped, or a change it could not reverse yet), or None (never undone)."""
+        if self.dry_run or not self.undone:
+            return None
+        if self.left:
+            return f"partly undone ({self.left} change(s) left)"
+        return "undone"
 
     def describe(self) -> str:
-        """The counts in one line (``Counts.describe``)."""
-        return self.counts.describe(self.kind, dry_run=self.dry_run)
+        """The counts in one line (``Counts.describe``), then what undo did, if anything."""
+        text = self.counts.describe(self.kind, dry_run=self.dry_run)
+        return f"{text}; {self.undo_state}" if self.undo_state else text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -370,6 +387,8 @@ class RunSummary:
             "counts": self.counts.to_dict(),
             "halt_reason": self.halt_reason,
             "undoable": self.undoable,
+            "undone": self.undone,
+            "undo_left": self.left,
         }
 
 
@@ -378,7 +397,8 @@ def run_summary(info: RunInfo) -> RunSummary:
     open, or killed) counted from its journal now."""
     counts = Counts.from_dict(info.counts) if info.counts is not None else None
     halt = None if info.counts is None else info.counts.get("halt_reason")
-    actions = 0
+    actions = undone = 0
+    left: int | None = None
     try:
         conn = sqlite3.connect(
             f"{(info.directory / JOURNAL_NAME).as_uri()}?mode=ro", uri=True, timeout=5
@@ -386,11 +406,13 @@ def run_summary(info: RunInfo) -> RunSummary:
         try:
             if counts is None:
                 counts = count_outcomes(conn)
-            actions = _count_actions(conn)
+            actions, undone = _count_actions(conn)
         finally:
             conn.close()
     except sqlite3.Error:
         counts = counts or Counts()
+    if actions and not info.dry_run:
+        left = _undoable_changes(info.directory)
     return RunSummary(
         run_id=info.run_id,
         kind=info.kind,
@@ -405,17 +427,25 @@ def run_summary(info: RunInfo) -> RunSummary:
         halt_reason=None if halt is None else str(halt),
         directory=info.directory,
         actions=actions,
+        undone=undone,
+        left=left,
     )
 
 
-def _count_actions(conn: sqlite3.Connection) -> int:
-    for table, where in (("action", "state != 'failed'"), ("created", "1")):
-        try:
-            row = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()
-            return int(row[0])
-        except sqlite3.OperationalError:
-            continue  # an older journal: no action table yet
-    return 0
+def _count_actions(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The run's writes (not failed), and how many of them ``runs undo`` has dealt with."""
+    try:
+        row = conn.execute(
+            "SELECT COUNT(*), COUNT(undo) FROM action WHERE state != 'failed'"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+    except sqlite3.OperationalError:
+        pass  # an older journal: no action table yet
+    try:
+        row = conn.execute("SELECT COUNT(*) FROM created").fetchone()
+        return int(row[0]), 0
+    except sqlite3.OperationalError:
+        return 0, 0
 
 
 def find_resumable(fingerprint: str) -> str | None:
