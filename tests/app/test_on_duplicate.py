@@ -114,3 +114,30 @@ def test_validate_and_sync_follow_the_mapping_too(sandbox: RunningSandbox, tmp_p
     assert code == 0, err
     assert json.loads(out)["counts"]["created"] == 6
     assert server_comments(sandbox)["row-1"] == 3
+
+
+@pytest.mark.parametrize(
+    ("mapping_policy", "option", "said"),
+    [
+        (None, None, "skipped (--on-duplicate allow keeps both)"),
+        ("fail", None, "rejected (the mapping's on_duplicate: fail)"),
+        ("fail", "allow", "kept (both imported) (--on-duplicate allow)"),
+    ],
+)
+def test_validate_names_where_the_duplicate_rule_came_from(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    mapping_policy: str | None,
+    option: str | None,
+    said: str,
+) -> None:
+    """validate's summary said "(--on-duplicate fail)" for a rule the mapping declared, an
+    option the user never typed; it names the mapping's key, or the option, or (the default)
+    how to keep both."""
+    path = _file(tmp_path)
+    mapping = _mapping_with(tmp_path, mapping_policy) if mapping_policy else mapping_file(tmp_path)
+    args = ["validate", str(path), "--mapping", str(mapping)]
+    if option:
+        args += ["--on-duplicate", option]
+    _, _, err = invoke_cli(sandbox, *args)
+    assert f"identical rows within the file, {said}: 6 (= row 3), 7 (= row 3)" in err

@@ -90,6 +90,8 @@ class ValidateResult:
     repeats: dict[int, int] = dc_field(default_factory=dict)
     skipped_duplicates: int = 0
     on_duplicate: str = "skip"
+    #: where ``on_duplicate`` came from: ``--on-duplicate``, ``mapping`` or ``default``
+    on_duplicate_from: str = "default"
     #: values a lookup had no entry for, and what became of them (passed on, key in comment)
     lookup_misses: tuple[LookupMiss, ...] = ()
     #: lookups whose file does not exist: name -> the path looked for
@@ -698,6 +700,13 @@ def run_validate(
         repeats=repeats,
         skipped_duplicates=skipped_duplicates,
         on_duplicate=on_duplicate,
+        on_duplicate_from=(
+            "--on-duplicate"
+            if settings.on_duplicate
+            else "mapping"
+            if mapping.on_duplicate
+            else "default"
+        ),
         lookup_misses=tuple(misses.in_order()),
         missing_lookup_files={n: loaded.lookup_files.get(n, n) for n in loaded.missing_lookups},
         lookup_files=dict(loaded.lookup_files),

@@ -99,9 +99,12 @@ def render_summary(result: ValidateResult, path: Path) -> str:
         what = {"skip": "skipped", "fail": "rejected", "allow": "kept (both imported)"}
         pairs = ", ".join(f"{r} (= row {f})" for r, f in sorted(result.repeats.items())[:10])
         more = len(result.repeats) - 10
+        why = {
+            "--on-duplicate": f"--on-duplicate {result.on_duplicate}",
+            "mapping": f"the mapping's on_duplicate: {result.on_duplicate}",
+        }.get(result.on_duplicate_from, "--on-duplicate allow keeps both")
         lines.append(
-            f"identical rows within the file, {what[result.on_duplicate]} "
-            f"(--on-duplicate {result.on_duplicate}): {pairs}"
+            f"identical rows within the file, {what[result.on_duplicate]} ({why}): {pairs}"
             + (f" and {more} more" if more > 0 else "")
         )
     lines.extend(render_lookups(result))
