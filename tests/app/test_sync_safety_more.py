@@ -393,3 +393,63 @@ def test_a_routed_sync_leaves_no_run_of_its_own_plan(tmp_path: Path) -> None:
         assert {r.run_id for r in library.list_runs() if r.dry_run} == {
             str(o["run_id"]) for o in dry.organizations
         }
+
+
+# -- locked weeks: the import's rule, by the user's local week ---------------------------
+
+ALICE = "alice@example.com"
+
+
+def _alice_week_submitted(week: str) -> dict[str, object]:
+    """The demo seed (alice at UTC+1, ``me.timeZone`` 60) with alice's week ``week``
+    Submitted."""
+    from importlib import resources
+
+    import yaml
+
+    seeds = resources.files("timetracker_import.sandbox").joinpath("seeds/demo.yaml")
+    data = yaml.safe_load(seeds.read_text())
+    data["approval_weeks"].append({"user": ALICE, "week_start": week, "state": "Submitted"})
+    return dict(data)
+
+
+def test_sync_checks_locked_weeks_by_the_users_local_week_as_import_does(
+    tmp_path: Path,
+) -> None:
+    """Sync called import's lock check without the users' offsets, so it checked every
+    user by the UTC week: alice's Monday 00:30 (UTC+1) in her Submitted week was created
+    (it is Sunday 23:30 UTC), where import rejects it before sending. Now sync rejects it
+    at stage preflight with import's reason and notes, and the Monday 00:30 of her next,
+    open week is sent (the sandbox, which locks by the UTC week, refuses it on its row)."""
+    locked_local = row(1, ALICE, "2026-11-08T23:30:00Z", 30)  # Mon 09 00:30 at UTC+1
+    open_local = row(2, ALICE, "2026-11-15T23:30:00Z", 30)  # Mon 16 00:30 at UTC+1
+    plain = row(3, ALICE, "2026-11-03T09:00:00Z", 60)
+    with run_sandbox_in_thread(seed=_alice_week_submitted("2026-11-09")) as box:
+        result = sync(box, tmp_path, [locked_local, open_local, plain], keys=("ID",))
+        by_row = {r.source_row: r for r in result.rejections}
+        assert by_row[2].stage == "preflight"
+        assert "week of 2026-11-09 is Submitted for alice@example.com" in by_row[2].reason
+        assert by_row[3].stage != "preflight" and by_row[3].error_code == "ApprovalStateFailed"
+        assert counts(result) == {"rows": 3, "created": 1, "rejected": 2}
+        assert server(box) == expected([plain])
+
+
+def test_sync_does_not_delete_in_a_users_locked_local_week(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A worklog on alice's Monday 00:30 (UTC+1; Sunday 23:30 UTC), whose week she submits
+    afterwards: its row leaves the file, and the prune holds the delete (named in a note), as
+    for any locked week. Before, the delete was checked by the UTC week and sent."""
+    from timetracker_import import library
+
+    monday = row(1, ALICE, "2026-11-08T23:30:00Z", 30)
+    plain = row(2, ALICE, "2026-11-03T09:00:00Z", 60)
+    kw: dict[str, object] = {"keys": ("ID",), "window": NOVEMBER, "prune": True}
+    first = sync(box, tmp_path, [monday, plain], **kw)
+    assert counts(first) == {"rows": 2, "created": 2}
+    connection = settings(box, tmp_path, []).connection
+    library.submit_week("2026-11-09", manager=ALICE, connection=connection)
+    result = sync(box, tmp_path, [plain], **kw)
+    assert counts(result) == {"rows": 1, "unchanged": 1}
+    assert any("was not deleted: its week (2026-11-09) is Submitted" in n for n in result.notes)
+    assert server(box) == expected([monday, plain])

@@ -529,7 +529,16 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         self.notes.extend(plan.notes)
         if self.period is not None and s.prune:
             self._note_foreign(plan, entries, server, foreign)
-        self._lock_check(plan, frame, user_ids, approvals, resolved.labels)
+        self._lock_check(
+            plan,
+            frame,
+            user_ids,
+            approvals,
+            resolved.labels,
+            users=users,
+            self_id=resolved.self_id,
+            self_offset=resolved.naive_offset,
+        )
         ledgered = self._ledgered_in_period(entries, server)
         verdict = guard_deletes(
             len(plan.deletes),

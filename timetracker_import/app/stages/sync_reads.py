@@ -251,17 +251,23 @@ class SyncReadsMixin(SyncRunState):
         user_ids: pd.Series,
         approvals: list[Any],
         labels: dict[str, str],
+        *,
+        users: list[dict[str, Any]],
+        self_id: str,
+        self_offset: int,
     ) -> None:
-        """Stage preflight's lock check: creates and updates into locked weeks are rejected
-        (week and state named); an update also writes into the week its worklog is in now;
-        deletes there are not sent."""
+        """Stage preflight's lock check, import's (``locked_rejections``, by each user's local
+        week where 7pace tells it: the token user's ``me.timeZone``): creates and updates
+        into locked weeks are rejected (week and state named); an update also writes into
+        the week its worklog is in now; deletes there are not sent."""
         from timetracker_import.app.stages.preflight import locked_rejections
-        from timetracker_import.core.approval import locked_weeks, week_start
+        from timetracker_import.core.approval import locked_weeks, user_offsets, week_start
         from timetracker_import.core.worklog import stamp_instant
 
         locked = locked_weeks(approvals, on_problem=self.notes.append)
         if not locked:
             return
+        offsets = user_offsets(users, self_id, self_offset)
         writing = [r.source_row for r in plan.rows if r.outcome in (Planned.CREATE, Planned.UPDATE)]
         rejected = locked_rejections(
             frame.loc[writing],
@@ -269,6 +275,10 @@ class SyncReadsMixin(SyncRunState):
             approvals,
             labels=labels,
             date_header=self.p.date_header,
+            users=users,
+            self_id=self_id,
+            self_offset=self_offset,
+            notes=self.notes,
         )
         done = {r.source_row for r in rejected}
         for row in plan.rows:
@@ -277,8 +287,9 @@ class SyncReadsMixin(SyncRunState):
             before = row.action.before.get("timeStamp")
             if before:
                 user = str(row.action.before.get("userId") or user_ids.get(row.source_row) or "")
-                monday = week_start(stamp_instant(str(before)))
-                state = locked.get((user.lower(), monday))
+                user = user.lower()
+                monday = week_start(stamp_instant(str(before)), offsets.get(user, 0))
+                state = locked.get((user, monday))
                 if state:
                     rejected.append(
                         Rejection(
@@ -296,8 +307,8 @@ class SyncReadsMixin(SyncRunState):
         kept = []
         for d in plan.deletes:
             w = ServerWorklog.from_api(d.before)
-            monday = week_start(stamp_instant(w.timestamp))
-            state = locked.get((w.user_id, monday))
+            monday = week_start(stamp_instant(w.timestamp), offsets.get(w.user_id.lower(), 0))
+            state = locked.get((w.user_id.lower(), monday))
             if state:
                 self.delete_problems.append(
                     {
