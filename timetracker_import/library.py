@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from timetracker_import.app.undo import UndoOutcome
     from timetracker_import.app.validate import ValidateResult as ValidateResult
     from timetracker_import.files.mapping_loader import LoadedMapping
+    from timetracker_import.journal.actions import ActionRecord
     from timetracker_import.journal.runs import RunSummary
     from timetracker_import.journal.store import RunInfo
 
@@ -1646,6 +1647,32 @@ class UndoStep:
     what: str
     worklog_id: str
     source_row: int | None
+    #: whose worklog, when it starts (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) and how long, as the
+    #: run left it (a created or re-created worklog's, an updated one's after the change);
+    #: empty or None where the journal does not tell (an update of other fields)
+    user_id: str = ""
+    start: str = ""
+    seconds: int | None = None
+
+
+def _undo_step(action: ActionRecord) -> UndoStep:
+    from timetracker_import.core.worklog import ServerWorklog
+
+    what = {"create": "delete", "update": "restore", "delete": "re-create"}
+    # a create's body, a delete's worklog as 7pace had it, an update's values after it
+    values = action.before if action.kind == "delete" else {**action.before, **action.body}
+    step = UndoStep(what.get(action.kind, action.kind), action.worklog_id or "", action.source_row)
+    try:
+        worklog = ServerWorklog.from_api(values)
+    except (ValueError, TypeError):
+        return step
+    seconds = values.get("length")
+    return dataclasses.replace(
+        step,
+        user_id=worklog.user_id,
+        start=worklog.timestamp,
+        seconds=int(seconds) if isinstance(seconds, int | float) else None,
+    )
 
 
 def undo_steps(run_id: str) -> list[UndoStep]:
@@ -1657,13 +1684,8 @@ def undo_steps(run_id: str) -> list[UndoStep]:
     from timetracker_import.app.undo import to_reverse
     from timetracker_import.journal.store import Journal, JournalError
 
-    what = {"create": "delete", "update": "restore", "delete": "re-create"}
     with contextlib.suppress(JournalError, OSError, sqlite3.Error), Journal.open(run_id) as j:
-        return [
-            UndoStep(what.get(a.kind, a.kind), a.worklog_id or "", a.source_row)
-            for a in reversed(j.actions())
-            if to_reverse(a)
-        ]
+        return [_undo_step(a) for a in reversed(j.actions()) if to_reverse(a)]
     return []
 
 

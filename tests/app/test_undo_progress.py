@@ -158,3 +158,30 @@ def test_runs_list_says_what_undo_did(box: RunningSandbox, tmp_path: Path) -> No
     assert (done.to_dict()["undone"], done.to_dict()["undo_left"]) == (3, 0)
     (overview,) = [o for o in library.run_overviews() if o.run_id == run_id]
     assert overview.counts_text == done.describe() and not overview.can_undo
+
+
+def test_undo_steps_say_whose_worklog_when_and_how_long(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """The web app's undo confirmation lists each change with its user, start and hours
+    (``library.undo_steps``, from the journal): a created worklog from the body sent, a
+    deleted one from the worklog as 7pace had it. An update of the length alone tells none
+    of them (the journal keeps only the changed fields): the page leaves them blank."""
+    run_id = synced_change(box, tmp_path)
+    connection = settings(box, tmp_path, []).connection
+    users = {u["email"]: str(u["id"]).lower() for u in library.users(connection)}
+    steps = {s.what: s for s in library.undo_steps(run_id)}
+    assert set(steps) == {"delete", "restore", "re-create"}
+    created, deleted, updated = steps["delete"], steps["re-create"], steps["restore"]
+    assert (created.user_id, created.start, created.seconds) == (
+        users[CAROL],
+        "2026-11-03T14:00:00Z",
+        15 * 60,
+    )
+    gone = next(r for r in BASE_ROWS if r["ID"] == "E2")
+    assert (deleted.user_id, deleted.start, deleted.seconds) == (
+        users[str(gone["User"])],
+        gone["Start"],
+        int(gone["Minutes"]) * 60,
+    )
+    assert (updated.user_id, updated.start, updated.seconds) == ("", "", None)

@@ -345,7 +345,18 @@ async def test_dry_run_alias_import_undo_against_the_sandbox(
         assert token.encode() not in path.read_bytes(), path
     # undo: the confirmation lists what will be deleted (from the journal), then deletes it
     plan = await (await ui.get(f"/runs/{run_id}/undo")).text()
-    assert plan.count("<tr><td><code>") == 6 and "Delete 6 worklogs" in plan
+    assert plan.count("<tr><td>delete the worklog it created</td>") == 6
+    assert "Delete 6 worklogs" in plan
+    # whose worklogs, when and how long, from the journal (names from 7pace: connected)
+    listed = re.findall(
+        r"<tr><td>delete the worklog it created</td><td>([^<]*)</td><td>([^<]*)</td>"
+        r"<td>([^<]*)</td>",
+        plan,
+    )
+    assert len(listed) == 6 and all(who.endswith("@example.com&gt;") for who, _, _ in listed)
+    assert all(re.fullmatch(r"2026-\d\d-\d\d \d\d:\d\d:00 UTC", at) for _, at, _ in listed)
+    total = sum(float(h.removesuffix(" h")) for _, _, h in listed)
+    assert f"Undo reverses up to 6 change(s) ({total:,.2f} h)" in plan
     assert box.stats()["worklogs"] == 6
     resp = await post_and_finish(ui, f"/runs/{run_id}/undo")
     assert "Undone: 6 worklog(s) deleted" in await resp.text()

@@ -97,6 +97,7 @@ async def undo_page(request: web.Request) -> web.StreamResponse:
     run = await asyncio.to_thread(lib.run_overview, request.match_info["run_id"], details=False)
     steps = await asyncio.to_thread(lib.undo_steps, run.run_id)
     only_deletes = all(s.what == "delete" for s in steps)
+    connection = wizard(request).connection
     return page(
         request,
         "undo.html",
@@ -104,11 +105,34 @@ async def undo_page(request: web.Request) -> web.StreamResponse:
         step="/runs",
         run=run,
         p=paged(steps, request),
-        connected=wizard(request).connection is not None,
+        connected=connection is not None,
         source=Path(run.input_path or "?").name,
         only_deletes=only_deletes,
+        seconds=sum(s.seconds or 0 for s in steps),
+        who=await user_names(connection),
+        when=when,
         WHAT=UNDO_WHAT,
     )
+
+
+async def user_names(connection: lib.Identity | None) -> dict[str, str]:
+    """7pace's users by id (lowercased) as ``Name <email>``, to say whose worklogs undo
+    touches; empty when not connected or 7pace does not answer within a few seconds (the
+    page then shows the ids: it must not wait on 7pace)."""
+    if connection is None:
+        return {}
+    try:
+        found = await asyncio.wait_for(asyncio.to_thread(lib.users, connection.settings), 5)
+    except Exception:  # unreachable, refused, slow: ids instead of names
+        return {}
+    names = {}
+    for user in found:
+        uid = str(user.get("id") or "").lower()
+        name = str(user.get("displayName") or user.get("name") or "").strip()
+        email = str(user.get("email") or user.get("uniqueName") or "").strip()
+        if uid:
+            names[uid] = f"{name} <{email}>" if name and email else name or email or uid
+    return names
 
 
 #: what undo does to each kind of change, in words
