@@ -888,6 +888,33 @@ END_BEFORE_START_SAME_DAY = (
 )
 
 
+#: a cell that marks a row as the file's sum, not an entry ("Total", "Grand total", "Summe")
+_TOTALS_WORD = re.compile(r"(grand\s+)?(sub)?totals?|sum|summe|gesamt(summe)?|total\s+hours", re.I)
+
+
+def _totals_hint(
+    chunk: pd.DataFrame, headers: list[str], rows: pd.Series, said: str
+) -> pd.Series | str:
+    """``said`` for the rows without a date, told in addition when a row is the file's totals
+    row (a cell reads "Total"): it is no entry to fix but one to skip, and how."""
+    mask = rows.fillna(False).astype(bool)
+    if not mask.any():
+        return said
+    reasons = pd.Series(said, index=chunk.index, dtype=object)
+    for row in mask[mask].index:
+        for at, cell in chunk.loc[row].items():
+            if isinstance(cell, str) and _TOTALS_WORD.fullmatch(cell.strip().rstrip(":")):
+                where = headers[at] if isinstance(at, int) and at < len(headers) else at
+                word = cell.strip()
+                reasons[row] = (
+                    f"{said}: this looks like the file's totals row ({word!r} in {where}), "
+                    f"not an entry; skip it with `skip_rows: {{column: {where}, equals: "
+                    f"[{word}]}}` in the mapping, or delete the row from the export"
+                )
+                break
+    return reasons
+
+
 def _timestamps(
     mapping: Mapping,
     chunk: pd.DataFrame,
@@ -927,7 +954,8 @@ def _timestamps(
         problems.add(parsed.error.notna(), parsed.error, pos)
         if required:
             empty = parsed.naive.isna() & parsed.aware.isna() & parsed.error.isna()
-            problems.add(empty, f"{name} is empty; 7pace needs when the work started", pos)
+            said = f"{name} is empty; 7pace needs when the work started"
+            problems.add(empty, _totals_hint(chunk, problems.headers, empty, said), pos)
         return parsed
 
     if fields.timestamp is not None:

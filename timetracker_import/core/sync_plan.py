@@ -403,8 +403,8 @@ class DeleteLimit:
     def allows(self, deletes: int, ledgered: int) -> bool:
         if self.count is not None:
             return deletes <= self.count
-        if self.share is not None:
-            return deletes <= self.share * ledgered + 1e-9
+        if self.share is not None:  # all (100%): any number, as the docs say
+            return self.share >= 1 or deletes <= self.share * ledgered + 1e-9
         return deletes <= max(self.DEFAULT_FLOOR, self.DEFAULT_SHARE * ledgered + 1e-9)
 
     def describe(self, ledgered: int) -> str:
@@ -419,6 +419,15 @@ class DeleteLimit:
             f"by default at most {self.DEFAULT_FLOOR}, or {self.DEFAULT_SHARE:.0%} of the "
             f"{ledgered} worklog(s) this source holds in the period"
         )
+
+
+def passing_share(deletes: int, ledgered: int) -> str:
+    """The smallest ``--max-delete`` share (``P%``, whole percent) that lets ``deletes`` of
+    ``ledgered`` worklogs go, or ``all`` when no share of them would (none ledgered)."""
+    if ledgered <= 0 or deletes >= ledgered:
+        return "all"
+    percent = -(-deletes * 100 // ledgered)  # rounded up: 3 of 5 is 60%, 1 of 3 is 34%
+    return f"{percent}%"
 
 
 def parse_delete_limit(text: str | None) -> DeleteLimit:

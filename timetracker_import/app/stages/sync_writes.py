@@ -183,7 +183,7 @@ class SyncWritesMixin(SyncAccountMixin):
             journal.close()
 
     def _guard_message(self, verdict: GuardVerdict, plan: SyncPlan) -> str:
-        from timetracker_import.core.sync_plan import local_week
+        from timetracker_import.core.sync_plan import local_week, passing_share
 
         per: dict[tuple[str, str], int] = {}
         for d in plan.deletes:
@@ -200,8 +200,9 @@ class SyncWritesMixin(SyncAccountMixin):
         return (
             f"{stopped}: it would delete "
             f"{verdict.deletes} worklog(s) ({lines}); {verdict.reason}. If that is what you "
-            f"want, run again with --max-delete {verdict.deletes} (or a share such as "
-            "--max-delete 50%); if not, check the file (truncated export? wrong period?)"
+            f"want, run again with --max-delete {verdict.deletes} (or the share "
+            f"--max-delete {passing_share(verdict.deletes, verdict.ledgered)}); if not, check "
+            "the file (truncated export? wrong period?)"
         )
 
     def _renamed_message(self, source: str, plan: SyncPlan) -> str:

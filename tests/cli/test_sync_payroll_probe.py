@@ -1,0 +1,126 @@
+"""A weekly payroll sync as its admin runs it, the messages that must send them the right
+way: the deletion guard's suggested share, and a totals row at the bottom of the export -
+each end to end against the sandbox, checking the server's worklogs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.app.test_sync import server
+from tests.cli.conftest import invoke
+from timetracker_import.core.sync_plan import parse_delete_limit, passing_share
+from timetracker_import.sandbox.server import RunningSandbox
+
+pytestmark = pytest.mark.usefixtures("cli_env")
+
+MAPPING = """version: 1
+header: true
+fields:
+  user: {column: Email}
+  date: {column: Date, format: "%Y-%m-%d"}
+  length: {column: Hours, unit: hours}
+  comment: {column: Note}
+"""
+WEEK = "2026-11-23..2026-11-29"
+
+
+def worklogs(box: RunningSandbox) -> list[tuple[str, str, float]]:
+    """(user, start, hours) of every worklog on the server, in order."""
+    return sorted((email, ts, minutes / 60) for email, ts, minutes, _ in server(box).elements())
+
+
+def export(path: Path, *rows: str) -> str:
+    path.write_text("Email,Date,Hours,Note\n" + "".join(r + "\n" for r in rows), "utf-8")
+    return str(path)
+
+
+def payroll(tmp_path: Path, mapping: str = MAPPING) -> tuple[str, ...]:
+    (tmp_path / "m.yaml").write_text(mapping, encoding="utf-8")
+    return (
+        "--mapping",
+        str(tmp_path / "m.yaml"),
+        "--source",
+        "payroll",
+        "--window",
+        WEEK,
+        "--prune",
+        "--timezone",
+        "Europe/Berlin",
+        "--yes",
+    )
+
+
+FIVE = (
+    "bob@example.com,2026-11-23,8,a",
+    "bob@example.com,2026-11-24,8,b",
+    "bob@example.com,2026-11-25,8,c",
+    "carol@example.com,2026-11-23,7,x",
+    "carol@example.com,2026-11-24,7,y",
+)
+
+
+def test_the_guard_suggests_a_share_that_lets_the_deletes_go(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    hours = tmp_path / "hours.csv"
+    job = payroll(tmp_path)
+    assert invoke(box, "sync", export(hours, *FIVE), *job).exit_code == 0
+    # the corrected export removes 3 of the 5 entries; the job allows half of them
+    export(hours, FIVE[0], FIVE[3])
+    stopped = invoke(box, "sync", str(hours), *job, "--max-delete", "50%")
+    assert stopped.exit_code == 1, stopped.stderr
+    assert len(worklogs(box)) == 5  # nothing written
+    # it used to say "(or a share such as --max-delete 50%)": the very limit that stopped it
+    said = re.search(r"or the share --max-delete (\S+)\)", stopped.stderr)
+    assert said is not None, stopped.stderr
+    assert said.group(1) == "60%"
+    again = invoke(box, "sync", str(hours), *job, "--max-delete", said.group(1))
+    assert again.exit_code == 0, again.stderr
+    assert worklogs(box) == [
+        ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
+        ("carol@example.com", "2026-11-22T23:00:00Z", 7.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("deletes", "ledgered", "share"),
+    [(3, 5, "60%"), (1, 3, "34%"), (2, 3, "67%"), (29, 100, "29%"), (5, 5, "all"), (2, 0, "all")],
+)
+def test_the_suggested_share_is_the_smallest_that_passes(
+    deletes: int, ledgered: int, share: str
+) -> None:
+    assert passing_share(deletes, ledgered) == share
+    assert parse_delete_limit(share).allows(deletes, ledgered)
+    if share != "all":
+        less = f"{int(share[:-1]) - 1}%"
+        assert not parse_delete_limit(less).allows(deletes, ledgered)
+
+
+def test_a_totals_row_is_named_and_the_fix_it_names_lets_the_sync_prune(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    hours = tmp_path / "hours.csv"
+    job = payroll(tmp_path)
+    assert invoke(box, "sync", export(hours, *FIVE[:3]), *job).exit_code == 0
+    # next week's export drops bob's Wednesday and ends with the payroll tool's sum
+    export(hours, FIVE[0], FIVE[1], "Total,,16,")
+    checked = invoke(box, "validate", str(hours), "--mapping", str(tmp_path / "m.yaml"))
+    assert checked.exit_code == 1
+    # it used to say only "date is empty; 7pace needs when the work started"
+    assert "this looks like the file's totals row ('Total' in Email)" in checked.stderr
+    fix = re.search(r"`(skip_rows: [^`]+)`", checked.stderr)
+    assert fix is not None and fix.group(1) == "skip_rows: {column: Email, equals: [Total]}"
+    frozen = invoke(box, "sync", str(hours), *job)
+    assert frozen.exit_code == 1 and "totals row" in frozen.stderr
+    assert len(worklogs(box)) == 3  # the rejected row froze the deletes, as documented
+    job = payroll(tmp_path, MAPPING + fix.group(1) + "\n")
+    done = invoke(box, "sync", str(hours), *job)
+    assert done.exit_code == 0, done.stderr
+    assert "skipped 1; deleted 1" in done.stderr
+    assert worklogs(box) == [
+        ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
+        ("bob@example.com", "2026-11-23T23:00:00Z", 8.0),
+    ]
