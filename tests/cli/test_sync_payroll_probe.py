@@ -124,3 +124,78 @@ def test_a_totals_row_is_named_and_the_fix_it_names_lets_the_sync_prune(
         ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
         ("bob@example.com", "2026-11-23T23:00:00Z", 8.0),
     ]
+
+
+def test_a_source_keyed_by_the_slot_never_adopts_a_source_keyed_by_an_id(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """Department A's export has an entry id (--key ID), department B's has none; B's file
+    holds one of A's entries and a different figure for another. B used to adopt A's
+    worklogs (the ledger looked for other sources under B's own key spec only) and set
+    A's 8 h to 6 h, exit 0 - and with --prune could later delete them."""
+    job = payroll(tmp_path)
+    ids = tmp_path / "a.csv"
+    ids.write_text(
+        "ID,Email,Date,Hours,Note\n1,bob@example.com,2026-11-23,8,a\n"
+        "2,bob@example.com,2026-11-24,8,b\n3,carol@example.com,2026-11-23,7,c\n",
+        encoding="utf-8",
+    )
+    dept_a = [*job[:3], "dept-a", *job[4:]]
+    assert invoke(box, "sync", str(ids), *dept_a, "--key", "ID").exit_code == 0
+    before = worklogs(box)
+    slots = export(tmp_path / "b.csv", FIVE[0], "bob@example.com,2026-11-24,6,b")
+    dept_b = [*job[:3], "dept-b", *job[4:]]
+    stopped = invoke(box, "sync", slots, *dept_b)
+    assert stopped.exit_code == 1, stopped.stderr
+    assert "belongs to source 'dept-a'" in stopped.stderr
+    assert worklogs(box) == before  # A's 8 h stay 8 h
+    # continuing A's feed from the file without ids is the documented way
+    continued = invoke(box, "sync", slots, *dept_a)
+    assert continued.exit_code == 0, continued.stderr
+    assert ("bob@example.com", "2026-11-23T23:00:00Z", 6.0) in worklogs(box)
+    assert len(worklogs(box)) == 3
+
+
+def test_an_export_with_ids_one_week_and_without_the_next_stays_equal_to_the_file(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """One payroll feed, exported with its entry ids (--key ID) one run and without them
+    the next: each key spec has its own ledger entries of the same worklogs. A write made
+    under one used to look like an edit made in 7pace under the other: the 6 h correction
+    became a conflict when the ids came back, and carol's entry, pruned under the ids, was
+    'deleted in 7pace after sync wrote it' and not re-created when she came back - 7 h
+    missing, exit 1, a message sending the admin to look for a person who deleted it."""
+    job = payroll(tmp_path)
+    hours = tmp_path / "hours.csv"
+    with_ids = "ID,Email,Date,Hours,Note\n"
+    hours.write_text(
+        with_ids + "1,bob@example.com,2026-11-23,8,a\n2,bob@example.com,2026-11-24,8,b\n"
+        "3,carol@example.com,2026-11-23,7,c\n",
+        encoding="utf-8",
+    )
+    assert invoke(box, "sync", str(hours), *job, "--key", "ID").exit_code == 0
+    # the same week without ids: bob's Tuesday corrected to 6 h
+    export(hours, FIVE[0], "bob@example.com,2026-11-24,6,b", "carol@example.com,2026-11-23,7,c")
+    assert invoke(box, "sync", str(hours), *job).exit_code == 0
+    # with ids again: bob's Tuesday now 5 h, carol's entry removed
+    hours.write_text(
+        with_ids + "1,bob@example.com,2026-11-23,8,a\n2,bob@example.com,2026-11-24,5,b\n",
+        encoding="utf-8",
+    )
+    keyed = invoke(box, "sync", str(hours), *job, "--key", "ID")
+    assert keyed.exit_code == 0, keyed.stderr
+    assert "edited in 7pace" not in keyed.stderr
+    assert worklogs(box) == [
+        ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
+        ("bob@example.com", "2026-11-23T23:00:00Z", 5.0),
+    ]
+    # without ids again, carol's entry is back in the file
+    export(hours, FIVE[0], "bob@example.com,2026-11-24,5,b", "carol@example.com,2026-11-23,7,c")
+    back = invoke(box, "sync", str(hours), *job)
+    assert back.exit_code == 0, back.stderr
+    assert "deleted in 7pace" not in back.stderr
+    assert worklogs(box) == [
+        ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
+        ("bob@example.com", "2026-11-23T23:00:00Z", 5.0),
+        ("carol@example.com", "2026-11-22T23:00:00Z", 7.0),
+    ]

@@ -212,22 +212,24 @@ class Ledger:
         }
 
     def foreign(self, scope: str) -> Foreign:
-        """The entries of the other sources on ``scope``'s server and key spec."""
+        """The entries of the other sources on ``scope``'s server: the worklogs they own
+        whatever their key spec (a feed keyed by an id column owns its worklogs for a feed
+        keyed by the slot too), and their keys where the key spec is ``scope``'s."""
         mine = scope_parts(scope)
         worklogs: dict[str, str] = {}
         keys: dict[str, list[tuple[str, str]]] = {}
         for other in self.scopes():
             parts = other.parts()
-            if parts == mine or parts.get("server") != mine["server"]:
-                continue  # this source (also under an earlier version's text), another server
-            if parts.get("key") != mine["key"]:
-                continue
+            if parts.get("server") != mine["server"] or parts.get("source") == mine["source"]:
+                continue  # another server, this source (any key spec, an earlier version's text)
+            same_keys = parts.get("key") == mine["key"]
             cur = self._conn.execute(
                 "SELECT key, worklog_id, user_id FROM entry WHERE scope = ?", (other.scope,)
             )
             for key, worklog_id, user_id in cur:
                 worklogs[worklog_id] = parts["source"]
-                keys.setdefault(key, []).append((str(user_id).lower(), parts["source"]))
+                if same_keys:
+                    keys.setdefault(key, []).append((str(user_id).lower(), parts["source"]))
         return Foreign(worklogs, keys)
 
     def elsewhere(self, scope: str) -> dict[str, str]:
@@ -344,8 +346,12 @@ class Ledger:
         keys whose worklog is deleted, and keys whose write was refused (pending cleared,
         state back to ``ok``)."""
         now = _now()
+        entries, removed = list(entries), list(removed)
+        siblings = self._siblings(scope)
         with self.transaction() as conn:
             self._upsert(conn, scope, entries, run_id)
+            if siblings:
+                self._follow(conn, scope, siblings, entries, removed)
             conn.executemany(
                 "DELETE FROM entry WHERE scope = ? AND key = ?", [(scope, k) for k in removed]
             )
@@ -354,6 +360,70 @@ class Ledger:
                 " WHERE scope = ? AND key = ?",
                 [(now, scope, k) for k in not_sent],
             )
+
+    def _siblings(self, scope: str) -> list[str]:
+        """The scopes of ``scope``'s source and server under other key columns (the same
+        feed exported with an id column one week and without it the next)."""
+
+        def parts(text: str) -> dict[str, str] | None:
+            try:
+                return scope_parts(text)
+            except ValueError:  # not a scope text sync writes
+                return None
+
+        mine = parts(scope)
+        if mine is None:
+            return []
+        same = (mine.get("server"), mine.get("source"))
+        found = []
+        for other in self.scopes():
+            theirs = parts(other.scope)
+            if theirs is None or theirs.get("key") == mine.get("key"):
+                continue
+            if (theirs.get("server"), theirs.get("source")) == same:
+                found.append(other.scope)
+        return found
+
+    @staticmethod
+    def _follow(
+        conn: sqlite3.Connection,
+        scope: str,
+        siblings: list[str],
+        written: list[LedgerEntry],
+        removed: list[str],
+    ) -> None:
+        """What this source wrote under ``scope``, also in its ``siblings``' entries of the
+        same worklogs: the values and ``editedTimestamp`` written, and a deleted worklog
+        forgotten - else the sibling's next run calls this source's own write an edit (or a
+        delete) made in 7pace."""
+        marks = ",".join("?" * len(siblings))
+        gone = [
+            row[0]
+            for k in removed
+            for row in conn.execute(
+                "SELECT worklog_id FROM entry WHERE scope = ? AND key = ?", (scope, k)
+            )
+        ]
+        conn.executemany(
+            f"DELETE FROM entry WHERE scope IN ({marks}) AND worklog_id = ?",
+            [(*siblings, w) for w in gone],
+        )
+        conn.executemany(
+            "UPDATE entry SET user_id = ?, timestamp = ?, content_json = ?, edited_ts = ?"
+            f" WHERE scope IN ({marks}) AND worklog_id = ? AND pending_json IS NULL",
+            [
+                (
+                    e.user_id.lower(),
+                    e.timestamp,
+                    json.dumps(dict(e.content), sort_keys=True, default=str),
+                    e.edited_ts,
+                    *siblings,
+                    e.worklog_id,
+                )
+                for e in written
+                if e.pending is None
+            ],
+        )
 
     @staticmethod
     def _upsert(
