@@ -199,3 +199,42 @@ def test_an_export_with_ids_one_week_and_without_the_next_stays_equal_to_the_fil
         ("bob@example.com", "2026-11-23T23:00:00Z", 5.0),
         ("carol@example.com", "2026-11-22T23:00:00Z", 7.0),
     ]
+
+
+def test_a_typoed_date_holds_its_users_entries_not_their_new_days(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A corrected export with a typo'd date (2026-10-24 for 2026-11-24) freezes bob's whole
+    period: his worklogs are neither updated nor deleted. His new Wednesday, on a day where
+    nothing of anyone's lies, used to be held too ("a rejected row shares their slot", which
+    it did not): 3 h missing from the week although no rejected row could be that entry."""
+    hours = tmp_path / "hours.csv"
+    job = payroll(tmp_path)
+    assert invoke(box, "sync", export(hours, FIVE[0], FIVE[1]), *job).exit_code == 0
+    export(
+        hours,
+        "bob@example.com,2026-11-23,7,a",  # corrected 8 -> 7: frozen, kept at 8
+        "bob@example.com,2026-10-24,6,b",  # the typo
+        "bob@example.com,2026-11-25,3,c",  # new
+    )
+    result = invoke(box, "sync", str(hours), *job)
+    assert result.exit_code == 1, result.stderr  # the rejected row
+    assert "rows 3: created 1, updated 0, unchanged 0, rejected 1, unprocessed 1" in (result.stderr)
+    assert "held row 2: a rejected row of this user" in result.stderr
+    assert "shares their slot" not in result.stderr
+    assert worklogs(box) == [
+        ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
+        ("bob@example.com", "2026-11-23T23:00:00Z", 8.0),
+        ("bob@example.com", "2026-11-24T23:00:00Z", 3.0),
+    ]
+    # the typo fixed: the week ends equal to the file
+    export(
+        hours,
+        "bob@example.com,2026-11-23,7,a",
+        "bob@example.com,2026-11-24,6,b",
+        "bob@example.com,2026-11-25,3,c",
+    )
+    fixed = invoke(box, "sync", str(hours), *job)
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "created 0, updated 2, unchanged 1" in fixed.stderr
+    assert [h for _, _, h in worklogs(box)] == [7.0, 6.0, 3.0]

@@ -335,6 +335,14 @@ class Freeze:
             or (None, stamp, work_item) in self.slots
         )
 
+    def covers_slot(self, user_id: str, stamp: str, work_item: int | None) -> bool:
+        """A rejected row lies on this very slot (not only its user's or everyone's)."""
+        return (user_id.lower(), stamp, work_item) in self.slots or (
+            None,
+            stamp,
+            work_item,
+        ) in self.slots
+
     def __bool__(self) -> bool:
         return self.everything or bool(self.users) or bool(self.slots)
 
@@ -645,6 +653,9 @@ def _pair_keyless(
     pairs: list[tuple[DesiredRow, LedgerEntry]] = []
     fresh: list[tuple[DesiredRow, str]] = []
     held: list[tuple[DesiredRow, str]] = []
+    on_server: dict[Slot, set[str]] = defaultdict(set)
+    for worklog in server.values():
+        on_server[worklog.slot].add(worklog.id)
     for slot, slot_rows in rows_of.items():
         free = sorted(entries_of.get(slot, []), key=lambda e: _slot_and_ordinal(e.key)[1])
         taken = max((_slot_and_ordinal(e.key)[1] for e in free), default=0)
@@ -664,15 +675,18 @@ def _pair_keyless(
                     break
         first = left[0] if left else None
         if first is not None and freeze.covers(first.user_id, first.timestamp, first.work_item_id):
-            for row in left:
-                held.append(
-                    (
-                        row,
-                        "a rejected row may be this slot's entry; fixed when that "
-                        "row is fixed and synced again",
-                    )
-                )
-            continue
+            at = (first.user_id, first.timestamp, first.work_item_id)
+            mine = {e.worklog_id for e in entries_of.get(slot, [])}
+            if freeze.covers_slot(*at):
+                why = "a rejected row may be this slot's entry"
+            elif free or on_server.get(first.slot, set()) - mine:
+                why = "a rejected row of this user (or of no known user) may be this slot's entry"
+            else:  # nothing on the slot it could take: a new entry, whatever the rejected is
+                why = ""
+            if why:
+                for row in left:
+                    held.append((row, f"{why}; fixed when that row is fixed and synced again"))
+                continue
         while left and free:
             pairs.append((left.pop(0), free.pop(0)))
         for row in left:

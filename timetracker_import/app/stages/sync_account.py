@@ -161,7 +161,7 @@ class SyncAccountMixin(SyncRunState):
                 f"the file {where}; kept ({how})"
             )
         if held:
-            self.notes.append(f"{held} row(s) held: a rejected row shares their slot")
+            self.notes.append(f"{held} row(s) held: a rejected row may be their entry")
         halt_message = None
         if self.halt_error is not None:
             halt_message = str(self.halt_error)
