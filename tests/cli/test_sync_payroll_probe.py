@@ -62,12 +62,17 @@ FIVE = (
 )
 
 
+def first_run(box: RunningSandbox, tmp_path: Path, *rows: str) -> tuple[Path, tuple[str, ...]]:
+    """The export and the job's options after a first sync of ``rows``."""
+    hours, job = tmp_path / "hours.csv", payroll(tmp_path)
+    assert invoke(box, "sync", export(hours, *rows), *job).exit_code == 0
+    return hours, job
+
+
 def test_the_guard_suggests_a_share_that_lets_the_deletes_go(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
-    hours = tmp_path / "hours.csv"
-    job = payroll(tmp_path)
-    assert invoke(box, "sync", export(hours, *FIVE), *job).exit_code == 0
+    hours, job = first_run(box, tmp_path, *FIVE)
     # the corrected export removes 3 of the 5 entries; the job allows half of them
     export(hours, FIVE[0], FIVE[3])
     stopped = invoke(box, "sync", str(hours), *job, "--max-delete", "50%")
@@ -102,9 +107,7 @@ def test_the_suggested_share_is_the_smallest_that_passes(
 def test_a_totals_row_is_named_and_the_fix_it_names_lets_the_sync_prune(
     box: RunningSandbox, tmp_path: Path
 ) -> None:
-    hours = tmp_path / "hours.csv"
-    job = payroll(tmp_path)
-    assert invoke(box, "sync", export(hours, *FIVE[:3]), *job).exit_code == 0
+    hours, job = first_run(box, tmp_path, *FIVE[:3])
     # next week's export drops bob's Wednesday and ends with the payroll tool's sum
     export(hours, FIVE[0], FIVE[1], "Total,,16,")
     checked = invoke(box, "validate", str(hours), "--mapping", str(tmp_path / "m.yaml"))
@@ -208,9 +211,7 @@ def test_a_typoed_date_holds_its_users_entries_not_their_new_days(
     period: his worklogs are neither updated nor deleted. His new Wednesday, on a day where
     nothing of anyone's lies, used to be held too ("a rejected row shares their slot", which
     it did not): 3 h missing from the week although no rejected row could be that entry."""
-    hours = tmp_path / "hours.csv"
-    job = payroll(tmp_path)
-    assert invoke(box, "sync", export(hours, FIVE[0], FIVE[1]), *job).exit_code == 0
+    hours, job = first_run(box, tmp_path, FIVE[0], FIVE[1])
     export(
         hours,
         "bob@example.com,2026-11-23,7,a",  # corrected 8 -> 7: frozen, kept at 8
@@ -238,3 +239,21 @@ def test_a_typoed_date_holds_its_users_entries_not_their_new_days(
     assert fixed.exit_code == 0, fixed.stderr
     assert "created 0, updated 2, unchanged 1" in fixed.stderr
     assert [h for _, _, h in worklogs(box)] == [7.0, 6.0, 3.0]
+
+
+def test_an_invisible_character_in_the_user_cell_names_the_same_person(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A cell copied from a web page carries a zero width space (or a word joiner, a byte
+    order mark): the row was rejected as "unknown user '<ZWSP>bob@example.com'; did you
+    mean 'bob@example.com'?" - two names that look the same - and froze bob's slot."""
+    hours, job = first_run(box, tmp_path, FIVE[0], FIVE[1])
+    cells = ("\u200bbob@example.com", "Bob@Example.com\u2060", "\ufeffbob@example.com\u00a0")
+    rows = [
+        f"{who},2026-11-{day},{h},{note}"
+        for who, day, h, note in zip(cells, (23, 24, 25), (8, 6, 1), "abc", strict=True)
+    ]
+    result = invoke(box, "sync", export(hours, *rows), *job)
+    assert result.exit_code == 0, result.stderr
+    assert "created 1, updated 1, unchanged 1, rejected 0" in result.stderr
+    assert [h for _, _, h in worklogs(box)] == [8.0, 6.0, 1.0]

@@ -28,9 +28,15 @@ EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 SUGGEST_SIMILARITY = 0.75
 
 
+#: characters nobody sees that a copy from a web page or a spreadsheet leaves in a cell (zero
+#: width space, word joiner, byte order mark, soft hyphen): no part of a name or an e-mail
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff\u00ad]")
+
+
 def normalize_name(value: object) -> str:
-    """Trim, collapse whitespace, Unicode NFC and casefold: the form names are compared in."""
-    text = unicodedata.normalize("NFC", str(value))
+    """Trim, collapse whitespace, drop invisible characters, Unicode NFC and casefold: the
+    form names are compared in."""
+    text = unicodedata.normalize("NFC", _INVISIBLE.sub("", str(value)))
     return _SPACES.sub(" ", text).strip().casefold()
 
 
