@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.app.test_sync import server
 from tests.cli.conftest import invoke
@@ -127,6 +128,21 @@ def test_a_totals_row_is_named_and_the_fix_it_names_lets_the_sync_prune(
         ("bob@example.com", "2026-11-22T23:00:00Z", 8.0),
         ("bob@example.com", "2026-11-23T23:00:00Z", 8.0),
     ]
+
+
+@pytest.mark.parametrize("word", ["Grand Total:", "TOTAL", "Totals"])
+def test_the_suggested_skip_rows_filter_reads_back_as_the_cell(
+    box: RunningSandbox, tmp_path: Path, word: str
+) -> None:
+    """The hint's filter is pasted into a YAML mapping: a word YAML would misread ("Grand
+    Total:" is a mapping key) is quoted, so the filter matches the cell it names."""
+    hours, _ = first_run(box, tmp_path, *FIVE[:3])
+    export(hours, FIVE[0], FIVE[1], f"{word},,16,")
+    checked = invoke(box, "validate", str(hours), "--mapping", str(tmp_path / "m.yaml"))
+    assert checked.exit_code == 1
+    fix = re.search(r"`skip_rows: ([^`]+)`", checked.stderr)
+    assert fix is not None, checked.stderr
+    assert yaml.safe_load(fix.group(1)) == {"column": "Email", "equals": [word]}
 
 
 def test_a_source_keyed_by_the_slot_never_adopts_a_source_keyed_by_an_id(

@@ -7,6 +7,7 @@ Python loops only touch rows that already failed.
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -901,18 +902,34 @@ def _totals_hint(
     if not mask.any():
         return said
     reasons = pd.Series(said, index=chunk.index, dtype=object)
-    for row in mask[mask].index:
-        for at, cell in chunk.loc[row].items():
-            if isinstance(cell, str) and _TOTALS_WORD.fullmatch(cell.strip().rstrip(":")):
-                where = headers[at] if isinstance(at, int) and at < len(headers) else at
-                word = cell.strip()
-                reasons[row] = (
-                    f"{said}: this looks like the file's totals row ({word!r} in {where}), "
-                    f"not an entry; skip it with `skip_rows: {{column: {where}, equals: "
-                    f"[{word}]}}` in the mapping, or delete the row from the export"
-                )
-                break
+    dateless = chunk.loc[mask.reindex(chunk.index, fill_value=False)]
+    named: dict[Any, str] = {}
+    for at in dateless.columns:  # the first cell of a row that reads "Total" names it
+        cells = dateless[at]
+        texts = cells[cells.map(lambda c: isinstance(c, str))].astype(str).str.strip()
+        hits = texts[texts.str.rstrip(":").str.fullmatch(_TOTALS_WORD)]
+        where = headers[at] if isinstance(at, int) and at < len(headers) else str(at)
+        for row, word in hits.items():
+            if row in named:
+                continue
+            named[row] = (
+                f"{said}: this looks like the file's totals row ({word!r} in {where}), "
+                f"not an entry; skip it with `skip_rows: {{column: {_yaml_plain(where)}, "
+                f"equals: [{_yaml_plain(word)}]}}` in the mapping, or delete the row from the "
+                "export"
+            )
+    reasons.update(pd.Series(named, dtype=object))
     return reasons
+
+
+def _yaml_plain(text: str) -> str:
+    """``text`` as a YAML scalar in a flow mapping: as it is where YAML reads it back as that
+    text ("Total", "Email"), else double-quoted ("Grand Total:", "2026", "yes")."""
+    if re.fullmatch(r"\w[\w .-]*\w|\w", text) and not re.fullmatch(
+        r"[-+.\d ]+|yes|no|true|false|on|off|null|y|n", text, re.I
+    ):
+        return text
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _timestamps(

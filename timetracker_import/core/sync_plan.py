@@ -337,11 +337,10 @@ class Freeze:
 
     def covers_slot(self, user_id: str, stamp: str, work_item: int | None) -> bool:
         """A rejected row lies on this very slot (not only its user's or everyone's)."""
-        return (user_id.lower(), stamp, work_item) in self.slots or (
-            None,
-            stamp,
-            work_item,
-        ) in self.slots
+        return any(
+            who in self.slots
+            for who in ((user_id.lower(), stamp, work_item), (None, stamp, work_item))
+        )
 
     def __bool__(self) -> bool:
         return self.everything or bool(self.users) or bool(self.slots)
@@ -653,8 +652,8 @@ def _pair_keyless(
     pairs: list[tuple[DesiredRow, LedgerEntry]] = []
     fresh: list[tuple[DesiredRow, str]] = []
     held: list[tuple[DesiredRow, str]] = []
-    on_server: dict[Slot, set[str]] = defaultdict(set)
-    for worklog in server.values():
+    on_server: dict[Slot, set[str]] = defaultdict(set)  # only a frozen slot asks
+    for worklog in server.values() if freeze else ():
         on_server[worklog.slot].add(worklog.id)
     for slot, slot_rows in rows_of.items():
         free = sorted(entries_of.get(slot, []), key=lambda e: _slot_and_ordinal(e.key)[1])

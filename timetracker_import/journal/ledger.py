@@ -108,8 +108,8 @@ def scope_parts(scope: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Foreign:
-    """Other sources' entries on the same server and key spec: the worklogs they own (id ->
-    source) and their keys (key -> [(user id, source)])."""
+    """Other sources' entries on the same server: the worklogs they own whatever their key
+    spec (id -> source), and their keys under the same key spec (key -> [(user id, source)])."""
 
     worklogs: dict[str, str]
     keys: dict[str, list[tuple[str, str]]]
@@ -140,6 +140,8 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        #: scope -> its source's scopes under other key specs (``settle`` reads them once)
+        self._siblings_of: dict[str, list[str]] = {}
         hint = "give --ledger the path of a sync ledger, or of a new file to create"
         if self.path.exists():
             # look before touching: a file that is no ledger keeps its mode and content
@@ -288,6 +290,7 @@ class Ledger:
         source and key spec (0.1 wrote ``mapping`` where ``source`` is now) over to
         ``scope``, so ``--source <that name>`` continues the feed; returns how many moved.
         An entry already under ``scope`` wins over the old one of the same key."""
+        self._siblings_of.clear()  # scope texts change
         mine = scope_parts(scope)
         moved = 0
         for other in self.scopes():
@@ -347,7 +350,9 @@ class Ledger:
         state back to ``ok``)."""
         now = _now()
         entries, removed = list(entries), list(removed)
-        siblings = self._siblings(scope)
+        if scope not in self._siblings_of:  # read once: the run holds the ledger's lock
+            self._siblings_of[scope] = self._siblings(scope)
+        siblings = self._siblings_of[scope]
         with self.transaction() as conn:
             self._upsert(conn, scope, entries, run_id)
             if siblings:
@@ -365,23 +370,21 @@ class Ledger:
         """The scopes of ``scope``'s source and server under other key columns (the same
         feed exported with an id column one week and without it the next)."""
 
-        def parts(text: str) -> dict[str, str] | None:
+        def parts(text: str) -> tuple[str | None, ...] | None:
             try:
-                return scope_parts(text)
+                found = scope_parts(text)
             except ValueError:  # not a scope text sync writes
                 return None
+            return found.get("server"), found.get("source"), found.get("key")
 
         mine = parts(scope)
         if mine is None:
             return []
-        same = (mine.get("server"), mine.get("source"))
         found = []
-        for other in self.scopes():
-            theirs = parts(other.scope)
-            if theirs is None or theirs.get("key") == mine.get("key"):
-                continue
-            if (theirs.get("server"), theirs.get("source")) == same:
-                found.append(other.scope)
+        for (other,) in self._conn.execute("SELECT DISTINCT scope FROM entry"):
+            theirs = parts(other)
+            if theirs is not None and theirs[:2] == mine[:2] and theirs[2] != mine[2]:
+                found.append(other)
         return found
 
     @staticmethod
