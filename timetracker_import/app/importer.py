@@ -17,7 +17,8 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Set
+from collections.abc import Callable, Iterator, MutableSet, Set
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,6 @@ from timetracker_import.app.stages.execute import (
     progress_bar,
     read_back_for,
     stop_signal_message,
-    stop_signals,
 )
 from timetracker_import.app.stages.model import (
     DEFAULT_BATCH_SIZE,
@@ -48,9 +48,6 @@ from timetracker_import.app.stages.model import (
 from timetracker_import.app.stages.preflight import (
     BASELINE_ROLE_HINT,
     PreflightReads,
-    check_existing,
-    locked_rejections,
-    same_start_note,
 )
 from timetracker_import.app.stages.prepare import (
     PreparedFile,
@@ -59,10 +56,9 @@ from timetracker_import.app.stages.prepare import (
     load_import_mapping,
     prepare,
 )
-from timetracker_import.app.stages.resolve import ResolvedRows, resolve_rows
 from timetracker_import.core.rejections import Rejection
-from timetracker_import.core.zone import ZoneChoice, require_declared, zone_warnings
-from timetracker_import.errors import AuthError, Interrupted, UsageError
+from timetracker_import.core.zone import ZoneChoice, require_declared
+from timetracker_import.errors import AuthError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,6 +66,7 @@ if TYPE_CHECKING:
     from timetracker_import.api.client import RetryingClientFactory, TimetrackerClient
     from timetracker_import.app.limiter import Concurrency
     from timetracker_import.app.poster import Poster
+    from timetracker_import.app.stages.plan import CreateRows, ImportPlan
     from timetracker_import.core.row_set import RowSet
     from timetracker_import.journal.store import Journal
 
@@ -149,12 +146,13 @@ def _long_lived_frozen() -> Iterator[None]:
 
 
 class _Halt(Exception):
-    """Internal: the poster halted during reconciliation."""
+    """Internal: the poster halted while the batches in flight were read back."""
 
 
 class _ImportRun:
-    """The networked part of one run (one event loop): sequences the stages, owns the
-    journal and the ``RowBook`` of row outcomes."""
+    """The networked part of one import (one event loop): the stages in the order of the
+    one ``Sequencer`` (``app.stages.sequence``) with the create planner; owns the journal
+    and the ``RowBook`` of row outcomes."""
 
     def __init__(
         self,
@@ -165,6 +163,10 @@ class _ImportRun:
         confirm: Callable[[ConfirmInfo], bool] | None,
         cancel: threading.Event | None = None,
     ) -> None:
+        from timetracker_import.app.limiter import Limiter
+        from timetracker_import.app.poster import PostStats
+        from timetracker_import.app.stages.sequence import Sequencer
+
         self.settings = settings
         self._prepared = prepared
         #: the run read the file itself: it may drop the raw cells once they are journaled
@@ -172,10 +174,15 @@ class _ImportRun:
         self._stop_reading = threading.Event()
         self.progress = progress
         self.confirm = confirm
-        self.cancel = cancel
-        self._cancelled_early = False
+        self.seq = Sequencer(
+            settings.connection, what="import", cancel=cancel, retried=self._retried
+        )
         self.notes: list[str] = [] if prepared is None else list(prepared.notes)
+        #: the poster writing now (the one reading back a resumed run's batches, then the
+        #: one posting the plan); both share the run's limiter and stats
         self.poster: Poster | None = None
+        self.limiter = Limiter(self._concurrency())
+        self.stats = PostStats()
         self.bar: Any = None
         self.phases: dict[str, float] = {}
         self._phase_started = time.perf_counter()
@@ -187,9 +194,11 @@ class _ImportRun:
         self.halt_error: Exception | None = None
         self.users: list[dict[str, Any]] = []  # the setup read of ``users``
         self.me_offset: int | None = None  # the token user's offset (``me.timeZone``)
-        #: the first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)
-        self.stop_signal: int | None = None
-        self._task: asyncio.Future[ImportResult] | None = None
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)."""
+        return self.seq.stop_signal
 
     def _phase(self, name: str) -> None:
         """Close the current stage as ``name`` (wall-clock, for the benchmark and -v)."""
@@ -274,62 +283,24 @@ class _ImportRun:
 
     # -- running -------------------------------------------------------------------------
 
-    def _on_stop_signal(self, signo: int) -> None:
-        """SIGINT, SIGTERM or SIGHUP: stop sending and finish resumably. Once the poster
-        exists it stops dispatching and lets the requests in flight settle (their outcome is
-        journaled); before that nothing was sent and the run is cancelled where it waits."""
-        if self.stop_signal is None:
-            self.stop_signal = signo
+    def _retried(self, reason: str) -> None:
+        # a 429, a 5xx or a timeout the client retries by itself halves the requests in
+        # flight (a 429 while posting is counted in the run's timings)
         if self.poster is not None:
-            self.poster.interrupt()
-        elif self._task is not None:
-            self._task.cancel()
-
-    def _on_retry(self, event: Any) -> None:
-        # a 429, a 5xx or a timeout the client retries by itself halves the requests in flight
-        if self.poster is not None:
-            self.poster.retried(str(getattr(event, "reason", "")))
-
-    async def _watch_cancel(self, main: asyncio.Task[Any]) -> None:
-        """Poll ``cancel``; once set, stop like Ctrl-C (the poster stops dispatching), or,
-        before the poster exists (only reads so far), cancel the run outright."""
-        assert self.cancel is not None
-        while not self.cancel.is_set():
-            await asyncio.sleep(0.05)
-        if self.poster is not None:
-            self.poster.interrupt()
+            self.poster.retried(reason)
         else:
-            self._cancelled_early = True
-            main.cancel()
+            self.limiter.retried(reason)
 
     async def run(self, client_factory: RetryingClientFactory) -> ImportResult:
-        watcher = None
-        if self.cancel is not None:
-            main = asyncio.current_task()
-            assert main is not None
-            watcher = asyncio.ensure_future(self._watch_cancel(main))
-        try:
-            # SIGINT/SIGTERM/SIGHUP from here on: see _on_stop_signal
-            self._task = asyncio.ensure_future(self._run_watched(client_factory))
-            with stop_signals(self._on_stop_signal):
-                return await self._task
-        except asyncio.CancelledError:
-            if self._cancelled_early:
-                raise Interrupted(
-                    "import cancelled before anything was sent",
-                    hint="run it again to resume",
-                ) from None
-            if self.stop_signal is not None:  # while the file was read: no journal yet
-                stopped = Interrupted(
-                    stop_signal_message(self.stop_signal) or "interrupted",
-                    hint="nothing was sent; run the same command again",
-                )
-                stopped.exit_code = 128 + self.stop_signal
-                raise stopped from None
-            raise
-        finally:
-            if watcher is not None:
-                watcher.cancel()
+        return await self.seq.run(client_factory, self._connected)
+
+    async def _connected(self, client: TimetrackerClient) -> ImportResult:
+        # the setup reads go out while the file is read (they change nothing, so a file that
+        # turns out unreadable costs nothing)
+        self.seq.start_setup(client)
+        if self._prepared is None:
+            self._prepared = await self._prepare()
+        return await self._journaled(client)
 
     @property
     def p(self) -> PreparedFile:
@@ -373,22 +344,7 @@ class _ImportRun:
         self.notes[:0] = prepared.notes
         return prepared
 
-    async def _run_watched(self, client_factory: RetryingClientFactory) -> ImportResult:
-        client = client_factory(self.settings.connection, self._on_retry)
-        async with client:
-            # independent reads, sent at once: one round trip, on the wire while the file is
-            # read (they change nothing, so a file that turns out unreadable costs nothing)
-            setup = asyncio.ensure_future(
-                _all_or_cancel(client.me(), client.users(), client.activity_types())
-            )
-            async with _reaped([setup]):
-                if self._prepared is None:
-                    self._prepared = await self._prepare()
-                return await self._journaled(client, setup)
-
-    async def _journaled(
-        self, client: TimetrackerClient, setup: asyncio.Future[list[Any]]
-    ) -> ImportResult:
+    async def _journaled(self, client: TimetrackerClient) -> ImportResult:
         self._phase_started = time.perf_counter()
         self._check_zone()
         resumable = self._open_resumable()
@@ -400,22 +356,21 @@ class _ImportRun:
         else:
             # A new run's journal is written in a worker thread while the setup reads (all
             # GETs) are on the wire; _run waits for it before anything else is journaled and
-            # before the poster exists, so every intent is still committed before its POST.
+            # before a poster exists, so every intent is still committed before its POST.
             rows = self.p.row_numbers()
             book, rejections = RowBook.fresh(rows, self.p.skipped, self.p.rejections)
             ready = asyncio.ensure_future(asyncio.to_thread(self._create_journal, rejections))
         try:
-            # a stop signal from now on cancels this task (until the poster exists)
-            self._task = asyncio.ensure_future(
-                self._run(ready, book, resumed=resumable is not None, client=client, setup=setup)
-            )
             try:
-                return await self._task
+                # a stop from now on, until a poster writes, cancels this step
+                return await self.seq.step(
+                    self._run(ready, book, resumed=resumable is not None, client=client)
+                )
             except asyncio.CancelledError:
-                if self.stop_signal is None:
+                if not self.seq.stopped:
                     raise
-            # stopped before the poster existed: nothing was sent, every open row stays
-            # resumable (unprocessed), and the summary says so
+            # stopped before anything was posted: every open row stays resumable
+            # (unprocessed), and the summary says so
             self.halt = "interrupted"
             return self._finish(await asyncio.shield(ready), resumable is not None)
         finally:
@@ -429,28 +384,29 @@ class _ImportRun:
         *,
         resumed: bool,
         client: TimetrackerClient,
-        setup: asyncio.Future[list[Any]],
     ) -> ImportResult:
-        s, p = self.settings, self.p
+        from timetracker_import.app.stages.plan import CreatePlanner, CreateRows
+        from timetracker_import.app.stages.sequence import reaped
+        from timetracker_import.core.key_table import KeyTable
+
+        s, p, seq = self.settings, self.p, self.seq
         if resumed:
             book.reject(ready.result(), p.rejections)  # a new journal records them itself
         try:
             reads: list[asyncio.Future[Any]] = []
-            async with _reaped(reads):
+            async with reaped(reads):
                 prefetched: PreflightReads | None = None
                 to_check = book.pending_part(p.canonical)
                 if not resumed and len(to_check):
-                    # Nothing to reconcile first: the preflight reads (approvals, baseline)
+                    # Nothing to read back first: the preflight reads (approvals, baseline)
                     # go out with the setup reads. Their windows cover every row still to
                     # check, a superset of what is left after resolving and the lock check.
                     prefetched = PreflightReads.start(client, to_check)
                     reads.extend(prefetched.futures)
-                me, users, activity = await setup
-                self.users = users
-                self.me_offset = int(me.get("timeZone") or 0)
-                self.notes.extend(
-                    zone_warnings(self.zone, naive_times=p.naive_times, me_offset=self.me_offset)
+                setup = await seq.setup(
+                    client, zone=self.zone, naive_times=p.naive_times, notes=self.notes
                 )
+                self.users, self.me_offset = setup.users, setup.me_offset
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 if self._owns_prepared:
@@ -458,49 +414,68 @@ class _ImportRun:
                     # reading only (the rejected-rows file reads any other row again)
                     p.release_raw(r.source_row for r in p.rejections)
                 # stage: resolve
-                resolved = resolve_rows(
-                    to_check,
-                    me=me,
-                    users=users,
-                    activity_types=activity,
-                    user_header=p.user_header,
-                    activity_header=p.activity_header,
-                    user_fix=s.unknown_user_fix or p.loaded.unknown_user_fix(),
-                )
+                resolved = seq.resolve(to_check, p, setup, user_fix=s.unknown_user_fix)
                 book.reject(journal, resolved.rejections)
                 frame = book.pending_part(to_check)
                 user_ids = resolved.user_ids.reindex(frame.index)
-                poster = self._make_poster(client, journal, book, frame, resolved)
+                rows = CreateRows(
+                    frame,
+                    user_ids,
+                    resolved,
+                    KeyTable.from_frame(frame, user_ids),  # 24 B a row
+                )
+                bodies = LazyBodies(frame, user_ids, resolved.activity_type_ids)
+                self.bar = progress_bar(self.progress, len(frame), s.dry_run)
+                ours = book.known_ids()
                 self._phase("resolve")
                 # 1. batches that were in flight when the last attempt stopped: read back first
                 if resumed:
-                    await self._reconcile(journal, poster, book)
-                # from here on the journal holds what is created, not memory (flat in rows)
-                poster.remember_created = False
+                    ours = await self._reconcile(client, journal, book, rows, bodies, ours)
                 blocked = {r for b in journal.batches("ambiguous") for r in b.source_rows}
                 frame = book.pending_part(frame)
                 if blocked:
                     frame = frame[~frame.index.isin(list(blocked))]
-                # 2. stage: preflight (both reads were sent together, see above)
-                if len(frame):
-                    if prefetched is None:
-                        prefetched = PreflightReads.start(client, frame)
-                        reads.extend(prefetched.futures)
-                    frame = await self._preflight(
-                        client, journal, book, poster, frame, user_ids, resolved, prefetched
-                    )
-                else:
-                    poster.send_only(_row_set())
-                # 3. stage: plan (creates only)
-                batches = self._plan(journal, poster, frame, user_ids)
+                # 2. the create planner: preflight reads (sent with the setup reads above),
+                # then the plan, journaled before anything is posted
+                planner = CreatePlanner(
+                    users=setup.users,
+                    date_header=p.date_header,
+                    on_existing=s.on_existing,
+                    batch_size=s.batch_size,
+                    stored=journal.batches("planned"),
+                    first_batch_no=journal.next_batch_no(),
+                    ours=ours,
+                    prefetched=prefetched,
+                )
+                plan = await seq.plan(
+                    planner,
+                    client,
+                    replace(rows, frame=frame, user_ids=user_ids.reindex(frame.index)),
+                )
+                self._journal_plan(journal, book, plan)
+                # 3. confirm, then stage: execute (the poster posts the plan, nothing else)
+                # the baseline's worklogs are not this run's to claim on a read-back
+                poster = self._make_poster(
+                    client,
+                    journal,
+                    rows,
+                    bodies,
+                    pending=plan.pending,
+                    known=ours | plan.baseline_ids,
+                )
                 bar = self.bar
                 if bar is not None:
-                    bar.total = len(poster.pending)
+                    bar.total = len(plan.pending)
                     bar.refresh()
-                # 4. confirm, then stage: execute
+                batches = plan.creates.batches
                 if batches and not s.dry_run and self.confirm is not None:
                     info = _confirm_info(
-                        frame, user_ids, users, poster.pending, len(batches), s.connection.rest_root
+                        frame,
+                        user_ids,
+                        setup.users,
+                        plan.pending,
+                        len(batches),
+                        s.connection.rest_root,
                     )
                     if not self.confirm(info):
                         if bar is not None:
@@ -510,20 +485,20 @@ class _ImportRun:
                             hint="run again to resume, or add --yes",
                         )
                 self._phase("preflight")
-                await poster.run(batches)
+                with seq.writing(poster.interrupt):
+                    await poster.run(batches)
                 self._phase("post")
                 if bar is not None:
                     bar.close()
-                self.ambiguous.extend(poster.stats.ambiguous_batches)
-                if poster.stats.halt:
-                    self.halt, self.halt_error = poster.stats.halt, poster.stats.halt_error
+                self.ambiguous.extend(self.stats.ambiguous_batches)
+                if self.stats.halt:
+                    self.halt, self.halt_error = self.stats.halt, self.stats.halt_error
         except _Halt:
-            assert self.poster is not None
-            self.halt, self.halt_error = self.poster.stats.halt, self.poster.stats.halt_error
+            self.halt, self.halt_error = self.stats.halt, self.stats.halt_error
         except AuthError as exc:
             self.halt, self.halt_error = "auth", exc
             journal = await asyncio.shield(ready)
-            if self.poster is None or not self.poster.stats.requests:
+            if not self.stats.requests:
                 # nothing was posted: leave the run open for a resume and fail with exit 3
                 journal.finish("halted")
                 raise
@@ -531,41 +506,61 @@ class _ImportRun:
         journal = await asyncio.shield(ready)
         return self._finish(journal, resumed)
 
+    def _journal_plan(self, journal: Journal, book: RowBook, plan: ImportPlan) -> None:
+        """Journal what the plan settled (locked rows, rows already on the server) and its
+        new batches, before anything is posted."""
+        book.reject(journal, plan.locked)
+        if plan.existing:
+            journal.mark_existing(plan.existing)
+            self.existing = dict(plan.existing)
+            for row, wid in plan.existing.items():
+                book.settle(row, "existing", wid)
+        if plan.rejections:
+            book.reject(journal, plan.rejections)
+        self.duplicates = plan.duplicates
+        self.notes.extend(plan.notes)
+        if plan.creates.new:
+            journal.record_plan(plan.creates.new)
+
     def _make_poster(
         self,
         client: TimetrackerClient,
         journal: Journal,
-        book: RowBook,
-        frame: pd.DataFrame,
-        resolved: ResolvedRows,
+        rows: CreateRows,
+        bodies: LazyBodies,
+        *,
+        pending: MutableSet[int],
+        known: Set[str],
+        remember_created: bool = False,
     ) -> Poster:
-        """Stage ``execute``'s poster for the resolved rows of ``frame``."""
+        """Stage ``execute``'s poster of ``pending`` (rows of ``rows``), built once what it
+        sends is settled; it numbers the batches it splits after those journaled."""
         from datetime import datetime
 
         from timetracker_import.app.poster import Poster
-        from timetracker_import.core.key_table import KeyTable
 
-        user_ids = resolved.user_ids.reindex(frame.index)
+        resolved = rows.resolved
         self_only = resolved.self_only
-        bar = progress_bar(self.progress, len(frame), self.settings.dry_run)
+        bar = self.bar
         poster = Poster(
             client=client,
             journal=journal,
-            bodies=LazyBodies(frame, user_ids, resolved.activity_type_ids),
-            keys=KeyTable.from_frame(frame, user_ids),  # 24 bytes a row
+            bodies=bodies,
+            keys=rows.keys,
             # looked up only to split a refused batch: no per-row conversion up front
-            timestamps=frame["timestamp"],
+            timestamps=rows.frame["timestamp"],
             read_back=read_back_for(client, self_only=self_only),
-            pending=_row_set(frame.index.to_numpy(dtype="int64")),
-            known_ids=book.known_ids(),
+            pending=pending,
+            known_ids=known,
             claim_after=datetime.fromisoformat(journal.info().started_at),
             dry_run=self.settings.dry_run,
-            concurrency=self._concurrency(),
+            concurrency=self.limiter,
             on_rows_done=bar.update if bar is not None else None,
             naive_offset_minutes=resolved.naive_offset if self_only else 0,
             created_offset_minutes=resolved.naive_offset,
+            remember_created=remember_created,
+            stats=self.stats,
         )
-        self.bar = bar
         self.poster = poster
         return poster
 
@@ -574,106 +569,43 @@ class _ImportRun:
 
         return Concurrency.parse(self.settings.concurrency, self.settings.max_concurrency)
 
-    async def _reconcile(self, journal: Journal, poster: Poster, book: RowBook) -> None:
-        """Read back the batches in flight when the last attempt stopped, and settle them."""
-        for batch in journal.in_flight_batches():
-            await poster.reconcile(batch)
-        self.ambiguous.extend(poster.stats.ambiguous_batches)
-        poster.stats.ambiguous_batches.clear()
-        for row, wid in poster.stats.created.items():
-            book.settle(row, "created", wid)
-        if poster.stats.halt:
-            raise _Halt()
-
-    async def _preflight(
+    async def _reconcile(
         self,
         client: TimetrackerClient,
         journal: Journal,
         book: RowBook,
-        poster: Poster,
-        frame: pd.DataFrame,
-        user_ids: pd.Series,
-        resolved: ResolvedRows,
-        reads: PreflightReads,
-    ) -> pd.DataFrame:
-        """Stage ``preflight``: reject rows in locked weeks, then compare with the baseline
-        (skip, allow or reject rows already on the server). Returns the rows left to post."""
-        s, p = self.settings, self.p
-        approvals = await reads.read_approvals(self.notes)
-        book.reject(
+        rows: CreateRows,
+        bodies: LazyBodies,
+        ours: set[str],
+    ) -> set[str]:
+        """Read back the batches in flight when the last attempt stopped, and settle them;
+        returns the worklogs this run created, those claimed now included."""
+        poster = self._make_poster(
+            client,
             journal,
-            locked_rejections(
-                frame,
-                user_ids,
-                approvals,
-                labels=resolved.labels,
-                date_header=p.date_header,
-                users=self.users,
-                self_id=resolved.self_id,
-                self_offset=resolved.naive_offset,
-                notes=self.notes,
-            ),
+            rows,
+            bodies,
+            pending=_row_set(rows.frame.index.to_numpy(dtype="int64")),
+            known=ours,
+            remember_created=True,
         )
-        frame = book.pending_part(frame)
-        # every row locked (or none left): the baseline and its errors do not matter
-        if not len(frame):
-            poster.send_only(_row_set())
-            return frame
-        baseline = await reads.read_baseline(client, self_only=resolved.self_only)
-        from timetracker_import.core.key_table import KeyTable
-
-        keys = poster.keys
-        assert isinstance(keys, KeyTable)
-        check = check_existing(
-            keys.subset(frame.index.to_numpy()),
-            baseline,
-            ours=set(poster.known_ids),
-            naive_offset_minutes=resolved.naive_offset if resolved.self_only else 0,
-            on_existing=s.on_existing,
-        )
-        poster.knows(check.baseline_ids)
-        self.duplicates = check.in_file_duplicates
-        if check.existing:
-            journal.mark_existing(check.existing)
-            self.existing = dict(check.existing)
-            for row, wid in check.existing.items():
-                book.settle(row, "existing", wid)
-        if check.rejections:
-            book.reject(journal, check.rejections)
-        frame = book.pending_part(frame)
-        beside = same_start_note(
-            frame, user_ids, check, labels={k.lower(): v for k, v in resolved.labels.items()}
-        )
-        if beside:
-            self.notes.append(beside)
-        poster.send_only(_row_set(frame.index.to_numpy(dtype="int64")))  # a byte a row
-        return frame
-
-    def _plan(
-        self, journal: Journal, poster: Poster, frame: pd.DataFrame, user_ids: pd.Series
-    ) -> list[Any]:
-        """Stage ``plan``: keep the stored planned batches, plan (and journal) the rows they
-        do not cover; the batches with a row still to send."""
-        from timetracker_import.app.stages.plan import plan_creates
-
-        plan = plan_creates(
-            frame,
-            user_ids,
-            stored=journal.batches("planned"),
-            pending=poster.pending,
-            batch_size=self.settings.batch_size,
-            first_batch_no=journal.next_batch_no(),
-        )
-        if plan.new:
-            journal.record_plan(plan.new)
-            poster.number_after(journal)
-        return plan.batches
+        with self.seq.writing(poster.interrupt):
+            for batch in journal.in_flight_batches():
+                await poster.reconcile(batch)
+        self.poster = None
+        self.ambiguous.extend(self.stats.ambiguous_batches)
+        self.stats.ambiguous_batches.clear()
+        for row, wid in self.stats.created.items():
+            book.settle(row, "created", wid)
+        if self.stats.halt:
+            raise _Halt()
+        return set(poster.known_ids)
 
     # -- stage: account ------------------------------------------------------------------
 
     def _finish(self, journal: Journal, resumed: bool) -> ImportResult:
-        s, poster = self.settings, self.poster
-        would = poster.stats.would_create if poster is not None else set()
+        s, stats = self.settings, self.stats
+        would = stats.would_create
         pending = journal.pending_rows()
         leftover = [r for r in pending if r not in would] if s.dry_run else pending
         if leftover and not s.dry_run:
@@ -723,10 +655,10 @@ class _ImportRun:
             summary_path=journal.directory / "summary.json",
             report_path=None,
             notes=list(self.notes),
-            requests=poster.stats.requests if poster else 0,
-            throttled=poster.stats.throttled if poster else 0,
-            round_trips=list(poster.stats.round_trips) if poster else [],
-            concurrency=poster.limiter.summary() if poster and poster.stats.requests else {},
+            requests=stats.requests,
+            throttled=stats.throttled,
+            round_trips=list(stats.round_trips),
+            concurrency=self.limiter.summary() if stats.requests else {},
             phases=self.phases,
             on_duplicate=self.p.on_duplicate,
             zone=self.zone.to_dict(self.me_offset),
@@ -765,29 +697,3 @@ def _confirm_info(
     )
     seconds = int(frame.loc[list(pending), "length_seconds"].sum())
     return ConfirmInfo(len(pending), seconds, tuple(shown), batches, target)
-
-
-@contextlib.asynccontextmanager
-async def _reaped(tasks: list[asyncio.Future[Any]]) -> AsyncIterator[None]:
-    """On leaving the block, cancel the reads in ``tasks`` still running and collect every
-    outcome: no orphaned request, and no error of a read whose answer was not needed."""
-    try:
-        yield
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _all_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
-    """``asyncio.gather``, but the first failure cancels the others (no orphaned requests)."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise

@@ -108,6 +108,7 @@ class Poster:
         created_offset_minutes: int = 0,
         resend: bool = True,
         remember_created: bool = True,
+        stats: PostStats | None = None,
     ) -> None:
         self.client = client
         self.journal = journal
@@ -127,30 +128,18 @@ class Poster:
         # the token user's offset (me.timeZone): the real service may give createdTimestamp
         # in that local time without an offset, the sandbox gives UTC (API §1.6, D6)
         self.created_offset_minutes = created_offset_minutes
-        self.stats = PostStats()
+        #: shared by the posters of one run (reading back a resumed run's batches, then
+        #: posting the plan): the run's counts and halt
+        self.stats = stats if stats is not None else PostStats()
         self.stopping = False
         #: False: ``reconcile`` only claims what the server holds and never sends again
         #: (a later run settling a killed run's batches in that run's journal)
         self.resend = resend
         #: False: created rows are counted, not held (``stats.created`` and ``known_ids``
         #: stop growing with the rows; a read-back asks the journal which of the worklogs it
-        #: finds this run created). The importer turns it off once resumed batches are settled
+        #: finds this run created). The importer keeps it on only for the poster that reads
+        #: back a resumed run's batches
         self.remember_created = remember_created
-        self._next_no = journal.next_batch_no()
-
-    # -- what the stages before execute tell it ------------------------------------------
-
-    def send_only(self, rows: MutableSet[int]) -> None:
-        """The rows still to send once preflight and the checks have settled the others
-        (a ``RowSet`` for a large file); replaces what it was built with."""
-        self.pending = rows
-
-    def knows(self, worklog_ids: Iterable[str]) -> None:
-        """Worklogs that are not this run's to claim on a read-back (the baseline's)."""
-        self.known_ids.update(worklog_ids)
-
-    def number_after(self, journal: Journal) -> None:
-        """Batches split from now on are numbered after the ones ``journal`` planned."""
         self._next_no = journal.next_batch_no()
 
     # -- control -------------------------------------------------------------------------

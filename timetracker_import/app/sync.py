@@ -29,7 +29,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,17 +44,24 @@ from timetracker_import.core.sync_plan import (
     parse_period,
     plan_sync,
 )
-from timetracker_import.core.zone import zone_warnings
-from timetracker_import.errors import (
-    EXIT_REJECTED,
-    Interrupted,
-    UsageError,
-)
+from timetracker_import.errors import EXIT_REJECTED, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pandas as pd
+
     from timetracker_import.api.client import RetryingClientFactory, TimetrackerClient
     from timetracker_import.app.stages.prepare import PreparedFile
-    from timetracker_import.journal.ledger import Ledger
+    from timetracker_import.core.rejections import Rejection
+    from timetracker_import.core.sync_plan import (
+        DesiredRow,
+        Freeze,
+        LedgerEntry,
+        SyncPlan,
+    )
+    from timetracker_import.core.worklog import ServerWorklog
+    from timetracker_import.journal.ledger import Foreign, Ledger
 
 from timetracker_import.app.stages.sync_model import (
     KIND_SYNC,
@@ -375,30 +382,56 @@ def _import_settings(s: SyncSettings) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class SyncRows:
+    """What the sync planner plans from: the resolved rows in the period (``frame``, their
+    ``user_ids``), the desired worklog per row and its creation body, the keys the file
+    holds (``present``: rejected rows' too), what rejected rows freeze, this source's ledger
+    entries and other sources' worklogs; ``self_only``/``offset``: every row is the token's
+    own user, whose naive times the server gives in ``offset`` minutes."""
+
+    frame: pd.DataFrame
+    user_ids: pd.Series
+    desired: list[DesiredRow]
+    bodies: dict[int, Any]
+    present: set[str]
+    keys: dict[int, str]
+    keyed: bool
+    freeze: Freeze
+    entries: Mapping[str, LedgerEntry]
+    foreign: Foreign
+    self_only: bool
+    offset: int
+
+
+@dataclass(frozen=True)
+class SyncReads:
+    """The server as the plan sees it: every worklog of the period and of the rows' days,
+    and the ledgered ones it may touch (by id); the approval states of those weeks."""
+
+    server: dict[str, ServerWorklog]
+    approvals: list[Any]
+
+
+@dataclass(frozen=True)
+class SyncPlanned:
+    """The plan (``core.sync_plan``), the keyed rows it rejects because their worklog lies
+    outside the period (``fenced``), the rows it planned and the reads it planned from."""
+
+    plan: SyncPlan
+    fenced: list[Rejection]
+    rows: SyncRows
+    reads: SyncReads
+    #: every worklog id the run knows of (the server's and the ledger's): not to be claimed
+    #: as this run's own on a read-back
+    known_ids: set[str]
+
+
 class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
-    """The networked part of one sync (one event loop): sequences the stages."""
-
-    def _on_stop_signal(self, signo: int) -> None:
-        if self.stop_signal is None:
-            self.stop_signal = signo
-        self._stop()
-
-    def _on_retry(self, event: Any) -> None:
-        # the client retries by itself: a 429 or a 5xx/timeout halves the run's writes in flight
-        reason = str(getattr(event, "reason", ""))
-        if self.poster is not None:
-            self.poster.retried(reason)  # counts a 429 in the run's timings; shares the limiter
-        else:
-            self.limiter.retried(reason)
-
-    async def _watch_cancel(self) -> None:
-        assert self.cancel is not None
-        while not self.cancel.is_set():
-            await asyncio.sleep(0.05)
-        self._stop()
+    """The networked part of one sync (one event loop): the one ``Sequencer``'s stages
+    (``app.stages.sequence``) with this run as the sync ``Planner``."""
 
     async def run(self, client_factory: RetryingClientFactory) -> SyncResult:
-        from timetracker_import.app.stages.execute import stop_signal_message, stop_signals
         from timetracker_import.journal.ledger import Ledger, default_ledger_path, scope_of
 
         s = self.s
@@ -409,62 +442,84 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         source = source_name(s, getattr(self.p.loaded.mapping, "source", None))
         scope = scope_of(s.connection.rest_root, source, key_spec)
         self.reject(self.p.rejections)
-        watcher = asyncio.ensure_future(self._watch_cancel()) if self.cancel else None
-        try:
-            with _writers(ledger_path, s), Ledger(ledger_path) as ledger:
-                client = client_factory(s.connection, self._on_retry)
-                async with client:
-                    self._task = asyncio.ensure_future(self._run(client, ledger, scope, source))
-                    with stop_signals(self._on_stop_signal):
-                        try:
-                            result = await self._task
-                        except asyncio.CancelledError:
-                            if self.stop_signal is None and not (
-                                self.cancel is not None and self.cancel.is_set()
-                            ):
-                                raise
-                            stopped = Interrupted(
-                                stop_signal_message(self.stop_signal) or "sync interrupted",
-                                hint="nothing was written; run the same command again",
-                            )
-                            if self.stop_signal is not None:
-                                stopped.exit_code = 128 + self.stop_signal
-                            raise stopped from None
-                result.ledger_path = ledger_path
-                result.scope = scope
-                return result
-        finally:
-            if watcher is not None:
-                watcher.cancel()
+        with _writers(ledger_path, s), Ledger(ledger_path) as ledger:
+
+            async def body(client: TimetrackerClient) -> SyncResult:
+                return await self._run(client, ledger, scope, source)
+
+            result = await self.seq.run(
+                client_factory,
+                body,
+                nothing_sent="nothing was written; run the same command again",
+            )
+        result.ledger_path = ledger_path
+        result.scope = scope
+        return result
+
+    # -- the sync planner ----------------------------------------------------------------
+
+    async def read_server(self, client: TimetrackerClient, rows: SyncRows) -> SyncReads:
+        server, approvals = await self._read_server(
+            client,
+            rows.desired,
+            rows.entries,
+            set(rows.keys.values()) | rows.present,
+            rows.keyed,
+            rows.self_only,
+            rows.offset,
+        )
+        return SyncReads(server, approvals)
+
+    def plan(self, rows: SyncRows, reads: SyncReads) -> SyncPlanned:
+        from timetracker_import.core.worklog import same_edited_timestamp
+
+        s = self.s
+        desired, frame, present = rows.desired, rows.frame, rows.present
+        fenced = self._moved_from_outside(desired, rows.entries, reads.server) if rows.keyed else []
+        if fenced:  # rejected with their key: it keeps its worklog where it is
+            out = {r.source_row for r in fenced}
+            present = present | {d.key for d in desired if d.source_row in out}
+            desired = [d for d in desired if d.source_row not in out]
+            frame = frame.loc[[d.source_row for d in desired]]
+        plan = plan_sync(
+            desired,
+            rows.entries,
+            reads.server,
+            same_edited=same_edited_timestamp,
+            keyless=not rows.keyed,
+            timezone=self.zone.name,
+            period=self.period,
+            prune=s.prune and not s.rebuild,
+            overwrite_edited=s.overwrite_edited,
+            present_keys=present,
+            freeze=rows.freeze,
+            foreign=rows.foreign.worklogs,
+            foreign_keys=rows.foreign.keys,
+            report_days=self._file_days(desired),
+        )
+        known_ids = set(reads.server) | {e.worklog_id for e in rows.entries.values()}
+        planned_rows = replace(
+            rows,
+            desired=desired,
+            frame=frame,
+            present=present,
+            user_ids=rows.user_ids.reindex(frame.index),
+        )
+        return SyncPlanned(plan, fenced, planned_rows, reads, known_ids)
+
+    # -- the stages ----------------------------------------------------------------------
 
     async def _run(
         self, client: TimetrackerClient, ledger: Ledger, scope: str, source: str
     ) -> SyncResult:
-        from timetracker_import.app.importer import _all_or_cancel
-        from timetracker_import.app.stages.resolve import resolve_rows
-        from timetracker_import.core.worklog import same_edited_timestamp
-
-        s, p = self.s, self.p
-        me, users, activity = await _all_or_cancel(
-            client.me(), client.users(), client.activity_types()
-        )
-        self.me_offset = int(me.get("timeZone") or 0)
-        self.notes.extend(
-            zone_warnings(self.zone, naive_times=p.naive_times, me_offset=self.me_offset)
-        )
+        s, p, seq = self.s, self.p, self.seq
+        setup = await seq.setup(client, zone=self.zone, naive_times=p.naive_times, notes=self.notes)
+        self.me_offset = setup.me_offset
         frame = p.canonical
         if len(frame):
             frame = frame[~frame.index.isin(list(self._closed()))]
         # stage resolve: the import's, on the rows the file stages left
-        resolved = resolve_rows(
-            frame,
-            me=me,
-            users=users,
-            activity_types=activity,
-            user_header=p.user_header,
-            activity_header=p.activity_header,
-            user_fix=s.unknown_user_fix or p.loaded.unknown_user_fix(),
-        )
+        resolved = seq.resolve(frame, p, setup, user_fix=s.unknown_user_fix)
         self.labels = {k.lower(): v for k, v in resolved.labels.items()}
         self.reject(resolved.rejections)
         self.reject(self._outside_period(frame))
@@ -475,7 +530,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         )
         frame = frame.loc[[d.source_row for d in desired]]
         keyed = bool(self._key_columns())
-        freeze, freeze_notes = self._freeze(keyed, keys, resolved, users)
+        freeze, freeze_notes = self._freeze(keyed, keys, resolved, setup.users)
         self.notes.extend(freeze_notes)
         if not s.dry_run:
             # an earlier version's scope text of this same source becomes this one (a dry run,
@@ -499,43 +554,33 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
         offset = resolved.naive_offset if self_only else 0
         if not s.dry_run:
             await self._reconcile_killed(client, ledger, scope, entries, foreign, self_only, offset)
-        server, approvals = await self._read_server(
-            client, desired, entries, set(keys.values()) | present, keyed, self_only, offset
-        )
-        fenced = self._moved_from_outside(desired, entries, server) if keyed else []
-        if fenced:  # rejected with their key: it keeps its worklog where it is
-            self.reject(fenced)
-            out = {r.source_row for r in fenced}
-            present |= {d.key for d in desired if d.source_row in out}
-            desired = [d for d in desired if d.source_row not in out]
-            frame = frame.loc[[d.source_row for d in desired]]
-        known_ids = set(server) | {e.worklog_id for e in entries.values()}
-        plan = plan_sync(
-            desired,
-            entries,
-            server,
-            same_edited=same_edited_timestamp,
-            keyless=not keyed,
-            timezone=self.zone.name,
-            period=self.period,
-            prune=s.prune and not s.rebuild,
-            overwrite_edited=s.overwrite_edited,
-            present_keys=present,
+        rows = SyncRows(
+            frame=frame,
+            user_ids=resolved.user_ids.reindex(frame.index),
+            desired=desired,
+            bodies=bodies,
+            present=present,
+            keys=keys,
+            keyed=keyed,
             freeze=freeze,
-            foreign=foreign.worklogs,
-            foreign_keys=foreign.keys,
-            report_days=self._file_days(desired),
+            entries=entries,
+            foreign=foreign,
+            self_only=self_only,
+            offset=offset,
         )
+        planned = await seq.plan(self, client, rows)
+        self.reject(planned.fenced)
+        plan, rows, server = planned.plan, planned.rows, planned.reads.server
         self.notes.extend(plan.notes)
         if self.period is not None and s.prune:
             self._note_foreign(plan, entries, server, foreign)
         self._lock_check(
             plan,
-            frame,
-            user_ids,
-            approvals,
+            rows.frame,
+            rows.user_ids,
+            planned.reads.approvals,
             resolved.labels,
-            users=users,
+            users=setup.users,
             self_id=resolved.self_id,
             self_offset=resolved.naive_offset,
         )
@@ -545,7 +590,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             ledgered,
             self.limit,
             source_empty=not len(p.raw),
-            unusable_rows=0 if desired else len(p.raw),
+            unusable_rows=0 if rows.desired else len(p.raw),
         )
         return await self._execute(
             client,
@@ -553,15 +598,15 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             scope,
             source,
             plan,
-            frame,
-            user_ids,
+            rows.frame,
+            rows.user_ids,
             bodies,
-            desired,
+            rows.desired,
             server,
             offset,
             self_only,
             verdict,
-            known_ids,
+            planned.known_ids,
         )
 
 

@@ -4,7 +4,6 @@ stage (``SyncRunState``, the base of the stage mixins of ``app.sync``)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from timetracker_import.app.limiter import Concurrency, Limiter
+from timetracker_import.app.stages.sequence import Sequencer
 from timetracker_import.core.outcomes import Counts, Halt, RowOutcome, RunKind
 from timetracker_import.core.rejections import Rejection, merge_rejections
 from timetracker_import.core.sync_plan import (
@@ -243,7 +243,9 @@ class SyncRunState:
         self.progress_done = self.progress_total = 0
         self.p = prepared
         self.confirm = confirm
-        self.cancel = cancel
+        #: the one sequencer (app.stages.sequence): the client, the setup reads, resolve and
+        #: how a stop stops the run (the writers while they write, else the step awaited)
+        self.seq = Sequencer(settings.connection, what="sync", cancel=cancel, retried=self._retried)
         self.notes: list[str] = list(prepared.notes)
         self.zone = ZoneChoice.of(prepared.timezone, prepared.timezone_source)
         self.period: Period | None = None
@@ -266,14 +268,11 @@ class SyncRunState:
         self.halt: Halt | None = None
         self.halt_error: Exception | None = None
         self.ambiguous = False
-        self.stop_signal: int | None = None
         self.deleted: list[dict[str, Any]] = []
         self.delete_problems: list[dict[str, Any]] = []
         self.labels: dict[str, str] = {}
         self.me_offset: int | None = None
         self.writes = 0
-        self._task: asyncio.Future[SyncResult] | None = None
-        self._writing = False
         #: this source's ledger entries as the run found them
         self._entries_before: Mapping[str, LedgerEntry] = {}
 
@@ -294,15 +293,27 @@ class SyncRunState:
     def _closed(self) -> set[int]:
         return {r.source_row for r in self.rejections} | set(self.skipped)
 
-    def _stop(self) -> None:
-        if self._writing:
-            if self.poster is not None:
-                self.poster.interrupt()
-            if self.edits is not None:
-                self.edits.interrupt()
-            self.halt = self.halt or Halt.INTERRUPTED
-        elif self._task is not None:
-            self._task.cancel()
+    @property
+    def stop_signal(self) -> int | None:
+        """The first SIGINT/SIGTERM/SIGHUP received during the run (exit 128 + it)."""
+        return self.seq.stop_signal
+
+    def _retried(self, reason: str) -> None:
+        """The client retried a request by itself: a 429 or a 5xx/timeout halves the run's
+        writes in flight (one limiter for the creates, updates and deletes)."""
+        if self.poster is not None:
+            self.poster.retried(reason)  # also counts a 429 in the run's timings
+        else:
+            self.limiter.retried(reason)
+
+    def _stop_writers(self) -> None:
+        """A stop while the writes run: the poster and the edit executor stop dispatching
+        (requests in flight get their outcome); a poster not built yet never starts."""
+        if self.poster is not None:
+            self.poster.interrupt()
+        if self.edits is not None:
+            self.edits.interrupt()
+        self.halt = self.halt or Halt.INTERRUPTED
 
 
 def _slot_cells(frame: pd.DataFrame, row: int) -> tuple[str | None, int | None]:

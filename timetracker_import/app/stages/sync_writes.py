@@ -411,9 +411,6 @@ class SyncWritesMixin(SyncAccountMixin):
         )
         self.progress_total = len(creates) + len(writes)
         self._progressed(0)
-        self._writing = True
-        if self.stop_signal is not None or (self.cancel is not None and self.cancel.is_set()):
-            self._stop()
 
         async def create() -> None:
             if not creates:
@@ -454,7 +451,8 @@ class SyncWritesMixin(SyncAccountMixin):
             for rej in poster.stats.rejections:
                 self.reject([rej])
 
-        results = await asyncio.gather(create(), self.edits.run(writes), return_exceptions=True)
+        with self.seq.writing(self._stop_writers):
+            results = await asyncio.gather(create(), self.edits.run(writes), return_exceptions=True)
         for failure in results:
             if isinstance(failure, AuthError):
                 self.halt, self.halt_error = Halt.AUTH, failure
