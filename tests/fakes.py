@@ -99,6 +99,22 @@ class FakeTimetracker:
         self.faults: dict[str, list[Fault]] = {}
         self._ids = itertools.count(1)
         self._last = datetime.min.replace(tzinfo=UTC)
+        self.on_retry: Any = None
+        self.opened = self.closed = 0
+
+    def factory(self, connection: Any, on_retry: Any = None) -> TimetrackerClient:
+        """A ``RetryingClientFactory``: this fake as the run's client (``on_retry`` is kept,
+        to play a retry the real client would report)."""
+        del connection
+        self.on_retry = on_retry
+        return self.client
+
+    async def __aenter__(self) -> FakeTimetracker:
+        self.opened += 1
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.closed += 1
 
     @property
     def client(self) -> TimetrackerClient:

@@ -1,8 +1,10 @@
-"""Use case: import a file into 7pace. The run sequences the stages of ``app.stages`` and owns
-the journal:
+"""Use case: import a file into 7pace. The run follows the one sequencer
+(``app.stages.sequence``) with the create planner (``app.stages.plan.CreatePlanner``) and
+owns the journal:
 
-    prepare -> (setup reads) -> resolve -> [reconcile] -> preflight -> plan -> confirm
-            -> execute -> account
+    prepare (while the setup reads are on the wire) -> resolve -> [read back the batches a
+    killed attempt left in flight] -> plan (preflight reads, then locked and existing rows
+    and batches) -> journal the plan -> confirm -> execute (the poster) -> account
 
 Every step that promises something is journaled (``journal.store``) before the network call
 that depends on it, so a run halted for any reason - even SIGKILL - resumes on the next
@@ -102,8 +104,10 @@ def run_import(
     (rows done, rows to send); ``prepared``: the file as ``prepare(settings)`` already read
     it (otherwise the file is read in a worker thread while the setup reads are on the
     wire); setting ``cancel`` (from any thread) stops the run like Ctrl-C: requests in flight
-    finish, the rest stays resumable. Raises ``UsageError`` and friends for problems found
-    before anything is sent, ``Interrupted`` when cancelled before posting began."""
+    finish, the rest stays resumable (once its journal exists, a run stopped before posting
+    finishes as interrupted with its summary, exit 130 or 128 + the signal). Raises
+    ``UsageError`` and friends for problems found before anything is sent, ``Interrupted``
+    when stopped while the file was still read (no run yet)."""
     check_settings(settings)  # before any request
     with _long_lived_frozen():
         runner = _ImportRun(settings, prepared, progress=progress, confirm=confirm, cancel=cancel)

@@ -12,6 +12,7 @@ The plan is pure: the run journals it before anything is executed.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +162,10 @@ class CreatePlanner:
             self_offset=resolved.naive_offset,
             notes=notes,
         )
-        if len(locked) >= len(rows.frame):  # every row locked: the baseline does not matter
+        if len(locked) >= len(rows.frame):
+            # every row locked: the baseline (already on the wire) and its errors do not matter
+            reads.baseline.cancel()
+            await asyncio.gather(reads.baseline, return_exceptions=True)
             return CreateReads(approvals, locked, None, notes)
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
         return CreateReads(approvals, locked, baseline, notes)

@@ -109,13 +109,15 @@ class Sequencer:
         return self._stopped
 
     def stop(self, signo: int | None = None) -> None:
-        """Stop the run: the writers if they write, else the step it awaits."""
+        """Stop the run: the writers if they write, else the step it awaits. Only the first
+        stop cancels a step (a run finishing after one, e.g. writing its summary, is not
+        cancelled by a second Ctrl-C); every one reaches the writers."""
         if signo is not None and self.stop_signal is None:
             self.stop_signal = signo
-        self._stopped = True
+        first, self._stopped = not self._stopped, True
         if self._writer_stop is not None:
             self._writer_stop()
-        elif self._step is not None and not self._step.done():
+        elif first and self._step is not None and not self._step.done():
             self._step.cancel()
 
     async def step(self, work: Coroutine[Any, Any, T]) -> T:
