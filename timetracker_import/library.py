@@ -1793,18 +1793,21 @@ def update_worklogs(
     connection: Connection | ConnectionSettings,
     dry_run: bool = False,
     wait: float = 0.0,
+    cancel: threading.Event | None = None,
 ) -> ChangeResult:
     """PATCH the worklogs of ``path`` (an edited export: an id column and the fields to
     change) with only the fields that differ from the server; empty cells change nothing.
     Journaled as a run (``undo_run`` puts the old values back). Waits up to ``wait``
-    seconds for another writer of the server, then ``RunLocked``."""
+    seconds for another writer of the server, then ``RunLocked``. Setting ``cancel`` stops
+    it like Ctrl-C: before the first change ``Interrupted``, after it the changes in flight
+    finish and the rest are ``unsent`` (``exit_code`` 130)."""
     import asyncio
 
     from timetracker_import.app.worklogs import input_lock, run_update
 
     settings, file = _settings(connection), Path(path)
     with input_lock(settings, file=file, dry_run=dry_run, wait=wait):
-        return asyncio.run(run_update(settings, file, dry_run=dry_run))
+        return asyncio.run(run_update(settings, file, dry_run=dry_run, cancel=cancel))
 
 
 def worklog_ids(
@@ -1827,17 +1830,19 @@ def delete_worklogs(
     source: str | None = None,
     dry_run: bool = False,
     wait: float = 0.0,
+    cancel: threading.Event | None = None,
 ) -> ChangeResult:
     """DELETE the worklogs ``ids`` (unknown ones are reported as not found). Journaled as a
     run (``undo_run`` re-creates them, with new ids); ``source`` names the input in the
-    journal. Waits up to ``wait`` seconds for another writer of the server."""
+    journal. Waits up to ``wait`` seconds for another writer of the server. ``cancel``: as
+    for ``update_worklogs``."""
     import asyncio
 
     from timetracker_import.app.worklogs import input_lock, run_delete
 
     settings, file = _settings(connection), Path(source) if source else None
     with input_lock(settings, file=file, ids=ids, dry_run=dry_run, wait=wait):
-        return asyncio.run(run_delete(settings, ids, dry_run=dry_run, source=source))
+        return asyncio.run(run_delete(settings, ids, dry_run=dry_run, source=source, cancel=cancel))
 
 
 def _ledger_file(ledger: str | os.PathLike[str] | None) -> Path:

@@ -223,6 +223,27 @@ def test_signal_mid_sync_writes_its_summary_and_the_rerun_converges(
         assert server_worklogs(box) == expected_worklogs(data)
 
 
+def _imported(tmp_path: Path, env: dict[str, str], rows: int) -> dict[str, object]:
+    """Import ``rows`` rows completely; its ``--json`` document."""
+    imported = start(_args(write_rows(tmp_path / "in.csv", make_rows(rows)), tmp_path), env)
+    out, err = imported.communicate(timeout=180)
+    assert imported.returncode == 0, err
+    return dict(json.loads(out))
+
+
+def _stopped_while_deleting(
+    args: list[str], env: dict[str, str], box: RunningSandbox, signo: int, code: int
+) -> tuple[dict[str, object], str]:
+    """Start ``args``, send ``signo`` once 10 worklogs are gone; its ``--json`` and stderr."""
+    proc = start(args, env)
+    _while_running(proc, lambda: sum(server_worklogs(box).values()) > 110)
+    proc.send_signal(signo)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    return dict(json.loads(out)), err
+
+
 @pytest.mark.parametrize(("signo", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_undo_stops_after_the_change_in_flight(
     tmp_path: Path, state_dir: Path, signo: int, code: int
@@ -230,21 +251,11 @@ def test_signal_mid_undo_stops_after_the_change_in_flight(
     """Before: a signal killed ``runs undo`` with "interrupted" and no word of what was
     undone or left. Now the change in flight finishes, the report and ``--json`` say how
     many are left, exit 128 + the signal; undoing again reverses the rest, each once."""
-    data = make_rows(120)
     with run_sandbox_in_thread(latency_ms=40) as box:
         env = subprocess_env(box, state_dir)
-        imported = start(_args(write_rows(tmp_path / "in.csv", data), tmp_path), env)
-        out, err = imported.communicate(timeout=180)
-        assert imported.returncode == 0, err
-        run_id = json.loads(out)["run_id"]
+        run_id = str(_imported(tmp_path, env, 120)["run_id"])
         undo = cli_command("runs", "undo", run_id, "--yes", "--json")
-        proc = start(undo, env)
-        _while_running(proc, lambda: sum(server_worklogs(box).values()) > 110)
-        proc.send_signal(signo)
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == code, err
-        assert "Traceback" not in err
-        doc = json.loads(out)
+        doc, err = _stopped_while_deleting(undo, env, box, signo, code)
         assert doc["cancelled"] is True and doc["exit_code"] == code
         left = sum(server_worklogs(box).values())
         # the server holds exactly what the report says is left
@@ -254,4 +265,35 @@ def test_signal_mid_undo_stops_after_the_change_in_flight(
         out, err = again.communicate(timeout=180)
         assert again.returncode == 0, err
         assert len(json.loads(out)["deleted"]) == left
+        assert sum(server_worklogs(box).values()) == 0
+
+
+@pytest.mark.parametrize(("signo", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_mid_worklogs_delete_stops_after_the_deletes_in_flight(
+    tmp_path: Path, state_dir: Path, signo: int, code: int
+) -> None:
+    """Before: ``worklogs delete`` had no stop handling (a signal ended it mid-requests,
+    with no word of what was deleted). Now it stops as import and sync do: the deletes in
+    flight get their outcome, ``--json`` names what was deleted and what was not sent, exit
+    128 + the signal; the server holds exactly the rest, and the same command again deletes
+    it (the ids already deleted are 'not found', nothing else)."""
+    with run_sandbox_in_thread(latency_ms=40) as box:
+        env = subprocess_env(box, state_dir)
+        created = Path(str(_imported(tmp_path, env, 120)["created_csv"])).read_text()
+        ids = tmp_path / "ids.csv"
+        ids.write_text("id\n" + "".join(f"{line.split(',')[1]}\n" for line in created.split()[1:]))
+        delete = cli_command("worklogs", "delete", str(ids), "--yes", "--json")
+        doc, err = _stopped_while_deleting(delete, env, box, signo, code)
+        assert doc["exit_code"] == code and doc["interrupted"] is True
+        left = sum(server_worklogs(box).values())
+        # the server holds exactly what the run did not delete
+        done, unsent = doc["done"], doc["unsent"]
+        assert isinstance(done, list) and isinstance(unsent, list)
+        assert len(done) == 120 - left and len(unsent) == left > 0
+        assert f"stopped: {left} worklog(s) were not deleted" in err
+        again = start(delete, env)
+        out, err = again.communicate(timeout=180)
+        assert again.returncode == 1, err  # the ones deleted before are not found now
+        second = json.loads(out)
+        assert len(second["done"]) == left and len(second["not_found"]) == 120 - left
         assert sum(server_worklogs(box).values()) == 0

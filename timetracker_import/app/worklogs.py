@@ -15,15 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from timetracker_import.api.client import ClientFactory, TimetrackerClient, open_client
 from timetracker_import.app.stages.edits import EditWrite, gather_limited, worklog_or_none
 from timetracker_import.core.actions import Delete, Update
 from timetracker_import.core.outcomes import RunKind
-from timetracker_import.errors import AuthError, InputError, UsageError
+from timetracker_import.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TEMPFAIL,
+    AuthError,
+    InputError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
-    from timetracker_import.api.client import TimetrackerClient
+    import threading
+
+    from timetracker_import.api.client import RetryingClientFactory, TimetrackerClient
     from timetracker_import.api.settings import ConnectionSettings
+    from timetracker_import.app.stages.sequence import Planner, Sequencer
     from timetracker_import.core.roundtrip import FieldChange
     from timetracker_import.journal.store import Journal
 
@@ -44,7 +52,8 @@ class UpdatePlanItem:
 
 @dataclass
 class ChangeResult:
-    """What an update or delete run did."""
+    """What an update or delete run did. ``unsent``: the worklogs of writes never sent
+    because the run stopped (``stop_signal``/``interrupted``) or halted first."""
 
     run_id: str | None
     dry_run: bool
@@ -53,12 +62,132 @@ class ChangeResult:
     unchanged: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unsent: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    stop_signal: int | None = None
 
     @property
     def exit_code(self) -> int:
-        """1 when a row failed, was unusable or its id was not found, else 0."""
+        """130 (or 128 + the signal) when stopped; 75 when writes were left unsent (the
+        server kept failing); 1 when a row failed, was unusable or its id was not found;
+        else 0."""
+        if self.interrupted:
+            return 128 + self.stop_signal if self.stop_signal is not None else EXIT_INTERRUPTED
+        if self.unsent:
+            return EXIT_TEMPFAIL
         bad = self.failed or self.not_found or any(i.error for i in self.items)
         return 1 if bad else 0
+
+
+@dataclass
+class EditPlan:
+    """What an update or delete run will do: the rows as planned (``items``, update only),
+    the writes, and the ids with nothing to write (not found, already as the file says)."""
+
+    writes: list[EditWrite]
+    items: list[UpdatePlanItem] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpdateReads:
+    """What the update plan is made from: users and activity types by name, and each id's
+    worklog as the server holds it (None: not found)."""
+
+    user_ids: dict[str, str]
+    activity_type_ids: dict[str, str]
+    worklogs: dict[str, dict[str, Any] | None]
+
+
+class UpdatePlanner:
+    """``worklogs update``'s planner (``app.stages.sequence.Planner``): the rows of an edited
+    export become PATCHes of only the fields that differ from the server."""
+
+    async def read_server(
+        self, client: TimetrackerClient, rows: list[tuple[int, dict[str, Any]]]
+    ) -> UpdateReads:
+        from timetracker_import.app.stages.sequence import all_or_cancel
+
+        ids = [i for i in (_id_of(cells) for _, cells in rows) if i]
+        users, activity, current = await all_or_cancel(
+            client.users(expand_display_name=False),
+            client.activity_types(),
+            gather_limited([worklog_or_none(client, i) for i in ids], CONCURRENCY),
+        )
+        return UpdateReads(
+            user_ids={
+                str(u.get(k) or "").lower(): u["id"]
+                for u in users
+                for k in ("email", "uniqueName")
+                if u.get(k)
+            },
+            activity_type_ids={a["name"].lower(): a["id"] for a in activity["activityTypes"]},
+            worklogs=dict(zip(ids, current, strict=True)),
+        )
+
+    def plan(self, rows: list[tuple[int, dict[str, Any]]], reads: UpdateReads) -> EditPlan:
+        from timetracker_import.core.roundtrip import RowError, patch_body, patch_for_row
+
+        plan = EditPlan(writes=[])
+        for source_row, cells in rows:
+            worklog_id = _id_of(cells)
+            item = UpdatePlanItem(source_row, worklog_id)
+            plan.items.append(item)
+            if not worklog_id:
+                item.error = "no id"
+                continue
+            server = reads.worklogs.get(worklog_id)
+            if server is None:
+                plan.not_found.append(worklog_id)
+                item.error = "not found"
+                continue
+            try:
+                item.changes = patch_for_row(
+                    cells,
+                    server,
+                    user_ids=reads.user_ids,
+                    activity_type_ids=reads.activity_type_ids,
+                )
+            except RowError as exc:
+                item.error = str(exc)
+            if not item.error and not item.changes:
+                plan.unchanged.append(worklog_id)
+            elif not item.error:
+                plan.writes.append(
+                    EditWrite(
+                        Update(
+                            source_row=source_row,
+                            worklog_id=worklog_id,
+                            fields=patch_body(item.changes),
+                            before={c.field: c.old for c in item.changes},
+                        ),
+                        source_row,
+                    )
+                )
+        return plan
+
+
+class DeletePlanner:
+    """``worklogs delete``'s planner: each id found on the server becomes a DELETE that keeps
+    the worklog as it was (``runs undo`` re-creates it)."""
+
+    async def read_server(
+        self, client: TimetrackerClient, ids: list[str]
+    ) -> dict[str, dict[str, Any] | None]:
+        current = await gather_limited([worklog_or_none(client, i) for i in ids], CONCURRENCY)
+        return dict(zip(ids, current, strict=True))
+
+    def plan(self, ids: list[str], reads: dict[str, dict[str, Any] | None]) -> EditPlan:
+        found = {i: w for i in ids if (w := reads.get(i)) is not None}
+        return EditPlan(
+            writes=[EditWrite(Delete(worklog_id=i, before=w)) for i, w in found.items()],
+            not_found=[i for i in ids if i not in found],
+        )
+
+
+def _id_of(cells: dict[str, Any]) -> str:
+    return str(cells.get("id") or "").strip()
 
 
 def read_update_file(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -96,6 +225,51 @@ def _change_journal(kind: RunKind, settings: ConnectionSettings, source: str | N
     )
 
 
+async def _run_edits(
+    kind: RunKind,
+    settings: ConnectionSettings,
+    planner: Planner[Any, Any, EditPlan],
+    rows: Any,
+    *,
+    dry_run: bool,
+    source: str | None,
+    client_factory: RetryingClientFactory | None,
+    cancel: threading.Event | None,
+) -> ChangeResult:
+    """The one sequencer's steps with an edit planner: read, plan, then (unless a dry run)
+    journal and send the writes through the one PATCH/DELETE executor. A stop before the
+    writes raises ``Interrupted`` (nothing changed); during them, the writes in flight get
+    their outcome and the rest is ``unsent`` (exit 130 or 128 + the signal)."""
+    from timetracker_import.api.client import retrying_client
+    from timetracker_import.app.stages.sequence import Sequencer
+
+    verb = "update" if kind == RunKind.UPDATE else "delete"
+    seq = Sequencer(settings, what=f"worklogs {verb}", cancel=cancel)
+
+    async def body(client: TimetrackerClient) -> ChangeResult:
+        plan = await seq.plan(planner, client, rows)
+        result = ChangeResult(
+            run_id=None,
+            dry_run=dry_run,
+            items=plan.items,
+            not_found=plan.not_found,
+            unchanged=plan.unchanged,
+        )
+        if dry_run:
+            if kind == RunKind.DELETE:
+                result.done = [w.worklog_id for w in plan.writes]  # what would be deleted
+            return result
+        if plan.writes:
+            await _execute(kind, settings, source, client, plan.writes, result, seq)
+        return result
+
+    return await seq.run(
+        client_factory or retrying_client,
+        body,
+        nothing_sent="nothing was changed; run the same command again",
+    )
+
+
 async def _execute(
     kind: RunKind,
     settings: ConnectionSettings,
@@ -103,15 +277,19 @@ async def _execute(
     client: TimetrackerClient,
     writes: list[EditWrite],
     result: ChangeResult,
+    seq: Sequencer,
 ) -> None:
     """Journal and send ``writes`` through the one PATCH/DELETE executor; the run is
-    finished as ``halted`` when something failed or stays unknown."""
+    finished as ``halted`` when something failed, stays unknown or was left unsent."""
     from timetracker_import.app.stages.edits import EditExecutor, EditState
+    from timetracker_import.core.outcomes import Halt
 
     journal = _change_journal(kind, settings, source)
     result.run_id = journal.run_id
     try:
-        stats = await EditExecutor(client, journal, concurrency=CONCURRENCY).run(writes)
+        executor = EditExecutor(client, journal, concurrency=CONCURRENCY)
+        with seq.writing(executor.interrupt):
+            stats = await executor.run(writes)
         for o in stats.outcomes:
             wid = o.write.worklog_id
             if o.state == EditState.DONE:
@@ -120,12 +298,17 @@ async def _execute(
                 if kind == RunKind.DELETE:
                     result.done.append(wid)  # already gone: what was asked
                 result.not_found.append(wid)
+            elif o.state == EditState.UNSENT:
+                result.unsent.append(wid)
             else:
                 result.failed.append((wid, o.detail or o.state.value))
+        if stats.halt == Halt.INTERRUPTED:
+            result.interrupted, result.stop_signal = True, seq.stop_signal
         if isinstance(stats.halt_error, AuthError):
             raise stats.halt_error
     finally:
-        journal.finish("complete" if not result.failed else "halted")
+        bad = result.failed or result.unsent
+        journal.finish("complete" if not bad else "halted")
         journal.close()
 
 
@@ -134,60 +317,20 @@ async def run_update(
     path: Path,
     *,
     dry_run: bool = False,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
+    cancel: threading.Event | None = None,
 ) -> ChangeResult:
     """PATCH each row's worklog with only the fields that differ from the server."""
-    from timetracker_import.core.roundtrip import RowError, patch_body, patch_for_row
-
-    rows = read_update_file(path)
-    result = ChangeResult(run_id=None, dry_run=dry_run)
-    async with open_client(settings, client_factory) as client:
-        users = {
-            str(u.get(k) or "").lower(): u["id"]
-            for u in await client.users(expand_display_name=False)
-            for k in ("email", "uniqueName")
-            if u.get(k)
-        }
-        types = {
-            a["name"].lower(): a["id"] for a in (await client.activity_types())["activityTypes"]
-        }
-        ids = [str(cells.get("id") or "").strip() for _, cells in rows]
-        current = await gather_limited([worklog_or_none(client, i) for i in ids if i], CONCURRENCY)
-        by_id = dict(zip([i for i in ids if i], current, strict=True))
-        for (source_row, cells), worklog_id in zip(rows, ids, strict=True):
-            item = UpdatePlanItem(source_row, worklog_id)
-            result.items.append(item)
-            if not worklog_id:
-                item.error = "no id"
-                continue
-            server = by_id.get(worklog_id)
-            if server is None:
-                result.not_found.append(worklog_id)
-                item.error = "not found"
-                continue
-            try:
-                item.changes = patch_for_row(cells, server, user_ids=users, activity_type_ids=types)
-            except RowError as exc:
-                item.error = str(exc)
-            if not item.error and not item.changes:
-                result.unchanged.append(worklog_id)
-        todo = [i for i in result.items if i.changes and not i.error]
-        if dry_run or not todo:
-            return result
-        writes = [
-            EditWrite(
-                Update(
-                    source_row=i.source_row,
-                    worklog_id=i.worklog_id,
-                    fields=patch_body(i.changes),
-                    before={c.field: c.old for c in i.changes},
-                ),
-                i.source_row,
-            )
-            for i in todo
-        ]
-        await _execute(RunKind.UPDATE, settings, str(path), client, writes, result)
-    return result
+    return await _run_edits(
+        RunKind.UPDATE,
+        settings,
+        UpdatePlanner(),
+        read_update_file(path),
+        dry_run=dry_run,
+        source=str(path),
+        client_factory=client_factory,
+        cancel=cancel,
+    )
 
 
 async def run_delete(
@@ -196,21 +339,21 @@ async def run_delete(
     *,
     dry_run: bool = False,
     source: str | None = None,
-    client_factory: ClientFactory | None = None,
+    client_factory: RetryingClientFactory | None = None,
+    cancel: threading.Event | None = None,
 ) -> ChangeResult:
     """DELETE the given worklogs (unknown ids are reported as not found)."""
-    result = ChangeResult(run_id=None, dry_run=dry_run)
     unique = list(dict.fromkeys(i.strip() for i in ids if i and i.strip()))
-    async with open_client(settings, client_factory) as client:
-        current = await gather_limited([worklog_or_none(client, i) for i in unique], CONCURRENCY)
-        found = {i: w for i, w in zip(unique, current, strict=True) if w is not None}
-        result.not_found = [i for i in unique if i not in found]
-        if dry_run or not found:
-            result.done = list(found) if dry_run else []
-            return result
-        writes = [EditWrite(Delete(worklog_id=i, before=worklog)) for i, worklog in found.items()]
-        await _execute(RunKind.DELETE, settings, source, client, writes, result)
-    return result
+    return await _run_edits(
+        RunKind.DELETE,
+        settings,
+        DeletePlanner(),
+        unique,
+        dry_run=dry_run,
+        source=source,
+        client_factory=client_factory,
+        cancel=cancel,
+    )
 
 
 def input_lock(

@@ -129,7 +129,15 @@ def summary_lines(result: ChangeResult, verb: str) -> list[str]:
         f"{head}, unchanged {len(result.unchanged)}, not found {len(result.not_found)}, "
         f"failed {len(result.failed)}"
     )
+    if result.unsent:
+        counts += f", not sent {len(result.unsent)}"
     lines.append(counts)
+    if result.unsent:
+        why = "stopped" if result.interrupted else "the server kept failing"
+        lines.append(
+            f"{why}: {len(result.unsent)} worklog(s) were not {verb}; run the same command "
+            f"again for them (what was {verb} stays so)"
+        )
     if result.run_id:
         lines.append(f"run {result.run_id} (undo: timetracker-import runs undo {result.run_id})")
     return lines

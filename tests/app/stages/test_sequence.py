@@ -21,6 +21,7 @@ from timetracker_import.api.settings import ConnectionSettings
 from timetracker_import.app.stages.plan import CreatePlanner, CreateRows
 from timetracker_import.app.stages.resolve import ResolvedRows
 from timetracker_import.app.stages.sequence import Sequencer
+from timetracker_import.core.actions import Update
 from timetracker_import.core.key_table import KeyTable
 from timetracker_import.core.zone import ZoneChoice
 from timetracker_import.errors import AuthError, Interrupted
@@ -266,3 +267,44 @@ async def test_a_worklog_this_run_created_is_not_existing_for_the_create_plan() 
     rows = create_rows(0)
     plan = create.plan(rows, await create.read_server(fake.client, rows))
     assert plan.existing == {} and sorted(plan.pending) == [2]
+
+
+# -- the edit planners (worklogs update / delete) ----------------------------------------
+
+
+async def test_the_update_plan_patches_only_what_differs_from_the_reads() -> None:
+    from timetracker_import.app.worklogs import UpdatePlanner
+
+    fake = FakeTimetracker()
+    kept = twin(fake, 0)
+    changed = twin(fake, 1)
+    rows = [
+        (2, {"id": kept, "comment": "entry 0"}),  # as the server holds it
+        (3, {"id": changed, "comment": "entry 1, corrected", "length_seconds": "1800"}),
+        (4, {"id": "", "comment": "no id"}),
+        (5, {"id": "999999", "comment": "gone"}),
+    ]
+    editor = UpdatePlanner()
+    reads = await editor.read_server(fake.client, rows)
+    calls = len(fake.calls)
+    plan = editor.plan(rows, reads)
+    assert len(fake.calls) == calls  # made from the reads alone
+    (write,) = plan.writes
+    assert isinstance(write.action, Update)
+    assert (write.worklog_id, write.action.fields) == (changed, {"comment": "entry 1, corrected"})
+    assert write.action.before == {"comment": "entry 1"}  # what undo puts back
+    assert plan.unchanged == [kept] and plan.not_found == ["999999"]
+    assert [i.error for i in plan.items] == [None, None, "no id", "not found"]
+
+
+async def test_the_delete_plan_keeps_each_worklog_as_it_was_for_undo() -> None:
+    from timetracker_import.app.worklogs import DeletePlanner
+
+    fake = FakeTimetracker()
+    there = twin(fake, 0)
+    deleter = DeletePlanner()
+    ids = [there, "999999"]
+    plan = deleter.plan(ids, await deleter.read_server(fake.client, ids))
+    (write,) = plan.writes
+    assert write.worklog_id == there and write.action.before["comment"] == "entry 0"
+    assert plan.not_found == ["999999"]
