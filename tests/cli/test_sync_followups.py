@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import invoke
-from tests.cli.test_sync_payroll_probe import FIVE, export, payroll, worklogs
+from tests.cli.test_sync_payroll_probe import FIVE, MAPPING, export, payroll, worklogs
 from timetracker_import.sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.usefixtures("cli_env")
@@ -73,3 +73,34 @@ def test_undo_of_a_run_without_ids_keeps_the_feeds_entries_with_ids_in_step(
     assert plain.exit_code == 0, plain.stderr
     assert "created 0, updated 0, unchanged 3" in plain.stderr
     assert len(worklogs(box)) == 3
+
+
+DOTTED = MAPPING.replace('"%Y-%m-%d"', '"%d.%m.%Y"')  # 06.10.2026
+
+
+@pytest.mark.parametrize("command", ["import", "sync"])
+def test_a_row_in_a_locked_week_names_its_date_as_written(
+    box: RunningSandbox, tmp_path: Path, command: str
+) -> None:
+    """bob's week of 2026-10-05 is Submitted (the demo seed). His row dated 06.10.2026
+    (Berlin) was rejected as "[Date: '2026-10-05T22:00:00+00:00']": a UTC instant of the
+    evening before, which no cell of the file holds, so the admin could not find the row
+    by searching for it."""
+    (tmp_path / "m.yaml").write_text(DOTTED, encoding="utf-8")
+    hours = tmp_path / "hours.csv"
+    hours.write_text(
+        "Email,Date,Hours,Note\nbob@example.com,06.10.2026,8,a\nbob@example.com,20.10.2026,8,b\n",
+        encoding="utf-8",
+    )
+    options = ["--mapping", str(tmp_path / "m.yaml"), "--timezone", "Europe/Berlin", "--yes"]
+    if command == "sync":
+        options += ["--source", "payroll", "--window", "2026-10-01..2026-10-31"]
+    result = invoke(box, command, str(hours), *options, "--json")
+    assert result.exit_code == 1, result.stderr
+    (rejection,) = json.loads(result.stdout)["rejections"]
+    assert rejection["source_row"] == 2 and rejection["stage"] == "preflight"
+    assert rejection["column"] == "Date" and rejection["value"] == "06.10.2026"
+    assert "week of 2026-10-05 is Submitted for bob@example.com" in rejection["reason"]
+    assert "[Date: '06.10.2026']" in result.stderr
+    assert "T22:00:00" not in result.stderr
+    assert worklogs(box) == [("bob@example.com", "2026-10-19T22:00:00Z", 8.0)]

@@ -612,6 +612,7 @@ class _ImportRun:
                 self_id=resolved.self_id,
                 self_offset=resolved.naive_offset,
                 notes=self.notes,
+                prepared=p,
             ),
         )
         frame = book.pending_part(frame)
