@@ -6,12 +6,20 @@ sandbox, checking the server's worklogs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from tests.cli.conftest import invoke
-from tests.cli.test_sync_payroll_probe import FIVE, MAPPING, export, payroll, worklogs
+from tests.cli.test_sync_payroll_probe import (
+    FIVE,
+    MAPPING,
+    export,
+    first_run,
+    payroll,
+    worklogs,
+)
 from timetracker_import.sandbox.server import RunningSandbox
 
 pytestmark = pytest.mark.usefixtures("cli_env")
@@ -104,3 +112,30 @@ def test_a_row_in_a_locked_week_names_its_date_as_written(
     assert "[Date: '06.10.2026']" in result.stderr
     assert "T22:00:00" not in result.stderr
     assert worklogs(box) == [("bob@example.com", "2026-10-19T22:00:00Z", 8.0)]
+
+
+def test_a_job_with_a_standing_limit_does_not_prune_with_a_file_it_cannot_read(
+    box: RunningSandbox, tmp_path: Path
+) -> None:
+    """A weekly job always passes --max-delete 30%. After an exporter update every date
+    reads 11/24/2026: every row is rejected, and bob's and carol's rejected rows keep
+    their worklogs - but dave, who has no row this week, lost his entry: the standing
+    limit counted as the explicit allowance an unreadable file needs."""
+    hours, job = first_run(box, tmp_path, *FIVE, "dave@example.com,2026-11-26,4,d")
+    before = worklogs(box)
+    # 2026-11-23 -> 11/23/2026
+    export(hours, *[re.sub(r"(2026)-(\d\d)-(\d\d)", r"\2/\3/\1", r) for r in FIVE])
+    stopped = invoke(box, "sync", str(hours), *job, "--max-delete", "30%", "--json")
+    assert stopped.exit_code == 1, stopped.stderr
+    assert worklogs(box) == before  # dave's 4 h stay
+    guard = json.loads(stopped.stdout)["guard"]
+    assert not guard["allowed"] and guard["deletes"] == 1
+    assert "none of the file's 5 row(s) could be used" in guard["reason"]
+    assert "run again with --max-delete all;" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    # a count does not lift it either; allowing every deletion does
+    counted = invoke(box, "sync", str(hours), *job, "--max-delete", "1")
+    assert counted.exit_code == 1 and worklogs(box) == before
+    allowed = invoke(box, "sync", str(hours), *job, "--max-delete", "all")
+    assert allowed.exit_code == 1  # the rejected rows
+    assert worklogs(box) == [w for w in before if w[0] != "dave@example.com"]
