@@ -321,7 +321,12 @@ def test_an_empty_export_never_prunes_without_an_allowance(
     assert empty.exit_code == 1 and empty.counts.deleted == 0
     assert empty.guard is not None and "no rows at all" in (empty.guard.reason or "")
     assert server(box) == expected(rows)
-    allowed = sync(box, tmp_path, [], window=NOVEMBER, prune=True, max_delete="1")
+    # a count (or a share) is what a scheduled job passes every week: it does not let an
+    # empty export delete; allowing every deletion does
+    counted = sync(box, tmp_path, [], window=NOVEMBER, prune=True, max_delete="1")
+    assert counted.exit_code == 1 and counted.counts.deleted == 0
+    assert server(box) == expected(rows)
+    allowed = sync(box, tmp_path, [], window=NOVEMBER, prune=True, max_delete="all")
     assert allowed.counts.deleted == 1 and not server(box)
 
 

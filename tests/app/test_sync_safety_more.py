@@ -218,7 +218,11 @@ def test_a_file_of_another_month_deletes_nobodys_hours(box: RunningSandbox, tmp_
         assert result.guard is not None and not result.guard.allowed
         assert "none of the file's 4 row(s) could be used" in (result.guard.reason or "")
         assert server(box) == expected(november)
-    allowed = sync(box, tmp_path, december, window=NOVEMBER, prune=True, max_delete="3")
+    # a standing limit does not lift it (a scheduled job passes one every week)
+    counted = sync(box, tmp_path, december, window=NOVEMBER, prune=True, max_delete="3")
+    assert counted.exit_code == 1 and counted.counts.deleted == 0
+    assert server(box) == expected(november)
+    allowed = sync(box, tmp_path, december, window=NOVEMBER, prune=True, max_delete="all")
     assert allowed.counts.deleted == 3  # said explicitly: dave's three go
 
 

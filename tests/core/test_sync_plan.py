@@ -606,11 +606,33 @@ def test_the_default_guard_stops_a_truncated_or_empty_export() -> None:
     assert guard_deletes(0, 60, DeleteLimit(), source_empty=True).allowed
 
 
-def test_a_file_whose_every_row_is_unusable_never_deletes_without_a_limit() -> None:
+def test_a_file_whose_every_row_is_unusable_deletes_only_with_every_deletion_allowed() -> None:
     verdict = guard_deletes(3, 60, DeleteLimit(), source_empty=False, unusable_rows=40)
     assert not verdict.allowed and "none of the file's 40 row(s)" in (verdict.reason or "")
-    assert guard_deletes(3, 60, parse_delete_limit("3"), source_empty=False, unusable_rows=40)
+    assert verdict.needs_all and verdict.allowance() == "--max-delete all"
+    # a count or a share - a scheduled job's standing limit - does not lift it (it did)
+    for spec in ("3", "30%", "99%"):
+        limited = guard_deletes(
+            3, 60, parse_delete_limit(spec), source_empty=False, unusable_rows=40
+        )
+        assert not limited.allowed and limited.needs_all, spec
+    for spec in ("all", "100%"):
+        assert guard_deletes(3, 60, parse_delete_limit(spec), source_empty=False, unusable_rows=40)
     assert guard_deletes(0, 60, DeleteLimit(), source_empty=False, unusable_rows=40).allowed
+
+
+def test_an_empty_file_deletes_only_with_every_deletion_allowed() -> None:
+    for spec in (None, "1", "30%"):
+        verdict = guard_deletes(2, 60, parse_delete_limit(spec), source_empty=True)
+        assert not verdict.allowed and "no rows at all" in (verdict.reason or ""), spec
+        assert verdict.allowance() == "--max-delete all"
+    assert guard_deletes(2, 60, parse_delete_limit("all"), source_empty=True).allowed
+
+
+def test_a_stop_by_the_numbers_suggests_a_count_and_a_share() -> None:
+    verdict = guard_deletes(3, 5, parse_delete_limit("50%"), source_empty=False)
+    assert not verdict.needs_all
+    assert verdict.allowance() == "--max-delete 3 (or the share --max-delete 60%)"
 
 
 def test_max_delete_allows_more_explicitly() -> None:

@@ -67,6 +67,26 @@ def test_intents_and_outcomes(tmp_path: Path) -> None:
         assert set(book.entries("s")) == {"u", "r"}
 
 
+def test_undo_forgets_a_deleted_worklog_under_every_key_spec_of_its_source(
+    tmp_path: Path,
+) -> None:
+    """``remove_worklogs`` (undo deleted a worklog the run created) forgets it in the same
+    source's scopes under other key columns, as ``settle`` does for a delete - not in other
+    sources' or other servers' scopes."""
+    server = "https://org.timehub.7pace.com/api/rest"
+    slot, ids = scope_of(server, "payroll", "slot"), scope_of(server, "payroll", 'key:["ID"]')
+    other = scope_of(server, "dept-b", 'key:["ID"]')
+    elsewhere = scope_of("https://other.timehub.7pace.com/api/rest", "payroll", "slot")
+    with Ledger(tmp_path / "l.sqlite") as book:
+        book.upsert(slot, [entry("k1", "w1"), entry("k2", "w2")], None)
+        for scope in (ids, other, elsewhere):
+            book.upsert(scope, [entry("7", "w1"), entry("8", "w2")], None)
+        book.remove_worklogs(slot, ["w1"])
+        assert set(book.entries(slot)) == {"k2"}
+        assert set(book.entries(ids)) == {"8"}
+        assert set(book.entries(other)) == set(book.entries(elsewhere)) == {"7", "8"}
+
+
 def test_a_failed_change_leaves_nothing_half_done(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite") as book:
         book.upsert("s", [entry("k", "w")], None)

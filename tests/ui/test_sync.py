@@ -329,6 +329,17 @@ async def test_an_empty_export_deletes_nothing(
     assert 'id="guard-stop"' in html and "no rows at all" in html
     await apply(ready)
     assert server(box) == wanted(ROWS)
+    # a number of deletions does not let an empty file delete: the button allows every
+    # deletion (it offered "Allow 12 deletions", which planned the same stop again)
+    html = await plan(ready, form(path, key="ID", prune="1"))
+    assert "Allow every deletion (12) and plan again" in html
+    resp = await post_and_finish(ready, "/sync/allow", {"allow": "all"})
+    html = await resp.text()
+    assert 'id="allowed"' in html and "every deletion is allowed" in html
+    assert 'id="apply"' in html and 'id="guard-ok"' in html
+    await apply(ready)
+    assert not server(box)
+    assert ready.app[WIZARD].sync_setup.limit is None
 
 
 async def test_a_sync_without_a_period_keeps_what_left_the_file(

@@ -450,6 +450,7 @@ class _ImportRun:
                     first_batch_no=journal.next_batch_no(),
                     ours=ours,
                     prefetched=prefetched,
+                    prepared=p,
                 )
                 plan = await seq.plan(
                     planner,

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 class LedgerUndoHooks(UndoHooks):
     """Follow an undo in the sync's ledger: a deleted creation leaves it, a restored worklog
-    gets the content from before, a re-created one its new id."""
+    gets the content from before, a re-created one its new id - in the source's scopes
+    under other key columns too, as a sync's own writes (``Ledger.settle``)."""
 
     def __init__(
         self, ledger: Ledger, scope: str, run_id: str, stack: contextlib.ExitStack
@@ -60,9 +61,9 @@ class LedgerUndoHooks(UndoHooks):
             **entry.content,
             **{k: v for k, v in action.before.items() if k in entry.content},
         }
-        self.ledger.upsert(
+        self.ledger.settle(
             self.scope,
-            [
+            entries=[
                 replace(
                     entry,
                     content=content,
@@ -73,7 +74,7 @@ class LedgerUndoHooks(UndoHooks):
                     user_id=restored.user_id,
                 )
             ],
-            self.run_id,
+            run_id=self.run_id,
         )
 
     def recreated(self, action: ActionRecord, created: Mapping[str, Any]) -> None:
@@ -84,9 +85,9 @@ class LedgerUndoHooks(UndoHooks):
             return
         w = ServerWorklog.from_api(created)
         known = ServerWorklog.from_api(action.before).content
-        self.ledger.upsert(
+        self.ledger.settle(
             self.scope,
-            [
+            entries=[
                 LedgerEntry(
                     action.key,
                     w.id,
@@ -96,7 +97,7 @@ class LedgerUndoHooks(UndoHooks):
                     w.edited_ts,
                 )
             ],
-            self.run_id,
+            run_id=self.run_id,
         )
 
     def close(self) -> None:

@@ -183,8 +183,8 @@ def _prompt(info: SyncConfirm) -> bool:
     "--max-delete",
     metavar="N|P%",
     help="How many deletes one run may make: a count, a share of this source's worklogs in "
-    "the period, or `all`. Default: 5, or 20% when that is more; an empty file never deletes "
-    "without it.",
+    "the period, or `all`. Default: 5, or 20% when that is more. A file with no rows, or "
+    "none that can be used, deletes only with `all`.",
 )
 @click.option(
     "--ledger",

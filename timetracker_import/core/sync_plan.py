@@ -407,6 +407,11 @@ class DeleteLimit:
     def explicit(self) -> bool:
         return self.count is not None or self.share is not None
 
+    @property
+    def unlimited(self) -> bool:
+        """``--max-delete all`` (or ``100%``): any number of deletes."""
+        return self.share is not None and self.share >= 1
+
     def allows(self, deletes: int, ledgered: int) -> bool:
         if self.count is not None:
             return deletes <= self.count
@@ -471,6 +476,25 @@ class GuardVerdict:
     ledgered: int
     limit: str
     reason: str | None = None
+    #: the stop is lifted only by allowing any number of deletes (``--max-delete all``):
+    #: the file says nothing about what to delete, so no count or share fits it
+    needs_all: bool = False
+
+    def allowance(self) -> str:
+        """The option that lets this stopped run's deletes go."""
+        if self.needs_all:
+            return "--max-delete all"
+        return (
+            f"--max-delete {self.deletes} (or the share "
+            f"--max-delete {passing_share(self.deletes, self.ledgered)})"
+        )
+
+
+#: a stop a standing limit (a scheduled job's --max-delete 30%) must not lift
+_SAYS_NOTHING = (
+    "; a limit of a number or a share of deletions does not let such a file delete, "
+    "only allowing every deletion does"
+)
 
 
 def guard_deletes(
@@ -481,30 +505,28 @@ def guard_deletes(
     source_empty: bool,
     unusable_rows: int = 0,
 ) -> GuardVerdict:
-    """The deletion guard: more deletes than ``limit`` allows, or - without an explicit
-    limit - any delete from a source with no row at all (an empty or header-only export)
-    or whose ``unusable_rows`` are all its rows (every one rejected or skipped: a file of
-    another period, a changed layout), stops the run before its first write."""
+    """The deletion guard: more deletes than ``limit`` allows, or any delete from a file
+    that says nothing about what to delete - one with no row at all (an empty or
+    header-only export: ``source_empty``) or whose ``unusable_rows`` are all its rows
+    (every one rejected or skipped: a file of another period, a changed layout) - stops
+    the run before its first write. Only ``--max-delete all`` lets such a file delete: a
+    count or a share is what a scheduled job passes every week, and would let a broken
+    export delete its share of the period."""
     text = limit.describe(ledgered)
     if deletes == 0:
         return GuardVerdict(True, 0, ledgered, text)
-    if source_empty and not limit.explicit:
-        return GuardVerdict(
-            False,
-            deletes,
-            ledgered,
-            text,
-            "the source has no rows at all (an empty or header-only export)",
-        )
-    if unusable_rows and not limit.explicit:
-        return GuardVerdict(
-            False,
-            deletes,
-            ledgered,
-            text,
+    says_nothing = None
+    if source_empty:
+        says_nothing = "the source has no rows at all (an empty or header-only export)"
+    elif unusable_rows:
+        says_nothing = (
             f"none of the file's {unusable_rows} row(s) could be used (each is rejected or "
             "skipped: a file of another period? a changed layout?), so nothing in it says "
-            "what to delete",
+            "what to delete"
+        )
+    if says_nothing is not None and not limit.unlimited:
+        return GuardVerdict(
+            False, deletes, ledgered, text, says_nothing + _SAYS_NOTHING, needs_all=True
         )
     if not limit.allows(deletes, ledgered):
         share = f" ({deletes / ledgered:.0%} of them)" if ledgered else ""

@@ -350,13 +350,18 @@ class Ledger:
         state back to ``ok``)."""
         now = _now()
         entries, removed = list(entries), list(removed)
-        if scope not in self._siblings_of:  # read once: the run holds the ledger's lock
-            self._siblings_of[scope] = self._siblings(scope)
-        siblings = self._siblings_of[scope]
+        siblings = self._sibling_scopes(scope)
         with self.transaction() as conn:
             self._upsert(conn, scope, entries, run_id)
             if siblings:
-                self._follow(conn, scope, siblings, entries, removed)
+                gone = [
+                    row[0]
+                    for k in removed
+                    for row in conn.execute(
+                        "SELECT worklog_id FROM entry WHERE scope = ? AND key = ?", (scope, k)
+                    )
+                ]
+                self._follow(conn, siblings, entries, gone)
             conn.executemany(
                 "DELETE FROM entry WHERE scope = ? AND key = ?", [(scope, k) for k in removed]
             )
@@ -365,6 +370,13 @@ class Ledger:
                 " WHERE scope = ? AND key = ?",
                 [(now, scope, k) for k in not_sent],
             )
+
+    def _sibling_scopes(self, scope: str) -> list[str]:
+        """``_siblings`` of ``scope``, read once: a run (a sync, an undo) holds the ledger's
+        lock, so no other writer adds a scope meanwhile."""
+        if scope not in self._siblings_of:
+            self._siblings_of[scope] = self._siblings(scope)
+        return self._siblings_of[scope]
 
     def _siblings(self, scope: str) -> list[str]:
         """The scopes of ``scope``'s source and server under other key columns (the same
@@ -390,23 +402,15 @@ class Ledger:
     @staticmethod
     def _follow(
         conn: sqlite3.Connection,
-        scope: str,
         siblings: list[str],
         written: list[LedgerEntry],
-        removed: list[str],
+        gone: list[str],
     ) -> None:
-        """What this source wrote under ``scope``, also in its ``siblings``' entries of the
+        """What this source wrote under one scope, also in its ``siblings``' entries of the
         same worklogs: the values and ``editedTimestamp`` written, and a deleted worklog
-        forgotten - else the sibling's next run calls this source's own write an edit (or a
-        delete) made in 7pace."""
+        (``gone``: worklog ids) forgotten - else the sibling's next run calls this source's
+        own write an edit (or a delete) made in 7pace."""
         marks = ",".join("?" * len(siblings))
-        gone = [
-            row[0]
-            for k in removed
-            for row in conn.execute(
-                "SELECT worklog_id FROM entry WHERE scope = ? AND key = ?", (scope, k)
-            )
-        ]
         conn.executemany(
             f"DELETE FROM entry WHERE scope IN ({marks}) AND worklog_id = ?",
             [(*siblings, w) for w in gone],
@@ -463,9 +467,14 @@ class Ledger:
             )
 
     def remove_worklogs(self, scope: str, worklog_ids: Iterable[str]) -> None:
-        """Forget the entries that name these worklogs (undo deleted them)."""
+        """Forget the entries that name these worklogs (undo deleted them), in the source's
+        scopes under other key columns too, as ``settle`` does for a delete."""
+        gone = list(worklog_ids)
+        siblings = self._sibling_scopes(scope)
         with self.transaction() as conn:
+            if siblings:
+                self._follow(conn, siblings, [], gone)
             conn.executemany(
                 "DELETE FROM entry WHERE scope = ? AND worklog_id = ?",
-                [(scope, w) for w in worklog_ids],
+                [(scope, w) for w in gone],
             )

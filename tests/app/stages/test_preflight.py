@@ -4,6 +4,7 @@ against an in-memory fake, and the pure checks on what they answered."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -16,6 +17,7 @@ from timetracker_import.app.stages.preflight import (
     check_existing,
     locked_rejections,
 )
+from timetracker_import.core.rejections import Rejection
 from timetracker_import.core.worklog_key import WorklogKey, keys_from_frame
 from timetracker_import.errors import AuthError
 
@@ -84,22 +86,44 @@ async def test_without_the_role_a_file_of_other_users_rows_fails_with_the_role_h
     await reads.approvals
 
 
-def test_rows_in_a_locked_week_are_rejected_naming_the_week_and_state() -> None:
-    frame = frame_of(0, 24 * 7)  # this week and next week
-    users = pd.Series([BOB, BOB], index=frame.index, dtype=object)
-    approvals = [{"user": {"id": BOB}, "weekStartDate": "2026-08-31", "approvalState": 3}]
-    rejections = locked_rejections(
+def bobs_locked_rows(frame: pd.DataFrame, **kw: Any) -> list[Rejection]:
+    """``locked_rejections`` of ``frame`` as bob's rows, his week of 2026-08-31 Approved."""
+    return locked_rejections(
         frame,
-        users,
-        approvals,
+        pd.Series(BOB, index=frame.index, dtype=object),
+        [{"user": {"id": BOB}, "weekStartDate": "2026-08-31", "approvalState": 3}],
         labels={BOB: "bob@example.com"},
         date_header="Start",
         users=[{"id": BOB, "timeZone": 0}],
         self_id=ALICE,
+        **kw,
     )
+
+
+def test_rows_in_a_locked_week_are_rejected_naming_the_week_and_state() -> None:
+    rejections = bobs_locked_rows(frame_of(0, 24 * 7))  # this week and next week
     (rejection,) = rejections
     assert (rejection.source_row, rejection.stage, rejection.column) == (2, "preflight", "Start")
     assert "2026-08-31 is Approved" in rejection.reason
+
+
+class _CellsLost:
+    """A prepared file whose cells cannot be read again (the input changed since)."""
+
+    timezone = "Pacific/Auckland"
+
+    def date_cells(self, rows: object) -> dict[int, str]:
+        return {}
+
+
+def test_a_locked_row_whose_cell_is_lost_shows_its_local_date() -> None:
+    """Without the cell as written, the rejection shows the row's date in the file's zone
+    (Tuesday 21:00 in Auckland), never the UTC instant (Tuesday 09:00 UTC)."""
+    (rejection,) = bobs_locked_rows(frame_of(0), prepared=_CellsLost())
+    assert (rejection.column, rejection.value) == ("Start", "2026-09-01")
+    # Tuesday 21:00 UTC: Wednesday in Auckland
+    (shifted,) = bobs_locked_rows(frame_of(12), prepared=_CellsLost())
+    assert shifted.value == "2026-09-02"
 
 
 def keys_of(frame: pd.DataFrame, user: str) -> dict[int, WorklogKey]:

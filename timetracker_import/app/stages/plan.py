@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from timetracker_import.api.client import TimetrackerClient
     from timetracker_import.app.stages.preflight import PreflightReads
+    from timetracker_import.app.stages.prepare import PreparedFile
     from timetracker_import.app.stages.resolve import ResolvedRows
     from timetracker_import.core.key_table import KeyTable
     from timetracker_import.core.planning import PlannedBatch
@@ -139,6 +140,8 @@ class CreatePlanner:
     first_batch_no: int
     ours: set[str]
     prefetched: PreflightReads | None = None
+    #: the file, to name a locked row's date cell as written (None: its date in the zone)
+    prepared: PreparedFile | None = None
 
     async def read_server(self, client: TimetrackerClient, rows: CreateRows) -> CreateReads:
         """Approval states, then (unless every row is in a locked week) the baseline."""
@@ -161,6 +164,7 @@ class CreatePlanner:
             self_id=resolved.self_id,
             self_offset=resolved.naive_offset,
             notes=notes,
+            prepared=self.prepared,
         )
         if len(locked) >= len(rows.frame):
             # every row locked: the baseline (already on the wire) and its errors do not matter

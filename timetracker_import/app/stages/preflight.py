@@ -11,7 +11,7 @@ Input: the rows still to check with their user ids and keys; output: rejections 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from timetracker_import.api.client import TimetrackerClient
+    from timetracker_import.app.stages.prepare import PreparedFile
     from timetracker_import.core.key_table import KeyTable
     from timetracker_import.core.worklog_key import WorklogKey
 
@@ -110,11 +111,13 @@ def locked_rejections(
     self_id: str = "",
     self_offset: int = 0,
     notes: list[str] | None = None,
+    prepared: PreparedFile | None = None,
 ) -> list[Rejection]:
     """One rejection per row of ``frame`` in a Submitted, Approved or Closed week of its user,
     by the user's local week (``me.timeZone`` for the token user ``self_id``; UTC, with a
     note added to ``notes``, where unknown); unreadable approval items are noted and left to
-    the server (core.approval.preflight_locks)."""
+    the server (core.approval.preflight_locks). With the ``prepared`` file, each rejection
+    shows the row's date cell as written (``as_written``)."""
     from timetracker_import.core.approval import preflight_locks
 
     rejections, lock_notes = preflight_locks(
@@ -129,7 +132,28 @@ def locked_rejections(
     )
     if notes is not None:
         notes.extend(lock_notes)
+    if rejections and prepared is not None:
+        rejections = as_written(rejections, frame, prepared)
     return rejections
+
+
+def as_written(
+    rejections: list[Rejection], frame: pd.DataFrame, prepared: PreparedFile
+) -> list[Rejection]:
+    """``rejections`` (one per row of ``frame``) showing the row's date cell as written in
+    the file, as every other rejection shows its cell, else (the cell cannot be read any
+    more) the row's date in the file's time zone: a UTC instant such as
+    2026-10-05T22:00:00+00:00 stands in no cell of the file, and may not even be its day."""
+    import pandas as pd
+
+    rows = [r.source_row for r in rejections]
+    written = prepared.date_cells(rows)
+    stamps = pd.to_datetime(frame.loc[rows, "timestamp"], utc=True)
+    local = dict(zip(rows, stamps.dt.tz_convert(prepared.timezone).dt.date, strict=True))
+    return [
+        replace(r, value=written.get(r.source_row) or local[r.source_row].isoformat())
+        for r in rejections
+    ]
 
 
 #: rows named in the note on rows starting with a worklog of theirs (the rest are counted)

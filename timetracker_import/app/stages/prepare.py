@@ -81,6 +81,8 @@ class PreparedFile:
     _row_numbers: Any = field(default=None, repr=False)
     #: the last cells ``raw_rows`` read again: (rows, frame)
     _reread: Any = field(default=None, repr=False)
+    #: the position in ``raw`` of the column ``date_header`` names (None: no such column)
+    date_position: int | None = None
 
     def row_numbers(self) -> list[int]:
         """The source_row of every row read, in file order."""
@@ -126,6 +128,25 @@ class PreparedFile:
                     parts.append(chunk[hit])
         found = pd.concat(parts) if len(parts) > 1 else held
         self._reread = (key, found)
+        return found
+
+    def date_cells(self, rows: Iterable[int]) -> dict[int, str]:
+        """The date cell of ``rows`` as written in the file (stripped, as the map stage shows
+        a cell), so that a message names what a person can search the file for. Rows whose
+        cells cannot be read any more, and empty cells, are left out."""
+        import pandas as pd
+
+        position = self.date_position
+        if position is None:
+            return {}
+        raw = self.raw_rows(rows)
+        if position not in raw.columns:
+            return {}
+        found: dict[int, str] = {}
+        for row, cell in raw[position].items():
+            text = "" if cell is None or pd.isna(cell) else str(cell).strip()
+            if text:
+                found[int(row)] = text  # type: ignore[call-overload]
         return found
 
     def skip_reasons(self) -> dict[int, str]:
@@ -406,6 +427,9 @@ def prepare(
         file_digest=digest,
         _row_numbers=np.array([], dtype="int64") if lean and read_rows is None else read_rows,
         date_header=header("date", "timestamp", "start"),
+        date_position=next(
+            (positions[n] for n in ("date", "timestamp", "start") if n in positions), None
+        ),
         user_header=header("user"),
         activity_header=header("activity_type"),
         seconds=time.perf_counter() - started,

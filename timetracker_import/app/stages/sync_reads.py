@@ -279,6 +279,7 @@ class SyncReadsMixin(SyncRunState):
             self_id=self_id,
             self_offset=self_offset,
             notes=self.notes,
+            prepared=self.p,
         )
         done = {r.source_row for r in rejected}
         for row in plan.rows:

@@ -183,7 +183,7 @@ class SyncWritesMixin(SyncAccountMixin):
             journal.close()
 
     def _guard_message(self, verdict: GuardVerdict, plan: SyncPlan) -> str:
-        from timetracker_import.core.sync_plan import local_week, passing_share
+        from timetracker_import.core.sync_plan import local_week
 
         per: dict[tuple[str, str], int] = {}
         for d in plan.deletes:
@@ -200,8 +200,7 @@ class SyncWritesMixin(SyncAccountMixin):
         return (
             f"{stopped}: it would delete "
             f"{verdict.deletes} worklog(s) ({lines}); {verdict.reason}. If that is what you "
-            f"want, run again with --max-delete {verdict.deletes} (or the share "
-            f"--max-delete {passing_share(verdict.deletes, verdict.ledgered)}); if not, check "
+            f"want, run again with {verdict.allowance()}; if not, check "
             "the file (truncated export? wrong period?)"
         )
 

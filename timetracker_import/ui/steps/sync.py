@@ -56,11 +56,12 @@ class Numbers:
 @dataclass(frozen=True)
 class SyncPlan:
     """A setup and its plan (the library's dry-run ``SyncResult``); ``allow``: the deletions
-    allowed for this sync only; ``today``: the day that gives the plan's period again."""
+    allowed for this sync only (a number, or ``"all"``: every deletion, what a file with no
+    usable row needs); ``today``: the day that gives the plan's period again."""
 
     setup: SyncSetup
     result: Any
-    allow: int | None = None
+    allow: int | str | None = None
     today: dt.date | None = None
 
     @property
@@ -181,7 +182,7 @@ async def sync_page(request: web.Request) -> web.StreamResponse:
     return render_setup(request)
 
 
-def plan_job(w: Wizard, setup: SyncSetup, allow: int | None = None) -> web.HTTPSeeOther:
+def plan_job(w: Wizard, setup: SyncSetup, allow: int | str | None = None) -> web.HTTPSeeOther:
     """Plan ``setup``: the library's sync with ``dry_run=True`` (nothing is written)."""
     assert w.connection is not None
     settings = w.connection.settings
@@ -304,14 +305,17 @@ async def plan_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/sync/allow")
 async def sync_allow(request: web.Request) -> web.StreamResponse:
-    """ "Allow N deletions and plan again" (for this sync only; the saved setup keeps its
-    limit)."""
+    """ "Allow N deletions and plan again", or "Allow every deletion" for a file none of
+    whose rows can be used (for this sync only; the saved setup keeps its limit)."""
     w = wizard(request)
     plan = w.sync_plan
     if plan is None or w.connection is None:
         raise web.HTTPSeeOther("/sync")
+    given = str((await request.post()).get("allow") or "")
+    if given == "all":
+        raise plan_job(w, plan.setup, allow="all")
     try:
-        allow = int(str((await request.post()).get("allow") or ""))
+        allow = int(given)
     except ValueError:
         raise web.HTTPSeeOther("/sync/plan") from None
     raise plan_job(w, plan.setup, allow=max(0, allow))
