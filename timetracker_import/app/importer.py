@@ -196,7 +196,6 @@ class _ImportRun:
         self.ambiguous: list[int] = []
         self.halt: str | None = None
         self.halt_error: Exception | None = None
-        self.users: list[dict[str, Any]] = []  # the setup read of ``users``
         self.me_offset: int | None = None  # the token user's offset (``me.timeZone``)
 
     @property
@@ -289,11 +288,10 @@ class _ImportRun:
 
     def _retried(self, reason: str) -> None:
         # a 429, a 5xx or a timeout the client retries by itself halves the requests in
-        # flight (a 429 while posting is counted in the run's timings)
-        if self.poster is not None:
-            self.poster.retried(reason)
-        else:
-            self.limiter.retried(reason)
+        # flight (the posters share this limiter); every 429 is counted in the run's timings
+        if reason == "429":
+            self.stats.throttled += 1
+        self.limiter.retried(reason)
 
     async def run(self, client_factory: RetryingClientFactory) -> ImportResult:
         return await self.seq.run(client_factory, self._connected)
@@ -410,7 +408,7 @@ class _ImportRun:
                 setup = await seq.setup(
                     client, zone=self.zone, naive_times=p.naive_times, notes=self.notes
                 )
-                self.users, self.me_offset = setup.users, setup.me_offset
+                self.me_offset = setup.me_offset
                 # shield: a cancelled run still gets the journal, to close it
                 journal = await asyncio.shield(ready)
                 if self._owns_prepared:
@@ -439,8 +437,9 @@ class _ImportRun:
                 frame = book.pending_part(frame)
                 if blocked:
                     frame = frame[~frame.index.isin(list(blocked))]
-                # 2. the create planner: preflight reads (sent with the setup reads above),
-                # then the plan, journaled before anything is posted
+                # 2. the create planner: preflight reads (a new run sent them with the setup
+                # reads above; a resumed run sends them now), then the plan, journaled before
+                # anything is posted
                 planner = CreatePlanner(
                     users=setup.users,
                     date_header=p.date_header,

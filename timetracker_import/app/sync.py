@@ -600,7 +600,7 @@ class _SyncRun(SyncRowsMixin, SyncReadsMixin, SyncWritesMixin):
             plan,
             rows.frame,
             rows.user_ids,
-            bodies,
+            rows.bodies,
             rows.desired,
             server,
             offset,

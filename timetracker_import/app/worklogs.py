@@ -302,7 +302,7 @@ async def _execute(
                 result.unsent.append(wid)
             else:
                 result.failed.append((wid, o.detail or o.state.value))
-        if stats.halt == Halt.INTERRUPTED:
+        if stats.halt == Halt.INTERRUPTED and result.unsent:  # not when all was done
             result.interrupted, result.stop_signal = True, seq.stop_signal
         if isinstance(stats.halt_error, AuthError):
             raise stats.halt_error

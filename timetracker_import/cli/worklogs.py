@@ -106,11 +106,13 @@ def _finish(result: ChangeResult, verb: str, as_json: bool) -> None:
 def summary_lines(result: ChangeResult, verb: str) -> list[str]:
     """Human lines for an update (``verb`` "updated") or delete ("deleted") result."""
     lines: list[str] = []
+    unsent = set(result.unsent)
     for item in result.items:
         if item.error:
             lines.append(f"row {item.source_row}: {item.worklog_id or '-'}: {item.error}")
+        note = " (not sent)" if item.worklog_id in unsent else ""
         for c in item.changes:
-            lines.append(f"{item.worklog_id}: {c.field}: {c.old!r} -> {c.new!r}")
+            lines.append(f"{item.worklog_id}: {c.field}: {c.old!r} -> {c.new!r}{note}")
     for worklog_id, why in result.failed:
         lines.append(f"failed {worklog_id}: {why}")
     for worklog_id in result.not_found:
@@ -134,9 +136,14 @@ def summary_lines(result: ChangeResult, verb: str) -> list[str]:
     lines.append(counts)
     if result.unsent:
         why = "stopped" if result.interrupted else "the server kept failing"
+        again = (
+            "the ones deleted now then show as not found"
+            if verb == "deleted"
+            else "the ones updated now then show as unchanged"
+        )
         lines.append(
-            f"{why}: {len(result.unsent)} worklog(s) were not {verb}; run the same command "
-            f"again for them (what was {verb} stays so)"
+            f"{why}: {len(result.unsent)} worklog(s) were not {verb} (`unsent` in --json); "
+            f"run the same command again for them ({again})"
         )
     if result.run_id:
         lines.append(f"run {result.run_id} (undo: timetracker-import runs undo {result.run_id})")

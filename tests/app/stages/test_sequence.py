@@ -308,3 +308,24 @@ async def test_the_delete_plan_keeps_each_worklog_as_it_was_for_undo() -> None:
     (write,) = plan.writes
     assert write.worklog_id == there and write.action.before["comment"] == "entry 0"
     assert plan.not_found == ["999999"]
+
+
+async def test_a_failed_or_stopped_preflight_read_leaves_no_read_running() -> None:
+    """A resumed run sends the preflight reads from the planner: when the approvals read
+    fails (or the step is cancelled), the baseline read still on the wire is cancelled and
+    collected, not left running after the client is closed."""
+    fake = FakeTimetracker()
+    fake.fail("approvals", AuthError("unauthorized", status=401))
+    started = asyncio.Event()
+
+    async def slow_baseline(**_: object) -> list[object]:
+        started.set()
+        await asyncio.sleep(5)
+        return []
+
+    fake.worklogs_all = slow_baseline  # type: ignore[method-assign,assignment]
+    create = planner()
+    with pytest.raises(AuthError):
+        await create.read_server(fake.client, create_rows(0, 1))
+    assert started.is_set()
+    assert create.prefetched is not None and create.prefetched.baseline.cancelled()

@@ -12,7 +12,6 @@ The plan is pure: the run journals it before anything is executed.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -145,12 +144,24 @@ class CreatePlanner:
 
     async def read_server(self, client: TimetrackerClient, rows: CreateRows) -> CreateReads:
         """Approval states, then (unless every row is in a locked week) the baseline."""
-        from timetracker_import.app.stages.preflight import PreflightReads, locked_rejections
+        from timetracker_import.app.stages.preflight import PreflightReads
 
         if not len(rows.frame):
             return CreateReads([], [], None)
+        from timetracker_import.app.stages.sequence import reaped
+
         reads = self.prefetched or PreflightReads.start(client, rows.frame)
         self.prefetched = reads
+        # whatever ends the reading (a stop, a failed read, every row locked), no read is
+        # left running
+        async with reaped(list(reads.futures)):
+            return await self._read(client, rows, reads)
+
+    async def _read(
+        self, client: TimetrackerClient, rows: CreateRows, reads: PreflightReads
+    ) -> CreateReads:
+        from timetracker_import.app.stages.preflight import locked_rejections
+
         notes: list[str] = []
         approvals = await reads.read_approvals(notes)
         resolved = rows.resolved
@@ -168,8 +179,6 @@ class CreatePlanner:
         )
         if len(locked) >= len(rows.frame):
             # every row locked: the baseline (already on the wire) and its errors do not matter
-            reads.baseline.cancel()
-            await asyncio.gather(reads.baseline, return_exceptions=True)
             return CreateReads(approvals, locked, None, notes)
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
         return CreateReads(approvals, locked, baseline, notes)

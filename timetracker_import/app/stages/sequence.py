@@ -1,7 +1,7 @@
 """The one sequencer of a run, and the planners it drives.
 
-Every run kind that writes (``import``, ``sync``) goes through the same steps, in one event
-loop, and only the planning differs:
+Every run kind that writes (``import``, ``sync``, ``worklogs update`` and ``worklogs
+delete``) goes through the same steps, in one event loop, and only the planning differs:
 
     connect -> setup reads (me, users, activity types) -> zone warnings -> resolve
             -> planner.read_server -> planner.plan -> [journal, confirm] -> execute -> account
@@ -22,7 +22,10 @@ rows (``read_server``), and the actions it plans from those rows and reads (``pl
 the run journals the plan before anything is executed). ``import``'s is
 ``app.stages.plan.CreatePlanner`` (creates, after the locked-week and existing-worklog
 checks); ``sync``'s is ``app.sync._SyncRun`` (creates, updates and deletes of one source in
-a declared period, ``core.sync_plan``).
+a declared period, ``core.sync_plan``); ``worklogs update``'s and ``delete``'s are
+``app.worklogs.UpdatePlanner`` and ``DeletePlanner`` (PATCHes of the fields that differ,
+DELETEs that keep each worklog as it was). ``worklogs update/delete`` do not resolve rows
+from a file, so they use the run and stop rules only.
 """
 
 from __future__ import annotations
@@ -121,8 +124,9 @@ class Sequencer:
             self._step.cancel()
 
     async def step(self, work: Coroutine[Any, Any, T]) -> T:
-        """Await ``work`` as the step a stop cancels (until ``writing()`` takes over); the
-        step around it is the one cancelled again once it ends."""
+        """Await ``work`` as the step a stop cancels (unless ``writing()`` has taken over).
+        Steps nest: once ``work`` ends, the step that awaited it is again the one a stop
+        cancels."""
         if self._stopped and self._writer_stop is None:
             work.close()
             raise asyncio.CancelledError
