@@ -129,7 +129,7 @@ def test_a_job_with_a_standing_limit_does_not_prune_with_a_file_it_cannot_read(
     assert stopped.exit_code == 1, stopped.stderr
     assert worklogs(box) == before  # dave's 4 h stay
     guard = json.loads(stopped.stdout)["guard"]
-    assert not guard["allowed"] and guard["deletes"] == 1
+    assert not guard["allowed"] and guard["deletes"] == 1 and guard["needs_all"] is True
     assert "none of the file's 5 row(s) could be used" in guard["reason"]
     assert "run again with --max-delete all;" in stopped.stderr
     assert "Traceback" not in stopped.stderr

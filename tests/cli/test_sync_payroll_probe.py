@@ -4,6 +4,7 @@ each end to end against the sandbox, checking the server's worklogs."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -76,9 +77,10 @@ def test_the_guard_suggests_a_share_that_lets_the_deletes_go(
     hours, job = first_run(box, tmp_path, *FIVE)
     # the corrected export removes 3 of the 5 entries; the job allows half of them
     export(hours, FIVE[0], FIVE[3])
-    stopped = invoke(box, "sync", str(hours), *job, "--max-delete", "50%")
+    stopped = invoke(box, "sync", str(hours), *job, "--max-delete", "50%", "--json")
     assert stopped.exit_code == 1, stopped.stderr
     assert len(worklogs(box)) == 5  # nothing written
+    assert json.loads(stopped.stdout)["guard"]["needs_all"] is False  # a share lifts it
     # it used to say "(or a share such as --max-delete 50%)": the very limit that stopped it
     said = re.search(r"or the share --max-delete (\S+)\)", stopped.stderr)
     assert said is not None, stopped.stderr

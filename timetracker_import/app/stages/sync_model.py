@@ -186,6 +186,9 @@ class SyncResult:
                 "ledgered_in_period": self.guard.ledgered,
                 "limit": self.guard.limit,
                 "reason": self.guard.reason,
+                # true: only --max-delete all lets this stop go (the file says nothing
+                # about what to delete: no row could be used, or an empty export)
+                "needs_all": self.guard.needs_all,
             },
             "changes": self.changes,
             "deletes": self.deletes,
