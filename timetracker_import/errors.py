@@ -36,6 +36,13 @@ EXIT_INTERRUPTED = 130
 EXIT_SIGHUP = 129
 EXIT_SIGTERM = 143
 
+
+def stop_exit_code(signo: int | None) -> int:
+    """The exit code of a run a stop ended: 128 + the signal, as shells report it; 130
+    (Ctrl-C) when it was stopped without one (a ``cancel`` event)."""
+    return EXIT_INTERRUPTED if signo is None else 128 + signo
+
+
 _EXIT_MEANING = {
     EXIT_OK: "ok",
     EXIT_REJECTED: "rows rejected",

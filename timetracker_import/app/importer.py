@@ -182,9 +182,8 @@ class _ImportRun:
             settings.connection, what="import", cancel=cancel, retried=self._retried
         )
         self.notes: list[str] = [] if prepared is None else list(prepared.notes)
-        #: the poster writing now (the one reading back a resumed run's batches, then the
-        #: one posting the plan); both share the run's limiter and stats
-        self.poster: Poster | None = None
+        #: shared by the posters of the run (the one reading back a resumed run's batches,
+        #: then the one posting the plan)
         self.limiter = Limiter(self._concurrency())
         self.stats = PostStats()
         self.bar: Any = None
@@ -565,7 +564,6 @@ class _ImportRun:
             remember_created=remember_created,
             stats=self.stats,
         )
-        self.poster = poster
         return poster
 
     def _concurrency(self) -> Concurrency:
@@ -596,7 +594,6 @@ class _ImportRun:
         with self.seq.writing(poster.interrupt):
             for batch in journal.in_flight_batches():
                 await poster.reconcile(batch)
-        self.poster = None
         self.ambiguous.extend(self.stats.ambiguous_batches)
         self.stats.ambiguous_batches.clear()
         for row, wid in self.stats.created.items():

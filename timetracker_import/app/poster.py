@@ -144,10 +144,6 @@ class Poster:
 
     # -- control -------------------------------------------------------------------------
 
-    def throttled(self) -> None:
-        """The client saw a 429 (called from its ``on_retry`` hook): halve the limit."""
-        self.retried("429")
-
     def retried(self, reason: str) -> None:
         """The client's ``on_retry`` hook: a 429 is counted; 429, 5xx and timeouts halve the
         limit (``Limiter.retried``)."""

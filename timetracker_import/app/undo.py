@@ -32,6 +32,7 @@ from timetracker_import.errors import (
     Interrupted,
     UsageError,
     delete_target_gone,
+    stop_exit_code,
 )
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class UndoOutcome:
         """128 + the signal when a stop signal cancelled it, 130 when cancelled otherwise
         (as an interrupted run), 1 when a step failed, else 0."""
         if self.report.cancelled:
-            return 128 + self.stop_signal if self.stop_signal is not None else 130
+            return stop_exit_code(self.stop_signal)
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -472,15 +473,13 @@ class _Stopping:
             self.task.cancel()
 
     def interrupted(self) -> Interrupted:
-        from timetracker_import.app.stages.execute import stop_signal_message
+        from timetracker_import.app.stages.execute import interrupted_error
 
-        stopped = Interrupted(
-            stop_signal_message(self.signal) or "undo interrupted",
+        return interrupted_error(
+            self.signal,
+            "undo",
             hint="what was undone is recorded; run the same undo again for the rest",
         )
-        if self.signal is not None:
-            stopped.exit_code = 128 + self.signal
-        return stopped
 
 
 def _hooks_for(journal: Journal, dry_run: bool) -> UndoHooks:

@@ -19,11 +19,11 @@ from timetracker_import.app.stages.edits import EditWrite, gather_limited, workl
 from timetracker_import.core.actions import Delete, Update
 from timetracker_import.core.outcomes import RunKind
 from timetracker_import.errors import (
-    EXIT_INTERRUPTED,
     EXIT_TEMPFAIL,
     AuthError,
     InputError,
     UsageError,
+    stop_exit_code,
 )
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ class ChangeResult:
         server kept failing); 1 when a row failed, was unusable or its id was not found;
         else 0."""
         if self.interrupted:
-            return 128 + self.stop_signal if self.stop_signal is not None else EXIT_INTERRUPTED
+            return stop_exit_code(self.stop_signal)
         if self.unsent:
             return EXIT_TEMPFAIL
         bad = self.failed or self.not_found or any(i.error for i in self.items)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from timetracker_import import __version__
-from timetracker_import.errors import EXIT_INTERRUPTED, TimetrackerError, storage_error
+from timetracker_import.errors import TimetrackerError, stop_exit_code, storage_error
 
 # name -> "module:attribute" (module relative to timetracker_import.cli)
 COMMANDS: dict[str, str] = {
@@ -107,7 +107,7 @@ def invoke_with_exit_codes(run: Callable[[], Any], ctx: click.Context | None = N
     except KeyboardInterrupt as exc:
         signo = _received.pop() if _received else None
         click.echo("interrupted" + (f" ({signal.Signals(signo).name})" if signo else ""), err=True)
-        code = 128 + signo if signo else EXIT_INTERRUPTED
+        code = stop_exit_code(signo or None)
         settle(code, exc)
         raise click.exceptions.Exit(code) from None
     except click.exceptions.Exit as exc:

@@ -19,10 +19,10 @@ from timetracker_import.core.rejections import Rejection, merge_rejections
 from timetracker_import.errors import (
     EXIT_AMBIGUOUS,
     EXIT_AUTH,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_TEMPFAIL,
+    stop_exit_code,
 )
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def exit_code_for(
     if halt == "auth":
         return EXIT_AUTH
     if halt == "interrupted":
-        return EXIT_INTERRUPTED if stop_signal is None else 128 + stop_signal
+        return stop_exit_code(stop_signal)
     if halt == "transient":
         return int(getattr(halt_error, "exit_code", EXIT_TEMPFAIL))
     if halt == "error":

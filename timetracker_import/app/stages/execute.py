@@ -15,6 +15,8 @@ import signal
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from timetracker_import.errors import Interrupted, stop_exit_code
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -276,6 +278,14 @@ def stop_signals(on_signal: Callable[[int], None]) -> Iterator[None]:
             loop.remove_signal_handler(sig)
             if previous is not None:
                 signal.signal(sig, previous)
+
+
+def interrupted_error(signo: int | None, what: str, hint: str) -> Interrupted:
+    """The error of a run ``signo`` (None: Ctrl-C or a cancel event) stopped before it
+    finished: "stopped by SIGTERM" (else "``what`` interrupted"), exit 128 + the signal."""
+    stopped = Interrupted(stop_signal_message(signo) or f"{what} interrupted", hint=hint)
+    stopped.exit_code = stop_exit_code(signo)
+    return stopped
 
 
 def stop_signal_message(signo: int | None) -> str | None:

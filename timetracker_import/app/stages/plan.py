@@ -99,10 +99,9 @@ class CreateRows:
 
 @dataclass(frozen=True)
 class CreateReads:
-    """The preflight reads: approval states, the rows of locked weeks they give, and the
+    """The preflight reads: the rows of locked weeks the approval states give, and the
     worklogs on the server in the window (None when every row is locked: not needed)."""
 
-    approvals: list[Any]
     locked: list[Rejection]
     baseline: list[Any] | None
     notes: list[str] = field(default_factory=list)
@@ -147,7 +146,7 @@ class CreatePlanner:
         from timetracker_import.app.stages.preflight import PreflightReads
 
         if not len(rows.frame):
-            return CreateReads([], [], None)
+            return CreateReads([], None)
         from timetracker_import.app.stages.sequence import reaped
 
         reads = self.prefetched or PreflightReads.start(client, rows.frame)
@@ -179,9 +178,9 @@ class CreatePlanner:
         )
         if len(locked) >= len(rows.frame):
             # every row locked: the baseline (already on the wire) and its errors do not matter
-            return CreateReads(approvals, locked, None, notes)
+            return CreateReads(locked, None, notes)
         baseline = await reads.read_baseline(client, self_only=resolved.self_only)
-        return CreateReads(approvals, locked, baseline, notes)
+        return CreateReads(locked, baseline, notes)
 
     def plan(self, rows: CreateRows, reads: CreateReads) -> ImportPlan:
         """The rows left after the locked weeks and the baseline, in batches."""

@@ -388,11 +388,13 @@ def prepare(
         [int(r) for r in canonical.index[canonical["user"].isna()]] if len(canonical) else []
     )
 
+    def position(*names: str) -> int | None:
+        """The column of the first of the mapping's ``names`` it maps."""
+        return next((positions[n] for n in names if n in positions), None)
+
     def header(*names: str) -> str | None:
-        for name in names:
-            if name in positions:
-                return table.headers[positions[name]]
-        return None
+        at = position(*names)
+        return None if at is None else table.headers[at]
 
     mapping_text = json.dumps(
         {"mapping": loaded.mapping.model_dump(mode="json"), "lookups": loaded.lookups},
@@ -426,10 +428,8 @@ def prepare(
         fingerprint=fingerprint(digest, mapping_text, options),
         file_digest=digest,
         _row_numbers=np.array([], dtype="int64") if lean and read_rows is None else read_rows,
-        date_header=header("date", "timestamp", "start"),
-        date_position=next(
-            (positions[n] for n in ("date", "timestamp", "start") if n in positions), None
-        ),
+        date_header=header(*_DATE_FIELDS),
+        date_position=position(*_DATE_FIELDS),
         user_header=header("user"),
         activity_header=header("activity_type"),
         seconds=time.perf_counter() - started,
@@ -446,6 +446,10 @@ def prepare(
         naive_times=naive_times,
     )
 
+
+#: the mapping fields that say when a row's work started (the first one mapped names the
+#: date column of messages)
+_DATE_FIELDS = ("date", "timestamp", "start")
 
 #: what became of a value without a lookup entry, by the miss's outcome
 _MISS_FATE = {

@@ -33,11 +33,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from timetracker_import.app.stages.execute import stop_signal_message, stop_signals
+from timetracker_import.app.stages.execute import interrupted_error, stop_signals
 from timetracker_import.core.zone import ZoneChoice, zone_warnings
 from timetracker_import.errors import Interrupted
 
@@ -152,12 +152,7 @@ class Sequencer:
 
     def interrupted(self, hint: str) -> Interrupted:
         """The error of a run stopped before it wrote anything."""
-        stopped = Interrupted(
-            stop_signal_message(self.stop_signal) or f"{self.what} interrupted", hint=hint
-        )
-        if self.stop_signal is not None:
-            stopped.exit_code = 128 + self.stop_signal
-        return stopped
+        return interrupted_error(self.stop_signal, self.what, hint)
 
     async def _watch_cancel(self) -> None:
         assert self.cancel is not None
@@ -255,13 +250,11 @@ async def all_or_cancel(*awaitables: Awaitable[Any]) -> list[Any]:
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _reap(tasks)
         raise
 
 
-async def _reap(tasks: list[asyncio.Future[Any]]) -> None:
+async def _reap(tasks: Sequence[asyncio.Future[Any]]) -> None:
     for task in tasks:
         if not task.done():
             task.cancel()
